@@ -1,0 +1,130 @@
+/**
+ * The one contract shared by synth-time code (constructs/) and the code that runs in pods
+ * (src/runtime, src/router) or on the developer's machine (src/local, src/cli).
+ *
+ * Everything that both sides must agree on lives here, once: environment variable names, mount
+ * paths, ports, labels, the route table shape and metric names. Keep this module free of
+ * dependencies (it is bundled into the in-pod code).
+ */
+
+/** Port every function container and the router listen on inside their pods. */
+export const CONTAINER_PORT = 8080;
+/** Port the function and router Services expose. */
+export const SERVICE_PORT = 80;
+/** Numeric uid/gid of the `node` user in the official node image (restricted PSS needs a number). */
+export const NODE_UID = 1000;
+
+/** Environment variables read by the runtime and the router. */
+export const Env = {
+  /** Port to listen on (runtime, router, and any ContainerFunction image). */
+  PORT: 'PORT',
+  /** Function name, used in logs, metrics and events. */
+  FUNCTION_NAME: 'KUBEFAAS_FUNCTION_NAME',
+  /** Absolute path of the bundled handler module (CommonJS, default export or `handler`). */
+  HANDLER_PATH: 'KUBEFAAS_HANDLER',
+  /** Handler timeout in milliseconds; the runtime answers 504 and aborts `context.signal` after it. */
+  TIMEOUT_MS: 'KUBEFAAS_TIMEOUT_MS',
+  /** Maximum concurrent requests per replica; the runtime answers 429 above it. 0 = unlimited. */
+  MAX_CONCURRENCY: 'KUBEFAAS_MAX_CONCURRENCY',
+  /** Maximum request body in bytes; the runtime answers 413 above it. */
+  MAX_BODY_BYTES: 'KUBEFAAS_MAX_BODY_BYTES',
+  /** Milliseconds the process waits for in-flight work after SIGTERM before exiting. */
+  SHUTDOWN_GRACE_MS: 'KUBEFAAS_SHUTDOWN_GRACE_MS',
+  /** Absolute path of the route table JSON the router serves (watched for changes). */
+  ROUTES_PATH: 'KUBEFAAS_ROUTES',
+  /** Namespace the component runs in (informational; from the downward API in clusters). */
+  NAMESPACE: 'KUBEFAAS_NAMESPACE',
+} as const;
+
+/** Where the synthesized pods mount the ConfigMaps that carry our code and data. */
+export const Paths = {
+  runtimeDir: '/var/kubefaas/runtime',
+  runtimeFile: 'runtime.js',
+  functionDir: '/var/kubefaas/function',
+  functionFile: 'index.js',
+  routerDir: '/var/kubefaas/router',
+  routerFile: 'router.js',
+  routesDir: '/var/kubefaas/routes',
+  routesFile: 'routes.json',
+  tmpDir: '/tmp',
+} as const;
+
+/** HTTP endpoints served by every runtime and router process (never routed to handlers). */
+export const Endpoints = {
+  health: '/healthz',
+  ready: '/readyz',
+  metrics: '/metrics',
+} as const;
+
+/** Labels and annotations kubefaas puts on the objects it synthesizes. */
+export const Labels = {
+  partOf: 'app.kubernetes.io/part-of',
+  name: 'app.kubernetes.io/name',
+  component: 'app.kubernetes.io/component',
+  managedBy: 'app.kubernetes.io/managed-by',
+  /** Stable selector label of a function's pods (value: the function name). */
+  function: 'kubefaas.dev/function',
+  /** Stable selector label of a platform component's pods (value: e.g. `router`). */
+  platformComponent: 'kubefaas.dev/component',
+} as const;
+
+export const Annotations = {
+  /** Hash of the code a pod runs; changing code changes the pod template and rolls the Deployment. */
+  codeHash: 'kubefaas.dev/code-hash',
+} as const;
+
+export const PART_OF = 'kubefaas';
+
+/** Request headers the router and runtime read or set. */
+export const Headers = {
+  requestId: 'x-request-id',
+  traceparent: 'traceparent',
+  callId: 'x-call-id',
+  callbackUrl: 'x-callback-url',
+  /** Set by the router on proxied requests: the function the route resolved to. */
+  functionName: 'x-kubefaas-function',
+} as const;
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+/** One function the router can reach. */
+export interface RouteTarget {
+  /** Base URL of the function's Service, e.g. `http://hello.faas.svc.cluster.local:80`. */
+  readonly url: string;
+  /** Per-request timeout the router applies to this function, in milliseconds. */
+  readonly timeoutMs: number;
+}
+
+/** One HTTP trigger: requests matching method + path (+ host) go to `function`. */
+export interface Route {
+  readonly function: string;
+  readonly methods: readonly HttpMethod[];
+  /** find-my-way syntax: `/users/:id`, `/files/*`. */
+  readonly path: string;
+  /** Exact host (without port); absent = any host. */
+  readonly host?: string;
+}
+
+/** The route table the router serves, generated at synth time into a ConfigMap. */
+export interface RouteTable {
+  readonly version: 1;
+  readonly functions: { readonly [name: string]: RouteTarget };
+  readonly routes: readonly Route[];
+}
+
+/** Prometheus metric names: stable, documented in docs/metrics.md. */
+export const Metrics = {
+  functionInvocations: 'kubefaas_function_invocations_total',
+  functionDuration: 'kubefaas_function_duration_seconds',
+  functionInFlight: 'kubefaas_function_in_flight',
+  functionColdStarts: 'kubefaas_function_cold_starts_total',
+  routerRequests: 'kubefaas_router_requests_total',
+  routerUpstreamDuration: 'kubefaas_router_upstream_duration_seconds',
+  routerRequestDuration: 'kubefaas_router_request_duration_seconds',
+} as const;
+
+/** Service DNS name of a Service in the cluster. */
+export function serviceHost(name: string, namespace: string): string {
+  return `${name}.${namespace}.svc.cluster.local`;
+}

@@ -1,0 +1,57 @@
+/**
+ * The handler contract (ARCHITECTURE §4): what a function receives and may return.
+ * Exported from the package root so handlers can be typed: `import type { Handler } from 'kubefaas'`.
+ */
+
+/** A CloudEvents 1.0-shaped event with the HTTP request (or message) that caused it. */
+export interface FunctionEvent {
+  /** CloudEvents `id`: the request id (or message id for queue deliveries). */
+  readonly id: string;
+  /** CloudEvents `source`, e.g. `/kubefaas/http/hello`. */
+  readonly source: string;
+  /** CloudEvents `type`, e.g. `dev.kubefaas.http.request`. */
+  readonly type: string;
+  /** CloudEvents `time` (RFC 3339). */
+  readonly time: string;
+  readonly method: string;
+  /** Path without the query string. */
+  readonly path: string;
+  /** Lower-cased header names. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly query: Readonly<Record<string, string | string[]>>;
+  /** Path parameters matched by the router (`/users/:id` → `{ id }`), when routed by path. */
+  readonly params: Readonly<Record<string, string>>;
+  /** Raw body (empty Buffer when there is none). */
+  readonly body: Buffer;
+  /** Body decoded as UTF-8. */
+  text(): string;
+  /** Body parsed as JSON; throws a 400-mapped error when it is not JSON. */
+  json<T = unknown>(): T;
+}
+
+export interface FunctionLogger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface FunctionContext {
+  readonly functionName: string;
+  readonly requestId: string;
+  /** Epoch milliseconds after which the runtime gives up on this invocation (504). */
+  readonly deadline: number;
+  /** Aborted when the invocation times out or the client goes away. Created on first access. */
+  readonly signal: AbortSignal;
+  /** One-line JSON logger that carries the request id. */
+  readonly log: FunctionLogger;
+  /** Publishes a message to a queue topic (needs the platform queue). */
+  publish(topic: string, data: unknown): Promise<void>;
+}
+
+/**
+ * string | Buffer → 200; plain object/array → 200 JSON; a Fetch API `Response` → sent as is
+ * (status, headers, body); undefined → 204. Throwing → 500 with a JSON error.
+ */
+export type HandlerResult = string | Buffer | Uint8Array | object | null | undefined | Response;
+
+export type Handler = (event: FunctionEvent, context: FunctionContext) => HandlerResult | Promise<HandlerResult>;
