@@ -83,6 +83,8 @@ export const Headers = {
   callbackUrl: 'x-callback-url',
   /** Set by the router on proxied requests: the function the route resolved to. */
   functionName: 'x-kubefaas-function',
+  /** Set by the router: path parameters of the matched route, as URI-encoded JSON (`{"id":"42"}`). */
+  params: 'x-kubefaas-params',
 } as const;
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
