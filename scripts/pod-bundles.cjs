@@ -1,4 +1,5 @@
-// Shared by `npm run build` and the jest global setup: one definition of the in-pod bundles.
+// Shared by `npm run build`, the jest global setup and constructs/pod-code.ts (which builds on demand
+// in a fresh checkout): one definition of the in-pod bundles and of the esbuild options that make them.
 const path = require('node:path');
 const fs = require('node:fs');
 const esbuild = require('esbuild');
@@ -12,32 +13,52 @@ const BUNDLES = {
   router: 'src/router/main.ts',
 };
 
+/** The esbuild options of one in-pod bundle (same for the async and the sync build). */
+function bundleOptions(name) {
+  return {
+    entryPoints: [path.join(root, BUNDLES[name])],
+    outfile: path.join(root, 'lib', 'pod', `${name}.js`),
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    legalComments: 'none',
+    logLevel: 'error',
+  };
+}
+
+function checkSize(name, outfile) {
+  const bytes = fs.statSync(outfile).size;
+  if (bytes > CONFIGMAP_LIMIT * 0.9) {
+    throw new Error(`${name} bundle is ${bytes} bytes, too close to the 1 MiB ConfigMap limit`);
+  }
+  return { name, outfile: path.relative(root, outfile), bytes };
+}
+
+function entryExists(name) {
+  return fs.existsSync(path.join(root, BUNDLES[name]));
+}
+
 async function buildPodBundles() {
-  const outdir = path.join(root, 'lib', 'pod');
-  fs.mkdirSync(outdir, { recursive: true });
+  fs.mkdirSync(path.join(root, 'lib', 'pod'), { recursive: true });
   const results = [];
-  for (const [name, entry] of Object.entries(BUNDLES)) {
-    const entryPath = path.join(root, entry);
-    if (!fs.existsSync(entryPath)) continue; // a component not written yet
-    const outfile = path.join(outdir, `${name}.js`);
-    await esbuild.build({
-      entryPoints: [entryPath],
-      outfile,
-      bundle: true,
-      minify: true,
-      platform: 'node',
-      target: 'node20',
-      format: 'cjs',
-      legalComments: 'none',
-      logLevel: 'error',
-    });
-    const bytes = fs.statSync(outfile).size;
-    if (bytes > CONFIGMAP_LIMIT * 0.9) {
-      throw new Error(`${name} bundle is ${bytes} bytes, too close to the 1 MiB ConfigMap limit`);
-    }
-    results.push({ name, outfile: path.relative(root, outfile), bytes });
+  for (const name of Object.keys(BUNDLES)) {
+    if (!entryExists(name)) continue; // a component not written yet
+    const options = bundleOptions(name);
+    await esbuild.build(options);
+    results.push(checkSize(name, options.outfile));
   }
   return results;
 }
 
-module.exports = { buildPodBundles, BUNDLES };
+/** Builds one bundle synchronously (used at synth time when lib/pod/<name>.js is missing). */
+function buildPodBundleSync(name) {
+  if (!(name in BUNDLES)) throw new Error(`unknown pod bundle '${name}'`);
+  fs.mkdirSync(path.join(root, 'lib', 'pod'), { recursive: true });
+  const options = bundleOptions(name);
+  esbuild.buildSync(options);
+  return checkSize(name, options.outfile);
+}
+
+module.exports = { buildPodBundles, buildPodBundleSync, bundleOptions, entryExists, BUNDLES };

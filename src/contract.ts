@@ -34,6 +34,11 @@ export const Env = {
   ROUTES_PATH: 'KUBEFAAS_ROUTES',
   /** Namespace the component runs in (informational; from the downward API in clusters). */
   NAMESPACE: 'KUBEFAAS_NAMESPACE',
+  /**
+   * Share of successful requests the router writes an access-log line for, 0..1 (default 1 = all).
+   * Responses with status >= 500 are always logged.
+   */
+  ACCESS_LOG_SAMPLE: 'KUBEFAAS_ACCESS_LOG_SAMPLE',
 } as const;
 
 /** Where the synthesized pods mount the ConfigMaps that carry our code and data. */
@@ -56,6 +61,12 @@ export const Endpoints = {
   metrics: '/metrics',
 } as const;
 
+/**
+ * The router serves every function at `/function/<name>` and `/function/<name>/<rest>` (any method).
+ * Routes under this prefix, or on the `Endpoints` paths, would be shadowed, so the route table rejects them.
+ */
+export const FUNCTION_PATH_PREFIX = '/function/';
+
 /** Labels and annotations kubefaas puts on the objects it synthesizes. */
 export const Labels = {
   partOf: 'app.kubernetes.io/part-of',
@@ -71,6 +82,11 @@ export const Labels = {
 export const Annotations = {
   /** Hash of the code a pod runs; changing code changes the pod template and rolls the Deployment. */
   codeHash: 'kubefaas.dev/code-hash',
+  /**
+   * ContainerFunction only: JSON array of the command the local runner starts instead of the image
+   * (a laptop has no container runtime). Ignored by Kubernetes.
+   */
+  localCommand: 'kubefaas.dev/local-command',
 } as const;
 
 export const PART_OF = 'kubefaas';
@@ -124,6 +140,18 @@ export const Metrics = {
   routerRequests: 'kubefaas_router_requests_total',
   routerUpstreamDuration: 'kubefaas_router_upstream_duration_seconds',
   routerRequestDuration: 'kubefaas_router_request_duration_seconds',
+  // Emitted by the queue consumer (events issue); named here now so alert rules and dashboards can
+  // reference them. Labels are documented in docs/metrics.md and src/metrics/catalog.ts.
+  /** Counter {function, trigger, outcome}: messages handed to a function by the queue consumer. */
+  queueDeliveries: 'kubefaas_queue_deliveries_total',
+  /** Counter {function, trigger}: redeliveries after a failed or timed-out attempt. */
+  queueRetries: 'kubefaas_queue_retries_total',
+  /** Counter {function, trigger}: messages moved to the dead-letter subject after the last attempt. */
+  queueDeadLetters: 'kubefaas_queue_dead_letters_total',
+  /** Gauge {function, trigger}: messages not yet acknowledged by the function's consumer. */
+  queueConsumerLag: 'kubefaas_queue_consumer_lag_messages',
+  /** Counter {function, state}: async calls (`/async-function/<name>`) entering each state (queued/running/succeeded/failed). */
+  asyncCalls: 'kubefaas_async_calls_total',
 } as const;
 
 /** Service DNS name of a Service in the cluster. */

@@ -1,0 +1,37 @@
+import { Duration, Size } from 'cdk8s';
+import { Cpu } from 'cdk8s-plus-27';
+
+/** Defaults and limits of the public props, in one place (documented in docs/constructs.md). */
+export const Defaults = {
+  namespace: 'kubefaas',
+  /** Official node image, pinned: runtime and router run on it. */
+  nodeImage: 'node:22.20.0-alpine',
+  timeout: Duration.seconds(30),
+  memory: Size.mebibytes(128),
+  cpu: Cpu.millis(100),
+  maxBodySize: Size.mebibytes(6),
+  /** 0 = unlimited. */
+  maxConcurrency: 0,
+  minReplicas: 1,
+  targetCpuUtilization: 80,
+  routerMinReplicas: 2,
+  routerCpu: Cpu.millis(100),
+  routerMemory: Size.mebibytes(128),
+} as const;
+
+export const Limits = {
+  minTimeout: Duration.seconds(1),
+  maxTimeout: Duration.minutes(15),
+  /** Node needs some headroom above its own ~40 MiB. */
+  minNodeMemoryBytes: 64 * 1024 * 1024,
+  minContainerMemoryBytes: 16 * 1024 * 1024,
+  maxMemoryBytes: 64 * 1024 * 1024 * 1024,
+  minCpuMillis: 10,
+  maxCpuMillis: 64_000,
+  maxReplicas: 1000,
+  maxConcurrency: 10_000,
+  minBodyBytes: 1,
+  maxBodyBytes: 1024 * 1024 * 1024,
+  /** The router waits this much longer than the function's timeout, so the runtime's own 504 wins. */
+  routerTimeoutMarginMs: 1000,
+} as const;

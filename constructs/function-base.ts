@@ -1,0 +1,199 @@
+import { ApiObject, Duration, Size } from 'cdk8s';
+import { Cpu } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { CONTAINER_PORT, Labels, SERVICE_PORT, serviceHost } from '../src/contract';
+import { Defaults, Limits } from './defaults';
+import { EnvInput, EnvVarSource, toEnvValue } from './env';
+import { ValidationError } from './errors';
+import { objectMeta } from './metadata';
+import { Platform } from './platform';
+import { ScalingOptions, resolveScaling } from './scaling';
+import { ITrigger } from './triggers';
+import { cpuMillis, durationMillis, sizeBytes, validateEnvName, validateFunctionName, validateLabels } from './validation';
+import { Probe, ResolvedScaling, Workload } from './workload';
+
+/** Props every kind of function takes. */
+export interface FunctionOptions {
+  /**
+   * The platform the function belongs to. Needed only when the function is not created inside
+   * the platform's construct tree (e.g. in another chart).
+   * @default - the nearest Platform above the function's scope
+   */
+  readonly platform?: Platform;
+  /**
+   * Name of the function's Kubernetes objects and of `/function/<name>` (DNS-1035 label, ≤ 63
+   * characters, not starting with `kubefaas-`).
+   * @default - the construct id
+   */
+  readonly functionName?: string;
+  /**
+   * Environment variables: literal strings, or `EnvValue.fromSecret` / `EnvValue.fromConfigMap`
+   * references. `PORT` and `KUBEFAAS_*` are reserved.
+   * @default - the platform's functionDefaults.env
+   */
+  readonly env?: Readonly<Record<string, EnvInput>>;
+  /**
+   * Memory request and limit of each replica.
+   * @default - functionDefaults.memory, else Size.mebibytes(128)
+   */
+  readonly memory?: Size;
+  /**
+   * CPU request of each replica (no CPU limit is set, so bursts are not throttled).
+   * @default - functionDefaults.cpu, else Cpu.millis(100)
+   */
+  readonly cpu?: Cpu;
+  /**
+   * Longest an invocation may take (1 s .. 15 min); the router and runtime answer 504 after it.
+   * @default - functionDefaults.timeout, else Duration.seconds(30)
+   */
+  readonly timeout?: Duration;
+  /**
+   * @default - functionDefaults.scaling, else 1 replica and no autoscaling
+   */
+  readonly scaling?: ScalingOptions;
+  /**
+   * Extra labels on the function's objects and pods.
+   * @default - none
+   */
+  readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Triggers bound at construction (more with `addTrigger`).
+   * @default - none: the function is reachable at `/function/<name>` only
+   */
+  readonly triggers?: readonly ITrigger[];
+}
+
+/** What a concrete function kind contributes to its pods. */
+export interface FunctionContainer {
+  readonly image: string;
+  readonly command?: readonly string[];
+  readonly args?: readonly string[];
+  /** Env set by the platform, placed before the user's env. */
+  readonly systemEnv: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+  readonly readinessProbe: Probe;
+  readonly livenessProbe: Probe;
+  readonly configMapVolumes: ReadonlyArray<{ readonly volume: string; readonly configMap: string; readonly mountPath: string }>;
+  readonly podAnnotations: Readonly<Record<string, string>>;
+}
+
+/**
+ * The parts shared by every kind of function: naming, platform membership, env, resources,
+ * scaling, triggers, and the Deployment/Service/NetworkPolicy/HPA/PDB that run it.
+ */
+export abstract class FunctionBase extends Construct {
+  public readonly functionName: string;
+  public readonly platform: Platform;
+  public readonly timeout: Duration;
+  public readonly timeoutMillis: number;
+  public readonly scaling: ResolvedScaling;
+  /** Memory request/limit in bytes. */
+  public readonly memoryBytes: number;
+  /** CPU request in millicores. */
+  public readonly cpuMillis: number;
+
+  private readonly userLabels: Record<string, string>;
+  private readonly envVars = new Map<string, EnvVarSource>();
+  private readonly _triggers: ITrigger[] = [];
+
+  protected constructor(scope: Construct, id: string, props: FunctionOptions, minMemoryBytes: number) {
+    super(scope, id);
+    props = props ?? {};
+    const platform = props.platform ?? Platform.find(scope);
+    if (!(platform instanceof Platform)) {
+      throw new ValidationError(this, 'the function belongs to no platform', 'Create it inside a Platform, or pass `platform` in its props');
+    }
+    this.platform = platform;
+    this.functionName = validateFunctionName(this, props.functionName ?? id);
+    const defaults = platform.functionDefaults;
+
+    this.timeout = props.timeout ?? defaults.timeout ?? Defaults.timeout;
+    this.timeoutMillis = durationMillis(this, 'timeout', this.timeout, Limits.minTimeout, Limits.maxTimeout);
+    this.memoryBytes = sizeBytes(this, 'memory', props.memory ?? defaults.memory ?? Defaults.memory, minMemoryBytes, Limits.maxMemoryBytes);
+    this.cpuMillis = cpuMillis(this, 'cpu', props.cpu ?? defaults.cpu ?? Defaults.cpu, Limits.minCpuMillis, Limits.maxCpuMillis);
+    this.scaling = resolveScaling(this, props.scaling, defaults.scaling);
+    this.userLabels = validateLabels(this, props.labels ?? {});
+
+    const env = { ...defaults.env, ...props.env };
+    for (const [name, value] of Object.entries(env)) this.addEnv(name, value);
+
+    platform.registerFunction(this);
+    for (const trigger of props.triggers ?? []) this.addTrigger(trigger);
+  }
+
+  /** In-cluster URL of the function's Service. */
+  public get url(): string {
+    return `http://${serviceHost(this.functionName, this.platform.namespace)}:${SERVICE_PORT}`;
+  }
+
+  public get triggers(): readonly ITrigger[] {
+    return [...this._triggers];
+  }
+
+  /** Binds a trigger (e.g. `new HttpTrigger({ path: '/hello' })`) to this function. */
+  public addTrigger(trigger: ITrigger): this {
+    if (!trigger || typeof (trigger as ITrigger).bind !== 'function') {
+      throw new ValidationError(this, 'addTrigger needs a trigger object', 'Pass e.g. new HttpTrigger({ path: "/hello" })');
+    }
+    trigger.bind(this);
+    this._triggers.push(trigger);
+    return this;
+  }
+
+  /** Adds an environment variable (a string literal or an `EnvValue` reference). */
+  public addEnv(name: string, value: EnvInput): this {
+    validateEnvName(this, name);
+    if (this.envVars.has(name)) {
+      throw new ValidationError(this, `environment variable '${name}' is already set`, 'Set each variable once');
+    }
+    this.envVars.set(name, toEnvValue(this, name, value).bind(this));
+    return this;
+  }
+
+  /** Labels on all of the function's objects. */
+  protected get objectLabels(): Record<string, string> {
+    return { [Labels.name]: this.functionName, [Labels.function]: this.functionName };
+  }
+
+  /** Creates the objects that run the function; called once by the concrete kind's constructor. */
+  protected createWorkload(container: FunctionContainer): Workload {
+    const namespace = this.platform.namespace;
+    const selector = { [Labels.function]: this.functionName };
+    const workload = new Workload(this, 'Workload', {
+      name: this.functionName,
+      namespace,
+      labels: this.objectLabels,
+      selector,
+      podLabels: this.userLabels,
+      podAnnotations: () => ({ ...container.podAnnotations }),
+      containerName: 'function',
+      image: container.image,
+      command: container.command,
+      args: container.args,
+      env: () => [...container.systemEnv, ...[...this.envVars].map(([name, source]) => ({ name, ...source }))],
+      resources: { cpuMillis: this.cpuMillis, memoryBytes: this.memoryBytes },
+      readinessProbe: container.readinessProbe,
+      livenessProbe: container.livenessProbe,
+      configMapVolumes: container.configMapVolumes,
+      scaling: this.scaling,
+      // Let in-flight invocations finish after SIGTERM.
+      terminationGracePeriodSeconds: Math.max(30, Math.ceil(this.timeoutMillis / 1000) + 5),
+    });
+
+    new ApiObject(this, 'NetworkPolicy', {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: objectMeta(this.functionName, namespace, this.objectLabels),
+      spec: {
+        podSelector: { matchLabels: selector },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            from: [{ podSelector: { matchLabels: { [Labels.platformComponent]: 'router' } } }],
+            ports: [{ protocol: 'TCP', port: CONTAINER_PORT }],
+          },
+        ],
+      },
+    });
+    return workload;
+  }
+}

@@ -1,0 +1,15 @@
+// The public API of kubefaas (package main): `import { Platform, NodeFunction, … } from 'kubefaas'`.
+export { Duration, Size } from 'cdk8s';
+export { Cpu } from 'cdk8s-plus-27';
+export * from './platform';
+export * from './function-base';
+export * from './node-function';
+export * from './container-function';
+export * from './code';
+export * from './env';
+export * from './triggers';
+export * from './exposure';
+export * from './scaling';
+export { ValidationError } from './errors';
+export type { FunctionEvent, FunctionContext, FunctionLogger, Handler, HandlerResult } from '../src/runtime/types';
+export type { HttpMethod, RouteTable, Route, RouteTarget } from '../src/contract';

@@ -1,0 +1,67 @@
+/** Turns the public (Duration-based) metrics options into the pure rule inputs of src/metrics. */
+import { Duration } from 'cdk8s';
+import { IConstruct } from 'constructs';
+import {
+  DEFAULT_FUNCTION_ALERTS, DEFAULT_PLATFORM_ALERTS, FunctionAlertOverrides, MonitoredFunction, PlatformAlerts,
+  alertProblems, mergeAlerts,
+} from '../../src/metrics';
+import { ValidationError } from '../errors';
+import { AlertRuleOptions, FunctionAlertOptions, MonitoredFunctionInfo } from './options';
+
+/** Whole seconds of a Duration (Prometheus rules and flags take whole seconds here). */
+export function wholeSeconds(scope: IConstruct, what: string, value: Duration): number {
+  const seconds = value instanceof Duration ? value.toSeconds({ integral: false }) : NaN;
+  if (!Number.isInteger(seconds) || seconds < 0) {
+    throw new ValidationError(scope, `${what} must be a whole number of seconds >= 0, got ${value instanceof Duration ? value.toHumanString() : String(value)}`, 'Use e.g. Duration.minutes(5)');
+  }
+  return seconds;
+}
+
+/** The same object with every Duration replaced by its whole seconds. */
+function durationsToSeconds(scope: IConstruct, where: string, value: unknown): unknown {
+  if (value instanceof Duration) return wholeSeconds(scope, where, value);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = durationsToSeconds(scope, `${where}.${k}`, v);
+  return out;
+}
+
+function overridesInSeconds(scope: IConstruct, where: string, o: FunctionAlertOptions | undefined): FunctionAlertOverrides | undefined {
+  return o === undefined ? undefined : (durationsToSeconds(scope, where, o) as FunctionAlertOverrides);
+}
+
+function check(scope: IConstruct, problems: string[]): void {
+  if (problems.length > 0) throw new ValidationError(scope, problems.join('; '), 'Fix the alert settings in the metrics options');
+}
+
+/** Effective alert settings of each function: defaults ← rules.defaults ← rules.functions[name] ← fn.alerts. */
+export function monitoredFunctions(scope: IConstruct, functions: readonly MonitoredFunctionInfo[], rules: AlertRuleOptions = {}): MonitoredFunction[] {
+  const known = new Set(functions.map((f) => f.name));
+  for (const name of Object.keys(rules.functions ?? {})) {
+    if (!known.has(name)) {
+      throw new ValidationError(scope, `metrics rules name function "${name}", which is not part of this platform`, `Use one of: ${[...known].sort().join(', ') || '(no functions)'}`);
+    }
+  }
+  const platformDefaults = overridesInSeconds(scope, 'rules.defaults', rules.defaults);
+  return functions.map((fn) => {
+    // Scale-to-zero functions have no replica on purpose; only alert on them when asked to.
+    const scaleToZero: FunctionAlertOverrides | undefined = (fn.minReplicas ?? 1) === 0 ? { noReadyReplica: false } : undefined;
+    const alerts = mergeAlerts(
+      DEFAULT_FUNCTION_ALERTS,
+      DEFAULT_FUNCTION_ALERTS,
+      scaleToZero,
+      platformDefaults,
+      overridesInSeconds(scope, `rules.functions.${fn.name}`, rules.functions?.[fn.name]),
+      overridesInSeconds(scope, `${fn.name}.alerts`, fn.alerts),
+    );
+    check(scope, alertProblems(`alerts of function "${fn.name}"`, alerts));
+    return { name: fn.name, timeoutSeconds: fn.timeout.toMilliseconds() / 1000, alerts };
+  });
+}
+
+export function platformAlerts(scope: IConstruct, rules: AlertRuleOptions = {}): PlatformAlerts {
+  const override = rules.routerErrorRatio === undefined ? undefined : { routerErrorRatio: durationsToSeconds(scope, 'rules.routerErrorRatio', rules.routerErrorRatio) as PlatformAlerts['routerErrorRatio'] };
+  const alerts = mergeAlerts(DEFAULT_PLATFORM_ALERTS, DEFAULT_PLATFORM_ALERTS, override);
+  check(scope, alertProblems('router alerts', alerts));
+  return alerts;
+}

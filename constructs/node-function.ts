@@ -1,0 +1,78 @@
+import { ApiObject, Size } from 'cdk8s';
+import { Construct } from 'constructs';
+import { createHash } from 'node:crypto';
+import { Annotations, CONTAINER_PORT, Endpoints, Env, Paths } from '../src/contract';
+import { Code } from './code';
+import { Defaults, Limits } from './defaults';
+import { ValidationError } from './errors';
+import { FunctionBase, FunctionOptions } from './function-base';
+import { objectMeta } from './metadata';
+import { sizeBytes, validateInteger } from './validation';
+import { httpProbe } from './workload';
+
+export interface NodeFunctionProps extends FunctionOptions {
+  /** The handler module: `Code.fromAsset('src/hello.ts')` or `Code.fromInline(...)`. */
+  readonly code: Code;
+  /**
+   * Concurrent invocations per replica before the runtime answers 429 (1..10000; 0 = unlimited).
+   * @default - functionDefaults.maxConcurrency, else 0 (unlimited)
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Largest request body the runtime accepts (413 above it).
+   * @default - functionDefaults.maxBodySize, else Size.mebibytes(6)
+   */
+  readonly maxBodySize?: Size;
+}
+
+/**
+ * A function written for Node: its bundle travels in a ConfigMap and runs in-process in the shared
+ * kubefaas runtime on the platform's official node image (no image to build or push).
+ */
+export class NodeFunction extends FunctionBase {
+  public readonly maxConcurrency: number;
+  public readonly maxBodyBytes: number;
+  /** sha256 (short) of runtime + function code, on the pod template: new code rolls the Deployment. */
+  public readonly codeHash: string;
+
+  constructor(scope: Construct, id: string, props: NodeFunctionProps) {
+    super(scope, id, props, Limits.minNodeMemoryBytes);
+    const defaults = this.platform.functionDefaults;
+    this.maxConcurrency = validateInteger(this, 'maxConcurrency', props.maxConcurrency ?? defaults.maxConcurrency ?? Defaults.maxConcurrency, 0, Limits.maxConcurrency);
+    this.maxBodyBytes = sizeBytes(this, 'maxBodySize', props.maxBodySize ?? defaults.maxBodySize ?? Defaults.maxBodySize, Limits.minBodyBytes, Limits.maxBodyBytes);
+    if (!(props.code instanceof Code)) {
+      throw new ValidationError(this, 'NodeFunction needs `code`', 'Pass Code.fromAsset("path/to/handler.ts") or Code.fromInline(source)');
+    }
+    const code = props.code.bind(this);
+    const runtime = this.platform.useNodeRuntime();
+    this.codeHash = createHash('sha256').update(runtime.sha256).update(code.sha256).digest('hex').slice(0, 16);
+
+    const codeConfigMap = `${this.functionName}-code`;
+    new ApiObject(this, 'Code', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: objectMeta(codeConfigMap, this.platform.namespace, this.objectLabels),
+      data: { [Paths.functionFile]: code.source },
+    });
+
+    this.createWorkload({
+      image: this.platform.nodeImage,
+      command: ['node', `${Paths.runtimeDir}/${Paths.runtimeFile}`],
+      systemEnv: [
+        { name: Env.PORT, value: String(CONTAINER_PORT) },
+        { name: Env.FUNCTION_NAME, value: this.functionName },
+        { name: Env.HANDLER_PATH, value: `${Paths.functionDir}/${Paths.functionFile}` },
+        { name: Env.TIMEOUT_MS, value: String(this.timeoutMillis) },
+        { name: Env.MAX_CONCURRENCY, value: String(this.maxConcurrency) },
+        { name: Env.MAX_BODY_BYTES, value: String(this.maxBodyBytes) },
+      ],
+      readinessProbe: httpProbe(Endpoints.ready, 5, 2),
+      livenessProbe: httpProbe(Endpoints.health, 10, 3),
+      configMapVolumes: [
+        { volume: 'runtime', configMap: runtime.configMap, mountPath: Paths.runtimeDir },
+        { volume: 'function', configMap: codeConfigMap, mountPath: Paths.functionDir },
+      ],
+      podAnnotations: { [Annotations.codeHash]: this.codeHash },
+    });
+  }
+}

@@ -1,0 +1,368 @@
+import { ApiObject, Chart, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
+import { Cpu } from 'cdk8s-plus-27';
+import { Construct, IConstruct } from 'constructs';
+import { Annotations, Endpoints, Env, Labels, Paths, RouteTable, SERVICE_PORT, serviceHost } from '../src/contract';
+import { Defaults, Limits } from './defaults';
+import { EnvInput } from './env';
+import { ValidationError, validationMessage } from './errors';
+import type { FunctionBase } from './function-base';
+import { routeShape } from './http-path';
+import { objectMeta } from './metadata';
+import { podBundle } from './pod-code';
+import { RouterExposure } from './exposure';
+import { ScalingOptions, resolveScaling } from './scaling';
+import type { HttpRoute } from './triggers';
+import { validateImage } from './image';
+import { cpuMillis, durationMillis, sizeBytes, validateInteger, validateNamespaceName } from './validation';
+import { Workload, httpProbe } from './workload';
+
+/** Platform-wide defaults; each function may override them. */
+export interface FunctionDefaults {
+  /**
+   * @default Duration.seconds(30)
+   */
+  readonly timeout?: Duration;
+  /**
+   * @default Size.mebibytes(128)
+   */
+  readonly memory?: Size;
+  /**
+   * @default Cpu.millis(100)
+   */
+  readonly cpu?: Cpu;
+  /**
+   * Concurrent requests per replica (NodeFunction); 0 = unlimited.
+   * @default 0
+   */
+  readonly maxConcurrency?: number;
+  /**
+   * Largest accepted request body (NodeFunction).
+   * @default Size.mebibytes(6)
+   */
+  readonly maxBodySize?: Size;
+  /**
+   * @default - 1 replica, no autoscaling
+   */
+  readonly scaling?: ScalingOptions;
+  /**
+   * Environment variables of every function (a function's own `env` wins on the same name).
+   * @default - none
+   */
+  readonly env?: Readonly<Record<string, EnvInput>>;
+}
+
+/** Replica bounds: an HPA is created when max > min. */
+export interface ReplicaRange {
+  /**
+   * Replicas kept running (1..1000).
+   * @default 2
+   */
+  readonly min?: number;
+  /**
+   * Upper bound for the HorizontalPodAutoscaler (min..1000).
+   * @default - min (no autoscaling)
+   */
+  readonly max?: number;
+  /**
+   * Average CPU utilization (percent of the request, 1..100) the HPA aims for.
+   * @default 80
+   */
+  readonly targetCpuUtilization?: number;
+}
+
+/** CPU request and memory request/limit of a container. */
+export interface ResourceOptions {
+  /**
+   * CPU request (no CPU limit is set, so bursts are not throttled).
+   * @default Cpu.millis(100)
+   */
+  readonly cpu?: Cpu;
+  /**
+   * Memory request and limit.
+   * @default Size.mebibytes(128)
+   */
+  readonly memory?: Size;
+}
+
+export interface RouterOptions {
+  /**
+   * Router replicas; a PodDisruptionBudget is created when min ≥ 2.
+   * @default { min: 2, max: 2 }
+   */
+  readonly replicas?: ReplicaRange;
+  /**
+   * Resources of each router replica.
+   * @default { cpu: Cpu.millis(100), memory: Size.mebibytes(128) }
+   */
+  readonly resources?: ResourceOptions;
+  /**
+   * How clients reach the router.
+   * @default RouterExposure.clusterIp()
+   */
+  readonly exposure?: RouterExposure;
+}
+
+/** The namespace of a platform. */
+export interface NamespaceOptions {
+  /**
+   * @default 'kubefaas'
+   */
+  readonly name?: string;
+  /**
+   * Create the namespace (with the `restricted` Pod Security Standard enforced). Set false to
+   * deploy into an existing namespace.
+   * @default true
+   */
+  readonly createNamespace?: boolean;
+}
+
+export interface PlatformProps {
+  /**
+   * Namespace of every object of the platform: a name, or the name and whether to create it.
+   * @default { name: 'kubefaas', createNamespace: true }
+   */
+  readonly namespace?: string | NamespaceOptions;
+  /**
+   * Image of the router and of every NodeFunction (an official node image, pinned).
+   * @default 'node:22.20.0-alpine'
+   */
+  readonly nodeImage?: string;
+  /**
+   * @default - see RouterOptions
+   */
+  readonly router?: RouterOptions;
+  /**
+   * @default - see FunctionDefaults
+   */
+  readonly functionDefaults?: FunctionDefaults;
+}
+
+const PLATFORM_BRAND = Symbol.for('kubefaas.Platform');
+
+export const ROUTER_NAME = 'kubefaas-router';
+export const ROUTES_CONFIGMAP = 'kubefaas-routes';
+export const RUNTIME_CONFIGMAP = 'kubefaas-runtime';
+
+/**
+ * A FaaS platform in one namespace: the router, the shared Node runtime and the functions added to
+ * it (as children, or from other charts with the `platform` prop). The route table is generated at
+ * synth from the HTTP triggers of all functions.
+ */
+export class Platform extends Chart {
+  /** True for Platforms, also across copies of the library (Symbol.for is process-wide). */
+  public static isPlatform(x: unknown): x is Platform {
+    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[PLATFORM_BRAND] === true;
+  }
+
+  /** Chart makes `instanceof` true for any chart; a Platform check must look at the brand. */
+  public static override [Symbol.hasInstance](x: unknown): x is Platform {
+    return Platform.isPlatform(x);
+  }
+
+  /** The nearest Platform at or above `scope`, if any. */
+  public static find(scope: IConstruct): Platform | undefined {
+    for (let c: IConstruct | undefined = scope; c; c = c.node.scope) {
+      if (Platform.isPlatform(c)) return c;
+    }
+    return undefined;
+  }
+
+  /** Namespace of every object of the platform. */
+  public declare readonly namespace: string;
+  public readonly nodeImage: string;
+  public readonly functionDefaults: FunctionDefaults;
+  /** The router's in-cluster URL. */
+  public readonly routerUrl: string;
+
+  private readonly _functions: FunctionBase[] = [];
+  private readonly _routes: HttpRoute[] = [];
+  private runtimeConfigMap?: ApiObject;
+
+  constructor(scope: Construct, id: string, props: PlatformProps = {}) {
+    props = props ?? {};
+    const ns: NamespaceOptions = typeof props.namespace === 'string' ? { name: props.namespace } : (props?.namespace ?? {});
+    super(scope, id, { disableResourceNameHashes: true, namespace: ns.name ?? Defaults.namespace });
+    Object.defineProperty(this, PLATFORM_BRAND, { value: true });
+    validateNamespaceName(this, this.namespace);
+    this.nodeImage = validateImage(this, 'nodeImage', props.nodeImage ?? Defaults.nodeImage);
+    this.functionDefaults = props.functionDefaults ?? {};
+    this.checkFunctionDefaults(this.functionDefaults);
+    this.routerUrl = `http://${serviceHost(ROUTER_NAME, this.namespace)}:${SERVICE_PORT}`;
+
+    if (ns.createNamespace ?? true) {
+      const namespace = new ApiObject(this, 'Namespace', {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: {
+          name: this.namespace,
+          labels: { ...objectMeta(this.namespace, this.namespace).labels, 'pod-security.kubernetes.io/enforce': 'restricted' },
+        },
+      });
+      // cdk8s gives every object of a chart the chart's namespace; a Namespace is cluster-scoped.
+      namespace.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
+    }
+    this.createRouter(props.router ?? {});
+    this.node.addValidation({ validate: () => this.routeConflicts() });
+  }
+
+  /** Functions added to this platform, in the order they were created. */
+  public get functions(): readonly FunctionBase[] {
+    return [...this._functions];
+  }
+
+  /** HTTP routes registered by triggers, in registration order. */
+  public get httpRoutes(): readonly HttpRoute[] {
+    return [...this._routes];
+  }
+
+  /** Called by FunctionBase: adds a function (names are unique per platform). */
+  public registerFunction(fn: FunctionBase): void {
+    const clash = this._functions.find((f) => f.functionName === fn.functionName);
+    if (clash) {
+      throw new ValidationError(
+        fn,
+        `function name '${fn.functionName}' is already used by ${clash.node.path}`,
+        'Give one of them another id or `functionName`',
+      );
+    }
+    this._functions.push(fn);
+  }
+
+  /** Called by HttpTrigger.bind: claims a route. Conflicts are reported at synth. */
+  public addHttpRoute(route: HttpRoute): void {
+    this._routes.push(route);
+  }
+
+  /** Name of the shared Node runtime ConfigMap, created on first use. */
+  public useNodeRuntime(): { configMap: string; sha256: string } {
+    const bundle = podBundle('runtime');
+    if (!this.runtimeConfigMap) {
+      this.runtimeConfigMap = new ApiObject(this, 'RuntimeCode', {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: objectMeta(RUNTIME_CONFIGMAP, this.namespace, { [Labels.component]: 'runtime' }),
+        data: { [Paths.runtimeFile]: bundle.source },
+      });
+    }
+    return { configMap: RUNTIME_CONFIGMAP, sha256: bundle.sha256 };
+  }
+
+  /** The route table the router serves (what goes into the kubefaas-routes ConfigMap). */
+  public routeTable(): RouteTable {
+    const functions: Record<string, { url: string; timeoutMs: number }> = {};
+    for (const fn of this._functions) {
+      functions[fn.functionName] = { url: fn.url, timeoutMs: fn.timeoutMillis + Limits.routerTimeoutMarginMs };
+    }
+    return {
+      version: 1,
+      functions,
+      routes: this._routes.map((r) => ({
+        function: r.function.functionName,
+        methods: [...r.methods],
+        path: r.path,
+        ...(r.host !== undefined ? { host: r.host } : {}),
+      })),
+    };
+  }
+
+  private checkFunctionDefaults(d: FunctionDefaults): void {
+    const what = (p: string) => `functionDefaults.${p}`;
+    if (d.timeout !== undefined) durationMillis(this, what('timeout'), d.timeout, Limits.minTimeout, Limits.maxTimeout);
+    if (d.memory !== undefined) sizeBytes(this, what('memory'), d.memory, Limits.minContainerMemoryBytes, Limits.maxMemoryBytes);
+    if (d.cpu !== undefined) cpuMillis(this, what('cpu'), d.cpu, Limits.minCpuMillis, Limits.maxCpuMillis);
+    if (d.maxConcurrency !== undefined) validateInteger(this, what('maxConcurrency'), d.maxConcurrency, 0, Limits.maxConcurrency);
+    if (d.maxBodySize !== undefined) sizeBytes(this, what('maxBodySize'), d.maxBodySize, Limits.minBodyBytes, Limits.maxBodyBytes);
+    if (d.scaling !== undefined) resolveScaling(this, d.scaling, undefined);
+  }
+
+  private maxTimeoutSeconds(): number {
+    const longest = Math.max(Defaults.timeout.toMilliseconds(), ...this._functions.map((f) => f.timeoutMillis));
+    return Math.ceil((longest + Limits.routerTimeoutMarginMs) / 1000);
+  }
+
+  private createRouter(options: RouterOptions): void {
+    const router = new Construct(this, 'Router');
+    const bundle = podBundle('router');
+    const labels = { [Labels.name]: ROUTER_NAME, [Labels.component]: 'router' };
+    const selector = { [Labels.platformComponent]: 'router' };
+
+    new ApiObject(router, 'Code', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: objectMeta(ROUTER_NAME, this.namespace, labels),
+      data: { [Paths.routerFile]: bundle.source },
+    });
+    new ApiObject(router, 'Routes', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: objectMeta(ROUTES_CONFIGMAP, this.namespace, labels),
+      data: { [Paths.routesFile]: Lazy.any({ produce: () => JSON.stringify(this.routeTable(), null, 2) }) },
+    });
+
+    const exposure = (options.exposure ?? RouterExposure.clusterIp()).bind(router, {
+      serviceName: ROUTER_NAME,
+      namespace: this.namespace,
+      labels,
+      maxTimeoutSeconds: () => this.maxTimeoutSeconds(),
+    });
+
+    new Workload(router, 'Workload', {
+      name: ROUTER_NAME,
+      namespace: this.namespace,
+      labels,
+      selector,
+      podAnnotations: () => ({ [Annotations.codeHash]: bundle.sha256.slice(0, 16) }),
+      containerName: 'router',
+      image: this.nodeImage,
+      command: ['node', `${Paths.routerDir}/${Paths.routerFile}`],
+      env: () => [
+        { name: Env.PORT, value: String(8080) },
+        { name: Env.ROUTES_PATH, value: `${Paths.routesDir}/${Paths.routesFile}` },
+      ],
+      resources: {
+        cpuMillis: cpuMillis(router, 'router.resources.cpu', options.resources?.cpu ?? Defaults.routerCpu, Limits.minCpuMillis, Limits.maxCpuMillis),
+        memoryBytes: sizeBytes(router, 'router.resources.memory', options.resources?.memory ?? Defaults.routerMemory, Limits.minNodeMemoryBytes, Limits.maxMemoryBytes),
+      },
+      readinessProbe: httpProbe(Endpoints.ready, 5, 2),
+      livenessProbe: httpProbe(Endpoints.health, 10, 3),
+      configMapVolumes: [
+        { volume: 'router-code', configMap: ROUTER_NAME, mountPath: Paths.routerDir },
+        { volume: 'routes', configMap: ROUTES_CONFIGMAP, mountPath: Paths.routesDir },
+      ],
+      scaling: resolveScaling(
+        router,
+        { minReplicas: options.replicas?.min, maxReplicas: options.replicas?.max, targetCpuUtilization: options.replicas?.targetCpuUtilization },
+        undefined,
+        Defaults.routerMinReplicas,
+        { min: 'router.replicas.min', max: 'router.replicas.max', target: 'router.replicas.targetCpuUtilization' },
+      ),
+      service: exposure,
+      // In-flight proxied requests may last as long as the slowest function.
+      terminationGracePeriodSeconds: Lazy.any({ produce: () => Math.max(30, this.maxTimeoutSeconds() + 5) }),
+    });
+  }
+
+  /** Two functions (or one twice) claiming the same method + path shape (+ host). */
+  private routeConflicts(): string[] {
+    const seen = new Map<string, HttpRoute>();
+    const errors: string[] = [];
+    for (const route of this._routes) {
+      for (const method of route.methods) {
+        const key = `${method} ${route.host ?? '*'} ${routeShape(route.path)}`;
+        const first = seen.get(key);
+        if (!first) {
+          seen.set(key, route);
+          continue;
+        }
+        const where = route.host ? ` on host ${route.host}` : '';
+        errors.push(
+          validationMessage(
+            `route conflict: ${method} ${route.path}${where} is claimed by ${route.function.node.path} and already by ${first.function.node.path} (${first.path})`,
+            'Change the path, method or host of one of the HTTP triggers (parameter names do not make paths different)',
+          ),
+        );
+      }
+    }
+    return errors;
+  }
+}

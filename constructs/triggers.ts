@@ -1,0 +1,83 @@
+import { HTTP_METHODS, HttpMethod } from '../src/contract';
+import { ValidationError } from './errors';
+import type { FunctionBase } from './function-base';
+import { PATH_HINT, pathProblem } from './http-path';
+
+/**
+ * Something that invokes a function. A trigger validates its options and, in `bind`, registers
+ * whatever plumbing it needs with the function's platform (HTTP routes here; queue consumers or
+ * schedules in other trigger kinds), so new kinds never need changes to existing ones.
+ */
+export interface ITrigger {
+  bind(fn: FunctionBase): void;
+}
+
+/** One HTTP route claimed by a function; the platform turns all of them into the route table. */
+export interface HttpRoute {
+  readonly function: FunctionBase;
+  readonly methods: readonly HttpMethod[];
+  readonly path: string;
+  readonly host?: string;
+}
+
+export interface HttpTriggerProps {
+  /**
+   * Request path: `/hello`, `/users/:id` (a whole-segment parameter), `/files/*` (wildcard, last
+   * segment only). Must not be under `/function/` or `/async-function/`, nor `/healthz`,
+   * `/readyz` or `/metrics`.
+   */
+  readonly path: string;
+  /**
+   * Methods routed to the function (case-insensitive).
+   * @default - all of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS
+   */
+  readonly methods?: readonly (HttpMethod | Lowercase<HttpMethod>)[];
+  /**
+   * Exact host (no port) the route is limited to.
+   * @default - any host
+   */
+  readonly host?: string;
+}
+
+const HOST = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Routes HTTP requests matching method + path (+ host) through the router to a function. */
+export class HttpTrigger implements ITrigger {
+  constructor(public readonly props: HttpTriggerProps) {}
+
+  public bind(fn: FunctionBase): void {
+    const props = this.props ?? ({} as HttpTriggerProps);
+    const problem = pathProblem(props.path);
+    if (problem) throw new ValidationError(fn, `invalid HTTP trigger: ${problem}`, PATH_HINT);
+    fn.platform.addHttpRoute({
+      function: fn,
+      methods: this.methods(fn, props.methods),
+      path: props.path,
+      ...(props.host !== undefined ? { host: this.host(fn, props.host) } : {}),
+    });
+  }
+
+  private methods(fn: FunctionBase, methods: HttpTriggerProps['methods']): HttpMethod[] {
+    if (methods === undefined) return [...HTTP_METHODS];
+    if (!Array.isArray(methods) || methods.length === 0) {
+      throw new ValidationError(fn, `HTTP trigger on '${this.props.path}' has an empty method list`, 'Omit `methods` for all methods, or list some');
+    }
+    const out: HttpMethod[] = [];
+    for (const m of methods) {
+      const upper = typeof m === 'string' ? (m.toUpperCase() as HttpMethod) : undefined;
+      if (!upper || !HTTP_METHODS.includes(upper)) {
+        throw new ValidationError(fn, `HTTP trigger on '${this.props.path}' has an unsupported method '${String(m)}'`, `Use ${HTTP_METHODS.join(', ')}`);
+      }
+      if (!out.includes(upper)) out.push(upper);
+    }
+    return out;
+  }
+
+  private host(fn: FunctionBase, host: unknown): string {
+    const lower = typeof host === 'string' ? host.toLowerCase() : '';
+    if (lower.length === 0 || lower.length > 253 || !HOST.test(lower)) {
+      throw new ValidationError(fn, `HTTP trigger on '${this.props.path}' has an invalid host '${String(host)}'`, 'Give an exact DNS name without port or scheme, e.g. api.example.com');
+    }
+    return lower;
+  }
+}

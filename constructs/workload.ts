@@ -1,0 +1,195 @@
+import { ApiObject, Lazy } from 'cdk8s';
+import { Construct } from 'constructs';
+import { CONTAINER_PORT, NODE_UID, SERVICE_PORT } from '../src/contract';
+import { COMMON_LABELS, objectMeta } from './metadata';
+import { bytesQuantity } from './validation';
+
+/**
+ * The Kubernetes objects of one HTTP-serving workload (a function or the router): Deployment,
+ * Service, and — depending on scaling — HorizontalPodAutoscaler and PodDisruptionBudget.
+ *
+ * Written as plain `ApiObject`s rather than cdk8s-plus workloads: every field the restricted Pod
+ * Security Standard needs is then set directly, there are no hidden defaults (1 CPU requests,
+ * 2 replicas, `Always` pulls) to undo, and synthesis of thousands of functions stays cheap.
+ */
+
+export interface ResolvedScaling {
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly targetCpuUtilization: number;
+}
+
+export interface ResourceAmounts {
+  readonly cpuMillis: number;
+  readonly memoryBytes: number;
+}
+
+/** A `probe` object of the pod spec, or undefined for none. */
+export type Probe = Record<string, unknown>;
+
+export interface WorkloadSpec {
+  readonly name: string;
+  readonly namespace: string;
+  /** Labels on every object of the workload (in addition to the common ones). */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Stable selector labels (a subset of the pod labels; never derived from construct paths). */
+  readonly selector: Readonly<Record<string, string>>;
+  /** Extra pod labels (user labels). */
+  readonly podLabels?: Readonly<Record<string, string>>;
+  /** Pod annotations, rendered lazily (code hash, local command). */
+  readonly podAnnotations: () => Record<string, string>;
+  readonly containerName: string;
+  readonly image: string;
+  readonly command?: readonly string[];
+  readonly args?: readonly string[];
+  /** Rendered at synth, so env added after construction lands in the manifest. */
+  readonly env: () => ReadonlyArray<Record<string, unknown>>;
+  readonly resources: ResourceAmounts;
+  readonly readinessProbe: Probe;
+  readonly livenessProbe: Probe;
+  /** ConfigMap volumes: name → { configMap, mountPath }. An emptyDir at /tmp is always added. */
+  readonly configMapVolumes: ReadonlyArray<{ readonly volume: string; readonly configMap: string; readonly mountPath: string }>;
+  readonly scaling: ResolvedScaling;
+  readonly terminationGracePeriodSeconds: number;
+  /**
+   * Service type and settings (the router's exposure).
+   * @default - a ClusterIP Service
+   */
+  readonly service?: {
+    readonly type?: 'ClusterIP' | 'LoadBalancer';
+    readonly annotations?: Readonly<Record<string, string>>;
+    readonly loadBalancerSourceRanges?: readonly string[];
+  };
+}
+
+export function httpProbe(path: string, periodSeconds: number, failureThreshold: number): Probe {
+  return { httpGet: { path, port: CONTAINER_PORT }, periodSeconds, timeoutSeconds: 2, failureThreshold };
+}
+
+export function tcpProbe(periodSeconds: number, failureThreshold: number): Probe {
+  return { tcpSocket: { port: CONTAINER_PORT }, periodSeconds, timeoutSeconds: 2, failureThreshold };
+}
+
+export class Workload extends Construct {
+  public readonly deployment: ApiObject;
+  public readonly service: ApiObject;
+
+  constructor(scope: Construct, id: string, spec: WorkloadSpec) {
+    super(scope, id);
+    const { name, namespace, labels, selector, scaling } = spec;
+    const autoscaled = scaling.maxReplicas > scaling.minReplicas;
+
+    const container: Record<string, unknown> = {
+      name: spec.containerName,
+      image: spec.image,
+      imagePullPolicy: 'IfNotPresent',
+      ...(spec.command ? { command: [...spec.command] } : {}),
+      ...(spec.args ? { args: [...spec.args] } : {}),
+      ports: [{ name: 'http', containerPort: CONTAINER_PORT, protocol: 'TCP' }],
+      env: Lazy.any({ produce: () => spec.env() }),
+      // CPU: a request only; a CPU limit throttles latency-sensitive handlers without protecting
+      // neighbours the request does not already protect. Memory: request = limit, predictable OOMs.
+      resources: {
+        requests: { cpu: `${spec.resources.cpuMillis}m`, memory: bytesQuantity(spec.resources.memoryBytes) },
+        limits: { memory: bytesQuantity(spec.resources.memoryBytes) },
+      },
+      readinessProbe: spec.readinessProbe,
+      livenessProbe: spec.livenessProbe,
+      securityContext: {
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        runAsNonRoot: true,
+        capabilities: { drop: ['ALL'] },
+      },
+      volumeMounts: [
+        ...spec.configMapVolumes.map((v) => ({ name: v.volume, mountPath: v.mountPath, readOnly: true })),
+        { name: 'tmp', mountPath: '/tmp' },
+      ],
+    };
+
+    this.deployment = new ApiObject(this, 'Deployment', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: objectMeta(name, namespace, labels),
+      spec: {
+        // With an HPA the replica count belongs to it; a fixed count would fight it on every apply.
+        ...(autoscaled ? {} : { replicas: scaling.minReplicas }),
+        selector: { matchLabels: { ...selector } },
+        template: {
+          metadata: {
+            labels: { ...spec.podLabels, ...COMMON_LABELS, ...labels, ...selector },
+            annotations: Lazy.any({
+              produce: () => {
+                const annotations = spec.podAnnotations();
+                return Object.keys(annotations).length > 0 ? annotations : undefined;
+              },
+            }),
+          },
+          spec: {
+            automountServiceAccountToken: false,
+            // Thousands of Services in one namespace would otherwise become env vars in every pod.
+            enableServiceLinks: false,
+            terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: NODE_UID,
+              runAsGroup: NODE_UID,
+              fsGroup: NODE_UID,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            containers: [container],
+            volumes: [
+              ...spec.configMapVolumes.map((v) => ({ name: v.volume, configMap: { name: v.configMap } })),
+              { name: 'tmp', emptyDir: {} },
+            ],
+          },
+        },
+      },
+    });
+
+    this.service = new ApiObject(this, 'Service', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: objectMeta(name, namespace, labels, spec.service?.annotations),
+      spec: {
+        ...(spec.service?.type === 'LoadBalancer' ? { type: 'LoadBalancer' } : {}),
+        ...(spec.service?.loadBalancerSourceRanges ? { loadBalancerSourceRanges: [...spec.service.loadBalancerSourceRanges] } : {}),
+        selector: { ...selector },
+        ports: [{ name: 'http', port: SERVICE_PORT, targetPort: CONTAINER_PORT, protocol: 'TCP' }],
+      },
+    });
+
+    if (autoscaled) {
+      new ApiObject(this, 'HorizontalPodAutoscaler', {
+        apiVersion: 'autoscaling/v2',
+        kind: 'HorizontalPodAutoscaler',
+        metadata: objectMeta(name, namespace, labels),
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+          minReplicas: scaling.minReplicas,
+          maxReplicas: scaling.maxReplicas,
+          metrics: [
+            {
+              type: 'Resource',
+              resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: scaling.targetCpuUtilization } },
+            },
+          ],
+        },
+      });
+    }
+
+    if (scaling.minReplicas >= 2) {
+      new ApiObject(this, 'PodDisruptionBudget', {
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: objectMeta(name, namespace, labels),
+        spec: {
+          // maxUnavailable (not minAvailable) never blocks a node drain.
+          maxUnavailable: 1,
+          selector: { matchLabels: { ...selector } },
+          unhealthyPodEvictionPolicy: 'AlwaysAllow',
+        },
+      });
+    }
+  }
+}

@@ -1,0 +1,164 @@
+// Runtime benchmark: the function runtime (lib/pod/runtime.js) against a bare node:http server doing
+// the same work (answer "hello" as text/plain), both in child processes, loaded by autocannon from
+// this process with the same connections and duration, in alternating order. Then cold start:
+// spawn each server repeatedly and time spawn → first 200. Prints ratios measured in this run.
+//
+// Standalone: `npm run build && node scripts/bench/runtime.mjs` (or via `npm run bench -- runtime`).
+// Knobs: BENCH_SECONDS (per measurement, default 5), BENCH_CONNECTIONS (default 32),
+// BENCH_ROUNDS (default 2), BENCH_COLD_STARTS (default 10).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer, get } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import autocannon from 'autocannon';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const runtimeBundle = join(root, 'lib', 'pod', 'runtime.js');
+
+const BARE_SERVER = `
+const http = require('node:http');
+http.createServer((req, res) => {
+  res.setHeader('content-type', 'text/plain; charset=utf-8');
+  res.end('hello');
+}).listen(Number(process.env.PORT));
+`;
+const TRIVIAL_HANDLER = `module.exports = function handler() { return 'hello'; };`;
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
+function getStatus(port) {
+  return new Promise((resolveStatus) => {
+    const req = get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      res.resume();
+      resolveStatus(res.statusCode);
+    });
+    req.on('error', () => resolveStatus(0));
+  });
+}
+
+/** Starts a server child; resolves once it answered 200, with the time that took from spawn. */
+async function startServer(kind, dir) {
+  const port = await freePort();
+  // Runtime logs go to a file, as container logs do; the bare server logs nothing.
+  const logFd = openSync(join(dir, `${kind}.log`), 'a');
+  const args = kind === 'bare' ? [join(dir, 'bare.js')] : [runtimeBundle];
+  const env = {
+    ...process.env,
+    PORT: String(port),
+    KUBEFAAS_FUNCTION_NAME: 'bench',
+    KUBEFAAS_HANDLER: join(dir, 'handler.js'),
+  };
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', logFd, 'inherit'] });
+  closeSync(logFd);
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  while ((await getStatus(port)) !== 200) {
+    if (exited) throw new Error(`${kind} server exited before answering`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  const readyMs = performance.now() - started;
+  const stop = () =>
+    new Promise((r) => {
+      if (exited) return r();
+      child.once('exit', r);
+      child.kill('SIGKILL');
+    });
+  return { port, readyMs, stop };
+}
+
+function load(port, seconds, connections) {
+  return new Promise((resolveLoad, reject) => {
+    autocannon({ url: `http://127.0.0.1:${port}/`, connections, duration: seconds }, (err, result) => {
+      if (err) return reject(err);
+      if (result.non2xx > 0 || result.errors > 0) {
+        return reject(new Error(`load on port ${port}: ${result.non2xx} non-2xx responses, ${result.errors} errors`));
+      }
+      resolveLoad({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 });
+    });
+  });
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const mean = (values) => values.reduce((a, b) => a + b, 0) / values.length;
+
+async function measureThroughput(dir, { seconds, connections, rounds }) {
+  const samples = { bare: [], runtime: [] };
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? ['bare', 'runtime'] : ['runtime', 'bare'];
+    for (const kind of order) {
+      const server = await startServer(kind, dir);
+      try {
+        await load(server.port, 1, connections); // warm-up: JIT and connection setup
+        samples[kind].push(await load(server.port, seconds, connections));
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  const summarize = (list) => ({ rps: mean(list.map((s) => s.rps)), p50: mean(list.map((s) => s.p50)), p99: mean(list.map((s) => s.p99)) });
+  const bare = summarize(samples.bare);
+  const runtime = summarize(samples.runtime);
+  return { bare, runtime, ratio: runtime.rps / bare.rps, samples };
+}
+
+async function measureColdStart(dir, { coldStarts }) {
+  const times = { bare: [], runtime: [] };
+  for (let i = 0; i < coldStarts; i++) {
+    for (const kind of i % 2 === 0 ? ['bare', 'runtime'] : ['runtime', 'bare']) {
+      const server = await startServer(kind, dir);
+      times[kind].push(server.readyMs);
+      await server.stop();
+    }
+  }
+  const bareMs = median(times.bare);
+  const runtimeMs = median(times.runtime);
+  return { bareMedianMs: bareMs, runtimeMedianMs: runtimeMs, ratio: runtimeMs / bareMs, times };
+}
+
+export async function run(options = {}) {
+  if (!existsSync(runtimeBundle)) throw new Error(`${runtimeBundle} is missing: run \`npm run build\` first`);
+  const settings = {
+    seconds: Number(options.seconds ?? process.env.BENCH_SECONDS ?? 5),
+    connections: Number(options.connections ?? process.env.BENCH_CONNECTIONS ?? 32),
+    rounds: Number(options.rounds ?? process.env.BENCH_ROUNDS ?? 2),
+    coldStarts: Number(options.coldStarts ?? process.env.BENCH_COLD_STARTS ?? 10),
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'kubefaas-bench-runtime-'));
+  try {
+    writeFileSync(join(dir, 'bare.js'), BARE_SERVER);
+    writeFileSync(join(dir, 'handler.js'), TRIVIAL_HANDLER);
+    const throughput = await measureThroughput(dir, settings);
+    const coldStart = await measureColdStart(dir, settings);
+    const f = (n, d = 2) => n.toFixed(d);
+    console.log(`runtime throughput (${settings.connections} connections, ${settings.seconds} s x ${settings.rounds} rounds, alternating):`);
+    console.log(`  bare node:http   ${f(throughput.bare.rps, 0)} req/s  p50 ${f(throughput.bare.p50)} ms  p99 ${f(throughput.bare.p99)} ms`);
+    console.log(`  kubefaas runtime ${f(throughput.runtime.rps, 0)} req/s  p50 ${f(throughput.runtime.p50)} ms  p99 ${f(throughput.runtime.p99)} ms`);
+    console.log(`  ratio runtime/bare req/s: ${f(throughput.ratio)} (target >= 0.80)`);
+    console.log(`runtime cold start (spawn -> first 200, median of ${settings.coldStarts}):`);
+    console.log(`  bare ${f(coldStart.bareMedianMs, 1)} ms, runtime ${f(coldStart.runtimeMedianMs, 1)} ms, ratio ${f(coldStart.ratio)} (target <= 1.50)`);
+    return { settings, throughput, coldStart };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  await run();
+}

@@ -1,0 +1,95 @@
+import * as fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { DEFAULT_ROUTER_PORT } from '../local/platform';
+import { UsageError } from './dev';
+import { INVOKE_USAGE } from './usage';
+
+const DEFAULT_ROUTER_URL = `http://127.0.0.1:${DEFAULT_ROUTER_PORT}`;
+
+export interface InvokeRequest {
+  readonly url: string;
+  readonly method: string;
+  readonly headers: Record<string, string>;
+  readonly body?: Buffer;
+}
+
+/** Parses `kubefaas invoke` arguments into a request (throws UsageError); undefined means help was printed. */
+export function parseInvokeArgs(argv: string[], readStdin: () => Buffer = () => fs.readFileSync(0)): InvokeRequest | undefined {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      data: { type: 'string', short: 'd' },
+      method: { type: 'string', short: 'X' },
+      path: { type: 'string' },
+      header: { type: 'string', short: 'H', multiple: true },
+      router: { type: 'string' },
+      verbose: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return undefined;
+  if (positionals.length !== 1) throw new UsageError('invoke needs exactly one function name', INVOKE_USAGE);
+  const name = positionals[0];
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new UsageError(`"${name}" is not a function name (DNS-1123 label)`, INVOKE_USAGE);
+  const headers: Record<string, string> = {};
+  for (const h of values.header ?? []) {
+    const i = h.indexOf(':');
+    if (i <= 0) throw new UsageError(`--header must look like "Name: value", got "${h}"`, INVOKE_USAGE);
+    headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
+  }
+  let body: Buffer | undefined;
+  if (values.data !== undefined) {
+    if (values.data === '@-') body = readStdin();
+    else if (values.data.startsWith('@')) {
+      const file = values.data.slice(1);
+      if (!fs.existsSync(file)) throw new UsageError(`--data ${values.data}: no such file`, INVOKE_USAGE);
+      body = fs.readFileSync(file);
+    } else body = Buffer.from(values.data, 'utf8');
+  }
+  const sub = values.path ?? '';
+  if (sub !== '' && !sub.startsWith('/') && !sub.startsWith('?')) throw new UsageError(`--path must start with "/", got "${sub}"`, INVOKE_USAGE);
+  const router = (values.router ?? DEFAULT_ROUTER_URL).replace(/\/+$/, '');
+  try {
+    new URL(router);
+  } catch {
+    throw new UsageError(`--router must be a URL, got "${values.router}"`, INVOKE_USAGE);
+  }
+  const method = (values.method ?? (body ? 'POST' : 'GET')).toUpperCase();
+  return { url: `${router}/function/${name}${sub}`, method, headers, body };
+}
+
+/** `kubefaas invoke`: returns the process exit code. */
+export async function invokeCommand(argv: string[]): Promise<number> {
+  const request = parseInvokeArgs(argv);
+  if (!request) {
+    process.stdout.write(INVOKE_USAGE);
+    return 0;
+  }
+  const verbose = argv.includes('-v') || argv.includes('--verbose');
+  let res: Response;
+  try {
+    res = await fetch(request.url, {
+      method: request.method,
+      headers: request.headers,
+      body: request.body && request.method !== 'GET' && request.method !== 'HEAD' ? request.body : undefined,
+    });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    process.stderr.write(
+      `kubefaas invoke: cannot reach ${request.url} (${cause?.code ?? cause?.message ?? (err as Error).message}); is the router running (kubefaas dev)?\n`,
+    );
+    return 1;
+  }
+  const body = Buffer.from(await res.arrayBuffer());
+  if (verbose) {
+    process.stderr.write(`HTTP ${res.status} ${res.statusText}\n`);
+    res.headers.forEach((value, key) => process.stderr.write(`${key}: ${value}\n`));
+    process.stderr.write('\n');
+  }
+  const out = res.status >= 400 ? process.stderr : process.stdout;
+  if (res.status >= 400) out.write(`kubefaas invoke: HTTP ${res.status} ${res.statusText}\n`);
+  out.write(body);
+  if (body.length > 0 && body[body.length - 1] !== 0x0a) out.write('\n');
+  return res.status >= 400 ? 1 : 0;
+}

@@ -1,0 +1,41 @@
+/** Help texts of the `kubefaas` CLI, one per command. */
+export const MAIN_USAGE = `Usage: kubefaas <command> [options]
+
+Commands:
+  dev [app]            synthesize a cdk8s app and run the platform locally (router, functions)
+  invoke <function>    call a function through a router
+
+Run "kubefaas <command> --help" for the options of a command.
+`;
+
+export const DEV_USAGE = `Usage: kubefaas dev [app] [options]
+
+Synthesizes the cdk8s app and runs the synthesized manifests as local processes: the router on
+--port, every function with its runtime and code from the ConfigMaps, Services mapped to localhost.
+Restarts what changed when files under the app's directory change.
+
+  app                   cdk8s app file (.ts via tsx, .js via node) or a directory of synthesized
+                        manifests (default: the "app" command of ./cdk8s.yaml)
+  --manifests <dir>     run already-synthesized manifests from <dir> instead of an app
+  -p, --port <port>     router port (default 8080; 0 picks a free port)
+  --no-watch            do not watch for changes
+  --watch-path <dir>    directory to watch (repeatable; default: the app file's directory)
+  -h, --help            show this help
+
+Secrets the app references but does not define are read from your environment: a container env
+var FOO from secretKeyRef is taken from $FOO.
+`;
+
+export const INVOKE_USAGE = `Usage: kubefaas invoke <function> [options]
+
+Calls <router>/function/<function><path> and prints the response body.
+Exits with 1 when the response status is 400 or more.
+
+  -d, --data <data>     request body; @file reads a file, @- reads stdin (default method becomes POST)
+  -X, --method <method> HTTP method (default GET, or POST with --data)
+  --path <path>         sub-path (and query) after the function, e.g. /users/42?full=1
+  -H, --header <k:v>    request header (repeatable)
+  --router <url>        router base URL (default http://127.0.0.1:8080)
+  -v, --verbose         also print the status line and response headers (to stderr)
+  -h, --help            show this help
+`;

@@ -1,0 +1,396 @@
+/**
+ * Planning: a pure translation from synthesized manifests to the local processes that stand in for
+ * them. No files are written and nothing is started here, so this is where the rules of the local
+ * runner live and are unit-tested:
+ * - one process per Deployment/StatefulSet (replicas are ignored), running its first container;
+ * - `node:*` images whose command starts with `node` run on the local node binary; any workload may
+ *   instead carry a `kubefaas.dev/local-command` pod annotation (JSON array); anything else is skipped;
+ * - ConfigMap/Secret volumes become files, emptyDirs empty directories, under the run directory;
+ * - every Service is mapped to its backing process's local port, and Service addresses in ConfigMap
+ *   data and env values are rewritten to 127.0.0.1:<port>;
+ * - container paths under a mount, in command/args/env, are rewritten to the local directories.
+ */
+import { createHash } from 'node:crypto';
+import * as path from 'node:path';
+import { CONTAINER_PORT, Env, Labels, Paths, type RouteTable } from '../contract';
+import { LocalConfigError, resolveEnv } from './env';
+import type { Container, Manifests, PodTemplate, ServicePort, Volume } from './manifests';
+import { expandVariables, pathRewriter, serviceAddressRewriter, type PathMapping, type ServiceAddress } from './rewrite';
+
+/** Pod annotation with the command (JSON array of strings) a workload runs with locally. */
+export const LOCAL_COMMAND_ANNOTATION = 'kubefaas.dev/local-command';
+
+/** Workload kinds the runner starts processes for. */
+export const WORKLOAD_KINDS: readonly string[] = ['Deployment', 'StatefulSet'];
+
+/** Variables copied from the developer's environment into every process (a container gets them from its image). */
+const BASE_ENV_NAMES = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TERM', 'SystemRoot', 'SYSTEMROOT'];
+
+export interface Workload {
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace: string;
+  readonly template: PodTemplate;
+}
+
+/** A directory the process sees in place of a volume; `files` is absent for an empty directory. */
+export interface PlannedVolume {
+  readonly name: string;
+  readonly dir: string;
+  readonly files?: ReadonlyMap<string, Buffer>;
+}
+
+export type Readiness = { readonly kind: 'http'; readonly path: string } | { readonly kind: 'tcp' } | { readonly kind: 'none' };
+
+export interface ProcessPlan {
+  /** Process name: the workload's name. */
+  readonly name: string;
+  /** `Deployment/<namespace>/<name>`. */
+  readonly workload: string;
+  readonly namespace: string;
+  readonly isRouter: boolean;
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd: string;
+  /** The container's resolved env (without the base variables). */
+  readonly env: Readonly<Record<string, string>>;
+  /** Full environment of the process. */
+  readonly processEnv: Readonly<Record<string, string>>;
+  readonly port: number;
+  readonly readiness: Readiness;
+  readonly volumes: readonly PlannedVolume[];
+  /** Changes when anything but volume *contents* changes: then the process must restart. */
+  readonly specHash: string;
+  /** Pod labels, for tests and for printing. */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface SkippedWorkload {
+  readonly name: string;
+  readonly reason: string;
+}
+
+export interface LocalPlan {
+  readonly processes: readonly ProcessPlan[];
+  readonly skipped: readonly SkippedWorkload[];
+  readonly warnings: readonly string[];
+  readonly services: readonly ServiceAddress[];
+  /** The route table found in the manifests (already pointing at local ports), if any. */
+  readonly routes?: RouteTable;
+}
+
+export interface PlanOptions {
+  /** Directory under which each process gets `<name>/` with its volumes. */
+  readonly runDir: string;
+  /** Working directory of processes started from a local-command annotation (the project root). */
+  readonly projectDir: string;
+  /** Port of the router (pods labelled `kubefaas.dev/component: router`). */
+  readonly routerPort: number;
+  /** Local port of every other workload, by name (see `workloadNames`). */
+  readonly ports: ReadonlyMap<string, number>;
+  /** The developer's environment: base variables and Secrets missing from the manifests. */
+  readonly developerEnv: Readonly<Record<string, string | undefined>>;
+}
+
+/** All workloads in the manifests, with unique names. */
+export function findWorkloads(manifests: Manifests): Workload[] {
+  const seen = new Set<string>();
+  const workloads: Workload[] = [];
+  for (const obj of manifests.objects) {
+    if (!obj.kind || !WORKLOAD_KINDS.includes(obj.kind)) continue;
+    const spec = (obj.spec ?? {}) as { template?: PodTemplate };
+    const namespace = manifests.namespaceOf(obj);
+    let name = obj.metadata?.name ?? 'unnamed';
+    if (seen.has(name)) name = `${name}.${namespace}`;
+    for (let i = 2; seen.has(name); i++) name = `${obj.metadata?.name}-${i}`;
+    seen.add(name);
+    workloads.push({ kind: obj.kind, name, namespace, template: spec.template ?? {} });
+  }
+  return workloads;
+}
+
+export function isRouter(w: Workload): boolean {
+  return w.template.metadata?.labels?.[Labels.platformComponent] === 'router';
+}
+
+/** Names of all workloads; each needs a local port (the router's allocated one goes unused). */
+export function workloadNames(manifests: Manifests): string[] {
+  return findWorkloads(manifests).map((w) => w.name);
+}
+
+function sha256(value: unknown): string {
+  return createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex');
+}
+
+/** The port the container listens on in its pod: its PORT env, else its first declared port, else 8080. */
+function containerMainPort(c: Container): number {
+  const portEnv = c.env?.find((e) => e.name === Env.PORT)?.value;
+  if (portEnv !== undefined && /^\d+$/.test(String(portEnv))) return Number(portEnv);
+  return c.ports?.[0]?.containerPort ?? CONTAINER_PORT;
+}
+
+function resolveTargetPort(c: Container, sp: ServicePort): number | undefined {
+  if (sp.targetPort === undefined) return sp.port;
+  if (typeof sp.targetPort === 'number') return sp.targetPort;
+  if (/^\d+$/.test(sp.targetPort)) return Number(sp.targetPort);
+  return c.ports?.find((p) => p.name === sp.targetPort)?.containerPort;
+}
+
+function labelsMatch(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>> | undefined): boolean {
+  const entries = Object.entries(selector);
+  return entries.length > 0 && entries.every(([k, v]) => labels?.[k] === v);
+}
+
+/** Maps every Service port that reaches a workload's main port to that workload's local port. */
+function mapServices(manifests: Manifests, workloads: readonly Workload[], portOf: (w: Workload) => number, warnings: string[]): ServiceAddress[] {
+  const addresses: ServiceAddress[] = [];
+  for (const svc of manifests.ofKind('Service')) {
+    const spec = (svc.spec ?? {}) as { selector?: Record<string, string>; ports?: ServicePort[] };
+    const namespace = manifests.namespaceOf(svc);
+    const name = svc.metadata?.name;
+    if (!name || !spec.selector) continue;
+    const target = workloads.find((w) => w.namespace === namespace && labelsMatch(spec.selector!, w.template.metadata?.labels));
+    const container = target?.template.spec?.containers?.[0];
+    if (!target || !container) {
+      warnings.push(`Service ${name} selects no workload the local runner knows; it is not reachable locally`);
+      continue;
+    }
+    for (const sp of spec.ports ?? []) {
+      const targetPort = resolveTargetPort(container, sp);
+      if (targetPort === containerMainPort(container)) {
+        addresses.push({ service: name, namespace, port: sp.port, localPort: portOf(target) });
+      } else {
+        warnings.push(`Service ${name} port ${sp.port} targets container port ${sp.targetPort}, which is not ${target.name}'s main port; not mapped locally`);
+      }
+    }
+  }
+  return addresses;
+}
+
+type CommandChoice = { readonly command: string[]; readonly fromAnnotation: boolean } | { readonly skip: string };
+
+const NODE_IMAGE = /^(?:(?:docker\.io|index\.docker\.io)\/)?(?:library\/)?node(?::([^@]+))?(?:@.+)?$/;
+
+/** Major Node version of a `node:<tag>` image, when the tag says it. */
+export function nodeImageMajor(image: string): number | undefined {
+  const m = NODE_IMAGE.exec(image);
+  const major = m?.[1] && /^(\d+)/.exec(m[1]);
+  return major ? Number(major[1]) : undefined;
+}
+
+function chooseCommand(w: Workload, c: Container): CommandChoice {
+  const annotation = w.template.metadata?.annotations?.[LOCAL_COMMAND_ANNOTATION];
+  if (annotation !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(annotation);
+    } catch {
+      parsed = undefined;
+    }
+    if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((s) => typeof s === 'string')) {
+      throw new LocalConfigError(`${w.name}: annotation ${LOCAL_COMMAND_ANNOTATION} must be a non-empty JSON array of strings, got ${annotation}`);
+    }
+    return { command: parsed as string[], fromAnnotation: true };
+  }
+  const image = c.image ?? '';
+  if (NODE_IMAGE.test(image)) {
+    const command = [...(c.command ?? []), ...(c.args ?? [])];
+    // The node image's entrypoint runs `node <args>` when given a script and no command.
+    if (!c.command && c.args?.length) command.unshift('node');
+    if (command[0] === 'node') return { command, fromAnnotation: false };
+  }
+  return {
+    skip:
+      `image ${image || '(none)'} needs a container runtime, which the local runner does not use; ` +
+      `give the function a local command (ContainerFunction prop local: { command: [...] }, recorded as the ${LOCAL_COMMAND_ANNOTATION} pod annotation)`,
+  };
+}
+
+function readinessOf(c: Container): Readiness {
+  const probe = c.readinessProbe;
+  if (probe?.httpGet) return { kind: 'http', path: probe.httpGet.path ?? '/' };
+  if (probe?.tcpSocket) return { kind: 'tcp' };
+  return { kind: 'none' };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Rewrites Service addresses in text values; leaves binary values alone. */
+function rewriteBuffer(buf: Buffer, rewrite: (s: string) => string): Buffer {
+  let text: string;
+  try {
+    text = utf8.decode(buf);
+  } catch {
+    return buf;
+  }
+  const rewritten = rewrite(text);
+  return rewritten === text ? buf : Buffer.from(rewritten, 'utf8');
+}
+
+/** The files of a ConfigMap or Secret volume: key → bytes, honouring `items`. */
+function volumeFiles(w: Workload, v: Volume, manifests: Manifests, rewriteServices: (s: string) => string): Map<string, Buffer> | undefined {
+  const kind = v.configMap ? 'ConfigMap' : 'Secret';
+  const src = v.configMap ?? v.secret!;
+  const refName = v.configMap ? v.configMap.name : v.secret?.secretName;
+  const obj = refName ? manifests.find(kind, w.namespace, refName) : undefined;
+  if (!obj) {
+    if (src.optional) return new Map();
+    throw new LocalConfigError(
+      `${w.name}: volume "${v.name}" mounts ${kind} "${refName}", which is not in the synthesized manifests` +
+        (kind === 'Secret' ? '; the local runner can only mount Secrets the app defines' : ''),
+    );
+  }
+  const raw = new Map<string, Buffer>();
+  for (const [key, value] of Object.entries((obj.data ?? {}) as Record<string, string>)) {
+    raw.set(key, Buffer.from(String(value), kind === 'Secret' ? 'base64' : 'utf8'));
+  }
+  const extra = kind === 'Secret' ? ((obj.stringData ?? {}) as Record<string, string>) : {};
+  for (const [key, value] of Object.entries(extra)) raw.set(key, Buffer.from(String(value), 'utf8'));
+  if (kind === 'ConfigMap') {
+    for (const [key, value] of Object.entries((obj.binaryData ?? {}) as Record<string, string>)) raw.set(key, Buffer.from(String(value), 'base64'));
+  }
+  const files = new Map<string, Buffer>();
+  const items = src.items ?? [...raw.keys()].map((key) => ({ key, path: key }));
+  for (const item of items) {
+    const content = raw.get(item.key);
+    if (content === undefined) {
+      if (src.optional) continue;
+      throw new LocalConfigError(`${w.name}: volume "${v.name}" wants key "${item.key}" of ${kind} "${refName}", which has no such key`);
+    }
+    if (path.isAbsolute(item.path) || item.path.split('/').includes('..')) {
+      throw new LocalConfigError(`${w.name}: volume "${v.name}" item path ${item.path} must be relative`);
+    }
+    files.set(item.path, rewriteBuffer(content, rewriteServices));
+  }
+  return files;
+}
+
+function findRoutes(manifests: Manifests, rewriteServices: (s: string) => string, warnings: string[]): RouteTable | undefined {
+  for (const cm of manifests.ofKind('ConfigMap')) {
+    const text = (cm.data as Record<string, string> | undefined)?.[Paths.routesFile];
+    if (text === undefined) continue;
+    try {
+      return JSON.parse(rewriteServices(text)) as RouteTable;
+    } catch (err) {
+      warnings.push(`ConfigMap ${cm.metadata?.name}: ${Paths.routesFile} is not valid JSON (${(err as Error).message})`);
+    }
+  }
+  return undefined;
+}
+
+function baseEnv(developerEnv: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const name of BASE_ENV_NAMES) {
+    const v = developerEnv[name];
+    if (v !== undefined) env[name] = v;
+  }
+  return env;
+}
+
+/** Translates manifests into local processes (see the module comment). Throws LocalConfigError. */
+export function planLocalRun(manifests: Manifests, opts: PlanOptions): LocalPlan {
+  const warnings: string[] = [];
+  const workloads = findWorkloads(manifests);
+  const routers = workloads.filter(isRouter);
+  if (routers.length > 1) warnings.push(`${routers.length} routers found; only ${routers[0].name} gets port ${opts.routerPort}`);
+  const portOf = (w: Workload): number => {
+    if (w === routers[0]) return opts.routerPort;
+    const port = opts.ports.get(w.name);
+    if (port === undefined) throw new Error(`no local port allocated for ${w.name}`);
+    return port;
+  };
+  const services = mapServices(manifests, workloads, portOf, warnings);
+  const rewriteServices = serviceAddressRewriter(services);
+  const processes: ProcessPlan[] = [];
+  const skipped: SkippedWorkload[] = [];
+  const errors: string[] = [];
+  for (const w of workloads) {
+    try {
+      const planned = planWorkload(w, manifests, opts, portOf(w), rewriteServices, warnings, w === routers[0]);
+      if ('skip' in planned) skipped.push({ name: w.name, reason: planned.skip });
+      else processes.push(planned);
+    } catch (err) {
+      if (!(err instanceof LocalConfigError)) throw err;
+      errors.push(err.message);
+    }
+  }
+  if (errors.length > 0) throw new LocalConfigError(errors.join('\n'));
+  return { processes, skipped, warnings, services, routes: findRoutes(manifests, rewriteServices, warnings) };
+}
+
+function planWorkload(
+  w: Workload,
+  manifests: Manifests,
+  opts: PlanOptions,
+  port: number,
+  rewriteServices: (s: string) => string,
+  warnings: string[],
+  router: boolean,
+): ProcessPlan | { skip: string } {
+  const pod = w.template.spec ?? {};
+  const containers = pod.containers ?? [];
+  const container = containers[0];
+  if (!container) return { skip: 'its pod template has no containers' };
+  if (containers.length > 1) warnings.push(`${w.name}: runs only its first container (${container.name}) locally; ${containers.length - 1} more ignored`);
+  if (pod.initContainers?.length) warnings.push(`${w.name}: init containers are not run locally`);
+  const choice = chooseCommand(w, container);
+  if ('skip' in choice) return choice;
+  const major = nodeImageMajor(container.image ?? '');
+  const localMajor = Number(process.versions.node.split('.')[0]);
+  if (!choice.fromAnnotation && major !== undefined && major !== localMajor) {
+    warnings.push(`${w.name}: image ${container.image} runs Node ${major} but the local node is ${process.versions.node}; behaviour may differ`);
+  }
+
+  const processDir = path.join(opts.runDir, w.name);
+  const volumes: PlannedVolume[] = [];
+  const volumeDirs = new Map<string, string>();
+  for (const v of pod.volumes ?? []) {
+    const dir = path.join(processDir, 'volumes', v.name);
+    volumeDirs.set(v.name, dir);
+    if (v.configMap || v.secret) {
+      volumes.push({ name: v.name, dir, files: volumeFiles(w, v, manifests, rewriteServices) });
+    } else {
+      if (!v.emptyDir) warnings.push(`${w.name}: volume "${v.name}" is not a ConfigMap, Secret or emptyDir; it is an empty directory locally`);
+      volumes.push({ name: v.name, dir });
+    }
+  }
+  const mappings: PathMapping[] = [];
+  for (const m of container.volumeMounts ?? []) {
+    const dir = volumeDirs.get(m.name);
+    if (!dir) throw new LocalConfigError(`${w.name}: volumeMount ${m.mountPath} refers to volume "${m.name}", which the pod does not define`);
+    mappings.push({ containerPath: m.mountPath, localPath: m.subPath ? path.join(dir, m.subPath) : dir });
+  }
+  const rewritePaths = pathRewriter(mappings);
+  const rewrite = (s: string): string => rewritePaths(rewriteServices(s));
+
+  const env = resolveEnv(container, { manifests, namespace: w.namespace, workload: w.name, developerEnv: opts.developerEnv, rewrite });
+  env[Env.PORT] = String(port);
+  const tmp = mappings.find((m) => m.containerPath.replace(/\/+$/, '') === Paths.tmpDir);
+  if (tmp && env.TMPDIR === undefined) env.TMPDIR = tmp.localPath;
+
+  const command = choice.command.map((arg) => rewrite(expandVariables(arg, env)));
+  if (command[0] === 'node') command[0] = process.execPath;
+  let cwd = choice.fromAnnotation ? opts.projectDir : processDir;
+  if (!choice.fromAnnotation && container.workingDir) {
+    const mapped = rewritePaths(container.workingDir);
+    if (mapped !== container.workingDir) cwd = mapped;
+  }
+  const templateHash = sha256(w.template);
+  const [file, ...args] = command;
+  return {
+    name: w.name,
+    workload: `${w.kind}/${w.namespace}/${w.name}`,
+    namespace: w.namespace,
+    isRouter: router,
+    command: file,
+    args,
+    cwd,
+    env,
+    processEnv: { ...baseEnv(opts.developerEnv), ...env },
+    port,
+    readiness: readinessOf(container),
+    volumes,
+    specHash: sha256({ file, args, cwd, env, templateHash }),
+    labels: { ...(w.template.metadata?.labels ?? {}) },
+  };
+}

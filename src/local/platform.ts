@@ -1,0 +1,309 @@
+/**
+ * The local platform: synthesize → plan → materialize → supervise, and again on every change.
+ * See docs/local-runner.md for the behaviour from the developer's side.
+ */
+import { EventEmitter } from 'node:events';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { RouteTable } from '../contract';
+import { consoleSink, runnerLog, type LogSink } from './log';
+import { materializeVolumes } from './materialize';
+import type { Manifests } from './manifests';
+import { planLocalRun, workloadNames, type LocalPlan, type ProcessPlan, type SkippedWorkload } from './plan';
+import { freePort, isListening } from './ports';
+import { ManagedProcess, type SupervisorOptions } from './process';
+import { waitUntilReady } from './readiness';
+import { formatRoutes } from './routes';
+import { defaultWatchDirs, resolveAppSource, synthesize, type AppSource } from './synth';
+import { watchDirs, type Watcher } from './watch';
+
+/** Port the router listens on unless told otherwise. */
+export const DEFAULT_ROUTER_PORT = 8080;
+
+export interface LocalPlatformOptions {
+  /** cdk8s app file (.ts or .js) or a directory of synthesized manifests. @default the `app` of ./cdk8s.yaml */
+  readonly app?: string;
+  /** Directory of already-synthesized manifests (instead of an app). @default none */
+  readonly manifestsDir?: string;
+  /** Project directory: where the app runs and relative paths resolve. @default process.cwd() */
+  readonly cwd?: string;
+  /** Router port; 0 picks a free one. @default 8080 */
+  readonly port?: number;
+  /** Re-synthesize and restart changed processes when files change. @default false */
+  readonly watch?: boolean;
+  /** Directories to watch. @default the app file's directory (or the manifest directory) */
+  readonly watchPaths?: readonly string[];
+  /** The developer's environment: PATH/HOME for the processes, values of Secrets missing from the app. @default process.env */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Receives every output line (runner messages and process output). @default a console printer */
+  readonly log?: LogSink;
+  /** How long to wait for each process's readiness probe. @default 30000 */
+  readonly readyTimeoutMs?: number;
+  /** Crash-restart and stop behaviour. @default see SupervisorOptions */
+  readonly supervisor?: SupervisorOptions;
+}
+
+export interface LocalFunction {
+  readonly name: string;
+  readonly url: string;
+  readonly port: number;
+  /** Pid of the current process (changes on restart); undefined while it is down. */
+  readonly pid: number | undefined;
+}
+
+export interface ReloadResult {
+  readonly started: readonly string[];
+  readonly restarted: readonly string[];
+  readonly stopped: readonly string[];
+  /** Processes whose volume files were updated in place (no restart). */
+  readonly updated: readonly string[];
+}
+
+/**
+ * A running local platform. Events: `reload` (ReloadResult) after each applied change, `reloadError`
+ * (Error) when a change could not be applied (the previous processes keep running).
+ */
+export class LocalPlatform extends EventEmitter {
+  private readonly processes = new Map<string, ManagedProcess>();
+  private readonly ports = new Map<string, number>();
+  private readonly printedWarnings = new Set<string>();
+  private plan?: LocalPlan;
+  private watcher?: Watcher;
+  private reloading?: Promise<void>;
+  private reloadQueued = false;
+  private stopped = false;
+  private readonly exitHandler = (): void => {
+    for (const p of this.processes.values()) p.killNow();
+  };
+
+  private constructor(
+    private readonly source: AppSource,
+    private readonly opts: LocalPlatformOptions,
+    private readonly log: LogSink,
+    readonly port: number,
+    readonly runDir: string,
+  ) {
+    super();
+  }
+
+  /** The router's base URL. */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Every running workload except the router, by name. */
+  get functions(): ReadonlyMap<string, LocalFunction> {
+    const out = new Map<string, LocalFunction>();
+    for (const [name, p] of this.processes) {
+      if (p.plan.isRouter) continue;
+      out.set(name, { name, port: p.plan.port, url: `http://127.0.0.1:${p.plan.port}`, pid: p.pid });
+    }
+    return out;
+  }
+
+  /** Pid of the router process. */
+  get routerPid(): number | undefined {
+    return [...this.processes.values()].find((p) => p.plan.isRouter)?.pid;
+  }
+
+  /** The route table the router serves (pointing at local ports). */
+  get routes(): RouteTable | undefined {
+    return this.plan?.routes;
+  }
+
+  get skipped(): readonly SkippedWorkload[] {
+    return this.plan?.skipped ?? [];
+  }
+
+  /** How often a process exited on its own. */
+  crashes(name: string): number {
+    return this.processes.get(name)?.crashes ?? 0;
+  }
+
+  static async start(opts: LocalPlatformOptions = {}): Promise<LocalPlatform> {
+    const cwd = opts.cwd ?? process.cwd();
+    const log = opts.log ?? consoleSink();
+    const source = resolveAppSource({ app: opts.app, manifestsDir: opts.manifestsDir, cwd });
+    const requested = opts.port ?? DEFAULT_ROUTER_PORT;
+    if (requested !== 0 && (await isListening(requested))) {
+      throw new Error(`port ${requested} is already in use; stop what listens there or pick another port (--port)`);
+    }
+    const port = requested === 0 ? await freePort() : requested;
+    const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubefaas-run-'));
+    const platform = new LocalPlatform(source, { ...opts, cwd }, log, port, runDir);
+    try {
+      await platform.boot();
+    } catch (err) {
+      await platform.stop();
+      throw err;
+    }
+    return platform;
+  }
+
+  private get cwd(): string {
+    return this.opts.cwd ?? process.cwd();
+  }
+
+  private async synthAndPlan(): Promise<LocalPlan> {
+    const label = this.source.kind === 'manifests' ? `loading manifests from ${this.source.dir}` : 'synthesizing';
+    runnerLog(this.log, 'info', `${label}…`);
+    const { manifests, output } = await synthesize(this.source, { cwd: this.cwd, env: { ...process.env, ...this.opts.env } });
+    for (const line of output.split('\n').filter((l) => l.trim())) this.log({ source: 'synth', stream: 'stdout', level: 'info', text: line });
+    await this.allocatePorts(manifests);
+    const plan = planLocalRun(manifests, {
+      runDir: this.runDir,
+      projectDir: this.cwd,
+      routerPort: this.port,
+      ports: this.ports,
+      developerEnv: this.opts.env ?? process.env,
+    });
+    this.padLog(plan);
+    for (const w of plan.warnings) {
+      if (this.printedWarnings.has(w)) continue;
+      this.printedWarnings.add(w);
+      runnerLog(this.log, 'warn', `warning: ${w}`);
+    }
+    return plan;
+  }
+
+  /** Stable ports: a workload keeps its port across re-syntheses, so other processes' addresses stay valid. */
+  private async allocatePorts(manifests: Manifests): Promise<void> {
+    for (const name of workloadNames(manifests)) {
+      if (!this.ports.has(name)) this.ports.set(name, await freePort());
+    }
+  }
+
+  private async boot(): Promise<void> {
+    process.once('exit', this.exitHandler);
+    const plan = await this.synthAndPlan();
+    this.plan = plan;
+    for (const s of plan.skipped) runnerLog(this.log, 'warn', `skipping ${s.name}: ${s.reason}`);
+    for (const p of plan.processes) this.launch(p);
+    await this.waitReady(plan.processes.map((p) => p.name));
+    this.printSummary();
+    if (this.opts.watch) {
+      const dirs = this.opts.watchPaths?.map((d) => path.resolve(this.cwd, d)) ?? defaultWatchDirs(this.source);
+      runnerLog(this.log, 'info', `watching ${dirs.map((d) => path.relative(this.cwd, d) || '.').join(', ')} for changes`);
+      this.watcher = watchDirs(dirs, () => void this.reload().catch(() => undefined));
+    }
+  }
+
+  private padLog(plan: LocalPlan): void {
+    const pad = (this.log as { pad?: (names: readonly string[]) => void }).pad;
+    pad?.call(this.log, [...plan.processes.map((p) => p.name), 'synth']);
+  }
+
+  private launch(p: ProcessPlan): void {
+    materializeVolumes(p);
+    const managed = new ManagedProcess(p, this.log, this.opts.supervisor);
+    this.processes.set(p.name, managed);
+    managed.start();
+  }
+
+  private async waitReady(names: readonly string[]): Promise<void> {
+    const timeoutMs = this.opts.readyTimeoutMs ?? 30_000;
+    await Promise.all(
+      names.map(async (name) => {
+        const p = this.processes.get(name);
+        if (!p) return;
+        const ready = await waitUntilReady(p.plan.port, p.plan.readiness, { timeoutMs });
+        if (ready) runnerLog(this.log, 'info', `${name} ready on 127.0.0.1:${p.plan.port}`);
+        else runnerLog(this.log, 'warn', `${name} is not ready after ${timeoutMs} ms (probe ${describeProbe(p.plan)}); its output above may say why`);
+      }),
+    );
+  }
+
+  private printSummary(): void {
+    const routes = this.plan?.routes;
+    if (routes) runnerLog(this.log, 'info', formatRoutes(routes, this.url));
+    const hasRouter = [...this.processes.values()].some((p) => p.plan.isRouter);
+    runnerLog(this.log, 'info', hasRouter ? `router listening on ${this.url}` : 'no router in the manifests (no pod labelled kubefaas.dev/component: router)');
+  }
+
+  /** Re-synthesizes and applies the difference: start new, stop removed, restart changed, update files in place. */
+  reload(): Promise<void> {
+    if (this.reloading) {
+      this.reloadQueued = true;
+      return this.reloading;
+    }
+    this.reloading = this.applyReload().finally(() => {
+      this.reloading = undefined;
+      if (this.reloadQueued && !this.stopped) {
+        this.reloadQueued = false;
+        void this.reload();
+      }
+    });
+    return this.reloading;
+  }
+
+  private async applyReload(): Promise<void> {
+    if (this.stopped) return;
+    let next: LocalPlan;
+    try {
+      next = await this.synthAndPlan();
+    } catch (err) {
+      runnerLog(this.log, 'error', `${(err as Error).message}\nkeeping the previous version running`);
+      this.emit('reloadError', err);
+      return;
+    }
+    if (this.stopped) return;
+    const result = { started: [] as string[], restarted: [] as string[], stopped: [] as string[], updated: [] as string[] };
+    const wanted = new Map(next.processes.map((p) => [p.name, p]));
+    for (const [name, managed] of [...this.processes]) {
+      if (wanted.has(name)) continue;
+      await managed.stop();
+      this.processes.delete(name);
+      fs.rmSync(path.join(this.runDir, name), { recursive: true, force: true });
+      result.stopped.push(name);
+    }
+    for (const p of next.processes) {
+      const current = this.processes.get(p.name);
+      if (!current) {
+        this.launch(p);
+        result.started.push(p.name);
+      } else if (current.plan.specHash !== p.specHash) {
+        await current.stop();
+        materializeVolumes(p);
+        await current.restart(p);
+        result.restarted.push(p.name);
+      } else if (materializeVolumes(p).length > 0) {
+        result.updated.push(p.name);
+      }
+    }
+    const routesChanged = JSON.stringify(next.routes) !== JSON.stringify(this.plan?.routes);
+    this.plan = next;
+    for (const s of next.skipped) if (!this.processes.has(s.name)) runnerLog(this.log, 'warn', `skipping ${s.name}: ${s.reason}`);
+    await this.waitReady([...result.started, ...result.restarted]);
+    const summary = (['started', 'restarted', 'stopped', 'updated'] as const)
+      .filter((k) => result[k].length > 0)
+      .map((k) => `${k} ${result[k].join(', ')}`);
+    runnerLog(this.log, 'info', summary.length > 0 ? `reloaded: ${summary.join('; ')}` : 'reloaded: nothing changed');
+    if (routesChanged && next.routes) runnerLog(this.log, 'info', formatRoutes(next.routes, this.url));
+    this.emit('reload', result);
+  }
+
+  /** Restarts one process (with its current plan). */
+  async restart(name: string): Promise<void> {
+    const p = this.processes.get(name);
+    if (!p) throw new Error(`no local process named ${name}`);
+    await p.restart();
+    await this.waitReady([name]);
+  }
+
+  /** Stops every process (SIGTERM, then SIGKILL after the grace period) and removes the run directory. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.watcher?.close();
+    await this.reloading?.catch(() => undefined);
+    await Promise.all([...this.processes.values()].map((p) => p.stop()));
+    this.processes.clear();
+    process.removeListener('exit', this.exitHandler);
+    fs.rmSync(this.runDir, { recursive: true, force: true });
+  }
+}
+
+function describeProbe(p: ProcessPlan): string {
+  return p.readiness.kind === 'http' ? `GET ${p.readiness.path}` : p.readiness.kind;
+}

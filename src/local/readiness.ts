@@ -1,0 +1,38 @@
+/**
+ * Waiting for a local process to become ready, using the container's own readiness probe: an HTTP GET
+ * of the probe path (2xx/3xx = ready) or a TCP connect on the process's local port.
+ */
+import * as http from 'node:http';
+import type { Readiness } from './plan';
+import { isListening } from './ports';
+
+const POLL_MS = 100;
+
+function httpReady(port: number, path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    // agent: false → no pooled socket outlives the probe.
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve((res.statusCode ?? 500) < 400);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
+}
+
+export function probeOnce(port: number, readiness: Readiness): Promise<boolean> {
+  if (readiness.kind === 'http') return httpReady(port, readiness.path);
+  if (readiness.kind === 'tcp') return isListening(port);
+  return Promise.resolve(true);
+}
+
+/** Resolves true once ready, false when `timeoutMs` passes or `signal` aborts first. */
+export async function waitUntilReady(port: number, readiness: Readiness, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
+  const deadline = Date.now() + opts.timeoutMs;
+  while (!opts.signal?.aborted) {
+    if (await probeOnce(port, readiness)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  return false;
+}

@@ -1,0 +1,79 @@
+/**
+ * What every kubefaas metric means: type, labels, who emits it. The names come from the contract;
+ * this catalog adds the facts that rules, dashboards, docs/metrics.md and their tests rely on, so a
+ * query can be checked against metrics that exist instead of against a second list of names.
+ */
+import { Metrics } from '../contract';
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
+export type MetricEmitter = 'runtime' | 'router' | 'queue consumer';
+
+export interface MetricInfo {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly labels: readonly string[];
+  readonly emittedBy: MetricEmitter;
+  readonly help: string;
+}
+
+/** Function outcomes that count as errors in error ratios (the runtime's `outcome` label values). */
+export const ERROR_OUTCOMES: readonly string[] = ['error', 'timeout'];
+
+export const METRIC_CATALOG: readonly MetricInfo[] = [
+  {
+    name: Metrics.functionInvocations, type: 'counter', labels: ['function', 'trigger', 'outcome'], emittedBy: 'runtime',
+    help: 'Handler invocations. `outcome` is `success`, `error` (handler threw or answered 5xx), `timeout` (504 after the function timeout) or `rejected` (413/429 before the handler ran).',
+  },
+  {
+    name: Metrics.functionDuration, type: 'histogram', labels: ['function', 'trigger', 'outcome'], emittedBy: 'runtime',
+    help: 'Handler duration in seconds, from request accepted to response written.',
+  },
+  {
+    name: Metrics.functionInFlight, type: 'gauge', labels: ['function'], emittedBy: 'runtime',
+    help: 'Invocations running right now in this replica.',
+  },
+  {
+    name: Metrics.functionColdStarts, type: 'counter', labels: ['function'], emittedBy: 'runtime',
+    help: 'Process starts that loaded the handler (1 per replica start); a rising rate means churn or scale-from-zero.',
+  },
+  {
+    name: Metrics.routerRequests, type: 'counter', labels: ['route', 'method', 'status', 'function'], emittedBy: 'router',
+    help: 'Requests answered by the router. `route` is the matched route pattern (or `none`), `status` the HTTP status code, `function` the target (empty when no route matched).',
+  },
+  {
+    name: Metrics.routerUpstreamDuration, type: 'histogram', labels: ['function'], emittedBy: 'router',
+    help: 'Seconds from sending a request to a function to receiving its response headers.',
+  },
+  {
+    name: Metrics.routerRequestDuration, type: 'histogram', labels: ['route', 'method', 'status', 'function'], emittedBy: 'router',
+    help: 'Seconds the router spent on a request, end to end.',
+  },
+  {
+    name: Metrics.queueDeliveries, type: 'counter', labels: ['function', 'trigger', 'outcome'], emittedBy: 'queue consumer',
+    help: 'Messages handed to a function by its JetStream consumer. `outcome`: `ack`, `retry` or `dead_letter`.',
+  },
+  {
+    name: Metrics.queueRetries, type: 'counter', labels: ['function', 'trigger'], emittedBy: 'queue consumer',
+    help: 'Redeliveries scheduled after a failed or timed-out attempt.',
+  },
+  {
+    name: Metrics.queueDeadLetters, type: 'counter', labels: ['function', 'trigger'], emittedBy: 'queue consumer',
+    help: 'Messages given up on after the last retry and published to the dead-letter subject.',
+  },
+  {
+    name: Metrics.queueConsumerLag, type: 'gauge', labels: ['function', 'trigger'], emittedBy: 'queue consumer',
+    help: 'Messages waiting for (pending) or being handled by (unacknowledged) the function consumer.',
+  },
+  {
+    name: Metrics.asyncCalls, type: 'counter', labels: ['function', 'state'], emittedBy: 'queue consumer',
+    help: 'Async calls entering a state: `queued` (accepted by the router), `running`, `succeeded`, `failed`.',
+  },
+];
+
+/** Series names a histogram exposes. */
+export function seriesNames(metric: MetricInfo): string[] {
+  return metric.type === 'histogram' ? [`${metric.name}_bucket`, `${metric.name}_sum`, `${metric.name}_count`] : [metric.name];
+}
+
+/** Labels that Prometheus puts on every kubefaas series it scrapes (see scrape.ts). */
+export const TARGET_LABELS: readonly string[] = ['namespace', 'pod', 'component', 'function'];

@@ -1,0 +1,52 @@
+import { CONTAINER_PORT, Env, Paths } from '../contract';
+
+/** Defaults applied when the Deployment does not set the corresponding variable. */
+export const RouterDefaults = {
+  port: CONTAINER_PORT,
+  routesPath: `${Paths.routesDir}/${Paths.routesFile}`,
+  accessLogSample: 1,
+  shutdownGraceMs: 25_000,
+} as const;
+
+/** Everything the router process reads from its environment. */
+export interface RouterConfig {
+  /** 0 picks a free port (tests); the bound port is logged in the `listening` line. */
+  readonly port: number;
+  readonly routesPath: string;
+  /** Share of successful requests that get an access-log line (errors are always logged). */
+  readonly accessLogSample: number;
+  /** How long SIGTERM waits for in-flight requests before the process exits anyway. */
+  readonly shutdownGraceMs: number;
+}
+
+/** Thrown when an environment variable is present but unusable; main.ts turns it into a fatal log line. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function readRouterConfig(env: NodeJS.ProcessEnv): RouterConfig {
+  return {
+    port: readNumber(env, Env.PORT, RouterDefaults.port, 0, 65535, true),
+    routesPath: env[Env.ROUTES_PATH] || RouterDefaults.routesPath,
+    accessLogSample: readNumber(env, Env.ACCESS_LOG_SAMPLE, RouterDefaults.accessLogSample, 0, 1, false),
+    shutdownGraceMs: readNumber(env, Env.SHUTDOWN_GRACE_MS, RouterDefaults.shutdownGraceMs, 0, 3_600_000, true),
+  };
+}
+
+function readNumber(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  integer: boolean,
+): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  const ok = Number.isFinite(value) && value >= min && value <= max && (!integer || Number.isInteger(value));
+  if (!ok) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max}`);
+  }
+  return value;
+}

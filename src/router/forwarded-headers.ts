@@ -1,0 +1,168 @@
+import { Headers } from '../contract';
+
+/** What the router does with an incoming request header. */
+const enum Role {
+  /** Hop-by-hop or router-owned without a value we need: never forwarded. */
+  Drop = 1,
+  Host,
+  RequestId,
+  Traceparent,
+  ForwardedFor,
+  ForwardedHost,
+  ForwardedProto,
+  ContentLength,
+  TransferEncoding,
+  Connection,
+}
+
+const REQUEST_ROLES: ReadonlyMap<string, Role> = new Map<string, Role>([
+  // Hop-by-hop (RFC 9110 §7.6.1) and headers the client must not be able to set for us.
+  ['keep-alive', Role.Drop],
+  ['proxy-connection', Role.Drop],
+  ['proxy-authorization', Role.Drop],
+  ['te', Role.Drop],
+  ['trailer', Role.Drop],
+  ['upgrade', Role.Drop],
+  // The router answers `Expect: 100-continue` itself (node does), and undici refuses to send it.
+  ['expect', Role.Drop],
+  [Headers.functionName, Role.Drop],
+  [Headers.params, Role.Drop],
+  ['connection', Role.Connection],
+  ['transfer-encoding', Role.TransferEncoding],
+  ['content-length', Role.ContentLength],
+  ['host', Role.Host],
+  [Headers.requestId, Role.RequestId],
+  [Headers.traceparent, Role.Traceparent],
+  ['x-forwarded-for', Role.ForwardedFor],
+  ['x-forwarded-host', Role.ForwardedHost],
+  ['x-forwarded-proto', Role.ForwardedProto],
+]);
+
+/** An incoming request's headers, split into what is forwarded as is and what the router rewrites. */
+export interface InboundHeaders {
+  /** Flat `[name, value, name, value, …]` list to forward; router-owned headers are appended later. */
+  readonly forward: string[];
+  readonly host: string | undefined;
+  readonly requestId: string | undefined;
+  readonly traceparent: string | undefined;
+  readonly forwardedFor: string | undefined;
+  readonly forwardedHost: string | undefined;
+  readonly forwardedProto: string | undefined;
+  /** The request announces a body (non-zero Content-Length or a Transfer-Encoding). */
+  readonly hasBody: boolean;
+}
+
+/** One pass over the raw header list (no lazy `req.headers` object is built). */
+export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
+  const forward: string[] = [];
+  let host: string | undefined;
+  let requestId: string | undefined;
+  let traceparent: string | undefined;
+  let forwardedFor: string | undefined;
+  let forwardedHost: string | undefined;
+  let forwardedProto: string | undefined;
+  let hasBody = false;
+  let connectionTokens: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    const value = raw[i + 1];
+    const role = REQUEST_ROLES.get(name.toLowerCase());
+    if (role === undefined) {
+      forward.push(name, value);
+      continue;
+    }
+    switch (role) {
+      case Role.Host: host ??= value; break;
+      case Role.RequestId: requestId ??= value; break;
+      case Role.Traceparent: traceparent ??= value; break;
+      case Role.ForwardedFor: forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`; break;
+      case Role.ForwardedHost: forwardedHost ??= value; break;
+      case Role.ForwardedProto: forwardedProto ??= value; break;
+      case Role.ContentLength:
+        if (value !== '0') hasBody = true;
+        forward.push(name, value);
+        break;
+      case Role.TransferEncoding: hasBody = true; break;
+      case Role.Connection: connectionTokens = value; break;
+      default: break;
+    }
+  }
+  const filtered = connectionTokens === undefined ? forward : dropConnectionNamed(forward, connectionTokens);
+  return { forward: filtered, host, requestId, traceparent, forwardedFor, forwardedHost, forwardedProto, hasBody };
+}
+
+/** Headers named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1). Rare, so done in a second pass. */
+function dropConnectionNamed(forward: string[], tokens: string): string[] {
+  const named = new Set(tokens.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== '' && t !== 'close' && t !== 'keep-alive'));
+  if (named.size === 0) return forward;
+  const kept: string[] = [];
+  for (let i = 0; i < forward.length; i += 2) {
+    if (!named.has(forward[i].toLowerCase())) kept.push(forward[i], forward[i + 1]);
+  }
+  return kept;
+}
+
+/** The values the router adds to every proxied request. */
+export interface ForwardingContext {
+  readonly requestId: string;
+  readonly traceparent: string;
+  readonly clientAddress: string | undefined;
+  readonly functionName: string;
+  /** Already URI-encoded JSON of the matched path parameters. */
+  readonly params: string;
+}
+
+/** Completes `inbound.forward` (in place) with the router-owned headers. */
+export function upstreamHeaders(inbound: InboundHeaders, ctx: ForwardingContext): string[] {
+  const out = inbound.forward;
+  const client = ctx.clientAddress === undefined ? undefined : plainAddress(ctx.clientAddress);
+  const forwardedFor = client === undefined ? inbound.forwardedFor : inbound.forwardedFor === undefined ? client : `${inbound.forwardedFor}, ${client}`;
+  if (forwardedFor !== undefined) out.push('x-forwarded-for', forwardedFor);
+  const forwardedHost = inbound.forwardedHost ?? inbound.host;
+  if (forwardedHost !== undefined) out.push('x-forwarded-host', forwardedHost);
+  out.push(
+    'x-forwarded-proto', inbound.forwardedProto ?? 'http',
+    Headers.requestId, ctx.requestId,
+    Headers.traceparent, ctx.traceparent,
+    Headers.functionName, ctx.functionName,
+    Headers.params, ctx.params,
+  );
+  return out;
+}
+
+/** `::ffff:10.0.0.1` (IPv4 on a dual-stack socket) → `10.0.0.1`. */
+function plainAddress(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+/** Lower-cased host name of a `Host` header without its port (`[::1]:80` → `[::1]`). */
+export function hostWithoutPort(host: string | undefined): string {
+  if (host === undefined || host === '') return '';
+  if (host.charCodeAt(0) === 91 /* [ */) {
+    const end = host.indexOf(']');
+    return (end === -1 ? host : host.slice(0, end + 1)).toLowerCase();
+  }
+  const colon = host.indexOf(':');
+  return (colon === -1 ? host : host.slice(0, colon)).toLowerCase();
+}
+
+const RESPONSE_DROP: ReadonlySet<string> = new Set([
+  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate',
+  Headers.requestId,
+]);
+
+/**
+ * The upstream's raw response headers (latin1 bytes kept exactly) minus hop-by-hop ones, plus the
+ * request id; `Connection: close` while the router drains so clients move to another replica.
+ */
+export function downstreamHeaders(raw: readonly Buffer[], requestId: string, closeConnection: boolean): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toString('latin1');
+    if (RESPONSE_DROP.has(name.toLowerCase())) continue;
+    out.push(name, raw[i + 1].toString('latin1'));
+  }
+  out.push(Headers.requestId, requestId);
+  if (closeConnection) out.push('connection', 'close');
+  return out;
+}

@@ -1,0 +1,82 @@
+/**
+ * kubefaas router: serves the route table (a ConfigMap file, reloaded when it changes) and proxies
+ * each request to its function's Service over keep-alive pools. Bundled into lib/pod/router.js.
+ */
+import type { AddressInfo } from 'node:net';
+import { ConfigError, readRouterConfig, type RouterConfig } from './config';
+import { RouterLog } from './log';
+import { RouteTableError, parseRouteTable } from './route-table';
+import { RouterState, createRouterServer } from './server';
+import { TableWatcher } from './table-watcher';
+
+async function main(): Promise<void> {
+  const log = new RouterLog();
+  let config: RouterConfig;
+  try {
+    config = readRouterConfig(process.env);
+  } catch (err) {
+    log.log('error', (err as ConfigError).message);
+    log.flush();
+    process.exit(1);
+  }
+
+  const state = new RouterState({ accessLogSample: config.accessLogSample, log });
+  const watcher = new TableWatcher(config.routesPath, {
+    onText: (text) => {
+      try {
+        const table = parseRouteTable(text);
+        state.applyTable(table);
+        log.log('info', 'route table loaded', { path: config.routesPath, functions: Object.keys(table.functions).length, routes: table.routes.length });
+      } catch (err) {
+        const reason = err instanceof RouteTableError ? err.message : String(err);
+        log.log('error', state.matcher ? 'route table rejected, keeping the previous one' : 'route table rejected', { path: config.routesPath, reason });
+      }
+    },
+    onReadError: (err) => log.log('error', 'route table unreadable', { path: config.routesPath, reason: err.message }),
+  });
+  await watcher.start();
+
+  const server = createRouterServer(state);
+  server.listen(config.port, () => {
+    const { port } = server.address() as AddressInfo;
+    log.log('info', 'listening', { port, routes: config.routesPath, accessLogSample: config.accessLogSample });
+  });
+  server.on('error', (err) => {
+    log.log('error', 'server error', { reason: err.message });
+    log.flush();
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    // Readiness turns 503 and responses carry `Connection: close` from here on.
+    state.draining = true;
+    log.log('info', 'shutting down: finishing in-flight requests', { signal, graceMs: config.shutdownGraceMs });
+    const force = setTimeout(() => {
+      log.log('warn', 'grace period over, exiting with requests still in flight');
+      log.flush();
+      process.exit(0);
+    }, config.shutdownGraceMs);
+    force.unref();
+    watcher.stop();
+    server.close(() => {
+      void state.closeUpstreams(1000).then(() => {
+        log.log('info', 'stopped');
+        log.flush();
+        process.exit(0);
+      });
+    });
+    // Idle keep-alive connections would hold close() open; busy ones close after their response.
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('uncaughtException', (err) => {
+    // One bad request must not take the replica down; log it and carry on.
+    log.log('error', 'uncaught exception', { reason: err.stack ?? String(err) });
+  });
+}
+
+void main();

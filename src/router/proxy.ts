@@ -1,0 +1,191 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Dispatcher } from 'undici';
+import type { Pool } from './undici-pool';
+import { downstreamHeaders } from './forwarded-headers';
+import type { AccessLog } from './log';
+import { errorBody, sendJson } from './responses';
+import type { RouteMatch } from './route-matcher';
+import { classifyUpstreamError } from './upstream-errors';
+
+/** Methods whose requests may be sent twice (RFC 9110 §9.2.2): retried once on connection errors. */
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+/** nginx's convention for "the client went away before we answered"; only used in metrics and logs. */
+const CLIENT_CLOSED = 499;
+
+/** What a proxied request needs from the server around it. */
+export interface ProxyEnvironment {
+  readonly accessLog: AccessLog;
+  /** True while shutting down: responses carry `Connection: close`. */
+  readonly draining: boolean;
+}
+
+/** One request being proxied; its fields describe the request, the exchange drives it. */
+export interface ProxyRequest {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly match: RouteMatch;
+  /** Upper-case known method or `OTHER`, for metric labels. */
+  readonly methodLabel: string;
+  /** Complete upstream header list (forwarded + router-owned). */
+  readonly headers: string[];
+  readonly hasBody: boolean;
+  readonly requestId: string;
+  /** `performance.now()` when the request arrived. */
+  readonly receivedAt: number;
+}
+
+/**
+ * Proxies one request with undici's dispatch API: the response head and chunks are written straight
+ * to the client response as they arrive (no intermediate stream objects), with backpressure both ways.
+ * Uses the handler methods that undici calls directly (the newer controller API is adapted to them
+ * through a wrapper object per request).
+ */
+export class ProxyExchange implements Dispatcher.DispatchHandler {
+  private abortUpstream: ((err?: Error) => void) | undefined;
+  private resumeUpstream: (() => void) | undefined;
+  private drainHooked = false;
+  private retried = false;
+  private settled = false;
+  private clientClosed = false;
+  private upstreamStatus = 0;
+  private dispatchedAt = 0;
+  /** Kept because node drops `req.socket` once the request body has been consumed. */
+  private readonly clientSocket: Socket;
+
+  constructor(
+    private readonly request: ProxyRequest,
+    private readonly env: ProxyEnvironment,
+  ) {
+    this.clientSocket = request.req.socket;
+  }
+
+  /** Sends the request unless the function is retired or saturated (then answers 503 itself). */
+  start(): void {
+    const { res, match } = this.request;
+    const upstream = match.entry.upstream;
+    if (upstream.retired) {
+      this.answer(503, `function "${upstream.name}" is being removed`);
+      return;
+    }
+    if (upstream.saturated) {
+      this.answer(503, `function "${upstream.name}" is overloaded: too many requests in flight at the router`, ['retry-after', '1']);
+      return;
+    }
+    upstream.inFlight++;
+    res.on('close', this.onClientClose);
+    this.dispatchedAt = performance.now();
+    this.dispatch(upstream.pool, false);
+  }
+
+  private dispatch(pool: Pool, freshConnection: boolean): void {
+    const { req, match, headers, hasBody } = this.request;
+    const timeoutMs = match.entry.upstream.timeoutMs;
+    pool.dispatch(
+      {
+        path: match.forwardPath,
+        method: req.method as Dispatcher.HttpMethod,
+        headers,
+        body: hasBody ? req : null,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        reset: freshConnection,
+      },
+      this,
+    );
+  }
+
+  private readonly onClientClose = (): void => {
+    if (this.settled || this.request.res.writableFinished) return;
+    this.clientClosed = true;
+    this.abortUpstream?.(new Error('client closed the connection'));
+  };
+
+  private readonly onClientDrain = (): void => {
+    this.drainHooked = false;
+    this.resumeUpstream?.();
+  };
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.clientClosed) abort(new Error('client closed the connection'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    if (statusCode < 200) return true; // 1xx informational (e.g. 103): not relayed
+    this.upstreamStatus = statusCode;
+    this.resumeUpstream = resume;
+    // Throws on header values node refuses; undici then aborts and onError answers 502.
+    this.request.res.writeHead(statusCode, downstreamHeaders(rawHeaders, this.request.requestId, this.env.draining));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const { res } = this.request;
+    if (res.write(chunk)) return true;
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      res.once('drain', this.onClientDrain);
+    }
+    return false;
+  }
+
+  onComplete(): void {
+    this.request.res.end();
+    this.settle(this.upstreamStatus, undefined);
+  }
+
+  onError(err: Error): void {
+    if (this.settled) return;
+    const { res, match } = this.request;
+    const upstream = match.entry.upstream;
+    if (this.clientClosed || this.clientSocket.destroyed) {
+      this.settle(CLIENT_CLOSED, 'client closed the connection');
+      return;
+    }
+    if (res.headersSent) {
+      // The status line is gone: all we can do is cut the response so the client sees it truncated.
+      res.destroy(err);
+      this.settle(this.upstreamStatus, `response from function "${upstream.name}" interrupted: ${err.message}`);
+      return;
+    }
+    const failure = classifyUpstreamError(err, upstream.name, upstream.timeoutMs);
+    if (failure.connection && !this.retried && this.canResend()) {
+      this.retried = true;
+      this.abortUpstream = undefined;
+      this.dispatch(upstream.retryPool(), true);
+      return;
+    }
+    sendJson(res, failure.status, errorBody(failure.message), this.request.requestId, this.env.draining);
+    this.settle(failure.status, failure.message);
+  }
+
+  /** Idempotent, and the body (if any) was not consumed by the failed attempt. */
+  private canResend(): boolean {
+    const { req, hasBody } = this.request;
+    return IDEMPOTENT.has(req.method ?? '') && (!hasBody || !req.readableDidRead);
+  }
+
+  /** Answers without contacting the function. */
+  private answer(status: number, message: string, extra?: readonly string[]): void {
+    sendJson(this.request.res, status, errorBody(message), this.request.requestId, this.env.draining, extra);
+    this.record(status, message);
+  }
+
+  private settle(status: number, error: string | undefined): void {
+    this.settled = true;
+    const upstream = this.request.match.entry.upstream;
+    upstream.inFlight--;
+    this.request.res.off('close', this.onClientClose);
+    upstream.durations.upstream.observe((performance.now() - this.dispatchedAt) / 1000);
+    this.record(status, error);
+  }
+
+  private record(status: number, error: string | undefined): void {
+    const { req, match, methodLabel, requestId, receivedAt } = this.request;
+    const durationMs = performance.now() - receivedAt;
+    match.entry.counter.inc(methodLabel, status);
+    match.entry.upstream.durations.request.observe(durationMs / 1000);
+    this.env.accessLog.record({ requestId, method: req.method ?? '', url: req.url ?? '', status, fn: match.entry.upstream.name, durationMs, error });
+  }
+}

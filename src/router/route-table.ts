@@ -1,0 +1,89 @@
+import { Endpoints, FUNCTION_PATH_PREFIX, HTTP_METHODS, type HttpMethod, type Route, type RouteTable, type RouteTarget } from '../contract';
+
+/** A route table that cannot be served; the message names the offending entry. */
+export class RouteTableError extends Error {
+  override readonly name = 'RouteTableError';
+}
+
+const FUNCTION_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const HOST_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+/** Router timeouts beyond an hour are certainly a unit mistake (seconds given as ms * 1000). */
+const MAX_TIMEOUT_MS = 3_600_000;
+const RESERVED_PATHS: ReadonlySet<string> = new Set(Object.values(Endpoints));
+
+/**
+ * Parses and checks a route table file. Structural checks only; conflicts between routes
+ * (two routes on the same method + path + host) are found when the matcher is built.
+ */
+export function parseRouteTable(text: string): RouteTable {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new RouteTableError(`not valid JSON: ${(err as Error).message}`);
+  }
+  if (!isObject(doc)) throw new RouteTableError('must be a JSON object');
+  if (doc.version !== 1) throw new RouteTableError(`unsupported version ${JSON.stringify(doc.version)} (expected 1)`);
+  if (!isObject(doc.functions)) throw new RouteTableError('"functions" must be an object of name -> { url, timeoutMs }');
+  if (!Array.isArray(doc.routes)) throw new RouteTableError('"routes" must be an array');
+
+  const functions: Record<string, RouteTarget> = {};
+  for (const [name, target] of Object.entries(doc.functions)) {
+    functions[name] = checkTarget(name, target);
+  }
+  const routes = doc.routes.map((route, index) => checkRoute(route, index, functions));
+  return { version: 1, functions, routes };
+}
+
+function checkTarget(name: string, target: unknown): RouteTarget {
+  const where = `functions.${name}`;
+  if (!FUNCTION_NAME.test(name)) throw new RouteTableError(`${where}: name must be a DNS-1123 label`);
+  if (!isObject(target)) throw new RouteTableError(`${where}: must be an object { url, timeoutMs }`);
+  const { url, timeoutMs } = target;
+  if (typeof url !== 'string') throw new RouteTableError(`${where}.url: must be a string`);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new RouteTableError(`${where}.url: ${JSON.stringify(url)} is not a URL`);
+  }
+  if (parsed.protocol !== 'http:') throw new RouteTableError(`${where}.url: only http:// upstreams are supported`);
+  if (parsed.pathname !== '/' || parsed.search !== '' || parsed.username !== '') {
+    throw new RouteTableError(`${where}.url: must be an origin (scheme, host, port) without path, query or credentials`);
+  }
+  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
+    throw new RouteTableError(`${where}.timeoutMs: must be an integer between 1 and ${MAX_TIMEOUT_MS}`);
+  }
+  return { url: parsed.origin, timeoutMs };
+}
+
+function checkRoute(route: unknown, index: number, functions: Record<string, RouteTarget>): Route {
+  const where = `routes[${index}]`;
+  if (!isObject(route)) throw new RouteTableError(`${where}: must be an object { function, methods, path, host? }`);
+  const { function: fn, methods, path, host } = route;
+  if (typeof fn !== 'string' || !Object.prototype.hasOwnProperty.call(functions, fn)) {
+    throw new RouteTableError(`${where}.function: ${JSON.stringify(fn)} is not in "functions"`);
+  }
+  if (!Array.isArray(methods) || methods.length === 0) throw new RouteTableError(`${where}.methods: must be a non-empty array`);
+  for (const method of methods) {
+    if (!HTTP_METHODS.includes(method as HttpMethod)) {
+      throw new RouteTableError(`${where}.methods: ${JSON.stringify(method)} is not one of ${HTTP_METHODS.join(', ')}`);
+    }
+  }
+  if (new Set(methods).size !== methods.length) throw new RouteTableError(`${where}.methods: contains duplicates`);
+  if (typeof path !== 'string' || !path.startsWith('/')) throw new RouteTableError(`${where}.path: must be a string starting with "/"`);
+  if (path.includes('?') || path.includes('#')) throw new RouteTableError(`${where}.path: must not contain "?" or "#"`);
+  if (RESERVED_PATHS.has(path) || (path + '/').startsWith(FUNCTION_PATH_PREFIX)) {
+    throw new RouteTableError(`${where}.path: ${path} is reserved by the router`);
+  }
+  if (host !== undefined && (typeof host !== 'string' || !HOST_NAME.test(host))) {
+    throw new RouteTableError(`${where}.host: must be a lower-case host name without port`);
+  }
+  return host === undefined
+    ? { function: fn, methods: methods as HttpMethod[], path }
+    : { function: fn, methods: methods as HttpMethod[], path, host };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

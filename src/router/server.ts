@@ -1,0 +1,203 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { Socket } from 'node:net';
+import { Endpoints, HTTP_METHODS, type RouteTable } from '../contract';
+import { hostWithoutPort, readInboundHeaders, upstreamHeaders } from './forwarded-headers';
+import { AccessLog, RouterLog } from './log';
+import { RouterMetrics, type RequestCounter } from './metrics';
+import { ProxyExchange, type ProxyEnvironment } from './proxy';
+import { errorBody, sendJson } from './responses';
+import { RouteMatcher } from './route-matcher';
+import { RequestIds, TraceparentSource } from './trace-ids';
+import { Upstreams } from './upstreams';
+
+const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
+/** Longer than typical load-balancer idle timeouts (60 s), so the LB closes idle connections, not us. */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+export interface RouterStateOptions {
+  /** Share of successful requests that get an access-log line. @default 1 */
+  readonly accessLogSample?: number;
+  /** Where log lines go. @default a RouterLog on stdout */
+  readonly log?: RouterLog;
+}
+
+/**
+ * The router's mutable state: the active route table (matcher + upstreams), whether it is shutting
+ * down, and the shared metrics / logging / id sources used by every request.
+ */
+export class RouterState implements ProxyEnvironment {
+  readonly metrics = new RouterMetrics();
+  readonly log: RouterLog;
+  readonly accessLog: AccessLog;
+  readonly requestIds = new RequestIds();
+  readonly traceparents = new TraceparentSource();
+  draining = false;
+  private matcherInstance: RouteMatcher | undefined;
+  private readonly upstreams: Upstreams;
+  /** Counts requests that matched nothing (404/405) or hit the router's own errors. */
+  readonly unmatched: RequestCounter;
+
+  constructor(options: RouterStateOptions = {}) {
+    this.log = options.log ?? new RouterLog();
+    this.accessLog = new AccessLog(this.log, options.accessLogSample ?? 1);
+    this.upstreams = new Upstreams(this.metrics);
+    this.unmatched = this.metrics.requestCounter('', '');
+  }
+
+  get matcher(): RouteMatcher | undefined {
+    return this.matcherInstance;
+  }
+
+  get ready(): boolean {
+    return this.matcherInstance !== undefined && !this.draining;
+  }
+
+  /**
+   * Switches to a new, already validated table. The matcher is built first, so a table whose routes
+   * conflict throws here and the current table stays in effect.
+   */
+  applyTable(table: RouteTable): void {
+    const prepared = this.upstreams.prepare(table);
+    let matcher: RouteMatcher;
+    try {
+      matcher = new RouteMatcher(table, prepared.upstreams, this.metrics);
+    } catch (err) {
+      prepared.discard();
+      throw err;
+    }
+    prepared.commit();
+    this.matcherInstance = matcher;
+  }
+
+  closeUpstreams(graceMs: number): Promise<void> {
+    return this.upstreams.closeAll(graceMs);
+  }
+}
+
+/** The HTTP server: health endpoints, matching, and proxying through the active table. */
+export function createRouterServer(state: RouterState): Server {
+  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => handleRequest(state, req, res));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerMalformed(err, socket));
+  return server;
+}
+
+function handleRequest(state: RouterState, req: IncomingMessage, res: ServerResponse): void {
+  const receivedAt = performance.now();
+  const inbound = readInboundHeaders(req.rawHeaders);
+  const requestId = state.requestIds.idFor(inbound.requestId);
+  const method = req.method ?? 'GET';
+  let url = req.url ?? '/';
+
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    const path = originFormOf(url);
+    if (path === undefined) {
+      answerUnmatched(state, req, res, requestId, receivedAt, 400, 'malformed request target');
+      return;
+    }
+    url = path;
+  }
+  if (serveOwnEndpoint(state, url, res, requestId)) return;
+
+  const matcher = state.matcher;
+  if (matcher === undefined) {
+    answerUnmatched(state, req, res, requestId, receivedAt, 503, 'route table not loaded yet');
+    return;
+  }
+  const host = hostWithoutPort(inbound.host);
+  const match = matcher.match(method, url, host);
+  if (match === null) {
+    const path = pathOf(url);
+    const allow = matcher.allowedMethods(url, host);
+    if (allow.length === 0) {
+      answerUnmatched(state, req, res, requestId, receivedAt, 404, `no route for ${method} ${path}`);
+    } else {
+      answerUnmatched(state, req, res, requestId, receivedAt, 405, `method ${method} not allowed for ${path}`, ['allow', allow.join(', ')]);
+    }
+    return;
+  }
+  const headers = upstreamHeaders(inbound, {
+    requestId,
+    traceparent: state.traceparents.keepOrCreate(inbound.traceparent),
+    clientAddress: req.socket.remoteAddress,
+    functionName: match.entry.upstream.name,
+    params: match.params,
+  });
+  const methodLabel = KNOWN_METHODS.has(method) ? method : 'OTHER';
+  new ProxyExchange({ req, res, match, methodLabel, headers, hasBody: inbound.hasBody, requestId, receivedAt }, state).start();
+}
+
+/** /healthz, /readyz, /metrics (with or without a query string). Returns true when it answered. */
+function serveOwnEndpoint(state: RouterState, url: string, res: ServerResponse, requestId: string): boolean {
+  const path = pathOf(url);
+  switch (path) {
+    case Endpoints.health:
+      sendJson(res, 200, { status: 'ok' }, requestId, state.draining);
+      return true;
+    case Endpoints.ready:
+      sendJson(
+        res,
+        state.ready ? 200 : 503,
+        { status: state.ready ? 'ready' : state.draining ? 'shutting down' : 'route table not loaded' },
+        requestId,
+        state.draining,
+      );
+      return true;
+    case Endpoints.metrics:
+      state.metrics.render().then(
+        (text) => {
+          if (res.destroyed) return;
+          res.writeHead(200, { 'content-type': state.metrics.registry.contentType, 'cache-control': 'no-store' });
+          res.end(text);
+        },
+        (err: Error) => sendJson(res, 500, errorBody(`metrics unavailable: ${err.message}`), requestId, state.draining),
+      );
+      return true;
+    default:
+      return false;
+  }
+}
+
+function answerUnmatched(
+  state: RouterState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+  receivedAt: number,
+  status: number,
+  message: string,
+  extra?: readonly string[],
+): void {
+  // A request body we will not forward: drain it so the connection can be reused.
+  req.resume();
+  sendJson(res, status, errorBody(message), requestId, state.draining, extra);
+  state.unmatched.inc(KNOWN_METHODS.has(req.method ?? '') ? (req.method as string) : 'OTHER', status);
+  state.accessLog.record({ requestId, method: req.method ?? '', url: req.url ?? '', status, fn: '', durationMs: performance.now() - receivedAt });
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/** `http://host/path?q` (absolute form, sent to proxies) → `/path?q`; anything else is malformed. */
+function originFormOf(target: string): string | undefined {
+  if (!/^https?:\/\//i.test(target)) return undefined;
+  try {
+    const parsed = new URL(target);
+    return parsed.pathname + parsed.search;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Unparseable requests: a 400 JSON answer if the socket still takes it, never a crash. */
+function answerMalformed(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify(errorBody(`malformed request: ${err.code ?? err.message}`));
+  socket.end(
+    `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}

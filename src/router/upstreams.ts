@@ -1,0 +1,123 @@
+import { Pool } from './undici-pool';
+import type { RouteTable } from '../contract';
+import type { FunctionDurations, RouterMetrics } from './metrics';
+
+/** Upstream connections per function per router replica (keep-alive, reused across requests). */
+const POOL_CONNECTIONS = 256;
+/**
+ * Requests in flight (sent or queued in the pool) per function above which the router answers 503
+ * instead of queueing more: a stuck function must not hold an unbounded backlog in the router.
+ */
+export const MAX_IN_FLIGHT_PER_FUNCTION = 2048;
+/** How long a removed function's pool may finish in-flight requests before it is torn down. */
+const RETIRE_GRACE_MS = 60_000;
+
+/** One function the router proxies to: its keep-alive pool, limits and metric children. */
+export class Upstream {
+  /** Keep-alive pool for ordinary traffic. */
+  readonly pool: Pool;
+  /** Requests currently sent to or queued for this function. */
+  inFlight = 0;
+  /** Set when the function left the route table; requests that still reach it get 503. */
+  retired = false;
+  readonly durations: FunctionDurations;
+  private retryPoolInstance: Pool | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly origin: string,
+    /** Updated in place when a new table changes only the timeout. */
+    public timeoutMs: number,
+    metrics: RouterMetrics,
+  ) {
+    this.pool = new Pool(origin, { connections: POOL_CONNECTIONS, pipelining: 1 });
+    this.durations = metrics.durations(name);
+  }
+
+  /**
+   * The pool retries go through. Retries send `Connection: close` (dispatch option `reset`), so
+   * every retry opens a fresh connection instead of reusing one that may be as stale as the one
+   * that just failed. Created on first use: most functions never need it.
+   */
+  retryPool(): Pool {
+    this.retryPoolInstance ??= new Pool(this.origin, { connections: 16, pipelining: 1 });
+    return this.retryPoolInstance;
+  }
+
+  get saturated(): boolean {
+    return this.inFlight >= MAX_IN_FLIGHT_PER_FUNCTION;
+  }
+
+  /** Lets in-flight requests finish (up to `graceMs`), then destroys the pools. */
+  async close(graceMs: number): Promise<void> {
+    this.retired = true;
+    const pools = this.retryPoolInstance === undefined ? [this.pool] : [this.pool, this.retryPoolInstance];
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+      timer.unref();
+    });
+    await Promise.race([Promise.all(pools.map((p) => p.close().catch(() => undefined))), deadline]);
+    clearTimeout(timer);
+    await Promise.all(pools.map((p) => (p.destroyed ? undefined : p.destroy().catch(() => undefined))));
+  }
+}
+
+/**
+ * The set of upstreams for the current route table. A new table keeps the pools (and their warm
+ * connections) of functions whose URL did not change, and retires the others gracefully.
+ */
+export class Upstreams {
+  private readonly byName = new Map<string, Upstream>();
+
+  constructor(private readonly metrics: RouterMetrics) {}
+
+  /**
+   * Prepares the upstreams of `table` without disturbing the current ones: unchanged functions keep
+   * their pool, new or moved ones get a new pool. `commit()` makes it current and retires what the
+   * table dropped; `discard()` (the table was rejected later) closes only the pools created here.
+   */
+  prepare(table: RouteTable): PreparedUpstreams {
+    const next = new Map<string, Upstream>();
+    const created: Upstream[] = [];
+    const timeouts: Array<[Upstream, number]> = [];
+    for (const [name, target] of Object.entries(table.functions)) {
+      const current = this.byName.get(name);
+      if (current !== undefined && current.origin === target.url) {
+        timeouts.push([current, target.timeoutMs]);
+        next.set(name, current);
+      } else {
+        const upstream = new Upstream(name, target.url, target.timeoutMs, this.metrics);
+        created.push(upstream);
+        next.set(name, upstream);
+      }
+    }
+    return {
+      upstreams: next,
+      commit: () => {
+        for (const [upstream, timeoutMs] of timeouts) upstream.timeoutMs = timeoutMs;
+        for (const [name, upstream] of this.byName) {
+          if (next.get(name) !== upstream) void upstream.close(RETIRE_GRACE_MS);
+        }
+        this.byName.clear();
+        for (const [name, upstream] of next) this.byName.set(name, upstream);
+      },
+      discard: () => {
+        for (const upstream of created) void upstream.close(0);
+      },
+    };
+  }
+
+  /** Closes every pool (used at shutdown, after the server stopped taking requests). */
+  async closeAll(graceMs: number): Promise<void> {
+    await Promise.all([...this.byName.values()].map((u) => u.close(graceMs)));
+    this.byName.clear();
+  }
+}
+
+/** The upstreams of a table that is being applied (see `Upstreams.prepare`). */
+export interface PreparedUpstreams {
+  readonly upstreams: ReadonlyMap<string, Upstream>;
+  commit(): void;
+  discard(): void;
+}

@@ -1,0 +1,58 @@
+import { Env } from '../contract';
+
+/** Defaults applied when the Deployment does not set the corresponding variable. */
+export const RuntimeDefaults = {
+  port: 8080,
+  timeoutMs: 30_000,
+  /** 0 = no limit. */
+  maxConcurrency: 0,
+  maxBodyBytes: 6 * 1024 * 1024,
+  shutdownGraceMs: 25_000,
+} as const;
+
+/** Everything the runtime process reads from its environment. */
+export interface RuntimeConfig {
+  readonly port: number;
+  readonly functionName: string;
+  readonly handlerPath: string;
+  readonly timeoutMs: number;
+  readonly maxConcurrency: number;
+  readonly maxBodyBytes: number;
+  readonly shutdownGraceMs: number;
+}
+
+/** Thrown when an environment variable is present but unusable; main.ts turns it into a fatal log line. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Reads the runtime's settings from environment variables named in the shared contract.
+ * Only the handler path is mandatory; everything else has a default so a bare `node runtime.js`
+ * with KUBEFAAS_HANDLER set is enough to try a function.
+ */
+export function readRuntimeConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
+  const handlerPath = env[Env.HANDLER_PATH];
+  if (!handlerPath) {
+    throw new ConfigError(`${Env.HANDLER_PATH} is not set: it must name the bundled handler module (e.g. /var/kubefaas/function/index.js)`);
+  }
+  return {
+    port: readInteger(env, Env.PORT, RuntimeDefaults.port, 0),
+    functionName: env[Env.FUNCTION_NAME] || 'function',
+    handlerPath,
+    timeoutMs: readInteger(env, Env.TIMEOUT_MS, RuntimeDefaults.timeoutMs, 1),
+    maxConcurrency: readInteger(env, Env.MAX_CONCURRENCY, RuntimeDefaults.maxConcurrency, 0),
+    maxBodyBytes: readInteger(env, Env.MAX_BODY_BYTES, RuntimeDefaults.maxBodyBytes, 0),
+    shutdownGraceMs: readInteger(env, Env.SHUTDOWN_GRACE_MS, RuntimeDefaults.shutdownGraceMs, 0),
+  };
+}
+
+function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new ConfigError(`${name}=${JSON.stringify(raw)} is not an integer >= ${min}`);
+  }
+  return value;
+}

@@ -1,0 +1,123 @@
+import { parse as parseQueryString } from 'node:querystring';
+import { Headers as HeaderNames } from '../contract';
+import { HttpError } from './errors';
+import type { FunctionEvent } from './types';
+
+/** CloudEvents `type` of events made from HTTP requests. */
+export const HTTP_EVENT_TYPE = 'dev.kubefaas.http.request';
+
+/** Shared empty body: requests without one never allocate. */
+export const EMPTY_BODY: Buffer = Buffer.alloc(0);
+
+type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
+/**
+ * The event a handler receives for an HTTP request. Everything that costs work (query parsing,
+ * path params, the CloudEvents time string) is computed on first access, because most handlers
+ * read only a field or two. CloudEvents attributes honour binary-mode `ce-*` headers when present.
+ */
+export class HttpEvent implements FunctionEvent {
+  readonly #url: string;
+  readonly #requestId: string;
+  readonly #functionName: string;
+  readonly #arrivalMs: number;
+  #query?: Record<string, string | string[]>;
+  #params?: Record<string, string>;
+
+  constructor(
+    readonly method: string,
+    url: string,
+    readonly headers: IncomingHeaders,
+    readonly body: Buffer,
+    requestId: string,
+    functionName: string,
+    arrivalMs: number,
+  ) {
+    this.#url = url;
+    this.#requestId = requestId;
+    this.#functionName = functionName;
+    this.#arrivalMs = arrivalMs;
+  }
+
+  get id(): string {
+    return headerString(this.headers['ce-id']) ?? this.#requestId;
+  }
+
+  get source(): string {
+    return headerString(this.headers['ce-source']) ?? `/kubefaas/http/${this.#functionName}`;
+  }
+
+  get type(): string {
+    return headerString(this.headers['ce-type']) ?? HTTP_EVENT_TYPE;
+  }
+
+  get time(): string {
+    return headerString(this.headers['ce-time']) ?? new Date(this.#arrivalMs).toISOString();
+  }
+
+  get path(): string {
+    const q = this.#url.indexOf('?');
+    return q === -1 ? this.#url : this.#url.slice(0, q);
+  }
+
+  get query(): Readonly<Record<string, string | string[]>> {
+    if (!this.#query) {
+      const q = this.#url.indexOf('?');
+      this.#query = q === -1 ? {} : (parseQueryString(this.#url.slice(q + 1)) as Record<string, string | string[]>);
+    }
+    return this.#query;
+  }
+
+  get params(): Readonly<Record<string, string>> {
+    if (!this.#params) this.#params = parseParams(this.headers[HeaderNames.params]);
+    return this.#params;
+  }
+
+  text(): string {
+    return this.body.toString('utf8');
+  }
+
+  json<T = unknown>(): T {
+    try {
+      return JSON.parse(this.body.toString('utf8')) as T;
+    } catch {
+      throw new HttpError(400, 'request body is not valid JSON');
+    }
+  }
+
+  /** Getters are not enumerable; make `JSON.stringify(event)` and logging show the whole event. */
+  toJSON(): Record<string, unknown> {
+    return {
+      id: this.id,
+      source: this.source,
+      type: this.type,
+      time: this.time,
+      method: this.method,
+      path: this.path,
+      headers: this.headers,
+      query: this.query,
+      params: this.params,
+      body: this.text(),
+    };
+  }
+}
+
+function headerString(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/** The router sends matched path parameters as URI-encoded JSON; anything else yields no params. */
+function parseParams(header: string | string[] | undefined): Record<string, string> {
+  if (typeof header !== 'string' || header === '') return {};
+  try {
+    const parsed: unknown = JSON.parse(decodeURIComponent(header));
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
+    const params: Record<string, string> = {};
+    for (const [key, value] of Object.entries(parsed)) {
+      if (typeof value === 'string') params[key] = value;
+    }
+    return params;
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,389 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Endpoints, Headers as HeaderNames } from '../contract';
+import { declaredLength, hasBody, readBody } from './body';
+import { RuntimeDefaults } from './config';
+import { InvocationContext, noQueuePublisher, type Publisher } from './context';
+import { DeadlineQueue, type DeadlineEntry } from './deadlines';
+import { clientErrorStatus } from './errors';
+import { EMPTY_BODY, HttpEvent } from './event';
+import { JsonLogger, LogSink, jsonFragment, type LogWrite } from './log';
+import { Outcome, RuntimeMetrics, type OutcomeIndex, type TriggerStats } from './metrics';
+import { RequestIdSource, traceIdOf } from './request-id';
+import { ContentTypes, sendBody, sendError, sendResult, type BaseHeaders } from './respond';
+import type { Handler } from './types';
+
+export interface RuntimeOptions {
+  /** The user's handler, already loaded. */
+  readonly handler: Handler;
+  /** Function name, used in events, logs and metric labels. */
+  readonly functionName: string;
+  /** Handler timeout; the runtime answers 504 and aborts `context.signal` after it. @default 30000 */
+  readonly timeoutMs?: number;
+  /** Requests handled at once before answering 429; 0 = unlimited. @default 0 */
+  readonly maxConcurrency?: number;
+  /** Largest accepted request body; larger ones get 413. @default 6291456 (6 MiB) */
+  readonly maxBodyBytes?: number;
+  /** How long `shutdown()` waits for in-flight requests. @default 25000 */
+  readonly shutdownGraceMs?: number;
+  /** Where JSON log lines go (in batches of whole lines). @default process.stdout */
+  readonly logWrite?: LogWrite;
+  /** Implementation of `context.publish()`. @default rejects: no queue configured */
+  readonly publish?: Publisher;
+  /** Prefix of generated request ids. @default random per process */
+  readonly requestIdPrefix?: string;
+}
+
+/** A function runtime: the HTTP server plus its lifecycle. Usable in-process by tests and benchmarks. */
+export interface Runtime {
+  readonly server: http.Server;
+  readonly metrics: RuntimeMetrics;
+  /** Process-level logger (function name on every line). */
+  readonly log: JsonLogger;
+  /** True while the handler is loaded and the runtime is not shutting down (what /readyz reports). */
+  readonly ready: boolean;
+  /** Requests accepted and not yet answered. */
+  readonly inFlight: number;
+  listen(port: number, host?: string): Promise<AddressInfo>;
+  /**
+   * Stops accepting connections, lets in-flight requests finish, closes idle keep-alive connections.
+   * Resolves true once everything finished, false when the grace period ran out first.
+   */
+  shutdown(): Promise<boolean>;
+  /** Writes buffered log lines now (call before the process exits). */
+  flushLogs(): void;
+}
+
+const EXP = process.env.KF_EXP || '';
+export function createRuntime(options: RuntimeOptions): Runtime {
+  return new HttpRuntime(options);
+}
+
+/** One accepted request, from arrival to the last byte of its response. */
+class HttpInvocation implements DeadlineEntry {
+  deadlinePrev: DeadlineEntry | undefined = undefined;
+  deadlineNext: DeadlineEntry | undefined = undefined;
+  deadlineQueued = false;
+  /** The response is decided (sent, or being streamed); later results are ignored. */
+  settled = false;
+  context: InvocationContext | undefined = undefined;
+
+  constructor(
+    private readonly runtime: HttpRuntime,
+    readonly req: http.IncomingMessage,
+    readonly res: http.ServerResponse,
+    readonly requestId: string,
+    readonly startedAt: number,
+    readonly deadlineAt: number,
+  ) {}
+
+  expire(): void {
+    this.runtime.timedOut(this);
+  }
+}
+
+type Thenable = { then(onFulfilled: (value: unknown) => void, onRejected: (reason: unknown) => void): unknown };
+
+class HttpRuntime implements Runtime {
+  readonly server: http.Server;
+  readonly metrics: RuntimeMetrics;
+  readonly log: JsonLogger;
+  inFlight = 0;
+
+  private readonly handler: Handler;
+  private readonly functionName: string;
+  private readonly functionJson: string;
+  private readonly timeoutMs: number;
+  private readonly maxConcurrency: number;
+  private readonly maxBodyBytes: number;
+  private readonly shutdownGraceMs: number;
+  private readonly publish: Publisher;
+  private readonly sink: LogSink;
+  private readonly ids: RequestIdSource;
+  private readonly deadlines = new DeadlineQueue();
+  private readonly http: TriggerStats;
+  private stopping = false;
+  private shutdownResult?: Promise<boolean>;
+  private onDrained?: () => void;
+
+  constructor(options: RuntimeOptions) {
+    this.handler = options.handler;
+    this.functionName = options.functionName;
+    this.functionJson = JSON.stringify(options.functionName);
+    this.timeoutMs = options.timeoutMs ?? RuntimeDefaults.timeoutMs;
+    this.maxConcurrency = options.maxConcurrency ?? RuntimeDefaults.maxConcurrency;
+    this.maxBodyBytes = options.maxBodyBytes ?? RuntimeDefaults.maxBodyBytes;
+    this.shutdownGraceMs = options.shutdownGraceMs ?? RuntimeDefaults.shutdownGraceMs;
+    this.publish = options.publish ?? noQueuePublisher;
+    this.sink = new LogSink(options.logWrite);
+    this.log = new JsonLogger(this.sink, jsonFragment({ function: options.functionName }));
+    this.ids = new RequestIdSource(options.requestIdPrefix);
+    this.metrics = new RuntimeMetrics(options.functionName);
+    this.http = this.metrics.trigger('http');
+    this.server = http.createServer(this.onRequest);
+  }
+
+  get ready(): boolean {
+    return !this.stopping;
+  }
+
+  listen(port: number, host?: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  flushLogs(): void {
+    this.sink.flush();
+  }
+
+  private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const url = req.url as string;
+    if (url === Endpoints.health || url === Endpoints.ready || url === Endpoints.metrics) {
+      this.serveEndpoint(url, res);
+      return;
+    }
+    const startedAt = performance.now();
+    const requestId = this.ids.idFor(req.headers[HeaderNames.requestId]);
+    if (this.maxConcurrency > 0 && this.inFlight >= this.maxConcurrency) {
+      sendError(res, 429, `too many concurrent requests (limit ${this.maxConcurrency})`, requestId, this.baseHeaders(requestId), ['retry-after', '1']);
+      this.record(req, requestId, startedAt, 429, Outcome.rejected);
+      return;
+    }
+    this.inFlight++;
+    const invocation = new HttpInvocation(this, req, res, requestId, startedAt, startedAt + this.timeoutMs);
+    if (!hasBody(req.headers)) {
+      this.invoke(invocation, EMPTY_BODY);
+      return;
+    }
+    const length = declaredLength(req.headers);
+    if (length !== undefined && length > this.maxBodyBytes) {
+      this.bodyTooLarge(invocation);
+      return;
+    }
+    this.deadlines.add(invocation);
+    readBody(req, this.maxBodyBytes, (failure, body) => {
+      if (invocation.settled) return; // timed out while the body was arriving
+      if (failure === 'too-large') this.bodyTooLarge(invocation);
+      else if (failure === 'aborted') this.clientGone(invocation);
+      else this.invoke(invocation, body);
+    });
+  };
+
+  private invoke(invocation: HttpInvocation, body: Buffer): void {
+    const { req, requestId } = invocation;
+    const headers = req.headers;
+    const arrivalMs = Date.now() - (performance.now() - invocation.startedAt);
+    const event = new HttpEvent(req.method as string, req.url as string, headers, body, requestId, this.functionName, arrivalMs);
+    const context = new InvocationContext(
+      this.functionName,
+      requestId,
+      arrivalMs + this.timeoutMs,
+      this.sink,
+      this.publish,
+      traceIdOf(headers[HeaderNames.traceparent]),
+      invocation.res,
+    );
+    invocation.context = context;
+    if (this.metrics.coldStarts === 0) this.metrics.coldStarts = 1;
+
+    let result: unknown;
+    try {
+      result = this.handler(event, context);
+    } catch (err) {
+      this.failed(invocation, err);
+      return;
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as Thenable).then === 'function') {
+      if (!invocation.deadlineQueued) this.deadlines.add(invocation);
+      (result as Thenable).then(
+        (value) => this.succeeded(invocation, value),
+        (err) => this.failed(invocation, err),
+      );
+      return;
+    }
+    // Synchronous fast path: no deadline bookkeeping, no promise.
+    this.succeeded(invocation, result);
+  }
+
+  private succeeded(invocation: HttpInvocation, result: unknown): void {
+    if (!this.settle(invocation)) return;
+    let sent: number | Promise<number>;
+    try {
+      sent = sendResult(invocation.res, result, this.baseHeaders(invocation.requestId));
+    } catch (err) {
+      // The value could not be serialized (circular, BigInt): nothing was written yet.
+      this.respondToError(invocation, err);
+      return;
+    }
+    if (typeof sent === 'number') {
+      this.complete(invocation, sent, Outcome.success);
+      return;
+    }
+    sent.then(
+      (status) => this.complete(invocation, status, Outcome.success),
+      (err) => {
+        this.logHandlerError(invocation, 'response body stream failed', err);
+        invocation.res.destroy();
+        this.complete(invocation, invocation.res.statusCode, Outcome.error);
+      },
+    );
+  }
+
+  private failed(invocation: HttpInvocation, err: unknown): void {
+    if (!this.settle(invocation)) return;
+    this.respondToError(invocation, err);
+  }
+
+  private respondToError(invocation: HttpInvocation, err: unknown): void {
+    const { res, requestId } = invocation;
+    const status = clientErrorStatus(err);
+    if (status !== undefined) {
+      // A deliberate client error: the handler rejected the request; the message is meant for the caller.
+      const message = err instanceof Error ? err.message : String((err as { message?: unknown }).message ?? 'bad request');
+      sendError(res, status, message, requestId, this.baseHeaders(requestId));
+      this.complete(invocation, status, Outcome.success);
+      return;
+    }
+    // The stack and message go to the log only: they may reveal internals to the caller.
+    this.logHandlerError(invocation, 'handler failed', err);
+    sendError(res, 500, 'internal error: the function failed; see its logs for this request id', requestId, this.baseHeaders(requestId));
+    this.complete(invocation, 500, Outcome.error);
+  }
+
+  /** Called by the deadline queue. */
+  timedOut(invocation: HttpInvocation): void {
+    if (invocation.settled) return;
+    invocation.settled = true;
+    invocation.context?.abort(`timed out after ${this.timeoutMs} ms`);
+    const { res, requestId } = invocation;
+    if (!res.headersSent) {
+      // Still reading the body: do not wait for the rest of it on this connection.
+      const extra = invocation.context ? undefined : ['connection', 'close'];
+      sendError(res, 504, `function timed out after ${this.timeoutMs} ms`, requestId, this.baseHeaders(requestId), extra);
+    }
+    this.complete(invocation, 504, Outcome.timeout);
+  }
+
+  private bodyTooLarge(invocation: HttpInvocation): void {
+    if (!this.settle(invocation)) return;
+    const { res, requestId } = invocation;
+    // Closing the connection is what lets us skip the rest of the body instead of reading it.
+    sendError(res, 413, `request body exceeds ${this.maxBodyBytes} bytes`, requestId, this.baseHeaders(requestId), ['connection', 'close']);
+    this.complete(invocation, 413, Outcome.rejected);
+  }
+
+  private clientGone(invocation: HttpInvocation): void {
+    if (!this.settle(invocation)) return;
+    // 499 (nginx's "client closed request") in the log; not an invocation: the handler never ran.
+    this.complete(invocation, 499, undefined);
+  }
+
+  /** Marks the response as decided; false when it already was (e.g. the deadline passed first). */
+  private settle(invocation: HttpInvocation): boolean {
+    if (invocation.settled) return false;
+    invocation.settled = true;
+    if (invocation.deadlineQueued) this.deadlines.remove(invocation);
+    return true;
+  }
+
+  private complete(invocation: HttpInvocation, status: number, outcome: OutcomeIndex | undefined): void {
+    this.inFlight--;
+    this.record(invocation.req, invocation.requestId, invocation.startedAt, status, outcome);
+    if (this.stopping && this.inFlight === 0) this.onDrained?.();
+  }
+
+  private record(req: http.IncomingMessage, requestId: string, startedAt: number, status: number, outcome: OutcomeIndex | undefined): void {
+    const durationMs = performance.now() - startedAt;
+    if (EXP.includes('nolog')) { if (outcome !== undefined) { this.http.count(outcome); if (outcome !== Outcome.rejected) this.http.observe(durationMs / 1000); } return; }
+    if (outcome !== undefined) {
+      this.http.count(outcome);
+      if (outcome !== Outcome.rejected) this.http.observe(durationMs / 1000);
+    }
+    // Built by hand: this line is written for every request, and JSON.stringify of an object
+    // literal costs several times more than concatenating pre-encoded parts.
+    const url = req.url as string;
+    const q = url.indexOf('?');
+    const traceId = traceIdOf(req.headers[HeaderNames.traceparent]);
+    this.sink.line(
+      `{"level":"info","time":"${new Date().toISOString()}","msg":"request","function":${this.functionJson},` +
+        `"requestId":${JSON.stringify(requestId)}${traceId ? `,"traceId":"${traceId}"` : ''},` +
+        `"method":${JSON.stringify(req.method)},"path":${JSON.stringify(q === -1 ? url : url.slice(0, q))},` +
+        `"status":${status},"durationMs":${Math.round(durationMs * 1000) / 1000}}`,
+    );
+  }
+
+  private logHandlerError(invocation: HttpInvocation, msg: string, err: unknown): void {
+    const context = invocation.context;
+    const logger = context ? (context.log as JsonLogger) : this.log;
+    const error = err instanceof Error ? err : new Error(String(err));
+    const fields: Record<string, unknown> = { error: { name: error.name, message: error.message, stack: error.stack } };
+    if (!context) fields.requestId = invocation.requestId; // the context's logger already carries it
+    logger.write('error', msg, fields);
+  }
+
+  /** While shutting down, every response closes its connection so keep-alive clients move on. */
+  private baseHeaders(requestId: string): BaseHeaders {
+    return this.stopping ? ['x-request-id', requestId, 'connection', 'close'] : ['x-request-id', requestId];
+  }
+
+  private serveEndpoint(url: string, res: http.ServerResponse): void {
+    const base: BaseHeaders = this.stopping ? ['connection', 'close'] : [];
+    if (url === Endpoints.health) {
+      sendBody(res, 200, ContentTypes.json, '{"status":"ok"}', base);
+    } else if (url === Endpoints.ready) {
+      if (this.ready) sendBody(res, 200, ContentTypes.json, '{"status":"ready"}', base);
+      else sendBody(res, 503, ContentTypes.json, '{"status":"shutting down"}', base);
+    } else {
+      this.metrics.render().then(
+        ({ contentType, body }) => sendBody(res, 200, contentType, body, base),
+        (err) => {
+          this.log.error('rendering metrics failed', { error: err });
+          sendBody(res, 500, ContentTypes.json, '{"error":"rendering metrics failed"}', base);
+        },
+      );
+    }
+  }
+
+  shutdown(): Promise<boolean> {
+    if (this.shutdownResult) return this.shutdownResult;
+    this.stopping = true;
+    this.shutdownResult = new Promise<boolean>((resolve) => {
+      let serverClosed = !this.server.listening;
+      const finishIfDone = (): void => {
+        if (serverClosed && this.inFlight === 0) {
+          clearTimeout(grace);
+          clearInterval(sweepIdle);
+          resolve(true);
+        }
+      };
+      // A response that was already being written when shutdown began went out with keep-alive;
+      // its connection turns idle only once the bytes are flushed, so keep closing idle ones.
+      const sweepIdle = setInterval(() => this.server.closeIdleConnections(), 100);
+      const grace = setTimeout(() => {
+        this.log.warn('shutdown grace period ended with requests in flight', { inFlight: this.inFlight, graceMs: this.shutdownGraceMs });
+        clearInterval(sweepIdle);
+        this.server.closeAllConnections();
+        resolve(false);
+      }, this.shutdownGraceMs);
+      this.onDrained = (): void => {
+        // Responses sent from now on carry `connection: close`; connections already idle are closed here.
+        this.server.closeIdleConnections();
+        finishIfDone();
+      };
+      if (this.server.listening) {
+        this.server.close(() => {
+          serverClosed = true;
+          finishIfDone();
+        });
+      }
+      this.server.closeIdleConnections();
+      finishIfDone();
+    });
+    return this.shutdownResult;
+  }
+}

@@ -1,0 +1,2 @@
+export * from './platform-component';
+export type { KubeManifest } from './synthesize';

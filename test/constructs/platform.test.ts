@@ -1,0 +1,268 @@
+import { Chart, Testing } from 'cdk8s';
+import { Annotations, Labels, Paths, RouteTable } from '../../src/contract';
+import { Cpu, Duration, HttpTrigger, NodeFunction, Platform, RouterExposure, Size } from '../../constructs';
+import { podBundle } from '../../constructs/pod-code';
+import { container, expectValid, find, INLINE, kinds, maybeFind, newPlatform, synth } from './helpers';
+
+const COMMON = { [Labels.partOf]: 'kubefaas', [Labels.managedBy]: 'kubefaas' };
+
+function routesOf(objects: ReturnType<typeof synth>): RouteTable {
+  return JSON.parse(find(objects, 'ConfigMap', 'kubefaas-routes').data[Paths.routesFile]);
+}
+
+describe('Platform', () => {
+  test('an empty platform: namespace, router code, route table, router Deployment/Service/PDB', async () => {
+    const objects = synth(newPlatform());
+    expect(kinds(objects)).toEqual(
+      [
+        'ConfigMap/kubefaas-router',
+        'ConfigMap/kubefaas-routes',
+        'Deployment/kubefaas-router',
+        'Namespace/kubefaas',
+        'PodDisruptionBudget/kubefaas-router',
+        'Service/kubefaas-router',
+      ].sort(),
+    );
+    const ns = find(objects, 'Namespace', 'kubefaas');
+    expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    expect(ns.metadata.namespace).toBeUndefined();
+    for (const o of objects.filter((x) => x.kind !== 'Namespace')) {
+      expect(o.metadata.namespace).toBe('kubefaas');
+      expect(o.metadata.labels).toMatchObject(COMMON);
+      expect(o.metadata.name).not.toMatch(/-c8[0-9a-f]{6}$/); // no cdk8s name hashes
+    }
+    expect(find(objects, 'ConfigMap', 'kubefaas-router').data['router.js']).toBe(podBundle('router').source);
+    expect(routesOf(objects)).toEqual({ version: 1, functions: {}, routes: [] });
+    await expectValid(objects);
+  });
+
+  test('router Deployment: command, env, mounts, probes, pod label, code hash, 2 replicas by default', () => {
+    const objects = synth(newPlatform());
+    const deployment = find(objects, 'Deployment', 'kubefaas-router');
+    expect(deployment.spec.replicas).toBe(2);
+    const pod = deployment.spec.template;
+    expect(pod.metadata.labels[Labels.platformComponent]).toBe('router');
+    expect(deployment.spec.selector.matchLabels).toEqual({ [Labels.platformComponent]: 'router' });
+    expect(pod.metadata.annotations[Annotations.codeHash]).toBe(podBundle('router').sha256.slice(0, 16));
+    const c = container(deployment);
+    expect(c.name).toBe('router');
+    expect(c.image).toBe('node:22.20.0-alpine');
+    expect(c.command).toEqual(['node', '/var/kubefaas/router/router.js']);
+    expect(c.env).toEqual([
+      { name: 'PORT', value: '8080' },
+      { name: 'KUBEFAAS_ROUTES', value: '/var/kubefaas/routes/routes.json' },
+    ]);
+    const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, m.name]));
+    const volumes = Object.fromEntries(pod.spec.volumes.map((v: any) => [v.name, v.configMap?.name ?? 'emptyDir']));
+    expect(volumes[mounts[Paths.routerDir]]).toBe('kubefaas-router');
+    expect(volumes[mounts[Paths.routesDir]]).toBe('kubefaas-routes');
+    expect(volumes[mounts['/tmp']]).toBe('emptyDir');
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 8080 });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 8080 });
+    const service = find(objects, 'Service', 'kubefaas-router');
+    expect(service.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }]);
+    expect(service.spec.type).toBeUndefined();
+    expect(find(objects, 'PodDisruptionBudget', 'kubefaas-router').spec.maxUnavailable).toBe(1);
+  });
+
+  test('router replicas and resources: HPA when max > min, no PDB with one replica', () => {
+    const objects = synth(
+      newPlatform({ router: { replicas: { min: 1, max: 4 }, resources: { cpu: Cpu.millis(250), memory: Size.mebibytes(256) } } }),
+    );
+    const hpa = find(objects, 'HorizontalPodAutoscaler', 'kubefaas-router');
+    expect(hpa.apiVersion).toBe('autoscaling/v2');
+    expect(hpa.spec).toMatchObject({ minReplicas: 1, maxReplicas: 4, scaleTargetRef: { kind: 'Deployment', name: 'kubefaas-router' } });
+    expect(maybeFind(objects, 'PodDisruptionBudget', 'kubefaas-router')).toBeUndefined();
+    const deployment = find(objects, 'Deployment', 'kubefaas-router');
+    expect(deployment.spec.replicas).toBeUndefined();
+    expect(container(deployment).resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '256Mi' } });
+  });
+
+  test('namespace as a string, and an existing namespace (not created)', async () => {
+    const named = synth(newPlatform({ namespace: 'faas' }));
+    expect(find(named, 'Namespace', 'faas')).toBeDefined();
+    const existing = synth(newPlatform({ namespace: { name: 'team-a', createNamespace: false } }));
+    expect(existing.some((o) => o.kind === 'Namespace')).toBe(false);
+    expect(new Set(existing.map((o) => o.metadata.namespace))).toEqual(new Set(['team-a']));
+    await expectValid(existing, { existingNamespaces: ['team-a'] });
+  });
+
+  test('route table: every function with its URL and timeout, every HTTP trigger', () => {
+    const platform = newPlatform({ namespace: 'faas' });
+    new NodeFunction(platform, 'hello', {
+      code: INLINE,
+      timeout: Duration.seconds(10),
+      triggers: [new HttpTrigger({ path: '/hello', methods: ['GET', 'post'] })],
+    });
+    const users = new NodeFunction(platform, 'users', { code: INLINE });
+    users.addTrigger(new HttpTrigger({ path: '/users/:id', host: 'API.example.com' }));
+    new NodeFunction(platform, 'quiet', { code: INLINE });
+    const table = routesOf(synth(platform));
+    expect(table.version).toBe(1);
+    expect(table.functions).toEqual({
+      hello: { url: 'http://hello.faas.svc.cluster.local:80', timeoutMs: 11000 },
+      users: { url: 'http://users.faas.svc.cluster.local:80', timeoutMs: 31000 },
+      quiet: { url: 'http://quiet.faas.svc.cluster.local:80', timeoutMs: 31000 },
+    });
+    expect(table.routes).toEqual([
+      { function: 'hello', methods: ['GET', 'POST'], path: '/hello' },
+      { function: 'users', methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], path: '/users/:id', host: 'api.example.com' },
+    ]);
+    expect(platform.routeTable()).toEqual(table);
+  });
+
+  test('triggers added after construction still land in the route table (rendered at synth)', () => {
+    const platform = newPlatform();
+    const fn = new NodeFunction(platform, 'late', { code: INLINE });
+    const before = platform.routeTable().routes.length;
+    fn.addTrigger(new HttpTrigger({ path: '/late' }));
+    expect(before).toBe(0);
+    expect(routesOf(synth(platform)).routes.map((r) => r.path)).toEqual(['/late']);
+  });
+
+  test('functions defined by reference from another chart join the platform', async () => {
+    const app = Testing.app();
+    const platform = newPlatform({ namespace: 'shared' }, app);
+    const team = new Chart(app, 'team');
+    const fn = new NodeFunction(team, 'orders', { platform, code: INLINE, triggers: [new HttpTrigger({ path: '/orders' })] });
+    expect(fn.platform).toBe(platform);
+    const teamObjects = synth(team);
+    expect(kinds(teamObjects)).toEqual(['ConfigMap/orders-code', 'Deployment/orders', 'NetworkPolicy/orders', 'Service/orders']);
+    for (const o of teamObjects) expect(o.metadata.namespace).toBe('shared');
+    const platformObjects = synth(platform);
+    expect(routesOf(platformObjects).routes).toEqual([expect.objectContaining({ function: 'orders', path: '/orders' })]);
+    // the shared runtime stays with the platform
+    expect(find(platformObjects, 'ConfigMap', 'kubefaas-runtime')).toBeDefined();
+    await expectValid([...platformObjects, ...teamObjects]);
+  });
+
+  test('functionDefaults apply to every function; a function overrides them', () => {
+    const platform = newPlatform({
+      functionDefaults: {
+        timeout: Duration.seconds(5),
+        memory: Size.mebibytes(256),
+        cpu: Cpu.millis(200),
+        maxConcurrency: 10,
+        maxBodySize: Size.kibibytes(64),
+        scaling: { minReplicas: 2, maxReplicas: 5 },
+        env: { REGION: 'eu', LEVEL: 'info' },
+      },
+    });
+    new NodeFunction(platform, 'a', { code: INLINE });
+    new NodeFunction(platform, 'b', { code: INLINE, memory: Size.mebibytes(512), env: { LEVEL: 'debug' }, scaling: { minReplicas: 1 } });
+    const objects = synth(platform);
+    const a = container(find(objects, 'Deployment', 'a'));
+    expect(a.resources).toEqual({ requests: { cpu: '200m', memory: '256Mi' }, limits: { memory: '256Mi' } });
+    expect(a.env).toEqual(
+      expect.arrayContaining([
+        { name: 'KUBEFAAS_TIMEOUT_MS', value: '5000' },
+        { name: 'KUBEFAAS_MAX_CONCURRENCY', value: '10' },
+        { name: 'KUBEFAAS_MAX_BODY_BYTES', value: '65536' },
+        { name: 'REGION', value: 'eu' },
+        { name: 'LEVEL', value: 'info' },
+      ]),
+    );
+    expect(find(objects, 'HorizontalPodAutoscaler', 'a').spec).toMatchObject({ minReplicas: 2, maxReplicas: 5 });
+    expect(find(objects, 'PodDisruptionBudget', 'a')).toBeDefined();
+    const b = container(find(objects, 'Deployment', 'b'));
+    expect(b.resources.limits.memory).toBe('512Mi');
+    expect(b.env).toEqual(expect.arrayContaining([{ name: 'LEVEL', value: 'debug' }]));
+    expect(find(objects, 'HorizontalPodAutoscaler', 'b').spec).toMatchObject({ minReplicas: 1, maxReplicas: 5 });
+    expect(maybeFind(objects, 'PodDisruptionBudget', 'b')).toBeUndefined();
+  });
+
+  test('Platform.find and instanceof tell platforms from other charts', () => {
+    const app = Testing.app();
+    const platform = newPlatform({}, app);
+    const other = new Chart(app, 'other');
+    expect(other instanceof Platform).toBe(false);
+    expect(platform instanceof Platform).toBe(true);
+    expect(Platform.find(other)).toBeUndefined();
+    const fn = new NodeFunction(platform, 'x', { code: INLINE });
+    expect(Platform.find(fn)).toBe(platform);
+  });
+
+  test('exposure: ClusterIP by default', () => {
+    const objects = synth(newPlatform({ router: { exposure: RouterExposure.clusterIp() } }));
+    expect(find(objects, 'Service', 'kubefaas-router').spec.type).toBeUndefined();
+    expect(objects.some((o) => o.kind === 'Ingress' || o.kind === 'HTTPRoute')).toBe(false);
+  });
+
+  test('exposure: LoadBalancer Service with annotations and source ranges', async () => {
+    const objects = synth(
+      newPlatform({
+        router: {
+          exposure: RouterExposure.loadBalancer({
+            annotations: { 'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing' },
+            sourceRanges: ['203.0.113.0/24'],
+          }),
+        },
+      }),
+    );
+    const service = find(objects, 'Service', 'kubefaas-router');
+    expect(service.spec.type).toBe('LoadBalancer');
+    expect(service.spec.loadBalancerSourceRanges).toEqual(['203.0.113.0/24']);
+    expect(service.metadata.annotations).toEqual({ 'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing' });
+    await expectValid(objects);
+  });
+
+  test('exposure: Gateway API HTTPRoute attached to a named Gateway, timeout covers the slowest function', async () => {
+    const platform = newPlatform({
+      router: {
+        exposure: RouterExposure.gatewayApi({ gatewayName: 'public', gatewayNamespace: 'gateway-system', sectionName: 'https', hostnames: ['fn.example.com'] }),
+      },
+    });
+    new NodeFunction(platform, 'slow', { code: INLINE, timeout: Duration.minutes(2) });
+    const objects = synth(platform);
+    const route = find(objects, 'HTTPRoute', 'kubefaas-router');
+    expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
+    expect(route.spec.parentRefs).toEqual([
+      { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'public', namespace: 'gateway-system', sectionName: 'https' },
+    ]);
+    expect(route.spec.hostnames).toEqual(['fn.example.com']);
+    expect(route.spec.rules).toEqual([
+      {
+        matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+        backendRefs: [{ name: 'kubefaas-router', port: 80 }],
+        timeouts: { request: '121s' },
+      },
+    ]);
+    expect(find(objects, 'Service', 'kubefaas-router').spec.type).toBeUndefined();
+    await expectValid(objects);
+  });
+
+  test('exposure: Ingress with class, host, TLS and annotations', async () => {
+    const objects = synth(
+      newPlatform({
+        router: {
+          exposure: RouterExposure.ingress({
+            className: 'traefik',
+            host: 'fn.example.com',
+            tlsSecretName: 'fn-tls',
+            annotations: { 'traefik.ingress.kubernetes.io/router.entrypoints': 'websecure' },
+          }),
+        },
+      }),
+    );
+    const ingress = find(objects, 'Ingress', 'kubefaas-router');
+    expect(ingress.apiVersion).toBe('networking.k8s.io/v1');
+    expect(ingress.metadata.annotations).toEqual({ 'traefik.ingress.kubernetes.io/router.entrypoints': 'websecure' });
+    expect(ingress.spec).toEqual({
+      ingressClassName: 'traefik',
+      tls: [{ hosts: ['fn.example.com'], secretName: 'fn-tls' }],
+      rules: [
+        {
+          host: 'fn.example.com',
+          http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'kubefaas-router', port: { number: 80 } } } }] },
+        },
+      ],
+    });
+    await expectValid(objects, { externalSecrets: ['fn-tls'] });
+  });
+
+  test('exposure: a bare Ingress catches every host', () => {
+    const ingress = find(synth(newPlatform({ router: { exposure: RouterExposure.ingress() } })), 'Ingress', 'kubefaas-router');
+    expect(ingress.spec.rules[0].host).toBeUndefined();
+    expect(ingress.spec.tls).toBeUndefined();
+  });
+});

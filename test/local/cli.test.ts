@@ -1,0 +1,114 @@
+/**
+ * The `kubefaas` CLI as a real process: help and usage errors, `dev` on a manifest directory,
+ * `invoke` against its router, SIGTERM shutdown without orphans.
+ */
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import { freePort, isListening } from '../../src/local/ports';
+import { writeFixtureManifests } from './fixtures/platform';
+import { childPids, isAlive, tempDir } from './helpers';
+
+const repo = path.resolve(__dirname, '..', '..');
+const cliArgs = ['--import', 'tsx', path.join(repo, 'src', 'cli', 'main.ts')];
+
+function cli(args: string[], input?: string): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [...cliArgs, ...args], { cwd: repo, encoding: 'utf8', input });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('kubefaas CLI usage', () => {
+  test('--help prints the commands; per-command help', () => {
+    const main = cli(['--help']);
+    expect(main.status).toBe(0);
+    expect(main.stdout).toMatch(/dev \[app\][\s\S]*invoke <function>/);
+    const invoke = cli(['invoke', '--help']);
+    expect(invoke.status).toBe(0);
+    expect(invoke.stdout).toMatch(/--data <data>/);
+  });
+
+  test('unknown command → usage and exit 2', () => {
+    const r = cli(['deploy']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown command "deploy"[\s\S]*Usage: kubefaas <command>/);
+  });
+
+  test('bad arguments → exit 2 with the reason', () => {
+    expect(cli(['invoke'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/exactly one function name/) });
+    expect(cli(['invoke', 'hello', '--bogus'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/Unknown option '--bogus'/) });
+    expect(cli(['dev', '--port', 'x'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--port must be a port number/) });
+  });
+
+  test('invoke without a router says so and exits 1', async () => {
+    const port = await freePort();
+    const r = cli(['invoke', 'hello', '--router', `http://127.0.0.1:${port}`]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/cannot reach .*\/function\/hello .*is the router running/);
+  });
+});
+
+describe('kubefaas dev + invoke', () => {
+  const dir = tempDir('cli');
+  let dev: ChildProcessWithoutNullStreams;
+  let port: number;
+  let output = '';
+
+  beforeAll(async () => {
+    writeFixtureManifests(dir, {
+      functions: [{ name: 'hello', code: 'module.exports = (e) => e.text() ? { got: e.text(), method: e.method, path: e.path, h: e.headers["x-demo"] } : "Yeah, it works!!!";' }],
+    });
+    port = await freePort();
+    dev = spawn(process.execPath, [...cliArgs, 'dev', '--manifests', dir, '--port', String(port), '--no-watch'], { cwd: repo });
+    dev.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    await new Promise<void>((resolve, reject) => {
+      readline.createInterface({ input: dev.stdout }).on('line', (line) => {
+        output += `${line}\n`;
+        if (line.includes('router listening on')) resolve();
+      });
+      dev.once('exit', (code) => reject(new Error(`dev exited with ${code}:\n${output}`)));
+    });
+  });
+
+  afterAll(() => {
+    if (dev.exitCode === null) dev.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('dev prints the routes with the URL', () => {
+    expect(output).toMatch(new RegExp(`GET,POST\\s+http://127\\.0\\.0\\.1:${port}/hello\\s+-> hello`));
+    expect(output).toMatch(/^hello\s+\| .*listening/m);
+  });
+
+  test('invoke prints the body', () => {
+    const r = cli(['invoke', 'hello', '--router', `http://127.0.0.1:${port}`]);
+    expect(r).toMatchObject({ status: 0, stdout: 'Yeah, it works!!!\n' });
+  });
+
+  test('invoke sends data (also from a file), method, sub-path and headers; -v shows status and headers', () => {
+    const file = path.join(dir, 'body.txt');
+    fs.writeFileSync(file, 'from file');
+    const r = cli(['invoke', 'hello', '--router', `http://127.0.0.1:${port}/`, '-d', `@${file}`, '-X', 'put', '--path', '/sub?q=1', '-H', 'X-Demo: yes', '-v']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ got: 'from file', method: 'PUT', path: expect.stringMatching(/\/sub$/), h: 'yes' });
+    expect(r.stderr).toMatch(/^HTTP 200 OK\n[\s\S]*content-type: application\/json/);
+    const stdin = cli(['invoke', 'hello', '--router', `http://127.0.0.1:${port}`, '--data', '@-'], 'piped');
+    expect(JSON.parse(stdin.stdout)).toMatchObject({ got: 'piped', method: 'POST' });
+  });
+
+  test('invoke exits 1 on an error status and shows the JSON error', () => {
+    const r = cli(['invoke', 'nosuchfn', '--router', `http://127.0.0.1:${port}`]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/HTTP 404[\s\S]*\{.*"error"/);
+  });
+
+  test('SIGTERM stops every child process and exits 0', async () => {
+    const children = childPids(dev.pid!);
+    expect(children.length).toBe(2);
+    const exited = new Promise<number | null>((resolve) => dev.once('exit', resolve));
+    dev.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(children.filter(isAlive)).toEqual([]);
+    expect(await isListening(port)).toBe(false);
+  });
+});

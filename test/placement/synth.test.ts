@@ -1,0 +1,131 @@
+/**
+ * Placement wired into the constructs: what the synthesized pods carry on each provider, that the
+ * manifests stay valid (schemas incl. the ACK FargateProfile, semantics, restricted PSS), that the
+ * Fargate profile selects exactly the function pods, and that provider limits fail synthesis.
+ */
+import { Testing } from 'cdk8s';
+import { Cpu, NodeFunction, Platform, PlatformProps, Size } from '../../constructs';
+import { fargateProfilePulumiArgs, fargateSelectorMatches } from '../../constructs/placement/fargate-profile';
+import { FARGATE_SIZE_ANNOTATION, Placement } from '../../constructs/placement/placement';
+import { clearWarnings, recordedWarnings } from '../../constructs/placement/warnings';
+import { checkAckFargateProfile } from '../support/ack-schema';
+import { expectValidManifests } from '../support/validate';
+import { errorOf, find, INLINE, K8sObject, synth } from '../constructs/helpers';
+
+const profile = {
+  name: 'fns',
+  clusterName: 'prod',
+  podExecutionRoleArn: 'arn:aws:iam::123456789012:role/eks-fargate-pods',
+  subnets: ['subnet-0abc1234', 'subnet-0def5678'],
+};
+
+const PLACEMENTS: readonly [string, () => Placement][] = [
+  ['regular nodes', () => Placement.regularNodes()],
+  ['AWS Fargate', () => Placement.awsFargate({ profile })],
+  ['AKS virtual nodes v1', () => Placement.azureVirtualNode({ version: 'v1' })],
+  ['AKS virtual nodes v2', () => Placement.azureVirtualNode({ version: 'v2' })],
+  ['burst to AKS v1', () => Placement.burst(Placement.azureVirtualNode({ version: 'v1' }))],
+  ['burst to AKS v2', () => Placement.burst(Placement.azureVirtualNode({ version: 'v2' }))],
+];
+
+const SCHEDULING_FIELDS = ['nodeSelector', 'tolerations', 'affinity'];
+const schedulingOf = (deployment: K8sObject) =>
+  Object.fromEntries(SCHEDULING_FIELDS.filter((f) => deployment.spec.template.spec[f] !== undefined).map((f) => [f, deployment.spec.template.spec[f]]));
+
+const validate = (objects: K8sObject[]) =>
+  expectValidManifests(objects, { schemaCheckers: { 'eks.services.k8s.aws/v1alpha1/FargateProfile': checkAckFargateProfile } });
+
+function platformWith(props: PlatformProps): Platform {
+  const platform = new Platform(Testing.app(), 'platform', props);
+  new NodeFunction(platform, 'hello', { code: INLINE });
+  return platform;
+}
+
+beforeEach(() => clearWarnings());
+let stderr: jest.SpyInstance;
+beforeAll(() => (stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true)));
+afterAll(() => stderr.mockRestore());
+
+describe.each(PLACEMENTS)('functions placed on %s', (_name, make) => {
+  it("carry exactly the provider's scheduling fields and pass the schema, semantic and restricted-PSS checks", async () => {
+    const placement = make();
+    const objects = synth(platformWith({ functionDefaults: { placement } }));
+    const deployment = find(objects, 'Deployment', 'hello');
+    expect(schedulingOf(deployment)).toEqual(JSON.parse(JSON.stringify(placement.scheduling())));
+    expect(deployment.spec.template.metadata.labels).toMatchObject(placement.podLabels());
+    // the router keeps its own (default) placement
+    expect(schedulingOf(find(objects, 'Deployment', 'kubefaas-router'))).toEqual({});
+    await validate(objects);
+  });
+});
+
+describe('AWS Fargate', () => {
+  it('synthesizes the ACK FargateProfile whose selectors match the function pods, and the pods are right-sized', async () => {
+    const platform = platformWith({ namespace: 'fns-prod', functionDefaults: { placement: Placement.awsFargate({ profile }) } });
+    new NodeFunction(platform, 'big', { code: INLINE, cpu: Cpu.millis(1000), memory: Size.gibibytes(8) });
+    const objects = synth(platform);
+
+    const ack = find(objects, 'FargateProfile', 'fns');
+    expect(checkAckFargateProfile(ack)).toEqual([]);
+    expect(ack.metadata.namespace).toBe('fns-prod');
+    expect(ack.spec.selectors).toHaveLength(1);
+    for (const name of ['hello', 'big']) {
+      const template = find(objects, 'Deployment', name).spec.template;
+      expect(ack.spec.selectors.some((s: { namespace: string }) => fargateSelectorMatches(s, 'fns-prod', template.metadata.labels))).toBe(true);
+    }
+    // pods that are not placed on Fargate are not selected
+    const routerLabels = find(objects, 'Deployment', 'kubefaas-router').spec.template.metadata.labels;
+    expect(ack.spec.selectors.some((s: { namespace: string }) => fargateSelectorMatches(s, 'fns-prod', routerLabels))).toBe(false);
+
+    const hello = find(objects, 'Deployment', 'hello').spec.template;
+    expect(hello.metadata.annotations[FARGATE_SIZE_ANNOTATION]).toBe('0.25vCPU 0.5GB');
+    expect(hello.spec.containers[0].resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '250m', memory: '256Mi' } });
+    expect(find(objects, 'Deployment', 'big').spec.template.metadata.annotations[FARGATE_SIZE_ANNOTATION]).toBe('2vCPU 9GB');
+
+    // the same definition, as plain data, for the Pulumi stack
+    expect(platform.fargateProfiles).toHaveLength(1);
+    expect(fargateProfilePulumiArgs(platform.fargateProfiles[0]).selectors).toEqual(ack.spec.selectors);
+    expect(platform.fargateProfiles[0]).toMatchObject({ name: 'fns', clusterName: 'prod', subnets: profile.subnets });
+
+    expect(recordedWarnings().map((w) => w.rule)).toEqual(['fargate/network-policy', 'fargate/network-policy']);
+    await validate(objects);
+  });
+
+  it('fails synthesis for a function too large for Fargate, naming the function and the rule', () => {
+    const platform = platformWith({ functionDefaults: { placement: Placement.awsFargate() } });
+    new NodeFunction(platform, 'huge', { code: INLINE, cpu: Cpu.millis(32000) });
+    const error = errorOf(() => synth(platform));
+    expect(error.message).toMatch(/platform\/huge.*function "huge": the pod requests 32000m CPU.*rule fargate\/size/s);
+  });
+
+  it('refuses two placements that define the same profile differently', () => {
+    const platform = platformWith({ functionDefaults: { placement: Placement.awsFargate({ profile }) } });
+    const error = errorOf(() => new NodeFunction(platform, 'other', { code: INLINE, placement: Placement.awsFargate({ profile: { ...profile, clusterName: 'staging' } }) }));
+    expect(error.message).toMatch(/Fargate profile "fns" is defined twice with different settings/);
+  });
+});
+
+describe('placement per function and per component', () => {
+  it('lets a function override the platform default', () => {
+    const platform = platformWith({ functionDefaults: { placement: Placement.azureVirtualNode() } });
+    new NodeFunction(platform, 'local', { code: INLINE, placement: Placement.regularNodes() });
+    const objects = synth(platform);
+    expect(schedulingOf(find(objects, 'Deployment', 'local'))).toEqual({});
+    expect(schedulingOf(find(objects, 'Deployment', 'hello'))).toEqual(Placement.azureVirtualNode().scheduling());
+  });
+
+  it('places the router independently of the functions', async () => {
+    const objects = synth(platformWith({ router: { placement: Placement.azureVirtualNode({ version: 'v2' }) } }));
+    expect(schedulingOf(find(objects, 'Deployment', 'kubefaas-router'))).toEqual(Placement.azureVirtualNode({ version: 'v2' }).scheduling());
+    expect(schedulingOf(find(objects, 'Deployment', 'hello'))).toEqual({});
+    await validate(objects);
+  });
+
+  it("warns, without failing, that a function's NetworkPolicy does not apply on ACI v1", () => {
+    synth(platformWith({ functionDefaults: { placement: Placement.burst(Placement.azureVirtualNode({ version: 'v1' })) } }));
+    const warnings = recordedWarnings();
+    expect(warnings.map((w) => w.rule)).toEqual(['aci-v1/network-policy']);
+    expect(warnings[0].path).toMatch(/platform\/hello/);
+    expect(warnings[0].message).toMatch(/function "hello": its NetworkPolicy will not apply/);
+  });
+});
