@@ -175,6 +175,7 @@ export class Platform extends Chart {
   public readonly routerUrl: string;
 
   private readonly _functions: FunctionBase[] = [];
+  private readonly functionsByName = new Map<string, FunctionBase>();
   private readonly _routes: HttpRoute[] = [];
   private runtimeConfigMap?: ApiObject;
 
@@ -217,7 +218,7 @@ export class Platform extends Chart {
 
   /** Called by FunctionBase: adds a function (names are unique per platform). */
   public registerFunction(fn: FunctionBase): void {
-    const clash = this._functions.find((f) => f.functionName === fn.functionName);
+    const clash = this.functionsByName.get(fn.functionName);
     if (clash) {
       throw new ValidationError(
         fn,
@@ -226,6 +227,7 @@ export class Platform extends Chart {
       );
     }
     this._functions.push(fn);
+    this.functionsByName.set(fn.functionName, fn);
   }
 
   /** Called by HttpTrigger.bind: claims a route. Conflicts are reported at synth. */

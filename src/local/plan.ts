@@ -304,9 +304,10 @@ export function planLocalRun(manifests: Manifests, opts: PlanOptions): LocalPlan
   const processes: ProcessPlan[] = [];
   const skipped: SkippedWorkload[] = [];
   const errors: string[] = [];
+  const versionMismatches = new Map<string, string[]>();
   for (const w of workloads) {
     try {
-      const planned = planWorkload(w, manifests, opts, portOf(w), rewriteServices, warnings, w === routers[0]);
+      const planned = planWorkload(w, manifests, opts, portOf(w), rewriteServices, warnings, w === routers[0], versionMismatches);
       if ('skip' in planned) skipped.push({ name: w.name, reason: planned.skip });
       else processes.push(planned);
     } catch (err) {
@@ -315,6 +316,10 @@ export function planLocalRun(manifests: Manifests, opts: PlanOptions): LocalPlan
     }
   }
   if (errors.length > 0) throw new LocalConfigError(errors.join('\n'));
+  for (const [image, names] of versionMismatches) {
+    warnings.push(`image ${image} runs Node ${nodeImageMajor(image)} but the local node is ${process.versions.node} (${names.join(', ')}); behaviour may differ`);
+  }
+  for (const p of processes) warnUnknownClusterAddresses(p, warnings);
   return { processes, skipped, warnings, services, routes: findRoutes(manifests, rewriteServices, warnings) };
 }
 
@@ -326,6 +331,7 @@ function planWorkload(
   rewriteServices: (s: string) => string,
   warnings: string[],
   router: boolean,
+  versionMismatches: Map<string, string[]>,
 ): ProcessPlan | { skip: string } {
   const pod = w.template.spec ?? {};
   const containers = pod.containers ?? [];
@@ -336,9 +342,8 @@ function planWorkload(
   const choice = chooseCommand(w, container);
   if ('skip' in choice) return choice;
   const major = nodeImageMajor(container.image ?? '');
-  const localMajor = Number(process.versions.node.split('.')[0]);
-  if (!choice.fromAnnotation && major !== undefined && major !== localMajor) {
-    warnings.push(`${w.name}: image ${container.image} runs Node ${major} but the local node is ${process.versions.node}; behaviour may differ`);
+  if (!choice.fromAnnotation && major !== undefined && major !== Number(process.versions.node.split('.')[0])) {
+    versionMismatches.set(container.image!, [...(versionMismatches.get(container.image!) ?? []), w.name]);
   }
 
   const processDir = path.join(opts.runDir, w.name);
@@ -393,4 +398,15 @@ function planWorkload(
     specHash: sha256({ file, args, cwd, env, templateHash }),
     labels: { ...(w.template.metadata?.labels ?? {}) },
   };
+}
+
+const CLUSTER_ADDRESS = /\b[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[a-z0-9]([-a-z0-9]*[a-z0-9])?\.svc(\.cluster\.local)?\b(:\d+)?/g;
+
+/** In-cluster addresses left after rewriting name Services the manifests lack: they will not resolve on this machine. */
+function warnUnknownClusterAddresses(p: ProcessPlan, warnings: string[]): void {
+  for (const [name, value] of Object.entries(p.env)) {
+    for (const match of value.match(CLUSTER_ADDRESS) ?? []) {
+      warnings.push(`${p.name}: env ${name} points at ${match}, a Service that is not in the manifests; it will not resolve locally (set the value for local runs in the app)`);
+    }
+  }
 }

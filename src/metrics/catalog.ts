@@ -25,8 +25,8 @@ export const METRIC_CATALOG: readonly MetricInfo[] = [
     help: 'Handler invocations. `outcome` is `success`, `error` (handler threw or answered 5xx), `timeout` (504 after the function timeout) or `rejected` (413/429 before the handler ran).',
   },
   {
-    name: Metrics.functionDuration, type: 'histogram', labels: ['function', 'trigger', 'outcome'], emittedBy: 'runtime',
-    help: 'Handler duration in seconds, from request accepted to response written.',
+    name: Metrics.functionDuration, type: 'histogram', labels: ['function', 'trigger'], emittedBy: 'runtime',
+    help: 'Seconds from request arrival to response. Buckets up to 300 s, so the latency alert works for timeouts up to that.',
   },
   {
     name: Metrics.functionInFlight, type: 'gauge', labels: ['function'], emittedBy: 'runtime',
@@ -34,19 +34,19 @@ export const METRIC_CATALOG: readonly MetricInfo[] = [
   },
   {
     name: Metrics.functionColdStarts, type: 'counter', labels: ['function'], emittedBy: 'runtime',
-    help: 'Process starts that loaded the handler (1 per replica start); a rising rate means churn or scale-from-zero.',
+    help: 'Invocations that were the first one handled by their process (one per replica start); a rising rate means churn or scale-from-zero.',
   },
   {
     name: Metrics.routerRequests, type: 'counter', labels: ['route', 'method', 'status', 'function'], emittedBy: 'router',
-    help: 'Requests answered by the router. `route` is the matched route pattern (or `none`), `status` the HTTP status code, `function` the target (empty when no route matched).',
+    help: 'Requests answered by the router. `route` is the matched route pattern (`[host]/path`, or `/function/<name>`; empty when nothing matched), `status` the HTTP status code, `function` the target (empty when nothing matched).',
   },
   {
     name: Metrics.routerUpstreamDuration, type: 'histogram', labels: ['function'], emittedBy: 'router',
-    help: 'Seconds from sending a request to a function to receiving its response headers.',
+    help: 'Seconds from sending a request to a function until its response ended (retries included).',
   },
   {
-    name: Metrics.routerRequestDuration, type: 'histogram', labels: ['route', 'method', 'status', 'function'], emittedBy: 'router',
-    help: 'Seconds the router spent on a request, end to end.',
+    name: Metrics.routerRequestDuration, type: 'histogram', labels: ['function'], emittedBy: 'router',
+    help: 'Seconds from receiving a request until the router finished answering it.',
   },
   {
     name: Metrics.queueDeliveries, type: 'counter', labels: ['function', 'trigger', 'outcome'], emittedBy: 'queue consumer',

@@ -38,6 +38,8 @@ const REQUEST_ROLES: ReadonlyMap<string, Role> = new Map<string, Role>([
   ['x-forwarded-proto', Role.ForwardedProto],
 ]);
 
+const CONNECTION_PLAIN = /^\s*(keep-alive|close)\s*$/i;
+
 /** An incoming request's headers, split into what is forwarded as is and what the router rewrites. */
 export interface InboundHeaders {
   /** Flat `[name, value, name, value, …]` list to forward; router-owned headers are appended later. */
@@ -83,7 +85,10 @@ export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
         forward.push(name, value);
         break;
       case Role.TransferEncoding: hasBody = true; break;
-      case Role.Connection: connectionTokens = value; break;
+      case Role.Connection:
+        // `keep-alive` / `close` (nearly every request) name no other header: skip the second pass.
+        if (!CONNECTION_PLAIN.test(value)) connectionTokens = value;
+        break;
       default: break;
     }
   }

@@ -1,50 +1,172 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { Metrics } from '../contract';
 
 /** Seconds; the router adds well under a millisecond, functions take milliseconds to seconds. */
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+type Labels = Readonly<Record<string, string>>;
+
+/** One series as prom-client's registry serializes it. */
+interface SeriesValue {
+  readonly labels: Labels;
+  readonly value: number;
+  readonly metricName?: string;
+}
+
+/**
+ * A metric the prom-client registry can serialize (it only calls `get()`), whose hot-path updates
+ * are plain field increments on objects the caller keeps. prom-client's own labelled children
+ * re-validate and hash their labels on every `inc()` / `observe()`, which showed up in the router's
+ * CPU profile; here that work happens once per series, and formatting happens at scrape time.
+ */
+abstract class CollectedMetric {
+  readonly aggregator = 'sum';
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'histogram',
+  ) {}
+
+  protected abstract values(): SeriesValue[];
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: SeriesValue[] } {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: this.values() };
+  }
+}
+
+/** A counter series: increment `value`. */
+export class CounterSeries {
+  value = 0;
+  constructor(readonly labels: Labels) {}
+}
+
+class CounterMetric extends CollectedMetric {
+  private readonly series: CounterSeries[] = [];
+
+  constructor(name: string, help: string) {
+    super(name, help, 'counter');
+  }
+
+  /** Creates a series; the caller caches it (the same labels must not be requested twice). */
+  createSeries(labels: Labels): CounterSeries {
+    const s = new CounterSeries(labels);
+    this.series.push(s);
+    return s;
+  }
+
+  protected values(): SeriesValue[] {
+    return this.series.map((s) => ({ labels: s.labels, value: s.value }));
+  }
+}
+
+/** A histogram series: call `observe(seconds)`. */
+export class HistogramSeries {
+  /** Non-cumulative count per bucket; the last slot is +Inf. */
+  private readonly counts: number[];
+  sum = 0;
+  count = 0;
+
+  constructor(
+    readonly labels: Labels,
+    private readonly bounds: readonly number[],
+  ) {
+    this.counts = new Array<number>(bounds.length + 1).fill(0);
+  }
+
+  observe(value: number): void {
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]) i++;
+    this.counts[i]++;
+    this.sum += value;
+    this.count++;
+  }
+
+  values(name: string): SeriesValue[] {
+    const out: SeriesValue[] = [];
+    let cumulative = 0;
+    for (let i = 0; i < this.bounds.length; i++) {
+      cumulative += this.counts[i];
+      out.push({ labels: { ...this.labels, le: String(this.bounds[i]) }, value: cumulative, metricName: `${name}_bucket` });
+    }
+    out.push({ labels: { ...this.labels, le: '+Inf' }, value: this.count, metricName: `${name}_bucket` });
+    out.push({ labels: this.labels, value: this.sum, metricName: `${name}_sum` });
+    out.push({ labels: this.labels, value: this.count, metricName: `${name}_count` });
+    return out;
+  }
+}
+
+class HistogramMetric extends CollectedMetric {
+  private readonly byKey = new Map<string, HistogramSeries>();
+
+  constructor(
+    name: string,
+    help: string,
+    private readonly bounds: readonly number[],
+  ) {
+    super(name, help, 'histogram');
+  }
+
+  /** The series for `labels` (one per label set, created on first use). */
+  seriesFor(labels: Labels): HistogramSeries {
+    const key = JSON.stringify(labels);
+    let s = this.byKey.get(key);
+    if (s === undefined) {
+      s = new HistogramSeries(labels, this.bounds);
+      this.byKey.set(key, s);
+    }
+    return s;
+  }
+
+  protected values(): SeriesValue[] {
+    return [...this.byKey.values()].flatMap((s) => s.values(this.name));
+  }
+}
 
 /** The router's Prometheus metrics on a registry of its own (served at /metrics). */
 export class RouterMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'route' | 'method' | 'status' | 'function'>;
-  private readonly upstreamDuration: Histogram<'function'>;
-  private readonly requestDuration: Histogram<'function'>;
+  private readonly requests = new CounterMetric(
+    Metrics.routerRequests,
+    'Requests answered by the router, by matched route, method, status code and function.',
+  );
+  private readonly requestCounters = new Map<string, RequestCounter>();
+  private readonly upstreamDuration = new HistogramMetric(
+    Metrics.routerUpstreamDuration,
+    'Time from sending a request to a function until its response ended (retries included).',
+    LATENCY_BUCKETS,
+  );
+  private readonly requestDuration = new HistogramMetric(
+    Metrics.routerRequestDuration,
+    'Time from receiving a request until the router finished answering it.',
+    LATENCY_BUCKETS,
+  );
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
-    this.requests = new Counter({
-      name: Metrics.routerRequests,
-      help: 'Requests answered by the router, by matched route, method, status code and function.',
-      labelNames: ['route', 'method', 'status', 'function'],
-      registers: [this.registry],
-    });
-    this.upstreamDuration = new Histogram({
-      name: Metrics.routerUpstreamDuration,
-      help: 'Time from sending a request to a function until its response ended (retries included).',
-      labelNames: ['function'],
-      buckets: LATENCY_BUCKETS,
-      registers: [this.registry],
-    });
-    this.requestDuration = new Histogram({
-      name: Metrics.routerRequestDuration,
-      help: 'Time from receiving a request until the router finished answering it.',
-      labelNames: ['function'],
-      buckets: LATENCY_BUCKETS,
-      registers: [this.registry],
-    });
+    for (const metric of [this.requests, this.upstreamDuration, this.requestDuration]) {
+      // The registry only reads `name` and calls `get()`; see CollectedMetric.
+      this.registry.registerMetric(metric as unknown as Metric);
+    }
   }
 
-  /** Counters for one route; each (method, status) child is looked up once and then reused. */
+  /** Counters of one route (shared across table reloads, so counts never go backwards). */
   requestCounter(route: string, fn: string): RequestCounter {
-    return new RequestCounter(this.requests, route, fn);
+    const key = `${route}\u0000${fn}`;
+    let counter = this.requestCounters.get(key);
+    if (counter === undefined) {
+      counter = new RequestCounter(this.requests, route, fn);
+      this.requestCounters.set(key, counter);
+    }
+    return counter;
   }
 
-  /** Duration histograms of one function (children resolved once, reused on the hot path). */
+  /** Duration histograms of one function. */
   durations(fn: string): FunctionDurations {
     return {
-      upstream: this.upstreamDuration.labels(fn),
-      request: this.requestDuration.labels(fn),
+      upstream: this.upstreamDuration.seriesFor({ function: fn }),
+      request: this.requestDuration.seriesFor({ function: fn }),
     };
   }
 
@@ -54,19 +176,16 @@ export class RouterMetrics {
 }
 
 export interface FunctionDurations {
-  readonly upstream: Histogram.Internal<'function'>;
-  readonly request: Histogram.Internal<'function'>;
+  readonly upstream: HistogramSeries;
+  readonly request: HistogramSeries;
 }
 
-/**
- * Caches the labelled children of the requests counter for one route, so counting a request is an
- * array lookup and an increment instead of prom-client's label hashing on every request.
- */
+/** The request counters of one route, by method and status: an array lookup and an increment per request. */
 export class RequestCounter {
-  private readonly byMethod = new Map<string, Counter.Internal[]>();
+  private readonly byMethod = new Map<string, CounterSeries[]>();
 
   constructor(
-    private readonly counter: Counter<'route' | 'method' | 'status' | 'function'>,
+    private readonly metric: CounterMetric,
     private readonly route: string,
     private readonly fn: string,
   ) {}
@@ -78,11 +197,11 @@ export class RequestCounter {
       byStatus = [];
       this.byMethod.set(method, byStatus);
     }
-    let child = byStatus[status];
-    if (child === undefined) {
-      child = this.counter.labels(this.route, method, String(status), this.fn);
-      byStatus[status] = child;
+    let series = byStatus[status];
+    if (series === undefined) {
+      series = this.metric.createSeries({ route: this.route, method, status: String(status), function: this.fn });
+      byStatus[status] = series;
     }
-    child.inc();
+    series.value++;
   }
 }

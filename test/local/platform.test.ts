@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startLocalPlatform, type LocalPlatform } from '../../src/local';
 import { formatLogLine } from '../../src/local/log';
-import { podCodeFiles, writeFixtureManifests } from './fixtures/platform';
+import { writeFixtureManifests } from './fixtures/platform';
 import { eventually, get, isAlive, LogCapture, tempDir } from './helpers';
 
 const helloCode = `
@@ -139,10 +139,4 @@ describe('startup errors', () => {
     server.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
-});
-
-test('fixtures use the real in-pod bundles once both exist', () => {
-  const code = podCodeFiles();
-  const bothBuilt = ['runtime', 'router'].every((n) => fs.existsSync(path.resolve(__dirname, '../../lib/pod', `${n}.js`)));
-  expect(code.real).toBe(bothBuilt);
 });

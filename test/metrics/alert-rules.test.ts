@@ -31,7 +31,7 @@ function invocations(fn: string, outcome: string, perMinute: number, minutes = 3
 function durations(fn: string, lower: number, upper: number): Series[] {
   const bounds = ['0.1', '1', '5', '10', '30', '60', '+Inf'];
   return bounds.map((le) => ({
-    series: `${MetricNames.functionDuration}_bucket{${ns}, function="${fn}", trigger="http", outcome="success", le="${le}"}`,
+    series: `${MetricNames.functionDuration}_bucket{${ns}, function="${fn}", trigger="http", le="${le}"}`,
     values: (le === '+Inf' || Number(le) >= upper) && !(Number(le) <= lower) ? '0+10x30' : '0x30',
   }));
 }
@@ -120,7 +120,7 @@ const TESTS: UnitTest[] = [
     input_series: [
       { series: `${MetricNames.routerRequests}{${ns}, route="/hello", method="GET", status="200", function="hello"}`, values: '0+100x30' },
       { series: `${MetricNames.routerRequests}{${ns}, route="/hello", method="GET", status="502", function="hello"}`, values: '0+10x30' },
-      { series: `${MetricNames.routerRequests}{${ns}, route="none", method="GET", status="404", function=""}`, values: '0+50x30' },
+      { series: `${MetricNames.routerRequests}{${ns}, method="GET", status="404"}`, values: '0+50x30' },
     ],
     alert_rule_test: [
       { eval_time: '3m', alertname: Alerts.routerErrorRatio, exp_alerts: [] },

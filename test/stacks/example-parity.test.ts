@@ -15,8 +15,8 @@ function registeredObjects(component: string): Record<string, any>[] {
 
 function expectSameObjects(registered: Record<string, any>[], written: Record<string, any>[]): void {
   expect(registered.map(idOf).sort()).toEqual(written.map(idOf).sort());
-  const byId = new Map(registered.map((o) => [idOf(o as never), o]));
-  for (const object of written) expect(byId.get(idOf(object as never))).toEqual(object);
+  const byId = new Map(registered.map((o) => [idOf(o), o]));
+  for (const object of written) expect(byId.get(idOf(object))).toEqual(object);
 }
 
 describe('the example app through Pulumi', () => {

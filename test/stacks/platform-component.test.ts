@@ -46,7 +46,7 @@ describe('KubefaasPlatform', () => {
     const registered = children('parity').map((r) => revealSecrets(r.inputs));
     expect(registered.map(idOf).sort()).toEqual(written.map(idOf).sort());
     for (const object of written) {
-      expect(registered.find((r) => idOf(r as never) === idOf(object))).toEqual(object);
+      expect(registered.find((r) => idOf(r) === idOf(object))).toEqual(object);
     }
   });
 

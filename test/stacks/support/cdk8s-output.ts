@@ -23,6 +23,6 @@ export function synthesizedFiles(build: (app: App) => void): Record<string, any>
 }
 
 /** `kind/namespace/name` of a manifest, for comparing sets of objects. */
-export function idOf(o: { kind: string; metadata: { name: string; namespace?: string } }): string {
+export function idOf(o: Record<string, any>): string {
   return `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 }
