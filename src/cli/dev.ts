@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { startLocalPlatform, type LocalPlatform } from '../local';
+import { parseEnvOverride, startLocalPlatform, type LocalPlatform } from '../local';
 import { DEV_USAGE } from './usage';
 
 /** `kubefaas dev`: runs until SIGINT/SIGTERM; returns the process exit code. */
@@ -12,6 +12,7 @@ export async function devCommand(argv: string[]): Promise<number> {
       port: { type: 'string', short: 'p' },
       'no-watch': { type: 'boolean' },
       'watch-path': { type: 'string', multiple: true },
+      env: { type: 'string', short: 'e', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -27,7 +28,9 @@ export async function devCommand(argv: string[]): Promise<number> {
 
   let platform: LocalPlatform;
   try {
+    const envOverrides = (values.env ?? []).map(parseEnvOverride);
     platform = await startLocalPlatform({
+      envOverrides,
       app: positionals[0],
       manifestsDir: values.manifests,
       port,

@@ -20,6 +20,8 @@ Restarts what changed when files under the app's directory change.
   -p, --port <port>     router port (default 8080; 0 picks a free port)
   --no-watch            do not watch for changes
   --watch-path <dir>    directory to watch (repeatable; default: the app file's directory)
+  -e, --env <[fn:]K=V>  set env var K of workload fn (or of every workload that has K) locally,
+                        e.g. --env analytics:REDIS_URL=redis://127.0.0.1:6379 (repeatable)
   -h, --help            show this help
 
 Secrets the app references but does not define are read from your environment: a container env

@@ -9,8 +9,8 @@ export type { LocalFunction, LocalPlatformOptions, ReloadResult } from './platfo
 export { consoleSink, formatLogLine, RUNNER_SOURCE } from './log';
 export type { LogEntry, LogSink, LogLevel, LogStream } from './log';
 export { loadManifestDir, parseManifests, Manifests } from './manifests';
-export { planLocalRun, LOCAL_COMMAND_ANNOTATION } from './plan';
-export type { LocalPlan, ProcessPlan, PlanOptions } from './plan';
+export { planLocalRun, parseEnvOverride, LOCAL_COMMAND_ANNOTATION } from './plan';
+export type { EnvOverride, LocalPlan, ProcessPlan, PlanOptions } from './plan';
 export { LocalConfigError } from './env';
 export { resolveAppSource, synthesize, SynthError } from './synth';
 export type { AppSource } from './synth';

@@ -90,6 +90,28 @@ export interface PlanOptions {
   readonly ports: ReadonlyMap<string, number>;
   /** The developer's environment: base variables and Secrets missing from the manifests. */
   readonly developerEnv: Readonly<Record<string, string | undefined>>;
+  /** Values that replace what the manifests give a workload's env (`kubefaas dev --env`). */
+  readonly envOverrides?: readonly EnvOverride[];
+}
+
+/** `[workload:]NAME=VALUE` from `kubefaas dev --env`: no workload = every workload that has NAME. */
+export interface EnvOverride {
+  readonly workload?: string;
+  readonly name: string;
+  readonly value: string;
+}
+
+/** Parses `[workload:]NAME=VALUE`; throws LocalConfigError naming the bad text. */
+export function parseEnvOverride(text: string): EnvOverride {
+  const m = /^(?:([a-z0-9]([-a-z0-9]*[a-z0-9])?):)?([-._a-zA-Z][-._a-zA-Z0-9]*)=(.*)$/s.exec(text);
+  if (!m) throw new LocalConfigError(`--env expects [workload:]NAME=VALUE, got "${text}"`);
+  return { workload: m[1], name: m[3], value: m[4] };
+}
+
+function applyEnvOverrides(workload: string, env: Record<string, string>, overrides: readonly EnvOverride[] = []): void {
+  for (const o of overrides) {
+    if (o.workload === undefined ? o.name in env : o.workload === workload) env[o.name] = o.value;
+  }
 }
 
 /** All workloads in the manifests, with unique names. */
@@ -369,6 +391,7 @@ function planWorkload(
   const rewrite = (s: string): string => rewritePaths(rewriteServices(s));
 
   const env = resolveEnv(container, { manifests, namespace: w.namespace, workload: w.name, developerEnv: opts.developerEnv, rewrite });
+  applyEnvOverrides(w.name, env, opts.envOverrides);
   env[Env.PORT] = String(port);
   const tmp = mappings.find((m) => m.containerPath.replace(/\/+$/, '') === Paths.tmpDir);
   if (tmp && env.TMPDIR === undefined) env.TMPDIR = tmp.localPath;

@@ -10,7 +10,7 @@ import type { RouteTable } from '../contract';
 import { consoleSink, runnerLog, type LogSink } from './log';
 import { materializeVolumes } from './materialize';
 import type { Manifests } from './manifests';
-import { planLocalRun, workloadNames, type LocalPlan, type ProcessPlan, type SkippedWorkload } from './plan';
+import { planLocalRun, workloadNames, type EnvOverride, type LocalPlan, type ProcessPlan, type SkippedWorkload } from './plan';
 import { freePort, isListening } from './ports';
 import { ManagedProcess, type SupervisorOptions } from './process';
 import { waitUntilReady } from './readiness';
@@ -36,6 +36,11 @@ export interface LocalPlatformOptions {
   readonly watchPaths?: readonly string[];
   /** The developer's environment: PATH/HOME for the processes, values of Secrets missing from the app. @default process.env */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Env values that replace (or add to) what the manifests give a workload, for services that exist
+   * in the cluster but not on the laptop (e.g. a Redis URL). @default none
+   */
+  readonly envOverrides?: readonly EnvOverride[];
   /** Receives every output line (runner messages and process output). @default a console printer */
   readonly log?: LogSink;
   /** How long to wait for each process's readiness probe. @default 30000 */
@@ -157,6 +162,7 @@ export class LocalPlatform extends EventEmitter {
       routerPort: this.port,
       ports: this.ports,
       developerEnv: this.opts.env ?? process.env,
+      envOverrides: this.opts.envOverrides,
     });
     this.padLog(plan);
     for (const w of plan.warnings) {

@@ -1,5 +1,5 @@
 import { parse as parseQueryString } from 'node:querystring';
-import type { JsMsg, MsgHdrs } from 'nats';
+import { Match, type JsMsg, type MsgHdrs } from 'nats';
 import type { QueueSubscription } from '../contract';
 import type { FunctionEvent } from '../runtime/types';
 import { CLOUDEVENTS_SPEC_VERSION, MessageHeaders, QueueEventTypes } from './subjects';
@@ -99,8 +99,9 @@ function defaultSource(sub: QueueSubscription, functionName: string): string {
 }
 
 function header(h: MsgHdrs | undefined, name: string): string | undefined {
-  if (!h || !h.has(name)) return undefined;
-  const v = h.get(name);
+  // Other publishers may spell header names differently (`Traceparent`, `Ce-Id`).
+  if (!h || !h.has(name, Match.IgnoreCase)) return undefined;
+  const v = h.get(name, Match.IgnoreCase);
   return v === '' ? undefined : v;
 }
 

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { Env, Paths, type RouteTable } from '../../src/contract';
 import { LocalConfigError, resolveEnv } from '../../src/local/env';
 import { Manifests, parseManifests, type KubeObject } from '../../src/local/manifests';
-import { nodeImageMajor, planLocalRun, type PlanOptions, type ProcessPlan } from '../../src/local/plan';
+import { nodeImageMajor, parseEnvOverride, planLocalRun, type PlanOptions, type ProcessPlan } from '../../src/local/plan';
 import { expandVariables, pathRewriter, serviceAddressRewriter } from '../../src/local/rewrite';
 import { defaultWatchDirs, resolveAppSource } from '../../src/local/synth';
 import { fixtureObjects } from './fixtures/platform';
@@ -214,6 +214,30 @@ describe('env resolution', () => {
     const objs = fixtureObjects({ functions: [{ name: 'one', code: handler, env: [missing] }, { name: 'two', code: handler, env: [missing] }] });
     expect(() => plan(objs)).toThrow(/one: env PW[\s\S]*two: env PW/);
     expect(processNamed(plan(objs, { developerEnv: { PW: 'x' } }), 'one').env.PW).toBe('x');
+  });
+});
+
+describe('--env overrides', () => {
+  test('parse [workload:]NAME=VALUE and refuse anything else', () => {
+    expect(parseEnvOverride('analytics:REDIS_URL=redis://127.0.0.1:6379')).toEqual({ workload: 'analytics', name: 'REDIS_URL', value: 'redis://127.0.0.1:6379' });
+    expect(parseEnvOverride('A=b=c')).toEqual({ workload: undefined, name: 'A', value: 'b=c' });
+    expect(() => parseEnvOverride('no-equals')).toThrow(LocalConfigError);
+    expect(() => parseEnvOverride('Bad:A=1')).toThrow(/--env expects \[workload:\]NAME=VALUE/);
+  });
+
+  test('a workload-scoped override replaces only that workload; an unscoped one only where the name exists', () => {
+    const objs = fixtureObjects({
+      functions: [
+        { name: 'one', code: handler, env: [{ name: 'URL', value: 'cluster' }] },
+        { name: 'two', code: handler, env: [{ name: 'URL', value: 'cluster' }] },
+      ],
+    });
+    const scoped = plan(objs, { envOverrides: [{ workload: 'one', name: 'URL', value: 'local' }] });
+    expect(processNamed(scoped, 'one').env.URL).toBe('local');
+    expect(processNamed(scoped, 'two').env.URL).toBe('cluster');
+    const everywhere = plan(objs, { envOverrides: [{ name: 'URL', value: 'local' }, { name: 'UNSET', value: 'x' }] });
+    expect(processNamed(everywhere, 'two').env.URL).toBe('local');
+    expect(processNamed(everywhere, 'two').env.UNSET).toBeUndefined();
   });
 });
 

@@ -1,0 +1,128 @@
+import type { JetStreamClient, KV } from 'nats';
+import type { QueueConfig } from '../contract';
+import { JsErrorCode, apiErrorCode } from './api-errors';
+
+export type CallStateName = 'queued' | 'running' | 'succeeded' | 'failed';
+
+/** The handler's result, as the caller would have received it synchronously (bounded in size). */
+export interface CallResult {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  /** UTF-8 text, or base64 when `bodyEncoding` says so. */
+  readonly body: string;
+  readonly bodyEncoding: 'utf8' | 'base64';
+  /** True when the body was cut to the size limit. */
+  readonly truncated: boolean;
+}
+
+export interface CallbackOutcome {
+  readonly url: string;
+  readonly delivered: boolean;
+  readonly attempts: number;
+  /** Status of the last callback response, if any came back. */
+  readonly status?: number;
+  readonly error?: string;
+}
+
+/** What `GET /async-function/<name>/<call-id>` returns. */
+export interface CallState {
+  readonly callId: string;
+  readonly function: string;
+  readonly state: CallStateName;
+  readonly queuedAt: string;
+  readonly updatedAt: string;
+  /** Handler attempts started so far. */
+  readonly attempts: number;
+  readonly startedAt?: string;
+  readonly finishedAt?: string;
+  readonly result?: CallResult;
+  /** The last attempt's error (set when failed, and while retrying). */
+  readonly error?: string;
+  readonly callbackUrl?: string;
+  readonly callback?: CallbackOutcome;
+}
+
+/** Call ids are KV keys and NATS header values: keep them to a safe alphabet. */
+export const CALL_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** @default 64 KiB: largest result body kept in the call state. */
+export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024;
+
+/**
+ * Async call states in a JetStream key-value bucket (one key per call, history 1, TTL from the
+ * QueueConfig). Several writers (router, consumer replicas) touch a key, but each call moves forward
+ * through its states from one place at a time, so plain puts are enough after the first `create`.
+ */
+export class CallStateStore {
+  private kv?: Promise<KV>;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly config: QueueConfig,
+  ) {}
+
+  private bucket(): Promise<KV> {
+    if (!this.kv) {
+      this.kv = this.js.views.kv(this.config.callsBucket, { bindOnly: true, allow_direct: true });
+      this.kv.catch(() => (this.kv = undefined));
+    }
+    return this.kv;
+  }
+
+  /** Writes the first state; false when the call id already exists (a duplicate submission). */
+  async create(state: CallState): Promise<boolean> {
+    const kv = await this.bucket();
+    try {
+      await kv.create(state.callId, encode(state));
+      return true;
+    } catch (err) {
+      if (apiErrorCode(err) === JsErrorCode.wrongLastSequence || /wrong last sequence/i.test(String((err as Error).message))) {
+        return false;
+      }
+      throw err;
+    }
+  }
+
+  async put(state: CallState): Promise<void> {
+    const kv = await this.bucket();
+    await kv.put(state.callId, encode(state));
+  }
+
+  async get(callId: string): Promise<CallState | undefined> {
+    if (!CALL_ID_PATTERN.test(callId)) return undefined;
+    const kv = await this.bucket();
+    const entry = await kv.get(callId);
+    if (!entry || entry.operation !== 'PUT' || entry.value.length === 0) return undefined;
+    return JSON.parse(Buffer.from(entry.value).toString('utf8')) as CallState;
+  }
+
+  /** Best effort: removes a state whose call never made it into the stream. */
+  async remove(callId: string): Promise<void> {
+    const kv = await this.bucket();
+    await kv.purge(callId);
+  }
+}
+
+function encode(state: CallState): Uint8Array {
+  return Buffer.from(JSON.stringify(state), 'utf8');
+}
+
+/** A handler reply turned into a bounded CallResult. */
+export function toCallResult(
+  status: number,
+  headers: Readonly<Record<string, string>>,
+  body: Uint8Array,
+  maxBytes: number = DEFAULT_MAX_RESULT_BYTES,
+): CallResult {
+  const truncated = body.byteLength > maxBytes;
+  const kept = Buffer.from(body.buffer, body.byteOffset, Math.min(body.byteLength, maxBytes));
+  const text = kept.toString('utf8');
+  const isText = Buffer.byteLength(text, 'utf8') === kept.byteLength && !text.includes('\uFFFD');
+  return {
+    status,
+    headers,
+    body: isText ? text : kept.toString('base64'),
+    bodyEncoding: isText ? 'utf8' : 'base64',
+    truncated,
+  };
+}
