@@ -57,6 +57,7 @@ export class ContainerFunction extends FunctionBase {
 
   constructor(scope: Construct, id: string, props: ContainerFunctionProps) {
     super(scope, id, props, Limits.minContainerMemoryBytes);
+    props = props ?? ({} as ContainerFunctionProps);
     this.image = validateImage(this, 'image', props.image);
     const command = checkArgv(this, 'command', props.command, false);
     const args = props.args === undefined ? undefined : props.args.length === 0 ? [] : checkArgv(this, 'args', props.args, false);

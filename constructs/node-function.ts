@@ -37,6 +37,7 @@ export class NodeFunction extends FunctionBase {
 
   constructor(scope: Construct, id: string, props: NodeFunctionProps) {
     super(scope, id, props, Limits.minNodeMemoryBytes);
+    props = props ?? ({} as NodeFunctionProps);
     const defaults = this.platform.functionDefaults;
     this.maxConcurrency = validateInteger(this, 'maxConcurrency', props.maxConcurrency ?? defaults.maxConcurrency ?? Defaults.maxConcurrency, 0, Limits.maxConcurrency);
     this.maxBodyBytes = sizeBytes(this, 'maxBodySize', props.maxBodySize ?? defaults.maxBodySize ?? Defaults.maxBodySize, Limits.minBodyBytes, Limits.maxBodyBytes);

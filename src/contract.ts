@@ -51,6 +51,9 @@ export const Paths = {
   routerFile: 'router.js',
   routesDir: '/var/kubefaas/routes',
   routesFile: 'routes.json',
+  /** The cron sender (lib/pod/cron.js) a CronTrigger's CronJob runs, from the `kubefaas-cron` ConfigMap. */
+  cronDir: '/var/kubefaas/cron',
+  cronFile: 'cron.js',
   tmpDir: '/tmp',
 } as const;
 
@@ -218,3 +221,26 @@ export interface QueueSubscription {
   /** Process one message at a time, in order. */
   readonly ordered: boolean;
 }
+
+/**
+ * Environment of the cron sender (lib/pod/cron.js) that a CronTrigger's CronJob runs once per tick.
+ * With a queue it also gets QueueEnv.NATS_URL and QueueEnv.QUEUE_CONFIG and publishes the tick to
+ * `cronSubject(config, FUNCTION, TRIGGER)`; without one it gets ROUTER_URL and POSTs the tick to
+ * `<ROUTER_URL>/function/<FUNCTION>`.
+ */
+export const CronEnv = {
+  /** Name of the function the tick is for. */
+  FUNCTION: 'KUBEFAAS_CRON_FUNCTION',
+  /** Name of the cron trigger (unique per function); the event `type`/`source` name it. */
+  TRIGGER: 'KUBEFAAS_CRON_TRIGGER',
+  /** The schedule, informational (the CronJob controller does the scheduling). */
+  SCHEDULE: 'KUBEFAAS_CRON_SCHEDULE',
+  /** IANA time zone of the schedule, when one was given. */
+  TIME_ZONE: 'KUBEFAAS_CRON_TIME_ZONE',
+  /** Body of the tick event (JSON text), when the trigger has `data`. */
+  DATA: 'KUBEFAAS_CRON_DATA',
+  /** Router base URL (platform without a queue), e.g. `http://kubefaas-router.faas.svc.cluster.local:80`. */
+  ROUTER_URL: 'KUBEFAAS_ROUTER_URL',
+  /** Milliseconds the sender waits for the function (router delivery) or for the publish ack. */
+  TIMEOUT_MS: 'KUBEFAAS_CRON_TIMEOUT_MS',
+} as const;

@@ -5,6 +5,23 @@ export type LogWrite = (chunk: string) => void;
 
 /** Flush early when a batch grows beyond this many characters. */
 const MAX_BATCH_CHARS = 64 * 1024;
+/** Longest a line waits in the batch; short enough that `kubectl logs -f` feels live. */
+const FLUSH_DELAY_MS = 10;
+
+let cachedMs = -1;
+let cachedIso = '';
+/**
+ * `new Date().toISOString()` for the current millisecond, cached: under load many lines share a
+ * millisecond, and formatting a date is a large part of the cost of a short log line.
+ */
+export function isoNow(): string {
+  const now = Date.now();
+  if (now !== cachedMs) {
+    cachedMs = now;
+    cachedIso = new Date(now).toISOString();
+  }
+  return cachedIso;
+}
 
 /**
  * Collects JSON log lines and writes them in one batch per event-loop turn.
@@ -27,7 +44,10 @@ export class LogSink {
       this.flush();
     } else if (!this.scheduled) {
       this.scheduled = true;
-      setTimeout(this.flushSoon, 20).unref();
+      // A short timer rather than setImmediate: an immediate pending on every loop turn makes libuv
+      // poll without waiting, so fewer connections are served per turn (measured: slower).
+      const timer = setTimeout(this.flushSoon, FLUSH_DELAY_MS);
+      timer.unref();
     }
   }
 
@@ -36,7 +56,6 @@ export class LogSink {
     if (this.pending === '') return;
     const chunk = this.pending;
     this.pending = '';
-    if ((process.env.KF_EXP || '').includes('nowrite')) { (globalThis as any).__n = ((globalThis as any).__n || 0) + 1; return; }
     this.write(chunk);
   }
 }
@@ -67,7 +86,7 @@ export class JsonLogger implements FunctionLogger {
   }
 
   write(level: LogLevel, msg: unknown, fields?: Record<string, unknown>): void {
-    let line = `{"level":"${level}","time":"${new Date().toISOString()}","msg":${JSON.stringify(String(msg))},${this.baseFields}`;
+    let line = `{"level":"${level}","time":"${isoNow()}","msg":${JSON.stringify(String(msg))},${this.baseFields}`;
     if (fields) {
       const extra = serializeFields(fields);
       if (extra.length > 2) line += ',' + extra.slice(1, -1);

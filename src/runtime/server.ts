@@ -7,7 +7,7 @@ import { InvocationContext, noQueuePublisher, type Publisher } from './context';
 import { DeadlineQueue, type DeadlineEntry } from './deadlines';
 import { clientErrorStatus } from './errors';
 import { EMPTY_BODY, HttpEvent } from './event';
-import { JsonLogger, LogSink, jsonFragment, type LogWrite } from './log';
+import { JsonLogger, LogSink, isoNow, jsonFragment, type LogWrite } from './log';
 import { Outcome, RuntimeMetrics, type OutcomeIndex, type TriggerStats } from './metrics';
 import { RequestIdSource, traceIdOf } from './request-id';
 import { ContentTypes, sendBody, sendError, sendResult, type BaseHeaders } from './respond';
@@ -54,7 +54,6 @@ export interface Runtime {
   flushLogs(): void;
 }
 
-const EXP = process.env.KF_EXP || '';
 export function createRuntime(options: RuntimeOptions): Runtime {
   return new HttpRuntime(options);
 }
@@ -299,7 +298,6 @@ class HttpRuntime implements Runtime {
 
   private record(req: http.IncomingMessage, requestId: string, startedAt: number, status: number, outcome: OutcomeIndex | undefined): void {
     const durationMs = performance.now() - startedAt;
-    if (EXP.includes('nolog')) { if (outcome !== undefined) { this.http.count(outcome); if (outcome !== Outcome.rejected) this.http.observe(durationMs / 1000); } return; }
     if (outcome !== undefined) {
       this.http.count(outcome);
       if (outcome !== Outcome.rejected) this.http.observe(durationMs / 1000);
@@ -309,14 +307,15 @@ class HttpRuntime implements Runtime {
     const url = req.url as string;
     const q = url.indexOf('?');
     const traceId = traceIdOf(req.headers[HeaderNames.traceparent]);
-    const L = (
-      `{"level":"info","time":"${new Date().toISOString()}","msg":"request","function":${this.functionJson},` +
-        `"requestId":${JSON.stringify(requestId)}${traceId ? `,"traceId":"${traceId}"` : ''},` +
-        `"method":${JSON.stringify(req.method)},"path":${JSON.stringify(q === -1 ? url : url.slice(0, q))},` +
-        `"status":${status},"durationMs":${Math.round(durationMs * 1000) / 1000}}`
+    // Generated ids (base 36 and `-`) and methods (an HTTP token) never need escaping; incoming ids
+    // and paths may.
+    const idJson = requestId === req.headers[HeaderNames.requestId] ? JSON.stringify(requestId) : `"${requestId}"`;
+    this.sink.line(
+      `{"level":"info","time":"${isoNow()}","msg":"request","function":${this.functionJson},` +
+        `"requestId":${idJson}${traceId ? `,"traceId":"${traceId}"` : ''},` +
+        `"method":"${req.method}","path":${JSON.stringify(q === -1 ? url : url.slice(0, q))},` +
+        `"status":${status},"durationMs":${Math.round(durationMs * 1000) / 1000}}`,
     );
-    if (EXP.includes('drop')) { (globalThis as any).__l = L; return; }
-    this.sink.line(L);
   }
 
   private logHandlerError(invocation: HttpInvocation, msg: string, err: unknown): void {

@@ -266,3 +266,16 @@ describe('Platform', () => {
     expect(ingress.spec.tls).toBeUndefined();
   });
 });
+
+test('the manifest validator used above does catch a weakened pod (guards against vacuous checks)', async () => {
+  const { validateManifests } = await import('../support/validate');
+  const platform = newPlatform();
+  new NodeFunction(platform, 'hello', { code: INLINE });
+  const objects = synth(platform);
+  const deployment = find(objects, 'Deployment', 'hello');
+  delete container(deployment).securityContext.capabilities;
+  deployment.spec.template.spec.securityContext.runAsUser = 0;
+  const problems = await validateManifests(objects);
+  expect(problems.length).toBeGreaterThan(0);
+  expect(problems.every((p) => p.object.includes('hello'))).toBe(true);
+});

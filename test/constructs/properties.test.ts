@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { Testing } from 'cdk8s';
 import { HTTP_METHODS } from '../../src/contract';
-import { Code, Cpu, Duration, EnvValue, HttpTrigger, NodeFunction, Platform, Size, ValidationError } from '../../constructs';
+import { Code, ContainerFunction, Cpu, Duration, EnvValue, HttpTrigger, NodeFunction, Platform, RouterExposure, Size, ValidationError } from '../../constructs';
 import { validateManifests } from '../support/validate';
 
 /**
@@ -123,6 +123,53 @@ test('random function props synthesize valid objects or fail with a validation e
     { numRuns: Number(process.env.KUBEFAAS_PROPERTY_RUNS ?? 150) },
   );
   // both outcomes must be exercised, or the property says nothing
+  expect(synthesized).toBeGreaterThan(5);
+  expect(refused).toBeGreaterThan(5);
+});
+
+const imagePart = fc.constantFrom('python', 'ghcr.io/acme/app', 'registry.example.com:5000/team/app', 'Bad Image', '', 'nginx');
+const imageRef = fc.tuple(imagePart, fc.constantFrom('', ':1.2.3', ':latest', ':', '@sha256:' + 'a'.repeat(64), '@sha256:12', ':v1_2-x')).map(([a, b]) => a + b);
+const exposure = fc.oneof(
+  fc.constant(RouterExposure.clusterIp()),
+  fc.record({ sourceRanges: fc.array(fc.constantFrom('10.0.0.0/8', '203.0.113.0/24', '10.0.0.1', 'x'), { maxLength: 2 }) }).map((o) => RouterExposure.loadBalancer(o)),
+  fc.record({ gatewayName: dnsish, hostnames: fc.option(fc.array(mostly(fc.domain(), fc.constant('a_b')), { maxLength: 3 }), { nil: undefined }) }).map((o) =>
+    RouterExposure.gatewayApi(o),
+  ),
+  fc.record({ host: fc.option(mostly(fc.domain(), fc.constant('x:1')), { nil: undefined }), className: fc.option(dnsish, { nil: undefined }) }).map((o) =>
+    RouterExposure.ingress(o),
+  ),
+);
+
+test('random images, container props and exposures: valid objects or a validation error', async () => {
+  let synthesized = 0;
+  let refused = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      imageRef,
+      fc.option(fc.constantFrom('/healthz', 'healthz', '/a b'), { nil: undefined }),
+      fc.option(fc.array(fc.string({ maxLength: 5 }), { maxLength: 2 }), { nil: undefined }),
+      exposure,
+      async (image, health, local, routerExposure) => {
+        let objects: any[];
+        try {
+          const platform = new Platform(Testing.app(), 'platform', { router: { exposure: routerExposure } });
+          new ContainerFunction(platform, 'c', {
+            image,
+            healthCheck: health === undefined ? undefined : { path: health },
+            local: local === undefined ? undefined : { command: local },
+          });
+          objects = Testing.synth(platform);
+        } catch (error) {
+          if (!isValidationFailure(error)) throw error;
+          refused++;
+          return;
+        }
+        synthesized++;
+        expect(await validateManifests(objects)).toEqual([]);
+      },
+    ),
+    { numRuns: Number(process.env.KUBEFAAS_PROPERTY_RUNS ?? 100) },
+  );
   expect(synthesized).toBeGreaterThan(5);
   expect(refused).toBeGreaterThan(5);
 });

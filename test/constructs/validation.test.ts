@@ -311,6 +311,24 @@ describe('images and exposures', () => {
   });
 });
 
+test('missing or malformed props objects are validation errors too, never TypeErrors', () => {
+  const platform = newPlatform();
+  for (const build of [
+    () => new NodeFunction(platform, 'a', undefined as any),
+    () => new ContainerFunction(platform, 'b', undefined as any),
+    () => new NodeFunction(platform, 'c', { code: INLINE, triggers: [undefined as any] }),
+    () => new NodeFunction(platform, 'd', { code: INLINE, triggers: [new HttpTrigger(undefined as any)] }),
+    () => new NodeFunction(platform, 'e', { code: INLINE, env: { A: null as any } }),
+    () => new NodeFunction(platform, 'f', { code: INLINE, timeout: 30 as any }),
+    () => new NodeFunction(platform, 'g', { code: INLINE, memory: '128Mi' as any }),
+    () => new NodeFunction(platform, 'h', { code: INLINE, cpu: 0.5 as any }),
+    () => new NodeFunction(platform, 'i', { code: Code.fromAsset(undefined as any) }),
+    () => new Platform(Testing.app(), 'p', { router: { exposure: RouterExposure.gatewayApi(undefined as any) } }),
+  ]) {
+    expect(errorOf(build)).toBeInstanceOf(ValidationError);
+  }
+});
+
 test('every error above is a ValidationError carrying the construct path', () => {
   const error = nodeError({ timeout: Duration.hours(1) }, 'deep');
   expect(error.name).toBe('ValidationError');

@@ -1,0 +1,60 @@
+import { NATS_HEADLESS_NAME, NATS_NAME, NatsPorts } from './names';
+
+/** Where the StatefulSet mounts things (and what nats.conf refers to). */
+export const NatsPaths = {
+  configDir: '/etc/nats',
+  configFile: 'nats.conf',
+  dataDir: '/data',
+  pidDir: '/var/run/nats',
+  pidFile: '/var/run/nats/nats.pid',
+} as const;
+
+export interface NatsConfigInput {
+  readonly namespace: string;
+  readonly replicas: number;
+  readonly maxFileStoreBytes: number;
+  readonly maxMemoryStoreBytes: number;
+}
+
+/**
+ * nats.conf, equivalent to what the official chart renders for JetStream: file store on the volume,
+ * monitoring on 8222 (probes, KEDA's scaler and the exporter read it), lame-duck shutdown so clients
+ * move to another server before this one stops, and with 3 replicas a cluster whose routes name
+ * every pod through the headless Service. `$SERVER_NAME` comes from the pod name (env), which is
+ * what JetStream clustering needs: stable, unique server names.
+ */
+export function renderNatsConfig(input: NatsConfigInput): string {
+  const lines = [
+    'server_name: $SERVER_NAME',
+    `port: ${NatsPorts.client}`,
+    `http_port: ${NatsPorts.monitor}`,
+    `pid_file: "${NatsPaths.pidFile}"`,
+    'lame_duck_grace_period: 10s',
+    'lame_duck_duration: 30s',
+    // Large async-call bodies (up to the router's limit) must fit in one message.
+    'max_payload: 8MB',
+    'jetstream {',
+    `  store_dir: "${NatsPaths.dataDir}"`,
+    `  max_file_store: ${input.maxFileStoreBytes}`,
+    `  max_memory_store: ${input.maxMemoryStoreBytes}`,
+    '}',
+  ];
+  if (input.replicas > 1) {
+    const routes = Array.from(
+      { length: input.replicas },
+      (_, i) => `    nats://${NATS_NAME}-${i}.${NATS_HEADLESS_NAME}.${input.namespace}.svc.cluster.local:${NatsPorts.cluster}`,
+    );
+    lines.push(
+      'cluster {',
+      '  name: kubefaas',
+      `  port: ${NatsPorts.cluster}`,
+      // Pods only reach each other through the routes above; advertising pod IPs to clients is useless.
+      '  no_advertise: true',
+      '  routes: [',
+      ...routes,
+      '  ]',
+      '}',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,120 @@
+import type { IConstruct } from 'constructs';
+import { QueueEnv, type QueueConfig, type QueueSubscription } from '../../src/contract';
+import { ValidationError } from '../errors';
+import type { FunctionBase } from '../function-base';
+import { asyncSubject } from '../../src/queue/subjects';
+import { durableNames } from './names';
+
+/**
+ * What the rest of the platform knows about its queue once it is bound: where clients connect, the
+ * stream configuration every component shares, and which pods are the NATS servers.
+ *
+ * Kept in WeakMaps keyed by the platform and the function rather than as fields on them, so the
+ * queue stays an optional module: the Platform and FunctionBase only ask `queueOf` / `queueEnv`.
+ */
+export interface QueueBinding {
+  /** NATS client URL of the queue, e.g. `nats://kubefaas-nats.faas.svc.cluster.local:4222`. */
+  readonly url: string;
+  /** Streams, limits and retention (QueueEnv.QUEUE_CONFIG). */
+  readonly config: QueueConfig;
+  /** Pod labels of the NATS servers (what NetworkPolicies select). */
+  readonly podSelector: Readonly<Record<string, string>>;
+  /** The construct holding the queue's objects. */
+  readonly construct: IConstruct;
+}
+
+const queues = new WeakMap<IConstruct, QueueBinding>();
+const subscriptions = new WeakMap<FunctionBase, QueueSubscription[]>();
+
+/** Called by a Queue when it binds to a platform; a platform has at most one queue. */
+export function registerQueue(platform: IConstruct, binding: QueueBinding): void {
+  const existing = queues.get(platform);
+  if (existing) {
+    throw new ValidationError(platform, `the platform already has a queue (${existing.construct.node.path})`, 'Give the platform one queue');
+  }
+  queues.set(platform, binding);
+}
+
+/** The queue of `platform`, if it has one. */
+export function queueOf(platform: IConstruct): QueueBinding | undefined {
+  return queues.get(platform);
+}
+
+/**
+ * Whether the function's pods run the kubefaas Node runtime, which is what consumes JetStream.
+ * A ContainerFunction runs the user's own image, which knows nothing about our subscriptions.
+ */
+export function runsKubefaasRuntime(fn: FunctionBase): boolean {
+  return (fn as unknown as { readonly runsKubefaasRuntime?: boolean }).runsKubefaasRuntime === true;
+}
+
+/** Registers something the function's runtime consumes. Durable names are unique per function. */
+export function addQueueSubscription(fn: FunctionBase, sub: QueueSubscription, what: string): void {
+  const list = subscriptions.get(fn) ?? [];
+  const clash = list.find((s) => s.durable === sub.durable || s.subject === sub.subject);
+  if (clash) {
+    throw new ValidationError(
+      fn,
+      `${what} consumes ${sub.subject}, which the function already consumes (${clash.kind} '${clash.trigger}')`,
+      'Bind each topic (and each cron trigger name) to a function once',
+    );
+  }
+  list.push(sub);
+  subscriptions.set(fn, list);
+}
+
+/** Ack wait: the function timeout plus time to publish the result and ack, so a running handler is never redelivered. */
+export function ackWaitFor(fn: FunctionBase): number {
+  return fn.timeoutMillis + QueueDefaults.ackMarginMs;
+}
+
+/** Defaults of the subscriptions the platform creates on its own. */
+export const QueueDefaults = {
+  ackMarginMs: 5_000,
+  /** Async calls: in flight per replica, retries after the first attempt and their delays. */
+  asyncMaxInFlight: 16,
+  asyncMaxRetries: 2,
+  asyncBackoffMs: [1_000, 10_000] as readonly number[],
+} as const;
+
+/**
+ * Everything the function's runtime consumes: its triggers' subscriptions plus, when the platform
+ * has a queue and the function runs our runtime, its async invocations (`/async-function/<name>`).
+ */
+export function queueSubscriptions(fn: FunctionBase): QueueSubscription[] {
+  const queue = queueOf(fn.platform);
+  const own = subscriptions.get(fn) ?? [];
+  if (!queue || !runsKubefaasRuntime(fn)) return [...own];
+  const asyncSub: QueueSubscription = {
+    kind: 'async',
+    subject: asyncSubject(queue.config, fn.functionName),
+    durable: durableNames.async(fn.functionName),
+    trigger: 'async',
+    maxInFlight: QueueDefaults.asyncMaxInFlight,
+    ackWaitMs: ackWaitFor(fn),
+    maxRetries: QueueDefaults.asyncMaxRetries,
+    backoffMs: [...QueueDefaults.asyncBackoffMs],
+    ordered: false,
+  };
+  return [asyncSub, ...own];
+}
+
+/**
+ * The queue env of a function's container (QueueEnv.*): empty when the function consumes nothing.
+ * Rendered at synth, after every trigger is bound.
+ */
+export function queueEnv(fn: FunctionBase): Array<{ name: string; value: string }> {
+  const queue = queueOf(fn.platform);
+  const subs = queueSubscriptions(fn);
+  if (!queue || subs.length === 0) return [];
+  return [
+    { name: QueueEnv.NATS_URL, value: queue.url },
+    { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(queue.config) },
+    { name: QueueEnv.SUBSCRIPTIONS, value: JSON.stringify(subs) },
+  ];
+}
+
+/** JSON of the queue config, the same bytes in every pod (stable key order from the object literal). */
+export function queueConfigJson(config: QueueConfig): string {
+  return JSON.stringify(config);
+}

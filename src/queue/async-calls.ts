@@ -1,0 +1,227 @@
+import { headers as natsHeaders, type JetStreamClient } from 'nats';
+import { Headers, type QueueConfig } from '../contract';
+import { errorMessage } from './api-errors';
+import { deliverCallback, type CallbackPolicy } from './callback';
+import { CALL_ID_PATTERN, CallStateStore, toCallResult, type CallState, type CallbackOutcome } from './call-state';
+import type { QueueEvent } from './event';
+import type { QueueMetrics } from './metrics';
+import { QueueUnavailableError, publishDurably } from './publisher';
+import type { NormalizedReply } from './reply';
+import { CLOUDEVENTS_SPEC_VERSION, MessageHeaders, QueueEventTypes, asyncSubject } from './subjects';
+import { randomUUID } from 'node:crypto';
+
+/** Headers of the callback POST (besides `x-call-id` and `x-kubefaas-function` from the contract). */
+export const CallbackHeaders = {
+  /** The function's HTTP status (500 when the call failed). */
+  status: 'x-function-status',
+  /** `succeeded` or `failed`. */
+  state: 'x-call-state',
+} as const;
+
+/** The HTTP request `POST /async-function/<name>` accepted. */
+export interface AsyncCallRequest {
+  readonly method: string;
+  /** Path and query string the function sees. */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Uint8Array;
+  /** Client-chosen call id (`X-Call-Id`) making a resubmission idempotent. @default a random UUID */
+  readonly callId?: string;
+  /** Where the result is POSTed. @default none */
+  readonly callbackUrl?: string;
+  readonly traceparent?: string;
+}
+
+export interface EnqueuedCall {
+  readonly callId: string;
+  /** True when this call id was already accepted (nothing new was queued). */
+  readonly duplicate: boolean;
+}
+
+/** The call id given by the client is not usable as a key. Callers answer 400. */
+export class InvalidCallIdError extends Error {
+  override readonly name = 'InvalidCallIdError';
+}
+
+/** Headers that describe the hop, not the request; never replayed to the function. */
+const HOP_HEADERS = new Set([
+  'connection', 'keep-alive', 'transfer-encoding', 'te', 'upgrade', 'proxy-connection', 'content-length', 'host',
+  Headers.callbackUrl, Headers.callId,
+]);
+
+/**
+ * Stores an async call durably: the `queued` state first (so the consumer's later states can't be
+ * overwritten by it), then the request in the calls stream with the call id as Nats-Msg-Id. Resolves
+ * only after the stream's PubAck, so a 202 means the call survives a server restart. When the publish
+ * cannot be confirmed the state is removed and QueueUnavailableError is thrown (the router answers 503).
+ */
+export async function enqueueCall(
+  js: JetStreamClient,
+  store: CallStateStore,
+  config: QueueConfig,
+  functionName: string,
+  req: AsyncCallRequest,
+  options: { readonly timeoutMs?: number; readonly metrics?: QueueMetrics } = {},
+): Promise<EnqueuedCall> {
+  if (req.callId !== undefined && !CALL_ID_PATTERN.test(req.callId)) {
+    throw new InvalidCallIdError(`invalid call id '${req.callId}': use 1-128 letters, digits, '-' or '_'`);
+  }
+  const callId = req.callId ?? randomUUID();
+  const now = new Date().toISOString();
+  const state: CallState = {
+    callId, function: functionName, state: 'queued', queuedAt: now, updatedAt: now, attempts: 0,
+    ...(req.callbackUrl ? { callbackUrl: req.callbackUrl } : {}),
+  };
+  let created: boolean;
+  try {
+    created = await store.create(state);
+  } catch (err) {
+    throw new QueueUnavailableError(`cannot record call ${callId}: ${errorMessage(err)}`);
+  }
+  if (!created) return { callId, duplicate: true };
+
+  const httpHeaders: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    const key = k.toLowerCase();
+    if (v !== undefined && !HOP_HEADERS.has(key)) httpHeaders[key] = v;
+  }
+  const h = natsHeaders();
+  h.set(MessageHeaders.callId, callId);
+  h.set(MessageHeaders.method, req.method);
+  h.set(MessageHeaders.path, req.path);
+  h.set(MessageHeaders.httpHeaders, JSON.stringify(httpHeaders));
+  if (req.callbackUrl) h.set(MessageHeaders.callbackUrl, req.callbackUrl);
+  if (req.traceparent) h.set(MessageHeaders.traceparent, req.traceparent);
+  h.set(MessageHeaders.ceSpecVersion, CLOUDEVENTS_SPEC_VERSION);
+  h.set(MessageHeaders.ceId, callId);
+  h.set(MessageHeaders.ceType, QueueEventTypes.asyncCall);
+  h.set(MessageHeaders.ceSource, `/kubefaas/async/${functionName}`);
+  h.set(MessageHeaders.ceTime, now);
+  try {
+    await publishDurably(js, {
+      subject: asyncSubject(config, functionName),
+      data: req.body,
+      headers: h,
+      msgId: callId,
+      timeoutMs: options.timeoutMs,
+    });
+  } catch (err) {
+    await store.remove(callId).catch(() => undefined);
+    if (err instanceof QueueUnavailableError) throw err;
+    throw new QueueUnavailableError(`call ${callId} not stored: ${errorMessage(err)}`);
+  }
+  options.metrics?.asyncCall(functionName, 'queued');
+  return { callId, duplicate: false };
+}
+
+/** Hooks a consumer calls around each delivery; the async-call flavour records states and callbacks. */
+export interface DeliveryHooks {
+  /** Before the handler; false = the work is already done, skip the handler and ack. */
+  beforeAttempt(event: QueueEvent, attempt: number): Promise<boolean>;
+  succeeded(event: QueueEvent, reply: NormalizedReply, attempt: number, keepAlive: () => void): Promise<void>;
+  retrying(event: QueueEvent, error: string, attempt: number): Promise<void>;
+  failed(event: QueueEvent, error: string, attempts: number, keepAlive: () => void): Promise<void>;
+}
+
+/**
+ * State transitions of async calls, written by the consumer: running on each attempt, back to
+ * queued (with the error) while retrying, then succeeded with the result or failed with the error,
+ * followed by the callback. A redelivered call whose state is already final is not run again; only
+ * a callback that never completed is retried.
+ */
+export class AsyncCallHooks implements DeliveryHooks {
+  constructor(
+    private readonly store: CallStateStore,
+    private readonly functionName: string,
+    private readonly metrics?: QueueMetrics,
+    private readonly callbackPolicy: CallbackPolicy = {},
+    private readonly maxResultBytes?: number,
+  ) {}
+
+  async beforeAttempt(event: QueueEvent, attempt: number): Promise<boolean> {
+    const previous = await this.current(event);
+    if (previous.state === 'succeeded' || previous.state === 'failed') {
+      if (previous.callbackUrl && !previous.callback) await this.callback(previous, () => undefined);
+      return false;
+    }
+    const now = new Date().toISOString();
+    await this.store.put({ ...previous, state: 'running', attempts: attempt, startedAt: previous.startedAt ?? now, updatedAt: now });
+    this.metrics?.asyncCall(this.functionName, 'running');
+    return true;
+  }
+
+  async succeeded(event: QueueEvent, reply: NormalizedReply, attempt: number, keepAlive: () => void): Promise<void> {
+    const previous = await this.current(event);
+    const now = new Date().toISOString();
+    const done: CallState = {
+      ...previous, state: 'succeeded', attempts: attempt, updatedAt: now, finishedAt: now, error: undefined,
+      result: toCallResult(reply.status, reply.headers, reply.body, this.maxResultBytes),
+    };
+    await this.store.put(done);
+    this.metrics?.asyncCall(this.functionName, 'succeeded');
+    if (done.callbackUrl) await this.callback(done, keepAlive, reply);
+  }
+
+  async retrying(event: QueueEvent, error: string, attempt: number): Promise<void> {
+    const previous = await this.current(event);
+    await this.store.put({ ...previous, state: 'queued', attempts: attempt, error, updatedAt: new Date().toISOString() });
+  }
+
+  async failed(event: QueueEvent, error: string, attempts: number, keepAlive: () => void): Promise<void> {
+    const previous = await this.current(event);
+    const now = new Date().toISOString();
+    const done: CallState = { ...previous, state: 'failed', attempts, error, updatedAt: now, finishedAt: now };
+    await this.store.put(done);
+    this.metrics?.asyncCall(this.functionName, 'failed');
+    if (done.callbackUrl) await this.callback(done, keepAlive);
+  }
+
+  /** The stored state, or one rebuilt from the message when it expired or was never written. */
+  private async current(event: QueueEvent): Promise<CallState> {
+    const callId = event.callId ?? event.id;
+    const stored = await this.store.get(callId);
+    if (stored) return stored;
+    return {
+      callId, function: this.functionName, state: 'queued', queuedAt: event.time, updatedAt: event.time, attempts: 0,
+      ...(event.callbackUrl ? { callbackUrl: event.callbackUrl } : {}),
+    };
+  }
+
+  private async callback(state: CallState, keepAlive: () => void, reply?: NormalizedReply): Promise<void> {
+    const headers: Record<string, string> = {
+      [Headers.callId]: state.callId,
+      [Headers.functionName]: state.function,
+      [CallbackHeaders.state]: state.state,
+    };
+    let body: Uint8Array;
+    if (state.state === 'succeeded') {
+      const result = reply ?? undefined;
+      const status = result?.status ?? state.result?.status ?? 200;
+      headers[CallbackHeaders.status] = String(status);
+      if (result) {
+        Object.assign(headers, filterResultHeaders(result.headers));
+        body = result.body;
+      } else {
+        Object.assign(headers, filterResultHeaders(state.result?.headers ?? {}));
+        body = Buffer.from(state.result?.body ?? '', state.result?.bodyEncoding === 'base64' ? 'base64' : 'utf8');
+      }
+    } else {
+      headers[CallbackHeaders.status] = '500';
+      headers['content-type'] = 'application/json';
+      body = Buffer.from(JSON.stringify({ callId: state.callId, function: state.function, state: state.state, error: state.error, attempts: state.attempts }));
+    }
+    const outcome: CallbackOutcome = await deliverCallback(
+      { url: state.callbackUrl!, headers, body },
+      { ...this.callbackPolicy, onWait: keepAlive },
+    );
+    await this.store.put({ ...state, callback: outcome, updatedAt: new Date().toISOString() }).catch(() => undefined);
+  }
+}
+
+function filterResultHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (!HOP_HEADERS.has(k.toLowerCase())) out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,162 @@
+import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection, type PubAck } from 'nats';
+import type { Registry } from 'prom-client';
+import type { QueueConfig, QueueSubscription } from '../contract';
+import type { FunctionLogger } from '../runtime/types';
+import { AsyncCallHooks, enqueueCall, type AsyncCallRequest, type EnqueuedCall } from './async-calls';
+import type { CallbackPolicy } from './callback';
+import { CallStateStore, type CallState } from './call-state';
+import { QueueConsumer, type QueueHandler } from './consumer';
+import { QueueMetrics } from './metrics';
+import { publishToTopic, type TopicPublishOptions } from './publisher';
+import { ensureQueueResources } from './resources';
+
+export interface QueueClientOptions {
+  /** NATS server URLs. */
+  readonly servers: readonly string[];
+  readonly config: QueueConfig;
+  /** Connection name shown by the server's monitoring. @default `kubefaas` */
+  readonly name?: string;
+  /** Where queue metrics are registered. @default a private registry (see `metrics.registry`) */
+  readonly registry?: Registry;
+  /** Use these metrics instead of registering new ones. @default new QueueMetrics(registry) */
+  readonly metrics?: QueueMetrics;
+  /** @default one-line JSON on stdout/stderr */
+  readonly log?: FunctionLogger;
+  /** Create/update the streams and the call-state bucket on connect. @default true */
+  readonly ensureResources?: boolean;
+  /** Delay between reconnect attempts. @default 500 */
+  readonly reconnectTimeWaitMs?: number;
+  /** How long async-call and publish confirmations may take before QueueUnavailableError. @default 10000 */
+  readonly publishTimeoutMs?: number;
+}
+
+export interface SubscribeOptions {
+  /** @default subscription.ackWaitMs */
+  readonly handlerTimeoutMs?: number;
+  /** Callback retries of async calls. @default 5 attempts from 500 ms, doubling */
+  readonly callback?: CallbackPolicy;
+  /** @default 64 KiB */
+  readonly maxResultBytes?: number;
+  /** @default 5000 */
+  readonly fetchExpiresMs?: number;
+}
+
+/**
+ * One NATS connection shared by everything a process does with the queue: topic publishing,
+ * async-call enqueueing and state reads (router), and consumers (runtime). The connection
+ * reconnects forever; publishes made while it is down wait for it up to their timeout.
+ */
+export class QueueClient {
+  readonly metrics: QueueMetrics;
+  readonly calls: CallStateStore;
+  readonly js: JetStreamClient;
+  private readonly consumers: QueueConsumer[] = [];
+  private closing?: Promise<void>;
+
+  private constructor(
+    readonly nc: NatsConnection,
+    readonly jsm: JetStreamManager,
+    private readonly options: QueueClientOptions,
+  ) {
+    this.js = nc.jetstream();
+    this.metrics = options.metrics ?? new QueueMetrics(options.registry);
+    this.calls = new CallStateStore(this.js, options.config);
+    this.watchStatus();
+  }
+
+  /** Connects (retrying until the server answers) and makes sure the streams exist. */
+  static async connect(options: QueueClientOptions): Promise<QueueClient> {
+    const nc = await connect({
+      servers: [...options.servers],
+      name: options.name ?? 'kubefaas',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: options.reconnectTimeWaitMs ?? 500,
+      waitOnFirstConnect: true,
+      pingInterval: 10_000,
+    });
+    try {
+      const jsm = await nc.jetstreamManager();
+      if (options.ensureResources !== false) await ensureQueueResources(jsm, options.config);
+      return new QueueClient(nc, jsm, options);
+    } catch (err) {
+      await nc.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  get config(): QueueConfig {
+    return this.options.config;
+  }
+
+  /** True while the connection to NATS is up (readiness). */
+  isConnected(): boolean {
+    return !this.nc.isClosed() && !this.nc.isDraining() && !this.disconnected;
+  }
+
+  private disconnected = false;
+
+  private watchStatus(): void {
+    void (async () => {
+      for await (const s of this.nc.status()) {
+        if (s.type === 'disconnect' || s.type === 'reconnecting') this.disconnected = true;
+        else if (s.type === 'reconnect') this.disconnected = false;
+      }
+    })().catch(() => undefined);
+  }
+
+  /** `context.publish(topic, data)`: resolves once the topics stream stored the message. */
+  publish(topic: string, data: unknown, options: TopicPublishOptions = {}): Promise<PubAck> {
+    return publishToTopic(this.js, this.options.config, topic, data, { timeoutMs: this.options.publishTimeoutMs, ...options });
+  }
+
+  /** `POST /async-function/<name>`: resolves once the call is durable (→ 202). */
+  enqueueCall(functionName: string, request: AsyncCallRequest): Promise<EnqueuedCall> {
+    return enqueueCall(this.js, this.calls, this.options.config, functionName, request, {
+      timeoutMs: this.options.publishTimeoutMs,
+      metrics: this.metrics,
+    });
+  }
+
+  /** `GET /async-function/<name>/<call-id>`: undefined when unknown or expired. */
+  getCallState(callId: string): Promise<CallState | undefined> {
+    return this.calls.get(callId);
+  }
+
+  /** Starts a durable pull consumer for one subscription of `functionName`. */
+  async subscribe(
+    functionName: string,
+    subscription: QueueSubscription,
+    handler: QueueHandler,
+    options: SubscribeOptions = {},
+  ): Promise<QueueConsumer> {
+    const hooks =
+      subscription.kind === 'async'
+        ? new AsyncCallHooks(this.calls, functionName, this.metrics, options.callback, options.maxResultBytes)
+        : undefined;
+    const consumer = new QueueConsumer(this.js, this.jsm, {
+      functionName,
+      subscription,
+      config: this.options.config,
+      handler,
+      metrics: this.metrics,
+      log: this.options.log,
+      hooks,
+      handlerTimeoutMs: options.handlerTimeoutMs,
+      fetchExpiresMs: options.fetchExpiresMs,
+    });
+    await consumer.start();
+    this.consumers.push(consumer);
+    return consumer;
+  }
+
+  /** Stops every consumer (finishing in-flight handlers within `graceMs`), then drains the connection. */
+  close(graceMs = 30_000): Promise<void> {
+    if (!this.closing) {
+      this.closing = (async () => {
+        await Promise.all(this.consumers.map((c) => c.stop(graceMs)));
+        if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+      })();
+    }
+    return this.closing;
+  }
+}

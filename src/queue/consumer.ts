@@ -1,0 +1,367 @@
+import { headers as natsHeaders, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
+import type { QueueConfig, QueueSubscription } from '../contract';
+import type { FunctionLogger } from '../runtime/types';
+import { errorMessage } from './api-errors';
+import type { DeliveryHooks } from './async-calls';
+import { QueueEvent } from './event';
+import type { QueueMetrics } from './metrics';
+import { publishDurably, sleep } from './publisher';
+import { normalizeReply, type NormalizedReply, type QueueReply } from './reply';
+import { consumerStream, ensureConsumer } from './resources';
+import { MessageHeaders, QueueEventTypes } from './subjects';
+
+/** Per-delivery facts a handler may use. */
+export interface Delivery {
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+  /** Attempts allowed in total (maxRetries + 1). */
+  readonly maxAttempts: number;
+  /** Epoch ms after which the attempt counts as failed. */
+  readonly deadline: number;
+  /** Aborted when the attempt times out or the consumer stops. */
+  readonly signal: AbortSignal;
+  readonly subscription: QueueSubscription;
+}
+
+/** Throw (or reject) to fail the attempt; the message is retried, then dead-lettered. */
+export type QueueHandler = (event: QueueEvent, delivery: Delivery) => Promise<QueueReply | void> | QueueReply | void;
+
+export interface QueueConsumerOptions {
+  readonly functionName: string;
+  readonly subscription: QueueSubscription;
+  readonly config: QueueConfig;
+  readonly handler: QueueHandler;
+  /** @default no metrics */
+  readonly metrics?: QueueMetrics;
+  /** @default one-line JSON on stdout/stderr */
+  readonly log?: FunctionLogger;
+  /** Async-call state keeping; set for `async` subscriptions. @default none */
+  readonly hooks?: DeliveryHooks;
+  /** Time an attempt may take before it fails. @default subscription.ackWaitMs */
+  readonly handlerTimeoutMs?: number;
+  /** How long one pull request waits for messages (JetStream minimum 1000). @default 5000 */
+  readonly fetchExpiresMs?: number;
+}
+
+/** Errors of attempts whose dead-lettering has to be retried, remembered so the DLQ gets the real error. */
+const MAX_REMEMBERED_ERRORS = 1000;
+
+/**
+ * A JetStream pull consumer for one subscription: at most `maxInFlight` handlers run at once and
+ * at most that many messages are requested from the server beyond those, so nothing sits in a local
+ * buffer while its ack wait runs out. Ack only after the handler (and its reply/state bookkeeping)
+ * succeeded; NAK with the backoff delay on failure; after the last attempt publish the message to
+ * the dead-letter subject (awaiting the PubAck) and only then terminate it.
+ */
+export class QueueConsumer {
+  private readonly sub: QueueSubscription;
+  private readonly stream: string;
+  private readonly maxAttempts: number;
+  private readonly handlerTimeoutMs: number;
+  private readonly fetchExpiresMs: number;
+  private readonly refillAt: number;
+  private readonly log: FunctionLogger;
+  private consumer?: Consumer;
+  private stopping = false;
+  private inFlight = 0;
+  /** Messages asked from the server and not yet received. */
+  private requested = 0;
+  private readonly batches = new Set<ConsumerMessages>();
+  private readonly stopController = new AbortController();
+  private waiters: (() => void)[] = [];
+  private loop?: Promise<void>;
+  private lastPullError?: unknown;
+  private readonly failedErrors = new Map<number, string>();
+  private untrackLag?: () => void;
+
+  constructor(
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly options: QueueConsumerOptions,
+  ) {
+    this.sub = options.subscription;
+    this.stream = consumerStream(options.config, this.sub);
+    this.maxAttempts = this.sub.maxRetries + 1;
+    this.handlerTimeoutMs = options.handlerTimeoutMs ?? this.sub.ackWaitMs;
+    this.fetchExpiresMs = Math.max(1000, options.fetchExpiresMs ?? 5000);
+    const max = this.sub.ordered ? 1 : this.sub.maxInFlight;
+    // Ask for a new batch once half the window is free: big enough batches, no idle gap.
+    this.refillAt = Math.max(1, Math.ceil(max / 2));
+    this.log = options.log ?? defaultLogger(options.functionName, this.sub.trigger);
+  }
+
+  private get maxInFlight(): number {
+    return this.sub.ordered ? 1 : this.sub.maxInFlight;
+  }
+
+  /** Handlers running now. */
+  get running(): number {
+    return this.inFlight;
+  }
+
+  /** Creates (or updates) the durable consumer and starts pulling. */
+  async start(): Promise<void> {
+    await ensureConsumer(this.jsm, this.stream, this.sub);
+    this.consumer = await this.js.consumers.get(this.stream, this.sub.durable);
+    const metrics = this.options.metrics;
+    if (metrics) {
+      this.untrackLag = metrics.trackLag(this.options.functionName, this.sub.trigger, async () => {
+        const info = await this.jsm.consumers.info(this.stream, this.sub.durable);
+        return info.num_pending + info.num_ack_pending;
+      });
+    }
+    this.loop = this.pullLoop();
+  }
+
+  /** Stops pulling, hands back messages not started, and waits for running handlers (up to `graceMs`). */
+  async stop(graceMs = 30_000): Promise<void> {
+    if (this.stopping) return this.loop;
+    this.stopping = true;
+    this.untrackLag?.();
+    for (const batch of this.batches) batch.stop();
+    this.wake();
+    await this.loop;
+    const deadline = Date.now() + graceMs;
+    while (this.inFlight > 0 && Date.now() < deadline) await this.changed(Math.max(1, deadline - Date.now()));
+    // Whatever still runs past the grace period is abandoned: its ack wait expires and it is redelivered.
+    this.stopController.abort(new Error('consumer stopped'));
+  }
+
+  private async pullLoop(): Promise<void> {
+    let errorDelay = 250;
+    while (!this.stopping) {
+      if (this.lastPullError !== undefined) {
+        this.log.warn('queue pull failed, retrying', { subject: this.sub.subject, error: errorMessage(this.lastPullError) });
+        this.lastPullError = undefined;
+        await this.changed(errorDelay);
+        errorDelay = Math.min(errorDelay * 2, 5000);
+        if (this.stopping) break;
+        // The server may have lost the consumer (new, empty store): make sure it exists again.
+        try {
+          await ensureConsumer(this.jsm, this.stream, this.sub);
+        } catch (err) {
+          this.lastPullError = err;
+          continue;
+        }
+      }
+      const want = this.maxInFlight - this.inFlight - this.requested;
+      if (want < this.refillAt) {
+        await this.changed();
+        continue;
+      }
+      this.requested += want;
+      let batch: ConsumerMessages;
+      try {
+        batch = await this.consumer!.fetch({ max_messages: want, expires: this.fetchExpiresMs });
+      } catch (err) {
+        this.requested -= want;
+        this.lastPullError = err;
+        continue;
+      }
+      errorDelay = 250;
+      this.batches.add(batch);
+      void this.drain(batch, want);
+    }
+  }
+
+  /** Starts a handler for each message of one pull as it arrives. */
+  private async drain(batch: ConsumerMessages, want: number): Promise<void> {
+    let received = 0;
+    try {
+      for await (const msg of batch) {
+        received++;
+        this.requested--;
+        if (this.stopping) {
+          msg.nak(); // not started: let another replica take it now rather than after the ack wait
+          continue;
+        }
+        this.inFlight++;
+        void this.process(msg).finally(() => {
+          this.inFlight--;
+          this.wake();
+        });
+      }
+    } catch (err) {
+      if (!this.stopping) this.lastPullError = err;
+    } finally {
+      this.requested -= want - received;
+      this.batches.delete(batch);
+      this.wake();
+    }
+  }
+
+  private async process(msg: JsMsg): Promise<void> {
+    const fn = this.options.functionName;
+    const trigger = this.sub.trigger;
+    const metrics = this.options.metrics;
+    const attempt = msg.info.deliveryCount;
+    if (attempt > 1) metrics?.retry(fn, trigger);
+    // Keep the message ours while we work on it (long handlers, callbacks, slow DLQ publishes).
+    const keepAlive = () => msg.working();
+    const ticker = setInterval(keepAlive, Math.max(500, Math.floor(this.sub.ackWaitMs / 2)));
+    ticker.unref();
+    let event: QueueEvent | undefined;
+    try {
+      event = new QueueEvent(msg, this.sub, fn);
+      if (attempt > this.maxAttempts) {
+        // The last attempt never reported back (process died, ack wait expired): give up now.
+        const error = this.failedErrors.get(msg.seq) ?? `attempt ${attempt - 1} did not finish (process stopped or ack wait expired)`;
+        await this.giveUp(msg, event, error, Math.min(attempt - 1, this.maxAttempts), keepAlive);
+        return;
+      }
+      const hooks = this.options.hooks;
+      if (hooks && !(await hooks.beforeAttempt(event, attempt))) {
+        msg.ack();
+        metrics?.delivery(fn, trigger, 'ack');
+        return;
+      }
+      let reply: NormalizedReply;
+      try {
+        reply = normalizeReply(await this.runHandler(event, attempt));
+      } catch (err) {
+        await this.failAttempt(msg, event, errorMessage(err), attempt, keepAlive);
+        return;
+      }
+      if (this.sub.responseSubject) await this.publishReply(event, reply);
+      if (hooks) await hooks.succeeded(event, reply, attempt, keepAlive);
+      msg.ack();
+      metrics?.delivery(fn, trigger, 'ack');
+    } catch (err) {
+      // Our own bookkeeping failed (reply publish, state write, DLQ publish): retry the delivery.
+      this.log.warn('queue delivery bookkeeping failed, will be redelivered', {
+        subject: msg.subject, sequence: msg.seq, attempt, error: errorMessage(err),
+      });
+      msg.nak(this.backoff(attempt));
+      metrics?.delivery(fn, trigger, 'retry');
+    } finally {
+      clearInterval(ticker);
+    }
+  }
+
+  private async runHandler(event: QueueEvent, attempt: number): Promise<QueueReply | void> {
+    const controller = new AbortController();
+    const onStop = () => controller.abort(this.stopController.signal.reason);
+    this.stopController.signal.addEventListener('abort', onStop, { once: true });
+    const deadline = Date.now() + this.handlerTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new Error(`handler timed out after ${this.handlerTimeoutMs} ms`);
+        controller.abort(err);
+        reject(err);
+      }, this.handlerTimeoutMs);
+    });
+    try {
+      const delivery: Delivery = { attempt, maxAttempts: this.maxAttempts, deadline, signal: controller.signal, subscription: this.sub };
+      return await Promise.race([Promise.resolve().then(() => this.options.handler(event, delivery)), timeout]);
+    } finally {
+      clearTimeout(timer);
+      this.stopController.signal.removeEventListener('abort', onStop);
+    }
+  }
+
+  private async failAttempt(msg: JsMsg, event: QueueEvent, error: string, attempt: number, keepAlive: () => void): Promise<void> {
+    const fn = this.options.functionName;
+    if (attempt < this.maxAttempts) {
+      await this.options.hooks?.retrying(event, error, attempt);
+      msg.nak(this.backoff(attempt));
+      this.options.metrics?.delivery(fn, this.sub.trigger, 'retry');
+      return;
+    }
+    this.rememberError(msg.seq, error);
+    await this.giveUp(msg, event, error, attempt, keepAlive);
+  }
+
+  /** After the last attempt: dead-letter (stored before we let go of the message), record, terminate. */
+  private async giveUp(msg: JsMsg, event: QueueEvent, error: string, attempts: number, keepAlive: () => void): Promise<void> {
+    const fn = this.options.functionName;
+    const dlq = this.sub.deadLetterSubject;
+    if (dlq) {
+      const h = natsHeaders();
+      if (msg.headers) {
+        for (const [key, values] of msg.headers) {
+          if (key.toLowerCase().startsWith('nats-')) continue;
+          for (const v of values) h.append(key, v);
+        }
+      }
+      h.set(MessageHeaders.error, oneLine(error));
+      h.set(MessageHeaders.attempts, String(attempts));
+      h.set(MessageHeaders.function, fn);
+      h.set(MessageHeaders.trigger, this.sub.trigger);
+      h.set(MessageHeaders.originalSubject, msg.subject);
+      h.set(MessageHeaders.originalStream, msg.info.stream);
+      h.set(MessageHeaders.originalSequence, String(msg.seq));
+      // Throws when the DLQ publish is not confirmed: the message is NAKed and dead-lettered on redelivery.
+      await publishDurably(this.js, { subject: dlq, data: msg.data, headers: h, msgId: `dlq-${msg.info.stream}-${msg.seq}` });
+    }
+    await this.options.hooks?.failed(event, error, attempts, keepAlive);
+    this.log.error('queue message dead-lettered after the last attempt', {
+      subject: msg.subject, sequence: msg.seq, id: event.id, attempts, error, deadLetterSubject: dlq ?? null,
+    });
+    msg.term();
+    this.failedErrors.delete(msg.seq);
+    this.options.metrics?.deadLetter(fn, this.sub.trigger);
+    this.options.metrics?.delivery(fn, this.sub.trigger, 'dead_letter');
+  }
+
+  private async publishReply(event: QueueEvent, reply: NormalizedReply): Promise<void> {
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(reply.headers)) h.set(k, v);
+    h.set(MessageHeaders.status, String(reply.status));
+    h.set(MessageHeaders.function, this.options.functionName);
+    h.set(MessageHeaders.ceSpecVersion, '1.0');
+    h.set(MessageHeaders.ceId, `${event.id}-response`);
+    h.set(MessageHeaders.ceType, QueueEventTypes.response);
+    h.set(MessageHeaders.ceSource, `/kubefaas/function/${this.options.functionName}`);
+    h.set(MessageHeaders.ceTime, new Date().toISOString());
+    const traceparent = event.headers.traceparent;
+    if (typeof traceparent === 'string') h.set(MessageHeaders.traceparent, traceparent);
+    // Stable id: a redelivered message that succeeds again does not publish a second response.
+    await publishDurably(this.js, { subject: this.sub.responseSubject!, data: reply.body, headers: h, msgId: `${event.id}-response` });
+  }
+
+  private backoff(attempt: number): number {
+    const steps = this.sub.backoffMs;
+    if (steps.length === 0) return 0;
+    return steps[Math.min(attempt - 1, steps.length - 1)];
+  }
+
+  private rememberError(seq: number, error: string): void {
+    if (this.failedErrors.size >= MAX_REMEMBERED_ERRORS) {
+      const oldest = this.failedErrors.keys().next().value;
+      if (oldest !== undefined) this.failedErrors.delete(oldest);
+    }
+    this.failedErrors.set(seq, error);
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves on the next state change (a handler finished, a pull ended, stop) or after `ms`. */
+  private changed(ms?: number): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        resolve();
+      };
+      this.waiters.push(done);
+      if (ms !== undefined) timer = setTimeout(done, ms);
+    });
+  }
+}
+
+function oneLine(text: string): string {
+  const flat = text.replace(/[\r\n]+/g, ' ');
+  return flat.length > 1024 ? `${flat.slice(0, 1021)}...` : flat;
+}
+
+function defaultLogger(fn: string, trigger: string): FunctionLogger {
+  const write = (level: string, stream: NodeJS.WriteStream) => (msg: string, fields?: Record<string, unknown>) => {
+    stream.write(`${JSON.stringify({ time: new Date().toISOString(), level, function: fn, trigger, msg, ...fields })}\n`);
+  };
+  return { info: write('info', process.stdout), warn: write('warn', process.stderr), error: write('error', process.stderr) };
+}

@@ -1,0 +1,43 @@
+import type { QueueConfig, QueueSubscription } from '../../src/contract';
+import { DEFAULT_QUEUE_CONFIG } from '../../src/queue';
+
+/** A QueueConfig with names unique to one test, so tests sharing a server never see each other's messages. */
+export function testConfig(tag: string, overrides: Partial<QueueConfig> = {}): QueueConfig {
+  const t = tag.replace(/[^A-Za-z0-9]/g, '_');
+  return {
+    ...DEFAULT_QUEUE_CONFIG,
+    topicsStream: `T_${t}`,
+    topicsPrefix: `t_${t}`,
+    callsStream: `C_${t}`,
+    asyncPrefix: `a_${t}`,
+    cronPrefix: `c_${t}`,
+    callsBucket: `calls_${t}`,
+    maxAgeMs: 3600_000,
+    callStateTtlMs: 3600_000,
+    ...overrides,
+  };
+}
+
+export function topicSubscription(config: QueueConfig, topic: string, overrides: Partial<QueueSubscription> = {}): QueueSubscription {
+  return {
+    kind: 'topic',
+    subject: `${config.topicsPrefix}.${topic}`,
+    durable: `fn_${topic}`,
+    trigger: topic,
+    maxInFlight: 16,
+    ackWaitMs: 5000,
+    maxRetries: 3,
+    backoffMs: [20, 50],
+    ordered: false,
+    ...overrides,
+  };
+}
+
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
