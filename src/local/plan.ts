@@ -12,13 +12,13 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { CONTAINER_PORT, Env, Labels, Paths, type RouteTable } from '../contract';
+import { Annotations, CONTAINER_PORT, Env, Labels, Paths, type RouteTable } from '../contract';
 import { LocalConfigError, resolveEnv } from './env';
 import type { Container, Manifests, PodTemplate, ServicePort, Volume } from './manifests';
 import { expandVariables, pathRewriter, serviceAddressRewriter, type PathMapping, type ServiceAddress } from './rewrite';
 
 /** Pod annotation with the command (JSON array of strings) a workload runs with locally. */
-export const LOCAL_COMMAND_ANNOTATION = 'kubefaas.dev/local-command';
+export const LOCAL_COMMAND_ANNOTATION = Annotations.localCommand;
 
 /** Workload kinds the runner starts processes for. */
 export const WORKLOAD_KINDS: readonly string[] = ['Deployment', 'StatefulSet'];
