@@ -5,3 +5,4 @@ export { OperatorMonitoring } from './operator-monitoring';
 export { GrafanaDashboard } from './dashboard';
 export { MonitoringImages } from './images';
 export { MonitoringNames } from './objects';
+export { validateFunctionAlerts } from './resolve';

@@ -7,7 +7,7 @@ import { validateLabels } from '../validation';
 import { GrafanaDashboard } from './dashboard';
 import { MonitoringNames, apiObject } from './objects';
 import { MetricsBindOptions, OperatorMetricsOptions } from './options';
-import { monitoredFunctions, platformAlerts, wholeSeconds } from './resolve';
+import { monitoredFunctions, platformAlerts, unknownRuleFunctions, validateRuleOptions, wholeSeconds } from './resolve';
 
 export interface OperatorMonitoringProps extends OperatorMetricsOptions, MetricsBindOptions {}
 
@@ -24,6 +24,8 @@ export class OperatorMonitoring extends Construct {
     const objectLabels = { ...props.commonLabels, ...validateLabels(this, props.labels ?? {}) };
     const interval = wholeSeconds(this, 'metrics scrapeInterval', props.scrapeInterval ?? Duration.seconds(15));
     if (interval < 1) throw new ValidationError(this, 'metrics scrapeInterval must be at least 1 second', 'Use e.g. Duration.seconds(15)');
+    validateRuleOptions(this, props.rules);
+    this.node.addValidation({ validate: () => unknownRuleFunctions(props.functions(), props.rules) });
     const endpoint = {
       port: METRICS_PORT_NAME,
       path: Endpoints.metrics,

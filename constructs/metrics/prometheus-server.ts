@@ -13,7 +13,7 @@ import {
   apiObject, componentLabels, contentHash, restrictedPodSecurity,
 } from './objects';
 import { MetricsBindOptions, PrometheusMetricsOptions } from './options';
-import { monitoredFunctions, platformAlerts, wholeSeconds } from './resolve';
+import { monitoredFunctions, platformAlerts, unknownRuleFunctions, validateRuleOptions, wholeSeconds } from './resolve';
 import { renderResources } from './resources';
 
 export const PROMETHEUS_PORT = 9090;
@@ -59,6 +59,8 @@ export class PrometheusServer extends Construct {
     if (props.storageClass !== undefined && !isDns1123Subdomain(props.storageClass)) {
       throw new ValidationError(this, `metrics storageClass "${props.storageClass}" is not a valid StorageClass name`, 'Use the name of a StorageClass of your cluster');
     }
+    validateRuleOptions(this, props.rules);
+    this.node.addValidation({ validate: () => unknownRuleFunctions(props.functions(), props.rules) });
     const alertmanager = props.alertmanager;
     if (alertmanager) {
       validateKeyReference(this, 'metrics alertmanager.receiverSecret', alertmanager.receiverSecret?.name, alertmanager.receiverSecret?.key);

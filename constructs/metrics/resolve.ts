@@ -34,14 +34,36 @@ function check(scope: IConstruct, problems: string[]): void {
   if (problems.length > 0) throw new ValidationError(scope, problems.join('; '), 'Fix the alert settings in the metrics options');
 }
 
+/**
+ * Checks one set of alert changes on its own (on top of the defaults), so bad values are reported
+ * where they are written, at construction, instead of during synth. Functions call it for their
+ * `alerts` prop; the metrics constructs for `rules.defaults` and each `rules.functions` entry.
+ */
+export function validateFunctionAlerts(scope: IConstruct, where: string, alerts: FunctionAlertOptions | undefined): void {
+  if (alerts === undefined) return;
+  const merged = mergeAlerts(DEFAULT_FUNCTION_ALERTS, DEFAULT_FUNCTION_ALERTS, overridesInSeconds(scope, where, alerts));
+  check(scope, alertProblems(where, merged));
+}
+
+/** Eager checks of the rule options (the function list is only known at synth). */
+export function validateRuleOptions(scope: IConstruct, rules: AlertRuleOptions = {}): void {
+  validateFunctionAlerts(scope, 'rules.defaults', rules.defaults);
+  for (const [name, alerts] of Object.entries(rules.functions ?? {})) validateFunctionAlerts(scope, `rules.functions.${name}`, alerts);
+  platformAlerts(scope, rules);
+}
+
+/** Names in `rules.functions` that are not functions of the platform (for `node.addValidation`). */
+export function unknownRuleFunctions(functions: readonly MonitoredFunctionInfo[], rules: AlertRuleOptions = {}): string[] {
+  const known = new Set(functions.map((f) => f.name));
+  return Object.keys(rules.functions ?? {})
+    .filter((name) => !known.has(name))
+    .map((name) => `metrics rules name function "${name}", which is not part of this platform. Use one of: ${[...known].sort().join(', ') || '(no functions)'}`);
+}
+
 /** Effective alert settings of each function: defaults ← rules.defaults ← rules.functions[name] ← fn.alerts. */
 export function monitoredFunctions(scope: IConstruct, functions: readonly MonitoredFunctionInfo[], rules: AlertRuleOptions = {}): MonitoredFunction[] {
-  const known = new Set(functions.map((f) => f.name));
-  for (const name of Object.keys(rules.functions ?? {})) {
-    if (!known.has(name)) {
-      throw new ValidationError(scope, `metrics rules name function "${name}", which is not part of this platform`, `Use one of: ${[...known].sort().join(', ') || '(no functions)'}`);
-    }
-  }
+  const unknown = unknownRuleFunctions(functions, rules);
+  if (unknown.length > 0) throw new ValidationError(scope, unknown.join('; '));
   const platformDefaults = overridesInSeconds(scope, 'rules.defaults', rules.defaults);
   return functions.map((fn) => {
     // Scale-to-zero functions have no replica on purpose; only alert on them when asked to.

@@ -8,9 +8,10 @@
 // Standalone: `npm run build && node scripts/bench/router.mjs` (or via `npm run bench -- router`).
 // Knobs: BENCH_SECONDS (per throughput measurement, default 4), BENCH_CONNECTIONS (default 32),
 // BENCH_ROUNDS (default 2), BENCH_RATE (latency run, req/s, default 500), BENCH_LATENCY_SECONDS
-// (default 4), BENCH_ACCESS_LOG_SAMPLE (router access-log sampling, default 1 = log every request).
+// (default 4), BENCH_ACCESS_LOG_SAMPLE (router access-log sampling, default 1 = log every request),
+// BENCH_CPU_REQUESTS (requests for the CPU-per-request measurement, default 20000).
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -145,6 +146,30 @@ async function latencies(port, path, rate, seconds) {
   return samples.sort((a, b) => a - b);
 }
 
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux); undefined elsewhere. */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU cost per request of each process on a path, for a fixed number of requests. Unlike req/s this
+ * barely depends on what else runs on the machine, so it says what the router costs relative to a
+ * function even when the CPUs are shared.
+ */
+async function cpuPerRequest(port, path, pids, amount, connections) {
+  const before = pids.map(cpuMs);
+  if (before.some((v) => v === undefined)) return undefined;
+  await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections, amount });
+  return pids.map((pid, i) => ((cpuMs(pid) - before[i]) * 1000) / amount);
+}
+
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 export async function run() {
@@ -183,6 +208,17 @@ export async function run() {
     const ratio = ratios.reduce((a, b) => a + b, 0) / ratios.length;
     console.log(`router/direct req/s ratio: ${ratio.toFixed(2)} (target >= 0.5)`);
 
+    const amount = num('BENCH_CPU_REQUESTS', 20_000);
+    const directCpu = await cpuPerRequest(upstream.port, '/', [upstream.child.pid], amount, connections);
+    const routedCpu = await cpuPerRequest(router.port, '/hello', [upstream.child.pid, router.child.pid], amount, connections);
+    let cpu;
+    if (directCpu && routedCpu) {
+      const [fnDirect] = directCpu;
+      const [fnRouted, routerCost] = routedCpu;
+      cpu = { fnDirect, fnRouted, router: routerCost };
+      console.log(`CPU per request (${amount} requests, /proc): function direct ${fnDirect.toFixed(0)} us, via router: function ${fnRouted.toFixed(0)} us + router ${routerCost.toFixed(0)} us (router/function ${(routerCost / fnRouted).toFixed(2)})`);
+    }
+
     console.log(`latency: ${rate} req/s fixed rate for ${latencySeconds} s each, keep-alive client, per-request hrtime`);
     const direct = await latencies(upstream.port, '/', rate, latencySeconds);
     const routed = await latencies(router.port, '/hello', rate, latencySeconds);
@@ -192,7 +228,7 @@ export async function run() {
     const addedP50 = percentile(routed, 50) - percentile(direct, 50);
     const addedP99 = percentile(routed, 99) - percentile(direct, 99);
     console.log(`added latency: p50 ${addedP50.toFixed(3)} ms (target <= 1), p99 ${addedP99.toFixed(3)} ms (target <= 3)`);
-    return { ratio, addedP50, addedP99, upstream: upstream.kind };
+    return { ratio, addedP50, addedP99, cpu, upstream: upstream.kind };
   } finally {
     for (const child of children) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });

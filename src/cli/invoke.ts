@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { controlStateFile, readControlState } from '../local/control';
 import { DEFAULT_ROUTER_PORT } from '../local/platform';
 import { UsageError } from './dev';
 import { INVOKE_USAGE } from './usage';
@@ -11,6 +12,8 @@ export interface InvokeRequest {
   readonly method: string;
   readonly headers: Record<string, string>;
   readonly body?: Buffer;
+  /** `--trigger cron/<name>`: fire one tick of the function's cron trigger instead of calling it. */
+  readonly trigger?: { readonly kind: 'cron'; readonly function: string; readonly name: string; readonly routerPort: number };
 }
 
 /** Parses `kubefaas invoke` arguments into a request (throws UsageError); undefined means help was printed. */
@@ -24,6 +27,7 @@ export function parseInvokeArgs(argv: string[], readStdin: () => Buffer = () => 
       path: { type: 'string' },
       header: { type: 'string', short: 'H', multiple: true },
       router: { type: 'string' },
+      trigger: { type: 'string', short: 't' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -56,7 +60,17 @@ export function parseInvokeArgs(argv: string[], readStdin: () => Buffer = () => 
     throw new UsageError(`--router must be a URL, got "${values.router}"`, INVOKE_USAGE);
   }
   const method = (values.method ?? (body ? 'POST' : 'GET')).toUpperCase();
-  return { url: `${router}/function/${name}${sub}`, method, headers, body };
+  const url = `${router}/function/${name}${sub}`;
+  if (values.trigger === undefined) return { url, method, headers, body };
+  const m = /^cron\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(values.trigger);
+  if (!m) throw new UsageError(`--trigger must be cron/<name> (a CronTrigger of the function), got "${values.trigger}"`, INVOKE_USAGE);
+  if (body || values.method || values.path) throw new UsageError('--trigger fires the trigger as configured; it takes no --data, --method or --path', INVOKE_USAGE);
+  const parsed = new URL(router);
+  const routerPort = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname)) {
+    throw new UsageError('--trigger works with a local runner (kubefaas dev) only; in a cluster, run `kubectl create job --from=cronjob/<function>-cron-<name>`', INVOKE_USAGE);
+  }
+  return { url, method, headers, body, trigger: { kind: 'cron', function: name, name: m[1], routerPort } };
 }
 
 /** `kubefaas invoke`: returns the process exit code. */
@@ -67,6 +81,7 @@ export async function invokeCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const verbose = argv.includes('-v') || argv.includes('--verbose');
+  if (request.trigger) return fireTrigger(request.trigger);
   let res: Response;
   try {
     res = await fetch(request.url, {
@@ -92,4 +107,40 @@ export async function invokeCommand(argv: string[]): Promise<number> {
   out.write(body);
   if (body.length > 0 && body[body.length - 1] !== 0x0a) out.write('\n');
   return res.status >= 400 ? 1 : 0;
+}
+
+/** `--trigger cron/<name>`: asks the running `kubefaas dev` (found by its router port) to run one tick. */
+async function fireTrigger(t: NonNullable<InvokeRequest['trigger']>): Promise<number> {
+  const state = readControlState(t.routerPort);
+  if (!state) {
+    process.stderr.write(
+      `kubefaas invoke: no kubefaas dev runner serves router port ${t.routerPort} (no live ${controlStateFile(t.routerPort)}); ` +
+        'start one with kubefaas dev, or pass its --router URL\n',
+    );
+    return 1;
+  }
+  let res: Response;
+  try {
+    res = await fetch(`${state.controlUrl}/cron/${encodeURIComponent(t.function)}/${encodeURIComponent(t.name)}`, { method: 'POST' });
+  } catch (err) {
+    process.stderr.write(`kubefaas invoke: cannot reach the runner at ${state.controlUrl} (${(err as Error).message})\n`);
+    return 1;
+  }
+  const body = (await res.json().catch(() => ({}))) as { error?: string; cronJobs?: string[]; output?: string; exitCode?: number | null; skipped?: boolean; cronJob?: string };
+  if (res.status === 404) {
+    const known = body.cronJobs?.length ? `; cron triggers: ${body.cronJobs.join(', ')}` : '; the app has no cron triggers';
+    process.stderr.write(`kubefaas invoke: ${body.error ?? 'not found'}${known}\n`);
+    return 1;
+  }
+  if (body.output) process.stdout.write(`${body.output}\n`);
+  if (body.skipped) {
+    process.stderr.write(`kubefaas invoke: ${body.cronJob}: the previous tick is still running; skipped (concurrencyPolicy Forbid)\n`);
+    return 1;
+  }
+  if (res.status !== 200) {
+    process.stderr.write(`kubefaas invoke: ${body.error ?? `${body.cronJob}: tick failed (exit code ${body.exitCode})`}\n`);
+    return 1;
+  }
+  process.stderr.write(`kubefaas invoke: ${body.cronJob}: tick delivered\n`);
+  return 0;
 }

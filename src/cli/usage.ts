@@ -38,6 +38,9 @@ Exits with 1 when the response status is 400 or more.
   --path <path>         sub-path (and query) after the function, e.g. /users/42?full=1
   -H, --header <k:v>    request header (repeatable)
   --router <url>        router base URL (default http://127.0.0.1:8080)
+  -t, --trigger cron/<name>
+                        fire one tick of the function's CronTrigger <name> in the running
+                        kubefaas dev (found by its router port) instead of calling the function
   -v, --verbose         also print the status line and response headers (to stderr)
   -h, --help            show this help
 `;

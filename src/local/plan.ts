@@ -12,9 +12,10 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { Annotations, CONTAINER_PORT, Env, Labels, Paths, type RouteTable } from '../contract';
+import { Annotations, CONTAINER_PORT, CronEnv, Env, Labels, Paths, type RouteTable } from '../contract';
 import { LocalConfigError, resolveEnv } from './env';
 import type { Container, Manifests, PodTemplate, ServicePort, Volume } from './manifests';
+import { isNatsImage, planNatsServer } from './nats';
 import { expandVariables, pathRewriter, serviceAddressRewriter, type PathMapping, type ServiceAddress } from './rewrite';
 
 /** Pod annotation with the command (JSON array of strings) a workload runs with locally. */
@@ -63,6 +64,24 @@ export interface ProcessPlan {
   readonly specHash: string;
   /** Pod labels, for tests and for printing. */
   readonly labels: Readonly<Record<string, string>>;
+  /** The local nats-server standing in for the queue: started, and ready, before everything else. */
+  readonly isQueue?: boolean;
+}
+
+/** A CronJob, run locally as a one-shot process on its schedule (see cron.ts). */
+export interface CronJobPlan {
+  /** The CronJob's name. */
+  readonly name: string;
+  readonly namespace: string;
+  readonly schedule: string;
+  readonly timeZone?: string;
+  readonly concurrencyPolicy: 'Allow' | 'Forbid' | 'Replace';
+  readonly suspend: boolean;
+  /** Function and trigger names, from the cron sender's env (CronEnv), when it is a kubefaas CronTrigger. */
+  readonly function?: string;
+  readonly trigger?: string;
+  /** The process one tick runs (its `port` is unused). */
+  readonly process: ProcessPlan;
 }
 
 export interface SkippedWorkload {
@@ -77,6 +96,8 @@ export interface LocalPlan {
   readonly services: readonly ServiceAddress[];
   /** The route table found in the manifests (already pointing at local ports), if any. */
   readonly routes?: RouteTable;
+  /** CronJobs the runner fires on their schedules. */
+  readonly cronJobs: readonly CronJobPlan[];
 }
 
 export interface PlanOptions {
@@ -181,7 +202,8 @@ function mapServices(manifests: Manifests, workloads: readonly Workload[], portO
       const targetPort = resolveTargetPort(container, sp);
       if (targetPort === containerMainPort(container)) {
         addresses.push({ service: name, namespace, port: sp.port, localPort: portOf(target) });
-      } else {
+      } else if (!isNatsImage(container.image)) {
+        // (The queue's cluster and monitoring ports have no local counterpart and need none.)
         warnings.push(`Service ${name} port ${sp.port} targets container port ${sp.targetPort}, which is not ${target.name}'s main port; not mapped locally`);
       }
     }
@@ -341,15 +363,58 @@ export function planLocalRun(manifests: Manifests, opts: PlanOptions): LocalPlan
   for (const [image, names] of versionMismatches) {
     warnings.push(`image ${image} runs Node ${nodeImageMajor(image)} but the local node is ${process.versions.node} (${names.join(', ')}); behaviour may differ`);
   }
-  for (const p of processes) warnUnknownClusterAddresses(p, warnings);
-  return { processes, skipped, warnings, services, routes: findRoutes(manifests, rewriteServices, warnings) };
+  const cronJobs = planCronJobs(manifests, opts, rewriteServices, warnings);
+  for (const p of [...processes, ...cronJobs.map((c) => c.process)]) warnUnknownClusterAddresses(p, warnings);
+  return { processes, skipped, warnings, services, routes: findRoutes(manifests, rewriteServices, warnings), cronJobs };
+}
+
+/** Every CronJob, planned like a workload whose pod runs once per tick. */
+function planCronJobs(manifests: Manifests, opts: PlanOptions, rewriteServices: (s: string) => string, warnings: string[]): CronJobPlan[] {
+  const plans: CronJobPlan[] = [];
+  const errors: string[] = [];
+  for (const obj of manifests.ofKind('CronJob')) {
+    const spec = (obj.spec ?? {}) as {
+      schedule?: string;
+      timeZone?: string;
+      concurrencyPolicy?: string;
+      suspend?: boolean;
+      jobTemplate?: { spec?: { template?: PodTemplate } };
+    };
+    const name = obj.metadata?.name ?? 'unnamed';
+    const w: Workload = { kind: 'CronJob', name, namespace: manifests.namespaceOf(obj), template: spec.jobTemplate?.spec?.template ?? {} };
+    try {
+      const planned = planWorkload(w, manifests, opts, undefined, rewriteServices, warnings, false, new Map());
+      if ('skip' in planned) {
+        warnings.push(`CronJob ${name} is not run locally: ${planned.skip}`);
+        continue;
+      }
+      const policy = spec.concurrencyPolicy === 'Forbid' || spec.concurrencyPolicy === 'Replace' ? spec.concurrencyPolicy : 'Allow';
+      plans.push({
+        name,
+        namespace: w.namespace,
+        schedule: String(spec.schedule ?? ''),
+        ...(spec.timeZone ? { timeZone: spec.timeZone } : {}),
+        concurrencyPolicy: policy,
+        suspend: spec.suspend === true,
+        ...(planned.env[CronEnv.FUNCTION] ? { function: planned.env[CronEnv.FUNCTION] } : {}),
+        ...(planned.env[CronEnv.TRIGGER] ? { trigger: planned.env[CronEnv.TRIGGER] } : {}),
+        process: planned,
+      });
+    } catch (err) {
+      if (!(err instanceof LocalConfigError)) throw err;
+      errors.push(err.message);
+    }
+  }
+  if (errors.length > 0) throw new LocalConfigError(errors.join('\n'));
+  return plans;
 }
 
 function planWorkload(
   w: Workload,
   manifests: Manifests,
   opts: PlanOptions,
-  port: number,
+  /** Undefined for a job (CronJob pod): it serves nothing, so it gets no PORT. */
+  port: number | undefined,
   rewriteServices: (s: string) => string,
   warnings: string[],
   router: boolean,
@@ -361,6 +426,7 @@ function planWorkload(
   if (!container) return { skip: 'its pod template has no containers' };
   if (containers.length > 1) warnings.push(`${w.name}: runs only its first container (${container.name}) locally; ${containers.length - 1} more ignored`);
   if (pod.initContainers?.length) warnings.push(`${w.name}: init containers are not run locally`);
+  if (isNatsImage(container.image) && port !== undefined) return planQueue(w, container, manifests, opts, port);
   const choice = chooseCommand(w, container);
   if ('skip' in choice) return choice;
   const major = nodeImageMajor(container.image ?? '');
@@ -392,7 +458,7 @@ function planWorkload(
 
   const env = resolveEnv(container, { manifests, namespace: w.namespace, workload: w.name, developerEnv: opts.developerEnv, rewrite });
   applyEnvOverrides(w.name, env, opts.envOverrides);
-  env[Env.PORT] = String(port);
+  if (port !== undefined) env[Env.PORT] = String(port);
   const tmp = mappings.find((m) => m.containerPath.replace(/\/+$/, '') === Paths.tmpDir);
   if (tmp && env.TMPDIR === undefined) env.TMPDIR = tmp.localPath;
 
@@ -415,10 +481,35 @@ function planWorkload(
     cwd,
     env,
     processEnv: { ...baseEnv(opts.developerEnv), ...env },
-    port,
+    port: port ?? 0,
     readiness: readinessOf(container),
     volumes,
     specHash: sha256({ file, args, cwd, env, templateHash }),
+    labels: { ...(w.template.metadata?.labels ?? {}) },
+  };
+}
+
+/** The local nats-server standing in for a `nats:*` workload (see nats.ts). */
+function planQueue(w: Workload, container: Container, manifests: Manifests, opts: PlanOptions, port: number): ProcessPlan {
+  const processDir = path.join(opts.runDir, w.name);
+  const configMaps = (w.template.spec?.volumes ?? []).flatMap((v) => (v.configMap?.name ? [v.configMap.name] : []));
+  const nats = planNatsServer({ workload: w.name, namespace: w.namespace, processDir, port, manifests, configMaps });
+  return {
+    name: w.name,
+    workload: `${w.kind}/${w.namespace}/${w.name}`,
+    namespace: w.namespace,
+    isRouter: false,
+    isQueue: true,
+    command: nats.command,
+    args: nats.args,
+    cwd: processDir,
+    env: {},
+    processEnv: baseEnv(opts.developerEnv),
+    port,
+    // JetStream is up before the client port opens, so a TCP connect means ready.
+    readiness: { kind: 'tcp' },
+    volumes: nats.volumes,
+    specHash: sha256({ nats: nats.args, port, image: container.image }),
     labels: { ...(w.template.metadata?.labels ?? {}) },
   };
 }

@@ -7,10 +7,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RouteTable } from '../contract';
+import { ControlServer } from './control';
+import { LocalCron, type JobRun } from './cron';
 import { consoleSink, runnerLog, type LogSink } from './log';
 import { materializeVolumes } from './materialize';
 import type { Manifests } from './manifests';
-import { planLocalRun, workloadNames, type EnvOverride, type LocalPlan, type ProcessPlan, type SkippedWorkload } from './plan';
+import { requireNatsServer } from './nats';
+import { planLocalRun, workloadNames, type CronJobPlan, type EnvOverride, type LocalPlan, type ProcessPlan, type SkippedWorkload } from './plan';
 import { freePort, isListening } from './ports';
 import { ManagedProcess, type SupervisorOptions } from './process';
 import { waitUntilReady } from './readiness';
@@ -47,6 +50,11 @@ export interface LocalPlatformOptions {
   readonly readyTimeoutMs?: number;
   /** Crash-restart and stop behaviour. @default see SupervisorOptions */
   readonly supervisor?: SupervisorOptions;
+  /**
+   * Test hook: fire every CronJob on this croner pattern (6 fields allow seconds) instead of its
+   * own schedule. Not on the command line. @default each CronJob's schedule
+   */
+  readonly cronScheduleOverride?: string;
 }
 
 export interface LocalFunction {
@@ -71,6 +79,8 @@ export interface ReloadResult {
  */
 export class LocalPlatform extends EventEmitter {
   private readonly processes = new Map<string, ManagedProcess>();
+  private cron?: LocalCron;
+  private control?: ControlServer;
   private readonly ports = new Map<string, number>();
   private readonly printedWarnings = new Set<string>();
   private plan?: LocalPlan;
@@ -115,6 +125,23 @@ export class LocalPlatform extends EventEmitter {
   /** The route table the router serves (pointing at local ports). */
   get routes(): RouteTable | undefined {
     return this.plan?.routes;
+  }
+
+  /** CronJobs fired on their schedules (and by `kubefaas invoke --trigger cron/<name>`). */
+  get cronJobs(): readonly CronJobPlan[] {
+    return this.cron?.cronJobs ?? [];
+  }
+
+  /** The control endpoint other commands reach this runner through (see control.ts). */
+  get controlUrl(): string | undefined {
+    return this.control?.url;
+  }
+
+  /** Runs one tick of a CronJob (by CronJob name, or by trigger name with `functionName`). */
+  fireCron(name: string, functionName?: string): Promise<JobRun> {
+    const plan = this.cron?.find(name, functionName);
+    if (!this.cron || !plan) return Promise.reject(new Error(`no cron trigger ${functionName ? `${functionName} cron/${name}` : name}`));
+    return this.cron.fire(plan.name);
   }
 
   get skipped(): readonly SkippedWorkload[] {
@@ -185,8 +212,25 @@ export class LocalPlatform extends EventEmitter {
     const plan = await this.synthAndPlan();
     this.plan = plan;
     for (const s of plan.skipped) runnerLog(this.log, 'warn', `skipping ${s.name}: ${s.reason}`);
-    for (const p of plan.processes) this.launch(p);
-    await this.waitReady(plan.processes.map((p) => p.name));
+    // The queue first: functions and the router connect to it as they start.
+    const queues = plan.processes.filter((p) => p.isQueue);
+    if (queues.length > 0) requireNatsServer(this.opts.env?.PATH ?? process.env.PATH);
+    for (const p of queues) this.launch(p);
+    await this.waitReady(queues.map((p) => p.name));
+    const rest = plan.processes.filter((p) => !p.isQueue);
+    for (const p of rest) this.launch(p);
+    await this.waitReady(rest.map((p) => p.name));
+    this.cron = new LocalCron(this.log, { scheduleOverride: this.opts.cronScheduleOverride });
+    this.cron.update(plan.cronJobs);
+    this.control = await ControlServer.start(
+      {
+        findCron: (name, fn) => this.cron?.find(name, fn),
+        cronJobs: () => this.cronJobs,
+        fireCron: (name) => this.fireCron(name),
+      },
+      this.url,
+      this.port,
+    );
     this.printSummary();
     if (this.opts.watch) {
       const dirs = this.opts.watchPaths?.map((d) => path.resolve(this.cwd, d)) ?? defaultWatchDirs(this.source);
@@ -223,6 +267,10 @@ export class LocalPlatform extends EventEmitter {
   private printSummary(): void {
     const routes = this.plan?.routes;
     if (routes) runnerLog(this.log, 'info', formatRoutes(routes, this.url));
+    for (const c of this.cronJobs) {
+      const what = c.function && c.trigger ? `${c.function} cron/${c.trigger}` : c.name;
+      runnerLog(this.log, 'info', `cron ${what}: "${c.schedule}"${c.timeZone ? ` (${c.timeZone})` : ''}${c.suspend ? ' (suspended)' : ''}`);
+    }
     const hasRouter = [...this.processes.values()].some((p) => p.plan.isRouter);
     runnerLog(this.log, 'info', hasRouter ? `router listening on ${this.url}` : 'no router in the manifests (no pod labelled kubefaas.dev/component: router)');
   }
@@ -279,6 +327,7 @@ export class LocalPlatform extends EventEmitter {
     }
     const routesChanged = JSON.stringify(next.routes) !== JSON.stringify(this.plan?.routes);
     this.plan = next;
+    this.cron?.update(next.cronJobs);
     for (const s of next.skipped) if (!this.processes.has(s.name)) runnerLog(this.log, 'warn', `skipping ${s.name}: ${s.reason}`);
     await this.waitReady([...result.started, ...result.restarted]);
     const summary = (['started', 'restarted', 'stopped', 'updated'] as const)
@@ -303,6 +352,8 @@ export class LocalPlatform extends EventEmitter {
     this.stopped = true;
     this.watcher?.close();
     await this.reloading?.catch(() => undefined);
+    this.cron?.stop();
+    await this.control?.stop();
     await Promise.all([...this.processes.values()].map((p) => p.stop()));
     this.processes.clear();
     process.removeListener('exit', this.exitHandler);

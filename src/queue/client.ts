@@ -58,7 +58,8 @@ export class QueueClient {
     readonly jsm: JetStreamManager,
     private readonly options: QueueClientOptions,
   ) {
-    this.js = nc.jetstream();
+    // JetStream API calls (KV reads/writes, publishes) wait no longer than a publish may.
+    this.js = nc.jetstream({ timeout: Math.min(5000, options.publishTimeoutMs ?? 5000) });
     this.metrics = options.metrics ?? new QueueMetrics(options.registry);
     this.calls = new CallStateStore(this.js, options.config);
     this.watchStatus();

@@ -6,7 +6,7 @@ import type { DeliveryHooks } from './async-calls';
 import { QueueEvent } from './event';
 import type { QueueMetrics } from './metrics';
 import { publishDurably, sleep } from './publisher';
-import { normalizeReply, type NormalizedReply, type QueueReply } from './reply';
+import { normalizeReply, type HandlerReturn, type NormalizedReply } from './reply';
 import { consumerStream, ensureConsumer } from './resources';
 import { MessageHeaders, QueueEventTypes } from './subjects';
 
@@ -24,7 +24,7 @@ export interface Delivery {
 }
 
 /** Throw (or reject) to fail the attempt; the message is retried, then dead-lettered. */
-export type QueueHandler = (event: QueueEvent, delivery: Delivery) => Promise<QueueReply | void> | QueueReply | void;
+export type QueueHandler = (event: QueueEvent, delivery: Delivery) => Promise<HandlerReturn> | HandlerReturn;
 
 export interface QueueConsumerOptions {
   readonly functionName: string;
@@ -238,7 +238,7 @@ export class QueueConsumer {
     }
   }
 
-  private async runHandler(event: QueueEvent, attempt: number): Promise<QueueReply | void> {
+  private async runHandler(event: QueueEvent, attempt: number): Promise<HandlerReturn> {
     const controller = new AbortController();
     const onStop = () => controller.abort(this.stopController.signal.reason);
     this.stopController.signal.addEventListener('abort', onStop, { once: true });

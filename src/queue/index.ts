@@ -2,7 +2,7 @@
 export { QueueClient, type QueueClientOptions, type SubscribeOptions } from './client';
 export { QueueConsumer, type Delivery, type QueueHandler, type QueueConsumerOptions } from './consumer';
 export { QueueEvent } from './event';
-export type { QueueReply } from './reply';
+export { normalizeReply, type QueueReply, type HandlerReturn, type NormalizedReply } from './reply';
 export { QueueMetrics, type DeliveryOutcome } from './metrics';
 export { QueueUnavailableError, publishEvent, publishToTopic, publishDurably, type TopicPublishOptions } from './publisher';
 export { enqueueCall, InvalidCallIdError, CallbackHeaders, AsyncCallHooks, type AsyncCallRequest, type EnqueuedCall } from './async-calls';

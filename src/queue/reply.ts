@@ -14,7 +14,15 @@ export interface NormalizedReply {
   readonly body: Uint8Array;
 }
 
-export function normalizeReply(reply: QueueReply | void | undefined): NormalizedReply {
+/** What a handler may return: a full reply, or just a body (string → text/plain, bytes → octet-stream). */
+export type HandlerReturn = QueueReply | string | Uint8Array | void | undefined;
+
+export function normalizeReply(value: HandlerReturn): NormalizedReply {
+  if (typeof value === 'string') return normalizeReply({ body: value });
+  if (value instanceof Uint8Array) {
+    return { status: value.byteLength === 0 ? 204 : 200, headers: { 'content-type': 'application/octet-stream' }, body: value };
+  }
+  const reply = value;
   const raw = reply?.body;
   const body = raw === undefined ? new Uint8Array(0) : typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
   const headers: Record<string, string> = {};

@@ -68,6 +68,8 @@ export function callsBucketStreamConfig(c: QueueConfig): Partial<StreamConfig> &
     allow_rollup_hdrs: true,
     deny_delete: true,
     allow_direct: true,
+    // The server default (2 min) may not exceed max_age.
+    duplicate_window: nanos(Math.min(DUPLICATE_WINDOW_MS, c.callStateTtlMs)),
   };
 }
 

@@ -10,8 +10,9 @@ import { loadHandler } from './load-handler';
 import { createRuntime, type Runtime } from './server';
 import type { Handler } from './types';
 
-function fatal(msg: string, err: unknown): never {
-  const error = err instanceof Error ? { name: err.name, message: err.message } : { message: String(err) };
+function fatal(msg: string, err: unknown, withStack = false): never {
+  const error =
+    err instanceof Error ? { name: err.name, message: err.message, stack: withStack ? err.stack : undefined } : { message: String(err) };
   // Synchronous write: the process exits right after, and this line is the only explanation.
   writeSync(2, JSON.stringify({ level: 'fatal', time: new Date().toISOString(), msg, error }) + '\n');
   process.exit(1);
@@ -68,7 +69,7 @@ function installProcessHandlers(runtime: Runtime): void {
   });
   process.on('uncaughtException', (err) => {
     runtime.flushLogs();
-    fatal('uncaught exception in function code', err);
+    fatal('uncaught exception in function code', err, true);
   });
   process.on('exit', () => runtime.flushLogs());
 }

@@ -54,6 +54,7 @@ export interface Runtime {
   flushLogs(): void;
 }
 
+const EXP = process.env.KF_EXP || '';
 export function createRuntime(options: RuntimeOptions): Runtime {
   return new HttpRuntime(options);
 }
@@ -87,7 +88,6 @@ class HttpRuntime implements Runtime {
   readonly server: http.Server;
   readonly metrics: RuntimeMetrics;
   readonly log: JsonLogger;
-  inFlight = 0;
 
   private readonly handler: Handler;
   private readonly functionName: string;
@@ -122,6 +122,11 @@ class HttpRuntime implements Runtime {
     this.server = http.createServer(this.onRequest);
   }
 
+  /** The metrics' gauge is the one in-flight counter (the 429 check and shutdown read it too). */
+  get inFlight(): number {
+    return this.metrics.inFlight;
+  }
+
   get ready(): boolean {
     return !this.stopping;
   }
@@ -148,12 +153,12 @@ class HttpRuntime implements Runtime {
     }
     const startedAt = performance.now();
     const requestId = this.ids.idFor(req.headers[HeaderNames.requestId]);
-    if (this.maxConcurrency > 0 && this.inFlight >= this.maxConcurrency) {
+    if (this.maxConcurrency > 0 && this.metrics.inFlight >= this.maxConcurrency) {
       sendError(res, 429, `too many concurrent requests (limit ${this.maxConcurrency})`, requestId, this.baseHeaders(requestId), ['retry-after', '1']);
       this.record(req, requestId, startedAt, 429, Outcome.rejected);
       return;
     }
-    this.inFlight++;
+    this.metrics.inFlight++;
     const invocation = new HttpInvocation(this, req, res, requestId, startedAt, startedAt + this.timeoutMs);
     if (!hasBody(req.headers)) {
       this.invoke(invocation, EMPTY_BODY);
@@ -291,7 +296,7 @@ class HttpRuntime implements Runtime {
   }
 
   private complete(invocation: HttpInvocation, status: number, outcome: OutcomeIndex | undefined): void {
-    this.inFlight--;
+    this.metrics.inFlight--;
     this.record(invocation.req, invocation.requestId, invocation.startedAt, status, outcome);
     if (this.stopping && this.inFlight === 0) this.onDrained?.();
   }
@@ -309,6 +314,7 @@ class HttpRuntime implements Runtime {
     const traceId = traceIdOf(req.headers[HeaderNames.traceparent]);
     // Generated ids (base 36 and `-`) and methods (an HTTP token) never need escaping; incoming ids
     // and paths may.
+    if (EXP === 'mini') { this.sink.line(`{"requestId":"${requestId}","status":${status}}`); return; }
     const idJson = requestId === req.headers[HeaderNames.requestId] ? JSON.stringify(requestId) : `"${requestId}"`;
     this.sink.line(
       `{"level":"info","time":"${isoNow()}","msg":"request","function":${this.functionJson},` +

@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from 'nats';
+import { AckPolicy, DeliverPolicy, connect, nanos, type NatsConnection } from 'nats';
 import { Registry } from 'prom-client';
 import { Metrics } from '../../src/contract';
 import { MessageHeaders, QueueClient, QueueMetrics, publishToTopic, type QueueEvent } from '../../src/queue';
@@ -34,7 +34,12 @@ const quietLog = { info() {}, warn() {}, error() {} };
 /** Reads every message stored on `subject` (an ordered consumer, no durable state). */
 async function readSubject(stream: string, subject: string, expected: number) {
   const js = nc.jetstream();
-  const consumer = await js.consumers.get(stream, { filterSubjects: [subject] });
+  const jsm = await nc.jetstreamManager();
+  // An ephemeral consumer (servers before 2.10 cannot filter ordered consumers).
+  const info = await jsm.consumers.add(stream, {
+    filter_subject: subject, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(30_000),
+  });
+  const consumer = await js.consumers.get(stream, info.name);
   const out: { data: string; headers: Record<string, string> }[] = [];
   while (out.length < expected) {
     const batch = await consumer.fetch({ max_messages: expected - out.length, expires: 2000 });

@@ -275,6 +275,10 @@ function checkPodReferences(template: PodTemplate, namespace: string | undefined
   };
 
   const volumeNames = new Set<string>();
+  // A StatefulSet's volumeClaimTemplates are volumes of its pods too.
+  if (template.owner.kind === 'StatefulSet') {
+    for (const claim of asArray(template.owner.spec?.volumeClaimTemplates)) volumeNames.add(String(claim.metadata?.name));
+  }
   asArray(template.spec.volumes).forEach((volume, i) => {
     const where = `volumes[${i}] "${volume.name}"`;
     volumeNames.add(String(volume.name));

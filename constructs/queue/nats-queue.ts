@@ -1,0 +1,333 @@
+import { createHash } from 'node:crypto';
+import { ApiObject, Duration, Size } from 'cdk8s';
+import { Cpu } from 'cdk8s-plus-27';
+import { Construct, IConstruct } from 'constructs';
+import { Labels, PART_OF, type QueueConfig } from '../../src/contract';
+import { DEFAULT_QUEUE_CONFIG } from '../../src/queue/config';
+import { ValidationError } from '../errors';
+import { validateImage } from '../image';
+import { objectMeta } from '../metadata';
+import { bytesQuantity, cpuMillis, durationMillis, isDns1123Subdomain, sizeBytes } from '../validation';
+import { NatsPaths, renderNatsConfig } from './nats-config';
+import { NATS_CONFIG_NAME, NATS_HEADLESS_NAME, NATS_NAME, NatsPorts } from './names';
+import { queueOf, registerQueue, type QueueBinding } from './registry';
+
+/** The platform a queue binds to: its namespace and construct tree. */
+export interface QueueHost extends IConstruct {
+  readonly namespace: string;
+}
+
+/** CPU request and memory request/limit of each NATS server. */
+export interface QueueResources {
+  /**
+   * CPU request (no CPU limit, so bursts are not throttled).
+   * @default Cpu.millis(100)
+   */
+  readonly cpu?: Cpu;
+  /**
+   * Memory request and limit; the server's Go memory limit (GOMEMLIMIT) is set to 90% of it.
+   * @default Size.mebibytes(256)
+   */
+  readonly memory?: Size;
+}
+
+export interface NatsQueueOptions {
+  /**
+   * NATS servers: 1, or 3 for a JetStream cluster (streams are then replicated 3 times and the
+   * queue survives the loss of one server).
+   * @default 1
+   */
+  readonly replicas?: 1 | 3;
+  /**
+   * Persistent volume of each server (JetStream file store).
+   * @default Size.gibibytes(10)
+   */
+  readonly storage?: Size;
+  /**
+   * StorageClass of the volumes.
+   * @default - the cluster's default StorageClass
+   */
+  readonly storageClass?: string;
+  /**
+   * JetStream file store limit of each server (at most `storage`).
+   * @default - 90% of `storage`, leaving room for the filesystem's own overhead
+   */
+  readonly maxFileStore?: Size;
+  /**
+   * JetStream memory store limit; kubefaas streams are file-backed, so none is needed.
+   * @default Size.bytes(0) (memory store disabled)
+   */
+  readonly maxMemoryStore?: Size;
+  /**
+   * How long messages (topic messages, async calls, cron ticks) stay in the streams, consumed or
+   * not (1 minute .. 365 days).
+   * @default Duration.days(7)
+   */
+  readonly retention?: Duration;
+  /**
+   * How long the state of an async call (queued, running, succeeded with its result, failed with
+   * its error) stays readable at `GET /async-function/<name>/<call-id>` (1 minute .. 30 days).
+   * @default Duration.days(1)
+   */
+  readonly callStateRetention?: Duration;
+  /**
+   * Size limit of each stream; when reached, new messages are refused (never silently dropped).
+   * @default - no limit other than maxFileStore
+   */
+  readonly maxStreamSize?: Size;
+  /**
+   * @default - see QueueResources
+   */
+  readonly resources?: QueueResources;
+  /**
+   * Official NATS image, pinned.
+   * @default 'nats:2.14.2-alpine'
+   */
+  readonly image?: string;
+}
+
+/** Defaults of the NATS queue, in one place (documented in docs/events.md). */
+export const NatsQueueDefaults = {
+  image: 'nats:2.14.2-alpine',
+  replicas: 1,
+  storage: Size.gibibytes(10),
+  fileStoreShare: 0.9,
+  retention: Duration.days(7),
+  callStateRetention: Duration.days(1),
+  cpu: Cpu.millis(100),
+  memory: Size.mebibytes(256),
+  /** The NATS image runs as root by default; any non-root uid works for it. */
+  uid: 1000,
+} as const;
+
+/**
+ * The platform's durable queue. `Queue.nats()` is the one kind today; the Platform binds it
+ * (`new Platform(app, 'faas', { queue: Queue.nats({ replicas: 3 }) })`).
+ */
+export abstract class Queue {
+  /** A NATS JetStream queue run by the platform itself (StatefulSet with persistent volumes). */
+  public static nats(options: NatsQueueOptions = {}): Queue {
+    return new NatsQueue(options);
+  }
+
+  /** Creates the queue's objects under `platform` and registers it; called once by the Platform. */
+  public abstract bind(platform: QueueHost): QueueBinding;
+}
+
+const MIN_MEMORY = 64 * 1024 * 1024;
+const MAX_STORAGE = 64 * 1024 ** 4;
+
+class NatsQueue extends Queue {
+  constructor(private readonly options: NatsQueueOptions) {
+    super();
+  }
+
+  public bind(platform: QueueHost): QueueBinding {
+    const existing = queueOf(platform);
+    if (existing) {
+      throw new ValidationError(platform, `the platform already has a queue (${existing.construct.node.path})`, 'Give the platform one queue');
+    }
+    const scope = new Construct(platform, 'Queue');
+    const o = this.options ?? {};
+    const namespace = platform.namespace;
+
+    const replicas = o.replicas ?? NatsQueueDefaults.replicas;
+    if (replicas !== 1 && replicas !== 3) {
+      throw new ValidationError(scope, `queue replicas must be 1 or 3, got ${String(replicas)}`, 'Use 1 (single server) or 3 (JetStream cluster that tolerates the loss of one server)');
+    }
+    const image = validateImage(scope, 'queue image', o.image ?? NatsQueueDefaults.image);
+    const storageBytes = sizeBytes(scope, 'queue storage', o.storage ?? NatsQueueDefaults.storage, 64 * 1024 * 1024, MAX_STORAGE);
+    if (o.storageClass !== undefined && (typeof o.storageClass !== 'string' || !isDns1123Subdomain(o.storageClass))) {
+      throw new ValidationError(scope, `queue storageClass '${String(o.storageClass)}' is not a valid StorageClass name`, 'Use the name of a StorageClass of your cluster');
+    }
+    const maxFileStoreBytes =
+      o.maxFileStore === undefined
+        ? Math.floor((storageBytes * NatsQueueDefaults.fileStoreShare) / (1024 * 1024)) * 1024 * 1024
+        : sizeBytes(scope, 'queue maxFileStore', o.maxFileStore, 1024 * 1024, storageBytes);
+    const maxMemoryStoreBytes = o.maxMemoryStore === undefined ? 0 : sizeBytes(scope, 'queue maxMemoryStore', o.maxMemoryStore, 0, 64 * 1024 ** 3);
+    const maxAgeMs = durationMillis(scope, 'queue retention', o.retention ?? NatsQueueDefaults.retention, Duration.minutes(1), Duration.days(365));
+    const callStateTtlMs = durationMillis(scope, 'queue callStateRetention', o.callStateRetention ?? NatsQueueDefaults.callStateRetention, Duration.minutes(1), Duration.days(30));
+    const maxBytes = o.maxStreamSize === undefined ? -1 : sizeBytes(scope, 'queue maxStreamSize', o.maxStreamSize, 1024 * 1024, maxFileStoreBytes);
+    const cpu = cpuMillis(scope, 'queue resources.cpu', o.resources?.cpu ?? NatsQueueDefaults.cpu, 10, 64_000);
+    const memoryBytes = sizeBytes(scope, 'queue resources.memory', o.resources?.memory ?? NatsQueueDefaults.memory, MIN_MEMORY, 64 * 1024 ** 3);
+
+    const config: QueueConfig = { ...DEFAULT_QUEUE_CONFIG, maxAgeMs, callStateTtlMs, maxBytes, replicas };
+    const natsConf = renderNatsConfig({ namespace, replicas, maxFileStoreBytes, maxMemoryStoreBytes });
+    const labels = { [Labels.name]: NATS_NAME, [Labels.component]: 'queue' };
+    const selector = { [Labels.platformComponent]: 'nats' };
+
+    new ApiObject(scope, 'Config', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: objectMeta(NATS_CONFIG_NAME, namespace, labels),
+      data: { [NatsPaths.configFile]: natsConf },
+    });
+
+    new ApiObject(scope, 'Service', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: objectMeta(NATS_NAME, namespace, labels),
+      spec: {
+        selector,
+        ports: [{ name: 'client', port: NatsPorts.client, targetPort: NatsPorts.client, protocol: 'TCP' }],
+      },
+    });
+
+    new ApiObject(scope, 'HeadlessService', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: objectMeta(NATS_HEADLESS_NAME, namespace, labels),
+      spec: {
+        clusterIP: 'None',
+        // Cluster routes must resolve before the servers are ready: they become ready by meeting.
+        publishNotReadyAddresses: true,
+        selector,
+        ports: [
+          { name: 'client', port: NatsPorts.client, targetPort: NatsPorts.client, protocol: 'TCP' },
+          { name: 'cluster', port: NatsPorts.cluster, targetPort: NatsPorts.cluster, protocol: 'TCP' },
+          { name: 'monitor', port: NatsPorts.monitor, targetPort: NatsPorts.monitor, protocol: 'TCP' },
+        ],
+      },
+    });
+
+    new ApiObject(scope, 'StatefulSet', {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: objectMeta(NATS_NAME, namespace, labels),
+      spec: {
+        serviceName: NATS_HEADLESS_NAME,
+        replicas,
+        // All servers start together so a 3-node cluster can form (OrderedReady would wait forever for pod 0).
+        podManagementPolicy: 'Parallel',
+        selector: { matchLabels: { ...selector } },
+        template: {
+          metadata: {
+            labels: { ...objectMeta(NATS_NAME, namespace, labels).labels, ...selector },
+            // A config change rolls the servers (nats.conf is read at start).
+            annotations: { 'kubefaas.dev/config-hash': createHash('sha256').update(natsConf).digest('hex').slice(0, 16) },
+          },
+          spec: natsPodSpec({ image, cpu, memoryBytes }),
+        },
+        volumeClaimTemplates: [
+          {
+            metadata: { name: 'data', labels: objectMeta(NATS_NAME, namespace, labels).labels },
+            spec: {
+              accessModes: ['ReadWriteOnce'],
+              resources: { requests: { storage: bytesQuantity(storageBytes) } },
+              ...(o.storageClass ? { storageClassName: o.storageClass } : {}),
+            },
+          },
+        ],
+      },
+    });
+
+    if (replicas > 1) {
+      new ApiObject(scope, 'PodDisruptionBudget', {
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: objectMeta(NATS_NAME, namespace, labels),
+        // One server at a time keeps the JetStream quorum (2 of 3).
+        spec: { maxUnavailable: 1, selector: { matchLabels: { ...selector } } },
+      });
+    }
+
+    new ApiObject(scope, 'NetworkPolicy', {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: objectMeta(NATS_NAME, namespace, labels),
+      spec: {
+        podSelector: { matchLabels: { ...selector } },
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            // Clients (functions, router, cron jobs) and monitoring: every pod the platform runs.
+            from: [{ podSelector: { matchLabels: { [Labels.partOf]: PART_OF } } }],
+            ports: [
+              { protocol: 'TCP', port: NatsPorts.client },
+              { protocol: 'TCP', port: NatsPorts.monitor },
+            ],
+          },
+          ...(replicas > 1
+            ? [{ from: [{ podSelector: { matchLabels: { ...selector } } }], ports: [{ protocol: 'TCP', port: NatsPorts.cluster }] }]
+            : []),
+        ],
+      },
+    });
+
+    const binding: QueueBinding = {
+      url: `nats://${NATS_NAME}.${namespace}.svc.cluster.local:${NatsPorts.client}`,
+      config,
+      podSelector: selector,
+      construct: scope,
+    };
+    registerQueue(platform, binding);
+    return binding;
+  }
+}
+
+function natsPodSpec(p: { image: string; cpu: number; memoryBytes: number }): Record<string, unknown> {
+  const uid = NatsQueueDefaults.uid;
+  const monitorProbe = (path: string, periodSeconds: number, failureThreshold: number) => ({
+    httpGet: { path, port: NatsPorts.monitor },
+    periodSeconds,
+    timeoutSeconds: 5,
+    failureThreshold,
+  });
+  return {
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    // Lame-duck mode (30 s) plus its grace period must finish before the kubelet kills the server.
+    terminationGracePeriodSeconds: 60,
+    securityContext: {
+      runAsNonRoot: true,
+      runAsUser: uid,
+      runAsGroup: uid,
+      fsGroup: uid,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    containers: [
+      {
+        name: 'nats',
+        image: p.image,
+        imagePullPolicy: 'IfNotPresent',
+        args: ['--config', `${NatsPaths.configDir}/${NatsPaths.configFile}`],
+        ports: [
+          { name: 'client', containerPort: NatsPorts.client, protocol: 'TCP' },
+          { name: 'cluster', containerPort: NatsPorts.cluster, protocol: 'TCP' },
+          { name: 'monitor', containerPort: NatsPorts.monitor, protocol: 'TCP' },
+        ],
+        env: [
+          { name: 'SERVER_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+          // Go's soft memory limit below the container limit: the server collects garbage before the OOM killer acts.
+          { name: 'GOMEMLIMIT', value: `${Math.floor((p.memoryBytes * 0.9) / (1024 * 1024))}MiB` },
+        ],
+        resources: {
+          requests: { cpu: `${p.cpu}m`, memory: bytesQuantity(p.memoryBytes) },
+          limits: { memory: bytesQuantity(p.memoryBytes) },
+        },
+        startupProbe: monitorProbe('/healthz', 5, 60),
+        readinessProbe: monitorProbe('/healthz?js-server-only=true', 10, 3),
+        livenessProbe: monitorProbe('/healthz?js-enabled-only=true', 30, 3),
+        lifecycle: {
+          // Lame-duck mode: clients are told to reconnect elsewhere before the server goes away.
+          preStop: { exec: { command: ['nats-server', `-sl=ldm=${NatsPaths.pidFile}`] } },
+        },
+        securityContext: {
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          runAsNonRoot: true,
+          capabilities: { drop: ['ALL'] },
+        },
+        volumeMounts: [
+          { name: 'config', mountPath: NatsPaths.configDir, readOnly: true },
+          { name: 'data', mountPath: NatsPaths.dataDir },
+          { name: 'pid', mountPath: NatsPaths.pidDir },
+        ],
+      },
+    ],
+    volumes: [
+      { name: 'config', configMap: { name: NATS_CONFIG_NAME } },
+      { name: 'pid', emptyDir: {} },
+    ],
+  };
+}

@@ -1,0 +1,320 @@
+import { ApiObject, Duration } from 'cdk8s';
+import { Annotations, CronEnv, Labels, NODE_UID, Paths, QueueEnv, type QueueSubscription } from '../../src/contract';
+import { cronSubject } from '../../src/queue/subjects';
+import { SCHEDULE_HINT, TIME_ZONE_HINT, checkSchedule, timeZoneProblem } from '../../src/schedule/cron';
+import { ValidationError } from '../errors';
+import type { FunctionBase } from '../function-base';
+import { objectMeta } from '../metadata';
+import { podBundle, type PodBundle, type PodBundleName } from '../pod-code';
+import { CRON_CONFIGMAP, durableNames } from '../queue/names';
+import { ackWaitFor, addQueueSubscription, queueConfigJson, queueOf, runsKubefaasRuntime } from '../queue/registry';
+import type { ITrigger } from '../triggers';
+import { isDns1123Label } from '../validation';
+
+export type ConcurrencyPolicy = 'Forbid' | 'Allow' | 'Replace';
+
+export interface CronTriggerProps {
+  /**
+   * When to fire, in the 5-field cron syntax Kubernetes CronJobs accept
+   * (`minute hour day-of-month month day-of-week`, e.g. `*\/5 * * * *`, `0 2 * * MON-FRI`) or a
+   * descriptor (`@hourly`, `@daily`, `@weekly`, `@monthly`, `@yearly`).
+   */
+  readonly schedule: string;
+  /**
+   * IANA time zone the schedule is read in (`Europe/Berlin`).
+   * @default - the time zone of the cluster's kube-controller-manager (usually UTC)
+   */
+  readonly timeZone?: string;
+  /**
+   * Name of the trigger, unique per function: the CronJob is `<function>-cron-<name>` (at most 52
+   * characters), the event type names it, and `kubefaas invoke <function> --trigger cron/<name>`
+   * fires it by hand.
+   * @default 'tick'
+   */
+  readonly name?: string;
+  /**
+   * What happens when a tick is due while the previous one is still being delivered.
+   * @default 'Forbid' (skip the new tick)
+   */
+  readonly concurrencyPolicy?: ConcurrencyPolicy;
+  /**
+   * A tick that cannot start within this time after its scheduled time is skipped (≥ 10 s).
+   * @default - no deadline (Kubernetes default)
+   */
+  readonly startingDeadline?: Duration;
+  /**
+   * Finished successful Jobs kept for inspection (0..100).
+   * @default 3
+   */
+  readonly successfulJobsHistoryLimit?: number;
+  /**
+   * Finished failed Jobs kept for inspection (0..100).
+   * @default 1
+   */
+  readonly failedJobsHistoryLimit?: number;
+  /**
+   * Body of every tick event: a string as is, anything else as JSON (at most 64 KiB).
+   * @default - an empty body
+   */
+  readonly data?: string | Readonly<Record<string, unknown>> | readonly unknown[];
+}
+
+/** Defaults of CronTrigger, in one place (documented in docs/events.md). */
+export const CronTriggerDefaults = {
+  name: 'tick',
+  concurrencyPolicy: 'Forbid' as ConcurrencyPolicy,
+  successfulJobsHistoryLimit: 3,
+  failedJobsHistoryLimit: 1,
+  /** Finished Jobs (and their pods) are deleted after this long. */
+  ttlSecondsAfterFinished: 600,
+  /** Pod retries of one tick; the sender itself retries its publish/request too. */
+  backoffLimit: 2,
+  /** Queue delivery: redeliveries of a tick whose handler failed. */
+  maxRetries: 2,
+  backoffMs: [5_000, 30_000] as readonly number[],
+  cpuMillis: 10,
+  memoryBytes: 64 * 1024 * 1024,
+} as const;
+
+/** CronJob names are limited to 52 characters: the controller appends 11 for each Job. */
+const MAX_CRONJOB_NAME = 52;
+const MAX_DATA_BYTES = 64 * 1024;
+const POLICIES: readonly ConcurrencyPolicy[] = ['Forbid', 'Allow', 'Replace'];
+
+interface Resolved {
+  readonly schedule: string;
+  readonly timeZone?: string;
+  readonly name: string;
+  readonly concurrencyPolicy: ConcurrencyPolicy;
+  readonly startingDeadlineSeconds?: number;
+  readonly successfulJobsHistoryLimit: number;
+  readonly failedJobsHistoryLimit: number;
+  readonly data?: string;
+}
+
+class TriggerProblem extends Error {
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The cron sender bundle; 'cron' joins PodBundleName with the phase-2 wiring of pod-code. */
+function cronBundle(): PodBundle {
+  return (podBundle as (name: PodBundleName | 'cron') => PodBundle)('cron');
+}
+
+/**
+ * Fires the function on a schedule: a `batch/v1` CronJob per trigger whose pod runs the tiny cron
+ * sender on the platform's node image. With a queue the tick is published to JetStream (so it is
+ * not lost while the function is down) and consumed like any queue message; without one it is
+ * POSTed to the function through the router.
+ *
+ * The schedule and time zone are checked when the trigger is created; problems are reported when
+ * it is bound, with the function's construct path.
+ */
+export class CronTrigger implements ITrigger {
+  private readonly resolved: Resolved | undefined;
+  private readonly problem: { readonly problem: string; readonly fix: string } | undefined;
+
+  constructor(public readonly props: CronTriggerProps) {
+    try {
+      this.resolved = resolve(props ?? ({} as CronTriggerProps));
+    } catch (err) {
+      if (!(err instanceof TriggerProblem)) throw err;
+      this.problem = { problem: err.message, fix: err.fix };
+    }
+  }
+
+  /** The trigger's name (unique per function). */
+  public get name(): string {
+    return this.resolved?.name ?? String(this.props?.name ?? CronTriggerDefaults.name);
+  }
+
+  public bind(fn: FunctionBase): void {
+    const what = `CronTrigger '${this.name}'`;
+    if (this.problem || !this.resolved) {
+      throw new ValidationError(fn, `${what}: ${this.problem?.problem ?? 'invalid options'}`, this.problem?.fix);
+    }
+    const r = this.resolved;
+    const cronJobName = `${fn.functionName}-cron-${r.name}`;
+    if (cronJobName.length > MAX_CRONJOB_NAME) {
+      throw new ValidationError(
+        fn,
+        `${what}: its CronJob name '${cronJobName}' is ${cronJobName.length} characters, over the ${MAX_CRONJOB_NAME} Kubernetes allows`,
+        'Give the trigger a shorter `name` (or the function a shorter name)',
+      );
+    }
+    const id = `CronTrigger-${r.name}`;
+    if (fn.node.tryFindChild(id)) {
+      throw new ValidationError(fn, `${what}: the function already has a cron trigger named '${r.name}'`, 'Give each CronTrigger of a function its own `name`');
+    }
+
+    const platform = fn.platform;
+    const queue = queueOf(platform);
+    const viaQueue = queue !== undefined && runsKubefaasRuntime(fn);
+    const timeoutMs = fn.timeoutMillis + 10_000;
+    const env: Array<{ name: string; value: string }> = [
+      { name: CronEnv.FUNCTION, value: fn.functionName },
+      { name: CronEnv.TRIGGER, value: r.name },
+      { name: CronEnv.SCHEDULE, value: r.schedule },
+      ...(r.timeZone !== undefined ? [{ name: CronEnv.TIME_ZONE, value: r.timeZone }] : []),
+      ...(r.data !== undefined ? [{ name: CronEnv.DATA, value: r.data }] : []),
+      { name: CronEnv.TIMEOUT_MS, value: String(timeoutMs) },
+    ];
+    if (viaQueue) {
+      env.push({ name: QueueEnv.NATS_URL, value: queue.url }, { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(queue.config) });
+      const subscription: QueueSubscription = {
+        kind: 'cron',
+        subject: cronSubject(queue.config, fn.functionName, r.name),
+        durable: durableNames.cron(fn.functionName, r.name),
+        trigger: r.name,
+        // Forbid/Replace: ticks never overlap in the handler either.
+        maxInFlight: r.concurrencyPolicy === 'Allow' ? 4 : 1,
+        ackWaitMs: ackWaitFor(fn),
+        maxRetries: CronTriggerDefaults.maxRetries,
+        backoffMs: [...CronTriggerDefaults.backoffMs],
+        ordered: r.concurrencyPolicy !== 'Allow',
+      };
+      addQueueSubscription(fn, subscription, what);
+    } else {
+      env.push({ name: CronEnv.ROUTER_URL, value: platform.routerUrl });
+    }
+
+    const cronCode = ensureCronCode(fn);
+    const labels = { [Labels.name]: cronJobName, [Labels.component]: 'cron' };
+    // Not the function's selector label: the function's Service must never route to a cron pod.
+    const podLabels = { ...objectMeta(cronJobName, platform.namespace, labels).labels, [Labels.platformComponent]: 'cron' };
+    new ApiObject(fn, id, {
+      apiVersion: 'batch/v1',
+      kind: 'CronJob',
+      metadata: objectMeta(cronJobName, platform.namespace, labels),
+      spec: {
+        schedule: r.schedule,
+        ...(r.timeZone !== undefined ? { timeZone: r.timeZone } : {}),
+        concurrencyPolicy: r.concurrencyPolicy,
+        ...(r.startingDeadlineSeconds !== undefined ? { startingDeadlineSeconds: r.startingDeadlineSeconds } : {}),
+        successfulJobsHistoryLimit: r.successfulJobsHistoryLimit,
+        failedJobsHistoryLimit: r.failedJobsHistoryLimit,
+        jobTemplate: {
+          metadata: { labels: podLabels },
+          spec: {
+            backoffLimit: CronTriggerDefaults.backoffLimit,
+            ttlSecondsAfterFinished: CronTriggerDefaults.ttlSecondsAfterFinished,
+            // A hung sender must not block the next ticks (Forbid) forever.
+            activeDeadlineSeconds: Math.ceil(timeoutMs / 1000) * (CronTriggerDefaults.backoffLimit + 1) + 60,
+            template: {
+              metadata: { labels: podLabels, annotations: { [Annotations.codeHash]: cronCode.sha256.slice(0, 16) } },
+              spec: {
+                restartPolicy: 'Never',
+                automountServiceAccountToken: false,
+                enableServiceLinks: false,
+                securityContext: {
+                  runAsNonRoot: true,
+                  runAsUser: NODE_UID,
+                  runAsGroup: NODE_UID,
+                  fsGroup: NODE_UID,
+                  seccompProfile: { type: 'RuntimeDefault' },
+                },
+                containers: [
+                  {
+                    name: 'cron',
+                    image: platform.nodeImage,
+                    imagePullPolicy: 'IfNotPresent',
+                    command: ['node', `${Paths.cronDir}/${Paths.cronFile}`],
+                    env,
+                    resources: {
+                      requests: { cpu: `${CronTriggerDefaults.cpuMillis}m`, memory: `${CronTriggerDefaults.memoryBytes / (1024 * 1024)}Mi` },
+                      limits: { memory: `${CronTriggerDefaults.memoryBytes / (1024 * 1024)}Mi` },
+                    },
+                    securityContext: {
+                      allowPrivilegeEscalation: false,
+                      readOnlyRootFilesystem: true,
+                      runAsNonRoot: true,
+                      capabilities: { drop: ['ALL'] },
+                    },
+                    volumeMounts: [
+                      { name: 'cron-code', mountPath: Paths.cronDir, readOnly: true },
+                      { name: 'tmp', mountPath: Paths.tmpDir },
+                    ],
+                  },
+                ],
+                volumes: [
+                  { name: 'cron-code', configMap: { name: CRON_CONFIGMAP } },
+                  { name: 'tmp', emptyDir: {} },
+                ],
+              },
+            },
+          },
+        },
+      },
+    });
+  }
+}
+
+/** The platform's `kubefaas-cron` ConfigMap (created with its first cron trigger). */
+function ensureCronCode(fn: FunctionBase): PodBundle {
+  const bundle = cronBundle();
+  const platform = fn.platform;
+  if (!platform.node.tryFindChild('CronCode')) {
+    new ApiObject(platform, 'CronCode', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: objectMeta(CRON_CONFIGMAP, platform.namespace, { [Labels.name]: CRON_CONFIGMAP, [Labels.component]: 'cron' }),
+      data: { [Paths.cronFile]: bundle.source },
+    });
+  }
+  return bundle;
+}
+
+function integer(what: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TriggerProblem(`${what} must be a whole number between ${min} and ${max}, got ${String(value)}`, `Set ${what} within that range`);
+  }
+  return value;
+}
+
+function resolve(p: CronTriggerProps): Resolved {
+  const check = checkSchedule(p.schedule);
+  if (!check.ok) throw new TriggerProblem(`invalid schedule: ${check.problem}`, SCHEDULE_HINT);
+  if (p.timeZone !== undefined) {
+    const problem = timeZoneProblem(p.timeZone);
+    if (problem) throw new TriggerProblem(`invalid timeZone: ${problem}`, TIME_ZONE_HINT);
+  }
+  const name = p.name ?? CronTriggerDefaults.name;
+  if (typeof name !== 'string' || !isDns1123Label(name)) {
+    throw new TriggerProblem(`name '${String(name)}' is not a DNS-1123 label`, 'Use lower-case letters, digits and "-", starting and ending with a letter or digit');
+  }
+  const concurrencyPolicy = p.concurrencyPolicy ?? CronTriggerDefaults.concurrencyPolicy;
+  if (!POLICIES.includes(concurrencyPolicy)) {
+    throw new TriggerProblem(`concurrencyPolicy '${String(concurrencyPolicy)}' is not one of ${POLICIES.join(', ')}`, 'Use Forbid (default), Allow or Replace');
+  }
+  let startingDeadlineSeconds: number | undefined;
+  if (p.startingDeadline !== undefined) {
+    const seconds = p.startingDeadline instanceof Duration ? p.startingDeadline.toSeconds({ integral: false }) : NaN;
+    if (!Number.isInteger(seconds) || seconds < 10) {
+      throw new TriggerProblem('startingDeadline must be a whole number of seconds, at least 10 (the CronJob controller checks every 10 s)', 'Use e.g. Duration.minutes(5)');
+    }
+    startingDeadlineSeconds = seconds;
+  }
+  let data: string | undefined;
+  if (p.data !== undefined) {
+    data = typeof p.data === 'string' ? p.data : JSON.stringify(p.data);
+    if (typeof data !== 'string') throw new TriggerProblem('data must be a string or a JSON value', 'Pass a string, an object or an array');
+    if (Buffer.byteLength(data) > MAX_DATA_BYTES) {
+      throw new TriggerProblem(`data is ${Buffer.byteLength(data)} bytes, over the ${MAX_DATA_BYTES} allowed`, 'Keep tick data small; put large inputs in a ConfigMap or object store and pass a reference');
+    }
+  }
+  return {
+    schedule: p.schedule.trim(),
+    ...(p.timeZone !== undefined ? { timeZone: p.timeZone } : {}),
+    name,
+    concurrencyPolicy,
+    ...(startingDeadlineSeconds !== undefined ? { startingDeadlineSeconds } : {}),
+    successfulJobsHistoryLimit: p.successfulJobsHistoryLimit === undefined ? CronTriggerDefaults.successfulJobsHistoryLimit : integer('successfulJobsHistoryLimit', p.successfulJobsHistoryLimit, 0, 100),
+    failedJobsHistoryLimit: p.failedJobsHistoryLimit === undefined ? CronTriggerDefaults.failedJobsHistoryLimit : integer('failedJobsHistoryLimit', p.failedJobsHistoryLimit, 0, 100),
+    ...(data !== undefined ? { data } : {}),
+  };
+}

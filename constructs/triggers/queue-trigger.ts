@@ -1,0 +1,189 @@
+import { Duration } from 'cdk8s';
+import type { QueueSubscription } from '../../src/contract';
+import { assertTopicName, topicSubject } from '../../src/queue/subjects';
+import { ValidationError } from '../errors';
+import type { FunctionBase } from '../function-base';
+import { durableNames } from '../queue/names';
+import { ackWaitFor, addQueueSubscription, queueOf, runsKubefaasRuntime } from '../queue/registry';
+import type { ITrigger } from '../triggers';
+
+export interface QueueTriggerProps {
+  /**
+   * Topic the function consumes: letters, digits, `-` and `_`, with `.` between tokens
+   * (`orders`, `orders.created`). Published with `context.publish(topic, data)` or to the NATS
+   * subject `topics.<topic>`.
+   */
+  readonly topic: string;
+  /**
+   * Messages handled at once per replica (1..1000).
+   * @default 16 (1 when ordered)
+   */
+  readonly maxInFlight?: number;
+  /**
+   * Deliveries after the first failed one before the message goes to the dead-letter topic (0..100).
+   * The ack wait of every attempt is the function timeout plus 5 seconds.
+   * @default 3
+   */
+  readonly maxRetries?: number;
+  /**
+   * Delay before each retry (the last one repeats); at most maxRetries entries, each ≤ 1 hour.
+   * @default [Duration.seconds(1), Duration.seconds(5), Duration.seconds(30)]
+   */
+  readonly backoff?: readonly Duration[];
+  /**
+   * Topic the handler's result is published to (a pipeline's next stage).
+   * @default - results are not published
+   */
+  readonly responseTopic?: string;
+  /**
+   * Dead-letter topic: after the last retry the message goes there with the error, the attempt
+   * count and the function name (headers `Kubefaas-Error`, `Kubefaas-Attempts`, `Kubefaas-Function`).
+   * @default 'dead-letter.<function name>'
+   */
+  readonly errorTopic?: string;
+  /**
+   * Handle one message at a time, in publish order (maxInFlight becomes 1).
+   * @default false
+   */
+  readonly ordered?: boolean;
+}
+
+/** Defaults of QueueTrigger, in one place (documented in docs/events.md). */
+export const QueueTriggerDefaults = {
+  maxInFlight: 16,
+  maxRetries: 3,
+  backoff: [Duration.seconds(1), Duration.seconds(5), Duration.seconds(30)] as readonly Duration[],
+  deadLetterTopic: (fn: string): string => `dead-letter.${fn}`,
+} as const;
+
+interface Resolved {
+  readonly topic: string;
+  readonly maxInFlight: number;
+  readonly maxRetries: number;
+  readonly backoffMs: readonly number[];
+  readonly responseTopic?: string;
+  readonly errorTopic?: string;
+  readonly ordered: boolean;
+}
+
+const MAX_BACKOFF_MS = 3_600_000;
+
+/**
+ * Runs the function for every message published to a topic: a durable JetStream pull consumer
+ * (per function and topic) in the function's runtime, at-least-once, acked only after the handler
+ * succeeds, retried with backoff, dead-lettered after the last retry.
+ *
+ * Options are checked when the trigger is created; problems are reported when it is bound, with
+ * the function's construct path.
+ */
+export class QueueTrigger implements ITrigger {
+  private readonly resolved: Resolved | undefined;
+  private readonly problem: { readonly problem: string; readonly fix: string } | undefined;
+
+  constructor(public readonly props: QueueTriggerProps) {
+    try {
+      this.resolved = resolve(props ?? ({} as QueueTriggerProps));
+    } catch (err) {
+      if (!(err instanceof TriggerProblem)) throw err;
+      this.problem = { problem: err.message, fix: err.fix };
+    }
+  }
+
+  public bind(fn: FunctionBase): void {
+    const what = `QueueTrigger on topic '${String(this.props?.topic)}'`;
+    if (this.problem || !this.resolved) {
+      throw new ValidationError(fn, `${what}: ${this.problem?.problem ?? 'invalid options'}`, this.problem?.fix);
+    }
+    const queue = queueOf(fn.platform);
+    if (!queue) {
+      throw new ValidationError(
+        fn,
+        `${what} needs a queue, but platform ${fn.platform.node.path} has none`,
+        'Give the platform a queue: new Platform(app, "faas", { queue: Queue.nats() })',
+      );
+    }
+    if (!runsKubefaasRuntime(fn)) {
+      throw new ValidationError(fn, `${what}: only NodeFunctions consume queues (the kubefaas runtime runs the consumer)`, 'Use a NodeFunction for this trigger');
+    }
+    const r = this.resolved;
+    const errorTopic = r.errorTopic ?? QueueTriggerDefaults.deadLetterTopic(fn.functionName);
+    if (errorTopic === r.topic || r.responseTopic === r.topic) {
+      throw new ValidationError(fn, `${what}: the ${errorTopic === r.topic ? 'errorTopic' : 'responseTopic'} is the consumed topic itself, which would loop forever`, 'Publish results and failures to another topic');
+    }
+    const subscription: QueueSubscription = {
+      kind: 'topic',
+      subject: topicSubject(queue.config, r.topic),
+      durable: durableNames.topic(fn.functionName, r.topic),
+      trigger: r.topic,
+      maxInFlight: r.maxInFlight,
+      ackWaitMs: ackWaitFor(fn),
+      maxRetries: r.maxRetries,
+      backoffMs: [...r.backoffMs],
+      ...(r.responseTopic !== undefined ? { responseSubject: topicSubject(queue.config, r.responseTopic) } : {}),
+      deadLetterSubject: topicSubject(queue.config, errorTopic),
+      ordered: r.ordered,
+    };
+    addQueueSubscription(fn, subscription, what);
+  }
+}
+
+class TriggerProblem extends Error {
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
+    super(message);
+  }
+}
+
+function topic(what: string, value: unknown): string {
+  if (typeof value !== 'string') throw new TriggerProblem(`${what} must be a string, got ${typeof value}`, 'Give a topic name such as "orders" or "orders.created"');
+  try {
+    assertTopicName(value);
+  } catch (err) {
+    throw new TriggerProblem(`${what}: ${(err as Error).message}`, 'Give a topic name such as "orders" or "orders.created"');
+  }
+  return value;
+}
+
+function integer(what: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new TriggerProblem(`${what} must be a whole number between ${min} and ${max}, got ${String(value)}`, `Set ${what} within that range`);
+  }
+  return value;
+}
+
+function resolve(p: QueueTriggerProps): Resolved {
+  const ordered = p.ordered ?? false;
+  if (typeof ordered !== 'boolean') throw new TriggerProblem('ordered must be true or false', 'Set ordered: true for one-at-a-time processing');
+  const main = topic('topic', p.topic);
+  let maxInFlight = ordered ? 1 : QueueTriggerDefaults.maxInFlight;
+  if (p.maxInFlight !== undefined) {
+    maxInFlight = integer('maxInFlight', p.maxInFlight, 1, 1000);
+    if (ordered && maxInFlight !== 1) {
+      throw new TriggerProblem(`an ordered trigger handles one message at a time, but maxInFlight is ${maxInFlight}`, 'Drop maxInFlight or set ordered: false');
+    }
+  }
+  const maxRetries = p.maxRetries === undefined ? QueueTriggerDefaults.maxRetries : integer('maxRetries', p.maxRetries, 0, 100);
+  const backoff = p.backoff ?? QueueTriggerDefaults.backoff.slice(0, Math.max(1, maxRetries));
+  if (!Array.isArray(backoff) || backoff.length === 0) throw new TriggerProblem('backoff must list at least one delay', 'Omit backoff, or give e.g. [Duration.seconds(1), Duration.seconds(10)]');
+  if (p.backoff !== undefined && backoff.length > Math.max(1, maxRetries)) {
+    throw new TriggerProblem(`backoff has ${backoff.length} delays but maxRetries is ${maxRetries}`, 'Give at most one delay per retry (the last one repeats)');
+  }
+  const backoffMs = backoff.map((d, i) => {
+    const ms = d instanceof Duration ? d.toMilliseconds({ integral: false }) : NaN;
+    if (!Number.isInteger(ms) || ms < 0 || ms > MAX_BACKOFF_MS) {
+      throw new TriggerProblem(`backoff[${i}] must be a whole number of milliseconds between 0 and 1 hour`, 'Use e.g. Duration.seconds(5)');
+    }
+    return ms;
+  });
+  return {
+    topic: main,
+    maxInFlight,
+    maxRetries,
+    backoffMs,
+    ...(p.responseTopic !== undefined ? { responseTopic: topic('responseTopic', p.responseTopic) } : {}),
+    ...(p.errorTopic !== undefined ? { errorTopic: topic('errorTopic', p.errorTopic) } : {}),
+    ordered,
+  };
+}

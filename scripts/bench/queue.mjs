@@ -1,0 +1,152 @@
+// Queue benchmark: our QueueTrigger consumer (src/queue, no-op handler) against a bare JetStream pull
+// consumer (nats.js `consume()` + `msg.ack()`) draining the same number of stored messages from the
+// same nats-server, in alternating order. Prints the throughput ratio measured in this run
+// (target >= 0.7). Both run in this process; the server is a child process with a temporary store.
+//
+// Standalone: `node scripts/bench/queue.mjs` (or `npm run bench -- queue`). Needs nats-server on PATH.
+// Knobs: BENCH_QUEUE_MESSAGES (per measurement, default 20000), BENCH_ROUNDS (default 2),
+// BENCH_QUEUE_IN_FLIGHT (default 64).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { buildSync } from 'esbuild';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const require = createRequire(join(root, 'package.json'));
+const MESSAGES = Number(process.env.BENCH_QUEUE_MESSAGES ?? 20000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const IN_FLIGHT = Number(process.env.BENCH_QUEUE_IN_FLIGHT ?? 64);
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const probe = createServer();
+    probe.once('error', rej);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => res(port));
+    });
+  });
+}
+
+async function startNats(dir) {
+  const port = await freePort();
+  const monitor = await freePort();
+  const proc = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-sd', join(dir, 'store')], { stdio: 'ignore' });
+  const deadline = Date.now() + 20000;
+  while (Date.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error('nats-server exited (is it installed? apt-get install -y nats-server)');
+    try {
+      const r = await fetch(`http://127.0.0.1:${monitor}/healthz?js-enabled-only=true`);
+      if (r.ok) return { proc, url: `nats://127.0.0.1:${port}` };
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('nats-server did not start');
+}
+
+/** Our queue module, bundled from source as the runtime bundle would carry it. */
+function loadQueueModule(dir) {
+  const outfile = join(dir, 'queue.cjs');
+  buildSync({
+    entryPoints: [join(root, 'src', 'queue', 'index.ts')], outfile, bundle: true, platform: 'node', target: 'node20',
+    format: 'cjs', logLevel: 'error', nodePaths: [join(root, 'node_modules')],
+  });
+  return require(outfile);
+}
+
+async function fill(js, subject, count) {
+  const payload = Buffer.from(JSON.stringify({ order: 42, item: 'benchmark', qty: 1 }));
+  for (let start = 0; start < count; start += 1000) {
+    const batch = [];
+    for (let i = start; i < Math.min(count, start + 1000); i++) batch.push(js.publish(subject, payload));
+    await Promise.all(batch);
+  }
+}
+
+function subscription(config, name) {
+  return {
+    kind: 'topic', subject: `${config.topicsPrefix}.${name}`, durable: `bench_${name}`, trigger: name,
+    maxInFlight: IN_FLIGHT, ackWaitMs: 30000, maxRetries: 3, backoffMs: [100], ordered: false,
+  };
+}
+
+/** Bare baseline: a durable with the same settings, drained with consume() and one ack per message. */
+async function measureBare(nats, nc, queue, config, name) {
+  const sub = subscription(config, name);
+  const jsm = await nc.jetstreamManager();
+  await queue.ensureConsumer(jsm, config.topicsStream, sub);
+  await fill(nc.jetstream(), sub.subject, MESSAGES);
+  const consumer = await nc.jetstream().consumers.get(config.topicsStream, sub.durable);
+  const started = process.hrtime.bigint();
+  const messages = await consumer.consume({ max_messages: IN_FLIGHT });
+  let n = 0;
+  for await (const m of messages) {
+    m.ack();
+    if (++n === MESSAGES) break;
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await messages.close();
+  return MESSAGES / seconds;
+}
+
+async function measureOurs(nc, queue, config, name, url) {
+  const sub = subscription(config, name);
+  const client = await queue.QueueClient.connect({ servers: [url], config, log: { info() {}, warn() {}, error() {} } });
+  await fill(nc.jetstream(), sub.subject, MESSAGES);
+  let n = 0;
+  let done;
+  const finished = new Promise((r) => (done = r));
+  const started = process.hrtime.bigint();
+  await client.subscribe('bench', sub, () => {
+    if (++n === MESSAGES) done();
+  });
+  await finished;
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await client.close(5000);
+  return MESSAGES / seconds;
+}
+
+export async function run() {
+  const dir = mkdtempSync(join(tmpdir(), 'kubefaas-bench-queue-'));
+  const nats = require('nats');
+  let server;
+  try {
+    const queue = loadQueueModule(dir);
+    server = await startNats(dir);
+    const nc = await nats.connect({ servers: server.url });
+    const config = { ...queue.DEFAULT_QUEUE_CONFIG, topicsStream: 'BENCH', topicsPrefix: 'bench' };
+    await queue.ensureQueueResources(await nc.jetstreamManager(), config);
+    console.log(`queue: ${MESSAGES} messages per measurement, ${IN_FLIGHT} in flight, ${ROUNDS} rounds (alternating order)`);
+    const bare = [];
+    const ours = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? ['bare', 'ours'] : ['ours', 'bare'];
+      for (const kind of order) {
+        const name = `${kind}${round}`;
+        const rate = kind === 'bare' ? await measureBare(nats, nc, queue, config, name) : await measureOurs(nc, queue, config, name, server.url);
+        (kind === 'bare' ? bare : ours).push(rate);
+        console.log(`  round ${round + 1} ${kind.padEnd(4)} ${rate.toFixed(0)} msg/s`);
+      }
+    }
+    await nc.close();
+    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const ratio = median(ours) / median(bare);
+    console.log(`queue consumer throughput: ${median(ours).toFixed(0)} msg/s vs bare pull consumer ${median(bare).toFixed(0)} msg/s`);
+    console.log(`ratio ours/bare = ${ratio.toFixed(2)} (target >= 0.7) ${ratio >= 0.7 ? 'OK' : 'BELOW TARGET'}`);
+    return { ours: median(ours), bare: median(bare), ratio };
+  } finally {
+    server?.proc.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run().catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

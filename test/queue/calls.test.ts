@@ -1,0 +1,159 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { QueueConfig, QueueSubscription } from '../../src/contract';
+import { CallbackHeaders, InvalidCallIdError, QueueClient, QueueUnavailableError, type CallState } from '../../src/queue';
+import { NatsServer, freePort } from './nats-server';
+import { testConfig, waitFor } from './support';
+
+let server: NatsServer;
+const clients: QueueClient[] = [];
+const quietLog = { info() {}, warn() {}, error() {} };
+
+beforeAll(async () => {
+  server = await NatsServer.start();
+});
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close(5000)));
+});
+afterAll(async () => {
+  await server?.dispose();
+});
+
+async function client(config: QueueConfig, publishTimeoutMs?: number): Promise<QueueClient> {
+  const c = await QueueClient.connect({ servers: [server.url], config, log: quietLog, publishTimeoutMs });
+  clients.push(c);
+  return c;
+}
+
+function asyncSubscription(config: QueueConfig, fn: string, overrides: Partial<QueueSubscription> = {}): QueueSubscription {
+  return {
+    kind: 'async', subject: `${config.asyncPrefix}.${fn}`, durable: `${fn}_async`, trigger: 'async',
+    maxInFlight: 4, ackWaitMs: 5000, maxRetries: 2, backoffMs: [20], ordered: false, ...overrides,
+  };
+}
+
+const request = (body: string, extra: Partial<Parameters<QueueClient['enqueueCall']>[1]> = {}) => ({
+  method: 'POST', path: '/orders?id=7', headers: { 'content-type': 'text/plain', 'x-custom': 'yes', connection: 'keep-alive' },
+  body: Buffer.from(body), ...extra,
+});
+
+describe('async calls', () => {
+  test('states go queued → running → succeeded with the result, visible through getCallState', async () => {
+    const config = testConfig('states');
+    const q = await client(config);
+    const { callId, duplicate } = await q.enqueueCall('hello', request('world', { traceparent: '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01' }));
+    expect(duplicate).toBe(false);
+    expect((await q.getCallState(callId))?.state).toBe('queued');
+
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const seen: Record<string, unknown>[] = [];
+    await q.subscribe('hello', asyncSubscription(config, 'hello'), async (event) => {
+      seen.push({ method: event.method, path: event.path, query: event.query, headers: event.headers, type: event.type, id: event.id, body: event.text() });
+      await gate;
+      return { status: 201, headers: { 'content-type': 'text/plain' }, body: `Hello, ${event.text()}` };
+    });
+    await waitFor('running', async () => (await q.getCallState(callId))?.state === 'running');
+    const running = (await q.getCallState(callId))!;
+    expect(running.attempts).toBe(1);
+    release();
+    await waitFor('succeeded', async () => (await q.getCallState(callId))?.state === 'succeeded');
+    const done = (await q.getCallState(callId))!;
+    expect(done.result).toEqual({ status: 201, headers: { 'content-type': 'text/plain' }, body: 'Hello, world', bodyEncoding: 'utf8', truncated: false });
+    expect(done.function).toBe('hello');
+    expect(seen[0]).toMatchObject({
+      method: 'POST', path: '/orders', query: { id: '7' }, type: 'dev.kubefaas.async.call', id: callId, body: 'world',
+      headers: { 'content-type': 'text/plain', 'x-custom': 'yes', 'x-call-id': callId, traceparent: '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01' },
+    });
+    expect((seen[0].headers as Record<string, unknown>).connection).toBeUndefined();
+  });
+
+  test('a call that keeps failing ends failed with the error and attempt count', async () => {
+    const config = testConfig('failing');
+    const q = await client(config);
+    await q.subscribe('broken', asyncSubscription(config, 'broken', { maxRetries: 2 }), () => {
+      throw new Error('database unreachable');
+    });
+    const { callId } = await q.enqueueCall('broken', request('x'));
+    await waitFor('failed', async () => (await q.getCallState(callId))?.state === 'failed');
+    const state = (await q.getCallState(callId))!;
+    expect(state.error).toBe('database unreachable');
+    expect(state.attempts).toBe(3);
+  });
+
+  test('the callback is retried until the receiver accepts it and carries the result and call id', async () => {
+    const received: { status: number; headers: IncomingMessage['headers']; body: string }[] = [];
+    let answered = 0;
+    const receiver: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        answered++;
+        const status = answered === 1 ? 503 : 204;
+        received.push({ status, headers: req.headers, body: Buffer.concat(chunks).toString() });
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/done`;
+    try {
+      const config = testConfig('callback');
+      const q = await client(config);
+      await q.subscribe('cb', asyncSubscription(config, 'cb'), (event) => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ got: event.text() }) }), {
+        callback: { initialDelayMs: 50 },
+      });
+      const { callId } = await q.enqueueCall('cb', request('ping', { callbackUrl: url }));
+      await waitFor('callback recorded', async () => (await q.getCallState(callId))?.callback !== undefined);
+      const state = (await q.getCallState(callId)) as CallState;
+      expect(state.callback).toEqual({ url, delivered: true, attempts: 2, status: 204 });
+      expect(received).toHaveLength(2);
+      const last = received[1];
+      expect(JSON.parse(last.body)).toEqual({ got: 'ping' });
+      expect(last.headers['x-call-id']).toBe(callId);
+      expect(last.headers[CallbackHeaders.status]).toBe('200');
+      expect(last.headers[CallbackHeaders.state]).toBe('succeeded');
+      expect(last.headers['content-type']).toBe('application/json');
+    } finally {
+      receiver.close();
+    }
+  });
+
+  test('a callback nobody answers is recorded as undelivered, never crashing the consumer', async () => {
+    const config = testConfig('deadcb');
+    const q = await client(config);
+    const url = `http://127.0.0.1:${await freePort()}/nobody`;
+    await q.subscribe('cb2', asyncSubscription(config, 'cb2'), () => 'ok', { callback: { attempts: 2, initialDelayMs: 10 } });
+    const { callId } = await q.enqueueCall('cb2', request('x', { callbackUrl: url }));
+    await waitFor('callback recorded', async () => (await q.getCallState(callId))?.callback !== undefined);
+    const state = (await q.getCallState(callId))!;
+    expect(state.state).toBe('succeeded');
+    expect(state.callback).toMatchObject({ url, delivered: false, attempts: 2 });
+    expect(state.callback?.error).toBeTruthy();
+  });
+
+  test('client call ids make resubmission idempotent; bad ids are refused; unknown ids have no state', async () => {
+    const config = testConfig('ids');
+    const q = await client(config);
+    expect(await q.enqueueCall('f', request('a', { callId: 'order-42' }))).toEqual({ callId: 'order-42', duplicate: false });
+    expect(await q.enqueueCall('f', request('a', { callId: 'order-42' }))).toEqual({ callId: 'order-42', duplicate: true });
+    await expect(q.enqueueCall('f', request('a', { callId: 'bad id!' }))).rejects.toBeInstanceOf(InvalidCallIdError);
+    expect(await q.getCallState('never-seen')).toBeUndefined();
+    expect(await q.getCallState('../etc')).toBeUndefined();
+    const jsm = q.jsm;
+    const info = await jsm.streams.info(config.callsStream);
+    expect(info.state.messages).toBe(1);
+  });
+
+  test('when the server is gone, enqueueing fails with QueueUnavailableError instead of pretending success', async () => {
+    const lonely = await NatsServer.start();
+    const config = testConfig('down');
+    const q = await QueueClient.connect({ servers: [lonely.url], config, log: quietLog, publishTimeoutMs: 1500 });
+    try {
+      await lonely.stop();
+      await expect(q.enqueueCall('f', request('lost?'))).rejects.toBeInstanceOf(QueueUnavailableError);
+    } finally {
+      await q.nc.close();
+      await lonely.dispose();
+    }
+  });
+});
