@@ -243,4 +243,9 @@ export const CronEnv = {
   ROUTER_URL: 'KUBEFAAS_ROUTER_URL',
   /** Milliseconds the sender waits for the function (router delivery) or for the publish ack. */
   TIMEOUT_MS: 'KUBEFAAS_CRON_TIMEOUT_MS',
+  /**
+   * Optional: the Job's name (downward API label `batch.kubernetes.io/job-name`). Unique per scheduled
+   * run, so it becomes the tick's id and Nats-Msg-Id: a retried Job pod cannot deliver the tick twice.
+   */
+  JOB_NAME: 'KUBEFAAS_CRON_JOB_NAME',
 } as const;

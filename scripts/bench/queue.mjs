@@ -4,7 +4,7 @@
 // (target >= 0.7). Both run in this process; the server is a child process with a temporary store.
 //
 // Standalone: `node scripts/bench/queue.mjs` (or `npm run bench -- queue`). Needs nats-server on PATH.
-// Knobs: BENCH_QUEUE_MESSAGES (per measurement, default 20000), BENCH_ROUNDS (default 2),
+// Knobs: BENCH_QUEUE_MESSAGES (per measurement, default 20000), BENCH_ROUNDS (default 3),
 // BENCH_QUEUE_IN_FLIGHT (default 64).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { buildSync } from 'esbuild';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(join(root, 'package.json'));
 const MESSAGES = Number(process.env.BENCH_QUEUE_MESSAGES ?? 20000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const IN_FLIGHT = Number(process.env.BENCH_QUEUE_IN_FLIGHT ?? 64);
 
 function freePort() {
@@ -84,12 +84,14 @@ async function measureBare(nats, nc, queue, config, name) {
   const started = process.hrtime.bigint();
   const messages = await consumer.consume({ max_messages: IN_FLIGHT });
   let n = 0;
+  let seconds = 0;
   for await (const m of messages) {
     m.ack();
-    if (++n === MESSAGES) break;
+    if (++n === MESSAGES) {
+      seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      messages.stop(); // ends the iteration
+    }
   }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  await messages.close();
   return MESSAGES / seconds;
 }
 

@@ -7,7 +7,7 @@
 // Knobs: BENCH_SECONDS (per measurement, default 5), BENCH_CONNECTIONS (default 32),
 // BENCH_ROUNDS (default 2), BENCH_COLD_STARTS (default 10).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -75,8 +75,23 @@ async function startServer(kind, dir) {
       child.once('exit', r);
       child.kill('SIGKILL');
     });
-  return { port, readyMs, stop };
+  return { port, readyMs, stop, pid: child.pid };
 }
+
+/**
+ * CPU time (user + system, ms) the process has used, from /proc (Linux only; undefined elsewhere).
+ * CPU per request is steadier than req/s on a shared machine: other load slows both servers'
+ * wall clock but not the work each request costs.
+ */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 function load(port, seconds, connections) {
   return new Promise((resolveLoad, reject) => {
@@ -85,7 +100,7 @@ function load(port, seconds, connections) {
       if (result.non2xx > 0 || result.errors > 0) {
         return reject(new Error(`load on port ${port}: ${result.non2xx} non-2xx responses, ${result.errors} errors`));
       }
-      resolveLoad({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 });
+      resolveLoad({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, requests: result.requests.total });
     });
   });
 }
@@ -106,16 +121,26 @@ async function measureThroughput(dir, { seconds, connections, rounds }) {
       const server = await startServer(kind, dir);
       try {
         await load(server.port, 1, connections); // warm-up: JIT and connection setup
-        samples[kind].push(await load(server.port, seconds, connections));
+        const cpuBefore = cpuMs(server.pid);
+        const sample = await load(server.port, seconds, connections);
+        const cpuAfter = cpuMs(server.pid);
+        sample.cpuUsPerRequest = cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) * 1000) / sample.requests;
+        samples[kind].push(sample);
       } finally {
         await server.stop();
       }
     }
   }
-  const summarize = (list) => ({ rps: mean(list.map((s) => s.rps)), p50: mean(list.map((s) => s.p50)), p99: mean(list.map((s) => s.p99)) });
+  const summarize = (list) => ({
+    rps: mean(list.map((s) => s.rps)),
+    p50: mean(list.map((s) => s.p50)),
+    p99: mean(list.map((s) => s.p99)),
+    cpuUsPerRequest: list.every((s) => s.cpuUsPerRequest !== undefined) ? mean(list.map((s) => s.cpuUsPerRequest)) : undefined,
+  });
   const bare = summarize(samples.bare);
   const runtime = summarize(samples.runtime);
-  return { bare, runtime, ratio: runtime.rps / bare.rps, samples };
+  const cpuRatio = bare.cpuUsPerRequest && runtime.cpuUsPerRequest ? bare.cpuUsPerRequest / runtime.cpuUsPerRequest : undefined;
+  return { bare, runtime, ratio: runtime.rps / bare.rps, cpuRatio, samples };
 }
 
 async function measureColdStart(dir, { coldStarts }) {
@@ -148,9 +173,12 @@ export async function run(options = {}) {
     const coldStart = await measureColdStart(dir, settings);
     const f = (n, d = 2) => n.toFixed(d);
     console.log(`runtime throughput (${settings.connections} connections, ${settings.seconds} s x ${settings.rounds} rounds, alternating):`);
-    console.log(`  bare node:http   ${f(throughput.bare.rps, 0)} req/s  p50 ${f(throughput.bare.p50)} ms  p99 ${f(throughput.bare.p99)} ms`);
-    console.log(`  kubefaas runtime ${f(throughput.runtime.rps, 0)} req/s  p50 ${f(throughput.runtime.p50)} ms  p99 ${f(throughput.runtime.p99)} ms`);
+    const cpu = (s) => (s.cpuUsPerRequest === undefined ? '' : `  cpu ${f(s.cpuUsPerRequest, 1)} us/req`);
+    console.log(`  bare node:http   ${f(throughput.bare.rps, 0)} req/s  p50 ${f(throughput.bare.p50)} ms  p99 ${f(throughput.bare.p99)} ms${cpu(throughput.bare)}`);
+    console.log(`  kubefaas runtime ${f(throughput.runtime.rps, 0)} req/s  p50 ${f(throughput.runtime.p50)} ms  p99 ${f(throughput.runtime.p99)} ms${cpu(throughput.runtime)}`);
+    console.log(`  per round runtime/bare req/s: ${throughput.samples.runtime.map((s, i) => f(s.rps / throughput.samples.bare[i].rps)).join(', ')}`);
     console.log(`  ratio runtime/bare req/s: ${f(throughput.ratio)} (target >= 0.80)`);
+    if (throughput.cpuRatio !== undefined) console.log(`  ratio bare/runtime CPU per request: ${f(throughput.cpuRatio)} (the req/s ratio the runtime would reach if CPU-bound)`);
     console.log(`runtime cold start (spawn -> first 200, median of ${settings.coldStarts}):`);
     console.log(`  bare ${f(coldStart.bareMedianMs, 1)} ms, runtime ${f(coldStart.runtimeMedianMs, 1)} ms, ratio ${f(coldStart.ratio)} (target <= 1.50)`);
     return { settings, throughput, coldStart };

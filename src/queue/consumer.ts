@@ -4,7 +4,7 @@ import type { FunctionLogger } from '../runtime/types';
 import { errorMessage } from './api-errors';
 import type { DeliveryHooks } from './async-calls';
 import { QueueEvent } from './event';
-import type { QueueMetrics } from './metrics';
+import type { QueueMetrics, TriggerCounters } from './metrics';
 import { publishDurably, sleep } from './publisher';
 import { normalizeReply, type HandlerReturn, type NormalizedReply } from './reply';
 import { consumerStream, ensureConsumer } from './resources';
@@ -66,8 +66,17 @@ export class QueueConsumer {
   private inFlight = 0;
   /** Messages asked from the server and not yet received. */
   private requested = 0;
+  /** Messages received and waiting for a free handler slot. */
+  private waiting = 0;
+  /** Handler slots plus a bounded prefetch, so the next messages are on their way while handlers run. */
+  private readonly window: number;
   private readonly batches = new Set<ConsumerMessages>();
-  private readonly stopController = new AbortController();
+  /** Deliveries whose handler runs, so stop() can abort their signals after the grace period. */
+  private readonly active = new Set<ActiveDelivery>();
+  /** Messages being worked on → when we last told the server so (one shared ticker, not a timer each). */
+  private readonly inProgress = new Map<JsMsg, number>();
+  private keepAliveTicker?: NodeJS.Timeout;
+  private readonly counters?: TriggerCounters;
   private waiters: (() => void)[] = [];
   private loop?: Promise<void>;
   private lastPullError?: unknown;
@@ -85,9 +94,12 @@ export class QueueConsumer {
     this.handlerTimeoutMs = options.handlerTimeoutMs ?? this.sub.ackWaitMs;
     this.fetchExpiresMs = Math.max(1000, options.fetchExpiresMs ?? 5000);
     const max = this.sub.ordered ? 1 : this.sub.maxInFlight;
-    // Ask for a new batch once half the window is free: big enough batches, no idle gap.
-    this.refillAt = Math.max(1, Math.ceil(max / 2));
+    // Prefetch at most one more window of messages (their ack wait runs while they wait), and ask for
+    // a new batch once half a window is free: batches stay big and the pipe never runs dry.
+    this.window = this.sub.ordered ? 1 : 2 * max;
+    this.refillAt = Math.max(1, Math.ceil(this.window / 2));
     this.log = options.log ?? defaultLogger(options.functionName, this.sub.trigger);
+    this.counters = options.metrics?.forTrigger(options.functionName, this.sub.trigger);
   }
 
   private get maxInFlight(): number {
@@ -110,7 +122,21 @@ export class QueueConsumer {
         return info.num_pending + info.num_ack_pending;
       });
     }
+    const every = Math.max(250, Math.floor(this.sub.ackWaitMs / 3));
+    this.keepAliveTicker = setInterval(() => this.keepInProgress(every), every);
+    this.keepAliveTicker.unref();
     this.loop = this.pullLoop();
+  }
+
+  /** Tells the server "still working" for messages held longer than a third of the ack wait. */
+  private keepInProgress(every: number): void {
+    const now = Date.now();
+    for (const [msg, since] of this.inProgress) {
+      if (now - since >= every) {
+        msg.working();
+        this.inProgress.set(msg, now);
+      }
+    }
   }
 
   /** Stops pulling, hands back messages not started, and waits for running handlers (up to `graceMs`). */
@@ -124,7 +150,9 @@ export class QueueConsumer {
     const deadline = Date.now() + graceMs;
     while (this.inFlight > 0 && Date.now() < deadline) await this.changed(Math.max(1, deadline - Date.now()));
     // Whatever still runs past the grace period is abandoned: its ack wait expires and it is redelivered.
-    this.stopController.abort(new Error('consumer stopped'));
+    const stopped = new Error('consumer stopped');
+    for (const delivery of this.active) delivery.abort(stopped);
+    clearInterval(this.keepAliveTicker);
   }
 
   private async pullLoop(): Promise<void> {
@@ -144,7 +172,7 @@ export class QueueConsumer {
           continue;
         }
       }
-      const want = this.maxInFlight - this.inFlight - this.requested;
+      const want = this.window - this.inFlight - this.requested - this.waiting;
       if (want < this.refillAt) {
         await this.changed();
         continue;
@@ -171,6 +199,9 @@ export class QueueConsumer {
       for await (const msg of batch) {
         received++;
         this.requested--;
+        this.waiting++;
+        while (this.inFlight >= this.maxInFlight && !this.stopping) await this.changed();
+        this.waiting--;
         if (this.stopping) {
           msg.nak(); // not started: let another replica take it now rather than after the ack wait
           continue;
@@ -191,18 +222,15 @@ export class QueueConsumer {
   }
 
   private async process(msg: JsMsg): Promise<void> {
-    const fn = this.options.functionName;
-    const trigger = this.sub.trigger;
-    const metrics = this.options.metrics;
+    const counters = this.counters;
     const attempt = msg.info.deliveryCount;
-    if (attempt > 1) metrics?.retry(fn, trigger);
+    if (attempt > 1) counters?.redeliveries.inc();
     // Keep the message ours while we work on it (long handlers, callbacks, slow DLQ publishes).
+    this.inProgress.set(msg, Date.now());
     const keepAlive = () => msg.working();
-    const ticker = setInterval(keepAlive, Math.max(500, Math.floor(this.sub.ackWaitMs / 2)));
-    ticker.unref();
     let event: QueueEvent | undefined;
     try {
-      event = new QueueEvent(msg, this.sub, fn);
+      event = new QueueEvent(msg, this.sub, this.options.functionName);
       if (attempt > this.maxAttempts) {
         // The last attempt never reported back (process died, ack wait expired): give up now.
         const error = this.failedErrors.get(msg.seq) ?? `attempt ${attempt - 1} did not finish (process stopped or ack wait expired)`;
@@ -212,12 +240,13 @@ export class QueueConsumer {
       const hooks = this.options.hooks;
       if (hooks && !(await hooks.beforeAttempt(event, attempt))) {
         msg.ack();
-        metrics?.delivery(fn, trigger, 'ack');
+        counters?.ack.inc();
         return;
       }
       let reply: NormalizedReply;
       try {
-        reply = normalizeReply(await this.runHandler(event, attempt));
+        const value = this.runHandler(event, attempt);
+        reply = normalizeReply(isPromiseLike(value) ? await value : value);
       } catch (err) {
         await this.failAttempt(msg, event, errorMessage(err), attempt, keepAlive);
         return;
@@ -225,47 +254,53 @@ export class QueueConsumer {
       if (this.sub.responseSubject) await this.publishReply(event, reply);
       if (hooks) await hooks.succeeded(event, reply, attempt, keepAlive);
       msg.ack();
-      metrics?.delivery(fn, trigger, 'ack');
+      counters?.ack.inc();
     } catch (err) {
       // Our own bookkeeping failed (reply publish, state write, DLQ publish): retry the delivery.
       this.log.warn('queue delivery bookkeeping failed, will be redelivered', {
         subject: msg.subject, sequence: msg.seq, attempt, error: errorMessage(err),
       });
       msg.nak(this.backoff(attempt));
-      metrics?.delivery(fn, trigger, 'retry');
+      counters?.retry.inc();
     } finally {
-      clearInterval(ticker);
+      this.inProgress.delete(msg);
     }
   }
 
-  private async runHandler(event: QueueEvent, attempt: number): Promise<HandlerReturn> {
-    const controller = new AbortController();
-    const onStop = () => controller.abort(this.stopController.signal.reason);
-    this.stopController.signal.addEventListener('abort', onStop, { once: true });
-    const deadline = Date.now() + this.handlerTimeoutMs;
+  /** Calls the handler; an async handler races its timeout (a synchronous one cannot be interrupted anyway). */
+  private runHandler(event: QueueEvent, attempt: number): HandlerReturn | Promise<HandlerReturn> {
+    const delivery = new ActiveDelivery(attempt, this.maxAttempts, Date.now() + this.handlerTimeoutMs, this.sub);
+    this.active.add(delivery);
+    let result: HandlerReturn | Promise<HandlerReturn>;
+    try {
+      result = this.options.handler(event, delivery);
+    } catch (err) {
+      this.active.delete(delivery);
+      throw err;
+    }
+    if (!isPromiseLike(result)) {
+      this.active.delete(delivery);
+      return result;
+    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const err = new Error(`handler timed out after ${this.handlerTimeoutMs} ms`);
-        controller.abort(err);
+        delivery.abort(err);
         reject(err);
       }, this.handlerTimeoutMs);
     });
-    try {
-      const delivery: Delivery = { attempt, maxAttempts: this.maxAttempts, deadline, signal: controller.signal, subscription: this.sub };
-      return await Promise.race([Promise.resolve().then(() => this.options.handler(event, delivery)), timeout]);
-    } finally {
+    return Promise.race([result, timeout]).finally(() => {
       clearTimeout(timer);
-      this.stopController.signal.removeEventListener('abort', onStop);
-    }
+      this.active.delete(delivery);
+    });
   }
 
   private async failAttempt(msg: JsMsg, event: QueueEvent, error: string, attempt: number, keepAlive: () => void): Promise<void> {
-    const fn = this.options.functionName;
     if (attempt < this.maxAttempts) {
       await this.options.hooks?.retrying(event, error, attempt);
       msg.nak(this.backoff(attempt));
-      this.options.metrics?.delivery(fn, this.sub.trigger, 'retry');
+      this.counters?.retry.inc();
       return;
     }
     this.rememberError(msg.seq, error);
@@ -300,8 +335,8 @@ export class QueueConsumer {
     });
     msg.term();
     this.failedErrors.delete(msg.seq);
-    this.options.metrics?.deadLetter(fn, this.sub.trigger);
-    this.options.metrics?.delivery(fn, this.sub.trigger, 'dead_letter');
+    this.counters?.deadLetters.inc();
+    this.counters?.deadLetter.inc();
   }
 
   private async publishReply(event: QueueEvent, reply: NormalizedReply): Promise<void> {
@@ -364,4 +399,35 @@ function defaultLogger(fn: string, trigger: string): FunctionLogger {
     stream.write(`${JSON.stringify({ time: new Date().toISOString(), level, function: fn, trigger, msg, ...fields })}\n`);
   };
   return { info: write('info', process.stdout), warn: write('warn', process.stderr), error: write('error', process.stderr) };
+}
+
+/** The Delivery a handler gets; its AbortController is only created if the handler asks for the signal. */
+class ActiveDelivery implements Delivery {
+  #controller?: AbortController;
+  #reason?: Error;
+
+  constructor(
+    readonly attempt: number,
+    readonly maxAttempts: number,
+    readonly deadline: number,
+    readonly subscription: QueueSubscription,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#reason) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: Error): void {
+    if (this.#reason) return;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+}
+
+function isPromiseLike<T>(value: unknown): value is PromiseLike<T> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<T>).then === 'function';
 }

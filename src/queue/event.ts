@@ -13,7 +13,6 @@ export class QueueEvent implements FunctionEvent {
   readonly id: string;
   readonly source: string;
   readonly type: string;
-  readonly time: string;
   readonly method: string;
   readonly path: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
@@ -30,6 +29,9 @@ export class QueueEvent implements FunctionEvent {
   readonly callId?: string;
   /** Async calls: where the result is POSTed. */
   readonly callbackUrl?: string;
+  readonly #timeHeader: string | undefined;
+  readonly #timestampNanos: number;
+  #time?: string;
 
   constructor(msg: JsMsg, sub: QueueSubscription, functionName: string) {
     const h = msg.headers;
@@ -55,7 +57,16 @@ export class QueueEvent implements FunctionEvent {
     this.id = header(h, MessageHeaders.ceId) ?? this.callId ?? header(h, MessageHeaders.msgId) ?? `${msg.info.stream}:${msg.seq}`;
     this.type = header(h, MessageHeaders.ceType) ?? defaultType(kind);
     this.source = header(h, MessageHeaders.ceSource) ?? defaultSource(sub, functionName);
-    this.time = header(h, MessageHeaders.ceTime) ?? new Date(Math.floor(msg.info.timestampNanos / 1e6)).toISOString();
+    this.#timeHeader = header(h, MessageHeaders.ceTime);
+    this.#timestampNanos = msg.info.timestampNanos;
+  }
+
+  /** CloudEvents `time`: the publisher's, else when the stream stored the message (formatted on first use). */
+  get time(): string {
+    if (this.#time === undefined) {
+      this.#time = this.#timeHeader ?? new Date(Math.floor(this.#timestampNanos / 1e6)).toISOString();
+    }
+    return this.#time;
   }
 
   text(): string {

@@ -67,6 +67,8 @@ export interface TopicPublishOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** @default DEFAULT_PUBLISH_TIMEOUT_MS */
   readonly timeoutMs?: number;
+  /** CloudEvents `id`, also the Nats-Msg-Id (a retry with the same id is stored once). @default a random UUID */
+  readonly id?: string;
 }
 
 /** `context.publish(topic, data)`: a CloudEvent on `<topicsPrefix>.<topic>`, stored before it resolves. */
@@ -88,7 +90,7 @@ export async function publishEvent(
   options: TopicPublishOptions = {},
 ): Promise<PubAck> {
   const { bytes, contentType } = encodeData(data);
-  const id = randomUUID();
+  const id = options.id ?? randomUUID();
   const h = natsHeaders();
   if (options.headers) for (const [k, v] of Object.entries(options.headers)) h.set(k, v);
   h.set(MessageHeaders.contentType, contentType);

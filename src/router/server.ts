@@ -146,7 +146,9 @@ function serveOwnEndpoint(state: RouterState, url: string, res: ServerResponse, 
       state.metrics.render().then(
         (text) => {
           if (res.destroyed) return;
-          res.writeHead(200, { 'content-type': state.metrics.registry.contentType, 'cache-control': 'no-store' });
+          const headers: Record<string, string> = { 'content-type': state.metrics.registry.contentType, 'cache-control': 'no-store' };
+          if (state.draining) headers.connection = 'close';
+          res.writeHead(200, headers);
           res.end(text);
         },
         (err: Error) => sendJson(res, 500, errorBody(`metrics unavailable: ${err.message}`), requestId, state.draining),

@@ -24,10 +24,11 @@ export function isoNow(): string {
 }
 
 /**
- * Collects JSON log lines and writes them in one batch per event-loop turn.
- * Writing stdout is a synchronous syscall per call for pipes and files; under load many requests
- * finish in the same turn, so batching turns N syscalls into one without reordering lines.
- * `flush()` must run before the process exits (main.ts does it).
+ * Collects JSON log lines and writes them in batches, at most FLUSH_DELAY_MS after the first line
+ * of a batch (or at once past MAX_BATCH_CHARS). Writing stdout is a synchronous syscall per call
+ * for pipes and files; under load hundreds of requests finish within a batch window, so batching
+ * turns them into one write without reordering lines. `flush()` must run before the process exits
+ * (main.ts does it on exit and after shutdown); a SIGKILL loses at most one window of lines.
  */
 export class LogSink {
   private pending = '';
@@ -45,7 +46,7 @@ export class LogSink {
     } else if (!this.scheduled) {
       this.scheduled = true;
       // A short timer rather than setImmediate: an immediate pending on every loop turn makes libuv
-      // poll without waiting, so fewer connections are served per turn (measured: slower).
+      // poll without waiting, so fewer connections are served per turn (it measured slower).
       const timer = setTimeout(this.flushSoon, FLUSH_DELAY_MS);
       timer.unref();
     }

@@ -1,6 +1,5 @@
 import type { ServerResponse } from 'node:http';
 
-const EXPR = process.env.KF_EXP || '';
 export const ContentTypes = {
   text: 'text/plain; charset=utf-8',
   bytes: 'application/octet-stream',
@@ -23,7 +22,6 @@ export function sendBody(
   base: BaseHeaders,
   extra?: readonly string[],
 ): number {
-  if (EXPR === 'sethdr' && !extra) { res.statusCode = status; res.setHeader('content-type', contentType); res.setHeader(base[0], base[1]); if (base.length > 2) res.setHeader(base[2], base[3]); res.end(body); return status; }
   const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
   const headers = ['content-type', contentType, 'content-length', String(length)];
   for (let i = 0; i < base.length; i++) headers.push(base[i]);

@@ -54,7 +54,6 @@ export interface Runtime {
   flushLogs(): void;
 }
 
-const EXP = process.env.KF_EXP || '';
 export function createRuntime(options: RuntimeOptions): Runtime {
   return new HttpRuntime(options);
 }
@@ -314,7 +313,6 @@ class HttpRuntime implements Runtime {
     const traceId = traceIdOf(req.headers[HeaderNames.traceparent]);
     // Generated ids (base 36 and `-`) and methods (an HTTP token) never need escaping; incoming ids
     // and paths may.
-    if (EXP === 'mini') { this.sink.line(`{"requestId":"${requestId}","status":${status}}`); return; }
     const idJson = requestId === req.headers[HeaderNames.requestId] ? JSON.stringify(requestId) : `"${requestId}"`;
     this.sink.line(
       `{"level":"info","time":"${isoNow()}","msg":"request","function":${this.functionJson},` +
