@@ -11,6 +11,8 @@ import { ScalingOptions, resolveScaling } from './scaling';
 import { ITrigger } from './triggers';
 import { cpuMillis, durationMillis, sizeBytes, validateEnvName, validateFunctionName, validateLabels } from './validation';
 import { Probe, ResolvedScaling, Workload } from './workload';
+import { queueEnv } from './queue/registry';
+import { Placement } from './placement/placement';
 
 /** Props every kind of function takes. */
 export interface FunctionOptions {
@@ -61,6 +63,12 @@ export interface FunctionOptions {
    * @default - none: the function is reachable at `/function/<name>` only
    */
   readonly triggers?: readonly ITrigger[];
+  /**
+   * Where the function's pods run: regular nodes, AWS Fargate, AKS virtual nodes, or burst (see
+   * docs/placement.md). The provider's limits are checked at synth.
+   * @default - functionDefaults.placement, else Placement.regularNodes()
+   */
+  readonly placement?: Placement;
 }
 
 /** What a concrete function kind contributes to its pods. */
@@ -90,6 +98,8 @@ export abstract class FunctionBase extends Construct {
   public readonly memoryBytes: number;
   /** CPU request in millicores. */
   public readonly cpuMillis: number;
+  /** Where the function's pods run. */
+  public readonly placement: Placement;
 
   private readonly userLabels: Record<string, string>;
   private readonly envVars = new Map<string, EnvVarSource>();
@@ -112,12 +122,22 @@ export abstract class FunctionBase extends Construct {
     this.cpuMillis = cpuMillis(this, 'cpu', props.cpu ?? defaults.cpu ?? Defaults.cpu, Limits.minCpuMillis, Limits.maxCpuMillis);
     this.scaling = resolveScaling(this, props.scaling, defaults.scaling);
     this.userLabels = validateLabels(this, props.labels ?? {});
+    this.placement = props.placement ?? defaults.placement ?? Placement.regularNodes();
+    platform.usePlacement(this.placement, this);
 
     const env = { ...defaults.env, ...props.env };
     for (const [name, value] of Object.entries(env)) this.addEnv(name, value);
 
     platform.registerFunction(this);
     for (const trigger of props.triggers ?? []) this.addTrigger(trigger);
+  }
+
+  /**
+   * Whether the function's pods run the kubefaas Node runtime, which consumes the queue
+   * (QueueTriggers, async calls, cron ticks). A getter, so subclasses answer during `super()`.
+   */
+  public get runsKubefaasRuntime(): boolean {
+    return false;
   }
 
   /** In-cluster URL of the function's Service. */
@@ -169,7 +189,8 @@ export abstract class FunctionBase extends Construct {
       image: container.image,
       command: container.command,
       args: container.args,
-      env: () => [...container.systemEnv, ...[...this.envVars].map(([name, source]) => ({ name, ...source }))],
+      // Queue env (KUBEFAAS_NATS_URL, _QUEUE_CONFIG, _SUBSCRIPTIONS) is rendered here, after every trigger is bound.
+      env: () => [...container.systemEnv, ...queueEnv(this), ...[...this.envVars].map(([name, source]) => ({ name, ...source }))],
       resources: { cpuMillis: this.cpuMillis, memoryBytes: this.memoryBytes },
       readinessProbe: container.readinessProbe,
       livenessProbe: container.livenessProbe,
@@ -177,6 +198,10 @@ export abstract class FunctionBase extends Construct {
       scaling: this.scaling,
       // Let in-flight invocations finish after SIGTERM.
       terminationGracePeriodSeconds: Math.max(30, Math.ceil(this.timeoutMillis / 1000) + 5),
+      placement: () => this.placement,
+      placementSubject: `function "${this.functionName}"`,
+      networkPolicy: true,
+      fargateSelectors: () => this.platform.fargateSelectorsFor(this.placement),
     });
 
     new ApiObject(this, 'NetworkPolicy', {

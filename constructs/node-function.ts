@@ -35,6 +35,11 @@ export class NodeFunction extends FunctionBase {
   /** sha256 (short) of runtime + function code, on the pod template: new code rolls the Deployment. */
   public readonly codeHash: string;
 
+  /** NodeFunctions run the kubefaas runtime, which consumes queue triggers, async calls and cron ticks. */
+  public override get runsKubefaasRuntime(): boolean {
+    return true;
+  }
+
   constructor(scope: Construct, id: string, props: NodeFunctionProps) {
     super(scope, id, props, Limits.minNodeMemoryBytes);
     props = props ?? ({} as NodeFunctionProps);

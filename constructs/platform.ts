@@ -1,7 +1,7 @@
 import { ApiObject, Chart, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import { Annotations, Endpoints, Env, Labels, Paths, RouteTable, SERVICE_PORT, serviceHost } from '../src/contract';
+import { Annotations, Endpoints, Env, Labels, Paths, QueueEnv, RouteTable, SERVICE_PORT, serviceHost } from '../src/contract';
 import { Defaults, Limits } from './defaults';
 import { EnvInput } from './env';
 import { ValidationError, validationMessage } from './errors';
@@ -15,6 +15,10 @@ import type { HttpRoute } from './triggers';
 import { validateImage } from './image';
 import { cpuMillis, durationMillis, sizeBytes, validateInteger, validateNamespaceName } from './validation';
 import { Workload, httpProbe } from './workload';
+import { Queue } from './queue/nats-queue';
+import { queueConfigJson, queueOf, type QueueBinding } from './queue/registry';
+import { FargateProfile, FargateProfileDefinition, FargateProfileSelector } from './placement/fargate-profile';
+import { Placement } from './placement/placement';
 
 /** Platform-wide defaults; each function may override them. */
 export interface FunctionDefaults {
@@ -49,6 +53,11 @@ export interface FunctionDefaults {
    * @default - none
    */
   readonly env?: Readonly<Record<string, EnvInput>>;
+  /**
+   * Where functions run: regular nodes, AWS Fargate, AKS virtual nodes, or burst (docs/placement.md).
+   * @default Placement.regularNodes()
+   */
+  readonly placement?: Placement;
 }
 
 /** Replica bounds: an HPA is created when max > min. */
@@ -100,6 +109,11 @@ export interface RouterOptions {
    * @default RouterExposure.clusterIp()
    */
   readonly exposure?: RouterExposure;
+  /**
+   * Where the router's pods run, independently of the functions.
+   * @default Placement.regularNodes()
+   */
+  readonly placement?: Placement;
 }
 
 /** The namespace of a platform. */
@@ -135,6 +149,12 @@ export interface PlatformProps {
    * @default - see FunctionDefaults
    */
   readonly functionDefaults?: FunctionDefaults;
+  /**
+   * A durable queue (NATS JetStream) for QueueTriggers, async invocation
+   * (`POST /async-function/<name>`) and cron ticks delivered through the queue (docs/events.md).
+   * @default - no queue: QueueTriggers fail synth, CronTriggers deliver through the router
+   */
+  readonly queue?: Queue;
 }
 
 const PLATFORM_BRAND = Symbol.for('kubefaas.Platform');
@@ -178,6 +198,7 @@ export class Platform extends Chart {
   private readonly functionsByName = new Map<string, FunctionBase>();
   private readonly _routes: HttpRoute[] = [];
   private runtimeConfigMap?: ApiObject;
+  private readonly _fargateProfiles = new Map<string, { readonly profile: FargateProfile; readonly settings: string }>();
 
   constructor(scope: Construct, id: string, props: PlatformProps = {}) {
     props = props ?? {};
@@ -202,8 +223,17 @@ export class Platform extends Chart {
       // cdk8s gives every object of a chart the chart's namespace; a Namespace is cluster-scoped.
       namespace.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
     }
+    if (props.queue !== undefined) {
+      if (!(props.queue instanceof Queue)) throw new ValidationError(this, '`queue` must be a Queue', 'Use e.g. Queue.nats()');
+      props.queue.bind(this);
+    }
     this.createRouter(props.router ?? {});
     this.node.addValidation({ validate: () => this.routeConflicts() });
+  }
+
+  /** The platform's queue (URL, stream config), if it has one. */
+  public get queue(): QueueBinding | undefined {
+    return queueOf(this);
   }
 
   /** Functions added to this platform, in the order they were created. */
@@ -233,6 +263,41 @@ export class Platform extends Chart {
   /** Called by HttpTrigger.bind: claims a route. Conflicts are reported at synth. */
   public addHttpRoute(route: HttpRoute): void {
     this._routes.push(route);
+  }
+
+  /**
+   * Called for every placement the platform's workloads use: a Fargate placement that carries a
+   * profile gets it synthesized (an ACK FargateProfile in the platform namespace), one per profile
+   * name, with one selector per distinct label set.
+   */
+  public usePlacement(placement: Placement, user: IConstruct): void {
+    const definition = placement.fargateProfile(this.namespace);
+    if (!definition) return;
+    const { selectors, ...rest } = definition;
+    const settings = JSON.stringify(rest);
+    let entry = this._fargateProfiles.get(definition.name);
+    if (!entry) {
+      entry = { profile: new FargateProfile(this, `FargateProfile-${definition.name}`, { ...rest, namespace: this.namespace }), settings };
+      this._fargateProfiles.set(definition.name, entry);
+    } else if (entry.settings !== settings) {
+      throw new ValidationError(
+        user,
+        `Fargate profile "${definition.name}" is defined twice with different settings (${entry.settings} vs ${settings})`,
+        'Create the Placement once and share it, or give the second profile another name',
+      );
+    }
+    for (const selector of selectors) entry.profile.addSelector(selector);
+  }
+
+  /** The Fargate profiles the platform synthesizes, as plain data (e.g. for the Pulumi stack). */
+  public get fargateProfiles(): FargateProfileDefinition[] {
+    return [...this._fargateProfiles.values()].map((entry) => entry.profile.definition);
+  }
+
+  /** Selectors of the synthesized profile a placement uses (undefined when kubefaas does not manage it). */
+  public fargateSelectorsFor(placement: Placement): readonly FargateProfileSelector[] | undefined {
+    const name = placement.fargateProfile(this.namespace)?.name;
+    return name === undefined ? undefined : this._fargateProfiles.get(name)?.profile.definition.selectors;
   }
 
   /** Name of the shared Node runtime ConfigMap, created on first use. */
@@ -287,6 +352,8 @@ export class Platform extends Chart {
     const bundle = podBundle('router');
     const labels = { [Labels.name]: ROUTER_NAME, [Labels.component]: 'router' };
     const selector = { [Labels.platformComponent]: 'router' };
+    const placement = options.placement ?? Placement.regularNodes();
+    this.usePlacement(placement, router);
 
     new ApiObject(router, 'Code', {
       apiVersion: 'v1',
@@ -320,6 +387,8 @@ export class Platform extends Chart {
       env: () => [
         { name: Env.PORT, value: String(8080) },
         { name: Env.ROUTES_PATH, value: `${Paths.routesDir}/${Paths.routesFile}` },
+        // The router stores async calls (`/async-function/<name>`) in the queue.
+        ...(this.queue ? [{ name: QueueEnv.NATS_URL, value: this.queue.url }, { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(this.queue.config) }] : []),
       ],
       resources: {
         cpuMillis: cpuMillis(router, 'router.resources.cpu', options.resources?.cpu ?? Defaults.routerCpu, Limits.minCpuMillis, Limits.maxCpuMillis),
@@ -341,6 +410,9 @@ export class Platform extends Chart {
       service: exposure,
       // In-flight proxied requests may last as long as the slowest function.
       terminationGracePeriodSeconds: Lazy.any({ produce: () => Math.max(30, this.maxTimeoutSeconds() + 5) }),
+      placement: () => placement,
+      placementSubject: 'platform component "router"',
+      fargateSelectors: () => this.fargateSelectorsFor(placement),
     });
   }
 

@@ -3,6 +3,10 @@ import { Construct } from 'constructs';
 import { CONTAINER_PORT, NODE_UID, SERVICE_PORT } from '../src/contract';
 import { COMMON_LABELS, objectMeta } from './metadata';
 import { bytesQuantity } from './validation';
+import type { FargateProfileSelector } from './placement/fargate-profile';
+import { Placement } from './placement/placement';
+import type { PodTemplateLike } from './placement/pod-types';
+import { addPlacementValidation } from './placement/validation';
 
 /**
  * The Kubernetes objects of one HTTP-serving workload (a function or the router): Deployment,
@@ -52,6 +56,27 @@ export interface WorkloadSpec {
   readonly scaling: ResolvedScaling;
   readonly terminationGracePeriodSeconds: number;
   /**
+   * Where the pods run (read at synth); the placement's provider limits are checked then too.
+   * @default - regular nodes
+   */
+  readonly placement?: () => Placement;
+  /**
+   * Who the pods belong to, in placement errors and warnings (`function "hello"`).
+   * @default - `workload "<name>"`
+   */
+  readonly placementSubject?: string;
+  /**
+   * Whether a NetworkPolicy is meant to protect the pods (placement warns where it is not enforced).
+   * @default false
+   */
+  readonly networkPolicy?: boolean;
+  /**
+   * Selectors of the Fargate profile kubefaas synthesizes for the placement, so a pod that would
+   * match none of them (and stay Pending) fails synthesis.
+   * @default - not checked
+   */
+  readonly fargateSelectors?: () => readonly FargateProfileSelector[] | undefined;
+  /**
    * Service type and settings (the router's exposure).
    * @default - a ClusterIP Service
    */
@@ -78,6 +103,28 @@ export class Workload extends Construct {
     super(scope, id);
     const { name, namespace, labels, selector, scaling } = spec;
     const autoscaled = scaling.maxReplicas > scaling.minReplicas;
+    const placement = () => spec.placement?.() ?? Placement.regularNodes();
+    // The pod template goes through the placement at synth: scheduling fields, pod labels and (on
+    // Fargate) right-sized resources. Annotations are read here rather than through their own Lazy
+    // so the placement sees (and can add to) them.
+    const podTemplate = (template: unknown): PodTemplateLike => {
+      const raw = template as PodTemplateLike;
+      const annotations = spec.podAnnotations();
+      return { ...raw, metadata: { ...raw.metadata, annotations: Object.keys(annotations).length > 0 ? annotations : undefined } as PodTemplateLike['metadata'] };
+    };
+    let renderedTemplate: unknown;
+    const placeTemplate = (template: unknown) => {
+      renderedTemplate = template;
+      return Lazy.any({ produce: () => placement().applyTo(podTemplate(template)).template });
+    };
+    addPlacementValidation(this, placement, () => ({
+      subject: spec.placementSubject ?? `workload "${name}"`,
+      workloadKind: 'Deployment',
+      namespace,
+      template: placement().applyTo(podTemplate(renderedTemplate)).template,
+      networkPolicy: spec.networkPolicy ?? false,
+      fargateSelectors: spec.fargateSelectors?.(),
+    }));
 
     const container: Record<string, unknown> = {
       name: spec.containerName,
@@ -115,7 +162,7 @@ export class Workload extends Construct {
         // With an HPA the replica count belongs to it; a fixed count would fight it on every apply.
         ...(autoscaled ? {} : { replicas: scaling.minReplicas }),
         selector: { matchLabels: { ...selector } },
-        template: {
+        template: placeTemplate({
           metadata: {
             labels: { ...spec.podLabels, ...COMMON_LABELS, ...labels, ...selector },
             annotations: Lazy.any({
@@ -143,7 +190,7 @@ export class Workload extends Construct {
               { name: 'tmp', emptyDir: {} },
             ],
           },
-        },
+        }),
       },
     });
 

@@ -45,7 +45,7 @@ export function queueOf(platform: IConstruct): QueueBinding | undefined {
  * A ContainerFunction runs the user's own image, which knows nothing about our subscriptions.
  */
 export function runsKubefaasRuntime(fn: FunctionBase): boolean {
-  return (fn as unknown as { readonly runsKubefaasRuntime?: boolean }).runsKubefaasRuntime === true;
+  return fn.runsKubefaasRuntime;
 }
 
 /** Registers something the function's runtime consumes. Durable names are unique per function. */

@@ -5,7 +5,7 @@ import { SCHEDULE_HINT, TIME_ZONE_HINT, checkSchedule, timeZoneProblem } from '.
 import { ValidationError } from '../errors';
 import type { FunctionBase } from '../function-base';
 import { objectMeta } from '../metadata';
-import { podBundle, type PodBundle, type PodBundleName } from '../pod-code';
+import { podBundle, type PodBundle } from '../pod-code';
 import { CRON_CONFIGMAP, durableNames } from '../queue/names';
 import { ackWaitFor, addQueueSubscription, queueConfigJson, queueOf, runsKubefaasRuntime } from '../queue/registry';
 import type { ITrigger } from '../triggers';
@@ -99,11 +99,6 @@ class TriggerProblem extends Error {
   ) {
     super(message);
   }
-}
-
-/** The cron sender bundle; 'cron' joins PodBundleName with the phase-2 wiring of pod-code. */
-function cronBundle(): PodBundle {
-  return (podBundle as (name: PodBundleName | 'cron') => PodBundle)('cron');
 }
 
 /**
@@ -256,7 +251,7 @@ export class CronTrigger implements ITrigger {
 
 /** The platform's `kubefaas-cron` ConfigMap (created with its first cron trigger). */
 function ensureCronCode(fn: FunctionBase): PodBundle {
-  const bundle = cronBundle();
+  const bundle = podBundle('cron');
   const platform = fn.platform;
   if (!platform.node.tryFindChild('CronCode')) {
     new ApiObject(platform, 'CronCode', {

@@ -68,6 +68,8 @@ export class QueueConsumer {
   private requested = 0;
   /** Messages received and waiting for a free handler slot. */
   private waiting = 0;
+  /** Pull iterations blocked on a free handler slot. */
+  private slotWaiters = 0;
   /** Handler slots plus a bounded prefetch, so the next messages are on their way while handlers run. */
   private readonly window: number;
   private readonly batches = new Set<ConsumerMessages>();
@@ -172,7 +174,7 @@ export class QueueConsumer {
           continue;
         }
       }
-      const want = this.window - this.inFlight - this.requested - this.waiting;
+      const want = this.pullRoom();
       if (want < this.refillAt) {
         await this.changed();
         continue;
@@ -199,17 +201,26 @@ export class QueueConsumer {
       for await (const msg of batch) {
         received++;
         this.requested--;
+        // Ours from now on: keep it in progress while it waits for a slot, too.
+        this.inProgress.set(msg, Date.now());
         this.waiting++;
-        while (this.inFlight >= this.maxInFlight && !this.stopping) await this.changed();
+        while (this.inFlight >= this.maxInFlight && !this.stopping) {
+          this.slotWaiters++;
+          await this.changed();
+          this.slotWaiters--;
+        }
         this.waiting--;
         if (this.stopping) {
+          this.inProgress.delete(msg);
           msg.nak(); // not started: let another replica take it now rather than after the ack wait
           continue;
         }
         this.inFlight++;
         void this.process(msg).finally(() => {
           this.inFlight--;
-          this.wake();
+          // Wake the loops only when it matters (a slot someone waits for, room for a new pull, stop):
+          // waking the pull loop after every message costs a promise round per message.
+          if (this.waiters.length !== 0 && (this.slotWaiters > 0 || this.stopping || this.pullRoom() >= this.refillAt)) this.wake();
         });
       }
     } catch (err) {
@@ -224,9 +235,7 @@ export class QueueConsumer {
   private async process(msg: JsMsg): Promise<void> {
     const counters = this.counters;
     const attempt = msg.info.deliveryCount;
-    if (attempt > 1) counters?.redeliveries.inc();
-    // Keep the message ours while we work on it (long handlers, callbacks, slow DLQ publishes).
-    this.inProgress.set(msg, Date.now());
+    if (attempt > 1) counters && counters.redeliveries++;
     const keepAlive = () => msg.working();
     let event: QueueEvent | undefined;
     try {
@@ -240,7 +249,7 @@ export class QueueConsumer {
       const hooks = this.options.hooks;
       if (hooks && !(await hooks.beforeAttempt(event, attempt))) {
         msg.ack();
-        counters?.ack.inc();
+        counters && counters.ack++;
         return;
       }
       let reply: NormalizedReply;
@@ -254,14 +263,14 @@ export class QueueConsumer {
       if (this.sub.responseSubject) await this.publishReply(event, reply);
       if (hooks) await hooks.succeeded(event, reply, attempt, keepAlive);
       msg.ack();
-      counters?.ack.inc();
+      counters && counters.ack++;
     } catch (err) {
       // Our own bookkeeping failed (reply publish, state write, DLQ publish): retry the delivery.
       this.log.warn('queue delivery bookkeeping failed, will be redelivered', {
         subject: msg.subject, sequence: msg.seq, attempt, error: errorMessage(err),
       });
       msg.nak(this.backoff(attempt));
-      counters?.retry.inc();
+      counters && counters.retry++;
     } finally {
       this.inProgress.delete(msg);
     }
@@ -270,18 +279,9 @@ export class QueueConsumer {
   /** Calls the handler; an async handler races its timeout (a synchronous one cannot be interrupted anyway). */
   private runHandler(event: QueueEvent, attempt: number): HandlerReturn | Promise<HandlerReturn> {
     const delivery = new ActiveDelivery(attempt, this.maxAttempts, Date.now() + this.handlerTimeoutMs, this.sub);
+    const result = this.options.handler(event, delivery);
+    if (!isPromiseLike(result)) return result;
     this.active.add(delivery);
-    let result: HandlerReturn | Promise<HandlerReturn>;
-    try {
-      result = this.options.handler(event, delivery);
-    } catch (err) {
-      this.active.delete(delivery);
-      throw err;
-    }
-    if (!isPromiseLike(result)) {
-      this.active.delete(delivery);
-      return result;
-    }
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -300,7 +300,7 @@ export class QueueConsumer {
     if (attempt < this.maxAttempts) {
       await this.options.hooks?.retrying(event, error, attempt);
       msg.nak(this.backoff(attempt));
-      this.counters?.retry.inc();
+      this.counters && counters.retry++;
       return;
     }
     this.rememberError(msg.seq, error);
@@ -335,8 +335,8 @@ export class QueueConsumer {
     });
     msg.term();
     this.failedErrors.delete(msg.seq);
-    this.counters?.deadLetters.inc();
-    this.counters?.deadLetter.inc();
+    this.counters && this.counters.deadLetters++;
+    this.counters && this.counters.deadLetter++;
   }
 
   private async publishReply(event: QueueEvent, reply: NormalizedReply): Promise<void> {
@@ -367,6 +367,11 @@ export class QueueConsumer {
       if (oldest !== undefined) this.failedErrors.delete(oldest);
     }
     this.failedErrors.set(seq, error);
+  }
+
+  /** Messages we may still ask the server for. */
+  private pullRoom(): number {
+    return this.window - this.inFlight - this.requested - this.waiting;
   }
 
   private wake(): void {

@@ -17,7 +17,11 @@ export interface NormalizedReply {
 /** What a handler may return: a full reply, or just a body (string → text/plain, bytes → octet-stream). */
 export type HandlerReturn = QueueReply | string | Uint8Array | void | undefined;
 
+/** The reply of handlers that return nothing (the common case for queue handlers): shared, never mutated. */
+const NO_CONTENT: NormalizedReply = Object.freeze({ status: 204, headers: Object.freeze({}), body: new Uint8Array(0) });
+
 export function normalizeReply(value: HandlerReturn): NormalizedReply {
+  if (value === undefined || value === null) return NO_CONTENT;
   if (typeof value === 'string') return normalizeReply({ body: value });
   if (value instanceof Uint8Array) {
     return { status: value.byteLength === 0 ? 204 : 200, headers: { 'content-type': 'application/octet-stream' }, body: value };
