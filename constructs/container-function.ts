@@ -5,6 +5,7 @@ import { ValidationError } from './errors';
 import { FunctionBase, FunctionOptions } from './function-base';
 import { validateImage } from './image';
 import { httpProbe, tcpProbe } from './workload';
+import { SCRAPE_ANNOTATION } from '../src/metrics/scrape';
 
 /** How the local runner (`kubefaas dev`) runs the function instead of its image. */
 export interface LocalRunOptions {
@@ -41,6 +42,13 @@ export interface ContainerFunctionProps extends FunctionOptions {
    * @default - the local runner skips the function
    */
   readonly local?: LocalRunOptions;
+  /**
+   * The image serves Prometheus metrics at `/metrics` on port 8080. When false its pods are
+   * annotated `prometheus.io/scrape: "false"`, so monitoring neither scrapes them nor expects them
+   * to answer (no "no ready replica" alert from a missing endpoint).
+   * @default false
+   */
+  readonly servesMetrics?: boolean;
 }
 
 function checkArgv(scope: Construct, what: string, argv: unknown, required: boolean): string[] | undefined {
@@ -54,10 +62,17 @@ function checkArgv(scope: Construct, what: string, argv: unknown, required: bool
 /** A function packaged as an image of your own that serves HTTP on `$PORT`. */
 export class ContainerFunction extends FunctionBase {
   public readonly image: string;
+  private readonly metricsEndpoint: boolean;
+
+  public override get servesMetrics(): boolean {
+    // Read during super(), before the field is set: answer false until then.
+    return this.metricsEndpoint ?? false;
+  }
 
   constructor(scope: Construct, id: string, props: ContainerFunctionProps) {
     super(scope, id, props, Limits.minContainerMemoryBytes);
     props = props ?? ({} as ContainerFunctionProps);
+    this.metricsEndpoint = props.servesMetrics ?? false;
     this.image = validateImage(this, 'image', props.image);
     const command = checkArgv(this, 'command', props.command, false);
     const args = props.args === undefined ? undefined : props.args.length === 0 ? [] : checkArgv(this, 'args', props.args, false);
@@ -78,7 +93,10 @@ export class ContainerFunction extends FunctionBase {
       readinessProbe: health ? httpProbe(health, 5, 2) : tcpProbe(5, 2),
       livenessProbe: health ? httpProbe(health, 10, 3) : tcpProbe(10, 3),
       configMapVolumes: [],
-      podAnnotations: localCommand ? { [Annotations.localCommand]: JSON.stringify(localCommand) } : {},
+      podAnnotations: {
+        ...(localCommand ? { [Annotations.localCommand]: JSON.stringify(localCommand) } : {}),
+        ...(this.metricsEndpoint ? {} : { [SCRAPE_ANNOTATION]: 'false' }),
+      },
     });
   }
 }

@@ -13,6 +13,7 @@ import { cpuMillis, durationMillis, sizeBytes, validateEnvName, validateFunction
 import { Probe, ResolvedScaling, Workload } from './workload';
 import { queueEnv } from './queue/registry';
 import { Placement } from './placement/placement';
+import { FunctionAlertOptions, validateFunctionAlerts } from './metrics';
 
 /** Props every kind of function takes. */
 export interface FunctionOptions {
@@ -69,6 +70,12 @@ export interface FunctionOptions {
    * @default - functionDefaults.placement, else Placement.regularNodes()
    */
   readonly placement?: Placement;
+  /**
+   * Changes to this function's alert rules (they win over the platform's `metrics` rules);
+   * `false` turns an alert off. Used when the platform has metrics (docs/metrics.md).
+   * @default - the platform's rules
+   */
+  readonly alerts?: FunctionAlertOptions;
 }
 
 /** What a concrete function kind contributes to its pods. */
@@ -101,6 +108,9 @@ export abstract class FunctionBase extends Construct {
   /** Where the function's pods run. */
   public readonly placement: Placement;
 
+  /** This function's alert changes (see FunctionOptions.alerts). */
+  public readonly alerts?: FunctionAlertOptions;
+
   private readonly userLabels: Record<string, string>;
   private readonly envVars = new Map<string, EnvVarSource>();
   private readonly _triggers: ITrigger[] = [];
@@ -122,6 +132,8 @@ export abstract class FunctionBase extends Construct {
     this.cpuMillis = cpuMillis(this, 'cpu', props.cpu ?? defaults.cpu ?? Defaults.cpu, Limits.minCpuMillis, Limits.maxCpuMillis);
     this.scaling = resolveScaling(this, props.scaling, defaults.scaling);
     this.userLabels = validateLabels(this, props.labels ?? {});
+    validateFunctionAlerts(this, 'alerts', props.alerts);
+    this.alerts = props.alerts;
     this.placement = props.placement ?? defaults.placement ?? Placement.regularNodes();
     platform.usePlacement(this.placement, this);
 
@@ -138,6 +150,11 @@ export abstract class FunctionBase extends Construct {
    */
   public get runsKubefaasRuntime(): boolean {
     return false;
+  }
+
+  /** Whether the pods serve kubefaas metrics on `/metrics` (Prometheus skips them otherwise). */
+  public get servesMetrics(): boolean {
+    return true;
   }
 
   /** In-cluster URL of the function's Service. */
@@ -216,6 +233,10 @@ export abstract class FunctionBase extends Construct {
             from: [{ podSelector: { matchLabels: { [Labels.platformComponent]: 'router' } } }],
             ports: [{ protocol: 'TCP', port: CONTAINER_PORT }],
           },
+          // Prometheus scrapes /metrics on the same port.
+          ...(this.servesMetrics && this.platform.metricsScrapers.length > 0
+            ? [{ from: this.platform.metricsScrapers.map((peer) => ({ ...peer })), ports: [{ protocol: 'TCP', port: CONTAINER_PORT }] }]
+            : []),
         ],
       },
     });

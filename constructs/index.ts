@@ -14,6 +14,7 @@ export * from './queue';
 export * from './exposure';
 export * from './scaling';
 export * from './placement';
+export * from './metrics';
 export { ValidationError } from './errors';
 export type { FunctionEvent, FunctionContext, FunctionLogger, Handler, HandlerResult } from '../src/runtime/types';
 export type { HttpMethod, RouteTable, Route, RouteTarget } from '../src/contract';

@@ -19,6 +19,9 @@ import { Queue } from './queue/nats-queue';
 import { queueConfigJson, queueOf, type QueueBinding } from './queue/registry';
 import { FargateProfile, FargateProfileDefinition, FargateProfileSelector } from './placement/fargate-profile';
 import { Placement } from './placement/placement';
+import { placeComponent } from './placement/component';
+import { Metrics, MetricsBinding, NetworkPolicyPeerSpec } from './metrics';
+import { COMMON_LABELS } from './metadata';
 
 /** Platform-wide defaults; each function may override them. */
 export interface FunctionDefaults {
@@ -155,6 +158,21 @@ export interface PlatformProps {
    * @default - no queue: QueueTriggers fail synth, CronTriggers deliver through the router
    */
   readonly queue?: Queue;
+  /**
+   * Where the queue's servers run, independently of the functions. Providers that cannot mount
+   * the queue's persistent volumes (Fargate, AKS virtual nodes v1; v2 unless Azure Files) are
+   * refused at synth.
+   * @default Placement.regularNodes()
+   */
+  readonly queuePlacement?: Placement;
+  /**
+   * Monitoring: a bundled Prometheus (`Metrics.prometheus()`), prometheus-operator objects for an
+   * existing Prometheus (`Metrics.operator()`), or nothing. The runtime and router serve `/metrics`
+   * in every case (docs/metrics.md). Off by default because a bundled Prometheus claims a
+   * persistent volume and most clusters that care already run a Prometheus (use `operator` there).
+   * @default Metrics.none()
+   */
+  readonly metrics?: Metrics;
 }
 
 const PLATFORM_BRAND = Symbol.for('kubefaas.Platform');
@@ -195,6 +213,9 @@ export class Platform extends Chart {
   public readonly routerUrl: string;
 
   private readonly _functions: FunctionBase[] = [];
+  /** How the platform is monitored. */
+  public readonly metrics: Metrics;
+  private readonly metricsBinding: MetricsBinding;
   private readonly functionsByName = new Map<string, FunctionBase>();
   private readonly _routes: HttpRoute[] = [];
   private runtimeConfigMap?: ApiObject;
@@ -225,10 +246,32 @@ export class Platform extends Chart {
     }
     if (props.queue !== undefined) {
       if (!(props.queue instanceof Queue)) throw new ValidationError(this, '`queue` must be a Queue', 'Use e.g. Queue.nats()');
-      props.queue.bind(this);
+      const binding = props.queue.bind(this);
+      const statefulSet = binding.construct.node.tryFindChild('StatefulSet');
+      if (props.queuePlacement) {
+        if (!ApiObject.isApiObject(statefulSet)) throw new ValidationError(this, 'queuePlacement: this queue has no StatefulSet to place', 'Leave queuePlacement unset');
+        placeComponent(statefulSet, props.queuePlacement, { subject: 'platform component "queue"', networkPolicy: true });
+      }
     }
     this.createRouter(props.router ?? {});
+    this.metrics = props.metrics ?? Metrics.none();
+    this.metricsBinding = this.metrics.bind(this, {
+      namespace: this.namespace,
+      commonLabels: COMMON_LABELS,
+      functions: () => this._functions.map((f) => ({
+        name: f.functionName,
+        timeout: f.timeout,
+        minReplicas: f.scaling.minReplicas,
+        alerts: f.alerts,
+        scraped: f.servesMetrics,
+      })),
+    });
     this.node.addValidation({ validate: () => this.routeConflicts() });
+  }
+
+  /** Pods that scrape function and router pods (the NetworkPolicies admit them on the container port). */
+  public get metricsScrapers(): readonly NetworkPolicyPeerSpec[] {
+    return this.metricsBinding.scrapers;
   }
 
   /** The platform's queue (URL, stream config), if it has one. */

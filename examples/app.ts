@@ -13,9 +13,11 @@ import {
   HttpTrigger,
   NodeFunction,
   Platform,
+  Queue,
   RouterExposure,
   Size,
 } from '../constructs';
+import { addEventExamples } from './events/app';
 
 export interface ExampleAppOptions {
   /** @default 'kubefaas' */
@@ -32,6 +34,12 @@ export interface ExampleAppOptions {
   readonly redisUrl?: string;
   /** A Secret with key REDIS_PASSWORD for the analytics function. @default no password */
   readonly analyticsSecretName?: string;
+  /**
+   * Give the platform a NATS JetStream queue and add the events example (examples/events: an order
+   * pipeline on queue triggers and a cron-triggered report). Locally this needs nats-server.
+   * @default false
+   */
+  readonly withQueue?: boolean;
 }
 
 export function buildExampleApp(app: App, options: ExampleAppOptions = {}): Platform {
@@ -45,7 +53,9 @@ export function buildExampleApp(app: App, options: ExampleAppOptions = {}): Plat
       exposure: options.exposure ?? RouterExposure.clusterIp(),
     },
     functionDefaults: { timeout: Duration.seconds(10), memory: Size.mebibytes(128) },
+    ...(options.withQueue ? { queue: Queue.nats({ storage: Size.gibibytes(5) }) } : {}),
   });
+  if (options.withQueue) addEventExamples(platform);
 
   new NodeFunction(platform, 'hello', {
     code: Code.fromAsset(path.join(__dirname, 'hello', 'handler.ts')),

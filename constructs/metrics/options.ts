@@ -112,6 +112,8 @@ export interface MonitoredFunctionInfo {
   readonly minReplicas?: number;
   /** The function's own alert changes (win over the platform's). @default none */
   readonly alerts?: FunctionAlertOptions;
+  /** False for pods Prometheus does not scrape: no "no ready replica" alert for them. @default true */
+  readonly scraped?: boolean;
 }
 
 export interface MetricsBindOptions {

@@ -67,7 +67,8 @@ export function monitoredFunctions(scope: IConstruct, functions: readonly Monito
   const platformDefaults = overridesInSeconds(scope, 'rules.defaults', rules.defaults);
   return functions.map((fn) => {
     // Scale-to-zero functions have no replica on purpose; only alert on them when asked to.
-    const scaleToZero: FunctionAlertOverrides | undefined = (fn.minReplicas ?? 1) === 0 ? { noReadyReplica: false } : undefined;
+    // Unscraped pods (a ContainerFunction without /metrics) have no `up == 1` to look for.
+    const scaleToZero: FunctionAlertOverrides | undefined = (fn.minReplicas ?? 1) === 0 || fn.scraped === false ? { noReadyReplica: false } : undefined;
     const alerts = mergeAlerts(
       DEFAULT_FUNCTION_ALERTS,
       DEFAULT_FUNCTION_ALERTS,

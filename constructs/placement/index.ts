@@ -20,3 +20,5 @@ export { persistentStorageProblems } from './persistent-storage';
 export { recordedWarnings, clearWarnings } from './warnings';
 export type { SynthWarning } from './warnings';
 export type { PodTemplateLike, WorkloadKind } from './pod-types';
+export { placeComponent } from './component';
+export type { ComponentPlacementOptions } from './component';

@@ -53,10 +53,11 @@ export interface CronTriggerProps {
    */
   readonly failedJobsHistoryLimit?: number;
   /**
-   * Body of every tick event: a string as is, anything else as JSON (at most 64 KiB).
-   * @default - an empty body
+   * Data every tick carries, JSON-encoded (at most 64 KiB): the tick event's body is the JSON
+   * `{ function, trigger, schedule, timeZone, firedAt, data }`.
+   * @default - no `data` in the tick
    */
-  readonly data?: string | Readonly<Record<string, unknown>> | readonly unknown[];
+  readonly data?: string | number | boolean | Readonly<Record<string, unknown>> | readonly unknown[];
 }
 
 /** Defaults of CronTrigger, in one place (documented in docs/events.md). */
@@ -159,6 +160,8 @@ export class CronTrigger implements ITrigger {
       ...(r.data !== undefined ? [{ name: CronEnv.DATA, value: r.data }] : []),
       { name: CronEnv.TIMEOUT_MS, value: String(timeoutMs) },
     ];
+    // Unique per scheduled run: a retried pod of the same Job delivers a tick with the same id (de-duplicated).
+    const jobName = { name: CronEnv.JOB_NAME, valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } } };
     if (viaQueue) {
       env.push({ name: QueueEnv.NATS_URL, value: queue.url }, { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(queue.config) });
       const subscription: QueueSubscription = {
@@ -219,7 +222,7 @@ export class CronTrigger implements ITrigger {
                     image: platform.nodeImage,
                     imagePullPolicy: 'IfNotPresent',
                     command: ['node', `${Paths.cronDir}/${Paths.cronFile}`],
-                    env,
+                    env: [...env, jobName],
                     resources: {
                       requests: { cpu: `${CronTriggerDefaults.cpuMillis}m`, memory: `${CronTriggerDefaults.memoryBytes / (1024 * 1024)}Mi` },
                       limits: { memory: `${CronTriggerDefaults.memoryBytes / (1024 * 1024)}Mi` },
@@ -296,8 +299,12 @@ function resolve(p: CronTriggerProps): Resolved {
   }
   let data: string | undefined;
   if (p.data !== undefined) {
-    data = typeof p.data === 'string' ? p.data : JSON.stringify(p.data);
-    if (typeof data !== 'string') throw new TriggerProblem('data must be a string or a JSON value', 'Pass a string, an object or an array');
+    try {
+      data = JSON.stringify(p.data);
+    } catch (err) {
+      throw new TriggerProblem(`data cannot be JSON-encoded: ${(err as Error).message}`, 'Pass plain JSON data (no cycles, no BigInt)');
+    }
+    if (typeof data !== 'string') throw new TriggerProblem('data must be a JSON value', 'Pass a string, a number, an object or an array');
     if (Buffer.byteLength(data) > MAX_DATA_BYTES) {
       throw new TriggerProblem(`data is ${Buffer.byteLength(data)} bytes, over the ${MAX_DATA_BYTES} allowed`, 'Keep tick data small; put large inputs in a ConfigMap or object store and pass a reference');
     }

@@ -1,7 +1,8 @@
 // Router benchmark: a trivial function served by the real runtime bundle (lib/pod/runtime.js with a
 // handler returning "hello"; a bare node:http server if the runtime bundle is missing), loaded
-// directly and through the router (lib/pod/router.js) with the same connections and duration, in
-// alternating order. Then latency at a moderate fixed rate, measured per request with hrtime
+// directly and through the router (lib/pod/router.js) by the same load generator (wrk when
+// installed, else autocannon: see http-load.mjs) with the same connections and duration, in
+// alternating order, recording each process's CPU per request meanwhile. Then latency at a moderate fixed rate, measured per request with hrtime
 // (autocannon's latency histogram has 1 ms resolution, too coarse for a sub-millisecond hop).
 // Prints ratios and differences measured in this run; absolute numbers swing on a shared machine.
 //
@@ -9,18 +10,19 @@
 // Knobs: BENCH_SECONDS (per throughput measurement, default 4), BENCH_CONNECTIONS (default 32),
 // BENCH_ROUNDS (default 3), BENCH_RATE (latency run, req/s, default 500), BENCH_LATENCY_SECONDS
 // (default 2), BENCH_ACCESS_LOG_SAMPLE (router access-log sampling, default 1 = log every request),
-// BENCH_CPU_REQUESTS (requests for the CPU-per-request measurement, default 20000).
+// BENCH_POD_DIR (bundles, default lib/pod), BENCH_LOAD_GENERATOR=autocannon (skip wrk).
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import autocannon from 'autocannon';
+import { createLoadGenerator } from './http-load.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const runtimeBundle = join(root, 'lib', 'pod', 'runtime.js');
-const routerBundle = join(root, 'lib', 'pod', 'router.js');
+const podDir = resolve(root, process.env.BENCH_POD_DIR ?? join('lib', 'pod'));
+const runtimeBundle = join(podDir, 'runtime.js');
+const routerBundle = join(podDir, 'router.js');
 
 const BARE_SERVER = `
 require('node:http').createServer((req, res) => {
@@ -105,12 +107,22 @@ async function startRouter(dir, upstreamPort, accessLogSample) {
   return { port, child };
 }
 
-async function throughput(port, path, seconds, connections) {
-  const result = await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections, duration: seconds });
-  if (result.non2xx > 0 || result.errors > 0) {
-    throw new Error(`${path}: ${result.non2xx} non-2xx answers and ${result.errors} errors`);
-  }
-  return result.requests.average;
+/**
+ * Loads one path and returns its req/s plus the CPU per request (µs, user + system from /proc) of
+ * each process in `pids` and of the load generator. Unlike req/s, CPU per request barely depends on
+ * what else runs on the machine, so it says what the router costs relative to a function even when
+ * the CPUs are shared.
+ */
+async function throughput(generator, port, path, seconds, connections, pids = []) {
+  const before = pids.map(cpuMs);
+  const result = await generator.run(`http://127.0.0.1:${port}${path}`, { seconds, connections });
+  const after = pids.map(cpuMs);
+  const known = before.every((v) => v !== undefined) && after.every((v) => v !== undefined) && result.generatorCpuMs !== undefined;
+  return {
+    rps: result.rps,
+    cpu: known ? pids.map((_, i) => ((after[i] - before[i]) * 1000) / result.requests) : undefined,
+    generatorCpu: known ? (result.generatorCpuMs * 1000) / result.requests : undefined,
+  };
 }
 
 /**
@@ -158,23 +170,6 @@ function cpuMs(pid) {
   }
 }
 
-/**
- * CPU cost per request of each process on a path, for a fixed number of requests. Unlike req/s this
- * barely depends on what else runs on the machine, so it says what the router costs relative to a
- * function even when the CPUs are shared.
- */
-async function cpuPerRequest(port, path, pids, amount, connections) {
-  const before = pids.map(cpuMs);
-  if (before.some((v) => v === undefined)) return undefined;
-  const loadGenerator = process.cpuUsage();
-  await autocannon({ url: `http://127.0.0.1:${port}${path}`, connections, amount });
-  const used = process.cpuUsage(loadGenerator);
-  return {
-    processes: pids.map((pid, i) => ((cpuMs(pid) - before[i]) * 1000) / amount),
-    loadGenerator: (used.user + used.system) / amount,
-  };
-}
-
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
@@ -188,6 +183,7 @@ export async function run() {
   if (!existsSync(routerBundle)) throw new Error('lib/pod/router.js is missing: run `npm run build` first');
 
   const dir = mkdtempSync(join(tmpdir(), 'kubefaas-bench-router-'));
+  const generator = createLoadGenerator();
   writeFileSync(join(dir, 'bare.js'), BARE_SERVER);
   writeFileSync(join(dir, 'handler.js'), TRIVIAL_HANDLER);
   const children = [];
@@ -198,39 +194,47 @@ export async function run() {
     children.push(router.child);
     console.log(`upstream: ${upstream.kind}`);
     console.log(`router: lib/pod/router.js, access log sample ${accessLogSample} (lines to a file)`);
-    console.log(`throughput: autocannon, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds (alternating)`);
+    console.log(`throughput: ${generator.describe}, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds (alternating order)`);
 
     // Warm both paths (JIT, keep-alive pools) before measuring.
-    await throughput(upstream.port, '/', 1, connections);
-    await throughput(router.port, '/hello', 1, connections);
+    await throughput(generator, upstream.port, '/', 1, connections);
+    await throughput(generator, router.port, '/hello', 1, connections);
 
     const ratios = [];
+    const cpuRounds = [];
+    const pids = [upstream.child.pid, router.child.pid];
     for (let round = 1; round <= rounds; round++) {
-      const direct = await throughput(upstream.port, '/', seconds, connections);
-      const routed = await throughput(router.port, '/hello', seconds, connections);
-      ratios.push(routed / direct);
-      console.log(`  round ${round}: direct ${direct.toFixed(0)} req/s, via router ${routed.toFixed(0)} req/s, ratio ${(routed / direct).toFixed(2)}`);
+      // Alternate which path goes first, so a slow start or end of a neighbour's burst hits both.
+      const directFirst = round % 2 === 1;
+      const first = directFirst ? await throughput(generator, upstream.port, '/', seconds, connections, pids) : undefined;
+      const routed = await throughput(generator, router.port, '/hello', seconds, connections, pids);
+      const direct = first ?? (await throughput(generator, upstream.port, '/', seconds, connections, pids));
+      ratios.push(routed.rps / direct.rps);
+      let cpuNote = '';
+      if (direct.cpu && routed.cpu) {
+        const [fnDirect] = direct.cpu;
+        const [fnRouted, routerCost] = routed.cpu;
+        // Every process on these paths shares the same CPUs, so when CPU-bound, req/s is inversely
+        // proportional to the CPU all of them spend per request (the load generator included).
+        const implied = (direct.generatorCpu + fnDirect) / (routed.generatorCpu + fnRouted + routerCost);
+        cpuRounds.push({ fnDirect, fnRouted, router: routerCost, generatorDirect: direct.generatorCpu, generatorRouted: routed.generatorCpu, implied });
+        cpuNote =
+          `; CPU us/req direct: fn ${fnDirect.toFixed(1)} + gen ${direct.generatorCpu.toFixed(1)}, ` +
+          `routed: fn ${fnRouted.toFixed(1)} + router ${routerCost.toFixed(1)} + gen ${routed.generatorCpu.toFixed(1)} (implied ratio ${implied.toFixed(2)})`;
+      }
+      console.log(`  round ${round}: direct ${direct.rps.toFixed(0)} req/s, via router ${routed.rps.toFixed(0)} req/s, ratio ${(routed.rps / direct.rps).toFixed(2)}${cpuNote}`);
     }
     // Median, not mean: on a shared machine one round is often wrecked by a neighbour's burst.
     const ratio = median(ratios);
-    console.log(`router/direct req/s ratio (median of rounds): ${ratio.toFixed(2)} (target >= 0.5)`);
-
-    const amount = num('BENCH_CPU_REQUESTS', 20_000);
-    const directCpu = await cpuPerRequest(upstream.port, '/', [upstream.child.pid], amount, connections);
-    const routedCpu = await cpuPerRequest(router.port, '/hello', [upstream.child.pid, router.child.pid], amount, connections);
+    console.log(`router/direct req/s ratio (median of rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}): ${ratio.toFixed(2)} (target >= 0.5)`);
     let cpu;
-    if (directCpu && routedCpu) {
-      const [fnDirect] = directCpu.processes;
-      const [fnRouted, routerCost] = routedCpu.processes;
-      // Every process on these paths shares the same CPUs, so when CPU-bound, req/s is inversely
-      // proportional to the CPU all of them spend per request (the load generator included).
-      const cpuRatio = (directCpu.loadGenerator + fnDirect) / (routedCpu.loadGenerator + fnRouted + routerCost);
-      cpu = { fnDirect, fnRouted, router: routerCost, loadGenerator: routedCpu.loadGenerator, cpuRatio };
+    if (cpuRounds.length === rounds) {
+      const pick = (key) => median(cpuRounds.map((c) => c[key]));
+      cpu = { fnDirect: pick('fnDirect'), fnRouted: pick('fnRouted'), router: pick('router'), implied: pick('implied') };
       console.log(
-        `CPU per request (${amount} requests, /proc): direct: function ${fnDirect.toFixed(0)} us + load generator ${directCpu.loadGenerator.toFixed(0)} us; ` +
-          `via router: function ${fnRouted.toFixed(0)} us + router ${routerCost.toFixed(0)} us + load generator ${routedCpu.loadGenerator.toFixed(0)} us`,
+        `CPU per request (medians, /proc): function ${cpu.fnDirect.toFixed(1)} us direct, ${cpu.fnRouted.toFixed(1)} us routed; router ${cpu.router.toFixed(1)} us ` +
+          `(router / function ${(cpu.router / cpu.fnRouted).toFixed(2)}); CPU-bound req/s ratio implied by these costs: ${cpu.implied.toFixed(2)}`,
       );
-      console.log(`router CPU / function CPU per request: ${(routerCost / fnRouted).toFixed(2)}; CPU-bound req/s ratio implied by these costs: ${cpuRatio.toFixed(2)}`);
     }
 
     console.log(`latency: ${rate} req/s fixed rate, ${latencySeconds} s per path, ${rounds} rounds (alternating), keep-alive client, per-request hrtime`);
@@ -250,8 +254,9 @@ export async function run() {
     const addedP50 = median(added50);
     const addedP99 = median(added99);
     console.log(`added latency (median of rounds): p50 ${addedP50.toFixed(3)} ms (target <= 1), p99 ${addedP99.toFixed(3)} ms (target <= 3)`);
-    return { ratio, addedP50, addedP99, cpu, upstream: upstream.kind };
+    return { ratio, ratios, addedP50, addedP99, cpu, upstream: upstream.kind };
   } finally {
+    generator.close();
     for (const child of children) child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }

@@ -15,6 +15,9 @@ export const ScrapedComponents = {
 /** Container port name of functions and the router; PodMonitors select the endpoint by it. */
 export const METRICS_PORT_NAME = 'http';
 
+/** Pod annotation that opts a pod out of scraping (value `"false"`), the community convention. */
+export const SCRAPE_ANNOTATION = 'prometheus.io/scrape';
+
 /** Scrape interval of every kubefaas target. */
 export const SCRAPE_INTERVAL = '15s';
 
@@ -44,7 +47,7 @@ export function labelingSteps(): RelabelStep[] {
   const components = Object.values(ScrapedComponents).join('|');
   return [
     // Opt-out for pods that do not serve our metrics (a ContainerFunction image, say).
-    { sourceLabels: [podAnnotationMeta('prometheus.io/scrape')], regex: 'false', action: 'drop' },
+    { sourceLabels: [podAnnotationMeta(SCRAPE_ANNOTATION)], regex: 'false', action: 'drop' },
     { sourceLabels: [podLabelMeta(Labels.platformComponent)], regex: '(.+)', targetLabel: 'component', replacement: '$1', action: 'replace' },
     // A function pod carries the function label and no component label.
     { sourceLabels: [podLabelMeta(Labels.function)], regex: '(.+)', targetLabel: 'component', replacement: ScrapedComponents.function, action: 'replace' },

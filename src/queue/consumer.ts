@@ -4,7 +4,7 @@ import type { FunctionLogger } from '../runtime/types';
 import { errorMessage } from './api-errors';
 import type { DeliveryHooks } from './async-calls';
 import { QueueEvent } from './event';
-import type { QueueMetrics, TriggerCounters } from './metrics';
+import { TriggerCounters, type QueueMetrics } from './metrics';
 import { publishDurably, sleep } from './publisher';
 import { normalizeReply, type HandlerReturn, type NormalizedReply } from './reply';
 import { consumerStream, ensureConsumer } from './resources';
@@ -78,7 +78,8 @@ export class QueueConsumer {
   /** Messages being worked on → when we last told the server so (one shared ticker, not a timer each). */
   private readonly inProgress = new Map<JsMsg, number>();
   private keepAliveTicker?: NodeJS.Timeout;
-  private readonly counters?: TriggerCounters;
+  /** Counts read by the metrics (kept even without metrics: cheaper than checking each time). */
+  private readonly counters: TriggerCounters;
   private waiters: (() => void)[] = [];
   private loop?: Promise<void>;
   private lastPullError?: unknown;
@@ -101,7 +102,7 @@ export class QueueConsumer {
     this.window = this.sub.ordered ? 1 : 2 * max;
     this.refillAt = Math.max(1, Math.ceil(this.window / 2));
     this.log = options.log ?? defaultLogger(options.functionName, this.sub.trigger);
-    this.counters = options.metrics?.forTrigger(options.functionName, this.sub.trigger);
+    this.counters = options.metrics?.forTrigger(options.functionName, this.sub.trigger) ?? new TriggerCounters();
   }
 
   private get maxInFlight(): number {
@@ -235,7 +236,7 @@ export class QueueConsumer {
   private async process(msg: JsMsg): Promise<void> {
     const counters = this.counters;
     const attempt = msg.info.deliveryCount;
-    if (attempt > 1) counters && counters.redeliveries++;
+    if (attempt > 1) counters.redeliveries++;
     const keepAlive = () => msg.working();
     let event: QueueEvent | undefined;
     try {
@@ -249,7 +250,7 @@ export class QueueConsumer {
       const hooks = this.options.hooks;
       if (hooks && !(await hooks.beforeAttempt(event, attempt))) {
         msg.ack();
-        counters && counters.ack++;
+        counters.ack++;
         return;
       }
       let reply: NormalizedReply;
@@ -263,14 +264,14 @@ export class QueueConsumer {
       if (this.sub.responseSubject) await this.publishReply(event, reply);
       if (hooks) await hooks.succeeded(event, reply, attempt, keepAlive);
       msg.ack();
-      counters && counters.ack++;
+      counters.ack++;
     } catch (err) {
       // Our own bookkeeping failed (reply publish, state write, DLQ publish): retry the delivery.
       this.log.warn('queue delivery bookkeeping failed, will be redelivered', {
         subject: msg.subject, sequence: msg.seq, attempt, error: errorMessage(err),
       });
       msg.nak(this.backoff(attempt));
-      counters && counters.retry++;
+      counters.retry++;
     } finally {
       this.inProgress.delete(msg);
     }
@@ -300,7 +301,7 @@ export class QueueConsumer {
     if (attempt < this.maxAttempts) {
       await this.options.hooks?.retrying(event, error, attempt);
       msg.nak(this.backoff(attempt));
-      this.counters && counters.retry++;
+      this.counters.retry++;
       return;
     }
     this.rememberError(msg.seq, error);
@@ -335,8 +336,8 @@ export class QueueConsumer {
     });
     msg.term();
     this.failedErrors.delete(msg.seq);
-    this.counters && this.counters.deadLetters++;
-    this.counters && this.counters.deadLetter++;
+    this.counters.deadLetters++;
+    this.counters.deadLetter++;
   }
 
   private async publishReply(event: QueueEvent, reply: NormalizedReply): Promise<void> {

@@ -2,8 +2,8 @@ import type { ServerResponse } from 'node:http';
 import { JsonLogger, LogSink, jsonFragment } from './log';
 import type { FunctionContext, FunctionLogger } from './types';
 
-/** What `context.publish()` does; the platform queue plugs in here. */
-export type Publisher = (topic: string, data: unknown) => Promise<void>;
+/** What `context.publish()` does; the platform queue plugs in here. `traceId` continues the caller's trace. */
+export type Publisher = (topic: string, data: unknown, traceId?: string) => Promise<void>;
 
 /** Used when the platform has no queue: fail loudly rather than drop the message. */
 export const noQueuePublisher: Publisher = (topic) =>
@@ -71,7 +71,7 @@ export class InvocationContext implements FunctionContext {
   }
 
   publish(topic: string, data: unknown): Promise<void> {
-    return this.#publish(topic, data);
+    return this.#publish(topic, data, this.#traceId);
   }
 
   /** Aborts the signal (now, or at creation if the handler has not asked for it yet). Idempotent. */

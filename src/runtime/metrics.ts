@@ -42,6 +42,8 @@ export class RuntimeMetrics {
   coldStarts = 0;
   private readonly triggers = new Map<string, TriggerStats>();
   private registry?: PromClient.Registry;
+  /** Registries of other parts of the process (the queue consumers) rendered after ours. */
+  readonly extraRegistries: PromClient.Registry[] = [];
 
   constructor(readonly functionName: string) {}
 
@@ -58,7 +60,9 @@ export class RuntimeMetrics {
   /** Renders the exposition text; prom-client is loaded on the first scrape, keeping cold start lean. */
   async render(): Promise<{ contentType: string; body: string }> {
     const registry = this.registry ?? (this.registry = this.createRegistry());
-    return { contentType: registry.contentType, body: await registry.metrics() };
+    let body = await registry.metrics();
+    for (const extra of this.extraRegistries) body += await extra.metrics();
+    return { contentType: registry.contentType, body };
   }
 
   private createRegistry(): PromClient.Registry {

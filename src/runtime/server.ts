@@ -32,6 +32,8 @@ export interface RuntimeOptions {
   readonly publish?: Publisher;
   /** Prefix of generated request ids. @default random per process */
   readonly requestIdPrefix?: string;
+  /** Extra readiness condition (e.g. the queue consumers are connected). @default always ready */
+  readonly isReady?: () => boolean;
 }
 
 /** A function runtime: the HTTP server plus its lifecycle. Usable in-process by tests and benchmarks. */
@@ -40,6 +42,8 @@ export interface Runtime {
   readonly metrics: RuntimeMetrics;
   /** Process-level logger (function name on every line). */
   readonly log: JsonLogger;
+  /** Where every log line goes (queue invocations log through it too). */
+  readonly sink: LogSink;
   /** True while the handler is loaded and the runtime is not shutting down (what /readyz reports). */
   readonly ready: boolean;
   /** Requests accepted and not yet answered. */
@@ -96,7 +100,8 @@ class HttpRuntime implements Runtime {
   private readonly maxBodyBytes: number;
   private readonly shutdownGraceMs: number;
   private readonly publish: Publisher;
-  private readonly sink: LogSink;
+  readonly sink: LogSink;
+  private readonly isReady?: () => boolean;
   private readonly ids: RequestIdSource;
   private readonly deadlines = new DeadlineQueue();
   private readonly http: TriggerStats;
@@ -114,6 +119,7 @@ class HttpRuntime implements Runtime {
     this.shutdownGraceMs = options.shutdownGraceMs ?? RuntimeDefaults.shutdownGraceMs;
     this.publish = options.publish ?? noQueuePublisher;
     this.sink = new LogSink(options.logWrite);
+    this.isReady = options.isReady;
     this.log = new JsonLogger(this.sink, jsonFragment({ function: options.functionName }));
     this.ids = new RequestIdSource(options.requestIdPrefix);
     this.metrics = new RuntimeMetrics(options.functionName);
@@ -127,7 +133,7 @@ class HttpRuntime implements Runtime {
   }
 
   get ready(): boolean {
-    return !this.stopping;
+    return !this.stopping && (this.isReady === undefined || this.isReady());
   }
 
   listen(port: number, host?: string): Promise<AddressInfo> {
@@ -342,7 +348,7 @@ class HttpRuntime implements Runtime {
       sendBody(res, 200, ContentTypes.json, '{"status":"ok"}', base);
     } else if (url === Endpoints.ready) {
       if (this.ready) sendBody(res, 200, ContentTypes.json, '{"status":"ready"}', base);
-      else sendBody(res, 503, ContentTypes.json, '{"status":"shutting down"}', base);
+      else sendBody(res, 503, ContentTypes.json, this.stopping ? '{"status":"shutting down"}' : '{"status":"not ready"}', base);
     } else {
       this.metrics.render().then(
         ({ contentType, body }) => sendBody(res, 200, contentType, body, base),

@@ -4,7 +4,7 @@
  * Fargate profile selects exactly the function pods, and that provider limits fail synthesis.
  */
 import { Testing } from 'cdk8s';
-import { Cpu, NodeFunction, Platform, PlatformProps, Size } from '../../constructs';
+import { Cpu, NodeFunction, Platform, PlatformProps, Queue, Size } from '../../constructs';
 import { fargateProfilePulumiArgs, fargateSelectorMatches } from '../../constructs/placement/fargate-profile';
 import { FARGATE_SIZE_ANNOTATION, Placement } from '../../constructs/placement/placement';
 import { clearWarnings, recordedWarnings } from '../../constructs/placement/warnings';
@@ -127,5 +127,32 @@ describe('placement per function and per component', () => {
     expect(warnings.map((w) => w.rule)).toEqual(['aci-v1/network-policy']);
     expect(warnings[0].path).toMatch(/platform\/hello/);
     expect(warnings[0].message).toMatch(/function "hello": its NetworkPolicy will not apply/);
+  });
+});
+
+describe('the queue (persistent storage)', () => {
+  const queueSet = (objects: K8sObject[]) => objects.find((o) => o.kind === 'StatefulSet');
+
+  it('is refused on providers that cannot mount its volumes, naming the component and the rule', () => {
+    for (const [placement, rule] of [
+      [Placement.awsFargate(), 'fargate/persistent-storage'],
+      [Placement.azureVirtualNode({ version: 'v1' }), 'aci-v1/persistent-storage'],
+      [Placement.azureVirtualNode({ version: 'v2' }), 'aci-v2/persistent-storage'],
+    ] as const) {
+      const platform = platformWith({ queue: Queue.nats(), queuePlacement: placement });
+      expect(errorOf(() => synth(platform)).message).toMatch(new RegExp(`platform component "queue": it claims persistent storage.*rule ${rule}`, 's'));
+    }
+  });
+
+  it('runs on AKS virtual nodes v2 with an Azure Files storage class, with the documented scheduling fields', async () => {
+    const placement = Placement.azureVirtualNode({ version: 'v2' });
+    const objects = synth(platformWith({ queue: Queue.nats({ storageClass: 'azurefile-csi' }), queuePlacement: placement }));
+    expect(schedulingOf(queueSet(objects) as K8sObject)).toEqual(placement.scheduling());
+    expect(schedulingOf(find(objects, 'Deployment', 'hello'))).toEqual({});
+    await validate(objects);
+  });
+
+  it('stays on regular nodes by default', () => {
+    expect(schedulingOf(queueSet(synth(platformWith({ queue: Queue.nats() }))) as K8sObject)).toEqual({});
   });
 });

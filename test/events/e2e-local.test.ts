@@ -1,0 +1,116 @@
+/**
+ * End to end through the local runner, with a real nats-server: the events example
+ * (examples/events/app.ts) synthesized, run as local processes, and driven over HTTP and NATS.
+ * - publish → function → responseTopic (the order pipeline), and a poison message → dead letter;
+ * - POST /async-function/<name> → 202 + call id → status endpoint → callback with the result;
+ * - a cron tick fired on demand reaches its function through JetStream.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { connect, type Msg, type NatsConnection } from 'nats';
+import { LocalPlatform } from '../../src/local';
+import { LogCapture } from '../local/helpers';
+
+jest.setTimeout(90_000);
+
+const root = path.resolve(__dirname, '..', '..');
+
+/** The next message on `subject` that satisfies `test` (the subscription starts now). */
+function nextMessage(nc: NatsConnection, subject: string, test: (m: Msg) => boolean = () => true): Promise<Msg> {
+  const sub = nc.subscribe(subject);
+  return (async () => {
+    for await (const m of sub) {
+      if (test(m)) {
+        sub.unsubscribe();
+        return m;
+      }
+    }
+    throw new Error(`subscription to ${subject} ended`);
+  })();
+}
+
+const json = (m: Msg): Record<string, any> => JSON.parse(Buffer.from(m.data).toString('utf8'));
+
+describe('events end to end (local runner + nats-server)', () => {
+  const log = new LogCapture();
+  let platform: LocalPlatform;
+  let nc: NatsConnection;
+
+  beforeAll(async () => {
+    platform = await LocalPlatform.start({ app: path.join(root, 'examples/events/app.ts'), cwd: root, port: 0, log: log.sink, readyTimeoutMs: 60_000 });
+    nc = await connect({ servers: `127.0.0.1:${platform.functions.get('kubefaas-nats')!.port}` });
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await platform?.stop();
+  });
+
+  it('publish → queue-triggered function → responseTopic', async () => {
+    const priced = nextMessage(nc, 'topics.orders.priced', (m) => json(m).item === 'apple');
+    const res = await fetch(`${platform.url}/orders`, { method: 'POST', body: JSON.stringify({ item: 'apple', quantity: 3 }) });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    const result = json(await priced);
+    expect(result).toMatchObject({ id, item: 'apple', quantity: 3, unitCents: 50, totalCents: 150 });
+  });
+
+  it('a message that keeps failing lands on the dead-letter topic with the error', async () => {
+    const dead = nextMessage(nc, 'topics.orders.failed');
+    const res = await fetch(`${platform.url}/orders`, { method: 'POST', body: JSON.stringify({ item: 'durian', quantity: 1 }) });
+    expect(res.status).toBe(202);
+    const m = await dead;
+    expect(json(m)).toMatchObject({ item: 'durian' });
+    expect(m.headers?.get('Kubefaas-Error')).toContain("no price for item 'durian'");
+    expect(m.headers?.get('Kubefaas-Function')).toBe('pricer');
+    // maxRetries 2: three attempts in all.
+    expect(m.headers?.get('Kubefaas-Attempts')).toBe('3');
+  });
+
+  it('POST /async-function/<name> → 202 + call id → status → callback with the result', async () => {
+    let resolveCallback: (body: { headers: http.IncomingHttpHeaders; body: string }) => void;
+    const callback = new Promise<{ headers: http.IncomingHttpHeaders; body: string }>((r) => (resolveCallback = r));
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        res.end('ok');
+        resolveCallback({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const callbackUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/done`;
+      const res = await fetch(`${platform.url}/async-function/pricer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-callback-url': callbackUrl },
+        body: JSON.stringify({ id: 'async-1', item: 'pear', quantity: 2 }),
+      });
+      expect(res.status).toBe(202);
+      const callId = res.headers.get('x-call-id')!;
+      expect(callId).toBeTruthy();
+
+      const first = await fetch(`${platform.url}/async-function/pricer/${callId}`);
+      expect(first.status).toBe(200);
+      expect(['queued', 'running', 'succeeded']).toContain(((await first.json()) as { state: string }).state);
+
+      const received = await callback;
+      expect(received.headers['x-call-id']).toBe(callId);
+      expect(JSON.parse(received.body)).toMatchObject({ id: 'async-1', totalCents: 130 });
+
+      const final = await fetch(`${platform.url}/async-function/pricer/${callId}`);
+      expect(await final.json()).toMatchObject({ callId, state: 'succeeded' });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a cron tick fired on demand reaches its function through JetStream', async () => {
+    const report = nextMessage(nc, 'topics.reports');
+    const run = await platform.fireCron('hourly', 'report');
+    expect(run).toMatchObject({ exitCode: 0, skipped: false });
+    const body = json(await report);
+    expect(body).toMatchObject({ type: 'dev.kubefaas.cron.tick', trigger: 'hourly', data: { report: 'orders-per-hour' } });
+  });
+});

@@ -1,0 +1,268 @@
+/**
+ * The package as users get it: `npm pack` the built repo, install the tarball into a fresh cdk8s
+ * TypeScript project (its own package.json, tsconfig, main.ts and handler), type-check that project
+ * with strict settings and synthesize it, then look at the manifests it wrote. Also runs the
+ * `kubefaas` bin from the installed package and resolves the subpath entries.
+ *
+ * Slow by nature (pack, npm install, tsc, synth): everything is set up once in beforeAll. npm
+ * installs with --prefer-offline, so a warm npm cache (CI installs the same versions first) means
+ * no network at all; a cold one needs only the npm registry.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { run } from './commands';
+
+const repoRoot = path.resolve(__dirname, '..', '..');
+const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { BUNDLES } = require('../../scripts/pod-bundles.cjs') as { BUNDLES: Record<string, string> };
+
+const SLOW = 5 * 60_000;
+const MARKER = 'packed-kubefaas-greeting';
+
+interface PackedFile {
+  readonly path: string;
+}
+interface PackResult {
+  readonly filename: string;
+  readonly files: readonly PackedFile[];
+}
+interface KubeObject {
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string };
+  readonly data?: Record<string, string>;
+  readonly spec?: Record<string, unknown>;
+}
+
+let work: string;
+let project: string;
+let packed: PackResult;
+
+/** The version of one of our installed packages, so the test project asks npm for what its cache has. */
+function installedVersion(name: string): string {
+  return (JSON.parse(fs.readFileSync(path.join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+function newestMtime(dir: string, skip: (p: string) => boolean): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (skip(p)) continue;
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(p, skip));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * `npm test` builds first (pretest); a lone `npx jest test/packaging` may find lib/ missing or older
+ * than the sources, so compile then. Only tsc: the pod bundles are rebuilt by jest's global setup, and
+ * rebuilding them here would race with the tests that run them.
+ */
+async function ensureLibraryCompiled(): Promise<void> {
+  const marker = path.join(repoRoot, 'lib', 'constructs', 'index.js');
+  const example = path.join(repoRoot, 'stacks', 'example');
+  const sources = Math.max(
+    ...['constructs', 'src', 'stacks'].map((d) => newestMtime(path.join(repoRoot, d), (p) => p === example)),
+  );
+  if (fs.existsSync(marker) && fs.statSync(marker).mtimeMs >= sources) return;
+  await run(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: repoRoot });
+}
+
+function writeProject(dir: string, tarball: string): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const files: Record<string, string> = {
+    'package.json': JSON.stringify(
+      {
+        name: 'my-faas-app',
+        version: '1.0.0',
+        private: true,
+        dependencies: {
+          cdk8s: installedVersion('cdk8s'),
+          constructs: installedVersion('constructs'),
+          kubefaas: `file:${tarball}`,
+        },
+        devDependencies: { '@types/node': installedVersion('@types/node') },
+      },
+      null,
+      2,
+    ),
+    // What `cdk8s init typescript-app` generates, minus what does not matter here, plus
+    // skipLibCheck: false so our published declarations must type-check too.
+    'tsconfig.json': JSON.stringify(
+      {
+        compilerOptions: {
+          target: 'ES2020',
+          module: 'commonjs',
+          lib: ['es2020'],
+          types: ['node'],
+          strict: true,
+          noImplicitReturns: true,
+          noUnusedLocals: true,
+          esModuleInterop: true,
+          skipLibCheck: false,
+          outDir: 'out',
+          rootDir: '.',
+        },
+        include: ['main.ts', 'handler.ts', 'greeting.ts'],
+      },
+      null,
+      2,
+    ),
+    'main.ts': [
+      "import { App } from 'cdk8s';",
+      "import { Code, Duration, HttpTrigger, NodeFunction, Platform } from 'kubefaas';",
+      '',
+      'const app = new App();',
+      "const platform = new Platform(app, 'faas', { namespace: { name: 'shop' } });",
+      "const greet = new NodeFunction(platform, 'greet', {",
+      "  code: Code.fromAsset('./handler.ts'),",
+      '  timeout: Duration.seconds(5),',
+      "  triggers: [new HttpTrigger({ path: '/greet/:name', methods: ['GET'] })],",
+      '});',
+      "greet.addTrigger(new HttpTrigger({ path: '/hi', methods: ['POST'] }));",
+      'app.synth();',
+      '',
+    ].join('\n'),
+    'handler.ts': [
+      "import type { FunctionEvent, FunctionContext } from 'kubefaas';",
+      "import { greeting } from './greeting';",
+      '',
+      'export default function greet(event: FunctionEvent, context: FunctionContext): string {',
+      "  context.log.info('greeting', { name: event.params.name });",
+      "  return greeting(event.params.name ?? event.text());",
+      '}',
+      '',
+    ].join('\n'),
+    // A second module so the ConfigMap proves esbuild bundled the handler's imports.
+    'greeting.ts': `export function greeting(name: string): string {\n  return '${MARKER}: ' + name;\n}\n`,
+  };
+  for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
+}
+
+function loadManifests(dir: string): KubeObject[] {
+  const objects: KubeObject[] = [];
+  for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
+    for (const doc of parseAllDocuments(fs.readFileSync(path.join(dir, file), 'utf8'))) {
+      const value = doc.toJS() as KubeObject | null;
+      if (value) objects.push(value);
+    }
+  }
+  return objects;
+}
+
+function findObject(objects: readonly KubeObject[], kind: string, name: string): KubeObject {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  if (!found) {
+    const present = objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ');
+    throw new Error(`no ${kind} ${name} in the synthesized manifests (present: ${present})`);
+  }
+  return found;
+}
+
+beforeAll(async () => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'kubefaas-pack-'));
+  project = path.join(work, 'my-faas-app');
+  await ensureLibraryCompiled();
+  // --ignore-scripts: prepack would rebuild lib/ (and the pod bundles other tests are running).
+  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: repoRoot });
+  [packed] = JSON.parse(stdout) as PackResult[];
+  writeProject(project, path.join(work, packed.filename));
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: project });
+}, SLOW);
+
+afterAll(() => {
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+test('the tarball holds the compiled library, its declarations and the pod bundles, and nothing else', () => {
+  const files = new Set(packed.files.map((f) => f.path));
+  const expected = [
+    'package.json',
+    'LICENSE',
+    'README.md',
+    'lib/constructs/index.js',
+    'lib/constructs/index.d.ts',
+    'lib/src/runtime/types.d.ts',
+    'lib/src/contract.d.ts',
+    'lib/src/cli/main.js',
+    'lib/src/local/index.js',
+    'lib/src/local/index.d.ts',
+    'lib/stacks/index.js',
+    'lib/stacks/index.d.ts',
+    ...Object.keys(BUNDLES).map((name) => `lib/pod/${name}.js`),
+  ];
+  expect(expected.filter((f) => !files.has(f))).toEqual([]);
+  const unwanted = [...files].filter(
+    (f) =>
+      f.endsWith('.map') ||
+      (f.endsWith('.ts') && !f.endsWith('.d.ts')) ||
+      /^(test|examples|src|constructs|stacks|scripts|node_modules)\//.test(f) ||
+      f.startsWith('lib/examples/') ||
+      f.startsWith('lib/stacks/example/') ||
+      f.startsWith('lib/test/'),
+  );
+  expect(unwanted).toEqual([]);
+});
+
+test('a cdk8s TypeScript project type-checks against the installed package', async () => {
+  // node10 resolution (what cdk8s init generates) reads "types"; node16 reads the "exports" conditions.
+  await run(process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit'], { cwd: project });
+  await run(process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit', '--module', 'node16', '--moduleResolution', 'node16'], {
+    cwd: project,
+  });
+}, SLOW);
+
+test('the project synthesizes the function, its bundled code and its routes', async () => {
+  await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project });
+  const outdir = path.join(work, 'dist');
+  await run(process.execPath, [path.join('out', 'main.js')], { cwd: project, env: { ...process.env, CDK8S_OUTDIR: outdir } });
+  const objects = loadManifests(outdir);
+
+  const deployment = findObject(objects, 'Deployment', 'greet');
+  expect(deployment.metadata.namespace).toBe('shop');
+  findObject(objects, 'Service', 'greet');
+  findObject(objects, 'Deployment', 'kubefaas-router');
+
+  const code = Object.values(findObject(objects, 'ConfigMap', 'greet-code').data ?? {}).join('\n');
+  expect(code).toContain(MARKER); // greeting.ts was bundled into the handler
+  expect(code).not.toMatch(/require\(["']\.\/greeting["']\)/);
+  const runtime = Object.values(findObject(objects, 'ConfigMap', 'kubefaas-runtime').data ?? {}).join('\n');
+  expect(runtime).toBe(fs.readFileSync(path.join(project, 'node_modules', 'kubefaas', 'lib', 'pod', 'runtime.js'), 'utf8'));
+
+  const routesJson = Object.values(findObject(objects, 'ConfigMap', 'kubefaas-routes').data ?? {})[0];
+  const table = JSON.parse(routesJson) as { functions: Record<string, unknown>; routes: { function: string; path: string; methods: string[] }[] };
+  expect(Object.keys(table.functions)).toEqual(['greet']);
+  expect(table.routes).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ function: 'greet', path: '/greet/:name', methods: ['GET'] }),
+      expect.objectContaining({ function: 'greet', path: '/hi', methods: ['POST'] }),
+    ]),
+  );
+}, SLOW);
+
+test('the kubefaas command runs from the installed package', async () => {
+  const { stdout } = await run('npx', ['--no-install', 'kubefaas', '--help'], { cwd: project });
+  expect(stdout).toMatch(/^Usage: kubefaas/m);
+  expect(stdout).toMatch(/^\s+dev \[app\]/m);
+  expect(stdout).toMatch(/^\s+invoke <function>/m);
+});
+
+test('the subpath entries resolve, and `kubefaas dev` finds tsx for TypeScript apps', async () => {
+  const script = [
+    "const path = require('node:path');",
+    "const pulumi = require.resolve('kubefaas/pulumi');",
+    "const local = require.resolve('kubefaas/local');",
+    "const tsx = require.resolve('tsx', { paths: [path.dirname(local)] });",
+    "console.log(JSON.stringify({ pulumi, local, tsx, local_api: typeof require('kubefaas/local').startLocalPlatform }));",
+  ].join('\n');
+  const { stdout } = await run(process.execPath, ['-e', script], { cwd: project });
+  const resolved = JSON.parse(stdout) as Record<string, string>;
+  const installed = path.join(project, 'node_modules', 'kubefaas');
+  expect(resolved.pulumi).toBe(path.join(installed, 'lib', 'stacks', 'index.js'));
+  expect(resolved.local).toBe(path.join(installed, 'lib', 'src', 'local', 'index.js'));
+  expect(resolved.tsx.startsWith(path.join(project, 'node_modules'))).toBe(true);
+  expect(resolved.local_api).toBe('function');
+});
