@@ -43,9 +43,9 @@ export interface ContainerFunctionProps extends FunctionOptions {
    */
   readonly local?: LocalRunOptions;
   /**
-   * The image serves Prometheus metrics at `/metrics` on port 8080. When false its pods are
-   * annotated `prometheus.io/scrape: "false"`, so monitoring neither scrapes them nor expects them
-   * to answer (no "no ready replica" alert from a missing endpoint).
+   * The image serves Prometheus metrics at `/metrics` on port 8080. When false and the platform
+   * has metrics, its pods are annotated `prometheus.io/scrape: "false"`, so monitoring neither
+   * scrapes them nor expects them to answer (no "no ready replica" alert from a missing endpoint).
    * @default false
    */
   readonly servesMetrics?: boolean;
@@ -95,7 +95,8 @@ export class ContainerFunction extends FunctionBase {
       configMapVolumes: [],
       podAnnotations: {
         ...(localCommand ? { [Annotations.localCommand]: JSON.stringify(localCommand) } : {}),
-        ...(this.metricsEndpoint ? {} : { [SCRAPE_ANNOTATION]: 'false' }),
+        // Only needed (and only added) when the platform runs monitoring.
+        ...(this.metricsEndpoint || this.platform.metrics.mode === 'none' ? {} : { [SCRAPE_ANNOTATION]: 'false' }),
       },
     });
   }

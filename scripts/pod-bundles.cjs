@@ -11,6 +11,7 @@ const CONFIGMAP_LIMIT = 1024 * 1024;
 const BUNDLES = {
   runtime: 'src/runtime/main.ts',
   router: 'src/router/main.ts',
+  cron: 'src/cron/main.ts',
 };
 
 /** The esbuild options of one in-pod bundle (same for the async and the sync build). */

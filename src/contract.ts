@@ -70,6 +70,12 @@ export const Endpoints = {
  */
 export const FUNCTION_PATH_PREFIX = '/function/';
 
+/**
+ * With a queue, the router accepts async calls at `POST /async-function/<name>[/<rest>]` (202 +
+ * `X-Call-Id`) and reports them at `GET /async-function/<name>/<call-id>`.
+ */
+export const ASYNC_FUNCTION_PATH_PREFIX = '/async-function/';
+
 /** Labels and annotations kubefaas puts on the objects it synthesizes. */
 export const Labels = {
   partOf: 'app.kubernetes.io/part-of',

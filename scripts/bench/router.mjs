@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, get } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createLoadGenerator } from './http-load.mjs';
 
@@ -82,7 +82,7 @@ async function startUpstream(dir) {
       })
     : spawnLogged(dir, 'bare', [join(dir, 'bare.js')], { PORT: String(port) });
   await waitFor200(port, '/');
-  return { port, child, kind: useRuntime ? 'runtime bundle (lib/pod/runtime.js, trivial handler)' : 'bare node:http server (runtime bundle missing)' };
+  return { port, child, kind: useRuntime ? `runtime bundle (${relative(root, runtimeBundle)}, trivial handler)` : 'bare node:http server (runtime bundle missing)' };
 }
 
 async function startRouter(dir, upstreamPort, accessLogSample) {
@@ -193,7 +193,7 @@ export async function run() {
     const router = await startRouter(dir, upstream.port, accessLogSample);
     children.push(router.child);
     console.log(`upstream: ${upstream.kind}`);
-    console.log(`router: lib/pod/router.js, access log sample ${accessLogSample} (lines to a file)`);
+    console.log(`router: ${relative(root, routerBundle)}, access log sample ${accessLogSample} (lines to a file)`);
     console.log(`throughput: ${generator.describe}, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds (alternating order)`);
 
     // Warm both paths (JIT, keep-alive pools) before measuring.

@@ -8,6 +8,8 @@ import { RouterLog } from './log';
 import { RouteTableError, parseRouteTable } from './route-table';
 import { RouterState, createRouterServer } from './server';
 import { TableWatcher } from './table-watcher';
+import { readQueueSettings } from '../queue/config';
+import { AsyncEndpoint } from './async-endpoint';
 
 async function main(): Promise<void> {
   const log = new RouterLog();
@@ -36,6 +38,16 @@ async function main(): Promise<void> {
   });
   await watcher.start();
 
+  // With a queue: /async-function/… (connects in the background; calls get 503 until connected).
+  const queue = readQueueSettings(process.env);
+  if (queue) {
+    const connecting = import('../queue/client').then(({ QueueClient }) =>
+      QueueClient.connect({ servers: queue.servers, config: queue.config, name: 'router', registry: state.metrics.registry }),
+    );
+    state.asyncCalls = new AsyncEndpoint(connecting, (err) => log.log('error', 'queue connection failed', { reason: String(err) }));
+    connecting.then(() => log.log('info', 'queue connected', { servers: queue.servers }), () => undefined);
+  }
+
   const server = createRouterServer(state);
   server.listen(config.port, () => {
     const { port } = server.address() as AddressInfo;
@@ -62,7 +74,7 @@ async function main(): Promise<void> {
     force.unref();
     watcher.stop();
     server.close(() => {
-      void state.closeUpstreams(1000).then(() => {
+      void Promise.all([state.closeUpstreams(1000), state.asyncCalls?.close(1000)]).then(() => {
         log.log('info', 'stopped');
         log.flush();
         process.exit(0);

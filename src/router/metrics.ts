@@ -145,6 +145,11 @@ export class RouterMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // prom-client exports these gauges with a `_total` suffix, which Prometheus reserves for
+    // counters (`promtool check metrics` flags them); the per-type `nodejs_active_*` gauges stay.
+    for (const misnamed of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(misnamed);
+    }
     for (const metric of [this.requests, this.upstreamDuration, this.requestDuration]) {
       // The registry only reads `name` and calls `get()`; see CollectedMetric.
       this.registry.registerMetric(metric as unknown as Metric);

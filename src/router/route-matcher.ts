@@ -97,6 +97,11 @@ export class RouteMatcher {
     return HTTP_METHODS.filter((m) => this.router.find(m, url, this.constraints) !== null);
   }
 
+  /** True when the table has this function. */
+  hasFunction(name: string): boolean {
+    return this.byFunction.has(name);
+  }
+
   /** `/function/<name>` → `/`, `/function/<name>/<rest>?q` → `/<rest>?q`. */
   private matchFunctionPath(url: string): RouteMatch | null {
     const start = FUNCTION_PATH_PREFIX.length;

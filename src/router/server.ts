@@ -1,6 +1,7 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { Endpoints, HTTP_METHODS, type RouteTable } from '../contract';
+import { ASYNC_FUNCTION_PATH_PREFIX, Endpoints, HTTP_METHODS, type RouteTable } from '../contract';
+import type { AsyncEndpoint } from './async-endpoint';
 import { hostWithoutPort, readInboundHeaders, upstreamHeaders } from './forwarded-headers';
 import { AccessLog, RouterLog } from './log';
 import { RouterMetrics, type RequestCounter } from './metrics';
@@ -32,6 +33,8 @@ export class RouterState implements ProxyEnvironment {
   readonly requestIds = new RequestIds();
   readonly traceparents = new TraceparentSource();
   draining = false;
+  /** Set when the platform has a queue: serves `/async-function/…`. */
+  asyncCalls: AsyncEndpoint | undefined = undefined;
   private matcherInstance: RouteMatcher | undefined;
   private readonly upstreams: Upstreams;
   /** Counts requests that matched nothing (404/405) or hit the router's own errors. */
@@ -101,6 +104,16 @@ function handleRequest(state: RouterState, req: IncomingMessage, res: ServerResp
   const matcher = state.matcher;
   if (matcher === undefined) {
     answerUnmatched(state, req, res, requestId, receivedAt, 503, 'route table not loaded yet');
+    return;
+  }
+  if (state.asyncCalls !== undefined && url.startsWith(ASYNC_FUNCTION_PATH_PREFIX)) {
+    const traceparent = state.traceparents.keepOrCreate(inbound.traceparent);
+    state.asyncCalls
+      .handle(req, res, url, { requestId, traceparent, closeConnection: state.draining, hasFunction: (name) => matcher.hasFunction(name) })
+      .then(
+        (status) => state.accessLog.record({ requestId, method, url, status, fn: '', durationMs: performance.now() - receivedAt }),
+        (err: Error) => answerUnmatched(state, req, res, requestId, receivedAt, 500, `async call failed: ${err.message}`),
+      );
     return;
   }
   const host = hostWithoutPort(inbound.host);

@@ -1,18 +1,19 @@
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from './request-head';
 
 /**
  * True when the request carries a body. Requests without one (most GETs) are never read at all:
  * attaching data/end listeners to an empty request is a measurable cost (perf-notes.md).
  */
-export function hasBody(headers: IncomingHttpHeaders): boolean {
-  if (headers['transfer-encoding'] !== undefined) return true;
-  const length = headers['content-length'];
+export function hasBody(head: RequestHead): boolean {
+  if (head.transferEncoding) return true;
+  const length = head.contentLength;
   return length !== undefined && length !== '0';
 }
 
 /** The declared content-length, or undefined for chunked bodies. */
-export function declaredLength(headers: IncomingHttpHeaders): number | undefined {
-  const length = headers['content-length'];
+export function declaredLength(head: RequestHead): number | undefined {
+  const length = head.contentLength;
   return length === undefined ? undefined : Number(length);
 }
 

@@ -11,6 +11,11 @@ export const EMPTY_BODY: Buffer = Buffer.alloc(0);
 
 type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
+/** Where the headers come from: node's IncomingMessage builds its `headers` object on first read. */
+export interface HeaderSource {
+  readonly headers: IncomingHeaders;
+}
+
 /**
  * The event a handler receives for an HTTP request. Everything that costs work (query parsing,
  * path params, the CloudEvents time string) is computed on first access, because most handlers
@@ -18,6 +23,7 @@ type IncomingHeaders = Readonly<Record<string, string | string[] | undefined>>;
  */
 export class HttpEvent implements FunctionEvent {
   readonly #url: string;
+  readonly #headerSource: HeaderSource;
   readonly #requestId: string;
   readonly #functionName: string;
   readonly #arrivalMs: number;
@@ -27,16 +33,22 @@ export class HttpEvent implements FunctionEvent {
   constructor(
     readonly method: string,
     url: string,
-    readonly headers: IncomingHeaders,
+    headerSource: HeaderSource,
     readonly body: Buffer,
     requestId: string,
     functionName: string,
     arrivalMs: number,
   ) {
     this.#url = url;
+    this.#headerSource = headerSource;
     this.#requestId = requestId;
     this.#functionName = functionName;
     this.#arrivalMs = arrivalMs;
+  }
+
+  /** Read through to the request, so a handler that never looks at headers never builds the object. */
+  get headers(): IncomingHeaders {
+    return this.#headerSource.headers;
   }
 
   get id(): string {

@@ -6,7 +6,9 @@
  */
 import { writeSync } from 'node:fs';
 import { readRuntimeConfig, type RuntimeConfig } from './config';
+import { readQueueSettings, type QueueSettings } from '../queue/config';
 import { loadHandler } from './load-handler';
+import { RuntimeQueue } from './queue-startup';
 import { createRuntime, type Runtime } from './server';
 import type { Handler } from './types';
 
@@ -21,15 +23,21 @@ function fatal(msg: string, err: unknown, withStack = false): never {
 function start(): void {
   let config: RuntimeConfig;
   let handler: Handler;
+  let queueSettings: QueueSettings | undefined;
   try {
     config = readRuntimeConfig(process.env);
     handler = loadHandler(config.handlerPath);
+    queueSettings = readQueueSettings(process.env);
   } catch (err) {
     fatal(`cannot start the function runtime: ${err instanceof Error ? err.message : String(err)}`, err);
   }
 
+  // With a queue the pod also consumes its subscriptions and gets a working context.publish.
+  const queue = queueSettings ? new RuntimeQueue(queueSettings, config.functionName, config.timeoutMs) : undefined;
   const runtime = createRuntime({
     handler,
+    publish: queue?.publish,
+    isReady: queue ? () => queue.ready() : undefined,
     functionName: config.functionName,
     timeoutMs: config.timeoutMs,
     maxConcurrency: config.maxConcurrency,
@@ -48,13 +56,16 @@ function start(): void {
     (err) => fatal(`cannot listen on port ${config.port}`, err),
   );
 
-  installProcessHandlers(runtime);
+  queue?.start(runtime, handler).catch((err) => fatal('cannot start the queue consumers', err));
+  installProcessHandlers(runtime, queue, config.shutdownGraceMs);
 }
 
-function installProcessHandlers(runtime: Runtime): void {
+function installProcessHandlers(runtime: Runtime, queue: RuntimeQueue | undefined, graceMs: number): void {
   const stop = (signal: NodeJS.Signals): void => {
     runtime.log.info('shutting down', { signal, inFlight: runtime.inFlight });
-    runtime.shutdown().then((finished) => {
+    // HTTP and queue deliveries drain side by side within the same grace period.
+    const queueStopped = queue ? queue.stop(graceMs).catch((err) => runtime.log.error('queue shutdown failed', { error: err })) : undefined;
+    Promise.all([runtime.shutdown(), queueStopped]).then(([finished]) => {
       runtime.log.info(finished ? 'shut down' : 'shut down with requests still in flight', { signal });
       runtime.flushLogs();
       process.exit(finished ? 0 : 1);

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Endpoints, Headers as HeaderNames } from '../contract';
+import { Endpoints } from '../contract';
 import { declaredLength, hasBody, readBody } from './body';
 import { RuntimeDefaults } from './config';
 import { InvocationContext, noQueuePublisher, type Publisher } from './context';
@@ -9,6 +9,7 @@ import { clientErrorStatus } from './errors';
 import { EMPTY_BODY, HttpEvent } from './event';
 import { JsonLogger, LogSink, isoNow, jsonFragment, type LogWrite } from './log';
 import { Outcome, RuntimeMetrics, type OutcomeIndex, type TriggerStats } from './metrics';
+import { readRequestHead, type RequestHead } from './request-head';
 import { RequestIdSource, traceIdOf } from './request-id';
 import { ContentTypes, sendBody, sendError, sendResult, type BaseHeaders } from './respond';
 import type { Handler } from './types';
@@ -75,6 +76,7 @@ class HttpInvocation implements DeadlineEntry {
     private readonly runtime: HttpRuntime,
     readonly req: http.IncomingMessage,
     readonly res: http.ServerResponse,
+    readonly head: RequestHead,
     readonly requestId: string,
     readonly startedAt: number,
     readonly deadlineAt: number,
@@ -157,19 +159,20 @@ class HttpRuntime implements Runtime {
       return;
     }
     const startedAt = performance.now();
-    const requestId = this.ids.idFor(req.headers[HeaderNames.requestId]);
+    const head = readRequestHead(req.rawHeaders);
+    const requestId = this.ids.idFor(head.requestId);
     if (this.maxConcurrency > 0 && this.metrics.inFlight >= this.maxConcurrency) {
       sendError(res, 429, `too many concurrent requests (limit ${this.maxConcurrency})`, requestId, this.baseHeaders(requestId), ['retry-after', '1']);
-      this.record(req, requestId, startedAt, 429, Outcome.rejected);
+      this.record(req, head, requestId, startedAt, 429, Outcome.rejected);
       return;
     }
     this.metrics.inFlight++;
-    const invocation = new HttpInvocation(this, req, res, requestId, startedAt, startedAt + this.timeoutMs);
-    if (!hasBody(req.headers)) {
+    const invocation = new HttpInvocation(this, req, res, head, requestId, startedAt, startedAt + this.timeoutMs);
+    if (!hasBody(head)) {
       this.invoke(invocation, EMPTY_BODY);
       return;
     }
-    const length = declaredLength(req.headers);
+    const length = declaredLength(head);
     if (length !== undefined && length > this.maxBodyBytes) {
       this.bodyTooLarge(invocation);
       return;
@@ -185,16 +188,16 @@ class HttpRuntime implements Runtime {
 
   private invoke(invocation: HttpInvocation, body: Buffer): void {
     const { req, requestId } = invocation;
-    const headers = req.headers;
     const arrivalMs = Date.now() - (performance.now() - invocation.startedAt);
-    const event = new HttpEvent(req.method as string, req.url as string, headers, body, requestId, this.functionName, arrivalMs);
+    // `req` itself as the header source: node builds `req.headers` only if the handler reads them.
+    const event = new HttpEvent(req.method as string, req.url as string, req, body, requestId, this.functionName, arrivalMs);
     const context = new InvocationContext(
       this.functionName,
       requestId,
       arrivalMs + this.timeoutMs,
       this.sink,
       this.publish,
-      traceIdOf(headers[HeaderNames.traceparent]),
+      traceIdOf(invocation.head.traceparent),
       invocation.res,
     );
     invocation.context = context;
@@ -302,11 +305,18 @@ class HttpRuntime implements Runtime {
 
   private complete(invocation: HttpInvocation, status: number, outcome: OutcomeIndex | undefined): void {
     this.metrics.inFlight--;
-    this.record(invocation.req, invocation.requestId, invocation.startedAt, status, outcome);
+    this.record(invocation.req, invocation.head, invocation.requestId, invocation.startedAt, status, outcome);
     if (this.stopping && this.inFlight === 0) this.onDrained?.();
   }
 
-  private record(req: http.IncomingMessage, requestId: string, startedAt: number, status: number, outcome: OutcomeIndex | undefined): void {
+  private record(
+    req: http.IncomingMessage,
+    head: RequestHead,
+    requestId: string,
+    startedAt: number,
+    status: number,
+    outcome: OutcomeIndex | undefined,
+  ): void {
     const durationMs = performance.now() - startedAt;
     if (outcome !== undefined) {
       this.http.count(outcome);
@@ -316,10 +326,10 @@ class HttpRuntime implements Runtime {
     // literal costs several times more than concatenating pre-encoded parts.
     const url = req.url as string;
     const q = url.indexOf('?');
-    const traceId = traceIdOf(req.headers[HeaderNames.traceparent]);
+    const traceId = traceIdOf(head.traceparent);
     // Generated ids (base 36 and `-`) and methods (an HTTP token) never need escaping; incoming ids
     // and paths may.
-    const idJson = requestId === req.headers[HeaderNames.requestId] ? JSON.stringify(requestId) : `"${requestId}"`;
+    const idJson = requestId === head.requestId ? JSON.stringify(requestId) : `"${requestId}"`;
     this.sink.line(
       `{"level":"info","time":"${isoNow()}","msg":"request","function":${this.functionJson},` +
         `"requestId":${idJson}${traceId ? `,"traceId":"${traceId}"` : ''},` +

@@ -16,9 +16,13 @@ jest.setTimeout(90_000);
 
 const root = path.resolve(__dirname, '..', '..');
 
-/** The next message on `subject` that satisfies `test` (the subscription starts now). */
-function nextMessage(nc: NatsConnection, subject: string, test: (m: Msg) => boolean = () => true): Promise<Msg> {
+/**
+ * Subscribes now (flushed, so the server knows before anything is published) and resolves with the
+ * next message on `subject` that satisfies `test`.
+ */
+async function nextMessage(nc: NatsConnection, subject: string, test: (m: Msg) => boolean = () => true): Promise<Promise<Msg>> {
   const sub = nc.subscribe(subject);
+  await nc.flush();
   return (async () => {
     for await (const m of sub) {
       if (test(m)) {
@@ -48,7 +52,7 @@ describe('events end to end (local runner + nats-server)', () => {
   });
 
   it('publish → queue-triggered function → responseTopic', async () => {
-    const priced = nextMessage(nc, 'topics.orders.priced', (m) => json(m).item === 'apple');
+    const priced = await nextMessage(nc, 'topics.orders.priced', (m) => json(m).item === 'apple');
     const res = await fetch(`${platform.url}/orders`, { method: 'POST', body: JSON.stringify({ item: 'apple', quantity: 3 }) });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
@@ -57,7 +61,7 @@ describe('events end to end (local runner + nats-server)', () => {
   });
 
   it('a message that keeps failing lands on the dead-letter topic with the error', async () => {
-    const dead = nextMessage(nc, 'topics.orders.failed');
+    const dead = await nextMessage(nc, 'topics.orders.failed');
     const res = await fetch(`${platform.url}/orders`, { method: 'POST', body: JSON.stringify({ item: 'durian', quantity: 1 }) });
     expect(res.status).toBe(202);
     const m = await dead;
@@ -107,7 +111,7 @@ describe('events end to end (local runner + nats-server)', () => {
   });
 
   it('a cron tick fired on demand reaches its function through JetStream', async () => {
-    const report = nextMessage(nc, 'topics.reports');
+    const report = await nextMessage(nc, 'topics.reports');
     const run = await platform.fireCron('hourly', 'report');
     expect(run).toMatchObject({ exitCode: 0, skipped: false });
     const body = json(await report);

@@ -8,8 +8,7 @@ import { findOnPath, isNatsImage } from '../../src/local/nats';
 import { planLocalRun } from '../../src/local/plan';
 
 function synthQueuePlatform(replicas: 1 | 3 = 1): KubeObject[] {
-  const platform = new Platform(Testing.app(), 'platform', { namespace: 'faas' });
-  Queue.nats({ replicas }).bind(platform);
+  const platform = new Platform(Testing.app(), 'platform', { namespace: 'faas', queue: Queue.nats({ replicas }) });
   new NodeFunction(platform, 'hello', { code: Code.fromInline('module.exports = async () => "hi";'), env: { BROKER: 'nats://kubefaas-nats.faas.svc.cluster.local:4222' } });
   return Testing.synth(platform) as KubeObject[];
 }

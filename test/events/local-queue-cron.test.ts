@@ -32,8 +32,7 @@ socket.once('error', (err) => { console.error(err.message); process.exit(1); });
 `;
 
 function writeManifests(dir: string, tickFile: string): void {
-  const platform = new Platform(Testing.app(), 'platform', { namespace: 'faas' });
-  Queue.nats().bind(platform);
+  const platform = new Platform(Testing.app(), 'platform', { namespace: 'faas', queue: Queue.nats() });
   new NodeFunction(platform, 'hello', { code: Code.fromInline('module.exports = async () => "hi";') });
   const objects = Testing.synth(platform);
   const podSecurity = { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } };

@@ -5,11 +5,8 @@ import { queueOf } from '../../constructs/queue/registry';
 import { expectValidManifests } from '../support/validate';
 import { errorOf, find, maybeFind, synth } from '../constructs/helpers';
 
-/** A platform with a queue bound the way the Platform binds `props.queue`. */
 function platformWithQueue(options: NatsQueueOptions = {}, props: PlatformProps = {}): Platform {
-  const platform = new Platform(Testing.app(), 'platform', { namespace: 'faas', ...props });
-  if (!queueOf(platform)) Queue.nats(options).bind(platform);
-  return platform;
+  return new Platform(Testing.app(), 'platform', { namespace: 'faas', ...props, queue: Queue.nats(options) });
 }
 
 describe('Queue.nats', () => {
@@ -67,7 +64,8 @@ describe('Queue.nats', () => {
     expect(find(objects, 'PodDisruptionBudget', 'kubefaas-nats').spec.maxUnavailable).toBe(1);
     expect(find(objects, 'NetworkPolicy', 'kubefaas-nats').spec.ingress[1].ports).toEqual([{ protocol: 'TCP', port: 6222 }]);
 
-    const queue = queueOf(platform)!;
+    const queue = platform.queue!;
+    expect(queueOf(platform)).toBe(queue);
     expect(queue.url).toBe('nats://kubefaas-nats.faas.svc.cluster.local:4222');
     expect(queue.config).toMatchObject({ replicas: 3, maxAgeMs: 2 * 86_400_000, callStateTtlMs: 6 * 3_600_000, maxBytes: 1024 ** 3 });
   });

@@ -207,15 +207,15 @@ test('the tarball holds the compiled library, its declarations and the pod bundl
   expect(unwanted).toEqual([]);
 });
 
-test('a cdk8s TypeScript project type-checks against the installed package', async () => {
-  // node10 resolution (what cdk8s init generates) reads "types"; node16 reads the "exports" conditions.
-  await run(process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit'], { cwd: project });
+test('the project type-checks with node16 resolution, which reads the "exports" conditions', async () => {
   await run(process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit', '--module', 'node16', '--moduleResolution', 'node16'], {
     cwd: project,
   });
 }, SLOW);
 
-test('the project synthesizes the function, its bundled code and its routes', async () => {
+test('the project compiles and synthesizes the function, its bundled code and its routes', async () => {
+  // The project's own settings (node10 resolution, as cdk8s init generates) read "types"; tsc fails on
+  // any type error, so this is also the type check.
   await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project });
   const outdir = path.join(work, 'dist');
   await run(process.execPath, [path.join('out', 'main.js')], { cwd: project, env: { ...process.env, CDK8S_OUTDIR: outdir } });

@@ -19,8 +19,8 @@ export class NatsServer {
     return `nats://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<NatsServer> {
-    const server = new NatsServer(await freePort(), await freePort(), mkdtempSync(join(tmpdir(), 'kubefaas-nats-')));
+  static async start(port?: number): Promise<NatsServer> {
+    const server = new NatsServer(port ?? (await freePort()), await freePort(), mkdtempSync(join(tmpdir(), 'kubefaas-nats-')));
     await server.launch();
     return server;
   }
