@@ -20,10 +20,11 @@ const root = path.resolve(__dirname, '..', '..');
  * Subscribes now (flushed, so the server knows before anything is published) and resolves with the
  * next message on `subject` that satisfies `test`.
  */
-async function nextMessage(nc: NatsConnection, subject: string, test: (m: Msg) => boolean = () => true): Promise<Promise<Msg>> {
+async function nextMessage(nc: NatsConnection, subject: string, test: (m: Msg) => boolean = () => true): Promise<{ readonly message: Promise<Msg> }> {
   const sub = nc.subscribe(subject);
   await nc.flush();
-  return (async () => {
+  // Wrapped: an async function returning a bare promise would wait for it.
+  const message = (async () => {
     for await (const m of sub) {
       if (test(m)) {
         sub.unsubscribe();
@@ -32,6 +33,7 @@ async function nextMessage(nc: NatsConnection, subject: string, test: (m: Msg) =
     }
     throw new Error(`subscription to ${subject} ended`);
   })();
+  return { message };
 }
 
 const json = (m: Msg): Record<string, any> => JSON.parse(Buffer.from(m.data).toString('utf8'));
@@ -56,7 +58,7 @@ describe('events end to end (local runner + nats-server)', () => {
     const res = await fetch(`${platform.url}/orders`, { method: 'POST', body: JSON.stringify({ item: 'apple', quantity: 3 }) });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
-    const result = json(await priced);
+    const result = json(await priced.message);
     expect(result).toMatchObject({ id, item: 'apple', quantity: 3, unitCents: 50, totalCents: 150 });
   });
 
@@ -64,7 +66,7 @@ describe('events end to end (local runner + nats-server)', () => {
     const dead = await nextMessage(nc, 'topics.orders.failed');
     const res = await fetch(`${platform.url}/orders`, { method: 'POST', body: JSON.stringify({ item: 'durian', quantity: 1 }) });
     expect(res.status).toBe(202);
-    const m = await dead;
+    const m = await dead.message;
     expect(json(m)).toMatchObject({ item: 'durian' });
     expect(m.headers?.get('Kubefaas-Error')).toContain("no price for item 'durian'");
     expect(m.headers?.get('Kubefaas-Function')).toBe('pricer');
@@ -114,7 +116,7 @@ describe('events end to end (local runner + nats-server)', () => {
     const report = await nextMessage(nc, 'topics.reports');
     const run = await platform.fireCron('hourly', 'report');
     expect(run).toMatchObject({ exitCode: 0, skipped: false });
-    const body = json(await report);
+    const body = json(await report.message);
     expect(body).toMatchObject({ type: 'dev.kubefaas.cron.tick', trigger: 'hourly', data: { report: 'orders-per-hour' } });
   });
 });
