@@ -173,6 +173,12 @@ export interface PlatformProps {
    * @default Metrics.none()
    */
   readonly metrics?: Metrics;
+  /**
+   * Where a bundled Prometheus (and Alertmanager) runs, independently of the functions. Like the
+   * queue, its persistent volume is refused on providers that cannot mount it.
+   * @default Placement.regularNodes()
+   */
+  readonly metricsPlacement?: Placement;
 }
 
 const PLATFORM_BRAND = Symbol.for('kubefaas.Platform');
@@ -266,6 +272,14 @@ export class Platform extends Chart {
         scraped: f.servesMetrics,
       })),
     });
+    if (props.metricsPlacement) {
+      if (this.metricsBinding.workloads.length === 0) {
+        throw new ValidationError(this, 'metricsPlacement: this metrics mode runs no pods of its own to place', 'Use Metrics.prometheus(), or leave metricsPlacement unset');
+      }
+      for (const workload of this.metricsBinding.workloads) {
+        placeComponent(workload, props.metricsPlacement, { subject: `platform component "${workload.name}"`, networkPolicy: false });
+      }
+    }
     this.node.addValidation({ validate: () => this.routeConflicts() });
   }
 

@@ -41,7 +41,7 @@ class BundledPrometheus extends Metrics {
 
   public bind(scope: Construct, options: MetricsBindOptions): MetricsBinding {
     const server = new PrometheusServer(scope, 'Metrics', { ...this.options, ...options });
-    return { scrapers: [{ podSelector: { matchLabels: server.podLabels } }] };
+    return { scrapers: [{ podSelector: { matchLabels: server.podLabels } }], workloads: server.workloads };
   }
 }
 
@@ -62,6 +62,7 @@ class PrometheusOperator extends Metrics {
         namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': scraper.namespace } },
         podSelector: { matchLabels: podLabels },
       }],
+      workloads: [],
     };
   }
 }
@@ -69,6 +70,6 @@ class PrometheusOperator extends Metrics {
 class NoMetrics extends Metrics {
   public readonly mode = 'none';
   public bind(): MetricsBinding {
-    return { scrapers: [] };
+    return { scrapers: [], workloads: [] };
   }
 }

@@ -1,3 +1,4 @@
+import type { ApiObject } from 'cdk8s';
 import { Duration, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import {
@@ -133,4 +134,6 @@ export interface NetworkPolicyPeerSpec {
 export interface MetricsBinding {
   /** Peers that must reach function and router pods on the container port to scrape them. */
   readonly scrapers: readonly NetworkPolicyPeerSpec[];
+  /** The pods this mode runs (a bundled Prometheus, Alertmanager), so the platform can place them. */
+  readonly workloads: readonly ApiObject[];
 }

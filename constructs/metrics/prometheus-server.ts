@@ -1,4 +1,4 @@
-import { Lazy, Size, Duration } from 'cdk8s';
+import { ApiObject, Lazy, Size, Duration } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
@@ -41,6 +41,8 @@ export interface PrometheusServerProps extends PrometheusMetricsOptions, Metrics
 export class PrometheusServer extends Construct {
   /** Pod labels of the Prometheus pod (what NetworkPolicies must admit). */
   public readonly podLabels: Record<string, string>;
+  /** The StatefulSets this construct runs (Prometheus, and Alertmanager when configured). */
+  public readonly workloads: ApiObject[] = [];
   private renderedRules: string | undefined;
 
   constructor(scope: Construct, id: string, private readonly props: PrometheusServerProps) {
@@ -122,7 +124,7 @@ export class PrometheusServer extends Construct {
       `--storage.tsdb.retention.size=${Math.floor((storageBytes * 0.85) / (1024 * 1024))}MB`,
       `--web.listen-address=:${PROMETHEUS_PORT}`,
     ];
-    apiObject(this, 'StatefulSet', {
+    this.workloads.push(apiObject(this, 'StatefulSet', {
       apiVersion: 'apps/v1', kind: 'StatefulSet', name, ...meta,
       body: {
         spec: {
@@ -164,7 +166,7 @@ export class PrometheusServer extends Construct {
           volumeClaimTemplates: claims,
         },
       },
-    });
+    }));
 
     if (alertmanager) this.addAlertmanager(props, alertmanager);
     if (props.dashboard !== false) new GrafanaDashboard(this, 'Dashboard', { namespace, labels: props.commonLabels });
@@ -186,7 +188,7 @@ export class PrometheusServer extends Construct {
       apiVersion: 'v1', kind: 'Service', name, ...meta,
       body: { spec: { type: 'ClusterIP', selector: podLabels, ports: [{ name: 'web', port: ALERTMANAGER_PORT, targetPort: 'web', protocol: 'TCP' }] } },
     });
-    apiObject(this, 'AlertmanagerStatefulSet', {
+    this.workloads.push(apiObject(this, 'AlertmanagerStatefulSet', {
       apiVersion: 'apps/v1', kind: 'StatefulSet', name, ...meta,
       body: {
         spec: {
@@ -231,6 +233,6 @@ export class PrometheusServer extends Construct {
           },
         },
       },
-    });
+    }));
   }
 }

@@ -4,7 +4,7 @@
  * Fargate profile selects exactly the function pods, and that provider limits fail synthesis.
  */
 import { Testing } from 'cdk8s';
-import { Cpu, NodeFunction, Platform, PlatformProps, Queue, Size } from '../../constructs';
+import { Cpu, Metrics, NodeFunction, Platform, PlatformProps, Queue, Size } from '../../constructs';
 import { fargateProfilePulumiArgs, fargateSelectorMatches } from '../../constructs/placement/fargate-profile';
 import { FARGATE_SIZE_ANNOTATION, Placement } from '../../constructs/placement/placement';
 import { clearWarnings, recordedWarnings } from '../../constructs/placement/warnings';
@@ -154,5 +154,26 @@ describe('the queue (persistent storage)', () => {
 
   it('stays on regular nodes by default', () => {
     expect(schedulingOf(queueSet(synth(platformWith({ queue: Queue.nats() }))) as K8sObject)).toEqual({});
+  });
+});
+
+describe('the bundled Prometheus (placed independently of the functions)', () => {
+  const prometheusSet = (objects: K8sObject[]) => find(objects, 'StatefulSet', 'kubefaas-prometheus');
+
+  it('keeps its persistent volume off providers that cannot mount it', () => {
+    const platform = platformWith({ metrics: Metrics.prometheus(), metricsPlacement: Placement.azureVirtualNode({ version: 'v1' }) });
+    expect(errorOf(() => synth(platform)).message).toMatch(/platform component "kubefaas-prometheus": it claims persistent storage.*rule aci-v1\/persistent-storage/s);
+  });
+
+  it('runs ephemeral on AKS virtual nodes v2 with exactly the provider fields, functions untouched', async () => {
+    const placement = Placement.azureVirtualNode({ version: 'v2' });
+    const objects = synth(platformWith({ metrics: Metrics.prometheus({ ephemeral: true }), metricsPlacement: placement }));
+    expect(schedulingOf(prometheusSet(objects))).toEqual(placement.scheduling());
+    expect(schedulingOf(find(objects, 'Deployment', 'hello'))).toEqual({});
+    await validate(objects);
+  });
+
+  it('is refused for a metrics mode that runs no pods', () => {
+    expect(errorOf(() => platformWith({ metrics: Metrics.none(), metricsPlacement: Placement.awsFargate() })).message).toMatch(/metricsPlacement: this metrics mode runs no pods/);
   });
 });
