@@ -30,7 +30,8 @@ function wrkOnPath() {
 
 /**
  * Creates a load generator. `describe` says which one runs (print it with the results);
- * `run(url, { seconds, connections })` resolves to { rps, p50, p99 (ms), requests, generatorCpuMs }.
+ * `run(url, { seconds, connections, method?, body?, headers? })` resolves to { rps, p50, p99 (ms),
+ * requests, generatorCpuMs }; `method` defaults to GET, `body` (a string) and `headers` to none.
  * `generatorCpuMs` is the CPU the generator itself used (user + system), when it can be known.
  * A non-2xx answer or a socket error rejects: a benchmark of failing requests measures nothing.
  */
@@ -46,14 +47,38 @@ export function createLoadGenerator() {
 
 function wrkGenerator() {
   const dir = mkdtempSync(join(tmpdir(), 'kubefaas-wrk-'));
-  const script = join(dir, 'done.lua');
-  writeFileSync(script, WRK_DONE_SCRIPT);
+  const plain = join(dir, 'done.lua');
+  writeFileSync(plain, WRK_DONE_SCRIPT);
+  const scripts = new Map();
+  // A request with a method, body or headers needs its own script (wrk has no flags for a body).
+  const scriptFor = ({ method, body, headers }) => {
+    if (method === undefined && body === undefined && headers === undefined) return plain;
+    const setup = [`wrk.method = ${luaString(method ?? 'GET')}`];
+    if (body !== undefined) setup.push(`wrk.body = ${luaString(body)}`);
+    for (const [name, value] of Object.entries(headers ?? {})) setup.push(`wrk.headers[${luaString(name)}] = ${luaString(value)}`);
+    const source = `${setup.join('\n')}\n${WRK_DONE_SCRIPT}`;
+    if (!scripts.has(source)) {
+      const file = join(dir, `request-${scripts.size}.lua`);
+      writeFileSync(file, source);
+      scripts.set(source, file);
+    }
+    return scripts.get(source);
+  };
   return {
     name: 'wrk',
     describe: 'wrk -t1 (a separate C process)',
-    run: (url, options) => runWrk(script, url, options),
+    run: (url, options) => runWrk(scriptFor(options), url, options),
     close: () => rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** A Lua string literal (decimal escapes for anything but plain printable ASCII). */
+function luaString(text) {
+  let out = '"';
+  for (const byte of Buffer.from(String(text), 'utf8')) {
+    out += byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c ? String.fromCharCode(byte) : `\\${byte}`;
+  }
+  return `${out}"`;
 }
 
 /**
@@ -95,9 +120,9 @@ function childrenCpuMs(output) {
   return (Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4])) * 1000;
 }
 
-async function runAutocannon(url, { seconds, connections }) {
+async function runAutocannon(url, { seconds, connections, method, body, headers }) {
   const before = process.cpuUsage();
-  const result = await autocannon({ url, connections, duration: seconds });
+  const result = await autocannon({ url, connections, duration: seconds, method, body, headers });
   const used = process.cpuUsage(before);
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`load on ${url}: ${result.non2xx} non-2xx responses, ${result.errors} errors`);

@@ -50,8 +50,8 @@ const HOP_HEADERS = new Set([
 ]);
 
 /**
- * Stores an async call durably: the `queued` state first (so the consumer's later states can't be
- * overwritten by it), then the request in the calls stream with the call id as Nats-Msg-Id. Resolves
+ * Stores an async call durably: the `queued` state (a KV create, so it never overwrites a later state
+ * the consumer wrote) and the request in the calls stream with the call id as Nats-Msg-Id. Resolves
  * only after the stream's PubAck, so a 202 means the call survives a server restart. When the publish
  * cannot be confirmed the state is removed and QueueUnavailableError is thrown (the router answers 503).
  */
@@ -66,19 +66,29 @@ export async function enqueueCall(
   if (req.callId !== undefined && !CALL_ID_PATTERN.test(req.callId)) {
     throw new InvalidCallIdError(`invalid call id '${req.callId}': use 1-128 letters, digits, '-' or '_'`);
   }
+  // A call id we generate cannot exist yet, so its `queued` state and the message are written at
+  // once (one round trip instead of two). A client-chosen id must be claimed first: that is what makes
+  // a resubmission idempotent beyond the stream's duplicate window.
+  const clientChosen = req.callId !== undefined;
   const callId = req.callId ?? randomUUID();
   const now = new Date().toISOString();
   const state: CallState = {
     callId, function: functionName, state: 'queued', queuedAt: now, updatedAt: now, attempts: 0,
     ...(req.callbackUrl ? { callbackUrl: req.callbackUrl } : {}),
   };
-  let created: boolean;
-  try {
-    created = await store.create(state);
-  } catch (err) {
-    throw new QueueUnavailableError(`cannot record call ${callId}: ${errorMessage(err)}`);
+  const recording = store.create(state);
+  if (clientChosen) {
+    let created: boolean;
+    try {
+      created = await recording;
+    } catch (err) {
+      throw new QueueUnavailableError(`cannot record call ${callId}: ${errorMessage(err)}`);
+    }
+    if (!created) return { callId, duplicate: true };
+  } else {
+    // Settled below; a rejection must not go unhandled meanwhile.
+    recording.catch(() => undefined);
   }
-  if (!created) return { callId, duplicate: true };
 
   const httpHeaders: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(req.headers)) {
@@ -106,9 +116,17 @@ export async function enqueueCall(
       timeoutMs: options.timeoutMs,
     });
   } catch (err) {
+    await recording.catch(() => undefined);
     await store.remove(callId).catch(() => undefined);
     if (err instanceof QueueUnavailableError) throw err;
     throw new QueueUnavailableError(`call ${callId} not stored: ${errorMessage(err)}`);
+  }
+  if (!clientChosen) {
+    // The call is stored, so it is accepted whatever happens to its first state: when the consumer
+    // was quicker (`running` already written) the create finds the key taken, which is fine; when
+    // the write failed, it is retried once, and otherwise the consumer writes the state when it runs.
+    const recorded = await recording.then(() => true, () => false);
+    if (!recorded) await store.create(state).catch(() => undefined);
   }
   options.metrics?.asyncCall(functionName, 'queued');
   return { callId, duplicate: false };
@@ -130,6 +148,13 @@ export interface DeliveryHooks {
  * a callback that never completed is retried.
  */
 export class AsyncCallHooks implements DeliveryHooks {
+  /**
+   * The state this consumer last wrote for a delivery: the following writes of the same delivery
+   * start from it instead of reading the key again (the delivery is ours until acked, so nobody else
+   * moves the call meanwhile).
+   */
+  private readonly written = new WeakMap<QueueEvent, CallState>();
+
   constructor(
     private readonly store: CallStateStore,
     private readonly functionName: string,
@@ -145,7 +170,9 @@ export class AsyncCallHooks implements DeliveryHooks {
       return false;
     }
     const now = new Date().toISOString();
-    await this.store.put({ ...previous, state: 'running', attempts: attempt, startedAt: previous.startedAt ?? now, updatedAt: now });
+    const running: CallState = { ...previous, state: 'running', attempts: attempt, startedAt: previous.startedAt ?? now, updatedAt: now };
+    await this.store.put(running);
+    this.written.set(event, running);
     this.metrics?.asyncCall(this.functionName, 'running');
     return true;
   }
@@ -178,6 +205,8 @@ export class AsyncCallHooks implements DeliveryHooks {
 
   /** The stored state, or one rebuilt from the message when it expired or was never written. */
   private async current(event: QueueEvent): Promise<CallState> {
+    const written = this.written.get(event);
+    if (written) return written;
     const callId = event.callId ?? event.id;
     const stored = await this.store.get(callId);
     if (stored) return stored;
