@@ -7,6 +7,7 @@ import type { FargateProfileSelector } from './placement/fargate-profile';
 import { Placement } from './placement/placement';
 import type { PodTemplateLike } from './placement/pod-types';
 import { addPlacementValidation } from './placement/validation';
+import { restrictedContainerSecurity, restrictedPodSecurity } from './pod-security';
 
 /**
  * The Kubernetes objects of one HTTP-serving workload (a function or the router): Deployment,
@@ -142,12 +143,7 @@ export class Workload extends Construct {
       },
       readinessProbe: spec.readinessProbe,
       livenessProbe: spec.livenessProbe,
-      securityContext: {
-        allowPrivilegeEscalation: false,
-        readOnlyRootFilesystem: true,
-        runAsNonRoot: true,
-        capabilities: { drop: ['ALL'] },
-      },
+      securityContext: restrictedContainerSecurity(),
       volumeMounts: [
         ...spec.configMapVolumes.map((v) => ({ name: v.volume, mountPath: v.mountPath, readOnly: true })),
         { name: 'tmp', mountPath: '/tmp' },
@@ -177,13 +173,7 @@ export class Workload extends Construct {
             // Thousands of Services in one namespace would otherwise become env vars in every pod.
             enableServiceLinks: false,
             terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds,
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: NODE_UID,
-              runAsGroup: NODE_UID,
-              fsGroup: NODE_UID,
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
+            securityContext: restrictedPodSecurity(NODE_UID),
             containers: [container],
             volumes: [
               ...spec.configMapVolumes.map((v) => ({ name: v.volume, configMap: { name: v.configMap } })),

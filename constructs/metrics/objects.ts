@@ -55,18 +55,6 @@ export function componentLabels(common: { readonly [name: string]: string }, com
   return { ...common, [Labels.name]: component, [Labels.platformComponent]: component };
 }
 
-/** Pod-level security of the restricted Pod Security Standard, for an image running as `uid`. */
-export function restrictedPodSecurity(uid: number): Record<string, unknown> {
-  return { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } };
-}
-
-export const RESTRICTED_CONTAINER_SECURITY = {
-  allowPrivilegeEscalation: false,
-  capabilities: { drop: ['ALL'] },
-  readOnlyRootFilesystem: true,
-  runAsNonRoot: true,
-} as const;
-
 export function contentHash(...parts: string[]): string {
   const hash = createHash('sha256');
   for (const part of parts) hash.update(part).update('\0');

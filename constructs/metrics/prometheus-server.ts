@@ -9,12 +9,13 @@ import { isDns1123Subdomain, sizeBytes, bytesQuantity, validateKeyReference } fr
 import { GrafanaDashboard } from './dashboard';
 import { MonitoringImages } from './images';
 import {
-  CONFIG_HASH_ANNOTATION, MonitoringComponents, MonitoringNames, NOBODY_UID, RESTRICTED_CONTAINER_SECURITY,
-  apiObject, componentLabels, contentHash, restrictedPodSecurity,
+  CONFIG_HASH_ANNOTATION, MonitoringComponents, MonitoringNames, NOBODY_UID,
+  apiObject, componentLabels, contentHash,
 } from './objects';
 import { MetricsBindOptions, PrometheusMetricsOptions } from './options';
 import { monitoredFunctions, platformAlerts, unknownRuleFunctions, validateRuleOptions, wholeSeconds } from './resolve';
 import { renderResources } from './resources';
+import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
 
 export const PROMETHEUS_PORT = 9090;
 export const ALERTMANAGER_PORT = 9093;
@@ -149,7 +150,7 @@ export class PrometheusServer extends Construct {
                 resources: renderResources(this, 'metrics resources', props.resources, {
                   cpuRequest: Cpu.millis(100), cpuLimit: Cpu.units(1), memoryRequest: Size.mebibytes(256), memoryLimit: Size.gibibytes(1),
                 }),
-                securityContext: RESTRICTED_CONTAINER_SECURITY,
+                securityContext: restrictedContainerSecurity(),
                 volumeMounts: [
                   { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
                   { name: 'rules', mountPath: `${CONFIG_DIR}/${RULES_FILE.split('/')[0]}`, readOnly: true },
@@ -217,7 +218,7 @@ export class PrometheusServer extends Construct {
                 resources: renderResources(this, 'metrics alertmanager.resources', options.resources, {
                   cpuRequest: Cpu.millis(10), memoryRequest: Size.mebibytes(32), memoryLimit: Size.mebibytes(128),
                 }),
-                securityContext: RESTRICTED_CONTAINER_SECURITY,
+                securityContext: restrictedContainerSecurity(),
                 volumeMounts: [
                   { name: 'config', mountPath: AM_CONFIG_DIR, readOnly: true },
                   { name: 'receiver', mountPath: AM_SECRET_DIR, readOnly: true },

@@ -11,6 +11,7 @@ import { bytesQuantity, cpuMillis, durationMillis, isDns1123Subdomain, sizeBytes
 import { NatsPaths, renderNatsConfig } from './nats-config';
 import { NATS_CONFIG_NAME, NATS_HEADLESS_NAME, NATS_NAME, NatsPorts } from './names';
 import { queueOf, registerQueue, type QueueBinding } from './registry';
+import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
 
 /** The platform a queue binds to: its namespace and construct tree. */
 export interface QueueHost extends IConstruct {
@@ -278,13 +279,7 @@ function natsPodSpec(p: { image: string; cpu: number; memoryBytes: number }): Re
     enableServiceLinks: false,
     // Lame-duck mode (30 s) plus its grace period must finish before the kubelet kills the server.
     terminationGracePeriodSeconds: 60,
-    securityContext: {
-      runAsNonRoot: true,
-      runAsUser: uid,
-      runAsGroup: uid,
-      fsGroup: uid,
-      seccompProfile: { type: 'RuntimeDefault' },
-    },
+    securityContext: restrictedPodSecurity(uid),
     containers: [
       {
         name: 'nats',
@@ -312,12 +307,7 @@ function natsPodSpec(p: { image: string; cpu: number; memoryBytes: number }): Re
           // Lame-duck mode: clients are told to reconnect elsewhere before the server goes away.
           preStop: { exec: { command: ['nats-server', `-sl=ldm=${NatsPaths.pidFile}`] } },
         },
-        securityContext: {
-          allowPrivilegeEscalation: false,
-          readOnlyRootFilesystem: true,
-          runAsNonRoot: true,
-          capabilities: { drop: ['ALL'] },
-        },
+        securityContext: restrictedContainerSecurity(),
         volumeMounts: [
           { name: 'config', mountPath: NatsPaths.configDir, readOnly: true },
           { name: 'data', mountPath: NatsPaths.dataDir },

@@ -10,6 +10,7 @@ import { CRON_CONFIGMAP, durableNames } from '../queue/names';
 import { ackWaitFor, addQueueSubscription, queueConfigJson, queueOf, runsKubefaasRuntime } from '../queue/registry';
 import type { ITrigger } from '../triggers';
 import { isDns1123Label } from '../validation';
+import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
 
 export type ConcurrencyPolicy = 'Forbid' | 'Allow' | 'Replace';
 
@@ -209,13 +210,7 @@ export class CronTrigger implements ITrigger {
                 restartPolicy: 'Never',
                 automountServiceAccountToken: false,
                 enableServiceLinks: false,
-                securityContext: {
-                  runAsNonRoot: true,
-                  runAsUser: NODE_UID,
-                  runAsGroup: NODE_UID,
-                  fsGroup: NODE_UID,
-                  seccompProfile: { type: 'RuntimeDefault' },
-                },
+                securityContext: restrictedPodSecurity(NODE_UID),
                 containers: [
                   {
                     name: 'cron',
@@ -227,12 +222,7 @@ export class CronTrigger implements ITrigger {
                       requests: { cpu: `${CronTriggerDefaults.cpuMillis}m`, memory: `${CronTriggerDefaults.memoryBytes / (1024 * 1024)}Mi` },
                       limits: { memory: `${CronTriggerDefaults.memoryBytes / (1024 * 1024)}Mi` },
                     },
-                    securityContext: {
-                      allowPrivilegeEscalation: false,
-                      readOnlyRootFilesystem: true,
-                      runAsNonRoot: true,
-                      capabilities: { drop: ['ALL'] },
-                    },
+                    securityContext: restrictedContainerSecurity(),
                     volumeMounts: [
                       { name: 'cron-code', mountPath: Paths.cronDir, readOnly: true },
                       { name: 'tmp', mountPath: Paths.tmpDir },

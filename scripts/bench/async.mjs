@@ -136,6 +136,17 @@ async function latencies(port, path, expected, rate, seconds) {
   return results.map((r) => r.ms).sort((a, b) => a - b);
 }
 
+/** CPU time (user + system) a process has used, in ms, from /proc (Linux); undefined elsewhere. */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, 100 ticks per second
+  } catch {
+    return undefined;
+  }
+}
+
 /** Messages of the calls stream not yet acked by the function's async consumer (what is still to run). */
 async function backlog(nc, stream, durable) {
   const info = await (await nc.jetstreamManager()).consumers.info(stream, durable);
@@ -185,7 +196,17 @@ export async function run() {
     nc = await nats.connect({ servers: server.url });
     console.log(`function: ${FUNCTION} on lib/pod/runtime.js (trivial handler), consuming ${asyncSub.subject} (durable ${asyncSub.durable}, ${asyncSub.maxInFlight} in flight)`);
     console.log(`throughput: ${generator.describe}, POST ${Buffer.byteLength(BODY)}-byte JSON body, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds (alternating order)`);
-    const load = (path) => generator.run(`http://127.0.0.1:${routerPort}${path}`, { seconds, connections, method: 'POST', body: BODY, headers: { 'content-type': 'application/json' } });
+    // CPU per request of each process (µs): unlike req/s it barely depends on what else runs on the
+    // machine, so it shows where an async call costs more than a sync one.
+    const pids = { router: router.pid, runtime: runtime.pid, nats: server.proc.pid };
+    const load = async (path) => {
+      const before = Object.values(pids).map(cpuMs);
+      const result = await generator.run(`http://127.0.0.1:${routerPort}${path}`, { seconds, connections, method: 'POST', body: BODY, headers: { 'content-type': 'application/json' } });
+      const after = Object.values(pids).map(cpuMs);
+      const known = before.concat(after).every((v) => v !== undefined);
+      const cpu = known ? Object.keys(pids).map((name, i) => `${name} ${(((after[i] - before[i]) * 1000) / result.requests).toFixed(0)}`).join(', ') : 'unknown';
+      return { ...result, cpu };
+    };
     // Warm both paths (JIT, keep-alive pools, the KV bucket binding).
     await generator.run(`http://127.0.0.1:${routerPort}${syncPath}`, { seconds: 1, connections, method: 'POST', body: BODY });
     await generator.run(`http://127.0.0.1:${routerPort}${asyncPath}`, { seconds: 1, connections, method: 'POST', body: BODY });
@@ -199,7 +220,10 @@ export async function run() {
       const syncRun = first ?? (await load(syncPath));
       accepted += asyncRun.requests;
       ratios.push(asyncRun.rps / syncRun.rps);
-      console.log(`  round ${round}: sync ${syncRun.rps.toFixed(0)} req/s, async ${asyncRun.rps.toFixed(0)} 202/s, ratio ${(asyncRun.rps / syncRun.rps).toFixed(2)}`);
+      console.log(
+        `  round ${round}: sync ${syncRun.rps.toFixed(0)} req/s, async ${asyncRun.rps.toFixed(0)} 202/s, ratio ${(asyncRun.rps / syncRun.rps).toFixed(2)}; ` +
+          `CPU us/req sync: ${syncRun.cpu}; async (the function consuming meanwhile): ${asyncRun.cpu}`,
+      );
     }
     const ratio = median(ratios);
     console.log(`async accept / sync rate (median of rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}): ${ratio.toFixed(2)} (target >= 0.5) ${ratio >= 0.5 ? 'OK' : 'BELOW TARGET'}`);
