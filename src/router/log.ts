@@ -1,43 +1,11 @@
-/** Flush early when a batch grows beyond this many characters. */
-const MAX_BATCH_CHARS = 64 * 1024;
+import { isoNow, LogSink } from '../shared/log-sink';
 
 export type LogLevel = 'info' | 'warn' | 'error';
 
-/**
- * One-line JSON logs on stdout, batched per event-loop turn.
- * Writing to a pipe or file is a synchronous syscall per call; under load many requests finish in
- * the same turn, so one write per turn keeps access logging from dominating the request cost.
- */
-export class RouterLog {
-  private pending = '';
-  private scheduled = false;
-  private readonly flushSoon = (): void => this.flush();
-
-  /** @param write destination of complete batches of lines; @default process.stdout */
-  constructor(private readonly write: (chunk: string) => void = (chunk) => void process.stdout.write(chunk)) {}
-
+/** One-line JSON logs on stdout, batched (see LogSink): router events and access lines. */
+export class RouterLog extends LogSink {
   log(level: LogLevel, msg: string, fields?: Readonly<Record<string, unknown>>): void {
-    this.line(JSON.stringify({ time: new Date().toISOString(), level, component: 'router', msg, ...fields }));
-  }
-
-  /** Queues one JSON document (without the trailing newline). */
-  line(json: string): void {
-    this.pending += json + '\n';
-    if (this.pending.length > MAX_BATCH_CHARS) {
-      this.flush();
-    } else if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flushSoon);
-    }
-  }
-
-  /** Writes what is queued; main.ts calls it before the process exits. */
-  flush(): void {
-    this.scheduled = false;
-    if (this.pending === '') return;
-    const chunk = this.pending;
-    this.pending = '';
-    this.write(chunk);
+    this.line(JSON.stringify({ time: isoNow(), level, component: 'router', msg, ...fields }));
   }
 }
 
