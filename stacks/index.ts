@@ -1,2 +1,3 @@
 export * from './platform-component';
+export { KubernetesObject, kubernetesTypeToken } from './resource-types';
 export type { KubeManifest } from './synthesize';

@@ -5,7 +5,8 @@ import { COMMON_LABELS } from '../constructs/metadata';
 import { inferDependencies, registrationOrder } from './dependencies';
 import { logicalName, manifestKey, objectKey } from './object-identity';
 import { clusterUrl, externalUrl, findPlatformNamespace, findRouterService } from './platform-outputs';
-import { createKubernetesResource } from './resource-types';
+import { withoutDebugStackTraces } from './debug-stack-traces';
+import { createKubernetesResource, KubernetesObject } from './resource-types';
 import { KubeManifest, synthesizeApp } from './synthesize';
 
 /** A Kubernetes Secret whose values come from Pulumi secrets (e.g. `config.requireSecret(...)`). */
@@ -58,9 +59,9 @@ export class KubefaasPlatform extends pulumi.ComponentResource {
   /** The router's external URL when it is exposed (Gateway/Ingress host, LoadBalancer address). */
   public readonly url: pulumi.Output<string | undefined>;
   /** Every registered child, in registration order. */
-  public readonly resources: readonly pulumi.CustomResource[];
+  public readonly resources: readonly KubernetesObject[];
 
-  private readonly byKey: ReadonlyMap<string, pulumi.CustomResource>;
+  private readonly byKey: ReadonlyMap<string, KubernetesObject>;
 
   constructor(name: string, args: KubefaasPlatformArgs, opts?: pulumi.ComponentResourceOptions) {
     super('kubefaas:index:Platform', name, {}, opts);
@@ -80,18 +81,16 @@ export class KubefaasPlatform extends pulumi.ComponentResource {
     synthesized.forEach((s, i) => dependencies[i].push(...s.declaredDependencies));
     const order = registrationOrder(all, dependencies);
 
-    const registered: pulumi.CustomResource[] = new Array(all.length);
-    const byKey = new Map<string, pulumi.CustomResource>();
-    for (const i of order) {
-      const m = all[i];
-      const dependsOn = dependencies[i].length > 0 ? [...new Set(dependencies[i])].map((d) => registered[d]) : undefined;
-      registered[i] = createKubernetesResource(logicalName(name, m), m, m.apiVersion, m.kind, {
-        parent: this,
-        provider: args.provider,
-        dependsOn,
-      });
-      byKey.set(manifestKey(m), registered[i]);
-    }
+    const registered: KubernetesObject[] = new Array(all.length);
+    const byKey = new Map<string, KubernetesObject>();
+    withoutDebugStackTraces(() => {
+      for (const i of order) {
+        const m = all[i];
+        const dependsOn = dependencies[i].length > 0 ? [...new Set(dependencies[i])].map((d) => registered[d]) : undefined;
+        registered[i] = createKubernetesResource(logicalName(name, m), m, { parent: this, provider: args.provider, dependsOn });
+        byKey.set(manifestKey(m), registered[i]);
+      }
+    });
     this.resources = order.map((i) => registered[i]);
     this.byKey = byKey;
 
@@ -103,7 +102,7 @@ export class KubefaasPlatform extends pulumi.ComponentResource {
       ? externalUrl(
           manifests,
           router,
-          (m) => byKey.get(manifestKey(m)) as { status?: pulumi.Output<unknown> } | undefined,
+          (m) => byKey.get(manifestKey(m)),
           args.gatewayUrlScheme ?? 'http',
         )
       : pulumi.output(undefined);
@@ -117,7 +116,7 @@ export class KubefaasPlatform extends pulumi.ComponentResource {
   }
 
   /** The registered resource of one object, e.g. `resource('Deployment', 'hello', 'faas')`. */
-  public resource(kind: string, name: string, namespace?: string): pulumi.CustomResource | undefined {
+  public resource(kind: string, name: string, namespace?: string): KubernetesObject | undefined {
     return this.byKey.get(objectKey(kind, name, namespace));
   }
 }

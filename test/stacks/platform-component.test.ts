@@ -154,15 +154,28 @@ describe('KubefaasPlatform', () => {
     ).toThrow(/Validation failed with the following errors:\n {2}\[c\] replicas must be positive/);
   });
 
-  test('refuses to drop a field the typed resource does not know', () => {
-    expect(
-      () =>
-        new KubefaasPlatform('dropped', {
-          build: (app) => {
-            new ApiObject(new Chart(app, 'c'), 'x', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, spec: {} } as never);
-          },
-        }),
-    ).toThrow(/field 'spec' is not part of v1 ConfigMap/);
+  test('sends every rendered field, including ones the typed SDK class would not know', async () => {
+    const platform = new KubefaasPlatform('extra', {
+      build: (app) => {
+        const chart = new Chart(app, 'c', { disableResourceNameHashes: true });
+        new ApiObject(chart, 'x', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { a: '1' }, extra: { b: 2 } } as never);
+      },
+    });
+    await settled(platform);
+    expect(child('extra', 'ConfigMap/x').type).toBe('kubernetes:core/v1:ConfigMap');
+    expect(child('extra', 'ConfigMap/x').inputs).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { a: '1' }, extra: { b: 2 } });
+  });
+
+  test('registers with the Kubernetes provider plugin version of @pulumi/kubernetes', async () => {
+    const platform = await deploy('versioned');
+    const deployment = platform.resource('Deployment', 'web', 'sample')!;
+    expect((deployment as unknown as { __version?: string }).__version).toBe(require('@pulumi/kubernetes/package.json').version);
+  });
+
+  test('keeps stack traces on: the limit is restored after registration', async () => {
+    const before = Error.stackTraceLimit;
+    await deploy('limit');
+    expect(Error.stackTraceLimit).toBe(before);
   });
 
   test('reports a dependency cycle, naming the objects', () => {
@@ -194,7 +207,9 @@ describe('KubefaasPlatform', () => {
     buildSampleApp(app);
     const platform = new KubefaasPlatform('prebuilt', { app });
     await settled(platform);
-    expect(platform.resource('Deployment', 'web', 'sample')).toBeInstanceOf(k8s.apps.v1.Deployment);
+    // The same type token as the SDK's typed classes, so their isInstance recognizes the resources.
+    expect(k8s.apps.v1.Deployment.isInstance(platform.resource('Deployment', 'web', 'sample'))).toBe(true);
+    expect(k8s.core.v1.Service.isInstance(platform.resource('Service', 'web', 'sample'))).toBe(true);
     expect(pulumi.CustomResource.isInstance(platform.resource('Widget', 'gizmo', 'sample'))).toBe(true);
   });
 });
