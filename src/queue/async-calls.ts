@@ -164,7 +164,9 @@ export class AsyncCallHooks implements DeliveryHooks {
   ) {}
 
   async beforeAttempt(event: QueueEvent, attempt: number): Promise<boolean> {
-    const previous = await this.current(event);
+    // A first delivery is a call nobody has worked on: its stored state can only be the router's
+    // `queued` one, which the message itself carries (id, time, callback), so reading it is skipped.
+    const previous = attempt === 1 ? this.fromEvent(event) : await this.current(event);
     if (previous.state === 'succeeded' || previous.state === 'failed') {
       if (previous.callbackUrl && !previous.callback) await this.callback(previous, () => undefined);
       return false;
@@ -209,7 +211,12 @@ export class AsyncCallHooks implements DeliveryHooks {
     if (written) return written;
     const callId = event.callId ?? event.id;
     const stored = await this.store.get(callId);
-    if (stored) return stored;
+    return stored ?? this.fromEvent(event);
+  }
+
+  /** The `queued` state the router wrote for this call, rebuilt from the message. */
+  private fromEvent(event: QueueEvent): CallState {
+    const callId = event.callId ?? event.id;
     return {
       callId, function: this.functionName, state: 'queued', queuedAt: event.time, updatedAt: event.time, attempts: 0,
       ...(event.callbackUrl ? { callbackUrl: event.callbackUrl } : {}),

@@ -74,6 +74,10 @@ export class QueueClient {
       reconnectTimeWait: options.reconnectTimeWaitMs ?? 500,
       waitOnFirstConnect: true,
       pingInterval: 10_000,
+      // nats.js otherwise captures a stack trace (new Error()) for every request and publish, in
+      // case it times out: about a fifth of the CPU of an async-call enqueue. Our errors carry their
+      // subject and context in the message instead.
+      noAsyncTraces: true,
     });
     try {
       const jsm = await nc.jetstreamManager();
@@ -135,6 +139,7 @@ export class QueueClient {
         ? new AsyncCallHooks(this.calls, functionName, this.metrics, options.callback, options.maxResultBytes)
         : undefined;
     const consumer = new QueueConsumer(this.js, this.jsm, {
+      nc: this.nc,
       functionName,
       subscription,
       config: this.options.config,

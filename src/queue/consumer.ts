@@ -1,11 +1,13 @@
-import { headers as natsHeaders, type Consumer, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from 'nats';
+import { headers as natsHeaders, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import type { QueueConfig, QueueSubscription } from '../contract';
 import type { FunctionLogger } from '../runtime/types';
 import { errorMessage } from './api-errors';
 import type { DeliveryHooks } from './async-calls';
 import { QueueEvent } from './event';
 import { TriggerCounters, type QueueMetrics } from './metrics';
-import { publishDurably, sleep } from './publisher';
+import { publishDurably } from './publisher';
+import { PullSession } from './pull-session';
+import type { QueueMessage } from './pulled-message';
 import { normalizeReply, type HandlerReturn, type NormalizedReply } from './reply';
 import { consumerStream, ensureConsumer } from './resources';
 import { MessageHeaders, QueueEventTypes } from './subjects';
@@ -27,6 +29,8 @@ export interface Delivery {
 export type QueueHandler = (event: QueueEvent, delivery: Delivery) => Promise<HandlerReturn> | HandlerReturn;
 
 export interface QueueConsumerOptions {
+  /** The connection pull requests and deliveries go over. */
+  readonly nc: NatsConnection;
   readonly functionName: string;
   readonly subscription: QueueSubscription;
   readonly config: QueueConfig;
@@ -61,28 +65,25 @@ export class QueueConsumer {
   private readonly fetchExpiresMs: number;
   private readonly refillAt: number;
   private readonly log: FunctionLogger;
-  private consumer?: Consumer;
+  private session?: PullSession;
   private stopping = false;
+  private stopped?: Promise<void>;
+  /** Re-establishing pulls after they were lost (reconnect, consumer gone); no pulls meanwhile. */
+  private recovering = false;
+  private recoverDelay = 250;
   private inFlight = 0;
-  /** Messages asked from the server and not yet received. */
-  private requested = 0;
-  /** Messages received and waiting for a free handler slot. */
-  private waiting = 0;
-  /** Pull iterations blocked on a free handler slot. */
-  private slotWaiters = 0;
+  /** Messages received and waiting for a free handler slot, oldest first. */
+  private readonly waiting: QueueMessage[] = [];
   /** Handler slots plus a bounded prefetch, so the next messages are on their way while handlers run. */
   private readonly window: number;
-  private readonly batches = new Set<ConsumerMessages>();
   /** Deliveries whose handler runs, so stop() can abort their signals after the grace period. */
   private readonly active = new Set<ActiveDelivery>();
   /** Messages being worked on → when we last told the server so (one shared ticker, not a timer each). */
-  private readonly inProgress = new Map<JsMsg, number>();
+  private readonly inProgress = new Map<QueueMessage, number>();
   private keepAliveTicker?: NodeJS.Timeout;
   /** Counts read by the metrics (kept even without metrics: cheaper than checking each time). */
   private readonly counters: TriggerCounters;
   private waiters: (() => void)[] = [];
-  private loop?: Promise<void>;
-  private lastPullError?: unknown;
   private readonly failedErrors = new Map<number, string>();
   private untrackLag?: () => void;
 
@@ -117,7 +118,6 @@ export class QueueConsumer {
   /** Creates (or updates) the durable consumer and starts pulling. */
   async start(): Promise<void> {
     await ensureConsumer(this.jsm, this.stream, this.sub);
-    this.consumer = await this.js.consumers.get(this.stream, this.sub.durable);
     const metrics = this.options.metrics;
     if (metrics) {
       this.untrackLag = metrics.trackLag(this.options.functionName, this.sub.trigger, async () => {
@@ -128,7 +128,17 @@ export class QueueConsumer {
     const every = Math.max(250, Math.floor(this.sub.ackWaitMs / 3));
     this.keepAliveTicker = setInterval(() => this.keepInProgress(every), every);
     this.keepAliveTicker.unref();
-    this.loop = this.pullLoop();
+    this.session = new PullSession({
+      nc: this.options.nc,
+      stream: this.stream,
+      durable: this.sub.durable,
+      expiresMs: this.fetchExpiresMs,
+      onMessage: (msg) => this.received(msg),
+      onRoom: () => this.pullMore(),
+      onLost: (reason, consumerMayBeGone) => void this.recover(reason, consumerMayBeGone),
+    });
+    this.session.start();
+    this.pullMore();
   }
 
   /** Tells the server "still working" for messages held longer than a third of the ack wait. */
@@ -143,13 +153,21 @@ export class QueueConsumer {
   }
 
   /** Stops pulling, hands back messages not started, and waits for running handlers (up to `graceMs`). */
-  async stop(graceMs = 30_000): Promise<void> {
-    if (this.stopping) return this.loop;
+  stop(graceMs = 30_000): Promise<void> {
+    if (!this.stopped) this.stopped = this.stopNow(graceMs);
+    return this.stopped;
+  }
+
+  private async stopNow(graceMs: number): Promise<void> {
     this.stopping = true;
     this.untrackLag?.();
-    for (const batch of this.batches) batch.stop();
+    this.session?.close();
+    // Not started: let another replica take them now rather than after the ack wait.
+    for (const msg of this.waiting.splice(0)) {
+      this.inProgress.delete(msg);
+      msg.nak();
+    }
     this.wake();
-    await this.loop;
     const deadline = Date.now() + graceMs;
     while (this.inFlight > 0 && Date.now() < deadline) await this.changed(Math.max(1, deadline - Date.now()));
     // Whatever still runs past the grace period is abandoned: its ack wait expires and it is redelivered.
@@ -158,82 +176,74 @@ export class QueueConsumer {
     clearInterval(this.keepAliveTicker);
   }
 
-  private async pullLoop(): Promise<void> {
-    let errorDelay = 250;
-    while (!this.stopping) {
-      if (this.lastPullError !== undefined) {
-        this.log.warn('queue pull failed, retrying', { subject: this.sub.subject, error: errorMessage(this.lastPullError) });
-        this.lastPullError = undefined;
-        await this.changed(errorDelay);
-        errorDelay = Math.min(errorDelay * 2, 5000);
-        if (this.stopping) break;
-        // The server may have lost the consumer (new, empty store): make sure it exists again.
-        try {
-          await ensureConsumer(this.jsm, this.stream, this.sub);
-        } catch (err) {
-          this.lastPullError = err;
-          continue;
-        }
-      }
-      const want = this.pullRoom();
-      if (want < this.refillAt) {
-        await this.changed();
-        continue;
-      }
-      this.requested += want;
-      let batch: ConsumerMessages;
-      try {
-        batch = await this.consumer!.fetch({ max_messages: want, expires: this.fetchExpiresMs });
-      } catch (err) {
-        this.requested -= want;
-        this.lastPullError = err;
-        continue;
-      }
-      errorDelay = 250;
-      this.batches.add(batch);
-      void this.drain(batch, want);
+  /**
+   * Asks for as many messages as there is room for: at most `window` are running, waiting or on
+   * their way, and a request is made only once half a window is free, so requests stay big.
+   */
+  private pullMore(): void {
+    const session = this.session;
+    if (!session || this.stopping || this.recovering) return;
+    const room = this.window - this.inFlight - this.waiting.length - session.pending;
+    if (room >= this.refillAt) session.pull(room);
+  }
+
+  private received(msg: QueueMessage): void {
+    if (this.stopping) {
+      msg.nak();
+      return;
+    }
+    // Ours from now on: keep it in progress while it waits for a slot, too.
+    this.inProgress.set(msg, Date.now());
+    this.waiting.push(msg);
+    this.startWaiting();
+  }
+
+  /** Starts handlers for waiting messages while slots are free. */
+  private startWaiting(): void {
+    while (this.inFlight < this.maxInFlight && this.waiting.length > 0 && !this.stopping) {
+      const msg = this.waiting.shift()!;
+      this.inFlight++;
+      void this.process(msg).finally(() => this.finished());
     }
   }
 
-  /** Starts a handler for each message of one pull as it arrives. */
-  private async drain(batch: ConsumerMessages, want: number): Promise<void> {
-    let received = 0;
-    try {
-      for await (const msg of batch) {
-        received++;
-        this.requested--;
-        // Ours from now on: keep it in progress while it waits for a slot, too.
-        this.inProgress.set(msg, Date.now());
-        this.waiting++;
-        while (this.inFlight >= this.maxInFlight && !this.stopping) {
-          this.slotWaiters++;
-          await this.changed();
-          this.slotWaiters--;
-        }
-        this.waiting--;
-        if (this.stopping) {
-          this.inProgress.delete(msg);
-          msg.nak(); // not started: let another replica take it now rather than after the ack wait
-          continue;
-        }
-        this.inFlight++;
-        void this.process(msg).finally(() => {
-          this.inFlight--;
-          // Wake the loops only when it matters (a slot someone waits for, room for a new pull, stop):
-          // waking the pull loop after every message costs a promise round per message.
-          if (this.waiters.length !== 0 && (this.slotWaiters > 0 || this.stopping || this.pullRoom() >= this.refillAt)) this.wake();
-        });
-      }
-    } catch (err) {
-      if (!this.stopping) this.lastPullError = err;
-    } finally {
-      this.requested -= want - received;
-      this.batches.delete(batch);
+  private finished(): void {
+    this.inFlight--;
+    if (this.stopping) {
       this.wake();
+      return;
     }
+    this.recoverDelay = 250;
+    this.startWaiting();
+    this.pullMore();
   }
 
-  private async process(msg: JsMsg): Promise<void> {
+  /** Pulls were lost: wait a little (a refusal may repeat), recreate the consumer if it may be gone, pull again. */
+  private async recover(reason: string, consumerMayBeGone: boolean): Promise<void> {
+    if (this.recovering || this.stopping) return;
+    this.recovering = true;
+    this.log.warn('queue pull interrupted, pulling again', { subject: this.sub.subject, reason });
+    try {
+      for (;;) {
+        await this.changed(this.recoverDelay);
+        this.recoverDelay = Math.min(this.recoverDelay * 2, 5000);
+        if (this.stopping) return;
+        if (!consumerMayBeGone) break;
+        try {
+          // The server may have lost the consumer (new, empty store): make sure it exists again.
+          await ensureConsumer(this.jsm, this.stream, this.sub);
+          break;
+        } catch (err) {
+          this.log.warn('queue consumer not available, retrying', { subject: this.sub.subject, error: errorMessage(err) });
+        }
+      }
+    } finally {
+      this.recovering = false;
+    }
+    this.pullMore();
+  }
+
+  private async process(msg: QueueMessage): Promise<void> {
     const counters = this.counters;
     const attempt = msg.info.deliveryCount;
     if (attempt > 1) counters.redeliveries++;
@@ -297,7 +307,7 @@ export class QueueConsumer {
     });
   }
 
-  private async failAttempt(msg: JsMsg, event: QueueEvent, error: string, attempt: number, keepAlive: () => void): Promise<void> {
+  private async failAttempt(msg: QueueMessage, event: QueueEvent, error: string, attempt: number, keepAlive: () => void): Promise<void> {
     if (attempt < this.maxAttempts) {
       await this.options.hooks?.retrying(event, error, attempt);
       msg.nak(this.backoff(attempt));
@@ -309,7 +319,7 @@ export class QueueConsumer {
   }
 
   /** After the last attempt: dead-letter (stored before we let go of the message), record, terminate. */
-  private async giveUp(msg: JsMsg, event: QueueEvent, error: string, attempts: number, keepAlive: () => void): Promise<void> {
+  private async giveUp(msg: QueueMessage, event: QueueEvent, error: string, attempts: number, keepAlive: () => void): Promise<void> {
     const fn = this.options.functionName;
     const dlq = this.sub.deadLetterSubject;
     if (dlq) {
@@ -368,11 +378,6 @@ export class QueueConsumer {
       if (oldest !== undefined) this.failedErrors.delete(oldest);
     }
     this.failedErrors.set(seq, error);
-  }
-
-  /** Messages we may still ask the server for. */
-  private pullRoom(): number {
-    return this.window - this.inFlight - this.requested - this.waiting;
   }
 
   private wake(): void {

@@ -1,7 +1,8 @@
 import { parse as parseQueryString } from 'node:querystring';
-import { Match, type JsMsg, type MsgHdrs } from 'nats';
+import { Match, type MsgHdrs } from 'nats';
 import type { QueueSubscription } from '../contract';
 import type { FunctionEvent } from '../runtime/types';
+import type { QueueMessage } from './pulled-message';
 import { CLOUDEVENTS_SPEC_VERSION, MessageHeaders, QueueEventTypes } from './subjects';
 
 type HeaderMap = Record<string, string | string[] | undefined>;
@@ -15,7 +16,7 @@ type HeaderMap = Record<string, string | string[] | undefined>;
  */
 export class QueueEvent implements FunctionEvent {
   readonly params: Readonly<Record<string, string>> = {};
-  readonly #msg: JsMsg;
+  readonly #msg: QueueMessage;
   readonly #sub: QueueSubscription;
   readonly #functionName: string;
   #body?: Buffer;
@@ -24,7 +25,7 @@ export class QueueEvent implements FunctionEvent {
   #id?: string;
   #query?: Record<string, string | string[]>;
 
-  constructor(msg: JsMsg, sub: QueueSubscription, functionName: string) {
+  constructor(msg: QueueMessage, sub: QueueSubscription, functionName: string) {
     this.#msg = msg;
     this.#sub = sub;
     this.#functionName = functionName;

@@ -2,6 +2,8 @@
 export { QueueClient, type QueueClientOptions, type SubscribeOptions } from './client';
 export { QueueConsumer, type Delivery, type QueueHandler, type QueueConsumerOptions } from './consumer';
 export { QueueEvent } from './event';
+export { PullSession, type PullSessionOptions } from './pull-session';
+export { PulledMessage, type QueueMessage, type PulledInfo } from './pulled-message';
 export { normalizeReply, type QueueReply, type HandlerReturn, type NormalizedReply } from './reply';
 export { QueueMetrics, type DeliveryOutcome } from './metrics';
 export { QueueUnavailableError, publishEvent, publishToTopic, publishDurably, type TopicPublishOptions } from './publisher';
