@@ -15,9 +15,10 @@ const names = readdirSync(dir)
 
 let failed = 0;
 for (const name of names) {
+  const mod = await import(pathToFileURL(join(dir, `${name}.mjs`)).href);
+  if (typeof mod.run !== 'function') continue; // a shared helper module, not a benchmark
   console.log(`\n=== ${name} ===`);
   try {
-    const mod = await import(pathToFileURL(join(dir, `${name}.mjs`)).href);
     await mod.run();
   } catch (err) {
     failed++;
