@@ -21,8 +21,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createLoadGenerator } from './http-load.mjs';
+import { cpuMs, freePort, median, num, percentile, root, spawnLogged, startNats } from './support.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(join(root, 'package.json'));
 const runtimeBundle = join(root, 'lib', 'pod', 'runtime.js');
 const routerBundle = join(root, 'lib', 'pod', 'router.js');
@@ -33,21 +33,6 @@ const FUNCTION = 'hello';
 const HANDLER = `module.exports = function handler(event) { return 'hello ' + event.text(); };`;
 const BODY = JSON.stringify({ order: 42, item: 'benchmark', qty: 1 });
 
-const num = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
 async function waitUntil(what, check, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -55,18 +40,6 @@ async function waitUntil(what, check, timeoutMs = 30_000) {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out waiting for ${what}`);
-}
-
-async function startNats(dir) {
-  const port = await freePort();
-  const monitor = await freePort();
-  const proc = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-sd', join(dir, 'store')], { stdio: 'ignore' });
-  proc.on('error', () => undefined);
-  await waitUntil('nats-server (is it installed? apt-get install -y nats-server)', async () => {
-    if (proc.exitCode !== null || proc.pid === undefined) throw new Error('nats-server did not start (is it installed? apt-get install -y nats-server)');
-    return (await fetch(`http://127.0.0.1:${monitor}/healthz?js-enabled-only=true`)).ok;
-  });
-  return { proc, url: `nats://127.0.0.1:${port}` };
 }
 
 /**
@@ -98,13 +71,6 @@ function renderedQueueEnv(natsUrl) {
   return { fn, router, subscriptions: JSON.parse(fn[QueueEnv.SUBSCRIPTIONS]) };
 }
 
-function spawnLogged(dir, name, args, env) {
-  const fd = openSync(join(dir, `${name}.log`), 'a');
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  return child;
-}
-
 /** One request with hrtime; resolves to { status, ms }. */
 function timedPost(agent, port, path) {
   return new Promise((done, fail) => {
@@ -134,17 +100,6 @@ async function latencies(port, path, expected, rate, seconds) {
   const wrong = results.find((r) => r.status !== expected);
   if (wrong) throw new Error(`${path}: status ${wrong.status}, expected ${expected}`);
   return results.map((r) => r.ms).sort((a, b) => a - b);
-}
-
-/** CPU time (user + system) a process has used, in ms, from /proc (Linux); undefined elsewhere. */
-function cpuMs(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, 100 ticks per second
-  } catch {
-    return undefined;
-  }
 }
 
 /** Messages of the calls stream not yet acked by the function's async consumer (what is still to run). */

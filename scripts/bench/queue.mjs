@@ -15,39 +15,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildSync } from 'esbuild';
+import { freePort, root, startNats } from './support.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(join(root, 'package.json'));
 const MESSAGES = Number(process.env.BENCH_QUEUE_MESSAGES ?? 20000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const IN_FLIGHT = Number(process.env.BENCH_QUEUE_IN_FLIGHT ?? 64);
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const probe = createServer();
-    probe.once('error', rej);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => res(port));
-    });
-  });
-}
-
-async function startNats(dir) {
-  const port = await freePort();
-  const monitor = await freePort();
-  const proc = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-sd', join(dir, 'store')], { stdio: 'ignore' });
-  const deadline = Date.now() + 20000;
-  while (Date.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error('nats-server exited (is it installed? apt-get install -y nats-server)');
-    try {
-      const r = await fetch(`http://127.0.0.1:${monitor}/healthz?js-enabled-only=true`);
-      if (r.ok) return { proc, url: `nats://127.0.0.1:${port}` };
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('nats-server did not start');
-}
 
 /** Our queue module, bundled from source as the runtime bundle would carry it. */
 function loadQueueModule(dir) {

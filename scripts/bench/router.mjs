@@ -18,32 +18,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createLoadGenerator } from './http-load.mjs';
+import { BARE_SERVER, TRIVIAL_HANDLER, cpuMs, freePort, median, num, percentile, root, spawnLogged } from './support.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const podDir = resolve(root, process.env.BENCH_POD_DIR ?? join('lib', 'pod'));
 const runtimeBundle = join(podDir, 'runtime.js');
 const routerBundle = join(podDir, 'router.js');
-
-const BARE_SERVER = `
-require('node:http').createServer((req, res) => {
-  res.setHeader('content-type', 'text/plain; charset=utf-8');
-  res.end('hello');
-}).listen(Number(process.env.PORT));
-`;
-const TRIVIAL_HANDLER = `module.exports = function handler() { return 'hello'; };`;
-
-const num = (name, fallback) => (process.env[name] ? Number(process.env[name]) : fallback);
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
 
 function getStatus(port, path) {
   return new Promise((resolveStatus) => {
@@ -61,14 +40,6 @@ async function waitFor200(port, path) {
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`nothing answered 200 on port ${port}${path}`);
-}
-
-/** Spawns a child with stdout/stderr going to a log file (as container logs do). */
-function spawnLogged(dir, name, args, env) {
-  const fd = openSync(join(dir, `${name}.log`), 'a');
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  return child;
 }
 
 async function startUpstream(dir) {
@@ -157,21 +128,6 @@ async function latencies(port, path, rate, seconds) {
   agent.destroy();
   return samples.sort((a, b) => a - b);
 }
-
-/** CPU time (user + system) a process has used, in ms, from /proc (Linux); undefined elsewhere. */
-function cpuMs(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (100 per second on Linux).
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
-
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 export async function run() {
   const seconds = num('BENCH_SECONDS', 4);

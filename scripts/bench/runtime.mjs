@@ -15,29 +15,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createLoadGenerator } from './http-load.mjs';
+import { BARE_SERVER, TRIVIAL_HANDLER, cpuMs, freePort, median, root } from './support.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const runtimeBundle = join(resolve(root, process.env.BENCH_POD_DIR ?? join('lib', 'pod')), 'runtime.js');
-
-const BARE_SERVER = `
-const http = require('node:http');
-http.createServer((req, res) => {
-  res.setHeader('content-type', 'text/plain; charset=utf-8');
-  res.end('hello');
-}).listen(Number(process.env.PORT));
-`;
-const TRIVIAL_HANDLER = `module.exports = function handler() { return 'hello'; };`;
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
 
 function getStatus(port) {
   return new Promise((resolveStatus) => {
@@ -80,31 +60,11 @@ async function startServer(kind, dir) {
   return { port, readyMs, stop, pid: child.pid };
 }
 
-/**
- * CPU time (user + system, ms) the process has used, from /proc (Linux only; undefined elsewhere).
- * CPU per request is steadier than req/s on a shared machine: other load slows both servers'
- * wall clock but not the work each request costs.
- */
-function cpuMs(pid) {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return undefined;
-  }
-}
-const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on Linux
-
+// CPU per request (cpuMs) is steadier than req/s on a shared machine: other load slows both
+// servers' wall clock but not the work each request costs.
 function load(generator, port, seconds, connections) {
   return generator.run(`http://127.0.0.1:${port}/`, { seconds, connections });
 }
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
 
 async function measureThroughput(dir, generator, { seconds, connections, rounds }) {
   const samples = { bare: [], runtime: [] };
