@@ -23,7 +23,7 @@ const REQUEST_ROLES: ReadonlyMap<string, Role> = new Map<string, Role>([
   ['te', Role.Drop],
   ['trailer', Role.Drop],
   ['upgrade', Role.Drop],
-  // The router answers `Expect: 100-continue` itself (node does), and undici refuses to send it.
+  // The router answers `Expect: 100-continue` itself (node does); the function then never sends 100.
   ['expect', Role.Drop],
   [Headers.functionName, Role.Drop],
   [Headers.params, Role.Drop],
@@ -157,15 +157,16 @@ const RESPONSE_DROP: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * The upstream's raw response headers (latin1 bytes kept exactly) minus hop-by-hop ones, plus the
- * request id; `Connection: close` while the router drains so clients move to another replica.
+ * The upstream's raw response headers (latin1 strings, so the bytes go out unchanged) minus
+ * hop-by-hop ones, plus the request id; `Connection: close` while the router drains so clients
+ * move to another replica.
  */
-export function downstreamHeaders(raw: readonly Buffer[], requestId: string, closeConnection: boolean): string[] {
+export function downstreamHeaders(raw: readonly string[], requestId: string, closeConnection: boolean): string[] {
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString('latin1');
+    const name = raw[i];
     if (RESPONSE_DROP.has(name.toLowerCase())) continue;
-    out.push(name, raw[i + 1].toString('latin1'));
+    out.push(name, raw[i + 1]);
   }
   out.push(Headers.requestId, requestId);
   if (closeConnection) out.push('connection', 'close');

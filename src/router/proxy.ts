@@ -1,11 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Dispatcher } from 'undici';
-import type { Pool } from './undici-pool';
 import { downstreamHeaders } from './forwarded-headers';
 import type { AccessLog } from './log';
 import { errorBody, sendJson } from './responses';
 import type { RouteMatch } from './route-matcher';
+import type { UpstreamHandler } from './upstream-client/types';
 import { classifyUpstreamError } from './upstream-errors';
 
 /** Methods whose requests may be sent twice (RFC 9110 §9.2.2): retried once on connection errors. */
@@ -36,13 +35,12 @@ export interface ProxyRequest {
 }
 
 /**
- * Proxies one request with undici's dispatch API: the response head and chunks are written straight
- * to the client response as they arrive (no intermediate stream objects), with backpressure both ways.
- * Uses the handler methods that undici calls directly (the newer controller API is adapted to them
- * through a wrapper object per request).
+ * Proxies one request through the function's upstream pool: the response head and chunks are
+ * written straight to the client response as they arrive (no intermediate stream objects), with
+ * backpressure both ways.
  */
-export class ProxyExchange implements Dispatcher.DispatchHandler {
-  private abortUpstream: ((err?: Error) => void) | undefined;
+export class ProxyExchange implements UpstreamHandler {
+  private abortUpstream: ((err: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
   private drainHooked = false;
   private retried = false;
@@ -75,23 +73,16 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     upstream.inFlight++;
     res.on('close', this.onClientClose);
     this.dispatchedAt = performance.now();
-    this.dispatch(upstream.pool, false);
+    this.dispatch(false);
   }
 
-  private dispatch(pool: Pool, freshConnection: boolean): void {
+  private dispatch(freshConnection: boolean): void {
     const { req, match, headers, hasBody } = this.request;
-    const timeoutMs = match.entry.upstream.timeoutMs;
-    pool.dispatch(
-      {
-        path: match.forwardPath,
-        method: req.method as Dispatcher.HttpMethod,
-        headers,
-        body: hasBody ? req : null,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        reset: freshConnection,
-      },
+    const upstream = match.entry.upstream;
+    upstream.pool.dispatch(
+      { path: match.forwardPath, method: req.method ?? 'GET', headers, body: hasBody ? req : null, timeoutMs: upstream.timeoutMs },
       this,
+      freshConnection,
     );
   }
 
@@ -106,18 +97,16 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     this.resumeUpstream?.();
   };
 
-  onConnect(abort: (err?: Error) => void): void {
+  onConnect(abort: (err: Error) => void): void {
     this.abortUpstream = abort;
     if (this.clientClosed) abort(new Error('client closed the connection'));
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    if (statusCode < 200) return true; // 1xx informational (e.g. 103): not relayed
+  onHeaders(statusCode: number, rawHeaders: string[], resume: () => void): void {
     this.upstreamStatus = statusCode;
     this.resumeUpstream = resume;
-    // Throws on header values node refuses; undici then aborts and onError answers 502.
+    // Throws on header values node refuses; the pool then drops the connection and onError answers 502.
     this.request.res.writeHead(statusCode, downstreamHeaders(rawHeaders, this.request.requestId, this.env.draining));
-    return true;
   }
 
   onData(chunk: Buffer): boolean {
@@ -145,7 +134,9 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     }
     if (res.headersSent) {
       // The status line is gone: all we can do is cut the response so the client sees it truncated.
-      res.destroy(err);
+      // After the bytes already written are flushed (node uncorks a response's first write on the
+      // next tick), so the client gets what the function did send.
+      setImmediate(() => res.destroy(err));
       this.settle(this.upstreamStatus, `response from function "${upstream.name}" interrupted: ${err.message}`);
       return;
     }
@@ -153,7 +144,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (failure.connection && !this.retried && this.canResend()) {
       this.retried = true;
       this.abortUpstream = undefined;
-      this.dispatch(upstream.retryPool(), true);
+      this.dispatch(true);
       return;
     }
     sendJson(res, failure.status, errorBody(failure.message), this.request.requestId, this.env.draining);

@@ -11,17 +11,17 @@ const CONNECTION_ERRORS: ReadonlyMap<string, string> = new Map([
   ['ECONNREFUSED', 'connection refused'],
   ['ECONNRESET', 'connection reset before the response'],
   ['EPIPE', 'connection reset before the response'],
-  ['UND_ERR_SOCKET', 'connection reset before the response'],
+  ['UPSTREAM_CLOSED', 'connection reset before the response'],
   ['ENOTFOUND', 'host not found'],
   ['EAI_AGAIN', 'host not found (DNS lookup failed)'],
   ['EHOSTUNREACH', 'host unreachable'],
   ['ENETUNREACH', 'network unreachable'],
   ['EHOSTDOWN', 'host down'],
   ['ETIMEDOUT', 'connect timeout'],
-  ['UND_ERR_CONNECT_TIMEOUT', 'connect timeout'],
+  ['UPSTREAM_CONNECT_TIMEOUT', 'connect timeout'],
 ]);
 
-/** Maps an undici / socket error to the router's answer for function `fn`. */
+/** Maps an upstream-client or socket error to the router's answer for function `fn`. */
 export function classifyUpstreamError(err: Error & { code?: string }, fn: string, timeoutMs: number): UpstreamFailure {
   const code = err.code ?? '';
   const reason = CONNECTION_ERRORS.get(code);
@@ -29,14 +29,11 @@ export function classifyUpstreamError(err: Error & { code?: string }, fn: string
     return { status: 502, message: `function "${fn}" is unreachable: ${reason}`, connection: true };
   }
   switch (code) {
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
+    case 'UPSTREAM_HEADERS_TIMEOUT':
+    case 'UPSTREAM_BODY_TIMEOUT':
       return { status: 504, message: `function "${fn}" did not respond within ${timeoutMs} ms`, connection: false };
-    case 'UND_ERR_CLOSED':
-    case 'UND_ERR_DESTROYED':
+    case 'UPSTREAM_POOL_CLOSED':
       return { status: 503, message: `function "${fn}" is being removed`, connection: false };
-    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
-      return { status: 400, message: 'request body does not match its Content-Length', connection: false };
     default:
       return { status: 502, message: `function "${fn}" sent an invalid response: ${err.message}`, connection: false };
   }

@@ -1,4 +1,4 @@
-import { Pool } from './undici-pool';
+import { UpstreamPool } from './upstream-client/pool';
 import type { RouteTable } from '../contract';
 import type { FunctionDurations, RouterMetrics } from './metrics';
 
@@ -14,14 +14,13 @@ const RETIRE_GRACE_MS = 60_000;
 
 /** One function the router proxies to: its keep-alive pool, limits and metric children. */
 export class Upstream {
-  /** Keep-alive pool for ordinary traffic. */
-  readonly pool: Pool;
+  /** Keep-alive connections to the function (retries ask it for a fresh one). */
+  readonly pool: UpstreamPool;
   /** Requests currently sent to or queued for this function. */
   inFlight = 0;
   /** Set when the function left the route table; requests that still reach it get 503. */
   retired = false;
   readonly durations: FunctionDurations;
-  private retryPoolInstance: Pool | undefined;
 
   constructor(
     readonly name: string,
@@ -30,36 +29,25 @@ export class Upstream {
     public timeoutMs: number,
     metrics: RouterMetrics,
   ) {
-    this.pool = new Pool(origin, { connections: POOL_CONNECTIONS, pipelining: 1 });
+    this.pool = new UpstreamPool(origin, { connections: POOL_CONNECTIONS });
     this.durations = metrics.durations(name);
-  }
-
-  /**
-   * The pool retries go through. Retries send `Connection: close` (dispatch option `reset`), so
-   * every retry opens a fresh connection instead of reusing one that may be as stale as the one
-   * that just failed. Created on first use: most functions never need it.
-   */
-  retryPool(): Pool {
-    this.retryPoolInstance ??= new Pool(this.origin, { connections: 16, pipelining: 1 });
-    return this.retryPoolInstance;
   }
 
   get saturated(): boolean {
     return this.inFlight >= MAX_IN_FLIGHT_PER_FUNCTION;
   }
 
-  /** Lets in-flight requests finish (up to `graceMs`), then destroys the pools. */
+  /** Lets in-flight requests finish (up to `graceMs`), then destroys the pool. */
   async close(graceMs: number): Promise<void> {
     this.retired = true;
-    const pools = this.retryPoolInstance === undefined ? [this.pool] : [this.pool, this.retryPoolInstance];
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, graceMs);
       timer.unref();
     });
-    await Promise.race([Promise.all(pools.map((p) => p.close().catch(() => undefined))), deadline]);
+    await Promise.race([this.pool.close(), deadline]);
     clearTimeout(timer);
-    await Promise.all(pools.map((p) => (p.destroyed ? undefined : p.destroy().catch(() => undefined))));
+    await this.pool.destroy();
   }
 }
 
