@@ -1,11 +1,11 @@
-import { headers as natsHeaders, type JetStreamClient } from 'nats';
+import { headers as natsHeaders } from 'nats';
 import { Headers, type QueueConfig } from '../contract';
 import { errorMessage } from './api-errors';
 import { deliverCallback, type CallbackPolicy } from './callback';
 import { CALL_ID_PATTERN, CallStateStore, toCallResult, type CallState, type CallbackOutcome } from './call-state';
 import type { QueueEvent } from './event';
 import type { QueueMetrics } from './metrics';
-import { QueueUnavailableError, publishDurably } from './publisher';
+import { QueueUnavailableError, publishDurably, type DurablePublisher } from './publisher';
 import type { NormalizedReply } from './reply';
 import { CLOUDEVENTS_SPEC_VERSION, MessageHeaders, QueueEventTypes, asyncSubject } from './subjects';
 import { randomUUID } from 'node:crypto';
@@ -56,7 +56,7 @@ const HOP_HEADERS = new Set([
  * cannot be confirmed the state is removed and QueueUnavailableError is thrown (the router answers 503).
  */
 export async function enqueueCall(
-  js: JetStreamClient,
+  js: DurablePublisher,
   store: CallStateStore,
   config: QueueConfig,
   functionName: string,
@@ -76,7 +76,7 @@ export async function enqueueCall(
     callId, function: functionName, state: 'queued', queuedAt: now, updatedAt: now, attempts: 0,
     ...(req.callbackUrl ? { callbackUrl: req.callbackUrl } : {}),
   };
-  const recording = store.create(state);
+  const recording = clientChosen ? store.create(state) : store.createNew(state);
   if (clientChosen) {
     let created: boolean;
     try {

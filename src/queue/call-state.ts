@@ -1,6 +1,7 @@
-import type { JetStreamClient, KV } from 'nats';
+import { headers as natsHeaders, type JetStreamClient, type KV } from 'nats';
 import type { QueueConfig } from '../contract';
 import { JsErrorCode, apiErrorCode } from './api-errors';
+import { EXPECTED_LAST_SUBJECT_SEQUENCE_HEADER, type PubAckInbox } from './puback-inbox';
 
 export type CallStateName = 'queued' | 'running' | 'succeeded' | 'failed';
 
@@ -59,6 +60,8 @@ export class CallStateStore {
   constructor(
     private readonly js: JetStreamClient,
     private readonly config: QueueConfig,
+    /** Fast path of createNew (see there). @default createNew is create */
+    private readonly acks?: { readonly inbox: PubAckInbox; readonly timeoutMs: number },
   ) {}
 
   private bucket(): Promise<KV> {
@@ -79,6 +82,25 @@ export class CallStateStore {
       if (apiErrorCode(err) === JsErrorCode.wrongLastSequence || /wrong last sequence/i.test(String((err as Error).message))) {
         return false;
       }
+      throw err;
+    }
+  }
+
+  /**
+   * `create` for a call id that cannot exist yet (one we generated): a publish to the key's subject
+   * that the stream stores only if the subject has no message at all. Unlike `kv.create` it does not
+   * accept a key whose last entry is a delete/purge marker — irrelevant for a new id — and skips the
+   * nats.js JetStream publish path (see PubAckInbox).
+   */
+  async createNew(state: CallState): Promise<boolean> {
+    if (!this.acks) return this.create(state);
+    const h = natsHeaders();
+    h.set(EXPECTED_LAST_SUBJECT_SEQUENCE_HEADER, '0');
+    try {
+      await this.acks.inbox.publish(`$KV.${this.config.callsBucket}.${state.callId}`, encode(state), { headers: h, timeout: this.acks.timeoutMs });
+      return true;
+    } catch (err) {
+      if (apiErrorCode(err) === JsErrorCode.wrongLastSequence) return false;
       throw err;
     }
   }

@@ -8,6 +8,7 @@ import { CallStateStore, type CallState } from './call-state';
 import { QueueConsumer, type QueueHandler } from './consumer';
 import { QueueMetrics } from './metrics';
 import { publishToTopic, type TopicPublishOptions } from './publisher';
+import { PubAckInbox } from './puback-inbox';
 import { ensureQueueResources } from './resources';
 
 export interface QueueClientOptions {
@@ -50,6 +51,8 @@ export class QueueClient {
   readonly metrics: QueueMetrics;
   readonly calls: CallStateStore;
   readonly js: JetStreamClient;
+  /** PubAcks of the async-call enqueue path (the router's hot path), without nats.js' per-request objects. */
+  private readonly acks: PubAckInbox;
   private readonly consumers: QueueConsumer[] = [];
   private closing?: Promise<void>;
 
@@ -59,9 +62,11 @@ export class QueueClient {
     private readonly options: QueueClientOptions,
   ) {
     // JetStream API calls (KV reads/writes, publishes) wait no longer than a publish may.
-    this.js = nc.jetstream({ timeout: Math.min(5000, options.publishTimeoutMs ?? 5000) });
+    const apiTimeoutMs = Math.min(5000, options.publishTimeoutMs ?? 5000);
+    this.js = nc.jetstream({ timeout: apiTimeoutMs });
+    this.acks = new PubAckInbox(nc);
     this.metrics = options.metrics ?? new QueueMetrics(options.registry);
-    this.calls = new CallStateStore(this.js, options.config);
+    this.calls = new CallStateStore(this.js, options.config, { inbox: this.acks, timeoutMs: apiTimeoutMs });
     this.watchStatus();
   }
 
@@ -116,7 +121,7 @@ export class QueueClient {
 
   /** `POST /async-function/<name>`: resolves once the call is durable (→ 202). */
   enqueueCall(functionName: string, request: AsyncCallRequest): Promise<EnqueuedCall> {
-    return enqueueCall(this.js, this.calls, this.options.config, functionName, request, {
+    return enqueueCall(this.acks, this.calls, this.options.config, functionName, request, {
       timeoutMs: this.options.publishTimeoutMs,
       metrics: this.metrics,
     });

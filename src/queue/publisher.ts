@@ -22,12 +22,17 @@ export interface DurablePublish {
   readonly timeoutMs?: number;
 }
 
+/** What publishDurably publishes through: a JetStreamClient or a PubAckInbox. */
+export interface DurablePublisher {
+  publish(subject: string, data: Uint8Array, options: { msgID: string; headers: MsgHdrs; timeout: number }): Promise<PubAck>;
+}
+
 /**
  * Publishes to JetStream and resolves only with the stream's PubAck (the message is stored).
  * Transient failures (server restarting, no JetStream leader yet, request timeouts) are retried with
  * the same Nats-Msg-Id until the deadline, so a retry after a lost PubAck cannot store a duplicate.
  */
-export async function publishDurably(js: JetStreamClient, p: DurablePublish): Promise<PubAck> {
+export async function publishDurably(js: DurablePublisher, p: DurablePublish): Promise<PubAck> {
   const deadline = Date.now() + (p.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS);
   let lastError: unknown;
   for (let attempt = 0; ; attempt++) {

@@ -1,0 +1,75 @@
+import { connect, headers, type NatsConnection } from 'nats';
+import { ensureQueueResources } from '../../src/queue/resources';
+import { EXPECTED_LAST_SUBJECT_SEQUENCE_HEADER, PubAckError, PubAckInbox } from '../../src/queue/puback-inbox';
+import { JsErrorCode, apiErrorCode, isTransient } from '../../src/queue/api-errors';
+import { NatsServer } from './nats-server';
+import { testConfig } from './support';
+
+let server: NatsServer;
+let nc: NatsConnection;
+const config = testConfig('puback');
+
+beforeAll(async () => {
+  server = await NatsServer.start();
+  nc = await connect({ servers: server.url, noAsyncTraces: true });
+  await ensureQueueResources(await nc.jetstreamManager(), config);
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.dispose();
+});
+
+describe('PubAckInbox', () => {
+  it('resolves with the PubAck once the stream stored the message, and dedupes by Nats-Msg-Id', async () => {
+    const inbox = new PubAckInbox(nc);
+    const subject = `${config.asyncPrefix}.fn`;
+    const first = await inbox.publish(subject, Buffer.from('a'), { headers: headers(), msgID: 'm1', timeout: 2000 });
+    const again = await inbox.publish(subject, Buffer.from('a'), { headers: headers(), msgID: 'm1', timeout: 2000 });
+    expect(first).toMatchObject({ stream: config.callsStream, duplicate: false });
+    expect(again).toMatchObject({ stream: config.callsStream, seq: first.seq, duplicate: true });
+    const stored = await (await nc.jetstreamManager()).streams.getMessage(config.callsStream, { seq: first.seq });
+    expect(Buffer.from(stored.data).toString()).toBe('a');
+  });
+
+  it('rejects with the API error when the stream refuses the message (KV create on an existing key)', async () => {
+    const inbox = new PubAckInbox(nc);
+    const subject = `$KV.${config.callsBucket}.k1`;
+    const create = () => {
+      const h = headers();
+      h.set(EXPECTED_LAST_SUBJECT_SEQUENCE_HEADER, '0');
+      return inbox.publish(subject, Buffer.from('{}'), { headers: h, timeout: 2000 });
+    };
+    await create();
+    const err = await create().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(PubAckError);
+    expect(apiErrorCode(err)).toBe(JsErrorCode.wrongLastSequence);
+    expect(isTransient(err)).toBe(false);
+  });
+
+  it('rejects (transiently) when no stream captures the subject', async () => {
+    const inbox = new PubAckInbox(nc);
+    const err = await inbox.publish('nobody.listens.here', Buffer.from('x'), { headers: headers(), timeout: 2000 }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(PubAckError);
+    expect((err as PubAckError).code).toBe('503');
+    expect(isTransient(err)).toBe(true);
+  });
+
+  it('rejects with a timeout when a responder never answers', async () => {
+    const silent = nc.subscribe('silent.responder', { callback: () => undefined });
+    await nc.flush();
+    const inbox = new PubAckInbox(nc);
+    const err = await inbox.publish('silent.responder', Buffer.from('x'), { headers: headers(), timeout: 200 }).then(() => undefined, (e: unknown) => e);
+    silent.unsubscribe();
+    expect((err as PubAckError).code).toBe('TIMEOUT');
+    expect(isTransient(err)).toBe(true);
+  });
+
+  it('rejects a non-PubAck reply instead of treating it as stored', async () => {
+    const liar = nc.subscribe('liar.responder', { callback: (_e, m) => m.respond(Buffer.from('{"ok":true}')) });
+    await nc.flush();
+    const inbox = new PubAckInbox(nc);
+    const err = await inbox.publish('liar.responder', Buffer.from('x'), { headers: headers(), timeout: 2000 }).then(() => undefined, (e: unknown) => e);
+    liar.unsubscribe();
+    expect(err).toBeInstanceOf(PubAckError);
+  });
+});
