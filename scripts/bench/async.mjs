@@ -167,14 +167,21 @@ export async function run() {
     await generator.run(`http://127.0.0.1:${routerPort}${syncPath}`, { seconds: 1, connections, method: 'POST', body: BODY });
     await generator.run(`http://127.0.0.1:${routerPort}${asyncPath}`, { seconds: 1, connections, method: 'POST', body: BODY });
 
+    // Every measurement starts from an idle queue: calls accepted in an async measurement are still
+    // being run by the function afterwards, and would otherwise slow the next sync measurement.
+    const idle = () => waitUntil('the function to run the accepted calls', async () => (await backlog(nc, config.callsStream, asyncSub.durable)) === 0, 300_000);
+    const measure = async (path) => {
+      await idle();
+      return load(path);
+    };
     const ratios = [];
     const routerCpuRatios = [];
     let accepted = 0;
     for (let round = 1; round <= rounds; round++) {
       const syncFirst = round % 2 === 1;
-      const first = syncFirst ? await load(syncPath) : undefined;
-      const asyncRun = await load(asyncPath);
-      const syncRun = first ?? (await load(syncPath));
+      const first = syncFirst ? await measure(syncPath) : undefined;
+      const asyncRun = await measure(asyncPath);
+      const syncRun = first ?? (await measure(syncPath));
       accepted += asyncRun.requests;
       ratios.push(asyncRun.rps / syncRun.rps);
       if (syncRun.perRequest && asyncRun.perRequest) routerCpuRatios.push(syncRun.perRequest.router / asyncRun.perRequest.router);
