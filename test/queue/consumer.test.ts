@@ -1,31 +1,14 @@
-import { AckPolicy, DeliverPolicy, connect, nanos, type NatsConnection } from 'nats';
+import { AckPolicy, DeliverPolicy, nanos } from 'nats';
 import { Registry } from 'prom-client';
 import { Metrics } from '../../src/contract';
 import { MessageHeaders, QueueClient, QueueMetrics, publishToTopic, type QueueEvent } from '../../src/queue';
-import { NatsServer } from './nats-server';
-import { testConfig, topicSubscription, waitFor } from './support';
+import { testConfig, topicSubscription, waitFor, useNatsServer } from './support';
 
-let server: NatsServer;
-let nc: NatsConnection;
-const clients: QueueClient[] = [];
-
-beforeAll(async () => {
-  server = await NatsServer.start();
-  nc = await connect({ servers: server.url });
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close(5000)));
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
-});
+const nats = useNatsServer();
 
 async function client(tag: string, registry?: Registry): Promise<QueueClient> {
-  const c = await QueueClient.connect({ servers: [server.url], config: testConfig(tag), registry, log: quietLog });
-  clients.push(c);
+  const c = await QueueClient.connect({ servers: [nats.server.url], config: testConfig(tag), registry, log: quietLog });
+  nats.clients.push(c);
   return c;
 }
 
@@ -33,8 +16,8 @@ const quietLog = { info() {}, warn() {}, error() {} };
 
 /** Reads every message stored on `subject` (an ordered consumer, no durable state). */
 async function readSubject(stream: string, subject: string, expected: number) {
-  const js = nc.jetstream();
-  const jsm = await nc.jetstreamManager();
+  const js = nats.nc.jetstream();
+  const jsm = await nats.nc.jetstreamManager();
   // An ephemeral consumer (servers before 2.10 cannot filter ordered consumers).
   const info = await jsm.consumers.add(stream, {
     filter_subject: subject, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(30_000),
@@ -55,9 +38,9 @@ async function readSubject(stream: string, subject: string, expected: number) {
 describe('queue consumer against a real nats-server', () => {
   test('streams and the call bucket are created idempotently by racing processes, and updated to new limits', async () => {
     const config = testConfig('race');
-    const racers = await Promise.all([0, 1, 2, 3].map(() => QueueClient.connect({ servers: [server.url], config, log: quietLog })));
-    clients.push(...racers);
-    const jsm = await nc.jetstreamManager();
+    const racers = await Promise.all([0, 1, 2, 3].map(() => QueueClient.connect({ servers: [nats.server.url], config, log: quietLog })));
+    nats.clients.push(...racers);
+    const jsm = await nats.nc.jetstreamManager();
     const topics = await jsm.streams.info(config.topicsStream);
     expect(topics.config.subjects).toEqual([`${config.topicsPrefix}.>`]);
     expect(topics.config.max_age).toBe(config.maxAgeMs * 1e6);
@@ -67,7 +50,7 @@ describe('queue consumer against a real nats-server', () => {
     expect(bucket.config.max_age).toBe(config.callStateTtlMs * 1e6);
 
     const longer = { ...config, maxAgeMs: config.maxAgeMs * 2, callStateTtlMs: 60_000 };
-    clients.push(await QueueClient.connect({ servers: [server.url], config: longer, log: quietLog }));
+    nats.clients.push(await QueueClient.connect({ servers: [nats.server.url], config: longer, log: quietLog }));
     expect((await jsm.streams.info(config.topicsStream)).config.max_age).toBe(longer.maxAgeMs * 1e6);
     expect((await jsm.streams.info(`KV_${config.callsBucket}`)).config.max_age).toBe(60_000 * 1e6);
   });
@@ -90,7 +73,7 @@ describe('queue consumer against a real nats-server', () => {
       }
       succeeded.add(event.json<{ n: number }>().n);
     });
-    const js = nc.jetstream();
+    const js = nats.nc.jetstream();
     for (let start = 0; start < total; start += 500) {
       const batch = [];
       for (let n = start; n < Math.min(total, start + 500); n++) {
@@ -102,7 +85,7 @@ describe('queue consumer against a real nats-server', () => {
     expect(succeeded.size).toBe(total);
     expect(failures).toBeGreaterThan(0);
     expect(attempts).toBeGreaterThanOrEqual(total + failures);
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nats.nc.jetstreamManager();
     await waitFor('acks to settle', async () => {
       const info = await jsm.consumers.info(q.config.topicsStream, sub.durable);
       return info.num_pending === 0 && info.num_ack_pending === 0;
@@ -198,14 +181,14 @@ describe('queue consumer against a real nats-server', () => {
     }, { handlerTimeoutMs: 10_000 });
     await q.publish('slow', 'x');
     await waitFor('the slow handler to finish', () => attempts.length >= 1);
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nats.nc.jetstreamManager();
     await waitFor('the ack', async () => (await jsm.consumers.info(q.config.topicsStream, 'fn_slow')).num_ack_pending === 0, 10_000);
     expect(attempts).toEqual([1]);
   });
 
   test('stop finishes in-flight handlers; messages not started go to the next consumer; nothing lost', async () => {
     const config = testConfig('stop');
-    const first = await QueueClient.connect({ servers: [server.url], config, log: quietLog });
+    const first = await QueueClient.connect({ servers: [nats.server.url], config, log: quietLog });
     const sub = topicSubscription(config, 'jobs', { maxInFlight: 4 });
     const finished = new Set<number>();
     let started = 0;

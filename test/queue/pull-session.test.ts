@@ -1,33 +1,15 @@
-import { connect, type NatsConnection } from 'nats';
 import { QueueClient } from '../../src/queue';
-import { NatsServer } from './nats-server';
-import { testConfig, topicSubscription, waitFor } from './support';
+import { testConfig, topicSubscription, waitFor, useNatsServer } from './support';
 
 // The consumer's pull loop (one inbox subscription, our own flow control): what it must guarantee
 // beyond "messages arrive", which the other queue tests cover.
 
-let server: NatsServer;
-let nc: NatsConnection;
-const clients: QueueClient[] = [];
 const quietLog = { info() {}, warn() {}, error() {} };
-
-beforeAll(async () => {
-  server = await NatsServer.start();
-  nc = await connect({ servers: server.url });
-});
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.close(5000)));
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
-});
+const nats = useNatsServer();
 
 async function client(tag: string): Promise<QueueClient> {
-  const c = await QueueClient.connect({ servers: [server.url], config: testConfig(tag), log: quietLog });
-  clients.push(c);
+  const c = await QueueClient.connect({ servers: [nats.server.url], config: testConfig(tag), log: quietLog });
+  nats.clients.push(c);
   return c;
 }
 
@@ -49,7 +31,7 @@ describe('pull loop', () => {
       handled.add(event.json<number>());
       running--;
     }, { fetchExpiresMs: 1000 });
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nats.nc.jetstreamManager();
     const held = async () => (await jsm.consumers.info(q.config.topicsStream, sub.durable)).num_ack_pending;
     await waitFor('the handler slots to fill', () => running === 4);
     // Several 1-second pull requests expire and are renewed while every handler is blocked.
@@ -82,7 +64,7 @@ describe('pull loop', () => {
     }, { fetchExpiresMs: 1000 });
     await q.publish('jobs', 1);
     await waitFor('the first message', () => handled.has(1));
-    const jsm = await nc.jetstreamManager();
+    const jsm = await nats.nc.jetstreamManager();
     await jsm.consumers.delete(q.config.topicsStream, sub.durable);
     await waitFor('the consumer to be recreated', async () => {
       try {

@@ -1,3 +1,6 @@
+import { connect, type NatsConnection } from 'nats';
+import type { QueueClient } from '../../src/queue';
+import { NatsServer } from './nats-server';
 import type { QueueConfig, QueueSubscription } from '../../src/contract';
 import { DEFAULT_QUEUE_CONFIG } from '../../src/queue';
 
@@ -40,4 +43,24 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * One nats-server and an admin connection per test file (`nats.server`, `nats.nc`); QueueClients
+ * pushed to `nats.clients` are closed after each test.
+ */
+export function useNatsServer(): { server: NatsServer; nc: NatsConnection; clients: QueueClient[] } {
+  const nats = { clients: [] as QueueClient[] } as { server: NatsServer; nc: NatsConnection; clients: QueueClient[] };
+  beforeAll(async () => {
+    nats.server = await NatsServer.start();
+    nats.nc = await connect({ servers: nats.server.url });
+  });
+  afterEach(async () => {
+    await Promise.all(nats.clients.splice(0).map((c) => c.close(5000)));
+  });
+  afterAll(async () => {
+    await nats.nc?.close();
+    await nats.server?.dispose();
+  });
+  return nats;
 }
