@@ -39,6 +39,8 @@ export const Env = {
    * Responses with status >= 500 are always logged.
    */
   ACCESS_LOG_SAMPLE: 'KUBEFAAS_ACCESS_LOG_SAMPLE',
+  /** Router: 'off' serves every request with node:http (the raw-socket fast path is on by default). */
+  ROUTER_FAST_PATH: 'KUBEFAAS_ROUTER_FAST_PATH',
 } as const;
 
 /** Where the synthesized pods mount the ConfigMaps that carry our code and data. */

@@ -6,6 +6,7 @@ import { inferDependencies, registrationOrder } from './dependencies';
 import { logicalName, manifestKey, objectKey } from './object-identity';
 import { clusterUrl, externalUrl, findPlatformNamespace, findRouterService } from './platform-outputs';
 import { withoutDebugStackTraces } from './debug-stack-traces';
+import { RegistrationBatches } from './registration-batches';
 import { createKubernetesResource, KubernetesObject } from './resource-types';
 import { KubeManifest, synthesizeApp } from './synthesize';
 
@@ -83,10 +84,12 @@ export class KubefaasPlatform extends pulumi.ComponentResource {
 
     const registered: KubernetesObject[] = new Array(all.length);
     const byKey = new Map<string, KubernetesObject>();
+    const batches = new RegistrationBatches(Number(process.env.KF_BATCH ?? 1e9));
     withoutDebugStackTraces(() => {
       for (const i of order) {
         const m = all[i];
-        const dependsOn = dependencies[i].length > 0 ? [...new Set(dependencies[i])].map((d) => registered[d]) : undefined;
+        const deps = dependencies[i].length > 0 ? [...new Set(dependencies[i])].map((d) => registered[d]) : [];
+        const dependsOn = batches.next().then(() => deps);
         registered[i] = createKubernetesResource(logicalName(name, m), m, { parent: this, provider: args.provider, dependsOn });
         byKey.set(manifestKey(m), registered[i]);
       }

@@ -6,6 +6,7 @@ export const RouterDefaults = {
   routesPath: `${Paths.routesDir}/${Paths.routesFile}`,
   accessLogSample: 1,
   shutdownGraceMs: 25_000,
+  fastPath: true,
 } as const;
 
 /** Everything the router process reads from its environment. */
@@ -17,6 +18,8 @@ export interface RouterConfig {
   readonly accessLogSample: number;
   /** How long SIGTERM waits for in-flight requests before the process exits anyway. */
   readonly shutdownGraceMs: number;
+  /** Serve simple requests on the raw-socket fast path (`KUBEFAAS_ROUTER_FAST_PATH=off` turns it off). */
+  readonly fastPath: boolean;
 }
 
 /** Thrown when an environment variable is present but unusable; main.ts turns it into a fatal log line. */
@@ -30,6 +33,7 @@ export function readRouterConfig(env: NodeJS.ProcessEnv): RouterConfig {
     routesPath: env[Env.ROUTES_PATH] || RouterDefaults.routesPath,
     accessLogSample: readNumber(env, Env.ACCESS_LOG_SAMPLE, RouterDefaults.accessLogSample, 0, 1, false),
     shutdownGraceMs: readNumber(env, Env.SHUTDOWN_GRACE_MS, RouterDefaults.shutdownGraceMs, 0, 3_600_000, true),
+    fastPath: readSwitch(env, Env.ROUTER_FAST_PATH, RouterDefaults.fastPath),
   };
 }
 
@@ -49,4 +53,12 @@ function readNumber(
     throw new ConfigError(`${name}=${JSON.stringify(raw)} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max}`);
   }
   return value;
+}
+
+function readSwitch(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(on|true|1)$/i.test(raw)) return true;
+  if (/^(off|false|0)$/i.test(raw)) return false;
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} must be on or off`);
 }

@@ -48,10 +48,10 @@ async function main(): Promise<void> {
     connecting.then(() => log.log('info', 'queue connected', { servers: queue.servers }), () => undefined);
   }
 
-  const server = createRouterServer(state);
+  const server = createRouterServer(state, { fastPath: config.fastPath });
   server.listen(config.port, () => {
     const { port } = server.address() as AddressInfo;
-    log.log('info', 'listening', { port, routes: config.routesPath, accessLogSample: config.accessLogSample });
+    log.log('info', 'listening', { port, routes: config.routesPath, accessLogSample: config.accessLogSample, fastPath: config.fastPath });
   });
   server.on('error', (err) => {
     log.log('error', 'server error', { reason: err.message });
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     // Readiness turns 503 and responses carry `Connection: close` from here on.
-    state.draining = true;
+    state.startDraining();
     log.log('info', 'shutting down: finishing in-flight requests', { signal, graceMs: config.shutdownGraceMs });
     const force = setTimeout(() => {
       log.log('warn', 'grace period over, exiting with requests still in flight');

@@ -1,8 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+import type { Downstream } from './downstream';
 import { downstreamHeaders } from './forwarded-headers';
 import type { AccessLog } from './log';
-import { errorBody, sendJson } from './responses';
+import { errorBody } from './responses';
 import type { RouteMatch } from './route-matcher';
 import type { UpstreamHandler } from './upstream-client/types';
 import { classifyUpstreamError } from './upstream-errors';
@@ -21,14 +20,15 @@ export interface ProxyEnvironment {
 
 /** One request being proxied; its fields describe the request, the exchange drives it. */
 export interface ProxyRequest {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly method: string;
+  /** The request target as received (access log). */
+  readonly url: string;
+  readonly client: Downstream;
   readonly match: RouteMatch;
   /** Upper-case known method or `OTHER`, for metric labels. */
   readonly methodLabel: string;
   /** Complete upstream header list (forwarded + router-owned). */
   readonly headers: string[];
-  readonly hasBody: boolean;
   readonly requestId: string;
   /** `performance.now()` when the request arrived. */
   readonly receivedAt: number;
@@ -48,19 +48,15 @@ export class ProxyExchange implements UpstreamHandler {
   private clientClosed = false;
   private upstreamStatus = 0;
   private dispatchedAt = 0;
-  /** Kept because node drops `req.socket` once the request body has been consumed. */
-  private readonly clientSocket: Socket;
 
   constructor(
     private readonly request: ProxyRequest,
     private readonly env: ProxyEnvironment,
-  ) {
-    this.clientSocket = request.req.socket;
-  }
+  ) {}
 
   /** Sends the request unless the function is retired or saturated (then answers 503 itself). */
   start(): void {
-    const { res, match } = this.request;
+    const { client, match } = this.request;
     const upstream = match.entry.upstream;
     if (upstream.retired) {
       this.answer(503, `function "${upstream.name}" is being removed`);
@@ -71,23 +67,23 @@ export class ProxyExchange implements UpstreamHandler {
       return;
     }
     upstream.inFlight++;
-    res.on('close', this.onClientClose);
+    client.onClientGone(this.onClientClose);
     this.dispatchedAt = performance.now();
     this.dispatch(false);
   }
 
   private dispatch(freshConnection: boolean): void {
-    const { req, match, headers, hasBody } = this.request;
+    const { method, client, match, headers } = this.request;
     const upstream = match.entry.upstream;
     upstream.pool.dispatch(
-      { path: match.forwardPath, method: req.method ?? 'GET', headers, body: hasBody ? req : null, timeoutMs: upstream.timeoutMs },
+      { path: match.forwardPath, method, headers, body: client.body, timeoutMs: upstream.timeoutMs },
       this,
       freshConnection,
     );
   }
 
   private readonly onClientClose = (): void => {
-    if (this.settled || this.request.res.writableFinished) return;
+    if (this.settled || this.request.client.finished) return;
     this.clientClosed = true;
     this.abortUpstream?.(new Error('client closed the connection'));
   };
@@ -106,37 +102,35 @@ export class ProxyExchange implements UpstreamHandler {
     this.upstreamStatus = statusCode;
     this.resumeUpstream = resume;
     // Throws on header values node refuses; the pool then drops the connection and onError answers 502.
-    this.request.res.writeHead(statusCode, downstreamHeaders(rawHeaders, this.request.requestId, this.env.draining));
+    this.request.client.writeHead(statusCode, downstreamHeaders(rawHeaders, this.request.requestId, this.env.draining));
   }
 
   onData(chunk: Buffer): boolean {
-    const { res } = this.request;
-    if (res.write(chunk)) return true;
+    const { client } = this.request;
+    if (client.write(chunk)) return true;
     if (!this.drainHooked) {
       this.drainHooked = true;
-      res.once('drain', this.onClientDrain);
+      client.onceDrain(this.onClientDrain);
     }
     return false;
   }
 
   onComplete(): void {
-    this.request.res.end();
+    this.request.client.end();
     this.settle(this.upstreamStatus, undefined);
   }
 
   onError(err: Error): void {
     if (this.settled) return;
-    const { res, match } = this.request;
+    const { client, match } = this.request;
     const upstream = match.entry.upstream;
-    if (this.clientClosed || this.clientSocket.destroyed) {
+    if (this.clientClosed || client.clientGone) {
       this.settle(CLIENT_CLOSED, 'client closed the connection');
       return;
     }
-    if (res.headersSent) {
+    if (client.headersSent) {
       // The status line is gone: all we can do is cut the response so the client sees it truncated.
-      // After the bytes already written are flushed (node uncorks a response's first write on the
-      // next tick), so the client gets what the function did send.
-      setImmediate(() => res.destroy(err));
+      client.destroy(err);
       this.settle(this.upstreamStatus, `response from function "${upstream.name}" interrupted: ${err.message}`);
       return;
     }
@@ -147,19 +141,19 @@ export class ProxyExchange implements UpstreamHandler {
       this.dispatch(true);
       return;
     }
-    sendJson(res, failure.status, errorBody(failure.message), this.request.requestId, this.env.draining);
+    client.sendJson(failure.status, errorBody(failure.message), this.request.requestId, this.env.draining);
     this.settle(failure.status, failure.message);
   }
 
   /** Idempotent, and the body (if any) was not consumed by the failed attempt. */
   private canResend(): boolean {
-    const { req, hasBody } = this.request;
-    return IDEMPOTENT.has(req.method ?? '') && (!hasBody || !req.readableDidRead);
+    const { method, client } = this.request;
+    return IDEMPOTENT.has(method) && (client.body === null || !client.bodyConsumed());
   }
 
   /** Answers without contacting the function. */
   private answer(status: number, message: string, extra?: readonly string[]): void {
-    sendJson(this.request.res, status, errorBody(message), this.request.requestId, this.env.draining, extra);
+    this.request.client.sendJson(status, errorBody(message), this.request.requestId, this.env.draining, extra);
     this.record(status, message);
   }
 
@@ -167,16 +161,16 @@ export class ProxyExchange implements UpstreamHandler {
     this.settled = true;
     const upstream = this.request.match.entry.upstream;
     upstream.inFlight--;
-    this.request.res.off('close', this.onClientClose);
+    this.request.client.offClientGone(this.onClientClose);
     upstream.durations.upstream.observe((performance.now() - this.dispatchedAt) / 1000);
     this.record(status, error);
   }
 
   private record(status: number, error: string | undefined): void {
-    const { req, match, methodLabel, requestId, receivedAt } = this.request;
+    const { method, url, match, methodLabel, requestId, receivedAt } = this.request;
     const durationMs = performance.now() - receivedAt;
     match.entry.counter.inc(methodLabel, status);
     match.entry.upstream.durations.request.observe(durationMs / 1000);
-    this.env.accessLog.record({ requestId, method: req.method ?? '', url: req.url ?? '', status, fn: match.entry.upstream.name, durationMs, error });
+    this.env.accessLog.record({ requestId, method, url, status, fn: match.entry.upstream.name, durationMs, error });
   }
 }

@@ -1,19 +1,15 @@
 import type { ServerResponse } from 'node:http';
 import { Headers } from '../contract';
 
-/**
- * Sends a small JSON answer the router makes itself (404, 405, 502, …).
- * `extra` is a flat `[name, value, …]` list (Allow, Retry-After).
- */
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  requestId: string,
-  closeConnection: boolean,
-  extra: readonly string[] = [],
-): void {
-  if (res.headersSent || res.destroyed) return;
+/** A JSON answer the router makes itself (404, 405, 502, …): its header list and body. */
+export interface JsonAnswer {
+  /** Flat `[name, value, …]` list. */
+  readonly headers: string[];
+  readonly payload: string;
+}
+
+/** `extra` is a flat `[name, value, …]` list (Allow, Retry-After). */
+export function jsonAnswer(body: unknown, requestId: string, closeConnection: boolean, extra: readonly string[] = []): JsonAnswer {
   const payload = JSON.stringify(body);
   const headers = [
     'content-type', 'application/json; charset=utf-8',
@@ -23,8 +19,22 @@ export function sendJson(
     ...extra,
   ];
   if (closeConnection) headers.push('connection', 'close');
-  res.writeHead(status, headers);
-  res.end(payload);
+  return { headers, payload };
+}
+
+/** Sends a JSON answer on a node:http response (skipped if the head is already out). */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  requestId: string,
+  closeConnection: boolean,
+  extra: readonly string[] = [],
+): void {
+  if (res.headersSent || res.destroyed) return;
+  const answer = jsonAnswer(body, requestId, closeConnection, extra);
+  res.writeHead(status, answer.headers);
+  res.end(answer.payload);
 }
 
 /** `{"error": message}`, the body of every error the router answers itself. */

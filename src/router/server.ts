@@ -2,10 +2,13 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { Socket } from 'node:net';
 import { ASYNC_FUNCTION_PATH_PREFIX, Endpoints, HTTP_METHODS, type RouteTable } from '../contract';
 import type { AsyncEndpoint } from './async-endpoint';
-import { hostWithoutPort, readInboundHeaders, upstreamHeaders } from './forwarded-headers';
+import { NodeDownstream } from './downstream';
+import { FastPath } from './fast-path/fast-path';
+import { readInboundHeaders } from './forwarded-headers';
 import { AccessLog, RouterLog } from './log';
 import { RouterMetrics, type RequestCounter } from './metrics';
-import { ProxyExchange, type ProxyEnvironment } from './proxy';
+import type { ProxyEnvironment } from './proxy';
+import { pathOf, proxyRequest, rejectRequest } from './routing';
 import { errorBody, sendJson } from './responses';
 import { RouteMatcher } from './route-matcher';
 import { RequestIds, TraceparentSource } from './trace-ids';
@@ -22,6 +25,15 @@ export interface RouterStateOptions {
   readonly log?: RouterLog;
 }
 
+export interface RouterServerOptions {
+  /**
+   * Serve simple requests on the raw-socket fast path (`fast-path/`); off, node:http serves every
+   * request. On when this node's HTTP parser can be used.
+   * @default true
+   */
+  readonly fastPath?: boolean;
+}
+
 /**
  * The router's mutable state: the active route table (matcher + upstreams), whether it is shutting
  * down, and the shared metrics / logging / id sources used by every request.
@@ -32,7 +44,8 @@ export class RouterState implements ProxyEnvironment {
   readonly accessLog: AccessLog;
   readonly requestIds = new RequestIds();
   readonly traceparents = new TraceparentSource();
-  draining = false;
+  private drainingFlag = false;
+  private readonly drainListeners: Array<() => void> = [];
   /** Set when the platform has a queue: serves `/async-function/…`. */
   asyncCalls: AsyncEndpoint | undefined = undefined;
   private matcherInstance: RouteMatcher | undefined;
@@ -45,6 +58,22 @@ export class RouterState implements ProxyEnvironment {
     this.accessLog = new AccessLog(this.log, options.accessLogSample ?? 1);
     this.upstreams = new Upstreams(this.metrics);
     this.unmatched = this.metrics.requestCounter('', '');
+  }
+
+  /** True once shutdown began: readiness is 503 and responses carry `Connection: close`. */
+  get draining(): boolean {
+    return this.drainingFlag;
+  }
+
+  /** Starts shutting down (once): tells whoever registered with `onDrain`. */
+  startDraining(): void {
+    if (this.drainingFlag) return;
+    this.drainingFlag = true;
+    for (const listener of this.drainListeners) listener();
+  }
+
+  onDrain(listener: () => void): void {
+    this.drainListeners.push(listener);
   }
 
   get matcher(): RouteMatcher | undefined {
@@ -77,13 +106,18 @@ export class RouterState implements ProxyEnvironment {
   }
 }
 
-/** The HTTP server: health endpoints, matching, and proxying through the active table. */
-export function createRouterServer(state: RouterState): Server {
+/**
+ * The HTTP server: health endpoints, matching, and proxying through the active table. Simple
+ * requests are served on the fast path in front of node:http (see `FastPath`).
+ */
+export function createRouterServer(state: RouterState, options: RouterServerOptions = {}): Server {
   const server = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => handleRequest(state, req, res));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerMalformed(err, socket));
+  if (options.fastPath ?? true) FastPath.install(server, state);
   return server;
 }
 
+/** A request node:http parsed: everything the router serves. */
 function handleRequest(state: RouterState, req: IncomingMessage, res: ServerResponse): void {
   const receivedAt = performance.now();
   const inbound = readInboundHeaders(req.rawHeaders);
@@ -116,27 +150,9 @@ function handleRequest(state: RouterState, req: IncomingMessage, res: ServerResp
       );
     return;
   }
-  const host = hostWithoutPort(inbound.host);
-  const match = matcher.match(method, url, host);
-  if (match === null) {
-    const path = pathOf(url);
-    const allow = matcher.allowedMethods(url, host);
-    if (allow.length === 0) {
-      answerUnmatched(state, req, res, requestId, receivedAt, 404, `no route for ${method} ${path}`);
-    } else {
-      answerUnmatched(state, req, res, requestId, receivedAt, 405, `method ${method} not allowed for ${path}`, ['allow', allow.join(', ')]);
-    }
-    return;
-  }
-  const headers = upstreamHeaders(inbound, {
-    requestId,
-    traceparent: state.traceparents.keepOrCreate(inbound.traceparent),
-    clientAddress: req.socket.remoteAddress,
-    functionName: match.entry.upstream.name,
-    params: match.params,
-  });
-  const methodLabel = KNOWN_METHODS.has(method) ? method : 'OTHER';
-  new ProxyExchange({ req, res, match, methodLabel, headers, hasBody: inbound.hasBody, requestId, receivedAt }, state).start();
+  // A request body we will not forward (no route) is drained so the connection can be reused.
+  const client = new NodeDownstream(req, res, inbound.hasBody);
+  if (!proxyRequest(state, matcher, { method, url, inbound, requestId, receivedAt, clientAddress: req.socket.remoteAddress }, client)) req.resume();
 }
 
 /** /healthz, /readyz, /metrics (with or without a query string). Returns true when it answered. */
@@ -180,18 +196,10 @@ function answerUnmatched(
   receivedAt: number,
   status: number,
   message: string,
-  extra?: readonly string[],
 ): void {
   // A request body we will not forward: drain it so the connection can be reused.
   req.resume();
-  sendJson(res, status, errorBody(message), requestId, state.draining, extra);
-  state.unmatched.inc(KNOWN_METHODS.has(req.method ?? '') ? (req.method as string) : 'OTHER', status);
-  state.accessLog.record({ requestId, method: req.method ?? '', url: req.url ?? '', status, fn: '', durationMs: performance.now() - receivedAt });
-}
-
-function pathOf(url: string): string {
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
+  rejectRequest(state, new NodeDownstream(req, res, false), req.method ?? '', req.url ?? '', requestId, receivedAt, status, message);
 }
 
 /** `http://host/path?q` (absolute form, sent to proxies) → `/path?q`; anything else is malformed. */
@@ -205,14 +213,17 @@ function originFormOf(target: string): string | undefined {
   }
 }
 
-/** Unparseable requests: a 400 JSON answer if the socket still takes it, never a crash. */
+/** Unparseable requests: a 400 (431 for an oversized head) JSON answer if the socket still takes it, never a crash. */
 function answerMalformed(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;
   }
-  const body = JSON.stringify(errorBody(`malformed request: ${err.code ?? err.message}`));
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const body = JSON.stringify(errorBody(tooLarge ? 'request head too large' : `malformed request: ${err.code ?? err.message}`));
   socket.end(
-    `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
+  // Then close for good: a client that never ends its side must not hold the server open.
+  socket.once('finish', () => socket.destroy());
 }

@@ -1,0 +1,100 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson } from './responses';
+
+/**
+ * The client side of one proxied request: where the answer goes, and the request body (if any) to
+ * stream to the function. Two implementations: node's `ServerResponse` (every connection node:http
+ * handles) and the router's own raw-socket path for simple requests (`fast-path/`), so the proxy
+ * logic — retries, errors, backpressure, metrics — is written once.
+ */
+export interface Downstream {
+  /** The request body to stream to the function; null when the request has none. */
+  readonly body: IncomingMessage | null;
+  /** Some of the body was read already: a retry could not send it again. */
+  bodyConsumed(): boolean;
+  /** The status line is out: errors can no longer be answered, only the response cut. */
+  readonly headersSent: boolean;
+  /** The response is complete, or the client is gone. */
+  readonly finished: boolean;
+  /** The client's connection is closed. */
+  readonly clientGone: boolean;
+  /** Sends the response head (flat `[name, value, …]` list). Throws on values the path refuses. */
+  writeHead(status: number, headers: string[]): void;
+  /** A body chunk; false when the client is not taking data as fast (then `onceDrain`). */
+  write(chunk: Buffer): boolean;
+  onceDrain(listener: () => void): void;
+  end(): void;
+  /** Cuts a response whose head was sent, so the client sees it truncated. */
+  destroy(err: Error): void;
+  /** Answers with a JSON body made by the router (errors), unless the head is already out. */
+  sendJson(status: number, body: unknown, requestId: string, closeConnection: boolean, extra?: readonly string[]): void;
+  /** Called once if the client goes away before the response is complete. */
+  onClientGone(listener: () => void): void;
+  offClientGone(listener: () => void): void;
+}
+
+/** The downstream of a request node:http parsed. */
+export class NodeDownstream implements Downstream {
+  readonly body: IncomingMessage | null;
+  /** Kept because node drops `req.socket` once the request body has been consumed. */
+  private readonly socket: IncomingMessage['socket'];
+
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+    hasBody: boolean,
+  ) {
+    this.body = hasBody ? req : null;
+    this.socket = req.socket;
+  }
+
+  bodyConsumed(): boolean {
+    return this.req.readableDidRead;
+  }
+
+  get headersSent(): boolean {
+    return this.res.headersSent;
+  }
+
+  get finished(): boolean {
+    return this.res.writableFinished;
+  }
+
+  get clientGone(): boolean {
+    return this.socket.destroyed;
+  }
+
+  writeHead(status: number, headers: string[]): void {
+    this.res.writeHead(status, headers);
+  }
+
+  write(chunk: Buffer): boolean {
+    return this.res.write(chunk);
+  }
+
+  onceDrain(listener: () => void): void {
+    this.res.once('drain', listener);
+  }
+
+  end(): void {
+    this.res.end();
+  }
+
+  destroy(err: Error): void {
+    // After the bytes already written are flushed (node uncorks a response's first write on the
+    // next tick), so the client gets what the function did send.
+    setImmediate(() => this.res.destroy(err));
+  }
+
+  sendJson(status: number, body: unknown, requestId: string, closeConnection: boolean, extra: readonly string[] = []): void {
+    sendJson(this.res, status, body, requestId, closeConnection, extra);
+  }
+
+  onClientGone(listener: () => void): void {
+    this.res.on('close', listener);
+  }
+
+  offClientGone(listener: () => void): void {
+    this.res.off('close', listener);
+  }
+}

@@ -1,0 +1,84 @@
+import { ASYNC_FUNCTION_PATH_PREFIX, Endpoints, HTTP_METHODS } from '../contract';
+import type { Downstream } from './downstream';
+import { type InboundHeaders, hostWithoutPort, upstreamHeaders } from './forwarded-headers';
+import { ProxyExchange } from './proxy';
+import { errorBody } from './responses';
+import type { RouteMatcher } from './route-matcher';
+import type { RouterState } from './server';
+
+const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
+
+/** A request on its way to a function, however it was parsed. */
+export interface RoutableRequest {
+  readonly method: string;
+  /** Origin-form target (`/path?query`). */
+  readonly url: string;
+  readonly inbound: InboundHeaders;
+  readonly requestId: string;
+  /** `performance.now()` when the request arrived. */
+  readonly receivedAt: number;
+  readonly clientAddress: string | undefined;
+}
+
+/**
+ * True when only the node:http path serves `url` (the router's own endpoints, async calls) or
+ * cannot route yet: the raw fast path hands such requests over.
+ */
+export function servedByNodePathOnly(state: RouterState, url: string): boolean {
+  if (state.matcher === undefined || url.startsWith(ASYNC_FUNCTION_PATH_PREFIX)) return true;
+  const path = pathOf(url);
+  return path === Endpoints.health || path === Endpoints.ready || path === Endpoints.metrics;
+}
+
+/**
+ * Matches a request and proxies it to its function, or answers 404 / 405. Returns false when it
+ * answered without proxying (a body, if any, was not read).
+ */
+export function proxyRequest(state: RouterState, matcher: RouteMatcher, request: RoutableRequest, client: Downstream): boolean {
+  const { method, url, inbound, requestId, receivedAt } = request;
+  const host = hostWithoutPort(inbound.host);
+  const match = matcher.match(method, url, host);
+  if (match === null) {
+    const path = pathOf(url);
+    const allow = matcher.allowedMethods(url, host);
+    if (allow.length === 0) {
+      rejectRequest(state, client, method, url, requestId, receivedAt, 404, `no route for ${method} ${path}`);
+    } else {
+      rejectRequest(state, client, method, url, requestId, receivedAt, 405, `method ${method} not allowed for ${path}`, ['allow', allow.join(', ')]);
+    }
+    return false;
+  }
+  const headers = upstreamHeaders(inbound, {
+    requestId,
+    traceparent: state.traceparents.keepOrCreate(inbound.traceparent),
+    clientAddress: request.clientAddress,
+    functionName: match.entry.upstream.name,
+    params: match.params,
+  });
+  const methodLabel = KNOWN_METHODS.has(method) ? method : 'OTHER';
+  new ProxyExchange({ method, url, client, match, methodLabel, headers, requestId, receivedAt }, state).start();
+  return true;
+}
+
+/** Answers a request the router cannot route with a JSON error, and counts and logs it. */
+export function rejectRequest(
+  state: RouterState,
+  client: Downstream,
+  method: string,
+  url: string,
+  requestId: string,
+  receivedAt: number,
+  status: number,
+  message: string,
+  extra?: readonly string[],
+): void {
+  client.sendJson(status, errorBody(message), requestId, state.draining, extra);
+  state.unmatched.inc(KNOWN_METHODS.has(method) ? method : 'OTHER', status);
+  state.accessLog.record({ requestId, method, url, status, fn: '', durationMs: performance.now() - receivedAt });
+}
+
+export function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
