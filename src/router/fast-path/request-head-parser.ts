@@ -56,6 +56,8 @@ export const MAX_HEAD_BYTES = 16 * 1024;
 
 interface ParsedHead extends RequestHead {
   readonly upgrade: boolean;
+  /** HTTP/1.0 or HTTP/1.1 (llhttp also accepts other versions in a request line). */
+  readonly http1: boolean;
 }
 
 class LlhttpHeadParser implements HeadParser {
@@ -95,6 +97,7 @@ class LlhttpHeadParser implements HeadParser {
         http11: versionMajor === 1 && versionMinor === 1,
         keepAlive: shouldKeepAlive,
         upgrade,
+        http1: versionMajor === 1 && (versionMinor === 0 || versionMinor === 1),
       };
     };
     this.parser[HTTPParser.kOnBody] = (): void => undefined;
@@ -118,7 +121,7 @@ class LlhttpHeadParser implements HeadParser {
     const head = this.head as ParsedHead | undefined;
     // One complete message without a body, nothing left over: the parser is at a message boundary
     // and ready for the next head. Anything else leaves it mid-message (or failed): start afresh.
-    if (typeof result !== 'number' || result !== bytes.length || !this.complete || head === undefined || head.upgrade || head.method === 'CONNECT') {
+    if (typeof result !== 'number' || result !== bytes.length || !this.complete || head === undefined || head.upgrade || !head.http1 || head.method === 'CONNECT') {
       this.reset = true;
       return undefined;
     }
