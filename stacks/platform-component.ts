@@ -40,6 +40,13 @@ export interface KubefaasPlatformArgs {
   readonly gatewayUrlScheme?: 'http' | 'https';
 }
 
+/**
+ * How many children start registering per event-loop turn (see RegistrationBatches). Small enough
+ * that a batch's temporary objects (about 0.3 MB per object under mocks) die in the young
+ * generation; measured with 1000 functions, 1 to 16 perform alike, 32 and more are slower.
+ */
+const REGISTRATION_BATCH_SIZE = 4;
+
 /** DNS-1123 subdomain: the rule for Secret names. */
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
@@ -84,11 +91,14 @@ export class KubefaasPlatform extends pulumi.ComponentResource {
 
     const registered: KubernetesObject[] = new Array(all.length);
     const byKey = new Map<string, KubernetesObject>();
-    const batches = new RegistrationBatches(Number(process.env.KF_BATCH ?? 1e9));
+    const batches = new RegistrationBatches(REGISTRATION_BATCH_SIZE);
     withoutDebugStackTraces(() => {
       for (const i of order) {
         const m = all[i];
-        const deps = dependencies[i].length > 0 ? [...new Set(dependencies[i])].map((d) => registered[d]) : [];
+        const deps = [...new Set(dependencies[i])].map((d) => registered[d]);
+        // Every child still exists (with its outputs) when the constructor returns; `dependsOn`
+        // given as a promise only holds the rest of its registration until its batch's turn. The
+        // engine gets the same dependencies: the promise resolves to exactly these resources.
         const dependsOn = batches.next().then(() => deps);
         registered[i] = createKubernetesResource(logicalName(name, m), m, { parent: this, provider: args.provider, dependsOn });
         byKey.set(manifestKey(m), registered[i]);

@@ -1,19 +1,20 @@
 /**
- * Hands out "you may start" signals for resource registrations, `batchSize` at a time: the first
- * batch may start at once, each further batch one event-loop turn (`setImmediate`) after the one
- * before it.
+ * Hands out start signals for resource registrations, `batchSize` at a time: the first batch may
+ * start at once, each further batch one event-loop turn (`setImmediate`) after the batch before it.
  *
- * Why: a resource's registration runs as a long chain of promise steps (serialize every input
- * value, build the request, send it, turn the answer into outputs). Started together, thousands of
- * those chains advance in lockstep, one microtask each in turn, so every one of them holds its
- * half-built request for the whole run: the young generation is full of live objects at every
- * scavenge, and V8 spends its time copying and promoting them. Released in batches, a batch is
- * serialized and sent while only its own requests are live, and its garbage dies young.
+ * Why: after its synchronous constructor, a Pulumi resource's registration is a long chain of
+ * promise steps (serialize every input value, build the request, send it, turn the answer into
+ * outputs). Thousands of chains started together advance in lockstep, one microtask each in turn,
+ * so every registration holds its half-built request (and its share of protobuf conversion
+ * garbage) until nearly all of them are done: at every young-generation collection almost
+ * everything is still alive, and V8 copies and promotes it instead of freeing it. Released a few
+ * per turn, a batch is serialized and sent while only its own requests are alive, and its
+ * temporary objects die young.
  *
- * The signal waits only for time on this process, never for the engine: a batch does not wait for
- * the previous batch's registrations to finish, so the engine's parallelism is untouched (and it
- * receives the first requests sooner instead of after the last one is serialized). The macrotask
- * boundary between batches also lets network I/O run in between.
+ * The signal waits only for this process's event loop, never for the engine: a batch does not
+ * wait for the previous batch's registrations to complete, so the engine's parallelism is
+ * untouched — it receives the first requests sooner, instead of after the last one is serialized,
+ * and network I/O runs between batches.
  */
 export class RegistrationBatches {
   private readonly batchSize: number;
@@ -21,18 +22,19 @@ export class RegistrationBatches {
   private gate: Promise<void> = Promise.resolve();
 
   constructor(batchSize: number) {
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new Error(`RegistrationBatches: the batch size must be a positive integer, got ${batchSize}`);
+    }
     this.batchSize = batchSize;
   }
 
-  /** Resolves when the next registration may start. Call in registration order. */
+  /** Resolves when the next registration may start. Call once per registration, in registration order. */
   public next(): Promise<void> {
     if (this.inBatch === this.batchSize) {
-      const previous = this.gate;
-      // The next turn is scheduled only once the previous batch is released, so batches are
-      // always at least one event-loop turn apart (immediates queued together would all run in
-      // the same turn, with nothing in between).
-      this.gate = previous.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+      // The next turn is requested only once the previous batch is released: immediates requested
+      // together would all run in the same turn, with nothing (no collection of that batch's
+      // garbage, no I/O) in between.
+      this.gate = this.gate.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
       this.inBatch = 0;
     }
     this.inBatch++;

@@ -48,6 +48,9 @@ export class PendingRequest {
   };
 }
 
+/** Every upstream socket reads into this one buffer (see the `onread` option below). */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 /** Without a `Keep-Alive: timeout` hint, idle connections are not reused after this long (node servers close them at 5 s). */
 const DEFAULT_IDLE_MS = 4_000;
 /** Margin below the function's own keep-alive timeout, so it never closes a connection we are about to reuse. */
@@ -84,10 +87,12 @@ export class UpstreamConnection implements ResponseSink {
     private readonly target: UpstreamTarget,
     private readonly owner: ConnectionOwner,
   ) {
-    this.socket = connect({ host: target.host, port: target.port });
+    // `onread` reads into one shared buffer and calls us directly: no buffer allocation and no
+    // readable-stream bookkeeping per read. Safe because every read is consumed synchronously:
+    // the parser copies the head into strings and `onBody` copies body bytes before passing them on.
+    this.socket = connect({ host: target.host, port: target.port, onread: { buffer: READ_BUFFER, callback: this.onSocketRead } });
     this.socket.setNoDelay(true);
     this.socket.on('connect', this.onSocketConnect);
-    this.socket.on('data', this.onSocketData);
     this.socket.on('end', this.onSocketEnd);
     this.socket.on('error', this.onSocketError);
     this.socket.on('close', this.onSocketClose);
@@ -139,7 +144,8 @@ export class UpstreamConnection implements ResponseSink {
   onBody(chunk: Buffer): void {
     const pending = this.active;
     if (pending === undefined || chunk.length === 0) return;
-    if (!pending.handler.onData(chunk) && !this.paused && this.active === pending) {
+    // `chunk` lies in the shared read buffer, which the next read overwrites: hand over a copy.
+    if (!pending.handler.onData(Buffer.from(chunk)) && !this.paused && this.active === pending) {
       this.paused = true;
       this.socket.pause();
     }
@@ -222,6 +228,12 @@ export class UpstreamConnection implements ResponseSink {
   private readonly onSocketConnect = (): void => {
     this.connected = true;
     if (this.active !== undefined) this.writeRequest(this.active.request);
+  };
+
+  /** `onread` callback. Backpressure goes through `socket.pause()`, which stops the handle reading. */
+  private readonly onSocketRead = (bytes: number, buffer: Uint8Array): boolean => {
+    this.onSocketData(Buffer.from(buffer.buffer, buffer.byteOffset, bytes));
+    return true;
   };
 
   private readonly onSocketData = (buf: Buffer): void => {
