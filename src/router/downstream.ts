@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sendJson } from './responses';
+import type { RequestBody } from './upstream-client/types';
 
 /**
  * The client side of one proxied request: where the answer goes, and the request body (if any) to
@@ -8,9 +9,9 @@ import { sendJson } from './responses';
  * logic — retries, errors, backpressure, metrics — is written once.
  */
 export interface Downstream {
-  /** The request body to stream to the function; null when the request has none. */
-  readonly body: IncomingMessage | null;
-  /** Some of the body was read already: a retry could not send it again. */
+  /** The request body for the function: a stream, bytes already read, or null when there is none. */
+  readonly body: RequestBody;
+  /** Some of a streamed body was read already: a retry could not send it again. */
   bodyConsumed(): boolean;
   /** The status line is out: errors can no longer be answered, only the response cut. */
   readonly headersSent: boolean;

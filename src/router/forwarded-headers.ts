@@ -155,6 +155,12 @@ const RESPONSE_DROP: ReadonlySet<string> = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate',
   Headers.requestId,
 ]);
+/** Lengths of the names in RESPONSE_DROP: any other name is kept without lower-casing it. */
+const RESPONSE_DROP_LENGTHS: readonly boolean[] = (() => {
+  const lengths: boolean[] = [];
+  for (const name of RESPONSE_DROP) lengths[name.length] = true;
+  return lengths;
+})();
 
 /**
  * The upstream's raw response headers (latin1 strings, so the bytes go out unchanged) minus
@@ -165,7 +171,7 @@ export function downstreamHeaders(raw: readonly string[], requestId: string, clo
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    if (RESPONSE_DROP.has(name.toLowerCase())) continue;
+    if (RESPONSE_DROP_LENGTHS[name.length] === true && RESPONSE_DROP.has(name.toLowerCase())) continue;
     out.push(name, raw[i + 1]);
   }
   out.push(Headers.requestId, requestId);

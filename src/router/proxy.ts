@@ -145,10 +145,10 @@ export class ProxyExchange implements UpstreamHandler {
     this.settle(failure.status, failure.message);
   }
 
-  /** Idempotent, and the body (if any) was not consumed by the failed attempt. */
+  /** Idempotent, and the body (if any) can be sent again: bytes in hand, or a stream not read yet. */
   private canResend(): boolean {
     const { method, client } = this.request;
-    return IDEMPOTENT.has(method) && (client.body === null || !client.bodyConsumed());
+    return IDEMPOTENT.has(method) && (client.body === null || Buffer.isBuffer(client.body) || !client.bodyConsumed());
   }
 
   /** Answers without contacting the function. */

@@ -98,6 +98,38 @@ describe.each([
     client.close();
   });
 
+  it('forwards Content-Length bodies that arrive with the head, later, or in pieces', async () => {
+    const client = await open();
+    client.send('POST /echo?n=1 HTTP/1.1\r\nHost: fast.test\r\nContent-Length: 11\r\n\r\nhello world');
+    expect(JSON.parse((await client.read()).body)).toMatchObject({ method: 'POST', url: '/echo?n=1', bytes: 11 });
+
+    client.send('POST /echo?n=2 HTTP/1.1\r\nHost: fast.test\r\nContent-Length: 20000\r\n\r\n');
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      client.send('x'.repeat(5000));
+    }
+    expect(JSON.parse((await client.read()).body)).toMatchObject({ url: '/echo?n=2', bytes: 20000, headers: { 'content-length': '20000' } });
+
+    // Larger than the fast path buffers: streamed by node:http, same answer.
+    const big = 200 * 1024;
+    client.send(`POST /echo?n=3 HTTP/1.1\r\nHost: fast.test\r\nContent-Length: ${big}\r\n\r\n${'y'.repeat(big)}`);
+    expect(JSON.parse((await client.read()).body)).toMatchObject({ url: '/echo?n=3', bytes: big });
+
+    client.send('POST /echo?n=4 HTTP/1.1\r\nHost: fast.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    expect(JSON.parse((await client.read()).body)).toMatchObject({ url: '/echo?n=4', bytes: 3 });
+    client.close();
+  });
+
+  it('handles Expect: 100-continue', async () => {
+    const client = await open();
+    client.send('POST /echo HTTP/1.1\r\nHost: fast.test\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n');
+    const interim = await client.read({ head: true });
+    expect(interim.status).toBe(100);
+    client.send('data');
+    expect(JSON.parse((await client.read()).body)).toMatchObject({ method: 'POST', bytes: 4 });
+    client.close();
+  });
+
   it('serves a head that arrives a few bytes at a time', async () => {
     const client = await open();
     const bytes = GET('/echo?split=1', 'X-Custom: yes\r\n');

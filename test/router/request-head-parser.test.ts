@@ -35,20 +35,21 @@ describe('fast path: request head parser (llhttp)', () => {
           const text = `${method} ${url} HTTP/${version}\r\n${all.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`;
           const parsed = head(text);
           const keepAlive = version === '1.1' ? connection !== 'close' : connection === 'keep-alive';
-          expect(parsed).toEqual({ method, url, rawHeaders: all.flat(), http11: version === '1.1', keepAlive, upgrade: false, http1: true });
+          expect(parsed).toEqual({ method, url, rawHeaders: all.flat(), http11: version === '1.1', keepAlive, bodyLength: 0, upgrade: false, http1: true });
         },
       ),
       { numRuns: 300 },
     );
   });
 
-  it('refuses requests with a body, upgrades and CONNECT: node:http serves those', () => {
-    expect(head('POST /a HTTP/1.1\r\nContent-Length: 1\r\n\r\n')).toBeUndefined();
+  it('reports a Content-Length body; refuses chunked bodies, Expect, upgrades and CONNECT: node:http serves those', () => {
+    expect(head('POST /a HTTP/1.1\r\ncontent-length: 12\r\n\r\n')).toMatchObject({ method: 'POST', bodyLength: 12 });
     expect(head('POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n')).toBeUndefined();
+    expect(head('POST /a HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n')).toBeUndefined();
     expect(head('GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')).toBeUndefined();
     expect(head('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')).toBeUndefined();
     // A zero-length body is no body.
-    expect(head('POST /a HTTP/1.1\r\nContent-Length: 0\r\n\r\n')).toMatchObject({ method: 'POST', url: '/a' });
+    expect(head('POST /a HTTP/1.1\r\nContent-Length: 0\r\n\r\n')).toMatchObject({ method: 'POST', url: '/a', bodyLength: 0 });
   });
 
   it('refuses what llhttp rejects (smuggling shapes included) and recovers for the next head', () => {

@@ -109,6 +109,19 @@ describe('KubefaasPlatform', () => {
     expect(child('declared', 'ConfigMap/b').dependencies).toEqual([child('declared', 'ConfigMap/a').urn]);
   });
 
+  test('spreads the registrations over event-loop turns, a few children at a time', async () => {
+    const platform = new KubefaasPlatform('paced', { build: (app) => buildSampleApp(app, { exposure: 'gateway' }) });
+    // Every child exists as soon as the constructor returns...
+    expect(platform.resources.length).toBeGreaterThan(10);
+    // ...but only the first batch reaches the engine before the event loop turns.
+    await new Promise((resolve) => setImmediate(resolve));
+    const firstTurn = children('paced').length;
+    expect(firstTurn).toBeGreaterThan(0);
+    expect(firstTurn).toBeLessThan(platform.resources.length);
+    await settled(platform);
+    expect(children('paced').length).toBe(platform.resources.length);
+  });
+
   test('names derive from kind/namespace/name only: re-running or nesting constructs renames nothing', async () => {
     await deploy('stable', { exposure: 'gateway' });
     const first = children('stable').map((r) => r.urn).sort();

@@ -1,4 +1,4 @@
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Downstream } from '../downstream';
 import { readInboundHeaders } from '../forwarded-headers';
@@ -23,20 +23,27 @@ const UPPER_Z = 90;
 const SLASH = 47;
 /** Pipelined bytes held while a response is in flight before reading stops (backpressure). */
 const MAX_UNREAD_BYTES = 64 * 1024;
+/**
+ * Largest request body the fast path reads whole before sending it on (in one write with the
+ * head). Larger ones are streamed by node:http.
+ */
+export const MAX_BUFFERED_BODY_BYTES = 64 * 1024;
 /** Below this a response's head and first chunk are copied into one buffer: one write, one syscall. */
 const COALESCE_BYTES = 16 * 1024;
 const KEEP_ALIVE_HINT = `keep-alive: timeout=${Math.floor(65_000 / 1000)}\r\n`;
 
 /**
- * One client connection served on the router's fast path: requests without a body, parsed by
- * llhttp (`HeadParser`) straight from the socket's bytes, proxied through the same `proxyRequest`
- * as node:http requests, with the answer written to the socket directly — no IncomingMessage,
- * ServerResponse or stream machinery per request, which is most of what a proxy hop costs in node.
+ * One client connection served on the router's fast path: requests without a body or with a small
+ * Content-Length one (read whole, then sent on with the head), parsed by llhttp (`HeadParser`)
+ * straight from the socket's bytes, proxied through the same `proxyRequest` as node:http requests,
+ * and answered by writing to the socket directly — no IncomingMessage, ServerResponse or stream
+ * machinery per request, which is most of what a proxy hop costs in node.
  *
  * Requests are served one at a time, in order (pipelined ones wait in `unread`). The first request
- * the fast path does not serve — a body, an upgrade, the router's own endpoints, anything llhttp
- * rejects — and everything after it on the connection go to node:http (`ConnectionHost.handOver`),
- * which then owns the socket for good: rare cases keep node's complete HTTP implementation.
+ * the fast path does not serve — chunked or large bodies, `Expect: 100-continue`, upgrades, the
+ * router's own endpoints, anything llhttp rejects — and everything after it on the connection go
+ * to node:http (`ConnectionHost.handOver`), which then owns the socket for good: rare cases keep
+ * node's complete HTTP implementation.
  */
 export class ClientConnection implements Downstream {
   /** Sweeps of the idle timer this connection has been idle for (see FastPath). */
@@ -62,7 +69,12 @@ export class ClientConnection implements Downstream {
   private headWritten = false;
   private done = false;
 
-  readonly body: IncomingMessage | null = null;
+  /** The body of the request being served, read whole (Content-Length ≤ MAX_BUFFERED_BODY_BYTES). */
+  body: Buffer | null = null;
+  /** A head already parsed whose body is still arriving, and where that request ends in `unread`. */
+  private waitingHead: RequestHead | undefined = undefined;
+  private waitingEnd = 0;
+  private waitingHeadEnd = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -111,27 +123,52 @@ export class ClientConnection implements Downstream {
     this.serving = true;
     while (!this.busy && !this.closing && this.unread !== undefined) {
       const bytes = this.unread;
+      if (this.waitingHead !== undefined) {
+        if (bytes.length < this.waitingEnd) break;
+        const head = this.waitingHead;
+        this.waitingHead = undefined;
+        this.serveFrom(bytes, head, this.waitingHeadEnd, this.waitingEnd);
+        continue;
+      }
       const first = bytes[0];
       // Not a request line (a TLS hello, leading blank lines): node:http's answer is the reference.
       if (first < UPPER_A || first > UPPER_Z) {
         this.handOverToNode();
         break;
       }
-      const end = bytes.indexOf(HEAD_END);
-      if (end === -1) {
+      const blankLine = bytes.indexOf(HEAD_END);
+      if (blankLine === -1) {
         if (bytes.length > MAX_HEAD_BYTES) this.handOverToNode();
         break;
       }
-      const headEnd = end + HEAD_END.length;
+      const headEnd = blankLine + HEAD_END.length;
       const head = this.host.parser.parse(headEnd === bytes.length ? bytes : bytes.subarray(0, headEnd));
       if (head === undefined || head.url.charCodeAt(0) !== SLASH || servedByNodePathOnly(this.host.state, head.url)) {
         this.handOverToNode();
         break;
       }
-      this.unread = headEnd === bytes.length ? undefined : bytes.subarray(headEnd);
-      this.serve(head);
+      const end = headEnd + head.bodyLength;
+      if (head.bodyLength > MAX_BUFFERED_BODY_BYTES) {
+        this.handOverToNode();
+        break;
+      }
+      if (bytes.length < end) {
+        // The body is still arriving: serve once it is all here.
+        this.waitingHead = head;
+        this.waitingHeadEnd = headEnd;
+        this.waitingEnd = end;
+        break;
+      }
+      this.serveFrom(bytes, head, headEnd, end);
     }
     this.serving = false;
+  }
+
+  /** Serves the request in `bytes[0, end)` (head up to `headEnd`, then its body); keeps the rest. */
+  private serveFrom(bytes: Buffer, head: RequestHead, headEnd: number, end: number): void {
+    this.body = end > headEnd ? bytes.subarray(headEnd, end) : null;
+    this.unread = end === bytes.length ? undefined : bytes.subarray(end);
+    this.serve(head);
   }
 
   private serve(head: RequestHead): void {
@@ -160,6 +197,7 @@ export class ClientConnection implements Downstream {
   /** The response is complete (or cut): serve the next request, or close. */
   private responseFinished(): void {
     this.busy = false;
+    this.body = null;
     this.idleSweeps = 0;
     this.goneListener = undefined;
     if (this.gone) return;

@@ -20,13 +20,16 @@ export interface RequestHead {
   readonly http11: boolean;
   /** The client may send another request on this connection (llhttp's reading of Connection and version). */
   readonly keepAlive: boolean;
+  /** Bytes of body that follow the head (its Content-Length); 0 when there is none. */
+  readonly bodyLength: number;
 }
 
-/** Parses one complete head (up to and including the blank line) into a request without a body. */
+/** Parses one complete head (up to and including the blank line). */
 export interface HeadParser {
   /**
-   * Returns undefined when the bytes are not one complete, valid request without a body (it has a
-   * body, asks for an upgrade, is malformed): node:http must serve it.
+   * Returns undefined when the bytes are not one complete, valid request head whose body (if any)
+   * is framed by Content-Length — chunked bodies, upgrades, CONNECT, malformed heads: node:http
+   * must serve those.
    */
   parse(head: Buffer): RequestHead | undefined;
 }
@@ -96,6 +99,7 @@ class LlhttpHeadParser implements HeadParser {
         rawHeaders,
         http11: versionMajor === 1 && versionMinor === 1,
         keepAlive: shouldKeepAlive,
+        bodyLength: 0,
         upgrade,
         http1: versionMajor === 1 && (versionMinor === 0 || versionMinor === 1),
       };
@@ -119,17 +123,44 @@ class LlhttpHeadParser implements HeadParser {
     const result = this.parser.execute(bytes);
     // Set by the callbacks during execute (which TypeScript cannot see).
     const head = this.head as ParsedHead | undefined;
-    // One complete message without a body, nothing left over: the parser is at a message boundary
-    // and ready for the next head. Anything else leaves it mid-message (or failed): start afresh.
-    if (typeof result !== 'number' || result !== bytes.length || !this.complete || head === undefined || head.upgrade || !head.http1 || head.method === 'CONNECT') {
+    if (typeof result !== 'number' || result !== bytes.length || head === undefined || head.upgrade || !head.http1 || head.method === 'CONNECT') {
       this.reset = true;
       return undefined;
     }
-    // After a message that ends its connection, llhttp refuses further data: the next head (from
-    // another connection) needs a fresh parser state.
+    if (!this.complete) {
+      // llhttp accepted the head and waits for a body. It refuses duplicate or malformed
+      // Content-Length and Content-Length beside Transfer-Encoding, so one valid Content-Length
+      // here frames the body exactly; without one the body is chunked: node:http's job. The body
+      // bytes are taken as they are, so the parser starts afresh for the next head.
+      this.reset = true;
+      // `Expect: 100-continue` waits for an interim answer before sending the body: node:http's job.
+      const length = contentLengthOf(head.rawHeaders);
+      return length === undefined || length === 0 || hasHeader(head.rawHeaders, 'expect') ? undefined : { ...head, bodyLength: length };
+    }
+    // One complete message without a body: the parser is at a message boundary, ready for the next
+    // head. After a message that ends its connection, though, llhttp refuses further data.
     if (!head.keepAlive) this.reset = true;
     return head;
   }
+}
+
+function hasHeader(rawHeaders: readonly string[], lowerCaseName: string): boolean {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i].length === lowerCaseName.length && rawHeaders[i].toLowerCase() === lowerCaseName) return true;
+  }
+  return false;
+}
+
+/** The value of the (single, llhttp-validated) Content-Length header, if there is one. */
+function contentLengthOf(rawHeaders: readonly string[]): number | undefined {
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    if (name.length === 14 && name.toLowerCase() === 'content-length') {
+      const value = rawHeaders[i + 1].trim();
+      return /^[0-9]{1,15}$/.test(value) ? Number(value) : undefined;
+    }
+  }
+  return undefined;
 }
 
 /** The llhttp-backed parser, or undefined when this node does not provide one that works as expected. */
@@ -151,6 +182,7 @@ export function createHeadParser(): HeadParser | undefined {
 function selfTest(parser: HeadParser): boolean {
   const get = parser.parse(Buffer.from('GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\r\n', 'latin1'));
   const withBody = parser.parse(Buffer.from('POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n', 'latin1'));
+  const chunked = parser.parse(Buffer.from('POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', 'latin1'));
   const http10 = parser.parse(Buffer.from('HEAD / HTTP/1.0\r\n\r\n', 'latin1'));
   const bad = parser.parse(Buffer.from('GET / HTTP/1.1\r\nBad Header: x\r\n\r\n', 'latin1'));
   const again = parser.parse(Buffer.from('DELETE /x HTTP/1.1\r\nConnection: close\r\n\r\n', 'latin1'));
@@ -161,8 +193,10 @@ function selfTest(parser: HeadParser): boolean {
     get.url === '/a?b=1' &&
     get.http11 &&
     get.keepAlive &&
+    get.bodyLength === 0 &&
     get.rawHeaders.join('|') === 'Host|x|X-A|1' &&
-    withBody === undefined &&
+    withBody?.bodyLength === 3 &&
+    chunked === undefined &&
     http10 !== undefined &&
     http10.method === 'HEAD' &&
     !http10.http11 &&

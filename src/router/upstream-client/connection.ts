@@ -161,6 +161,17 @@ export class UpstreamConnection implements ResponseSink {
       head += `${name}: ${headers[i + 1]}\r\n`;
     }
     const body = request.body;
+    if (Buffer.isBuffer(body)) {
+      // Bytes in hand (their Content-Length is among the headers): head and body in one write.
+      this.bodyChunked = false;
+      this.bodyDone = true;
+      this.socket.cork();
+      this.socket.write(`${head}\r\n`, 'latin1');
+      this.socket.write(body);
+      this.socket.uncork();
+      this.lastActivity = performance.now();
+      return;
+    }
     this.bodyChunked = body !== null && !hasLength;
     head += this.bodyChunked ? 'transfer-encoding: chunked\r\n\r\n' : '\r\n';
     this.socket.write(head, 'latin1');

@@ -296,6 +296,8 @@ function trimOws(line: string, from: number): string {
 
 /** A Content-Length value (also a repeated or comma-separated one, if every copy agrees). */
 function parseContentLength(value: string, previous: number | undefined): number {
+  // Nearly always one plain number: no split, no array.
+  if (previous === undefined && DIGITS.test(value)) return Number(value);
   let length = previous;
   for (const part of value.split(',')) {
     const digits = part.trim();
@@ -309,6 +311,7 @@ function parseContentLength(value: string, previous: number | undefined): number
 
 function hasToken(list: string | undefined, token: string): boolean {
   if (list === undefined) return false;
+  if (list.indexOf(',') === -1) return list.trim().toLowerCase() === token;
   for (const part of list.split(',')) if (part.trim().toLowerCase() === token) return true;
   return false;
 }

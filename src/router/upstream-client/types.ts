@@ -1,5 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 
+/** A request body to send: a stream (the client's request), complete bytes, or none. */
+export type RequestBody = IncomingMessage | Buffer | null;
+
 /** One request to send to a function. */
 export interface UpstreamRequest {
   readonly method: string;
@@ -7,8 +10,11 @@ export interface UpstreamRequest {
   readonly path: string;
   /** Flat `[name, value, …]` list without Host and without hop-by-hop headers; Content-Length kept if the client sent one. */
   readonly headers: readonly string[];
-  /** The client's request, streamed as the body; null when it has none. */
-  readonly body: IncomingMessage | null;
+  /**
+   * The body: the client's request streamed as it arrives, or bytes already in hand (sent with the
+   * head, Content-Length must be among `headers`); null when there is none.
+   */
+  readonly body: RequestBody;
   /** Longest wait for the response head, and longest silence inside a response body. */
   readonly timeoutMs: number;
 }
