@@ -1,3 +1,8 @@
+// The timers module's own setImmediate, not the global one: test runners' fake timers (e.g.
+// `jest.useFakeTimers()`) replace the global, and the pacing must not stall a test that never
+// advances its fake clock — it is an internal scheduling detail, not a delay anyone waits for.
+import { setImmediate } from 'node:timers';
+
 /**
  * Hands out start signals for resource registrations, `batchSize` at a time: the first batch may
  * start at once, each further batch one event-loop turn (`setImmediate`) after the batch before it.

@@ -1,12 +1,24 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { ASYNC_FUNCTION_PATH_PREFIX, Headers } from '../contract';
 import type { QueueClient } from '../queue/client';
-import { errorBody, sendJson } from './responses';
+import type { Downstream } from './downstream';
+import { errorBody } from './responses';
+import type { RequestBody } from './upstream-client/types';
 
 /** Room left in a NATS message for our headers (method, path, request headers as JSON). */
 const HEADER_ROOM_BYTES = 64 * 1024;
 /** Used until the server told us its `max_payload`. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
+/** An `/async-function/…` request, from either of the router's HTTP paths. */
+export interface AsyncRequest {
+  readonly method: string;
+  /** Origin-form target. */
+  readonly url: string;
+  readonly rawHeaders: readonly string[];
+  /** The body: still to be read (node:http), already read (fast path), or none. */
+  readonly body: RequestBody;
+}
 
 export interface AsyncRequestInfo {
   readonly requestId: string;
@@ -38,50 +50,51 @@ export class AsyncEndpoint {
   }
 
   /** Returns the status answered (for the access log). */
-  handle(req: IncomingMessage, res: ServerResponse, url: string, info: AsyncRequestInfo): Promise<number> {
+  handle(req: AsyncRequest, client: Downstream, info: AsyncRequestInfo): Promise<number> {
+    const url = req.url;
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const rest = path.slice(ASYNC_FUNCTION_PATH_PREFIX.length);
     const slash = rest.indexOf('/');
     const name = decodeURIComponent(slash === -1 ? rest : rest.slice(0, slash));
     const answer = (status: number, body: unknown, extra?: readonly string[]): number => {
-      sendJson(res, status, body, info.requestId, info.closeConnection, extra);
+      client.sendJson(status, body, info.requestId, info.closeConnection, extra);
       return status;
     };
     if (name === '' || !info.hasFunction(name)) {
-      req.resume();
+      discard(req.body);
       return Promise.resolve(answer(404, errorBody(`no function named '${name}'`)));
     }
-    const client = this.client;
+    const queue = this.client;
     if (req.method === 'GET' && slash !== -1) {
-      if (!client) return Promise.resolve(answer(503, errorBody('queue unavailable, try again'), ['retry-after', '1']));
+      if (!queue) return Promise.resolve(answer(503, errorBody('queue unavailable, try again'), ['retry-after', '1']));
       const callId = decodeURIComponent(rest.slice(slash + 1));
-      return client.getCallState(callId).then(
+      return queue.getCallState(callId).then(
         (state) => (state && state.function === name ? answer(200, state) : answer(404, errorBody(`no call '${callId}' for ${name} (unknown or expired)`))),
         (err: Error) => answer(503, errorBody(`queue unavailable: ${err.message}`), ['retry-after', '1']),
       );
     }
     if (req.method !== 'POST') {
-      req.resume();
+      discard(req.body);
       return Promise.resolve(answer(405, errorBody(`method ${req.method} not allowed for ${ASYNC_FUNCTION_PATH_PREFIX}${name}`), ['allow', 'POST']));
     }
-    if (!client || !client.isConnected()) {
-      req.resume();
+    if (!queue || !queue.isConnected()) {
+      discard(req.body);
       return Promise.resolve(answer(503, errorBody('queue unavailable: the call was not accepted, try again'), ['retry-after', '1']));
     }
-    const limit = (client.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM_BYTES;
-    return readBody(req, limit).then(async (body) => {
+    const limit = (queue.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM_BYTES;
+    return readBody(req.body, limit).then(async (body) => {
       if (body === undefined) return answer(413, errorBody(`async call body exceeds ${limit} bytes`), ['connection', 'close']);
       const fnPath = (slash === -1 ? '/' : rest.slice(slash)) + (q === -1 ? '' : url.slice(q));
-      const callbackUrl = single(req.headers[Headers.callbackUrl]);
+      const headers = headerRecord(req.rawHeaders);
       try {
-        const { callId, duplicate } = await client.enqueueCall(name, {
+        const { callId, duplicate } = await queue.enqueueCall(name, {
           method: 'POST',
           path: fnPath,
-          headers: req.headers,
+          headers,
           body,
-          callId: single(req.headers[Headers.callId]),
-          callbackUrl,
+          callId: single(headers[Headers.callId]),
+          callbackUrl: single(headers[Headers.callbackUrl]),
           traceparent: info.traceparent,
         });
         return answer(202, { callId, status: duplicate ? 'duplicate' : 'queued' }, [Headers.callId, callId, 'location', `${ASYNC_FUNCTION_PATH_PREFIX}${name}/${callId}`]);
@@ -94,12 +107,40 @@ export class AsyncEndpoint {
   }
 }
 
+/**
+ * Request headers as a record, as the function will see them: lower-case names, repeated headers
+ * joined with ", " (`set-cookie` kept as a list). The same for both of the router's HTTP paths.
+ */
+export function headerRecord(rawHeaders: readonly string[]): Record<string, string | string[]> {
+  const record: Record<string, string | string[]> = {};
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toLowerCase();
+    const value = rawHeaders[i + 1];
+    const previous = record[name];
+    if (previous === undefined) record[name] = name === 'set-cookie' ? [value] : value;
+    else if (Array.isArray(previous)) previous.push(value);
+    else record[name] = `${previous}, ${value}`;
+  }
+  return record;
+}
+
+/** A body nobody will read: a stream is drained so the connection can carry the next request. */
+function discard(body: RequestBody): void {
+  if (body !== null && !Buffer.isBuffer(body)) body.resume();
+}
+
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value || undefined;
 }
 
 /** The whole body, or undefined when it is larger than `limit` (the rest is not read). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+function readBody(body: RequestBody, limit: number): Promise<Buffer | undefined> {
+  if (body === null) return Promise.resolve(Buffer.alloc(0));
+  if (Buffer.isBuffer(body)) return Promise.resolve(body.length > limit ? undefined : body);
+  return readStream(body, limit);
+}
+
+function readStream(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

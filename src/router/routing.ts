@@ -13,6 +13,8 @@ export interface RoutableRequest {
   readonly method: string;
   /** Origin-form target (`/path?query`). */
   readonly url: string;
+  /** As received (the async endpoint keeps them for the function). */
+  readonly rawHeaders: readonly string[];
   readonly inbound: InboundHeaders;
   readonly requestId: string;
   /** `performance.now()` when the request arrived. */
@@ -21,20 +23,43 @@ export interface RoutableRequest {
 }
 
 /**
- * True when only the node:http path serves `url` (the router's own endpoints, async calls) or
- * cannot route yet: the raw fast path hands such requests over.
+ * True when only the node:http path serves `url` (the router's own endpoints) or the router cannot
+ * route yet: the raw fast path hands such requests over.
  */
 export function servedByNodePathOnly(state: RouterState, url: string): boolean {
-  if (state.matcher === undefined || url.startsWith(ASYNC_FUNCTION_PATH_PREFIX)) return true;
+  if (state.matcher === undefined) return true;
   const path = pathOf(url);
   return path === Endpoints.health || path === Endpoints.ready || path === Endpoints.metrics;
 }
 
 /**
- * Matches a request and proxies it to its function, or answers 404 / 405. Returns false when it
- * answered without proxying (a body, if any, was not read).
+ * Serves a request for a function: an async call (`/async-function/…`, when the platform has a
+ * queue), or a match and a proxied request, or 404 / 405. Returns false when it answered without
+ * using the body (a streamed body, if any, was not read).
  */
-export function proxyRequest(state: RouterState, matcher: RouteMatcher, request: RoutableRequest, client: Downstream): boolean {
+export function routeRequest(state: RouterState, matcher: RouteMatcher, request: RoutableRequest, client: Downstream): boolean {
+  const asyncCalls = state.asyncCalls;
+  if (asyncCalls !== undefined && request.url.startsWith(ASYNC_FUNCTION_PATH_PREFIX)) {
+    const { method, url, requestId, receivedAt } = request;
+    const traceparent = state.traceparents.keepOrCreate(request.inbound.traceparent);
+    asyncCalls
+      .handle({ method, url, rawHeaders: request.rawHeaders, body: client.body }, client, {
+        requestId,
+        traceparent,
+        closeConnection: state.draining,
+        hasFunction: (name) => matcher.hasFunction(name),
+      })
+      .then(
+        (status) => state.accessLog.record({ requestId, method, url, status, fn: '', durationMs: performance.now() - receivedAt }),
+        (err: Error) => rejectRequest(state, client, method, url, requestId, receivedAt, 500, `async call failed: ${err.message}`),
+      );
+    return true;
+  }
+  return proxyRequest(state, matcher, request, client);
+}
+
+/** Matches a request and proxies it to its function, or answers 404 / 405 (then returns false). */
+function proxyRequest(state: RouterState, matcher: RouteMatcher, request: RoutableRequest, client: Downstream): boolean {
   const { method, url, inbound, requestId, receivedAt } = request;
   const host = hostWithoutPort(inbound.host);
   const match = matcher.match(method, url, host);

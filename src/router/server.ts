@@ -1,6 +1,6 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { ASYNC_FUNCTION_PATH_PREFIX, Endpoints, HTTP_METHODS, type RouteTable } from '../contract';
+import { Endpoints, HTTP_METHODS, type RouteTable } from '../contract';
 import type { AsyncEndpoint } from './async-endpoint';
 import { NodeDownstream } from './downstream';
 import { FastPath } from './fast-path/fast-path';
@@ -8,7 +8,7 @@ import { readInboundHeaders } from './forwarded-headers';
 import { AccessLog, RouterLog } from './log';
 import { RouterMetrics, type RequestCounter } from './metrics';
 import type { ProxyEnvironment } from './proxy';
-import { pathOf, proxyRequest, rejectRequest } from './routing';
+import { pathOf, rejectRequest, routeRequest } from './routing';
 import { errorBody, sendJson } from './responses';
 import { RouteMatcher } from './route-matcher';
 import { RequestIds, TraceparentSource } from './trace-ids';
@@ -140,19 +140,10 @@ function handleRequest(state: RouterState, req: IncomingMessage, res: ServerResp
     answerUnmatched(state, req, res, requestId, receivedAt, 503, 'route table not loaded yet');
     return;
   }
-  if (state.asyncCalls !== undefined && url.startsWith(ASYNC_FUNCTION_PATH_PREFIX)) {
-    const traceparent = state.traceparents.keepOrCreate(inbound.traceparent);
-    state.asyncCalls
-      .handle(req, res, url, { requestId, traceparent, closeConnection: state.draining, hasFunction: (name) => matcher.hasFunction(name) })
-      .then(
-        (status) => state.accessLog.record({ requestId, method, url, status, fn: '', durationMs: performance.now() - receivedAt }),
-        (err: Error) => answerUnmatched(state, req, res, requestId, receivedAt, 500, `async call failed: ${err.message}`),
-      );
-    return;
-  }
   // A request body we will not forward (no route) is drained so the connection can be reused.
   const client = new NodeDownstream(req, res, inbound.hasBody);
-  if (!proxyRequest(state, matcher, { method, url, inbound, requestId, receivedAt, clientAddress: req.socket.remoteAddress }, client)) req.resume();
+  const request = { method, url, rawHeaders: req.rawHeaders, inbound, requestId, receivedAt, clientAddress: req.socket.remoteAddress };
+  if (!routeRequest(state, matcher, request, client)) req.resume();
 }
 
 /** /healthz, /readyz, /metrics (with or without a query string). Returns true when it answered. */

@@ -47,3 +47,14 @@ describe('RegistrationBatches', () => {
     expect(() => new RegistrationBatches(size)).toThrow(/positive integer/);
   });
 });
+
+describe('RegistrationBatches under fake timers', () => {
+  afterEach(() => jest.useRealTimers());
+
+  test('keeps releasing batches when a test fakes the global timers', async () => {
+    // Pulumi unit tests often fake timers; registrations must not wait for a fake clock to advance.
+    jest.useFakeTimers();
+    const batches = new RegistrationBatches(1);
+    await expect(Promise.all([batches.next(), batches.next(), batches.next()])).resolves.toHaveLength(3);
+  });
+});

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import type { Downstream } from '../downstream';
 import { readInboundHeaders } from '../forwarded-headers';
 import { jsonAnswer } from '../responses';
-import { proxyRequest, servedByNodePathOnly } from '../routing';
+import { routeRequest, servedByNodePathOnly } from '../routing';
 import type { RouterState } from '../server';
 import { type HeadParser, MAX_HEAD_BYTES, type RequestHead } from './request-head-parser';
 
@@ -186,12 +186,8 @@ export class ClientConnection implements Downstream {
     const receivedAt = performance.now();
     const inbound = readInboundHeaders(head.rawHeaders);
     this.remoteAddress ??= this.socket.remoteAddress;
-    proxyRequest(
-      state,
-      matcher,
-      { method: head.method, url: head.url, inbound, requestId: state.requestIds.idFor(inbound.requestId), receivedAt, clientAddress: this.remoteAddress },
-      this,
-    );
+    const requestId = state.requestIds.idFor(inbound.requestId);
+    routeRequest(state, matcher, { method: head.method, url: head.url, rawHeaders: head.rawHeaders, inbound, requestId, receivedAt, clientAddress: this.remoteAddress }, this);
   }
 
   /** The response is complete (or cut): serve the next request, or close. */
