@@ -36,6 +36,12 @@ describe('Platform', () => {
     await expectValid(objects);
   });
 
+  test('router.fastPath: false turns the router fast path off through its env', async () => {
+    const objects = synth(newPlatform({ router: { fastPath: false } }));
+    expect(container(find(objects, 'Deployment', 'kubefaas-router')).env).toContainEqual({ name: 'KUBEFAAS_ROUTER_FAST_PATH', value: 'off' });
+    await expectValid(objects);
+  });
+
   test('router Deployment: command, env, mounts, probes, pod label, code hash, 2 replicas by default', () => {
     const objects = synth(newPlatform());
     const deployment = find(objects, 'Deployment', 'kubefaas-router');
