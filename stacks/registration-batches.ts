@@ -18,8 +18,8 @@ import { setImmediate } from 'node:timers';
  *
  * The signal waits only for this process's event loop, never for the engine: a batch does not
  * wait for the previous batch's registrations to complete, so the engine's parallelism is
- * untouched — it receives the first requests sooner, instead of after the last one is serialized,
- * and network I/O runs between batches.
+ * untouched — it receives the first requests early, instead of after thousands of interleaved
+ * serializations, and network I/O runs between batches.
  */
 export class RegistrationBatches {
   private readonly batchSize: number;
@@ -37,8 +37,7 @@ export class RegistrationBatches {
   public next(): Promise<void> {
     if (this.inBatch === this.batchSize) {
       // The next turn is requested only once the previous batch is released: immediates requested
-      // together would all run in the same turn, with nothing (no collection of that batch's
-      // garbage, no I/O) in between.
+      // together would all run back to back in the same turn, with no network I/O in between.
       this.gate = this.gate.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
       this.inBatch = 0;
     }

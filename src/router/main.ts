@@ -51,7 +51,10 @@ async function main(): Promise<void> {
   const server = createRouterServer(state, { fastPath: config.fastPath });
   server.listen(config.port, () => {
     const { port } = server.address() as AddressInfo;
-    log.log('info', 'listening', { port, routes: config.routesPath, accessLogSample: config.accessLogSample, fastPath: config.fastPath });
+    log.log('info', 'listening', { port, routes: config.routesPath, accessLogSample: config.accessLogSample, fastPath: state.fastPathActive });
+    if (config.fastPath && !state.fastPathActive) {
+      log.log('warn', "fast path unavailable: this node version's HTTP parser cannot be used that way; node:http serves every request");
+    }
   });
   server.on('error', (err) => {
     log.log('error', 'server error', { reason: err.message });

@@ -46,6 +46,8 @@ export class RouterState implements ProxyEnvironment {
   readonly traceparents = new TraceparentSource();
   private drainingFlag = false;
   private readonly drainListeners: Array<() => void> = [];
+  /** The raw-socket fast path serves new connections (see createRouterServer). */
+  fastPathActive = false;
   /** Set when the platform has a queue: serves `/async-function/…`. */
   asyncCalls: AsyncEndpoint | undefined = undefined;
   private matcherInstance: RouteMatcher | undefined;
@@ -113,7 +115,7 @@ export class RouterState implements ProxyEnvironment {
 export function createRouterServer(state: RouterState, options: RouterServerOptions = {}): Server {
   const server = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => handleRequest(state, req, res));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerMalformed(err, socket));
-  if (options.fastPath ?? true) FastPath.install(server, state);
+  if (options.fastPath ?? true) state.fastPathActive = FastPath.install(server, state) !== undefined;
   return server;
 }
 

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { RouteTable } from '../../src/contract';
+import { podNode } from '../support/pod-node';
 
 export const ROUTER_BUNDLE = resolve(__dirname, '../../lib/pod/router.js');
 export const RUNTIME_BUNDLE = resolve(__dirname, '../../lib/pod/runtime.js');
@@ -63,7 +64,7 @@ const running = new Set<ChildProcess>();
 
 /** Starts `node lib/pod/router.js` on a free port and waits for its `listening` line. */
 export async function startRouter(routesPath: string, env: Record<string, string> = {}): Promise<RouterProcess> {
-  const proc = spawn(process.execPath, [ROUTER_BUNDLE], {
+  const proc = spawn(podNode(), [ROUTER_BUNDLE], {
     env: { ...process.env, PORT: '0', KUBEFAAS_ROUTES: routesPath, KUBEFAAS_SHUTDOWN_GRACE_MS: '10000', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

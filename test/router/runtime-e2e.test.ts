@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Env } from '../../src/contract';
 import { ConfigMapDir, RUNTIME_BUNDLE, type RouterProcess, eventually, freePort, killAllRouters, request, startRouter, table } from './harness';
+import { podNode } from '../support/pod-node';
 
 describe('router → function runtime', () => {
   let workDir: string;
@@ -26,7 +27,7 @@ describe('router → function runtime', () => {
       });`,
     );
     const port = await freePort();
-    runtime = spawn(process.execPath, [RUNTIME_BUNDLE], {
+    runtime = spawn(podNode(), [RUNTIME_BUNDLE], {
       env: { ...process.env, [Env.PORT]: String(port), [Env.FUNCTION_NAME]: 'greeter', [Env.HANDLER_PATH]: handlerPath },
       stdio: 'ignore',
     });

@@ -4,6 +4,7 @@ import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Env } from '../../src/contract';
+import { podNode } from '../support/pod-node';
 
 /** The bundle the tests exercise: the bytes that ship (rebuilt by jest's globalSetup). */
 export const RUNTIME_BUNDLE = resolve(__dirname, '..', '..', 'lib', 'pod', 'runtime.js');
@@ -35,7 +36,7 @@ export class RuntimeProcess {
     const dir = mkdtempSync(join(tmpdir(), 'kubefaas-runtime-test-'));
     const handlerPath = join(dir, 'index.js');
     writeFileSync(handlerPath, handlerSource);
-    const child = spawn(process.execPath, [RUNTIME_BUNDLE], {
+    const child = spawn(podNode(), [RUNTIME_BUNDLE], {
       env: {
         PATH: process.env.PATH ?? '',
         [Env.PORT]: '0',
