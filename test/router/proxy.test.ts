@@ -194,3 +194,54 @@ describe('router: proxying', () => {
     expect(router.logs.filter((l) => l.msg === 'uncaught exception')).toEqual([]);
   });
 });
+
+describe('router: per-request timeouts on a reused upstream connection', () => {
+  let routes: ConfigMapDir;
+  let router: RouterProcess;
+  let delayed: Upstream;
+
+  beforeAll(async () => {
+    // Answers after `?ms=<n>` milliseconds; keep-alive, so the router reuses its connection.
+    delayed = await startUpstream((req, res) => {
+      const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? 0);
+      setTimeout(() => res.end(`after ${ms}`), ms);
+    });
+    routes = new ConfigMapDir(table({ delayed: { url: delayed.url, timeoutMs: 400 } }, [{ function: 'delayed', methods: ['GET'], path: '/delayed' }]));
+    router = await startRouter(routes.file);
+  });
+
+  afterAll(async () => {
+    await router?.stop();
+    killAllRouters();
+    await delayed?.close();
+    routes?.remove();
+  });
+
+  it('gives each request the whole timeout, and still answers 504 when one exceeds it', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (ms: number) =>
+      new Promise<{ status: number; body: string; tookMs: number }>((resolve, reject) => {
+        const started = Date.now();
+        http
+          .get({ host: '127.0.0.1', port: router.port, path: `/delayed?ms=${ms}`, agent }, (res) => {
+            let body = '';
+            res.setEncoding('utf8').on('data', (c: string) => (body += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body, tookMs: Date.now() - started }));
+          })
+          .on('error', reject);
+      });
+    try {
+      // Together longer than the timeout, each well within it: both answered.
+      expect(await get(250)).toMatchObject({ status: 200, body: 'after 250' });
+      expect(await get(250)).toMatchObject({ status: 200, body: 'after 250' });
+      // …over one upstream connection, so its timer spanned both.
+      expect(delayed.received[1].socket).toBe(delayed.received[0].socket);
+      const late = await get(1500);
+      expect(late.status).toBe(504);
+      expect(late.tookMs).toBeGreaterThanOrEqual(390);
+      expect(late.tookMs).toBeLessThan(1200);
+    } finally {
+      agent.destroy();
+    }
+  });
+});

@@ -77,8 +77,9 @@ export class UpstreamConnection implements ResponseSink {
   private bodyDone = true;
   private bodyPaused = false;
   private timer: NodeJS.Timeout | undefined = undefined;
-  /** Duration the current `timer` was created with (refresh() reuses it). */
+  /** Duration the current `timer` was started with. */
   private timerMs = 0;
+  private timerPending = false;
   private timeoutMs = 0;
   private lastActivity = 0;
   private idleLimitMs = DEFAULT_IDLE_MS;
@@ -132,6 +133,7 @@ export class UpstreamConnection implements ResponseSink {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
+    this.timerPending = false;
     this.socket.destroy();
     this.owner.removed(this);
   }
@@ -329,26 +331,29 @@ export class UpstreamConnection implements ResponseSink {
     pending.handler.onError(err);
   }
 
-  /** One timer object per connection, refreshed per request rather than created. */
+  /**
+   * One timer per connection, not touched per request: a pending timer fires no later than its
+   * own period from now, and then re-arms for whatever is left of the deadline (`onTimer`). Only a
+   * shorter timeout than the pending timer's needs a new one.
+   */
   private armTimer(timeoutMs: number): void {
     this.timeoutMs = timeoutMs;
     this.lastActivity = performance.now();
-    if (this.timer !== undefined && this.timerMs === timeoutMs) {
-      this.timer.refresh();
-      return;
-    }
+    if (this.timerPending && this.timerMs <= timeoutMs) return;
     this.startTimer(timeoutMs);
   }
 
   private startTimer(ms: number): void {
     clearTimeout(this.timer);
     this.timerMs = ms;
+    this.timerPending = true;
     this.timer = setTimeout(this.onTimer, ms);
     this.timer.unref();
   }
 
   /** Fires at most once per timeout period; activity since the last arming only moves the deadline. */
   private readonly onTimer = (): void => {
+    this.timerPending = false;
     if (this.active === undefined || this.closed) return;
     const silentFor = performance.now() - this.lastActivity;
     if (this.paused) {
