@@ -28,8 +28,6 @@ export interface AccessRecord {
  * probability `sample` (1 = all, 0 = none).
  */
 export class AccessLog {
-  private readonly clock = new MillisecondClock();
-
   constructor(
     private readonly log: RouterLog,
     private readonly sample: number,
@@ -43,24 +41,17 @@ export class AccessLog {
     // default. Method (an HTTP token) and function (a DNS label) cannot need escaping; the rest can.
     const error = entry.error === undefined ? '' : `,"error":${JSON.stringify(entry.error)}`;
     this.log.line(
-      `{"time":"${this.clock.iso()}","level":"${entry.status >= 500 ? 'warn' : 'info'}","component":"router","msg":"request",` +
-        `"requestId":${JSON.stringify(entry.requestId)},"method":"${entry.method}","url":${JSON.stringify(entry.url)},` +
+      `{"time":"${isoNow()}","level":"${entry.status >= 500 ? 'warn' : 'info'}","component":"router","msg":"request",` +
+        `"requestId":${jsonString(entry.requestId)},"method":"${entry.method}","url":${jsonString(entry.url)},` +
         `"status":${entry.status},"function":"${entry.fn}","durationMs":${entry.durationMs.toFixed(3)}${error}}`,
     );
   }
 }
 
-/** `new Date().toISOString()`, computed once per millisecond however many lines share it. */
-class MillisecondClock {
-  private lastMs = 0;
-  private lastIso = '';
+/** Characters a JSON string must escape (and the line separators some parsers choke on). */
+const NEEDS_ESCAPING = /["\\\u0000-\u001f\u2028\u2029]/;
 
-  iso(): string {
-    const now = Date.now();
-    if (now !== this.lastMs) {
-      this.lastMs = now;
-      this.lastIso = new Date(now).toISOString();
-    }
-    return this.lastIso;
-  }
+/** `JSON.stringify(value)` for a string, without the call when nothing needs escaping (the usual case). */
+function jsonString(value: string): string {
+  return NEEDS_ESCAPING.test(value) ? JSON.stringify(value) : `"${value}"`;
 }
