@@ -28,7 +28,12 @@ const MAX_LINE_BYTES = 8 * 1024;
 const CRLF_CRLF = Buffer.from('\r\n\r\n', 'latin1');
 const CR = 13;
 const LF = 10;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** tchar (RFC 9110 §5.6.2) by character code: header names are checked per response, so no regex. */
+const TCHAR: Uint8Array = (() => {
+  const table = new Uint8Array(128);
+  for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") table[c.charCodeAt(0)] = 1;
+  return table;
+})();
 const FORBIDDEN_IN_VALUE = /[\0\r\n]/;
 const DIGITS = /^[0-9]{1,15}$/;
 const HEX_SIZE = /^[0-9A-Fa-f]{1,12}$/;
@@ -50,6 +55,9 @@ export class ResponseParser {
   private remaining = 0;
   private keepAliveResponse = true;
   private keepAliveHintMs: number | undefined;
+  /** The last `Keep-Alive` value seen on this connection and its timeout, if it had one. */
+  private lastHint: string | undefined;
+  private lastHintMs: number | undefined;
   private receivedAny = false;
 
   constructor(private readonly sink: ResponseSink) {}
@@ -190,7 +198,7 @@ export class ResponseParser {
       const colon = line.indexOf(':');
       if (colon <= 0) throw badResponse('malformed header line');
       const name = line.slice(0, colon);
-      if (!TOKEN.test(name)) throw badResponse('malformed header name');
+      if (!isToken(name)) throw badResponse('malformed header name');
       const value = trimOws(line, colon + 1);
       if (FORBIDDEN_IN_VALUE.test(value)) throw badResponse('malformed header value');
       headers.push(name, value);
@@ -220,8 +228,13 @@ export class ResponseParser {
     if (transferEncoding !== undefined && contentLength !== undefined) throw badResponse('both Content-Length and Transfer-Encoding');
     this.keepAliveResponse = http10 ? hasToken(connection, 'keep-alive') : !hasToken(connection, 'close');
     if (keepAliveHint !== undefined) {
-      const m = KEEP_ALIVE_TIMEOUT.exec(keepAliveHint);
-      if (m !== null) this.keepAliveHintMs = Number(m[1]) * 1000;
+      // A function sends the same hint with every response: parse each distinct one once.
+      if (keepAliveHint !== this.lastHint) {
+        const m = KEEP_ALIVE_TIMEOUT.exec(keepAliveHint);
+        this.lastHint = keepAliveHint;
+        this.lastHintMs = m === null ? undefined : Number(m[1]) * 1000;
+      }
+      if (this.lastHintMs !== undefined) this.keepAliveHintMs = this.lastHintMs;
     }
     if (this.headRequest || status === 204 || status === 304) {
       this.state = State.Done;
@@ -274,15 +287,25 @@ export class ResponseParser {
   }
 }
 
+function isToken(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c > 127 || TCHAR[c] === 0) return false;
+  }
+  return name.length > 0;
+}
+
 /** `HTTP/1.1 200 OK` → 200; anything else is not a response we understand. */
 function statusOf(line: string): number {
   if (!line.startsWith('HTTP/1.') || (line.charCodeAt(7) !== 48 && line.charCodeAt(7) !== 49) || line.charCodeAt(8) !== 32) {
     throw badResponse('malformed status line');
   }
-  if (line.length > 12 && line.charCodeAt(12) !== 32) throw badResponse('malformed status line');
-  const code = line.slice(9, 12);
-  if (!/^[1-9][0-9]{2}$/.test(code)) throw badResponse('malformed status code');
-  return Number(code);
+  if (line.length < 12 || (line.length > 12 && line.charCodeAt(12) !== 32)) throw badResponse('malformed status line');
+  const d1 = line.charCodeAt(9) - 48;
+  const d2 = line.charCodeAt(10) - 48;
+  const d3 = line.charCodeAt(11) - 48;
+  if (d1 < 1 || d1 > 9 || d2 < 0 || d2 > 9 || d3 < 0 || d3 > 9) throw badResponse('malformed status code');
+  return d1 * 100 + d2 * 10 + d3;
 }
 
 /** Value of a header line after the colon, without leading/trailing spaces and tabs. */
