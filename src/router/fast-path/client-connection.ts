@@ -187,7 +187,14 @@ export class ClientConnection implements Downstream {
     const inbound = readInboundHeaders(head.rawHeaders);
     this.remoteAddress ??= this.socket.remoteAddress;
     const requestId = state.requestIds.idFor(inbound.requestId);
-    routeRequest(state, matcher, { method: head.method, url: head.url, rawHeaders: head.rawHeaders, inbound, requestId, receivedAt, clientAddress: this.remoteAddress }, this);
+    try {
+      routeRequest(state, matcher, { method: head.method, url: head.url, rawHeaders: head.rawHeaders, inbound, requestId, receivedAt, clientAddress: this.remoteAddress }, this);
+    } catch (err) {
+      // A bug must not leave the connection waiting forever: drop it, and let the process-level
+      // handler log the error (as for a throwing node:http request handler).
+      this.socket.destroy();
+      throw err;
+    }
   }
 
   /** The response is complete (or cut): serve the next request, or close. */
