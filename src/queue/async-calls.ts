@@ -1,9 +1,9 @@
-import { headers as natsHeaders } from 'nats';
 import { Headers, type QueueConfig } from '../contract';
 import { errorMessage } from './api-errors';
 import { deliverCallback, type CallbackPolicy } from './callback';
 import { CALL_ID_PATTERN, CallStateStore, toCallResult, type CallState, type CallbackOutcome } from './call-state';
 import type { QueueEvent } from './event';
+import { HeaderBlock } from './header-block';
 import type { QueueMetrics } from './metrics';
 import { QueueUnavailableError, publishDurably, type DurablePublisher } from './publisher';
 import type { NormalizedReply } from './reply';
@@ -56,7 +56,7 @@ const HOP_HEADERS = new Set([
  * cannot be confirmed the state is removed and QueueUnavailableError is thrown (the router answers 503).
  */
 export async function enqueueCall(
-  js: DurablePublisher,
+  js: DurablePublisher<HeaderBlock>,
   store: CallStateStore,
   config: QueueConfig,
   functionName: string,
@@ -91,22 +91,24 @@ export async function enqueueCall(
   }
 
   const httpHeaders: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(req.headers)) {
+  const given = req.headers;
+  for (const k in given) {
+    const v = given[k];
     const key = k.toLowerCase();
     if (v !== undefined && !HOP_HEADERS.has(key)) httpHeaders[key] = v;
   }
-  const h = natsHeaders();
-  h.set(MessageHeaders.callId, callId);
-  h.set(MessageHeaders.method, req.method);
-  h.set(MessageHeaders.path, req.path);
-  h.set(MessageHeaders.httpHeaders, JSON.stringify(httpHeaders));
-  if (req.callbackUrl) h.set(MessageHeaders.callbackUrl, req.callbackUrl);
-  if (req.traceparent) h.set(MessageHeaders.traceparent, req.traceparent);
-  h.set(MessageHeaders.ceSpecVersion, CLOUDEVENTS_SPEC_VERSION);
-  h.set(MessageHeaders.ceId, callId);
-  h.set(MessageHeaders.ceType, QueueEventTypes.asyncCall);
-  h.set(MessageHeaders.ceSource, `/kubefaas/async/${functionName}`);
-  h.set(MessageHeaders.ceTime, now);
+  const h = new HeaderBlock()
+    .add(MessageHeaders.callId, callId)
+    .add(MessageHeaders.method, req.method)
+    .add(MessageHeaders.path, req.path)
+    .add(MessageHeaders.httpHeaders, JSON.stringify(httpHeaders));
+  if (req.callbackUrl) h.add(MessageHeaders.callbackUrl, req.callbackUrl);
+  if (req.traceparent) h.add(MessageHeaders.traceparent, req.traceparent);
+  h.add(MessageHeaders.ceSpecVersion, CLOUDEVENTS_SPEC_VERSION)
+    .add(MessageHeaders.ceId, callId)
+    .add(MessageHeaders.ceType, QueueEventTypes.asyncCall)
+    .add(MessageHeaders.ceSource, `/kubefaas/async/${functionName}`)
+    .add(MessageHeaders.ceTime, now);
   try {
     await publishDurably(js, {
       subject: asyncSubject(config, functionName),

@@ -1,6 +1,7 @@
-import { headers as natsHeaders, type JetStreamClient, type KV } from 'nats';
+import type { JetStreamClient, KV } from 'nats';
 import type { QueueConfig } from '../contract';
 import { JsErrorCode, apiErrorCode } from './api-errors';
+import { HeaderBlock } from './header-block';
 import { EXPECTED_LAST_SUBJECT_SEQUENCE_HEADER, type PubAckInbox } from './puback-inbox';
 
 export type CallStateName = 'queued' | 'running' | 'succeeded' | 'failed';
@@ -46,6 +47,9 @@ export interface CallState {
 /** Call ids are KV keys and NATS header values: keep them to a safe alphabet. */
 export const CALL_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
+/** Store only if the key has no entry at all (the same for every new call id, so encoded once). */
+const CREATE_NEW_HEADERS = new HeaderBlock().add(EXPECTED_LAST_SUBJECT_SEQUENCE_HEADER, '0');
+
 /** @default 64 KiB: largest result body kept in the call state. */
 export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024;
 
@@ -56,13 +60,17 @@ export const DEFAULT_MAX_RESULT_BYTES = 64 * 1024;
  */
 export class CallStateStore {
   private kv?: Promise<KV>;
+  /** `$KV.<bucket>.`: a key's subject is this plus the key. */
+  private readonly keyPrefix: string;
 
   constructor(
     private readonly js: JetStreamClient,
     private readonly config: QueueConfig,
-    /** Fast path of createNew (see there). @default createNew is create */
+    /** Fast path of createNew and put (see there). @default both through nats.js' KV */
     private readonly acks?: { readonly inbox: PubAckInbox; readonly timeoutMs: number },
-  ) {}
+  ) {
+    this.keyPrefix = `$KV.${config.callsBucket}.`;
+  }
 
   private bucket(): Promise<KV> {
     if (!this.kv) {
@@ -94,10 +102,9 @@ export class CallStateStore {
    */
   async createNew(state: CallState): Promise<boolean> {
     if (!this.acks) return this.create(state);
-    const h = natsHeaders();
-    h.set(EXPECTED_LAST_SUBJECT_SEQUENCE_HEADER, '0');
     try {
-      await this.acks.inbox.publish(`$KV.${this.config.callsBucket}.${state.callId}`, encode(state), { headers: h, timeout: this.acks.timeoutMs });
+      // Only ids we generated (UUIDs) come here: put's key check is not needed.
+      await this.acks.inbox.publish(this.keyPrefix + state.callId, encode(state), { headers: CREATE_NEW_HEADERS, timeout: this.acks.timeoutMs });
       return true;
     } catch (err) {
       if (apiErrorCode(err) === JsErrorCode.wrongLastSequence) return false;
@@ -105,9 +112,24 @@ export class CallStateStore {
     }
   }
 
+  /**
+   * Overwrites the state; resolves once the bucket's stream stored it. With the inbox this is the
+   * publish `kv.put` makes (to the key's subject, PubAck awaited), without nats.js' per-request
+   * objects: the consumer writes two states per call.
+   */
   async put(state: CallState): Promise<void> {
-    const kv = await this.bucket();
-    await kv.put(state.callId, encode(state));
+    if (!this.acks) {
+      const kv = await this.bucket();
+      await kv.put(state.callId, encode(state));
+      return;
+    }
+    await this.acks.inbox.publish(this.subjectOf(state.callId), encode(state), { timeout: this.acks.timeoutMs });
+  }
+
+  /** The key's subject; refuses ids that are not keys (as nats.js' KV does), so a publish cannot land elsewhere. */
+  private subjectOf(callId: string): string {
+    if (!CALL_ID_PATTERN.test(callId)) throw new Error(`invalid call id '${callId}' for the call-state bucket`);
+    return this.keyPrefix + callId;
   }
 
   async get(callId: string): Promise<CallState | undefined> {

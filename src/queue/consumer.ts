@@ -23,6 +23,11 @@ export interface Delivery {
   /** Aborted when the attempt times out or the consumer stops. */
   readonly signal: AbortSignal;
   readonly subscription: QueueSubscription;
+  /**
+   * Calls `listener` once when the attempt is aborted (at once if it already was). Unlike a listener
+   * on `signal`, this does not create an AbortController for every delivery.
+   */
+  onAbort(listener: (reason: Error) => void): void;
 }
 
 /** Throw (or reject) to fail the attempt; the message is retried, then dead-lettered. */
@@ -416,6 +421,7 @@ function defaultLogger(fn: string, trigger: string): FunctionLogger {
 class ActiveDelivery implements Delivery {
   #controller?: AbortController;
   #reason?: Error;
+  #listeners?: ((reason: Error) => void)[];
 
   constructor(
     readonly attempt: number,
@@ -432,10 +438,25 @@ class ActiveDelivery implements Delivery {
     return this.#controller.signal;
   }
 
+  onAbort(listener: (reason: Error) => void): void {
+    if (this.#reason) listener(this.#reason);
+    else (this.#listeners ??= []).push(listener);
+  }
+
   abort(reason: Error): void {
     if (this.#reason) return;
     this.#reason = reason;
     this.#controller?.abort(reason);
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    if (!listeners) return;
+    for (const listener of listeners) {
+      try {
+        listener(reason);
+      } catch {
+        // A failing listener must not stop the abort: the attempt still fails on time.
+      }
+    }
   }
 }
 

@@ -1,11 +1,26 @@
 import { parse as parseQueryString } from 'node:querystring';
-import { Match, type MsgHdrs } from 'nats';
+import type { MsgHdrs } from 'nats';
 import type { QueueSubscription } from '../contract';
 import type { FunctionEvent } from '../runtime/types';
 import type { QueueMessage } from './pulled-message';
 import { CLOUDEVENTS_SPEC_VERSION, MessageHeaders, QueueEventTypes } from './subjects';
 
 type HeaderMap = Record<string, string | string[] | undefined>;
+
+/** Lower-cased names of the headers read here (other publishers may spell them `Traceparent`, `Ce-Id`). */
+const H = {
+  callId: MessageHeaders.callId.toLowerCase(),
+  callbackUrl: MessageHeaders.callbackUrl.toLowerCase(),
+  method: MessageHeaders.method.toLowerCase(),
+  path: MessageHeaders.path.toLowerCase(),
+  httpHeaders: MessageHeaders.httpHeaders.toLowerCase(),
+  msgId: MessageHeaders.msgId.toLowerCase(),
+  traceparent: MessageHeaders.traceparent.toLowerCase(),
+  ceId: MessageHeaders.ceId.toLowerCase(),
+  ceSource: MessageHeaders.ceSource.toLowerCase(),
+  ceType: MessageHeaders.ceType.toLowerCase(),
+  ceTime: MessageHeaders.ceTime.toLowerCase(),
+} as const;
 
 /**
  * The event a handler receives for a queue delivery: the same FunctionEvent shape as an HTTP request
@@ -48,12 +63,12 @@ export class QueueEvent implements FunctionEvent {
 
   /** Async calls: the call id (also `x-call-id` in `headers`). */
   get callId(): string | undefined {
-    return this.#sub.kind === 'async' ? header(this.#msg.headers, MessageHeaders.callId) : undefined;
+    return this.#sub.kind === 'async' ? this.header(H.callId) : undefined;
   }
 
   /** Async calls: where the result is POSTed. */
   get callbackUrl(): string | undefined {
-    return this.#sub.kind === 'async' ? header(this.#msg.headers, MessageHeaders.callbackUrl) : undefined;
+    return this.#sub.kind === 'async' ? this.header(H.callbackUrl) : undefined;
   }
 
   get body(): Buffer {
@@ -66,20 +81,19 @@ export class QueueEvent implements FunctionEvent {
 
   get id(): string {
     if (this.#id === undefined) {
-      const h = this.#msg.headers;
-      this.#id = header(h, MessageHeaders.ceId) ?? this.callId ?? header(h, MessageHeaders.msgId) ?? `${this.#msg.info.stream}:${this.#msg.seq}`;
+      this.#id = this.header(H.ceId) ?? this.callId ?? this.header(H.msgId) ?? `${this.#msg.info.stream}:${this.#msg.seq}`;
     }
     return this.#id;
   }
 
   get type(): string {
     const kind = this.#sub.kind;
-    return header(this.#msg.headers, MessageHeaders.ceType) ??
+    return this.header(H.ceType) ??
       (kind === 'async' ? QueueEventTypes.asyncCall : kind === 'cron' ? QueueEventTypes.cronTick : QueueEventTypes.message);
   }
 
   get source(): string {
-    const explicit = header(this.#msg.headers, MessageHeaders.ceSource);
+    const explicit = this.header(H.ceSource);
     if (explicit) return explicit;
     const sub = this.#sub;
     if (sub.kind === 'async') return `/kubefaas/async/${this.#functionName}`;
@@ -90,13 +104,13 @@ export class QueueEvent implements FunctionEvent {
   /** CloudEvents `time`: the publisher's, else when the stream stored the message. */
   get time(): string {
     if (this.#time === undefined) {
-      this.#time = header(this.#msg.headers, MessageHeaders.ceTime) ?? new Date(Math.floor(this.#msg.info.timestampNanos / 1e6)).toISOString();
+      this.#time = this.header(H.ceTime) ?? new Date(Math.floor(this.#msg.info.timestampNanos / 1e6)).toISOString();
     }
     return this.#time;
   }
 
   get method(): string {
-    return (this.#sub.kind === 'async' && header(this.#msg.headers, MessageHeaders.method)) || 'POST';
+    return (this.#sub.kind === 'async' && this.header(H.method)) || 'POST';
   }
 
   get path(): string {
@@ -116,15 +130,29 @@ export class QueueEvent implements FunctionEvent {
 
   get headers(): Readonly<HeaderMap> {
     if (!this.#headers) {
-      const h = this.#msg.headers;
-      const headers = this.#sub.kind === 'async' ? httpHeadersOf(h) : messageHeadersOf(h);
+      // Async calls carry the HTTP request's headers as JSON; other messages' own headers are copied.
+      const headers = this.#sub.kind === 'async' ? httpHeadersOf(this.header(H.httpHeaders)) : messageHeadersOf(this.#msg.headers);
       const callId = this.callId;
       if (callId) headers['x-call-id'] = callId;
-      const traceparent = header(h, MessageHeaders.traceparent);
+      const traceparent = this.header(H.traceparent);
       if (traceparent && headers.traceparent === undefined) headers.traceparent = traceparent;
       this.#headers = headers;
     }
     return this.#headers;
+  }
+
+  /**
+   * `headers.traceparent` (the request's own, else the one the message carries), without building
+   * `headers` when the async call's request headers cannot contain one: the runtime reads it for
+   * every delivery, most handlers never look at the headers.
+   */
+  get traceparent(): string | string[] | undefined {
+    if (!this.#headers && this.#sub.kind === 'async') {
+      const raw = this.header(H.httpHeaders);
+      // Names are lower-cased JSON keys; a text without the name (or any escape) has no such key.
+      if (!raw || (!raw.includes('traceparent') && !raw.includes('\\'))) return this.header(H.traceparent);
+    }
+    return this.headers.traceparent;
   }
 
   text(): string {
@@ -155,15 +183,17 @@ export class QueueEvent implements FunctionEvent {
   }
 
   private rawPath(): string {
-    return (this.#sub.kind === 'async' && header(this.#msg.headers, MessageHeaders.path)) || '/';
+    return (this.#sub.kind === 'async' && this.header(H.path)) || '/';
   }
-}
 
-function header(h: MsgHdrs | undefined, name: string): string | undefined {
-  // Other publishers may spell header names differently (`Traceparent`, `Ce-Id`).
-  if (!h || !h.has(name, Match.IgnoreCase)) return undefined;
-  const v = h.get(name, Match.IgnoreCase);
-  return v === '' ? undefined : v;
+  /**
+   * A header's first value, names compared case-insensitively (the first matching name wins, as with
+   * nats.js' `Match.IgnoreCase`); undefined when missing or empty. `lowerName` is lower-case.
+   */
+  private header(lowerName: string): string | undefined {
+    const v = this.#msg.fields.get(lowerName);
+    return v === '' ? undefined : v;
+  }
 }
 
 /** Message headers, lower-cased, without JetStream's own `Nats-*` bookkeeping. */
@@ -180,12 +210,12 @@ function messageHeadersOf(h: MsgHdrs | undefined): HeaderMap {
 }
 
 /** Async calls carry the original HTTP request headers as JSON. */
-function httpHeadersOf(h: MsgHdrs | undefined): HeaderMap {
-  const raw = header(h, MessageHeaders.httpHeaders);
+function httpHeadersOf(raw: string | undefined): HeaderMap {
   if (!raw) return {};
   try {
     const parsed: unknown = JSON.parse(raw);
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return { ...(parsed as HeaderMap) };
+    // JSON.parse made a new object, so it is the event's own (no copy needed).
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as HeaderMap;
   } catch {
     // A malformed header leaves the event without request headers rather than failing the call.
   }

@@ -1,8 +1,19 @@
-import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type NatsError, type PubAck, type Subscription } from 'nats';
+import { createInbox, type Msg, type NatsConnection, type NatsError, type PubAck, type Subscription } from 'nats';
+import { HeaderBlock } from './header-block';
+import { TurnPublisher } from './turn-publisher';
 
 /** Header asking the stream to store the message only if its subject has no message yet (KV create). */
 export const EXPECTED_LAST_SUBJECT_SEQUENCE_HEADER = 'Nats-Expected-Last-Subject-Sequence';
 const MSG_ID_HEADER = 'Nats-Msg-Id';
+
+/**
+ * How often waiting publishes are checked for their timeout. One interval for all of them instead
+ * of a timer per publish; a publish is given up at most this much after its timeout (timeouts are
+ * ≥ 250 ms where they matter: publishDurably, state writes).
+ */
+const TIMEOUT_CHECK_MS = 50;
+
+const EMPTY_HEADERS = new HeaderBlock();
 
 /** A publish the stream did not confirm; `code` and `api_error` are read like nats.js errors (api-errors.ts). */
 export class PubAckError extends Error {
@@ -18,7 +29,8 @@ export class PubAckError extends Error {
 }
 
 export interface PubAckPublishOptions {
-  readonly headers: MsgHdrs;
+  /** @default none */
+  readonly headers?: HeaderBlock;
   /** Nats-Msg-Id: the stream stores a retry with the same id once. @default none */
   readonly msgID?: string;
   /** Milliseconds to wait for the PubAck. */
@@ -29,7 +41,9 @@ interface Pending {
   readonly subject: string;
   readonly resolve: (ack: PubAck) => void;
   readonly reject: (err: PubAckError) => void;
-  readonly timer: NodeJS.Timeout;
+  /** performance.now() after which the publish is given up (monotonic, like a timer). */
+  readonly deadline: number;
+  readonly timeout: number;
 }
 
 /**
@@ -39,15 +53,21 @@ interface Pending {
  * stack trace) for each one, which was a tenth of the router's CPU per async call. Guarantees are
  * unchanged: a promise resolves only with the server's PubAck (the message is stored); an error
  * reply, no responders or no reply in time rejects it.
+ *
+ * Publishes leave through a TurnPublisher (one socket write per event-loop turn) with their
+ * headers pre-encoded (HeaderBlock), and share one timeout check.
  */
 export class PubAckInbox {
   private readonly prefix: string;
   private readonly pending = new Map<string, Pending>();
   private readonly sub: Subscription;
+  private readonly out: TurnPublisher;
   private nextToken = 0;
+  private timeoutCheck?: NodeJS.Timeout;
 
   constructor(private readonly nc: NatsConnection) {
     this.prefix = `${createInbox()}.`;
+    this.out = new TurnPublisher(nc);
     this.sub = nc.subscribe(`${this.prefix}*`, { callback: (err, msg) => this.onReply(err, msg) });
     // The subscription ends only with the connection: whatever is still waiting will never be answered.
     void this.sub.closed.then(() => this.rejectAll('connection closed'));
@@ -55,19 +75,16 @@ export class PubAckInbox {
 
   /** Publishes and resolves with the stream's PubAck. Same shape as `js.publish`, so publishDurably takes either. */
   publish(subject: string, data: Uint8Array, options: PubAckPublishOptions): Promise<PubAck> {
-    if (options.msgID !== undefined) options.headers.set(MSG_ID_HEADER, options.msgID);
+    const headers = options.msgID === undefined ? options.headers : (options.headers ?? EMPTY_HEADERS).with(MSG_ID_HEADER, options.msgID);
     const token = (this.nextToken++).toString(36);
     return new Promise<PubAck>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(token);
-        reject(new PubAckError(`no PubAck for ${subject} within ${options.timeout} ms`, 'TIMEOUT'));
-      }, options.timeout);
-      this.pending.set(token, { subject, resolve, reject, timer });
-      try {
-        this.nc.publish(subject, data, { reply: this.prefix + token, headers: options.headers });
-      } catch (err) {
-        this.settle(token)?.reject(new PubAckError(`cannot publish to ${subject}: ${(err as Error).message}`, String((err as NatsError).code ?? 'CONNECTION_CLOSED')));
+      this.pending.set(token, { subject, resolve, reject, deadline: performance.now() + options.timeout, timeout: options.timeout });
+      if (!this.timeoutCheck) {
+        this.timeoutCheck = setInterval(this.checkTimeouts, TIMEOUT_CHECK_MS);
       }
+      this.out.publish(subject, data, this.prefix + token, headers?.asMsgHdrs(), (err) => {
+        this.settle(token)?.reject(new PubAckError(`cannot publish to ${subject}: ${(err as Error).message}`, String((err as NatsError).code ?? 'CONNECTION_CLOSED')));
+      });
     });
   }
 
@@ -99,13 +116,28 @@ export class PubAckInbox {
 
   private settle(token: string): Pending | undefined {
     const p = this.pending.get(token);
-    if (!p) return undefined;
-    this.pending.delete(token);
-    clearTimeout(p.timer);
+    if (p) this.pending.delete(token);
     return p;
   }
 
+  private readonly checkTimeouts = (): void => {
+    if (this.pending.size === 0) {
+      // Nothing waits: stop until the next publish (an idle process keeps no timer).
+      clearInterval(this.timeoutCheck);
+      this.timeoutCheck = undefined;
+      return;
+    }
+    const now = performance.now();
+    for (const [token, p] of this.pending) {
+      if (p.deadline > now) continue;
+      this.pending.delete(token);
+      p.reject(new PubAckError(`no PubAck for ${p.subject} within ${p.timeout} ms`, 'TIMEOUT'));
+    }
+  };
+
   private rejectAll(reason: string): void {
+    clearInterval(this.timeoutCheck);
+    this.timeoutCheck = undefined;
     for (const token of [...this.pending.keys()]) {
       const p = this.settle(token)!;
       p.reject(new PubAckError(`publish to ${p.subject}: ${reason}`, 'CONNECTION_CLOSED'));

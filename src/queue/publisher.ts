@@ -12,19 +12,20 @@ export class QueueUnavailableError extends Error {
 /** @default 10000: how long a publish keeps retrying through a reconnect before giving up. */
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000;
 
-export interface DurablePublish {
+export interface DurablePublish<H = MsgHdrs> {
   readonly subject: string;
   readonly data: Uint8Array;
-  readonly headers: MsgHdrs;
+  /** MsgHdrs for a JetStreamClient, a HeaderBlock for a PubAckInbox. */
+  readonly headers: H;
   /** Nats-Msg-Id: makes retries of the same publish land once. */
   readonly msgId: string;
   /** @default DEFAULT_PUBLISH_TIMEOUT_MS */
   readonly timeoutMs?: number;
 }
 
-/** What publishDurably publishes through: a JetStreamClient or a PubAckInbox. */
-export interface DurablePublisher {
-  publish(subject: string, data: Uint8Array, options: { msgID: string; headers: MsgHdrs; timeout: number }): Promise<PubAck>;
+/** What publishDurably publishes through: a JetStreamClient (MsgHdrs) or a PubAckInbox (HeaderBlock). */
+export interface DurablePublisher<H = MsgHdrs> {
+  publish(subject: string, data: Uint8Array, options: { msgID: string; headers: H; timeout: number }): Promise<PubAck>;
 }
 
 /**
@@ -32,7 +33,7 @@ export interface DurablePublisher {
  * Transient failures (server restarting, no JetStream leader yet, request timeouts) are retried with
  * the same Nats-Msg-Id until the deadline, so a retry after a lost PubAck cannot store a duplicate.
  */
-export async function publishDurably(js: DurablePublisher, p: DurablePublish): Promise<PubAck> {
+export async function publishDurably<H>(js: DurablePublisher<H>, p: DurablePublish<H>): Promise<PubAck> {
   const deadline = Date.now() + (p.timeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS);
   let lastError: unknown;
   for (let attempt = 0; ; attempt++) {

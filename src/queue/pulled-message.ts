@@ -1,4 +1,5 @@
 import type { Msg, MsgHdrs } from 'nats';
+import { headerFieldsOf, type HeaderFields } from './header-fields';
 
 /** Where a delivery stands, read from its ack subject. */
 export interface PulledInfo {
@@ -14,7 +15,10 @@ export interface QueueMessage {
   readonly subject: string;
   readonly seq: number;
   readonly data: Uint8Array;
+  /** Decoded by nats.js on first access: for copying headers (dead letters, topic events). */
   readonly headers?: MsgHdrs;
+  /** The headers for reading single values, case-insensitively (see header-fields.ts). */
+  readonly fields: HeaderFields;
   readonly info: PulledInfo;
   ack(): void;
   /** Redeliver after `delayMs` (at once when 0 or omitted). */
@@ -39,6 +43,7 @@ const WPI = new TextEncoder().encode('+WPI');
 export class PulledMessage implements QueueMessage {
   #info?: { stream: string; deliveryCount: number; seq: number; timestampNanos: number };
   #settled = false;
+  #fields?: HeaderFields;
 
   constructor(private readonly msg: Msg) {}
 
@@ -52,6 +57,11 @@ export class PulledMessage implements QueueMessage {
 
   get headers(): MsgHdrs | undefined {
     return this.msg.headers;
+  }
+
+  get fields(): HeaderFields {
+    if (!this.#fields) this.#fields = headerFieldsOf(this.msg);
+    return this.#fields;
   }
 
   get seq(): number {

@@ -9,6 +9,8 @@ import type { RequestBody } from './upstream-client/types';
 const HEADER_ROOM_BYTES = 64 * 1024;
 /** Used until the server told us its `max_payload`. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+/** The body of a request without one (never written to: publishing only reads it). */
+const EMPTY_BODY = Buffer.alloc(0);
 
 /** An `/async-function/…` request, from either of the router's HTTP paths. */
 export interface AsyncRequest {
@@ -83,7 +85,7 @@ export class AsyncEndpoint {
       return Promise.resolve(answer(503, errorBody('queue unavailable: the call was not accepted, try again'), ['retry-after', '1']));
     }
     const limit = (queue.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM_BYTES;
-    return readBody(req.body, limit).then(async (body) => {
+    const accept = async (body: Buffer | undefined): Promise<number> => {
       if (body === undefined) return answer(413, errorBody(`async call body exceeds ${limit} bytes`), ['connection', 'close']);
       const fnPath = (slash === -1 ? '/' : rest.slice(slash)) + (q === -1 ? '' : url.slice(q));
       const headers = headerRecord(req.rawHeaders);
@@ -103,7 +105,12 @@ export class AsyncEndpoint {
         if (e.name === 'InvalidCallIdError') return answer(400, errorBody(e.message));
         return answer(503, errorBody(`queue unavailable: the call was not accepted (${e.message})`), ['retry-after', '1']);
       }
-    });
+    };
+    // A body the fast path read already (the common case) is enqueued in this turn, without a detour through a promise.
+    const body = req.body;
+    if (body === null) return accept(EMPTY_BODY);
+    if (Buffer.isBuffer(body)) return accept(body.length > limit ? undefined : body);
+    return readStream(body, limit).then(accept);
   }
 }
 
@@ -134,12 +141,6 @@ function single(value: string | string[] | undefined): string | undefined {
 }
 
 /** The whole body, or undefined when it is larger than `limit` (the rest is not read). */
-function readBody(body: RequestBody, limit: number): Promise<Buffer | undefined> {
-  if (body === null) return Promise.resolve(Buffer.alloc(0));
-  if (Buffer.isBuffer(body)) return Promise.resolve(body.length > limit ? undefined : body);
-  return readStream(body, limit);
-}
-
 function readStream(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

@@ -24,10 +24,11 @@ export function queueHandlerFor(
     const stats = metrics.trigger(sub.kind === 'topic' ? 'queue' : sub.kind);
     return async (event, delivery) => {
       const started = performance.now();
-      const traceparent = event.headers.traceparent;
+      const traceparent = event.traceparent;
       const traceId = typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined;
       const context = new InvocationContext(functionName, event.id, Date.now() + timeoutMs, sink, publish, traceId, undefined);
-      delivery.signal.addEventListener('abort', () => context.abort('timed out or stopping'), { once: true });
+      // Not through delivery.signal: that would make an AbortController for every delivery.
+      delivery.onAbort(() => context.abort('timed out or stopping'));
       metrics.inFlight++;
       if (metrics.coldStarts === 0) metrics.coldStarts = 1;
       try {

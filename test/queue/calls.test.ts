@@ -144,6 +144,26 @@ describe('async calls', () => {
     expect(info.state.messages).toBe(1);
   });
 
+  test('the stored call carries the request and CloudEvents attributes as headers, the call id as Nats-Msg-Id', async () => {
+    const config = testConfig('wire');
+    const q = await client(config);
+    const { callId } = await q.enqueueCall('wired', request('payload', { callbackUrl: 'http://cb.example/x', traceparent: '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01' }));
+    const stored = await q.jsm.streams.getMessage(config.callsStream, { last_by_subj: `${config.asyncPrefix}.wired` });
+    const h = stored.header;
+    expect(Buffer.from(stored.data).toString()).toBe('payload');
+    expect({
+      msgId: h.get('Nats-Msg-Id'), callId: h.get('Kubefaas-Call-Id'), method: h.get('Kubefaas-Method'), path: h.get('Kubefaas-Path'),
+      callback: h.get('Kubefaas-Callback-Url'), traceparent: h.get('traceparent'), spec: h.get('ce-specversion'), id: h.get('ce-id'),
+      type: h.get('ce-type'), source: h.get('ce-source'),
+    }).toEqual({
+      msgId: callId, callId, method: 'POST', path: '/orders?id=7', callback: 'http://cb.example/x',
+      traceparent: '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01', spec: '1.0', id: callId, type: 'dev.kubefaas.async.call', source: '/kubefaas/async/wired',
+    });
+    expect(JSON.parse(h.get('Kubefaas-Http-Headers'))).toEqual({ 'content-type': 'text/plain', 'x-custom': 'yes' });
+    expect(new Date(h.get('ce-time')).toString()).not.toBe('Invalid Date');
+    expect(await q.getCallState(callId)).toMatchObject({ state: 'queued', callbackUrl: 'http://cb.example/x', function: 'wired' });
+  });
+
   test('when the server is gone, enqueueing fails with QueueUnavailableError instead of pretending success', async () => {
     const lonely = await NatsServer.start();
     const config = testConfig('down');

@@ -186,6 +186,26 @@ describe('queue consumer against a real nats-server', () => {
     expect(attempts).toEqual([1]);
   });
 
+  test('a handler past its timeout is told through onAbort and its signal, without the signal being needed for onAbort', async () => {
+    const q = await client('abort');
+    const told: string[] = [];
+    const attempts: number[] = [];
+    await q.subscribe('hang', topicSubscription(q.config, 'hang', { maxRetries: 0 }), (event, delivery) => {
+      attempts.push(event.attempt);
+      delivery.onAbort((reason) => {
+        told.push(`onAbort: ${reason.message}`);
+        // Listeners registered after the abort are called at once.
+        delivery.onAbort(() => told.push('late listener'));
+        told.push(`signal aborted: ${delivery.signal.aborted}`);
+      });
+      return new Promise(() => undefined);
+    }, { handlerTimeoutMs: 300 });
+    await q.publish('hang', 'x');
+    await waitFor('the abort', () => told.length >= 3, 10_000);
+    expect(told).toEqual(['onAbort: handler timed out after 300 ms', 'late listener', 'signal aborted: true']);
+    expect(attempts).toEqual([1]);
+  });
+
   test('stop finishes in-flight handlers; messages not started go to the next consumer; nothing lost', async () => {
     const config = testConfig('stop');
     const first = await QueueClient.connect({ servers: [nats.server.url], config, log: quietLog });

@@ -1,4 +1,5 @@
-import { connect, headers, type NatsConnection } from 'nats';
+import { connect, type NatsConnection } from 'nats';
+import { HeaderBlock } from '../../src/queue/header-block';
 import { ensureQueueResources } from '../../src/queue/resources';
 import { EXPECTED_LAST_SUBJECT_SEQUENCE_HEADER, PubAckError, PubAckInbox } from '../../src/queue/puback-inbox';
 import { JsErrorCode, apiErrorCode, isTransient } from '../../src/queue/api-errors';
@@ -23,8 +24,8 @@ describe('PubAckInbox', () => {
   it('resolves with the PubAck once the stream stored the message, and dedupes by Nats-Msg-Id', async () => {
     const inbox = new PubAckInbox(nc);
     const subject = `${config.asyncPrefix}.fn`;
-    const first = await inbox.publish(subject, Buffer.from('a'), { headers: headers(), msgID: 'm1', timeout: 2000 });
-    const again = await inbox.publish(subject, Buffer.from('a'), { headers: headers(), msgID: 'm1', timeout: 2000 });
+    const first = await inbox.publish(subject, Buffer.from('a'), { msgID: 'm1', timeout: 2000 });
+    const again = await inbox.publish(subject, Buffer.from('a'), { msgID: 'm1', timeout: 2000 });
     expect(first).toMatchObject({ stream: config.callsStream, duplicate: false });
     expect(again).toMatchObject({ stream: config.callsStream, seq: first.seq, duplicate: true });
     const stored = await (await nc.jetstreamManager()).streams.getMessage(config.callsStream, { seq: first.seq });
@@ -35,8 +36,7 @@ describe('PubAckInbox', () => {
     const inbox = new PubAckInbox(nc);
     const subject = `$KV.${config.callsBucket}.k1`;
     const create = () => {
-      const h = headers();
-      h.set(EXPECTED_LAST_SUBJECT_SEQUENCE_HEADER, '0');
+      const h = new HeaderBlock().add(EXPECTED_LAST_SUBJECT_SEQUENCE_HEADER, '0');
       return inbox.publish(subject, Buffer.from('{}'), { headers: h, timeout: 2000 });
     };
     await create();
@@ -48,7 +48,7 @@ describe('PubAckInbox', () => {
 
   it('rejects (transiently) when no stream captures the subject', async () => {
     const inbox = new PubAckInbox(nc);
-    const err = await inbox.publish('nobody.listens.here', Buffer.from('x'), { headers: headers(), timeout: 2000 }).then(() => undefined, (e: unknown) => e);
+    const err = await inbox.publish('nobody.listens.here', Buffer.from('x'), { timeout: 2000 }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(PubAckError);
     expect((err as PubAckError).code).toBe('503');
     expect(isTransient(err)).toBe(true);
@@ -58,7 +58,7 @@ describe('PubAckInbox', () => {
     const silent = nc.subscribe('silent.responder', { callback: () => undefined });
     await nc.flush();
     const inbox = new PubAckInbox(nc);
-    const err = await inbox.publish('silent.responder', Buffer.from('x'), { headers: headers(), timeout: 200 }).then(() => undefined, (e: unknown) => e);
+    const err = await inbox.publish('silent.responder', Buffer.from('x'), { timeout: 200 }).then(() => undefined, (e: unknown) => e);
     silent.unsubscribe();
     expect((err as PubAckError).code).toBe('TIMEOUT');
     expect(isTransient(err)).toBe(true);
@@ -68,8 +68,56 @@ describe('PubAckInbox', () => {
     const liar = nc.subscribe('liar.responder', { callback: (_e, m) => m.respond(Buffer.from('{"ok":true}')) });
     await nc.flush();
     const inbox = new PubAckInbox(nc);
-    const err = await inbox.publish('liar.responder', Buffer.from('x'), { headers: headers(), timeout: 2000 }).then(() => undefined, (e: unknown) => e);
+    const err = await inbox.publish('liar.responder', Buffer.from('x'), { timeout: 2000 }).then(() => undefined, (e: unknown) => e);
     liar.unsubscribe();
     expect(err).toBeInstanceOf(PubAckError);
+  });
+});
+
+describe('PubAckInbox batching and timeouts', () => {
+  it('hands the publishes of one event-loop turn to the connection together, in order, after that turn', async () => {
+    const inbox = new PubAckInbox(nc);
+    const seen: string[] = [];
+    const original = nc.publish.bind(nc);
+    const spy = jest.spyOn(nc, 'publish').mockImplementation((subject, data, opts) => {
+      seen.push(Buffer.from(data as Uint8Array).toString());
+      original(subject, data, opts);
+    });
+    try {
+      const subject = `${config.asyncPrefix}.batch`;
+      const acks = ['1', '2', '3'].map((d) => inbox.publish(subject, Buffer.from(d), { msgID: `batch-${d}`, timeout: 2000 }));
+      expect(seen).toEqual([]); // nothing written during the turn that made the publishes
+      await new Promise((r) => setImmediate(r));
+      expect(seen).toEqual(['1', '2', '3']);
+      const stored = await Promise.all(acks);
+      expect(stored.map((a) => a.seq)).toEqual([...stored.map((a) => a.seq)].sort((a, b) => a - b));
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('rejects a publish nats.js refuses when it is sent (payload over max_payload)', async () => {
+    const inbox = new PubAckInbox(nc);
+    const tooBig = Buffer.alloc((nc.info?.max_payload ?? 1024 * 1024) + 1);
+    const err = await inbox.publish(`${config.asyncPrefix}.big`, tooBig, { timeout: 2000 }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(PubAckError);
+    expect((err as PubAckError).message).toMatch(/cannot publish/);
+  });
+
+  it('times out many publishes with one shared check, and keeps no timer once nothing waits', async () => {
+    const silent = nc.subscribe('silent.many', { callback: () => undefined });
+    await nc.flush();
+    const inbox = new PubAckInbox(nc);
+    const started = Date.now();
+    const errs = await Promise.all([150, 250, 350].map((timeout) =>
+      inbox.publish('silent.many', Buffer.from('x'), { timeout }).then(() => undefined, (e: PubAckError) => ({ code: e.code, after: Date.now() - started }))));
+    silent.unsubscribe();
+    expect(errs.map((e) => e?.code)).toEqual(['TIMEOUT', 'TIMEOUT', 'TIMEOUT']);
+    errs.forEach((e, i) => {
+      expect(e!.after).toBeGreaterThanOrEqual([150, 250, 350][i]);
+      expect(e!.after).toBeLessThan([150, 250, 350][i] + 500);
+    });
+    await new Promise((r) => setTimeout(r, 150));
+    expect((inbox as unknown as { timeoutCheck?: unknown }).timeoutCheck).toBeUndefined();
   });
 });

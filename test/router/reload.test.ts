@@ -46,6 +46,8 @@ describe('router: route table reload', () => {
     expect(await fnAt(router, '/a2')).toBe('alpha');
     expect(await fnAt(router, '/function/beta')).toBe('beta');
     expect(router.proc.exitCode).toBeNull();
+    // Log lines are flushed in batches (every 10 ms): wait for the second load's line, not just its effect.
+    await router.waitForLog((l) => l.msg === 'route table loaded' && l.functions === 2, 'second route table loaded');
     expect(router.logs.filter((l) => l.msg === 'listening')).toHaveLength(1);
     expect(router.logs.filter((l) => l.msg === 'route table loaded')).toHaveLength(2);
   });
