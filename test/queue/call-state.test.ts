@@ -1,30 +1,16 @@
-import { connect, type NatsConnection } from 'nats';
 import { CallStateStore, type CallState } from '../../src/queue/call-state';
 import { PubAckInbox } from '../../src/queue/puback-inbox';
-import { ensureQueueResources } from '../../src/queue/resources';
-import { NatsServer } from './nats-server';
-import { testConfig } from './support';
+import { testConfig, useNatsServer } from './support';
 
-let server: NatsServer;
-let nc: NatsConnection;
 const config = testConfig('callstate');
-
-beforeAll(async () => {
-  server = await NatsServer.start();
-  nc = await connect({ servers: server.url, noAsyncTraces: true });
-  await ensureQueueResources(await nc.jetstreamManager(), config);
-});
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
-});
+const nats = useNatsServer({ resources: config });
 
 const state = (callId: string, extra: Partial<CallState> = {}): CallState => ({
   callId, function: 'fn', state: 'queued', queuedAt: '2024-01-01T00:00:00.000Z', updatedAt: '2024-01-01T00:00:00.000Z', attempts: 0, ...extra,
 });
 
 describe('CallStateStore writing through the PubAck inbox', () => {
-  const store = () => new CallStateStore(nc.jetstream(), config, { inbox: new PubAckInbox(nc), timeoutMs: 2000 });
+  const store = () => new CallStateStore(nats.nc.jetstream(), config, { inbox: new PubAckInbox(nats.nc), timeoutMs: 2000 });
 
   it('put overwrites what createNew wrote, readable through nats.js KV (history 1)', async () => {
     const s = store();
@@ -33,7 +19,7 @@ describe('CallStateStore writing through the PubAck inbox', () => {
     await s.put(state('k-1', { state: 'running', attempts: 1 }));
     await s.put(state('k-1', { state: 'succeeded', attempts: 1 }));
     expect(await s.get('k-1')).toMatchObject({ state: 'succeeded', attempts: 1 });
-    const kv = await nc.jetstream().views.kv(config.callsBucket, { bindOnly: true });
+    const kv = await nats.nc.jetstream().views.kv(config.callsBucket, { bindOnly: true });
     const history = await kv.history({ key: 'k-1' });
     const entries: unknown[] = [];
     for await (const e of history) entries.push(e);
@@ -46,7 +32,7 @@ describe('CallStateStore writing through the PubAck inbox', () => {
   });
 
   it('rejects when the bucket is missing instead of pretending the state was stored', async () => {
-    const other = new CallStateStore(nc.jetstream(), { ...config, callsBucket: 'no_such_bucket' }, { inbox: new PubAckInbox(nc), timeoutMs: 1000 });
+    const other = new CallStateStore(nats.nc.jetstream(), { ...config, callsBucket: 'no_such_bucket' }, { inbox: new PubAckInbox(nats.nc), timeoutMs: 1000 });
     await expect(other.put(state('k-2'))).rejects.toThrow();
   });
 });

@@ -1,18 +1,8 @@
-import { connect, headers, type Msg, type NatsConnection } from 'nats';
+import { headers, type Msg } from 'nats';
 import { HeaderBlock } from '../../src/queue/header-block';
-import { NatsServer } from './nats-server';
+import { useNatsServer } from './support';
 
-let server: NatsServer;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  server = await NatsServer.start();
-  nc = await connect({ servers: server.url, noAsyncTraces: true });
-});
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
-});
+const nats = useNatsServer();
 
 const ENTRIES: [string, string][] = [
   ['Kubefaas-Call-Id', 'c-1'],
@@ -54,13 +44,13 @@ describe('HeaderBlock', () => {
   it('is sent by nats.js publish as the message headers', async () => {
     const subject = 'header.block.roundtrip';
     const received = new Promise<Msg>((resolve) => {
-      const sub = nc.subscribe(subject, { max: 1, callback: (_err, msg) => resolve(msg) });
+      const sub = nats.nc.subscribe(subject, { max: 1, callback: (_err, msg) => resolve(msg) });
       void sub;
     });
-    await nc.flush();
+    await nats.nc.flush();
     const block = new HeaderBlock();
     for (const [k, v] of ENTRIES) block.add(k, v);
-    nc.publish(subject, Buffer.from('body'), { headers: block.asMsgHdrs() });
+    nats.nc.publish(subject, Buffer.from('body'), { headers: block.asMsgHdrs() });
     const msg = await received;
     expect(Buffer.from(msg.data).toString()).toBe('body');
     for (const [k, v] of ENTRIES) expect(msg.headers?.get(k)).toBe(v.trim());

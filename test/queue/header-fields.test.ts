@@ -1,24 +1,14 @@
-import { connect, headers, Match, type Msg, type MsgHdrs, type NatsConnection } from 'nats';
+import { headers, Match, type Msg, type MsgHdrs } from 'nats';
 import { fieldsOfMsgHdrs, headerFieldsOf, parseHeaderFields, rawHeaderBlock } from '../../src/queue/header-fields';
-import { NatsServer } from './nats-server';
+import { useNatsServer } from './support';
 
-let server: NatsServer;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  server = await NatsServer.start();
-  nc = await connect({ servers: server.url, noAsyncTraces: true });
-});
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
-});
+const nats = useNatsServer();
 
 async function roundTrip(h: MsgHdrs | undefined): Promise<Msg> {
   const subject = `header.fields.${Math.random().toString(36).slice(2)}`;
-  const received = new Promise<Msg>((resolve) => nc.subscribe(subject, { max: 1, callback: (_err, msg) => resolve(msg) }));
-  await nc.flush();
-  nc.publish(subject, Buffer.from('payload'), h ? { headers: h } : undefined);
+  const received = new Promise<Msg>((resolve) => nats.nc.subscribe(subject, { max: 1, callback: (_err, msg) => resolve(msg) }));
+  await nats.nc.flush();
+  nats.nc.publish(subject, Buffer.from('payload'), h ? { headers: h } : undefined);
   return received;
 }
 

@@ -3,6 +3,7 @@ import type { QueueClient } from '../../src/queue';
 import { NatsServer } from './nats-server';
 import type { QueueConfig, QueueSubscription } from '../../src/contract';
 import { DEFAULT_QUEUE_CONFIG } from '../../src/queue';
+import { ensureQueueResources } from '../../src/queue/resources';
 
 /** A QueueConfig with names unique to one test, so tests sharing a server never see each other's messages. */
 export function testConfig(tag: string, overrides: Partial<QueueConfig> = {}): QueueConfig {
@@ -46,14 +47,17 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
 }
 
 /**
- * One nats-server and an admin connection per test file (`nats.server`, `nats.nc`); QueueClients
- * pushed to `nats.clients` are closed after each test.
+ * One nats-server and an admin connection per test file (`nats.server`, `nats.nc`), with the
+ * streams and bucket of `resources` created when given; QueueClients pushed to `nats.clients` are
+ * closed after each test.
  */
-export function useNatsServer(): { server: NatsServer; nc: NatsConnection; clients: QueueClient[] } {
+export function useNatsServer(options: { readonly resources?: QueueConfig } = {}): { server: NatsServer; nc: NatsConnection; clients: QueueClient[] } {
   const nats = { clients: [] as QueueClient[] } as { server: NatsServer; nc: NatsConnection; clients: QueueClient[] };
   beforeAll(async () => {
     nats.server = await NatsServer.start();
-    nats.nc = await connect({ servers: nats.server.url });
+    // As QueueClient connects: no stack trace captured per request.
+    nats.nc = await connect({ servers: nats.server.url, noAsyncTraces: true });
+    if (options.resources) await ensureQueueResources(await nats.nc.jetstreamManager(), options.resources);
   });
   afterEach(async () => {
     await Promise.all(nats.clients.splice(0).map((c) => c.close(5000)));
