@@ -75,8 +75,10 @@ describe('kubefaas dev + invoke', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('dev prints the routes with the URL', () => {
+  test('dev prints the routes with the URL, and the functions\' own logs', async () => {
     expect(output).toMatch(new RegExp(`GET,POST\\s+http://127\\.0\\.0\\.1:${port}/hello\\s+-> hello`));
+    // The function's log lines are flushed in batches (10 ms) and may trail the runner's own lines.
+    for (let i = 0; i < 100 && !/^hello\s+\| .*listening/m.test(output); i++) await new Promise((r) => setTimeout(r, 20));
     expect(output).toMatch(/^hello\s+\| .*listening/m);
   });
 
