@@ -16,5 +16,5 @@ export * from './scaling';
 export * from './placement';
 export * from './metrics';
 export { ValidationError } from './errors';
-export type { FunctionEvent, FunctionContext, FunctionLogger, Handler, HandlerResult } from '../src/runtime/types';
+export type { FunctionEvent, FunctionContext, FunctionLogger, Handler, HandlerResult } from '../src/contract';
 export type { HttpMethod, RouteTable, Route, RouteTarget } from '../src/contract';

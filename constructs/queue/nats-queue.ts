@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { ApiObject, Duration, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import { Labels, PART_OF, type QueueConfig } from '../../src/contract';
-import { DEFAULT_QUEUE_CONFIG } from '../../src/queue/config';
+import { Annotations, DEFAULT_QUEUE_CONFIG, Labels, PART_OF, type QueueConfig } from '../../src/contract';
 import { ValidationError } from '../errors';
 import { validateImage } from '../image';
 import { objectMeta } from '../metadata';
@@ -205,7 +204,7 @@ class NatsQueue extends Queue {
           metadata: {
             labels: { ...objectMeta(NATS_NAME, namespace, labels).labels, ...selector },
             // A config change rolls the servers (nats.conf is read at start).
-            annotations: { 'kubefaas.dev/config-hash': createHash('sha256').update(natsConf).digest('hex').slice(0, 16) },
+            annotations: { [Annotations.configHash]: createHash('sha256').update(natsConf).digest('hex').slice(0, 16) },
           },
           spec: natsPodSpec({ image, cpu, memoryBytes }),
         },

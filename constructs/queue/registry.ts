@@ -1,8 +1,7 @@
 import type { IConstruct } from 'constructs';
-import { QueueEnv, type QueueConfig, type QueueSubscription } from '../../src/contract';
+import { QueueEnv, asyncSubject, type QueueConfig, type QueueSubscription } from '../../src/contract';
 import { ValidationError } from '../errors';
 import type { FunctionBase } from '../function-base';
-import { asyncSubject } from '../../src/queue/subjects';
 import { durableNames } from './names';
 
 /**

@@ -1,7 +1,6 @@
 import { ApiObject, Duration } from 'cdk8s';
-import { Annotations, CronEnv, Labels, NODE_UID, Paths, QueueEnv, type QueueSubscription } from '../../src/contract';
-import { cronSubject } from '../../src/queue/subjects';
-import { SCHEDULE_HINT, TIME_ZONE_HINT, checkSchedule, timeZoneProblem } from '../../src/schedule/cron';
+import { Annotations, CronEnv, Labels, NODE_UID, Paths, QueueEnv, SCHEDULE_HINT, TIME_ZONE_HINT, cronSubject, timeZoneProblem, type QueueSubscription } from '../../src/contract';
+import { checkSchedule } from '../schedule';
 import { ValidationError } from '../errors';
 import type { FunctionBase } from '../function-base';
 import { objectMeta } from '../metadata';

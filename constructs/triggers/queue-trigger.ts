@@ -1,6 +1,5 @@
 import { Duration } from 'cdk8s';
-import type { QueueSubscription } from '../../src/contract';
-import { assertTopicName, topicSubject } from '../../src/queue/subjects';
+import { assertTopicName, topicSubject, type QueueSubscription } from '../../src/contract';
 import { ValidationError } from '../errors';
 import type { FunctionBase } from '../function-base';
 import { durableNames } from '../queue/names';

@@ -3,7 +3,7 @@ import { CronEnv, QueueEnv, type QueueConfig } from '../contract';
 import { QueueClient } from '../queue/client';
 import { readQueueSettings } from '../queue/config';
 import { publishEvent } from '../queue/publisher';
-import { CLOUDEVENTS_SPEC_VERSION, QueueEventTypes, cronSubject } from '../queue/subjects';
+import { CLOUDEVENTS_SPEC_VERSION, QueueEventTypes, cronSubject } from '../contract';
 
 /** One cron tick, as the CronJob's pod sees it. */
 export interface CronTick {

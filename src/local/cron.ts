@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as readline from 'node:readline';
 import { Cron } from 'croner';
-import { checkSchedule } from '../schedule/cron';
+import { checkSchedule } from '../contract';
 import { runnerLog, type LogSink } from './log';
 import { materializeVolumes } from './materialize';
 import type { CronJobPlan } from './plan';
@@ -79,7 +79,7 @@ export class LocalCron {
   }
 
   private cronerPattern(plan: CronJobPlan): string | undefined {
-    const check = checkSchedule(plan.schedule);
+    const check = checkSchedule(plan.schedule, nextRun);
     if (!check.ok) {
       runnerLog(this.log, 'warn', `CronJob ${plan.name} is not scheduled locally: ${check.problem}`);
       return undefined;
@@ -152,5 +152,15 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
     process.kill(-child.pid, signal);
   } catch {
     // already gone
+  }
+}
+
+/** croner's next run of a pattern (null: never), for the contract's schedule check. */
+function nextRun(cronerPattern: string): Date | null {
+  const cron = new Cron(cronerPattern, { paused: true });
+  try {
+    return cron.nextRun();
+  } finally {
+    cron.stop();
   }
 }

@@ -7,7 +7,7 @@ import { HeaderBlock } from './header-block';
 import type { QueueMetrics } from './metrics';
 import { QueueUnavailableError, publishDurably, type DurablePublisher } from './publisher';
 import type { NormalizedReply } from './reply';
-import { CLOUDEVENTS_SPEC_VERSION, MessageHeaders, QueueEventTypes, asyncSubject } from './subjects';
+import { CLOUDEVENTS_SPEC_VERSION, MessageHeaders, QueueEventTypes, asyncSubject } from '../contract';
 import { randomUUID } from 'node:crypto';
 
 /** Headers of the callback POST (besides `x-call-id` and `x-kubefaas-function` from the contract). */

@@ -1,7 +1,7 @@
 import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection, type PubAck } from 'nats';
 import type { Registry } from 'prom-client';
 import type { QueueConfig, QueueSubscription } from '../contract';
-import type { FunctionLogger } from '../runtime/types';
+import type { FunctionLogger } from '../contract';
 import { AsyncCallHooks, enqueueCall, type AsyncCallRequest, type EnqueuedCall } from './async-calls';
 import type { CallbackPolicy } from './callback';
 import { CallStateStore, type CallState } from './call-state';

@@ -1,4 +1,4 @@
-import { QueueEnv, type QueueConfig, type QueueSubscription } from '../contract';
+import { DEFAULT_QUEUE_CONFIG, QueueEnv, type QueueConfig, type QueueSubscription } from '../contract';
 
 /** What a component reads from QueueEnv: where NATS is, the shared config and (runtime only) its subscriptions. */
 export interface QueueSettings {
@@ -7,20 +7,6 @@ export interface QueueSettings {
   readonly config: QueueConfig;
   readonly subscriptions: readonly QueueSubscription[];
 }
-
-/** Defaults used when QUEUE_CONFIG is absent (the local runner and tests may omit it). */
-export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
-  topicsStream: 'KUBEFAAS_TOPICS',
-  topicsPrefix: 'topics',
-  callsStream: 'KUBEFAAS_CALLS',
-  asyncPrefix: 'async',
-  cronPrefix: 'cron',
-  callsBucket: 'kubefaas_calls',
-  maxAgeMs: 7 * 24 * 3600 * 1000,
-  callStateTtlMs: 24 * 3600 * 1000,
-  maxBytes: -1,
-  replicas: 1,
-};
 
 /**
  * Reads the queue settings from the environment; `undefined` when NATS_URL is unset (the platform

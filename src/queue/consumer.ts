@@ -1,6 +1,6 @@
 import { headers as natsHeaders, type JetStreamClient, type JetStreamManager, type NatsConnection } from 'nats';
 import type { QueueConfig, QueueSubscription } from '../contract';
-import type { FunctionLogger } from '../runtime/types';
+import type { FunctionLogger } from '../contract';
 import { errorMessage } from './api-errors';
 import type { DeliveryHooks } from './async-calls';
 import { QueueEvent } from './event';
@@ -10,7 +10,7 @@ import { PullSession } from './pull-session';
 import type { QueueMessage } from './pulled-message';
 import { normalizeReply, type HandlerReturn, type NormalizedReply } from './reply';
 import { consumerStream, ensureConsumer } from './resources';
-import { MessageHeaders, QueueEventTypes } from './subjects';
+import { MessageHeaders, QueueEventTypes } from '../contract';
 
 /** Per-delivery facts a handler may use. */
 export interface Delivery {

@@ -1,9 +1,9 @@
 import { parse as parseQueryString } from 'node:querystring';
 import type { MsgHdrs } from 'nats';
 import type { QueueSubscription } from '../contract';
-import type { FunctionEvent } from '../runtime/types';
+import type { FunctionEvent } from '../contract';
 import type { QueueMessage } from './pulled-message';
-import { CLOUDEVENTS_SPEC_VERSION, MessageHeaders, QueueEventTypes } from './subjects';
+import { CLOUDEVENTS_SPEC_VERSION, MessageHeaders, QueueEventTypes } from '../contract';
 
 type HeaderMap = Record<string, string | string[] | undefined>;
 

@@ -11,5 +11,4 @@ export { enqueueCall, InvalidCallIdError, CallbackHeaders, AsyncCallHooks, type 
 export { CallStateStore, CALL_ID_PATTERN, type CallState, type CallStateName, type CallResult, type CallbackOutcome } from './call-state';
 export { deliverCallback, type CallbackPolicy } from './callback';
 export { ensureQueueResources, ensureStream, ensureConsumer, consumerConfig } from './resources';
-export { readQueueSettings, DEFAULT_QUEUE_CONFIG, type QueueSettings } from './config';
-export { MessageHeaders, QueueEventTypes, topicSubject, asyncSubject, cronSubject, assertTopicName } from './subjects';
+export { readQueueSettings, type QueueSettings } from './config';

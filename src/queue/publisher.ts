@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders, type JetStreamClient, type MsgHdrs, type PubAck } from 'nats';
 import type { QueueConfig } from '../contract';
 import { errorMessage, isTransient } from './api-errors';
-import { CLOUDEVENTS_SPEC_VERSION, MessageHeaders, QueueEventTypes, topicSubject } from './subjects';
+import { CLOUDEVENTS_SPEC_VERSION, MessageHeaders, QueueEventTypes, topicSubject } from '../contract';
 
 /** The queue did not confirm a publish in time (server down or restarting): callers answer 503. */
 export class QueueUnavailableError extends Error {

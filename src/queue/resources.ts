@@ -13,7 +13,7 @@ import {
 } from 'nats';
 import type { QueueConfig, QueueSubscription } from '../contract';
 import { JsErrorCode, apiErrorCode, isNotFound } from './api-errors';
-import { bucketStreamName, streamOf } from './subjects';
+import { bucketStreamName, streamOf } from '../contract';
 
 /**
  * Streams, the call-state bucket and durable consumers, created idempotently: every process that

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { JsonLogger, LogSink, jsonFragment } from './log';
-import type { FunctionContext, FunctionLogger } from './types';
+import type { FunctionContext, FunctionLogger } from '../contract';
 
 /** What `context.publish()` does; the platform queue plugs in here. `traceId` continues the caller's trace. */
 export type Publisher = (topic: string, data: unknown, traceId?: string) => Promise<void>;

@@ -1,10 +1,7 @@
 import { parse as parseQueryString } from 'node:querystring';
-import { Headers as HeaderNames } from '../contract';
+import { HTTP_EVENT_TYPE, Headers as HeaderNames, decodeParams } from '../contract';
 import { HttpError } from './errors';
-import type { FunctionEvent } from './types';
-
-/** CloudEvents `type` of events made from HTTP requests. */
-export const HTTP_EVENT_TYPE = 'dev.kubefaas.http.request';
+import type { FunctionEvent } from '../contract';
 
 /** Shared empty body: requests without one never allocate. */
 export const EMPTY_BODY: Buffer = Buffer.alloc(0);
@@ -81,7 +78,7 @@ export class HttpEvent implements FunctionEvent {
   }
 
   get params(): Readonly<Record<string, string>> {
-    if (!this.#params) this.#params = parseParams(this.headers[HeaderNames.params]);
+    if (!this.#params) this.#params = decodeParams(this.headers[HeaderNames.params]);
     return this.#params;
   }
 
@@ -116,20 +113,4 @@ export class HttpEvent implements FunctionEvent {
 
 function headerString(value: string | string[] | undefined): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;
-}
-
-/** The router sends matched path parameters as URI-encoded JSON; anything else yields no params. */
-function parseParams(header: string | string[] | undefined): Record<string, string> {
-  if (typeof header !== 'string' || header === '') return {};
-  try {
-    const parsed: unknown = JSON.parse(decodeURIComponent(header));
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
-    const params: Record<string, string> = {};
-    for (const [key, value] of Object.entries(parsed)) {
-      if (typeof value === 'string') params[key] = value;
-    }
-    return params;
-  } catch {
-    return {};
-  }
 }

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Handler } from './types';
+import type { Handler } from '../contract';
 
 /** The handler module could not be loaded; the message says what to fix. */
 export class HandlerLoadError extends Error {

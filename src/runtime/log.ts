@@ -1,4 +1,4 @@
-import type { FunctionLogger } from './types';
+import type { FunctionLogger } from '../contract';
 
 import { isoNow, LogSink } from '../shared/log-sink';
 

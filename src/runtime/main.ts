@@ -10,7 +10,7 @@ import { readQueueSettings, type QueueSettings } from '../queue/config';
 import { loadHandler } from './load-handler';
 import { RuntimeQueue } from './queue-startup';
 import { createRuntime, type Runtime } from './server';
-import type { Handler } from './types';
+import type { Handler } from '../contract';
 
 function fatal(msg: string, err: unknown, withStack = false): never {
   const error =

@@ -4,7 +4,7 @@ import type { QueueClient } from '../queue/client';
 import type { Publisher } from './context';
 import { queueHandlerFor } from './queue-trigger';
 import type { Runtime } from './server';
-import type { Handler } from './types';
+import type { Handler } from '../contract';
 
 /** The queue side of a function pod: its consumers and `context.publish`, beside the HTTP server. */
 export class RuntimeQueue {

@@ -4,7 +4,7 @@ import { InvocationContext, type Publisher } from './context';
 import { clientErrorStatus } from './errors';
 import type { LogSink } from './log';
 import { Outcome, type RuntimeMetrics } from './metrics';
-import type { Handler } from './types';
+import type { Handler } from '../contract';
 
 /**
  * Runs the user's handler for a queue delivery, with the same context as an HTTP invocation, and

@@ -12,7 +12,7 @@ import { Outcome, RuntimeMetrics, type OutcomeIndex, type TriggerStats } from '.
 import { readRequestHead, type RequestHead } from './request-head';
 import { RequestIdSource, traceIdOf } from './request-id';
 import { ContentTypes, sendBody, sendError, sendResult, type BaseHeaders } from './respond';
-import type { Handler } from './types';
+import type { Handler } from '../contract';
 
 export interface RuntimeOptions {
   /** The user's handler, already loaded. */

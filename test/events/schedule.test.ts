@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { Cron } from 'croner';
-import { checkSchedule, timeZoneProblem } from '../../src/schedule/cron';
+import { timeZoneProblem } from '../../src/contract';
+import { checkSchedule } from '../../constructs/schedule';
 
 describe('checkSchedule (the Kubernetes CronJob grammar)', () => {
   it.each([

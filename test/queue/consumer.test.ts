@@ -1,7 +1,8 @@
 import { AckPolicy, DeliverPolicy, nanos } from 'nats';
 import { Registry } from 'prom-client';
 import { Metrics } from '../../src/contract';
-import { MessageHeaders, QueueClient, QueueMetrics, publishToTopic, type QueueEvent } from '../../src/queue';
+import { MessageHeaders } from '../../src/contract';
+import { QueueClient, QueueMetrics, publishToTopic, type QueueEvent } from '../../src/queue';
 import { testConfig, topicSubscription, waitFor, useNatsServer } from './support';
 
 const nats = useNatsServer();

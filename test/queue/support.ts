@@ -2,7 +2,7 @@ import { connect, type NatsConnection } from 'nats';
 import type { QueueClient } from '../../src/queue';
 import { NatsServer } from './nats-server';
 import type { QueueConfig, QueueSubscription } from '../../src/contract';
-import { DEFAULT_QUEUE_CONFIG } from '../../src/queue';
+import { DEFAULT_QUEUE_CONFIG } from '../../src/contract';
 import { ensureQueueResources } from '../../src/queue/resources';
 
 /** A QueueConfig with names unique to one test, so tests sharing a server never see each other's messages. */

@@ -3,7 +3,7 @@ import type { Delivery, QueueEvent } from '../../src/queue';
 import { LogSink } from '../../src/runtime/log';
 import { RuntimeMetrics } from '../../src/runtime/metrics';
 import { queueHandlerFor } from '../../src/runtime/queue-trigger';
-import type { FunctionContext } from '../../src/runtime/types';
+import type { FunctionContext } from '../../src/contract';
 
 const sub: QueueSubscription = {
   kind: 'async', subject: 'async.fn', durable: 'fn_async', trigger: 'async', maxInFlight: 1, ackWaitMs: 1000, maxRetries: 0, backoffMs: [], ordered: false,

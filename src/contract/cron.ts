@@ -5,9 +5,10 @@
  * Kubernetes parses `CronJob.spec.schedule` with robfig/cron's standard parser: exactly five fields
  * (minute hour day-of-month month day-of-week) or a descriptor (`@hourly` …). croner is more
  * liberal (seconds, `L`, `W`, `#`, day-of-week 7), so it cannot be the judge alone: we parse the
- * Kubernetes grammar here, then let croner confirm it can run the result.
+ * Kubernetes grammar here, then let croner confirm it can run the result. The contract has no
+ * dependencies, so the caller passes croner in as `NextRun` (constructs/schedule.ts at synth,
+ * src/local/cron.ts in the local runner).
  */
-import { Cron } from 'croner';
 
 interface FieldSpec {
   readonly name: string;
@@ -41,8 +42,14 @@ export const SCHEDULE_HINT =
 /** A schedule Kubernetes would accept: the croner pattern that runs it locally. */
 export type ScheduleCheck = { readonly ok: true; readonly cronerPattern: string } | { readonly ok: false; readonly problem: string };
 
-/** Checks `schedule` against the Kubernetes CronJob grammar, then against croner. */
-export function checkSchedule(schedule: unknown): ScheduleCheck {
+/**
+ * The scheduler's view of a pattern: its next run after now, null when it never fires. Throws when
+ * the scheduler refuses the pattern.
+ */
+export type NextRun = (cronerPattern: string) => Date | null;
+
+/** Checks `schedule` against the Kubernetes CronJob grammar, then against the scheduler (croner). */
+export function checkSchedule(schedule: unknown, nextRun: NextRun): ScheduleCheck {
   if (typeof schedule !== 'string' || schedule.trim() === '') return { ok: false, problem: 'the schedule is empty' };
   const text = schedule.trim();
   if (/^(CRON_)?TZ=/i.test(text)) {
@@ -79,9 +86,7 @@ export function checkSchedule(schedule: unknown): ScheduleCheck {
   const cronerPattern = normalized.join(' ');
   let next: Date | null;
   try {
-    const cron = new Cron(cronerPattern, { paused: true });
-    next = cron.nextRun();
-    cron.stop();
+    next = nextRun(cronerPattern);
   } catch (err) {
     return { ok: false, problem: `schedule '${text}': ${(err as Error).message}` };
   }

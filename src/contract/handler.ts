@@ -1,6 +1,7 @@
 /**
- * The handler contract (ARCHITECTURE §4): what a function receives and may return.
- * Exported from the package root so handlers can be typed: `import type { Handler } from 'kubefaas'`.
+ * The handler contract (ARCHITECTURE §4): what a function receives and may return. Implemented by
+ * the runtime; exported from the package root so handlers can be typed:
+ * `import type { Handler } from 'kubefaas'`.
  */
 
 /** A CloudEvents 1.0-shaped event with the HTTP request (or message) that caused it. */

@@ -1,4 +1,4 @@
-import type { QueueConfig } from '../contract';
+import type { QueueConfig } from './queue';
 
 /**
  * Subject and stream naming, in one place, so the publisher, the router's async endpoint, the cron
@@ -41,46 +41,3 @@ export function streamOf(config: QueueConfig, kind: 'topic' | 'async' | 'cron'):
 export function bucketStreamName(bucket: string): string {
   return `KV_${bucket}`;
 }
-
-/**
- * NATS message headers kubefaas sets. CloudEvents attributes travel in binary mode (`ce-*`), the
- * rest are ours. NATS header names are case-sensitive on the wire; we always write these spellings.
- */
-export const MessageHeaders = {
-  /** JetStream de-duplication id (within the stream's duplicate window). */
-  msgId: 'Nats-Msg-Id',
-  contentType: 'content-type',
-  traceparent: 'traceparent',
-  ceId: 'ce-id',
-  ceSource: 'ce-source',
-  ceType: 'ce-type',
-  ceTime: 'ce-time',
-  ceSpecVersion: 'ce-specversion',
-  // Async calls: the HTTP request the router accepted.
-  callId: 'Kubefaas-Call-Id',
-  callbackUrl: 'Kubefaas-Callback-Url',
-  method: 'Kubefaas-Method',
-  path: 'Kubefaas-Path',
-  /** JSON object of the HTTP request headers of an async call. */
-  httpHeaders: 'Kubefaas-Http-Headers',
-  // Replies and dead letters.
-  status: 'Kubefaas-Status',
-  function: 'Kubefaas-Function',
-  trigger: 'Kubefaas-Trigger',
-  error: 'Kubefaas-Error',
-  attempts: 'Kubefaas-Attempts',
-  originalSubject: 'Kubefaas-Original-Subject',
-  originalSequence: 'Kubefaas-Original-Sequence',
-  originalStream: 'Kubefaas-Original-Stream',
-} as const;
-
-/** CloudEvents `type` of each kind of queue delivery. */
-export const QueueEventTypes = {
-  message: 'dev.kubefaas.queue.message',
-  asyncCall: 'dev.kubefaas.async.call',
-  cronTick: 'dev.kubefaas.cron.tick',
-  /** A handler's result published to a subscription's `responseSubject`. */
-  response: 'dev.kubefaas.queue.response',
-} as const;
-
-export const CLOUDEVENTS_SPEC_VERSION = '1.0';

@@ -1,0 +1,68 @@
+/** Environment variable names: set by the constructs, read by the runtime, router and cron sender. */
+
+/** Environment variables read by the runtime and the router. */
+export const Env = {
+  /** Port to listen on (runtime, router, and any ContainerFunction image). */
+  PORT: 'PORT',
+  /** Function name, used in logs, metrics and events. */
+  FUNCTION_NAME: 'KUBEFAAS_FUNCTION_NAME',
+  /** Absolute path of the bundled handler module (CommonJS, default export or `handler`). */
+  HANDLER_PATH: 'KUBEFAAS_HANDLER',
+  /** Handler timeout in milliseconds; the runtime answers 504 and aborts `context.signal` after it. */
+  TIMEOUT_MS: 'KUBEFAAS_TIMEOUT_MS',
+  /** Maximum concurrent requests per replica; the runtime answers 429 above it. 0 = unlimited. */
+  MAX_CONCURRENCY: 'KUBEFAAS_MAX_CONCURRENCY',
+  /** Maximum request body in bytes; the runtime answers 413 above it. */
+  MAX_BODY_BYTES: 'KUBEFAAS_MAX_BODY_BYTES',
+  /** Milliseconds the process waits for in-flight work after SIGTERM before exiting. */
+  SHUTDOWN_GRACE_MS: 'KUBEFAAS_SHUTDOWN_GRACE_MS',
+  /** Absolute path of the route table JSON the router serves (watched for changes). */
+  ROUTES_PATH: 'KUBEFAAS_ROUTES',
+  /** Namespace the component runs in (informational; from the downward API in clusters). */
+  NAMESPACE: 'KUBEFAAS_NAMESPACE',
+  /**
+   * Share of successful requests the router writes an access-log line for, 0..1 (default 1 = all).
+   * Responses with status >= 500 are always logged.
+   */
+  ACCESS_LOG_SAMPLE: 'KUBEFAAS_ACCESS_LOG_SAMPLE',
+  /** Router: 'off' serves every request with node:http (the raw-socket fast path is on by default). */
+  ROUTER_FAST_PATH: 'KUBEFAAS_ROUTER_FAST_PATH',
+} as const;
+
+/** Environment variables of the queue side of the runtime and router. */
+export const QueueEnv = {
+  /** NATS URL(s), comma separated, e.g. `nats://kubefaas-nats.faas.svc.cluster.local:4222`. */
+  NATS_URL: 'KUBEFAAS_NATS_URL',
+  /** JSON `QueueConfig`: stream names, limits and retention, shared by every component. */
+  QUEUE_CONFIG: 'KUBEFAAS_QUEUE_CONFIG',
+  /** JSON `QueueSubscription[]`: what this function's runtime consumes (topics, async, cron). */
+  SUBSCRIPTIONS: 'KUBEFAAS_SUBSCRIPTIONS',
+} as const;
+
+/**
+ * Environment of the cron sender (lib/pod/cron.js) that a CronTrigger's CronJob runs once per tick.
+ * With a queue it also gets QueueEnv.NATS_URL and QueueEnv.QUEUE_CONFIG and publishes the tick to
+ * `cronSubject(config, FUNCTION, TRIGGER)`; without one it gets ROUTER_URL and POSTs the tick to
+ * `<ROUTER_URL>/function/<FUNCTION>`.
+ */
+export const CronEnv = {
+  /** Name of the function the tick is for. */
+  FUNCTION: 'KUBEFAAS_CRON_FUNCTION',
+  /** Name of the cron trigger (unique per function); the event `type`/`source` name it. */
+  TRIGGER: 'KUBEFAAS_CRON_TRIGGER',
+  /** The schedule, informational (the CronJob controller does the scheduling). */
+  SCHEDULE: 'KUBEFAAS_CRON_SCHEDULE',
+  /** IANA time zone of the schedule, when one was given. */
+  TIME_ZONE: 'KUBEFAAS_CRON_TIME_ZONE',
+  /** Body of the tick event (JSON text), when the trigger has `data`. */
+  DATA: 'KUBEFAAS_CRON_DATA',
+  /** Router base URL (platform without a queue), e.g. `http://kubefaas-router.faas.svc.cluster.local:80`. */
+  ROUTER_URL: 'KUBEFAAS_ROUTER_URL',
+  /** Milliseconds the sender waits for the function (router delivery) or for the publish ack. */
+  TIMEOUT_MS: 'KUBEFAAS_CRON_TIMEOUT_MS',
+  /**
+   * Optional: the Job's name (downward API label `batch.kubernetes.io/job-name`). Unique per scheduled
+   * run, so it becomes the tick's id and Nats-Msg-Id: a retried Job pod cannot deliver the tick twice.
+   */
+  JOB_NAME: 'KUBEFAAS_CRON_JOB_NAME',
+} as const;

@@ -1,0 +1,30 @@
+/** HTTP names and constants the router, the runtime and the constructs share. */
+
+/** HTTP endpoints served by every runtime and router process (never routed to handlers). */
+export const Endpoints = {
+  health: '/healthz',
+  ready: '/readyz',
+  metrics: '/metrics',
+} as const;
+
+/** Request headers the router and runtime read or set. */
+export const Headers = {
+  requestId: 'x-request-id',
+  traceparent: 'traceparent',
+  callId: 'x-call-id',
+  callbackUrl: 'x-callback-url',
+  /** Set by the router on proxied requests: the function the route resolved to. */
+  functionName: 'x-kubefaas-function',
+  /** Set by the router: path parameters of the matched route, as URI-encoded JSON (`{"id":"42"}`; see params.ts). */
+  params: 'x-kubefaas-params',
+} as const;
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+/**
+ * How long the router keeps an idle client connection open (node:http's `keepAliveTimeout`, and the
+ * `Keep-Alive: timeout=` hint of the fast path). Longer than typical load-balancer idle timeouts
+ * (60 s), so the LB closes idle connections, not us.
+ */
+export const ROUTER_KEEP_ALIVE_TIMEOUT_MS = 65_000;

@@ -1,0 +1,22 @@
+/** Prometheus metric names: stable, documented in docs/metrics.md. */
+export const Metrics = {
+  functionInvocations: 'kubefaas_function_invocations_total',
+  functionDuration: 'kubefaas_function_duration_seconds',
+  functionInFlight: 'kubefaas_function_in_flight',
+  functionColdStarts: 'kubefaas_function_cold_starts_total',
+  routerRequests: 'kubefaas_router_requests_total',
+  routerUpstreamDuration: 'kubefaas_router_upstream_duration_seconds',
+  routerRequestDuration: 'kubefaas_router_request_duration_seconds',
+  // Emitted by the queue consumer (events issue); named here now so alert rules and dashboards can
+  // reference them. Labels are documented in docs/metrics.md and constructs/metrics/generators/catalog.ts.
+  /** Counter {function, trigger, outcome}: messages handed to a function by the queue consumer. */
+  queueDeliveries: 'kubefaas_queue_deliveries_total',
+  /** Counter {function, trigger}: redeliveries after a failed or timed-out attempt. */
+  queueRetries: 'kubefaas_queue_retries_total',
+  /** Counter {function, trigger}: messages moved to the dead-letter subject after the last attempt. */
+  queueDeadLetters: 'kubefaas_queue_dead_letters_total',
+  /** Gauge {function, trigger}: messages not yet acknowledged by the function's consumer. */
+  queueConsumerLag: 'kubefaas_queue_consumer_lag_messages',
+  /** Counter {function, state}: async calls (`/async-function/<name>`) entering each state (queued/running/succeeded/failed). */
+  asyncCalls: 'kubefaas_async_calls_total',
+} as const;

@@ -1,0 +1,35 @@
+/** Names, labels and annotations of the objects kubefaas synthesizes (and that the local runner reads). */
+
+export const PART_OF = 'kubefaas';
+
+/** Name of the router's Deployment, Service and code ConfigMap. */
+export const ROUTER_NAME = 'kubefaas-router';
+
+/** Labels and annotations kubefaas puts on the objects it synthesizes. */
+export const Labels = {
+  partOf: 'app.kubernetes.io/part-of',
+  name: 'app.kubernetes.io/name',
+  component: 'app.kubernetes.io/component',
+  managedBy: 'app.kubernetes.io/managed-by',
+  /** Stable selector label of a function's pods (value: the function name). */
+  function: 'kubefaas.dev/function',
+  /** Stable selector label of a platform component's pods (value: e.g. `router`). */
+  platformComponent: 'kubefaas.dev/component',
+} as const;
+
+export const Annotations = {
+  /** Hash of the code a pod runs; changing code changes the pod template and rolls the Deployment. */
+  codeHash: 'kubefaas.dev/code-hash',
+  /** Hash of a component's configuration (NATS, Prometheus, Alertmanager); a change rolls its pods. */
+  configHash: 'kubefaas.dev/config-hash',
+  /**
+   * ContainerFunction only: JSON array of the command the local runner starts instead of the image
+   * (a laptop has no container runtime). Ignored by Kubernetes.
+   */
+  localCommand: 'kubefaas.dev/local-command',
+} as const;
+
+/** Service DNS name of a Service in the cluster. */
+export function serviceHost(name: string, namespace: string): string {
+  return `${name}.${namespace}.svc.cluster.local`;
+}

@@ -1,0 +1,24 @@
+/** Ports, the pod user and where the synthesized pods mount the ConfigMaps that carry our code and data. */
+
+/** Port every function container and the router listen on inside their pods. */
+export const CONTAINER_PORT = 8080;
+/** Port the function and router Services expose. */
+export const SERVICE_PORT = 80;
+/** Numeric uid/gid of the `node` user in the official node image (restricted PSS needs a number). */
+export const NODE_UID = 1000;
+
+/** Where the synthesized pods mount the ConfigMaps that carry our code and data. */
+export const Paths = {
+  runtimeDir: '/var/kubefaas/runtime',
+  runtimeFile: 'runtime.js',
+  functionDir: '/var/kubefaas/function',
+  functionFile: 'index.js',
+  routerDir: '/var/kubefaas/router',
+  routerFile: 'router.js',
+  routesDir: '/var/kubefaas/routes',
+  routesFile: 'routes.json',
+  /** The cron sender (lib/pod/cron.js) a CronTrigger's CronJob runs, from the `kubefaas-cron` ConfigMap. */
+  cronDir: '/var/kubefaas/cron',
+  cronFile: 'cron.js',
+  tmpDir: '/tmp',
+} as const;

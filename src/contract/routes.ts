@@ -1,0 +1,137 @@
+import { Endpoints, type HttpMethod } from './http';
+
+/**
+ * The route table and its grammar: one validator for paths, function names and hosts, used by the
+ * constructs at synth (HttpTrigger, function names) and by the router when it loads a table.
+ */
+
+/**
+ * The router serves every function at `/function/<name>` and `/function/<name>/<rest>` (any method).
+ * Routes under this prefix, or on the `Endpoints` paths, would be shadowed, so the route table rejects them.
+ */
+export const FUNCTION_PATH_PREFIX = '/function/';
+
+/**
+ * With a queue, the router accepts async calls at `POST /async-function/<name>[/<rest>]` (202 +
+ * `X-Call-Id`) and reports them at `GET /async-function/<name>/<call-id>`.
+ */
+export const ASYNC_FUNCTION_PATH_PREFIX = '/async-function/';
+
+/** One function the router can reach. */
+export interface RouteTarget {
+  /** Base URL of the function's Service, e.g. `http://hello.faas.svc.cluster.local:80`. */
+  readonly url: string;
+  /** Per-request timeout the router applies to this function, in milliseconds. */
+  readonly timeoutMs: number;
+}
+
+/** One HTTP trigger: requests matching method + path (+ host) go to `function`. */
+export interface Route {
+  readonly function: string;
+  readonly methods: readonly HttpMethod[];
+  /** find-my-way syntax: `/users/:id`, `/files/*`. */
+  readonly path: string;
+  /** Exact host (without port); absent = any host. */
+  readonly host?: string;
+}
+
+/** The route table the router serves, generated at synth time into a ConfigMap. */
+export interface RouteTable {
+  readonly version: 1;
+  readonly functions: { readonly [name: string]: RouteTarget };
+  readonly routes: readonly Route[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------------------------
+
+/** Paths the router serves itself: `/function/<name>`, `/async-function/<name>` and its endpoints. */
+const RESERVED_PREFIXES = [FUNCTION_PATH_PREFIX, ASYNC_FUNCTION_PATH_PREFIX].map((prefix) => prefix.slice(0, -1));
+const RESERVED_EXACT: readonly string[] = [Endpoints.health, Endpoints.ready, Endpoints.metrics];
+
+const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// RFC 3986 pchar minus ':' (find-my-way reads it as a parameter) and '*' (wildcard).
+const STATIC_SEGMENT = /^(?:[A-Za-z0-9\-._~!$&'()+,;=@]|%[0-9A-Fa-f]{2})+$/;
+
+export const PATH_HINT = 'Paths start with "/", use `:name` for a whole-segment parameter and `*` only as the last segment, and contain no "?", "#", whitespace or "//"';
+
+/**
+ * Rules for route paths (find-my-way syntax, restricted to what we can check): `/users/:id`,
+ * `/files/*`. Returns a problem description, or undefined when the path is well-formed and not
+ * reserved by the router.
+ */
+export function pathProblem(path: unknown): string | undefined {
+  if (typeof path !== 'string' || path.length === 0) return 'the path is empty';
+  if (!path.startsWith('/')) return `path '${path}' does not start with "/"`;
+  if (path.length > 2048) return `path is ${path.length} characters long (at most 2048)`;
+  if (/[?#]/.test(path)) return `path '${path}' contains a query or fragment ("?" or "#")`;
+  if (/\s/.test(path)) return `path '${JSON.stringify(path)}' contains whitespace`;
+  if (path.includes('//')) return `path '${path}' contains an empty segment ("//")`;
+
+  const segments = path.slice(1).split('/');
+  const params = new Set<string>();
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i];
+    const last = i === segments.length - 1;
+    if (segment === '') continue; // only possible as the trailing slash (or the root path)
+    if (segment === '.' || segment === '..') return `path '${path}' contains a "${segment}" segment`;
+    if (segment === '*') {
+      if (!last) return `path '${path}' has a wildcard "*" before the last segment`;
+      continue;
+    }
+    if (segment.includes('*')) return `path '${path}' uses "*" inside a segment (only a whole last segment may be "*")`;
+    if (segment.startsWith(':')) {
+      const name = segment.slice(1);
+      if (!PARAM_NAME.test(name)) return `path '${path}' has a malformed parameter '${segment}' (use :name with letters, digits and "_")`;
+      if (params.has(name)) return `path '${path}' uses the parameter ':${name}' twice`;
+      params.add(name);
+      continue;
+    }
+    if (!STATIC_SEGMENT.test(segment)) return `path '${path}' has an invalid segment '${segment}' (":" only starts a parameter; escape other characters with %XX)`;
+  }
+
+  for (const prefix of RESERVED_PREFIXES) {
+    if (path === prefix || path.startsWith(`${prefix}/`)) {
+      return `path '${path}' is under '${prefix}/', which the router reserves for calling functions by name`;
+    }
+  }
+  if (RESERVED_EXACT.includes(path.replace(/\/$/, ''))) return `path '${path}' is reserved for the router's own endpoint`;
+  return undefined;
+}
+
+/**
+ * The shape two routes must not share: parameter names are irrelevant to matching (`/a/:x` and
+ * `/a/:y` match the same requests) and a trailing slash is treated as the same path.
+ */
+export function routeShape(path: string): string {
+  const shape = path
+    .split('/')
+    .map((segment) => (segment.startsWith(':') ? ':' : segment))
+    .join('/');
+  return shape.length > 1 ? shape.replace(/\/$/, '') : shape;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Function names and hosts
+// ---------------------------------------------------------------------------------------------
+
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Function names become Service names, which Kubernetes validates as DNS-1035 labels (at most 63
+ * characters, starting with a letter), and the router addresses them as `<name>.<ns>.svc.cluster.local`.
+ */
+export function isFunctionName(name: unknown): name is string {
+  return typeof name === 'string' && name.length <= 63 && DNS1035_LABEL.test(name);
+}
+
+export const FUNCTION_NAME_HINT =
+  'Use at most 63 lower-case letters, digits and "-", starting with a letter and ending with a letter or digit';
+
+const HOST_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** An exact, lower-case DNS host name without port, as a route's `host` (at most 253 characters). */
+export function isRouteHost(host: unknown): host is string {
+  return typeof host === 'string' && host.length > 0 && host.length <= 253 && HOST_NAME.test(host);
+}
