@@ -17,4 +17,5 @@ export * from './placement';
 export * from './metrics';
 export { ValidationError } from './errors';
 export type { FunctionEvent, FunctionContext, FunctionLogger, Handler, HandlerResult } from '../src/contract';
+export { ROUTER_NAME } from '../src/contract';
 export type { HttpMethod, RouteTable, Route, RouteTarget } from '../src/contract';

@@ -1,12 +1,11 @@
 import { ApiObject, Chart, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import { Annotations, Endpoints, Env, Labels, Paths, QueueEnv, RouteTable, SERVICE_PORT, serviceHost } from '../src/contract';
+import { Annotations, Endpoints, Env, Labels, Paths, QueueEnv, ROUTER_NAME, RouteTable, SERVICE_PORT, routeShape, serviceHost } from '../src/contract';
 import { Defaults, Limits } from './defaults';
 import { EnvInput } from './env';
 import { ValidationError, validationMessage } from './errors';
 import type { FunctionBase } from './function-base';
-import { routeShape } from './http-path';
 import { objectMeta } from './metadata';
 import { podBundle } from './pod-code';
 import { RouterExposure } from './exposure';
@@ -191,7 +190,6 @@ export interface PlatformProps {
 
 const PLATFORM_BRAND = Symbol.for('kubefaas.Platform');
 
-export const ROUTER_NAME = 'kubefaas-router';
 export const ROUTES_CONFIGMAP = 'kubefaas-routes';
 export const RUNTIME_CONFIGMAP = 'kubefaas-runtime';
 

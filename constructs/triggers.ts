@@ -1,7 +1,6 @@
-import { HTTP_METHODS, HttpMethod } from '../src/contract';
+import { HTTP_METHODS, HttpMethod, PATH_HINT, isRouteHost, pathProblem } from '../src/contract';
 import { ValidationError } from './errors';
 import type { FunctionBase } from './function-base';
-import { PATH_HINT, pathProblem } from './http-path';
 
 /**
  * Something that invokes a function. A trigger validates its options and, in `bind`, registers
@@ -39,8 +38,6 @@ export interface HttpTriggerProps {
   readonly host?: string;
 }
 
-const HOST = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
 /** Routes HTTP requests matching method + path (+ host) through the router to a function. */
 export class HttpTrigger implements ITrigger {
   constructor(public readonly props: HttpTriggerProps) {}
@@ -75,7 +72,7 @@ export class HttpTrigger implements ITrigger {
 
   private host(fn: FunctionBase, host: unknown): string {
     const lower = typeof host === 'string' ? host.toLowerCase() : '';
-    if (lower.length === 0 || lower.length > 253 || !HOST.test(lower)) {
+    if (!isRouteHost(lower)) {
       throw new ValidationError(fn, `HTTP trigger on '${this.props.path}' has an invalid host '${String(host)}'`, 'Give an exact DNS name without port or scheme, e.g. api.example.com');
     }
     return lower;

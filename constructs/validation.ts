@@ -1,12 +1,11 @@
 import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { IConstruct } from 'constructs';
-import { Env } from '../src/contract';
+import { Env, FUNCTION_NAME_HINT, isFunctionName } from '../src/contract';
 import { ValidationError } from './errors';
 
 // Syntax rules of Kubernetes names, in one place (k8s.io/apimachinery/pkg/util/validation).
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
@@ -21,19 +20,16 @@ export function isDns1123Subdomain(value: string): boolean {
   return value.length <= 253 && DNS1123_SUBDOMAIN.test(value);
 }
 
-/**
- * Function names become Service names, which Kubernetes validates as DNS-1035 labels (they must
- * start with a letter), and the router addresses them as `<name>.<ns>.svc.cluster.local`.
- */
+/** Function names follow the contract's rule (`isFunctionName`, a DNS-1035 label) and avoid the platform's prefix. */
 export function validateFunctionName(scope: IConstruct, name: unknown): string {
   if (typeof name !== 'string' || name.length === 0) {
     throw new ValidationError(scope, 'the function name is empty', 'Give the construct an id or set `functionName`');
   }
-  if (name.length > 63 || !DNS1035_LABEL.test(name)) {
+  if (!isFunctionName(name)) {
     throw new ValidationError(
       scope,
       `function name '${name}' is not a valid Kubernetes Service name (DNS-1035 label)`,
-      'Use at most 63 lower-case letters, digits and "-", starting with a letter and ending with a letter or digit (set `functionName` if the construct id does not fit)',
+      `${FUNCTION_NAME_HINT} (set \`functionName\` if the construct id does not fit)`,
     );
   }
   if (name.startsWith(RESERVED_PREFIX)) {

@@ -22,7 +22,6 @@ export const MonitoringComponents = {
 /** The `nobody` user the official Prometheus and Alertmanager images run as. */
 export const NOBODY_UID = 65534;
 
-export const CONFIG_HASH_ANNOTATION = 'kubefaas.dev/config-hash';
 
 export interface ObjectProps {
   readonly apiVersion: string;

@@ -2,14 +2,14 @@ import { ApiObject, Lazy, Size, Duration } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
-import { Labels } from '../../src/contract';
+import { Annotations, Labels } from '../../src/contract';
 import { alertmanagerConfig, prometheusConfig, ruleGroups } from '../../src/metrics';
 import { ValidationError } from '../errors';
 import { isDns1123Subdomain, sizeBytes, bytesQuantity, validateKeyReference } from '../validation';
 import { GrafanaDashboard } from './dashboard';
 import { MonitoringImages } from './images';
 import {
-  CONFIG_HASH_ANNOTATION, MonitoringComponents, MonitoringNames, NOBODY_UID,
+  MonitoringComponents, MonitoringNames, NOBODY_UID,
   apiObject, componentLabels, contentHash,
 } from './objects';
 import { MetricsBindOptions, PrometheusMetricsOptions } from './options';
@@ -133,7 +133,7 @@ export class PrometheusServer extends Construct {
           replicas: 1,
           selector: { matchLabels: this.podLabels },
           template: {
-            metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: Lazy.any({ produce: () => contentHash(config, rules()) }) } },
+            metadata: { labels, annotations: { [Annotations.configHash]: Lazy.any({ produce: () => contentHash(config, rules()) }) } },
             spec: {
               serviceAccountName: name,
               // Kubernetes service discovery talks to the API server with this token.
@@ -197,7 +197,7 @@ export class PrometheusServer extends Construct {
           replicas: 1,
           selector: { matchLabels: podLabels },
           template: {
-            metadata: { labels, annotations: { [CONFIG_HASH_ANNOTATION]: contentHash(config) } },
+            metadata: { labels, annotations: { [Annotations.configHash]: contentHash(config) } },
             spec: {
               automountServiceAccountToken: false,
               securityContext: restrictedPodSecurity(NOBODY_UID),

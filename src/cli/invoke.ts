@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { isFunctionName } from '../contract';
 import { controlStateFile, readControlState } from '../local/control';
 import { DEFAULT_ROUTER_PORT } from '../local/platform';
 import { UsageError } from './dev';
@@ -35,7 +36,7 @@ export function parseInvokeArgs(argv: string[], readStdin: () => Buffer = () => 
   if (values.help) return undefined;
   if (positionals.length !== 1) throw new UsageError('invoke needs exactly one function name', INVOKE_USAGE);
   const name = positionals[0];
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name)) throw new UsageError(`"${name}" is not a function name (DNS-1123 label)`, INVOKE_USAGE);
+  if (!isFunctionName(name)) throw new UsageError(`"${name}" is not a function name (DNS-1035 label)`, INVOKE_USAGE);
   const headers: Record<string, string> = {};
   for (const h of values.header ?? []) {
     const i = h.indexOf(':');

@@ -1,5 +1,5 @@
 import FindMyWay from 'find-my-way';
-import { FUNCTION_PATH_PREFIX, HTTP_METHODS, type RouteTable } from '../contract';
+import { EMPTY_PARAMS_HEADER, FUNCTION_PATH_PREFIX, HTTP_METHODS, encodeParams, type RouteTable } from '../contract';
 import type { RequestCounter, RouterMetrics } from './metrics';
 import { RouteTableError } from './route-table';
 import type { Upstream } from './upstreams';
@@ -23,7 +23,6 @@ export interface RouteMatch {
 type Method = FindMyWay.HTTPMethod;
 
 const EMPTY_QUERY = Object.freeze({}) as Record<string, string>;
-const EMPTY_PARAMS = encodeURIComponent('{}');
 /** find-my-way calls handlers only from `lookup()`, which we do not use: matches are read from `store`. */
 const UNUSED_HANDLER = (): void => undefined;
 
@@ -115,11 +114,6 @@ export class RouteMatcher {
     if (entry === undefined) return null;
     const rest = url.slice(end);
     const forwardPath = rest === '' ? '/' : rest.charCodeAt(0) === 63 ? '/' + rest : rest;
-    return { entry, params: EMPTY_PARAMS, forwardPath };
+    return { entry, params: EMPTY_PARAMS_HEADER, forwardPath };
   }
-}
-
-function encodeParams(params: Record<string, string | undefined>): string {
-  for (const _ in params) return encodeURIComponent(JSON.stringify(params));
-  return EMPTY_PARAMS;
 }

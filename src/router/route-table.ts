@@ -1,18 +1,16 @@
-import { Endpoints, FUNCTION_PATH_PREFIX, HTTP_METHODS, type HttpMethod, type Route, type RouteTable, type RouteTarget } from '../contract';
+import { HTTP_METHODS, isFunctionName, isRouteHost, pathProblem, type HttpMethod, type Route, type RouteTable, type RouteTarget } from '../contract';
 
 /** A route table that cannot be served; the message names the offending entry. */
 export class RouteTableError extends Error {
   override readonly name = 'RouteTableError';
 }
 
-const FUNCTION_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const HOST_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 /** Router timeouts beyond an hour are certainly a unit mistake (seconds given as ms * 1000). */
 const MAX_TIMEOUT_MS = 3_600_000;
-const RESERVED_PATHS: ReadonlySet<string> = new Set(Object.values(Endpoints));
 
 /**
- * Parses and checks a route table file. Structural checks only; conflicts between routes
+ * Parses and checks a route table file, with the contract's rules for names, paths and hosts (the
+ * ones the constructs applied at synth). Conflicts between routes
  * (two routes on the same method + path + host) are found when the matcher is built.
  */
 export function parseRouteTable(text: string): RouteTable {
@@ -37,7 +35,7 @@ export function parseRouteTable(text: string): RouteTable {
 
 function checkTarget(name: string, target: unknown): RouteTarget {
   const where = `functions.${name}`;
-  if (!FUNCTION_NAME.test(name)) throw new RouteTableError(`${where}: name must be a DNS-1123 label`);
+  if (!isFunctionName(name)) throw new RouteTableError(`${where}: name must be a DNS-1035 label (a Service name)`);
   if (!isObject(target)) throw new RouteTableError(`${where}: must be an object { url, timeoutMs }`);
   const { url, timeoutMs } = target;
   if (typeof url !== 'string') throw new RouteTableError(`${where}.url: must be a string`);
@@ -71,17 +69,14 @@ function checkRoute(route: unknown, index: number, functions: Record<string, Rou
     }
   }
   if (new Set(methods).size !== methods.length) throw new RouteTableError(`${where}.methods: contains duplicates`);
-  if (typeof path !== 'string' || !path.startsWith('/')) throw new RouteTableError(`${where}.path: must be a string starting with "/"`);
-  if (path.includes('?') || path.includes('#')) throw new RouteTableError(`${where}.path: must not contain "?" or "#"`);
-  if (RESERVED_PATHS.has(path) || (path + '/').startsWith(FUNCTION_PATH_PREFIX)) {
-    throw new RouteTableError(`${where}.path: ${path} is reserved by the router`);
-  }
-  if (host !== undefined && (typeof host !== 'string' || !HOST_NAME.test(host))) {
+  const problem = pathProblem(path);
+  if (problem !== undefined) throw new RouteTableError(`${where}.path: ${problem}`);
+  if (host !== undefined && !isRouteHost(host)) {
     throw new RouteTableError(`${where}.host: must be a lower-case host name without port`);
   }
   return host === undefined
-    ? { function: fn, methods: methods as HttpMethod[], path }
-    : { function: fn, methods: methods as HttpMethod[], path, host };
+    ? { function: fn, methods: methods as HttpMethod[], path: path as string }
+    : { function: fn, methods: methods as HttpMethod[], path: path as string, host };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -1,6 +1,6 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { Endpoints, HTTP_METHODS, type RouteTable } from '../contract';
+import { Endpoints, HTTP_METHODS, ROUTER_KEEP_ALIVE_TIMEOUT_MS, type RouteTable } from '../contract';
 import type { AsyncEndpoint } from './async-endpoint';
 import { NodeDownstream } from './downstream';
 import { FastPath } from './fast-path/fast-path';
@@ -15,8 +15,6 @@ import { RequestIds, TraceparentSource } from './trace-ids';
 import { Upstreams } from './upstreams';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
-/** Longer than typical load-balancer idle timeouts (60 s), so the LB closes idle connections, not us. */
-const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 export interface RouterStateOptions {
   /** Share of successful requests that get an access-log line. @default 1 */
@@ -113,7 +111,7 @@ export class RouterState implements ProxyEnvironment {
  * requests are served on the fast path in front of node:http (see `FastPath`).
  */
 export function createRouterServer(state: RouterState, options: RouterServerOptions = {}): Server {
-  const server = createServer({ keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => handleRequest(state, req, res));
+  const server = createServer({ keepAliveTimeout: ROUTER_KEEP_ALIVE_TIMEOUT_MS }, (req, res) => handleRequest(state, req, res));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerMalformed(err, socket));
   if (options.fastPath ?? true) state.fastPathActive = FastPath.install(server, state) !== undefined;
   return server;

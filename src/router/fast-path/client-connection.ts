@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { ROUTER_KEEP_ALIVE_TIMEOUT_MS } from '../../contract';
 import type { Downstream } from '../downstream';
 import { readInboundHeaders } from '../forwarded-headers';
 import { jsonAnswer } from '../responses';
@@ -30,7 +31,7 @@ const MAX_UNREAD_BYTES = 64 * 1024;
 export const MAX_BUFFERED_BODY_BYTES = 64 * 1024;
 /** Below this a response's head and first chunk are copied into one buffer: one write, one syscall. */
 const COALESCE_BYTES = 16 * 1024;
-const KEEP_ALIVE_HINT = `keep-alive: timeout=${Math.floor(65_000 / 1000)}\r\n`;
+const KEEP_ALIVE_HINT = `keep-alive: timeout=${Math.floor(ROUTER_KEEP_ALIVE_TIMEOUT_MS / 1000)}\r\n`;
 
 /**
  * One client connection served on the router's fast path: requests without a body or with a small
