@@ -5,7 +5,7 @@ import { ValidationError } from './errors';
 import { FunctionBase, FunctionOptions } from './function-base';
 import { validateImage } from './image';
 import { httpProbe, tcpProbe } from './workload';
-import { SCRAPE_ANNOTATION } from '../src/metrics/scrape';
+import { SCRAPE_ANNOTATION } from './metrics/generators/scrape';
 
 /** How the local runner (`kubefaas dev`) runs the function instead of its image. */
 export interface LocalRunOptions {

@@ -39,6 +39,7 @@ function packageRoot(start: string): string {
 }
 
 function buildInPlace(root: string, name: PodBundleName, file: string): void {
+  // Shipped in the package (package.json `files`), so this require resolves in an installed copy too.
   const script = path.join(root, 'scripts', 'pod-bundles.cjs');
   if (!fs.existsSync(script)) {
     throw new Error(`kubefaas: ${file} is missing from the installed package; reinstall kubefaas`);
@@ -46,7 +47,8 @@ function buildInPlace(root: string, name: PodBundleName, file: string): void {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const bundles = require(script) as { entryExists(n: string): boolean; buildPodBundleSync(n: string): unknown };
   if (!bundles.entryExists(name)) {
-    throw new Error(`kubefaas: ${file} is missing and its sources are not in this checkout; run \`npm run build\``);
+    // An installed package ships lib/pod/ but not the sources the bundles are built from.
+    throw new Error(`kubefaas: ${file} is missing and its sources are not here; reinstall kubefaas (in a checkout: run \`npm run build\`)`);
   }
   bundles.buildPodBundleSync(name);
 }

@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { GRAFANA_DASHBOARD_LABEL, grafanaDashboard } from '../../src/metrics';
+import { GRAFANA_DASHBOARD_LABEL, grafanaDashboard } from './generators';
 import { MonitoringNames, apiObject } from './objects';
 
 export interface GrafanaDashboardProps {

@@ -1,7 +1,7 @@
 import { Duration, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { Endpoints, Labels, PART_OF } from '../../src/contract';
-import { METRICS_PORT_NAME, labelingSteps, ruleGroups, toOperatorRelabel } from '../../src/metrics';
+import { METRICS_PORT_NAME, labelingSteps, ruleGroups, toOperatorRelabel } from './generators';
 import { ValidationError } from '../errors';
 import { validateLabels } from '../validation';
 import { GrafanaDashboard } from './dashboard';

@@ -4,7 +4,7 @@ import { Cpu } from 'cdk8s-plus-27';
 import {
   DeadLetterAlert, ErrorRatioAlert, FunctionAlertOverrides, LatencyNearTimeoutAlert, NoReadyReplicaAlert,
   QueueLagAlert, ReceiverType, Severity,
-} from '../../src/metrics';
+} from './generators';
 
 export type { DeadLetterAlert, ErrorRatioAlert, LatencyNearTimeoutAlert, NoReadyReplicaAlert, QueueLagAlert, ReceiverType, Severity };
 

@@ -3,7 +3,7 @@ import { Cpu } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
 import { Annotations, Labels } from '../../src/contract';
-import { alertmanagerConfig, prometheusConfig, ruleGroups } from '../../src/metrics';
+import { alertmanagerConfig, prometheusConfig, ruleGroups } from './generators';
 import { ValidationError } from '../errors';
 import { isDns1123Subdomain, sizeBytes, bytesQuantity, validateKeyReference } from '../validation';
 import { GrafanaDashboard } from './dashboard';

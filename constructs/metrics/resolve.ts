@@ -1,10 +1,10 @@
-/** Turns the public (Duration-based) metrics options into the pure rule inputs of src/metrics. */
+/** Turns the public (Duration-based) metrics options into the pure rule inputs of ./generators. */
 import { Duration } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import {
   DEFAULT_FUNCTION_ALERTS, DEFAULT_PLATFORM_ALERTS, FunctionAlertOverrides, MonitoredFunction, PlatformAlerts,
   alertProblems, mergeAlerts,
-} from '../../src/metrics';
+} from './generators';
 import { ValidationError } from '../errors';
 import { AlertRuleOptions, FunctionAlertOptions, MonitoredFunctionInfo } from './options';
 

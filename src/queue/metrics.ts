@@ -18,7 +18,7 @@ export class TriggerCounters {
 }
 
 /**
- * The queue's Prometheus metrics (names from the contract, labels as in src/metrics/catalog.ts),
+ * The queue's Prometheus metrics (names from the contract, labels as in constructs/metrics/generators/catalog.ts),
  * registered on the caller's registry so the runtime and router expose them on their /metrics.
  * One instance per registry: prom-client refuses a second registration of the same name.
  */

@@ -1,7 +1,7 @@
 /** The Grafana dashboard: valid JSON, labelled for the sidecar, queries that parse and name real metrics. */
 import { stringify } from 'yaml';
 import { Metrics } from '../../constructs/metrics';
-import { METRIC_CATALOG, RecordingRules, seriesNames } from '../../src/metrics';
+import { METRIC_CATALOG, RecordingRules, seriesNames } from '../../constructs/metrics/generators';
 import { metricNames } from './promql-names';
 import { NAMESPACE, find, run, synthMetrics, tempFiles } from './support';
 

@@ -1,7 +1,7 @@
 /** docs/metrics.md documents every metric, recording rule and alert that exists, with its labels. */
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { Alerts, METRIC_CATALOG, RecordingRules } from '../../src/metrics';
+import { Alerts, METRIC_CATALOG, RecordingRules } from '../../constructs/metrics/generators';
 import { Metrics } from '../../src/contract';
 
 const doc = readFileSync(join(__dirname, '..', '..', 'docs', 'metrics.md'), 'utf8');

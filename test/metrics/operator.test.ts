@@ -2,7 +2,7 @@
 import { Chart, Testing } from 'cdk8s';
 import { parse, stringify } from 'yaml';
 import { Metrics } from '../../constructs/metrics';
-import { labelingSteps, toPrometheusRelabel } from '../../src/metrics';
+import { labelingSteps, toPrometheusRelabel } from '../../constructs/metrics/generators';
 import { expectValidManifests, validateManifests } from '../support/validate';
 import { COMMON_LABELS, NAMESPACE, find, run, synthMetrics, tempFiles } from './support';
 

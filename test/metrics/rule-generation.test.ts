@@ -2,7 +2,7 @@
 import { Duration } from 'cdk8s';
 import { parse } from 'yaml';
 import { Metrics } from '../../constructs/metrics';
-import { Alerts, AlertingRule, RuleGroup, promDuration } from '../../src/metrics';
+import { Alerts, AlertingRule, RuleGroup, promDuration } from '../../constructs/metrics/generators';
 import { find, run, synthMetrics, tempFiles } from './support';
 
 function alertRules(groups: RuleGroup[], alert: string): AlertingRule[] {

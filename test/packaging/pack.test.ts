@@ -185,21 +185,24 @@ test('the tarball holds the compiled library, its declarations and the pod bundl
     'README.md',
     'lib/constructs/index.js',
     'lib/constructs/index.d.ts',
-    'lib/src/runtime/types.d.ts',
-    'lib/src/contract.d.ts',
+    'lib/src/contract/index.d.ts',
+    'lib/src/contract/handler.d.ts',
     'lib/src/cli/main.js',
     'lib/src/local/index.js',
     'lib/src/local/index.d.ts',
     'lib/stacks/index.js',
     'lib/stacks/index.d.ts',
     ...Object.keys(BUNDLES).map((name) => `lib/pod/${name}.js`),
+    // constructs/pod-code.ts reads the bundle definitions from here (it builds them on demand in a checkout).
+    'scripts/pod-bundles.cjs',
   ];
   expect(expected.filter((f) => !files.has(f))).toEqual([]);
   const unwanted = [...files].filter(
     (f) =>
       f.endsWith('.map') ||
       (f.endsWith('.ts') && !f.endsWith('.d.ts')) ||
-      /^(test|examples|src|constructs|stacks|scripts|node_modules)\//.test(f) ||
+      /^(test|examples|src|constructs|stacks|node_modules)\//.test(f) ||
+      (f.startsWith('scripts/') && f !== 'scripts/pod-bundles.cjs') ||
       f.startsWith('lib/examples/') ||
       f.startsWith('lib/stacks/example/') ||
       f.startsWith('lib/test/'),
@@ -265,4 +268,19 @@ test('the subpath entries resolve, and `kubefaas dev` finds tsx for TypeScript a
   expect(resolved.local).toBe(path.join(installed, 'lib', 'src', 'local', 'index.js'));
   expect(resolved.tsx.startsWith(path.join(project, 'node_modules'))).toBe(true);
   expect(resolved.local_api).toBe('function');
+});
+
+test('a bundle missing from the installed package is reported, not rebuilt from sources it does not have', async () => {
+  const installed = path.join(project, 'node_modules', 'kubefaas');
+  const bundle = path.join(installed, 'lib', 'pod', 'cron.js');
+  const aside = `${bundle}.aside`;
+  fs.renameSync(bundle, aside);
+  try {
+    const script = `try { require(${JSON.stringify(path.join(installed, 'lib', 'constructs', 'pod-code.js'))}).podBundle('cron'); console.log('built'); } catch (e) { console.log(e.message); }`;
+    const { stdout } = await run(process.execPath, ['-e', script], { cwd: project });
+    expect(stdout).toMatch(/cron\.js is missing and its sources are not here; reinstall kubefaas/);
+    expect(fs.existsSync(bundle)).toBe(false);
+  } finally {
+    fs.renameSync(aside, bundle);
+  }
 });

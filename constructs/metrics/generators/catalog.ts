@@ -3,7 +3,7 @@
  * this catalog adds the facts that rules, dashboards, docs/metrics.md and their tests rely on, so a
  * query can be checked against metrics that exist instead of against a second list of names.
  */
-import { Metrics } from '../contract';
+import { Metrics } from '../../../src/contract';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 export type MetricEmitter = 'runtime' | 'router' | 'queue consumer';

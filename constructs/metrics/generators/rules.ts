@@ -2,7 +2,7 @@
  * Recording and alerting rules as data. The same groups go into the bundled Prometheus's rule file
  * and into a PrometheusRule's `spec.groups` (their shapes are identical), so both modes alert alike.
  */
-import { Metrics } from '../contract';
+import { Metrics } from '../../../src/contract';
 import {
   AlertPartition, DEFAULT_PLATFORM_ALERTS, FunctionAlerts, PlatformAlerts, partitionFunctions,
 } from './alerts';

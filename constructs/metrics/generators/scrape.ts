@@ -4,7 +4,7 @@
  * camelCase for a prometheus-operator PodMonitor/ServiceMonitor, so both modes label series alike
  * and the same rules work on either.
  */
-import { CONTAINER_PORT, Endpoints, Labels, PART_OF } from '../contract';
+import { CONTAINER_PORT, Endpoints, Labels, PART_OF } from '../../../src/contract';
 
 /** Pod components Prometheus scrapes (the `component` target label). */
 export const ScrapedComponents = {

@@ -3,7 +3,7 @@
  * the queue. Queries use raw metrics, not recording rules, so the dashboard also works against a
  * Prometheus that does not load our rules.
  */
-import { Metrics } from '../contract';
+import { Metrics } from '../../../src/contract';
 import { ERROR_OUTCOMES } from './catalog';
 import { ScrapedComponents } from './scrape';
 
