@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Manifests } from './manifests';
 import { LocalConfigError } from './env';
-import type { PlannedVolume } from './plan';
+import type { PlannedVolume } from './volume';
 
 const NATS_IMAGE = /^(?:(?:docker\.io|index\.docker\.io)\/)?(?:library\/)?nats(?::[^@]+)?(?:@.+)?$/;
 

@@ -16,6 +16,7 @@ import { Annotations, CONTAINER_PORT, CronEnv, Env, Labels, Paths, type RouteTab
 import { LocalConfigError, resolveEnv } from './env';
 import type { Container, Manifests, PodTemplate, ServicePort, Volume } from './manifests';
 import { isNatsImage, planNatsServer } from './nats';
+import type { PlannedVolume } from './volume';
 import { expandVariables, pathRewriter, serviceAddressRewriter, type PathMapping, type ServiceAddress } from './rewrite';
 
 /** Pod annotation with the command (JSON array of strings) a workload runs with locally. */
@@ -32,13 +33,6 @@ export interface Workload {
   readonly name: string;
   readonly namespace: string;
   readonly template: PodTemplate;
-}
-
-/** A directory the process sees in place of a volume; `files` is absent for an empty directory. */
-export interface PlannedVolume {
-  readonly name: string;
-  readonly dir: string;
-  readonly files?: ReadonlyMap<string, Buffer>;
 }
 
 export type Readiness = { readonly kind: 'http'; readonly path: string } | { readonly kind: 'tcp' } | { readonly kind: 'none' };

@@ -4,7 +4,7 @@ import { type InboundHeaders, hostWithoutPort, upstreamHeaders } from './forward
 import { ProxyExchange } from './proxy';
 import { errorBody } from './responses';
 import type { RouteMatcher } from './route-matcher';
-import type { RouterState } from './server';
+import type { RouterState } from './state';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
 

@@ -5,7 +5,7 @@ import type { Downstream } from '../downstream';
 import { readInboundHeaders } from '../forwarded-headers';
 import { jsonAnswer } from '../responses';
 import { routeRequest, servedByNodePathOnly } from '../routing';
-import type { RouterState } from '../server';
+import type { RouterState } from '../state';
 import { type HeadParser, MAX_HEAD_BYTES, type RequestHead } from './request-head-parser';
 
 /** What a connection needs from the fast path around it. */

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { RouterState } from '../server';
+import type { RouterState } from '../state';
 import { ClientConnection, type ConnectionHost } from './client-connection';
 import { createHeadParser, type HeadParser } from './request-head-parser';
 

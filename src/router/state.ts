@@ -1,0 +1,89 @@
+import type { RouteTable } from '../contract';
+import type { AsyncEndpoint } from './async-endpoint';
+import { AccessLog, RouterLog } from './log';
+import { RouterMetrics, type RequestCounter } from './metrics';
+import type { ProxyEnvironment } from './proxy';
+import { RouteMatcher } from './route-matcher';
+import { RequestIds, TraceparentSource } from './trace-ids';
+import { Upstreams } from './upstreams';
+
+export interface RouterStateOptions {
+  /** Share of successful requests that get an access-log line. @default 1 */
+  readonly accessLogSample?: number;
+  /** Where log lines go. @default a RouterLog on stdout */
+  readonly log?: RouterLog;
+}
+
+/**
+ * The router's mutable state: the active route table (matcher + upstreams), whether it is shutting
+ * down, and the shared metrics / logging / id sources used by every request.
+ */
+export class RouterState implements ProxyEnvironment {
+  readonly metrics = new RouterMetrics();
+  readonly log: RouterLog;
+  readonly accessLog: AccessLog;
+  readonly requestIds = new RequestIds();
+  readonly traceparents = new TraceparentSource();
+  private drainingFlag = false;
+  private readonly drainListeners: Array<() => void> = [];
+  /** The raw-socket fast path serves new connections (see createRouterServer). */
+  fastPathActive = false;
+  /** Set when the platform has a queue: serves `/async-function/…`. */
+  asyncCalls: AsyncEndpoint | undefined = undefined;
+  private matcherInstance: RouteMatcher | undefined;
+  private readonly upstreams: Upstreams;
+  /** Counts requests that matched nothing (404/405) or hit the router's own errors. */
+  readonly unmatched: RequestCounter;
+
+  constructor(options: RouterStateOptions = {}) {
+    this.log = options.log ?? new RouterLog();
+    this.accessLog = new AccessLog(this.log, options.accessLogSample ?? 1);
+    this.upstreams = new Upstreams(this.metrics);
+    this.unmatched = this.metrics.requestCounter('', '');
+  }
+
+  /** True once shutdown began: readiness is 503 and responses carry `Connection: close`. */
+  get draining(): boolean {
+    return this.drainingFlag;
+  }
+
+  /** Starts shutting down (once): tells whoever registered with `onDrain`. */
+  startDraining(): void {
+    if (this.drainingFlag) return;
+    this.drainingFlag = true;
+    for (const listener of this.drainListeners) listener();
+  }
+
+  onDrain(listener: () => void): void {
+    this.drainListeners.push(listener);
+  }
+
+  get matcher(): RouteMatcher | undefined {
+    return this.matcherInstance;
+  }
+
+  get ready(): boolean {
+    return this.matcherInstance !== undefined && !this.draining;
+  }
+
+  /**
+   * Switches to a new, already validated table. The matcher is built first, so a table whose routes
+   * conflict throws here and the current table stays in effect.
+   */
+  applyTable(table: RouteTable): void {
+    const prepared = this.upstreams.prepare(table);
+    let matcher: RouteMatcher;
+    try {
+      matcher = new RouteMatcher(table, prepared.upstreams, this.metrics);
+    } catch (err) {
+      prepared.discard();
+      throw err;
+    }
+    prepared.commit();
+    this.matcherInstance = matcher;
+  }
+
+  closeUpstreams(graceMs: number): Promise<void> {
+    return this.upstreams.closeAll(graceMs);
+  }
+}
