@@ -1,16 +1,14 @@
 import { ApiObject, Chart, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import { Annotations, Endpoints, Env, Labels, Paths, QueueEnv, ROUTER_NAME, RouteTable, SERVICE_PORT, routeShape, serviceHost } from '../src/contract';
+import { Annotations, Endpoints, Env, HttpMethod, Labels, Paths, QueueEnv, ROUTER_NAME, RouteTable, SERVICE_PORT, routeShape, serviceHost } from '../src/contract';
 import { Defaults, Limits } from './defaults';
 import { EnvInput } from './env';
 import { ValidationError, validationMessage } from './errors';
-import type { FunctionBase } from './function-base';
 import { objectMeta } from './metadata';
 import { podBundle } from './pod-code';
 import { RouterExposure } from './exposure';
 import { ScalingOptions, resolveScaling } from './scaling';
-import type { HttpRoute } from './triggers';
 import { validateImage } from './image';
 import { cpuMillis, durationMillis, sizeBytes, validateInteger, validateNamespaceName } from './validation';
 import { Workload, httpProbe } from './workload';
@@ -19,7 +17,7 @@ import { queueConfigJson, queueOf, type QueueBinding } from './queue/registry';
 import { FargateProfile, FargateProfileDefinition, FargateProfileSelector } from './placement/fargate-profile';
 import { Placement } from './placement/placement';
 import { placeComponent } from './placement/component';
-import { Metrics, MetricsBinding, NetworkPolicyPeerSpec } from './metrics';
+import { FunctionAlertOptions, Metrics, MetricsBinding, NetworkPolicyPeerSpec } from './metrics';
 import { COMMON_LABELS } from './metadata';
 
 /** Platform-wide defaults; each function may override them. */
@@ -190,6 +188,30 @@ export interface PlatformProps {
 
 const PLATFORM_BRAND = Symbol.for('kubefaas.Platform');
 
+/**
+ * What a platform needs to know of each of its functions (FunctionBase has all of it). An interface
+ * rather than the class: the functions import the platform, so the platform must not import them.
+ */
+export interface PlatformFunction extends IConstruct {
+  readonly functionName: string;
+  /** In-cluster URL of the function's Service. */
+  readonly url: string;
+  readonly timeout: Duration;
+  readonly timeoutMillis: number;
+  readonly scaling: { readonly minReplicas: number };
+  readonly alerts?: FunctionAlertOptions;
+  /** Whether the pods serve kubefaas metrics on `/metrics`. */
+  readonly servesMetrics: boolean;
+}
+
+/** One HTTP route claimed by a function; the platform turns all of them into the route table. */
+export interface HttpRoute {
+  readonly function: PlatformFunction;
+  readonly methods: readonly HttpMethod[];
+  readonly path: string;
+  readonly host?: string;
+}
+
 export const ROUTES_CONFIGMAP = 'kubefaas-routes';
 export const RUNTIME_CONFIGMAP = 'kubefaas-runtime';
 
@@ -224,11 +246,11 @@ export class Platform extends Chart {
   /** The router's in-cluster URL. */
   public readonly routerUrl: string;
 
-  private readonly _functions: FunctionBase[] = [];
+  private readonly _functions: PlatformFunction[] = [];
   /** How the platform is monitored. */
   public readonly metrics: Metrics;
   private readonly metricsBinding: MetricsBinding;
-  private readonly functionsByName = new Map<string, FunctionBase>();
+  private readonly functionsByName = new Map<string, PlatformFunction>();
   private readonly _routes: HttpRoute[] = [];
   private runtimeConfigMap?: ApiObject;
   private readonly _fargateProfiles = new Map<string, { readonly profile: FargateProfile; readonly settings: string }>();
@@ -300,7 +322,7 @@ export class Platform extends Chart {
   }
 
   /** Functions added to this platform, in the order they were created. */
-  public get functions(): readonly FunctionBase[] {
+  public get functions(): readonly PlatformFunction[] {
     return [...this._functions];
   }
 
@@ -310,7 +332,7 @@ export class Platform extends Chart {
   }
 
   /** Called by FunctionBase: adds a function (names are unique per platform). */
-  public registerFunction(fn: FunctionBase): void {
+  public registerFunction(fn: PlatformFunction): void {
     const clash = this.functionsByName.get(fn.functionName);
     if (clash) {
       throw new ValidationError(

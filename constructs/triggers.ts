@@ -1,23 +1,6 @@
 import { HTTP_METHODS, HttpMethod, PATH_HINT, isRouteHost, pathProblem } from '../src/contract';
 import { ValidationError } from './errors';
-import type { FunctionBase } from './function-base';
-
-/**
- * Something that invokes a function. A trigger validates its options and, in `bind`, registers
- * whatever plumbing it needs with the function's platform (HTTP routes here; queue consumers or
- * schedules in other trigger kinds), so new kinds never need changes to existing ones.
- */
-export interface ITrigger {
-  bind(fn: FunctionBase): void;
-}
-
-/** One HTTP route claimed by a function; the platform turns all of them into the route table. */
-export interface HttpRoute {
-  readonly function: FunctionBase;
-  readonly methods: readonly HttpMethod[];
-  readonly path: string;
-  readonly host?: string;
-}
+import type { FunctionBase, ITrigger } from './function-base';
 
 export interface HttpTriggerProps {
   /**

@@ -1,7 +1,6 @@
 import type { IConstruct } from 'constructs';
 import { QueueEnv, asyncSubject, type QueueConfig, type QueueSubscription } from '../../src/contract';
 import { ValidationError } from '../errors';
-import type { FunctionBase } from '../function-base';
 import { durableNames } from './names';
 
 /**
@@ -22,8 +21,21 @@ export interface QueueBinding {
   readonly construct: IConstruct;
 }
 
+/**
+ * What the queue needs to know of a function (FunctionBase has all of it). An interface rather
+ * than the class: the function imports this module for its queue env, so this one must not import it.
+ */
+export interface QueueConsumer extends IConstruct {
+  readonly functionName: string;
+  readonly timeoutMillis: number;
+  /** Whether the pods run the kubefaas Node runtime (the only thing that consumes JetStream). */
+  readonly runsKubefaasRuntime: boolean;
+  /** The platform the function belongs to (the key of its queue). */
+  readonly platform: IConstruct;
+}
+
 const queues = new WeakMap<IConstruct, QueueBinding>();
-const subscriptions = new WeakMap<FunctionBase, QueueSubscription[]>();
+const subscriptions = new WeakMap<QueueConsumer, QueueSubscription[]>();
 
 /** Called by a Queue when it binds to a platform; a platform has at most one queue. */
 export function registerQueue(platform: IConstruct, binding: QueueBinding): void {
@@ -43,12 +55,12 @@ export function queueOf(platform: IConstruct): QueueBinding | undefined {
  * Whether the function's pods run the kubefaas Node runtime, which is what consumes JetStream.
  * A ContainerFunction runs the user's own image, which knows nothing about our subscriptions.
  */
-export function runsKubefaasRuntime(fn: FunctionBase): boolean {
+export function runsKubefaasRuntime(fn: QueueConsumer): boolean {
   return fn.runsKubefaasRuntime;
 }
 
 /** Registers something the function's runtime consumes. Durable names are unique per function. */
-export function addQueueSubscription(fn: FunctionBase, sub: QueueSubscription, what: string): void {
+export function addQueueSubscription(fn: QueueConsumer, sub: QueueSubscription, what: string): void {
   const list = subscriptions.get(fn) ?? [];
   const clash = list.find((s) => s.durable === sub.durable || s.subject === sub.subject);
   if (clash) {
@@ -63,7 +75,7 @@ export function addQueueSubscription(fn: FunctionBase, sub: QueueSubscription, w
 }
 
 /** Ack wait: the function timeout plus time to publish the result and ack, so a running handler is never redelivered. */
-export function ackWaitFor(fn: FunctionBase): number {
+export function ackWaitFor(fn: QueueConsumer): number {
   return fn.timeoutMillis + QueueDefaults.ackMarginMs;
 }
 
@@ -80,7 +92,7 @@ export const QueueDefaults = {
  * Everything the function's runtime consumes: its triggers' subscriptions plus, when the platform
  * has a queue and the function runs our runtime, its async invocations (`/async-function/<name>`).
  */
-export function queueSubscriptions(fn: FunctionBase): QueueSubscription[] {
+export function queueSubscriptions(fn: QueueConsumer): QueueSubscription[] {
   const queue = queueOf(fn.platform);
   const own = subscriptions.get(fn) ?? [];
   if (!queue || !runsKubefaasRuntime(fn)) return [...own];
@@ -102,7 +114,7 @@ export function queueSubscriptions(fn: FunctionBase): QueueSubscription[] {
  * The queue env of a function's container (QueueEnv.*): empty when the function consumes nothing.
  * Rendered at synth, after every trigger is bound.
  */
-export function queueEnv(fn: FunctionBase): Array<{ name: string; value: string }> {
+export function queueEnv(fn: QueueConsumer): Array<{ name: string; value: string }> {
   const queue = queueOf(fn.platform);
   const subs = queueSubscriptions(fn);
   if (!queue || subs.length === 0) return [];

@@ -2,12 +2,11 @@ import { ApiObject, Duration } from 'cdk8s';
 import { Annotations, CronEnv, Labels, NODE_UID, Paths, QueueEnv, SCHEDULE_HINT, TIME_ZONE_HINT, cronSubject, timeZoneProblem, type QueueSubscription } from '../../src/contract';
 import { checkSchedule } from '../schedule';
 import { ValidationError } from '../errors';
-import type { FunctionBase } from '../function-base';
+import type { FunctionBase, ITrigger } from '../function-base';
 import { objectMeta } from '../metadata';
 import { podBundle, type PodBundle } from '../pod-code';
 import { CRON_CONFIGMAP, durableNames } from '../queue/names';
 import { ackWaitFor, addQueueSubscription, queueConfigJson, queueOf, runsKubefaasRuntime } from '../queue/registry';
-import type { ITrigger } from '../triggers';
 import { isDns1123Label } from '../validation';
 import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
 
