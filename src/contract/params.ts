@@ -3,8 +3,8 @@
  * URI-encoded JSON. The router encodes, the runtime decodes; both sides use these two functions.
  */
 
-/** The header value of a route without parameters. */
-export const EMPTY_PARAMS_HEADER = encodeURIComponent('{}');
+/** The header value of a route without parameters (`@__PURE__`: bundles that never encode drop it). */
+export const EMPTY_PARAMS_HEADER = /* @__PURE__ */ encodeURIComponent('{}');
 
 /** Header value for matched path parameters (undefined values are dropped by JSON). */
 export function encodeParams(params: Readonly<Record<string, string | undefined>>): string {

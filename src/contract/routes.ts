@@ -46,9 +46,12 @@ export interface RouteTable {
 // Paths
 // ---------------------------------------------------------------------------------------------
 
-/** Paths the router serves itself: `/function/<name>`, `/async-function/<name>` and its endpoints. */
-const RESERVED_PREFIXES = [FUNCTION_PATH_PREFIX, ASYNC_FUNCTION_PATH_PREFIX].map((prefix) => prefix.slice(0, -1));
-const RESERVED_EXACT: readonly string[] = [Endpoints.health, Endpoints.ready, Endpoints.metrics];
+/**
+ * Paths the router serves itself: `/function/<name>`, `/async-function/<name>` and its endpoints.
+ * (`@__PURE__`: a pod bundle that never checks paths drops these.)
+ */
+const RESERVED_PREFIXES: readonly string[] = /* @__PURE__ */ [FUNCTION_PATH_PREFIX, ASYNC_FUNCTION_PATH_PREFIX].map((prefix) => prefix.slice(0, -1));
+const RESERVED_EXACT: readonly string[] = /* @__PURE__ */ Object.values(Endpoints);
 
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // RFC 3986 pchar minus ':' (find-my-way reads it as a parameter) and '*' (wildcard).

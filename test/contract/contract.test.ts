@@ -1,0 +1,118 @@
+/**
+ * The contract's rules are applied on both sides of the bridge: the constructs at synth and the
+ * router when it loads a route table must agree on every path, function name and host, and the
+ * params header the router encodes is what the runtime decodes.
+ */
+import fc from 'fast-check';
+import { ContainerFunction, HttpTrigger } from '../../constructs';
+import { EMPTY_PARAMS_HEADER, decodeParams, encodeParams, pathProblem } from '../../src/contract';
+import { parseRouteTable } from '../../src/router/route-table';
+import { newPlatform, synth } from '../constructs/helpers';
+
+function tableWith(route: { function?: string; path?: string; host?: string }): string {
+  const name = route.function ?? 'hello';
+  return JSON.stringify({
+    version: 1,
+    functions: { [name]: { url: 'http://hello.faas.svc.cluster.local:80', timeoutMs: 1000 } },
+    routes: [{ function: name, methods: ['GET'], path: route.path ?? '/hello', ...(route.host !== undefined ? { host: route.host } : {}) }],
+  });
+}
+
+function routerAccepts(route: { function?: string; path?: string; host?: string }): boolean {
+  try {
+    parseRouteTable(tableWith(route));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function synthAccepts(props: { functionName?: string; path?: string; host?: string }): boolean {
+  const platform = newPlatform();
+  try {
+    new ContainerFunction(platform, 'fn', {
+      image: 'example/fn:1.0.0',
+      functionName: props.functionName ?? 'hello',
+      triggers: [new HttpTrigger({ path: props.path ?? '/hello', ...(props.host !== undefined ? { host: props.host } : {}) })],
+    });
+    synth(platform);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('one route grammar for synth and router', () => {
+  it.each([
+    ['/hello', true],
+    ['/users/:id', true],
+    ['/files/*', true],
+    ['/function/hello', false],
+    ['/function', false],
+    ['/async-function/hello', false],
+    ['/async-function', false],
+    ['/healthz', false],
+    ['/metrics/', false],
+    ['/a//b', false],
+    ['/a/*/b', false],
+    ['/a?b=1', false],
+    ['hello', false],
+  ])('path %j: accepted %s by both', (path, ok) => {
+    expect(synthAccepts({ path })).toBe(ok);
+    expect(routerAccepts({ path })).toBe(ok);
+  });
+
+  test('generated paths: the router accepts exactly what the constructs accept', () => {
+    const segment = fc.oneof(
+      fc.constantFrom('function', 'async-function', 'healthz', 'readyz', 'metrics', '*', ':id', ':id', '.', '..', ''),
+      fc.stringMatching(/^[a-z0-9:*%?#._ -]{1,6}$/),
+    );
+    fc.assert(
+      fc.property(fc.array(segment, { minLength: 1, maxLength: 4 }), (segments) => {
+        const path = `/${segments.join('/')}`;
+        expect(routerAccepts({ path })).toBe(pathProblem(path) === undefined);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it.each([
+    ['hello', true],
+    ['a1-b2', true],
+    ['1hello', false], // a DNS-1123 label, but not a Service name (DNS-1035)
+    ['Hello', false],
+    ['hello-', false],
+    ['x'.repeat(64), false],
+  ])('function name %j: accepted %s by both', (functionName, ok) => {
+    expect(synthAccepts({ functionName })).toBe(ok);
+    expect(routerAccepts({ function: functionName })).toBe(ok);
+  });
+
+  it.each([
+    ['api.example.com', true],
+    ['localhost', true],
+    ['api..example.com', false],
+    ['-api.example.com', false],
+    ['api.example.com:8080', false],
+  ])('host %j: accepted %s by both', (host, ok) => {
+    expect(synthAccepts({ host })).toBe(ok);
+    expect(routerAccepts({ host })).toBe(ok);
+  });
+});
+
+describe('the params header codec', () => {
+  test('what the router encodes, the runtime decodes', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ minLength: 1 }), fc.string()), (params) => {
+        expect(decodeParams(encodeParams(params))).toEqual(params);
+      }),
+    );
+  });
+
+  test('no parameters: the shared empty value; malformed or foreign values: no parameters', () => {
+    expect(encodeParams({})).toBe(EMPTY_PARAMS_HEADER);
+    expect(decodeParams(EMPTY_PARAMS_HEADER)).toEqual({});
+    for (const bad of ['%7Bbroken', '%5B%5D', 'null', '', undefined, ['a', 'b']]) expect(decodeParams(bad)).toEqual({});
+    expect(decodeParams(encodeURIComponent(JSON.stringify({ id: '42', n: 7 })))).toEqual({ id: '42' });
+  });
+});
