@@ -1,7 +1,7 @@
 /**
  * Entry point of the function runtime (bundled to lib/pod/runtime.js, shipped in the
  * `kubefaas-runtime` ConfigMap, run as `node /var/kubefaas/runtime/runtime.js`).
- * Reads its settings from the environment (src/contract.ts `Env`), loads the handler in-process,
+ * Reads its settings from the environment (src/contract `Env`), loads the handler in-process,
  * serves HTTP on $PORT and shuts down gracefully on SIGTERM.
  */
 import { writeSync } from 'node:fs';
