@@ -25,9 +25,11 @@ const IN_FLIGHT = Number(process.env.BENCH_QUEUE_IN_FLIGHT ?? 64);
 /** Our queue module, bundled from source as the runtime bundle would carry it. */
 function loadQueueModule(dir) {
   const outfile = join(dir, 'queue.cjs');
+  // The queue client plus the contract's queue defaults, as one module.
+  const contents = "export * from './src/queue/index.ts'; export { DEFAULT_QUEUE_CONFIG } from './src/contract/index.ts';";
   buildSync({
-    entryPoints: [join(root, 'src', 'queue', 'index.ts')], outfile, bundle: true, platform: 'node', target: 'node20',
-    format: 'cjs', logLevel: 'error', nodePaths: [join(root, 'node_modules')],
+    stdin: { contents, resolveDir: root, loader: 'ts', sourcefile: 'bench-queue.ts' }, outfile, bundle: true, platform: 'node',
+    target: 'node20', format: 'cjs', logLevel: 'error', nodePaths: [join(root, 'node_modules')],
   });
   return require(outfile);
 }
