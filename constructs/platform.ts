@@ -14,6 +14,7 @@ import { ScalingOptions, resolveScaling } from './scaling';
 import type { HttpRoute } from './triggers';
 import { validateImage } from './image';
 import { cpuMillis, durationMillis, sizeBytes, validateInteger, validateNamespaceName } from './validation';
+import { shutdownEnv, shutdownTiming } from './shutdown';
 import { Workload, httpProbe } from './workload';
 import { Queue } from './queue/nats-queue';
 import { queueConfigJson, queueOf, type QueueBinding } from './queue/registry';
@@ -453,6 +454,8 @@ export class Platform extends Chart {
         { name: Env.PORT, value: String(8080) },
         { name: Env.ROUTES_PATH, value: `${Paths.routesDir}/${Paths.routesFile}` },
         ...(options.fastPath === false ? [{ name: Env.ROUTER_FAST_PATH, value: 'off' }] : []),
+        // Drain, then wait for proxied calls as long as the slowest function may take.
+        ...shutdownEnv(shutdownTiming(this.maxTimeoutSeconds() * 1000)),
         // The router stores async calls (`/async-function/<name>`) in the queue.
         ...(this.queue ? [{ name: QueueEnv.NATS_URL, value: this.queue.url }, { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(this.queue.config) }] : []),
       ],
@@ -474,8 +477,8 @@ export class Platform extends Chart {
         { min: 'router.replicas.min', max: 'router.replicas.max', target: 'router.replicas.targetCpuUtilization' },
       ),
       service: exposure,
-      // In-flight proxied requests may last as long as the slowest function.
-      terminationGracePeriodSeconds: Lazy.any({ produce: () => Math.max(30, this.maxTimeoutSeconds() + 5) }),
+      // In-flight proxied requests may last as long as the slowest function (constructs/shutdown.ts).
+      terminationGracePeriodSeconds: Lazy.any({ produce: () => shutdownTiming(this.maxTimeoutSeconds() * 1000).terminationGracePeriodSeconds }),
       placement: () => placement,
       placementSubject: 'platform component "router"',
       fargateSelectors: () => this.fargateSelectorsFor(placement),

@@ -57,6 +57,12 @@ export interface WorkloadSpec {
   readonly scaling: ResolvedScaling;
   readonly terminationGracePeriodSeconds: number;
   /**
+   * The container's `lifecycle` (a preStop drain for images that do not drain themselves), read at
+   * synth with the placement in effect.
+   * @default - none
+   */
+  readonly lifecycle?: (placement: Placement) => Record<string, unknown> | undefined;
+  /**
    * Where the pods run (read at synth); the placement's provider limits are checked then too.
    * @default - regular nodes
    */
@@ -143,6 +149,7 @@ export class Workload extends Construct {
       },
       readinessProbe: spec.readinessProbe,
       livenessProbe: spec.livenessProbe,
+      ...(spec.lifecycle ? { lifecycle: Lazy.any({ produce: () => spec.lifecycle?.(placement()) }) } : {}),
       securityContext: restrictedContainerSecurity(),
       volumeMounts: [
         ...spec.configMapVolumes.map((v) => ({ name: v.volume, mountPath: v.mountPath, readOnly: true })),

@@ -459,6 +459,8 @@ function planWorkload(
   const env = resolveEnv(container, { manifests, namespace: w.namespace, workload: w.name, developerEnv: opts.developerEnv, rewrite });
   applyEnvOverrides(w.name, env, opts.envOverrides);
   if (port !== undefined) env[Env.PORT] = String(port);
+  // No endpoints or load balancers to drain locally: a reload or stop closes the listener at once.
+  if (env[Env.DRAIN_DELAY_MS] !== undefined) env[Env.DRAIN_DELAY_MS] = '0';
   const tmp = mappings.find((m) => m.containerPath.replace(/\/+$/, '') === Paths.tmpDir);
   if (tmp && env.TMPDIR === undefined) env.TMPDIR = tmp.localPath;
 
