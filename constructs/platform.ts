@@ -17,7 +17,8 @@ import { cpuMillis, durationMillis, sizeBytes, validateInteger, validateNamespac
 import { shutdownEnv, shutdownTiming } from './shutdown';
 import { Workload, httpProbe } from './workload';
 import { Queue } from './queue/nats-queue';
-import { queueConfigJson, queueOf, type QueueBinding } from './queue/registry';
+import { queueAuthEnv, queueConfigJson, queueOf, type QueueBinding } from './queue/registry';
+import { NatsUserNames } from './queue/nats-auth';
 import { FargateProfile, FargateProfileDefinition, FargateProfileSelector } from './placement/fargate-profile';
 import { Placement } from './placement/placement';
 import { placeComponent } from './placement/component';
@@ -458,6 +459,7 @@ export class Platform extends Chart {
         ...shutdownEnv(shutdownTiming(this.maxTimeoutSeconds() * 1000)),
         // The router stores async calls (`/async-function/<name>`) in the queue.
         ...(this.queue ? [{ name: QueueEnv.NATS_URL, value: this.queue.url }, { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(this.queue.config) }] : []),
+        ...(this.queue ? queueAuthEnv(this.queue, NatsUserNames.router) : []),
       ],
       resources: {
         cpuMillis: cpuMillis(router, 'router.resources.cpu', options.resources?.cpu ?? Defaults.routerCpu, Limits.minCpuMillis, Limits.maxCpuMillis),

@@ -1,3 +1,4 @@
+import { renderAuthorization, type NatsUser } from './nats-auth';
 import { NATS_HEADLESS_NAME, NATS_NAME, NatsPorts } from './names';
 
 /** Where the StatefulSet mounts things (and what nats.conf refers to). */
@@ -14,6 +15,8 @@ export interface NatsConfigInput {
   readonly replicas: number;
   readonly maxFileStoreBytes: number;
   readonly maxMemoryStoreBytes: number;
+  /** Queue isolation: the users and their permissions (passwords are `$VARIABLE` references). @default - no auth */
+  readonly users?: readonly NatsUser[];
 }
 
 /**
@@ -38,6 +41,7 @@ export function renderNatsConfig(input: NatsConfigInput): string {
     `  max_file_store: ${input.maxFileStoreBytes}`,
     `  max_memory_store: ${input.maxMemoryStoreBytes}`,
     '}',
+    ...(input.users ? renderAuthorization(input.users) : []),
   ];
   if (input.replicas > 1) {
     const routes = Array.from(

@@ -4,6 +4,7 @@ import { ValidationError } from '../errors';
 import type { FunctionBase } from '../function-base';
 import { asyncSubject } from '../../src/queue/subjects';
 import { durableNames } from './names';
+import { NatsUserNames, clientAuthEnv } from './nats-auth';
 
 /**
  * What the rest of the platform knows about its queue once it is bound: where clients connect, the
@@ -21,6 +22,13 @@ export interface QueueBinding {
   readonly podSelector: Readonly<Record<string, string>>;
   /** The construct holding the queue's objects. */
   readonly construct: IConstruct;
+  /** Queue isolation: the Secret with one password per NATS user. @default - open queue */
+  readonly auth?: { readonly secretName: string };
+}
+
+/** Env of a client container that connects as `user` (nothing for an open queue). */
+export function queueAuthEnv(queue: QueueBinding, user: string): Array<Record<string, unknown>> {
+  return queue.auth ? clientAuthEnv(user, queue.auth.secretName) : [];
 }
 
 const queues = new WeakMap<IConstruct, QueueBinding>();
@@ -103,7 +111,7 @@ export function queueSubscriptions(fn: FunctionBase): QueueSubscription[] {
  * The queue env of a function's container (QueueEnv.*): empty when the function consumes nothing.
  * Rendered at synth, after every trigger is bound.
  */
-export function queueEnv(fn: FunctionBase): Array<{ name: string; value: string }> {
+export function queueEnv(fn: FunctionBase): Array<Record<string, unknown>> {
   const queue = queueOf(fn.platform);
   const subs = queueSubscriptions(fn);
   if (!queue || subs.length === 0) return [];
@@ -111,6 +119,7 @@ export function queueEnv(fn: FunctionBase): Array<{ name: string; value: string 
     { name: QueueEnv.NATS_URL, value: queue.url },
     { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(queue.config) },
     { name: QueueEnv.SUBSCRIPTIONS, value: JSON.stringify(subs) },
+    ...queueAuthEnv(queue, NatsUserNames.fn(fn.functionName)),
   ];
 }
 

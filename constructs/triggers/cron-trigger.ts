@@ -7,7 +7,8 @@ import type { FunctionBase } from '../function-base';
 import { objectMeta } from '../metadata';
 import { podBundle, type PodBundle } from '../pod-code';
 import { CRON_CONFIGMAP, durableNames } from '../queue/names';
-import { ackWaitFor, addQueueSubscription, queueConfigJson, queueOf, runsKubefaasRuntime } from '../queue/registry';
+import { ackWaitFor, addQueueSubscription, queueAuthEnv, queueConfigJson, queueOf, runsKubefaasRuntime } from '../queue/registry';
+import { NatsUserNames } from '../queue/nats-auth';
 import type { ITrigger } from '../triggers';
 import { isDns1123Label } from '../validation';
 import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
@@ -153,7 +154,7 @@ export class CronTrigger implements ITrigger {
     const queue = queueOf(platform);
     const viaQueue = queue !== undefined && runsKubefaasRuntime(fn);
     const timeoutMs = fn.timeoutMillis + 10_000;
-    const env: Array<{ name: string; value: string }> = [
+    const env: Array<Record<string, unknown>> = [
       { name: CronEnv.FUNCTION, value: fn.functionName },
       { name: CronEnv.TRIGGER, value: r.name },
       { name: CronEnv.SCHEDULE, value: r.schedule },
@@ -165,6 +166,7 @@ export class CronTrigger implements ITrigger {
     const jobName = { name: CronEnv.JOB_NAME, valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } } };
     if (viaQueue) {
       env.push({ name: QueueEnv.NATS_URL, value: queue.url }, { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(queue.config) });
+      env.push(...queueAuthEnv(queue, NatsUserNames.cron));
       const subscription: QueueSubscription = {
         kind: 'cron',
         subject: cronSubject(queue.config, fn.functionName, r.name),

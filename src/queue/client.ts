@@ -10,6 +10,8 @@ import { QueueMetrics } from './metrics';
 import { publishToTopic, type TopicPublishOptions } from './publisher';
 import { PubAckInbox } from './puback-inbox';
 import { ensureQueueResources } from './resources';
+import type { QueueAuth, QueueTls } from './config';
+import { inboxPrefixFor } from './subjects';
 
 export interface QueueClientOptions {
   /** NATS server URLs. */
@@ -25,6 +27,10 @@ export interface QueueClientOptions {
   readonly log?: FunctionLogger;
   /** Create/update the streams and the call-state bucket on connect. @default true */
   readonly ensureResources?: boolean;
+  /** This component's NATS user and password (queue isolation). @default - no auth */
+  readonly auth?: QueueAuth;
+  /** TLS files. @default - plain TCP */
+  readonly tls?: QueueTls;
   /** Delay between reconnect attempts. @default 500 */
   readonly reconnectTimeWaitMs?: number;
   /** How long async-call and publish confirmations may take before QueueUnavailableError. @default 10000 */
@@ -83,6 +89,9 @@ export class QueueClient {
       // case it times out: about a fifth of the CPU of an async-call enqueue. Our errors carry their
       // subject and context in the message instead.
       noAsyncTraces: true,
+      // Queue isolation: each user may only subscribe under its own inbox prefix (constructs/queue/nats-auth.ts).
+      ...(options.auth ? { user: options.auth.user, pass: options.auth.password, inboxPrefix: inboxPrefixFor(options.auth.user) } : {}),
+      ...(options.tls ? { tls: { caFile: options.tls.caFile, certFile: options.tls.certFile, keyFile: options.tls.keyFile } } : {}),
     });
     try {
       const jsm = await nc.jetstreamManager();

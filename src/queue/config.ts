@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { QueueEnv, type QueueConfig, type QueueSubscription } from '../contract';
 
 /** What a component reads from QueueEnv: where NATS is, the shared config and (runtime only) its subscriptions. */
@@ -6,6 +7,22 @@ export interface QueueSettings {
   readonly servers: string[];
   readonly config: QueueConfig;
   readonly subscriptions: readonly QueueSubscription[];
+  /** This component's NATS credentials (queue isolation); undefined = connect without auth. */
+  readonly auth?: QueueAuth;
+  /** TLS to the servers; undefined = plain TCP. */
+  readonly tls?: QueueTls;
+}
+
+export interface QueueAuth {
+  readonly user: string;
+  readonly password: string;
+}
+
+/** Files of `QueueEnv.NATS_TLS_DIR` (a mounted Secret of type kubernetes.io/tls, or with just ca.crt). */
+export interface QueueTls {
+  readonly caFile: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
 }
 
 /** Defaults used when QUEUE_CONFIG is absent (the local runner and tests may omit it). */
@@ -35,7 +52,26 @@ export function readQueueSettings(env: NodeJS.ProcessEnv = process.env): QueueSe
   const config = rawConfig === undefined ? DEFAULT_QUEUE_CONFIG : checkConfig({ ...DEFAULT_QUEUE_CONFIG, ...(rawConfig as object) });
   const rawSubs = parseJson(env, QueueEnv.SUBSCRIPTIONS) ?? [];
   if (!Array.isArray(rawSubs)) throw new Error(`${QueueEnv.SUBSCRIPTIONS} must be a JSON array of subscriptions`);
-  return { servers, config, subscriptions: rawSubs.map((s, i) => checkSubscription(s, i)) };
+  return { servers, config, subscriptions: rawSubs.map((s, i) => checkSubscription(s, i)), auth: readAuth(env), tls: readTls(env) };
+}
+
+function readAuth(env: NodeJS.ProcessEnv): QueueAuth | undefined {
+  const user = env[QueueEnv.NATS_USER]?.trim();
+  if (!user) return undefined;
+  const password = env[QueueEnv.NATS_PASSWORD];
+  if (!password) {
+    // The synthesized secretKeyRef names the key after the user: say which one is missing.
+    throw new Error(`${QueueEnv.NATS_USER}=${user} is set but ${QueueEnv.NATS_PASSWORD} is empty: add key "${user}" to the queue's auth Secret`);
+  }
+  return { user, password };
+}
+
+function readTls(env: NodeJS.ProcessEnv): QueueTls | undefined {
+  const dir = env[QueueEnv.NATS_TLS_DIR]?.trim();
+  if (!dir) return undefined;
+  const file = (name: string) => `${dir.replace(/\/+$/, '')}/${name}`;
+  const withClientCert = existsSync(file('tls.crt')) && existsSync(file('tls.key'));
+  return { caFile: file('ca.crt'), ...(withClientCert ? { certFile: file('tls.crt'), keyFile: file('tls.key') } : {}) };
 }
 
 function parseJson(env: NodeJS.ProcessEnv, name: string): unknown {

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const queue = readQueueSettings(process.env);
   if (queue) {
     const connecting = import('../queue/client').then(({ QueueClient }) =>
-      QueueClient.connect({ servers: queue.servers, config: queue.config, name: 'router', registry: state.metrics.registry }),
+      QueueClient.connect({ servers: queue.servers, config: queue.config, name: 'router', registry: state.metrics.registry, auth: queue.auth, tls: queue.tls }),
     );
     state.asyncCalls = new AsyncEndpoint(connecting, (err) => log.log('error', 'queue connection failed', { reason: String(err) }));
     connecting.then(() => log.log('info', 'queue connected', { servers: queue.servers }), () => undefined);

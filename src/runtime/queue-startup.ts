@@ -42,6 +42,8 @@ export class RuntimeQueue {
         servers: this.settings.servers,
         config: this.settings.config,
         name: `runtime-${this.functionName}`,
+        auth: this.settings.auth,
+        tls: this.settings.tls,
         log: runtime.log,
       });
       if (this.stopping) {
