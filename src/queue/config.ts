@@ -63,8 +63,15 @@ function readAuth(env: NodeJS.ProcessEnv): QueueAuth | undefined {
     // The synthesized secretKeyRef names the key after the user: say which one is missing.
     throw new Error(`${QueueEnv.NATS_USER}=${user} is set but ${QueueEnv.NATS_PASSWORD} is empty: add key "${user}" to the queue's auth Secret`);
   }
+  if (!NATS_PASSWORD_PATTERN.test(password)) {
+    // nats.conf reads it as a bare `$VARIABLE` value: anything else may parse as a number or fail.
+    throw new Error(`${QueueEnv.NATS_PASSWORD} of NATS user ${user} must start with a letter and use only letters, digits, '-' and '_' (at least 16 characters); e.g. "k$(openssl rand -hex 24)"`);
+  }
   return { user, password };
 }
+
+/** Passwords nats-server reads unchanged from `$VARIABLE` references (a leading digit would make a number). */
+export const NATS_PASSWORD_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{15,}$/;
 
 function readTls(env: NodeJS.ProcessEnv): QueueTls | undefined {
   const dir = env[QueueEnv.NATS_TLS_DIR]?.trim();

@@ -1,0 +1,251 @@
+/**
+ * Issue 13 item 4, end to end with real processes: a nats-server started with the SYNTHESIZED
+ * nats.conf (users, permissions, `$VARIABLE` passwords filled from the env the StatefulSet gets from
+ * the auth Secret), the runtime and router bundles with their synthesized env (passwords resolved
+ * from the same Secret keys), and clients holding another component's credentials, refused by the
+ * server on everything that is not theirs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Testing } from 'cdk8s';
+import { connect, type NatsConnection } from 'nats';
+import { Code, CronTrigger, HttpTrigger, NodeFunction, Platform, Queue } from '../../constructs';
+import { QueueTrigger } from '../../constructs/triggers/queue-trigger';
+import { CronEnv, Env, QueueEnv, type QueueConfig } from '../../src/contract';
+import { QueueClient } from '../../src/queue/client';
+import { freePort } from './nats-server';
+import { waitFor } from './support';
+
+const root = resolve(__dirname, '..', '..');
+const runtimeBundle = join(root, 'lib', 'pod', 'runtime.js');
+const routerBundle = join(root, 'lib', 'pod', 'router.js');
+
+type K8sObject = Record<string, any>;
+
+const WORKER = `module.exports = async (event) => event.type === 'dev.kubefaas.queue.message' ? 'done ' + event.text() : 'async ' + event.text();`;
+const OTHER = `module.exports = async () => 'other';`;
+const WEB = `module.exports = async () => 'http only';`;
+
+function synthApp(): K8sObject[] {
+  const app = Testing.app();
+  const platform = new Platform(app, 'platform', { queue: Queue.nats() });
+  new NodeFunction(platform, 'worker', {
+    code: Code.fromInline(WORKER),
+    triggers: [new QueueTrigger({ topic: 'orders', responseTopic: 'orders-done' })],
+  });
+  new NodeFunction(platform, 'other', {
+    code: Code.fromInline(OTHER),
+    triggers: [new HttpTrigger({ path: '/other' }), new CronTrigger({ name: 'tick', schedule: '*/5 * * * *' })],
+  });
+  // HTTP triggers only (its one queue subscription is the implicit async-call consumer).
+  new NodeFunction(platform, 'web', { code: Code.fromInline(WEB), triggers: [new HttpTrigger({ path: '/web' })] });
+  return Testing.synth(platform) as K8sObject[];
+}
+
+const objects = synthApp();
+const find = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata?.name === name)!;
+const containerOf = (o: K8sObject) => (o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : o.spec.template.spec).containers[0];
+/** What the user put in the Secret: one password per key (= NATS user). */
+const secret = new Map<string, string>();
+const passwordFor = (key: string) => {
+  if (!secret.has(key)) secret.set(key, `k${randomBytes(24).toString('hex')}`);
+  return secret.get(key)!;
+};
+
+/** The container's env as the kubelet would build it: literals, and secretKeyRefs from `secret` (the auth Secret). */
+function envOf(o: K8sObject, overrides: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
+  for (const e of containerOf(o).env ?? []) {
+    if (e.value !== undefined) env[e.name] = e.value;
+    else if (e.valueFrom?.secretKeyRef) {
+      expect(e.valueFrom.secretKeyRef.name).toBe('kubefaas-nats-auth');
+      env[e.name] = passwordFor(e.valueFrom.secretKeyRef.key);
+    }
+  }
+  return { ...env, ...overrides };
+}
+
+let dir: string;
+let natsUrl: string;
+let natsLog = '';
+const procs: ChildProcess[] = [];
+const connections: NatsConnection[] = [];
+
+function spawnLogged(command: string, args: string[], env: Record<string, string>): { proc: ChildProcess; output: () => string } {
+  const proc = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.push(proc);
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  return { proc, output: () => out };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'kubefaas-isolation-'));
+  // The synthesized nats.conf, with only what a laptop lacks changed: ports, store and pid paths.
+  const port = await freePort();
+  const monitor = await freePort();
+  const conf = String(find('ConfigMap', 'kubefaas-nats-config').data['nats.conf'])
+    .replace(/^port: 4222$/m, `host: 127.0.0.1\nport: ${port}`)
+    .replace(/^http_port: 8222$/m, `http_port: ${monitor}`)
+    .replace(/^pid_file: .*$/m, `pid_file: "${join(dir, 'nats.pid')}"`)
+    .replace(/store_dir: .*$/m, `store_dir: "${join(dir, 'js')}"`);
+  expect(conf).toContain('authorization {');
+  expect(conf).not.toMatch(/password: "/); // only $VARIABLE references
+  mkdirSync(join(dir, 'js'));
+  writeFileSync(join(dir, 'nats.conf'), conf);
+  const server = spawnLogged('nats-server', ['-c', join(dir, 'nats.conf')], envOf(find('StatefulSet', 'kubefaas-nats'), { SERVER_NAME: 'test' }));
+  server.proc.stderr!.on('data', (c: Buffer) => (natsLog += c.toString()));
+  natsUrl = `nats://127.0.0.1:${port}`;
+  await waitFor('nats-server healthy', async () => {
+    if (server.proc.exitCode !== null) throw new Error(`nats-server exited: ${server.output()}`);
+    return fetch(`http://127.0.0.1:${monitor}/healthz?js-enabled-only=true`).then((r) => r.ok, () => false);
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
+  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function status(url: string): Promise<number> {
+  try {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return 0;
+  }
+}
+
+/** A function pod: the runtime bundle with the function's synthesized env and code. */
+async function startFunction(name: string, overrides: Record<string, string> = {}): Promise<{ port: number; output: () => string }> {
+  const port = await freePort();
+  const handler = join(dir, `${name}.js`);
+  writeFileSync(handler, String(find('ConfigMap', `${name}-code`).data['index.js']));
+  const pod = spawnLogged(process.execPath, [runtimeBundle], envOf(find('Deployment', name), {
+    [Env.PORT]: String(port), [Env.HANDLER_PATH]: handler, [Env.DRAIN_DELAY_MS]: '0', [QueueEnv.NATS_URL]: natsUrl, ...overrides,
+  }));
+  return { port, output: pod.output };
+}
+
+/** A raw connection as `user` (its password from the Secret). */
+async function connectAs(user: string): Promise<NatsConnection> {
+  const nc = await connect({ servers: natsUrl, user, pass: passwordFor(user), inboxPrefix: `_INBOX_${user}`, noAsyncTraces: true });
+  connections.push(nc);
+  return nc;
+}
+
+const queueConfig = JSON.parse(containerOf(find('Deployment', 'kubefaas-router')).env.find((e: any) => e.name === QueueEnv.QUEUE_CONFIG).value) as QueueConfig;
+
+test('the synthesized users: every component its own user, passwords from the Secret only', () => {
+  const cronJob = objects.find((o) => o.kind === 'CronJob')!;
+  const serverEnv = containerOf(find('StatefulSet', 'kubefaas-nats')).env.filter((e: any) => e.name.startsWith('KUBEFAAS_NATS_PASSWORD_'));
+  expect(serverEnv.map((e: any) => e.valueFrom.secretKeyRef.key).sort()).toEqual(['cron', 'fn-other', 'fn-web', 'fn-worker', 'router']);
+  for (const [kind, name, user] of [['Deployment', 'kubefaas-router', 'router'], ['Deployment', 'worker', 'fn-worker'], ['CronJob', cronJob.metadata.name, 'cron']]) {
+    const env = containerOf(find(kind, name)).env;
+    expect(env.find((e: any) => e.name === QueueEnv.NATS_USER)).toEqual({ name: QueueEnv.NATS_USER, value: user });
+    expect(env.find((e: any) => e.name === QueueEnv.NATS_PASSWORD)).toEqual({
+      name: QueueEnv.NATS_PASSWORD,
+      valueFrom: { secretKeyRef: { name: 'kubefaas-nats-auth', key: user } },
+    });
+  }
+  expect(objects.some((o) => o.kind === 'Secret')).toBe(false);
+});
+
+test('a client without credentials, or with a wrong password, is refused', async () => {
+  await expect(connect({ servers: natsUrl, reconnect: false })).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+  await expect(connect({ servers: natsUrl, user: 'router', pass: 'kwrongpassword0000', reconnect: false })).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+});
+
+describe('with the worker running under its own credentials', () => {
+  let worker: { port: number; output: () => string };
+
+  beforeAll(async () => {
+    worker = await startFunction('worker');
+    await waitFor('worker ready (its queue trigger consumes)', async () => (await status(`http://127.0.0.1:${worker.port}/readyz`)) === 200);
+  }, 40_000);
+
+  test('end to end: an async call through the router, and a topic message published by another function', async () => {
+    const routes = join(dir, 'routes.json');
+    const table = JSON.parse(String(find('ConfigMap', 'kubefaas-routes').data['routes.json']));
+    table.functions.worker.url = `http://127.0.0.1:${worker.port}`;
+    writeFileSync(routes, JSON.stringify(table));
+    const routerPort = await freePort();
+    spawnLogged(process.execPath, [routerBundle], envOf(find('Deployment', 'kubefaas-router'), {
+      [Env.PORT]: String(routerPort), [Env.ROUTES_PATH]: routes, [Env.DRAIN_DELAY_MS]: '0', [QueueEnv.NATS_URL]: natsUrl,
+    }));
+    const base = `http://127.0.0.1:${routerPort}`;
+    let accepted: Response | undefined;
+    await waitFor('the router to accept an async call', async () => {
+      accepted = await fetch(`${base}/async-function/worker`, { method: 'POST', body: 'job-1' }).catch(() => undefined);
+      return accepted !== undefined && accepted.status !== 503;
+    });
+    expect(accepted!.status).toBe(202);
+    const callId = accepted!.headers.get('x-call-id')!;
+    await waitFor('the async call to succeed', async () => {
+      const state = (await (await fetch(`${base}/async-function/worker/${callId}`)).json()) as { state: string };
+      return state.state === 'succeeded';
+    });
+
+    // `other` publishes to the worker's topic with its own credentials (any topic: no declared graph yet).
+    const publisher = await QueueClient.connect({ servers: [natsUrl], config: queueConfig, auth: { user: 'fn-other', password: passwordFor('fn-other') } });
+    try {
+      await publisher.publish('orders', 'order-1');
+    } finally {
+      await publisher.close(1000);
+    }
+    await waitFor('the worker to process the topic message', async () => {
+      const metrics = await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text();
+      return metrics.includes('kubefaas_queue_deliveries_total{function="worker",trigger="orders",outcome="ack"} 1');
+    });
+  }, 60_000);
+
+  test("another function's credentials: no reading the worker's consumer or inbox, no purge, no injecting async calls", async () => {
+    const nc = await connectAs('fn-other');
+    const jsm = await nc.jetstreamManager();
+    const violation = { code: 'PERMISSIONS_VIOLATION' };
+    const consumer = `$JS.API.CONSUMER.MSG.NEXT.${queueConfig.topicsStream}.worker_topic_orders`;
+    await expect(nc.request(consumer, JSON.stringify({ batch: 1 }), { timeout: 2000 })).rejects.toMatchObject(violation);
+    await expect(jsm.consumers.info(queueConfig.topicsStream, 'worker_topic_orders')).rejects.toMatchObject(violation);
+    await expect(jsm.streams.purge(queueConfig.topicsStream)).rejects.toMatchObject(violation);
+    await expect(jsm.streams.delete(queueConfig.callsStream)).rejects.toMatchObject(violation);
+    await expect(jsm.streams.update(queueConfig.topicsStream, { max_age: 1 })).rejects.toMatchObject(violation);
+    await expect(nc.jetstream().publish(`${queueConfig.asyncPrefix}.worker`, 'injected')).rejects.toMatchObject(violation);
+    await expect(nc.jetstream().publish(`${queueConfig.cronPrefix}.worker.tick`, 'injected')).rejects.toMatchObject(violation);
+    const snoop = nc.subscribe('_INBOX_fn-worker.>');
+    await snoop.closed; // the server refuses the subscription; nats.js closes it
+    // The server says so, naming the user, in its log (what an operator would see).
+    await waitFor('the violations in the server log', () =>
+      [`Publish Violation - User "fn-other", Subject "${consumer}"`, `Publish Violation - User "fn-other", Subject "$JS.API.STREAM.PURGE.${queueConfig.topicsStream}"`,
+        `Subscription Violation - User "fn-other", Subject "_INBOX_fn-worker.>"`].every((line) => natsLog.includes(line)));
+  });
+
+  test('the cron user publishes its ticks and nothing else; the router cannot consume functions\' messages', async () => {
+    // The cron sender bundle with the CronJob's synthesized env delivers its tick (exit 0 = PubAck received).
+    const cronJob = objects.find((o) => o.kind === 'CronJob')!;
+    const sender = spawnLogged(process.execPath, [join(root, 'lib', 'pod', 'cron.js')], envOf(cronJob, { [QueueEnv.NATS_URL]: natsUrl, [CronEnv.JOB_NAME]: 'other-tick-1' }));
+    expect(await new Promise((r) => sender.proc.once('exit', r))).toBe(0);
+    expect(sender.output()).toContain('cron tick delivered');
+
+    const cron = await connectAs('cron');
+    await expect(cron.jetstream().publish(`${queueConfig.cronPrefix}.other.tick`, '{}')).resolves.toMatchObject({ stream: queueConfig.callsStream });
+    await expect(cron.jetstream().publish(`${queueConfig.topicsPrefix}.orders`, 'x')).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+    const router = await connectAs('router');
+    const next = `$JS.API.CONSUMER.MSG.NEXT.${queueConfig.callsStream}.worker_async`;
+    await expect(router.request(next, JSON.stringify({ batch: 1 }), { timeout: 2000 })).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+    await expect(router.jetstream().publish(`${queueConfig.topicsPrefix}.orders`, 'x')).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+  });
+});
+
+test('readiness of an HTTP-only function does not depend on NATS: 200 with the queue down', async () => {
+  const deadPort = await freePort(); // nothing listens here
+  const other = await startFunction('web', { [QueueEnv.NATS_URL]: `nats://127.0.0.1:${deadPort}` });
+  await waitFor('the HTTP-only function to serve', async () => (await status(`http://127.0.0.1:${other.port}/healthz`)) === 200);
+  expect(await status(`http://127.0.0.1:${other.port}/readyz`)).toBe(200);
+  expect(await (await fetch(`http://127.0.0.1:${other.port}/`)).text()).toBe('http only');
+}, 30_000);
