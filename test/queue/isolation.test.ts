@@ -249,3 +249,32 @@ test('readiness of an HTTP-only function does not depend on NATS: 200 with the q
   expect(await status(`http://127.0.0.1:${other.port}/readyz`)).toBe(200);
   expect(await (await fetch(`http://127.0.0.1:${other.port}/`)).text()).toBe('http only');
 }, 30_000);
+
+/** Every container env entry of every workload (bundled code in ConfigMaps mentions the env names too). */
+function allEnv(synthesized: K8sObject[]): K8sObject[] {
+  return synthesized.filter((o) => ['Deployment', 'StatefulSet', 'CronJob'].includes(o.kind)).flatMap((o) => containerOf(o).env ?? []);
+}
+
+describe('auth options at synth', () => {
+  test('auth: false leaves the queue open (no users, no credentials in any pod)', () => {
+    const app = Testing.app();
+    const platform = new Platform(app, 'platform', { queue: Queue.nats({ auth: false }) });
+    new NodeFunction(platform, 'web', { code: Code.fromInline(WEB), triggers: [new HttpTrigger({ path: '/web' })] });
+    const synthesized = Testing.synth(platform) as K8sObject[];
+    const conf = String(synthesized.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'kubefaas-nats-config')!.data['nats.conf']);
+    expect(conf).not.toContain('authorization');
+    expect(allEnv(synthesized).filter((e) => e.name.startsWith('KUBEFAAS_NATS_PASSWORD') || e.name === QueueEnv.NATS_USER)).toEqual([]);
+  });
+
+  test('a custom Secret name is used everywhere; an invalid one fails naming the construct', () => {
+    const app = Testing.app();
+    const platform = new Platform(app, 'platform', { queue: Queue.nats({ auth: { secretName: 'queue-passwords' } }) });
+    new NodeFunction(platform, 'web', { code: Code.fromInline(WEB), triggers: [new HttpTrigger({ path: '/web' })] });
+    const refs = allEnv(Testing.synth(platform) as K8sObject[]).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : []));
+    expect(refs).toContainEqual({ name: 'queue-passwords', key: 'fn-web' });
+    expect(refs.every((r) => r.name === 'queue-passwords')).toBe(true);
+    expect(() => new Platform(Testing.app(), 'bad', { queue: Queue.nats({ auth: { secretName: 'Not_A_Name' } }) })).toThrow(
+      /bad\/Queue.*auth.secretName 'Not_A_Name' is not a valid Secret name/s,
+    );
+  });
+});
