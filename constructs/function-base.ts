@@ -12,7 +12,7 @@ import { ITrigger } from './triggers';
 import { cpuMillis, durationMillis, sizeBytes, validateEnvName, validateFunctionName, validateLabels } from './validation';
 import { Probe, ResolvedScaling, Workload } from './workload';
 import { preStopSleep, shutdownEnv, shutdownTiming } from './shutdown';
-import { queueEnv } from './queue/registry';
+import { queueClientVolumes, queueEnv } from './queue/registry';
 import { Placement } from './placement/placement';
 import { FunctionAlertOptions, validateFunctionAlerts } from './metrics';
 
@@ -214,6 +214,8 @@ export abstract class FunctionBase extends Construct {
       readinessProbe: container.readinessProbe,
       livenessProbe: container.livenessProbe,
       configMapVolumes: container.configMapVolumes,
+      // With queue TLS: the CA certificate, for pods that connect to the queue.
+      extraVolumes: queueEnv(this).length > 0 ? queueClientVolumes(this.platform.queue) : [],
       scaling: this.scaling,
       // Drain, then let in-flight invocations finish (constructs/shutdown.ts).
       terminationGracePeriodSeconds: shutdown.terminationGracePeriodSeconds,

@@ -17,7 +17,7 @@ import { cpuMillis, durationMillis, sizeBytes, validateInteger, validateNamespac
 import { shutdownEnv, shutdownTiming } from './shutdown';
 import { Workload, httpProbe } from './workload';
 import { Queue } from './queue/nats-queue';
-import { queueAuthEnv, queueConfigJson, queueOf, type QueueBinding } from './queue/registry';
+import { queueAuthEnv, queueClientVolumes, queueConfigJson, queueOf, type QueueBinding } from './queue/registry';
 import { NatsUserNames } from './queue/nats-auth';
 import { FargateProfile, FargateProfileDefinition, FargateProfileSelector } from './placement/fargate-profile';
 import { Placement } from './placement/placement';
@@ -471,6 +471,7 @@ export class Platform extends Chart {
         { volume: 'router-code', configMap: ROUTER_NAME, mountPath: Paths.routerDir },
         { volume: 'routes', configMap: ROUTES_CONFIGMAP, mountPath: Paths.routesDir },
       ],
+      extraVolumes: queueClientVolumes(this.queue),
       scaling: resolveScaling(
         router,
         { minReplicas: options.replicas?.min, maxReplicas: options.replicas?.max, targetCpuUtilization: options.replicas?.targetCpuUtilization },

@@ -54,6 +54,8 @@ export interface WorkloadSpec {
   readonly livenessProbe: Probe;
   /** ConfigMap volumes: name → { configMap, mountPath }. An emptyDir at /tmp is always added. */
   readonly configMapVolumes: ReadonlyArray<{ readonly volume: string; readonly configMap: string; readonly mountPath: string }>;
+  /** Other read-only volumes (e.g. the queue's CA certificate): name, volume source, mountPath. @default - none */
+  readonly extraVolumes?: ReadonlyArray<{ readonly volume: string; readonly source: Record<string, unknown>; readonly mountPath: string }>;
   readonly scaling: ResolvedScaling;
   readonly terminationGracePeriodSeconds: number;
   /**
@@ -153,6 +155,7 @@ export class Workload extends Construct {
       securityContext: restrictedContainerSecurity(),
       volumeMounts: [
         ...spec.configMapVolumes.map((v) => ({ name: v.volume, mountPath: v.mountPath, readOnly: true })),
+        ...(spec.extraVolumes ?? []).map((v) => ({ name: v.volume, mountPath: v.mountPath, readOnly: true })),
         { name: 'tmp', mountPath: '/tmp' },
       ],
     };
@@ -184,6 +187,7 @@ export class Workload extends Construct {
             containers: [container],
             volumes: [
               ...spec.configMapVolumes.map((v) => ({ name: v.volume, configMap: { name: v.configMap } })),
+              ...(spec.extraVolumes ?? []).map((v) => ({ name: v.volume, ...v.source })),
               { name: 'tmp', emptyDir: {} },
             ],
           },

@@ -196,7 +196,7 @@ export const QueueEnv = {
   NATS_USER: 'KUBEFAAS_NATS_USER',
   /** Its password, from a Secret key (secretKeyRef), never a literal in the manifests. */
   NATS_PASSWORD: 'KUBEFAAS_NATS_PASSWORD',
-  /** Directory with the client TLS files `ca.crt` (and optional `tls.crt`/`tls.key`); unset = plain TCP. */
+  /** Directory holding `ca.crt`, the CA the NATS servers' certificate is checked against; unset = plain TCP. */
   NATS_TLS_DIR: 'KUBEFAAS_NATS_TLS_DIR',
 } as const;
 

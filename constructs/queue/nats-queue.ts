@@ -34,6 +34,16 @@ export interface NatsQueueAuth {
   readonly secretName?: string;
 }
 
+/** TLS between the clients and the NATS servers. */
+export interface NatsQueueTls {
+  /**
+   * Secret (created by you or cert-manager) with `tls.crt` and `tls.key` for the servers, valid for
+   * `kubefaas-nats.<namespace>.svc.cluster.local`, and `ca.crt`, the CA that signed it. Servers mount
+   * all three; clients mount only `ca.crt`.
+   */
+  readonly secretName: string;
+}
+
 /** CPU request and memory request/limit of each NATS server. */
 export interface QueueResources {
   /**
@@ -103,6 +113,11 @@ export interface NatsQueueOptions {
    * @default { secretName: 'kubefaas-nats-auth' }
    */
   readonly auth?: NatsQueueAuth | false;
+  /**
+   * TLS for client connections.
+   * @default - plain TCP inside the cluster (NetworkPolicy-restricted)
+   */
+  readonly tls?: NatsQueueTls;
   /**
    * Official NATS image, pinned.
    * @default 'nats:2.14.2-alpine'
@@ -181,13 +196,17 @@ class NatsQueue extends Queue {
     if (authSecret !== undefined && (typeof authSecret !== 'string' || !isDns1123Subdomain(authSecret))) {
       throw new ValidationError(scope, `queue auth.secretName '${String(authSecret)}' is not a valid Secret name`, 'Use the name of a Secret in the platform namespace (DNS-1123 subdomain)');
     }
+    const tlsSecret = o.tls?.secretName;
+    if (o.tls !== undefined && (typeof tlsSecret !== 'string' || !isDns1123Subdomain(tlsSecret))) {
+      throw new ValidationError(scope, `queue tls.secretName '${String(tlsSecret)}' is not a valid Secret name`, 'Name a Secret with tls.crt, tls.key and ca.crt in the platform namespace');
+    }
     // Users are known only once every function is bound: nats.conf and the server env render at synth.
     const users = () =>
       authSecret === undefined
         ? undefined
         : natsUsers(config, platform.functions.map((fn) => ({ functionName: fn.functionName, subscriptions: queueSubscriptions(fn) })));
     let rendered: string | undefined;
-    const natsConf = () => (rendered ??= renderNatsConfig({ namespace, replicas, maxFileStoreBytes, maxMemoryStoreBytes, users: users() }));
+    const natsConf = () => (rendered ??= renderNatsConfig({ namespace, replicas, maxFileStoreBytes, maxMemoryStoreBytes, users: users(), tls: tlsSecret !== undefined }));
     const labels = { [Labels.name]: NATS_NAME, [Labels.component]: 'queue' };
     const selector = { [Labels.platformComponent]: 'nats' };
 
@@ -246,6 +265,7 @@ class NatsQueue extends Queue {
             cpu,
             memoryBytes,
             passwordEnv: () => (authSecret === undefined ? [] : serverPasswordEnv(users() ?? [], authSecret)),
+            tlsSecret,
           }),
         },
         volumeClaimTemplates: [
@@ -300,13 +320,14 @@ class NatsQueue extends Queue {
       podSelector: selector,
       construct: scope,
       ...(authSecret !== undefined ? { auth: { secretName: authSecret } } : {}),
+      ...(tlsSecret !== undefined ? { tls: { secretName: tlsSecret } } : {}),
     };
     registerQueue(platform, binding);
     return binding;
   }
 }
 
-function natsPodSpec(p: { image: string; cpu: number; memoryBytes: number; passwordEnv: () => Array<Record<string, unknown>> }): Record<string, unknown> {
+function natsPodSpec(p: { image: string; cpu: number; memoryBytes: number; passwordEnv: () => Array<Record<string, unknown>>; tlsSecret?: string }): Record<string, unknown> {
   const uid = NatsQueueDefaults.uid;
   const monitorProbe = (path: string, periodSeconds: number, failureThreshold: number) => ({
     httpGet: { path, port: NatsPorts.monitor },
@@ -356,12 +377,14 @@ function natsPodSpec(p: { image: string; cpu: number; memoryBytes: number; passw
           { name: 'config', mountPath: NatsPaths.configDir, readOnly: true },
           { name: 'data', mountPath: NatsPaths.dataDir },
           { name: 'pid', mountPath: NatsPaths.pidDir },
+          ...(p.tlsSecret ? [{ name: 'tls', mountPath: NatsPaths.tlsDir, readOnly: true }] : []),
         ],
       },
     ],
     volumes: [
       { name: 'config', configMap: { name: NATS_CONFIG_NAME } },
       { name: 'pid', emptyDir: {} },
+      ...(p.tlsSecret ? [{ name: 'tls', secret: { secretName: p.tlsSecret } }] : []),
     ],
   };
 }

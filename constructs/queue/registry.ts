@@ -24,11 +24,27 @@ export interface QueueBinding {
   readonly construct: IConstruct;
   /** Queue isolation: the Secret with one password per NATS user. @default - open queue */
   readonly auth?: { readonly secretName: string };
+  /** TLS to the servers: the Secret whose `ca.crt` clients mount. @default - plain TCP */
+  readonly tls?: { readonly secretName: string };
 }
 
-/** Env of a client container that connects as `user` (nothing for an open queue). */
+/** Where clients mount the queue's CA certificate. */
+export const NATS_CLIENT_TLS_DIR = '/var/kubefaas/nats-tls';
+
+/** Env of a client container that connects as `user`: credentials (unless the queue is open), the CA directory (with TLS). */
 export function queueAuthEnv(queue: QueueBinding, user: string): Array<Record<string, unknown>> {
-  return queue.auth ? clientAuthEnv(user, queue.auth.secretName) : [];
+  return [
+    ...(queue.auth ? clientAuthEnv(user, queue.auth.secretName) : []),
+    ...(queue.tls ? [{ name: QueueEnv.NATS_TLS_DIR, value: NATS_CLIENT_TLS_DIR }] : []),
+  ];
+}
+
+/** The volume a client pod mounts at NATS_CLIENT_TLS_DIR: only `ca.crt` of the TLS Secret, never the server's key. */
+export function queueClientVolumes(queue: QueueBinding | undefined): Array<{ volume: string; source: Record<string, unknown>; mountPath: string }> {
+  if (!queue?.tls) return [];
+  // optional: the local runner (no TLS locally) mounts nothing; in a cluster a missing ca.crt stops the client at start, naming it.
+  const secret = { secretName: queue.tls.secretName, items: [{ key: 'ca.crt', path: 'ca.crt' }], optional: true };
+  return [{ volume: 'nats-tls', source: { secret }, mountPath: NATS_CLIENT_TLS_DIR }];
 }
 
 const queues = new WeakMap<IConstruct, QueueBinding>();

@@ -7,7 +7,7 @@ import type { FunctionBase } from '../function-base';
 import { objectMeta } from '../metadata';
 import { podBundle, type PodBundle } from '../pod-code';
 import { CRON_CONFIGMAP, durableNames } from '../queue/names';
-import { ackWaitFor, addQueueSubscription, queueAuthEnv, queueConfigJson, queueOf, runsKubefaasRuntime } from '../queue/registry';
+import { ackWaitFor, addQueueSubscription, queueAuthEnv, queueClientVolumes, queueConfigJson, queueOf, runsKubefaasRuntime } from '../queue/registry';
 import { NatsUserNames } from '../queue/nats-auth';
 import type { ITrigger } from '../triggers';
 import { isDns1123Label } from '../validation';
@@ -185,6 +185,7 @@ export class CronTrigger implements ITrigger {
     }
 
     const cronCode = ensureCronCode(fn);
+    const tlsVolumes = viaQueue ? queueClientVolumes(queue) : [];
     const labels = { [Labels.name]: cronJobName, [Labels.component]: 'cron' };
     // Not the function's selector label: the function's Service must never route to a cron pod.
     const podLabels = { ...objectMeta(cronJobName, platform.namespace, labels).labels, [Labels.platformComponent]: 'cron' };
@@ -227,12 +228,14 @@ export class CronTrigger implements ITrigger {
                     securityContext: restrictedContainerSecurity(),
                     volumeMounts: [
                       { name: 'cron-code', mountPath: Paths.cronDir, readOnly: true },
+                      ...tlsVolumes.map((v) => ({ name: v.volume, mountPath: v.mountPath, readOnly: true })),
                       { name: 'tmp', mountPath: Paths.tmpDir },
                     ],
                   },
                 ],
                 volumes: [
                   { name: 'cron-code', configMap: { name: CRON_CONFIGMAP } },
+                  ...tlsVolumes.map((v) => ({ name: v.volume, ...v.source })),
                   { name: 'tmp', emptyDir: {} },
                 ],
               },

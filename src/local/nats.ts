@@ -97,11 +97,12 @@ export function requireNatsServer(pathVar: string | undefined): void {
 }
 
 /**
- * The local nats-server runs without auth (loopback only, one developer): clients drop the NATS
- * user and the password the cluster reads from the auth Secret, so `kubefaas dev` needs neither
- * that Secret nor per-user passwords in the developer's environment.
+ * The local nats-server runs without auth and TLS (loopback only, one developer): clients drop the
+ * NATS user, the password the cluster reads from the auth Secret and the TLS directory, so
+ * `kubefaas dev` needs neither those Secrets nor per-user passwords in the developer's environment.
  */
 export function withoutNatsCredentials(container: Container): Container {
-  const env = container.env?.filter((e) => e.name !== QueueEnv.NATS_USER && e.name !== QueueEnv.NATS_PASSWORD);
+  const local = new Set<string>([QueueEnv.NATS_USER, QueueEnv.NATS_PASSWORD, QueueEnv.NATS_TLS_DIR]);
+  const env = container.env?.filter((e) => !local.has(e.name));
   return env === container.env ? container : { ...container, env };
 }

@@ -91,7 +91,7 @@ export class QueueClient {
       noAsyncTraces: true,
       // Queue isolation: each user may only subscribe under its own inbox prefix (constructs/queue/nats-auth.ts).
       ...(options.auth ? { user: options.auth.user, pass: options.auth.password, inboxPrefix: inboxPrefixFor(options.auth.user) } : {}),
-      ...(options.tls ? { tls: { caFile: options.tls.caFile, certFile: options.tls.certFile, keyFile: options.tls.keyFile } } : {}),
+      ...(options.tls ? { tls: { caFile: options.tls.caFile } } : {}),
     });
     try {
       const jsm = await nc.jetstreamManager();

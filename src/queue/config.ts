@@ -18,11 +18,9 @@ export interface QueueAuth {
   readonly password: string;
 }
 
-/** Files of `QueueEnv.NATS_TLS_DIR` (a mounted Secret of type kubernetes.io/tls, or with just ca.crt). */
+/** `QueueEnv.NATS_TLS_DIR`: the CA certificate (the `ca.crt` key of the queue's TLS Secret, mounted alone). */
 export interface QueueTls {
   readonly caFile: string;
-  readonly certFile?: string;
-  readonly keyFile?: string;
 }
 
 /** Defaults used when QUEUE_CONFIG is absent (the local runner and tests may omit it). */
@@ -76,9 +74,10 @@ export const NATS_PASSWORD_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{15,}$/;
 function readTls(env: NodeJS.ProcessEnv): QueueTls | undefined {
   const dir = env[QueueEnv.NATS_TLS_DIR]?.trim();
   if (!dir) return undefined;
-  const file = (name: string) => `${dir.replace(/\/+$/, '')}/${name}`;
-  const withClientCert = existsSync(file('tls.crt')) && existsSync(file('tls.key'));
-  return { caFile: file('ca.crt'), ...(withClientCert ? { certFile: file('tls.crt'), keyFile: file('tls.key') } : {}) };
+  const caFile = `${dir.replace(/\/+$/, '')}/ca.crt`;
+  // Fail at start, naming the file, rather than with a TLS handshake error on every reconnect.
+  if (!existsSync(caFile)) throw new Error(`${QueueEnv.NATS_TLS_DIR}=${dir} has no ca.crt: the queue's TLS Secret needs a ca.crt key`);
+  return { caFile };
 }
 
 function parseJson(env: NodeJS.ProcessEnv, name: string): unknown {

@@ -5,11 +5,8 @@
  * from the same Secret keys), and clients holding another component's credentials, refused by the
  * server on everything that is not theirs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Testing } from 'cdk8s';
 import { connect, type NatsConnection } from 'nats';
 import { Code, CronTrigger, HttpTrigger, NodeFunction, Platform, Queue } from '../../constructs';
@@ -18,12 +15,8 @@ import { CronEnv, Env, QueueEnv, type QueueConfig } from '../../src/contract';
 import { QueueClient } from '../../src/queue/client';
 import { freePort } from './nats-server';
 import { waitFor } from './support';
+import { Bundles, SynthesizedPods, containerOf, httpStatus, type K8sObject } from './synthesized-pods';
 
-const root = resolve(__dirname, '..', '..');
-const runtimeBundle = join(root, 'lib', 'pod', 'runtime.js');
-const routerBundle = join(root, 'lib', 'pod', 'router.js');
-
-type K8sObject = Record<string, any>;
 
 const WORKER = `module.exports = async (event) => event.type === 'dev.kubefaas.queue.message' ? 'done ' + event.text() : 'async ' + event.text();`;
 const OTHER = `module.exports = async () => 'other';`;
@@ -46,92 +39,27 @@ function synthApp(): K8sObject[] {
 }
 
 const objects = synthApp();
-const find = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata?.name === name)!;
-const containerOf = (o: K8sObject) => (o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : o.spec.template.spec).containers[0];
-/** What the user put in the Secret: one password per key (= NATS user). */
-const secret = new Map<string, string>();
-const passwordFor = (key: string) => {
-  if (!secret.has(key)) secret.set(key, `k${randomBytes(24).toString('hex')}`);
-  return secret.get(key)!;
-};
-
-/** The container's env as the kubelet would build it: literals, and secretKeyRefs from `secret` (the auth Secret). */
-function envOf(o: K8sObject, overrides: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
-  for (const e of containerOf(o).env ?? []) {
-    if (e.value !== undefined) env[e.name] = e.value;
-    else if (e.valueFrom?.secretKeyRef) {
-      expect(e.valueFrom.secretKeyRef.name).toBe('kubefaas-nats-auth');
-      env[e.name] = passwordFor(e.valueFrom.secretKeyRef.key);
-    }
-  }
-  return { ...env, ...overrides };
-}
-
-let dir: string;
+const pods = new SynthesizedPods(objects);
+const find = (kind: string, name: string) => pods.find(kind, name);
+const passwordFor = (key: string) => pods.passwordFor(key);
+const envOf = (o: K8sObject, overrides: Record<string, string>) => pods.envOf(o, overrides);
+const spawnLogged = (command: string, args: string[], env: Record<string, string>) => pods.spawn(command, args, env);
+const startFunction = (name: string, overrides: Record<string, string> = {}) => pods.startFunction(name, overrides);
+const status = httpStatus;
 let natsUrl: string;
-let natsLog = '';
-const procs: ChildProcess[] = [];
 const connections: NatsConnection[] = [];
 
-function spawnLogged(command: string, args: string[], env: Record<string, string>): { proc: ChildProcess; output: () => string } {
-  const proc = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(proc);
-  let out = '';
-  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  return { proc, output: () => out };
-}
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'kubefaas-isolation-'));
-  // The synthesized nats.conf, with only what a laptop lacks changed: ports, store and pid paths.
-  const port = await freePort();
-  const monitor = await freePort();
-  const conf = String(find('ConfigMap', 'kubefaas-nats-config').data['nats.conf'])
-    .replace(/^port: 4222$/m, `host: 127.0.0.1\nport: ${port}`)
-    .replace(/^http_port: 8222$/m, `http_port: ${monitor}`)
-    .replace(/^pid_file: .*$/m, `pid_file: "${join(dir, 'nats.pid')}"`)
-    .replace(/store_dir: .*$/m, `store_dir: "${join(dir, 'js')}"`);
+  natsUrl = await pods.startNats();
+  const conf = String(find('ConfigMap', 'kubefaas-nats-config').data['nats.conf']);
   expect(conf).toContain('authorization {');
   expect(conf).not.toMatch(/password: "/); // only $VARIABLE references
-  mkdirSync(join(dir, 'js'));
-  writeFileSync(join(dir, 'nats.conf'), conf);
-  const server = spawnLogged('nats-server', ['-c', join(dir, 'nats.conf')], envOf(find('StatefulSet', 'kubefaas-nats'), { SERVER_NAME: 'test' }));
-  server.proc.stderr!.on('data', (c: Buffer) => (natsLog += c.toString()));
-  natsUrl = `nats://127.0.0.1:${port}`;
-  await waitFor('nats-server healthy', async () => {
-    if (server.proc.exitCode !== null) throw new Error(`nats-server exited: ${server.output()}`);
-    return fetch(`http://127.0.0.1:${monitor}/healthz?js-enabled-only=true`).then((r) => r.ok, () => false);
-  });
 }, 30_000);
 
 afterAll(async () => {
   await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)));
-  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  pods.dispose();
 });
-
-async function status(url: string): Promise<number> {
-  try {
-    const res = await fetch(url);
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0;
-  }
-}
-
-/** A function pod: the runtime bundle with the function's synthesized env and code. */
-async function startFunction(name: string, overrides: Record<string, string> = {}): Promise<{ port: number; output: () => string }> {
-  const port = await freePort();
-  const handler = join(dir, `${name}.js`);
-  writeFileSync(handler, String(find('ConfigMap', `${name}-code`).data['index.js']));
-  const pod = spawnLogged(process.execPath, [runtimeBundle], envOf(find('Deployment', name), {
-    [Env.PORT]: String(port), [Env.HANDLER_PATH]: handler, [Env.DRAIN_DELAY_MS]: '0', [QueueEnv.NATS_URL]: natsUrl, ...overrides,
-  }));
-  return { port, output: pod.output };
-}
 
 /** A raw connection as `user` (its password from the Secret). */
 async function connectAs(user: string): Promise<NatsConnection> {
@@ -171,12 +99,12 @@ describe('with the worker running under its own credentials', () => {
   }, 40_000);
 
   test('end to end: an async call through the router, and a topic message published by another function', async () => {
-    const routes = join(dir, 'routes.json');
+    const routes = join(pods.dir, 'routes.json');
     const table = JSON.parse(String(find('ConfigMap', 'kubefaas-routes').data['routes.json']));
     table.functions.worker.url = `http://127.0.0.1:${worker.port}`;
     writeFileSync(routes, JSON.stringify(table));
     const routerPort = await freePort();
-    spawnLogged(process.execPath, [routerBundle], envOf(find('Deployment', 'kubefaas-router'), {
+    spawnLogged(process.execPath, [Bundles.router], envOf(find('Deployment', 'kubefaas-router'), {
       [Env.PORT]: String(routerPort), [Env.ROUTES_PATH]: routes, [Env.DRAIN_DELAY_MS]: '0', [QueueEnv.NATS_URL]: natsUrl,
     }));
     const base = `http://127.0.0.1:${routerPort}`;
@@ -222,13 +150,13 @@ describe('with the worker running under its own credentials', () => {
     // The server says so, naming the user, in its log (what an operator would see).
     await waitFor('the violations in the server log', () =>
       [`Publish Violation - User "fn-other", Subject "${consumer}"`, `Publish Violation - User "fn-other", Subject "$JS.API.STREAM.PURGE.${queueConfig.topicsStream}"`,
-        `Subscription Violation - User "fn-other", Subject "_INBOX_fn-worker.>"`].every((line) => natsLog.includes(line)));
+        `Subscription Violation - User "fn-other", Subject "_INBOX_fn-worker.>"`].every((line) => pods.natsLog.includes(line)));
   });
 
   test('the cron user publishes its ticks and nothing else; the router cannot consume functions\' messages', async () => {
     // The cron sender bundle with the CronJob's synthesized env delivers its tick (exit 0 = PubAck received).
     const cronJob = objects.find((o) => o.kind === 'CronJob')!;
-    const sender = spawnLogged(process.execPath, [join(root, 'lib', 'pod', 'cron.js')], envOf(cronJob, { [QueueEnv.NATS_URL]: natsUrl, [CronEnv.JOB_NAME]: 'other-tick-1' }));
+    const sender = spawnLogged(process.execPath, [Bundles.cron], envOf(cronJob, { [QueueEnv.NATS_URL]: natsUrl, [CronEnv.JOB_NAME]: 'other-tick-1' }));
     expect(await new Promise((r) => sender.proc.once('exit', r))).toBe(0);
     expect(sender.output()).toContain('cron tick delivered');
 
