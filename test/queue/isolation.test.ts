@@ -15,6 +15,7 @@ import { CronEnv, Env, QueueEnv, type QueueConfig } from '../../src/contract';
 import { QueueClient } from '../../src/queue/client';
 import { freePort } from './nats-server';
 import { waitFor } from './support';
+import { expectValidManifests } from '../support/validate';
 import { Bundles, SynthesizedPods, containerOf, httpStatus, type K8sObject } from './synthesized-pods';
 
 
@@ -70,7 +71,8 @@ async function connectAs(user: string): Promise<NatsConnection> {
 
 const queueConfig = JSON.parse(containerOf(find('Deployment', 'kubefaas-router')).env.find((e: any) => e.name === QueueEnv.QUEUE_CONFIG).value) as QueueConfig;
 
-test('the synthesized users: every component its own user, passwords from the Secret only', () => {
+test('the synthesized users: every component its own user, passwords from the Secret only', async () => {
+  await expectValidManifests(objects);
   const cronJob = objects.find((o) => o.kind === 'CronJob')!;
   const serverEnv = containerOf(find('StatefulSet', 'kubefaas-nats')).env.filter((e: any) => e.name.startsWith('KUBEFAAS_NATS_PASSWORD_'));
   expect(serverEnv.map((e: any) => e.valueFrom.secretKeyRef.key).sort()).toEqual(['cron', 'fn-other', 'fn-web', 'fn-worker', 'router']);
