@@ -65,7 +65,7 @@ export async function sendTick(tick: CronTick, env: NodeJS.ProcessEnv = process.
 async function publishTick(tick: CronTick, queue: QueueSettings): Promise<string> {
   const { servers, config } = queue;
   const client = await withDeadline(
-    QueueClient.connect({ servers, config, name: `cron-${tick.functionName}-${tick.trigger}`, publishTimeoutMs: tick.timeoutMs, auth: queue.auth, tls: queue.tls }),
+    QueueClient.connect({ servers, config, name: `cron-${tick.functionName}-${tick.trigger}`, publishTimeoutMs: tick.timeoutMs, auth: queue.auth, tls: queue.tls, updateStreams: false }),
     tick.timeoutMs,
     'connecting to NATS',
   );

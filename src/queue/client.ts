@@ -31,6 +31,8 @@ export interface QueueClientOptions {
   readonly auth?: QueueAuth;
   /** TLS files. @default - plain TCP */
   readonly tls?: QueueTls;
+  /** Update existing streams whose limits changed; functions and cron senders leave that to the router (they may not). @default true */
+  readonly updateStreams?: boolean;
   /** Delay between reconnect attempts. @default 500 */
   readonly reconnectTimeWaitMs?: number;
   /** How long async-call and publish confirmations may take before QueueUnavailableError. @default 10000 */
@@ -95,7 +97,7 @@ export class QueueClient {
     });
     try {
       const jsm = await nc.jetstreamManager();
-      if (options.ensureResources !== false) await ensureQueueResources(jsm, options.config);
+      if (options.ensureResources !== false) await ensureQueueResources(jsm, options.config, { update: options.updateStreams });
       return new QueueClient(nc, jsm, options);
     } catch (err) {
       await nc.close().catch(() => undefined);

@@ -43,6 +43,7 @@ export class RuntimeQueue {
         config: this.settings.config,
         name: `runtime-${this.functionName}`,
         auth: this.settings.auth,
+        updateStreams: false,
         tls: this.settings.tls,
         log: runtime.log,
       });

@@ -155,6 +155,14 @@ describe('with the worker running under its own credentials', () => {
         `Subscription Violation - User "fn-other", Subject "_INBOX_fn-worker.>"`].every((line) => pods.natsLog.includes(line)));
   });
 
+  test('after a retention change only the router updates the streams; a function pod meanwhile starts (it may not update them)', async () => {
+    const changed = { ...queueConfig, maxAgeMs: queueConfig.maxAgeMs - 60_000 };
+    const auth = { user: 'fn-other', password: passwordFor('fn-other') };
+    await expect(QueueClient.connect({ servers: [natsUrl], config: changed, auth })).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+    const fn = await QueueClient.connect({ servers: [natsUrl], config: changed, auth, updateStreams: false });
+    await fn.close(1000);
+  });
+
   test('the cron user publishes its ticks and nothing else; the router cannot consume functions\' messages', async () => {
     // The cron sender bundle with the CronJob's synthesized env delivers its tick (exit 0 = PubAck received).
     const cronJob = objects.find((o) => o.kind === 'CronJob')!;
