@@ -10,7 +10,8 @@ import { Platform } from './platform';
 import { ScalingOptions, resolveScaling } from './scaling';
 import { cpuMillis, durationMillis, sizeBytes, validateEnvName, validateFunctionName, validateLabels } from './validation';
 import { Probe, ResolvedScaling, Workload } from './workload';
-import { queueEnv } from './queue/registry';
+import { preStopSleep, shutdownEnv, shutdownTiming } from './shutdown';
+import { queueClientVolumes, queueEnv } from './queue/registry';
 import { Placement } from './placement/placement';
 import { FunctionAlertOptions, validateFunctionAlerts } from './metrics';
 
@@ -205,6 +206,7 @@ export abstract class FunctionBase extends Construct {
   protected createWorkload(container: FunctionContainer): Workload {
     const namespace = this.platform.namespace;
     const selector = { [Labels.function]: this.functionName };
+    const shutdown = shutdownTiming(this.timeoutMillis);
     const workload = new Workload(this, 'Workload', {
       name: this.functionName,
       namespace,
@@ -217,14 +219,21 @@ export abstract class FunctionBase extends Construct {
       command: container.command,
       args: container.args,
       // Queue env (KUBEFAAS_NATS_URL, _QUEUE_CONFIG, _SUBSCRIPTIONS) is rendered here, after every trigger is bound.
-      env: () => [...container.systemEnv, ...queueEnv(this), ...[...this.envVars].map(([name, source]) => ({ name, ...source }))],
+      env: () => [...container.systemEnv, ...(this.runsKubefaasRuntime ? shutdownEnv(shutdown) : []), ...queueEnv(this), ...[...this.envVars].map(([name, source]) => ({ name, ...source }))],
       resources: { cpuMillis: this.cpuMillis, memoryBytes: this.memoryBytes },
       readinessProbe: container.readinessProbe,
       livenessProbe: container.livenessProbe,
       configMapVolumes: container.configMapVolumes,
+      // With queue TLS: the CA certificate, for pods that connect to the queue.
+      extraVolumes: queueEnv(this).length > 0 ? queueClientVolumes(this.platform.queue) : [],
       scaling: this.scaling,
-      // Let in-flight invocations finish after SIGTERM.
-      terminationGracePeriodSeconds: Math.max(30, Math.ceil(this.timeoutMillis / 1000) + 5),
+      // Drain, then let in-flight invocations finish (constructs/shutdown.ts).
+      terminationGracePeriodSeconds: shutdown.terminationGracePeriodSeconds,
+      // Our runtime drains in-process (KUBEFAAS_DRAIN_DELAY_MS); a user image gets the drain as a
+      // preStop sleep, except where hooks are rejected (AKS virtual nodes v1).
+      lifecycle: this.runsKubefaasRuntime
+        ? undefined
+        : (placement) => (placement.ruleProviders.includes('azure-virtual-node-v1') ? undefined : preStopSleep(shutdown)),
       placement: () => this.placement,
       placementSubject: `function "${this.functionName}"`,
       networkPolicy: true,

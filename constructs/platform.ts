@@ -11,9 +11,11 @@ import { RouterExposure } from './exposure';
 import { ScalingOptions, resolveScaling } from './scaling';
 import { validateImage } from './image';
 import { cpuMillis, durationMillis, sizeBytes, validateInteger, validateNamespaceName } from './validation';
+import { shutdownEnv, shutdownTiming } from './shutdown';
 import { Workload, httpProbe } from './workload';
 import { Queue } from './queue/nats-queue';
-import { queueConfigJson, queueOf, type QueueBinding } from './queue/registry';
+import { queueAuthEnv, queueClientVolumes, queueConfigJson, queueOf, type QueueBinding, type QueueConsumer } from './queue/registry';
+import { NatsUserNames } from './queue/nats-auth';
 import { FargateProfile, FargateProfileDefinition, FargateProfileSelector } from './placement/fargate-profile';
 import { Placement } from './placement/placement';
 import { placeComponent } from './placement/component';
@@ -192,7 +194,7 @@ const PLATFORM_BRAND = Symbol.for('kubefaas.Platform');
  * What a platform needs to know of each of its functions (FunctionBase has all of it). An interface
  * rather than the class: the functions import the platform, so the platform must not import them.
  */
-export interface PlatformFunction extends IConstruct {
+export interface PlatformFunction extends QueueConsumer {
   readonly functionName: string;
   /** In-cluster URL of the function's Service. */
   readonly url: string;
@@ -473,8 +475,11 @@ export class Platform extends Chart {
         { name: Env.PORT, value: String(8080) },
         { name: Env.ROUTES_PATH, value: `${Paths.routesDir}/${Paths.routesFile}` },
         ...(options.fastPath === false ? [{ name: Env.ROUTER_FAST_PATH, value: 'off' }] : []),
+        // Drain, then wait for proxied calls as long as the slowest function may take.
+        ...shutdownEnv(shutdownTiming(this.maxTimeoutSeconds() * 1000)),
         // The router stores async calls (`/async-function/<name>`) in the queue.
         ...(this.queue ? [{ name: QueueEnv.NATS_URL, value: this.queue.url }, { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(this.queue.config) }] : []),
+        ...(this.queue ? queueAuthEnv(this.queue, NatsUserNames.router) : []),
       ],
       resources: {
         cpuMillis: cpuMillis(router, 'router.resources.cpu', options.resources?.cpu ?? Defaults.routerCpu, Limits.minCpuMillis, Limits.maxCpuMillis),
@@ -486,6 +491,7 @@ export class Platform extends Chart {
         { volume: 'router-code', configMap: ROUTER_NAME, mountPath: Paths.routerDir },
         { volume: 'routes', configMap: ROUTES_CONFIGMAP, mountPath: Paths.routesDir },
       ],
+      extraVolumes: queueClientVolumes(this.queue),
       scaling: resolveScaling(
         router,
         { minReplicas: options.replicas?.min, maxReplicas: options.replicas?.max, targetCpuUtilization: options.replicas?.targetCpuUtilization },
@@ -494,8 +500,8 @@ export class Platform extends Chart {
         { min: 'router.replicas.min', max: 'router.replicas.max', target: 'router.replicas.targetCpuUtilization' },
       ),
       service: exposure,
-      // In-flight proxied requests may last as long as the slowest function.
-      terminationGracePeriodSeconds: Lazy.any({ produce: () => Math.max(30, this.maxTimeoutSeconds() + 5) }),
+      // In-flight proxied requests may last as long as the slowest function (constructs/shutdown.ts).
+      terminationGracePeriodSeconds: Lazy.any({ produce: () => shutdownTiming(this.maxTimeoutSeconds() * 1000).terminationGracePeriodSeconds }),
       placement: () => placement,
       placementSubject: 'platform component "router"',
       fargateSelectors: () => this.fargateSelectorsFor(placement),

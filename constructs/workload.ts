@@ -54,8 +54,16 @@ export interface WorkloadSpec {
   readonly livenessProbe: Probe;
   /** ConfigMap volumes: name → { configMap, mountPath }. An emptyDir at /tmp is always added. */
   readonly configMapVolumes: ReadonlyArray<{ readonly volume: string; readonly configMap: string; readonly mountPath: string }>;
+  /** Other read-only volumes (e.g. the queue's CA certificate): name, volume source, mountPath. @default - none */
+  readonly extraVolumes?: ReadonlyArray<{ readonly volume: string; readonly source: Record<string, unknown>; readonly mountPath: string }>;
   readonly scaling: ResolvedScaling;
   readonly terminationGracePeriodSeconds: number;
+  /**
+   * The container's `lifecycle` (a preStop drain for images that do not drain themselves), read at
+   * synth with the placement in effect.
+   * @default - none
+   */
+  readonly lifecycle?: (placement: Placement) => Record<string, unknown> | undefined;
   /**
    * Where the pods run (read at synth); the placement's provider limits are checked then too.
    * @default - regular nodes
@@ -143,9 +151,11 @@ export class Workload extends Construct {
       },
       readinessProbe: spec.readinessProbe,
       livenessProbe: spec.livenessProbe,
+      ...(spec.lifecycle ? { lifecycle: Lazy.any({ produce: () => spec.lifecycle?.(placement()) }) } : {}),
       securityContext: restrictedContainerSecurity(),
       volumeMounts: [
         ...spec.configMapVolumes.map((v) => ({ name: v.volume, mountPath: v.mountPath, readOnly: true })),
+        ...(spec.extraVolumes ?? []).map((v) => ({ name: v.volume, mountPath: v.mountPath, readOnly: true })),
         { name: 'tmp', mountPath: '/tmp' },
       ],
     };
@@ -177,6 +187,7 @@ export class Workload extends Construct {
             containers: [container],
             volumes: [
               ...spec.configMapVolumes.map((v) => ({ name: v.volume, configMap: { name: v.configMap } })),
+              ...(spec.extraVolumes ?? []).map((v) => ({ name: v.volume, ...v.source })),
               { name: 'tmp', emptyDir: {} },
             ],
           },

@@ -1,3 +1,4 @@
+import { renderAuthorization, type NatsUser } from './nats-auth';
 import { NATS_HEADLESS_NAME, NATS_NAME, NatsPorts } from './names';
 
 /** Where the StatefulSet mounts things (and what nats.conf refers to). */
@@ -7,6 +8,8 @@ export const NatsPaths = {
   dataDir: '/data',
   pidDir: '/var/run/nats',
   pidFile: '/var/run/nats/nats.pid',
+  /** The TLS Secret (tls.crt, tls.key, ca.crt) when the queue has TLS. */
+  tlsDir: '/etc/nats-tls',
 } as const;
 
 export interface NatsConfigInput {
@@ -14,6 +17,10 @@ export interface NatsConfigInput {
   readonly replicas: number;
   readonly maxFileStoreBytes: number;
   readonly maxMemoryStoreBytes: number;
+  /** Queue isolation: the users and their permissions (passwords are `$VARIABLE` references). @default - no auth */
+  readonly users?: readonly NatsUser[];
+  /** Client connections over TLS with the mounted Secret's certificate. @default false */
+  readonly tls?: boolean;
 }
 
 /**
@@ -38,6 +45,11 @@ export function renderNatsConfig(input: NatsConfigInput): string {
     `  max_file_store: ${input.maxFileStoreBytes}`,
     `  max_memory_store: ${input.maxMemoryStoreBytes}`,
     '}',
+    ...(input.users ? renderAuthorization(input.users) : []),
+    // Clients must use TLS; the monitoring port (probes, KEDA) and cluster routes (NetworkPolicy-protected) stay plain.
+    ...(input.tls
+      ? ['tls {', `  cert_file: "${NatsPaths.tlsDir}/tls.crt"`, `  key_file: "${NatsPaths.tlsDir}/tls.key"`, `  ca_file: "${NatsPaths.tlsDir}/ca.crt"`, '  timeout: 2', '}']
+      : []),
   ];
   if (input.replicas > 1) {
     const routes = Array.from(

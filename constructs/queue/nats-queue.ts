@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ApiObject, Duration, Size } from 'cdk8s';
+import { ApiObject, Duration, Lazy, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
 import { Annotations, DEFAULT_QUEUE_CONFIG, Labels, PART_OF, type QueueConfig } from '../../src/contract';
@@ -9,12 +9,37 @@ import { objectMeta } from '../metadata';
 import { bytesQuantity, cpuMillis, durationMillis, isDns1123Subdomain, sizeBytes } from '../validation';
 import { NatsPaths, renderNatsConfig } from './nats-config';
 import { NATS_CONFIG_NAME, NATS_HEADLESS_NAME, NATS_NAME, NatsPorts } from './names';
-import { queueOf, registerQueue, type QueueBinding } from './registry';
+import { queueOf, queueSubscriptions, registerQueue, type QueueBinding, type QueueConsumer } from './registry';
+import { natsUsers, serverPasswordEnv } from './nats-auth';
 import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
 
 /** The platform a queue binds to: its namespace and construct tree. */
 export interface QueueHost extends IConstruct {
   readonly namespace: string;
+  /** Read at synth: every function becomes a NATS user with its own permissions. */
+  readonly functions: readonly QueueConsumer[];
+}
+
+/** Queue isolation: per-component NATS users whose passwords come from one Secret (constructs/queue/nats-auth.ts). */
+export interface NatsQueueAuth {
+  /**
+   * Secret (in the platform namespace, created by you, never synthesized) with one key per NATS
+   * user, whose value is that user's password: `router`, `cron` (when a CronTrigger delivers
+   * through the queue) and `fn-<function>` for every function with queue subscriptions (every
+   * NodeFunction on a platform with a queue). Use long random alphanumeric values.
+   * @default 'kubefaas-nats-auth'
+   */
+  readonly secretName?: string;
+}
+
+/** TLS between the clients and the NATS servers. */
+export interface NatsQueueTls {
+  /**
+   * Secret (created by you or cert-manager) with `tls.crt` and `tls.key` for the servers, valid for
+   * `kubefaas-nats.<namespace>.svc.cluster.local`, and `ca.crt`, the CA that signed it. Servers mount
+   * all three; clients mount only `ca.crt`.
+   */
+  readonly secretName: string;
 }
 
 /** CPU request and memory request/limit of each NATS server. */
@@ -80,6 +105,18 @@ export interface NatsQueueOptions {
    */
   readonly resources?: QueueResources;
   /**
+   * Who may use the queue. By default each component (router, cron sender, each function) is its
+   * own NATS user allowed only its own subjects, with passwords from a Secret you create; `false`
+   * leaves the queue open to any pod that can reach it (not recommended outside tests).
+   * @default { secretName: 'kubefaas-nats-auth' }
+   */
+  readonly auth?: NatsQueueAuth | false;
+  /**
+   * TLS for client connections.
+   * @default - plain TCP inside the cluster (NetworkPolicy-restricted)
+   */
+  readonly tls?: NatsQueueTls;
+  /**
    * Official NATS image, pinned.
    * @default 'nats:2.14.2-alpine'
    */
@@ -96,6 +133,7 @@ export const NatsQueueDefaults = {
   callStateRetention: Duration.days(1),
   cpu: Cpu.millis(100),
   memory: Size.mebibytes(256),
+  authSecretName: 'kubefaas-nats-auth',
   /** The NATS image runs as root by default; any non-root uid works for it. */
   uid: 1000,
 } as const;
@@ -152,7 +190,21 @@ class NatsQueue extends Queue {
     const memoryBytes = sizeBytes(scope, 'queue resources.memory', o.resources?.memory ?? NatsQueueDefaults.memory, MIN_MEMORY, 64 * 1024 ** 3);
 
     const config: QueueConfig = { ...DEFAULT_QUEUE_CONFIG, maxAgeMs, callStateTtlMs, maxBytes, replicas };
-    const natsConf = renderNatsConfig({ namespace, replicas, maxFileStoreBytes, maxMemoryStoreBytes });
+    const authSecret = o.auth === false ? undefined : (o.auth?.secretName ?? NatsQueueDefaults.authSecretName);
+    if (authSecret !== undefined && (typeof authSecret !== 'string' || !isDns1123Subdomain(authSecret))) {
+      throw new ValidationError(scope, `queue auth.secretName '${String(authSecret)}' is not a valid Secret name`, 'Use the name of a Secret in the platform namespace (DNS-1123 subdomain)');
+    }
+    const tlsSecret = o.tls?.secretName;
+    if (o.tls !== undefined && (typeof tlsSecret !== 'string' || !isDns1123Subdomain(tlsSecret))) {
+      throw new ValidationError(scope, `queue tls.secretName '${String(tlsSecret)}' is not a valid Secret name`, 'Name a Secret with tls.crt, tls.key and ca.crt in the platform namespace');
+    }
+    // Users are known only once every function is bound: nats.conf and the server env render at synth.
+    const users = () =>
+      authSecret === undefined
+        ? undefined
+        : natsUsers(config, platform.functions.map((fn) => ({ functionName: fn.functionName, subscriptions: queueSubscriptions(fn) })));
+    let rendered: string | undefined;
+    const natsConf = () => (rendered ??= renderNatsConfig({ namespace, replicas, maxFileStoreBytes, maxMemoryStoreBytes, users: users(), tls: tlsSecret !== undefined }));
     const labels = { [Labels.name]: NATS_NAME, [Labels.component]: 'queue' };
     const selector = { [Labels.platformComponent]: 'nats' };
 
@@ -160,7 +212,7 @@ class NatsQueue extends Queue {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: objectMeta(NATS_CONFIG_NAME, namespace, labels),
-      data: { [NatsPaths.configFile]: natsConf },
+      data: { [NatsPaths.configFile]: Lazy.any({ produce: natsConf }) },
     });
 
     new ApiObject(scope, 'Service', {
@@ -204,9 +256,15 @@ class NatsQueue extends Queue {
           metadata: {
             labels: { ...objectMeta(NATS_NAME, namespace, labels).labels, ...selector },
             // A config change rolls the servers (nats.conf is read at start).
-            annotations: { [Annotations.configHash]: createHash('sha256').update(natsConf).digest('hex').slice(0, 16) },
+            annotations: { [Annotations.configHash]: Lazy.any({ produce: () => createHash('sha256').update(natsConf()).digest('hex').slice(0, 16) }) },
           },
-          spec: natsPodSpec({ image, cpu, memoryBytes }),
+          spec: natsPodSpec({
+            image,
+            cpu,
+            memoryBytes,
+            passwordEnv: () => (authSecret === undefined ? [] : serverPasswordEnv(users() ?? [], authSecret)),
+            tlsSecret,
+          }),
         },
         volumeClaimTemplates: [
           {
@@ -259,13 +317,15 @@ class NatsQueue extends Queue {
       config,
       podSelector: selector,
       construct: scope,
+      ...(authSecret !== undefined ? { auth: { secretName: authSecret } } : {}),
+      ...(tlsSecret !== undefined ? { tls: { secretName: tlsSecret } } : {}),
     };
     registerQueue(platform, binding);
     return binding;
   }
 }
 
-function natsPodSpec(p: { image: string; cpu: number; memoryBytes: number }): Record<string, unknown> {
+function natsPodSpec(p: { image: string; cpu: number; memoryBytes: number; passwordEnv: () => Array<Record<string, unknown>>; tlsSecret?: string }): Record<string, unknown> {
   const uid = NatsQueueDefaults.uid;
   const monitorProbe = (path: string, periodSeconds: number, failureThreshold: number) => ({
     httpGet: { path, port: NatsPorts.monitor },
@@ -290,11 +350,15 @@ function natsPodSpec(p: { image: string; cpu: number; memoryBytes: number }): Re
           { name: 'cluster', containerPort: NatsPorts.cluster, protocol: 'TCP' },
           { name: 'monitor', containerPort: NatsPorts.monitor, protocol: 'TCP' },
         ],
-        env: [
-          { name: 'SERVER_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-          // Go's soft memory limit below the container limit: the server collects garbage before the OOM killer acts.
-          { name: 'GOMEMLIMIT', value: `${Math.floor((p.memoryBytes * 0.9) / (1024 * 1024))}MiB` },
-        ],
+        env: Lazy.any({
+          produce: () => [
+            { name: 'SERVER_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+            // Go's soft memory limit below the container limit: the server collects garbage before the OOM killer acts.
+            { name: 'GOMEMLIMIT', value: `${Math.floor((p.memoryBytes * 0.9) / (1024 * 1024))}MiB` },
+            // Queue isolation: the passwords nats.conf refers to ($KUBEFAAS_NATS_PASSWORD_*), from the auth Secret.
+            ...p.passwordEnv(),
+          ],
+        }),
         resources: {
           requests: { cpu: `${p.cpu}m`, memory: bytesQuantity(p.memoryBytes) },
           limits: { memory: bytesQuantity(p.memoryBytes) },
@@ -311,12 +375,14 @@ function natsPodSpec(p: { image: string; cpu: number; memoryBytes: number }): Re
           { name: 'config', mountPath: NatsPaths.configDir, readOnly: true },
           { name: 'data', mountPath: NatsPaths.dataDir },
           { name: 'pid', mountPath: NatsPaths.pidDir },
+          ...(p.tlsSecret ? [{ name: 'tls', mountPath: NatsPaths.tlsDir, readOnly: true }] : []),
         ],
       },
     ],
     volumes: [
       { name: 'config', configMap: { name: NATS_CONFIG_NAME } },
       { name: 'pid', emptyDir: {} },
+      ...(p.tlsSecret ? [{ name: 'tls', secret: { secretName: p.tlsSecret } }] : []),
     ],
   };
 }

@@ -2,6 +2,7 @@ import type { IConstruct } from 'constructs';
 import { QueueEnv, asyncSubject, type QueueConfig, type QueueSubscription } from '../../src/contract';
 import { ValidationError } from '../errors';
 import { durableNames } from './names';
+import { NatsUserNames, clientAuthEnv } from './nats-auth';
 
 /**
  * What the rest of the platform knows about its queue once it is bound: where clients connect, the
@@ -19,6 +20,29 @@ export interface QueueBinding {
   readonly podSelector: Readonly<Record<string, string>>;
   /** The construct holding the queue's objects. */
   readonly construct: IConstruct;
+  /** Queue isolation: the Secret with one password per NATS user. @default - open queue */
+  readonly auth?: { readonly secretName: string };
+  /** TLS to the servers: the Secret whose `ca.crt` clients mount. @default - plain TCP */
+  readonly tls?: { readonly secretName: string };
+}
+
+/** Where clients mount the queue's CA certificate. */
+export const NATS_CLIENT_TLS_DIR = '/var/kubefaas/nats-tls';
+
+/** Env of a client container that connects as `user`: credentials (unless the queue is open), the CA directory (with TLS). */
+export function queueAuthEnv(queue: QueueBinding, user: string): Array<Record<string, unknown>> {
+  return [
+    ...(queue.auth ? clientAuthEnv(user, queue.auth.secretName) : []),
+    ...(queue.tls ? [{ name: QueueEnv.NATS_TLS_DIR, value: NATS_CLIENT_TLS_DIR }] : []),
+  ];
+}
+
+/** The volume a client pod mounts at NATS_CLIENT_TLS_DIR: only `ca.crt` of the TLS Secret, never the server's key. */
+export function queueClientVolumes(queue: QueueBinding | undefined): Array<{ volume: string; source: Record<string, unknown>; mountPath: string }> {
+  if (!queue?.tls) return [];
+  // optional: the local runner (no TLS locally) mounts nothing; in a cluster a missing ca.crt stops the client at start, naming it.
+  const secret = { secretName: queue.tls.secretName, items: [{ key: 'ca.crt', path: 'ca.crt' }], optional: true };
+  return [{ volume: 'nats-tls', source: { secret }, mountPath: NATS_CLIENT_TLS_DIR }];
 }
 
 /**
@@ -114,7 +138,7 @@ export function queueSubscriptions(fn: QueueConsumer): QueueSubscription[] {
  * The queue env of a function's container (QueueEnv.*): empty when the function consumes nothing.
  * Rendered at synth, after every trigger is bound.
  */
-export function queueEnv(fn: QueueConsumer): Array<{ name: string; value: string }> {
+export function queueEnv(fn: QueueConsumer): Array<Record<string, unknown>> {
   const queue = queueOf(fn.platform);
   const subs = queueSubscriptions(fn);
   if (!queue || subs.length === 0) return [];
@@ -122,6 +146,7 @@ export function queueEnv(fn: QueueConsumer): Array<{ name: string; value: string
     { name: QueueEnv.NATS_URL, value: queue.url },
     { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(queue.config) },
     { name: QueueEnv.SUBSCRIPTIONS, value: JSON.stringify(subs) },
+    ...queueAuthEnv(queue, NatsUserNames.fn(fn.functionName)),
   ];
 }
 

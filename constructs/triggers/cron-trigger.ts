@@ -6,7 +6,8 @@ import type { FunctionBase, ITrigger } from '../function-base';
 import { objectMeta } from '../metadata';
 import { podBundle, type PodBundle } from '../pod-code';
 import { CRON_CONFIGMAP, durableNames } from '../queue/names';
-import { ackWaitFor, addQueueSubscription, queueConfigJson, queueOf, runsKubefaasRuntime } from '../queue/registry';
+import { ackWaitFor, addQueueSubscription, queueAuthEnv, queueClientVolumes, queueConfigJson, queueOf, runsKubefaasRuntime } from '../queue/registry';
+import { NatsUserNames } from '../queue/nats-auth';
 import { isDns1123Label } from '../validation';
 import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
 
@@ -151,7 +152,7 @@ export class CronTrigger implements ITrigger {
     const queue = queueOf(platform);
     const viaQueue = queue !== undefined && runsKubefaasRuntime(fn);
     const timeoutMs = fn.timeoutMillis + 10_000;
-    const env: Array<{ name: string; value: string }> = [
+    const env: Array<Record<string, unknown>> = [
       { name: CronEnv.FUNCTION, value: fn.functionName },
       { name: CronEnv.TRIGGER, value: r.name },
       { name: CronEnv.SCHEDULE, value: r.schedule },
@@ -163,6 +164,7 @@ export class CronTrigger implements ITrigger {
     const jobName = { name: CronEnv.JOB_NAME, valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } } };
     if (viaQueue) {
       env.push({ name: QueueEnv.NATS_URL, value: queue.url }, { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(queue.config) });
+      env.push(...queueAuthEnv(queue, NatsUserNames.cron));
       const subscription: QueueSubscription = {
         kind: 'cron',
         subject: cronSubject(queue.config, fn.functionName, r.name),
@@ -181,6 +183,7 @@ export class CronTrigger implements ITrigger {
     }
 
     const cronCode = ensureCronCode(fn);
+    const tlsVolumes = viaQueue ? queueClientVolumes(queue) : [];
     const labels = { [Labels.name]: cronJobName, [Labels.component]: 'cron' };
     // Not the function's selector label: the function's Service must never route to a cron pod.
     const podLabels = { ...objectMeta(cronJobName, platform.namespace, labels).labels, [Labels.platformComponent]: 'cron' };
@@ -223,12 +226,14 @@ export class CronTrigger implements ITrigger {
                     securityContext: restrictedContainerSecurity(),
                     volumeMounts: [
                       { name: 'cron-code', mountPath: Paths.cronDir, readOnly: true },
+                      ...tlsVolumes.map((v) => ({ name: v.volume, mountPath: v.mountPath, readOnly: true })),
                       { name: 'tmp', mountPath: Paths.tmpDir },
                     ],
                   },
                 ],
                 volumes: [
                   { name: 'cron-code', configMap: { name: CRON_CONFIGMAP } },
+                  ...tlsVolumes.map((v) => ({ name: v.volume, ...v.source })),
                   { name: 'tmp', emptyDir: {} },
                 ],
               },

@@ -14,8 +14,17 @@ export const Env = {
   MAX_CONCURRENCY: 'KUBEFAAS_MAX_CONCURRENCY',
   /** Maximum request body in bytes; the runtime answers 413 above it. */
   MAX_BODY_BYTES: 'KUBEFAAS_MAX_BODY_BYTES',
-  /** Milliseconds the process waits for in-flight work after SIGTERM before exiting. */
+  /**
+   * Milliseconds the process waits for in-flight work once its listener closed (after the drain
+   * delay) before exiting. Synthesized from the timeout (constructs/shutdown.ts).
+   */
   SHUTDOWN_GRACE_MS: 'KUBEFAAS_SHUTDOWN_GRACE_MS',
+  /**
+   * Milliseconds between SIGTERM and closing the listener: readiness is 503 and responses carry
+   * `Connection: close`, but new requests are still served while endpoints stop pointing here.
+   * Unset = 0 (a bare process, the local runner).
+   */
+  DRAIN_DELAY_MS: 'KUBEFAAS_DRAIN_DELAY_MS',
   /** Absolute path of the route table JSON the router serves (watched for changes). */
   ROUTES_PATH: 'KUBEFAAS_ROUTES',
   /** Namespace the component runs in (informational; from the downward API in clusters). */
@@ -37,6 +46,13 @@ export const QueueEnv = {
   QUEUE_CONFIG: 'KUBEFAAS_QUEUE_CONFIG',
   /** JSON `QueueSubscription[]`: what this function's runtime consumes (topics, async, cron). */
   SUBSCRIPTIONS: 'KUBEFAAS_SUBSCRIPTIONS',
+  // --- queue isolation: per-component NATS credentials, optional TLS ---
+  /** NATS user of this component (`router`, `cron`, `fn-<function>`); unset = connect without auth. */
+  NATS_USER: 'KUBEFAAS_NATS_USER',
+  /** Its password, from a Secret key (secretKeyRef), never a literal in the manifests. */
+  NATS_PASSWORD: 'KUBEFAAS_NATS_PASSWORD',
+  /** Directory holding `ca.crt`, the CA the NATS servers' certificate is checked against; unset = plain TCP. */
+  NATS_TLS_DIR: 'KUBEFAAS_NATS_TLS_DIR',
 } as const;
 
 /**

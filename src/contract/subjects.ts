@@ -37,6 +37,11 @@ export function streamOf(config: QueueConfig, kind: 'topic' | 'async' | 'cron'):
   return kind === 'topic' ? config.topicsStream : config.callsStream;
 }
 
+/** Inbox prefix of a NATS user: with queue isolation it may subscribe only to `<prefix>.>`. */
+export function inboxPrefixFor(user: string): string {
+  return `_INBOX_${user}`;
+}
+
 /** Name of the stream JetStream keeps a key-value bucket in. */
 export function bucketStreamName(bucket: string): string {
   return `KV_${bucket}`;

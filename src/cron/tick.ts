@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CronEnv, QueueEnv, type QueueConfig } from '../contract';
 import { QueueClient } from '../queue/client';
-import { readQueueSettings } from '../queue/config';
+import { readQueueSettings, type QueueSettings } from '../queue/config';
 import { publishEvent } from '../queue/publisher';
 import { CLOUDEVENTS_SPEC_VERSION, QueueEventTypes, cronSubject } from '../contract';
 
@@ -56,15 +56,16 @@ export function readCronTick(env: NodeJS.ProcessEnv = process.env, now = new Dat
 /** Delivers the tick: through JetStream when the platform has a queue, else through the router. */
 export async function sendTick(tick: CronTick, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const queue = readQueueSettings(env);
-  if (queue) return publishTick(tick, queue.servers, queue.config);
+  if (queue) return publishTick(tick, queue);
   const router = env[CronEnv.ROUTER_URL];
   if (!router) throw new Error(`neither ${QueueEnv.NATS_URL} nor ${CronEnv.ROUTER_URL} is set: nowhere to deliver the tick`);
   return postTick(tick, router);
 }
 
-async function publishTick(tick: CronTick, servers: string[], config: QueueConfig): Promise<string> {
+async function publishTick(tick: CronTick, queue: QueueSettings): Promise<string> {
+  const { servers, config } = queue;
   const client = await withDeadline(
-    QueueClient.connect({ servers, config, name: `cron-${tick.functionName}-${tick.trigger}`, publishTimeoutMs: tick.timeoutMs }),
+    QueueClient.connect({ servers, config, name: `cron-${tick.functionName}-${tick.trigger}`, publishTimeoutMs: tick.timeoutMs, auth: queue.auth, tls: queue.tls, updateStreams: false }),
     tick.timeoutMs,
     'connecting to NATS',
   );

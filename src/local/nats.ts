@@ -9,7 +9,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Manifests } from './manifests';
+import { QueueEnv } from '../contract';
+import type { Container, Manifests } from './manifests';
 import { LocalConfigError } from './env';
 import type { PlannedVolume } from './volume';
 
@@ -93,4 +94,15 @@ export function findOnPath(command: string, pathVar: string | undefined): string
 /** Throws a LocalConfigError with the install hint when nats-server is not on PATH. */
 export function requireNatsServer(pathVar: string | undefined): void {
   if (!findOnPath(NATS_SERVER_COMMAND, pathVar)) throw new LocalConfigError(NATS_INSTALL_HINT);
+}
+
+/**
+ * The local nats-server runs without auth and TLS (loopback only, one developer): clients drop the
+ * NATS user, the password the cluster reads from the auth Secret and the TLS directory, so
+ * `kubefaas dev` needs neither those Secrets nor per-user passwords in the developer's environment.
+ */
+export function withoutNatsCredentials(container: Container): Container {
+  const local = new Set<string>([QueueEnv.NATS_USER, QueueEnv.NATS_PASSWORD, QueueEnv.NATS_TLS_DIR]);
+  const env = container.env?.filter((e) => !local.has(e.name));
+  return env === container.env ? container : { ...container, env };
 }

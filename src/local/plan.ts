@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { Annotations, CONTAINER_PORT, CronEnv, Env, Labels, Paths, type RouteTable } from '../contract';
 import { LocalConfigError, resolveEnv } from './env';
 import type { Container, Manifests, PodTemplate, ServicePort, Volume } from './manifests';
-import { isNatsImage, planNatsServer } from './nats';
+import { isNatsImage, planNatsServer, withoutNatsCredentials } from './nats';
 import type { PlannedVolume } from './volume';
 import { expandVariables, pathRewriter, serviceAddressRewriter, type PathMapping, type ServiceAddress } from './rewrite';
 
@@ -450,9 +450,11 @@ function planWorkload(
   const rewritePaths = pathRewriter(mappings);
   const rewrite = (s: string): string => rewritePaths(rewriteServices(s));
 
-  const env = resolveEnv(container, { manifests, namespace: w.namespace, workload: w.name, developerEnv: opts.developerEnv, rewrite });
+  const env = resolveEnv(withoutNatsCredentials(container), { manifests, namespace: w.namespace, workload: w.name, developerEnv: opts.developerEnv, rewrite });
   applyEnvOverrides(w.name, env, opts.envOverrides);
   if (port !== undefined) env[Env.PORT] = String(port);
+  // No endpoints or load balancers to drain locally: a reload or stop closes the listener at once.
+  if (env[Env.DRAIN_DELAY_MS] !== undefined) env[Env.DRAIN_DELAY_MS] = '0';
   const tmp = mappings.find((m) => m.containerPath.replace(/\/+$/, '') === Paths.tmpDir);
   if (tmp && env.TMPDIR === undefined) env.TMPDIR = tmp.localPath;
 

@@ -10,6 +10,8 @@ import { QueueMetrics } from './metrics';
 import { publishToTopic, type TopicPublishOptions } from './publisher';
 import { PubAckInbox } from './puback-inbox';
 import { ensureQueueResources } from './resources';
+import type { QueueAuth, QueueTls } from './config';
+import { inboxPrefixFor } from '../contract';
 
 export interface QueueClientOptions {
   /** NATS server URLs. */
@@ -25,6 +27,12 @@ export interface QueueClientOptions {
   readonly log?: FunctionLogger;
   /** Create/update the streams and the call-state bucket on connect. @default true */
   readonly ensureResources?: boolean;
+  /** This component's NATS user and password (queue isolation). @default - no auth */
+  readonly auth?: QueueAuth;
+  /** TLS files. @default - plain TCP */
+  readonly tls?: QueueTls;
+  /** Update existing streams whose limits changed; functions and cron senders leave that to the router (they may not). @default true */
+  readonly updateStreams?: boolean;
   /** Delay between reconnect attempts. @default 500 */
   readonly reconnectTimeWaitMs?: number;
   /** How long async-call and publish confirmations may take before QueueUnavailableError. @default 10000 */
@@ -83,10 +91,13 @@ export class QueueClient {
       // case it times out: about a fifth of the CPU of an async-call enqueue. Our errors carry their
       // subject and context in the message instead.
       noAsyncTraces: true,
+      // Queue isolation: each user may only subscribe under its own inbox prefix (constructs/queue/nats-auth.ts).
+      ...(options.auth ? { user: options.auth.user, pass: options.auth.password, inboxPrefix: inboxPrefixFor(options.auth.user) } : {}),
+      ...(options.tls ? { tls: { caFile: options.tls.caFile } } : {}),
     });
     try {
       const jsm = await nc.jetstreamManager();
-      if (options.ensureResources !== false) await ensureQueueResources(jsm, options.config);
+      if (options.ensureResources !== false) await ensureQueueResources(jsm, options.config, { update: options.updateStreams });
       return new QueueClient(nc, jsm, options);
     } catch (err) {
       await nc.close().catch(() => undefined);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { DEFAULT_QUEUE_CONFIG, QueueEnv, type QueueConfig, type QueueSubscription } from '../contract';
 
 /** What a component reads from QueueEnv: where NATS is, the shared config and (runtime only) its subscriptions. */
@@ -6,6 +7,20 @@ export interface QueueSettings {
   readonly servers: string[];
   readonly config: QueueConfig;
   readonly subscriptions: readonly QueueSubscription[];
+  /** This component's NATS credentials (queue isolation); undefined = connect without auth. */
+  readonly auth?: QueueAuth;
+  /** TLS to the servers; undefined = plain TCP. */
+  readonly tls?: QueueTls;
+}
+
+export interface QueueAuth {
+  readonly user: string;
+  readonly password: string;
+}
+
+/** `QueueEnv.NATS_TLS_DIR`: the CA certificate (the `ca.crt` key of the queue's TLS Secret, mounted alone). */
+export interface QueueTls {
+  readonly caFile: string;
 }
 
 /**
@@ -21,7 +36,34 @@ export function readQueueSettings(env: NodeJS.ProcessEnv = process.env): QueueSe
   const config = rawConfig === undefined ? DEFAULT_QUEUE_CONFIG : checkConfig({ ...DEFAULT_QUEUE_CONFIG, ...(rawConfig as object) });
   const rawSubs = parseJson(env, QueueEnv.SUBSCRIPTIONS) ?? [];
   if (!Array.isArray(rawSubs)) throw new Error(`${QueueEnv.SUBSCRIPTIONS} must be a JSON array of subscriptions`);
-  return { servers, config, subscriptions: rawSubs.map((s, i) => checkSubscription(s, i)) };
+  return { servers, config, subscriptions: rawSubs.map((s, i) => checkSubscription(s, i)), auth: readAuth(env), tls: readTls(env) };
+}
+
+function readAuth(env: NodeJS.ProcessEnv): QueueAuth | undefined {
+  const user = env[QueueEnv.NATS_USER]?.trim();
+  if (!user) return undefined;
+  const password = env[QueueEnv.NATS_PASSWORD];
+  if (!password) {
+    // The synthesized secretKeyRef names the key after the user: say which one is missing.
+    throw new Error(`${QueueEnv.NATS_USER}=${user} is set but ${QueueEnv.NATS_PASSWORD} is empty: add key "${user}" to the queue's auth Secret`);
+  }
+  if (!NATS_PASSWORD_PATTERN.test(password)) {
+    // nats.conf reads it as a bare `$VARIABLE` value: anything else may parse as a number or fail.
+    throw new Error(`${QueueEnv.NATS_PASSWORD} of NATS user ${user} must start with a letter and use only letters, digits, '-' and '_' (at least 16 characters); e.g. "k$(openssl rand -hex 24)"`);
+  }
+  return { user, password };
+}
+
+/** Passwords nats-server reads unchanged from `$VARIABLE` references (a leading digit would make a number). */
+export const NATS_PASSWORD_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{15,}$/;
+
+function readTls(env: NodeJS.ProcessEnv): QueueTls | undefined {
+  const dir = env[QueueEnv.NATS_TLS_DIR]?.trim();
+  if (!dir) return undefined;
+  const caFile = `${dir.replace(/\/+$/, '')}/ca.crt`;
+  // Fail at start, naming the file, rather than with a TLS handshake error on every reconnect.
+  if (!existsSync(caFile)) throw new Error(`${QueueEnv.NATS_TLS_DIR}=${dir} has no ca.crt: the queue's TLS Secret needs a ca.crt key`);
+  return { caFile };
 }
 
 function parseJson(env: NodeJS.ProcessEnv, name: string): unknown {

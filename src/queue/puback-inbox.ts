@@ -1,4 +1,5 @@
-import { createInbox, type Msg, type NatsConnection, type NatsError, type PubAck, type Subscription } from 'nats';
+import { type Msg, type NatsConnection, type NatsError, type PubAck, type Subscription } from 'nats';
+import { inboxOf } from './inbox';
 import { HeaderBlock } from './header-block';
 import { TurnPublisher } from './turn-publisher';
 
@@ -66,7 +67,7 @@ export class PubAckInbox {
   private timeoutCheck?: NodeJS.Timeout;
 
   constructor(private readonly nc: NatsConnection) {
-    this.prefix = `${createInbox()}.`;
+    this.prefix = `${inboxOf(nc)}.`;
     this.out = new TurnPublisher(nc);
     this.sub = nc.subscribe(`${this.prefix}*`, { callback: (err, msg) => this.onReply(err, msg) });
     // The subscription ends only with the connection: whatever is still waiting will never be answered.

@@ -1,4 +1,5 @@
-import { createInbox, type Msg, type NatsConnection, type Subscription } from 'nats';
+import { type Msg, type NatsConnection, type Subscription } from 'nats';
+import { inboxOf } from './inbox';
 import { PulledMessage } from './pulled-message';
 
 export interface PullSessionOptions {
@@ -44,7 +45,7 @@ export class PullSession {
   pending = 0;
 
   constructor(private readonly options: PullSessionOptions) {
-    this.inbox = createInbox();
+    this.inbox = inboxOf(options.nc);
     this.subject = `${options.apiPrefix ?? '$JS.API'}.CONSUMER.MSG.NEXT.${options.stream}.${options.durable}`;
     // Below the expiry (the server demands it), and often enough to notice a dead request quickly.
     this.heartbeatMs = Math.max(500, Math.min(5000, Math.floor(options.expiresMs / 2)));

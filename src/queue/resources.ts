@@ -77,6 +77,7 @@ export function callsBucketStreamConfig(c: QueueConfig): Partial<StreamConfig> &
 export async function ensureStream(
   jsm: JetStreamManager,
   wanted: Partial<StreamConfig> & { name: string },
+  options: StreamSetupOptions = {},
 ): Promise<'created' | 'updated' | 'unchanged'> {
   for (let attempt = 0; ; attempt++) {
     let current: StreamConfig | undefined;
@@ -95,7 +96,9 @@ export async function ensureStream(
         throw err;
       }
     }
-    if (differs(current as unknown as Record<string, unknown>, wanted)) {
+    // Without update rights (queue isolation: only the router may change stream limits) a differing
+    // stream is left for the router, which updates it when it starts.
+    if (options.update !== false && differs(current as unknown as Record<string, unknown>, wanted)) {
       await jsm.streams.update(wanted.name, { ...current, ...wanted } as StreamConfig);
       return 'updated';
     }
@@ -104,10 +107,15 @@ export async function ensureStream(
 }
 
 /** Topics stream, calls stream and the call-state bucket. */
-export async function ensureQueueResources(jsm: JetStreamManager, config: QueueConfig): Promise<void> {
-  await ensureStream(jsm, topicsStreamConfig(config));
-  await ensureStream(jsm, callsStreamConfig(config));
-  await ensureStream(jsm, callsBucketStreamConfig(config));
+export interface StreamSetupOptions {
+  /** Update an existing stream whose config differs (the router); false = only create missing ones. @default true */
+  readonly update?: boolean;
+}
+
+export async function ensureQueueResources(jsm: JetStreamManager, config: QueueConfig, options: StreamSetupOptions = {}): Promise<void> {
+  await ensureStream(jsm, topicsStreamConfig(config), options);
+  await ensureStream(jsm, callsStreamConfig(config), options);
+  await ensureStream(jsm, callsBucketStreamConfig(config), options);
 }
 
 /**

@@ -6,6 +6,8 @@ export const RouterDefaults = {
   routesPath: `${Paths.routesDir}/${Paths.routesFile}`,
   accessLogSample: 1,
   shutdownGraceMs: 25_000,
+  /** A bare process (tests, the local runner) closes its listener at once; pods get theirs from the manifest. */
+  drainDelayMs: 0,
   fastPath: true,
 } as const;
 
@@ -18,6 +20,8 @@ export interface RouterConfig {
   readonly accessLogSample: number;
   /** How long SIGTERM waits for in-flight requests before the process exits anyway. */
   readonly shutdownGraceMs: number;
+  /** How long SIGTERM keeps the listener open (readiness 503) before closing it. */
+  readonly drainDelayMs: number;
   /** Serve simple requests on the raw-socket fast path (`KUBEFAAS_ROUTER_FAST_PATH=off` turns it off). */
   readonly fastPath: boolean;
 }
@@ -33,6 +37,7 @@ export function readRouterConfig(env: NodeJS.ProcessEnv): RouterConfig {
     routesPath: env[Env.ROUTES_PATH] || RouterDefaults.routesPath,
     accessLogSample: readNumber(env, Env.ACCESS_LOG_SAMPLE, RouterDefaults.accessLogSample, 0, 1, false),
     shutdownGraceMs: readNumber(env, Env.SHUTDOWN_GRACE_MS, RouterDefaults.shutdownGraceMs, 0, 3_600_000, true),
+    drainDelayMs: readNumber(env, Env.DRAIN_DELAY_MS, RouterDefaults.drainDelayMs, 0, 3_600_000, true),
     fastPath: readSwitch(env, Env.ROUTER_FAST_PATH, RouterDefaults.fastPath),
   };
 }

@@ -11,6 +11,7 @@ import { RouterState } from './state';
 import { TableWatcher } from './table-watcher';
 import { readQueueSettings } from '../queue/config';
 import { AsyncEndpoint } from './async-endpoint';
+import { installRouterShutdown } from './shutdown';
 
 async function main(): Promise<void> {
   const log = new RouterLog();
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
   const queue = readQueueSettings(process.env);
   if (queue) {
     const connecting = import('../queue/client').then(({ QueueClient }) =>
-      QueueClient.connect({ servers: queue.servers, config: queue.config, name: 'router', registry: state.metrics.registry }),
+      QueueClient.connect({ servers: queue.servers, config: queue.config, name: 'router', registry: state.metrics.registry, auth: queue.auth, tls: queue.tls }),
     );
     state.asyncCalls = new AsyncEndpoint(connecting, (err) => log.log('error', 'queue connection failed', { reason: String(err) }));
     connecting.then(() => log.log('info', 'queue connected', { servers: queue.servers }), () => undefined);
@@ -63,30 +64,7 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    // Readiness turns 503 and responses carry `Connection: close` from here on.
-    state.startDraining();
-    log.log('info', 'shutting down: finishing in-flight requests', { signal, graceMs: config.shutdownGraceMs });
-    const force = setTimeout(() => {
-      log.log('warn', 'grace period over, exiting with requests still in flight');
-      log.flush();
-      process.exit(0);
-    }, config.shutdownGraceMs);
-    force.unref();
-    watcher.stop();
-    server.close(() => {
-      void Promise.all([state.closeUpstreams(1000), state.asyncCalls?.close(1000)]).then(() => {
-        log.log('info', 'stopped');
-        log.flush();
-        process.exit(0);
-      });
-    });
-    // Idle keep-alive connections would hold close() open; busy ones close after their response.
-    server.closeIdleConnections();
-  };
+  const shutdown = installRouterShutdown({ server, state, config, stopBackground: () => watcher.stop(), exit: (code) => process.exit(code) });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('uncaughtException', (err) => {

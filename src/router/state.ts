@@ -47,13 +47,22 @@ export class RouterState implements ProxyEnvironment {
     return this.drainingFlag;
   }
 
-  /** Starts shutting down (once): tells whoever registered with `onDrain`. */
+  /** Starts shutting down (once): readiness 503, `Connection: close` on responses; still serving. */
   startDraining(): void {
-    if (this.drainingFlag) return;
     this.drainingFlag = true;
+  }
+
+  /** The listener closes (after the drain delay): tells whoever registered with `onDrain`, once. */
+  stopListening(): void {
+    this.startDraining();
+    if (this.listenersCalled) return;
+    this.listenersCalled = true;
     for (const listener of this.drainListeners) listener();
   }
 
+  private listenersCalled = false;
+
+  /** Called when the listener closes (idle keep-alive connections are closed then). */
   onDrain(listener: () => void): void {
     this.drainListeners.push(listener);
   }

@@ -8,6 +8,8 @@ export const RuntimeDefaults = {
   maxConcurrency: 0,
   maxBodyBytes: 6 * 1024 * 1024,
   shutdownGraceMs: 25_000,
+  /** A bare process (tests, the local runner) closes its listener at once; pods get theirs from the manifest. */
+  drainDelayMs: 0,
 } as const;
 
 /** Everything the runtime process reads from its environment. */
@@ -19,6 +21,7 @@ export interface RuntimeConfig {
   readonly maxConcurrency: number;
   readonly maxBodyBytes: number;
   readonly shutdownGraceMs: number;
+  readonly drainDelayMs: number;
 }
 
 /** Thrown when an environment variable is present but unusable; main.ts turns it into a fatal log line. */
@@ -44,6 +47,7 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     maxConcurrency: readInteger(env, Env.MAX_CONCURRENCY, RuntimeDefaults.maxConcurrency, 0),
     maxBodyBytes: readInteger(env, Env.MAX_BODY_BYTES, RuntimeDefaults.maxBodyBytes, 0),
     shutdownGraceMs: readInteger(env, Env.SHUTDOWN_GRACE_MS, RuntimeDefaults.shutdownGraceMs, 0),
+    drainDelayMs: readInteger(env, Env.DRAIN_DELAY_MS, RuntimeDefaults.drainDelayMs, 0),
   };
 }
 

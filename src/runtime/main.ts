@@ -37,12 +37,15 @@ function start(): void {
   const runtime = createRuntime({
     handler,
     publish: queue?.publish,
-    isReady: queue ? () => queue.ready() : undefined,
+    // Readiness gates HTTP endpoints only: a function whose one queue subscription is its implicit
+    // async-call consumer stays Ready through a NATS outage; one with queue triggers waits for them.
+    isReady: queue && queueSettings!.subscriptions.some((s) => s.kind !== 'async') ? () => queue.ready() : undefined,
     functionName: config.functionName,
     timeoutMs: config.timeoutMs,
     maxConcurrency: config.maxConcurrency,
     maxBodyBytes: config.maxBodyBytes,
     shutdownGraceMs: config.shutdownGraceMs,
+    drainDelayMs: config.drainDelayMs,
   });
 
   runtime.listen(config.port).then(
@@ -57,13 +60,15 @@ function start(): void {
   );
 
   queue?.start(runtime, handler).catch((err) => fatal('cannot start the queue consumers', err));
-  installProcessHandlers(runtime, queue, config.shutdownGraceMs);
+  installProcessHandlers(runtime, queue, config);
 }
 
-function installProcessHandlers(runtime: Runtime, queue: RuntimeQueue | undefined, graceMs: number): void {
+function installProcessHandlers(runtime: Runtime, queue: RuntimeQueue | undefined, config: RuntimeConfig): void {
   const stop = (signal: NodeJS.Signals): void => {
-    runtime.log.info('shutting down', { signal, inFlight: runtime.inFlight });
-    // HTTP and queue deliveries drain side by side within the same grace period.
+    const { drainDelayMs, shutdownGraceMs: graceMs } = config;
+    runtime.log.info('shutting down', { signal, inFlight: runtime.inFlight, drainDelayMs, graceMs });
+    // Queue deliveries need no endpoint drain: consumers stop pulling now and running handlers get
+    // the grace; HTTP keeps serving for the drain delay, then gets the same grace.
     const queueStopped = queue ? queue.stop(graceMs).catch((err) => runtime.log.error('queue shutdown failed', { error: err })) : undefined;
     Promise.all([runtime.shutdown(), queueStopped]).then(([finished]) => {
       runtime.log.info(finished ? 'shut down' : 'shut down with requests still in flight', { signal });

@@ -42,6 +42,9 @@ export class RuntimeQueue {
         servers: this.settings.servers,
         config: this.settings.config,
         name: `runtime-${this.functionName}`,
+        auth: this.settings.auth,
+        updateStreams: false,
+        tls: this.settings.tls,
         log: runtime.log,
       });
       if (this.stopping) {

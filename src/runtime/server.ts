@@ -25,8 +25,13 @@ export interface RuntimeOptions {
   readonly maxConcurrency?: number;
   /** Largest accepted request body; larger ones get 413. @default 6291456 (6 MiB) */
   readonly maxBodyBytes?: number;
-  /** How long `shutdown()` waits for in-flight requests. @default 25000 */
+  /** How long `shutdown()` waits for in-flight requests once the listener closed. @default 25000 */
   readonly shutdownGraceMs?: number;
+  /**
+   * How long `shutdown()` keeps serving new requests (readiness 503, `Connection: close`) before it
+   * closes the listener, while endpoints stop pointing at this pod. @default 0
+   */
+  readonly drainDelayMs?: number;
   /** Where JSON log lines go (in batches of whole lines). @default process.stdout */
   readonly logWrite?: LogWrite;
   /** Implementation of `context.publish()`. @default rejects: no queue configured */
@@ -51,8 +56,9 @@ export interface Runtime {
   readonly inFlight: number;
   listen(port: number, host?: string): Promise<AddressInfo>;
   /**
-   * Stops accepting connections, lets in-flight requests finish, closes idle keep-alive connections.
-   * Resolves true once everything finished, false when the grace period ran out first.
+   * Turns readiness off and keeps serving (every response with `Connection: close`) for the drain
+   * delay, then stops accepting connections, lets in-flight requests finish, closes idle keep-alive
+   * connections. Resolves true once everything finished, false when the grace period ran out first.
    */
   shutdown(): Promise<boolean>;
   /** Writes buffered log lines now (call before the process exits). */
@@ -101,6 +107,7 @@ class HttpRuntime implements Runtime {
   private readonly maxConcurrency: number;
   private readonly maxBodyBytes: number;
   private readonly shutdownGraceMs: number;
+  private readonly drainDelayMs: number;
   private readonly publish: Publisher;
   readonly sink: LogSink;
   private readonly isReady?: () => boolean;
@@ -119,6 +126,7 @@ class HttpRuntime implements Runtime {
     this.maxConcurrency = options.maxConcurrency ?? RuntimeDefaults.maxConcurrency;
     this.maxBodyBytes = options.maxBodyBytes ?? RuntimeDefaults.maxBodyBytes;
     this.shutdownGraceMs = options.shutdownGraceMs ?? RuntimeDefaults.shutdownGraceMs;
+    this.drainDelayMs = options.drainDelayMs ?? RuntimeDefaults.drainDelayMs;
     this.publish = options.publish ?? noQueuePublisher;
     this.sink = new LogSink(options.logWrite);
     this.isReady = options.isReady;
@@ -372,8 +380,17 @@ class HttpRuntime implements Runtime {
 
   shutdown(): Promise<boolean> {
     if (this.shutdownResult) return this.shutdownResult;
+    // From here readiness is 503 and responses close their connections; the listener stays open
+    // for the drain delay so requests routed here before the endpoints update are still served.
     this.stopping = true;
-    this.shutdownResult = new Promise<boolean>((resolve) => {
+    const drained =
+      this.drainDelayMs > 0 && this.server.listening ? new Promise<void>((r) => setTimeout(r, this.drainDelayMs)) : Promise.resolve();
+    this.shutdownResult = drained.then(() => this.closeAndWait());
+    return this.shutdownResult;
+  }
+
+  private closeAndWait(): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
       let serverClosed = !this.server.listening;
       const finishIfDone = (): void => {
         if (serverClosed && this.inFlight === 0) {
@@ -405,6 +422,5 @@ class HttpRuntime implements Runtime {
       this.server.closeIdleConnections();
       finishIfDone();
     });
-    return this.shutdownResult;
   }
 }

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { Annotations, Labels } from '../../src/contract';
 import { Code, ContainerFunction, Duration, EnvValue, HttpTrigger, NodeFunction, Size } from '../../constructs';
 import { podBundle } from '../../constructs/pod-code';
+import { shutdownTiming } from '../../constructs/shutdown';
 import { container, envOf, expectValid, find, INLINE, kinds, maybeFind, newPlatform, synth } from './helpers';
 
 const FIXTURES = path.join(__dirname, 'fixtures');
@@ -36,6 +37,8 @@ describe('NodeFunction', () => {
       { name: 'KUBEFAAS_TIMEOUT_MS', value: '30000' },
       { name: 'KUBEFAAS_MAX_CONCURRENCY', value: '0' },
       { name: 'KUBEFAAS_MAX_BODY_BYTES', value: String(6 * 1024 * 1024) },
+      { name: 'KUBEFAAS_DRAIN_DELAY_MS', value: '10000' },
+      { name: 'KUBEFAAS_SHUTDOWN_GRACE_MS', value: '31000' },
     ]);
     const volumes = Object.fromEntries(pod.spec.volumes.map((v: any) => [v.name, v]));
     const byPath = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, volumes[m.name]]));
@@ -122,7 +125,7 @@ describe('NodeFunction', () => {
     });
     fn.addEnv('LATE', 'z');
     const objects = synth(platform);
-    const env = envOf(find(objects, 'Deployment', 'db')).slice(6);
+    const env = envOf(find(objects, 'Deployment', 'db')).slice(8); // after the system env (incl. drain and grace)
     expect(env).toEqual([
       { name: 'PLAIN', value: 'x' },
       { name: 'LITERAL', value: 'y' },
@@ -180,7 +183,7 @@ describe('NodeFunction', () => {
         { name: 'KUBEFAAS_MAX_CONCURRENCY', value: '4' },
       ]),
     );
-    expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBe(305);
+    expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBe(shutdownTiming(300_000).terminationGracePeriodSeconds);
   });
 });
 

@@ -57,6 +57,8 @@ describe('Platform', () => {
     expect(c.env).toEqual([
       { name: 'PORT', value: '8080' },
       { name: 'KUBEFAAS_ROUTES', value: '/var/kubefaas/routes/routes.json' },
+      { name: 'KUBEFAAS_DRAIN_DELAY_MS', value: '10000' },
+      { name: 'KUBEFAAS_SHUTDOWN_GRACE_MS', value: '32000' },
     ]);
     const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, m.name]));
     const volumes = Object.fromEntries(pod.spec.volumes.map((v: any) => [v.name, v.configMap?.name ?? 'emptyDir']));

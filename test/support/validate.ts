@@ -12,6 +12,7 @@
  *   names are DNS-1123, one existing namespace, ConfigMaps fit in etcd;
  * - pod security: Pod Security Standards `restricted` and our own pod defaults.
  */
+import { NatsQueueDefaults } from '../../constructs/queue/nats-queue';
 import { describeObject, K8sObject } from './manifest';
 import { checkPodSecurity } from './pod-security';
 import { checkSchemas } from './schema';
@@ -83,7 +84,9 @@ export async function validateManifests(objects: readonly K8sObject[], options: 
     const object = describeObject(schemaChecked[finding.index]);
     for (const message of finding.messages) problems.push({ object, message, check: 'schema' });
   }
-  for (const p of checkSemantics(objects, options)) problems.push({ ...p, check: 'semantics' });
+  // The queue's auth Secret is created by the user by design (never synthesized: it holds passwords).
+  const semanticOptions = { ...options, externalSecrets: [...(options.externalSecrets ?? []), NatsQueueDefaults.authSecretName] };
+  for (const p of checkSemantics(objects, semanticOptions)) problems.push({ ...p, check: 'semantics' });
   for (const p of checkPodSecurity(objects)) problems.push({ ...p, check: 'pod-security' });
   return problems;
 }
