@@ -257,3 +257,25 @@ export const CronEnv = {
    */
   JOB_NAME: 'KUBEFAAS_CRON_JOB_NAME',
 } as const;
+
+// ---------------------------------------------------------------------------------------------
+// Python runtime (PythonFunction, issue 17): src/runtime-python/ reads these, constructs/ sets them.
+// The Python side cannot import this module; src/runtime-python/kubefaas_main.py repeats the names
+// and test/runtime-python/contract.test.ts checks that both sides agree.
+// ---------------------------------------------------------------------------------------------
+
+/** Environment variables only the Python runtime reads (it also reads the `Env` ones it shares with Node). */
+export const PythonEnv = {
+  /** Directory holding the function's modules (the code ConfigMap's mount); put on `sys.path`. */
+  CODE_DIR: 'KUBEFAAS_CODE_DIR',
+  /** Threads of the pool that runs sync handlers (async handlers run on the event loop). */
+  THREADS: 'KUBEFAAS_PYTHON_THREADS',
+} as const;
+
+/** Where PythonFunction pods mount the Python runtime (shared ConfigMap) and the entry point they run. */
+export const PythonPaths = {
+  runtimeDir: '/var/kubefaas/python-runtime',
+  runtimeMain: 'kubefaas_main.py',
+  /** Subdirectory of the code directory holding unpacked dependencies (put on `sys.path` too). */
+  depsDir: '.kubefaas-deps',
+} as const;
