@@ -72,7 +72,7 @@ class Invocation:
 
 
 class Connection(asyncio.Protocol):
-    __slots__ = ("runtime", "transport", "buf", "current", "decoder", "closed", "last_active", "head_started", "paused")
+    __slots__ = ("runtime", "transport", "buf", "current", "decoder", "closed", "eof", "last_active", "head_started", "paused")
 
     def __init__(self, runtime):
         self.runtime = runtime
@@ -81,6 +81,7 @@ class Connection(asyncio.Protocol):
         self.current = None
         self.decoder = None
         self.closed = False
+        self.eof = False
         self.last_active = time.monotonic()
         self.head_started = None
         self.paused = False
@@ -117,9 +118,12 @@ class Connection(asyncio.Protocol):
             self.transport.pause_reading()
 
     def eof_received(self):
-        # A client that half-closes after its request still gets the response (then we close);
-        # once we are closing ourselves, its EOF ends the lingering connection.
-        return not self.closed
+        # A client that half-closes after a complete request still gets the response (then we
+        # close). EOF anywhere else (idle, mid-head, mid-body, or while we linger) ends the
+        # connection: whatever was incomplete never will be.
+        self.eof = True
+        inv = self.current
+        return not self.closed and inv is not None and inv.body_done
 
     def process(self):
         """Starts the requests buffered on this connection, one at a time."""
@@ -177,12 +181,14 @@ class Connection(asyncio.Protocol):
         """The current request's response is out: close, or move on to the next request."""
         self.current = None
         self.last_active = time.monotonic()
-        if close or self.runtime.stopping:
+        if close or self.runtime.stopping or (self.eof and not self.buf):
             if not self.closed:
                 self.close()
             return
         if self.buf:
             self.process()
+            if self.eof and self.current is None and not self.closed:
+                self.close()  # what is left after the client's EOF is not a complete request
         elif self.paused and not self.closed:
             self.paused = False
             self.transport.resume_reading()
