@@ -9,6 +9,9 @@ from kubefaas import HttpError
 from kubefaas_log import JsonLogger, iso_of, json_fragment
 
 HTTP_EVENT_TYPE = "dev.kubefaas.http.request"
+
+# Guards the lazy creation of Context.cancelled against the runtime cancelling at the same moment.
+_cancel_lock = threading.Lock()
 PARAMS_HEADER = "x-kubefaas-params"
 
 
@@ -125,16 +128,38 @@ class Context:
     sync handlers to poll. Async handlers are also cancelled (CancelledError at their next await).
     """
 
-    __slots__ = ("function_name", "request_id", "deadline", "cancelled", "_sink", "_trace_id", "_log")
+    __slots__ = ("function_name", "request_id", "deadline", "_cancelled", "_is_cancelled", "_sink", "_trace_id", "_log")
 
     def __init__(self, function_name, request_id, deadline, sink, trace_id):
         self.function_name = function_name
         self.request_id = request_id
         self.deadline = deadline
-        self.cancelled = threading.Event()
+        # The Event is made on first access: most handlers never look, and one per request costs.
+        self._cancelled = None
+        self._is_cancelled = False
         self._sink = sink
         self._trace_id = trace_id
         self._log = None
+
+    @property
+    def cancelled(self):
+        """A threading.Event set when the deadline passes or the client goes away."""
+        if self._cancelled is None:
+            with _cancel_lock:
+                if self._cancelled is None:
+                    event = threading.Event()
+                    if self._is_cancelled:
+                        event.set()
+                    self._cancelled = event
+        return self._cancelled
+
+    def cancel(self):
+        """Sets `cancelled` (now, or when the handler first asks for it). Called by the runtime."""
+        with _cancel_lock:
+            self._is_cancelled = True
+            event = self._cancelled
+        if event is not None:
+            event.set()
 
     @property
     def trace_id(self):

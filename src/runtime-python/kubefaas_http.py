@@ -13,12 +13,10 @@ from http import HTTPStatus
 MAX_HEAD_BYTES = 16 * 1024
 
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") ([^\x00-\x20\x7f]+) HTTP/1\.([01])")
 _HEADER_NAME = re.compile(_TOKEN)
 # Field values: visible characters, obs-text, space and tab; never other control characters.
 _BAD_VALUE_CHAR = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")
-_DIGITS = re.compile(rb"[0-9]{1,15}")
 
 REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -55,6 +53,12 @@ class RequestHead:
         self.expect_continue = expect_continue
 
 
+# Checked once over the whole head: control characters other than the CR LF line ends and tab.
+_BAD_HEAD_CHAR = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_REQUEST_LINE_STR = re.compile(r"(" + _TOKEN.decode() + r") ([^\x00-\x20\x7f]+) HTTP/1\.([01])")
+_HEADER_NAME_STR = re.compile(_TOKEN.decode())
+
+
 def parse_head(buf):
     """Parses the head at the start of `buf` (a bytearray).
 
@@ -74,16 +78,20 @@ def parse_head(buf):
         return None
     if end - start > MAX_HEAD_BYTES:
         raise BadRequest("request head too large", 431)
-    lines = bytes(buf[start:end]).split(b"\r\n")
-    line = lines[0]
-    m = _REQUEST_LINE.fullmatch(line)
+    raw = bytes(buf[start:end])
+    if _BAD_HEAD_CHAR.search(raw) is not None:
+        raise BadRequest("malformed request: control character in the head")
+    crlf = raw.count(b"\r\n")
+    if raw.count(b"\r") != crlf or raw.count(b"\n") != crlf:
+        raise BadRequest("malformed request: line ends must be CRLF")
+    lines = raw.decode("latin-1").split("\r\n")
+    m = _REQUEST_LINE_STR.fullmatch(lines[0])
     if m is None:
         raise BadRequest("malformed request line")
-    method = m.group(1).decode("ascii")
-    target = m.group(2).decode("latin-1")
+    method, target, minor = m.groups()
     if target[0] != "/" and not (target == "*" and method == "OPTIONS"):
         raise BadRequest("malformed request target: expected an absolute path")
-    version = 11 if m.group(3) == b"1" else 10
+    version = 11 if minor == "1" else 10
 
     headers = []
     content_length = None
@@ -93,36 +101,33 @@ def parse_head(buf):
     traceparent = None
     has_host = False
     expect_continue = False
-    for raw in lines[1:]:
-        colon = raw.find(b":")
-        if colon <= 0:
-            raise BadRequest("malformed header line")
-        name_bytes = raw[:colon]
-        if _HEADER_NAME.fullmatch(name_bytes) is None:
-            # Covers obs-fold (a line starting with whitespace) and whitespace before the colon.
-            raise BadRequest("malformed header name")
-        value_bytes = raw[colon + 1:].strip(b" \t")
-        if _BAD_VALUE_CHAR.search(value_bytes):
-            raise BadRequest("malformed header value")
-        name = name_bytes.decode("ascii").lower()
-        value = value_bytes.decode("latin-1")
+    name_ok = _HEADER_NAME_STR.fullmatch
+    for i in range(1, len(lines)):
+        name, colon, value = lines[i].partition(":")
+        # A missing colon, obs-fold (a line starting with whitespace), whitespace before the colon.
+        if not colon or name_ok(name) is None:
+            raise BadRequest("malformed header line" if not colon else "malformed header name")
+        name = name.lower()
+        value = value.strip(" \t")
         headers.append((name, value))
-        if name == "content-length":
+        if len(name) not in _SPECIAL_LENGTHS:
+            continue
+        if name == "host":
+            has_host = True
+        elif name == "content-length":
             if content_length is not None:
                 raise BadRequest("duplicate content-length")
-            if _DIGITS.fullmatch(value_bytes) is None:
+            if _DIGITS_STR.fullmatch(value) is None:
                 raise BadRequest("malformed content-length")
             content_length = int(value)
-        elif name == "transfer-encoding":
-            transfer_encoding = value if transfer_encoding is None else transfer_encoding + ", " + value
-        elif name == "connection":
-            connection = value.lower() if connection is None else connection + ", " + value.lower()
         elif name == "x-request-id":
             request_id = value if request_id is None else request_id + ", " + value
         elif name == "traceparent":
             traceparent = value if traceparent is None else traceparent + ", " + value
-        elif name == "host":
-            has_host = True
+        elif name == "transfer-encoding":
+            transfer_encoding = value if transfer_encoding is None else transfer_encoding + ", " + value
+        elif name == "connection":
+            connection = value.lower() if connection is None else connection + ", " + value.lower()
         elif name == "expect":
             expect_continue = value.lower() == "100-continue"
 
@@ -145,6 +150,11 @@ def parse_head(buf):
     head = RequestHead(method, target, version, headers, content_length, chunked, keep_alive, request_id, traceparent,
                        expect_continue and (chunked or bool(content_length)))
     return head, end + 4
+
+
+# Lengths of the header names parse_head looks at (most headers are skipped on length alone).
+_SPECIAL_LENGTHS = frozenset(len(n) for n in ("host", "content-length", "x-request-id", "traceparent", "transfer-encoding", "connection", "expect"))
+_DIGITS_STR = re.compile(r"[0-9]{1,15}")
 
 
 class ChunkedDecoder:

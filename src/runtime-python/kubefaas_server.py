@@ -9,7 +9,9 @@ block it.
 """
 
 import asyncio
+import collections
 import inspect
+import sys
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -53,10 +55,57 @@ def client_error_status(err):
     return None
 
 
+if sys.version_info >= (3, 12):
+
+    def new_task(coro, loop):
+        # Eager start: a handler that never really awaits finishes here, without a trip through
+        # the loop's ready queue (3.12+; only our tasks, the handler's own ones keep the default).
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+
+else:
+
+    def new_task(coro, loop):
+        return loop.create_task(coro)
+
+
+class DeadlineQueue:
+    """Expires invocations past their deadline with one timer for the whole process, not one per
+    request: every invocation gets the same timeout, so arrival order is deadline order and the
+    oldest entry is always the next to expire. Settled entries are dropped when they reach the front."""
+
+    __slots__ = ("loop", "expire", "entries", "timer")
+
+    def __init__(self, loop, expire):
+        self.loop = loop
+        self.expire = expire
+        self.entries = collections.deque()
+        self.timer = None
+
+    def add(self, inv, at):
+        self.entries.append((at, inv))
+        if self.timer is None:
+            self.timer = self.loop.call_at(at, self.sweep)
+
+    def sweep(self):
+        self.timer = None
+        now = self.loop.time()
+        entries = self.entries
+        while entries:
+            at, inv = entries[0]
+            if inv.settled:
+                entries.popleft()
+            elif at <= now:
+                entries.popleft()
+                self.expire(inv)
+            else:
+                self.timer = self.loop.call_at(at, self.sweep)
+                return
+
+
 class Invocation:
     """One accepted request, from its head to the last byte of its response."""
 
-    __slots__ = ("conn", "head", "request_id", "started", "arrival", "settled", "context", "work", "timer", "body_done")
+    __slots__ = ("conn", "head", "request_id", "started", "arrival", "settled", "context", "work", "body_done")
 
     def __init__(self, conn, head, request_id, started, arrival):
         self.conn = conn
@@ -67,7 +116,6 @@ class Invocation:
         self.settled = False
         self.context = None
         self.work = None
-        self.timer = None
         self.body_done = False
 
 
@@ -98,7 +146,7 @@ class Connection(asyncio.Protocol):
         inv = self.current
         if inv is not None:
             if inv.context is not None:
-                inv.context.cancelled.set()
+                inv.context.cancel()
             elif not inv.settled:
                 self.runtime.client_gone(inv)
 
@@ -218,11 +266,13 @@ class Runtime:
         self._id_counter = 0
         self._drained = None
         self._sweeper = None
+        self.deadlines = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def listen(self, sock):
         self.loop = asyncio.get_running_loop()
+        self.deadlines = DeadlineQueue(self.loop, self.timed_out)
         self.server = await self.loop.create_server(lambda: Connection(self), sock=sock, backlog=1024)
         self._sweeper = self.loop.call_later(1.0, self._sweep)
         return sock.getsockname()[1]
@@ -293,7 +343,7 @@ class Runtime:
         if head.content_length is not None and head.content_length > self.max_body_bytes:
             self.body_too_large(inv)
             return
-        inv.timer = self.loop.call_at(started + self.timeout, self.timed_out, inv)
+        self.deadlines.add(inv, started + self.timeout)
         if head.expect_continue:
             conn.send(b"HTTP/1.1 100 Continue\r\n\r\n", False)
         if head.chunked:
@@ -337,9 +387,13 @@ class Runtime:
             self.metrics.cold_starts = 1
         if self.is_async:
             try:
-                work = self.loop.create_task(self.handler(event, context))
+                work = new_task(self.handler(event, context), self.loop)
             except BaseException as err:  # noqa: BLE001 - calling the handler raised before any await
                 self.failed(inv, err)
+                return
+            if work.done():  # ran to the end in its first step (eager start): no callback round trip
+                inv.work = work
+                self.work_done(inv, work)
                 return
         else:
             work = self.loop.run_in_executor(self.pool, self.handler, event, context)
@@ -414,9 +468,8 @@ class Runtime:
         if inv.settled:
             return
         inv.settled = True
-        inv.timer = None
         if inv.context is not None:
-            inv.context.cancelled.set()
+            inv.context.cancel()
         if inv.work is not None and not inv.work.done():
             inv.work.cancel()  # an async handler gets CancelledError; a queued sync call never starts
         # Still reading the body: do not wait for the rest of it on this connection.
@@ -445,9 +498,6 @@ class Runtime:
 
     def settle(self, inv):
         inv.settled = True
-        if inv.timer is not None:
-            inv.timer.cancel()
-            inv.timer = None
 
     def complete(self, inv, status, outcome, close):
         self.metrics.in_flight -= 1
