@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { IConstruct } from 'constructs';
 import { CONFIGMAP_DATA_LIMIT, Code } from './code';
 import { ValidationError } from './errors';
+import { resolveRequirements } from './python-deps';
 import { formatBytes } from './validation';
 
 /**
@@ -15,7 +16,7 @@ import { formatBytes } from './validation';
 
 /** What goes into the code ConfigMap. */
 export interface PythonPackage {
-  /** UTF-8 files, by file name. */
+  /** UTF-8 files, by file name (dependency wheels are binary: `*.whl` keys, unpacked by the runtime). */
   readonly data: Readonly<Record<string, string>>;
   /** Other files, base64, by file name. */
   readonly binaryData: Readonly<Record<string, string>>;
@@ -59,7 +60,7 @@ export function packagePythonCode(scope: IConstruct, code: Code, handler: Parsed
   if (!(code instanceof Code)) {
     throw new ValidationError(scope, 'PythonFunction needs `code`', "Pass Code.fromAsset('functions/resize') (a directory with handler.py) or Code.fromInline(source)");
   }
-  const files = codeFiles(scope, code, handler);
+  const files = codeFiles(scope, code, handler, pythonVersion);
   const moduleFile = `${handler.module}.py`;
   const source = files.get(moduleFile);
   if (source === undefined) {
@@ -90,7 +91,7 @@ export function packagePythonCode(scope: IConstruct, code: Code, handler: Parsed
     throw new ValidationError(
       scope,
       `the code is ${formatBytes(bytes)} (${bytes} bytes); a ConfigMap holds at most ${formatBytes(CONFIGMAP_DATA_LIMIT)} (${CONFIGMAP_DATA_LIMIT} bytes)`,
-      'Leave data files out of the code directory (load them from object storage at start), or package the function as an image and use a ContainerFunction',
+      'Leave data files out of the code directory (load them from object storage at start), trim requirements.txt (its wheels count), or package the function as an image and use a ContainerFunction',
     );
   }
   return { data, binaryData, sha256: hash.digest('hex'), bytes };
@@ -106,7 +107,7 @@ function utf8(content: Buffer): string | undefined {
   }
 }
 
-function codeFiles(scope: IConstruct, code: Code, handler: ParsedHandler): Map<string, Buffer> {
+function codeFiles(scope: IConstruct, code: Code, handler: ParsedHandler, pythonVersion: string): Map<string, Buffer> {
   const origin = code.origin;
   if (origin.kind === 'inline') {
     if (typeof origin.source !== 'string' || origin.source.trim() === '') {
@@ -147,20 +148,27 @@ function codeFiles(scope: IConstruct, code: Code, handler: ParsedHandler): Map<s
       );
     }
     if (!entry.isFile()) continue;
-    if (name === 'requirements.txt') {
-      throw new ValidationError(
-        scope,
-        `the code directory ${location} has a requirements.txt; PythonFunction does not resolve dependencies yet`,
-        'Use only the standard library in the handler, or package the function with its dependencies as an image and use a ContainerFunction',
-      );
+    if (name.endsWith('.whl')) {
+      throw new ValidationError(scope, `the code directory ${location} has a wheel '${name}'`, 'List the dependency in requirements.txt (a local wheel directory is reached with PIP_FIND_LINKS)');
     }
     if (!CONFIGMAP_KEY.test(name)) {
       throw new ValidationError(scope, `file name '${name}' in ${location} cannot be a ConfigMap key`, 'Rename it to letters, digits, -, _ and . only');
     }
     files.set(name, fs.readFileSync(full));
   }
+  if (files.has(REQUIREMENTS)) {
+    for (const [wheel, content] of resolveRequirements(scope, path.join(location, REQUIREMENTS), pythonVersion, synthPython())) {
+      if (!CONFIGMAP_KEY.test(wheel)) {
+        throw new ValidationError(scope, `dependency wheel '${wheel}' cannot be a ConfigMap key`, 'Pin a release of that package whose version has no local part (+...)');
+      }
+      files.set(wheel, content);
+    }
+  }
   return files;
 }
+
+/** Resolved into wheels at synth (python-deps.ts); the file itself ships too, for reference. */
+const REQUIREMENTS = 'requirements.txt';
 
 // ---------------------------------------------------------------------------------------------
 // Handler check: Python's own parser when python3 is on the PATH, else a textual check.
@@ -201,7 +209,7 @@ interface AstResult {
 }
 
 /** The interpreter the synth-time check runs; `KUBEFAAS_PYTHON` overrides (tests use it). */
-function synthPython(): string {
+export function synthPython(): string {
   return process.env.KUBEFAAS_PYTHON || 'python3';
 }
 
@@ -211,7 +219,7 @@ const astCache = new Map<string, AstResult | undefined>();
 function parseWithPython(source: string, file: string): AstResult | undefined {
   const key = createHash('sha256').update(synthPython()).update('\0').update(file).update('\0').update(source).digest('hex');
   if (astCache.has(key)) return astCache.get(key);
-  const run = spawnSync(synthPython(), ['-I', '-c', AST_SCRIPT, file], { input: source, encoding: 'utf8', timeout: 30_000 });
+  const run = spawnSync(synthPython(), ['-I', '-c', AST_SCRIPT, file], { input: source, encoding: 'utf8', timeout: 30_000, env: process.env });
   let result: AstResult | undefined;
   if (!run.error && run.status === 0) {
     try {

@@ -276,6 +276,6 @@ export const PythonEnv = {
 export const PythonPaths = {
   runtimeDir: '/var/kubefaas/python-runtime',
   runtimeMain: 'kubefaas_main.py',
-  /** Subdirectory of the code directory holding unpacked dependencies (put on `sys.path` too). */
-  depsDir: '.kubefaas-deps',
+  /** Prefix of the directory in the pod's /tmp the dependency wheels (`*.whl` in the code) are unpacked into, on `sys.path`. */
+  depsDir: 'kubefaas-deps',
 } as const;

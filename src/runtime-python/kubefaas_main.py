@@ -13,6 +13,8 @@ import os
 import signal
 import socket
 import sys
+import tempfile
+import zipfile
 
 from kubefaas_log import LogSink, iso_now
 from kubefaas_server import Runtime
@@ -67,13 +69,39 @@ def read_config(env):
     }
 
 
+# Prefix of the directory (in the temp dir: the pod's /tmp emptyDir) the dependency wheels are unpacked into.
+DEPS_DIR = "kubefaas-deps"
+
+
+def unpack_dependencies(code_dir):
+    """Unpacks the wheels the constructs resolved from requirements.txt (`*.whl` files of the code
+    directory) into the temp dir, once per start; returns that directory, or None without wheels.
+    Unpacked rather than imported from the zip: extension modules cannot be loaded from a zip."""
+    try:
+        wheels = sorted(name for name in os.listdir(code_dir) if name.endswith(".whl"))
+    except OSError as err:
+        raise ConfigError(f"cannot read the code directory {code_dir}: {err}") from err
+    if not wheels:
+        return None
+    # A fresh directory per process (several processes may share one temp dir on a laptop).
+    target = tempfile.mkdtemp(prefix=DEPS_DIR + "-")
+    for name in wheels:
+        try:
+            with zipfile.ZipFile(os.path.join(code_dir, name)) as wheel:
+                wheel.extractall(target)  # extractall drops absolute paths and ".." components
+        except (OSError, zipfile.BadZipFile) as err:
+            raise ConfigError(f"cannot unpack the dependency {name} into {target}: {err}") from err
+    return target
+
+
 def load_handler(spec, code_dir):
     """Imports `module.function` (the module may be dotted: `pkg.mod.fn`) from `code_dir`."""
     module_name, _, function_name = spec.rpartition(".")
     if not module_name or not function_name:
         raise ConfigError(f"KUBEFAAS_HANDLER={spec!r} must be module.function, e.g. handler.main")
-    for extra in (os.path.join(code_dir, ".kubefaas-deps"), code_dir):
-        if os.path.isdir(extra) and extra not in sys.path:
+    deps = unpack_dependencies(code_dir)
+    for extra in (deps, code_dir):  # inserted in turn: the code dir ends up first, then the dependencies
+        if extra and extra not in sys.path:
             sys.path.insert(1, extra)
     try:
         module = importlib.import_module(module_name)

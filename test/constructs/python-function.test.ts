@@ -173,14 +173,14 @@ describe('PythonFunction', () => {
       expect(err.message).toMatch(/ContainerFunction/);
     });
 
-    it('rejects subdirectories, requirements.txt and a missing path with what to do', () => {
+    it('rejects subdirectories, wheels in the code and a missing path with what to do', () => {
       const sub = tempCode({ 'handler.py': 'def main(e, c):\n    pass\n', 'pkg/__init__.py': '' });
       expect(errorOf(() => new PythonFunction(newPlatform(), 'f', { code: Code.fromAsset(sub), handler: 'handler.main' })).message).toMatch(
         /has a subdirectory 'pkg'; PythonFunction ships only the top-level files/,
       );
-      const req = tempCode({ 'handler.py': 'def main(e, c):\n    pass\n', 'requirements.txt': 'requests==2.32.3\n' });
-      expect(errorOf(() => new PythonFunction(newPlatform(), 'f', { code: Code.fromAsset(req), handler: 'handler.main' })).message).toMatch(
-        /requirements\.txt; PythonFunction does not resolve dependencies yet/,
+      const wheel = tempCode({ 'handler.py': 'def main(e, c):\n    pass\n', 'dep-1.0-py3-none-any.whl': 'PK' });
+      expect(errorOf(() => new PythonFunction(newPlatform(), 'f', { code: Code.fromAsset(wheel), handler: 'handler.main' })).message).toMatch(
+        /has a wheel 'dep-1\.0-py3-none-any\.whl'.*requirements\.txt/s,
       );
       expect(errorOf(() => new PythonFunction(newPlatform(), 'f', { code: Code.fromAsset('/nonexistent/dir'), handler: 'handler.main' })).message).toMatch(
         /code path \/nonexistent\/dir does not exist/,
