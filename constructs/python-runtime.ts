@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IConstruct } from 'constructs';
-import { Labels } from '../src/contract';
+import { Labels, PythonPaths } from '../src/contract';
 import { objectMeta } from './metadata';
 import { Platform } from './platform';
 import { packageRoot } from './pod-code';
@@ -55,12 +55,18 @@ interface RuntimeFiles {
 
 let runtimeFiles: RuntimeFiles | undefined;
 
-/** The Python runtime's files, read once per process from the package's src/runtime-python/. */
+/**
+ * The Python runtime's files, read once per process: from src/runtime-python/ in a checkout (always
+ * the current sources), else from lib/pod/python-runtime/ (the copy `npm run build` makes, which is
+ * what an installed package has).
+ */
 export function pythonRuntimeFiles(): RuntimeFiles {
   if (runtimeFiles) return runtimeFiles;
-  const dir = path.join(packageRoot(__dirname), 'src', 'runtime-python');
-  const names = fs.readdirSync(dir).filter((name) => name.endsWith('.py')).sort();
-  if (!names.includes('kubefaas_main.py')) throw new Error(`kubefaas: the Python runtime is missing from ${dir}; reinstall kubefaas`);
+  const root = packageRoot(__dirname);
+  const sources = path.join(root, 'src', 'runtime-python');
+  const dir = fs.existsSync(sources) ? sources : path.join(root, 'lib', 'pod', 'python-runtime');
+  const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((name) => name.endsWith('.py')).sort() : [];
+  if (!names.includes(PythonPaths.runtimeMain)) throw new Error(`kubefaas: the Python runtime is missing from ${dir}; reinstall kubefaas`);
   const hash = createHash('sha256');
   const files: Record<string, string> = {};
   for (const name of names) {
