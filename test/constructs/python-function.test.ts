@@ -198,7 +198,7 @@ describe('PythonFunction', () => {
             triggers: [new QueueTrigger({ topic: 'images' })],
           }),
       );
-      expect(err.message).toMatch(/platform\/consumer.*only NodeFunctions consume queues/s);
+      expect(err.message).toMatch(/platform\/consumer.*only NodeFunctions consume queues .*the Python runtime does not consume queues yet/s);
     });
 
     it('validates the runtime, threads and memory', () => {
