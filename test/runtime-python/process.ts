@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Env, PythonEnv, PythonPaths } from '../../src/contract';
@@ -45,13 +45,16 @@ export class PythonRuntimeProcess {
   static start(
     files: Record<string, string> | string,
     env: Record<string, string> = {},
-    options: { handler?: string; waitForListening?: boolean } = {},
+    options: { handler?: string; waitForListening?: boolean; command?: readonly string[] } = {},
   ): Promise<PythonRuntimeProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'kubefaas-pyruntime-test-'));
+    chmodSync(dir, 0o755); // readable by another uid (the read-only test), writable by none but its owner
     const all = typeof files === 'string' ? { 'handler.py': files } : files;
     for (const [name, content] of Object.entries(all)) writeFileSync(join(dir, name), content);
-    const child = spawn(testPython(), [PYTHON_RUNTIME_MAIN], {
-      cwd: dir,
+    // `command`: what runs the runtime file (e.g. a setpriv wrapper around an interpreter).
+    const [file, ...args] = options.command ?? [testPython()];
+    const child = spawn(file, [...args, PYTHON_RUNTIME_MAIN], {
+      cwd: options.command ? '/' : dir,
       env: {
         PATH: process.env.PATH ?? '',
         PYTHONDONTWRITEBYTECODE: '1',
