@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 import threading
 import time
 import traceback
@@ -132,8 +133,6 @@ class JsonLogger:
 
     def exception(self, msg, extra=None, **fields):
         """error() plus the exception being handled (inside an `except` block)."""
-        import sys
-
         err = sys.exc_info()[1]
         if err is not None:
             fields.setdefault("error", error_fields(err))

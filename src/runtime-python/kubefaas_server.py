@@ -11,6 +11,7 @@ block it.
 import asyncio
 import collections
 import inspect
+import os
 import sys
 import json
 import time
@@ -262,7 +263,8 @@ class Runtime:
         self.stopping = False
         self.server = None
         self.loop = None
-        self._id_prefix = "%08x%04x-" % (int.from_bytes(__import__("os").urandom(4), "big"), int(time.time()) & 0xFFFF)
+        # Distinguishes processes in generated ids, as the Node runtime's random prefix does.
+        self._id_prefix = "%08x%04x-" % (int.from_bytes(os.urandom(4), "big"), int(time.time()) & 0xFFFF)
         self._id_counter = 0
         self._drained = None
         self._sweeper = None
