@@ -56,7 +56,16 @@ export abstract class Code {
 
   /** Produces the module source; `scope` is the function, named in error messages. */
   public abstract bind(scope: IConstruct): CodeConfig;
+
+  /**
+   * What the code was made from, for function kinds that package it themselves instead of bundling
+   * it with esbuild (PythonFunction ships the files as they are).
+   */
+  public abstract readonly origin: CodeOrigin;
 }
+
+/** `Code.fromAsset(path)` → the resolved path; `Code.fromInline(source)` → the source text. */
+export type CodeOrigin = { readonly kind: 'asset'; readonly path: string } | { readonly kind: 'inline'; readonly source: string };
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -104,6 +113,10 @@ function stillFresh(bundle: CachedBundle): boolean {
 
 class AssetCode extends Code {
   private readonly entry: string;
+
+  public get origin(): CodeOrigin {
+    return { kind: 'asset', path: this.entry };
+  }
 
   constructor(entry: string, private readonly options: AssetCodeOptions) {
     super();
@@ -174,6 +187,10 @@ const inlineCache = new Map<string, CodeConfig>();
 class InlineCode extends Code {
   constructor(private readonly text: string) {
     super();
+  }
+
+  public get origin(): CodeOrigin {
+    return { kind: 'inline', source: this.text };
   }
 
   public bind(scope: IConstruct): CodeConfig {

@@ -5,6 +5,10 @@ export * from './platform';
 export * from './function-base';
 export * from './node-function';
 export * from './container-function';
+// --- PythonFunction (issue 17) ---
+export * from './python-function';
+export { PythonRuntime } from './python-runtime';
+// --- end PythonFunction ---
 export * from './code';
 export * from './env';
 export * from './triggers';

@@ -21,7 +21,7 @@ export interface PodBundle {
 const cache = new Map<PodBundleName, PodBundle>();
 
 /** The nearest directory above `start` holding the kubefaas package.json. */
-function packageRoot(start: string): string {
+export function packageRoot(start: string): string {
   let dir = start;
   for (;;) {
     const manifest = path.join(dir, 'package.json');

@@ -2,17 +2,17 @@
  * The example platform: what `cdk8s synth` renders (see cdk8s.yaml), what `npm start` runs locally,
  * and what the Pulumi example program deploys per environment.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { App } from 'cdk8s';
 import {
   Code,
-  ContainerFunction,
   Duration,
   EnvValue,
   HttpTrigger,
   NodeFunction,
   Platform,
+  PythonFunction,
+  PythonRuntime,
   Queue,
   RouterExposure,
   Size,
@@ -77,13 +77,12 @@ export function buildExampleApp(app: App, options: ExampleAppOptions = {}): Plat
     triggers: [new HttpTrigger({ path: '/analytics', methods: ['POST'] })],
   });
 
-  // A function in another language, brought as an image. The same script runs locally.
-  const script = fs.readFileSync(path.join(__dirname, 'container', 'server.py'), 'utf8');
-  new ContainerFunction(platform, 'clock', {
-    image: 'python:3.13.7-alpine',
-    command: ['python3', '-c', script],
-    healthCheck: { path: '/healthz' },
-    local: { command: ['python3', '-c', script] },
+  // A function in Python, from source: handler.py travels in a ConfigMap and runs on the official
+  // python image (no image to build). Locally it runs on the developer's python3.
+  new PythonFunction(platform, 'clock', {
+    code: Code.fromAsset(path.join(__dirname, 'clock')),
+    handler: 'handler.main',
+    runtime: PythonRuntime.PYTHON_3_13,
     scaling: { minReplicas: 1, maxReplicas },
     triggers: [new HttpTrigger({ path: '/clock', methods: ['GET', 'POST'] })],
   });

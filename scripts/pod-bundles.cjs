@@ -41,9 +41,28 @@ function entryExists(name) {
   return fs.existsSync(path.join(root, BUNDLES[name]));
 }
 
+/** The Python runtime ships as it is (no bundling): src/runtime-python/*.py -> lib/pod/python-runtime/. */
+const PYTHON_RUNTIME_SOURCE = path.join(root, 'src', 'runtime-python');
+const PYTHON_RUNTIME_OUT = path.join(root, 'lib', 'pod', 'python-runtime');
+
+function copyPythonRuntime() {
+  if (!fs.existsSync(PYTHON_RUNTIME_SOURCE)) return undefined;
+  fs.rmSync(PYTHON_RUNTIME_OUT, { recursive: true, force: true });
+  fs.mkdirSync(PYTHON_RUNTIME_OUT, { recursive: true });
+  let bytes = 0;
+  for (const name of fs.readdirSync(PYTHON_RUNTIME_SOURCE).filter((f) => f.endsWith('.py'))) {
+    fs.copyFileSync(path.join(PYTHON_RUNTIME_SOURCE, name), path.join(PYTHON_RUNTIME_OUT, name));
+    bytes += fs.statSync(path.join(PYTHON_RUNTIME_OUT, name)).size;
+  }
+  if (bytes > CONFIGMAP_LIMIT * 0.9) throw new Error(`the Python runtime is ${bytes} bytes, too close to the 1 MiB ConfigMap limit`);
+  return { name: 'python-runtime', outfile: path.relative(root, PYTHON_RUNTIME_OUT), bytes };
+}
+
 async function buildPodBundles() {
   fs.mkdirSync(path.join(root, 'lib', 'pod'), { recursive: true });
   const results = [];
+  const python = copyPythonRuntime();
+  if (python) results.push(python);
   for (const name of Object.keys(BUNDLES)) {
     if (!entryExists(name)) continue; // a component not written yet
     const options = bundleOptions(name);
@@ -62,4 +81,4 @@ function buildPodBundleSync(name) {
   return checkSize(name, options.outfile);
 }
 
-module.exports = { buildPodBundles, buildPodBundleSync, bundleOptions, entryExists, BUNDLES };
+module.exports = { buildPodBundles, buildPodBundleSync, bundleOptions, entryExists, BUNDLES, copyPythonRuntime };

@@ -101,7 +101,11 @@ export class QueueTrigger implements ITrigger {
       );
     }
     if (!runsKubefaasRuntime(fn)) {
-      throw new ValidationError(fn, `${what}: only NodeFunctions consume queues (the kubefaas runtime runs the consumer)`, 'Use a NodeFunction for this trigger');
+      throw new ValidationError(
+        fn,
+        `${what}: only NodeFunctions consume queues (the kubefaas Node runtime runs the consumer; the Python runtime does not consume queues yet)`,
+        'Use a NodeFunction for this trigger',
+      );
     }
     const r = this.resolved;
     const errorTopic = r.errorTopic ?? QueueTriggerDefaults.deadLetterTopic(fn.functionName);

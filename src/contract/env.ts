@@ -82,3 +82,15 @@ export const CronEnv = {
    */
   JOB_NAME: 'KUBEFAAS_CRON_JOB_NAME',
 } as const;
+
+// Python runtime (PythonFunction): src/runtime-python/ reads these, constructs/ sets them. The Python
+// side cannot import this module; src/runtime-python/kubefaas_main.py repeats the names and
+// test/runtime-python/contract.test.ts checks that both sides agree.
+
+/** Environment variables only the Python runtime reads (it also reads the `Env` ones it shares with Node). */
+export const PythonEnv = {
+  /** Directory holding the function's modules (the code ConfigMap's mount); put on `sys.path`. */
+  CODE_DIR: 'KUBEFAAS_CODE_DIR',
+  /** Threads of the pool that runs sync handlers (async handlers run on the event loop). */
+  THREADS: 'KUBEFAAS_PYTHON_THREADS',
+} as const;

@@ -22,3 +22,11 @@ export const Paths = {
   cronFile: 'cron.js',
   tmpDir: '/tmp',
 } as const;
+
+/** Where PythonFunction pods mount the Python runtime (shared ConfigMap) and the entry point they run. */
+export const PythonPaths = {
+  runtimeDir: '/var/kubefaas/python-runtime',
+  runtimeMain: 'kubefaas_main.py',
+  /** Prefix of the directory in the pod's /tmp the dependency wheels (`*.whl` in the code) are unpacked into, on `sys.path`. */
+  depsDir: 'kubefaas-deps',
+} as const;

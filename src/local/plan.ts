@@ -3,7 +3,8 @@
  * them. No files are written and nothing is started here, so this is where the rules of the local
  * runner live and are unit-tested:
  * - one process per Deployment/StatefulSet (replicas are ignored), running its first container;
- * - `node:*` images whose command starts with `node` run on the local node binary; any workload may
+ * - `node:*` images whose command starts with `node` run on the local node binary, `python:*` images
+ *   whose command starts with `python3` on the local python3; any workload may
  *   instead carry a `kubefaas.dev/local-command` pod annotation (JSON array); anything else is skipped;
  * - ConfigMap/Secret volumes become files, emptyDirs empty directories, under the run directory;
  * - every Service is mapped to its backing process's local port, and Service addresses in ConfigMap
@@ -16,6 +17,7 @@ import { Annotations, CONTAINER_PORT, CronEnv, Env, Labels, Paths, type RouteTab
 import { LocalConfigError, resolveEnv } from './env';
 import type { Container, Manifests, PodTemplate, ServicePort, Volume } from './manifests';
 import { isNatsImage, planNatsServer, withoutNatsCredentials } from './nats';
+import { isPythonCommand, isPythonImage, localPython, minorVersion, pythonImageVersion } from './python';
 import type { PlannedVolume } from './volume';
 import { expandVariables, pathRewriter, serviceAddressRewriter, type PathMapping, type ServiceAddress } from './rewrite';
 
@@ -236,6 +238,11 @@ function chooseCommand(w: Workload, c: Container): CommandChoice {
     // The node image's entrypoint runs `node <args>` when given a script and no command.
     if (!c.command && c.args?.length) command.unshift('node');
     if (command[0] === 'node') return { command, fromAnnotation: false };
+  }
+  if (isPythonImage(image)) {
+    // PythonFunction pods run `python3 <runtime>` (the python image has no entrypoint of its own).
+    const command = [...(c.command ?? []), ...(c.args ?? [])];
+    if (isPythonCommand(command[0])) return { command, fromAnnotation: false };
   }
   return {
     skip:
@@ -460,6 +467,17 @@ function planWorkload(
 
   const command = choice.command.map((arg) => rewrite(expandVariables(arg, env)));
   if (command[0] === 'node') command[0] = process.execPath;
+  if (!choice.fromAnnotation && isPythonImage(container.image ?? '') && isPythonCommand(command[0])) {
+    const python = localPython(opts.developerEnv);
+    if (python.version === undefined) {
+      return { skip: `image ${container.image} runs Python, and ${python.path} cannot be run here: install the Debian package \`python3\` (or set KUBEFAAS_PYTHON)` };
+    }
+    const imageVersion = pythonImageVersion(container.image ?? '');
+    if (imageVersion !== undefined && imageVersion !== minorVersion(python.version)) {
+      warnings.push(`${w.name}: image ${container.image} runs Python ${imageVersion} but the local ${python.path} is ${python.version}; behaviour may differ`);
+    }
+    command[0] = python.path;
+  }
   let cwd = choice.fromAnnotation ? opts.projectDir : processDir;
   if (!choice.fromAnnotation && container.workingDir) {
     const mapped = rewritePaths(container.workingDir);

@@ -83,9 +83,12 @@ describe('the example app run locally', () => {
     }
   });
 
-  test('the container example runs its local command', async () => {
-    const res = await get(`${platform.url}/clock`);
+  test('the Python example (clock, a PythonFunction) runs on the local python3', async () => {
+    const res = await get(`${platform.url}/clock?offset=%2B02:00`);
     expect(res.status).toBe(200);
-    expect(res.body).toMatch(/\d{4}-\d{2}-\d{2}T/);
+    expect(JSON.parse(res.body).now).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+02:00$/);
+    expect(await get(`${platform.url}/clock`, { method: 'POST', body: '{"a":1,"b":2}' })).toEqual({ status: 200, body: '{"echo":{"a":1,"b":2},"keys":2}' });
+    expect((await get(`${platform.url}/clock?offset=soon`)).status).toBe(400);
+    expect((await get(`${platform.url}/clock`, { method: 'POST', body: '{nope' })).status).toBe(400);
   });
 });

@@ -113,7 +113,7 @@ function writeProject(dir: string, tarball: string): void {
     ),
     'main.ts': [
       "import { App } from 'cdk8s';",
-      "import { Code, Duration, HttpTrigger, NodeFunction, Platform } from 'kubefaas';",
+      "import { Code, Duration, HttpTrigger, NodeFunction, Platform, PythonFunction } from 'kubefaas';",
       '',
       'const app = new App();',
       "const platform = new Platform(app, 'faas', { namespace: { name: 'shop' } });",
@@ -123,6 +123,7 @@ function writeProject(dir: string, tarball: string): void {
       "  triggers: [new HttpTrigger({ path: '/greet/:name', methods: ['GET'] })],",
       '});',
       "greet.addTrigger(new HttpTrigger({ path: '/hi', methods: ['POST'] }));",
+      "new PythonFunction(platform, 'pyhello', { code: Code.fromInline('def main(event, context):\\n    return \"hi\"\\n'), handler: 'handler.main' });",
       'app.synth();',
       '',
     ].join('\n'),
@@ -195,6 +196,8 @@ test('the tarball holds the compiled library, its declarations and the pod bundl
     ...Object.keys(BUNDLES).map((name) => `lib/pod/${name}.js`),
     // constructs/pod-code.ts reads the bundle definitions from here (it builds them on demand in a checkout).
     'scripts/pod-bundles.cjs',
+    'lib/pod/python-runtime/kubefaas_main.py',
+    'lib/pod/python-runtime/kubefaas.py',
   ];
   expect(expected.filter((f) => !files.has(f))).toEqual([]);
   const unwanted = [...files].filter(
@@ -235,9 +238,15 @@ test('the project compiles and synthesizes the function, its bundled code and it
   const runtime = Object.values(findObject(objects, 'ConfigMap', 'kubefaas-runtime').data ?? {}).join('\n');
   expect(runtime).toBe(fs.readFileSync(path.join(project, 'node_modules', 'kubefaas', 'lib', 'pod', 'runtime.js'), 'utf8'));
 
+  // The Python runtime comes from the installed package's lib/pod/python-runtime (no src/ there).
+  const pythonRuntime = findObject(objects, 'ConfigMap', 'kubefaas-python-runtime').data ?? {};
+  expect(pythonRuntime['kubefaas_main.py']).toBe(fs.readFileSync(path.join(project, 'node_modules', 'kubefaas', 'lib', 'pod', 'python-runtime', 'kubefaas_main.py'), 'utf8'));
+  expect(fs.existsSync(path.join(project, 'node_modules', 'kubefaas', 'src'))).toBe(false);
+  expect(findObject(objects, 'ConfigMap', 'pyhello-code').data).toEqual({ 'handler.py': 'def main(event, context):\n    return "hi"\n' });
+
   const routesJson = Object.values(findObject(objects, 'ConfigMap', 'kubefaas-routes').data ?? {})[0];
   const table = JSON.parse(routesJson) as { functions: Record<string, unknown>; routes: { function: string; path: string; methods: string[] }[] };
-  expect(Object.keys(table.functions)).toEqual(['greet']);
+  expect(Object.keys(table.functions).sort()).toEqual(['greet', 'pyhello']);
   expect(table.routes).toEqual(
     expect.arrayContaining([
       expect.objectContaining({ function: 'greet', path: '/greet/:name', methods: ['GET'] }),
