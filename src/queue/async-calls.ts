@@ -3,6 +3,7 @@ import { errorMessage } from './api-errors';
 import { deliverCallback, type CallbackPolicy } from './callback';
 import { CALL_ID_PATTERN, CallStateStore, toCallResult, type CallState, type CallbackOutcome } from './call-state';
 import type { QueueEvent } from './event';
+import { publicErrorOf, type AttemptFailure } from './failure';
 import { HeaderBlock } from './header-block';
 import type { QueueMetrics } from './metrics';
 import { QueueUnavailableError, publishDurably, type DurablePublisher } from './publisher';
@@ -139,8 +140,8 @@ export interface DeliveryHooks {
   /** Before the handler; false = the work is already done, skip the handler and ack. */
   beforeAttempt(event: QueueEvent, attempt: number): Promise<boolean>;
   succeeded(event: QueueEvent, reply: NormalizedReply, attempt: number, keepAlive: () => void): Promise<void>;
-  retrying(event: QueueEvent, error: string, attempt: number): Promise<void>;
-  failed(event: QueueEvent, error: string, attempts: number, keepAlive: () => void): Promise<void>;
+  retrying(event: QueueEvent, error: AttemptFailure, attempt: number): Promise<void>;
+  failed(event: QueueEvent, error: AttemptFailure, attempts: number, keepAlive: () => void): Promise<void>;
 }
 
 /**
@@ -163,6 +164,8 @@ export class AsyncCallHooks implements DeliveryHooks {
     private readonly metrics?: QueueMetrics,
     private readonly callbackPolicy: CallbackPolicy = {},
     private readonly maxResultBytes?: number,
+    /** Store handlers' exception messages (unsafe, see failure.ts) instead of a generic error. */
+    private readonly exposeErrorMessages = false,
   ) {}
 
   async beforeAttempt(event: QueueEvent, attempt: number): Promise<boolean> {
@@ -193,13 +196,15 @@ export class AsyncCallHooks implements DeliveryHooks {
     if (done.callbackUrl) await this.callback(done, keepAlive, reply);
   }
 
-  async retrying(event: QueueEvent, error: string, attempt: number): Promise<void> {
+  async retrying(event: QueueEvent, failure: AttemptFailure, attempt: number): Promise<void> {
     const previous = await this.current(event);
+    const error = publicErrorOf(failure, event.id, this.exposeErrorMessages);
     await this.store.put({ ...previous, state: 'queued', attempts: attempt, error, updatedAt: new Date().toISOString() });
   }
 
-  async failed(event: QueueEvent, error: string, attempts: number, keepAlive: () => void): Promise<void> {
+  async failed(event: QueueEvent, failure: AttemptFailure, attempts: number, keepAlive: () => void): Promise<void> {
     const previous = await this.current(event);
+    const error = publicErrorOf(failure, event.id, this.exposeErrorMessages);
     const now = new Date().toISOString();
     const done: CallState = { ...previous, state: 'failed', attempts, error, updatedAt: now, finishedAt: now };
     await this.store.put(done);

@@ -40,6 +40,8 @@ export interface SubscribeOptions {
   readonly maxResultBytes?: number;
   /** @default 5000 */
   readonly fetchExpiresMs?: number;
+  /** Async calls: store handlers' exception messages in call states and callbacks (unsafe). @default false */
+  readonly exposeErrorMessages?: boolean;
 }
 
 /**
@@ -141,7 +143,7 @@ export class QueueClient {
   ): Promise<QueueConsumer> {
     const hooks =
       subscription.kind === 'async'
-        ? new AsyncCallHooks(this.calls, functionName, this.metrics, options.callback, options.maxResultBytes)
+        ? new AsyncCallHooks(this.calls, functionName, this.metrics, options.callback, options.maxResultBytes, options.exposeErrorMessages)
         : undefined;
     const consumer = new QueueConsumer(this.js, this.jsm, {
       nc: this.nc,

@@ -5,6 +5,7 @@ import { errorMessage } from './api-errors';
 import type { DeliveryHooks } from './async-calls';
 import { QueueEvent } from './event';
 import { TriggerCounters, type QueueMetrics } from './metrics';
+import { PlatformError, type AttemptFailure } from './failure';
 import { publishDurably } from './publisher';
 import { PullSession } from './pull-session';
 import type { QueueMessage } from './pulled-message';
@@ -89,7 +90,7 @@ export class QueueConsumer {
   /** Counts read by the metrics (kept even without metrics: cheaper than checking each time). */
   private readonly counters: TriggerCounters;
   private waiters: (() => void)[] = [];
-  private readonly failedErrors = new Map<number, string>();
+  private readonly failedErrors = new Map<number, AttemptFailure>();
   private untrackLag?: () => void;
 
   constructor(
@@ -258,7 +259,7 @@ export class QueueConsumer {
       event = new QueueEvent(msg, this.sub, this.options.functionName);
       if (attempt > this.maxAttempts) {
         // The last attempt never reported back (process died, ack wait expired): give up now.
-        const error = this.failedErrors.get(msg.seq) ?? `attempt ${attempt - 1} did not finish (process stopped or ack wait expired)`;
+        const error = this.failedErrors.get(msg.seq) ?? { message: `attempt ${attempt - 1} did not finish (process stopped or ack wait expired)`, fromHandler: false };
         await this.giveUp(msg, event, error, Math.min(attempt - 1, this.maxAttempts), keepAlive);
         return;
       }
@@ -273,7 +274,7 @@ export class QueueConsumer {
         const value = this.runHandler(event, attempt);
         reply = normalizeReply(isPromiseLike(value) ? await value : value);
       } catch (err) {
-        await this.failAttempt(msg, event, errorMessage(err), attempt, keepAlive);
+        await this.failAttempt(msg, event, { message: errorMessage(err), fromHandler: !(err instanceof PlatformError) }, attempt, keepAlive);
         return;
       }
       if (this.sub.responseSubject) await this.publishReply(event, reply);
@@ -301,7 +302,7 @@ export class QueueConsumer {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const err = new Error(`handler timed out after ${this.handlerTimeoutMs} ms`);
+        const err = new PlatformError(`handler timed out after ${this.handlerTimeoutMs} ms`);
         delivery.abort(err);
         reject(err);
       }, this.handlerTimeoutMs);
@@ -312,7 +313,7 @@ export class QueueConsumer {
     });
   }
 
-  private async failAttempt(msg: QueueMessage, event: QueueEvent, error: string, attempt: number, keepAlive: () => void): Promise<void> {
+  private async failAttempt(msg: QueueMessage, event: QueueEvent, error: AttemptFailure, attempt: number, keepAlive: () => void): Promise<void> {
     if (attempt < this.maxAttempts) {
       await this.options.hooks?.retrying(event, error, attempt);
       msg.nak(this.backoff(attempt));
@@ -324,7 +325,7 @@ export class QueueConsumer {
   }
 
   /** After the last attempt: dead-letter (stored before we let go of the message), record, terminate. */
-  private async giveUp(msg: QueueMessage, event: QueueEvent, error: string, attempts: number, keepAlive: () => void): Promise<void> {
+  private async giveUp(msg: QueueMessage, event: QueueEvent, error: AttemptFailure, attempts: number, keepAlive: () => void): Promise<void> {
     const fn = this.options.functionName;
     const dlq = this.sub.deadLetterSubject;
     if (dlq) {
@@ -335,7 +336,7 @@ export class QueueConsumer {
           for (const v of values) h.append(key, v);
         }
       }
-      h.set(MessageHeaders.error, oneLine(error));
+      h.set(MessageHeaders.error, oneLine(error.message));
       h.set(MessageHeaders.attempts, String(attempts));
       h.set(MessageHeaders.function, fn);
       h.set(MessageHeaders.trigger, this.sub.trigger);
@@ -347,7 +348,7 @@ export class QueueConsumer {
     }
     await this.options.hooks?.failed(event, error, attempts, keepAlive);
     this.log.error('queue message dead-lettered after the last attempt', {
-      subject: msg.subject, sequence: msg.seq, id: event.id, attempts, error, deadLetterSubject: dlq ?? null,
+      subject: msg.subject, sequence: msg.seq, id: event.id, attempts, error: error.message, deadLetterSubject: dlq ?? null,
     });
     msg.term();
     this.failedErrors.delete(msg.seq);
@@ -377,7 +378,7 @@ export class QueueConsumer {
     return steps[Math.min(attempt - 1, steps.length - 1)];
   }
 
-  private rememberError(seq: number, error: string): void {
+  private rememberError(seq: number, error: AttemptFailure): void {
     if (this.failedErrors.size >= MAX_REMEMBERED_ERRORS) {
       const oldest = this.failedErrors.keys().next().value;
       if (oldest !== undefined) this.failedErrors.delete(oldest);
