@@ -6,6 +6,7 @@ import type { DeliveryHooks } from './async-calls';
 import { QueueEvent } from './event';
 import { TriggerCounters, type QueueMetrics } from './metrics';
 import { PlatformError, type AttemptFailure } from './failure';
+import { isUserHeader, keptOnDeadLetter } from './platform-headers';
 import { publishDurably } from './publisher';
 import { PullSession } from './pull-session';
 import type { QueueMessage } from './pulled-message';
@@ -332,7 +333,7 @@ export class QueueConsumer {
       const h = natsHeaders();
       if (msg.headers) {
         for (const [key, values] of msg.headers) {
-          if (key.toLowerCase().startsWith('nats-')) continue;
+          if (!keptOnDeadLetter(key, this.sub.kind)) continue;
           for (const v of values) h.append(key, v);
         }
       }
@@ -358,7 +359,7 @@ export class QueueConsumer {
 
   private async publishReply(event: QueueEvent, reply: NormalizedReply): Promise<void> {
     const h = natsHeaders();
-    for (const [k, v] of Object.entries(reply.headers)) h.set(k, v);
+    for (const [k, v] of Object.entries(reply.headers)) if (isUserHeader(k)) h.set(k, v);
     h.set(MessageHeaders.status, String(reply.status));
     h.set(MessageHeaders.function, this.options.functionName);
     h.set(MessageHeaders.ceSpecVersion, '1.0');

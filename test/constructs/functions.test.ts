@@ -189,7 +189,7 @@ describe('NodeFunction', () => {
     new NodeFunction(platform, 'closed', { code: INLINE });
     const objects = synth(platform);
     expect(envOf(find(objects, 'Deployment', 'open'))).toContainEqual({ name: 'KUBEFAAS_EXPOSE_ERROR_MESSAGES', value: 'true' });
-    expect(envOf(find(objects, 'Deployment', 'closed')).map((e: { name: string }) => e.name)).not.toContain('KUBEFAAS_EXPOSE_ERROR_MESSAGES');
+    expect(envOf(find(objects, 'Deployment', 'closed')).map((e) => String(e.name))).not.toContain('KUBEFAAS_EXPOSE_ERROR_MESSAGES');
   });
 });
 
