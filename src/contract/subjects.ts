@@ -27,6 +27,15 @@ export function asyncSubject(config: QueueConfig, functionName: string): string 
   return `${config.asyncPrefix}.${functionName}`;
 }
 
+/**
+ * Subject of a function's pending callbacks (async call results to POST): `<asyncPrefix>.<function>.callback`.
+ * In the calls stream without changing its subjects; the function's async consumer filters
+ * `<asyncPrefix>.<function>` exactly, so it never sees these.
+ */
+export function callbackSubject(config: QueueConfig, functionName: string): string {
+  return `${config.asyncPrefix}.${functionName}.callback`;
+}
+
 /** Subject of a cron trigger's ticks: `<cronPrefix>.<function>.<trigger>`. */
 export function cronSubject(config: QueueConfig, functionName: string, trigger: string): string {
   return `${config.cronPrefix}.${functionName}.${trigger}`;

@@ -1,7 +1,7 @@
 import { Headers, type QueueConfig } from '../contract';
 import { errorMessage } from './api-errors';
-import { deliverCallback, type CallbackPolicy } from './callback';
-import { CALL_ID_PATTERN, CallStateStore, toCallResult, type CallState, type CallbackOutcome } from './call-state';
+import type { CallbackRequest } from './callback';
+import { CALL_ID_PATTERN, CallStateStore, toCallResult, type CallState } from './call-state';
 import type { QueueEvent } from './event';
 import { publicErrorOf, type AttemptFailure } from './failure';
 import { HeaderBlock } from './header-block';
@@ -135,6 +135,9 @@ export async function enqueueCall(
   return { callId, duplicate: false };
 }
 
+/** Stores a callback job (callback-queue.ts); resolves once it is durable. */
+export type CallbackEnqueue = (callId: string, req: CallbackRequest) => Promise<void>;
+
 /** Hooks a consumer calls around each delivery; the async-call flavour records states and callbacks. */
 export interface DeliveryHooks {
   /** Before the handler; false = the work is already done, skip the handler and ack. */
@@ -162,7 +165,8 @@ export class AsyncCallHooks implements DeliveryHooks {
     private readonly store: CallStateStore,
     private readonly functionName: string,
     private readonly metrics?: QueueMetrics,
-    private readonly callbackPolicy: CallbackPolicy = {},
+    /** Where callbacks go to be POSTed apart from the call (never while holding the call's slot). */
+    private readonly enqueueCallback?: CallbackEnqueue,
     private readonly maxResultBytes?: number,
     /** Store handlers' exception messages (unsafe, see failure.ts) instead of a generic error. */
     private readonly exposeErrorMessages = false,
@@ -173,7 +177,7 @@ export class AsyncCallHooks implements DeliveryHooks {
     // `queued` one, which the message itself carries (id, time, callback), so reading it is skipped.
     const previous = attempt === 1 ? this.fromEvent(event) : await this.current(event);
     if (previous.state === 'succeeded' || previous.state === 'failed') {
-      if (previous.callbackUrl && !previous.callback) await this.callback(previous, () => undefined);
+      if (previous.callbackUrl && !previous.callback) await this.callback(previous);
       return false;
     }
     const now = new Date().toISOString();
@@ -184,7 +188,7 @@ export class AsyncCallHooks implements DeliveryHooks {
     return true;
   }
 
-  async succeeded(event: QueueEvent, reply: NormalizedReply, attempt: number, keepAlive: () => void): Promise<void> {
+  async succeeded(event: QueueEvent, reply: NormalizedReply, attempt: number): Promise<void> {
     const previous = await this.current(event);
     const now = new Date().toISOString();
     const done: CallState = {
@@ -193,7 +197,7 @@ export class AsyncCallHooks implements DeliveryHooks {
     };
     await this.store.put(done);
     this.metrics?.asyncCall(this.functionName, 'succeeded');
-    if (done.callbackUrl) await this.callback(done, keepAlive, reply);
+    if (done.callbackUrl) await this.callback(done, reply);
   }
 
   async retrying(event: QueueEvent, failure: AttemptFailure, attempt: number): Promise<void> {
@@ -202,14 +206,14 @@ export class AsyncCallHooks implements DeliveryHooks {
     await this.store.put({ ...previous, state: 'queued', attempts: attempt, error, updatedAt: new Date().toISOString() });
   }
 
-  async failed(event: QueueEvent, failure: AttemptFailure, attempts: number, keepAlive: () => void): Promise<void> {
+  async failed(event: QueueEvent, failure: AttemptFailure, attempts: number): Promise<void> {
     const previous = await this.current(event);
     const error = publicErrorOf(failure, event.id, this.exposeErrorMessages);
     const now = new Date().toISOString();
     const done: CallState = { ...previous, state: 'failed', attempts, error, updatedAt: now, finishedAt: now };
     await this.store.put(done);
     this.metrics?.asyncCall(this.functionName, 'failed');
-    if (done.callbackUrl) await this.callback(done, keepAlive);
+    if (done.callbackUrl) await this.callback(done);
   }
 
   /** The stored state, or one rebuilt from the message when it expired or was never written. */
@@ -230,7 +234,7 @@ export class AsyncCallHooks implements DeliveryHooks {
     };
   }
 
-  private async callback(state: CallState, keepAlive: () => void, reply?: NormalizedReply): Promise<void> {
+  private async callback(state: CallState, reply?: NormalizedReply): Promise<void> {
     const headers: Record<string, string> = {
       [Headers.callId]: state.callId,
       [Headers.functionName]: state.function,
@@ -253,11 +257,10 @@ export class AsyncCallHooks implements DeliveryHooks {
       headers['content-type'] = 'application/json';
       body = Buffer.from(JSON.stringify({ callId: state.callId, function: state.function, state: state.state, error: state.error, attempts: state.attempts }));
     }
-    const outcome: CallbackOutcome = await deliverCallback(
-      { url: state.callbackUrl!, headers, body },
-      { ...this.callbackPolicy, onWait: keepAlive },
-    );
-    await this.store.put({ ...state, callback: outcome, updatedAt: new Date().toISOString() }).catch(() => undefined);
+    if (!this.enqueueCallback) return;
+    // Stored before the call is acked (a failure here NAKs the call, whose redelivery enqueues again);
+    // the outcome is written to the state by the callback deliverer.
+    await this.enqueueCallback(state.callId, { url: state.callbackUrl!, headers, body });
   }
 }
 
