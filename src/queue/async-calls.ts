@@ -140,6 +140,12 @@ export type CallbackEnqueue = (callId: string, req: CallbackRequest) => Promise<
 
 /** Hooks a consumer calls around each delivery; the async-call flavour records states and callbacks. */
 export interface DeliveryHooks {
+  /**
+   * The attempt a redelivery (`delivered` > 1) would be, counted by handler runs recorded before
+   * each run, not by deliveries: a delivery lost with its process before the handler ran (still in
+   * the prefetch window) then costs no retry. @default the delivery count
+   */
+  attemptOf?(event: QueueEvent, delivered: number): Promise<number>;
   /** Before the handler; false = the work is already done, skip the handler and ack. */
   beforeAttempt(event: QueueEvent, attempt: number): Promise<boolean>;
   succeeded(event: QueueEvent, reply: NormalizedReply, attempt: number, keepAlive: () => void): Promise<void>;
@@ -172,10 +178,24 @@ export class AsyncCallHooks implements DeliveryHooks {
     private readonly exposeErrorMessages = false,
   ) {}
 
+  /**
+   * Runs are counted in the call state: `running` with `attempts` = the run's number is stored before
+   * each run. So the next attempt is the stored count + 1 (a run that died with its process counts,
+   * as a message that crashes the process must; a delivery that never reached the handler does not).
+   * A final state keeps its count, so the delivery goes on to be acked as already done.
+   */
+  async attemptOf(event: QueueEvent, delivered: number): Promise<number> {
+    if (delivered === 1) return 1;
+    const previous = await this.current(event);
+    this.written.set(event, previous); // the delivery is ours: beforeAttempt starts from this read
+    const final = previous.state === 'succeeded' || previous.state === 'failed';
+    return final ? Math.max(1, previous.attempts) : previous.attempts + 1;
+  }
+
   async beforeAttempt(event: QueueEvent, attempt: number): Promise<boolean> {
     // A first delivery is a call nobody has worked on: its stored state can only be the router's
     // `queued` one, which the message itself carries (id, time, callback), so reading it is skipped.
-    const previous = attempt === 1 ? this.fromEvent(event) : await this.current(event);
+    const previous = attempt === 1 && !this.written.has(event) ? this.fromEvent(event) : await this.current(event);
     if (previous.state === 'succeeded' || previous.state === 'failed') {
       if (previous.callbackUrl && !previous.callback) await this.callback(previous);
       return false;

@@ -252,12 +252,15 @@ export class QueueConsumer {
 
   private async process(msg: QueueMessage): Promise<void> {
     const counters = this.counters;
-    const attempt = msg.info.deliveryCount;
-    if (attempt > 1) counters.redeliveries++;
+    const delivered = msg.info.deliveryCount;
+    let attempt = delivered;
+    if (delivered > 1) counters.redeliveries++;
     const keepAlive = () => msg.working();
     let event: QueueEvent | undefined;
     try {
       event = new QueueEvent(msg, this.sub, this.options.functionName);
+      // Attempts = handler runs where the hooks record them (async calls), else deliveries.
+      if (delivered > 1 && this.options.hooks?.attemptOf) attempt = await this.options.hooks.attemptOf(event, delivered);
       if (attempt > this.maxAttempts) {
         // The last attempt never reported back (process died, ack wait expired): give up now.
         const error = this.failedErrors.get(msg.seq) ?? { message: `attempt ${attempt - 1} did not finish (process stopped or ack wait expired)`, fromHandler: false };
