@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import { CONTAINER_PORT, Labels, SERVICE_PORT, serviceHost } from '../src/contract';
 import { Defaults, Limits } from './defaults';
 import { EnvInput, EnvVarSource, toEnvValue } from './env';
+import { errorExposureEnv } from './error-exposure';
 import { ValidationError } from './errors';
 import { objectMeta } from './metadata';
 import { Platform } from './platform';
@@ -87,6 +88,14 @@ export interface FunctionOptions {
    * @default - the platform's rules
    */
   readonly alerts?: FunctionAlertOptions;
+  // -- issue 15 item 5: error exposure (logic in error-exposure.ts) --
+  /**
+   * UNSAFE: report a handler's exception message in a failed async call's state
+   * (`GET /async-function/<name>/<id>`, readable by anyone holding the call id) and callback.
+   * Messages can contain secrets; keep it off unless every message the handler can throw is public.
+   * @default false - a generic error with the request id; the full message is in the function's logs
+   */
+  readonly exposeErrorMessages?: boolean;
 }
 
 /** What a concrete function kind contributes to its pods. */
@@ -122,6 +131,7 @@ export abstract class FunctionBase extends Construct {
   /** This function's alert changes (see FunctionOptions.alerts). */
   public readonly alerts?: FunctionAlertOptions;
 
+  private readonly exposeErrorMessages: boolean; // issue 15 item 5
   private readonly userLabels: Record<string, string>;
   private readonly envVars = new Map<string, EnvVarSource>();
   private readonly _triggers: ITrigger[] = [];
@@ -145,6 +155,7 @@ export abstract class FunctionBase extends Construct {
     this.userLabels = validateLabels(this, props.labels ?? {});
     validateFunctionAlerts(this, 'alerts', props.alerts);
     this.alerts = props.alerts;
+    this.exposeErrorMessages = props.exposeErrorMessages === true; // issue 15 item 5
     this.placement = props.placement ?? defaults.placement ?? Placement.regularNodes();
     platform.usePlacement(this.placement, this);
 
@@ -219,7 +230,7 @@ export abstract class FunctionBase extends Construct {
       command: container.command,
       args: container.args,
       // Queue env (KUBEFAAS_NATS_URL, _QUEUE_CONFIG, _SUBSCRIPTIONS) is rendered here, after every trigger is bound.
-      env: () => [...container.systemEnv, ...(this.runsKubefaasRuntime ? shutdownEnv(shutdown) : []), ...queueEnv(this), ...[...this.envVars].map(([name, source]) => ({ name, ...source }))],
+      env: () => [...container.systemEnv, ...errorExposureEnv(this.exposeErrorMessages), ...(this.runsKubefaasRuntime ? shutdownEnv(shutdown) : []), ...queueEnv(this), ...[...this.envVars].map(([name, source]) => ({ name, ...source }))],
       resources: { cpuMillis: this.cpuMillis, memoryBytes: this.memoryBytes },
       readinessProbe: container.readinessProbe,
       livenessProbe: container.livenessProbe,

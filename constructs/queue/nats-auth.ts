@@ -1,6 +1,6 @@
 import type { QueueConfig, QueueSubscription } from '../../src/contract';
 import { QueueEnv } from '../../src/contract';
-import { bucketStreamName, inboxPrefixFor, streamOf } from '../../src/contract';
+import { bucketStreamName, callbackDurable, callbackSubject, inboxPrefixFor, streamOf } from '../../src/contract';
 
 /**
  * Queue isolation (issue 13): every component connects as its own NATS user whose permissions name
@@ -58,6 +58,11 @@ export function natsUsers(config: QueueConfig, functions: readonly QueueClientFu
     users.push(
       user(NatsUserNames.fn(f.functionName), [
         ...f.subscriptions.flatMap((s) => consumerAccess(config, s)),
+        // Async calls with X-Callback-Url: the runtime stores a callback job on the function's own
+        // callback subject and delivers it from a second durable consumer (src/queue/callback-queue.ts).
+        ...f.subscriptions
+          .filter((s) => s.kind === 'async')
+          .flatMap((s) => [callbackSubject(config, f.functionName), ...consumerAccess(config, { ...s, durable: callbackDurable(s.durable) })]),
         // context.publish, response and dead-letter topics all live under the topics prefix. There is
         // no declared-publishes graph yet, so a function may publish to any topic (not to async/cron).
         `${config.topicsPrefix}.>`,

@@ -15,6 +15,11 @@ export const Env = {
   /** Maximum request body in bytes; the runtime answers 413 above it. */
   MAX_BODY_BYTES: 'KUBEFAAS_MAX_BODY_BYTES',
   /**
+   * 'true': a failed async call's state and callback carry the handler's exception message instead of
+   * a generic error and the request id. Unsafe: messages may hold secrets. Unset = generic errors.
+   */
+  EXPOSE_ERROR_MESSAGES: 'KUBEFAAS_EXPOSE_ERROR_MESSAGES',
+  /**
    * Milliseconds the process waits for in-flight work once its listener closed (after the drain
    * delay) before exiting. Synthesized from the timeout (constructs/shutdown.ts).
    */

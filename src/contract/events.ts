@@ -35,6 +35,12 @@ export const MessageHeaders = {
   originalStream: 'Kubefaas-Original-Stream',
 } as const;
 
+/**
+ * Lower-case prefix of the platform's own message headers (the `Kubefaas-*` above). Only platform
+ * code writes them; a publisher's headers in this namespace are dropped (src/queue/platform-headers.ts).
+ */
+export const PLATFORM_HEADER_PREFIX = 'kubefaas-';
+
 /** CloudEvents `type` of each kind of queue delivery. */
 export const QueueEventTypes = {
   message: 'dev.kubefaas.queue.message',

@@ -27,6 +27,15 @@ export function asyncSubject(config: QueueConfig, functionName: string): string 
   return `${config.asyncPrefix}.${functionName}`;
 }
 
+/**
+ * Subject of a function's pending callbacks (async call results to POST): `<asyncPrefix>.<function>.callback`.
+ * In the calls stream without changing its subjects; the function's async consumer filters
+ * `<asyncPrefix>.<function>` exactly, so it never sees these.
+ */
+export function callbackSubject(config: QueueConfig, functionName: string): string {
+  return `${config.asyncPrefix}.${functionName}.callback`;
+}
+
 /** Subject of a cron trigger's ticks: `<cronPrefix>.<function>.<trigger>`. */
 export function cronSubject(config: QueueConfig, functionName: string, trigger: string): string {
   return `${config.cronPrefix}.${functionName}.${trigger}`;
@@ -45,4 +54,9 @@ export function inboxPrefixFor(user: string): string {
 /** Name of the stream JetStream keeps a key-value bucket in. */
 export function bucketStreamName(bucket: string): string {
   return `KV_${bucket}`;
+}
+
+/** Durable consumer of a function's callback jobs, derived from its async-call consumer's durable. */
+export function callbackDurable(asyncDurable: string): string {
+  return `${asyncDurable}_callbacks`;
 }

@@ -1,8 +1,9 @@
 import { Headers, type QueueConfig } from '../contract';
 import { errorMessage } from './api-errors';
-import { deliverCallback, type CallbackPolicy } from './callback';
-import { CALL_ID_PATTERN, CallStateStore, toCallResult, type CallState, type CallbackOutcome } from './call-state';
+import type { CallbackRequest } from './callback';
+import { CALL_ID_PATTERN, CallStateStore, toCallResult, type CallState } from './call-state';
 import type { QueueEvent } from './event';
+import { publicErrorOf, type AttemptFailure } from './failure';
 import { HeaderBlock } from './header-block';
 import type { QueueMetrics } from './metrics';
 import { QueueUnavailableError, publishDurably, type DurablePublisher } from './publisher';
@@ -134,13 +135,22 @@ export async function enqueueCall(
   return { callId, duplicate: false };
 }
 
+/** Stores a callback job (callback-queue.ts); resolves once it is durable. */
+export type CallbackEnqueue = (callId: string, req: CallbackRequest) => Promise<void>;
+
 /** Hooks a consumer calls around each delivery; the async-call flavour records states and callbacks. */
 export interface DeliveryHooks {
+  /**
+   * The attempt a redelivery (`delivered` > 1) would be, counted by handler runs recorded before
+   * each run, not by deliveries: a delivery lost with its process before the handler ran (still in
+   * the prefetch window) then costs no retry. @default the delivery count
+   */
+  attemptOf?(event: QueueEvent, delivered: number): Promise<number>;
   /** Before the handler; false = the work is already done, skip the handler and ack. */
   beforeAttempt(event: QueueEvent, attempt: number): Promise<boolean>;
   succeeded(event: QueueEvent, reply: NormalizedReply, attempt: number, keepAlive: () => void): Promise<void>;
-  retrying(event: QueueEvent, error: string, attempt: number): Promise<void>;
-  failed(event: QueueEvent, error: string, attempts: number, keepAlive: () => void): Promise<void>;
+  retrying(event: QueueEvent, error: AttemptFailure, attempt: number): Promise<void>;
+  failed(event: QueueEvent, error: AttemptFailure, attempts: number, keepAlive: () => void): Promise<void>;
 }
 
 /**
@@ -161,16 +171,33 @@ export class AsyncCallHooks implements DeliveryHooks {
     private readonly store: CallStateStore,
     private readonly functionName: string,
     private readonly metrics?: QueueMetrics,
-    private readonly callbackPolicy: CallbackPolicy = {},
+    /** Where callbacks go to be POSTed apart from the call (never while holding the call's slot). */
+    private readonly enqueueCallback?: CallbackEnqueue,
     private readonly maxResultBytes?: number,
+    /** Store handlers' exception messages (unsafe, see failure.ts) instead of a generic error. */
+    private readonly exposeErrorMessages = false,
   ) {}
+
+  /**
+   * Runs are counted in the call state: `running` with `attempts` = the run's number is stored before
+   * each run. So the next attempt is the stored count + 1 (a run that died with its process counts,
+   * as a message that crashes the process must; a delivery that never reached the handler does not).
+   * A final state keeps its count, so the delivery goes on to be acked as already done.
+   */
+  async attemptOf(event: QueueEvent, delivered: number): Promise<number> {
+    if (delivered === 1) return 1;
+    const previous = await this.current(event);
+    this.written.set(event, previous); // the delivery is ours: beforeAttempt starts from this read
+    const final = previous.state === 'succeeded' || previous.state === 'failed';
+    return final ? Math.max(1, previous.attempts) : previous.attempts + 1;
+  }
 
   async beforeAttempt(event: QueueEvent, attempt: number): Promise<boolean> {
     // A first delivery is a call nobody has worked on: its stored state can only be the router's
     // `queued` one, which the message itself carries (id, time, callback), so reading it is skipped.
-    const previous = attempt === 1 ? this.fromEvent(event) : await this.current(event);
+    const previous = attempt === 1 && !this.written.has(event) ? this.fromEvent(event) : await this.current(event);
     if (previous.state === 'succeeded' || previous.state === 'failed') {
-      if (previous.callbackUrl && !previous.callback) await this.callback(previous, () => undefined);
+      if (previous.callbackUrl && !previous.callback) await this.callback(previous);
       return false;
     }
     const now = new Date().toISOString();
@@ -181,7 +208,7 @@ export class AsyncCallHooks implements DeliveryHooks {
     return true;
   }
 
-  async succeeded(event: QueueEvent, reply: NormalizedReply, attempt: number, keepAlive: () => void): Promise<void> {
+  async succeeded(event: QueueEvent, reply: NormalizedReply, attempt: number): Promise<void> {
     const previous = await this.current(event);
     const now = new Date().toISOString();
     const done: CallState = {
@@ -190,21 +217,23 @@ export class AsyncCallHooks implements DeliveryHooks {
     };
     await this.store.put(done);
     this.metrics?.asyncCall(this.functionName, 'succeeded');
-    if (done.callbackUrl) await this.callback(done, keepAlive, reply);
+    if (done.callbackUrl) await this.callback(done, reply);
   }
 
-  async retrying(event: QueueEvent, error: string, attempt: number): Promise<void> {
+  async retrying(event: QueueEvent, failure: AttemptFailure, attempt: number): Promise<void> {
     const previous = await this.current(event);
+    const error = publicErrorOf(failure, event.id, this.exposeErrorMessages);
     await this.store.put({ ...previous, state: 'queued', attempts: attempt, error, updatedAt: new Date().toISOString() });
   }
 
-  async failed(event: QueueEvent, error: string, attempts: number, keepAlive: () => void): Promise<void> {
+  async failed(event: QueueEvent, failure: AttemptFailure, attempts: number): Promise<void> {
     const previous = await this.current(event);
+    const error = publicErrorOf(failure, event.id, this.exposeErrorMessages);
     const now = new Date().toISOString();
     const done: CallState = { ...previous, state: 'failed', attempts, error, updatedAt: now, finishedAt: now };
     await this.store.put(done);
     this.metrics?.asyncCall(this.functionName, 'failed');
-    if (done.callbackUrl) await this.callback(done, keepAlive);
+    if (done.callbackUrl) await this.callback(done);
   }
 
   /** The stored state, or one rebuilt from the message when it expired or was never written. */
@@ -225,7 +254,7 @@ export class AsyncCallHooks implements DeliveryHooks {
     };
   }
 
-  private async callback(state: CallState, keepAlive: () => void, reply?: NormalizedReply): Promise<void> {
+  private async callback(state: CallState, reply?: NormalizedReply): Promise<void> {
     const headers: Record<string, string> = {
       [Headers.callId]: state.callId,
       [Headers.functionName]: state.function,
@@ -248,11 +277,10 @@ export class AsyncCallHooks implements DeliveryHooks {
       headers['content-type'] = 'application/json';
       body = Buffer.from(JSON.stringify({ callId: state.callId, function: state.function, state: state.state, error: state.error, attempts: state.attempts }));
     }
-    const outcome: CallbackOutcome = await deliverCallback(
-      { url: state.callbackUrl!, headers, body },
-      { ...this.callbackPolicy, onWait: keepAlive },
-    );
-    await this.store.put({ ...state, callback: outcome, updatedAt: new Date().toISOString() }).catch(() => undefined);
+    if (!this.enqueueCallback) return;
+    // Stored before the call is acked (a failure here NAKs the call, whose redelivery enqueues again);
+    // the outcome is written to the state by the callback deliverer.
+    await this.enqueueCallback(state.callId, { url: state.callbackUrl!, headers, body });
   }
 }
 

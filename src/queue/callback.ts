@@ -1,6 +1,5 @@
 import type { CallbackOutcome } from './call-state';
-import { errorMessage, } from './api-errors';
-import { sleep } from './publisher';
+import { errorMessage } from './api-errors';
 
 export interface CallbackRequest {
   readonly url: string;
@@ -9,57 +8,51 @@ export interface CallbackRequest {
 }
 
 export interface CallbackPolicy {
-  /** @default 5 */
+  /** POSTs per callback before it is recorded as undelivered. @default 5 */
   readonly attempts?: number;
   /** Delay before the 2nd attempt, doubled after each failure. @default 500 */
   readonly initialDelayMs?: number;
-  /** @default 10000 */
+  /** Time one POST may take. @default 10000 */
   readonly timeoutMs?: number;
-  /** Called while waiting, so the caller can keep its message in progress. @default none */
-  readonly onWait?: () => void;
+  /** Callbacks a replica POSTs at once, per function (its own slots, never the function's). @default 16 */
+  readonly concurrency?: number;
+}
+
+export const DEFAULT_CALLBACK_POLICY = { attempts: 5, initialDelayMs: 500, timeoutMs: 10_000, concurrency: 16 } as const;
+
+/** One POST's result: `final` when retrying cannot change it (delivered, an invalid URL, a 4xx other than 408/429). */
+export interface CallbackAttempt {
+  readonly final: boolean;
+  readonly outcome: CallbackOutcome;
 }
 
 /**
- * POSTs an async call's result to its callback URL, retrying network errors, 408, 429 and 5xx
- * with exponential backoff. Never throws: the outcome is recorded in the call state instead, so a
- * broken callback receiver cannot crash the consumer or make the call run again.
+ * POSTs an async call's result to its callback URL once. Never throws: network errors, 408, 429 and
+ * 5xx are reported as retryable, the rest as final. Retries (with their backoff) are the callback
+ * queue's, so a slow receiver holds a callback slot, never a handler slot (callback-queue.ts).
  */
-export async function deliverCallback(req: CallbackRequest, policy: CallbackPolicy = {}): Promise<CallbackOutcome> {
-  const attempts = policy.attempts ?? 5;
-  let delay = policy.initialDelayMs ?? 500;
-  let status: number | undefined;
-  let error: string | undefined;
+export async function postCallback(req: CallbackRequest, attempt: number, timeoutMs: number): Promise<CallbackAttempt> {
   let url: URL;
   try {
     url = new URL(req.url);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported scheme ${url.protocol}`);
   } catch (err) {
-    return { url: req.url, delivered: false, attempts: 0, error: `invalid callback URL: ${errorMessage(err)}` };
+    return { final: true, outcome: { url: req.url, delivered: false, attempts: 0, error: `invalid callback URL: ${errorMessage(err)}` } };
   }
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    try {
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: req.headers as Record<string, string>,
-        body: req.body,
-        signal: AbortSignal.timeout(policy.timeoutMs ?? 10_000),
-        redirect: 'manual',
-      });
-      status = res.status;
-      await res.arrayBuffer().catch(() => undefined);
-      if (status >= 200 && status < 300) return { url: req.url, delivered: true, attempts: attempt, status };
-      error = `callback answered ${status}`;
-      const retryable = status === 408 || status === 429 || status >= 500;
-      if (!retryable) return { url: req.url, delivered: false, attempts: attempt, status, error };
-    } catch (err) {
-      error = errorMessage(err);
-      status = undefined;
-    }
-    if (attempt < attempts) {
-      policy.onWait?.();
-      await sleep(delay);
-      delay *= 2;
-    }
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: req.headers as Record<string, string>,
+      body: req.body,
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: 'manual',
+    });
+    const status = res.status;
+    await res.arrayBuffer().catch(() => undefined);
+    if (status >= 200 && status < 300) return { final: true, outcome: { url: req.url, delivered: true, attempts: attempt, status } };
+    const retryable = status === 408 || status === 429 || status >= 500;
+    return { final: !retryable, outcome: { url: req.url, delivered: false, attempts: attempt, status, error: `callback answered ${status}` } };
+  } catch (err) {
+    return { final: false, outcome: { url: req.url, delivered: false, attempts: attempt, error: errorMessage(err) } };
   }
-  return { url: req.url, delivered: false, attempts, status, error };
 }

@@ -4,6 +4,7 @@ import type { QueueConfig, QueueSubscription } from '../contract';
 import type { FunctionLogger } from '../contract';
 import { AsyncCallHooks, enqueueCall, type AsyncCallRequest, type EnqueuedCall } from './async-calls';
 import type { CallbackPolicy } from './callback';
+import { CallbackHooks, CallbackQueue, callbackHandler, callbackSubscription } from './callback-queue';
 import { CallStateStore, type CallState } from './call-state';
 import { QueueConsumer, type QueueHandler } from './consumer';
 import { QueueMetrics } from './metrics';
@@ -42,12 +43,14 @@ export interface QueueClientOptions {
 export interface SubscribeOptions {
   /** @default subscription.ackWaitMs */
   readonly handlerTimeoutMs?: number;
-  /** Callback retries of async calls. @default 5 attempts from 500 ms, doubling */
+  /** Callback delivery of async calls. @default 5 attempts from 500 ms, doubling; 10 s each; 16 at once */
   readonly callback?: CallbackPolicy;
   /** @default 64 KiB */
   readonly maxResultBytes?: number;
   /** @default 5000 */
   readonly fetchExpiresMs?: number;
+  /** Async calls: store handlers' exception messages in call states and callbacks (unsafe). @default false */
+  readonly exposeErrorMessages?: boolean;
 }
 
 /**
@@ -150,10 +153,10 @@ export class QueueClient {
     handler: QueueHandler,
     options: SubscribeOptions = {},
   ): Promise<QueueConsumer> {
-    const hooks =
-      subscription.kind === 'async'
-        ? new AsyncCallHooks(this.calls, functionName, this.metrics, options.callback, options.maxResultBytes)
-        : undefined;
+    const callbacks = subscription.kind === 'async' ? new CallbackQueue(this.js, this.options.config, functionName, this.options.publishTimeoutMs) : undefined;
+    const hooks = callbacks
+      ? new AsyncCallHooks(this.calls, functionName, this.metrics, (id, req) => callbacks.enqueue(id, req), options.maxResultBytes, options.exposeErrorMessages)
+      : undefined;
     const consumer = new QueueConsumer(this.js, this.jsm, {
       nc: this.nc,
       functionName,
@@ -168,7 +171,25 @@ export class QueueClient {
     });
     await consumer.start();
     this.consumers.push(consumer);
+    if (callbacks) await this.startCallbackDeliverer(functionName, subscription, options);
     return consumer;
+  }
+
+  /** The pull consumer POSTing an async function's callbacks, with its own slots (callback-queue.ts). */
+  private async startCallbackDeliverer(functionName: string, asyncSub: QueueSubscription, options: SubscribeOptions): Promise<void> {
+    const deliverer = new QueueConsumer(this.js, this.jsm, {
+      nc: this.nc,
+      functionName,
+      subscription: callbackSubscription(this.options.config, functionName, asyncSub, options.callback),
+      config: this.options.config,
+      handler: callbackHandler(this.calls, options.callback),
+      metrics: this.metrics,
+      log: this.options.log,
+      hooks: new CallbackHooks(this.calls),
+      fetchExpiresMs: options.fetchExpiresMs,
+    });
+    await deliverer.start();
+    this.consumers.push(deliverer);
   }
 
   /** Stops every consumer (finishing in-flight handlers within `graceMs`), then drains the connection. */

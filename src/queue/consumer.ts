@@ -5,6 +5,8 @@ import { errorMessage } from './api-errors';
 import type { DeliveryHooks } from './async-calls';
 import { QueueEvent } from './event';
 import { TriggerCounters, type QueueMetrics } from './metrics';
+import { PlatformError, type AttemptFailure } from './failure';
+import { isUserHeader, keptOnDeadLetter } from './platform-headers';
 import { publishDurably } from './publisher';
 import { PullSession } from './pull-session';
 import type { QueueMessage } from './pulled-message';
@@ -89,7 +91,7 @@ export class QueueConsumer {
   /** Counts read by the metrics (kept even without metrics: cheaper than checking each time). */
   private readonly counters: TriggerCounters;
   private waiters: (() => void)[] = [];
-  private readonly failedErrors = new Map<number, string>();
+  private readonly failedErrors = new Map<number, AttemptFailure>();
   private untrackLag?: () => void;
 
   constructor(
@@ -250,15 +252,18 @@ export class QueueConsumer {
 
   private async process(msg: QueueMessage): Promise<void> {
     const counters = this.counters;
-    const attempt = msg.info.deliveryCount;
-    if (attempt > 1) counters.redeliveries++;
+    const delivered = msg.info.deliveryCount;
+    let attempt = delivered;
+    if (delivered > 1) counters.redeliveries++;
     const keepAlive = () => msg.working();
     let event: QueueEvent | undefined;
     try {
       event = new QueueEvent(msg, this.sub, this.options.functionName);
+      // Attempts = handler runs where the hooks record them (async calls), else deliveries.
+      if (delivered > 1 && this.options.hooks?.attemptOf) attempt = await this.options.hooks.attemptOf(event, delivered);
       if (attempt > this.maxAttempts) {
         // The last attempt never reported back (process died, ack wait expired): give up now.
-        const error = this.failedErrors.get(msg.seq) ?? `attempt ${attempt - 1} did not finish (process stopped or ack wait expired)`;
+        const error = this.failedErrors.get(msg.seq) ?? { message: `attempt ${attempt - 1} did not finish (process stopped or ack wait expired)`, fromHandler: false };
         await this.giveUp(msg, event, error, Math.min(attempt - 1, this.maxAttempts), keepAlive);
         return;
       }
@@ -273,7 +278,7 @@ export class QueueConsumer {
         const value = this.runHandler(event, attempt);
         reply = normalizeReply(isPromiseLike(value) ? await value : value);
       } catch (err) {
-        await this.failAttempt(msg, event, errorMessage(err), attempt, keepAlive);
+        await this.failAttempt(msg, event, { message: errorMessage(err), fromHandler: !(err instanceof PlatformError) }, attempt, keepAlive);
         return;
       }
       if (this.sub.responseSubject) await this.publishReply(event, reply);
@@ -301,7 +306,7 @@ export class QueueConsumer {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const err = new Error(`handler timed out after ${this.handlerTimeoutMs} ms`);
+        const err = new PlatformError(`handler timed out after ${this.handlerTimeoutMs} ms`);
         delivery.abort(err);
         reject(err);
       }, this.handlerTimeoutMs);
@@ -312,7 +317,7 @@ export class QueueConsumer {
     });
   }
 
-  private async failAttempt(msg: QueueMessage, event: QueueEvent, error: string, attempt: number, keepAlive: () => void): Promise<void> {
+  private async failAttempt(msg: QueueMessage, event: QueueEvent, error: AttemptFailure, attempt: number, keepAlive: () => void): Promise<void> {
     if (attempt < this.maxAttempts) {
       await this.options.hooks?.retrying(event, error, attempt);
       msg.nak(this.backoff(attempt));
@@ -324,18 +329,18 @@ export class QueueConsumer {
   }
 
   /** After the last attempt: dead-letter (stored before we let go of the message), record, terminate. */
-  private async giveUp(msg: QueueMessage, event: QueueEvent, error: string, attempts: number, keepAlive: () => void): Promise<void> {
+  private async giveUp(msg: QueueMessage, event: QueueEvent, error: AttemptFailure, attempts: number, keepAlive: () => void): Promise<void> {
     const fn = this.options.functionName;
     const dlq = this.sub.deadLetterSubject;
     if (dlq) {
       const h = natsHeaders();
       if (msg.headers) {
         for (const [key, values] of msg.headers) {
-          if (key.toLowerCase().startsWith('nats-')) continue;
+          if (!keptOnDeadLetter(key, this.sub.kind)) continue;
           for (const v of values) h.append(key, v);
         }
       }
-      h.set(MessageHeaders.error, oneLine(error));
+      h.set(MessageHeaders.error, oneLine(error.message));
       h.set(MessageHeaders.attempts, String(attempts));
       h.set(MessageHeaders.function, fn);
       h.set(MessageHeaders.trigger, this.sub.trigger);
@@ -347,7 +352,7 @@ export class QueueConsumer {
     }
     await this.options.hooks?.failed(event, error, attempts, keepAlive);
     this.log.error('queue message dead-lettered after the last attempt', {
-      subject: msg.subject, sequence: msg.seq, id: event.id, attempts, error, deadLetterSubject: dlq ?? null,
+      subject: msg.subject, sequence: msg.seq, id: event.id, attempts, error: error.message, deadLetterSubject: dlq ?? null,
     });
     msg.term();
     this.failedErrors.delete(msg.seq);
@@ -357,7 +362,7 @@ export class QueueConsumer {
 
   private async publishReply(event: QueueEvent, reply: NormalizedReply): Promise<void> {
     const h = natsHeaders();
-    for (const [k, v] of Object.entries(reply.headers)) h.set(k, v);
+    for (const [k, v] of Object.entries(reply.headers)) if (isUserHeader(k)) h.set(k, v);
     h.set(MessageHeaders.status, String(reply.status));
     h.set(MessageHeaders.function, this.options.functionName);
     h.set(MessageHeaders.ceSpecVersion, '1.0');
@@ -377,7 +382,7 @@ export class QueueConsumer {
     return steps[Math.min(attempt - 1, steps.length - 1)];
   }
 
-  private rememberError(seq: number, error: string): void {
+  private rememberError(seq: number, error: AttemptFailure): void {
     if (this.failedErrors.size >= MAX_REMEMBERED_ERRORS) {
       const oldest = this.failedErrors.keys().next().value;
       if (oldest !== undefined) this.failedErrors.delete(oldest);

@@ -9,6 +9,7 @@ export { QueueMetrics, type DeliveryOutcome } from './metrics';
 export { QueueUnavailableError, publishEvent, publishToTopic, publishDurably, type TopicPublishOptions } from './publisher';
 export { enqueueCall, InvalidCallIdError, CallbackHeaders, AsyncCallHooks, type AsyncCallRequest, type EnqueuedCall } from './async-calls';
 export { CallStateStore, CALL_ID_PATTERN, type CallState, type CallStateName, type CallResult, type CallbackOutcome } from './call-state';
-export { deliverCallback, type CallbackPolicy } from './callback';
+export { postCallback, type CallbackPolicy } from './callback';
+export { CallbackQueue } from './callback-queue';
 export { ensureQueueResources, ensureStream, ensureConsumer, consumerConfig } from './resources';
 export { readQueueSettings, type QueueSettings } from './config';

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders, type JetStreamClient, type MsgHdrs, type PubAck } from 'nats';
 import type { QueueConfig } from '../contract';
 import { errorMessage, isTransient } from './api-errors';
+import { isUserHeader } from './platform-headers';
 import { CLOUDEVENTS_SPEC_VERSION, MessageHeaders, QueueEventTypes, topicSubject } from '../contract';
 
 /** The queue did not confirm a publish in time (server down or restarting): callers answer 503. */
@@ -98,7 +99,8 @@ export async function publishEvent(
   const { bytes, contentType } = encodeData(data);
   const id = options.id ?? randomUUID();
   const h = natsHeaders();
-  if (options.headers) for (const [k, v] of Object.entries(options.headers)) h.set(k, v);
+  // A caller's headers never pose as the platform's (Kubefaas-*) or the server's (Nats-*).
+  if (options.headers) for (const [k, v] of Object.entries(options.headers)) if (isUserHeader(k)) h.set(k, v);
   h.set(MessageHeaders.contentType, contentType);
   h.set(MessageHeaders.ceSpecVersion, CLOUDEVENTS_SPEC_VERSION);
   h.set(MessageHeaders.ceId, id);

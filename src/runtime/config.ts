@@ -22,6 +22,8 @@ export interface RuntimeConfig {
   readonly maxBodyBytes: number;
   readonly shutdownGraceMs: number;
   readonly drainDelayMs: number;
+  /** Async calls' states and callbacks carry handlers' exception messages (unsafe; see Env.EXPOSE_ERROR_MESSAGES). */
+  readonly exposeErrorMessages: boolean;
 }
 
 /** Thrown when an environment variable is present but unusable; main.ts turns it into a fatal log line. */
@@ -48,7 +50,15 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     maxBodyBytes: readInteger(env, Env.MAX_BODY_BYTES, RuntimeDefaults.maxBodyBytes, 0),
     shutdownGraceMs: readInteger(env, Env.SHUTDOWN_GRACE_MS, RuntimeDefaults.shutdownGraceMs, 0),
     drainDelayMs: readInteger(env, Env.DRAIN_DELAY_MS, RuntimeDefaults.drainDelayMs, 0),
+    exposeErrorMessages: readFlag(env, Env.EXPOSE_ERROR_MESSAGES),
   };
+}
+
+function readFlag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new ConfigError(`${name}=${JSON.stringify(raw)} must be 'true' or 'false'`);
 }
 
 function readInteger(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number): number {

@@ -14,6 +14,20 @@ export const noQueuePublisher: Publisher = (topic) =>
 /** Why an invocation's signal was aborted; also its `reason`. */
 export class InvocationAbortedError extends Error {
   override readonly name = 'AbortError';
+
+  constructor(message: string) {
+    // No stack: it would show the runtime's internals only, and until formatted V8 keeps every
+    // captured frame's receiver alive — here the timed-out invocation with its request and response —
+    // as long as the error lives, which for a handler that never settles (it holds the signal, the
+    // signal its reason) is forever.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
 }
 
 /**
@@ -22,7 +36,7 @@ export class InvocationAbortedError extends Error {
  */
 export class InvocationContext implements FunctionContext {
   readonly #sink: LogSink;
-  readonly #res: ServerResponse | undefined;
+  #res: ServerResponse | undefined;
   readonly #traceId: string | undefined;
   readonly #publish: Publisher;
   #controller?: AbortController;
@@ -72,6 +86,11 @@ export class InvocationContext implements FunctionContext {
 
   publish(topic: string, data: unknown): Promise<void> {
     return this.#publish(topic, data, this.#traceId);
+  }
+
+  /** After a timeout (the response is sent): no more reference to the response, nor through it to the request. */
+  releaseResponse(): void {
+    this.#res = undefined;
   }
 
   /** Aborts the signal (now, or at creation if the handler has not asked for it yet). Idempotent. */

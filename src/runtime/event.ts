@@ -20,7 +20,7 @@ export interface HeaderSource {
  */
 export class HttpEvent implements FunctionEvent {
   readonly #url: string;
-  readonly #headerSource: HeaderSource;
+  #headerSource: HeaderSource;
   readonly #requestId: string;
   readonly #functionName: string;
   readonly #arrivalMs: number;
@@ -41,6 +41,14 @@ export class HttpEvent implements FunctionEvent {
     this.#requestId = requestId;
     this.#functionName = functionName;
     this.#arrivalMs = arrivalMs;
+  }
+
+  /**
+   * Called when the invocation timed out: keeps the headers (a plain object) and lets go of the
+   * request (socket, parser, buffers), which a handler that never settles would otherwise keep alive.
+   */
+  releaseRequest(): void {
+    this.#headerSource = { headers: this.#headerSource.headers };
   }
 
   /** Read through to the request, so a handler that never looks at headers never builds the object. */

@@ -33,7 +33,7 @@ function start(): void {
   }
 
   // With a queue the pod also consumes its subscriptions and gets a working context.publish.
-  const queue = queueSettings ? new RuntimeQueue(queueSettings, config.functionName, config.timeoutMs) : undefined;
+  const queue = queueSettings ? new RuntimeQueue(queueSettings, config.functionName, config.timeoutMs, config.exposeErrorMessages) : undefined;
   const runtime = createRuntime({
     handler,
     publish: queue?.publish,

@@ -16,6 +16,7 @@ export class RuntimeQueue {
     private readonly settings: QueueSettings,
     private readonly functionName: string,
     private readonly timeoutMs: number,
+    private readonly exposeErrorMessages = false,
   ) {}
 
   /** Ready = connected and every consumer started (what /readyz adds to the HTTP side). */
@@ -55,7 +56,7 @@ export class RuntimeQueue {
       runtime.metrics.extraRegistries.push(client.metrics.registry);
       const forSubscription = queueHandlerFor(handler, this.functionName, this.timeoutMs, runtime.sink, this.publish, runtime.metrics);
       for (const sub of this.settings.subscriptions) {
-        await client.subscribe(this.functionName, sub, forSubscription(sub), { handlerTimeoutMs: this.timeoutMs });
+        await client.subscribe(this.functionName, sub, forSubscription(sub), { handlerTimeoutMs: this.timeoutMs, exposeErrorMessages: this.exposeErrorMessages });
       }
       this.started = true;
       runtime.log.info('queue consumers started', { subscriptions: this.settings.subscriptions.map((s) => s.subject) });

@@ -77,6 +77,9 @@ class HttpInvocation implements DeadlineEntry {
   /** The response is decided (sent, or being streamed); later results are ignored. */
   settled = false;
   context: InvocationContext | undefined = undefined;
+  event: HttpEvent | undefined = undefined;
+  /** What the handler's pending promise reaches us through; emptied on timeout (see `abandon`). */
+  result: { invocation?: HttpInvocation } | undefined = undefined;
 
   constructor(
     private readonly runtime: HttpRuntime,
@@ -209,6 +212,7 @@ class HttpRuntime implements Runtime {
       invocation.res,
     );
     invocation.context = context;
+    invocation.event = event;
     if (this.metrics.coldStarts === 0) this.metrics.coldStarts = 1;
 
     let result: unknown;
@@ -220,9 +224,12 @@ class HttpRuntime implements Runtime {
     }
     if (result !== null && typeof result === 'object' && typeof (result as Thenable).then === 'function') {
       if (!invocation.deadlineQueued) this.deadlines.add(invocation);
+      // Through a slot the timeout empties: a promise that never settles then keeps nothing of ours.
+      const slot: { invocation?: HttpInvocation } = { invocation };
+      invocation.result = slot;
       (result as Thenable).then(
-        (value) => this.succeeded(invocation, value),
-        (err) => this.failed(invocation, err),
+        (value) => slot.invocation && this.succeeded(slot.invocation, value),
+        (err) => slot.invocation && this.failed(slot.invocation, err),
       );
       return;
     }
@@ -287,6 +294,19 @@ class HttpRuntime implements Runtime {
       sendError(res, 504, `function timed out after ${this.timeoutMs} ms`, requestId, this.baseHeaders(requestId), extra);
     }
     this.complete(invocation, 504, Outcome.timeout);
+    this.abandon(invocation);
+  }
+
+  /**
+   * After a timeout the handler may never settle, and whatever its pending promise reaches stays in
+   * memory as long as that promise does: cut every path from the handler's objects (its event,
+   * context and the promise's reactions) to the request, the response and this invocation.
+   */
+  private abandon(invocation: HttpInvocation): void {
+    if (invocation.result) invocation.result.invocation = undefined;
+    invocation.event?.releaseRequest();
+    invocation.context?.releaseResponse();
+    invocation.result = invocation.event = invocation.context = undefined;
   }
 
   private bodyTooLarge(invocation: HttpInvocation): void {

@@ -185,6 +185,15 @@ describe('NodeFunction', () => {
     );
     expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBe(shutdownTiming(300_000).terminationGracePeriodSeconds);
   });
+
+  test('exposeErrorMessages (unsafe, off by default) sets KUBEFAAS_EXPOSE_ERROR_MESSAGES only when true', () => {
+    const platform = newPlatform();
+    new NodeFunction(platform, 'open', { code: INLINE, exposeErrorMessages: true });
+    new NodeFunction(platform, 'closed', { code: INLINE });
+    const objects = synth(platform);
+    expect(envOf(find(objects, 'Deployment', 'open'))).toContainEqual({ name: 'KUBEFAAS_EXPOSE_ERROR_MESSAGES', value: 'true' });
+    expect(envOf(find(objects, 'Deployment', 'closed')).map((e) => String(e.name))).not.toContain('KUBEFAAS_EXPOSE_ERROR_MESSAGES');
+  });
 });
 
 describe('Code', () => {

@@ -71,14 +71,56 @@ describe('async calls', () => {
   test('a call that keeps failing ends failed with the error and attempt count', async () => {
     const config = testConfig('failing');
     const q = await client(config);
+    // Opted in (exposeErrorMessages): the message itself is reported.
     await q.subscribe('broken', asyncSubscription(config, 'broken', { maxRetries: 2 }), () => {
       throw new Error('database unreachable');
-    });
+    }, { exposeErrorMessages: true });
     const { callId } = await q.enqueueCall('broken', request('x'));
     await waitFor('failed', async () => (await q.getCallState(callId))?.state === 'failed');
     const state = (await q.getCallState(callId))!;
     expect(state.error).toBe('database unreachable');
     expect(state.attempts).toBe(3);
+  });
+
+  test("a handler's exception message is not in the call state nor the callback unless the function exposes it", async () => {
+    const callbacks: string[] = [];
+    const receiver: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        callbacks.push(Buffer.concat(chunks).toString());
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/done`;
+    try {
+      const config = testConfig('secretleak');
+      const q = await client(config);
+      await q.subscribe('leaky', asyncSubscription(config, 'leaky', { maxRetries: 1 }), () => {
+        throw new Error('cannot connect to postgres://admin:s3cr3t-value@db');
+      });
+      const { callId } = await q.enqueueCall('leaky', request('x', { callbackUrl: url }));
+      await waitFor('callback', async () => (await q.getCallState(callId))?.callback !== undefined);
+      const state = (await q.getCallState(callId))!;
+      expect(state.state).toBe('failed');
+      expect(state.error).toBe(`the function failed; see its logs for request id ${callId}`);
+      expect(JSON.stringify(state)).not.toContain('s3cr3t');
+      expect(callbacks).toHaveLength(1);
+      expect(callbacks[0]).not.toContain('s3cr3t');
+      expect(JSON.parse(callbacks[0])).toMatchObject({ callId, state: 'failed', error: state.error });
+    } finally {
+      receiver.close();
+    }
+  });
+
+  test('a timeout is the platform\'s own message and is reported as such', async () => {
+    const config = testConfig('timeoutmsg');
+    const q = await client(config);
+    await q.subscribe('slow', asyncSubscription(config, 'slow', { maxRetries: 0 }), () => new Promise(() => undefined), { handlerTimeoutMs: 200 });
+    const { callId } = await q.enqueueCall('slow', request('x'));
+    await waitFor('failed', async () => (await q.getCallState(callId))?.state === 'failed');
+    expect((await q.getCallState(callId))!.error).toBe('handler timed out after 200 ms');
   });
 
   test('the callback is retried until the receiver accepts it and carries the result and call id', async () => {

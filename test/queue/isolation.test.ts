@@ -6,6 +6,8 @@
  * server on everything that is not theirs.
  */
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Testing } from 'cdk8s';
 import { connect, type NatsConnection } from 'nats';
@@ -121,6 +123,24 @@ describe('with the worker running under its own credentials', () => {
       const state = (await (await fetch(`${base}/async-function/worker/${callId}`)).json()) as { state: string };
       return state.state === 'succeeded';
     });
+
+    // A callback goes through the function's own callback subject and consumer: allowed for its user.
+    const received: string[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => { received.push(body); res.end(); });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const port = (receiver.address() as AddressInfo).port;
+      const withCallback = await fetch(`${base}/async-function/worker`, { method: 'POST', body: 'job-2', headers: { 'x-callback-url': `http://127.0.0.1:${port}/done` } });
+      expect(withCallback.status).toBe(202);
+      await waitFor('the callback to arrive', () => received.length > 0);
+      expect(received[0]).toContain('async job-2');
+    } finally {
+      receiver.close();
+    }
 
     // `other` publishes to the worker's topic with its own credentials (any topic: no declared graph yet).
     const publisher = await QueueClient.connect({ servers: [natsUrl], config: queueConfig, auth: { user: 'fn-other', password: passwordFor('fn-other') } });
