@@ -81,13 +81,15 @@ export class RouterState implements ProxyEnvironment {
   applyTable(table: RouteTable): void {
     const prepared = this.upstreams.prepare(table);
     let matcher: RouteMatcher;
+    let policies: RouterPolicies | undefined;
     try {
       matcher = new RouteMatcher(table, prepared.upstreams, this.metrics);
+      // Throws on a policy it cannot build (an unparseable public key): the current table stays.
+      policies = RouterPolicies.build(table, this.policies, this.secretsDir, this.log);
     } catch (err) {
       prepared.discard();
       throw err;
     }
-    const policies = RouterPolicies.build(table, this.policies, this.secretsDir, this.log);
     prepared.commit();
     this.matcherInstance = matcher;
     this.policies = policies;

@@ -1,4 +1,4 @@
-import type { AuthPolicy, PlatformPolicies, RateLimitPolicy, RoutePolicies } from '../../contract';
+import { JWT_ALGORITHMS, MAX_JWT_CLOCK_SKEW_SECONDS, type JwtAlgorithm, type AuthPolicy, PlatformPolicies, RateLimitPolicy, RoutePolicies } from '../../contract';
 
 /** Thrown for a policy the router cannot enforce; route-table.ts names the entry. */
 export class PolicyError extends Error {}
@@ -37,9 +37,32 @@ function checkAuth(auth: unknown): AuthPolicy {
     case 'basic':
       if (typeof auth.realm !== 'string' || auth.realm === '') throw new PolicyError('auth.realm: must be a non-empty string');
       return { type: 'basic', secret: secretName(auth.secret), realm: auth.realm };
+    case 'jwt':
+      return checkJwt(auth);
     default:
-      throw new PolicyError(`auth.type: ${JSON.stringify(auth.type)} is not supported (none, apiKeys, basic)`);
+      throw new PolicyError(`auth.type: ${JSON.stringify(auth.type)} is not supported (none, apiKeys, basic, jwt)`);
   }
+}
+
+function checkJwt(auth: Record<string, unknown>): AuthPolicy {
+  const { issuer, audience, jwksUri, publicKey, algorithms, clockSkewSeconds, requiredScopes, requiredClaims } = auth;
+  if (typeof issuer !== 'string' || issuer === '') throw new PolicyError('auth.issuer: must be a non-empty string');
+  if (!Array.isArray(audience) || audience.length === 0 || !audience.every((a) => typeof a === 'string')) throw new PolicyError('auth.audience: must be a non-empty array of strings');
+  if ((jwksUri === undefined) === (publicKey === undefined)) throw new PolicyError('auth: exactly one of jwksUri and publicKey');
+  if (jwksUri !== undefined && (typeof jwksUri !== 'string' || !/^https?:\/\//.test(jwksUri))) throw new PolicyError('auth.jwksUri: must be an http(s) URL');
+  if (publicKey !== undefined && typeof publicKey !== 'string') throw new PolicyError('auth.publicKey: must be a PEM or JWK string');
+  if (!Array.isArray(algorithms) || algorithms.length === 0 || !algorithms.every((a) => JWT_ALGORITHMS.includes(a as JwtAlgorithm))) {
+    throw new PolicyError(`auth.algorithms: must be a non-empty list of ${JWT_ALGORITHMS.join(', ')}`);
+  }
+  if (typeof clockSkewSeconds !== 'number' || clockSkewSeconds < 0 || clockSkewSeconds > MAX_JWT_CLOCK_SKEW_SECONDS) {
+    throw new PolicyError(`auth.clockSkewSeconds: must be between 0 and ${MAX_JWT_CLOCK_SKEW_SECONDS}`);
+  }
+  return {
+    type: 'jwt', issuer, audience: audience as string[], algorithms: algorithms as JwtAlgorithm[], clockSkewSeconds,
+    ...(jwksUri !== undefined ? { jwksUri: jwksUri as string } : { publicKey: publicKey as string }),
+    ...(Array.isArray(requiredScopes) ? { requiredScopes: requiredScopes.map(String) } : {}),
+    ...(isObject(requiredClaims) ? { requiredClaims: Object.fromEntries(Object.entries(requiredClaims).map(([k, v]) => [k, String(v)])) } : {}),
+  };
 }
 
 function secretName(name: unknown): string {

@@ -4,6 +4,7 @@ import type { RouterLog } from '../log';
 import { ApiKeyAuthenticator } from './api-keys';
 import type { Authenticator } from './authenticator';
 import { BasicAuthenticator } from './basic-auth';
+import { JwtAuthenticator } from './jwt-auth';
 import { RateLimiter, clientAddress } from './rate-limiter';
 import { SecretDir } from './secret-dir';
 import type { AuthOutcome, Refusal, Verdict } from './verdict';
@@ -179,7 +180,7 @@ class PolicyParts {
         return auth;
       }
       case 'jwt':
-        throw new Error('jwt auth is not implemented in this router build');
+        return new JwtAuthenticator(policy);
     }
   }
 
