@@ -23,3 +23,4 @@ export { ValidationError } from './errors';
 export type { FunctionEvent, FunctionContext, FunctionLogger, Handler, HandlerResult } from '../src/contract';
 export { ROUTER_NAME } from '../src/contract';
 export type { HttpMethod, RouteTable, Route, RouteTarget } from '../src/contract';
+export * from './router-policies';

@@ -21,6 +21,9 @@ import { Placement } from './placement/placement';
 import { placeComponent } from './placement/component';
 import { FunctionAlertOptions, Metrics, MetricsBinding, NetworkPolicyPeerSpec } from './metrics';
 import { COMMON_LABELS } from './metadata';
+import { RateLimit } from './router-policies/rate-limit';
+import { RouterAuth } from './router-policies/router-auth';
+import { ROUTER_SECRETS_DIR, type RoutePolicies, type PlatformPolicies } from '../src/contract';
 
 /** Platform-wide defaults; each function may override them. */
 export interface FunctionDefaults {
@@ -124,6 +127,23 @@ export interface RouterOptions {
    * @default true
    */
   readonly fastPath?: boolean;
+  /**
+   * Authentication of every route, `/function/<name>` and `/async-function/<name>`; an HttpTrigger's
+   * `auth` overrides it for its route (docs/security.md).
+   * @default RouterAuth.none()
+   */
+  readonly auth?: RouterAuth;
+  /**
+   * Rate limits of every request (per router replica: effective limit = limit × replicas).
+   * @default - none
+   */
+  readonly rateLimit?: RateLimit | readonly RateLimit[];
+  /**
+   * Proxies in front of the router that append to X-Forwarded-For (per-client limits read the
+   * client address that many hops from the right). 0..32.
+   * @default 0
+   */
+  readonly trustedProxies?: number;
 }
 
 /** The namespace of a platform. */
@@ -212,6 +232,9 @@ export interface HttpRoute {
   readonly methods: readonly HttpMethod[];
   readonly path: string;
   readonly host?: string;
+  /** The trigger's own auth / rate limits. */
+  readonly auth?: RouterAuth;
+  readonly rateLimit?: RateLimit | readonly RateLimit[];
 }
 
 export const ROUTES_CONFIGMAP = 'kubefaas-routes';
@@ -255,6 +278,7 @@ export class Platform extends Chart {
   private readonly functionsByName = new Map<string, PlatformFunction>();
   private readonly _routes: HttpRoute[] = [];
   private runtimeConfigMap?: ApiObject;
+  private routerOptions: RouterOptions = {};
   private readonly _fargateProfiles = new Map<string, { readonly profile: FargateProfile; readonly settings: string }>();
 
   constructor(scope: Construct, id: string, props: PlatformProps = {}) {
@@ -410,13 +434,34 @@ export class Platform extends Chart {
     return {
       version: 1,
       functions,
-      routes: this._routes.map((r) => ({
-        function: r.function.functionName,
-        methods: [...r.methods],
-        path: r.path,
-        ...(r.host !== undefined ? { host: r.host } : {}),
-      })),
+      routes: this._routes.map((r) => {
+        const policies = routePolicies(r.function, r.auth, r.rateLimit);
+        return {
+          function: r.function.functionName,
+          methods: [...r.methods],
+          path: r.path,
+          ...(r.host !== undefined ? { host: r.host } : {}),
+          ...(policies !== undefined ? { policies } : {}),
+        };
+      }),
+      ...this.platformPolicies(),
     };
+  }
+
+  /** `RouteTable.policies` from `router.auth / rateLimit / trustedProxies`; nothing when none is set. */
+  private platformPolicies(): { policies?: PlatformPolicies } {
+    const { auth, rateLimit, trustedProxies } = this.routerOptions;
+    if (auth === undefined && rateLimit === undefined && trustedProxies === undefined) return {};
+    const where = this.node.findChild('Router');
+    const own = routePolicies(where, auth, rateLimit) ?? {};
+    return { policies: { ...own, trustedProxies: trustedProxies === undefined ? 0 : validateInteger(where, 'router.trustedProxies', trustedProxies, 0, 32) } };
+  }
+
+  /** Secrets the router mounts: those named by the platform's and the triggers' auth policies. */
+  private routerSecrets(): string[] {
+    const names = new Set<string>();
+    for (const auth of [this.routerOptions.auth, ...this._routes.map((r) => r.auth)]) if (auth?.secretName !== undefined) names.add(auth.secretName);
+    return [...names].sort();
   }
 
   private checkFunctionDefaults(d: FunctionDefaults): void {
@@ -435,6 +480,7 @@ export class Platform extends Chart {
   }
 
   private createRouter(options: RouterOptions): void {
+    this.routerOptions = options;
     const router = new Construct(this, 'Router');
     const bundle = podBundle('router');
     const labels = { [Labels.name]: ROUTER_NAME, [Labels.component]: 'router' };
@@ -500,6 +546,7 @@ export class Platform extends Chart {
         { min: 'router.replicas.min', max: 'router.replicas.max', target: 'router.replicas.targetCpuUtilization' },
       ),
       service: exposure,
+      secretVolumes: () => this.routerSecrets().map((secret, i) => ({ volume: `auth-secret-${i}`, secret, mountPath: `${ROUTER_SECRETS_DIR}/${secret}` })),
       // In-flight proxied requests may last as long as the slowest function (constructs/shutdown.ts).
       terminationGracePeriodSeconds: Lazy.any({ produce: () => shutdownTiming(this.maxTimeoutSeconds() * 1000).terminationGracePeriodSeconds }),
       placement: () => placement,
@@ -531,4 +578,16 @@ export class Platform extends Chart {
     }
     return errors;
   }
+}
+
+/** A route's (or the platform's) policies in route-table form, validated against `scope`; undefined when none. */
+function routePolicies(scope: IConstruct, auth: RouterAuth | undefined, rateLimit: RateLimit | readonly RateLimit[] | undefined): RoutePolicies | undefined {
+  if (auth === undefined && rateLimit === undefined) return undefined;
+  if (auth !== undefined && !(auth instanceof RouterAuth)) throw new ValidationError(scope, '`auth` must be a RouterAuth', 'Use RouterAuth.apiKeys(), .basic(), .jwt() or .none()');
+  const limits = rateLimit === undefined ? [] : Array.isArray(rateLimit) ? rateLimit : [rateLimit as RateLimit];
+  for (const l of limits) if (!(l instanceof RateLimit)) throw new ValidationError(scope, '`rateLimit` must be a RateLimit', 'Use RateLimit.global(), .perRoute() or .perClient()');
+  return {
+    ...(auth !== undefined ? { auth: auth.policy(scope) } : {}),
+    ...(limits.length > 0 ? { rateLimits: limits.map((l) => l.policy(scope)) } : {}),
+  };
 }

@@ -1,6 +1,8 @@
 import { HTTP_METHODS, HttpMethod, PATH_HINT, isRouteHost, pathProblem } from '../src/contract';
 import { ValidationError } from './errors';
 import type { FunctionBase, ITrigger } from './function-base';
+import type { RateLimit } from './router-policies/rate-limit';
+import type { RouterAuth } from './router-policies/router-auth';
 
 export interface HttpTriggerProps {
   /**
@@ -19,6 +21,16 @@ export interface HttpTriggerProps {
    * @default - any host
    */
   readonly host?: string;
+  /**
+   * Authentication of this route (over the platform's `router.auth`); `RouterAuth.none()` makes it public.
+   * @default - the platform's
+   */
+  readonly auth?: RouterAuth;
+  /**
+   * This route's rate limits, in addition to the platform's.
+   * @default - only the platform's
+   */
+  readonly rateLimit?: RateLimit | readonly RateLimit[];
 }
 
 /** Routes HTTP requests matching method + path (+ host) through the router to a function. */
@@ -34,6 +46,8 @@ export class HttpTrigger implements ITrigger {
       methods: this.methods(fn, props.methods),
       path: props.path,
       ...(props.host !== undefined ? { host: this.host(fn, props.host) } : {}),
+      ...(props.auth !== undefined ? { auth: props.auth } : {}),
+      ...(props.rateLimit !== undefined ? { rateLimit: props.rateLimit } : {}),
     });
   }
 

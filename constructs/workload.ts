@@ -1,4 +1,4 @@
-import { ApiObject, Lazy } from 'cdk8s';
+import { ApiObject, JsonPatch, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { CONTAINER_PORT, NODE_UID, SERVICE_PORT } from '../src/contract';
 import { COMMON_LABELS, objectMeta } from './metadata';
@@ -56,6 +56,8 @@ export interface WorkloadSpec {
   readonly configMapVolumes: ReadonlyArray<{ readonly volume: string; readonly configMap: string; readonly mountPath: string }>;
   /** Other read-only volumes (e.g. the queue's CA certificate): name, volume source, mountPath. @default - none */
   readonly extraVolumes?: ReadonlyArray<{ readonly volume: string; readonly source: Record<string, unknown>; readonly mountPath: string }>;
+  /** Secret volumes (read at synth): mounted read-only; the Secrets are referenced, never copied. @default - none */
+  readonly secretVolumes?: () => ReadonlyArray<{ readonly volume: string; readonly secret: string; readonly mountPath: string }>;
   readonly scaling: ResolvedScaling;
   readonly terminationGracePeriodSeconds: number;
   /**
@@ -160,6 +162,7 @@ export class Workload extends Construct {
       ],
     };
 
+    const secretVolumes = spec.secretVolumes;
     this.deployment = new ApiObject(this, 'Deployment', {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -194,6 +197,25 @@ export class Workload extends Construct {
         }),
       },
     });
+
+    if (secretVolumes !== undefined) {
+      // Known only once every trigger is bound (a trigger may name its own Secret): added as patches
+      // when the tree is validated, i.e. before the manifest is rendered. Once.
+      let patched = false;
+      this.node.addValidation({
+        validate: () => {
+          if (patched) return [];
+          patched = true;
+          for (const v of secretVolumes()) {
+            this.deployment.addJsonPatch(
+              JsonPatch.add('/spec/template/spec/volumes/-', { name: v.volume, secret: { secretName: v.secret } }),
+              JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', { name: v.volume, mountPath: v.mountPath, readOnly: true }),
+            );
+          }
+          return [];
+        },
+      });
+    }
 
     this.service = new ApiObject(this, 'Service', {
       apiVersion: 'v1',

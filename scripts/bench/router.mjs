@@ -42,7 +42,7 @@ async function waitFor200(port, path) {
   throw new Error(`nothing answered 200 on port ${port}${path}`);
 }
 
-async function startUpstream(dir) {
+export async function startUpstream(dir) {
   const port = await freePort();
   const useRuntime = existsSync(runtimeBundle);
   const child = useRuntime
@@ -56,9 +56,10 @@ async function startUpstream(dir) {
   return { port, child, kind: useRuntime ? `runtime bundle (${relative(root, runtimeBundle)}, trivial handler)` : 'bare node:http server (runtime bundle missing)' };
 }
 
-async function startRouter(dir, upstreamPort, accessLogSample) {
+/** `extra`: more route-table fields (`policies`) and router environment (bench/policies.mjs). */
+export async function startRouter(dir, upstreamPort, accessLogSample, extra = {}) {
   const port = await freePort();
-  const routesDir = join(dir, 'routes');
+  const routesDir = join(dir, extra.name ?? 'routes');
   mkdirSync(routesDir, { recursive: true });
   const routesFile = join(routesDir, 'routes.json');
   writeFileSync(
@@ -67,14 +68,16 @@ async function startRouter(dir, upstreamPort, accessLogSample) {
       version: 1,
       functions: { hello: { url: `http://127.0.0.1:${upstreamPort}`, timeoutMs: 10_000 } },
       routes: [{ function: 'hello', methods: ['GET', 'POST'], path: '/hello' }],
+      ...(extra.policies ? { policies: extra.policies } : {}),
     }),
   );
-  const child = spawnLogged(dir, 'router', [routerBundle], {
+  const child = spawnLogged(dir, extra.name ?? 'router', [routerBundle], {
+    ...extra.env,
     PORT: String(port),
     KUBEFAAS_ROUTES: routesFile,
     KUBEFAAS_ACCESS_LOG_SAMPLE: String(accessLogSample),
   });
-  await waitFor200(port, '/hello');
+  if (!extra.policies) await waitFor200(port, '/hello');
   return { port, child };
 }
 
@@ -84,9 +87,9 @@ async function startRouter(dir, upstreamPort, accessLogSample) {
  * what else runs on the machine, so it says what the router costs relative to a function even when
  * the CPUs are shared.
  */
-async function throughput(generator, port, path, seconds, connections, pids = []) {
+export async function throughput(generator, port, path, seconds, connections, pids = [], headers = undefined) {
   const before = pids.map(cpuMs);
-  const result = await generator.run(`http://127.0.0.1:${port}${path}`, { seconds, connections });
+  const result = await generator.run(`http://127.0.0.1:${port}${path}`, { seconds, connections, headers });
   const after = pids.map(cpuMs);
   const known = before.every((v) => v !== undefined) && after.every((v) => v !== undefined) && result.generatorCpuMs !== undefined;
   return {

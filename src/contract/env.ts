@@ -41,6 +41,8 @@ export const Env = {
   ACCESS_LOG_SAMPLE: 'KUBEFAAS_ACCESS_LOG_SAMPLE',
   /** Router: 'off' serves every request with node:http (the raw-socket fast path is on by default). */
   ROUTER_FAST_PATH: 'KUBEFAAS_ROUTER_FAST_PATH',
+  /** Router: directory the auth policies' Secrets are mounted under (default ROUTER_SECRETS_DIR). */
+  ROUTER_SECRETS_DIR: 'KUBEFAAS_ROUTER_SECRETS_DIR',
 } as const;
 
 /** Environment variables of the queue side of the runtime and router. */

@@ -3,6 +3,7 @@
  * the runtime; exported from the package root so handlers can be typed:
  * `import type { Handler } from 'kubefaas'`.
  */
+import type { AuthInfo } from './policies';
 
 /** A CloudEvents 1.0-shaped event with the HTTP request (or message) that caused it. */
 export interface FunctionEvent {
@@ -22,6 +23,11 @@ export interface FunctionEvent {
   readonly query: Readonly<Record<string, string | string[]>>;
   /** Path parameters matched by the router (`/users/:id` → `{ id }`), when routed by path. */
   readonly params: Readonly<Record<string, string>>;
+  /**
+   * Who the router's auth policy verified (API key id, basic user, JWT subject and claims);
+   * undefined when the route has no auth. Set only by the router (`x-kubefaas-auth`).
+   */
+  readonly auth?: AuthInfo;
   /** Raw body (empty Buffer when there is none). */
   readonly body: Buffer;
   /** Body decoded as UTF-8. */

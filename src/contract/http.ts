@@ -17,6 +17,11 @@ export const Headers = {
   functionName: 'x-kubefaas-function',
   /** Set by the router: path parameters of the matched route, as URI-encoded JSON (`{"id":"42"}`; see params.ts). */
   params: 'x-kubefaas-params',
+  /**
+   * Set by the router when a route's auth policy verified the caller: base64url of the `AuthInfo`
+   * JSON (policies.ts), read by the runtime into `event.auth`. Always dropped from client requests.
+   */
+  auth: 'x-kubefaas-auth',
 } as const;
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';

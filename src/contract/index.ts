@@ -14,6 +14,7 @@ export * from './http';
 export * from './metrics';
 export * from './names';
 export * from './params';
+export * from './policies';
 export * from './pods';
 export * from './queue';
 export * from './routes';

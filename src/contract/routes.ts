@@ -1,4 +1,5 @@
 import { Endpoints, type HttpMethod } from './http';
+import type { PlatformPolicies, RoutePolicies } from './policies';
 
 /**
  * The route table and its grammar: one validator for paths, function names and hosts, used by the
@@ -33,6 +34,8 @@ export interface Route {
   readonly path: string;
   /** Exact host (without port); absent = any host. */
   readonly host?: string;
+  /** This route's own policies (auth, rate limits, CORS) over the platform's. */
+  readonly policies?: RoutePolicies;
 }
 
 /** The route table the router serves, generated at synth time into a ConfigMap. */
@@ -40,6 +43,8 @@ export interface RouteTable {
   readonly version: 1;
   readonly functions: { readonly [name: string]: RouteTarget };
   readonly routes: readonly Route[];
+  /** Platform-wide router policies; absent = none (no auth, no limits, no CORS). */
+  readonly policies?: PlatformPolicies;
 }
 
 // ---------------------------------------------------------------------------------------------

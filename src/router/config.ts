@@ -1,4 +1,4 @@
-import { CONTAINER_PORT, Env, Paths } from '../contract';
+import { CONTAINER_PORT, Env, Paths, ROUTER_SECRETS_DIR } from '../contract';
 
 /** Defaults applied when the Deployment does not set the corresponding variable. */
 export const RouterDefaults = {
@@ -24,6 +24,8 @@ export interface RouterConfig {
   readonly drainDelayMs: number;
   /** Serve simple requests on the raw-socket fast path (`KUBEFAAS_ROUTER_FAST_PATH=off` turns it off). */
   readonly fastPath: boolean;
+  /** Where the Secrets of auth policies are mounted. */
+  readonly secretsDir: string;
 }
 
 /** Thrown when an environment variable is present but unusable; main.ts turns it into a fatal log line. */
@@ -39,6 +41,7 @@ export function readRouterConfig(env: NodeJS.ProcessEnv): RouterConfig {
     shutdownGraceMs: readNumber(env, Env.SHUTDOWN_GRACE_MS, RouterDefaults.shutdownGraceMs, 0, 3_600_000, true),
     drainDelayMs: readNumber(env, Env.DRAIN_DELAY_MS, RouterDefaults.drainDelayMs, 0, 3_600_000, true),
     fastPath: readSwitch(env, Env.ROUTER_FAST_PATH, RouterDefaults.fastPath),
+    secretsDir: env[Env.ROUTER_SECRETS_DIR] || ROUTER_SECRETS_DIR,
   };
 }
 

@@ -13,6 +13,9 @@ const enum Role {
   ContentLength,
   TransferEncoding,
   Connection,
+  /** Forwarded, and read by auth policies. */
+  Authorization,
+  ApiKey,
 }
 
 const REQUEST_ROLES: ReadonlyMap<string, Role> = new Map<string, Role>([
@@ -27,6 +30,10 @@ const REQUEST_ROLES: ReadonlyMap<string, Role> = new Map<string, Role>([
   ['expect', Role.Drop],
   [Headers.functionName, Role.Drop],
   [Headers.params, Role.Drop],
+  // Only the router vouches for a caller.
+  [Headers.auth, Role.Drop],
+  ['authorization', Role.Authorization],
+  ['x-api-key', Role.ApiKey],
   ['connection', Role.Connection],
   ['transfer-encoding', Role.TransferEncoding],
   ['content-length', Role.ContentLength],
@@ -52,6 +59,9 @@ export interface InboundHeaders {
   readonly forwardedProto: string | undefined;
   /** The request announces a body (non-zero Content-Length or a Transfer-Encoding). */
   readonly hasBody: boolean;
+  readonly authorization: string | undefined;
+  /** `X-Api-Key`. */
+  readonly apiKey: string | undefined;
 }
 
 /** One pass over the raw header list (no lazy `req.headers` object is built). */
@@ -64,6 +74,8 @@ export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
   let forwardedHost: string | undefined;
   let forwardedProto: string | undefined;
   let hasBody = false;
+  let authorization: string | undefined;
+  let apiKey: string | undefined;
   let connectionTokens: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
@@ -85,6 +97,8 @@ export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
         forward.push(name, value);
         break;
       case Role.TransferEncoding: hasBody = true; break;
+      case Role.Authorization: authorization ??= value; forward.push(name, value); break;
+      case Role.ApiKey: apiKey ??= value; forward.push(name, value); break;
       case Role.Connection:
         // `keep-alive` / `close` (nearly every request) name no other header: skip the second pass.
         if (!CONNECTION_PLAIN.test(value)) connectionTokens = value;
@@ -93,7 +107,7 @@ export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
     }
   }
   const filtered = connectionTokens === undefined ? forward : dropConnectionNamed(forward, connectionTokens);
-  return { forward: filtered, host, requestId, traceparent, forwardedFor, forwardedHost, forwardedProto, hasBody };
+  return { forward: filtered, host, requestId, traceparent, forwardedFor, forwardedHost, forwardedProto, hasBody, authorization, apiKey };
 }
 
 /** Headers named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1). Rare, so done in a second pass. */
@@ -115,6 +129,8 @@ export interface ForwardingContext {
   readonly functionName: string;
   /** Already URI-encoded JSON of the matched path parameters. */
   readonly params: string;
+  /** `Headers.auth` value when an auth policy verified the caller. */
+  readonly auth?: string;
 }
 
 /** Completes `inbound.forward` (in place) with the router-owned headers. */
@@ -132,6 +148,7 @@ export function upstreamHeaders(inbound: InboundHeaders, ctx: ForwardingContext)
     Headers.functionName, ctx.functionName,
     Headers.params, ctx.params,
   );
+  if (ctx.auth !== undefined) out.push(Headers.auth, ctx.auth);
   return out;
 }
 

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const state = new RouterState({ accessLogSample: config.accessLogSample, log });
+  const state = new RouterState({ accessLogSample: config.accessLogSample, log, secretsDir: config.secretsDir });
   const watcher = new TableWatcher(config.routesPath, {
     onText: (text) => {
       try {

@@ -32,6 +32,8 @@ export interface ProxyRequest {
   readonly requestId: string;
   /** `performance.now()` when the request arrived. */
   readonly receivedAt: number;
+  /** Added to the response head (router policies: CORS, RateLimit-*); flat list. */
+  readonly responseHeaders?: readonly string[];
 }
 
 /**
@@ -102,7 +104,10 @@ export class ProxyExchange implements UpstreamHandler {
     this.upstreamStatus = statusCode;
     this.resumeUpstream = resume;
     // Throws on header values node refuses; the pool then drops the connection and onError answers 502.
-    this.request.client.writeHead(statusCode, downstreamHeaders(rawHeaders, this.request.requestId, this.env.draining));
+    const headers = downstreamHeaders(rawHeaders, this.request.requestId, this.env.draining);
+    const extra = this.request.responseHeaders;
+    if (extra !== undefined) for (let i = 0; i < extra.length; i++) headers.push(extra[i]);
+    this.request.client.writeHead(statusCode, headers);
   }
 
   onData(chunk: Buffer): boolean {

@@ -1,3 +1,4 @@
+import { PolicyError, checkPlatformPolicies, checkRoutePolicies } from './policies/policy-table';
 import { HTTP_METHODS, isFunctionName, isRouteHost, pathProblem, type HttpMethod, type Route, type RouteTable, type RouteTarget } from '../contract';
 
 /** A route table that cannot be served; the message names the offending entry. */
@@ -30,7 +31,17 @@ export function parseRouteTable(text: string): RouteTable {
     functions[name] = checkTarget(name, target);
   }
   const routes = doc.routes.map((route, index) => checkRoute(route, index, functions));
-  return { version: 1, functions, routes };
+  const policies = doc.policies === undefined ? undefined : withPolicyErrors('policies', () => checkPlatformPolicies(doc.policies));
+  return policies === undefined ? { version: 1, functions, routes } : { version: 1, functions, routes, policies };
+}
+
+function withPolicyErrors<T>(where: string, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof PolicyError) throw new RouteTableError(`${where}: ${err.message}`);
+    throw err;
+  }
 }
 
 function checkTarget(name: string, target: unknown): RouteTarget {
@@ -59,6 +70,7 @@ function checkRoute(route: unknown, index: number, functions: Record<string, Rou
   const where = `routes[${index}]`;
   if (!isObject(route)) throw new RouteTableError(`${where}: must be an object { function, methods, path, host? }`);
   const { function: fn, methods, path, host } = route;
+  const policies = route.policies === undefined ? undefined : withPolicyErrors(`${where}.policies`, () => checkRoutePolicies(route.policies));
   if (typeof fn !== 'string' || !Object.prototype.hasOwnProperty.call(functions, fn)) {
     throw new RouteTableError(`${where}.function: ${JSON.stringify(fn)} is not in "functions"`);
   }
@@ -74,9 +86,13 @@ function checkRoute(route: unknown, index: number, functions: Record<string, Rou
   if (host !== undefined && !isRouteHost(host)) {
     throw new RouteTableError(`${where}.host: must be a lower-case host name without port`);
   }
-  return host === undefined
-    ? { function: fn, methods: methods as HttpMethod[], path: path as string }
-    : { function: fn, methods: methods as HttpMethod[], path: path as string, host };
+  return {
+    function: fn,
+    methods: methods as HttpMethod[],
+    path: path as string,
+    ...(host !== undefined ? { host } : {}),
+    ...(policies !== undefined ? { policies } : {}),
+  };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -3,7 +3,8 @@ import type { Downstream } from './downstream';
 import { type InboundHeaders, hostWithoutPort, upstreamHeaders } from './forwarded-headers';
 import { ProxyExchange } from './proxy';
 import { errorBody } from './responses';
-import type { RouteMatcher } from './route-matcher';
+import type { RouteMatch, RouteMatcher } from './route-matcher';
+import type { Verdict } from './policies/verdict';
 import type { RouterState } from './state';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
@@ -40,6 +41,27 @@ export function servedByNodePathOnly(state: RouterState, url: string): boolean {
 export function routeRequest(state: RouterState, matcher: RouteMatcher, request: RoutableRequest, client: Downstream): boolean {
   const asyncCalls = state.asyncCalls;
   if (asyncCalls !== undefined && request.url.startsWith(ASYNC_FUNCTION_PATH_PREFIX)) {
+    // Async calls are under the platform's policies (-1), like `/function/<name>`.
+    const verdict = state.policies?.check(-1, request);
+    if (verdict instanceof Promise) {
+      verdict.then(
+        (v) => (v.granted ? callAsync(state, asyncCalls, matcher, request, client) : refuseAndDrain(state, request, client, v)),
+        (err: Error) => refuseAndDrain(state, request, client, { granted: false, status: 500, message: `policy check failed: ${err.message}`, headers: [] }),
+      );
+      return true;
+    }
+    if (verdict !== undefined && !verdict.granted) {
+      refuse(state, request, client, verdict);
+      return false;
+    }
+    callAsync(state, asyncCalls, matcher, request, client);
+    return true;
+  }
+  return proxyRequest(state, matcher, request, client);
+}
+
+function callAsync(state: RouterState, asyncCalls: NonNullable<RouterState['asyncCalls']>, matcher: RouteMatcher, request: RoutableRequest, client: Downstream): void {
+  {
     const { method, url, requestId, receivedAt } = request;
     const traceparent = state.traceparents.keepOrCreate(request.inbound.traceparent);
     asyncCalls
@@ -53,9 +75,7 @@ export function routeRequest(state: RouterState, matcher: RouteMatcher, request:
         (status) => state.accessLog.record({ requestId, method, url, status, fn: '', durationMs: performance.now() - receivedAt }),
         (err: Error) => rejectRequest(state, client, method, url, requestId, receivedAt, 500, `async call failed: ${err.message}`),
       );
-    return true;
   }
-  return proxyRequest(state, matcher, request, client);
 }
 
 /** Matches a request and proxies it to its function, or answers 404 / 405 (then returns false). */
@@ -73,16 +93,69 @@ function proxyRequest(state: RouterState, matcher: RouteMatcher, request: Routab
     }
     return false;
   }
+  // Router policies (auth, rate limits): one step, skipped when the table has none.
+  const policies = state.policies;
+  if (policies !== undefined) {
+    const verdict = policies.check(match.entry.routeIndex, request);
+    if (verdict instanceof Promise) {
+      verdict.then(
+        (v) => applyVerdict(state, request, client, match, v),
+        (err: Error) => refuse(state, request, client, { granted: false, status: 500, message: `policy check failed: ${err.message}`, headers: [] }),
+      );
+      return true;
+    }
+    if (!verdict.granted) {
+      refuse(state, request, client, verdict);
+      return false;
+    }
+    forward(state, request, client, match, verdict.authHeader, verdict.responseHeaders);
+    return true;
+  }
+  forward(state, request, client, match, undefined, undefined);
+  return true;
+}
+
+/** After a policy check that had to wait (bcrypt, JWKS): forward, or refuse and drain the body. */
+function applyVerdict(state: RouterState, request: RoutableRequest, client: Downstream, match: RouteMatch, verdict: Verdict): void {
+  if (client.clientGone) return;
+  if (verdict.granted) {
+    forward(state, request, client, match, verdict.authHeader, verdict.responseHeaders);
+    return;
+  }
+  refuseAndDrain(state, request, client, verdict);
+}
+
+/** Refuses after the body was left unread: drain it so the connection can be reused. */
+function refuseAndDrain(state: RouterState, request: RoutableRequest, client: Downstream, verdict: Verdict & { granted: false }): void {
+  if (client.clientGone) return;
+  refuse(state, request, client, verdict);
+  const body = client.body;
+  if (body !== null && !Buffer.isBuffer(body)) body.resume();
+}
+
+function refuse(state: RouterState, request: RoutableRequest, client: Downstream, verdict: Verdict & { granted: false }): void {
+  rejectRequest(state, client, request.method, request.url, request.requestId, request.receivedAt, verdict.status, verdict.message, verdict.headers);
+}
+
+function forward(
+  state: RouterState,
+  request: RoutableRequest,
+  client: Downstream,
+  match: RouteMatch,
+  auth: string | undefined,
+  responseHeaders: readonly string[] | undefined,
+): void {
+  const { method, url, inbound, requestId, receivedAt } = request;
   const headers = upstreamHeaders(inbound, {
     requestId,
     traceparent: state.traceparents.keepOrCreate(inbound.traceparent),
     clientAddress: request.clientAddress,
     functionName: match.entry.upstream.name,
     params: match.params,
+    auth,
   });
   const methodLabel = KNOWN_METHODS.has(method) ? method : 'OTHER';
-  new ProxyExchange({ method, url, client, match, methodLabel, headers, requestId, receivedAt }, state).start();
-  return true;
+  new ProxyExchange({ method, url, client, match, methodLabel, headers, requestId, receivedAt, responseHeaders }, state).start();
 }
 
 /** Answers a request the router cannot route with a JSON error, and counts and logs it. */

@@ -4,6 +4,8 @@ import { AccessLog, RouterLog } from './log';
 import { RouterMetrics, type RequestCounter } from './metrics';
 import type { ProxyEnvironment } from './proxy';
 import { RouteMatcher } from './route-matcher';
+import { RouterPolicies } from './policies/router-policies';
+import { ROUTER_SECRETS_DIR } from '../contract';
 import { RequestIds, TraceparentSource } from './trace-ids';
 import { Upstreams } from './upstreams';
 
@@ -12,6 +14,8 @@ export interface RouterStateOptions {
   readonly accessLogSample?: number;
   /** Where log lines go. @default a RouterLog on stdout */
   readonly log?: RouterLog;
+  /** Where auth policies' Secrets are mounted. @default ROUTER_SECRETS_DIR */
+  readonly secretsDir?: string;
 }
 
 /**
@@ -31,6 +35,9 @@ export class RouterState implements ProxyEnvironment {
   /** Set when the platform has a queue: serves `/async-function/…`. */
   asyncCalls: AsyncEndpoint | undefined = undefined;
   private matcherInstance: RouteMatcher | undefined;
+  /** The table's auth / rate-limit policies; undefined when it has none. */
+  policies: RouterPolicies | undefined = undefined;
+  private readonly secretsDir: string;
   private readonly upstreams: Upstreams;
   /** Counts requests that matched nothing (404/405) or hit the router's own errors. */
   readonly unmatched: RequestCounter;
@@ -39,6 +46,7 @@ export class RouterState implements ProxyEnvironment {
     this.log = options.log ?? new RouterLog();
     this.accessLog = new AccessLog(this.log, options.accessLogSample ?? 1);
     this.upstreams = new Upstreams(this.metrics);
+    this.secretsDir = options.secretsDir ?? ROUTER_SECRETS_DIR;
     this.unmatched = this.metrics.requestCounter('', '');
   }
 
@@ -82,14 +90,18 @@ export class RouterState implements ProxyEnvironment {
   applyTable(table: RouteTable): void {
     const prepared = this.upstreams.prepare(table);
     let matcher: RouteMatcher;
+    let policies: RouterPolicies | undefined;
     try {
       matcher = new RouteMatcher(table, prepared.upstreams, this.metrics);
+      // Throws on a policy it cannot build (an unparseable public key): the current table stays.
+      policies = RouterPolicies.build(table, this.policies, this.secretsDir, this.log);
     } catch (err) {
       prepared.discard();
       throw err;
     }
     prepared.commit();
     this.matcherInstance = matcher;
+    this.policies = policies;
   }
 
   closeUpstreams(graceMs: number): Promise<void> {

@@ -6,6 +6,14 @@ const POLL_INTERVAL_MS = 1000;
 /** Coalesces the burst of events a ConfigMap update (several renames) produces into one reload. */
 const DEBOUNCE_MS = 50;
 
+/** What is watched and how it is read, when not the one file at `path`. */
+export interface WatchedSource {
+  /** Directory whose events trigger a re-read. @default dirname(path) */
+  readonly watchDir?: string;
+  /** Reads the watched thing as text. @default readFile(path, 'utf8') */
+  readonly read?: (path: string, done: (err: NodeJS.ErrnoException | null, text: string) => void) => void;
+}
+
 export interface TableWatcherEvents {
   /** Called with the file's text whenever it differs from the text last delivered. */
   readonly onText: (text: string) => void;
@@ -33,12 +41,13 @@ export class TableWatcher {
   constructor(
     private readonly path: string,
     private readonly events: TableWatcherEvents,
+    private readonly source: WatchedSource = {},
   ) {}
 
   /** Reads the file now and starts watching; returns after the first read attempt. */
   start(): Promise<void> {
     try {
-      this.watcher = watch(dirname(this.path), { persistent: false }, () => this.scheduleRead());
+      this.watcher = watch(this.source.watchDir ?? dirname(this.path), { persistent: false }, () => this.scheduleRead());
       this.watcher.on('error', () => {
         // The directory vanished or the watch broke: polling still covers us.
         this.watcher?.close();
@@ -81,7 +90,8 @@ export class TableWatcher {
       return;
     }
     this.reading = true;
-    readFile(this.path, 'utf8', (err, text) => {
+    const read = this.source.read ?? ((path, done) => readFile(path, 'utf8', done));
+    read(this.path, (err, text) => {
       this.reading = false;
       if (err) {
         // Report each distinct failure once, not once per poll.

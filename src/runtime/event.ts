@@ -1,7 +1,7 @@
 import { parse as parseQueryString } from 'node:querystring';
 import { HTTP_EVENT_TYPE, Headers as HeaderNames, decodeParams } from '../contract';
 import { HttpError } from './errors';
-import type { FunctionEvent } from '../contract';
+import type { AuthInfo, FunctionEvent } from '../contract';
 
 /** Shared empty body: requests without one never allocate. */
 export const EMPTY_BODY: Buffer = Buffer.alloc(0);
@@ -49,6 +49,17 @@ export class HttpEvent implements FunctionEvent {
    */
   releaseRequest(): void {
     this.#headerSource = { headers: this.#headerSource.headers };
+  }
+
+  /** The router's verified caller (`Headers.auth`, base64url JSON); undefined without one or when unreadable. */
+  get auth(): AuthInfo | undefined {
+    const raw = this.headers[HeaderNames.auth];
+    if (typeof raw !== 'string' || raw === '') return undefined;
+    try {
+      return JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as AuthInfo;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Read through to the request, so a handler that never looks at headers never builds the object. */

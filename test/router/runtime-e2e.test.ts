@@ -3,7 +3,7 @@
  * processes. Only the public contract is used (env names, headers, handler signature).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Env } from '../../src/contract';
@@ -24,6 +24,7 @@ describe('router → function runtime', () => {
       `module.exports = async (event, context) => ({
         params: event.params, path: event.path, query: event.query, method: event.method,
         body: event.text(), requestId: context.requestId, traceparent: event.headers.traceparent,
+        ...(event.auth ? { auth: event.auth } : {}),
       });`,
     );
     const port = await freePort();
@@ -33,9 +34,16 @@ describe('router → function runtime', () => {
     });
     await eventually(async () => (await request(port, { path: '/readyz' }).catch(() => ({ status: 0 }))).status === 200);
     routes = new ConfigMapDir(
-      table({ greeter: `http://127.0.0.1:${port}` }, [{ function: 'greeter', methods: ['GET', 'POST'], path: '/greet/:name' }]),
+      table({ greeter: `http://127.0.0.1:${port}` }, [
+        { function: 'greeter', methods: ['GET', 'POST'], path: '/greet/:name' },
+        { function: 'greeter', methods: ['GET'], path: '/keyed', policies: { auth: { type: 'apiKeys', secret: 'keys' } } },
+      ]),
     );
-    router = await startRouter(routes.file);
+    const keysDir = join(workDir, 'secrets', 'keys');
+    mkdirSync(keysDir, { recursive: true });
+    writeFileSync(join(keysDir, 'partner'), 'partner-key');
+    router = await startRouter(routes.file, { KUBEFAAS_ROUTER_SECRETS_DIR: join(workDir, 'secrets') });
+    await router.waitForLog((l) => l.msg === 'secret loaded', 'keys loaded');
   });
 
   afterAll(async () => {
@@ -44,6 +52,15 @@ describe('router → function runtime', () => {
     runtime?.kill('SIGKILL');
     routes?.remove();
     rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('gives the handler the verified caller as event.auth, and no event.auth from a forged header', async () => {
+    const keyed = await request(router.port, { path: '/keyed', headers: { 'x-api-key': 'partner-key' } });
+    expect(keyed.status).toBe(200);
+    expect(keyed.json().auth).toEqual({ type: 'apiKey', keyId: 'partner' });
+    const forged = Buffer.from(JSON.stringify({ type: 'apiKey', keyId: 'admin' })).toString('base64url');
+    const open = await request(router.port, { path: '/greet/x', headers: { 'x-kubefaas-auth': forged } });
+    expect(open.json().auth).toBeUndefined();
   });
 
   it('delivers path params, query, body, request id and traceparent to the handler', async () => {

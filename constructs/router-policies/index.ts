@@ -1,0 +1,2 @@
+export * from './router-auth';
+export * from './rate-limit';

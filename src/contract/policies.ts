@@ -1,0 +1,117 @@
+/**
+ * Router policies (authentication, rate limits, CORS) as the route table carries them: the
+ * constructs write them at synth (constructs/router-policies/), the router enforces them
+ * (src/router/policies/). Only references to Secrets travel here, never secret values: a Secret
+ * named in an auth policy is mounted into the router pod at `<ROUTER_SECRETS_DIR>/<secret name>/`.
+ */
+
+/** Where the router pod mounts the Secrets auth policies name (one directory per Secret). */
+export const ROUTER_SECRETS_DIR = '/var/kubefaas/secrets';
+
+/** The Secret key of a basic-auth Secret that holds the htpasswd lines (`user:$2y$…` bcrypt). */
+export const HTPASSWD_KEY = 'htpasswd';
+
+/** JWT algorithms the router accepts: asymmetric only (a shared HMAC secret would have to live in the router). */
+export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
+
+/** Longest clock skew a JWT policy may tolerate (seconds). */
+export const MAX_JWT_CLOCK_SKEW_SECONDS = 300;
+
+/** No authentication: anyone who reaches the router may call the route. */
+export interface NoAuthPolicy {
+  readonly type: 'none';
+}
+
+/**
+ * API keys from a Secret: every key of the Secret is one API key (the Secret key is its id, the
+ * value the key itself). Clients send `X-Api-Key: <key>` or `Authorization: ApiKey <key>`.
+ */
+export interface ApiKeysAuthPolicy {
+  readonly type: 'apiKeys';
+  /** Name of the Secret (DNS-1123 subdomain) in the platform namespace. */
+  readonly secret: string;
+}
+
+/** HTTP basic authentication against bcrypt htpasswd lines (`HTPASSWD_KEY` of the Secret). */
+export interface BasicAuthPolicy {
+  readonly type: 'basic';
+  readonly secret: string;
+  /** The realm of `WWW-Authenticate: Basic realm="…"`. */
+  readonly realm: string;
+}
+
+/** Bearer JWTs signed by an issuer's key (a JWKS URL, or one static public key). */
+export interface JwtAuthPolicy {
+  readonly type: 'jwt';
+  /** Required `iss`. */
+  readonly issuer: string;
+  /** Accepted `aud` values (one must be in the token's `aud`). */
+  readonly audience: readonly string[];
+  /** The issuer's JWKS (fetched, cached, refetched on an unknown `kid`). One of jwksUri / publicKey. */
+  readonly jwksUri?: string;
+  /** A PEM SPKI public key (`-----BEGIN PUBLIC KEY-----`), or a public JWK as JSON text. */
+  readonly publicKey?: string;
+  readonly algorithms: readonly JwtAlgorithm[];
+  readonly clockSkewSeconds: number;
+  /** Scopes the token must all carry (`scope` space-separated or `scp` array); missing ones → 403. */
+  readonly requiredScopes?: readonly string[];
+  /** Claims that must have these exact values (string claims, or arrays that contain the value) → else 403. */
+  readonly requiredClaims?: { readonly [claim: string]: string };
+}
+
+export type AuthPolicy = NoAuthPolicy | ApiKeysAuthPolicy | BasicAuthPolicy | JwtAuthPolicy;
+
+/**
+ * A token bucket: `limit` requests per `periodMs`, refilled continuously, bursting up to `limit`.
+ * `global`: one bucket for everything the policy is attached to; `route`: one per route;
+ * `client`: one per client (API key id, JWT subject, basic user, else client IP). Per router replica.
+ */
+export interface RateLimitPolicy {
+  readonly scope: 'global' | 'route' | 'client';
+  readonly limit: number;
+  readonly periodMs: number;
+}
+
+/** CORS: which browser origins may call, answered by the router (preflight) and added to responses. */
+export interface CorsPolicy {
+  /** Exact origins (`https://app.example.com`), or `['*']` for any (not with credentials). */
+  readonly origins: readonly string[];
+  /** Methods a preflight allows. */
+  readonly methods: readonly string[];
+  /** Request headers a preflight allows (lower-case); absent = echo what the browser asks for. */
+  readonly headers?: readonly string[];
+  /** Response headers the browser may read (`Access-Control-Expose-Headers`). */
+  readonly exposeHeaders?: readonly string[];
+  readonly credentials: boolean;
+  /** `Access-Control-Max-Age` of preflight answers, seconds. */
+  readonly maxAgeSeconds: number;
+}
+
+/** The policies of one route, or of the platform (the defaults of every route). */
+export interface RoutePolicies {
+  /** Absent on a route = the platform's. */
+  readonly auth?: AuthPolicy;
+  /** Absent on a route = only the platform's limits apply (they always do). */
+  readonly rateLimits?: readonly RateLimitPolicy[];
+  /** Absent on a route = the platform's. */
+  readonly cors?: CorsPolicy;
+}
+
+/** `RouteTable.policies`: the platform-wide policies and how to find the client's address. */
+export interface PlatformPolicies extends RoutePolicies {
+  /**
+   * Proxies in front of the router that append to `X-Forwarded-For` (a load balancer, an ingress
+   * controller). The client address is read that many hops from the right; 0 = the socket peer.
+   */
+  readonly trustedProxies: number;
+}
+
+/**
+ * The identity the router verified, sent to the function as `Headers.auth` (base64url of this JSON)
+ * and given to the handler as `event.auth`. The router always replaces a client's own header.
+ */
+export type AuthInfo =
+  | { readonly type: 'apiKey'; readonly keyId: string }
+  | { readonly type: 'basic'; readonly user: string }
+  | { readonly type: 'jwt'; readonly subject: string | undefined; readonly claims: { readonly [claim: string]: unknown } };
