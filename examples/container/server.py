@@ -1,4 +1,5 @@
-"""A function in another language, shipped as a container image: any image that serves HTTP on $PORT.
+"""A function in another language, shipped as a container image: any image that serves HTTP on $PORT
+(on $KUBEFAAS_BIND_HOST when set).
 
 GET answers with the time in a given UTC offset (?offset=+02:00); POST echoes the JSON body back with
 its key count. It uses only the standard library so the stock python image runs it unchanged.
@@ -49,4 +50,6 @@ class Handler(BaseHTTPRequestHandler):
 
 
 if __name__ == "__main__":
-    ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8080"))), Handler).serve_forever()
+    # KUBEFAAS_BIND_HOST: unset in a pod (every interface); 127.0.0.1 under `kubefaas dev`.
+    host = os.environ.get("KUBEFAAS_BIND_HOST") or "0.0.0.0"
+    ThreadingHTTPServer((host, int(os.environ.get("PORT", "8080"))), Handler).serve_forever()

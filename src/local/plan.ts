@@ -16,6 +16,7 @@ import { Annotations, CONTAINER_PORT, CronEnv, Env, Labels, Paths, type RouteTab
 import { LocalConfigError, resolveEnv } from './env';
 import type { Container, Manifests, PodTemplate, ServicePort, Volume } from './manifests';
 import { isNatsImage, planNatsServer } from './nats';
+import { LOOPBACK } from './ports';
 import { expandVariables, pathRewriter, serviceAddressRewriter, type PathMapping, type ServiceAddress } from './rewrite';
 
 /** Pod annotation with the command (JSON array of strings) a workload runs with locally. */
@@ -58,6 +59,8 @@ export interface ProcessPlan {
   /** Full environment of the process. */
   readonly processEnv: Readonly<Record<string, string>>;
   readonly port: number;
+  /** Address it listens on (Env.BIND_HOST; nats-server's `listen`). */
+  readonly host: string;
   readonly readiness: Readiness;
   readonly volumes: readonly PlannedVolume[];
   /** Changes when anything but volume *contents* changes: then the process must restart. */
@@ -107,6 +110,8 @@ export interface PlanOptions {
   readonly projectDir: string;
   /** Port of the router (pods labelled `kubefaas.dev/component: router`). */
   readonly routerPort: number;
+  /** Address the router listens on; every other process listens on 127.0.0.1. @default '127.0.0.1' */
+  readonly routerHost?: string;
   /** Local port of every other workload, by name (see `workloadNames`). */
   readonly ports: ReadonlyMap<string, number>;
   /** The developer's environment: base variables and Secrets missing from the manifests. */
@@ -457,6 +462,9 @@ function planWorkload(
   const rewrite = (s: string): string => rewritePaths(rewriteServices(s));
 
   const env = resolveEnv(container, { manifests, namespace: w.namespace, workload: w.name, developerEnv: opts.developerEnv, rewrite });
+  // Loopback unless the developer shares the router: a laptop's functions are not for the LAN.
+  const host = router ? (opts.routerHost ?? LOOPBACK) : LOOPBACK;
+  if (port !== undefined) env[Env.BIND_HOST] = host;
   applyEnvOverrides(w.name, env, opts.envOverrides);
   if (port !== undefined) env[Env.PORT] = String(port);
   const tmp = mappings.find((m) => m.containerPath.replace(/\/+$/, '') === Paths.tmpDir);
@@ -482,6 +490,7 @@ function planWorkload(
     env,
     processEnv: { ...baseEnv(opts.developerEnv), ...env },
     port: port ?? 0,
+    host,
     readiness: readinessOf(container),
     volumes,
     specHash: sha256({ file, args, cwd, env, templateHash }),
@@ -506,6 +515,7 @@ function planQueue(w: Workload, container: Container, manifests: Manifests, opts
     env: {},
     processEnv: baseEnv(opts.developerEnv),
     port,
+    host: LOOPBACK,
     // JetStream is up before the client port opens, so a TCP connect means ready.
     readiness: { kind: 'tcp' },
     volumes: nats.volumes,
