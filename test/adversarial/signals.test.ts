@@ -11,8 +11,9 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { controlStateFile } from '../../src/local/control';
 import { freePort, isListening } from '../../src/local/ports';
-import { writeFixtureManifests } from './fixtures/platform';
-import { childPids, isAlive, listeningAddresses, natsFixtureObjects, tempDir } from './helpers';
+import { writeFixtureManifests } from '../local/fixtures/platform';
+import { childPids, isAlive, listeningAddresses, natsFixtureObjects, tempDir } from '../local/helpers';
+import { printFigures } from './harness';
 
 jest.setTimeout(90_000);
 
@@ -23,6 +24,7 @@ const linux = fs.existsSync('/proc/self/fd');
 const GONE_WITHIN_MS = 15_000;
 
 const manifests = tempDir('signals');
+const fixtureDir = path.join(__dirname, '..', 'local', 'fixtures');
 beforeAll(() => {
   writeFixtureManifests(manifests, {
     functions: [
@@ -30,7 +32,7 @@ beforeAll(() => {
       // A handler that never yields: a parent-death check inside this process could never run.
       { name: 'spin', code: 'module.exports = () => { for (;;) {} };' },
     ],
-    containers: [{ name: 'echo', image: 'example/echo:1.0', localCommand: ['node', path.join(__dirname, 'fixtures', 'echo-server.js')] }],
+    containers: [{ name: 'echo', image: 'example/echo:1.0', localCommand: ['node', path.join(fixtureDir, 'echo-server.js')] }],
     extra: natsFixtureObjects(),
   });
 });
@@ -98,12 +100,14 @@ async function waitUntil(what: string, test: () => Promise<boolean> | boolean, w
   }
 }
 
-async function expectAllGone(dev: Dev): Promise<void> {
+async function expectAllGone(dev: Dev, title?: string): Promise<void> {
+  const since = Date.now();
   await waitUntil(`processes ${dev.children.filter(isAlive).join(', ')} gone`, () => dev.children.every((pid) => !isAlive(pid)), GONE_WITHIN_MS);
   for (const port of dev.ports) expect(await isListening(port)).toBe(false);
   expect(await isListening(dev.port)).toBe(false);
   await waitUntil(`run directory ${dev.runDir} removed`, () => !fs.existsSync(dev.runDir), GONE_WITHIN_MS);
   await waitUntil('control state file removed', () => !fs.existsSync(controlStateFile(dev.port)), GONE_WITHIN_MS);
+  if (title) printFigures(title, { processes: dev.children.length, allGoneAfterMs: Date.now() - since });
 }
 
 const describeLinux = linux ? describe : describe.skip;
@@ -119,7 +123,7 @@ describeLinux('stopping kubefaas dev', () => {
     const spinning = fetch(`http://127.0.0.1:${dev.port}/spin`, { signal: AbortSignal.timeout(500) }).catch(() => undefined);
     await spinning;
     dev.proc.kill('SIGKILL');
-    await expectAllGone(dev);
+    await expectAllGone(dev, 'SIGKILL to kubefaas dev (one runtime in a busy loop)');
   });
 
   test('SIGHUP stops gracefully: exit 0, nothing left', async () => {
@@ -128,7 +132,7 @@ describeLinux('stopping kubefaas dev', () => {
     dev.proc.kill('SIGHUP');
     expect(await exited).toBe(0);
     expect(dev.output()).toMatch(/SIGHUP, stopping/);
-    await expectAllGone(dev);
+    await expectAllGone(dev, 'SIGHUP to kubefaas dev');
   });
 
   test('a second SIGINT exits at once (130) and still removes the run directory', async () => {
@@ -140,7 +144,7 @@ describeLinux('stopping kubefaas dev', () => {
     await waitUntil('first SIGINT seen', () => /SIGINT, stopping/.test(dev.output()), 10_000);
     dev.proc.kill('SIGINT');
     expect(await exited).toBe(130);
-    await expectAllGone(dev);
+    await expectAllGone(dev, 'second SIGINT to kubefaas dev (one runtime in a busy loop)');
   });
 });
 
