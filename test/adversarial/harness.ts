@@ -72,20 +72,30 @@ export function exchange(port: number, bytes: string | Buffer, timeoutMs = 3000)
     const timer = setTimeout(() => finish({ kind: 'hang' }), timeoutMs);
     socket.on('data', (chunk: Buffer) => {
       got = Buffer.concat([got, chunk]);
-      const text = got.toString('latin1');
-      const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
-      // The whole head, so the caller can look at it; bodies here are small JSON errors.
-      if (m && text.includes('\r\n\r\n')) setTimeout(() => finish({ kind: 'status', status: Number(m[1]), text: got.toString('latin1') }), 20);
+      const status = finalStatus(got.toString('latin1'));
+      if (status !== undefined) setTimeout(() => finish({ kind: 'status', status, text: got.toString('latin1') }), 20);
     });
     // The peer's FIN counts as a close (with allowHalfOpen, 'close' would wait for our own end).
     socket.on('end', () => socket.emit('close'));
     socket.on('close', () => {
-      const m = /^HTTP\/1\.[01] (\d{3})/.exec(got.toString('latin1'));
-      finish(m ? { kind: 'status', status: Number(m[1]), text: got.toString('latin1') } : { kind: 'closed' });
+      const status = finalStatus(got.toString('latin1'));
+      finish(status !== undefined ? { kind: 'status', status, text: got.toString('latin1') } : { kind: 'closed' });
     });
     socket.on('error', () => undefined);
     socket.write(bytes);
   });
+}
+
+/** Status of the first final (non-1xx) response whose head is complete in `text`, if any. */
+function finalStatus(text: string): number | undefined {
+  let rest = text;
+  for (;;) {
+    const m = /^HTTP\/1\.[01] (\d{3})[^]*?\r\n\r\n/.exec(rest);
+    if (!m) return undefined;
+    const status = Number(m[1]);
+    if (status >= 200) return status;
+    rest = rest.slice(m[0].length); // 100 Continue and friends are interim
+  }
 }
 
 /** Prints a run's figures (always: they go into docs/reliability.md). */
