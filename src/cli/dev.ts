@@ -1,8 +1,12 @@
+import * as net from 'node:net';
 import { parseArgs } from 'node:util';
 import { parseEnvOverride, startLocalPlatform, type LocalPlatform } from '../local';
 import { DEV_USAGE } from './usage';
 
-/** `kubefaas dev`: runs until SIGINT/SIGTERM; returns the process exit code. */
+/** The signals that stop `kubefaas dev` gracefully (SIGHUP: its terminal went away). */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** `kubefaas dev`: runs until SIGINT/SIGTERM/SIGHUP; returns the process exit code. */
 export async function devCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -10,6 +14,7 @@ export async function devCommand(argv: string[]): Promise<number> {
     options: {
       manifests: { type: 'string' },
       port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
       'no-watch': { type: 'boolean' },
       'watch-path': { type: 'string', multiple: true },
       env: { type: 'string', short: 'e', multiple: true },
@@ -25,6 +30,9 @@ export async function devCommand(argv: string[]): Promise<number> {
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new UsageError(`--port must be a port number, got ${values.port}`, DEV_USAGE);
   }
+  if (values.host !== undefined && net.isIP(values.host) === 0 && values.host !== 'localhost') {
+    throw new UsageError(`--host must be an IP address (0.0.0.0 to share the router on every interface), got ${values.host}`, DEV_USAGE);
+  }
 
   let platform: LocalPlatform;
   try {
@@ -34,6 +42,7 @@ export async function devCommand(argv: string[]): Promise<number> {
       app: positionals[0],
       manifestsDir: values.manifests,
       port,
+      host: values.host,
       watch: !values['no-watch'],
       watchPaths: values['watch-path'],
     });
@@ -45,15 +54,15 @@ export async function devCommand(argv: string[]): Promise<number> {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) {
-        // A second Ctrl-C: don't wait for graceful shutdown (the exit handler kills the children).
+        // A second Ctrl-C: don't wait for graceful shutdown (the exit handler kills the children
+        // and removes the run directory).
         process.exit(130);
       }
       stopping = true;
       process.stderr.write(`\nkubefaas dev: ${signal}, stopping…\n`);
       void platform.stop().then(() => resolve(0));
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   });
 }
 

@@ -18,6 +18,8 @@ Restarts what changed when files under the app's directory change.
                         manifests (default: the "app" command of ./cdk8s.yaml)
   --manifests <dir>     run already-synthesized manifests from <dir> instead of an app
   -p, --port <port>     router port (default 8080; 0 picks a free port)
+  --host <address>      address the router listens on (default 127.0.0.1; 0.0.0.0 shares it on
+                        every interface). Functions and the queue always stay on 127.0.0.1
   --no-watch            do not watch for changes
   --watch-path <dir>    directory to watch (repeatable; default: the app file's directory)
   -e, --env <[fn:]K=V>  set env var K of workload fn (or of every workload that has K) locally,
@@ -26,6 +28,9 @@ Restarts what changed when files under the app's directory change.
 
 Secrets the app references but does not define are read from your environment: a container env
 var FOO from secretKeyRef is taken from $FOO.
+
+Stops on Ctrl-C, SIGTERM or SIGHUP (a second Ctrl-C stops at once). If the runner is killed
+outright (SIGKILL), a watchdog it started stops every process and removes the run directory.
 `;
 
 export const INVOKE_USAGE = `Usage: kubefaas invoke <function> [options]

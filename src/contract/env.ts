@@ -4,6 +4,11 @@
 export const Env = {
   /** Port to listen on (runtime, router, and any ContainerFunction image). */
   PORT: 'PORT',
+  /**
+   * Address to listen on (runtime, router; a ContainerFunction's program should honour it too).
+   * Unset in pods = every interface; the local runner sets 127.0.0.1 (the router: `kubefaas dev --host`).
+   */
+  BIND_HOST: 'KUBEFAAS_BIND_HOST',
   /** Function name, used in logs, metrics and events. */
   FUNCTION_NAME: 'KUBEFAAS_FUNCTION_NAME',
   /** Absolute path of the bundled handler module (CommonJS, default export or `handler`). */

@@ -5,13 +5,14 @@
  * endpoint). `concurrencyPolicy` is honoured: Forbid skips a tick while the previous one runs,
  * Replace stops it, Allow runs both.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as readline from 'node:readline';
 import { Cron } from 'croner';
 import { checkSchedule } from '../contract';
 import { runnerLog, type LogSink } from './log';
 import { materializeVolumes } from './materialize';
 import type { CronJobPlan } from './plan';
+import { signalGroup, spawnGroup, type Reaper } from './process-group';
 
 /** The outcome of one tick. */
 export interface JobRun {
@@ -32,6 +33,8 @@ export interface LocalCronOptions {
    * @default - each CronJob's schedule
    */
   readonly scheduleOverride?: string;
+  /** Registers each tick's process group, so a dying runner does not leave ticks running. @default none */
+  readonly reaper?: Reaper;
 }
 
 interface Entry {
@@ -105,7 +108,7 @@ export class LocalCron {
         runnerLog(this.log, 'warn', `${plan.name}: previous tick still running; skipping this one (concurrencyPolicy Forbid)`);
         return { cronJob: name, exitCode: null, signal: null, output: '', skipped: true };
       }
-      if (plan.concurrencyPolicy === 'Replace') for (const child of entry.running) killGroup(child, 'SIGTERM');
+      if (plan.concurrencyPolicy === 'Replace') for (const child of entry.running) signalGroup(child, 'SIGTERM');
     }
     runnerLog(this.log, 'info', `${plan.name}: tick`);
     materializeVolumes(plan.process);
@@ -114,7 +117,7 @@ export class LocalCron {
 
   private run(entry: Entry): Promise<JobRun> {
     const p = entry.plan.process;
-    const child = spawn(p.command, [...p.args], { cwd: p.cwd, env: { ...p.processEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawnGroup(p, this.opts.reaper);
     entry.running.add(child);
     const lines: string[] = [];
     for (const stream of ['stdout', 'stderr'] as const) {
@@ -141,17 +144,8 @@ export class LocalCron {
     this.stopped = true;
     for (const entry of this.entries.values()) {
       entry.timer?.stop();
-      for (const child of entry.running) killGroup(child, 'SIGKILL');
+      for (const child of entry.running) signalGroup(child, 'SIGKILL');
     }
-  }
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // already gone
   }
 }
 

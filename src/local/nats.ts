@@ -58,6 +58,7 @@ export function planNatsServer(p: {
   const maxPayload = maxPayloadOf(p.manifests, p.namespace, p.configMaps);
   const config = [
     `server_name: ${p.workload}-local`,
+    // Loopback only: the queue is for the local processes, never for the LAN.
     `listen: 127.0.0.1:${p.port}`,
     ...(maxPayload ? [`max_payload: ${maxPayload}`] : []),
     'jetstream {',

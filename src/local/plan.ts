@@ -18,6 +18,7 @@ import { LocalConfigError, resolveEnv } from './env';
 import type { Container, Manifests, PodTemplate, ServicePort, Volume } from './manifests';
 import { isNatsImage, planNatsServer, withoutNatsCredentials } from './nats';
 import { isPythonCommand, isPythonImage, localPython, minorVersion, pythonImageVersion } from './python';
+import { LOOPBACK } from './ports';
 import type { PlannedVolume } from './volume';
 import { expandVariables, pathRewriter, serviceAddressRewriter, type PathMapping, type ServiceAddress } from './rewrite';
 
@@ -54,6 +55,8 @@ export interface ProcessPlan {
   /** Full environment of the process. */
   readonly processEnv: Readonly<Record<string, string>>;
   readonly port: number;
+  /** Address it listens on (Env.BIND_HOST; nats-server's `listen`). */
+  readonly host: string;
   readonly readiness: Readiness;
   readonly volumes: readonly PlannedVolume[];
   /** Changes when anything but volume *contents* changes: then the process must restart. */
@@ -103,6 +106,8 @@ export interface PlanOptions {
   readonly projectDir: string;
   /** Port of the router (pods labelled `kubefaas.dev/component: router`). */
   readonly routerPort: number;
+  /** Address the router listens on; every other process listens on 127.0.0.1. @default '127.0.0.1' */
+  readonly routerHost?: string;
   /** Local port of every other workload, by name (see `workloadNames`). */
   readonly ports: ReadonlyMap<string, number>;
   /** The developer's environment: base variables and Secrets missing from the manifests. */
@@ -458,6 +463,9 @@ function planWorkload(
   const rewrite = (s: string): string => rewritePaths(rewriteServices(s));
 
   const env = resolveEnv(withoutNatsCredentials(container), { manifests, namespace: w.namespace, workload: w.name, developerEnv: opts.developerEnv, rewrite });
+  // Loopback unless the developer shares the router: a laptop's functions are not for the LAN.
+  const host = router ? (opts.routerHost ?? LOOPBACK) : LOOPBACK;
+  if (port !== undefined) env[Env.BIND_HOST] = host;
   applyEnvOverrides(w.name, env, opts.envOverrides);
   if (port !== undefined) env[Env.PORT] = String(port);
   // No endpoints or load balancers to drain locally: a reload or stop closes the listener at once.
@@ -496,6 +504,7 @@ function planWorkload(
     env,
     processEnv: { ...baseEnv(opts.developerEnv), ...env },
     port: port ?? 0,
+    host,
     readiness: readinessOf(container),
     volumes,
     specHash: sha256({ file, args, cwd, env, templateHash }),
@@ -520,6 +529,7 @@ function planQueue(w: Workload, container: Container, manifests: Manifests, opts
     env: {},
     processEnv: baseEnv(opts.developerEnv),
     port,
+    host: LOOPBACK,
     // JetStream is up before the client port opens, so a TCP connect means ready.
     readiness: { kind: 'tcp' },
     volumes: nats.volumes,

@@ -7,15 +7,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { RouteTable } from '../contract';
-import { ControlServer } from './control';
+import { ControlServer, controlStateFile } from './control';
 import { LocalCron, type JobRun } from './cron';
 import { consoleSink, runnerLog, type LogSink } from './log';
 import { materializeVolumes } from './materialize';
 import type { Manifests } from './manifests';
 import { requireNatsServer } from './nats';
 import { planLocalRun, workloadNames, type CronJobPlan, type EnvOverride, type LocalPlan, type ProcessPlan, type SkippedWorkload } from './plan';
-import { freePort, isListening } from './ports';
-import { ManagedProcess, type SupervisorOptions } from './process';
+import { freePort, isListening, LOOPBACK } from './ports';
+import { DEFAULT_STOP_GRACE_MS, ManagedProcess, type SupervisorOptions } from './process';
+import { Reaper } from './process-group';
 import { waitUntilReady } from './readiness';
 import { formatRoutes } from './routes';
 import { defaultWatchDirs, resolveAppSource, synthesize, type AppSource } from './synth';
@@ -23,6 +24,7 @@ import { watchDirs, type Watcher } from './watch';
 
 /** Port the router listens on unless told otherwise. */
 export const DEFAULT_ROUTER_PORT = 8080;
+
 
 export interface LocalPlatformOptions {
   /** cdk8s app file (.ts or .js) or a directory of synthesized manifests. @default the `app` of ./cdk8s.yaml */
@@ -33,6 +35,12 @@ export interface LocalPlatformOptions {
   readonly cwd?: string;
   /** Router port; 0 picks a free one. @default 8080 */
   readonly port?: number;
+  /**
+   * Address the router listens on. Functions, the queue and the control endpoint always listen on
+   * 127.0.0.1 (the router reaches them there); pass `0.0.0.0` (or a LAN address) to share the router.
+   * @default '127.0.0.1'
+   */
+  readonly host?: string;
   /** Re-synthesize and restart changed processes when files change. @default false */
   readonly watch?: boolean;
   /** Directories to watch. @default the app file's directory (or the manifest directory) */
@@ -88,8 +96,12 @@ export class LocalPlatform extends EventEmitter {
   private reloading?: Promise<void>;
   private reloadQueued = false;
   private stopped = false;
+  private reaper?: Reaper;
+  /** The runner exits without stop() (a second Ctrl-C): kill everything and still remove the run directory. */
   private readonly exitHandler = (): void => {
     for (const p of this.processes.values()) p.killNow();
+    this.cron?.stop();
+    fs.rmSync(this.runDir, { recursive: true, force: true });
   };
 
   private constructor(
@@ -98,13 +110,20 @@ export class LocalPlatform extends EventEmitter {
     private readonly log: LogSink,
     readonly port: number,
     readonly runDir: string,
+    /** Address the router listens on. */
+    readonly host: string,
   ) {
     super();
   }
 
   /** The router's base URL. */
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${urlHost(connectHost(this.host))}:${this.port}`;
+  }
+
+  /** Pid of the reaper process, which ends every process if the runner dies without stopping them. */
+  get reaperPid(): number | undefined {
+    return this.reaper?.pid;
   }
 
   /** Every running workload except the router, by name. */
@@ -163,7 +182,7 @@ export class LocalPlatform extends EventEmitter {
     }
     const port = requested === 0 ? await freePort() : requested;
     const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubefaas-run-'));
-    const platform = new LocalPlatform(source, { ...opts, cwd }, log, port, runDir);
+    const platform = new LocalPlatform(source, { ...opts, cwd }, log, port, runDir, opts.host ?? LOOPBACK);
     try {
       await platform.boot();
     } catch (err) {
@@ -187,6 +206,7 @@ export class LocalPlatform extends EventEmitter {
       runDir: this.runDir,
       projectDir: this.cwd,
       routerPort: this.port,
+      routerHost: this.host,
       ports: this.ports,
       developerEnv: this.opts.env ?? process.env,
       envOverrides: this.opts.envOverrides,
@@ -209,6 +229,10 @@ export class LocalPlatform extends EventEmitter {
 
   private async boot(): Promise<void> {
     process.once('exit', this.exitHandler);
+    // Before anything starts: from here on, even a SIGKILL of the runner leaves nothing behind.
+    this.reaper = Reaper.start(this.log, this.opts.supervisor?.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
+    this.reaper.addPath(this.runDir);
+    this.reaper.addPath(controlStateFile(this.port));
     const plan = await this.synthAndPlan();
     this.plan = plan;
     for (const s of plan.skipped) runnerLog(this.log, 'warn', `skipping ${s.name}: ${s.reason}`);
@@ -220,7 +244,7 @@ export class LocalPlatform extends EventEmitter {
     const rest = plan.processes.filter((p) => !p.isQueue);
     for (const p of rest) this.launch(p);
     await this.waitReady(rest.map((p) => p.name));
-    this.cron = new LocalCron(this.log, { scheduleOverride: this.opts.cronScheduleOverride });
+    this.cron = new LocalCron(this.log, { scheduleOverride: this.opts.cronScheduleOverride, reaper: this.reaper });
     this.cron.update(plan.cronJobs);
     this.control = await ControlServer.start(
       {
@@ -246,7 +270,7 @@ export class LocalPlatform extends EventEmitter {
 
   private launch(p: ProcessPlan): void {
     materializeVolumes(p);
-    const managed = new ManagedProcess(p, this.log, this.opts.supervisor);
+    const managed = new ManagedProcess(p, this.log, this.opts.supervisor, this.reaper);
     this.processes.set(p.name, managed);
     managed.start();
   }
@@ -257,8 +281,9 @@ export class LocalPlatform extends EventEmitter {
       names.map(async (name) => {
         const p = this.processes.get(name);
         if (!p) return;
-        const ready = await waitUntilReady(p.plan.port, p.plan.readiness, { timeoutMs });
-        if (ready) runnerLog(this.log, 'info', `${name} ready on 127.0.0.1:${p.plan.port}`);
+        const host = connectHost(p.plan.host);
+        const ready = await waitUntilReady(p.plan.port, p.plan.readiness, { timeoutMs, host });
+        if (ready) runnerLog(this.log, 'info', `${name} ready on ${urlHost(host)}:${p.plan.port}`);
         else runnerLog(this.log, 'warn', `${name} is not ready after ${timeoutMs} ms (probe ${describeProbe(p.plan)}); its output above may say why`);
       }),
     );
@@ -358,7 +383,18 @@ export class LocalPlatform extends EventEmitter {
     this.processes.clear();
     process.removeListener('exit', this.exitHandler);
     fs.rmSync(this.runDir, { recursive: true, force: true });
+    await this.reaper?.close();
   }
+}
+
+/** Where a client reaches a server listening on `host`: a wildcard address is reached on loopback. */
+export function connectHost(host: string): string {
+  return host === '' || host === '0.0.0.0' || host === '::' ? LOOPBACK : host;
+}
+
+/** `host` as written in a URL (IPv6 literals in brackets). */
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 function describeProbe(p: ProcessPlan): string {

@@ -1,5 +1,8 @@
 import * as net from 'node:net';
 
+/** The address local processes listen on (and the runner connects to). */
+export const LOOPBACK = '127.0.0.1';
+
 /** A currently free TCP port on 127.0.0.1 (the OS picks it; it is released before returning). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -13,10 +16,10 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Whether something accepts TCP connections on 127.0.0.1:port. */
-export function isListening(port: number, timeoutMs = 1000): Promise<boolean> {
+/** Whether something accepts TCP connections on host:port. */
+export function isListening(port: number, timeoutMs = 1000, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: '127.0.0.1', port });
+    const socket = net.connect({ host, port });
     const done = (ok: boolean): void => {
       socket.destroy();
       resolve(ok);

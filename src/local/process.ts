@@ -3,11 +3,15 @@
  * stopping it also stops anything it spawned), its output streamed line by line under its name,
  * restarted with exponential backoff when it exits on its own, stopped with SIGTERM then SIGKILL.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as readline from 'node:readline';
 import type { LogSink } from './log';
 import { runnerLog } from './log';
 import type { ProcessPlan } from './plan';
+import { signalGroup, spawnGroup, type Reaper } from './process-group';
+
+/** How long `stop()` waits after SIGTERM before SIGKILL, unless told otherwise. */
+export const DEFAULT_STOP_GRACE_MS = 5000;
 
 export interface SupervisorOptions {
   /** First restart delay after a crash; doubles per consecutive crash. @default 250 */
@@ -34,12 +38,13 @@ export class ManagedProcess {
     private currentPlan: ProcessPlan,
     private readonly log: LogSink,
     opts: SupervisorOptions = {},
+    private readonly reaper?: Reaper,
   ) {
     this.opts = {
       initialBackoffMs: opts.initialBackoffMs ?? 250,
       maxBackoffMs: opts.maxBackoffMs ?? 10_000,
       healthyAfterMs: opts.healthyAfterMs ?? 10_000,
-      stopGraceMs: opts.stopGraceMs ?? 5000,
+      stopGraceMs: opts.stopGraceMs ?? DEFAULT_STOP_GRACE_MS,
     };
     this.backoffMs = this.opts.initialBackoffMs;
   }
@@ -65,7 +70,7 @@ export class ManagedProcess {
   start(): void {
     this.stopping = false;
     const p = this.currentPlan;
-    const child = spawn(p.command, [...p.args], { cwd: p.cwd, env: { ...p.processEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawnGroup(p, this.reaper);
     this.child = child;
     this.startedAt = Date.now();
     for (const stream of ['stdout', 'stderr'] as const) {
@@ -125,14 +130,5 @@ export class ManagedProcess {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.child) signalGroup(this.child, 'SIGKILL');
-  }
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // The group is gone already.
   }
 }

@@ -8,10 +8,10 @@ import { isListening } from './ports';
 
 const POLL_MS = 100;
 
-function httpReady(port: number, path: string): Promise<boolean> {
+function httpReady(host: string, port: number, path: string): Promise<boolean> {
   return new Promise((resolve) => {
     // agent: false → no pooled socket outlives the probe.
-    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: 1000 }, (res) => {
+    const req = http.get({ host, port, path, agent: false, timeout: 1000 }, (res) => {
       res.resume();
       resolve((res.statusCode ?? 500) < 400);
     });
@@ -20,17 +20,21 @@ function httpReady(port: number, path: string): Promise<boolean> {
   });
 }
 
-export function probeOnce(port: number, readiness: Readiness): Promise<boolean> {
-  if (readiness.kind === 'http') return httpReady(port, readiness.path);
-  if (readiness.kind === 'tcp') return isListening(port);
+export function probeOnce(port: number, readiness: Readiness, host = '127.0.0.1'): Promise<boolean> {
+  if (readiness.kind === 'http') return httpReady(host, port, readiness.path);
+  if (readiness.kind === 'tcp') return isListening(port, 1000, host);
   return Promise.resolve(true);
 }
 
 /** Resolves true once ready, false when `timeoutMs` passes or `signal` aborts first. */
-export async function waitUntilReady(port: number, readiness: Readiness, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<boolean> {
+export async function waitUntilReady(
+  port: number,
+  readiness: Readiness,
+  opts: { timeoutMs: number; signal?: AbortSignal; host?: string },
+): Promise<boolean> {
   const deadline = Date.now() + opts.timeoutMs;
   while (!opts.signal?.aborted) {
-    if (await probeOnce(port, readiness)) return true;
+    if (await probeOnce(port, readiness, opts.host)) return true;
     if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

@@ -123,7 +123,8 @@ export async function synthesize(source: AppSource, opts: SynthOptions = {}): Pr
   }
 }
 
-function nodeArgsFor(file: string, cwd: string): string[] {
+/** Node arguments that run `file`: directly for JavaScript, through tsx for TypeScript. */
+export function nodeArgsFor(file: string, cwd: string): string[] {
   if (JS_EXTENSIONS.has(path.extname(file))) return [file];
   return ['--import', tsxLoaderUrl(cwd), file];
 }

@@ -15,6 +15,8 @@ export const RouterDefaults = {
 export interface RouterConfig {
   /** 0 picks a free port (tests); the bound port is logged in the `listening` line. */
   readonly port: number;
+  /** Address to listen on; undefined = every interface (pods). */
+  readonly host?: string;
   readonly routesPath: string;
   /** Share of successful requests that get an access-log line (errors are always logged). */
   readonly accessLogSample: number;
@@ -36,6 +38,7 @@ export class ConfigError extends Error {
 export function readRouterConfig(env: NodeJS.ProcessEnv): RouterConfig {
   return {
     port: readNumber(env, Env.PORT, RouterDefaults.port, 0, 65535, true),
+    host: env[Env.BIND_HOST] || undefined,
     routesPath: env[Env.ROUTES_PATH] || RouterDefaults.routesPath,
     accessLogSample: readNumber(env, Env.ACCESS_LOG_SAMPLE, RouterDefaults.accessLogSample, 0, 1, false),
     shutdownGraceMs: readNumber(env, Env.SHUTDOWN_GRACE_MS, RouterDefaults.shutdownGraceMs, 0, 3_600_000, true),

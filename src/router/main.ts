@@ -51,9 +51,9 @@ async function main(): Promise<void> {
   }
 
   const server = createRouterServer(state, { fastPath: config.fastPath });
-  server.listen(config.port, () => {
-    const { port } = server.address() as AddressInfo;
-    log.log('info', 'listening', { port, routes: config.routesPath, accessLogSample: config.accessLogSample, fastPath: state.fastPathActive });
+  server.listen({ port: config.port, host: config.host }, () => {
+    const { port, address } = server.address() as AddressInfo;
+    log.log('info', 'listening', { port, host: address, routes: config.routesPath, accessLogSample: config.accessLogSample, fastPath: state.fastPathActive });
     if (config.fastPath && !state.fastPathActive) {
       log.log('warn', "fast path unavailable: this node version's HTTP parser cannot be used that way; node:http serves every request");
     }

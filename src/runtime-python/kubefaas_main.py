@@ -66,6 +66,8 @@ def read_config(env):
         "max_body_bytes": read_int(env, "KUBEFAAS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 0),
         "shutdown_grace_ms": read_int(env, "KUBEFAAS_SHUTDOWN_GRACE_MS", DEFAULT_SHUTDOWN_GRACE_MS, 0),
         "threads": read_int(env, "KUBEFAAS_PYTHON_THREADS", min(32, (os.cpu_count() or 1) + 4), 1),
+        # Env.BIND_HOST: unset in pods (every interface); the local runner sets 127.0.0.1.
+        "bind_host": env.get("KUBEFAAS_BIND_HOST") or None,
     }
 
 
@@ -113,8 +115,16 @@ def load_handler(spec, code_dir):
     return fn
 
 
-def listening_socket(port):
-    """A dual-stack socket on every interface when IPv6 is there, else IPv4 (one port either way)."""
+def listening_socket(port, host=None):
+    """On `host` when given; else a dual-stack socket on every interface when IPv6 is there, else IPv4."""
+    if host is not None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        return sock
     try:
         sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         try:
@@ -141,7 +151,7 @@ async def serve(config, handler, sink):
         config["max_body_bytes"], config["shutdown_grace_ms"], config["threads"], sink,
     )
     try:
-        sock = listening_socket(config["port"])
+        sock = listening_socket(config["port"], config["bind_host"])
     except OSError as err:
         fatal(f"cannot listen on port {config['port']}", err)
     port = await runtime.listen(sock)

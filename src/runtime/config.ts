@@ -15,6 +15,8 @@ export const RuntimeDefaults = {
 /** Everything the runtime process reads from its environment. */
 export interface RuntimeConfig {
   readonly port: number;
+  /** Address to listen on; undefined = every interface (pods). */
+  readonly host?: string;
   readonly functionName: string;
   readonly handlerPath: string;
   readonly timeoutMs: number;
@@ -43,6 +45,7 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
   }
   return {
     port: readInteger(env, Env.PORT, RuntimeDefaults.port, 0),
+    host: env[Env.BIND_HOST] || undefined,
     functionName: env[Env.FUNCTION_NAME] || 'function',
     handlerPath,
     timeoutMs: readInteger(env, Env.TIMEOUT_MS, RuntimeDefaults.timeoutMs, 1),

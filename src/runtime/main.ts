@@ -48,15 +48,16 @@ function start(): void {
     drainDelayMs: config.drainDelayMs,
   });
 
-  runtime.listen(config.port).then(
+  runtime.listen(config.port, config.host).then(
     (address) =>
       runtime.log.info('listening', {
         port: address.port,
+        host: address.address,
         timeoutMs: config.timeoutMs,
         maxConcurrency: config.maxConcurrency,
         maxBodyBytes: config.maxBodyBytes,
       }),
-    (err) => fatal(`cannot listen on port ${config.port}`, err),
+    (err) => fatal(`cannot listen on ${config.host ?? '*'}:${config.port}`, err),
   );
 
   queue?.start(runtime, handler).catch((err) => fatal('cannot start the queue consumers', err));

@@ -106,7 +106,8 @@ describe('kubefaas dev + invoke', () => {
 
   test('SIGTERM stops every child process and exits 0', async () => {
     const children = childPids(dev.pid!);
-    expect(children.length).toBe(2);
+    // The router, hello and the reaper (see test/local/signals.test.ts).
+    expect(children.length).toBe(3);
     const exited = new Promise<number | null>((resolve) => dev.once('exit', resolve));
     dev.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -72,3 +72,78 @@ export async function get(url: string, init?: RequestInit): Promise<{ status: nu
   const res = await fetch(url, init);
   return { status: res.status, body: await res.text() };
 }
+
+/** Decodes a /proc/net/tcp{,6} address (`0100007F:1F90`) to `127.0.0.1:8080` / `[::1]:8080`. */
+function procAddress(hex: string): string {
+  const [ip, port] = hex.split(':');
+  const portNumber = parseInt(port, 16);
+  if (ip.length === 8) {
+    const bytes = Buffer.from(ip, 'hex').reverse(); // host byte order (little endian) on x86/arm
+    return `${[...bytes].join('.')}:${portNumber}`;
+  }
+  // Four 32-bit words, each in host byte order.
+  const words = ip.match(/.{8}/g)!.map((w) => Buffer.from(w, 'hex').reverse());
+  const bytes = Buffer.concat(words);
+  if (bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
+    return `[::ffff:${[...bytes.subarray(12)].join('.')}]:${portNumber}`;
+  }
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
+  const text = groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
+  return `[${text}]:${portNumber}`;
+}
+
+/**
+ * The TCP addresses `pid` listens on, from /proc (Linux): its socket inodes matched against the
+ * LISTEN rows of /proc/net/tcp and tcp6. Undefined where /proc is not available.
+ */
+export function listeningAddresses(pid: number): string[] | undefined {
+  if (!fs.existsSync('/proc/net/tcp')) return undefined;
+  const inodes = new Set<string>();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m) inodes.add(m[1]);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  const out: string[] = [];
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    if (!fs.existsSync(table)) continue;
+    for (const line of fs.readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      if (cols.length < 10 || cols[3] !== '0A' || !inodes.has(cols[9])) continue;
+      out.push(procAddress(cols[1]));
+    }
+  }
+  return out.sort();
+}
+
+/** The nats-server StatefulSet and Service of a fixture platform (what Queue.nats() synthesizes, reduced). */
+export function natsFixtureObjects(namespace = 'kubefaas'): import('../../src/local/manifests').KubeObject[] {
+  const labels = { 'app.kubernetes.io/name': 'kubefaas-nats' };
+  return [
+    {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'kubefaas-nats', namespace },
+      spec: {
+        serviceName: 'kubefaas-nats',
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: { containers: [{ name: 'nats', image: 'nats:2.10.29-alpine', ports: [{ name: 'client', containerPort: 4222 }] }] },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'kubefaas-nats', namespace },
+      spec: { selector: labels, ports: [{ name: 'client', port: 4222, targetPort: 'client' }] },
+    },
+  ];
+}

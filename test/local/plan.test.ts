@@ -83,6 +83,13 @@ describe('planLocalRun on the agreed platform shape', () => {
     expect(processNamed(result, 'hello').env[Env.PORT]).toBe(String(processNamed(result, 'hello').port));
   });
 
+  test('every process listens on 127.0.0.1 (Env.BIND_HOST); routerHost moves only the router', () => {
+    for (const p of result.processes) expect([p.host, p.env[Env.BIND_HOST]]).toEqual(['127.0.0.1', '127.0.0.1']);
+    const shared = plan(objects, { routerHost: '0.0.0.0' });
+    expect(processNamed(shared, 'kubefaas-router')).toMatchObject({ host: '0.0.0.0', env: { [Env.BIND_HOST]: '0.0.0.0' } });
+    expect(processNamed(shared, 'hello')).toMatchObject({ host: '127.0.0.1', env: { [Env.BIND_HOST]: '127.0.0.1' } });
+  });
+
   test('node:* image with command node runs the local node on the materialized runtime', () => {
     const hello = processNamed(result, 'hello');
     expect(hello.command).toBe(process.execPath);

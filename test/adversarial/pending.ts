@@ -1,0 +1,54 @@
+/**
+ * Adversarial cases that fail until a fix on another branch is merged, keyed by the item number of
+ * issue 15 ('N1', 'N2', …: new findings of this suite, not in the issue). The suite skips them and
+ * prints why; everything else is a real assertion.
+ *
+ * To enable cases after merging a fix: delete its entry below (the cases then run in every
+ * `npm test`), or try them first with `KUBEFAAS_PENDING=1,4 npm run test:adversarial`
+ * (`KUBEFAAS_PENDING=all` runs every pending case).
+ */
+export type PendingKey = '1' | '2' | '3' | '4' | '5' | '6' | '9' | '10' | 'N1' | 'N2' | 'N3' | 'N4';
+
+export const PENDING_FIXES: Readonly<Partial<Record<PendingKey, string>>> = {
+  '1': 'router: bad percent-encoding under /async-function/ (POST /async-function/%ZZ, GET /async-function/<fn>/%ZZ) is never answered',
+  '2': 'router: a body over the function limit becomes 502 (upstream reset after its 413) instead of 413',
+  '3': 'router: /async-function/<fn> accepts bodies over the function body limit',
+  '4': 'router: no headers/request-body timeout (slowloris, slow body); the fast path hangs on bare-LF heads',
+  '5': 'queue: GET /async-function/<fn>/<id> returns the raw handler error message',
+  '9': 'router: /function/<name> answers every method for a GET-only function',
+  N1: 'router fast path: answers an HTTP/1.1 request without Host (node:http, and so the other path and the runtime, answer 400)',
+  N2:
+    'router (both paths) and runtime: after Connection: Upgrade the body is no longer parsed (node:http upgrade mode), so a ' +
+    'malformed chunked body is never rejected: 504 after the function timeout instead of 400',
+  N3: 'runtime: a handler that blocks the event loop past its timeout has its late result answered 200 (in some runs), not 504',
+  N4:
+    'runtime: answers 413 with connection: close and stops reading while the client still sends, so the client often ' +
+    'sees a reset instead of the 413 (no lingering close; the cause of item 2 on the router side)',
+};
+
+const enabled = new Set(
+  (process.env.KUBEFAAS_PENDING ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
+/** Whether the cases of issue-15 item `item` run (its fix is merged, or KUBEFAAS_PENDING asks for them). */
+export function fixed(item: PendingKey | undefined): boolean {
+  return item === undefined || !(item in PENDING_FIXES) || enabled.has('all') || enabled.has(item);
+}
+
+const announced = new Set<PendingKey>();
+
+/** `test(name, fn)`, or a skip that prints which pending fix it waits for. */
+export function testUnlessPending(item: PendingKey | undefined, name: string, fn: () => Promise<unknown>, timeoutMs?: number): void {
+  if (fixed(item)) {
+    test(name, fn, timeoutMs);
+    return;
+  }
+  if (!announced.has(item!)) {
+    announced.add(item!);
+    process.stderr.write(`adversarial: skipping cases pending fix ${item}: ${PENDING_FIXES[item!]}\n`);
+  }
+  test.skip(`[pending fix ${item}] ${name}`, fn);
+}
