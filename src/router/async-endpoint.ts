@@ -58,11 +58,15 @@ export class AsyncEndpoint {
     const path = q === -1 ? url : url.slice(0, q);
     const rest = path.slice(ASYNC_FUNCTION_PATH_PREFIX.length);
     const slash = rest.indexOf('/');
-    const name = decodeURIComponent(slash === -1 ? rest : rest.slice(0, slash));
     const answer = (status: number, body: unknown, extra?: readonly string[]): number => {
       client.sendJson(status, body, info.requestId, info.closeConnection, extra);
       return status;
     };
+    const name = decodePathSegment(slash === -1 ? rest : rest.slice(0, slash));
+    if (name === undefined) {
+      discard(req.body);
+      return Promise.resolve(answer(400, errorBody('bad percent-encoding in the function name')));
+    }
     if (name === '' || !info.hasFunction(name)) {
       discard(req.body);
       return Promise.resolve(answer(404, errorBody(`no function named '${name}'`)));
@@ -70,7 +74,8 @@ export class AsyncEndpoint {
     const queue = this.client;
     if (req.method === 'GET' && slash !== -1) {
       if (!queue) return Promise.resolve(answer(503, errorBody('queue unavailable, try again'), ['retry-after', '1']));
-      const callId = decodeURIComponent(rest.slice(slash + 1));
+      const callId = decodePathSegment(rest.slice(slash + 1));
+      if (callId === undefined) return Promise.resolve(answer(400, errorBody('bad percent-encoding in the call id')));
       return queue.getCallState(callId).then(
         (state) => (state && state.function === name ? answer(200, state) : answer(404, errorBody(`no call '${callId}' for ${name} (unknown or expired)`))),
         (err: Error) => answer(503, errorBody(`queue unavailable: ${err.message}`), ['retry-after', '1']),
@@ -129,6 +134,20 @@ export function headerRecord(rawHeaders: readonly string[]): Record<string, stri
     else record[name] = `${previous}, ${value}`;
   }
   return record;
+}
+
+/**
+ * A percent-encoded path segment, or undefined when the encoding is malformed (`%ZZ`, a lone `%`,
+ * invalid UTF-8): client input, so a 400 — never an exception that escapes the request.
+ * Segments without `%` (the common case) are returned as they are, without a decode.
+ */
+export function decodePathSegment(segment: string): string | undefined {
+  if (segment.indexOf('%') === -1) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A body nobody will read: a stream is drained so the connection can carry the next request. */
