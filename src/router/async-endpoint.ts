@@ -28,6 +28,8 @@ export interface AsyncRequestInfo {
   readonly closeConnection: boolean;
   /** True when the route table knows the function. */
   readonly hasFunction: (name: string) => boolean;
+  /** The function's own body limit (Infinity when the table does not say): the same on the async path as on the sync one. */
+  readonly maxBodyBytes: (name: string) => number;
 }
 
 /**
@@ -89,9 +91,14 @@ export class AsyncEndpoint {
       discard(req.body);
       return Promise.resolve(answer(503, errorBody('queue unavailable: the call was not accepted, try again'), ['retry-after', '1']));
     }
-    const limit = (queue.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM_BYTES;
+    const queueLimit = (queue.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM_BYTES;
+    const functionLimit = info.maxBodyBytes(name);
+    const limit = Math.min(queueLimit, functionLimit);
     const accept = async (body: Buffer | undefined): Promise<number> => {
-      if (body === undefined) return answer(413, errorBody(`async call body exceeds ${limit} bytes`), ['connection', 'close']);
+      if (body === undefined) {
+        const whose = functionLimit <= queueLimit ? `the function's limit of ${limit} bytes` : `${limit} bytes (the queue's message size)`;
+        return answer(413, errorBody(`async call body exceeds ${whose}`), ['connection', 'close']);
+      }
       const fnPath = (slash === -1 ? '/' : rest.slice(slash)) + (q === -1 ? '' : url.slice(q));
       const headers = headerRecord(req.rawHeaders);
       try {

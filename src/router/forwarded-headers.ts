@@ -52,6 +52,8 @@ export interface InboundHeaders {
   readonly forwardedProto: string | undefined;
   /** The request announces a body (non-zero Content-Length or a Transfer-Encoding). */
   readonly hasBody: boolean;
+  /** The announced Content-Length, or -1 when none (no body, or chunked). */
+  readonly contentLength: number;
 }
 
 /** One pass over the raw header list (no lazy `req.headers` object is built). */
@@ -64,6 +66,7 @@ export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
   let forwardedHost: string | undefined;
   let forwardedProto: string | undefined;
   let hasBody = false;
+  let contentLength = -1;
   let connectionTokens: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
@@ -81,7 +84,10 @@ export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
       case Role.ForwardedHost: forwardedHost ??= value; break;
       case Role.ForwardedProto: forwardedProto ??= value; break;
       case Role.ContentLength:
-        if (value !== '0') hasBody = true;
+        if (value !== '0') {
+          hasBody = true;
+          contentLength = Number(value);
+        } else contentLength = 0;
         forward.push(name, value);
         break;
       case Role.TransferEncoding: hasBody = true; break;
@@ -93,7 +99,7 @@ export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
     }
   }
   const filtered = connectionTokens === undefined ? forward : dropConnectionNamed(forward, connectionTokens);
-  return { forward: filtered, host, requestId, traceparent, forwardedFor, forwardedHost, forwardedProto, hasBody };
+  return { forward: filtered, host, requestId, traceparent, forwardedFor, forwardedHost, forwardedProto, hasBody, contentLength };
 }
 
 /** Headers named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1). Rare, so done in a second pass. */
