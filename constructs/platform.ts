@@ -1,7 +1,7 @@
 import { ApiObject, Chart, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import { Annotations, Endpoints, Env, HttpMethod, Labels, Paths, QueueEnv, ROUTER_NAME, RouteTable, SERVICE_PORT, routeShape, serviceHost } from '../src/contract';
+import { Annotations, Endpoints, Env, HttpMethod, Labels, Paths, QueueEnv, ROUTER_NAME, RouteTable, RouteTarget, SERVICE_PORT, routeShape, serviceHost } from '../src/contract';
 import { Defaults, Limits } from './defaults';
 import { EnvInput } from './env';
 import { ValidationError, validationMessage } from './errors';
@@ -224,6 +224,8 @@ export interface PlatformFunction extends QueueConsumer {
   readonly alerts?: FunctionAlertOptions;
   /** Whether the pods serve kubefaas metrics on `/metrics`. */
   readonly servesMetrics: boolean;
+  /** The request body limit the function's runtime enforces (bytes); the router enforces it too. Absent: no limit known (a container). */
+  readonly maxBodyBytes?: number;
 }
 
 /** One HTTP route claimed by a function; the platform turns all of them into the route table. */
@@ -427,9 +429,10 @@ export class Platform extends Chart {
 
   /** The route table the router serves (what goes into the kubefaas-routes ConfigMap). */
   public routeTable(): RouteTable {
-    const functions: Record<string, { url: string; timeoutMs: number }> = {};
+    const functions: Record<string, RouteTarget> = {};
     for (const fn of this._functions) {
-      functions[fn.functionName] = { url: fn.url, timeoutMs: fn.timeoutMillis + Limits.routerTimeoutMarginMs };
+      const timeoutMs = fn.timeoutMillis + Limits.routerTimeoutMarginMs;
+      functions[fn.functionName] = fn.maxBodyBytes === undefined ? { url: fn.url, timeoutMs } : { url: fn.url, timeoutMs, maxBodyBytes: fn.maxBodyBytes };
     }
     return {
       version: 1,

@@ -24,6 +24,12 @@ export interface RouteTarget {
   readonly url: string;
   /** Per-request timeout the router applies to this function, in milliseconds. */
   readonly timeoutMs: number;
+  /**
+   * Largest request body the function accepts, in bytes (the function's `maxBodySize`): the router
+   * answers 413 itself on every path into the function (sync and async) before forwarding.
+   * Absent in tables written before the field existed: then only the runtime enforces it.
+   */
+  readonly maxBodyBytes?: number;
 }
 
 /** One HTTP trigger: requests matching method + path (+ host) go to `function`. */

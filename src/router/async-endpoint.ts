@@ -28,6 +28,8 @@ export interface AsyncRequestInfo {
   readonly closeConnection: boolean;
   /** True when the route table knows the function. */
   readonly hasFunction: (name: string) => boolean;
+  /** The function's own body limit (Infinity when the table does not say): the same on the async path as on the sync one. */
+  readonly maxBodyBytes: (name: string) => number;
 }
 
 /**
@@ -58,11 +60,15 @@ export class AsyncEndpoint {
     const path = q === -1 ? url : url.slice(0, q);
     const rest = path.slice(ASYNC_FUNCTION_PATH_PREFIX.length);
     const slash = rest.indexOf('/');
-    const name = decodeURIComponent(slash === -1 ? rest : rest.slice(0, slash));
     const answer = (status: number, body: unknown, extra?: readonly string[]): number => {
       client.sendJson(status, body, info.requestId, info.closeConnection, extra);
       return status;
     };
+    const name = decodePathSegment(slash === -1 ? rest : rest.slice(0, slash));
+    if (name === undefined) {
+      discard(req.body);
+      return Promise.resolve(answer(400, errorBody('bad percent-encoding in the function name')));
+    }
     if (name === '' || !info.hasFunction(name)) {
       discard(req.body);
       return Promise.resolve(answer(404, errorBody(`no function named '${name}'`)));
@@ -70,7 +76,8 @@ export class AsyncEndpoint {
     const queue = this.client;
     if (req.method === 'GET' && slash !== -1) {
       if (!queue) return Promise.resolve(answer(503, errorBody('queue unavailable, try again'), ['retry-after', '1']));
-      const callId = decodeURIComponent(rest.slice(slash + 1));
+      const callId = decodePathSegment(rest.slice(slash + 1));
+      if (callId === undefined) return Promise.resolve(answer(400, errorBody('bad percent-encoding in the call id')));
       return queue.getCallState(callId).then(
         (state) => (state && state.function === name ? answer(200, state) : answer(404, errorBody(`no call '${callId}' for ${name} (unknown or expired)`))),
         (err: Error) => answer(503, errorBody(`queue unavailable: ${err.message}`), ['retry-after', '1']),
@@ -84,9 +91,14 @@ export class AsyncEndpoint {
       discard(req.body);
       return Promise.resolve(answer(503, errorBody('queue unavailable: the call was not accepted, try again'), ['retry-after', '1']));
     }
-    const limit = (queue.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM_BYTES;
+    const queueLimit = (queue.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM_BYTES;
+    const functionLimit = info.maxBodyBytes(name);
+    const limit = Math.min(queueLimit, functionLimit);
     const accept = async (body: Buffer | undefined): Promise<number> => {
-      if (body === undefined) return answer(413, errorBody(`async call body exceeds ${limit} bytes`), ['connection', 'close']);
+      if (body === undefined) {
+        const whose = functionLimit <= queueLimit ? `the function's limit of ${limit} bytes` : `${limit} bytes (the queue's message size)`;
+        return answer(413, errorBody(`async call body exceeds ${whose}`), ['connection', 'close']);
+      }
       const fnPath = (slash === -1 ? '/' : rest.slice(slash)) + (q === -1 ? '' : url.slice(q));
       const headers = headerRecord(req.rawHeaders);
       try {
@@ -129,6 +141,20 @@ export function headerRecord(rawHeaders: readonly string[]): Record<string, stri
     else record[name] = `${previous}, ${value}`;
   }
   return record;
+}
+
+/**
+ * A percent-encoded path segment, or undefined when the encoding is malformed (`%ZZ`, a lone `%`,
+ * invalid UTF-8): client input, so a 400 — never an exception that escapes the request.
+ * Segments without `%` (the common case) are returned as they are, without a decode.
+ */
+export function decodePathSegment(segment: string): string | undefined {
+  if (segment.indexOf('%') === -1) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A body nobody will read: a stream is drained so the connection can carry the next request. */

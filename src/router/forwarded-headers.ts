@@ -62,6 +62,8 @@ export interface InboundHeaders {
   readonly authorization: string | undefined;
   /** `X-Api-Key`. */
   readonly apiKey: string | undefined;
+  /** The announced Content-Length, or -1 when none (no body, or chunked). */
+  readonly contentLength: number;
 }
 
 /** One pass over the raw header list (no lazy `req.headers` object is built). */
@@ -76,6 +78,7 @@ export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
   let hasBody = false;
   let authorization: string | undefined;
   let apiKey: string | undefined;
+  let contentLength = -1;
   let connectionTokens: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
@@ -93,7 +96,10 @@ export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
       case Role.ForwardedHost: forwardedHost ??= value; break;
       case Role.ForwardedProto: forwardedProto ??= value; break;
       case Role.ContentLength:
-        if (value !== '0') hasBody = true;
+        if (value !== '0') {
+          hasBody = true;
+          contentLength = Number(value);
+        } else contentLength = 0;
         forward.push(name, value);
         break;
       case Role.TransferEncoding: hasBody = true; break;
@@ -107,7 +113,7 @@ export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
     }
   }
   const filtered = connectionTokens === undefined ? forward : dropConnectionNamed(forward, connectionTokens);
-  return { forward: filtered, host, requestId, traceparent, forwardedFor, forwardedHost, forwardedProto, hasBody, authorization, apiKey };
+  return { forward: filtered, host, requestId, traceparent, forwardedFor, forwardedHost, forwardedProto, hasBody, authorization, apiKey, contentLength };
 }
 
 /** Headers named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1). Rare, so done in a second pass. */

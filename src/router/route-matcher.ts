@@ -103,6 +103,11 @@ export class RouteMatcher {
     return this.byFunction.has(name);
   }
 
+  /** The function's request body limit in bytes (Infinity when unknown or not set). */
+  maxBodyBytes(name: string): number {
+    return this.byFunction.get(name)?.upstream.maxBodyBytes ?? Infinity;
+  }
+
   /** `/function/<name>` → `/`, `/function/<name>/<rest>?q` → `/<rest>?q`. */
   private matchFunctionPath(url: string): RouteMatch | null {
     const start = FUNCTION_PATH_PREFIX.length;

@@ -48,7 +48,7 @@ function checkTarget(name: string, target: unknown): RouteTarget {
   const where = `functions.${name}`;
   if (!isFunctionName(name)) throw new RouteTableError(`${where}: name must be a DNS-1035 label (a Service name)`);
   if (!isObject(target)) throw new RouteTableError(`${where}: must be an object { url, timeoutMs }`);
-  const { url, timeoutMs } = target;
+  const { url, timeoutMs, maxBodyBytes } = target;
   if (typeof url !== 'string') throw new RouteTableError(`${where}.url: must be a string`);
   let parsed: URL;
   try {
@@ -63,7 +63,10 @@ function checkTarget(name: string, target: unknown): RouteTarget {
   if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
     throw new RouteTableError(`${where}.timeoutMs: must be an integer between 1 and ${MAX_TIMEOUT_MS}`);
   }
-  return { url: parsed.origin, timeoutMs };
+  if (maxBodyBytes !== undefined && (typeof maxBodyBytes !== 'number' || !Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0)) {
+    throw new RouteTableError(`${where}.maxBodyBytes: must be a non-negative integer`);
+  }
+  return maxBodyBytes === undefined ? { url: parsed.origin, timeoutMs } : { url: parsed.origin, timeoutMs, maxBodyBytes };
 }
 
 function checkRoute(route: unknown, index: number, functions: Record<string, RouteTarget>): Route {

@@ -70,6 +70,7 @@ function callAsync(state: RouterState, asyncCalls: NonNullable<RouterState['asyn
         traceparent,
         closeConnection: state.draining,
         hasFunction: (name) => matcher.hasFunction(name),
+        maxBodyBytes: (name) => matcher.maxBodyBytes(name),
       })
       .then(
         (status) => state.accessLog.record({ requestId, method, url, status, fn: '', durationMs: performance.now() - receivedAt }),
@@ -93,6 +94,14 @@ function proxyRequest(state: RouterState, matcher: RouteMatcher, request: Routab
     }
     return false;
   }
+  // --- body limit (issue 15 item 2): a Content-Length over the function's limit is refused before
+  // anything is forwarded; the connection closes, since the unread body cannot be skipped cheaply.
+  if (inbound.contentLength > match.entry.upstream.maxBodyBytes) {
+    const limit = match.entry.upstream.maxBodyBytes;
+    rejectRequest(state, client, method, url, requestId, receivedAt, 413, `request body exceeds the function's limit of ${limit} bytes`, undefined, true);
+    return false;
+  }
+  // --- end body limit
   // Router policies (auth, rate limits): one step, skipped when the table has none.
   const policies = state.policies;
   if (policies !== undefined) {
@@ -169,8 +178,9 @@ export function rejectRequest(
   status: number,
   message: string,
   extra?: readonly string[],
+  closeConnection = state.draining,
 ): void {
-  client.sendJson(status, errorBody(message), requestId, state.draining, extra);
+  client.sendJson(status, errorBody(message), requestId, closeConnection, extra);
   state.unmatched.inc(KNOWN_METHODS.has(method) ? method : 'OTHER', status);
   state.accessLog.record({ requestId, method, url, status, fn: '', durationMs: performance.now() - receivedAt });
 }

@@ -28,6 +28,8 @@ export class Upstream {
     /** Updated in place when a new table changes only the timeout. */
     public timeoutMs: number,
     metrics: RouterMetrics,
+    /** The function's body limit (Infinity when the table does not say); updated in place like the timeout. */
+    public maxBodyBytes: number = Infinity,
   ) {
     this.pool = new UpstreamPool(origin, { connections: POOL_CONNECTIONS });
     this.durations = metrics.durations(name);
@@ -68,14 +70,14 @@ export class Upstreams {
   prepare(table: RouteTable): PreparedUpstreams {
     const next = new Map<string, Upstream>();
     const created: Upstream[] = [];
-    const timeouts: Array<[Upstream, number]> = [];
+    const timeouts: Array<[Upstream, number, number]> = [];
     for (const [name, target] of Object.entries(table.functions)) {
       const current = this.byName.get(name);
       if (current !== undefined && current.origin === target.url) {
-        timeouts.push([current, target.timeoutMs]);
+        timeouts.push([current, target.timeoutMs, target.maxBodyBytes ?? Infinity]);
         next.set(name, current);
       } else {
-        const upstream = new Upstream(name, target.url, target.timeoutMs, this.metrics);
+        const upstream = new Upstream(name, target.url, target.timeoutMs, this.metrics, target.maxBodyBytes ?? Infinity);
         created.push(upstream);
         next.set(name, upstream);
       }
@@ -83,7 +85,10 @@ export class Upstreams {
     return {
       upstreams: next,
       commit: () => {
-        for (const [upstream, timeoutMs] of timeouts) upstream.timeoutMs = timeoutMs;
+        for (const [upstream, timeoutMs, maxBodyBytes] of timeouts) {
+          upstream.timeoutMs = timeoutMs;
+          upstream.maxBodyBytes = maxBodyBytes;
+        }
         for (const [name, upstream] of this.byName) {
           if (next.get(name) !== upstream) void upstream.close(RETIRE_GRACE_MS);
         }

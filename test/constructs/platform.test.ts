@@ -95,11 +95,12 @@ describe('Platform', () => {
     await expectValid(existing, { existingNamespaces: ['team-a'] });
   });
 
-  test('route table: every function with its URL and timeout, every HTTP trigger', () => {
+  test('route table: every function with its URL, timeout and body limit, every HTTP trigger', () => {
     const platform = newPlatform({ namespace: 'faas' });
     new NodeFunction(platform, 'hello', {
       code: INLINE,
       timeout: Duration.seconds(10),
+      maxBodySize: Size.kibibytes(64),
       triggers: [new HttpTrigger({ path: '/hello', methods: ['GET', 'post'] })],
     });
     const users = new NodeFunction(platform, 'users', { code: INLINE });
@@ -108,9 +109,9 @@ describe('Platform', () => {
     const table = routesOf(synth(platform));
     expect(table.version).toBe(1);
     expect(table.functions).toEqual({
-      hello: { url: 'http://hello.faas.svc.cluster.local:80', timeoutMs: 11000 },
-      users: { url: 'http://users.faas.svc.cluster.local:80', timeoutMs: 31000 },
-      quiet: { url: 'http://quiet.faas.svc.cluster.local:80', timeoutMs: 31000 },
+      hello: { url: 'http://hello.faas.svc.cluster.local:80', timeoutMs: 11000, maxBodyBytes: 65536 },
+      users: { url: 'http://users.faas.svc.cluster.local:80', timeoutMs: 31000, maxBodyBytes: 6 * 1024 * 1024 },
+      quiet: { url: 'http://quiet.faas.svc.cluster.local:80', timeoutMs: 31000, maxBodyBytes: 6 * 1024 * 1024 },
     });
     expect(table.routes).toEqual([
       { function: 'hello', methods: ['GET', 'POST'], path: '/hello' },

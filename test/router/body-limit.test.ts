@@ -1,0 +1,78 @@
+/**
+ * The router enforces each function's body limit itself (issue 15 items 2 and 3), from the route
+ * table's `maxBodyBytes`: a Content-Length over it gets 413 before anything is forwarded, and the
+ * async path (`/async-function/<fn>`) refuses the same bodies instead of answering 202. Both router
+ * HTTP paths, a real nats-server for the async endpoint.
+ */
+import { QueueEnv } from '../../src/contract';
+import { NatsServer } from '../queue/nats-server';
+import { testConfig } from '../queue/support';
+import { ConfigMapDir, type RouterProcess, type Upstream, eventually, killAllRouters, startRouter, startUpstream } from './harness';
+import { RawClient } from './raw-client';
+
+const LIMIT = 1000;
+
+describe.each([
+  ['fast path on', {}],
+  ['fast path off', { KUBEFAAS_ROUTER_FAST_PATH: 'off' }],
+])('router body limit (%s)', (_label, env: Record<string, string>) => {
+  let nats: NatsServer;
+  let routes: ConfigMapDir;
+  let router: RouterProcess;
+  let upstream: Upstream;
+  let forwarded = 0;
+
+  beforeAll(async () => {
+    nats = await NatsServer.start();
+    upstream = await startUpstream((req, res) => {
+      forwarded++;
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    routes = new ConfigMapDir({
+      version: 1,
+      functions: { small: { url: upstream.url, timeoutMs: 5000, maxBodyBytes: LIMIT } },
+      routes: [{ function: 'small', methods: ['POST'], path: '/small' }],
+    });
+    const config = testConfig(`limit${Object.keys(env).length}`);
+    router = await startRouter(routes.file, { ...env, [QueueEnv.NATS_URL]: nats.url, [QueueEnv.QUEUE_CONFIG]: JSON.stringify(config) });
+  });
+
+  afterAll(async () => {
+    await router?.stop();
+    killAllRouters();
+    await upstream?.close();
+    await nats?.dispose();
+    routes?.remove();
+  });
+
+  const post = async (target: string, size: number): Promise<{ status: number; closed: boolean }> => {
+    const client = await RawClient.open(router.port);
+    try {
+      client.send(`POST ${target} HTTP/1.1\r\nHost: limit.test\r\nContent-Length: ${size}\r\n\r\n`);
+      client.send(Buffer.alloc(size, 'x'));
+      const reply = await client.read({ timeoutMs: 5000 });
+      return { status: reply.status, closed: reply.headers.connection === 'close' || (await client.closedWithin(2000)) };
+    } finally {
+      client.close();
+    }
+  };
+
+  it('forwards a body at the limit and answers 413 (connection: close) over it, without forwarding', async () => {
+    expect((await post('/small', LIMIT)).status).toBe(200);
+    const before = forwarded;
+    const over = await post('/small', LIMIT + 1);
+    expect(over.status).toBe(413);
+    expect(over.closed).toBe(true);
+    const overByName = await post('/function/small', LIMIT * 50);
+    expect(overByName.status).toBe(413);
+    expect(forwarded).toBe(before);
+  });
+
+  it('applies the same limit on the async path: 413, not 202', async () => {
+    // The queue connects in the background: wait until a small call is accepted.
+    await eventually(async () => (await post('/async-function/small', 10)).status === 202);
+    expect((await post('/async-function/small', LIMIT + 1)).status).toBe(413);
+    expect((await post('/async-function/small', LIMIT)).status).toBe(202);
+  });
+});
