@@ -11,6 +11,7 @@ import { ackWaitFor, addQueueSubscription, queueConfigJson, queueOf, runsKubefaa
 import type { ITrigger } from '../triggers';
 import { isDns1123Label } from '../validation';
 import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
+import { CodeConfigMap } from '../code-config-map';
 
 export type ConcurrencyPolicy = 'Forbid' | 'Allow' | 'Replace';
 
@@ -230,7 +231,7 @@ export class CronTrigger implements ITrigger {
                   },
                 ],
                 volumes: [
-                  { name: 'cron-code', configMap: { name: CRON_CONFIGMAP } },
+                  { name: 'cron-code', configMap: { name: cronCode.configMapName } },
                   { name: 'tmp', emptyDir: {} },
                 ],
               },
@@ -242,19 +243,23 @@ export class CronTrigger implements ITrigger {
   }
 }
 
-/** The platform's `kubefaas-cron` ConfigMap (created with its first cron trigger). */
-function ensureCronCode(fn: FunctionBase): PodBundle {
+/** The platform's `kubefaas-cron-<hash>` ConfigMap (created with its first cron trigger). */
+function ensureCronCode(fn: FunctionBase): PodBundle & { readonly configMapName: string } {
   const bundle = podBundle('cron');
   const platform = fn.platform;
-  if (!platform.node.tryFindChild('CronCode')) {
-    new ApiObject(platform, 'CronCode', {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: objectMeta(CRON_CONFIGMAP, platform.namespace, { [Labels.name]: CRON_CONFIGMAP, [Labels.component]: 'cron' }),
-      data: { [Paths.cronFile]: bundle.source },
+  const existing = platform.node.tryFindChild('CronCode') as CodeConfigMap | undefined;
+  const configMap =
+    existing ??
+    new CodeConfigMap(platform, 'CronCode', {
+      baseName: CRON_CONFIGMAP,
+      namespace: platform.namespace,
+      codeOf: CRON_CONFIGMAP,
+      labels: { [Labels.name]: CRON_CONFIGMAP, [Labels.component]: 'cron' },
+      file: Paths.cronFile,
+      source: bundle.source,
+      sha256: bundle.sha256,
     });
-  }
-  return bundle;
+  return { ...bundle, configMapName: configMap.configMapName };
 }
 
 function integer(what: string, value: unknown, min: number, max: number): number {
