@@ -2,7 +2,7 @@ import { Duration, Testing } from 'cdk8s';
 import fc from 'fast-check';
 import { ContainerFunction, CronTrigger, NodeFunction, Platform, Queue, QueueTrigger, type PlatformProps } from '../../constructs';
 import { QueueEnv, type QueueSubscription } from '../../src/contract';
-import { container, envOf, errorOf, find, INLINE, synth } from '../constructs/helpers';
+import { container, envOf, errorOf, find, INLINE, synth, codeMap } from '../constructs/helpers';
 import { expectValidManifests } from '../support/validate';
 
 function platform(props: PlatformProps = {}): Platform {
@@ -147,7 +147,7 @@ describe('CronTrigger', () => {
       KUBEFAAS_ROUTER_URL: 'http://kubefaas-router.faas.svc.cluster.local:80',
     });
     expect(env[QueueEnv.NATS_URL]).toBeUndefined();
-    expect(find(objects, 'ConfigMap', 'kubefaas-cron').data['cron.js'].length).toBeGreaterThan(100);
+    expect(codeMap(objects, 'kubefaas-cron').data['cron.js'].length).toBeGreaterThan(100);
     // A cron pod must never be selected by the function's Service.
     expect(cron.spec.jobTemplate.spec.template.metadata.labels['kubefaas.dev/function']).toBeUndefined();
   });
