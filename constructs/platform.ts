@@ -9,6 +9,7 @@ import type { FunctionBase } from './function-base';
 import { routeShape } from './http-path';
 import { objectMeta } from './metadata';
 import { CodeConfigMap } from './code-config-map';
+import { warnAboutLargeObjects } from './apply-size';
 import { podBundle } from './pod-code';
 import { RouterExposure } from './exposure';
 import { ScalingOptions, resolveScaling } from './scaling';
@@ -290,6 +291,7 @@ export class Platform extends Chart {
       }
     }
     this.node.addValidation({ validate: () => this.routeConflicts() });
+    this.node.addValidation({ validate: () => warnAboutLargeObjects(this) });
   }
 
   /** Pods that scrape function and router pods (the NetworkPolicies admit them on the container port). */

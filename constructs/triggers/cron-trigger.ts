@@ -41,7 +41,9 @@ export interface CronTriggerProps {
   readonly concurrencyPolicy?: ConcurrencyPolicy;
   /**
    * A tick that cannot start within this time after its scheduled time is skipped (≥ 10 s).
-   * @default - no deadline (Kubernetes default)
+   * Always set: without a deadline, a CronJob whose controller missed more than 100 schedules (a
+   * control-plane outage, a long suspend) stops scheduling for good ("too many missed start times").
+   * @default Duration.minutes(5)
    */
   readonly startingDeadline?: Duration;
   /**
@@ -77,6 +79,8 @@ export const CronTriggerDefaults = {
   backoffMs: [5_000, 30_000] as readonly number[],
   cpuMillis: 10,
   memoryBytes: 64 * 1024 * 1024,
+  /** startingDeadlineSeconds of every CronJob unless the trigger sets its own. */
+  startingDeadlineSeconds: 300,
 } as const;
 
 /** CronJob names are limited to 52 characters: the controller appends 11 for each Job. */
@@ -195,7 +199,7 @@ export class CronTrigger implements ITrigger {
         schedule: r.schedule,
         ...(r.timeZone !== undefined ? { timeZone: r.timeZone } : {}),
         concurrencyPolicy: r.concurrencyPolicy,
-        ...(r.startingDeadlineSeconds !== undefined ? { startingDeadlineSeconds: r.startingDeadlineSeconds } : {}),
+        startingDeadlineSeconds: r.startingDeadlineSeconds ?? CronTriggerDefaults.startingDeadlineSeconds,
         successfulJobsHistoryLimit: r.successfulJobsHistoryLimit,
         failedJobsHistoryLimit: r.failedJobsHistoryLimit,
         jobTemplate: {

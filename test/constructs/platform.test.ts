@@ -285,3 +285,20 @@ test('the manifest validator used above does catch a weakened pod (guards agains
   expect(problems.length).toBeGreaterThan(0);
   expect(problems.every((p) => p.object.includes('hello'))).toBe(true);
 });
+
+describe('objects too large for client-side kubectl apply (issue 13, item 1)', () => {
+  test('warns, naming the object and server-side apply, for every object over 256 KiB', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { clearWarnings, recordedWarnings } = require('../../constructs/placement/warnings');
+    clearWarnings();
+    const objects = synth(newPlatform());
+    const router = codeMap(objects, 'kubefaas-router');
+    const warnings = recordedWarnings().filter((w: any) => w.rule === 'apply/last-applied-size');
+    const tooLarge = objects.filter((o) => Buffer.byteLength(JSON.stringify(o)) > 256 * 1024).map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(tooLarge).toContain(`ConfigMap/${router.metadata.name}`);
+    expect(warnings.map((w: any) => w.message.split(' ')[0])).toEqual(tooLarge);
+    expect(warnings[0].message).toMatch(/kubectl apply --server-side.*ServerSideApply=true/);
+    // The route table of an empty platform is small: no warning for it.
+    expect(warnings.some((w: any) => w.message.startsWith('ConfigMap/kubefaas-routes '))).toBe(false);
+  });
+});

@@ -193,3 +193,13 @@ describe('CronTrigger', () => {
     expect(synth(p).filter((o) => o.kind === 'CronJob').map((o) => o.metadata.name)).toEqual(['report-cron-tick', 'report-cron-hourly']);
   });
 });
+
+describe('CronJob startingDeadlineSeconds (issue 13, item 7)', () => {
+  test('every CronJob has one: 300 s unless the trigger sets its own', () => {
+    const app = Testing.app();
+    const platform = new Platform(app, 'faas', { namespace: 'faas' });
+    new NodeFunction(platform, 'clock', { code: INLINE, triggers: [new CronTrigger({ schedule: '*/5 * * * *' })] });
+    const cronJob = synth(platform).find((o) => o.kind === 'CronJob');
+    expect(cronJob?.spec.startingDeadlineSeconds).toBe(300);
+  });
+});
