@@ -6,7 +6,10 @@ export const COMMON_LABELS: Readonly<Record<string, string>> = {
   [Labels.managedBy]: PART_OF,
 };
 
-/** `metadata` of a namespaced object: explicit name (never hashed), namespace and labels. */
+/**
+ * `metadata` of a namespaced object: explicit name (never hashed by cdk8s), namespace and labels,
+ * with `app.kubernetes.io/instance` = the platform's namespace (one platform per namespace).
+ */
 export function objectMeta(
   name: string,
   namespace: string,
@@ -16,7 +19,17 @@ export function objectMeta(
   return {
     name,
     namespace,
-    labels: { ...COMMON_LABELS, ...labels },
+    labels: { ...COMMON_LABELS, [Labels.instance]: namespace, ...labels },
     ...(annotations && Object.keys(annotations).length > 0 ? { annotations: { ...annotations } } : {}),
   };
+}
+
+/**
+ * Labels for a StatefulSet's `volumeClaimTemplates`: without `app.kubernetes.io/instance`. That
+ * field of a StatefulSet cannot be changed after creation, so a label added later (instance came
+ * after the first release) would make every apply of an existing StatefulSet fail.
+ */
+export function volumeClaimLabels(labels: Readonly<Record<string, string>>): Record<string, string> {
+  const { [Labels.instance]: _instance, ...rest } = labels;
+  return rest;
 }

@@ -1,4 +1,4 @@
-import { ApiObject, Size } from 'cdk8s';
+import { Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { createHash } from 'node:crypto';
 import { Annotations, CONTAINER_PORT, Endpoints, Env, Paths } from '../src/contract';
@@ -6,7 +6,7 @@ import { Code } from './code';
 import { Defaults, Limits } from './defaults';
 import { ValidationError } from './errors';
 import { FunctionBase, FunctionOptions } from './function-base';
-import { objectMeta } from './metadata';
+import { CodeConfigMap } from './code-config-map';
 import { sizeBytes, validateInteger } from './validation';
 import { httpProbe } from './workload';
 
@@ -53,13 +53,15 @@ export class NodeFunction extends FunctionBase {
     const runtime = this.platform.useNodeRuntime();
     this.codeHash = createHash('sha256').update(runtime.sha256).update(code.sha256).digest('hex').slice(0, 16);
 
-    const codeConfigMap = `${this.functionName}-code`;
-    new ApiObject(this, 'Code', {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: objectMeta(codeConfigMap, this.platform.namespace, this.objectLabels),
-      data: { [Paths.functionFile]: code.source },
-    });
+    const codeConfigMap = new CodeConfigMap(this, 'Code', {
+      baseName: `${this.functionName}-code`,
+      namespace: this.platform.namespace,
+      codeOf: this.functionName,
+      labels: this.objectLabels,
+      file: Paths.functionFile,
+      source: code.source,
+      sha256: code.sha256,
+    }).configMapName;
 
     this.createWorkload({
       image: this.platform.nodeImage,

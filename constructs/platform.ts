@@ -6,6 +6,8 @@ import { Defaults, Limits } from './defaults';
 import { EnvInput } from './env';
 import { ValidationError, validationMessage } from './errors';
 import { objectMeta } from './metadata';
+import { CodeConfigMap } from './code-config-map';
+import { warnAboutLargeObjects } from './apply-size';
 import { podBundle } from './pod-code';
 import { RouterExposure } from './exposure';
 import { ScalingOptions, resolveScaling } from './scaling';
@@ -279,7 +281,7 @@ export class Platform extends Chart {
   private readonly metricsBinding: MetricsBinding;
   private readonly functionsByName = new Map<string, PlatformFunction>();
   private readonly _routes: HttpRoute[] = [];
-  private runtimeConfigMap?: ApiObject;
+  private runtimeConfigMap?: CodeConfigMap;
   private routerOptions: RouterOptions = {};
   private readonly _fargateProfiles = new Map<string, { readonly profile: FargateProfile; readonly settings: string }>();
 
@@ -319,7 +321,7 @@ export class Platform extends Chart {
     this.metrics = props.metrics ?? Metrics.none();
     this.metricsBinding = this.metrics.bind(this, {
       namespace: this.namespace,
-      commonLabels: COMMON_LABELS,
+      commonLabels: { ...COMMON_LABELS, [Labels.instance]: this.namespace },
       functions: () => this._functions.map((f) => ({
         name: f.functionName,
         timeout: f.timeout,
@@ -337,6 +339,7 @@ export class Platform extends Chart {
       }
     }
     this.node.addValidation({ validate: () => this.routeConflicts() });
+    this.node.addValidation({ validate: () => warnAboutLargeObjects(this) });
   }
 
   /** Pods that scrape function and router pods (the NetworkPolicies admit them on the container port). */
@@ -413,18 +416,21 @@ export class Platform extends Chart {
     return name === undefined ? undefined : this._fargateProfiles.get(name)?.profile.definition.selectors;
   }
 
-  /** Name of the shared Node runtime ConfigMap, created on first use. */
+  /** Name (`kubefaas-runtime-<hash>`) of the shared Node runtime ConfigMap, created on first use. */
   public useNodeRuntime(): { configMap: string; sha256: string } {
     const bundle = podBundle('runtime');
     if (!this.runtimeConfigMap) {
-      this.runtimeConfigMap = new ApiObject(this, 'RuntimeCode', {
-        apiVersion: 'v1',
-        kind: 'ConfigMap',
-        metadata: objectMeta(RUNTIME_CONFIGMAP, this.namespace, { [Labels.component]: 'runtime' }),
-        data: { [Paths.runtimeFile]: bundle.source },
+      this.runtimeConfigMap = new CodeConfigMap(this, 'RuntimeCode', {
+        baseName: RUNTIME_CONFIGMAP,
+        namespace: this.namespace,
+        codeOf: RUNTIME_CONFIGMAP,
+        labels: { [Labels.component]: 'runtime' },
+        file: Paths.runtimeFile,
+        source: bundle.source,
+        sha256: bundle.sha256,
       });
     }
-    return { configMap: RUNTIME_CONFIGMAP, sha256: bundle.sha256 };
+    return { configMap: this.runtimeConfigMap.configMapName, sha256: bundle.sha256 };
   }
 
   /** The route table the router serves (what goes into the kubefaas-routes ConfigMap). */
@@ -491,12 +497,18 @@ export class Platform extends Chart {
     const placement = options.placement ?? Placement.regularNodes();
     this.usePlacement(placement, router);
 
-    new ApiObject(router, 'Code', {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: objectMeta(ROUTER_NAME, this.namespace, labels),
-      data: { [Paths.routerFile]: bundle.source },
-    });
+    const routerCode = new CodeConfigMap(router, 'Code', {
+      baseName: ROUTER_NAME,
+      namespace: this.namespace,
+      codeOf: ROUTER_NAME,
+      labels,
+      file: Paths.routerFile,
+      source: bundle.source,
+      sha256: bundle.sha256,
+    }).configMapName;
+    // The route table stays a fixed-name, mutable ConfigMap: the router reloads it in place when it
+    // changes (no rollout), and it is data derived from the functions, not code to roll back.
+
     new ApiObject(router, 'Routes', {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -537,7 +549,7 @@ export class Platform extends Chart {
       readinessProbe: httpProbe(Endpoints.ready, 5, 2),
       livenessProbe: httpProbe(Endpoints.health, 10, 3),
       configMapVolumes: [
-        { volume: 'router-code', configMap: ROUTER_NAME, mountPath: Paths.routerDir },
+        { volume: 'router-code', configMap: routerCode, mountPath: Paths.routerDir },
         { volume: 'routes', configMap: ROUTES_CONFIGMAP, mountPath: Paths.routesDir },
       ],
       extraVolumes: queueClientVolumes(this.queue),

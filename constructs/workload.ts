@@ -1,6 +1,6 @@
 import { ApiObject, JsonPatch, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
-import { CONTAINER_PORT, NODE_UID, SERVICE_PORT } from '../src/contract';
+import { CONTAINER_PORT, Labels, NODE_UID, SERVICE_PORT } from '../src/contract';
 import { COMMON_LABELS, objectMeta } from './metadata';
 import { bytesQuantity } from './validation';
 import type { FargateProfileSelector } from './placement/fargate-profile';
@@ -173,7 +173,7 @@ export class Workload extends Construct {
         selector: { matchLabels: { ...selector } },
         template: placeTemplate({
           metadata: {
-            labels: { ...spec.podLabels, ...COMMON_LABELS, ...labels, ...selector },
+            labels: { ...spec.podLabels, ...COMMON_LABELS, [Labels.instance]: namespace, ...labels, ...selector },
             annotations: Lazy.any({
               produce: () => {
                 const annotations = spec.podAnnotations();

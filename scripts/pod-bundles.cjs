@@ -14,7 +14,36 @@ const BUNDLES = {
   cron: 'src/cron/main.ts',
 };
 
-/** The esbuild options of one in-pod bundle (same for the async and the sync build). */
+/**
+ * nats.js is CommonJS behind one barrel module, so esbuild cannot tree-shake it: every bundle that
+ * touches the queue would carry the benchmark tool, the service framework and the object store
+ * (with its sha256), ~40 KiB that no kubefaas component calls. They are replaced by a module whose
+ * every export throws when used, so a future use fails loudly instead of silently. nats.js only
+ * reaches them lazily (inside methods such as `nc.services` or `js.views.os`), which is what makes
+ * leaving them out safe; the queue and cron tests run these bundles against a real nats-server.
+ */
+const UNUSED_NATS_MODULES = ['nats-base-client/bench', 'nats-base-client/service', 'jetstream/objectstore', 'nats-base-client/js-sha256'];
+
+const leaveOutUnusedNatsModules = {
+  name: 'kubefaas-unused-nats-modules',
+  setup(build) {
+    const basenames = UNUSED_NATS_MODULES.map((m) => m.split('/').pop()).join('|');
+    build.onResolve({ filter: new RegExp(`^\\.{1,2}/(?:.*/)?(?:${basenames})$`) }, (args) => {
+      const resolved = path.join(args.resolveDir, args.path).split(path.sep).join('/');
+      const hit = UNUSED_NATS_MODULES.find((m) => resolved.endsWith(`/nats/lib/${m}`));
+      return hit ? { path: hit, namespace: 'kubefaas-left-out' } : undefined;
+    });
+    build.onLoad({ filter: /.*/, namespace: 'kubefaas-left-out' }, (args) => ({
+      loader: 'js',
+      contents: `module.exports = new Proxy({}, { get(_, key) {
+        if (typeof key !== 'string' || key === '__esModule') return undefined;
+        throw new Error('kubefaas: nats ${args.path} (' + key + ') is left out of the pod bundles; see scripts/pod-bundles.cjs');
+      } });`,
+    }));
+  },
+};
+
+/** The esbuild options of one in-pod bundle. */
 function bundleOptions(name) {
   return {
     entryPoints: [path.join(root, BUNDLES[name])],
@@ -25,6 +54,9 @@ function bundleOptions(name) {
     target: 'node20',
     format: 'cjs',
     legalComments: 'none',
+    // Nothing in pod code is debugged with a `debugger` statement; drop any a dependency ships.
+    drop: ['debugger'],
+    plugins: [leaveOutUnusedNatsModules],
     logLevel: 'error',
   };
 }
@@ -65,20 +97,28 @@ async function buildPodBundles() {
   if (python) results.push(python);
   for (const name of Object.keys(BUNDLES)) {
     if (!entryExists(name)) continue; // a component not written yet
-    const options = bundleOptions(name);
-    await esbuild.build(options);
-    results.push(checkSize(name, options.outfile));
+    results.push(await buildPodBundle(name));
   }
   return results;
 }
 
-/** Builds one bundle synchronously (used at synth time when lib/pod/<name>.js is missing). */
+/**
+ * Builds one bundle synchronously (used at synth time when lib/pod/<name>.js is missing). esbuild's
+ * buildSync takes no plugins, so the async build runs in a child node process and we wait for it.
+ */
 function buildPodBundleSync(name) {
   if (!(name in BUNDLES)) throw new Error(`unknown pod bundle '${name}'`);
+  const script = `require(${JSON.stringify(__filename)}).buildPodBundle(${JSON.stringify(name)}).catch((e) => { console.error(e); process.exit(1); })`;
+  require('node:child_process').execFileSync(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit'] });
+  return checkSize(name, bundleOptions(name).outfile);
+}
+
+/** Builds one bundle. */
+async function buildPodBundle(name) {
   fs.mkdirSync(path.join(root, 'lib', 'pod'), { recursive: true });
   const options = bundleOptions(name);
-  esbuild.buildSync(options);
+  await esbuild.build(options);
   return checkSize(name, options.outfile);
 }
 
-module.exports = { buildPodBundles, buildPodBundleSync, bundleOptions, entryExists, BUNDLES, copyPythonRuntime };
+module.exports = { buildPodBundles, buildPodBundle, buildPodBundleSync, bundleOptions, entryExists, BUNDLES, copyPythonRuntime };

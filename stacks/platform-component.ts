@@ -5,6 +5,7 @@ import { COMMON_LABELS } from '../constructs/metadata';
 import { inferDependencies, registrationOrder } from './dependencies';
 import { logicalName, manifestKey, objectKey } from './object-identity';
 import { clusterUrl, externalUrl, findPlatformNamespace, findRouterService } from './platform-outputs';
+import { codeHistoryOptions } from './code-history';
 import { withoutDebugStackTraces } from './debug-stack-traces';
 import { RegistrationBatches } from './registration-batches';
 import { createKubernetesResource, KubernetesObject } from './resource-types';
@@ -101,7 +102,7 @@ export class KubefaasPlatform extends pulumi.ComponentResource {
         // given as a promise only holds the rest of its registration until its batch's turn. The
         // engine gets the same dependencies: the promise resolves to exactly these resources.
         const dependsOn = batches.next().then(() => deps);
-        registered[i] = createKubernetesResource(logicalName(name, m), m, { parent: this, provider: args.provider, dependsOn });
+        registered[i] = createKubernetesResource(logicalName(name, m), m, { parent: this, provider: args.provider, dependsOn, ...codeHistoryOptions(m) });
         byKey.set(manifestKey(m), registered[i]);
       }
     });

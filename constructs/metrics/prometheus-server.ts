@@ -5,6 +5,7 @@ import { stringify } from 'yaml';
 import { Annotations, Labels } from '../../src/contract';
 import { alertmanagerConfig, prometheusConfig, ruleGroups } from './generators';
 import { ValidationError } from '../errors';
+import { volumeClaimLabels } from '../metadata';
 import { isDns1123Subdomain, sizeBytes, bytesQuantity, validateKeyReference } from '../validation';
 import { GrafanaDashboard } from './dashboard';
 import { MonitoringImages } from './images';
@@ -110,7 +111,7 @@ export class PrometheusServer extends Construct {
       ? [{ name: 'data', emptyDir: { sizeLimit: bytesQuantity(storageBytes) } }]
       : [];
     const claims = props.ephemeral ? [] : [{
-      metadata: { name: 'data', labels },
+      metadata: { name: 'data', labels: volumeClaimLabels(labels) },
       spec: {
         accessModes: ['ReadWriteOnce'],
         resources: { requests: { storage: bytesQuantity(storageBytes) } },

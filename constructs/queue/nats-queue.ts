@@ -5,7 +5,7 @@ import { Construct, IConstruct } from 'constructs';
 import { Annotations, DEFAULT_QUEUE_CONFIG, Labels, PART_OF, type QueueConfig } from '../../src/contract';
 import { ValidationError } from '../errors';
 import { validateImage } from '../image';
-import { objectMeta } from '../metadata';
+import { objectMeta, volumeClaimLabels } from '../metadata';
 import { bytesQuantity, cpuMillis, durationMillis, isDns1123Subdomain, sizeBytes } from '../validation';
 import { NatsPaths, renderNatsConfig } from './nats-config';
 import { NATS_CONFIG_NAME, NATS_HEADLESS_NAME, NATS_NAME, NatsPorts } from './names';
@@ -268,7 +268,7 @@ class NatsQueue extends Queue {
         },
         volumeClaimTemplates: [
           {
-            metadata: { name: 'data', labels: objectMeta(NATS_NAME, namespace, labels).labels },
+            metadata: { name: 'data', labels: volumeClaimLabels(objectMeta(NATS_NAME, namespace, labels).labels) },
             spec: {
               accessModes: ['ReadWriteOnce'],
               resources: { requests: { storage: bytesQuantity(storageBytes) } },

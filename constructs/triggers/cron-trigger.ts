@@ -10,6 +10,7 @@ import { ackWaitFor, addQueueSubscription, queueAuthEnv, queueClientVolumes, que
 import { NatsUserNames } from '../queue/nats-auth';
 import { isDns1123Label } from '../validation';
 import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
+import { CodeConfigMap } from '../code-config-map';
 
 export type ConcurrencyPolicy = 'Forbid' | 'Allow' | 'Replace';
 
@@ -39,7 +40,9 @@ export interface CronTriggerProps {
   readonly concurrencyPolicy?: ConcurrencyPolicy;
   /**
    * A tick that cannot start within this time after its scheduled time is skipped (≥ 10 s).
-   * @default - no deadline (Kubernetes default)
+   * Always set: without a deadline, a CronJob whose controller missed more than 100 schedules (a
+   * control-plane outage, a long suspend) stops scheduling for good ("too many missed start times").
+   * @default Duration.minutes(5)
    */
   readonly startingDeadline?: Duration;
   /**
@@ -75,6 +78,8 @@ export const CronTriggerDefaults = {
   backoffMs: [5_000, 30_000] as readonly number[],
   cpuMillis: 10,
   memoryBytes: 64 * 1024 * 1024,
+  /** startingDeadlineSeconds of every CronJob unless the trigger sets its own. */
+  startingDeadlineSeconds: 300,
 } as const;
 
 /** CronJob names are limited to 52 characters: the controller appends 11 for each Job. */
@@ -195,7 +200,7 @@ export class CronTrigger implements ITrigger {
         schedule: r.schedule,
         ...(r.timeZone !== undefined ? { timeZone: r.timeZone } : {}),
         concurrencyPolicy: r.concurrencyPolicy,
-        ...(r.startingDeadlineSeconds !== undefined ? { startingDeadlineSeconds: r.startingDeadlineSeconds } : {}),
+        startingDeadlineSeconds: r.startingDeadlineSeconds ?? CronTriggerDefaults.startingDeadlineSeconds,
         successfulJobsHistoryLimit: r.successfulJobsHistoryLimit,
         failedJobsHistoryLimit: r.failedJobsHistoryLimit,
         jobTemplate: {
@@ -232,7 +237,7 @@ export class CronTrigger implements ITrigger {
                   },
                 ],
                 volumes: [
-                  { name: 'cron-code', configMap: { name: CRON_CONFIGMAP } },
+                  { name: 'cron-code', configMap: { name: cronCode.configMapName } },
                   ...tlsVolumes.map((v) => ({ name: v.volume, ...v.source })),
                   { name: 'tmp', emptyDir: {} },
                 ],
@@ -245,19 +250,23 @@ export class CronTrigger implements ITrigger {
   }
 }
 
-/** The platform's `kubefaas-cron` ConfigMap (created with its first cron trigger). */
-function ensureCronCode(fn: FunctionBase): PodBundle {
+/** The platform's `kubefaas-cron-<hash>` ConfigMap (created with its first cron trigger). */
+function ensureCronCode(fn: FunctionBase): PodBundle & { readonly configMapName: string } {
   const bundle = podBundle('cron');
   const platform = fn.platform;
-  if (!platform.node.tryFindChild('CronCode')) {
-    new ApiObject(platform, 'CronCode', {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: objectMeta(CRON_CONFIGMAP, platform.namespace, { [Labels.name]: CRON_CONFIGMAP, [Labels.component]: 'cron' }),
-      data: { [Paths.cronFile]: bundle.source },
+  const existing = platform.node.tryFindChild('CronCode') as CodeConfigMap | undefined;
+  const configMap =
+    existing ??
+    new CodeConfigMap(platform, 'CronCode', {
+      baseName: CRON_CONFIGMAP,
+      namespace: platform.namespace,
+      codeOf: CRON_CONFIGMAP,
+      labels: { [Labels.name]: CRON_CONFIGMAP, [Labels.component]: 'cron' },
+      file: Paths.cronFile,
+      source: bundle.source,
+      sha256: bundle.sha256,
     });
-  }
-  return bundle;
+  return { ...bundle, configMapName: configMap.configMapName };
 }
 
 function integer(what: string, value: unknown, min: number, max: number): number {

@@ -15,6 +15,14 @@ export const Labels = {
   function: 'kubefaas.dev/function',
   /** Stable selector label of a platform component's pods (value: e.g. `router`). */
   platformComponent: 'kubefaas.dev/component',
+  /**
+   * On code ConfigMaps (which are content-hashed and immutable): whose code it is, the function
+   * name or `kubefaas-runtime` / `kubefaas-router` / `kubefaas-cron`. Old versions stay for
+   * rollbacks; a cleanup selects them by this label (docs/architecture.md, "Code history").
+   */
+  codeOf: 'kubefaas.dev/code-of',
+  /** Which platform an object belongs to (the platform's namespace). */
+  instance: 'app.kubernetes.io/instance',
 } as const;
 
 export const Annotations = {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { CronEnv, QueueEnv, type QueueConfig } from '../contract';
-import { QueueClient } from '../queue/client';
+import { connectQueue } from '../queue/connection';
 import { readQueueSettings, type QueueSettings } from '../queue/config';
 import { publishEvent } from '../queue/publisher';
 import { CLOUDEVENTS_SPEC_VERSION, QueueEventTypes, cronSubject } from '../contract';
@@ -64,19 +64,20 @@ export async function sendTick(tick: CronTick, env: NodeJS.ProcessEnv = process.
 
 async function publishTick(tick: CronTick, queue: QueueSettings): Promise<string> {
   const { servers, config } = queue;
-  const client = await withDeadline(
-    QueueClient.connect({ servers, config, name: `cron-${tick.functionName}-${tick.trigger}`, publishTimeoutMs: tick.timeoutMs, auth: queue.auth, tls: queue.tls, updateStreams: false }),
+  // connectQueue, not QueueClient: the sender only publishes, and its bundle stays small.
+  const { nc } = await withDeadline(
+    connectQueue({ servers, config, name: `cron-${tick.functionName}-${tick.trigger}`, auth: queue.auth, tls: queue.tls, updateStreams: false }),
     tick.timeoutMs,
     'connecting to NATS',
   );
   try {
     const subject = cronSubject(config, tick.functionName, tick.trigger);
-    await publishEvent(client.js, subject, tick.data, {
+    await publishEvent(nc.jetstream({ timeout: Math.min(5000, tick.timeoutMs) }), subject, tick.data, {
       id: tick.id, source: tick.source, type: QueueEventTypes.cronTick, timeoutMs: tick.timeoutMs,
     });
     return subject;
   } finally {
-    await client.close(1000);
+    await nc.drain().catch(() => nc.close());
   }
 }
 

@@ -1,4 +1,4 @@
-import { connect, type JetStreamClient, type JetStreamManager, type NatsConnection, type PubAck } from 'nats';
+import { type JetStreamClient, type JetStreamManager, type NatsConnection, type PubAck } from 'nats';
 import type { Registry } from 'prom-client';
 import type { QueueConfig, QueueSubscription } from '../contract';
 import type { FunctionLogger } from '../contract';
@@ -10,32 +10,16 @@ import { QueueConsumer, type QueueHandler } from './consumer';
 import { QueueMetrics } from './metrics';
 import { publishToTopic, type TopicPublishOptions } from './publisher';
 import { PubAckInbox } from './puback-inbox';
-import { ensureQueueResources } from './resources';
-import type { QueueAuth, QueueTls } from './config';
-import { inboxPrefixFor } from '../contract';
+import { connectQueue, type QueueConnectionOptions } from './connection';
 
-export interface QueueClientOptions {
-  /** NATS server URLs. */
-  readonly servers: readonly string[];
-  readonly config: QueueConfig;
-  /** Connection name shown by the server's monitoring. @default `kubefaas` */
-  readonly name?: string;
+/** Connection options (servers, config, name, ensureResources, reconnectTimeWaitMs) plus what the client adds. */
+export interface QueueClientOptions extends QueueConnectionOptions {
   /** Where queue metrics are registered. @default a private registry (see `metrics.registry`) */
   readonly registry?: Registry;
   /** Use these metrics instead of registering new ones. @default new QueueMetrics(registry) */
   readonly metrics?: QueueMetrics;
   /** @default one-line JSON on stdout/stderr */
   readonly log?: FunctionLogger;
-  /** Create/update the streams and the call-state bucket on connect. @default true */
-  readonly ensureResources?: boolean;
-  /** This component's NATS user and password (queue isolation). @default - no auth */
-  readonly auth?: QueueAuth;
-  /** TLS files. @default - plain TCP */
-  readonly tls?: QueueTls;
-  /** Update existing streams whose limits changed; functions and cron senders leave that to the router (they may not). @default true */
-  readonly updateStreams?: boolean;
-  /** Delay between reconnect attempts. @default 500 */
-  readonly reconnectTimeWaitMs?: number;
   /** How long async-call and publish confirmations may take before QueueUnavailableError. @default 10000 */
   readonly publishTimeoutMs?: number;
 }
@@ -83,29 +67,8 @@ export class QueueClient {
 
   /** Connects (retrying until the server answers) and makes sure the streams exist. */
   static async connect(options: QueueClientOptions): Promise<QueueClient> {
-    const nc = await connect({
-      servers: [...options.servers],
-      name: options.name ?? 'kubefaas',
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: options.reconnectTimeWaitMs ?? 500,
-      waitOnFirstConnect: true,
-      pingInterval: 10_000,
-      // nats.js otherwise captures a stack trace (new Error()) for every request and publish, in
-      // case it times out: about a fifth of the CPU of an async-call enqueue. Our errors carry their
-      // subject and context in the message instead.
-      noAsyncTraces: true,
-      // Queue isolation: each user may only subscribe under its own inbox prefix (constructs/queue/nats-auth.ts).
-      ...(options.auth ? { user: options.auth.user, pass: options.auth.password, inboxPrefix: inboxPrefixFor(options.auth.user) } : {}),
-      ...(options.tls ? { tls: { caFile: options.tls.caFile } } : {}),
-    });
-    try {
-      const jsm = await nc.jetstreamManager();
-      if (options.ensureResources !== false) await ensureQueueResources(jsm, options.config, { update: options.updateStreams });
-      return new QueueClient(nc, jsm, options);
-    } catch (err) {
-      await nc.close().catch(() => undefined);
-      throw err;
-    }
+    const { nc, jsm } = await connectQueue(options);
+    return new QueueClient(nc, jsm, options);
   }
 
   get config(): QueueConfig {

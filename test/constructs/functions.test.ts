@@ -4,7 +4,7 @@ import { Annotations, Labels } from '../../src/contract';
 import { Code, ContainerFunction, Duration, EnvValue, HttpTrigger, NodeFunction, Size } from '../../constructs';
 import { podBundle } from '../../constructs/pod-code';
 import { shutdownTiming } from '../../constructs/shutdown';
-import { container, envOf, expectValid, find, INLINE, kinds, maybeFind, newPlatform, synth } from './helpers';
+import { container, envOf, expectValid, find, INLINE, kinds, maybeFind, newPlatform, synth, codeMap } from './helpers';
 
 const FIXTURES = path.join(__dirname, 'fixtures');
 
@@ -14,12 +14,12 @@ describe('NodeFunction', () => {
     new NodeFunction(platform, 'hello', { code: INLINE, triggers: [new HttpTrigger({ path: '/hello' })] });
     const objects = synth(platform);
     expect(kinds(objects)).toEqual(
-      expect.arrayContaining(['ConfigMap/hello-code', 'ConfigMap/kubefaas-runtime', 'Deployment/hello', 'NetworkPolicy/hello', 'Service/hello']),
+      expect.arrayContaining([`ConfigMap/${codeMap(objects, 'hello').metadata.name}`, `ConfigMap/${codeMap(objects, 'kubefaas-runtime').metadata.name}`, 'Deployment/hello', 'NetworkPolicy/hello', 'Service/hello']),
     );
     expect(maybeFind(objects, 'HorizontalPodAutoscaler', 'hello')).toBeUndefined();
     expect(maybeFind(objects, 'PodDisruptionBudget', 'hello')).toBeUndefined();
-    expect(find(objects, 'ConfigMap', 'kubefaas-runtime').data['runtime.js']).toBe(podBundle('runtime').source);
-    expect(find(objects, 'ConfigMap', 'hello-code').data['index.js']).toContain('module.exports');
+    expect(codeMap(objects, 'kubefaas-runtime').data['runtime.js']).toBe(podBundle('runtime').source);
+    expect(codeMap(objects, 'hello').data['index.js']).toContain('module.exports');
 
     const deployment = find(objects, 'Deployment', 'hello');
     expect(deployment.spec.replicas).toBe(1);
@@ -42,8 +42,8 @@ describe('NodeFunction', () => {
     ]);
     const volumes = Object.fromEntries(pod.spec.volumes.map((v: any) => [v.name, v]));
     const byPath = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, volumes[m.name]]));
-    expect(byPath['/var/kubefaas/runtime'].configMap.name).toBe('kubefaas-runtime');
-    expect(byPath['/var/kubefaas/function'].configMap.name).toBe('hello-code');
+    expect(byPath['/var/kubefaas/runtime'].configMap.name).toBe(codeMap(objects, 'kubefaas-runtime').metadata.name);
+    expect(byPath['/var/kubefaas/function'].configMap.name).toBe(codeMap(objects, 'hello').metadata.name);
     expect(byPath['/tmp'].emptyDir).toEqual({});
 
     const service = find(objects, 'Service', 'hello');
@@ -153,7 +153,7 @@ describe('NodeFunction', () => {
     expect(hashOf('module.exports = () => 1;', { X: '1' })).toBe(a);
     const platform = newPlatform();
     const fn = new NodeFunction(platform, 'fn', { code: Code.fromInline('module.exports = () => 1;') });
-    const codeSource = find(synth(platform), 'ConfigMap', 'fn-code').data['index.js'];
+    const codeSource = codeMap(synth(platform), 'fn').data['index.js'];
     const expected = createHash('sha256')
       .update(podBundle('runtime').sha256)
       .update(createHash('sha256').update(codeSource).digest('hex'))
@@ -200,7 +200,7 @@ describe('Code', () => {
   test('fromAsset bundles a TypeScript entry with its imports into one CommonJS module', () => {
     const platform = newPlatform();
     new NodeFunction(platform, 'bundled', { code: Code.fromAsset(path.join(FIXTURES, 'with-dep.ts')) });
-    const source: string = find(synth(platform), 'ConfigMap', 'bundled-code').data['index.js'];
+    const source: string = codeMap(synth(platform), 'bundled').data['index.js'];
     expect(source).toContain('hello ');
     expect(source).not.toContain('import ');
     // it loads as CommonJS and exports the handler
@@ -213,13 +213,13 @@ describe('Code', () => {
     const platform = newPlatform();
     const relative = path.relative(process.cwd(), path.join(FIXTURES, 'plain.js'));
     new NodeFunction(platform, 'plain', { code: Code.fromAsset(relative) });
-    expect(find(synth(platform), 'ConfigMap', 'plain-code').data['index.js']).toContain('hi');
+    expect(codeMap(synth(platform), 'plain').data['index.js']).toContain('hi');
   });
 
   test('fromInline accepts ESM/TypeScript and emits CommonJS', () => {
     const platform = newPlatform();
     new NodeFunction(platform, 'esm', { code: Code.fromInline('export default async (e: unknown): Promise<string> => "typed";') });
-    const source: string = find(synth(platform), 'ConfigMap', 'esm-code').data['index.js'];
+    const source: string = codeMap(synth(platform), 'esm').data['index.js'];
     const mod = { exports: {} as any };
     new Function('module', 'exports', 'require', source)(mod, mod.exports, require);
     return expect(mod.exports.default()).resolves.toBe('typed');
@@ -269,5 +269,27 @@ describe('ContainerFunction', () => {
     expect(c.env).toContainEqual({ name: 'GREETING', value: 'hi' });
     expect(JSON.parse(deployment.spec.template.metadata.annotations[Annotations.localCommand])).toEqual(['python3', 'server.py']);
     await expectValid(objects);
+  });
+});
+
+describe('code ConfigMaps for rollbacks (issue 13, item 3)', () => {
+  function codeVolume(source: string): { name: string; objects: any[] } {
+    const platform = newPlatform();
+    new NodeFunction(platform, 'fn', { code: Code.fromInline(source) });
+    const objects = synth(platform);
+    const pod = find(objects, 'Deployment', 'fn').spec.template;
+    const volume = pod.spec.volumes.find((v: any) => v.name === 'function');
+    return { name: volume.configMap.name, objects };
+  }
+
+  test('new code is a new, immutable ConfigMap named by its content; the pod template names it', () => {
+    const v1 = codeVolume('module.exports = async () => "v1";');
+    const v2 = codeVolume('module.exports = async () => "v2";');
+    expect(v1.name).not.toBe(v2.name);
+    expect(codeMap(v1.objects, 'fn').metadata.name).toBe(v1.name);
+    expect(codeMap(v2.objects, 'fn').metadata.name).toBe(v2.name);
+    // The same code synthesizes the same name (no churn on re-synth).
+    expect(codeVolume('module.exports = async () => "v1";').name).toBe(v1.name);
+    expect(codeMap(v1.objects, 'kubefaas-runtime').metadata.labels['app.kubernetes.io/instance']).toBe('kubefaas');
   });
 });

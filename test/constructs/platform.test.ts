@@ -2,7 +2,7 @@ import { Chart, Testing } from 'cdk8s';
 import { Annotations, Labels, Paths, RouteTable } from '../../src/contract';
 import { Cpu, Duration, HttpTrigger, NodeFunction, Platform, RouterExposure, Size } from '../../constructs';
 import { podBundle } from '../../constructs/pod-code';
-import { container, expectValid, find, INLINE, kinds, maybeFind, newPlatform, synth } from './helpers';
+import { container, expectValid, find, INLINE, kinds, maybeFind, newPlatform, synth, codeMap } from './helpers';
 
 const COMMON = { [Labels.partOf]: 'kubefaas', [Labels.managedBy]: 'kubefaas' };
 
@@ -15,7 +15,7 @@ describe('Platform', () => {
     const objects = synth(newPlatform());
     expect(kinds(objects)).toEqual(
       [
-        'ConfigMap/kubefaas-router',
+        `ConfigMap/${codeMap(objects, 'kubefaas-router').metadata.name}`,
         'ConfigMap/kubefaas-routes',
         'Deployment/kubefaas-router',
         'Namespace/kubefaas',
@@ -31,7 +31,7 @@ describe('Platform', () => {
       expect(o.metadata.labels).toMatchObject(COMMON);
       expect(o.metadata.name).not.toMatch(/-c8[0-9a-f]{6}$/); // no cdk8s name hashes
     }
-    expect(find(objects, 'ConfigMap', 'kubefaas-router').data['router.js']).toBe(podBundle('router').source);
+    expect(codeMap(objects, 'kubefaas-router').data['router.js']).toBe(podBundle('router').source);
     expect(routesOf(objects)).toEqual({ version: 1, functions: {}, routes: [] });
     await expectValid(objects);
   });
@@ -62,7 +62,7 @@ describe('Platform', () => {
     ]);
     const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, m.name]));
     const volumes = Object.fromEntries(pod.spec.volumes.map((v: any) => [v.name, v.configMap?.name ?? 'emptyDir']));
-    expect(volumes[mounts[Paths.routerDir]]).toBe('kubefaas-router');
+    expect(volumes[mounts[Paths.routerDir]]).toBe(codeMap(objects, 'kubefaas-router').metadata.name);
     expect(volumes[mounts[Paths.routesDir]]).toBe('kubefaas-routes');
     expect(volumes[mounts['/tmp']]).toBe('emptyDir');
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 8080 });
@@ -136,12 +136,12 @@ describe('Platform', () => {
     const fn = new NodeFunction(team, 'orders', { platform, code: INLINE, triggers: [new HttpTrigger({ path: '/orders' })] });
     expect(fn.platform).toBe(platform);
     const teamObjects = synth(team);
-    expect(kinds(teamObjects)).toEqual(['ConfigMap/orders-code', 'Deployment/orders', 'NetworkPolicy/orders', 'Service/orders']);
+    expect(kinds(teamObjects)).toEqual([`ConfigMap/${codeMap(teamObjects, 'orders').metadata.name}`, 'Deployment/orders', 'NetworkPolicy/orders', 'Service/orders']);
     for (const o of teamObjects) expect(o.metadata.namespace).toBe('shared');
     const platformObjects = synth(platform);
     expect(routesOf(platformObjects).routes).toEqual([expect.objectContaining({ function: 'orders', path: '/orders' })]);
     // the shared runtime stays with the platform
-    expect(find(platformObjects, 'ConfigMap', 'kubefaas-runtime')).toBeDefined();
+    expect(codeMap(platformObjects, 'kubefaas-runtime')).toBeDefined();
     await expectValid([...platformObjects, ...teamObjects]);
   });
 
@@ -287,4 +287,21 @@ test('the manifest validator used above does catch a weakened pod (guards agains
   const problems = await validateManifests(objects);
   expect(problems.length).toBeGreaterThan(0);
   expect(problems.every((p) => p.object.includes('hello'))).toBe(true);
+});
+
+describe('objects too large for client-side kubectl apply (issue 13, item 1)', () => {
+  test('warns, naming the object and server-side apply, for every object over 256 KiB', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { clearWarnings, recordedWarnings } = require('../../constructs/placement/warnings');
+    clearWarnings();
+    const objects = synth(newPlatform());
+    const router = codeMap(objects, 'kubefaas-router');
+    const warnings = recordedWarnings().filter((w: any) => w.rule === 'apply/last-applied-size');
+    const tooLarge = objects.filter((o) => Buffer.byteLength(JSON.stringify(o)) > 256 * 1024).map((o) => `${o.kind}/${o.metadata.name}`);
+    expect(tooLarge).toContain(`ConfigMap/${router.metadata.name}`);
+    expect(warnings.map((w: any) => w.message.split(' ')[0])).toEqual(tooLarge);
+    expect(warnings[0].message).toMatch(/kubectl apply --server-side.*ServerSideApply=true/);
+    // The route table of an empty platform is small: no warning for it.
+    expect(warnings.some((w: any) => w.message.startsWith('ConfigMap/kubefaas-routes '))).toBe(false);
+  });
 });

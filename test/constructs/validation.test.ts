@@ -16,7 +16,7 @@ import {
   ValidationError,
 } from '../../constructs';
 import { MAX_BUNDLE_BYTES } from '../../constructs/code';
-import { errorOf, find, INLINE, newPlatform, synth } from './helpers';
+import { errorOf, find, INLINE, newPlatform, synth, codeMap } from './helpers';
 
 /** Builds a function under a fresh platform and returns the ValidationError it throws. */
 function nodeError(props: Record<string, unknown>, id = 'fn'): ValidationError {
@@ -252,7 +252,7 @@ describe('code', () => {
     const sourceOf = () => {
       const platform = newPlatform();
       new NodeFunction(platform, 'fn', { code: Code.fromAsset(file, { minify: false }) });
-      return find(synth(platform), 'ConfigMap', 'fn-code').data['index.js'] as string;
+      return codeMap(synth(platform), 'fn').data['index.js'] as string;
     };
     expect(sourceOf()).toContain('first');
     fs.writeFileSync(file, 'module.exports = () => "second";\n');

@@ -2,7 +2,7 @@ import { Duration, Testing } from 'cdk8s';
 import fc from 'fast-check';
 import { ContainerFunction, CronTrigger, NodeFunction, Platform, Queue, QueueTrigger, type PlatformProps } from '../../constructs';
 import { QueueEnv, type QueueSubscription } from '../../src/contract';
-import { container, envOf, errorOf, find, INLINE, synth } from '../constructs/helpers';
+import { container, envOf, errorOf, find, INLINE, synth, codeMap } from '../constructs/helpers';
 import { expectValidManifests } from '../support/validate';
 
 function platform(props: PlatformProps = {}): Platform {
@@ -147,7 +147,7 @@ describe('CronTrigger', () => {
       KUBEFAAS_ROUTER_URL: 'http://kubefaas-router.faas.svc.cluster.local:80',
     });
     expect(env[QueueEnv.NATS_URL]).toBeUndefined();
-    expect(find(objects, 'ConfigMap', 'kubefaas-cron').data['cron.js'].length).toBeGreaterThan(100);
+    expect(codeMap(objects, 'kubefaas-cron').data['cron.js'].length).toBeGreaterThan(100);
     // A cron pod must never be selected by the function's Service.
     expect(cron.spec.jobTemplate.spec.template.metadata.labels['kubefaas.dev/function']).toBeUndefined();
   });
@@ -191,5 +191,15 @@ describe('CronTrigger', () => {
     expect(errorOf(() => fn.addTrigger(new CronTrigger({ schedule: '@hourly' }))).message).toContain("the function already has a cron trigger named 'tick'");
     fn.addTrigger(new CronTrigger({ schedule: '@hourly', name: 'hourly' }));
     expect(synth(p).filter((o) => o.kind === 'CronJob').map((o) => o.metadata.name)).toEqual(['report-cron-tick', 'report-cron-hourly']);
+  });
+});
+
+describe('CronJob startingDeadlineSeconds (issue 13, item 7)', () => {
+  test('every CronJob has one: 300 s unless the trigger sets its own', () => {
+    const app = Testing.app();
+    const platform = new Platform(app, 'faas', { namespace: 'faas' });
+    new NodeFunction(platform, 'clock', { code: INLINE, triggers: [new CronTrigger({ schedule: '*/5 * * * *' })] });
+    const cronJob = synth(platform).find((o) => o.kind === 'CronJob');
+    expect(cronJob?.spec.startingDeadlineSeconds).toBe(300);
   });
 });

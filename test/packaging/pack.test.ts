@@ -154,6 +154,13 @@ function loadManifests(dir: string): KubeObject[] {
   return objects;
 }
 
+/** A code ConfigMap (content-hashed name) by its `kubefaas.dev/code-of` label. */
+function codeConfigMapOf(objects: readonly KubeObject[], codeOf: string): KubeObject {
+  const found = objects.find((o) => o.kind === 'ConfigMap' && (o.metadata as { labels?: Record<string, string> }).labels?.['kubefaas.dev/code-of'] === codeOf);
+  if (!found) throw new Error(`no code ConfigMap of ${codeOf} in the synthesized manifests`);
+  return found;
+}
+
 function findObject(objects: readonly KubeObject[], kind: string, name: string): KubeObject {
   const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
   if (!found) {
@@ -232,10 +239,10 @@ test('the project compiles and synthesizes the function, its bundled code and it
   findObject(objects, 'Service', 'greet');
   findObject(objects, 'Deployment', 'kubefaas-router');
 
-  const code = Object.values(findObject(objects, 'ConfigMap', 'greet-code').data ?? {}).join('\n');
+  const code = Object.values(codeConfigMapOf(objects, 'greet').data ?? {}).join('\n');
   expect(code).toContain(MARKER); // greeting.ts was bundled into the handler
   expect(code).not.toMatch(/require\(["']\.\/greeting["']\)/);
-  const runtime = Object.values(findObject(objects, 'ConfigMap', 'kubefaas-runtime').data ?? {}).join('\n');
+  const runtime = Object.values(codeConfigMapOf(objects, 'kubefaas-runtime').data ?? {}).join('\n');
   expect(runtime).toBe(fs.readFileSync(path.join(project, 'node_modules', 'kubefaas', 'lib', 'pod', 'runtime.js'), 'utf8'));
 
   // The Python runtime comes from the installed package's lib/pod/python-runtime (no src/ there).

@@ -226,3 +226,25 @@ describe('KubefaasPlatform', () => {
     expect(pulumi.CustomResource.isInstance(platform.resource('Widget', 'gizmo', 'sample'))).toBe(true);
   });
 });
+
+describe('code ConfigMaps keep their history (issue 13, item 3)', () => {
+  beforeEach(() => recorder.reset());
+
+  test('content-hashed code ConfigMaps are retained on delete and never deleted before replace', async () => {
+    const options = new Map<string, pulumi.CustomResourceOptions>();
+    const platform = new KubefaasPlatform(
+      'history',
+      {
+        build: (app) => {
+          const chart = new Chart(app, 'c', { namespace: 'h' });
+          new ApiObject(chart, 'code', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'fn-code-0123456789', labels: { 'kubefaas.dev/code-of': 'fn' } }, immutable: true, data: { 'index.js': '1' } });
+          new ApiObject(chart, 'routes', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'routes' }, data: { 'routes.json': '{}' } });
+        },
+      },
+      { transformations: [(args) => { options.set(args.name, args.opts as pulumi.CustomResourceOptions); return undefined; }] },
+    );
+    await settled(platform);
+    expect(options.get('history/ConfigMap/h/fn-code-0123456789')).toMatchObject({ retainOnDelete: true, deleteBeforeReplace: false });
+    expect(options.get('history/ConfigMap/h/routes')?.retainOnDelete).toBeUndefined();
+  });
+});
