@@ -8,12 +8,22 @@ import { ValidationError } from './errors';
 import { objectMeta } from './metadata';
 import { Platform } from './platform';
 import { ScalingOptions, resolveScaling } from './scaling';
-import { ITrigger } from './triggers';
 import { cpuMillis, durationMillis, sizeBytes, validateEnvName, validateFunctionName, validateLabels } from './validation';
 import { Probe, ResolvedScaling, Workload } from './workload';
 import { queueEnv } from './queue/registry';
 import { Placement } from './placement/placement';
 import { FunctionAlertOptions, validateFunctionAlerts } from './metrics';
+
+/**
+ * Something that invokes a function. A trigger validates its options and, in `bind`, registers
+ * whatever plumbing it needs with the function's platform (HTTP routes; queue consumers or
+ * schedules in other trigger kinds), so new kinds never need changes to existing ones.
+ * Declared beside FunctionBase (not with the triggers) so that the function does not import the
+ * trigger modules, which import it.
+ */
+export interface ITrigger {
+  bind(fn: FunctionBase): void;
+}
 
 /** Props every kind of function takes. */
 export interface FunctionOptions {

@@ -7,7 +7,7 @@ export * from './node-function';
 export * from './container-function';
 export * from './code';
 export * from './env';
-export * from './triggers';
+export * from './triggers/http-trigger';
 export * from './triggers/queue-trigger';
 export * from './triggers/cron-trigger';
 export * from './queue';

@@ -1,7 +1,7 @@
 import { ApiObject, Chart, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import { Annotations, Endpoints, Env, Labels, Paths, QueueEnv, RouteTable, SERVICE_PORT, serviceHost } from '../src/contract';
+import { Annotations, Endpoints, Env, HttpMethod, Labels, Paths, QueueEnv, RouteTable, SERVICE_PORT, serviceHost } from '../src/contract';
 import { Defaults, Limits } from './defaults';
 import { EnvInput } from './env';
 import { ValidationError, validationMessage } from './errors';
@@ -11,7 +11,6 @@ import { objectMeta } from './metadata';
 import { podBundle } from './pod-code';
 import { RouterExposure } from './exposure';
 import { ScalingOptions, resolveScaling } from './scaling';
-import type { HttpRoute } from './triggers';
 import { validateImage } from './image';
 import { cpuMillis, durationMillis, sizeBytes, validateInteger, validateNamespaceName } from './validation';
 import { Workload, httpProbe } from './workload';
@@ -187,6 +186,14 @@ export interface PlatformProps {
    * @default Placement.regularNodes()
    */
   readonly metricsPlacement?: Placement;
+}
+
+/** One HTTP route claimed by a function; the platform turns all of them into the route table. */
+export interface HttpRoute {
+  readonly function: FunctionBase;
+  readonly methods: readonly HttpMethod[];
+  readonly path: string;
+  readonly host?: string;
 }
 
 const PLATFORM_BRAND = Symbol.for('kubefaas.Platform');

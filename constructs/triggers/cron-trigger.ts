@@ -3,12 +3,11 @@ import { Annotations, CronEnv, Labels, NODE_UID, Paths, QueueEnv, type QueueSubs
 import { cronSubject } from '../../src/queue/subjects';
 import { SCHEDULE_HINT, TIME_ZONE_HINT, checkSchedule, timeZoneProblem } from '../../src/schedule/cron';
 import { ValidationError } from '../errors';
-import type { FunctionBase } from '../function-base';
+import type { FunctionBase, ITrigger } from '../function-base';
 import { objectMeta } from '../metadata';
 import { podBundle, type PodBundle } from '../pod-code';
 import { CRON_CONFIGMAP, durableNames } from '../queue/names';
 import { ackWaitFor, addQueueSubscription, queueConfigJson, queueOf, runsKubefaasRuntime } from '../queue/registry';
-import type { ITrigger } from '../triggers';
 import { isDns1123Label } from '../validation';
 import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
 

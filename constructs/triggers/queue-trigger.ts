@@ -2,10 +2,9 @@ import { Duration } from 'cdk8s';
 import type { QueueSubscription } from '../../src/contract';
 import { assertTopicName, topicSubject } from '../../src/queue/subjects';
 import { ValidationError } from '../errors';
-import type { FunctionBase } from '../function-base';
+import type { FunctionBase, ITrigger } from '../function-base';
 import { durableNames } from '../queue/names';
 import { ackWaitFor, addQueueSubscription, queueOf, runsKubefaasRuntime } from '../queue/registry';
-import type { ITrigger } from '../triggers';
 
 export interface QueueTriggerProps {
   /**

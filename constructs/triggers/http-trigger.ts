@@ -1,24 +1,7 @@
-import { HTTP_METHODS, HttpMethod } from '../src/contract';
-import { ValidationError } from './errors';
-import type { FunctionBase } from './function-base';
-import { PATH_HINT, pathProblem } from './http-path';
-
-/**
- * Something that invokes a function. A trigger validates its options and, in `bind`, registers
- * whatever plumbing it needs with the function's platform (HTTP routes here; queue consumers or
- * schedules in other trigger kinds), so new kinds never need changes to existing ones.
- */
-export interface ITrigger {
-  bind(fn: FunctionBase): void;
-}
-
-/** One HTTP route claimed by a function; the platform turns all of them into the route table. */
-export interface HttpRoute {
-  readonly function: FunctionBase;
-  readonly methods: readonly HttpMethod[];
-  readonly path: string;
-  readonly host?: string;
-}
+import { HTTP_METHODS, HttpMethod } from '../../src/contract';
+import { ValidationError } from '../errors';
+import type { FunctionBase, ITrigger } from '../function-base';
+import { PATH_HINT, pathProblem } from '../http-path';
 
 export interface HttpTriggerProps {
   /**
