@@ -121,9 +121,21 @@ export abstract class FunctionBase extends Construct {
   /** This function's alert changes (see FunctionOptions.alerts). */
   public readonly alerts?: FunctionAlertOptions;
 
+  /**
+   * Whether the function's pods run the kubefaas Node runtime, which consumes the queue
+   * (QueueTriggers, async calls, cron ticks).
+   */
+  public abstract readonly runsKubefaasRuntime: boolean;
+
+  /** Whether the pods serve kubefaas metrics on `/metrics` (Prometheus skips them otherwise). */
+  public abstract readonly servesMetrics: boolean;
+
   private readonly userLabels: Record<string, string>;
   private readonly envVars = new Map<string, EnvVarSource>();
   private readonly _triggers: ITrigger[] = [];
+  /** `props.triggers`, until the concrete kind's constructor calls bindTriggers(). */
+  private pendingTriggers: readonly ITrigger[] | undefined;
+  private _workload?: Workload;
 
   protected constructor(scope: Construct, id: string, props: FunctionOptions, minMemoryBytes: number) {
     super(scope, id);
@@ -151,20 +163,9 @@ export abstract class FunctionBase extends Construct {
     for (const [name, value] of Object.entries(env)) this.addEnv(name, value);
 
     platform.registerFunction(this);
-    for (const trigger of props.triggers ?? []) this.addTrigger(trigger);
-  }
-
-  /**
-   * Whether the function's pods run the kubefaas Node runtime, which consumes the queue
-   * (QueueTriggers, async calls, cron ticks). A getter, so subclasses answer during `super()`.
-   */
-  public get runsKubefaasRuntime(): boolean {
-    return false;
-  }
-
-  /** Whether the pods serve kubefaas metrics on `/metrics` (Prometheus skips them otherwise). */
-  public get servesMetrics(): boolean {
-    return true;
+    // Bound by the concrete kind once its own fields are set (bindTriggers): a trigger asks the
+    // function what it is (runsKubefaasRuntime, timeout, …), which the kind knows only then.
+    this.pendingTriggers = props.triggers ?? [];
   }
 
   /** In-cluster URL of the function's Service. */
@@ -196,6 +197,17 @@ export abstract class FunctionBase extends Construct {
     return this;
   }
 
+  /**
+   * Binds the triggers given in the props. Called by the concrete kind's constructor once its own
+   * fields are set and before it creates its objects, so what triggers create (a CronJob) keeps its
+   * place in the manifests. createWorkload binds them too if a kind did not; later calls do nothing.
+   */
+  protected bindTriggers(): void {
+    const pending = this.pendingTriggers;
+    this.pendingTriggers = undefined;
+    for (const trigger of pending ?? []) this.addTrigger(trigger);
+  }
+
   /** Labels on all of the function's objects. */
   protected get objectLabels(): Record<string, string> {
     return { [Labels.name]: this.functionName, [Labels.function]: this.functionName };
@@ -203,6 +215,7 @@ export abstract class FunctionBase extends Construct {
 
   /** Creates the objects that run the function; called once by the concrete kind's constructor. */
   protected createWorkload(container: FunctionContainer): Workload {
+    this.bindTriggers();
     const namespace = this.platform.namespace;
     const selector = { [Labels.function]: this.functionName };
     const workload = new Workload(this, 'Workload', {
