@@ -13,6 +13,7 @@ import { Probe, ResolvedScaling, Workload } from './workload';
 import { queueEnv } from './queue/registry';
 import { Placement } from './placement/placement';
 import { FunctionAlertOptions, validateFunctionAlerts } from './metrics';
+import { FunctionServiceAccount, ServiceAccountConfig } from './service-account';
 
 /**
  * Something that invokes a function. A trigger validates its options and, in `bind`, registers
@@ -86,6 +87,13 @@ export interface FunctionOptions {
    * @default - the platform's rules
    */
   readonly alerts?: FunctionAlertOptions;
+  /**
+   * The Kubernetes identity of the pods: `FunctionServiceAccount.create({ annotations })`,
+   * `.awsIamRole(arn)` (IRSA), `.azureWorkloadIdentity(clientId)`, or `.fromName(existing)`. The API
+   * token is mounted only with `automountToken: true`.
+   * @default - the namespace's `default` ServiceAccount, no API token mounted
+   */
+  readonly serviceAccount?: FunctionServiceAccount;
 }
 
 /** What a concrete function kind contributes to its pods. */
@@ -122,6 +130,14 @@ export abstract class FunctionBase extends Construct {
   public readonly alerts?: FunctionAlertOptions;
 
   /**
+   * Escape hatch: the ServiceAccount kubefaas created for the function (`serviceAccount` prop with
+   * `create`, `awsIamRole` or `azureWorkloadIdentity`); undefined otherwise.
+   */
+  public readonly serviceAccount?: ApiObject;
+  /** Name of the pods' ServiceAccount, when the function has one of its own (created or existing). */
+  public readonly serviceAccountName?: string;
+
+  /**
    * Whether the function's pods run the kubefaas Node runtime, which consumes the queue
    * (QueueTriggers, async calls, cron ticks).
    */
@@ -136,6 +152,7 @@ export abstract class FunctionBase extends Construct {
   /** `props.triggers`, until the concrete kind's constructor calls bindTriggers(). */
   private pendingTriggers: readonly ITrigger[] | undefined;
   private _workload?: Workload;
+  private readonly serviceAccountConfig?: ServiceAccountConfig;
 
   protected constructor(scope: Construct, id: string, props: FunctionOptions, minMemoryBytes: number) {
     super(scope, id);
@@ -156,6 +173,23 @@ export abstract class FunctionBase extends Construct {
     this.userLabels = validateLabels(this, props.labels ?? {});
     validateFunctionAlerts(this, 'alerts', props.alerts);
     this.alerts = props.alerts;
+    if (props.serviceAccount !== undefined) {
+      if (!(props.serviceAccount instanceof FunctionServiceAccount)) {
+        throw new ValidationError(this, '`serviceAccount` must be a FunctionServiceAccount', 'Use e.g. FunctionServiceAccount.awsIamRole(arn) or FunctionServiceAccount.fromName("existing")');
+      }
+      const account = props.serviceAccount._resolve(this, this.functionName, this.userLabels);
+      this.serviceAccountConfig = account;
+      this.serviceAccountName = account.name;
+      if (account.create) {
+        this.serviceAccount = new ApiObject(this, 'ServiceAccount', {
+          apiVersion: 'v1',
+          kind: 'ServiceAccount',
+          metadata: objectMeta(account.name, platform.namespace, this.objectLabels, account.create.annotations),
+          // The pod spec decides about the token; the account itself never hands one out by default.
+          automountServiceAccountToken: account.automountToken,
+        });
+      }
+    }
     this.placement = props.placement ?? defaults.placement ?? Placement.regularNodes();
     platform.usePlacement(this.placement, this);
 
@@ -208,6 +242,24 @@ export abstract class FunctionBase extends Construct {
     for (const trigger of pending ?? []) this.addTrigger(trigger);
   }
 
+  /**
+   * Escape hatch: the function's Deployment, for `addJsonPatch` (cdk8s `JsonPatch`) on what kubefaas
+   * does not model.
+   */
+  public get deployment(): ApiObject {
+    return this.workloadCreated().deployment;
+  }
+
+  /** Escape hatch: the function's Service. */
+  public get service(): ApiObject {
+    return this.workloadCreated().service;
+  }
+
+  private workloadCreated(): Workload {
+    if (!this._workload) throw new ValidationError(this, 'the function has no Deployment yet', 'Use the escape hatches after the function is constructed');
+    return this._workload;
+  }
+
   /** Labels on all of the function's objects. */
   protected get objectLabels(): Record<string, string> {
     return { [Labels.name]: this.functionName, [Labels.function]: this.functionName };
@@ -223,7 +275,10 @@ export abstract class FunctionBase extends Construct {
       namespace,
       labels: this.objectLabels,
       selector,
-      podLabels: this.userLabels,
+      podLabels: { ...this.userLabels, ...this.serviceAccountConfig?.podLabels },
+      ...(this.serviceAccountConfig
+        ? { serviceAccount: { name: this.serviceAccountConfig.name, automountToken: this.serviceAccountConfig.automountToken } }
+        : {}),
       podAnnotations: () => ({ ...container.podAnnotations }),
       containerName: 'function',
       image: container.image,
@@ -243,6 +298,7 @@ export abstract class FunctionBase extends Construct {
       networkPolicy: true,
       fargateSelectors: () => this.platform.fargateSelectorsFor(this.placement),
     });
+    this._workload = workload;
 
     new ApiObject(this, 'NetworkPolicy', {
       apiVersion: 'networking.k8s.io/v1',

@@ -3,6 +3,7 @@ export { Duration, Size } from 'cdk8s';
 export { Cpu } from 'cdk8s-plus-27';
 export * from './platform';
 export * from './function-base';
+export * from './service-account';
 export * from './node-function';
 export * from './container-function';
 export * from './code';

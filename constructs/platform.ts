@@ -196,6 +196,14 @@ export interface HttpRoute {
   readonly host?: string;
 }
 
+/** Escape hatches to the router's objects (`platform.router`), for `addJsonPatch`. */
+export interface RouterObjects {
+  readonly deployment: ApiObject;
+  readonly service: ApiObject;
+  /** The `kubefaas-routes` ConfigMap (the route table, rendered at synth). */
+  readonly routes: ApiObject;
+}
+
 const PLATFORM_BRAND = Symbol.for('kubefaas.Platform');
 
 export const ROUTER_NAME = 'kubefaas-router';
@@ -232,6 +240,8 @@ export class Platform extends Chart {
   public readonly functionDefaults: FunctionDefaults;
   /** The router's in-cluster URL. */
   public readonly routerUrl: string;
+  /** Escape hatch: the router's Deployment, Service and route-table ConfigMap. */
+  public readonly router: RouterObjects;
 
   private readonly _functions: FunctionBase[] = [];
   /** How the platform is monitored. */
@@ -274,7 +284,7 @@ export class Platform extends Chart {
         placeComponent(statefulSet, props.queuePlacement, { subject: 'platform component "queue"', networkPolicy: true });
       }
     }
-    this.createRouter(props.router ?? {});
+    this.router = this.createRouter(props.router ?? {});
     this.metrics = props.metrics ?? Metrics.none();
     this.metricsBinding = this.metrics.bind(this, {
       namespace: this.namespace,
@@ -419,7 +429,7 @@ export class Platform extends Chart {
     return Math.ceil((longest + Limits.routerTimeoutMarginMs) / 1000);
   }
 
-  private createRouter(options: RouterOptions): void {
+  private createRouter(options: RouterOptions): RouterObjects {
     const router = new Construct(this, 'Router');
     const bundle = podBundle('router');
     const labels = { [Labels.name]: ROUTER_NAME, [Labels.component]: 'router' };
@@ -433,7 +443,7 @@ export class Platform extends Chart {
       metadata: objectMeta(ROUTER_NAME, this.namespace, labels),
       data: { [Paths.routerFile]: bundle.source },
     });
-    new ApiObject(router, 'Routes', {
+    const routes = new ApiObject(router, 'Routes', {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: objectMeta(ROUTES_CONFIGMAP, this.namespace, labels),
@@ -447,7 +457,7 @@ export class Platform extends Chart {
       maxTimeoutSeconds: () => this.maxTimeoutSeconds(),
     });
 
-    new Workload(router, 'Workload', {
+    const workload = new Workload(router, 'Workload', {
       name: ROUTER_NAME,
       namespace: this.namespace,
       labels,
@@ -487,6 +497,7 @@ export class Platform extends Chart {
       placementSubject: 'platform component "router"',
       fargateSelectors: () => this.fargateSelectorsFor(placement),
     });
+    return { deployment: workload.deployment, service: workload.service, routes };
   }
 
   /** Two functions (or one twice) claiming the same method + path shape (+ host). */

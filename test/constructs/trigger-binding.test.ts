@@ -14,7 +14,7 @@ class Probe implements ITrigger {
       name: fn.functionName,
       servesMetrics: fn.servesMetrics,
       runsKubefaasRuntime: fn.runsKubefaasRuntime,
-      maxConcurrency: (fn as Partial<NodeFunction>).maxConcurrency,
+      maxConcurrency: (fn as unknown as { maxConcurrency?: number }).maxConcurrency,
     });
   }
 }
