@@ -1,21 +1,85 @@
-// The public API of kubefaas (package main): `import { Platform, NodeFunction, … } from 'kubefaas'`.
+/**
+ * The public API of kubefaas (package main): `import { Platform, NodeFunction, … } from 'kubefaas'`.
+ *
+ * Every name is listed on purpose: what is not here is internal and may change in any release.
+ * test/packaging/public-api.json records this list as the packed package exports it, and a test
+ * fails when it changes by accident (see docs/packaging.md for how to change it on purpose).
+ */
+
+// Typed values of the props.
 export { Duration, Size } from 'cdk8s';
 export { Cpu } from 'cdk8s-plus-27';
-export * from './platform';
-export * from './function-base';
-export * from './service-account';
-export * from './node-function';
-export * from './container-function';
-export * from './code';
-export * from './env';
-export * from './triggers/http-trigger';
-export * from './triggers/queue-trigger';
-export * from './triggers/cron-trigger';
-export * from './queue';
-export * from './exposure';
-export * from './scaling';
-export * from './placement';
-export * from './metrics';
+
+// The platform.
+export { Platform, ROUTER_NAME, ROUTES_CONFIGMAP, RUNTIME_CONFIGMAP } from './platform';
+export type {
+  FunctionDefaults,
+  HttpRoute,
+  NamespaceOptions,
+  PlatformProps,
+  ReplicaRange,
+  ResourceOptions,
+  RouterObjects,
+  RouterOptions,
+} from './platform';
+export { RouterExposure } from './exposure';
+export type { GatewayApiExposureOptions, IngressExposureOptions, LoadBalancerExposureOptions } from './exposure';
+export type { ScalingOptions } from './scaling';
 export { ValidationError } from './errors';
-export type { FunctionEvent, FunctionContext, FunctionLogger, Handler, HandlerResult } from '../src/runtime/types';
-export type { HttpMethod, RouteTable, Route, RouteTarget } from '../src/contract';
+
+// Functions.
+export { FunctionBase } from './function-base';
+export type { FunctionOptions, ITrigger } from './function-base';
+export { NodeFunction } from './node-function';
+export type { NodeFunctionProps } from './node-function';
+export { ContainerFunction } from './container-function';
+export type { ContainerFunctionProps, HealthCheckOptions, LocalRunOptions } from './container-function';
+export { Code, CONFIGMAP_DATA_LIMIT, MAX_BUNDLE_BYTES } from './code';
+export type { AssetCodeOptions } from './code';
+export { EnvValue } from './env';
+export type { EnvInput, KeyReferenceOptions } from './env';
+export { FunctionServiceAccount } from './service-account';
+export type { AzureWorkloadIdentityOptions, CreateServiceAccountOptions, ServiceAccountTokenOptions } from './service-account';
+
+// Triggers and the queue.
+export { CronTrigger, HttpTrigger, QueueTrigger } from './triggers';
+export type { ConcurrencyPolicy, CronTriggerProps, HttpTriggerProps, QueueTriggerProps } from './triggers';
+export { Queue } from './queue';
+export type { NatsQueueOptions, QueueBinding, QueueResources } from './queue';
+
+// Placement.
+export { FargateProfile, fargateProfilePulumiArgs, Placement } from './placement';
+export type {
+  AwsFargateOptions,
+  AzureVirtualNodeOptions,
+  AzureVirtualNodeVersion,
+  FargateProfileDefinition,
+  FargateProfileOptions,
+  FargateProfileProps,
+  FargateProfileSelector,
+  PlacementMode,
+  PlacementProvider,
+} from './placement';
+
+// Monitoring.
+export { Metrics } from './metrics';
+export type {
+  AlertmanagerOptions,
+  AlertRuleOptions,
+  ComponentResources,
+  DeadLetterAlert,
+  ErrorRatioAlert,
+  FunctionAlertOptions,
+  LatencyNearTimeoutAlert,
+  MetricsMode,
+  NoReadyReplicaAlert,
+  OperatorMetricsOptions,
+  PrometheusMetricsOptions,
+  QueueLagAlert,
+  ReceiverType,
+  Severity,
+} from './metrics';
+
+// Handler and route-table types (the contract with the code running in the pods).
+export type { FunctionContext, FunctionEvent, FunctionLogger, Handler, HandlerResult } from '../src/runtime/types';
+export type { HttpMethod, Route, RouteTable, RouteTarget } from '../src/contract';

@@ -308,7 +308,10 @@ export class Platform extends Chart {
     this.node.addValidation({ validate: () => this.routeConflicts() });
   }
 
-  /** Pods that scrape function and router pods (the NetworkPolicies admit them on the container port). */
+  /**
+   * Pods that scrape function and router pods (the NetworkPolicies admit them on the container port).
+   * @internal
+   */
   public get metricsScrapers(): readonly NetworkPolicyPeerSpec[] {
     return this.metricsBinding.scrapers;
   }
@@ -328,7 +331,10 @@ export class Platform extends Chart {
     return [...this._routes];
   }
 
-  /** Called by FunctionBase: adds a function (names are unique per platform). */
+  /**
+   * Called by FunctionBase: adds a function (names are unique per platform).
+   * @internal
+   */
   public registerFunction(fn: FunctionBase): void {
     const clash = this.functionsByName.get(fn.functionName);
     if (clash) {
@@ -342,7 +348,10 @@ export class Platform extends Chart {
     this.functionsByName.set(fn.functionName, fn);
   }
 
-  /** Called by HttpTrigger.bind: claims a route. Conflicts are reported at synth. */
+  /**
+   * Called by HttpTrigger.bind: claims a route. Conflicts are reported at synth.
+   * @internal
+   */
   public addHttpRoute(route: HttpRoute): void {
     this._routes.push(route);
   }
@@ -351,6 +360,7 @@ export class Platform extends Chart {
    * Called for every placement the platform's workloads use: a Fargate placement that carries a
    * profile gets it synthesized (an ACK FargateProfile in the platform namespace), one per profile
    * name, with one selector per distinct label set.
+   * @internal
    */
   public usePlacement(placement: Placement, user: IConstruct): void {
     const definition = placement.fargateProfile(this.namespace);
@@ -376,13 +386,19 @@ export class Platform extends Chart {
     return [...this._fargateProfiles.values()].map((entry) => entry.profile.definition);
   }
 
-  /** Selectors of the synthesized profile a placement uses (undefined when kubefaas does not manage it). */
+  /**
+   * Selectors of the synthesized profile a placement uses (undefined when kubefaas does not manage it).
+   * @internal
+   */
   public fargateSelectorsFor(placement: Placement): readonly FargateProfileSelector[] | undefined {
     const name = placement.fargateProfile(this.namespace)?.name;
     return name === undefined ? undefined : this._fargateProfiles.get(name)?.profile.definition.selectors;
   }
 
-  /** Name of the shared Node runtime ConfigMap, created on first use. */
+  /**
+   * Name of the shared Node runtime ConfigMap, created on first use (by NodeFunction).
+   * @internal
+   */
   public useNodeRuntime(): { configMap: string; sha256: string } {
     const bundle = podBundle('runtime');
     if (!this.runtimeConfigMap) {
