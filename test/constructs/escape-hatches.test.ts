@@ -31,7 +31,7 @@ test('platform.router gives the router Deployment, Service and routes ConfigMap'
   expect([platform.router.deployment.kind, platform.router.service.kind, platform.router.routes.kind]).toEqual(['Deployment', 'Service', 'ConfigMap']);
   platform.router.deployment.addJsonPatch(
     JsonPatch.add('/spec/template/spec/topologySpreadConstraints', [
-      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'kubefaas.dev/platform-component': 'router' } } },
+      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'kubefaas.dev/component': 'router' } } },
     ]),
   );
   platform.router.service.addJsonPatch(JsonPatch.add('/spec/sessionAffinity', 'None'));
