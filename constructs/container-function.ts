@@ -62,17 +62,14 @@ function checkArgv(scope: Construct, what: string, argv: unknown, required: bool
 /** A function packaged as an image of your own that serves HTTP on `$PORT`. */
 export class ContainerFunction extends FunctionBase {
   public readonly image: string;
-  private readonly metricsEndpoint: boolean;
-
-  public override get servesMetrics(): boolean {
-    // Read during super(), before the field is set: answer false until then.
-    return this.metricsEndpoint ?? false;
-  }
+  /** The user's image knows nothing of the queue: queue triggers need a NodeFunction. */
+  public readonly runsKubefaasRuntime = false;
+  public readonly servesMetrics: boolean;
 
   constructor(scope: Construct, id: string, props: ContainerFunctionProps) {
     super(scope, id, props, Limits.minContainerMemoryBytes);
     props = props ?? ({} as ContainerFunctionProps);
-    this.metricsEndpoint = props.servesMetrics ?? false;
+    this.servesMetrics = props.servesMetrics ?? false;
     this.image = validateImage(this, 'image', props.image);
     const command = checkArgv(this, 'command', props.command, false);
     const args = props.args === undefined ? undefined : props.args.length === 0 ? [] : checkArgv(this, 'args', props.args, false);
@@ -81,6 +78,7 @@ export class ContainerFunction extends FunctionBase {
       throw new ValidationError(this, `healthCheck '${String(health)}' is not an HTTP path`, 'Use a path such as /healthz');
     }
     const localCommand = props.local === undefined ? undefined : checkArgv(this, 'local.command', props.local?.command, true);
+    this.bindTriggers();
 
     this.createWorkload({
       image: this.image,
@@ -96,7 +94,7 @@ export class ContainerFunction extends FunctionBase {
       podAnnotations: {
         ...(localCommand ? { [Annotations.localCommand]: JSON.stringify(localCommand) } : {}),
         // Only needed (and only added) when the platform runs monitoring.
-        ...(this.metricsEndpoint || this.platform.metrics.mode === 'none' ? {} : { [SCRAPE_ANNOTATION]: 'false' }),
+        ...(this.servesMetrics || this.platform.metrics.mode === 'none' ? {} : { [SCRAPE_ANNOTATION]: 'false' }),
       },
     });
   }

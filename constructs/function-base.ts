@@ -15,6 +15,18 @@ import { preStopSleep, shutdownEnv, shutdownTiming } from './shutdown';
 import { queueClientVolumes, queueEnv } from './queue/registry';
 import { Placement } from './placement/placement';
 import { FunctionAlertOptions, validateFunctionAlerts } from './metrics';
+import { FunctionServiceAccount, ServiceAccountConfig } from './service-account';
+
+/**
+ * Something that invokes a function. A trigger validates its options and, in `bind`, registers
+ * whatever plumbing it needs with the function's platform (HTTP routes; queue consumers or
+ * schedules in other trigger kinds), so new kinds never need changes to existing ones.
+ * Declared beside FunctionBase (not with the triggers) so that the function does not import the
+ * trigger modules, which import it.
+ */
+export interface ITrigger {
+  bind(fn: FunctionBase): void;
+}
 
 /**
  * Something that invokes a function. A trigger validates its options and, in `bind`, registers
@@ -88,7 +100,13 @@ export interface FunctionOptions {
    * @default - the platform's rules
    */
   readonly alerts?: FunctionAlertOptions;
-  // -- issue 15 item 5: error exposure (logic in error-exposure.ts) --
+  /**
+   * The Kubernetes identity of the pods: `FunctionServiceAccount.create({ annotations })`,
+   * `.awsIamRole(arn)` (IRSA), `.azureWorkloadIdentity(clientId)`, or `.fromName(existing)`. The API
+   * token is mounted only with `automountToken: true`.
+   * @default - the namespace's `default` ServiceAccount, no API token mounted
+   */
+  readonly serviceAccount?: FunctionServiceAccount;
   /**
    * UNSAFE: report a handler's exception message in a failed async call's state
    * (`GET /async-function/<name>/<id>`, readable by anyone holding the call id) and callback.
@@ -131,10 +149,31 @@ export abstract class FunctionBase extends Construct {
   /** This function's alert changes (see FunctionOptions.alerts). */
   public readonly alerts?: FunctionAlertOptions;
 
+  /**
+   * Escape hatch: the ServiceAccount kubefaas created for the function (`serviceAccount` prop with
+   * `create`, `awsIamRole` or `azureWorkloadIdentity`); undefined otherwise.
+   */
+  public readonly serviceAccount?: ApiObject;
+  /** Name of the pods' ServiceAccount, when the function has one of its own (created or existing). */
+  public readonly serviceAccountName?: string;
+
+  /**
+   * Whether the function's pods run the kubefaas Node runtime, which consumes the queue
+   * (QueueTriggers, async calls, cron ticks).
+   */
+  public abstract readonly runsKubefaasRuntime: boolean;
+
+  /** Whether the pods serve kubefaas metrics on `/metrics` (Prometheus skips them otherwise). */
+  public abstract readonly servesMetrics: boolean;
+
   private readonly exposeErrorMessages: boolean; // issue 15 item 5
   private readonly userLabels: Record<string, string>;
   private readonly envVars = new Map<string, EnvVarSource>();
   private readonly _triggers: ITrigger[] = [];
+  /** `props.triggers`, until the concrete kind's constructor calls bindTriggers(). */
+  private pendingTriggers: readonly ITrigger[] | undefined;
+  private _workload?: Workload;
+  private readonly serviceAccountConfig?: ServiceAccountConfig;
 
   protected constructor(scope: Construct, id: string, props: FunctionOptions, minMemoryBytes: number) {
     super(scope, id);
@@ -156,6 +195,23 @@ export abstract class FunctionBase extends Construct {
     validateFunctionAlerts(this, 'alerts', props.alerts);
     this.alerts = props.alerts;
     this.exposeErrorMessages = props.exposeErrorMessages === true; // issue 15 item 5
+    if (props.serviceAccount !== undefined) {
+      if (!(props.serviceAccount instanceof FunctionServiceAccount)) {
+        throw new ValidationError(this, '`serviceAccount` must be a FunctionServiceAccount', 'Use e.g. FunctionServiceAccount.awsIamRole(arn) or FunctionServiceAccount.fromName("existing")');
+      }
+      const account = props.serviceAccount._resolve(this, this.functionName, this.userLabels);
+      this.serviceAccountConfig = account;
+      this.serviceAccountName = account.name;
+      if (account.create) {
+        this.serviceAccount = new ApiObject(this, 'ServiceAccount', {
+          apiVersion: 'v1',
+          kind: 'ServiceAccount',
+          metadata: objectMeta(account.name, platform.namespace, this.objectLabels, account.create.annotations),
+          // The pod spec decides about the token; the account itself never hands one out by default.
+          automountServiceAccountToken: account.automountToken,
+        });
+      }
+    }
     this.placement = props.placement ?? defaults.placement ?? Placement.regularNodes();
     platform.usePlacement(this.placement, this);
 
@@ -163,20 +219,9 @@ export abstract class FunctionBase extends Construct {
     for (const [name, value] of Object.entries(env)) this.addEnv(name, value);
 
     platform.registerFunction(this);
-    for (const trigger of props.triggers ?? []) this.addTrigger(trigger);
-  }
-
-  /**
-   * Whether the function's pods run the kubefaas Node runtime, which consumes the queue
-   * (QueueTriggers, async calls, cron ticks). A getter, so subclasses answer during `super()`.
-   */
-  public get runsKubefaasRuntime(): boolean {
-    return false;
-  }
-
-  /** Whether the pods serve kubefaas metrics on `/metrics` (Prometheus skips them otherwise). */
-  public get servesMetrics(): boolean {
-    return true;
+    // Bound by the concrete kind once its own fields are set (bindTriggers): a trigger asks the
+    // function what it is (runsKubefaasRuntime, timeout, …), which the kind knows only then.
+    this.pendingTriggers = props.triggers ?? [];
   }
 
   /** In-cluster URL of the function's Service. */
@@ -208,6 +253,35 @@ export abstract class FunctionBase extends Construct {
     return this;
   }
 
+  /**
+   * Binds the triggers given in the props. Called by the concrete kind's constructor once its own
+   * fields are set and before it creates its objects, so what triggers create (a CronJob) keeps its
+   * place in the manifests. createWorkload binds them too if a kind did not; later calls do nothing.
+   */
+  protected bindTriggers(): void {
+    const pending = this.pendingTriggers;
+    this.pendingTriggers = undefined;
+    for (const trigger of pending ?? []) this.addTrigger(trigger);
+  }
+
+  /**
+   * Escape hatch: the function's Deployment, for `addJsonPatch` (cdk8s `JsonPatch`) on what kubefaas
+   * does not model.
+   */
+  public get deployment(): ApiObject {
+    return this.workloadCreated().deployment;
+  }
+
+  /** Escape hatch: the function's Service. */
+  public get service(): ApiObject {
+    return this.workloadCreated().service;
+  }
+
+  private workloadCreated(): Workload {
+    if (!this._workload) throw new ValidationError(this, 'the function has no Deployment yet', 'Use the escape hatches after the function is constructed');
+    return this._workload;
+  }
+
   /** Labels on all of the function's objects. */
   protected get objectLabels(): Record<string, string> {
     return { [Labels.name]: this.functionName, [Labels.function]: this.functionName };
@@ -215,6 +289,7 @@ export abstract class FunctionBase extends Construct {
 
   /** Creates the objects that run the function; called once by the concrete kind's constructor. */
   protected createWorkload(container: FunctionContainer): Workload {
+    this.bindTriggers();
     const namespace = this.platform.namespace;
     const selector = { [Labels.function]: this.functionName };
     const shutdown = shutdownTiming(this.timeoutMillis);
@@ -223,7 +298,10 @@ export abstract class FunctionBase extends Construct {
       namespace,
       labels: this.objectLabels,
       selector,
-      podLabels: this.userLabels,
+      podLabels: { ...this.userLabels, ...this.serviceAccountConfig?.podLabels },
+      ...(this.serviceAccountConfig
+        ? { serviceAccount: { name: this.serviceAccountConfig.name, automountToken: this.serviceAccountConfig.automountToken } }
+        : {}),
       podAnnotations: () => ({ ...container.podAnnotations }),
       containerName: 'function',
       image: container.image,
@@ -250,6 +328,7 @@ export abstract class FunctionBase extends Construct {
       networkPolicy: true,
       fargateSelectors: () => this.platform.fargateSelectorsFor(this.placement),
     });
+    this._workload = workload;
 
     new ApiObject(this, 'NetworkPolicy', {
       apiVersion: 'networking.k8s.io/v1',

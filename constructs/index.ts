@@ -1,26 +1,93 @@
-// The public API of kubefaas (package main): `import { Platform, NodeFunction, … } from 'kubefaas'`.
+/**
+ * The public API of kubefaas (package main): `import { Platform, NodeFunction, … } from 'kubefaas'`.
+ *
+ * Every name is listed on purpose: what is not here is internal and may change in any release.
+ * test/packaging/public-api.json records this list as the packed package exports it, and a test
+ * fails when it changes by accident (see docs/packaging.md for how to change it on purpose).
+ */
+
+// Typed values of the props.
 export { Duration, Size } from 'cdk8s';
 export { Cpu } from 'cdk8s-plus-27';
-export * from './platform';
-export * from './function-base';
-export * from './node-function';
-export * from './container-function';
-// --- PythonFunction (issue 17) ---
-export * from './python-function';
-export { PythonRuntime } from './python-runtime';
-// --- end PythonFunction ---
-export * from './code';
-export * from './env';
-export * from './triggers';
-export * from './triggers/queue-trigger';
-export * from './triggers/cron-trigger';
-export * from './queue';
-export * from './exposure';
-export * from './scaling';
-export * from './placement';
-export * from './metrics';
-export { ValidationError } from './errors';
-export type { FunctionEvent, FunctionContext, FunctionLogger, Handler, HandlerResult } from '../src/contract';
+
+// The platform.
+export { Platform, ROUTES_CONFIGMAP, RUNTIME_CONFIGMAP } from './platform';
 export { ROUTER_NAME } from '../src/contract';
-export type { HttpMethod, RouteTable, Route, RouteTarget } from '../src/contract';
-export * from './router-policies';
+export type {
+  FunctionDefaults,
+  HttpRoute,
+  NamespaceOptions,
+  PlatformProps,
+  ReplicaRange,
+  ResourceOptions,
+  RouterObjects,
+  RouterOptions,
+} from './platform';
+export { RouterExposure } from './exposure';
+export type { GatewayApiExposureOptions, IngressExposureOptions, LoadBalancerExposureOptions } from './exposure';
+export type { ScalingOptions } from './scaling';
+export { ValidationError } from './errors';
+
+// Functions.
+export { FunctionBase } from './function-base';
+export type { FunctionOptions, ITrigger } from './function-base';
+export { NodeFunction } from './node-function';
+export type { NodeFunctionProps } from './node-function';
+export { PythonFunction } from './python-function';
+export type { PythonFunctionProps } from './python-function';
+export { PythonRuntime } from './python-runtime';
+export { ContainerFunction } from './container-function';
+export type { ContainerFunctionProps, HealthCheckOptions, LocalRunOptions } from './container-function';
+export { Code, CONFIGMAP_DATA_LIMIT, MAX_BUNDLE_BYTES } from './code';
+export type { AssetCodeOptions } from './code';
+export { EnvValue } from './env';
+export type { EnvInput, KeyReferenceOptions } from './env';
+export { FunctionServiceAccount } from './service-account';
+export type { AzureWorkloadIdentityOptions, CreateServiceAccountOptions, ServiceAccountTokenOptions } from './service-account';
+
+// Triggers and the queue.
+export { CronTrigger, HttpTrigger, QueueTrigger } from './triggers';
+export type { ConcurrencyPolicy, CronTriggerProps, HttpTriggerProps, QueueTriggerProps } from './triggers';
+export { Queue } from './queue';
+export type { NatsQueueAuth, NatsQueueOptions, NatsQueueTls, QueueBinding, QueueResources } from './queue';
+
+// Router policies.
+export { RateLimit, RouterAuth } from './router-policies';
+export type { BasicAuthProps, JwtAuthProps, SecretAuthProps } from './router-policies';
+
+// Placement.
+export { FargateProfile, fargateProfilePulumiArgs, Placement } from './placement';
+export type {
+  AwsFargateOptions,
+  AzureVirtualNodeOptions,
+  AzureVirtualNodeVersion,
+  FargateProfileDefinition,
+  FargateProfileOptions,
+  FargateProfileProps,
+  FargateProfileSelector,
+  PlacementMode,
+  PlacementProvider,
+} from './placement';
+
+// Monitoring.
+export { Metrics } from './metrics';
+export type {
+  AlertmanagerOptions,
+  AlertRuleOptions,
+  ComponentResources,
+  DeadLetterAlert,
+  ErrorRatioAlert,
+  FunctionAlertOptions,
+  LatencyNearTimeoutAlert,
+  MetricsMode,
+  NoReadyReplicaAlert,
+  OperatorMetricsOptions,
+  PrometheusMetricsOptions,
+  QueueLagAlert,
+  ReceiverType,
+  Severity,
+} from './metrics';
+
+// Handler and route-table types (the contract with the code running in the pods).
+export type { AuthInfo, FunctionContext, FunctionEvent, FunctionLogger, Handler, HandlerResult } from '../src/contract';
+export type { HttpMethod, Route, RouteTable, RouteTarget } from '../src/contract';

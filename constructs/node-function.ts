@@ -36,9 +36,9 @@ export class NodeFunction extends FunctionBase {
   public readonly codeHash: string;
 
   /** NodeFunctions run the kubefaas runtime, which consumes queue triggers, async calls and cron ticks. */
-  public override get runsKubefaasRuntime(): boolean {
-    return true;
-  }
+  public readonly runsKubefaasRuntime = true;
+  /** The kubefaas runtime serves `/metrics`. */
+  public readonly servesMetrics = true;
 
   constructor(scope: Construct, id: string, props: NodeFunctionProps) {
     super(scope, id, props, Limits.minNodeMemoryBytes);
@@ -49,6 +49,7 @@ export class NodeFunction extends FunctionBase {
     if (!(props.code instanceof Code)) {
       throw new ValidationError(this, 'NodeFunction needs `code`', 'Pass Code.fromAsset("path/to/handler.ts") or Code.fromInline(source)');
     }
+    this.bindTriggers();
     const code = props.code.bind(this);
     const runtime = this.platform.useNodeRuntime();
     this.codeHash = createHash('sha256').update(runtime.sha256).update(code.sha256).digest('hex').slice(0, 16);

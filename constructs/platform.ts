@@ -210,6 +210,22 @@ export interface PlatformProps {
   readonly metricsPlacement?: Placement;
 }
 
+/** One HTTP route claimed by a function; the platform turns all of them into the route table. */
+export interface HttpRoute {
+  readonly function: PlatformFunction;
+  readonly methods: readonly HttpMethod[];
+  readonly path: string;
+  readonly host?: string;
+}
+
+/** Escape hatches to the router's objects (`platform.router`), for `addJsonPatch`. */
+export interface RouterObjects {
+  readonly deployment: ApiObject;
+  readonly service: ApiObject;
+  /** The `kubefaas-routes` ConfigMap (the route table, rendered at synth). */
+  readonly routes: ApiObject;
+}
+
 const PLATFORM_BRAND = Symbol.for('kubefaas.Platform');
 
 /**
@@ -274,6 +290,8 @@ export class Platform extends Chart {
   public readonly functionDefaults: FunctionDefaults;
   /** The router's in-cluster URL. */
   public readonly routerUrl: string;
+  /** Escape hatch: the router's Deployment, Service and route-table ConfigMap. */
+  public readonly router: RouterObjects;
 
   private readonly _functions: PlatformFunction[] = [];
   /** How the platform is monitored. */
@@ -317,7 +335,7 @@ export class Platform extends Chart {
         placeComponent(statefulSet, props.queuePlacement, { subject: 'platform component "queue"', networkPolicy: true });
       }
     }
-    this.createRouter(props.router ?? {});
+    this.router = this.createRouter(props.router ?? {});
     this.metrics = props.metrics ?? Metrics.none();
     this.metricsBinding = this.metrics.bind(this, {
       namespace: this.namespace,
@@ -342,7 +360,10 @@ export class Platform extends Chart {
     this.node.addValidation({ validate: () => warnAboutLargeObjects(this) });
   }
 
-  /** Pods that scrape function and router pods (the NetworkPolicies admit them on the container port). */
+  /**
+   * Pods that scrape function and router pods (the NetworkPolicies admit them on the container port).
+   * @internal
+   */
   public get metricsScrapers(): readonly NetworkPolicyPeerSpec[] {
     return this.metricsBinding.scrapers;
   }
@@ -362,7 +383,10 @@ export class Platform extends Chart {
     return [...this._routes];
   }
 
-  /** Called by FunctionBase: adds a function (names are unique per platform). */
+  /**
+   * Called by FunctionBase: adds a function (names are unique per platform).
+   * @internal
+   */
   public registerFunction(fn: PlatformFunction): void {
     const clash = this.functionsByName.get(fn.functionName);
     if (clash) {
@@ -376,7 +400,10 @@ export class Platform extends Chart {
     this.functionsByName.set(fn.functionName, fn);
   }
 
-  /** Called by HttpTrigger.bind: claims a route. Conflicts are reported at synth. */
+  /**
+   * Called by HttpTrigger.bind: claims a route. Conflicts are reported at synth.
+   * @internal
+   */
   public addHttpRoute(route: HttpRoute): void {
     this._routes.push(route);
   }
@@ -385,6 +412,7 @@ export class Platform extends Chart {
    * Called for every placement the platform's workloads use: a Fargate placement that carries a
    * profile gets it synthesized (an ACK FargateProfile in the platform namespace), one per profile
    * name, with one selector per distinct label set.
+   * @internal
    */
   public usePlacement(placement: Placement, user: IConstruct): void {
     const definition = placement.fargateProfile(this.namespace);
@@ -410,13 +438,19 @@ export class Platform extends Chart {
     return [...this._fargateProfiles.values()].map((entry) => entry.profile.definition);
   }
 
-  /** Selectors of the synthesized profile a placement uses (undefined when kubefaas does not manage it). */
+  /**
+   * Selectors of the synthesized profile a placement uses (undefined when kubefaas does not manage it).
+   * @internal
+   */
   public fargateSelectorsFor(placement: Placement): readonly FargateProfileSelector[] | undefined {
     const name = placement.fargateProfile(this.namespace)?.name;
     return name === undefined ? undefined : this._fargateProfiles.get(name)?.profile.definition.selectors;
   }
 
-  /** Name (`kubefaas-runtime-<hash>`) of the shared Node runtime ConfigMap, created on first use. */
+  /**
+   * Name (`kubefaas-runtime-<hash>`) of the shared Node runtime ConfigMap, created on first use (by NodeFunction).
+   * @internal
+   */
   public useNodeRuntime(): { configMap: string; sha256: string } {
     const bundle = podBundle('runtime');
     if (!this.runtimeConfigMap) {
@@ -488,7 +522,7 @@ export class Platform extends Chart {
     return Math.ceil((longest + Limits.routerTimeoutMarginMs) / 1000);
   }
 
-  private createRouter(options: RouterOptions): void {
+  private createRouter(options: RouterOptions): RouterObjects {
     this.routerOptions = options;
     const router = new Construct(this, 'Router');
     const bundle = podBundle('router');
@@ -509,7 +543,7 @@ export class Platform extends Chart {
     // The route table stays a fixed-name, mutable ConfigMap: the router reloads it in place when it
     // changes (no rollout), and it is data derived from the functions, not code to roll back.
 
-    new ApiObject(router, 'Routes', {
+    const routes = new ApiObject(router, 'Routes', {
       apiVersion: 'v1',
       kind: 'ConfigMap',
       metadata: objectMeta(ROUTES_CONFIGMAP, this.namespace, labels),
@@ -523,7 +557,7 @@ export class Platform extends Chart {
       maxTimeoutSeconds: () => this.maxTimeoutSeconds(),
     });
 
-    new Workload(router, 'Workload', {
+    const workload = new Workload(router, 'Workload', {
       name: ROUTER_NAME,
       namespace: this.namespace,
       labels,
@@ -568,6 +602,7 @@ export class Platform extends Chart {
       placementSubject: 'platform component "router"',
       fargateSelectors: () => this.fargateSelectorsFor(placement),
     });
+    return { deployment: workload.deployment, service: workload.service, routes };
   }
 
   /** Two functions (or one twice) claiming the same method + path shape (+ host). */

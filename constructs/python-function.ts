@@ -63,6 +63,11 @@ export class PythonFunction extends FunctionBase {
   /** sha256 (short) of runtime + function code, on the pod template: new code rolls the Deployment. */
   public readonly codeHash: string;
 
+  /** The Python runtime does not consume the queue (yet): no queue triggers, async calls or queued cron ticks. */
+  public readonly runsKubefaasRuntime = false;
+  /** The Python runtime serves `/metrics` with the Node runtime's names and labels. */
+  public readonly servesMetrics = true;
+
   constructor(scope: Construct, id: string, props: PythonFunctionProps) {
     super(scope, id, props, MIN_PYTHON_MEMORY_BYTES);
     props = props ?? ({} as PythonFunctionProps);
@@ -75,6 +80,7 @@ export class PythonFunction extends FunctionBase {
       throw new ValidationError(this, '`runtime` is not a PythonRuntime', 'Pass PythonRuntime.PYTHON_3_13 or PythonRuntime.fromImage(image, version)');
     }
     this.runtime.validate(this);
+    this.bindTriggers();
     const handler = parseHandler(this, props.handler);
     this.handler = props.handler;
     const pkg = packagePythonCode(this, props.code, handler, this.runtime.version);

@@ -104,12 +104,17 @@ export function validateLabels(scope: IConstruct, labels: Readonly<Record<string
   return out;
 }
 
+/** What is wrong with a value that must be an integer in [min, max], if anything; `what` names the prop. */
+export function integerProblem(what: string, value: unknown, min: number, max: number): { readonly problem: string; readonly fix: string } | undefined {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return undefined;
+  return { problem: `${what} must be a whole number between ${min} and ${max}, got ${String(value)}`, fix: `Set ${what} within that range` };
+}
+
 /** An integer in [min, max]; `what` names the prop in the message. */
 export function validateInteger(scope: IConstruct, what: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ValidationError(scope, `${what} must be a whole number between ${min} and ${max}, got ${String(value)}`, `Set ${what} within that range`);
-  }
-  return value;
+  const found = integerProblem(what, value, min, max);
+  if (found) throw new ValidationError(scope, found.problem, found.fix);
+  return value as number;
 }
 
 /** A Duration in [min, max], returned in whole milliseconds. */

@@ -88,6 +88,11 @@ export interface WorkloadSpec {
    */
   readonly fargateSelectors?: () => readonly FargateProfileSelector[] | undefined;
   /**
+   * The pods' ServiceAccount and whether its API token is mounted.
+   * @default - the namespace's default account, no token
+   */
+  readonly serviceAccount?: { readonly name: string; readonly automountToken: boolean };
+  /**
    * Service type and settings (the router's exposure).
    * @default - a ClusterIP Service
    */
@@ -182,7 +187,8 @@ export class Workload extends Construct {
             }),
           },
           spec: {
-            automountServiceAccountToken: false,
+            ...(spec.serviceAccount ? { serviceAccountName: spec.serviceAccount.name } : {}),
+            automountServiceAccountToken: spec.serviceAccount?.automountToken ?? false,
             // Thousands of Services in one namespace would otherwise become env vars in every pod.
             enableServiceLinks: false,
             terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds,

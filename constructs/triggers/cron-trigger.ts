@@ -3,6 +3,7 @@ import { Annotations, CronEnv, Labels, NODE_UID, Paths, QueueEnv, SCHEDULE_HINT,
 import { checkSchedule } from '../schedule';
 import { ValidationError } from '../errors';
 import type { FunctionBase, ITrigger } from '../function-base';
+import { checkOptions, integerOption, resolvedOptions, TriggerProblem, type CheckedOptions } from './trigger-options';
 import { objectMeta } from '../metadata';
 import { podBundle, type PodBundle } from '../pod-code';
 import { CRON_CONFIGMAP, durableNames } from '../queue/names';
@@ -98,15 +99,6 @@ interface Resolved {
   readonly data?: string;
 }
 
-class TriggerProblem extends Error {
-  constructor(
-    message: string,
-    readonly fix: string,
-  ) {
-    super(message);
-  }
-}
-
 /**
  * Fires the function on a schedule: a `batch/v1` CronJob per trigger whose pod runs the tiny cron
  * sender on the platform's node image. With a queue the tick is published to JetStream (so it is
@@ -117,29 +109,20 @@ class TriggerProblem extends Error {
  * it is bound, with the function's construct path.
  */
 export class CronTrigger implements ITrigger {
-  private readonly resolved: Resolved | undefined;
-  private readonly problem: { readonly problem: string; readonly fix: string } | undefined;
+  private readonly checked: CheckedOptions<Resolved>;
 
   constructor(public readonly props: CronTriggerProps) {
-    try {
-      this.resolved = resolve(props ?? ({} as CronTriggerProps));
-    } catch (err) {
-      if (!(err instanceof TriggerProblem)) throw err;
-      this.problem = { problem: err.message, fix: err.fix };
-    }
+    this.checked = checkOptions(() => resolve(props ?? ({} as CronTriggerProps)));
   }
 
   /** The trigger's name (unique per function). */
   public get name(): string {
-    return this.resolved?.name ?? String(this.props?.name ?? CronTriggerDefaults.name);
+    return this.checked.ok ? this.checked.value.name : String(this.props?.name ?? CronTriggerDefaults.name);
   }
 
   public bind(fn: FunctionBase): void {
     const what = `CronTrigger '${this.name}'`;
-    if (this.problem || !this.resolved) {
-      throw new ValidationError(fn, `${what}: ${this.problem?.problem ?? 'invalid options'}`, this.problem?.fix);
-    }
-    const r = this.resolved;
+    const r = resolvedOptions(fn, what, this.checked);
     const cronJobName = `${fn.functionName}-cron-${r.name}`;
     if (cronJobName.length > MAX_CRONJOB_NAME) {
       throw new ValidationError(
@@ -269,13 +252,6 @@ function ensureCronCode(fn: FunctionBase): PodBundle & { readonly configMapName:
   return { ...bundle, configMapName: configMap.configMapName };
 }
 
-function integer(what: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new TriggerProblem(`${what} must be a whole number between ${min} and ${max}, got ${String(value)}`, `Set ${what} within that range`);
-  }
-  return value;
-}
-
 function resolve(p: CronTriggerProps): Resolved {
   const check = checkSchedule(p.schedule);
   if (!check.ok) throw new TriggerProblem(`invalid schedule: ${check.problem}`, SCHEDULE_HINT);
@@ -317,8 +293,8 @@ function resolve(p: CronTriggerProps): Resolved {
     name,
     concurrencyPolicy,
     ...(startingDeadlineSeconds !== undefined ? { startingDeadlineSeconds } : {}),
-    successfulJobsHistoryLimit: p.successfulJobsHistoryLimit === undefined ? CronTriggerDefaults.successfulJobsHistoryLimit : integer('successfulJobsHistoryLimit', p.successfulJobsHistoryLimit, 0, 100),
-    failedJobsHistoryLimit: p.failedJobsHistoryLimit === undefined ? CronTriggerDefaults.failedJobsHistoryLimit : integer('failedJobsHistoryLimit', p.failedJobsHistoryLimit, 0, 100),
+    successfulJobsHistoryLimit: p.successfulJobsHistoryLimit === undefined ? CronTriggerDefaults.successfulJobsHistoryLimit : integerOption('successfulJobsHistoryLimit', p.successfulJobsHistoryLimit, 0, 100),
+    failedJobsHistoryLimit: p.failedJobsHistoryLimit === undefined ? CronTriggerDefaults.failedJobsHistoryLimit : integerOption('failedJobsHistoryLimit', p.failedJobsHistoryLimit, 0, 100),
     ...(data !== undefined ? { data } : {}),
   };
 }

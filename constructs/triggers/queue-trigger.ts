@@ -2,6 +2,7 @@ import { Duration } from 'cdk8s';
 import { assertTopicName, topicSubject, type QueueSubscription } from '../../src/contract';
 import { ValidationError } from '../errors';
 import type { FunctionBase, ITrigger } from '../function-base';
+import { checkOptions, integerOption, resolvedOptions, TriggerProblem, type CheckedOptions } from './trigger-options';
 import { durableNames } from '../queue/names';
 import { ackWaitFor, addQueueSubscription, queueOf, runsKubefaasRuntime } from '../queue/registry';
 
@@ -75,23 +76,15 @@ const MAX_BACKOFF_MS = 3_600_000;
  * the function's construct path.
  */
 export class QueueTrigger implements ITrigger {
-  private readonly resolved: Resolved | undefined;
-  private readonly problem: { readonly problem: string; readonly fix: string } | undefined;
+  private readonly checked: CheckedOptions<Resolved>;
 
   constructor(public readonly props: QueueTriggerProps) {
-    try {
-      this.resolved = resolve(props ?? ({} as QueueTriggerProps));
-    } catch (err) {
-      if (!(err instanceof TriggerProblem)) throw err;
-      this.problem = { problem: err.message, fix: err.fix };
-    }
+    this.checked = checkOptions(() => resolve(props ?? ({} as QueueTriggerProps)));
   }
 
   public bind(fn: FunctionBase): void {
     const what = `QueueTrigger on topic '${String(this.props?.topic)}'`;
-    if (this.problem || !this.resolved) {
-      throw new ValidationError(fn, `${what}: ${this.problem?.problem ?? 'invalid options'}`, this.problem?.fix);
-    }
+    const r = resolvedOptions(fn, what, this.checked);
     const queue = queueOf(fn.platform);
     if (!queue) {
       throw new ValidationError(
@@ -107,7 +100,6 @@ export class QueueTrigger implements ITrigger {
         'Use a NodeFunction for this trigger',
       );
     }
-    const r = this.resolved;
     const errorTopic = r.errorTopic ?? QueueTriggerDefaults.deadLetterTopic(fn.functionName);
     if (errorTopic === r.topic || r.responseTopic === r.topic) {
       throw new ValidationError(fn, `${what}: the ${errorTopic === r.topic ? 'errorTopic' : 'responseTopic'} is the consumed topic itself, which would loop forever`, 'Publish results and failures to another topic');
@@ -129,15 +121,6 @@ export class QueueTrigger implements ITrigger {
   }
 }
 
-class TriggerProblem extends Error {
-  constructor(
-    message: string,
-    readonly fix: string,
-  ) {
-    super(message);
-  }
-}
-
 function topic(what: string, value: unknown): string {
   if (typeof value !== 'string') throw new TriggerProblem(`${what} must be a string, got ${typeof value}`, 'Give a topic name such as "orders" or "orders.created"');
   try {
@@ -148,25 +131,18 @@ function topic(what: string, value: unknown): string {
   return value;
 }
 
-function integer(what: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new TriggerProblem(`${what} must be a whole number between ${min} and ${max}, got ${String(value)}`, `Set ${what} within that range`);
-  }
-  return value;
-}
-
 function resolve(p: QueueTriggerProps): Resolved {
   const ordered = p.ordered ?? false;
   if (typeof ordered !== 'boolean') throw new TriggerProblem('ordered must be true or false', 'Set ordered: true for one-at-a-time processing');
   const main = topic('topic', p.topic);
   let maxInFlight = ordered ? 1 : QueueTriggerDefaults.maxInFlight;
   if (p.maxInFlight !== undefined) {
-    maxInFlight = integer('maxInFlight', p.maxInFlight, 1, 1000);
+    maxInFlight = integerOption('maxInFlight', p.maxInFlight, 1, 1000);
     if (ordered && maxInFlight !== 1) {
       throw new TriggerProblem(`an ordered trigger handles one message at a time, but maxInFlight is ${maxInFlight}`, 'Drop maxInFlight or set ordered: false');
     }
   }
-  const maxRetries = p.maxRetries === undefined ? QueueTriggerDefaults.maxRetries : integer('maxRetries', p.maxRetries, 0, 100);
+  const maxRetries = p.maxRetries === undefined ? QueueTriggerDefaults.maxRetries : integerOption('maxRetries', p.maxRetries, 0, 100);
   const backoff = p.backoff ?? QueueTriggerDefaults.backoff.slice(0, Math.max(1, maxRetries));
   if (!Array.isArray(backoff) || backoff.length === 0) throw new TriggerProblem('backoff must list at least one delay', 'Omit backoff, or give e.g. [Duration.seconds(1), Duration.seconds(10)]');
   if (p.backoff !== undefined && backoff.length > Math.max(1, maxRetries)) {

@@ -1,5 +1,5 @@
 /** Prometheus metric names: stable, documented in docs/metrics.md. */
-export const Metrics = {
+export const MetricNames = {
   functionInvocations: 'kubefaas_function_invocations_total',
   functionDuration: 'kubefaas_function_duration_seconds',
   functionInFlight: 'kubefaas_function_in_flight',

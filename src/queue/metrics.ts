@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { Metrics } from '../contract';
+import { MetricNames } from '../contract';
 
 export type DeliveryOutcome = 'ack' | 'retry' | 'dead_letter';
 export type CallStateName = 'queued' | 'running' | 'succeeded' | 'failed';
@@ -36,7 +36,7 @@ export class QueueMetrics {
     const triggers = this.triggers;
     const calls = this.calls;
     new Counter({
-      name: Metrics.queueDeliveries,
+      name: MetricNames.queueDeliveries,
       help: 'Messages handed to a function by its JetStream consumer, by outcome (ack, retry, dead_letter).',
       labelNames: ['function', 'trigger', 'outcome'],
       registers,
@@ -50,7 +50,7 @@ export class QueueMetrics {
       },
     });
     new Counter({
-      name: Metrics.queueRetries,
+      name: MetricNames.queueRetries,
       help: 'Redeliveries after a failed or timed-out attempt.',
       labelNames: ['function', 'trigger'],
       registers,
@@ -60,7 +60,7 @@ export class QueueMetrics {
       },
     });
     new Counter({
-      name: Metrics.queueDeadLetters,
+      name: MetricNames.queueDeadLetters,
       help: 'Messages given up on after the last retry (published to the dead-letter subject when one is set).',
       labelNames: ['function', 'trigger'],
       registers,
@@ -70,7 +70,7 @@ export class QueueMetrics {
       },
     });
     new Counter({
-      name: Metrics.asyncCalls,
+      name: MetricNames.asyncCalls,
       help: 'Async calls entering a state: queued, running, succeeded, failed.',
       labelNames: ['function', 'state'],
       registers,
@@ -82,7 +82,7 @@ export class QueueMetrics {
     const readers = this.lagReaders;
     const last = this.lastLag;
     new Gauge({
-      name: Metrics.queueConsumerLag,
+      name: MetricNames.queueConsumerLag,
       help: 'Messages waiting for (pending) or being handled by (unacknowledged) the function consumer.',
       labelNames: ['function', 'trigger'],
       registers,

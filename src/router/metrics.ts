@@ -1,5 +1,5 @@
 import { Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import { Metrics } from '../contract';
+import { MetricNames } from '../contract';
 
 /** Seconds; the router adds well under a millisecond, functions take milliseconds to seconds. */
 const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -128,17 +128,17 @@ class HistogramMetric extends CollectedMetric {
 export class RouterMetrics {
   readonly registry = new Registry();
   private readonly requests = new CounterMetric(
-    Metrics.routerRequests,
+    MetricNames.routerRequests,
     'Requests answered by the router, by matched route, method, status code and function.',
   );
   private readonly requestCounters = new Map<string, RequestCounter>();
   private readonly upstreamDuration = new HistogramMetric(
-    Metrics.routerUpstreamDuration,
+    MetricNames.routerUpstreamDuration,
     'Time from sending a request to a function until its response ended (retries included).',
     LATENCY_BUCKETS,
   );
   private readonly requestDuration = new HistogramMetric(
-    Metrics.routerRequestDuration,
+    MetricNames.routerRequestDuration,
     'Time from receiving a request until the router finished answering it.',
     LATENCY_BUCKETS,
   );

@@ -1,7 +1,7 @@
 """Entry point of the Python function runtime (shipped in the `kubefaas-python-runtime` ConfigMap,
 run as `python3 /var/kubefaas/python-runtime/kubefaas_main.py`).
 
-Reads its settings from the environment (the names are those of src/contract.ts `Env`), imports the
+Reads its settings from the environment (the names are those of src/contract/ `Env`), imports the
 handler `module.function` from the code directory, serves HTTP on $PORT and drains on SIGTERM.
 Standard library only: nothing is installed in the pod.
 """

@@ -1,5 +1,5 @@
 """The runtime's RED metrics in Prometheus text format: the same names, labels and buckets as the
-Node runtime (src/runtime/metrics.ts, names from src/contract.ts Metrics, docs/metrics.md)."""
+Node runtime (src/runtime/metrics.ts, names from src/contract/ Metrics, docs/metrics.md)."""
 
 import bisect
 

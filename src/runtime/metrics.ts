@@ -1,5 +1,5 @@
 import type * as PromClient from 'prom-client';
-import { Metrics } from '../contract';
+import { MetricNames } from '../contract';
 
 /** How an invocation ended; the `outcome` label of the invocations counter. */
 export const Outcome = { success: 0, error: 1, timeout: 2, rejected: 3 } as const;
@@ -73,7 +73,7 @@ export class RuntimeMetrics {
     const fn = this.functionName;
 
     new prom.Counter({
-      name: Metrics.functionInvocations,
+      name: MetricNames.functionInvocations,
       help: 'Invocations of the function by trigger and outcome (success, error, timeout, rejected).',
       labelNames: ['function', 'trigger', 'outcome'],
       registers: [registry],
@@ -87,7 +87,7 @@ export class RuntimeMetrics {
       },
     });
     new prom.Gauge({
-      name: Metrics.functionInFlight,
+      name: MetricNames.functionInFlight,
       help: 'Invocations currently being handled by this process.',
       labelNames: ['function'],
       registers: [registry],
@@ -96,7 +96,7 @@ export class RuntimeMetrics {
       },
     });
     new prom.Counter({
-      name: Metrics.functionColdStarts,
+      name: MetricNames.functionColdStarts,
       help: 'Invocations that were the first one handled by their process.',
       labelNames: ['function'],
       registers: [registry],
@@ -112,7 +112,7 @@ export class RuntimeMetrics {
   }
 
   private durationHistogram(): object {
-    const name = Metrics.functionDuration;
+    const name = MetricNames.functionDuration;
     const help = 'Time from request arrival to response, in seconds, by trigger.';
     const metrics = this;
     const fn = this.functionName;

@@ -6,7 +6,7 @@
  */
 import { Duration } from 'cdk8s';
 import { parse, stringify } from 'yaml';
-import { Metrics as MetricNames } from '../../src/contract';
+import { MetricNames } from '../../src/contract';
 import { Alerts, RecordingRules } from '../../constructs/metrics/generators';
 import { Metrics } from '../../constructs/metrics';
 import { NAMESPACE, find, run, synthMetrics, tempFiles } from './support';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { spawn } from 'child_process';
-import { Env, Metrics, RouteTable } from '../../src/contract';
+import { Env, MetricNames, RouteTable } from '../../src/contract';
 import { PodProcess, startPod } from './pod-processes';
 
 /** `promtool check metrics` reads the exposition from stdin and prints one line per problem. */
@@ -75,20 +75,20 @@ describe('runtime and router /metrics', () => {
 
   test('the runtime exposes the contract metrics with the documented labels', async () => {
     const body = await (await fetch(`${runtime.url}/metrics`)).text();
-    expect(body).toMatch(new RegExp(`^${Metrics.functionInvocations}\\{function="hello",trigger="http",outcome="success"\\} 3$`, 'm'));
-    expect(body).toMatch(new RegExp(`^${Metrics.functionInvocations}\\{function="hello",trigger="http",outcome="error"\\} 1$`, 'm'));
-    expect(body).toMatch(new RegExp(`^${Metrics.functionDuration}_count\\{function="hello",trigger="http"\\} 4$`, 'm'));
-    expect(body).toMatch(new RegExp(`^${Metrics.functionInFlight}\\{function="hello"\\} 0$`, 'm'));
-    expect(body).toMatch(new RegExp(`^${Metrics.functionColdStarts}\\{function="hello"\\} 1$`, 'm'));
+    expect(body).toMatch(new RegExp(`^${MetricNames.functionInvocations}\\{function="hello",trigger="http",outcome="success"\\} 3$`, 'm'));
+    expect(body).toMatch(new RegExp(`^${MetricNames.functionInvocations}\\{function="hello",trigger="http",outcome="error"\\} 1$`, 'm'));
+    expect(body).toMatch(new RegExp(`^${MetricNames.functionDuration}_count\\{function="hello",trigger="http"\\} 4$`, 'm'));
+    expect(body).toMatch(new RegExp(`^${MetricNames.functionInFlight}\\{function="hello"\\} 0$`, 'm'));
+    expect(body).toMatch(new RegExp(`^${MetricNames.functionColdStarts}\\{function="hello"\\} 1$`, 'm'));
   });
 
   test('the router exposes the contract metrics with the documented labels', async () => {
     const body = await (await fetch(`${router.url}/metrics`)).text();
-    expect(body).toMatch(new RegExp(`^${Metrics.routerRequests}\\{route="/hello",method="GET",status="200",function="hello"\\} 2$`, 'm'));
-    expect(body).toMatch(new RegExp(`^${Metrics.routerRequests}\\{route="/fail",method="GET",status="500",function="hello"\\} 1$`, 'm'));
-    expect(body).toMatch(new RegExp(`^${Metrics.routerRequests}\\{route="",method="GET",status="404",function=""\\} 1$`, 'm'));
-    expect(body).toMatch(new RegExp(`^${Metrics.routerUpstreamDuration}_count\\{function="hello"\\} 4$`, 'm'));
-    expect(body).toMatch(new RegExp(`^${Metrics.routerRequestDuration}_count\\{function="hello"\\} 4$`, 'm'));
+    expect(body).toMatch(new RegExp(`^${MetricNames.routerRequests}\\{route="/hello",method="GET",status="200",function="hello"\\} 2$`, 'm'));
+    expect(body).toMatch(new RegExp(`^${MetricNames.routerRequests}\\{route="/fail",method="GET",status="500",function="hello"\\} 1$`, 'm'));
+    expect(body).toMatch(new RegExp(`^${MetricNames.routerRequests}\\{route="",method="GET",status="404",function=""\\} 1$`, 'm'));
+    expect(body).toMatch(new RegExp(`^${MetricNames.routerUpstreamDuration}_count\\{function="hello"\\} 4$`, 'm'));
+    expect(body).toMatch(new RegExp(`^${MetricNames.routerRequestDuration}_count\\{function="hello"\\} 4$`, 'm'));
   });
 
   test('traceparent flows router -> function -> function logs', async () => {

@@ -13,7 +13,7 @@ import { join } from 'path';
 import { App } from 'cdk8s';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { Code, HttpTrigger, Metrics, NodeFunction, Platform } from '../../constructs';
-import { Labels, Metrics as MetricNames, PART_OF } from '../../src/contract';
+import { Labels, MetricNames, PART_OF } from '../../src/contract';
 import { RecordingRules, podLabelMeta } from '../../constructs/metrics/generators';
 import { startLocalPlatform, type LocalPlatform } from '../../src/local';
 

@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { run } from './commands';
+import { declarationExports, ENTRY_POINTS, PUBLIC_API_FILE, PublicApi, runtimeExports, typesFile, UPDATE_HINT } from './public-api';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -299,4 +300,47 @@ test('a bundle missing from the installed package is reported, not rebuilt from 
   } finally {
     fs.renameSync(aside, bundle);
   }
+});
+
+test('the public API of every entry point is the recorded one (values at run time and the .d.ts names)', async () => {
+  const installed = path.join(project, 'node_modules', 'kubefaas');
+  const values = await runtimeExports(project, path.join(repoRoot, 'node_modules'));
+  const api = {} as Record<string, { values: string[]; types: string[] }>;
+  for (const entry of ENTRY_POINTS) {
+    const declared = declarationExports(typesFile(installed, entry));
+    // Every run-time export is declared (a value missing from the .d.ts is unusable from TypeScript).
+    expect({ entry, undeclared: values[entry].filter((v) => !declared.includes(v)) }).toEqual({ entry, undeclared: [] });
+    api[entry] = { values: values[entry], types: declared.filter((d) => !values[entry].includes(d)) };
+  }
+  if (process.env.UPDATE_PUBLIC_API === '1') fs.writeFileSync(PUBLIC_API_FILE, `${JSON.stringify(api, null, 2)}\n`);
+  const recorded = JSON.parse(fs.readFileSync(PUBLIC_API_FILE, 'utf8')) as PublicApi;
+  const changes: string[] = [];
+  for (const entry of ENTRY_POINTS) {
+    for (const kind of ['values', 'types'] as const) {
+      const was = new Set(recorded[entry]?.[kind] ?? []);
+      const now = new Set(api[entry][kind]);
+      for (const name of now) if (!was.has(name)) changes.push(`+ ${entry} ${kind}: ${name}`);
+      for (const name of was) if (!now.has(name)) changes.push(`- ${entry} ${kind}: ${name}`);
+    }
+  }
+  if (changes.length > 0) throw new Error(`${UPDATE_HINT}\n${changes.join('\n')}`);
+}, SLOW);
+
+test('internal modules are not importable; only the documented entry points and package.json are', async () => {
+  const script = [
+    "const out = {};",
+    "for (const id of ['kubefaas/lib/constructs/env', 'kubefaas/lib/constructs/env.js', 'kubefaas/lib/src/contract.js', 'kubefaas/lib/pod/runtime.js']) {",
+    "  try { require.resolve(id); out[id] = 'resolved'; } catch (e) { out[id] = e.code; }",
+    "}",
+    "out.packageJson = require('kubefaas/package.json').name;",
+    "console.log(JSON.stringify(out));",
+  ].join('\n');
+  const { stdout } = await run(process.execPath, ['-e', script], { cwd: project });
+  expect(JSON.parse(stdout)).toEqual({
+    'kubefaas/lib/constructs/env': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+    'kubefaas/lib/constructs/env.js': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+    'kubefaas/lib/src/contract.js': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+    'kubefaas/lib/pod/runtime.js': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
+    packageJson: 'kubefaas',
+  });
 });

@@ -1,7 +1,6 @@
 import { AckPolicy, DeliverPolicy, nanos } from 'nats';
 import { Registry } from 'prom-client';
-import { Metrics } from '../../src/contract';
-import { MessageHeaders } from '../../src/contract';
+import { MessageHeaders, MetricNames } from '../../src/contract';
 import { QueueClient, QueueMetrics, publishToTopic, type QueueEvent } from '../../src/queue';
 import { testConfig, topicSubscription, waitFor, useNatsServer } from './support';
 
@@ -94,9 +93,9 @@ describe('queue consumer against a real nats-server', () => {
     const dead = await jsm.streams.info(q.config.topicsStream, { subjects_filter: sub.deadLetterSubject });
     expect(dead.state.subjects?.[sub.deadLetterSubject!] ?? 0).toBe(0);
     const text = await registry.metrics();
-    expect(text).toContain(`${Metrics.queueDeliveries}{function="bulk-fn",trigger="orders",outcome="ack"}`);
-    expect(text).toContain(`${Metrics.queueDeliveries}{function="bulk-fn",trigger="orders",outcome="retry"}`);
-    expect(text).toMatch(new RegExp(`${Metrics.queueConsumerLag}\\{function="bulk-fn",trigger="orders"\\} 0`));
+    expect(text).toContain(`${MetricNames.queueDeliveries}{function="bulk-fn",trigger="orders",outcome="ack"}`);
+    expect(text).toContain(`${MetricNames.queueDeliveries}{function="bulk-fn",trigger="orders",outcome="retry"}`);
+    expect(text).toMatch(new RegExp(`${MetricNames.queueConsumerLag}\\{function="bulk-fn",trigger="orders"\\} 0`));
   });
 
   test('poison messages land on the dead-letter subject after maxRetries with the error, attempts and function', async () => {
@@ -235,6 +234,6 @@ describe('queue consumer against a real nats-server', () => {
     const registry = new Registry();
     const metrics = new QueueMetrics(registry);
     metrics.asyncCall('f', 'queued');
-    expect(await registry.metrics()).toContain(`${Metrics.asyncCalls}{function="f",state="queued"} 1`);
+    expect(await registry.metrics()).toContain(`${MetricNames.asyncCalls}{function="f",state="queued"} 1`);
   });
 });

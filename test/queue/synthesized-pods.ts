@@ -109,7 +109,10 @@ export class SynthesizedPods {
   async startFunction(name: string, overrides: Record<string, string> = {}): Promise<{ port: number; output: () => string }> {
     const port = await freePort();
     const handler = join(this.dir, `${name}.js`);
-    writeFileSync(handler, String(this.find('ConfigMap', `${name}-code`).data['index.js']));
+    // The code ConfigMap the Deployment mounts (content-hashed name: `<fn>-code-<hash>`).
+    const volumes = this.find('Deployment', name).spec.template.spec.volumes as Array<{ name: string; configMap?: { name: string } }>;
+    const codeMap = volumes.find((v) => v.configMap?.name.startsWith(`${name}-code-`))!.configMap!.name;
+    writeFileSync(handler, String(this.find('ConfigMap', codeMap).data['index.js']));
     const pod = this.spawn(process.execPath, [Bundles.runtime], this.envOf(this.find('Deployment', name), {
       [Env.PORT]: String(port), [Env.HANDLER_PATH]: handler, [Env.DRAIN_DELAY_MS]: '0', [QueueEnv.NATS_URL]: this.natsUrl, ...overrides,
     }));

@@ -1,5 +1,5 @@
 import * as http from 'node:http';
-import { Metrics } from '../../src/contract';
+import { MetricNames } from '../../src/contract';
 import { ConfigMapDir, type RouterProcess, type Upstream, echoUpstream, killAllRouters, request, startRouter, startUpstream, table } from './harness';
 
 /** Value of one sample line of the Prometheus text format, 0 when absent. */
@@ -64,14 +64,14 @@ describe('router: metrics and shutdown', () => {
     expect(reply.status).toBe(200);
     expect(reply.headers['content-type']).toMatch(/^text\/plain/);
     const text = reply.text();
-    const requests = Metrics.routerRequests;
+    const requests = MetricNames.routerRequests;
     expect(sample(text, requests, { route: '/items/:id', method: 'GET', status: '200', function: 'echo' })).toBe(3);
     expect(sample(text, requests, { route: '/items/:id', method: 'POST', status: '200', function: 'echo' })).toBe(1);
     expect(sample(text, requests, { route: '/function/echo', method: 'GET', status: '200', function: 'echo' })).toBe(1);
     expect(sample(text, requests, { route: '', method: 'GET', status: '404', function: '' })).toBe(1);
     expect(sample(text, requests, { route: '', method: 'DELETE', status: '405', function: '' })).toBe(1);
-    expect(sample(text, `${Metrics.routerUpstreamDuration}_count`, { function: 'echo' })).toBe(5);
-    expect(sample(text, `${Metrics.routerRequestDuration}_count`, { function: 'echo' })).toBe(5);
+    expect(sample(text, `${MetricNames.routerUpstreamDuration}_count`, { function: 'echo' })).toBe(5);
+    expect(sample(text, `${MetricNames.routerRequestDuration}_count`, { function: 'echo' })).toBe(5);
     // /healthz, /readyz and /metrics themselves are not counted as routed traffic.
     expect(text).not.toContain('route="/metrics"');
   });

@@ -1,10 +1,10 @@
 /**
- * The Python runtime cannot import src/contract.ts: check that the names it repeats (environment
+ * The Python runtime cannot import src/contract/: check that the names it repeats (environment
  * variables, endpoints, metric names, the entry file) are the contract's.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Endpoints, Env, Headers, Metrics, PythonEnv, PythonPaths } from '../../src/contract';
+import { Endpoints, Env, Headers, MetricNames, PythonEnv, PythonPaths } from '../../src/contract';
 
 const dir = join(__dirname, '..', '..', 'src', 'runtime-python');
 const source = readdirSync(dir)
@@ -23,7 +23,7 @@ it('serves the contract endpoints and headers and exports the contract metric na
   expect(source).toContain(`"${Headers.requestId}"`);
   expect(source).toContain(`"${Headers.traceparent}"`);
   expect(source).toContain(`"${Headers.params}"`);
-  for (const name of [Metrics.functionInvocations, Metrics.functionDuration, Metrics.functionInFlight, Metrics.functionColdStarts]) {
+  for (const name of [MetricNames.functionInvocations, MetricNames.functionDuration, MetricNames.functionInFlight, MetricNames.functionColdStarts]) {
     expect(source).toContain(`"${name}"`);
   }
 });

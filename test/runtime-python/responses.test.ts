@@ -2,7 +2,7 @@
  * The Python runtime's contract over real sockets, for a sync (`def`, thread pool) and an async
  * (`async def`, event loop) handler: return rules, errors, events, request ids, logs, metrics.
  */
-import { Metrics } from '../../src/contract';
+import { MetricNames } from '../../src/contract';
 import { RawClient } from '../router/raw-client';
 import { PythonRuntimeProcess, stopAllPython } from './process';
 
@@ -183,14 +183,14 @@ describe.each([
     const metrics = await rt.request('/metrics');
     expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = metrics.text;
-    expect(text).toMatch(new RegExp(`^# TYPE ${Metrics.functionInvocations} counter$`, 'm'));
-    expect(text).toMatch(new RegExp(`^${Metrics.functionInvocations}\\{function="test-fn",trigger="http",outcome="success"\\} [1-9]\\d*$`, 'm'));
-    expect(text).toMatch(new RegExp(`^${Metrics.functionInvocations}\\{function="test-fn",trigger="http",outcome="error"\\} [1-9]\\d*$`, 'm'));
-    expect(text).toMatch(new RegExp(`^${Metrics.functionInFlight}\\{function="test-fn"\\} 0$`, 'm'));
-    expect(text).toMatch(new RegExp(`^${Metrics.functionColdStarts}\\{function="test-fn"\\} 1$`, 'm'));
-    expect(text).toMatch(new RegExp(`^${Metrics.functionDuration}_bucket\\{le="\\+Inf",function="test-fn",trigger="http"\\} [1-9]\\d*$`, 'm'));
-    expect(text).toMatch(new RegExp(`^${Metrics.functionDuration}_bucket\\{le="0.0005",function="test-fn",trigger="http"\\} \\d+$`, 'm'));
-    expect(text).toMatch(new RegExp(`^${Metrics.functionDuration}_count\\{function="test-fn",trigger="http"\\} [1-9]\\d*$`, 'm'));
+    expect(text).toMatch(new RegExp(`^# TYPE ${MetricNames.functionInvocations} counter$`, 'm'));
+    expect(text).toMatch(new RegExp(`^${MetricNames.functionInvocations}\\{function="test-fn",trigger="http",outcome="success"\\} [1-9]\\d*$`, 'm'));
+    expect(text).toMatch(new RegExp(`^${MetricNames.functionInvocations}\\{function="test-fn",trigger="http",outcome="error"\\} [1-9]\\d*$`, 'm'));
+    expect(text).toMatch(new RegExp(`^${MetricNames.functionInFlight}\\{function="test-fn"\\} 0$`, 'm'));
+    expect(text).toMatch(new RegExp(`^${MetricNames.functionColdStarts}\\{function="test-fn"\\} 1$`, 'm'));
+    expect(text).toMatch(new RegExp(`^${MetricNames.functionDuration}_bucket\\{le="\\+Inf",function="test-fn",trigger="http"\\} [1-9]\\d*$`, 'm'));
+    expect(text).toMatch(new RegExp(`^${MetricNames.functionDuration}_bucket\\{le="0.0005",function="test-fn",trigger="http"\\} \\d+$`, 'm'));
+    expect(text).toMatch(new RegExp(`^${MetricNames.functionDuration}_count\\{function="test-fn",trigger="http"\\} [1-9]\\d*$`, 'm'));
     // The endpoints are not invocations and log no request line.
     expect(rt.logs.some((l) => l.msg === 'request' && String(l.path).startsWith('/healthz'))).toBe(false);
   });

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import * as net from 'node:net';
-import { Metrics } from '../../src/contract';
+import { MetricNames } from '../../src/contract';
 import { RuntimeProcess, stopAll } from './process';
 
 // `/block` waits until the test sends SIGUSR2 (no timing involved); `/hang` never finishes and
@@ -43,7 +43,7 @@ test('timeout → 504 JSON, the signal is aborted, the metrics count a timeout',
   const aborted = await runtime.waitForLog((l) => l.msg === 'aborted' && l.requestId === 'req-hang');
   expect(aborted.reason).toMatch(/timed out/);
   const metrics = parseMetrics((await runtime.request('/metrics')).text);
-  expect(metrics.get(`${Metrics.functionInvocations}{function="test-fn",trigger="http",outcome="timeout"}`)).toBe(1);
+  expect(metrics.get(`${MetricNames.functionInvocations}{function="test-fn",trigger="http",outcome="timeout"}`)).toBe(1);
 });
 
 test('client disconnect aborts the signal', async () => {
@@ -104,7 +104,7 @@ test('over max concurrency → 429 with Retry-After; in-flight work still comple
   expect(rejected.headers['retry-after']).toBe('1');
   expect(rejected.json().error).toMatch(/too many concurrent requests/);
   const inFlight = parseMetrics((await runtime.request('/metrics')).text);
-  expect(inFlight.get(`${Metrics.functionInFlight}{function="test-fn"}`)).toBe(2);
+  expect(inFlight.get(`${MetricNames.functionInFlight}{function="test-fn"}`)).toBe(2);
 
   runtime.child.kill('SIGUSR2');
   expect((await first).text).toBe('released');
@@ -118,7 +118,7 @@ test('/healthz, /readyz and /metrics with correct counts after requests', async 
   expect((await runtime.request('/readyz')).status).toBe(200);
 
   const before = parseMetrics((await runtime.request('/metrics')).text);
-  expect(before.get(`${Metrics.functionColdStarts}{function="counted"}`)).toBe(0);
+  expect(before.get(`${MetricNames.functionColdStarts}{function="counted"}`)).toBe(0);
 
   for (let i = 0; i < 3; i++) expect((await runtime.request('/ok')).status).toBe(200);
   expect((await runtime.request('/fail')).status).toBe(500);
@@ -128,13 +128,13 @@ test('/healthz, /readyz and /metrics with correct counts after requests', async 
   expect(res.status).toBe(200);
   expect(res.headers['content-type']).toMatch(/^text\/plain/);
   const m = parseMetrics(res.text);
-  const inv = (outcome: string) => m.get(`${Metrics.functionInvocations}{function="counted",trigger="http",outcome="${outcome}"}`);
+  const inv = (outcome: string) => m.get(`${MetricNames.functionInvocations}{function="counted",trigger="http",outcome="${outcome}"}`);
   expect([inv('success'), inv('error'), inv('timeout'), inv('rejected')]).toEqual([3, 1, 0, 1]);
-  expect(m.get(`${Metrics.functionDuration}_count{function="counted",trigger="http"}`)).toBe(4);
-  expect(m.get(`${Metrics.functionDuration}_bucket{le="+Inf",function="counted",trigger="http"}`) ??
-    m.get(`${Metrics.functionDuration}_bucket{function="counted",trigger="http",le="+Inf"}`)).toBe(4);
-  expect(m.get(`${Metrics.functionInFlight}{function="counted"}`)).toBe(0);
-  expect(m.get(`${Metrics.functionColdStarts}{function="counted"}`)).toBe(1);
+  expect(m.get(`${MetricNames.functionDuration}_count{function="counted",trigger="http"}`)).toBe(4);
+  expect(m.get(`${MetricNames.functionDuration}_bucket{le="+Inf",function="counted",trigger="http"}`) ??
+    m.get(`${MetricNames.functionDuration}_bucket{function="counted",trigger="http",le="+Inf"}`)).toBe(4);
+  expect(m.get(`${MetricNames.functionInFlight}{function="counted"}`)).toBe(0);
+  expect(m.get(`${MetricNames.functionColdStarts}{function="counted"}`)).toBe(1);
   // The default process metrics are deliberately not exported.
   expect(res.text).not.toContain('process_cpu');
 });

@@ -2,6 +2,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as k8s from '@pulumi/kubernetes';
 import { ApiObject, App, Chart } from 'cdk8s';
 import { KubefaasPlatform } from '../../stacks';
+import { Code, FunctionServiceAccount, NodeFunction, Platform } from '../../constructs';
 import { idOf, synthesizedFiles } from './support/cdk8s-output';
 import {
   installRecordingMocks,
@@ -94,6 +95,22 @@ describe('KubefaasPlatform', () => {
     const position = (id: string) => recorder.resources.indexOf(child('order', id));
     expect(position('ConfigMap/sample/web-code')).toBeLessThan(position('Deployment/sample/web'));
     expect(position('Deployment/sample/web')).toBeLessThan(position('HorizontalPodAutoscaler/sample/web'));
+  });
+
+  test('a function ServiceAccount (IRSA) is registered as written and created before the Deployment', async () => {
+    const build = (app: App) => {
+      const platform = new Platform(app, 'faas', { namespace: 'ids' });
+      new NodeFunction(platform, 'orders', {
+        code: Code.fromInline('module.exports = async () => "ok";'),
+        serviceAccount: FunctionServiceAccount.awsIamRole('arn:aws:iam::123456789012:role/orders'),
+      });
+    };
+    await settled(new KubefaasPlatform('identity', { build }));
+    const written = synthesizedFiles(build);
+    const account = child('identity', 'ServiceAccount/ids/orders');
+    expect(account.type).toBe('kubernetes:core/v1:ServiceAccount');
+    expect(account.inputs).toEqual(written.find((o) => idOf(o) === 'ServiceAccount/ids/orders'));
+    expect(child('identity', 'Deployment/ids/orders').dependencies).toContain(account.urn);
   });
 
   test('carries dependencies declared in cdk8s over to Pulumi', async () => {

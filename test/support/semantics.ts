@@ -39,6 +39,8 @@ export interface SemanticOptions {
   readonly externalConfigMaps?: readonly string[];
   /** @default [] */
   readonly existingNamespaces?: readonly string[];
+  /** @default [] */
+  readonly externalServiceAccounts?: readonly string[];
 }
 
 /** The API server's limit on a ConfigMap's (and Secret's) data. */
@@ -273,6 +275,12 @@ function checkPodReferences(template: PodTemplate, namespace: string | undefined
       if (typeof key === 'string' && !available.has(key)) out.push(`${where} reads key "${key}" that ${kind} "${name}" does not have`);
     }
   };
+
+  // `default` exists in every namespace; any other ServiceAccount must be defined or declared external.
+  const account = template.spec.serviceAccountName;
+  if (account !== undefined && account !== 'default' && !inv.find('ServiceAccount', namespace, String(account)) && !(options.externalServiceAccounts ?? []).includes(String(account))) {
+    out.push(`serviceAccountName references ServiceAccount "${String(account)}", which is not among the objects (declare it in externalServiceAccounts if it is created outside the platform)`);
+  }
 
   const volumeNames = new Set<string>();
   // A StatefulSet's volumeClaimTemplates are volumes of its pods too.

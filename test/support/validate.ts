@@ -48,6 +48,11 @@ export interface ValidateOptions {
    */
   readonly externalConfigMaps?: readonly string[];
   /**
+   * ServiceAccounts pods may name without defining them.
+   * @default []
+   */
+  readonly externalServiceAccounts?: readonly string[];
+  /**
    * Namespaces that exist already, so namespaced objects may live there without a Namespace object.
    * @default []
    */

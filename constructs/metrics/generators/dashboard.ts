@@ -3,7 +3,7 @@
  * the queue. Queries use raw metrics, not recording rules, so the dashboard also works against a
  * Prometheus that does not load our rules.
  */
-import { Metrics } from '../../../src/contract';
+import { MetricNames } from '../../../src/contract';
 import { ERROR_OUTCOMES } from './catalog';
 import { ScrapedComponents } from './scrape';
 
@@ -29,8 +29,8 @@ function rows(namespace: string): RowSpec[] {
   const ns = `namespace="${namespace}"`;
   const fn = `${ns}, function=~"$function"`;
   const errors = `outcome=~"${ERROR_OUTCOMES.join('|')}"`;
-  const inv = Metrics.functionInvocations;
-  const router = Metrics.routerRequests;
+  const inv = MetricNames.functionInvocations;
+  const router = MetricNames.routerRequests;
   return [
     {
       title: 'Functions',
@@ -49,17 +49,17 @@ function rows(namespace: string): RowSpec[] {
         {
           title: 'Duration p50 / p99', unit: 's', description: 'Handler duration quantiles from the histogram.',
           targets: [0.5, 0.99].map((q) => ({
-            expr: `histogram_quantile(${q}, sum by (function, le) (rate(${Metrics.functionDuration}_bucket{${fn}}[${RATE}])))`,
+            expr: `histogram_quantile(${q}, sum by (function, le) (rate(${MetricNames.functionDuration}_bucket{${fn}}[${RATE}])))`,
             legend: `{{function}} p${q * 100}`,
           })),
         },
         {
           title: 'In flight', unit: 'short', description: 'Invocations running now, summed over replicas.',
-          targets: [{ expr: `sum by (function) (${Metrics.functionInFlight}{${fn}})`, legend: '{{function}}' }],
+          targets: [{ expr: `sum by (function) (${MetricNames.functionInFlight}{${fn}})`, legend: '{{function}}' }],
         },
         {
           title: 'Cold starts', unit: 'short', description: 'Replica starts that loaded the handler.',
-          targets: [{ expr: `sum by (function) (increase(${Metrics.functionColdStarts}{${fn}}[${RATE}]))`, legend: '{{function}}' }],
+          targets: [{ expr: `sum by (function) (increase(${MetricNames.functionColdStarts}{${fn}}[${RATE}]))`, legend: '{{function}}' }],
         },
         {
           title: 'Replicas answering', unit: 'short', description: 'Function pods whose metrics endpoint answers (`up`).',
@@ -84,14 +84,14 @@ function rows(namespace: string): RowSpec[] {
         {
           title: 'Request duration p99', unit: 's', description: 'End-to-end router time, by target function.',
           targets: [{
-            expr: `histogram_quantile(0.99, sum by (function, le) (rate(${Metrics.routerRequestDuration}_bucket{${fn}}[${RATE}])))`,
+            expr: `histogram_quantile(0.99, sum by (function, le) (rate(${MetricNames.routerRequestDuration}_bucket{${fn}}[${RATE}])))`,
             legend: '{{function}}',
           }],
         },
         {
           title: 'Upstream duration p99', unit: 's', description: 'Time to the function\'s response headers, by function.',
           targets: [{
-            expr: `histogram_quantile(0.99, sum by (function, le) (rate(${Metrics.routerUpstreamDuration}_bucket{${fn}}[${RATE}])))`,
+            expr: `histogram_quantile(0.99, sum by (function, le) (rate(${MetricNames.routerUpstreamDuration}_bucket{${fn}}[${RATE}])))`,
             legend: '{{function}}',
           }],
         },
@@ -102,22 +102,22 @@ function rows(namespace: string): RowSpec[] {
       panels: [
         {
           title: 'Deliveries per second', unit: 'ops', description: 'Messages handed to functions, by outcome.',
-          targets: [{ expr: `sum by (function, outcome) (rate(${Metrics.queueDeliveries}{${fn}}[${RATE}]))`, legend: '{{function}} {{outcome}}' }],
+          targets: [{ expr: `sum by (function, outcome) (rate(${MetricNames.queueDeliveries}{${fn}}[${RATE}]))`, legend: '{{function}} {{outcome}}' }],
         },
         {
           title: 'Retries and dead letters', unit: 'short', description: 'Redeliveries and messages given up on.',
           targets: [
-            { expr: `sum by (function) (increase(${Metrics.queueRetries}{${fn}}[${RATE}]))`, legend: '{{function}} retries' },
-            { expr: `sum by (function) (increase(${Metrics.queueDeadLetters}{${fn}}[${RATE}]))`, legend: '{{function}} dead letters' },
+            { expr: `sum by (function) (increase(${MetricNames.queueRetries}{${fn}}[${RATE}]))`, legend: '{{function}} retries' },
+            { expr: `sum by (function) (increase(${MetricNames.queueDeadLetters}{${fn}}[${RATE}]))`, legend: '{{function}} dead letters' },
           ],
         },
         {
           title: 'Consumer lag', unit: 'short', description: 'Messages waiting for each function consumer.',
-          targets: [{ expr: `sum by (function, trigger) (${Metrics.queueConsumerLag}{${fn}})`, legend: '{{function}} {{trigger}}' }],
+          targets: [{ expr: `sum by (function, trigger) (${MetricNames.queueConsumerLag}{${fn}})`, legend: '{{function}} {{trigger}}' }],
         },
         {
           title: 'Async calls by state', unit: 'ops', description: 'Async calls entering each state.',
-          targets: [{ expr: `sum by (function, state) (rate(${Metrics.asyncCalls}{${fn}}[${RATE}]))`, legend: '{{function}} {{state}}' }],
+          targets: [{ expr: `sum by (function, state) (rate(${MetricNames.asyncCalls}{${fn}}[${RATE}]))`, legend: '{{function}} {{state}}' }],
         },
       ],
     },

@@ -2,7 +2,7 @@
  * Recording and alerting rules as data. The same groups go into the bundled Prometheus's rule file
  * and into a PrometheusRule's `spec.groups` (their shapes are identical), so both modes alert alike.
  */
-import { Metrics } from '../../../src/contract';
+import { MetricNames } from '../../../src/contract';
 import {
   AlertPartition, DEFAULT_PLATFORM_ALERTS, FunctionAlerts, PlatformAlerts, partitionFunctions,
 } from './alerts';
@@ -105,7 +105,7 @@ function nsMatcher(namespace: string): string {
 
 function recordingGroup(namespace: string): RuleGroup {
   const ns = nsMatcher(namespace);
-  const inv = Metrics.functionInvocations;
+  const inv = MetricNames.functionInvocations;
   const errors = `outcome=~${quote(alternatives(ERROR_OUTCOMES))}`;
   const byFn = 'sum by (namespace, function)';
   const rate = (metric: string, matchers: string[]): string => `rate(${selector(metric, matchers)}[${RATE_WINDOW}])`;
@@ -118,18 +118,18 @@ function recordingGroup(namespace: string): RuleGroup {
       { record: RecordingRules.functionErrorRatio, expr: ratio(byFn, rate(inv, [ns, errors]), rate(inv, [ns])) },
       {
         record: RecordingRules.functionDurationP99,
-        expr: `histogram_quantile(0.99, sum by (namespace, function, le) (${rate(`${Metrics.functionDuration}_bucket`, [ns])}))`,
+        expr: `histogram_quantile(0.99, sum by (namespace, function, le) (${rate(`${MetricNames.functionDuration}_bucket`, [ns])}))`,
       },
-      { record: RecordingRules.routerRequestRate, expr: `sum by (namespace, function, status) (${rate(Metrics.routerRequests, [ns])})` },
+      { record: RecordingRules.routerRequestRate, expr: `sum by (namespace, function, status) (${rate(MetricNames.routerRequests, [ns])})` },
       {
         record: RecordingRules.routerErrorRatio,
-        expr: ratio('sum by (namespace)', rate(Metrics.routerRequests, [ns, 'status=~"5.."']), rate(Metrics.routerRequests, [ns])),
+        expr: ratio('sum by (namespace)', rate(MetricNames.routerRequests, [ns, 'status=~"5.."']), rate(MetricNames.routerRequests, [ns])),
       },
       {
         record: RecordingRules.routerUpstreamP99,
-        expr: `histogram_quantile(0.99, sum by (namespace, function, le) (${rate(`${Metrics.routerUpstreamDuration}_bucket`, [ns])}))`,
+        expr: `histogram_quantile(0.99, sum by (namespace, function, le) (${rate(`${MetricNames.routerUpstreamDuration}_bucket`, [ns])}))`,
       },
-      { record: RecordingRules.queueDeliveryRate, expr: `sum by (namespace, function, trigger, outcome) (${rate(Metrics.queueDeliveries, [ns])})` },
+      { record: RecordingRules.queueDeliveryRate, expr: `sum by (namespace, function, trigger, outcome) (${rate(MetricNames.queueDeliveries, [ns])})` },
     ],
   };
 }
@@ -243,7 +243,7 @@ function alertingGroup(input: RuleInput): RuleGroup {
     alert: Alerts.queueDeadLetters,
     partitions: partitionFunctions(functions, (f) => f.alerts.deadLetters, stable),
     condition: (p, i) => {
-      const counter = selector(Metrics.queueDeadLetters, withMatchers([ns], functionMatcher(p, i, names)));
+      const counter = selector(MetricNames.queueDeadLetters, withMatchers([ns], functionMatcher(p, i, names)));
       return `sum by (namespace, function, trigger) (increase(${counter}[${promDuration(p.settings.window)}])) > ${p.settings.threshold}`;
     },
     severity: (s) => s.severity,
@@ -257,7 +257,7 @@ function alertingGroup(input: RuleInput): RuleGroup {
     alert: Alerts.queueLagGrowing,
     partitions: partitionFunctions(functions, (f) => f.alerts.queueLag, stable),
     condition: (p, i) => {
-      const lag = selector(Metrics.queueConsumerLag, withMatchers([ns], functionMatcher(p, i, names)));
+      const lag = selector(MetricNames.queueConsumerLag, withMatchers([ns], functionMatcher(p, i, names)));
       return `deriv(${lag}[${promDuration(p.settings.window)}]) > 0 and ${lag} > ${p.settings.minMessages}`;
     },
     forSeconds: (s) => s.for,

@@ -1,8 +1,8 @@
-import { HTTP_METHODS, HttpMethod, PATH_HINT, isRouteHost, pathProblem } from '../src/contract';
-import { ValidationError } from './errors';
-import type { FunctionBase, ITrigger } from './function-base';
-import type { RateLimit } from './router-policies/rate-limit';
-import type { RouterAuth } from './router-policies/router-auth';
+import { HTTP_METHODS, HttpMethod, PATH_HINT, isRouteHost, pathProblem } from '../../src/contract';
+import { ValidationError } from '../errors';
+import type { FunctionBase, ITrigger } from '../function-base';
+import type { RateLimit } from '../router-policies/rate-limit';
+import type { RouterAuth } from '../router-policies/router-auth';
 
 export interface HttpTriggerProps {
   /**
