@@ -97,7 +97,7 @@ export class AsyncEndpoint {
     const accept = async (body: Buffer | undefined): Promise<number> => {
       if (body === undefined) {
         const whose = functionLimit <= queueLimit ? `the function's limit of ${limit} bytes` : `${limit} bytes (the queue's message size)`;
-        return answer(413, errorBody(`async call body exceeds ${whose}`), ['connection', 'close']);
+        return answer(413, errorBody(`async call body exceeds ${whose}`)); // the rest of the body is read and discarded: the connection stays usable
       }
       const fnPath = (slash === -1 ? '/' : rest.slice(slash)) + (q === -1 ? '' : url.slice(q));
       const headers = headerRecord(req.rawHeaders);

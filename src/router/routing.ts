@@ -95,10 +95,13 @@ function proxyRequest(state: RouterState, matcher: RouteMatcher, request: Routab
     return false;
   }
   // --- body limit (issue 15 item 2): a Content-Length over the function's limit is refused before
-  // anything is forwarded; the connection closes, since the unread body cannot be skipped cheaply.
+  // anything is forwarded. The connection stays open: the fast path has read the (small) body
+  // already, and node:http reads and discards the rest of a large one after the answer. Closing
+  // instead would leave unread bytes in the socket, which the kernel answers with a reset that
+  // often destroys the 413 before the client reads it.
   if (inbound.contentLength > match.entry.upstream.maxBodyBytes) {
     const limit = match.entry.upstream.maxBodyBytes;
-    rejectRequest(state, client, method, url, requestId, receivedAt, 413, `request body exceeds the function's limit of ${limit} bytes`, undefined, true);
+    rejectRequest(state, client, method, url, requestId, receivedAt, 413, `request body exceeds the function's limit of ${limit} bytes`);
     return false;
   }
   // --- end body limit

@@ -10,11 +10,7 @@
 export type PendingKey = '1' | '2' | '3' | '4' | '5' | '6' | '9' | '10' | 'N1' | 'N2' | 'N3' | 'N4';
 
 export const PENDING_FIXES: Readonly<Partial<Record<PendingKey, string>>> = {
-  '1': 'router: bad percent-encoding under /async-function/ (POST /async-function/%ZZ, GET /async-function/<fn>/%ZZ) is never answered',
-  '2': 'router: a body over the function limit becomes 502 (upstream reset after its 413) instead of 413',
-  '3': 'router: /async-function/<fn> accepts bodies over the function body limit',
   '4': 'router: no headers/request-body timeout (slowloris, slow body); the fast path hangs on bare-LF heads',
-  '5': 'queue: GET /async-function/<fn>/<id> returns the raw handler error message',
   '9': 'router: /function/<name> answers every method for a GET-only function',
   N1: 'router fast path: answers an HTTP/1.1 request without Host (node:http, and so the other path and the runtime, answer 400)',
   N2:
