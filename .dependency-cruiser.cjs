@@ -14,28 +14,32 @@ module.exports = {
     {
       name: 'no-circular',
       severity: 'error',
-      comment: 'Import cycles (type-only ones too) make initialization order matter and the layers meaningless; move the shared part into its own module or pass an interface.',
+      comment:
+        'Import cycles (type-only ones too) make initialization order matter and the layers meaningless; move the shared part into its own module or pass an interface.',
       from: {},
       to: { circular: true },
     },
     {
       name: 'constructs-use-only-the-contract',
       severity: 'error',
-      comment: 'Synth-time code reaches run-time code only through src/contract/. Put shared names there; synth-only helpers belong under constructs/.',
+      comment:
+        'Synth-time code reaches run-time code only through src/contract/. Put shared names there; synth-only helpers belong under constructs/.',
       from: { path: '^constructs/' },
       to: { path: '^src/', pathNot: '^src/contract/' },
     },
     {
       name: 'runtime-is-not-synth-time',
       severity: 'error',
-      comment: 'Code under src/ runs in pods or on the developer machine without the construct library; share through src/contract/.',
+      comment:
+        'Code under src/ runs in pods or on the developer machine without the construct library; share through src/contract/.',
       from: { path: '^src/' },
       to: { path: '^(constructs|stacks)/' },
     },
     {
       name: 'contract-is-self-contained',
       severity: 'error',
-      comment: 'src/contract/ is imported by both sides and bundled into every pod: no npm packages, no node built-ins, nothing else from the repository.',
+      comment:
+        'src/contract/ is imported by both sides and bundled into every pod: no npm packages, no node built-ins, nothing else from the repository.',
       from: { path: '^src/contract/' },
       to: { pathNot: '^src/contract/' },
     },
@@ -49,14 +53,16 @@ module.exports = {
     {
       name: 'pod-programs-without-dev-tools',
       severity: 'error',
-      comment: 'The in-pod programs (runtime, router, cron sender, queue client) are bundled into ConfigMaps; the local runner and CLI must not end up in them.',
+      comment:
+        'The in-pod programs (runtime, router, cron sender, queue client) are bundled into ConfigMaps; the local runner and CLI must not end up in them.',
       from: { path: '^src/(runtime|router|cron|queue|shared)/' },
       to: { path: '^src/(local|cli)/' },
     },
     {
       name: 'no-test-or-example-code',
       severity: 'error',
-      comment: 'Shipped code does not import tests, examples or scripts (other than the pod bundle definitions). stacks/example/ is the example Pulumi program, not shipped.',
+      comment:
+        'Shipped code does not import tests, examples or scripts (other than the pod bundle definitions). stacks/example/ is the example Pulumi program, not shipped.',
       from: { path: '^(constructs|src|stacks)/', pathNot: '^stacks/example/' },
       to: { path: '^(test|examples|scripts)/', pathNot: '^scripts/pod-bundles\\.cjs$' },
     },

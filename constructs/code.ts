@@ -65,7 +65,8 @@ export abstract class Code {
 }
 
 /** `Code.fromAsset(path)` → the resolved path; `Code.fromInline(source)` → the source text. */
-export type CodeOrigin = { readonly kind: 'asset'; readonly path: string } | { readonly kind: 'inline'; readonly source: string };
+export type CodeOrigin =
+  { readonly kind: 'asset'; readonly path: string } | { readonly kind: 'inline'; readonly source: string };
 
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -118,13 +119,17 @@ class AssetCode extends Code {
     return { kind: 'asset', path: this.entry };
   }
 
-  constructor(entry: string, private readonly options: AssetCodeOptions) {
+  constructor(
+    entry: string,
+    private readonly options: AssetCodeOptions,
+  ) {
     super();
     this.entry = typeof entry === 'string' ? path.resolve(entry) : '';
   }
 
   public bind(scope: IConstruct): CodeConfig {
-    if (!this.entry) throw new ValidationError(scope, 'Code.fromAsset needs a file path', 'Pass the path of the handler file');
+    if (!this.entry)
+      throw new ValidationError(scope, 'Code.fromAsset needs a file path', 'Pass the path of the handler file');
     let stat: fs.Stats | undefined;
     try {
       stat = fs.statSync(this.entry);
@@ -162,7 +167,11 @@ class AssetCode extends Code {
         outfile: 'index.js',
       });
     } catch (error) {
-      throw new ValidationError(scope, `bundling ${this.entry} failed: ${esbuildMessage(error)}`, 'Fix the error in the handler or install the missing dependency');
+      throw new ValidationError(
+        scope,
+        `bundling ${this.entry} failed: ${esbuildMessage(error)}`,
+        'Fix the error in the handler or install the missing dependency',
+      );
     }
     const output = result.outputFiles.find((f) => f.path.endsWith('.js'));
     const source = output ? output.text : '';
@@ -195,16 +204,29 @@ class InlineCode extends Code {
 
   public bind(scope: IConstruct): CodeConfig {
     if (typeof this.text !== 'string' || this.text.trim() === '') {
-      throw new ValidationError(scope, 'Code.fromInline got an empty source', 'Pass the handler module source, e.g. `module.exports = async () => "hi"`');
+      throw new ValidationError(
+        scope,
+        'Code.fromInline got an empty source',
+        'Pass the handler module source, e.g. `module.exports = async () => "hi"`',
+      );
     }
     const cached = inlineCache.get(this.text);
     if (cached) return cached;
     let source: string;
     try {
       // ESM or TypeScript in, CommonJS out: the runtime require()s the module.
-      source = esbuild.transformSync(this.text, { loader: 'ts', format: 'cjs', target: 'node20', logLevel: 'silent' }).code;
+      source = esbuild.transformSync(this.text, {
+        loader: 'ts',
+        format: 'cjs',
+        target: 'node20',
+        logLevel: 'silent',
+      }).code;
     } catch (error) {
-      throw new ValidationError(scope, `the inline code does not compile: ${esbuildMessage(error)}`, 'Fix the syntax error in the source given to Code.fromInline');
+      throw new ValidationError(
+        scope,
+        `the inline code does not compile: ${esbuildMessage(error)}`,
+        'Fix the syntax error in the source given to Code.fromInline',
+      );
     }
     checkBundleSize(scope, source, 'the inline code');
     const config = { source, sha256: sha256(source) };

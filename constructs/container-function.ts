@@ -54,7 +54,11 @@ export interface ContainerFunctionProps extends FunctionOptions {
 function checkArgv(scope: Construct, what: string, argv: unknown, required: boolean): string[] | undefined {
   if (argv === undefined && !required) return undefined;
   if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== 'string')) {
-    throw new ValidationError(scope, `${what} must be a non-empty array of strings`, 'Give the argv, e.g. ["node", "server.js"]');
+    throw new ValidationError(
+      scope,
+      `${what} must be a non-empty array of strings`,
+      'Give the argv, e.g. ["node", "server.js"]',
+    );
   }
   return [...argv];
 }
@@ -72,12 +76,18 @@ export class ContainerFunction extends FunctionBase {
     this.servesMetrics = props.servesMetrics ?? false;
     this.image = validateImage(this, 'image', props.image);
     const command = checkArgv(this, 'command', props.command, false);
-    const args = props.args === undefined ? undefined : props.args.length === 0 ? [] : checkArgv(this, 'args', props.args, false);
+    const args =
+      props.args === undefined ? undefined : props.args.length === 0 ? [] : checkArgv(this, 'args', props.args, false);
     const health = props.healthCheck === undefined ? undefined : (props.healthCheck?.path as unknown);
     if (health !== undefined && (typeof health !== 'string' || !health.startsWith('/') || /[\s#]/.test(health))) {
-      throw new ValidationError(this, `healthCheck '${String(health)}' is not an HTTP path`, 'Use a path such as /healthz');
+      throw new ValidationError(
+        this,
+        `healthCheck '${String(health)}' is not an HTTP path`,
+        'Use a path such as /healthz',
+      );
     }
-    const localCommand = props.local === undefined ? undefined : checkArgv(this, 'local.command', props.local?.command, true);
+    const localCommand =
+      props.local === undefined ? undefined : checkArgv(this, 'local.command', props.local?.command, true);
     this.bindTriggers();
 
     this.createWorkload({

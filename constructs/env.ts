@@ -53,7 +53,11 @@ class LiteralEnvValue extends EnvValue {
 
   public bind(scope: IConstruct): EnvVarSource {
     if (typeof this.value !== 'string') {
-      throw new ValidationError(scope, `environment values must be strings, got ${typeof this.value}`, 'Convert the value with String(...)');
+      throw new ValidationError(
+        scope,
+        `environment values must be strings, got ${typeof this.value}`,
+        'Convert the value with String(...)',
+      );
     }
     return { value: this.value };
   }
@@ -73,7 +77,9 @@ class KeyRefEnvValue extends EnvValue {
   public bind(scope: IConstruct): EnvVarSource {
     validateKeyReference(scope, this.kind, this.name, this.key);
     const ref: KeyRef = { name: this.name, key: this.key, ...(this.options.optional ? { optional: true } : {}) };
-    return this.field === 'secretKeyRef' ? { valueFrom: { secretKeyRef: ref } } : { valueFrom: { configMapKeyRef: ref } };
+    return this.field === 'secretKeyRef'
+      ? { valueFrom: { secretKeyRef: ref } }
+      : { valueFrom: { configMapKeyRef: ref } };
   }
 }
 
@@ -83,5 +89,9 @@ export type EnvInput = string | EnvValue;
 export function toEnvValue(scope: IConstruct, name: string, input: EnvInput): EnvValue {
   if (typeof input === 'string') return EnvValue.fromValue(input);
   if (input instanceof EnvValue) return input;
-  throw new ValidationError(scope, `environment variable '${name}' must be a string or an EnvValue, got ${input === null ? 'null' : typeof input}`, 'Use a string, EnvValue.fromSecret(...) or EnvValue.fromConfigMap(...)');
+  throw new ValidationError(
+    scope,
+    `environment variable '${name}' must be a string or an EnvValue, got ${input === null ? 'null' : typeof input}`,
+    'Use a string, EnvValue.fromSecret(...) or EnvValue.fromConfigMap(...)',
+  );
 }

@@ -83,23 +83,38 @@ const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
 
 function checkHostname(scope: Construct, what: string, host: unknown): string {
   if (typeof host !== 'string' || host.length > 253 || !HOSTNAME.test(host)) {
-    throw new ValidationError(scope, `${what} '${String(host)}' is not a valid hostname`, 'Use a lower-case DNS name such as api.example.com (optionally starting with "*.")');
+    throw new ValidationError(
+      scope,
+      `${what} '${String(host)}' is not a valid hostname`,
+      'Use a lower-case DNS name such as api.example.com (optionally starting with "*.")',
+    );
   }
   return host;
 }
 
 function checkObjectName(scope: Construct, what: string, name: unknown): string {
   if (typeof name !== 'string' || !isDns1123Subdomain(name)) {
-    throw new ValidationError(scope, `${what} '${String(name)}' is not a valid Kubernetes object name`, 'Use lower-case letters, digits, "-" and "."');
+    throw new ValidationError(
+      scope,
+      `${what} '${String(name)}' is not a valid Kubernetes object name`,
+      'Use lower-case letters, digits, "-" and "."',
+    );
   }
   return name;
 }
 
-function checkAnnotations(scope: Construct, annotations: Readonly<Record<string, string>> | undefined): Record<string, string> | undefined {
+function checkAnnotations(
+  scope: Construct,
+  annotations: Readonly<Record<string, string>> | undefined,
+): Record<string, string> | undefined {
   if (annotations === undefined) return undefined;
   for (const [key, value] of Object.entries(annotations)) {
     if (typeof value !== 'string') {
-      throw new ValidationError(scope, `annotation '${key}' must have a string value`, 'Quote numbers and booleans, e.g. "true"');
+      throw new ValidationError(
+        scope,
+        `annotation '${key}' must have a string value`,
+        'Quote numbers and booleans, e.g. "true"',
+      );
     }
   }
   return { ...annotations };
@@ -146,7 +161,11 @@ class ServiceExposure extends RouterExposure {
     const ranges = this.options.sourceRanges;
     for (const range of ranges ?? []) {
       if (typeof range !== 'string' || !CIDR.test(range)) {
-        throw new ValidationError(scope, `load balancer source range '${String(range)}' is not a CIDR`, 'Use e.g. 203.0.113.0/24');
+        throw new ValidationError(
+          scope,
+          `load balancer source range '${String(range)}' is not a CIDR`,
+          'Use e.g. 203.0.113.0/24',
+        );
       }
     }
     return {
@@ -165,13 +184,25 @@ class GatewayApiExposure extends RouterExposure {
   public bind(scope: Construct, target: ExposureTarget): RouterServiceConfig {
     const o = this.options ?? ({} as GatewayApiExposureOptions);
     const gatewayName = checkObjectName(scope, 'gateway name', o.gatewayName);
-    const gatewayNamespace = o.gatewayNamespace === undefined ? undefined : checkObjectName(scope, 'gateway namespace', o.gatewayNamespace);
-    if (o.sectionName !== undefined && (typeof o.sectionName !== 'string' || o.sectionName.length > 253 || !SECTION_NAME.test(o.sectionName))) {
-      throw new ValidationError(scope, `gateway listener (sectionName) '${String(o.sectionName)}' is invalid`, 'Use the name of a listener of the Gateway');
+    const gatewayNamespace =
+      o.gatewayNamespace === undefined ? undefined : checkObjectName(scope, 'gateway namespace', o.gatewayNamespace);
+    if (
+      o.sectionName !== undefined &&
+      (typeof o.sectionName !== 'string' || o.sectionName.length > 253 || !SECTION_NAME.test(o.sectionName))
+    ) {
+      throw new ValidationError(
+        scope,
+        `gateway listener (sectionName) '${String(o.sectionName)}' is invalid`,
+        'Use the name of a listener of the Gateway',
+      );
     }
     const hostnames = (o.hostnames ?? []).map((h) => checkHostname(scope, 'hostname', h));
     if (hostnames.length > 16) {
-      throw new ValidationError(scope, `an HTTPRoute takes at most 16 hostnames, got ${hostnames.length}`, 'Use a wildcard hostname or several platforms');
+      throw new ValidationError(
+        scope,
+        `an HTTPRoute takes at most 16 hostnames, got ${hostnames.length}`,
+        'Use a wildcard hostname or several platforms',
+      );
     }
     new ApiObject(scope, 'HTTPRoute', {
       apiVersion: 'gateway.networking.k8s.io/v1',
@@ -211,7 +242,8 @@ class IngressExposure extends RouterExposure {
     const o = this.options;
     const className = o.className === undefined ? undefined : checkObjectName(scope, 'ingress class', o.className);
     const host = o.host === undefined ? undefined : checkHostname(scope, 'ingress host', o.host);
-    const tlsSecretName = o.tlsSecretName === undefined ? undefined : checkObjectName(scope, 'TLS secret name', o.tlsSecretName);
+    const tlsSecretName =
+      o.tlsSecretName === undefined ? undefined : checkObjectName(scope, 'TLS secret name', o.tlsSecretName);
     new ApiObject(scope, 'Ingress', {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'Ingress',

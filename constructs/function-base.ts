@@ -9,7 +9,14 @@ import { ValidationError } from './errors';
 import { objectMeta } from './metadata';
 import { Platform } from './platform';
 import { ScalingOptions, resolveScaling } from './scaling';
-import { cpuMillis, durationMillis, sizeBytes, validateEnvName, validateFunctionName, validateLabels } from './validation';
+import {
+  cpuMillis,
+  durationMillis,
+  sizeBytes,
+  validateEnvName,
+  validateFunctionName,
+  validateLabels,
+} from './validation';
 import { Probe, ResolvedScaling, Workload } from './workload';
 import { preStopSleep, shutdownEnv, shutdownTiming } from './shutdown';
 import { queueClientVolumes, queueEnv } from './queue/registry';
@@ -125,7 +132,11 @@ export interface FunctionContainer {
   readonly systemEnv: ReadonlyArray<{ readonly name: string; readonly value: string }>;
   readonly readinessProbe: Probe;
   readonly livenessProbe: Probe;
-  readonly configMapVolumes: ReadonlyArray<{ readonly volume: string; readonly configMap: string; readonly mountPath: string }>;
+  readonly configMapVolumes: ReadonlyArray<{
+    readonly volume: string;
+    readonly configMap: string;
+    readonly mountPath: string;
+  }>;
   readonly podAnnotations: Readonly<Record<string, string>>;
 }
 
@@ -180,7 +191,11 @@ export abstract class FunctionBase extends Construct {
     props = props ?? {};
     const platform = props.platform ?? Platform.find(scope);
     if (!(platform instanceof Platform)) {
-      throw new ValidationError(this, 'the function belongs to no platform', 'Create it inside a Platform, or pass `platform` in its props');
+      throw new ValidationError(
+        this,
+        'the function belongs to no platform',
+        'Create it inside a Platform, or pass `platform` in its props',
+      );
     }
     this.platform = platform;
     this.functionName = validateFunctionName(this, props.functionName ?? id);
@@ -188,8 +203,20 @@ export abstract class FunctionBase extends Construct {
 
     this.timeout = props.timeout ?? defaults.timeout ?? Defaults.timeout;
     this.timeoutMillis = durationMillis(this, 'timeout', this.timeout, Limits.minTimeout, Limits.maxTimeout);
-    this.memoryBytes = sizeBytes(this, 'memory', props.memory ?? defaults.memory ?? Defaults.memory, minMemoryBytes, Limits.maxMemoryBytes);
-    this.cpuMillis = cpuMillis(this, 'cpu', props.cpu ?? defaults.cpu ?? Defaults.cpu, Limits.minCpuMillis, Limits.maxCpuMillis);
+    this.memoryBytes = sizeBytes(
+      this,
+      'memory',
+      props.memory ?? defaults.memory ?? Defaults.memory,
+      minMemoryBytes,
+      Limits.maxMemoryBytes,
+    );
+    this.cpuMillis = cpuMillis(
+      this,
+      'cpu',
+      props.cpu ?? defaults.cpu ?? Defaults.cpu,
+      Limits.minCpuMillis,
+      Limits.maxCpuMillis,
+    );
     this.scaling = resolveScaling(this, props.scaling, defaults.scaling);
     this.userLabels = validateLabels(this, props.labels ?? {});
     validateFunctionAlerts(this, 'alerts', props.alerts);
@@ -197,7 +224,11 @@ export abstract class FunctionBase extends Construct {
     this.exposeErrorMessages = props.exposeErrorMessages === true; // issue 15 item 5
     if (props.serviceAccount !== undefined) {
       if (!(props.serviceAccount instanceof FunctionServiceAccount)) {
-        throw new ValidationError(this, '`serviceAccount` must be a FunctionServiceAccount', 'Use e.g. FunctionServiceAccount.awsIamRole(arn) or FunctionServiceAccount.fromName("existing")');
+        throw new ValidationError(
+          this,
+          '`serviceAccount` must be a FunctionServiceAccount',
+          'Use e.g. FunctionServiceAccount.awsIamRole(arn) or FunctionServiceAccount.fromName("existing")',
+        );
       }
       const account = props.serviceAccount._resolve(this, this.functionName, this.userLabels);
       this.serviceAccountConfig = account;
@@ -236,7 +267,11 @@ export abstract class FunctionBase extends Construct {
   /** Binds a trigger (e.g. `new HttpTrigger({ path: '/hello' })`) to this function. */
   public addTrigger(trigger: ITrigger): this {
     if (!trigger || typeof (trigger as ITrigger).bind !== 'function') {
-      throw new ValidationError(this, 'addTrigger needs a trigger object', 'Pass e.g. new HttpTrigger({ path: "/hello" })');
+      throw new ValidationError(
+        this,
+        'addTrigger needs a trigger object',
+        'Pass e.g. new HttpTrigger({ path: "/hello" })',
+      );
     }
     trigger.bind(this);
     this._triggers.push(trigger);
@@ -278,7 +313,12 @@ export abstract class FunctionBase extends Construct {
   }
 
   private workloadCreated(): Workload {
-    if (!this._workload) throw new ValidationError(this, 'the function has no Deployment yet', 'Use the escape hatches after the function is constructed');
+    if (!this._workload)
+      throw new ValidationError(
+        this,
+        'the function has no Deployment yet',
+        'Use the escape hatches after the function is constructed',
+      );
     return this._workload;
   }
 
@@ -300,7 +340,12 @@ export abstract class FunctionBase extends Construct {
       selector,
       podLabels: { ...this.userLabels, ...this.serviceAccountConfig?.podLabels },
       ...(this.serviceAccountConfig
-        ? { serviceAccount: { name: this.serviceAccountConfig.name, automountToken: this.serviceAccountConfig.automountToken } }
+        ? {
+            serviceAccount: {
+              name: this.serviceAccountConfig.name,
+              automountToken: this.serviceAccountConfig.automountToken,
+            },
+          }
         : {}),
       podAnnotations: () => ({ ...container.podAnnotations }),
       containerName: 'function',
@@ -308,7 +353,13 @@ export abstract class FunctionBase extends Construct {
       command: container.command,
       args: container.args,
       // Queue env (KUBEFAAS_NATS_URL, _QUEUE_CONFIG, _SUBSCRIPTIONS) is rendered here, after every trigger is bound.
-      env: () => [...container.systemEnv, ...errorExposureEnv(this.exposeErrorMessages), ...(this.runsKubefaasRuntime ? shutdownEnv(shutdown) : []), ...queueEnv(this), ...[...this.envVars].map(([name, source]) => ({ name, ...source }))],
+      env: () => [
+        ...container.systemEnv,
+        ...errorExposureEnv(this.exposeErrorMessages),
+        ...(this.runsKubefaasRuntime ? shutdownEnv(shutdown) : []),
+        ...queueEnv(this),
+        ...[...this.envVars].map(([name, source]) => ({ name, ...source })),
+      ],
       resources: { cpuMillis: this.cpuMillis, memoryBytes: this.memoryBytes },
       readinessProbe: container.readinessProbe,
       livenessProbe: container.livenessProbe,
@@ -322,7 +373,8 @@ export abstract class FunctionBase extends Construct {
       // preStop sleep, except where hooks are rejected (AKS virtual nodes v1).
       lifecycle: this.runsKubefaasRuntime
         ? undefined
-        : (placement) => (placement.ruleProviders.includes('azure-virtual-node-v1') ? undefined : preStopSleep(shutdown)),
+        : (placement) =>
+            placement.ruleProviders.includes('azure-virtual-node-v1') ? undefined : preStopSleep(shutdown),
       placement: () => this.placement,
       placementSubject: `function "${this.functionName}"`,
       networkPolicy: true,
@@ -344,7 +396,12 @@ export abstract class FunctionBase extends Construct {
           },
           // Prometheus scrapes /metrics on the same port.
           ...(this.servesMetrics && this.platform.metricsScrapers.length > 0
-            ? [{ from: this.platform.metricsScrapers.map((peer) => ({ ...peer })), ports: [{ protocol: 'TCP', port: CONTAINER_PORT }] }]
+            ? [
+                {
+                  from: this.platform.metricsScrapers.map((peer) => ({ ...peer })),
+                  ports: [{ protocol: 'TCP', port: CONTAINER_PORT }],
+                },
+              ]
             : []),
         ],
       },

@@ -3,7 +3,8 @@ import { ValidationError } from './errors';
 
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-fA-F0-9]{32,}$/;
-const HINT = 'Pin the image to a version tag (e.g. ghcr.io/acme/fn:1.4.2) or a digest (…@sha256:…) so every node runs the same bytes';
+const HINT =
+  'Pin the image to a version tag (e.g. ghcr.io/acme/fn:1.4.2) or a digest (…@sha256:…) so every node runs the same bytes';
 
 /** Image references must be pinned: a tag other than `latest`, or a digest. */
 export function validateImage(scope: IConstruct, what: string, image: unknown): string {
@@ -12,7 +13,8 @@ export function validateImage(scope: IConstruct, what: string, image: unknown): 
   }
   const at = image.indexOf('@');
   if (at >= 0) {
-    if (!DIGEST.test(image.slice(at + 1))) throw new ValidationError(scope, `${what} '${image}' has a malformed digest`, HINT);
+    if (!DIGEST.test(image.slice(at + 1)))
+      throw new ValidationError(scope, `${what} '${image}' has a malformed digest`, HINT);
     return image;
   }
   const lastSegment = image.slice(image.lastIndexOf('/') + 1);

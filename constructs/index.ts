@@ -43,7 +43,11 @@ export type { AssetCodeOptions } from './code';
 export { EnvValue } from './env';
 export type { EnvInput, KeyReferenceOptions } from './env';
 export { FunctionServiceAccount } from './service-account';
-export type { AzureWorkloadIdentityOptions, CreateServiceAccountOptions, ServiceAccountTokenOptions } from './service-account';
+export type {
+  AzureWorkloadIdentityOptions,
+  CreateServiceAccountOptions,
+  ServiceAccountTokenOptions,
+} from './service-account';
 
 // Triggers and the queue.
 export { CronTrigger, HttpTrigger, QueueTrigger } from './triggers';

@@ -44,10 +44,26 @@ export class NodeFunction extends FunctionBase {
     super(scope, id, props, Limits.minNodeMemoryBytes);
     props = props ?? ({} as NodeFunctionProps);
     const defaults = this.platform.functionDefaults;
-    this.maxConcurrency = validateInteger(this, 'maxConcurrency', props.maxConcurrency ?? defaults.maxConcurrency ?? Defaults.maxConcurrency, 0, Limits.maxConcurrency);
-    this.maxBodyBytes = sizeBytes(this, 'maxBodySize', props.maxBodySize ?? defaults.maxBodySize ?? Defaults.maxBodySize, Limits.minBodyBytes, Limits.maxBodyBytes);
+    this.maxConcurrency = validateInteger(
+      this,
+      'maxConcurrency',
+      props.maxConcurrency ?? defaults.maxConcurrency ?? Defaults.maxConcurrency,
+      0,
+      Limits.maxConcurrency,
+    );
+    this.maxBodyBytes = sizeBytes(
+      this,
+      'maxBodySize',
+      props.maxBodySize ?? defaults.maxBodySize ?? Defaults.maxBodySize,
+      Limits.minBodyBytes,
+      Limits.maxBodyBytes,
+    );
     if (!(props.code instanceof Code)) {
-      throw new ValidationError(this, 'NodeFunction needs `code`', 'Pass Code.fromAsset("path/to/handler.ts") or Code.fromInline(source)');
+      throw new ValidationError(
+        this,
+        'NodeFunction needs `code`',
+        'Pass Code.fromAsset("path/to/handler.ts") or Code.fromInline(source)',
+      );
     }
     this.bindTriggers();
     const code = props.code.bind(this);

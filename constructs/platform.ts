@@ -1,7 +1,21 @@
 import { ApiObject, Chart, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import { Annotations, Endpoints, Env, HttpMethod, Labels, Paths, QueueEnv, ROUTER_NAME, RouteTable, RouteTarget, SERVICE_PORT, routeShape, serviceHost } from '../src/contract';
+import {
+  Annotations,
+  Endpoints,
+  Env,
+  HttpMethod,
+  Labels,
+  Paths,
+  QueueEnv,
+  ROUTER_NAME,
+  RouteTable,
+  RouteTarget,
+  SERVICE_PORT,
+  routeShape,
+  serviceHost,
+} from '../src/contract';
 import { Defaults, Limits } from './defaults';
 import { EnvInput } from './env';
 import { ValidationError, validationMessage } from './errors';
@@ -16,7 +30,14 @@ import { cpuMillis, durationMillis, sizeBytes, validateInteger, validateNamespac
 import { shutdownEnv, shutdownTiming } from './shutdown';
 import { Workload, httpProbe } from './workload';
 import { Queue } from './queue/nats-queue';
-import { queueAuthEnv, queueClientVolumes, queueConfigJson, queueOf, type QueueBinding, type QueueConsumer } from './queue/registry';
+import {
+  queueAuthEnv,
+  queueClientVolumes,
+  queueConfigJson,
+  queueOf,
+  type QueueBinding,
+  type QueueConsumer,
+} from './queue/registry';
 import { NatsUserNames } from './queue/nats-auth';
 import { FargateProfile, FargateProfileDefinition, FargateProfileSelector } from './placement/fargate-profile';
 import { Placement } from './placement/placement';
@@ -285,7 +306,7 @@ export class Platform extends Chart {
   }
 
   /** Namespace of every object of the platform. */
-  public declare readonly namespace: string;
+  declare public readonly namespace: string;
   public readonly nodeImage: string;
   public readonly functionDefaults: FunctionDefaults;
   /** The router's in-cluster URL. */
@@ -301,11 +322,15 @@ export class Platform extends Chart {
   private readonly _routes: HttpRoute[] = [];
   private runtimeConfigMap?: CodeConfigMap;
   private routerOptions: RouterOptions = {};
-  private readonly _fargateProfiles = new Map<string, { readonly profile: FargateProfile; readonly settings: string }>();
+  private readonly _fargateProfiles = new Map<
+    string,
+    { readonly profile: FargateProfile; readonly settings: string }
+  >();
 
   constructor(scope: Construct, id: string, props: PlatformProps = {}) {
     props = props ?? {};
-    const ns: NamespaceOptions = typeof props.namespace === 'string' ? { name: props.namespace } : (props?.namespace ?? {});
+    const ns: NamespaceOptions =
+      typeof props.namespace === 'string' ? { name: props.namespace } : (props?.namespace ?? {});
     super(scope, id, { disableResourceNameHashes: true, namespace: ns.name ?? Defaults.namespace });
     Object.defineProperty(this, PLATFORM_BRAND, { value: true });
     validateNamespaceName(this, this.namespace);
@@ -320,19 +345,31 @@ export class Platform extends Chart {
         kind: 'Namespace',
         metadata: {
           name: this.namespace,
-          labels: { ...objectMeta(this.namespace, this.namespace).labels, 'pod-security.kubernetes.io/enforce': 'restricted' },
+          labels: {
+            ...objectMeta(this.namespace, this.namespace).labels,
+            'pod-security.kubernetes.io/enforce': 'restricted',
+          },
         },
       });
       // cdk8s gives every object of a chart the chart's namespace; a Namespace is cluster-scoped.
       namespace.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
     }
     if (props.queue !== undefined) {
-      if (!(props.queue instanceof Queue)) throw new ValidationError(this, '`queue` must be a Queue', 'Use e.g. Queue.nats()');
+      if (!(props.queue instanceof Queue))
+        throw new ValidationError(this, '`queue` must be a Queue', 'Use e.g. Queue.nats()');
       const binding = props.queue.bind(this);
       const statefulSet = binding.construct.node.tryFindChild('StatefulSet');
       if (props.queuePlacement) {
-        if (!ApiObject.isApiObject(statefulSet)) throw new ValidationError(this, 'queuePlacement: this queue has no StatefulSet to place', 'Leave queuePlacement unset');
-        placeComponent(statefulSet, props.queuePlacement, { subject: 'platform component "queue"', networkPolicy: true });
+        if (!ApiObject.isApiObject(statefulSet))
+          throw new ValidationError(
+            this,
+            'queuePlacement: this queue has no StatefulSet to place',
+            'Leave queuePlacement unset',
+          );
+        placeComponent(statefulSet, props.queuePlacement, {
+          subject: 'platform component "queue"',
+          networkPolicy: true,
+        });
       }
     }
     this.router = this.createRouter(props.router ?? {});
@@ -340,20 +377,28 @@ export class Platform extends Chart {
     this.metricsBinding = this.metrics.bind(this, {
       namespace: this.namespace,
       commonLabels: { ...COMMON_LABELS, [Labels.instance]: this.namespace },
-      functions: () => this._functions.map((f) => ({
-        name: f.functionName,
-        timeout: f.timeout,
-        minReplicas: f.scaling.minReplicas,
-        alerts: f.alerts,
-        scraped: f.servesMetrics,
-      })),
+      functions: () =>
+        this._functions.map((f) => ({
+          name: f.functionName,
+          timeout: f.timeout,
+          minReplicas: f.scaling.minReplicas,
+          alerts: f.alerts,
+          scraped: f.servesMetrics,
+        })),
     });
     if (props.metricsPlacement) {
       if (this.metricsBinding.workloads.length === 0) {
-        throw new ValidationError(this, 'metricsPlacement: this metrics mode runs no pods of its own to place', 'Use Metrics.prometheus(), or leave metricsPlacement unset');
+        throw new ValidationError(
+          this,
+          'metricsPlacement: this metrics mode runs no pods of its own to place',
+          'Use Metrics.prometheus(), or leave metricsPlacement unset',
+        );
       }
       for (const workload of this.metricsBinding.workloads) {
-        placeComponent(workload, props.metricsPlacement, { subject: `platform component "${workload.name}"`, networkPolicy: false });
+        placeComponent(workload, props.metricsPlacement, {
+          subject: `platform component "${workload.name}"`,
+          networkPolicy: false,
+        });
       }
     }
     this.node.addValidation({ validate: () => this.routeConflicts() });
@@ -421,7 +466,10 @@ export class Platform extends Chart {
     const settings = JSON.stringify(rest);
     let entry = this._fargateProfiles.get(definition.name);
     if (!entry) {
-      entry = { profile: new FargateProfile(this, `FargateProfile-${definition.name}`, { ...rest, namespace: this.namespace }), settings };
+      entry = {
+        profile: new FargateProfile(this, `FargateProfile-${definition.name}`, { ...rest, namespace: this.namespace }),
+        settings,
+      };
       this._fargateProfiles.set(definition.name, entry);
     } else if (entry.settings !== settings) {
       throw new ValidationError(
@@ -472,7 +520,10 @@ export class Platform extends Chart {
     const functions: Record<string, RouteTarget> = {};
     for (const fn of this._functions) {
       const timeoutMs = fn.timeoutMillis + Limits.routerTimeoutMarginMs;
-      functions[fn.functionName] = fn.maxBodyBytes === undefined ? { url: fn.url, timeoutMs } : { url: fn.url, timeoutMs, maxBodyBytes: fn.maxBodyBytes };
+      functions[fn.functionName] =
+        fn.maxBodyBytes === undefined
+          ? { url: fn.url, timeoutMs }
+          : { url: fn.url, timeoutMs, maxBodyBytes: fn.maxBodyBytes };
     }
     return {
       version: 1,
@@ -497,23 +548,33 @@ export class Platform extends Chart {
     if (auth === undefined && rateLimit === undefined && trustedProxies === undefined) return {};
     const where = this.node.findChild('Router');
     const own = routePolicies(where, auth, rateLimit) ?? {};
-    return { policies: { ...own, trustedProxies: trustedProxies === undefined ? 0 : validateInteger(where, 'router.trustedProxies', trustedProxies, 0, 32) } };
+    return {
+      policies: {
+        ...own,
+        trustedProxies:
+          trustedProxies === undefined ? 0 : validateInteger(where, 'router.trustedProxies', trustedProxies, 0, 32),
+      },
+    };
   }
 
   /** Secrets the router mounts: those named by the platform's and the triggers' auth policies. */
   private routerSecrets(): string[] {
     const names = new Set<string>();
-    for (const auth of [this.routerOptions.auth, ...this._routes.map((r) => r.auth)]) if (auth?.secretName !== undefined) names.add(auth.secretName);
+    for (const auth of [this.routerOptions.auth, ...this._routes.map((r) => r.auth)])
+      if (auth?.secretName !== undefined) names.add(auth.secretName);
     return [...names].sort();
   }
 
   private checkFunctionDefaults(d: FunctionDefaults): void {
     const what = (p: string) => `functionDefaults.${p}`;
     if (d.timeout !== undefined) durationMillis(this, what('timeout'), d.timeout, Limits.minTimeout, Limits.maxTimeout);
-    if (d.memory !== undefined) sizeBytes(this, what('memory'), d.memory, Limits.minContainerMemoryBytes, Limits.maxMemoryBytes);
+    if (d.memory !== undefined)
+      sizeBytes(this, what('memory'), d.memory, Limits.minContainerMemoryBytes, Limits.maxMemoryBytes);
     if (d.cpu !== undefined) cpuMillis(this, what('cpu'), d.cpu, Limits.minCpuMillis, Limits.maxCpuMillis);
-    if (d.maxConcurrency !== undefined) validateInteger(this, what('maxConcurrency'), d.maxConcurrency, 0, Limits.maxConcurrency);
-    if (d.maxBodySize !== undefined) sizeBytes(this, what('maxBodySize'), d.maxBodySize, Limits.minBodyBytes, Limits.maxBodyBytes);
+    if (d.maxConcurrency !== undefined)
+      validateInteger(this, what('maxConcurrency'), d.maxConcurrency, 0, Limits.maxConcurrency);
+    if (d.maxBodySize !== undefined)
+      sizeBytes(this, what('maxBodySize'), d.maxBodySize, Limits.minBodyBytes, Limits.maxBodyBytes);
     if (d.scaling !== undefined) resolveScaling(this, d.scaling, undefined);
   }
 
@@ -573,12 +634,29 @@ export class Platform extends Chart {
         // Drain, then wait for proxied calls as long as the slowest function may take.
         ...shutdownEnv(shutdownTiming(this.maxTimeoutSeconds() * 1000)),
         // The router stores async calls (`/async-function/<name>`) in the queue.
-        ...(this.queue ? [{ name: QueueEnv.NATS_URL, value: this.queue.url }, { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(this.queue.config) }] : []),
+        ...(this.queue
+          ? [
+              { name: QueueEnv.NATS_URL, value: this.queue.url },
+              { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(this.queue.config) },
+            ]
+          : []),
         ...(this.queue ? queueAuthEnv(this.queue, NatsUserNames.router) : []),
       ],
       resources: {
-        cpuMillis: cpuMillis(router, 'router.resources.cpu', options.resources?.cpu ?? Defaults.routerCpu, Limits.minCpuMillis, Limits.maxCpuMillis),
-        memoryBytes: sizeBytes(router, 'router.resources.memory', options.resources?.memory ?? Defaults.routerMemory, Limits.minNodeMemoryBytes, Limits.maxMemoryBytes),
+        cpuMillis: cpuMillis(
+          router,
+          'router.resources.cpu',
+          options.resources?.cpu ?? Defaults.routerCpu,
+          Limits.minCpuMillis,
+          Limits.maxCpuMillis,
+        ),
+        memoryBytes: sizeBytes(
+          router,
+          'router.resources.memory',
+          options.resources?.memory ?? Defaults.routerMemory,
+          Limits.minNodeMemoryBytes,
+          Limits.maxMemoryBytes,
+        ),
       },
       readinessProbe: httpProbe(Endpoints.ready, 5, 2),
       livenessProbe: httpProbe(Endpoints.health, 10, 3),
@@ -589,15 +667,26 @@ export class Platform extends Chart {
       extraVolumes: queueClientVolumes(this.queue),
       scaling: resolveScaling(
         router,
-        { minReplicas: options.replicas?.min, maxReplicas: options.replicas?.max, targetCpuUtilization: options.replicas?.targetCpuUtilization },
+        {
+          minReplicas: options.replicas?.min,
+          maxReplicas: options.replicas?.max,
+          targetCpuUtilization: options.replicas?.targetCpuUtilization,
+        },
         undefined,
         Defaults.routerMinReplicas,
         { min: 'router.replicas.min', max: 'router.replicas.max', target: 'router.replicas.targetCpuUtilization' },
       ),
       service: exposure,
-      secretVolumes: () => this.routerSecrets().map((secret, i) => ({ volume: `auth-secret-${i}`, secret, mountPath: `${ROUTER_SECRETS_DIR}/${secret}` })),
+      secretVolumes: () =>
+        this.routerSecrets().map((secret, i) => ({
+          volume: `auth-secret-${i}`,
+          secret,
+          mountPath: `${ROUTER_SECRETS_DIR}/${secret}`,
+        })),
       // In-flight proxied requests may last as long as the slowest function (constructs/shutdown.ts).
-      terminationGracePeriodSeconds: Lazy.any({ produce: () => shutdownTiming(this.maxTimeoutSeconds() * 1000).terminationGracePeriodSeconds }),
+      terminationGracePeriodSeconds: Lazy.any({
+        produce: () => shutdownTiming(this.maxTimeoutSeconds() * 1000).terminationGracePeriodSeconds,
+      }),
       placement: () => placement,
       placementSubject: 'platform component "router"',
       fargateSelectors: () => this.fargateSelectorsFor(placement),
@@ -631,11 +720,26 @@ export class Platform extends Chart {
 }
 
 /** A route's (or the platform's) policies in route-table form, validated against `scope`; undefined when none. */
-function routePolicies(scope: IConstruct, auth: RouterAuth | undefined, rateLimit: RateLimit | readonly RateLimit[] | undefined): RoutePolicies | undefined {
+function routePolicies(
+  scope: IConstruct,
+  auth: RouterAuth | undefined,
+  rateLimit: RateLimit | readonly RateLimit[] | undefined,
+): RoutePolicies | undefined {
   if (auth === undefined && rateLimit === undefined) return undefined;
-  if (auth !== undefined && !(auth instanceof RouterAuth)) throw new ValidationError(scope, '`auth` must be a RouterAuth', 'Use RouterAuth.apiKeys(), .basic(), .jwt() or .none()');
+  if (auth !== undefined && !(auth instanceof RouterAuth))
+    throw new ValidationError(
+      scope,
+      '`auth` must be a RouterAuth',
+      'Use RouterAuth.apiKeys(), .basic(), .jwt() or .none()',
+    );
   const limits = rateLimit === undefined ? [] : Array.isArray(rateLimit) ? rateLimit : [rateLimit as RateLimit];
-  for (const l of limits) if (!(l instanceof RateLimit)) throw new ValidationError(scope, '`rateLimit` must be a RateLimit', 'Use RateLimit.global(), .perRoute() or .perClient()');
+  for (const l of limits)
+    if (!(l instanceof RateLimit))
+      throw new ValidationError(
+        scope,
+        '`rateLimit` must be a RateLimit',
+        'Use RateLimit.global(), .perRoute() or .perClient()',
+      );
   return {
     ...(auth !== undefined ? { auth: auth.policy(scope) } : {}),
     ...(limits.length > 0 ? { rateLimits: limits.map((l) => l.policy(scope)) } : {}),

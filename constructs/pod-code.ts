@@ -48,7 +48,9 @@ function buildInPlace(root: string, name: PodBundleName, file: string): void {
   const bundles = require(script) as { entryExists(n: string): boolean; buildPodBundleSync(n: string): unknown };
   if (!bundles.entryExists(name)) {
     // An installed package ships lib/pod/ but not the sources the bundles are built from.
-    throw new Error(`kubefaas: ${file} is missing and its sources are not here; reinstall kubefaas (in a checkout: run \`npm run build\`)`);
+    throw new Error(
+      `kubefaas: ${file} is missing and its sources are not here; reinstall kubefaas (in a checkout: run \`npm run build\`)`,
+    );
   }
   bundles.buildPodBundleSync(name);
 }

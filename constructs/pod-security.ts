@@ -5,10 +5,21 @@
 
 /** Pod-level `securityContext` for an image running as the numeric `uid` (the kubelet needs a number). */
 export function restrictedPodSecurity(uid: number): Record<string, unknown> {
-  return { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } };
+  return {
+    runAsNonRoot: true,
+    runAsUser: uid,
+    runAsGroup: uid,
+    fsGroup: uid,
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
 }
 
 /** Container-level `securityContext`: no privilege escalation, no capabilities, read-only root. */
 export function restrictedContainerSecurity(): Record<string, unknown> {
-  return { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } };
+  return {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ['ALL'] },
+  };
 }

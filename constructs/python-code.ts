@@ -39,11 +39,17 @@ const SKIPPED = (name: string): boolean => name.startsWith('.') || name === '__p
 
 /** Splits and checks `module.function`; only top-level modules of the code directory for now. */
 export function parseHandler(scope: IConstruct, handler: unknown): ParsedHandler {
-  const fix = "Name the handler as module.function, e.g. handler: 'handler.main' for `def main(event, context)` in handler.py";
-  if (typeof handler !== 'string' || handler === '') throw new ValidationError(scope, 'PythonFunction needs `handler`', fix);
+  const fix =
+    "Name the handler as module.function, e.g. handler: 'handler.main' for `def main(event, context)` in handler.py";
+  if (typeof handler !== 'string' || handler === '')
+    throw new ValidationError(scope, 'PythonFunction needs `handler`', fix);
   const parts = handler.split('.');
   if (parts.length < 2 || !parts.every((p) => IDENTIFIER.test(p))) {
-    throw new ValidationError(scope, `handler '${handler}' is not module.function (Python identifiers joined by dots)`, fix);
+    throw new ValidationError(
+      scope,
+      `handler '${handler}' is not module.function (Python identifiers joined by dots)`,
+      fix,
+    );
   }
   if (parts.length > 2) {
     throw new ValidationError(
@@ -56,9 +62,18 @@ export function parseHandler(scope: IConstruct, handler: unknown): ParsedHandler
 }
 
 /** Reads the code into ConfigMap data and checks the handler and the size. */
-export function packagePythonCode(scope: IConstruct, code: Code, handler: ParsedHandler, pythonVersion: string): PythonPackage {
+export function packagePythonCode(
+  scope: IConstruct,
+  code: Code,
+  handler: ParsedHandler,
+  pythonVersion: string,
+): PythonPackage {
   if (!(code instanceof Code)) {
-    throw new ValidationError(scope, 'PythonFunction needs `code`', "Pass Code.fromAsset('functions/resize') (a directory with handler.py) or Code.fromInline(source)");
+    throw new ValidationError(
+      scope,
+      'PythonFunction needs `code`',
+      "Pass Code.fromAsset('functions/resize') (a directory with handler.py) or Code.fromInline(source)",
+    );
   }
   const files = codeFiles(scope, code, handler, pythonVersion);
   const moduleFile = `${handler.module}.py`;
@@ -111,7 +126,11 @@ function codeFiles(scope: IConstruct, code: Code, handler: ParsedHandler, python
   const origin = code.origin;
   if (origin.kind === 'inline') {
     if (typeof origin.source !== 'string' || origin.source.trim() === '') {
-      throw new ValidationError(scope, 'Code.fromInline got an empty source', 'Pass the handler module source, e.g. "def main(event, context):\\n    return \'hi\'"');
+      throw new ValidationError(
+        scope,
+        'Code.fromInline got an empty source',
+        'Pass the handler module source, e.g. "def main(event, context):\\n    return \'hi\'"',
+      );
     }
     return new Map([[`${handler.module}.py`, Buffer.from(origin.source, 'utf8')]]);
   }
@@ -131,7 +150,11 @@ function codeFiles(scope: IConstruct, code: Code, handler: ParsedHandler, python
   }
   if (stat.isFile()) {
     if (!location.endsWith('.py')) {
-      throw new ValidationError(scope, `code file ${location} is not a .py file`, 'Pass a directory holding the handler module, or the handler .py file');
+      throw new ValidationError(
+        scope,
+        `code file ${location} is not a .py file`,
+        'Pass a directory holding the handler module, or the handler .py file',
+      );
     }
     return new Map([[path.basename(location), fs.readFileSync(location)]]);
   }
@@ -149,17 +172,34 @@ function codeFiles(scope: IConstruct, code: Code, handler: ParsedHandler, python
     }
     if (!entry.isFile()) continue;
     if (name.endsWith('.whl')) {
-      throw new ValidationError(scope, `the code directory ${location} has a wheel '${name}'`, 'List the dependency in requirements.txt (a local wheel directory is reached with PIP_FIND_LINKS)');
+      throw new ValidationError(
+        scope,
+        `the code directory ${location} has a wheel '${name}'`,
+        'List the dependency in requirements.txt (a local wheel directory is reached with PIP_FIND_LINKS)',
+      );
     }
     if (!CONFIGMAP_KEY.test(name)) {
-      throw new ValidationError(scope, `file name '${name}' in ${location} cannot be a ConfigMap key`, 'Rename it to letters, digits, -, _ and . only');
+      throw new ValidationError(
+        scope,
+        `file name '${name}' in ${location} cannot be a ConfigMap key`,
+        'Rename it to letters, digits, -, _ and . only',
+      );
     }
     files.set(name, fs.readFileSync(full));
   }
   if (files.has(REQUIREMENTS)) {
-    for (const [wheel, content] of resolveRequirements(scope, path.join(location, REQUIREMENTS), pythonVersion, synthPython())) {
+    for (const [wheel, content] of resolveRequirements(
+      scope,
+      path.join(location, REQUIREMENTS),
+      pythonVersion,
+      synthPython(),
+    )) {
       if (!CONFIGMAP_KEY.test(wheel)) {
-        throw new ValidationError(scope, `dependency wheel '${wheel}' cannot be a ConfigMap key`, 'Pin a release of that package whose version has no local part (+...)');
+        throw new ValidationError(
+          scope,
+          `dependency wheel '${wheel}' cannot be a ConfigMap key`,
+          'Pin a release of that package whose version has no local part (+...)',
+        );
       }
       files.set(wheel, content);
     }
@@ -217,9 +257,20 @@ const astCache = new Map<string, AstResult | undefined>();
 
 /** Python's view of the module, or undefined when no python3 can be run here. */
 function parseWithPython(source: string, file: string): AstResult | undefined {
-  const key = createHash('sha256').update(synthPython()).update('\0').update(file).update('\0').update(source).digest('hex');
+  const key = createHash('sha256')
+    .update(synthPython())
+    .update('\0')
+    .update(file)
+    .update('\0')
+    .update(source)
+    .digest('hex');
   if (astCache.has(key)) return astCache.get(key);
-  const run = spawnSync(synthPython(), ['-I', '-c', AST_SCRIPT, file], { input: source, encoding: 'utf8', timeout: 30_000, env: process.env });
+  const run = spawnSync(synthPython(), ['-I', '-c', AST_SCRIPT, file], {
+    input: source,
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: process.env,
+  });
   let result: AstResult | undefined;
   if (!run.error && run.status === 0) {
     try {
@@ -236,7 +287,13 @@ function minorOf(version: string): number {
   return Number(version.split('.')[1] ?? 0);
 }
 
-export function checkHandlerSource(scope: IConstruct, source: string, file: string, fn: string, pythonVersion: string): void {
+export function checkHandlerSource(
+  scope: IConstruct,
+  source: string,
+  file: string,
+  fn: string,
+  pythonVersion: string,
+): void {
   const parsed = parseWithPython(source, file);
   if (parsed === undefined) {
     checkHandlerText(scope, source, file, fn);
@@ -255,7 +312,9 @@ export function checkHandlerSource(scope: IConstruct, source: string, file: stri
   }
   const kind = parsed.defined?.[fn];
   if (kind === undefined) {
-    const functions = Object.entries(parsed.defined ?? {}).filter(([, k]) => k.endsWith('function')).map(([n]) => n);
+    const functions = Object.entries(parsed.defined ?? {})
+      .filter(([, k]) => k.endsWith('function'))
+      .map(([n]) => n);
     throw new ValidationError(
       scope,
       `${file} defines no '${fn}'${functions.length ? ` (it defines ${functions.join(', ')})` : ''}`,
@@ -263,7 +322,11 @@ export function checkHandlerSource(scope: IConstruct, source: string, file: stri
     );
   }
   if (kind === 'class') {
-    throw new ValidationError(scope, `'${fn}' in ${file} is a class, not a function`, `Define \`def ${fn}(event, context)\` in ${file}`);
+    throw new ValidationError(
+      scope,
+      `'${fn}' in ${file} is a class, not a function`,
+      `Define \`def ${fn}(event, context)\` in ${file}`,
+    );
   }
 }
 

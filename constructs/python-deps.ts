@@ -18,7 +18,13 @@ import { ValidationError } from './errors';
  */
 
 /** Platforms of the official python images (Debian bookworm, glibc 2.36) on amd64. */
-export const WHEEL_PLATFORMS: readonly string[] = ['manylinux2014_x86_64', 'manylinux_2_17_x86_64', 'manylinux_2_28_x86_64', 'manylinux_2_34_x86_64', 'linux_x86_64'];
+export const WHEEL_PLATFORMS: readonly string[] = [
+  'manylinux2014_x86_64',
+  'manylinux_2_17_x86_64',
+  'manylinux_2_28_x86_64',
+  'manylinux_2_34_x86_64',
+  'linux_x86_64',
+];
 
 const PIP_ENV = ['PIP_INDEX_URL', 'PIP_EXTRA_INDEX_URL', 'PIP_FIND_LINKS', 'PIP_NO_INDEX', 'PIP_CONFIG_FILE'];
 
@@ -27,12 +33,26 @@ function cacheRoot(): string {
 }
 
 /** Wheel file name → content, for the requirements file at `requirementsPath`. */
-export function resolveRequirements(scope: IConstruct, requirementsPath: string, pythonVersion: string, python: string): Map<string, Buffer> {
+export function resolveRequirements(
+  scope: IConstruct,
+  requirementsPath: string,
+  pythonVersion: string,
+  python: string,
+): Map<string, Buffer> {
   const requirements = fs.readFileSync(requirementsPath, 'utf8');
   const wheels = new Map<string, Buffer>();
   if (requirements.split('\n').every((line) => line.replace(/#.*/, '').trim() === '')) return wheels;
   const key = createHash('sha256')
-    .update(JSON.stringify([requirements, path.dirname(requirementsPath), pythonVersion, WHEEL_PLATFORMS, python, PIP_ENV.map((n) => process.env[n] ?? null)]))
+    .update(
+      JSON.stringify([
+        requirements,
+        path.dirname(requirementsPath),
+        pythonVersion,
+        WHEEL_PLATFORMS,
+        python,
+        PIP_ENV.map((n) => process.env[n] ?? null),
+      ]),
+    )
     .digest('hex')
     .slice(0, 32);
   const dir = path.join(cacheRoot(), key);
@@ -42,14 +62,37 @@ export function resolveRequirements(scope: IConstruct, requirementsPath: string,
     fs.mkdirSync(dir, { recursive: true });
     const abi = `cp${pythonVersion.replace('.', '')}`;
     const args = [
-      '-m', 'pip', 'download', '--disable-pip-version-check', '--no-input', '--quiet',
-      '--only-binary=:all:', ...WHEEL_PLATFORMS.flatMap((p) => ['--platform', p]),
-      '--python-version', pythonVersion, '--implementation', 'cp', '--abi', abi, '--abi', 'abi3', '--abi', 'none',
-      '--dest', dir, '--requirement', requirementsPath,
+      '-m',
+      'pip',
+      'download',
+      '--disable-pip-version-check',
+      '--no-input',
+      '--quiet',
+      '--only-binary=:all:',
+      ...WHEEL_PLATFORMS.flatMap((p) => ['--platform', p]),
+      '--python-version',
+      pythonVersion,
+      '--implementation',
+      'cp',
+      '--abi',
+      abi,
+      '--abi',
+      'abi3',
+      '--abi',
+      'none',
+      '--dest',
+      dir,
+      '--requirement',
+      requirementsPath,
     ];
     // Relative paths and `-r other.txt` inside the file resolve against its directory.
     // env given explicitly: the pip settings are read from this process's environment as it is now.
-    const run = spawnSync(python, args, { cwd: path.dirname(requirementsPath), encoding: 'utf8', timeout: 10 * 60_000, env: process.env });
+    const run = spawnSync(python, args, {
+      cwd: path.dirname(requirementsPath),
+      encoding: 'utf8',
+      timeout: 10 * 60_000,
+      env: process.env,
+    });
     if (run.error) {
       fs.rmSync(dir, { recursive: true, force: true });
       throw new ValidationError(
@@ -60,7 +103,12 @@ export function resolveRequirements(scope: IConstruct, requirementsPath: string,
     }
     if (run.status !== 0) {
       fs.rmSync(dir, { recursive: true, force: true });
-      const reason = (run.stderr || run.stdout).trim().split('\n').filter((l) => l.trim() !== '').slice(-3).join(' | ');
+      const reason = (run.stderr || run.stdout)
+        .trim()
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .slice(-3)
+        .join(' | ');
       throw new ValidationError(
         scope,
         `pip could not download wheels for Python ${pythonVersion} on ${WHEEL_PLATFORMS[0]} from ${requirementsPath}: ${reason}`,

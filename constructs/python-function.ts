@@ -72,12 +72,28 @@ export class PythonFunction extends FunctionBase {
     super(scope, id, props, MIN_PYTHON_MEMORY_BYTES);
     props = props ?? ({} as PythonFunctionProps);
     const defaults = this.platform.functionDefaults;
-    this.maxConcurrency = validateInteger(this, 'maxConcurrency', props.maxConcurrency ?? defaults.maxConcurrency ?? Defaults.maxConcurrency, 0, Limits.maxConcurrency);
-    this.maxBodyBytes = sizeBytes(this, 'maxBodySize', props.maxBodySize ?? defaults.maxBodySize ?? Defaults.maxBodySize, Limits.minBodyBytes, Limits.maxBodyBytes);
+    this.maxConcurrency = validateInteger(
+      this,
+      'maxConcurrency',
+      props.maxConcurrency ?? defaults.maxConcurrency ?? Defaults.maxConcurrency,
+      0,
+      Limits.maxConcurrency,
+    );
+    this.maxBodyBytes = sizeBytes(
+      this,
+      'maxBodySize',
+      props.maxBodySize ?? defaults.maxBodySize ?? Defaults.maxBodySize,
+      Limits.minBodyBytes,
+      Limits.maxBodyBytes,
+    );
     this.threads = validateInteger(this, 'threads', props.threads ?? 8, 1, MAX_THREADS);
     this.runtime = props.runtime ?? PythonRuntime.PYTHON_3_13;
     if (!(this.runtime instanceof PythonRuntime)) {
-      throw new ValidationError(this, '`runtime` is not a PythonRuntime', 'Pass PythonRuntime.PYTHON_3_13 or PythonRuntime.fromImage(image, version)');
+      throw new ValidationError(
+        this,
+        '`runtime` is not a PythonRuntime',
+        'Pass PythonRuntime.PYTHON_3_13 or PythonRuntime.fromImage(image, version)',
+      );
     }
     this.runtime.validate(this);
     this.bindTriggers();

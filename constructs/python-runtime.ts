@@ -43,7 +43,11 @@ export class PythonRuntime {
   public validate(scope: IConstruct): void {
     validateImage(scope, 'runtime image', this.image);
     if (typeof this.version !== 'string' || !/^3\.\d{1,2}$/.test(this.version)) {
-      throw new ValidationError(scope, `runtime version '${String(this.version)}' is not a Python 3 major.minor`, "Pass e.g. PythonRuntime.fromImage('python:3.13.7-slim-bookworm', '3.13')");
+      throw new ValidationError(
+        scope,
+        `runtime version '${String(this.version)}' is not a Python 3 major.minor`,
+        "Pass e.g. PythonRuntime.fromImage('python:3.13.7-slim-bookworm', '3.13')",
+      );
     }
   }
 }
@@ -65,8 +69,14 @@ export function pythonRuntimeFiles(): RuntimeFiles {
   const root = packageRoot(__dirname);
   const sources = path.join(root, 'src', 'runtime-python');
   const dir = fs.existsSync(sources) ? sources : path.join(root, 'lib', 'pod', 'python-runtime');
-  const names = fs.existsSync(dir) ? fs.readdirSync(dir).filter((name) => name.endsWith('.py')).sort() : [];
-  if (!names.includes(PythonPaths.runtimeMain)) throw new Error(`kubefaas: the Python runtime is missing from ${dir}; reinstall kubefaas`);
+  const names = fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((name) => name.endsWith('.py'))
+        .sort()
+    : [];
+  if (!names.includes(PythonPaths.runtimeMain))
+    throw new Error(`kubefaas: the Python runtime is missing from ${dir}; reinstall kubefaas`);
   const hash = createHash('sha256');
   const files: Record<string, string> = {};
   for (const name of names) {

@@ -37,12 +37,22 @@ export function resolveScaling(
     target: 'scaling.targetCpuUtilization',
   },
 ): ResolvedScaling {
-  const min = validateInteger(scope, names.min, own?.minReplicas ?? fallback?.minReplicas ?? defaultMin, 1, Limits.maxReplicas);
+  const min = validateInteger(
+    scope,
+    names.min,
+    own?.minReplicas ?? fallback?.minReplicas ?? defaultMin,
+    1,
+    Limits.maxReplicas,
+  );
   let max: number;
   if (own?.maxReplicas !== undefined) {
     max = validateInteger(scope, names.max, own.maxReplicas, 1, Limits.maxReplicas);
     if (max < min) {
-      throw new ValidationError(scope, `${names.max} (${max}) is below ${names.min} (${min})`, `Raise ${names.max} or lower ${names.min}`);
+      throw new ValidationError(
+        scope,
+        `${names.max} (${max}) is below ${names.min} (${min})`,
+        `Raise ${names.max} or lower ${names.min}`,
+      );
     }
   } else if (fallback?.maxReplicas !== undefined) {
     max = Math.max(min, validateInteger(scope, names.max, fallback.maxReplicas, 1, Limits.maxReplicas));

@@ -88,7 +88,12 @@ export class FunctionServiceAccount {
     const problems =
       typeof roleArn === 'string' && ROLE_ARN.test(roleArn)
         ? []
-        : [{ problem: `IAM role ARN '${String(roleArn)}' is not a role ARN`, fix: 'Give the role ARN, e.g. arn:aws:iam::123456789012:role/orders' }];
+        : [
+            {
+              problem: `IAM role ARN '${String(roleArn)}' is not a role ARN`,
+              fix: 'Give the role ARN, e.g. arn:aws:iam::123456789012:role/orders',
+            },
+          ];
     return new FunctionServiceAccount({
       annotations: { [IdentityKeys.awsRoleArn]: roleArn },
       podLabels: {},
@@ -101,15 +106,25 @@ export class FunctionServiceAccount {
    * Azure Workload Identity: a created ServiceAccount annotated with the managed identity's client
    * id, and the pod label `azure.workload.identity/use: "true"` the webhook selects pods by (AKS).
    */
-  public static azureWorkloadIdentity(clientId: string, options: AzureWorkloadIdentityOptions = {}): FunctionServiceAccount {
+  public static azureWorkloadIdentity(
+    clientId: string,
+    options: AzureWorkloadIdentityOptions = {},
+  ): FunctionServiceAccount {
     const problems: Array<{ problem: string; fix: string }> = [];
     const guid = (what: string, value: unknown) => {
-      if (typeof value !== 'string' || !GUID.test(value)) problems.push({ problem: `Azure ${what} '${String(value)}' is not a GUID`, fix: `Give the ${what} of the managed identity (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)` });
+      if (typeof value !== 'string' || !GUID.test(value))
+        problems.push({
+          problem: `Azure ${what} '${String(value)}' is not a GUID`,
+          fix: `Give the ${what} of the managed identity (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`,
+        });
     };
     guid('client id', clientId);
     if (options?.tenantId !== undefined) guid('tenant id', options.tenantId);
     return new FunctionServiceAccount({
-      annotations: { [IdentityKeys.azureClientId]: clientId, ...(options?.tenantId !== undefined ? { [IdentityKeys.azureTenantId]: options.tenantId } : {}) },
+      annotations: {
+        [IdentityKeys.azureClientId]: clientId,
+        ...(options?.tenantId !== undefined ? { [IdentityKeys.azureTenantId]: options.tenantId } : {}),
+      },
       podLabels: { [IdentityKeys.azureUse]: 'true' },
       automountToken: options?.automountToken,
       problems,
@@ -118,7 +133,13 @@ export class FunctionServiceAccount {
 
   /** A ServiceAccount that exists in the platform namespace (kubefaas creates none). */
   public static fromName(name: string, options: ServiceAccountTokenOptions = {}): FunctionServiceAccount {
-    return new FunctionServiceAccount({ existingName: name, annotations: {}, podLabels: {}, automountToken: options?.automountToken, problems: [] });
+    return new FunctionServiceAccount({
+      existingName: name,
+      annotations: {},
+      podLabels: {},
+      automountToken: options?.automountToken,
+      problems: [],
+    });
   }
 
   private constructor(private readonly spec: Spec) {}
@@ -128,21 +149,31 @@ export class FunctionServiceAccount {
    * when created, and whose own pod labels are `labels`) and resolves it.
    * @internal
    */
-  public _resolve(scope: IConstruct, functionName: string, labels: Readonly<Record<string, string>>): ServiceAccountConfig {
+  public _resolve(
+    scope: IConstruct,
+    functionName: string,
+    labels: Readonly<Record<string, string>>,
+  ): ServiceAccountConfig {
     const s = this.spec;
     const fail = (problem: string, fix: string): never => {
       throw new ValidationError(scope, `serviceAccount: ${problem}`, fix);
     };
     for (const p of s.problems) fail(p.problem, p.fix);
     if (s.automountToken !== undefined && typeof s.automountToken !== 'boolean') {
-      fail(`automountToken must be true or false, got ${String(s.automountToken)}`, 'Set automountToken: true only if the function calls the Kubernetes API');
+      fail(
+        `automountToken must be true or false, got ${String(s.automountToken)}`,
+        'Set automountToken: true only if the function calls the Kubernetes API',
+      );
     }
     const automountToken = s.automountToken === true;
 
     if (s.existingName !== undefined) {
       const name = s.existingName;
       if (typeof name !== 'string' || !isDns1123Subdomain(name)) {
-        fail(`'${String(name)}' is not a valid ServiceAccount name (DNS-1123 subdomain)`, 'Give the exact name of the ServiceAccount in the platform namespace');
+        fail(
+          `'${String(name)}' is not a valid ServiceAccount name (DNS-1123 subdomain)`,
+          'Give the exact name of the ServiceAccount in the platform namespace',
+        );
       }
       return { name: name as string, podLabels: {}, automountToken };
     }
@@ -153,10 +184,18 @@ export class FunctionServiceAccount {
       const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
       const last = slash >= 0 ? key.slice(slash + 1) : key;
       if (last.length > 63 || !ANNOTATION_NAME.test(last) || (prefix !== undefined && !isDns1123Subdomain(prefix))) {
-        fail(`invalid annotation key '${key}'`, 'Use an optional DNS prefix and "/", then at most 63 letters, digits, "-", "_" or "."');
+        fail(
+          `invalid annotation key '${key}'`,
+          'Use an optional DNS prefix and "/", then at most 63 letters, digits, "-", "_" or "."',
+        );
       }
-      if (prefix === 'kubefaas.dev') fail(`annotation '${key}' is in the kubefaas.dev/ namespace kubefaas owns`, 'Choose an annotation outside kubefaas.dev/');
-      if (typeof value !== 'string') fail(`annotation '${key}' must be a string, got ${typeof value}`, 'Convert the value with String(...)');
+      if (prefix === 'kubefaas.dev')
+        fail(
+          `annotation '${key}' is in the kubefaas.dev/ namespace kubefaas owns`,
+          'Choose an annotation outside kubefaas.dev/',
+        );
+      if (typeof value !== 'string')
+        fail(`annotation '${key}' must be a string, got ${typeof value}`, 'Convert the value with String(...)');
       annotations[key] = value as string;
     }
     const podLabels = validateLabels(scope, s.podLabels as Record<string, string>);

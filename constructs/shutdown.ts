@@ -39,7 +39,10 @@ export interface ShutdownTiming {
 }
 
 /** Timing of a pod whose longest piece of in-flight work takes `longestCallMs` (a function's timeout). */
-export function shutdownTiming(longestCallMs: number, drainDelayMs: number = ShutdownDefaults.drainDelayMs): ShutdownTiming {
+export function shutdownTiming(
+  longestCallMs: number,
+  drainDelayMs: number = ShutdownDefaults.drainDelayMs,
+): ShutdownTiming {
   const graceMs = Math.ceil(longestCallMs) + ShutdownDefaults.graceMarginMs;
   return {
     drainDelayMs,

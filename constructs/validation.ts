@@ -75,10 +75,18 @@ export function validateEnvName(scope: IConstruct, name: unknown): string {
 /** A reference to a Secret/ConfigMap key: the object name is a DNS-1123 subdomain, the key a config key. */
 export function validateKeyReference(scope: IConstruct, what: string, name: unknown, key: unknown): void {
   if (typeof name !== 'string' || !isDns1123Subdomain(name)) {
-    throw new ValidationError(scope, `${what} name '${String(name)}' is not a valid DNS-1123 subdomain`, `Use the exact name of the ${what} in the namespace`);
+    throw new ValidationError(
+      scope,
+      `${what} name '${String(name)}' is not a valid DNS-1123 subdomain`,
+      `Use the exact name of the ${what} in the namespace`,
+    );
   }
   if (typeof key !== 'string' || key.length > 253 || !CONFIG_KEY.test(key)) {
-    throw new ValidationError(scope, `${what} key '${String(key)}' is invalid`, 'Keys consist of letters, digits, "-", "_" and "."');
+    throw new ValidationError(
+      scope,
+      `${what} key '${String(key)}' is invalid`,
+      'Keys consist of letters, digits, "-", "_" and "."',
+    );
   }
 }
 
@@ -91,13 +99,30 @@ export function validateLabels(scope: IConstruct, labels: Readonly<Record<string
     const name = slash >= 0 ? key.slice(slash + 1) : key;
     const keyOk = name.length <= 63 && LABEL_NAME.test(name) && (prefix === undefined || isDns1123Subdomain(prefix));
     if (!keyOk) {
-      throw new ValidationError(scope, `invalid label key '${key}'`, 'Use an optional DNS prefix and "/", then at most 63 letters, digits, "-", "_" or "."');
+      throw new ValidationError(
+        scope,
+        `invalid label key '${key}'`,
+        'Use an optional DNS prefix and "/", then at most 63 letters, digits, "-", "_" or "."',
+      );
     }
-    if (prefix === 'kubefaas.dev' || key === 'app.kubernetes.io/name' || key === 'app.kubernetes.io/part-of' || key === 'app.kubernetes.io/managed-by') {
-      throw new ValidationError(scope, `label '${key}' is set by kubefaas`, 'Choose a label outside kubefaas.dev/ and the app.kubernetes.io/ keys kubefaas sets');
+    if (
+      prefix === 'kubefaas.dev' ||
+      key === 'app.kubernetes.io/name' ||
+      key === 'app.kubernetes.io/part-of' ||
+      key === 'app.kubernetes.io/managed-by'
+    ) {
+      throw new ValidationError(
+        scope,
+        `label '${key}' is set by kubefaas`,
+        'Choose a label outside kubefaas.dev/ and the app.kubernetes.io/ keys kubefaas sets',
+      );
     }
     if (typeof value !== 'string' || (value !== '' && (value.length > 63 || !LABEL_NAME.test(value)))) {
-      throw new ValidationError(scope, `invalid value '${String(value)}' for label '${key}'`, 'Use at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit');
+      throw new ValidationError(
+        scope,
+        `invalid value '${String(value)}' for label '${key}'`,
+        'Use at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit',
+      );
     }
     out[key] = value;
   }
@@ -105,9 +130,17 @@ export function validateLabels(scope: IConstruct, labels: Readonly<Record<string
 }
 
 /** What is wrong with a value that must be an integer in [min, max], if anything; `what` names the prop. */
-export function integerProblem(what: string, value: unknown, min: number, max: number): { readonly problem: string; readonly fix: string } | undefined {
+export function integerProblem(
+  what: string,
+  value: unknown,
+  min: number,
+  max: number,
+): { readonly problem: string; readonly fix: string } | undefined {
   if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return undefined;
-  return { problem: `${what} must be a whole number between ${min} and ${max}, got ${String(value)}`, fix: `Set ${what} within that range` };
+  return {
+    problem: `${what} must be a whole number between ${min} and ${max}, got ${String(value)}`,
+    fix: `Set ${what} within that range`,
+  };
 }
 
 /** An integer in [min, max]; `what` names the prop in the message. */

@@ -53,11 +53,23 @@ export interface WorkloadSpec {
   readonly readinessProbe: Probe;
   readonly livenessProbe: Probe;
   /** ConfigMap volumes: name → { configMap, mountPath }. An emptyDir at /tmp is always added. */
-  readonly configMapVolumes: ReadonlyArray<{ readonly volume: string; readonly configMap: string; readonly mountPath: string }>;
+  readonly configMapVolumes: ReadonlyArray<{
+    readonly volume: string;
+    readonly configMap: string;
+    readonly mountPath: string;
+  }>;
   /** Other read-only volumes (e.g. the queue's CA certificate): name, volume source, mountPath. @default - none */
-  readonly extraVolumes?: ReadonlyArray<{ readonly volume: string; readonly source: Record<string, unknown>; readonly mountPath: string }>;
+  readonly extraVolumes?: ReadonlyArray<{
+    readonly volume: string;
+    readonly source: Record<string, unknown>;
+    readonly mountPath: string;
+  }>;
   /** Secret volumes (read at synth): mounted read-only; the Secrets are referenced, never copied. @default - none */
-  readonly secretVolumes?: () => ReadonlyArray<{ readonly volume: string; readonly secret: string; readonly mountPath: string }>;
+  readonly secretVolumes?: () => ReadonlyArray<{
+    readonly volume: string;
+    readonly secret: string;
+    readonly mountPath: string;
+  }>;
   readonly scaling: ResolvedScaling;
   readonly terminationGracePeriodSeconds: number;
   /**
@@ -126,7 +138,13 @@ export class Workload extends Construct {
     const podTemplate = (template: unknown): PodTemplateLike => {
       const raw = template as PodTemplateLike;
       const annotations = spec.podAnnotations();
-      return { ...raw, metadata: { ...raw.metadata, annotations: Object.keys(annotations).length > 0 ? annotations : undefined } as PodTemplateLike['metadata'] };
+      return {
+        ...raw,
+        metadata: {
+          ...raw.metadata,
+          annotations: Object.keys(annotations).length > 0 ? annotations : undefined,
+        } as PodTemplateLike['metadata'],
+      };
     };
     let renderedTemplate: unknown;
     const placeTemplate = (template: unknown) => {
@@ -215,7 +233,11 @@ export class Workload extends Construct {
           for (const v of secretVolumes()) {
             this.deployment.addJsonPatch(
               JsonPatch.add('/spec/template/spec/volumes/-', { name: v.volume, secret: { secretName: v.secret } }),
-              JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', { name: v.volume, mountPath: v.mountPath, readOnly: true }),
+              JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', {
+                name: v.volume,
+                mountPath: v.mountPath,
+                readOnly: true,
+              }),
             );
           }
           return [];
@@ -229,7 +251,9 @@ export class Workload extends Construct {
       metadata: objectMeta(name, namespace, labels, spec.service?.annotations),
       spec: {
         ...(spec.service?.type === 'LoadBalancer' ? { type: 'LoadBalancer' } : {}),
-        ...(spec.service?.loadBalancerSourceRanges ? { loadBalancerSourceRanges: [...spec.service.loadBalancerSourceRanges] } : {}),
+        ...(spec.service?.loadBalancerSourceRanges
+          ? { loadBalancerSourceRanges: [...spec.service.loadBalancerSourceRanges] }
+          : {}),
         selector: { ...selector },
         ports: [{ name: 'http', port: SERVICE_PORT, targetPort: CONTAINER_PORT, protocol: 'TCP' }],
       },
@@ -247,7 +271,10 @@ export class Workload extends Construct {
           metrics: [
             {
               type: 'Resource',
-              resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: scaling.targetCpuUtilization } },
+              resource: {
+                name: 'cpu',
+                target: { type: 'Utilization', averageUtilization: scaling.targetCpuUtilization },
+              },
             },
           ],
         },

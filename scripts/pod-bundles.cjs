@@ -22,7 +22,12 @@ const BUNDLES = {
  * reaches them lazily (inside methods such as `nc.services` or `js.views.os`), which is what makes
  * leaving them out safe; the queue and cron tests run these bundles against a real nats-server.
  */
-const UNUSED_NATS_MODULES = ['nats-base-client/bench', 'nats-base-client/service', 'jetstream/objectstore', 'nats-base-client/js-sha256'];
+const UNUSED_NATS_MODULES = [
+  'nats-base-client/bench',
+  'nats-base-client/service',
+  'jetstream/objectstore',
+  'nats-base-client/js-sha256',
+];
 
 const leaveOutUnusedNatsModules = {
   name: 'kubefaas-unused-nats-modules',
@@ -86,7 +91,8 @@ function copyPythonRuntime() {
     fs.copyFileSync(path.join(PYTHON_RUNTIME_SOURCE, name), path.join(PYTHON_RUNTIME_OUT, name));
     bytes += fs.statSync(path.join(PYTHON_RUNTIME_OUT, name)).size;
   }
-  if (bytes > CONFIGMAP_LIMIT * 0.9) throw new Error(`the Python runtime is ${bytes} bytes, too close to the 1 MiB ConfigMap limit`);
+  if (bytes > CONFIGMAP_LIMIT * 0.9)
+    throw new Error(`the Python runtime is ${bytes} bytes, too close to the 1 MiB ConfigMap limit`);
   return { name: 'python-runtime', outfile: path.relative(root, PYTHON_RUNTIME_OUT), bytes };
 }
 
@@ -109,7 +115,9 @@ async function buildPodBundles() {
 function buildPodBundleSync(name) {
   if (!(name in BUNDLES)) throw new Error(`unknown pod bundle '${name}'`);
   const script = `require(${JSON.stringify(__filename)}).buildPodBundle(${JSON.stringify(name)}).catch((e) => { console.error(e); process.exit(1); })`;
-  require('node:child_process').execFileSync(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit'] });
+  require('node:child_process').execFileSync(process.execPath, ['-e', script], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   return checkSize(name, bundleOptions(name).outfile);
 }
 
@@ -121,4 +129,12 @@ async function buildPodBundle(name) {
   return checkSize(name, options.outfile);
 }
 
-module.exports = { buildPodBundles, buildPodBundle, buildPodBundleSync, bundleOptions, entryExists, BUNDLES, copyPythonRuntime };
+module.exports = {
+  buildPodBundles,
+  buildPodBundle,
+  buildPodBundleSync,
+  bundleOptions,
+  entryExists,
+  BUNDLES,
+  copyPythonRuntime,
+};

@@ -10,7 +10,9 @@ import type { KubeManifest } from './synthesize';
  * without `--prune` (trim them by label, docs/architecture.md "Code history").
  * `deleteBeforeReplace: false`: should one ever be replaced in place, the new one exists first.
  */
-export function codeHistoryOptions(manifest: KubeManifest): Pick<pulumi.CustomResourceOptions, 'retainOnDelete' | 'deleteBeforeReplace'> {
+export function codeHistoryOptions(
+  manifest: KubeManifest,
+): Pick<pulumi.CustomResourceOptions, 'retainOnDelete' | 'deleteBeforeReplace'> {
   const labels = (manifest.metadata as { labels?: Record<string, string> }).labels;
   if (manifest.kind !== 'ConfigMap' || labels?.[Labels.codeOf] === undefined) return {};
   return { retainOnDelete: true, deleteBeforeReplace: false };

@@ -51,7 +51,8 @@ export function inferDependencies(manifests: readonly KubeManifest[]): number[][
     if (m.kind === 'PodDisruptionBudget') {
       const selector = (m.spec as { selector?: { matchLabels?: Record<string, string> } } | undefined)?.selector;
       for (const w of workloadsByNamespace.get(ns ?? '') ?? []) {
-        if (selector?.matchLabels && labelsMatch(podTemplateLabels(manifests[w]) ?? {}, selector.matchLabels)) deps.add(w);
+        if (selector?.matchLabels && labelsMatch(podTemplateLabels(manifests[w]) ?? {}, selector.matchLabels))
+          deps.add(w);
       }
     }
     return [...deps];
@@ -62,7 +63,10 @@ export function inferDependencies(manifests: readonly KubeManifest[]): number[][
  * A registration order in which every object comes after its dependencies (stable: otherwise the
  * order cdk8s rendered). Throws, naming the objects, if the dependencies form a cycle.
  */
-export function registrationOrder(manifests: readonly KubeManifest[], dependencies: readonly (readonly number[])[]): number[] {
+export function registrationOrder(
+  manifests: readonly KubeManifest[],
+  dependencies: readonly (readonly number[])[],
+): number[] {
   const remaining = dependencies.map((d) => new Set(d).size);
   const dependents: number[][] = manifests.map(() => []);
   dependencies.forEach((deps, i) => new Set(deps).forEach((d) => dependents[d].push(i)));
@@ -92,7 +96,9 @@ interface PodSpecLike {
     readonly configMap?: { readonly name?: string };
     readonly secret?: { readonly secretName?: string };
     readonly persistentVolumeClaim?: { readonly claimName?: string };
-    readonly projected?: { readonly sources?: readonly { configMap?: { name?: string }; secret?: { name?: string } }[] };
+    readonly projected?: {
+      readonly sources?: readonly { configMap?: { name?: string }; secret?: { name?: string } }[];
+    };
   }[];
   readonly containers?: readonly ContainerLike[];
   readonly initContainers?: readonly ContainerLike[];
@@ -169,7 +175,8 @@ function addRouteBackends(m: KubeManifest, add: AddReference): void {
       tls?: { secretName?: string }[];
     };
     add('Service', ingress.defaultBackend?.service?.name);
-    for (const rule of ingress.rules ?? []) for (const p of rule.http?.paths ?? []) add('Service', p.backend?.service?.name);
+    for (const rule of ingress.rules ?? [])
+      for (const p of rule.http?.paths ?? []) add('Service', p.backend?.service?.name);
     for (const tls of ingress.tls ?? []) add('Secret', tls.secretName);
     return;
   }

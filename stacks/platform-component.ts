@@ -102,7 +102,12 @@ export class KubefaasPlatform extends pulumi.ComponentResource {
         // given as a promise only holds the rest of its registration until its batch's turn. The
         // engine gets the same dependencies: the promise resolves to exactly these resources.
         const dependsOn = batches.next().then(() => deps);
-        registered[i] = createKubernetesResource(logicalName(name, m), m, { parent: this, provider: args.provider, dependsOn, ...codeHistoryOptions(m) });
+        registered[i] = createKubernetesResource(logicalName(name, m), m, {
+          parent: this,
+          provider: args.provider,
+          dependsOn,
+          ...codeHistoryOptions(m),
+        });
         byKey.set(manifestKey(m), registered[i]);
       }
     });
@@ -114,12 +119,7 @@ export class KubefaasPlatform extends pulumi.ComponentResource {
     this.routerServiceName = pulumi.output(router?.metadata.name);
     this.clusterUrl = pulumi.output(router ? clusterUrl(router) : undefined);
     this.url = router
-      ? externalUrl(
-          manifests,
-          router,
-          (m) => byKey.get(manifestKey(m)),
-          args.gatewayUrlScheme ?? 'http',
-        )
+      ? externalUrl(manifests, router, (m) => byKey.get(manifestKey(m)), args.gatewayUrlScheme ?? 'http')
       : pulumi.output(undefined);
 
     this.registerOutputs({

@@ -11,7 +11,8 @@ export function findRouterService(manifests: readonly KubeManifest[]): KubeManif
   return manifests.find(
     (m) =>
       m.kind === 'Service' &&
-      (m.spec as { selector?: Record<string, string> } | undefined)?.selector?.[Labels.platformComponent] === ROUTER_COMPONENT,
+      (m.spec as { selector?: Record<string, string> } | undefined)?.selector?.[Labels.platformComponent] ===
+        ROUTER_COMPONENT,
   );
 }
 

@@ -6,7 +6,11 @@ import type { KubeManifest } from './synthesize';
  * The version of @pulumi/kubernetes this program uses: a resource registered with it makes the
  * engine load the matching provider plugin, exactly as the SDK's own resource classes do.
  */
-const KUBERNETES_PROVIDER_VERSION = (require('@pulumi/kubernetes/package.json') as { version: string }).version.replace(/^v/, '');
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a JSON file outside rootDir, read once
+const KUBERNETES_PROVIDER_VERSION = (require('@pulumi/kubernetes/package.json') as { version: string }).version.replace(
+  /^v/,
+  '',
+);
 
 /** Kinds whose live `status` the component reads back (the router's external address). */
 const KINDS_WITH_STATUS_OUTPUT = new Set(['Service', 'Ingress']);

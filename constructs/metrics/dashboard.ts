@@ -15,9 +15,14 @@ export class GrafanaDashboard extends Construct {
   constructor(scope: Construct, id: string, props: GrafanaDashboardProps) {
     super(scope, id);
     apiObject(this, 'Resource', {
-      apiVersion: 'v1', kind: 'ConfigMap', name: MonitoringNames.dashboard, namespace: props.namespace,
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      name: MonitoringNames.dashboard,
+      namespace: props.namespace,
       labels: { ...props.labels, [GRAFANA_DASHBOARD_LABEL]: '1' },
-      body: { data: { [`kubefaas-${props.namespace}.json`]: JSON.stringify(grafanaDashboard(props.namespace), null, 1) } },
+      body: {
+        data: { [`kubefaas-${props.namespace}.json`]: JSON.stringify(grafanaDashboard(props.namespace), null, 1) },
+      },
     });
   }
 }

@@ -37,7 +37,9 @@ export abstract class Metrics {
 
 class BundledPrometheus extends Metrics {
   public readonly mode = 'prometheus';
-  constructor(private readonly options: PrometheusMetricsOptions) { super(); }
+  constructor(private readonly options: PrometheusMetricsOptions) {
+    super();
+  }
 
   public bind(scope: Construct, options: MetricsBindOptions): MetricsBinding {
     const server = new PrometheusServer(scope, 'Metrics', { ...this.options, ...options });
@@ -47,21 +49,29 @@ class BundledPrometheus extends Metrics {
 
 class PrometheusOperator extends Metrics {
   public readonly mode = 'operator';
-  constructor(private readonly options: OperatorMetricsOptions) { super(); }
+  constructor(private readonly options: OperatorMetricsOptions) {
+    super();
+  }
 
   public bind(scope: Construct, options: MetricsBindOptions): MetricsBinding {
     new OperatorMonitoring(scope, 'Metrics', { ...this.options, ...options });
     const scraper = this.options.scraper ?? { namespace: 'monitoring' };
     if (!isDns1123Label(scraper.namespace)) {
-      throw new ValidationError(scope, `metrics scraper namespace "${scraper.namespace}" is not a valid namespace name`, 'Name the namespace the Prometheus pods run in');
+      throw new ValidationError(
+        scope,
+        `metrics scraper namespace "${scraper.namespace}" is not a valid namespace name`,
+        'Name the namespace the Prometheus pods run in',
+      );
     }
     // A selector for someone else's pods: any label keys are fine here (unlike labels we set).
     const podLabels = { ...(scraper.podLabels ?? { 'app.kubernetes.io/name': 'prometheus' }) };
     return {
-      scrapers: [{
-        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': scraper.namespace } },
-        podSelector: { matchLabels: podLabels },
-      }],
+      scrapers: [
+        {
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': scraper.namespace } },
+          podSelector: { matchLabels: podLabels },
+        },
+      ],
       workloads: [],
     };
   }

@@ -22,7 +22,6 @@ export const MonitoringComponents = {
 /** The `nobody` user the official Prometheus and Alertmanager images run as. */
 export const NOBODY_UID = 65534;
 
-
 export interface ObjectProps {
   readonly apiVersion: string;
   readonly kind: string;
@@ -50,7 +49,10 @@ export function apiObject(scope: Construct, id: string, props: ObjectProps): Api
 }
 
 /** Labels of a monitoring component's objects and pods. */
-export function componentLabels(common: { readonly [name: string]: string }, component: string): Record<string, string> {
+export function componentLabels(
+  common: { readonly [name: string]: string },
+  component: string,
+): Record<string, string> {
   return { ...common, [Labels.name]: component, [Labels.platformComponent]: component };
 }
 

@@ -23,7 +23,12 @@ export class OperatorMonitoring extends Construct {
     // The user's labels (e.g. `release: kps`) let the operator's Prometheus select these objects.
     const objectLabels = { ...props.commonLabels, ...validateLabels(this, props.labels ?? {}) };
     const interval = wholeSeconds(this, 'metrics scrapeInterval', props.scrapeInterval ?? Duration.seconds(15));
-    if (interval < 1) throw new ValidationError(this, 'metrics scrapeInterval must be at least 1 second', 'Use e.g. Duration.seconds(15)');
+    if (interval < 1)
+      throw new ValidationError(
+        this,
+        'metrics scrapeInterval must be at least 1 second',
+        'Use e.g. Duration.seconds(15)',
+      );
     validateRuleOptions(this, props.rules);
     this.node.addValidation({ validate: () => unknownRuleFunctions(props.functions(), props.rules) });
     const endpoint = {
@@ -37,17 +42,29 @@ export class OperatorMonitoring extends Construct {
     const namespaceSelector = { matchNames: [namespace] };
     if ((props.monitor ?? 'PodMonitor') === 'PodMonitor') {
       apiObject(this, 'PodMonitor', {
-        apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', name: MonitoringNames.monitor, namespace, labels: objectLabels,
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'PodMonitor',
+        name: MonitoringNames.monitor,
+        namespace,
+        labels: objectLabels,
         body: { spec: { selector, namespaceSelector, podMetricsEndpoints: [endpoint] } },
       });
     } else {
       apiObject(this, 'ServiceMonitor', {
-        apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', name: MonitoringNames.monitor, namespace, labels: objectLabels,
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'ServiceMonitor',
+        name: MonitoringNames.monitor,
+        namespace,
+        labels: objectLabels,
         body: { spec: { selector, namespaceSelector, endpoints: [endpoint] } },
       });
     }
     apiObject(this, 'PrometheusRule', {
-      apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', name: MonitoringNames.rule, namespace, labels: objectLabels,
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PrometheusRule',
+      name: MonitoringNames.rule,
+      namespace,
+      labels: objectLabels,
       body: {
         spec: Lazy.any({
           produce: () => ({

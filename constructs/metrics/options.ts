@@ -2,11 +2,25 @@ import type { ApiObject } from 'cdk8s';
 import { Duration, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import {
-  DeadLetterAlert, ErrorRatioAlert, FunctionAlertOverrides, LatencyNearTimeoutAlert, NoReadyReplicaAlert,
-  QueueLagAlert, ReceiverType, Severity,
+  DeadLetterAlert,
+  ErrorRatioAlert,
+  FunctionAlertOverrides,
+  LatencyNearTimeoutAlert,
+  NoReadyReplicaAlert,
+  QueueLagAlert,
+  ReceiverType,
+  Severity,
 } from './generators';
 
-export type { DeadLetterAlert, ErrorRatioAlert, LatencyNearTimeoutAlert, NoReadyReplicaAlert, QueueLagAlert, ReceiverType, Severity };
+export type {
+  DeadLetterAlert,
+  ErrorRatioAlert,
+  LatencyNearTimeoutAlert,
+  NoReadyReplicaAlert,
+  QueueLagAlert,
+  ReceiverType,
+  Severity,
+};
 
 /** Per-function alert changes; durations as cdk8s `Duration`s. `false` turns an alert off. */
 export type FunctionAlertOptions = FunctionAlertOverrides<Duration>;

@@ -9,10 +9,7 @@ import { volumeClaimLabels } from '../metadata';
 import { isDns1123Subdomain, sizeBytes, bytesQuantity, validateKeyReference } from '../validation';
 import { GrafanaDashboard } from './dashboard';
 import { MonitoringImages } from './images';
-import {
-  MonitoringComponents, MonitoringNames, NOBODY_UID,
-  apiObject, componentLabels, contentHash,
-} from './objects';
+import { MonitoringComponents, MonitoringNames, NOBODY_UID, apiObject, componentLabels, contentHash } from './objects';
 import { MetricsBindOptions, PrometheusMetricsOptions } from './options';
 import { monitoredFunctions, platformAlerts, unknownRuleFunctions, validateRuleOptions, wholeSeconds } from './resolve';
 import { renderResources } from './resources';
@@ -47,77 +44,146 @@ export class PrometheusServer extends Construct {
   public readonly workloads: ApiObject[] = [];
   private renderedRules: string | undefined;
 
-  constructor(scope: Construct, id: string, private readonly props: PrometheusServerProps) {
+  constructor(
+    scope: Construct,
+    id: string,
+    private readonly props: PrometheusServerProps,
+  ) {
     super(scope, id);
     const { namespace } = props;
     const labels = componentLabels(props.commonLabels, MonitoringComponents.prometheus);
-    this.podLabels = { [Labels.platformComponent]: MonitoringComponents.prometheus, [Labels.name]: MonitoringComponents.prometheus };
+    this.podLabels = {
+      [Labels.platformComponent]: MonitoringComponents.prometheus,
+      [Labels.name]: MonitoringComponents.prometheus,
+    };
     const name = MonitoringNames.prometheus;
     const meta = { namespace, labels };
 
     const retention = wholeSeconds(this, 'metrics retention', props.retention ?? Duration.days(15));
-    if (retention < 3600) throw new ValidationError(this, 'metrics retention must be at least 1 hour', 'Use e.g. Duration.days(15)');
+    if (retention < 3600)
+      throw new ValidationError(this, 'metrics retention must be at least 1 hour', 'Use e.g. Duration.days(15)');
     const interval = wholeSeconds(this, 'metrics scrapeInterval', props.scrapeInterval ?? Duration.seconds(15));
-    if (interval < 1) throw new ValidationError(this, 'metrics scrapeInterval must be at least 1 second', 'Use e.g. Duration.seconds(15)');
-    const storageBytes = sizeBytes(this, 'metrics storage', props.storage ?? Size.gibibytes(10), 64 * 1024 * 1024, 64 * 1024 ** 4);
+    if (interval < 1)
+      throw new ValidationError(
+        this,
+        'metrics scrapeInterval must be at least 1 second',
+        'Use e.g. Duration.seconds(15)',
+      );
+    const storageBytes = sizeBytes(
+      this,
+      'metrics storage',
+      props.storage ?? Size.gibibytes(10),
+      64 * 1024 * 1024,
+      64 * 1024 ** 4,
+    );
     if (props.storageClass !== undefined && !isDns1123Subdomain(props.storageClass)) {
-      throw new ValidationError(this, `metrics storageClass "${props.storageClass}" is not a valid StorageClass name`, 'Use the name of a StorageClass of your cluster');
+      throw new ValidationError(
+        this,
+        `metrics storageClass "${props.storageClass}" is not a valid StorageClass name`,
+        'Use the name of a StorageClass of your cluster',
+      );
     }
     validateRuleOptions(this, props.rules);
     this.node.addValidation({ validate: () => unknownRuleFunctions(props.functions(), props.rules) });
     const alertmanager = props.alertmanager;
     if (alertmanager) {
-      validateKeyReference(this, 'metrics alertmanager.receiverSecret', alertmanager.receiverSecret?.name, alertmanager.receiverSecret?.key);
+      validateKeyReference(
+        this,
+        'metrics alertmanager.receiverSecret',
+        alertmanager.receiverSecret?.name,
+        alertmanager.receiverSecret?.key,
+      );
     }
 
-    const config = stringify(prometheusConfig({
-      namespace,
-      ruleFiles: [RULES_FILE],
-      scrapeInterval: `${interval}s`,
-      externalLabels: props.externalLabels,
-      alertmanager: alertmanager ? `${MonitoringNames.alertmanager}.${namespace}.svc:${ALERTMANAGER_PORT}` : undefined,
-    }), YAML_OPTIONS);
-    const rules = (): string => (this.renderedRules ??= stringify({
-      groups: ruleGroups({
+    const config = stringify(
+      prometheusConfig({
         namespace,
-        functions: monitoredFunctions(this, props.functions(), props.rules),
-        platform: platformAlerts(this, props.rules),
+        ruleFiles: [RULES_FILE],
+        scrapeInterval: `${interval}s`,
+        externalLabels: props.externalLabels,
+        alertmanager: alertmanager
+          ? `${MonitoringNames.alertmanager}.${namespace}.svc:${ALERTMANAGER_PORT}`
+          : undefined,
       }),
-    }, YAML_OPTIONS));
+      YAML_OPTIONS,
+    );
+    const rules = (): string =>
+      (this.renderedRules ??= stringify(
+        {
+          groups: ruleGroups({
+            namespace,
+            functions: monitoredFunctions(this, props.functions(), props.rules),
+            platform: platformAlerts(this, props.rules),
+          }),
+        },
+        YAML_OPTIONS,
+      ));
 
-    apiObject(this, 'ServiceAccount', { apiVersion: 'v1', kind: 'ServiceAccount', name, ...meta, body: { automountServiceAccountToken: false } });
+    apiObject(this, 'ServiceAccount', {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      name,
+      ...meta,
+      body: { automountServiceAccountToken: false },
+    });
     apiObject(this, 'Role', {
-      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', name, ...meta,
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      name,
+      ...meta,
       body: { rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }] },
     });
     apiObject(this, 'RoleBinding', {
-      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', name, ...meta,
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      name,
+      ...meta,
       body: {
         roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
         subjects: [{ kind: 'ServiceAccount', name, namespace }],
       },
     });
-    apiObject(this, 'Config', { apiVersion: 'v1', kind: 'ConfigMap', name, ...meta, body: { data: { [CONFIG_FILE]: config } } });
+    apiObject(this, 'Config', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      name,
+      ...meta,
+      body: { data: { [CONFIG_FILE]: config } },
+    });
     apiObject(this, 'Rules', {
-      apiVersion: 'v1', kind: 'ConfigMap', name: MonitoringNames.prometheusRules, ...meta,
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      name: MonitoringNames.prometheusRules,
+      ...meta,
       body: { data: Lazy.any({ produce: () => ({ [RULES_FILE.split('/').pop()!]: rules() }) }) },
     });
     apiObject(this, 'Service', {
-      apiVersion: 'v1', kind: 'Service', name, ...meta,
-      body: { spec: { type: 'ClusterIP', selector: this.podLabels, ports: [{ name: 'web', port: PROMETHEUS_PORT, targetPort: 'web', protocol: 'TCP' }] } },
+      apiVersion: 'v1',
+      kind: 'Service',
+      name,
+      ...meta,
+      body: {
+        spec: {
+          type: 'ClusterIP',
+          selector: this.podLabels,
+          ports: [{ name: 'web', port: PROMETHEUS_PORT, targetPort: 'web', protocol: 'TCP' }],
+        },
+      },
     });
 
-    const dataVolume = props.ephemeral
-      ? [{ name: 'data', emptyDir: { sizeLimit: bytesQuantity(storageBytes) } }]
-      : [];
-    const claims = props.ephemeral ? [] : [{
-      metadata: { name: 'data', labels: volumeClaimLabels(labels) },
-      spec: {
-        accessModes: ['ReadWriteOnce'],
-        resources: { requests: { storage: bytesQuantity(storageBytes) } },
-        ...(props.storageClass ? { storageClassName: props.storageClass } : {}),
-      },
-    }];
+    const dataVolume = props.ephemeral ? [{ name: 'data', emptyDir: { sizeLimit: bytesQuantity(storageBytes) } }] : [];
+    const claims = props.ephemeral
+      ? []
+      : [
+          {
+            metadata: { name: 'data', labels: volumeClaimLabels(labels) },
+            spec: {
+              accessModes: ['ReadWriteOnce'],
+              resources: { requests: { storage: bytesQuantity(storageBytes) } },
+              ...(props.storageClass ? { storageClassName: props.storageClass } : {}),
+            },
+          },
+        ];
     const args = [
       `--config.file=${CONFIG_DIR}/${CONFIG_FILE}`,
       `--storage.tsdb.path=${DATA_DIR}`,
@@ -126,115 +192,176 @@ export class PrometheusServer extends Construct {
       `--storage.tsdb.retention.size=${Math.floor((storageBytes * 0.85) / (1024 * 1024))}MB`,
       `--web.listen-address=:${PROMETHEUS_PORT}`,
     ];
-    this.workloads.push(apiObject(this, 'StatefulSet', {
-      apiVersion: 'apps/v1', kind: 'StatefulSet', name, ...meta,
-      body: {
-        spec: {
-          serviceName: name,
-          replicas: 1,
-          selector: { matchLabels: this.podLabels },
-          template: {
-            metadata: { labels, annotations: { [Annotations.configHash]: Lazy.any({ produce: () => contentHash(config, rules()) }) } },
-            spec: {
-              serviceAccountName: name,
-              // Kubernetes service discovery talks to the API server with this token.
-              automountServiceAccountToken: true,
-              securityContext: restrictedPodSecurity(NOBODY_UID),
-              containers: [{
-                name: 'prometheus',
-                image: MonitoringImages.prometheus,
-                imagePullPolicy: 'IfNotPresent',
-                args,
-                ports: [{ name: 'web', containerPort: PROMETHEUS_PORT, protocol: 'TCP' }],
-                readinessProbe: { httpGet: { path: '/-/ready', port: 'web' }, periodSeconds: 10, failureThreshold: 3 },
-                livenessProbe: { httpGet: { path: '/-/healthy', port: 'web' }, initialDelaySeconds: 30, periodSeconds: 15, failureThreshold: 4 },
-                resources: renderResources(this, 'metrics resources', props.resources, {
-                  cpuRequest: Cpu.millis(100), cpuLimit: Cpu.units(1), memoryRequest: Size.mebibytes(256), memoryLimit: Size.gibibytes(1),
-                }),
-                securityContext: restrictedContainerSecurity(),
-                volumeMounts: [
-                  { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
-                  { name: 'rules', mountPath: `${CONFIG_DIR}/${RULES_FILE.split('/')[0]}`, readOnly: true },
-                  { name: 'data', mountPath: DATA_DIR },
+    this.workloads.push(
+      apiObject(this, 'StatefulSet', {
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        name,
+        ...meta,
+        body: {
+          spec: {
+            serviceName: name,
+            replicas: 1,
+            selector: { matchLabels: this.podLabels },
+            template: {
+              metadata: {
+                labels,
+                annotations: { [Annotations.configHash]: Lazy.any({ produce: () => contentHash(config, rules()) }) },
+              },
+              spec: {
+                serviceAccountName: name,
+                // Kubernetes service discovery talks to the API server with this token.
+                automountServiceAccountToken: true,
+                securityContext: restrictedPodSecurity(NOBODY_UID),
+                containers: [
+                  {
+                    name: 'prometheus',
+                    image: MonitoringImages.prometheus,
+                    imagePullPolicy: 'IfNotPresent',
+                    args,
+                    ports: [{ name: 'web', containerPort: PROMETHEUS_PORT, protocol: 'TCP' }],
+                    readinessProbe: {
+                      httpGet: { path: '/-/ready', port: 'web' },
+                      periodSeconds: 10,
+                      failureThreshold: 3,
+                    },
+                    livenessProbe: {
+                      httpGet: { path: '/-/healthy', port: 'web' },
+                      initialDelaySeconds: 30,
+                      periodSeconds: 15,
+                      failureThreshold: 4,
+                    },
+                    resources: renderResources(this, 'metrics resources', props.resources, {
+                      cpuRequest: Cpu.millis(100),
+                      cpuLimit: Cpu.units(1),
+                      memoryRequest: Size.mebibytes(256),
+                      memoryLimit: Size.gibibytes(1),
+                    }),
+                    securityContext: restrictedContainerSecurity(),
+                    volumeMounts: [
+                      { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+                      { name: 'rules', mountPath: `${CONFIG_DIR}/${RULES_FILE.split('/')[0]}`, readOnly: true },
+                      { name: 'data', mountPath: DATA_DIR },
+                    ],
+                  },
                 ],
-              }],
-              volumes: [
-                { name: 'config', configMap: { name } },
-                { name: 'rules', configMap: { name: MonitoringNames.prometheusRules } },
-                ...dataVolume,
-              ],
+                volumes: [
+                  { name: 'config', configMap: { name } },
+                  { name: 'rules', configMap: { name: MonitoringNames.prometheusRules } },
+                  ...dataVolume,
+                ],
+              },
             },
+            volumeClaimTemplates: claims,
           },
-          volumeClaimTemplates: claims,
         },
-      },
-    }));
+      }),
+    );
 
     if (alertmanager) this.addAlertmanager(props, alertmanager);
     if (props.dashboard !== false) new GrafanaDashboard(this, 'Dashboard', { namespace, labels: props.commonLabels });
   }
 
-  private addAlertmanager(props: PrometheusServerProps, options: NonNullable<PrometheusMetricsOptions['alertmanager']>): void {
+  private addAlertmanager(
+    props: PrometheusServerProps,
+    options: NonNullable<PrometheusMetricsOptions['alertmanager']>,
+  ): void {
     const { namespace } = props;
     const name = MonitoringNames.alertmanager;
     const labels = componentLabels(props.commonLabels, MonitoringComponents.alertmanager);
-    const podLabels = { [Labels.platformComponent]: MonitoringComponents.alertmanager, [Labels.name]: MonitoringComponents.alertmanager };
+    const podLabels = {
+      [Labels.platformComponent]: MonitoringComponents.alertmanager,
+      [Labels.name]: MonitoringComponents.alertmanager,
+    };
     const meta = { namespace, labels };
-    const config = stringify(alertmanagerConfig({
-      receiverType: options.receiverType ?? 'webhook',
-      urlFile: `${AM_SECRET_DIR}/${AM_URL_FILE}`,
-      slackChannel: options.slackChannel,
-    }), YAML_OPTIONS);
-    apiObject(this, 'AlertmanagerConfig', { apiVersion: 'v1', kind: 'ConfigMap', name, ...meta, body: { data: { 'alertmanager.yml': config } } });
-    apiObject(this, 'AlertmanagerService', {
-      apiVersion: 'v1', kind: 'Service', name, ...meta,
-      body: { spec: { type: 'ClusterIP', selector: podLabels, ports: [{ name: 'web', port: ALERTMANAGER_PORT, targetPort: 'web', protocol: 'TCP' }] } },
+    const config = stringify(
+      alertmanagerConfig({
+        receiverType: options.receiverType ?? 'webhook',
+        urlFile: `${AM_SECRET_DIR}/${AM_URL_FILE}`,
+        slackChannel: options.slackChannel,
+      }),
+      YAML_OPTIONS,
+    );
+    apiObject(this, 'AlertmanagerConfig', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      name,
+      ...meta,
+      body: { data: { 'alertmanager.yml': config } },
     });
-    this.workloads.push(apiObject(this, 'AlertmanagerStatefulSet', {
-      apiVersion: 'apps/v1', kind: 'StatefulSet', name, ...meta,
+    apiObject(this, 'AlertmanagerService', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      name,
+      ...meta,
       body: {
         spec: {
-          serviceName: name,
-          replicas: 1,
-          selector: { matchLabels: podLabels },
-          template: {
-            metadata: { labels, annotations: { [Annotations.configHash]: contentHash(config) } },
-            spec: {
-              automountServiceAccountToken: false,
-              securityContext: restrictedPodSecurity(NOBODY_UID),
-              containers: [{
-                name: 'alertmanager',
-                image: MonitoringImages.alertmanager,
-                imagePullPolicy: 'IfNotPresent',
-                args: [
-                  `--config.file=${AM_CONFIG_DIR}/alertmanager.yml`,
-                  '--storage.path=/alertmanager',
-                  `--web.listen-address=:${ALERTMANAGER_PORT}`,
-                  // One replica: no gossip cluster to join.
-                  '--cluster.listen-address=',
+          type: 'ClusterIP',
+          selector: podLabels,
+          ports: [{ name: 'web', port: ALERTMANAGER_PORT, targetPort: 'web', protocol: 'TCP' }],
+        },
+      },
+    });
+    this.workloads.push(
+      apiObject(this, 'AlertmanagerStatefulSet', {
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        name,
+        ...meta,
+        body: {
+          spec: {
+            serviceName: name,
+            replicas: 1,
+            selector: { matchLabels: podLabels },
+            template: {
+              metadata: { labels, annotations: { [Annotations.configHash]: contentHash(config) } },
+              spec: {
+                automountServiceAccountToken: false,
+                securityContext: restrictedPodSecurity(NOBODY_UID),
+                containers: [
+                  {
+                    name: 'alertmanager',
+                    image: MonitoringImages.alertmanager,
+                    imagePullPolicy: 'IfNotPresent',
+                    args: [
+                      `--config.file=${AM_CONFIG_DIR}/alertmanager.yml`,
+                      '--storage.path=/alertmanager',
+                      `--web.listen-address=:${ALERTMANAGER_PORT}`,
+                      // One replica: no gossip cluster to join.
+                      '--cluster.listen-address=',
+                    ],
+                    ports: [{ name: 'web', containerPort: ALERTMANAGER_PORT, protocol: 'TCP' }],
+                    readinessProbe: { httpGet: { path: '/-/ready', port: 'web' }, periodSeconds: 10 },
+                    livenessProbe: { httpGet: { path: '/-/healthy', port: 'web' }, periodSeconds: 15 },
+                    resources: renderResources(this, 'metrics alertmanager.resources', options.resources, {
+                      cpuRequest: Cpu.millis(10),
+                      memoryRequest: Size.mebibytes(32),
+                      memoryLimit: Size.mebibytes(128),
+                    }),
+                    securityContext: restrictedContainerSecurity(),
+                    volumeMounts: [
+                      { name: 'config', mountPath: AM_CONFIG_DIR, readOnly: true },
+                      { name: 'receiver', mountPath: AM_SECRET_DIR, readOnly: true },
+                      { name: 'data', mountPath: '/alertmanager' },
+                    ],
+                  },
                 ],
-                ports: [{ name: 'web', containerPort: ALERTMANAGER_PORT, protocol: 'TCP' }],
-                readinessProbe: { httpGet: { path: '/-/ready', port: 'web' }, periodSeconds: 10 },
-                livenessProbe: { httpGet: { path: '/-/healthy', port: 'web' }, periodSeconds: 15 },
-                resources: renderResources(this, 'metrics alertmanager.resources', options.resources, {
-                  cpuRequest: Cpu.millis(10), memoryRequest: Size.mebibytes(32), memoryLimit: Size.mebibytes(128),
-                }),
-                securityContext: restrictedContainerSecurity(),
-                volumeMounts: [
-                  { name: 'config', mountPath: AM_CONFIG_DIR, readOnly: true },
-                  { name: 'receiver', mountPath: AM_SECRET_DIR, readOnly: true },
-                  { name: 'data', mountPath: '/alertmanager' },
+                volumes: [
+                  { name: 'config', configMap: { name } },
+                  {
+                    name: 'receiver',
+                    secret: {
+                      secretName: options.receiverSecret.name,
+                      items: [{ key: options.receiverSecret.key, path: AM_URL_FILE }],
+                    },
+                  },
+                  { name: 'data', emptyDir: { sizeLimit: '64Mi' } },
                 ],
-              }],
-              volumes: [
-                { name: 'config', configMap: { name } },
-                { name: 'receiver', secret: { secretName: options.receiverSecret.name, items: [{ key: options.receiverSecret.key, path: AM_URL_FILE }] } },
-                { name: 'data', emptyDir: { sizeLimit: '64Mi' } },
-              ],
+              },
             },
           },
         },
-      },
-    }));
+      }),
+    );
   }
 }

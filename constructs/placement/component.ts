@@ -32,14 +32,19 @@ function pointer(segment: string): string {
 export function placeComponent(workload: ApiObject, placement: Placement, options: ComponentPlacementOptions): void {
   const scheduling = placement.scheduling();
   for (const field of ['nodeSelector', 'tolerations', 'affinity'] as const) {
-    if (scheduling[field] !== undefined) workload.addJsonPatch(JsonPatch.add(`/spec/template/spec/${field}`, scheduling[field]));
+    if (scheduling[field] !== undefined)
+      workload.addJsonPatch(JsonPatch.add(`/spec/template/spec/${field}`, scheduling[field]));
   }
   for (const [key, value] of Object.entries(placement.podLabels())) {
     workload.addJsonPatch(JsonPatch.add(`/spec/template/metadata/labels/${pointer(key)}`, value));
   }
   workload.node.addValidation({
     validate: () => {
-      const rendered = workload.toJson() as { kind: WorkloadKind; metadata?: { namespace?: string }; spec: { template: PodTemplateLike; volumeClaimTemplates?: { spec?: { storageClassName?: string } }[] } };
+      const rendered = workload.toJson() as {
+        kind: WorkloadKind;
+        metadata?: { namespace?: string };
+        spec: { template: PodTemplateLike; volumeClaimTemplates?: { spec?: { storageClassName?: string } }[] };
+      };
       const claims = rendered.spec.volumeClaimTemplates ?? [];
       const findings = [
         ...placement.check({
@@ -49,9 +54,12 @@ export function placeComponent(workload: ApiObject, placement: Placement, option
           template: rendered.spec.template,
           networkPolicy: options.networkPolicy ?? false,
         }),
-        ...claims.flatMap((claim) => persistentStorageProblems(placement, options.subject, claim.spec?.storageClassName)),
+        ...claims.flatMap((claim) =>
+          persistentStorageProblems(placement, options.subject, claim.spec?.storageClassName),
+        ),
       ];
-      for (const finding of findings.filter((f) => f.severity === 'warning')) warn(workload, finding.rule, finding.message);
+      for (const finding of findings.filter((f) => f.severity === 'warning'))
+        warn(workload, finding.rule, finding.message);
       return findings.filter((f) => f.severity === 'error').map((f) => f.message);
     },
   });

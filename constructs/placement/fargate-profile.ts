@@ -50,30 +50,41 @@ export interface FargateProfileDefinition {
 }
 
 const PROFILE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 const SUBNET_ID = /^subnet-[0-9a-f]{8,17}$/;
 
 /** Problems with a profile definition, one sentence each (empty when valid). */
-export function fargateProfileProblems(definition: Omit<FargateProfileDefinition, 'selectors'> & { readonly selectors?: readonly FargateProfileSelector[] }): string[] {
+export function fargateProfileProblems(
+  definition: Omit<FargateProfileDefinition, 'selectors'> & { readonly selectors?: readonly FargateProfileSelector[] },
+): string[] {
   const problems: string[] = [];
   if (!PROFILE_NAME.test(definition.name) || definition.name.length > 63) {
-    problems.push(`Fargate profile name "${definition.name}" must be a DNS-1123 label (lowercase letters, digits, '-', at most 63 characters) so it can name the ACK object too`);
+    problems.push(
+      `Fargate profile name "${definition.name}" must be a DNS-1123 label (lowercase letters, digits, '-', at most 63 characters) so it can name the ACK object too`,
+    );
   }
   if (!definition.clusterName || !/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/.test(definition.clusterName)) {
-    problems.push(`Fargate profile "${definition.name}": clusterName "${definition.clusterName}" is not a valid EKS cluster name`);
+    problems.push(
+      `Fargate profile "${definition.name}": clusterName "${definition.clusterName}" is not a valid EKS cluster name`,
+    );
   }
   if (!ROLE_ARN.test(definition.podExecutionRoleArn)) {
-    problems.push(`Fargate profile "${definition.name}": podExecutionRoleArn "${definition.podExecutionRoleArn}" is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)`);
+    problems.push(
+      `Fargate profile "${definition.name}": podExecutionRoleArn "${definition.podExecutionRoleArn}" is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)`,
+    );
   }
   if (definition.subnets.length === 0) {
     problems.push(`Fargate profile "${definition.name}" needs at least one private subnet`);
   }
   for (const subnet of definition.subnets) {
-    if (!SUBNET_ID.test(subnet)) problems.push(`Fargate profile "${definition.name}": "${subnet}" is not a subnet id (subnet-0123abcd...)`);
+    if (!SUBNET_ID.test(subnet))
+      problems.push(`Fargate profile "${definition.name}": "${subnet}" is not a subnet id (subnet-0123abcd...)`);
   }
   const selectors = definition.selectors ?? [];
   if (selectors.length > MAX_FARGATE_SELECTORS) {
-    problems.push(`Fargate profile "${definition.name}" has ${selectors.length} selectors; EKS allows at most ${MAX_FARGATE_SELECTORS}. Use fewer selector label sets or a second profile`);
+    problems.push(
+      `Fargate profile "${definition.name}" has ${selectors.length} selectors; EKS allows at most ${MAX_FARGATE_SELECTORS}. Use fewer selector label sets or a second profile`,
+    );
   }
   for (const selector of selectors) {
     if (!selector.namespace) problems.push(`Fargate profile "${definition.name}": every selector needs a namespace`);
@@ -83,20 +94,32 @@ export function fargateProfileProblems(definition: Omit<FargateProfileDefinition
 
 /** Fargate's wildcard match: `*` is any run of characters, `?` exactly one; nothing else is special. */
 export function fargateWildcardMatch(pattern: string, value: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const source = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${source}$`).test(value);
 }
 
 /** Whether a pod in `namespace` with `labels` matches `selector` (namespace and every label). */
-export function fargateSelectorMatches(selector: FargateProfileSelector, namespace: string, labels: StringMap): boolean {
+export function fargateSelectorMatches(
+  selector: FargateProfileSelector,
+  namespace: string,
+  labels: StringMap,
+): boolean {
   if (!fargateWildcardMatch(selector.namespace, namespace)) return false;
   return Object.entries(selector.labels ?? {}).every(([key, value]) =>
-    Object.entries(labels).some(([podKey, podValue]) => fargateWildcardMatch(key, podKey) && fargateWildcardMatch(value, podValue)),
+    Object.entries(labels).some(
+      ([podKey, podValue]) => fargateWildcardMatch(key, podKey) && fargateWildcardMatch(value, podValue),
+    ),
   );
 }
 
 /** The ACK `FargateProfile` manifest for a definition, living in `namespace`. */
-export function fargateProfileManifest(definition: FargateProfileDefinition, namespace: string): Record<string, unknown> {
+export function fargateProfileManifest(
+  definition: FargateProfileDefinition,
+  namespace: string,
+): Record<string, unknown> {
   return {
     apiVersion: ACK_EKS_API_VERSION,
     kind: ACK_FARGATE_PROFILE_KIND,
@@ -173,13 +196,18 @@ export class FargateProfile extends Construct {
     this.apiObject = new ApiObject(this, 'Resource', {
       apiVersion: ACK_EKS_API_VERSION,
       kind: ACK_FARGATE_PROFILE_KIND,
-      metadata: { name: props.name, namespace: props.namespace, labels: { [Labels.partOf]: PART_OF, [Labels.managedBy]: PART_OF } },
+      metadata: {
+        name: props.name,
+        namespace: props.namespace,
+        labels: { [Labels.partOf]: PART_OF, [Labels.managedBy]: PART_OF },
+      },
       spec: Lazy.any({ produce: () => fargateProfileSpec(this.definition) }),
     });
     this.node.addValidation({
       validate: () => {
         const problems = fargateProfileProblems(this.definition);
-        if (this.selectorList.length === 0) problems.push(`Fargate profile "${props.name}" has no selectors: no pod would ever run on it`);
+        if (this.selectorList.length === 0)
+          problems.push(`Fargate profile "${props.name}" has no selectors: no pod would ever run on it`);
         return problems;
       },
     });

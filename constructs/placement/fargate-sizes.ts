@@ -91,14 +91,18 @@ export interface ContainerResourcesLike {
  * A pod's demand as Fargate computes it: the larger of the biggest init container and the sum of
  * the long-running containers, for CPU and memory separately. Missing requests count as zero.
  */
-export function podDemand(containers: readonly ContainerResourcesLike[], initContainers: readonly ContainerResourcesLike[] = []): PodDemand {
+export function podDemand(
+  containers: readonly ContainerResourcesLike[],
+  initContainers: readonly ContainerResourcesLike[] = [],
+): PodDemand {
   const request = (c: ContainerResourcesLike, resource: 'cpu' | 'memory'): number => {
     const value = c.resources?.requests?.[resource];
     if (value === undefined) return 0;
     return resource === 'cpu' ? cpuMillis(value) : memoryMiB(value);
   };
   const sum = (resource: 'cpu' | 'memory') => containers.reduce((total, c) => total + request(c, resource), 0);
-  const maxInit = (resource: 'cpu' | 'memory') => initContainers.reduce((max, c) => Math.max(max, request(c, resource)), 0);
+  const maxInit = (resource: 'cpu' | 'memory') =>
+    initContainers.reduce((max, c) => Math.max(max, request(c, resource)), 0);
   return {
     cpuMillis: Math.max(sum('cpu'), maxInit('cpu')),
     memoryMiB: Math.max(sum('memory'), maxInit('memory')),

@@ -12,7 +12,12 @@ export type {
 } from './placement';
 export { FARGATE_SIZES, FARGATE_OVERHEAD_MIB, fargateSizeFor, formatFargateSize, podDemand } from './fargate-sizes';
 export type { FargateSize } from './fargate-sizes';
-export { FargateProfile, fargateProfileManifest, fargateProfilePulumiArgs, fargateSelectorMatches } from './fargate-profile';
+export {
+  FargateProfile,
+  fargateProfileManifest,
+  fargateProfilePulumiArgs,
+  fargateSelectorMatches,
+} from './fargate-profile';
 export type { FargateProfileProps, FargateProfileDefinition, FargateProfileSelector } from './fargate-profile';
 export { PLACEMENT_RULES } from './rules';
 export type { PlacementRule, PlacementFinding, PlacementTarget, RuleProvider } from './rules';

@@ -10,8 +10,14 @@ import { PlacementFinding, PLACEMENT_RULES } from './rules';
  * Errors for a component that claims a dynamically provisioned persistent volume on `placement`
  * (empty when the provider can mount it).
  */
-export function persistentStorageProblems(placement: Placement, subject: string, storageClassName?: string): PlacementFinding[] {
-  const rules = PLACEMENT_RULES.filter((rule) => rule.id.endsWith('/persistent-storage') && placement.ruleProviders.includes(rule.provider));
+export function persistentStorageProblems(
+  placement: Placement,
+  subject: string,
+  storageClassName?: string,
+): PlacementFinding[] {
+  const rules = PLACEMENT_RULES.filter(
+    (rule) => rule.id.endsWith('/persistent-storage') && placement.ruleProviders.includes(rule.provider),
+  );
   const target = {
     subject,
     workloadKind: 'StatefulSet' as const,
@@ -20,6 +26,10 @@ export function persistentStorageProblems(placement: Placement, subject: string,
     persistentStorage: storageClassName ? { storageClassName } : {},
   };
   return rules.flatMap((rule) =>
-    rule.check(target).map((message) => ({ rule: rule.id, severity: rule.severity, message: `${subject}: ${message} [${placement.description}, rule ${rule.id}]` })),
+    rule.check(target).map((message) => ({
+      rule: rule.id,
+      severity: rule.severity,
+      message: `${subject}: ${message} [${placement.description}, rule ${rule.id}]`,
+    })),
   );
 }

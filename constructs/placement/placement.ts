@@ -121,7 +121,8 @@ const ACI_NODE_MARK: Record<AzureVirtualNodeVersion, { key: string; value: strin
   v2: { key: 'virtualization', value: 'virtualnode2' },
 };
 
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
 export class Placement {
@@ -133,10 +134,14 @@ export class Placement {
   /** AWS Fargate through an EKS Fargate profile. */
   public static awsFargate(options: AwsFargateOptions = {}): Placement {
     const problems: string[] = [];
-    if (options.profile && options.profileName) problems.push('give either profile (synthesized) or profileName (managed elsewhere), not both');
+    if (options.profile && options.profileName)
+      problems.push('give either profile (synthesized) or profileName (managed elsewhere), not both');
     if (options.profile) problems.push(...fargateProfileProblems(options.profile));
     for (const [key, value] of Object.entries(options.selectorLabels ?? {})) {
-      if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) problems.push(`selector label ${key}=${value} is not a valid Kubernetes label (it goes on the pods, so no wildcards)`);
+      if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value))
+        problems.push(
+          `selector label ${key}=${value} is not a valid Kubernetes label (it goes on the pods, so no wildcards)`,
+        );
     }
     if (problems.length > 0) throw new Error(`Placement.awsFargate: ${problems.join('; ')}`);
     return new Placement('aws-fargate', 'only', { fargate: options });
@@ -145,7 +150,8 @@ export class Placement {
   /** Azure Container Instances through AKS virtual nodes; every pod runs there. */
   public static azureVirtualNode(options: AzureVirtualNodeOptions = {}): Placement {
     const version = options.version ?? 'v2';
-    if (version !== 'v1' && version !== 'v2') throw new Error(`Placement.azureVirtualNode: version must be 'v1' or 'v2', got ${String(version)}`);
+    if (version !== 'v1' && version !== 'v2')
+      throw new Error(`Placement.azureVirtualNode: version must be 'v1' or 'v2', got ${String(version)}`);
     return new Placement('azure-virtual-node', 'only', { version });
   }
 
@@ -166,7 +172,10 @@ export class Placement {
           'placed on Fargate and scaled on the same metric, or use EKS Auto Mode / Karpenter for elastic nodes.',
       );
     }
-    if (virtual.provider !== 'azure-virtual-node') throw new Error('Placement.burst: give a virtual-node placement, e.g. Placement.burst(Placement.azureVirtualNode())');
+    if (virtual.provider !== 'azure-virtual-node')
+      throw new Error(
+        'Placement.burst: give a virtual-node placement, e.g. Placement.burst(Placement.azureVirtualNode())',
+      );
     return new Placement('azure-virtual-node', 'burst', { version: virtual.version });
   }
 
@@ -185,14 +194,20 @@ export class Placement {
 
   /** Human-readable, for messages: `AWS Fargate`, `AKS virtual nodes v2 (burst)`. */
   public get description(): string {
-    const base = this.provider === 'regular' ? 'regular nodes' : this.provider === 'aws-fargate' ? 'AWS Fargate' : `AKS virtual nodes ${this.version}`;
+    const base =
+      this.provider === 'regular'
+        ? 'regular nodes'
+        : this.provider === 'aws-fargate'
+          ? 'AWS Fargate'
+          : `AKS virtual nodes ${this.version}`;
     return this.mode === 'burst' ? `${base} (burst)` : base;
   }
 
   /** The rule sets that apply: a burst placement obeys the virtual node's limits, since pods may land there. */
   public get ruleProviders(): readonly RuleProvider[] {
     if (this.provider === 'aws-fargate') return ['aws-fargate'];
-    if (this.provider === 'azure-virtual-node') return [this.version === 'v1' ? 'azure-virtual-node-v1' : 'azure-virtual-node-v2'];
+    if (this.provider === 'azure-virtual-node')
+      return [this.version === 'v1' ? 'azure-virtual-node-v1' : 'azure-virtual-node-v2'];
     return [];
   }
 
@@ -202,7 +217,10 @@ export class Placement {
     const version = this.version ?? 'v2';
     const documented = version === 'v1' ? ACI_V1_SCHEDULING : ACI_V2_SCHEDULING;
     if (this.mode === 'only') {
-      return { nodeSelector: { ...documented.nodeSelector }, tolerations: documented.tolerations.map((t) => ({ ...t })) };
+      return {
+        nodeSelector: { ...documented.nodeSelector },
+        tolerations: documented.tolerations.map((t) => ({ ...t })),
+      };
     }
     const mark = ACI_NODE_MARK[version];
     return {
@@ -210,7 +228,10 @@ export class Placement {
       affinity: {
         nodeAffinity: {
           preferredDuringSchedulingIgnoredDuringExecution: [
-            { weight: BURST_PREFERENCE_WEIGHT, preference: { matchExpressions: [{ key: mark.key, operator: 'NotIn', values: [mark.value] }] } },
+            {
+              weight: BURST_PREFERENCE_WEIGHT,
+              preference: { matchExpressions: [{ key: mark.key, operator: 'NotIn', values: [mark.value] }] },
+            },
           ],
         },
       },
@@ -220,7 +241,9 @@ export class Placement {
   /** Labels this placement puts on pods (Fargate: the labels its profile selects on). */
   public podLabels(): StringMap {
     if (this.provider !== 'aws-fargate') return {};
-    const labels: Record<string, string> = { ...(this.fargate?.selectorLabels ?? { [FARGATE_SELECTOR_LABEL]: 'fargate' }) };
+    const labels: Record<string, string> = {
+      ...(this.fargate?.selectorLabels ?? { [FARGATE_SELECTOR_LABEL]: 'fargate' }),
+    };
     const profileName = this.fargate?.profile?.name ?? this.fargate?.profileName;
     if (profileName) labels[FARGATE_PROFILE_LABEL] = profileName;
     return labels;
@@ -275,7 +298,10 @@ export class Placement {
 
   /** Every rule violation of `target` (already placed with `applyTo`) on this placement. */
   public check(target: PlacementTarget): PlacementFinding[] {
-    return checkRules(this.ruleProviders, target).map((finding) => ({ ...finding, message: `${finding.message} [${this.description}, rule ${finding.rule}]` }));
+    return checkRules(this.ruleProviders, target).map((finding) => ({
+      ...finding,
+      message: `${finding.message} [${this.description}, rule ${finding.rule}]`,
+    }));
   }
 }
 
@@ -288,7 +314,10 @@ function rightSizeForFargate(spec: PodTemplateLike['spec']): PodTemplateLike['sp
   const equalize = (c: ContainerLike): ContainerLike => {
     const requests = { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) };
     const pinned: Record<string, string | number | undefined> = { ...requests };
-    return { ...c, resources: { ...(c.resources ?? {}), requests: pinned, limits: { ...(c.resources?.limits ?? {}), ...pinned } } };
+    return {
+      ...c,
+      resources: { ...(c.resources ?? {}), requests: pinned, limits: { ...(c.resources?.limits ?? {}), ...pinned } },
+    };
   };
   const containers = spec.containers.map(equalize);
   const initContainers = spec.initContainers?.map(equalize);
@@ -308,7 +337,11 @@ function rightSizeForFargate(spec: PodTemplateLike['spec']): PodTemplateLike['sp
   const memory = formatMemory(firstMemory + (size.memoryMiB - FARGATE_OVERHEAD_MIB - sum('memory')));
   const grown: ContainerLike = {
     ...first,
-    resources: { ...first.resources, requests: { ...first.resources?.requests, cpu, memory }, limits: { ...first.resources?.limits, cpu, memory } },
+    resources: {
+      ...first.resources,
+      requests: { ...first.resources?.requests, cpu, memory },
+      limits: { ...first.resources?.limits, cpu, memory },
+    },
   };
   return { ...spec, containers: [grown, ...containers.slice(1)], ...(initContainers ? { initContainers } : {}) };
 }

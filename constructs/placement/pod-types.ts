@@ -46,7 +46,12 @@ export interface ContainerLike {
     readonly capabilities?: { readonly add?: readonly string[]; readonly drop?: readonly string[] };
     readonly [field: string]: unknown;
   };
-  readonly ports?: readonly { readonly containerPort: number; readonly hostPort?: number; readonly hostIP?: string; readonly [field: string]: unknown }[];
+  readonly ports?: readonly {
+    readonly containerPort: number;
+    readonly hostPort?: number;
+    readonly hostIP?: string;
+    readonly [field: string]: unknown;
+  }[];
   readonly lifecycle?: { readonly postStart?: unknown; readonly preStop?: unknown };
   readonly [field: string]: unknown;
 }
@@ -70,7 +75,11 @@ export interface PodSpecLike {
 }
 
 export interface PodTemplateLike {
-  readonly metadata?: { readonly labels?: StringMap; readonly annotations?: StringMap; readonly [field: string]: unknown };
+  readonly metadata?: {
+    readonly labels?: StringMap;
+    readonly annotations?: StringMap;
+    readonly [field: string]: unknown;
+  };
   readonly spec: PodSpecLike;
 }
 

@@ -44,7 +44,9 @@ export function parseQuantity(quantity: string | number): number {
   if (!match) throw new Error(`invalid resource quantity "${quantity}" (expected e.g. 250m, 0.5, 128Mi, 1Gi)`);
   const [, number, exponent, suffix] = match;
   const base = Number(number);
-  const value = exponent ? base * 10 ** Number(exponent.slice(1)) : base * (BINARY_SUFFIXES[suffix ?? ''] ?? DECIMAL_SUFFIXES[suffix ?? '']);
+  const value = exponent
+    ? base * 10 ** Number(exponent.slice(1))
+    : base * (BINARY_SUFFIXES[suffix ?? ''] ?? DECIMAL_SUFFIXES[suffix ?? '']);
   if (!Number.isFinite(value) || value < 0) throw new Error(`invalid resource quantity "${quantity}"`);
   return value;
 }

@@ -3,7 +3,13 @@
  * belongs to, a one-line summary, the source it comes from, and the check itself. docs/placement.md
  * lists the same rules; the test suite has a failing and a passing case for every id here.
  */
-import { FARGATE_OVERHEAD_MIB, formatFargateSize, fargateSizeFor, LARGEST_FARGATE_SIZE, podDemand } from './fargate-sizes';
+import {
+  FARGATE_OVERHEAD_MIB,
+  formatFargateSize,
+  fargateSizeFor,
+  LARGEST_FARGATE_SIZE,
+  podDemand,
+} from './fargate-sizes';
 import { FargateProfileSelector, fargateSelectorMatches } from './fargate-profile';
 import { cpuMillis, memoryMiB } from './quantity';
 import { ContainerLike, PodTemplateLike, WorkloadKind } from './pod-types';
@@ -49,9 +55,12 @@ export interface PlacementRule {
   check(target: PlacementTarget): string[];
 }
 
-const EKS_FARGATE = 'Amazon EKS User Guide, "AWS Fargate considerations" (awsdocs/amazon-eks-user-guide latest/ug/nodes/fargate.adoc)';
-const EKS_FARGATE_POD = 'Amazon EKS User Guide, "Fargate Pod configuration details" (latest/ug/nodes/fargate-pod-configuration.adoc)';
-const EKS_FARGATE_PROFILE = 'Amazon EKS User Guide, "Define which Pods use AWS Fargate" (latest/ug/nodes/fargate-profile.adoc)';
+const EKS_FARGATE =
+  'Amazon EKS User Guide, "AWS Fargate considerations" (awsdocs/amazon-eks-user-guide latest/ug/nodes/fargate.adoc)';
+const EKS_FARGATE_POD =
+  'Amazon EKS User Guide, "Fargate Pod configuration details" (latest/ug/nodes/fargate-pod-configuration.adoc)';
+const EKS_FARGATE_PROFILE =
+  'Amazon EKS User Guide, "Define which Pods use AWS Fargate" (latest/ug/nodes/fargate-profile.adoc)';
 const AKS_V1 = 'AKS docs, "Virtual nodes" limitations (MicrosoftDocs/azure-aks-docs articles/aks/virtual-nodes.md)';
 const AKS_V2 = 'AKS docs, "Use Virtual Nodes v2" (MicrosoftDocs/azure-aks-docs articles/aks/virtual-nodes-v2.md)';
 
@@ -76,7 +85,11 @@ function volumesNotIn(target: PlacementTarget, allowed: readonly string[]): stri
     .map((volume) => `volume "${volume.name}" is of type ${volumeSource(volume)}`);
 }
 
-function sameQuantity(resource: 'cpu' | 'memory', a: string | number | undefined, b: string | number | undefined): boolean {
+function sameQuantity(
+  resource: 'cpu' | 'memory',
+  a: string | number | undefined,
+  b: string | number | undefined,
+): boolean {
   if (a === undefined || b === undefined) return a === b;
   return resource === 'cpu' ? cpuMillis(a) === cpuMillis(b) : memoryMiB(a) === memoryMiB(b);
 }
@@ -88,7 +101,10 @@ function daemonSetRule(provider: RuleProvider, source: string, where: string): P
     severity: 'error',
     summary: 'DaemonSets are not run there',
     source,
-    check: (t) => (t.workloadKind === 'DaemonSet' ? [`a DaemonSet's pods are never scheduled on ${where}; run the agent as a sidecar or keep it on regular nodes`] : []),
+    check: (t) =>
+      t.workloadKind === 'DaemonSet'
+        ? [`a DaemonSet's pods are never scheduled on ${where}; run the agent as a sidecar or keep it on regular nodes`]
+        : [],
   };
 }
 
@@ -111,7 +127,9 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
     check: (t) => {
       const demand = podDemand(t.template.spec.containers, t.template.spec.initContainers);
       if (fargateSizeFor(demand)) return [];
-      return [`the pod requests ${demand.cpuMillis}m CPU and ${demand.memoryMiB}Mi memory (+${FARGATE_OVERHEAD_MIB}Mi Fargate overhead); the largest Fargate pod is ${formatFargateSize(LARGEST_FARGATE_SIZE)}`];
+      return [
+        `the pod requests ${demand.cpuMillis}m CPU and ${demand.memoryMiB}Mi memory (+${FARGATE_OVERHEAD_MIB}Mi Fargate overhead); the largest Fargate pod is ${formatFargateSize(LARGEST_FARGATE_SIZE)}`,
+      ];
     },
   },
   {
@@ -123,7 +141,14 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
     check: (t) =>
       allContainers(t).flatMap((entry) =>
         (['cpu', 'memory'] as const)
-          .filter((resource) => !sameQuantity(resource, entry.container.resources?.requests?.[resource], entry.container.resources?.limits?.[resource]))
+          .filter(
+            (resource) =>
+              !sameQuantity(
+                resource,
+                entry.container.resources?.requests?.[resource],
+                entry.container.resources?.limits?.[resource],
+              ),
+          )
           .map(
             (resource) =>
               `${label(entry)}: ${resource} request ${entry.container.resources?.requests?.[resource] ?? '(none)'} differs from its limit ${entry.container.resources?.limits?.[resource] ?? '(none)'}; set them equal or leave rightSize on`,
@@ -136,14 +161,18 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
     severity: 'error',
     summary: 'no privileged containers',
     source: EKS_FARGATE,
-    check: (t) => allContainers(t).filter((e) => e.container.securityContext?.privileged === true).map((e) => `${label(e)} is privileged`),
+    check: (t) =>
+      allContainers(t)
+        .filter((e) => e.container.securityContext?.privileged === true)
+        .map((e) => `${label(e)} is privileged`),
   },
   {
     id: 'fargate/capabilities',
     provider: 'aws-fargate',
     severity: 'error',
     summary: 'no added Linux capabilities',
-    source: 'fargate-scheduler rejection "invalid SecurityContext fields: Capabilities added" (reported in frappe/helm#182, frappe/frappe_docker#1182)',
+    source:
+      'fargate-scheduler rejection "invalid SecurityContext fields: Capabilities added" (reported in frappe/helm#182, frappe/frappe_docker#1182)',
     check: (t) =>
       allContainers(t)
         .filter((e) => (e.container.securityContext?.capabilities?.add ?? []).length > 0)
@@ -164,7 +193,11 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
     summary: 'no hostPort',
     source: EKS_FARGATE,
     check: (t) =>
-      allContainers(t).flatMap((e) => (e.container.ports ?? []).filter((p) => p.hostPort !== undefined).map((p) => `${label(e)} maps hostPort ${p.hostPort}`)),
+      allContainers(t).flatMap((e) =>
+        (e.container.ports ?? [])
+          .filter((p) => p.hostPort !== undefined)
+          .map((p) => `${label(e)} maps hostPort ${p.hostPort}`),
+      ),
   },
   daemonSetRule('aws-fargate', EKS_FARGATE, 'Fargate'),
   {
@@ -183,7 +216,9 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
     source: `${EKS_FARGATE_POD}, "Fargate storage"`,
     check: (t) =>
       t.persistentStorage
-        ? [`it claims persistent storage${t.persistentStorage.storageClassName ? ` (storage class ${t.persistentStorage.storageClassName})` : ''}, but Fargate cannot mount dynamically provisioned volumes; place it on regular nodes`]
+        ? [
+            `it claims persistent storage${t.persistentStorage.storageClassName ? ` (storage class ${t.persistentStorage.storageClassName})` : ''}, but Fargate cannot mount dynamically provisioned volumes; place it on regular nodes`,
+          ]
         : [],
   },
   {
@@ -192,7 +227,10 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
     severity: 'error',
     summary: 'no topologySpreadConstraints',
     source: EKS_FARGATE_PROFILE,
-    check: (t) => ((t.template.spec.topologySpreadConstraints ?? []).length > 0 ? ['the pod sets topologySpreadConstraints, which Fargate does not support'] : []),
+    check: (t) =>
+      (t.template.spec.topologySpreadConstraints ?? []).length > 0
+        ? ['the pod sets topologySpreadConstraints, which Fargate does not support']
+        : [],
   },
   {
     id: 'fargate/profile-match',
@@ -204,7 +242,9 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
       if (!t.fargateSelectors) return [];
       const labels = t.template.metadata?.labels ?? {};
       if (t.fargateSelectors.some((s) => fargateSelectorMatches(s, t.namespace, labels))) return [];
-      return [`its pods (namespace ${t.namespace}, labels ${JSON.stringify(labels)}) match no selector of the Fargate profile ${JSON.stringify(t.fargateSelectors)}; they would stay Pending`];
+      return [
+        `its pods (namespace ${t.namespace}, labels ${JSON.stringify(labels)}) match no selector of the Fargate profile ${JSON.stringify(t.fargateSelectors)}; they would stay Pending`,
+      ];
     },
   },
   {
@@ -212,8 +252,14 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
     provider: 'aws-fargate',
     severity: 'warning',
     summary: 'NetworkPolicy is not enforced on Fargate pods',
-    source: 'Amazon EKS User Guide, "Choosing pod networking use cases": Network policy (Calico) on Fargate "Not supported"',
-    check: (t) => (t.networkPolicy ? ["its NetworkPolicy will not be enforced on Fargate: any pod in the cluster can reach it; rely on security groups for pods or keep it on regular nodes"] : []),
+    source:
+      'Amazon EKS User Guide, "Choosing pod networking use cases": Network policy (Calico) on Fargate "Not supported"',
+    check: (t) =>
+      t.networkPolicy
+        ? [
+            'its NetworkPolicy will not be enforced on Fargate: any pod in the cluster can reach it; rely on security groups for pods or keep it on regular nodes',
+          ]
+        : [],
   },
   // ---------------------------------------------------------------- AKS virtual node add-on (v1)
   {
@@ -222,7 +268,11 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
     severity: 'error',
     summary: 'no init containers',
     source: AKS_V1,
-    check: (t) => (t.template.spec.initContainers ?? []).map((c) => `init container "${c.name}" is not supported on AKS virtual nodes (v1); use virtual nodes v2 or regular nodes`),
+    check: (t) =>
+      (t.template.spec.initContainers ?? []).map(
+        (c) =>
+          `init container "${c.name}" is not supported on AKS virtual nodes (v1); use virtual nodes v2 or regular nodes`,
+      ),
   },
   {
     id: 'aci-v1/host-aliases',
@@ -230,7 +280,10 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
     severity: 'error',
     summary: 'no hostAliases',
     source: AKS_V1,
-    check: (t) => ((t.template.spec.hostAliases ?? []).length > 0 ? ['the pod sets hostAliases, not supported on AKS virtual nodes (v1)'] : []),
+    check: (t) =>
+      (t.template.spec.hostAliases ?? []).length > 0
+        ? ['the pod sets hostAliases, not supported on AKS virtual nodes (v1)']
+        : [],
   },
   {
     id: 'aci-v1/lifecycle-hooks',
@@ -258,7 +311,10 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
     severity: 'error',
     summary: 'no persistent volumes or claims',
     source: AKS_V1,
-    check: (t) => (t.persistentStorage ? ['it claims persistent storage, but AKS virtual nodes (v1) support no PV/PVC; place it on regular nodes'] : []),
+    check: (t) =>
+      t.persistentStorage
+        ? ['it claims persistent storage, but AKS virtual nodes (v1) support no PV/PVC; place it on regular nodes']
+        : [],
   },
   {
     id: 'aci-v1/network-policy',
@@ -266,7 +322,12 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
     severity: 'warning',
     summary: 'Kubernetes NetworkPolicy is not enforced on ACI pods',
     source: AKS_V1,
-    check: (t) => (t.networkPolicy ? ['its NetworkPolicy will not apply to pods on the ACI virtual node: any pod in the virtual network can reach it'] : []),
+    check: (t) =>
+      t.networkPolicy
+        ? [
+            'its NetworkPolicy will not apply to pods on the ACI virtual node: any pod in the virtual network can reach it',
+          ]
+        : [],
   },
   // ---------------------------------------------------------------- AKS virtual nodes v2
   daemonSetRule('azure-virtual-node-v2', AKS_V2, 'AKS virtual nodes v2'),
@@ -279,7 +340,9 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
     check: (t) =>
       (t.template.spec.volumes ?? [])
         .filter((volume) => ACI_V2_FORBIDDEN_VOLUMES.includes(volumeSource(volume)))
-        .map((volume) => `volume "${volume.name}" is of type ${volumeSource(volume)}, which has no host on a virtual node`),
+        .map(
+          (volume) => `volume "${volume.name}" is of type ${volumeSource(volume)}, which has no host on a virtual node`,
+        ),
   },
   {
     id: 'aci-v2/persistent-storage',
@@ -291,7 +354,9 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
       if (!t.persistentStorage) return [];
       const storageClass = t.persistentStorage.storageClassName;
       if (storageClass && /^azurefile/i.test(storageClass)) return [];
-      return [`it claims persistent storage on storage class ${storageClass ?? '(cluster default)'}, but virtual nodes v2 mount only Azure Files volumes; use an azurefile* storage class or regular nodes`];
+      return [
+        `it claims persistent storage on storage class ${storageClass ?? '(cluster default)'}, but virtual nodes v2 mount only Azure Files volumes; use an azurefile* storage class or regular nodes`,
+      ];
     },
   },
 ];
@@ -305,6 +370,9 @@ export interface PlacementFinding {
 
 /** Runs the rules of `providers` against a target. */
 export function checkRules(providers: readonly RuleProvider[], target: PlacementTarget): PlacementFinding[] {
-  return PLACEMENT_RULES.filter((rule) => providers.includes(rule.provider))
-    .flatMap((rule) => rule.check(target).map((message) => ({ rule: rule.id, severity: rule.severity, message: `${target.subject}: ${message}` })));
+  return PLACEMENT_RULES.filter((rule) => providers.includes(rule.provider)).flatMap((rule) =>
+    rule
+      .check(target)
+      .map((message) => ({ rule: rule.id, severity: rule.severity, message: `${target.subject}: ${message}` })),
+  );
 }

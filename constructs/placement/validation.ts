@@ -11,11 +11,16 @@ import { warn } from './warnings';
  * Adds a validation to `scope` that checks the target produced by `target()` (called at synth, after
  * every `addXxx` call) against `placement()`.
  */
-export function addPlacementValidation(scope: IConstruct, placement: () => Placement, target: () => PlacementTarget): void {
+export function addPlacementValidation(
+  scope: IConstruct,
+  placement: () => Placement,
+  target: () => PlacementTarget,
+): void {
   scope.node.addValidation({
     validate: () => {
       const findings = placement().check(target());
-      for (const finding of findings.filter((f) => f.severity === 'warning')) warn(scope, finding.rule, finding.message);
+      for (const finding of findings.filter((f) => f.severity === 'warning'))
+        warn(scope, finding.rule, finding.message);
       return findings.filter((f) => f.severity === 'error').map((f) => f.message);
     },
   });

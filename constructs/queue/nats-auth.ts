@@ -40,7 +40,9 @@ export interface QueueClientFunction {
 
 /** Every user of the queue, in a stable order (router, cron if any cron tick goes through the queue, functions by name). */
 export function natsUsers(config: QueueConfig, functions: readonly QueueClientFunction[]): NatsUser[] {
-  const consuming = functions.filter((f) => f.subscriptions.length > 0).sort((a, b) => a.functionName.localeCompare(b.functionName));
+  const consuming = functions
+    .filter((f) => f.subscriptions.length > 0)
+    .sort((a, b) => a.functionName.localeCompare(b.functionName));
   const users: NatsUser[] = [
     user(NatsUserNames.router, [
       // POST /async-function/<name>: the call is published, its state created in the bucket.
@@ -62,7 +64,10 @@ export function natsUsers(config: QueueConfig, functions: readonly QueueClientFu
         // callback subject and delivers it from a second durable consumer (src/queue/callback-queue.ts).
         ...f.subscriptions
           .filter((s) => s.kind === 'async')
-          .flatMap((s) => [callbackSubject(config, f.functionName), ...consumerAccess(config, { ...s, durable: callbackDurable(s.durable) })]),
+          .flatMap((s) => [
+            callbackSubject(config, f.functionName),
+            ...consumerAccess(config, { ...s, durable: callbackDurable(s.durable) }),
+          ]),
         // context.publish, response and dead-letter topics all live under the topics prefix. There is
         // no declared-publishes graph yet, so a function may publish to any topic (not to async/cron).
         `${config.topicsPrefix}.>`,
@@ -89,13 +94,22 @@ function user(name: string, publish: readonly string[]): NatsUser {
 /** Stream info (and create; update only for the router) of the three kubefaas streams. Never purge or delete. */
 function streamManagement(config: QueueConfig, update: boolean): string[] {
   const streams = [config.topicsStream, config.callsStream, bucketStreamName(config.callsBucket)];
-  return streams.flatMap((s) => [`$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.CREATE.${s}`, ...(update ? [`$JS.API.STREAM.UPDATE.${s}`] : [])]);
+  return streams.flatMap((s) => [
+    `$JS.API.STREAM.INFO.${s}`,
+    `$JS.API.STREAM.CREATE.${s}`,
+    ...(update ? [`$JS.API.STREAM.UPDATE.${s}`] : []),
+  ]);
 }
 
 /** Reads and writes of the async-call state bucket (KV puts are publishes to `$KV.<bucket>.<key>`). */
 function callStateAccess(config: QueueConfig): string[] {
   const stream = bucketStreamName(config.callsBucket);
-  return [`$KV.${config.callsBucket}.>`, `$JS.API.DIRECT.GET.${stream}`, `$JS.API.DIRECT.GET.${stream}.>`, `$JS.API.STREAM.MSG.GET.${stream}`];
+  return [
+    `$KV.${config.callsBucket}.>`,
+    `$JS.API.DIRECT.GET.${stream}`,
+    `$JS.API.DIRECT.GET.${stream}.>`,
+    `$JS.API.STREAM.MSG.GET.${stream}`,
+  ];
 }
 
 /** One durable consumer: create/update and inspect it, pull from it, acknowledge its messages. */
@@ -130,7 +144,10 @@ export function renderAuthorization(users: readonly NatsUser[]): string[] {
 
 /** Env of the NATS server container: each user's password variable from its Secret key. */
 export function serverPasswordEnv(users: readonly NatsUser[], secretName: string): Array<Record<string, unknown>> {
-  return users.map((u) => ({ name: u.passwordVariable, valueFrom: { secretKeyRef: { name: secretName, key: u.name } } }));
+  return users.map((u) => ({
+    name: u.passwordVariable,
+    valueFrom: { secretKeyRef: { name: secretName, key: u.name } },
+  }));
 }
 
 /** Env of a client container: its user name and its password from the Secret. */

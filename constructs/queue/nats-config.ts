@@ -48,13 +48,21 @@ export function renderNatsConfig(input: NatsConfigInput): string {
     ...(input.users ? renderAuthorization(input.users) : []),
     // Clients must use TLS; the monitoring port (probes, KEDA) and cluster routes (NetworkPolicy-protected) stay plain.
     ...(input.tls
-      ? ['tls {', `  cert_file: "${NatsPaths.tlsDir}/tls.crt"`, `  key_file: "${NatsPaths.tlsDir}/tls.key"`, `  ca_file: "${NatsPaths.tlsDir}/ca.crt"`, '  timeout: 2', '}']
+      ? [
+          'tls {',
+          `  cert_file: "${NatsPaths.tlsDir}/tls.crt"`,
+          `  key_file: "${NatsPaths.tlsDir}/tls.key"`,
+          `  ca_file: "${NatsPaths.tlsDir}/ca.crt"`,
+          '  timeout: 2',
+          '}',
+        ]
       : []),
   ];
   if (input.replicas > 1) {
     const routes = Array.from(
       { length: input.replicas },
-      (_, i) => `    nats://${NATS_NAME}-${i}.${NATS_HEADLESS_NAME}.${input.namespace}.svc.cluster.local:${NatsPorts.cluster}`,
+      (_, i) =>
+        `    nats://${NATS_NAME}-${i}.${NATS_HEADLESS_NAME}.${input.namespace}.svc.cluster.local:${NatsPorts.cluster}`,
     );
     lines.push(
       'cluster {',

@@ -163,7 +163,11 @@ class NatsQueue extends Queue {
   public bind(platform: QueueHost): QueueBinding {
     const existing = queueOf(platform);
     if (existing) {
-      throw new ValidationError(platform, `the platform already has a queue (${existing.construct.node.path})`, 'Give the platform one queue');
+      throw new ValidationError(
+        platform,
+        `the platform already has a queue (${existing.construct.node.path})`,
+        'Give the platform one queue',
+      );
     }
     const scope = new Construct(platform, 'Queue');
     const o = this.options ?? {};
@@ -171,40 +175,97 @@ class NatsQueue extends Queue {
 
     const replicas = o.replicas ?? NatsQueueDefaults.replicas;
     if (replicas !== 1 && replicas !== 3) {
-      throw new ValidationError(scope, `queue replicas must be 1 or 3, got ${String(replicas)}`, 'Use 1 (single server) or 3 (JetStream cluster that tolerates the loss of one server)');
+      throw new ValidationError(
+        scope,
+        `queue replicas must be 1 or 3, got ${String(replicas)}`,
+        'Use 1 (single server) or 3 (JetStream cluster that tolerates the loss of one server)',
+      );
     }
     const image = validateImage(scope, 'queue image', o.image ?? NatsQueueDefaults.image);
-    const storageBytes = sizeBytes(scope, 'queue storage', o.storage ?? NatsQueueDefaults.storage, 64 * 1024 * 1024, MAX_STORAGE);
+    const storageBytes = sizeBytes(
+      scope,
+      'queue storage',
+      o.storage ?? NatsQueueDefaults.storage,
+      64 * 1024 * 1024,
+      MAX_STORAGE,
+    );
     if (o.storageClass !== undefined && (typeof o.storageClass !== 'string' || !isDns1123Subdomain(o.storageClass))) {
-      throw new ValidationError(scope, `queue storageClass '${String(o.storageClass)}' is not a valid StorageClass name`, 'Use the name of a StorageClass of your cluster');
+      throw new ValidationError(
+        scope,
+        `queue storageClass '${String(o.storageClass)}' is not a valid StorageClass name`,
+        'Use the name of a StorageClass of your cluster',
+      );
     }
     const maxFileStoreBytes =
       o.maxFileStore === undefined
         ? Math.floor((storageBytes * NatsQueueDefaults.fileStoreShare) / (1024 * 1024)) * 1024 * 1024
         : sizeBytes(scope, 'queue maxFileStore', o.maxFileStore, 1024 * 1024, storageBytes);
-    const maxMemoryStoreBytes = o.maxMemoryStore === undefined ? 0 : sizeBytes(scope, 'queue maxMemoryStore', o.maxMemoryStore, 0, 64 * 1024 ** 3);
-    const maxAgeMs = durationMillis(scope, 'queue retention', o.retention ?? NatsQueueDefaults.retention, Duration.minutes(1), Duration.days(365));
-    const callStateTtlMs = durationMillis(scope, 'queue callStateRetention', o.callStateRetention ?? NatsQueueDefaults.callStateRetention, Duration.minutes(1), Duration.days(30));
-    const maxBytes = o.maxStreamSize === undefined ? -1 : sizeBytes(scope, 'queue maxStreamSize', o.maxStreamSize, 1024 * 1024, maxFileStoreBytes);
+    const maxMemoryStoreBytes =
+      o.maxMemoryStore === undefined
+        ? 0
+        : sizeBytes(scope, 'queue maxMemoryStore', o.maxMemoryStore, 0, 64 * 1024 ** 3);
+    const maxAgeMs = durationMillis(
+      scope,
+      'queue retention',
+      o.retention ?? NatsQueueDefaults.retention,
+      Duration.minutes(1),
+      Duration.days(365),
+    );
+    const callStateTtlMs = durationMillis(
+      scope,
+      'queue callStateRetention',
+      o.callStateRetention ?? NatsQueueDefaults.callStateRetention,
+      Duration.minutes(1),
+      Duration.days(30),
+    );
+    const maxBytes =
+      o.maxStreamSize === undefined
+        ? -1
+        : sizeBytes(scope, 'queue maxStreamSize', o.maxStreamSize, 1024 * 1024, maxFileStoreBytes);
     const cpu = cpuMillis(scope, 'queue resources.cpu', o.resources?.cpu ?? NatsQueueDefaults.cpu, 10, 64_000);
-    const memoryBytes = sizeBytes(scope, 'queue resources.memory', o.resources?.memory ?? NatsQueueDefaults.memory, MIN_MEMORY, 64 * 1024 ** 3);
+    const memoryBytes = sizeBytes(
+      scope,
+      'queue resources.memory',
+      o.resources?.memory ?? NatsQueueDefaults.memory,
+      MIN_MEMORY,
+      64 * 1024 ** 3,
+    );
 
     const config: QueueConfig = { ...DEFAULT_QUEUE_CONFIG, maxAgeMs, callStateTtlMs, maxBytes, replicas };
     const authSecret = o.auth === false ? undefined : (o.auth?.secretName ?? NatsQueueDefaults.authSecretName);
     if (authSecret !== undefined && (typeof authSecret !== 'string' || !isDns1123Subdomain(authSecret))) {
-      throw new ValidationError(scope, `queue auth.secretName '${String(authSecret)}' is not a valid Secret name`, 'Use the name of a Secret in the platform namespace (DNS-1123 subdomain)');
+      throw new ValidationError(
+        scope,
+        `queue auth.secretName '${String(authSecret)}' is not a valid Secret name`,
+        'Use the name of a Secret in the platform namespace (DNS-1123 subdomain)',
+      );
     }
     const tlsSecret = o.tls?.secretName;
     if (o.tls !== undefined && (typeof tlsSecret !== 'string' || !isDns1123Subdomain(tlsSecret))) {
-      throw new ValidationError(scope, `queue tls.secretName '${String(tlsSecret)}' is not a valid Secret name`, 'Name a Secret with tls.crt, tls.key and ca.crt in the platform namespace');
+      throw new ValidationError(
+        scope,
+        `queue tls.secretName '${String(tlsSecret)}' is not a valid Secret name`,
+        'Name a Secret with tls.crt, tls.key and ca.crt in the platform namespace',
+      );
     }
     // Users are known only once every function is bound: nats.conf and the server env render at synth.
     const users = () =>
       authSecret === undefined
         ? undefined
-        : natsUsers(config, platform.functions.map((fn) => ({ functionName: fn.functionName, subscriptions: queueSubscriptions(fn) })));
+        : natsUsers(
+            config,
+            platform.functions.map((fn) => ({ functionName: fn.functionName, subscriptions: queueSubscriptions(fn) })),
+          );
     let rendered: string | undefined;
-    const natsConf = () => (rendered ??= renderNatsConfig({ namespace, replicas, maxFileStoreBytes, maxMemoryStoreBytes, users: users(), tls: tlsSecret !== undefined }));
+    const natsConf = () =>
+      (rendered ??= renderNatsConfig({
+        namespace,
+        replicas,
+        maxFileStoreBytes,
+        maxMemoryStoreBytes,
+        users: users(),
+        tls: tlsSecret !== undefined,
+      }));
     const labels = { [Labels.name]: NATS_NAME, [Labels.component]: 'queue' };
     const selector = { [Labels.platformComponent]: 'nats' };
 
@@ -256,7 +317,11 @@ class NatsQueue extends Queue {
           metadata: {
             labels: { ...objectMeta(NATS_NAME, namespace, labels).labels, ...selector },
             // A config change rolls the servers (nats.conf is read at start).
-            annotations: { [Annotations.configHash]: Lazy.any({ produce: () => createHash('sha256').update(natsConf()).digest('hex').slice(0, 16) }) },
+            annotations: {
+              [Annotations.configHash]: Lazy.any({
+                produce: () => createHash('sha256').update(natsConf()).digest('hex').slice(0, 16),
+              }),
+            },
           },
           spec: natsPodSpec({
             image,
@@ -306,7 +371,12 @@ class NatsQueue extends Queue {
             ],
           },
           ...(replicas > 1
-            ? [{ from: [{ podSelector: { matchLabels: { ...selector } } }], ports: [{ protocol: 'TCP', port: NatsPorts.cluster }] }]
+            ? [
+                {
+                  from: [{ podSelector: { matchLabels: { ...selector } } }],
+                  ports: [{ protocol: 'TCP', port: NatsPorts.cluster }],
+                },
+              ]
             : []),
         ],
       },
@@ -325,7 +395,13 @@ class NatsQueue extends Queue {
   }
 }
 
-function natsPodSpec(p: { image: string; cpu: number; memoryBytes: number; passwordEnv: () => Array<Record<string, unknown>>; tlsSecret?: string }): Record<string, unknown> {
+function natsPodSpec(p: {
+  image: string;
+  cpu: number;
+  memoryBytes: number;
+  passwordEnv: () => Array<Record<string, unknown>>;
+  tlsSecret?: string;
+}): Record<string, unknown> {
   const uid = NatsQueueDefaults.uid;
   const monitorProbe = (path: string, periodSeconds: number, failureThreshold: number) => ({
     httpGet: { path, port: NatsPorts.monitor },

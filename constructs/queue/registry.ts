@@ -38,7 +38,9 @@ export function queueAuthEnv(queue: QueueBinding, user: string): Array<Record<st
 }
 
 /** The volume a client pod mounts at NATS_CLIENT_TLS_DIR: only `ca.crt` of the TLS Secret, never the server's key. */
-export function queueClientVolumes(queue: QueueBinding | undefined): Array<{ volume: string; source: Record<string, unknown>; mountPath: string }> {
+export function queueClientVolumes(
+  queue: QueueBinding | undefined,
+): Array<{ volume: string; source: Record<string, unknown>; mountPath: string }> {
   if (!queue?.tls) return [];
   // optional: the local runner (no TLS locally) mounts nothing; in a cluster a missing ca.crt stops the client at start, naming it.
   const secret = { secretName: queue.tls.secretName, items: [{ key: 'ca.crt', path: 'ca.crt' }], optional: true };
@@ -65,7 +67,11 @@ const subscriptions = new WeakMap<QueueConsumer, QueueSubscription[]>();
 export function registerQueue(platform: IConstruct, binding: QueueBinding): void {
   const existing = queues.get(platform);
   if (existing) {
-    throw new ValidationError(platform, `the platform already has a queue (${existing.construct.node.path})`, 'Give the platform one queue');
+    throw new ValidationError(
+      platform,
+      `the platform already has a queue (${existing.construct.node.path})`,
+      'Give the platform one queue',
+    );
   }
   queues.set(platform, binding);
 }

@@ -32,7 +32,11 @@ export class RateLimit {
   /** The route-table form, validated (ValidationError naming `scope`). */
   public policy(scope: IConstruct): RateLimitPolicy {
     if (!Number.isInteger(this.limit) || this.limit <= 0) {
-      throw new ValidationError(scope, `rate limit ${this.limit} is not a positive integer`, 'Give the number of requests allowed per period, at least 1');
+      throw new ValidationError(
+        scope,
+        `rate limit ${this.limit} is not a positive integer`,
+        'Give the number of requests allowed per period, at least 1',
+      );
     }
     const periodMs = this.per?.toMilliseconds?.();
     if (!(typeof periodMs === 'number' && periodMs >= 1 && periodMs <= 86_400_000)) {

@@ -82,36 +82,68 @@ export abstract class RouterAuth {
 
 function checkSecret(scope: IConstruct, name: unknown): string {
   if (typeof name !== 'string' || !isDns1123Subdomain(name)) {
-    throw new ValidationError(scope, `auth secret '${String(name)}' is not a valid Secret name`, 'Use a DNS-1123 subdomain: lower-case letters, digits, "-" and "."');
+    throw new ValidationError(
+      scope,
+      `auth secret '${String(name)}' is not a valid Secret name`,
+      'Use a DNS-1123 subdomain: lower-case letters, digits, "-" and "."',
+    );
   }
   return name;
 }
 
 function jwtPolicy(scope: IConstruct, props: JwtAuthProps): AuthPolicy {
   if (typeof props.issuer !== 'string' || props.issuer === '') {
-    throw new ValidationError(scope, 'RouterAuth.jwt needs an issuer', "Set `issuer` to the token issuer's `iss`, e.g. 'https://login.example.com/'");
+    throw new ValidationError(
+      scope,
+      'RouterAuth.jwt needs an issuer',
+      "Set `issuer` to the token issuer's `iss`, e.g. 'https://login.example.com/'",
+    );
   }
   const audience = typeof props.audience === 'string' ? [props.audience] : [...(props.audience ?? [])];
   if (audience.length === 0 || audience.some((a) => typeof a !== 'string' || a === '')) {
-    throw new ValidationError(scope, 'RouterAuth.jwt needs an audience', 'Set `audience` to the `aud` your tokens carry');
+    throw new ValidationError(
+      scope,
+      'RouterAuth.jwt needs an audience',
+      'Set `audience` to the `aud` your tokens carry',
+    );
   }
   if ((props.jwksUri === undefined) === (props.publicKey === undefined)) {
-    throw new ValidationError(scope, 'RouterAuth.jwt needs exactly one of jwksUri and publicKey', 'Give the issuer JWKS URL, or one public key');
+    throw new ValidationError(
+      scope,
+      'RouterAuth.jwt needs exactly one of jwksUri and publicKey',
+      'Give the issuer JWKS URL, or one public key',
+    );
   }
   if (props.jwksUri !== undefined && !/^https?:\/\/[^/]/.test(props.jwksUri)) {
-    throw new ValidationError(scope, `RouterAuth.jwt jwksUri '${props.jwksUri}' is not an http(s) URL`, 'Use the https:// URL of the JWKS');
+    throw new ValidationError(
+      scope,
+      `RouterAuth.jwt jwksUri '${props.jwksUri}' is not an http(s) URL`,
+      'Use the https:// URL of the JWKS',
+    );
   }
   const algorithms = [...(props.algorithms ?? ['RS256', 'ES256', 'EdDSA'])];
   const bad = algorithms.find((a) => !JWT_ALGORITHMS.includes(a));
   if (algorithms.length === 0 || bad !== undefined) {
-    throw new ValidationError(scope, `RouterAuth.jwt algorithm '${String(bad)}' is not accepted`, `Use asymmetric algorithms: ${JWT_ALGORITHMS.join(', ')} (none and HS* are refused)`);
+    throw new ValidationError(
+      scope,
+      `RouterAuth.jwt algorithm '${String(bad)}' is not accepted`,
+      `Use asymmetric algorithms: ${JWT_ALGORITHMS.join(', ')} (none and HS* are refused)`,
+    );
   }
   const skew = (props.clockSkew ?? Duration.seconds(30)).toSeconds();
   if (!(skew >= 0 && skew <= MAX_JWT_CLOCK_SKEW_SECONDS)) {
-    throw new ValidationError(scope, `RouterAuth.jwt clockSkew of ${skew} s is out of range`, `Use at most ${MAX_JWT_CLOCK_SKEW_SECONDS} seconds`);
+    throw new ValidationError(
+      scope,
+      `RouterAuth.jwt clockSkew of ${skew} s is out of range`,
+      `Use at most ${MAX_JWT_CLOCK_SKEW_SECONDS} seconds`,
+    );
   }
   return {
-    type: 'jwt', issuer: props.issuer, audience, algorithms, clockSkewSeconds: skew,
+    type: 'jwt',
+    issuer: props.issuer,
+    audience,
+    algorithms,
+    clockSkewSeconds: skew,
     ...(props.jwksUri !== undefined ? { jwksUri: props.jwksUri } : { publicKey: props.publicKey as string }),
     ...(props.requiredScopes ? { requiredScopes: [...props.requiredScopes] } : {}),
     ...(props.requiredClaims ? { requiredClaims: { ...props.requiredClaims } } : {}),

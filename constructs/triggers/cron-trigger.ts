@@ -1,5 +1,17 @@
 import { ApiObject, Duration } from 'cdk8s';
-import { Annotations, CronEnv, Labels, NODE_UID, Paths, QueueEnv, SCHEDULE_HINT, TIME_ZONE_HINT, cronSubject, timeZoneProblem, type QueueSubscription } from '../../src/contract';
+import {
+  Annotations,
+  CronEnv,
+  Labels,
+  NODE_UID,
+  Paths,
+  QueueEnv,
+  SCHEDULE_HINT,
+  TIME_ZONE_HINT,
+  cronSubject,
+  timeZoneProblem,
+  type QueueSubscription,
+} from '../../src/contract';
 import { checkSchedule } from '../schedule';
 import { ValidationError } from '../errors';
 import type { FunctionBase, ITrigger } from '../function-base';
@@ -7,7 +19,15 @@ import { checkOptions, integerOption, resolvedOptions, TriggerProblem, type Chec
 import { objectMeta } from '../metadata';
 import { podBundle, type PodBundle } from '../pod-code';
 import { CRON_CONFIGMAP, durableNames } from '../queue/names';
-import { ackWaitFor, addQueueSubscription, queueAuthEnv, queueClientVolumes, queueConfigJson, queueOf, runsKubefaasRuntime } from '../queue/registry';
+import {
+  ackWaitFor,
+  addQueueSubscription,
+  queueAuthEnv,
+  queueClientVolumes,
+  queueConfigJson,
+  queueOf,
+  runsKubefaasRuntime,
+} from '../queue/registry';
 import { NatsUserNames } from '../queue/nats-auth';
 import { isDns1123Label } from '../validation';
 import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
@@ -133,7 +153,11 @@ export class CronTrigger implements ITrigger {
     }
     const id = `CronTrigger-${r.name}`;
     if (fn.node.tryFindChild(id)) {
-      throw new ValidationError(fn, `${what}: the function already has a cron trigger named '${r.name}'`, 'Give each CronTrigger of a function its own `name`');
+      throw new ValidationError(
+        fn,
+        `${what}: the function already has a cron trigger named '${r.name}'`,
+        'Give each CronTrigger of a function its own `name`',
+      );
     }
 
     const platform = fn.platform;
@@ -149,9 +173,15 @@ export class CronTrigger implements ITrigger {
       { name: CronEnv.TIMEOUT_MS, value: String(timeoutMs) },
     ];
     // Unique per scheduled run: a retried pod of the same Job delivers a tick with the same id (de-duplicated).
-    const jobName = { name: CronEnv.JOB_NAME, valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } } };
+    const jobName = {
+      name: CronEnv.JOB_NAME,
+      valueFrom: { fieldRef: { fieldPath: "metadata.labels['batch.kubernetes.io/job-name']" } },
+    };
     if (viaQueue) {
-      env.push({ name: QueueEnv.NATS_URL, value: queue.url }, { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(queue.config) });
+      env.push(
+        { name: QueueEnv.NATS_URL, value: queue.url },
+        { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(queue.config) },
+      );
       env.push(...queueAuthEnv(queue, NatsUserNames.cron));
       const subscription: QueueSubscription = {
         kind: 'cron',
@@ -174,7 +204,10 @@ export class CronTrigger implements ITrigger {
     const tlsVolumes = viaQueue ? queueClientVolumes(queue) : [];
     const labels = { [Labels.name]: cronJobName, [Labels.component]: 'cron' };
     // Not the function's selector label: the function's Service must never route to a cron pod.
-    const podLabels = { ...objectMeta(cronJobName, platform.namespace, labels).labels, [Labels.platformComponent]: 'cron' };
+    const podLabels = {
+      ...objectMeta(cronJobName, platform.namespace, labels).labels,
+      [Labels.platformComponent]: 'cron',
+    };
     new ApiObject(fn, id, {
       apiVersion: 'batch/v1',
       kind: 'CronJob',
@@ -208,7 +241,10 @@ export class CronTrigger implements ITrigger {
                     command: ['node', `${Paths.cronDir}/${Paths.cronFile}`],
                     env: [...env, jobName],
                     resources: {
-                      requests: { cpu: `${CronTriggerDefaults.cpuMillis}m`, memory: `${CronTriggerDefaults.memoryBytes / (1024 * 1024)}Mi` },
+                      requests: {
+                        cpu: `${CronTriggerDefaults.cpuMillis}m`,
+                        memory: `${CronTriggerDefaults.memoryBytes / (1024 * 1024)}Mi`,
+                      },
                       limits: { memory: `${CronTriggerDefaults.memoryBytes / (1024 * 1024)}Mi` },
                     },
                     securityContext: restrictedContainerSecurity(),
@@ -261,17 +297,26 @@ function resolve(p: CronTriggerProps): Resolved {
   }
   const name = p.name ?? CronTriggerDefaults.name;
   if (typeof name !== 'string' || !isDns1123Label(name)) {
-    throw new TriggerProblem(`name '${String(name)}' is not a DNS-1123 label`, 'Use lower-case letters, digits and "-", starting and ending with a letter or digit');
+    throw new TriggerProblem(
+      `name '${String(name)}' is not a DNS-1123 label`,
+      'Use lower-case letters, digits and "-", starting and ending with a letter or digit',
+    );
   }
   const concurrencyPolicy = p.concurrencyPolicy ?? CronTriggerDefaults.concurrencyPolicy;
   if (!POLICIES.includes(concurrencyPolicy)) {
-    throw new TriggerProblem(`concurrencyPolicy '${String(concurrencyPolicy)}' is not one of ${POLICIES.join(', ')}`, 'Use Forbid (default), Allow or Replace');
+    throw new TriggerProblem(
+      `concurrencyPolicy '${String(concurrencyPolicy)}' is not one of ${POLICIES.join(', ')}`,
+      'Use Forbid (default), Allow or Replace',
+    );
   }
   let startingDeadlineSeconds: number | undefined;
   if (p.startingDeadline !== undefined) {
     const seconds = p.startingDeadline instanceof Duration ? p.startingDeadline.toSeconds({ integral: false }) : NaN;
     if (!Number.isInteger(seconds) || seconds < 10) {
-      throw new TriggerProblem('startingDeadline must be a whole number of seconds, at least 10 (the CronJob controller checks every 10 s)', 'Use e.g. Duration.minutes(5)');
+      throw new TriggerProblem(
+        'startingDeadline must be a whole number of seconds, at least 10 (the CronJob controller checks every 10 s)',
+        'Use e.g. Duration.minutes(5)',
+      );
     }
     startingDeadlineSeconds = seconds;
   }
@@ -280,11 +325,18 @@ function resolve(p: CronTriggerProps): Resolved {
     try {
       data = JSON.stringify(p.data);
     } catch (err) {
-      throw new TriggerProblem(`data cannot be JSON-encoded: ${(err as Error).message}`, 'Pass plain JSON data (no cycles, no BigInt)');
+      throw new TriggerProblem(
+        `data cannot be JSON-encoded: ${(err as Error).message}`,
+        'Pass plain JSON data (no cycles, no BigInt)',
+      );
     }
-    if (typeof data !== 'string') throw new TriggerProblem('data must be a JSON value', 'Pass a string, a number, an object or an array');
+    if (typeof data !== 'string')
+      throw new TriggerProblem('data must be a JSON value', 'Pass a string, a number, an object or an array');
     if (Buffer.byteLength(data) > MAX_DATA_BYTES) {
-      throw new TriggerProblem(`data is ${Buffer.byteLength(data)} bytes, over the ${MAX_DATA_BYTES} allowed`, 'Keep tick data small; put large inputs in a ConfigMap or object store and pass a reference');
+      throw new TriggerProblem(
+        `data is ${Buffer.byteLength(data)} bytes, over the ${MAX_DATA_BYTES} allowed`,
+        'Keep tick data small; put large inputs in a ConfigMap or object store and pass a reference',
+      );
     }
   }
   return {
@@ -293,8 +345,14 @@ function resolve(p: CronTriggerProps): Resolved {
     name,
     concurrencyPolicy,
     ...(startingDeadlineSeconds !== undefined ? { startingDeadlineSeconds } : {}),
-    successfulJobsHistoryLimit: p.successfulJobsHistoryLimit === undefined ? CronTriggerDefaults.successfulJobsHistoryLimit : integerOption('successfulJobsHistoryLimit', p.successfulJobsHistoryLimit, 0, 100),
-    failedJobsHistoryLimit: p.failedJobsHistoryLimit === undefined ? CronTriggerDefaults.failedJobsHistoryLimit : integerOption('failedJobsHistoryLimit', p.failedJobsHistoryLimit, 0, 100),
+    successfulJobsHistoryLimit:
+      p.successfulJobsHistoryLimit === undefined
+        ? CronTriggerDefaults.successfulJobsHistoryLimit
+        : integerOption('successfulJobsHistoryLimit', p.successfulJobsHistoryLimit, 0, 100),
+    failedJobsHistoryLimit:
+      p.failedJobsHistoryLimit === undefined
+        ? CronTriggerDefaults.failedJobsHistoryLimit
+        : integerOption('failedJobsHistoryLimit', p.failedJobsHistoryLimit, 0, 100),
     ...(data !== undefined ? { data } : {}),
   };
 }

@@ -54,13 +54,21 @@ export class HttpTrigger implements ITrigger {
   private methods(fn: FunctionBase, methods: HttpTriggerProps['methods']): HttpMethod[] {
     if (methods === undefined) return [...HTTP_METHODS];
     if (!Array.isArray(methods) || methods.length === 0) {
-      throw new ValidationError(fn, `HTTP trigger on '${this.props.path}' has an empty method list`, 'Omit `methods` for all methods, or list some');
+      throw new ValidationError(
+        fn,
+        `HTTP trigger on '${this.props.path}' has an empty method list`,
+        'Omit `methods` for all methods, or list some',
+      );
     }
     const out: HttpMethod[] = [];
     for (const m of methods) {
       const upper = typeof m === 'string' ? (m.toUpperCase() as HttpMethod) : undefined;
       if (!upper || !HTTP_METHODS.includes(upper)) {
-        throw new ValidationError(fn, `HTTP trigger on '${this.props.path}' has an unsupported method '${String(m)}'`, `Use ${HTTP_METHODS.join(', ')}`);
+        throw new ValidationError(
+          fn,
+          `HTTP trigger on '${this.props.path}' has an unsupported method '${String(m)}'`,
+          `Use ${HTTP_METHODS.join(', ')}`,
+        );
       }
       if (!out.includes(upper)) out.push(upper);
     }
@@ -70,7 +78,11 @@ export class HttpTrigger implements ITrigger {
   private host(fn: FunctionBase, host: unknown): string {
     const lower = typeof host === 'string' ? host.toLowerCase() : '';
     if (!isRouteHost(lower)) {
-      throw new ValidationError(fn, `HTTP trigger on '${this.props.path}' has an invalid host '${String(host)}'`, 'Give an exact DNS name without port or scheme, e.g. api.example.com');
+      throw new ValidationError(
+        fn,
+        `HTTP trigger on '${this.props.path}' has an invalid host '${String(host)}'`,
+        'Give an exact DNS name without port or scheme, e.g. api.example.com',
+      );
     }
     return lower;
   }

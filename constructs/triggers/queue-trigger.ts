@@ -102,7 +102,11 @@ export class QueueTrigger implements ITrigger {
     }
     const errorTopic = r.errorTopic ?? QueueTriggerDefaults.deadLetterTopic(fn.functionName);
     if (errorTopic === r.topic || r.responseTopic === r.topic) {
-      throw new ValidationError(fn, `${what}: the ${errorTopic === r.topic ? 'errorTopic' : 'responseTopic'} is the consumed topic itself, which would loop forever`, 'Publish results and failures to another topic');
+      throw new ValidationError(
+        fn,
+        `${what}: the ${errorTopic === r.topic ? 'errorTopic' : 'responseTopic'} is the consumed topic itself, which would loop forever`,
+        'Publish results and failures to another topic',
+      );
     }
     const subscription: QueueSubscription = {
       kind: 'topic',
@@ -122,36 +126,58 @@ export class QueueTrigger implements ITrigger {
 }
 
 function topic(what: string, value: unknown): string {
-  if (typeof value !== 'string') throw new TriggerProblem(`${what} must be a string, got ${typeof value}`, 'Give a topic name such as "orders" or "orders.created"');
+  if (typeof value !== 'string')
+    throw new TriggerProblem(
+      `${what} must be a string, got ${typeof value}`,
+      'Give a topic name such as "orders" or "orders.created"',
+    );
   try {
     assertTopicName(value);
   } catch (err) {
-    throw new TriggerProblem(`${what}: ${(err as Error).message}`, 'Give a topic name such as "orders" or "orders.created"');
+    throw new TriggerProblem(
+      `${what}: ${(err as Error).message}`,
+      'Give a topic name such as "orders" or "orders.created"',
+    );
   }
   return value;
 }
 
 function resolve(p: QueueTriggerProps): Resolved {
   const ordered = p.ordered ?? false;
-  if (typeof ordered !== 'boolean') throw new TriggerProblem('ordered must be true or false', 'Set ordered: true for one-at-a-time processing');
+  if (typeof ordered !== 'boolean')
+    throw new TriggerProblem('ordered must be true or false', 'Set ordered: true for one-at-a-time processing');
   const main = topic('topic', p.topic);
   let maxInFlight = ordered ? 1 : QueueTriggerDefaults.maxInFlight;
   if (p.maxInFlight !== undefined) {
     maxInFlight = integerOption('maxInFlight', p.maxInFlight, 1, 1000);
     if (ordered && maxInFlight !== 1) {
-      throw new TriggerProblem(`an ordered trigger handles one message at a time, but maxInFlight is ${maxInFlight}`, 'Drop maxInFlight or set ordered: false');
+      throw new TriggerProblem(
+        `an ordered trigger handles one message at a time, but maxInFlight is ${maxInFlight}`,
+        'Drop maxInFlight or set ordered: false',
+      );
     }
   }
-  const maxRetries = p.maxRetries === undefined ? QueueTriggerDefaults.maxRetries : integerOption('maxRetries', p.maxRetries, 0, 100);
+  const maxRetries =
+    p.maxRetries === undefined ? QueueTriggerDefaults.maxRetries : integerOption('maxRetries', p.maxRetries, 0, 100);
   const backoff = p.backoff ?? QueueTriggerDefaults.backoff.slice(0, Math.max(1, maxRetries));
-  if (!Array.isArray(backoff) || backoff.length === 0) throw new TriggerProblem('backoff must list at least one delay', 'Omit backoff, or give e.g. [Duration.seconds(1), Duration.seconds(10)]');
+  if (!Array.isArray(backoff) || backoff.length === 0)
+    throw new TriggerProblem(
+      'backoff must list at least one delay',
+      'Omit backoff, or give e.g. [Duration.seconds(1), Duration.seconds(10)]',
+    );
   if (p.backoff !== undefined && backoff.length > Math.max(1, maxRetries)) {
-    throw new TriggerProblem(`backoff has ${backoff.length} delays but maxRetries is ${maxRetries}`, 'Give at most one delay per retry (the last one repeats)');
+    throw new TriggerProblem(
+      `backoff has ${backoff.length} delays but maxRetries is ${maxRetries}`,
+      'Give at most one delay per retry (the last one repeats)',
+    );
   }
   const backoffMs = backoff.map((d, i) => {
     const ms = d instanceof Duration ? d.toMilliseconds({ integral: false }) : NaN;
     if (!Number.isInteger(ms) || ms < 0 || ms > MAX_BACKOFF_MS) {
-      throw new TriggerProblem(`backoff[${i}] must be a whole number of milliseconds between 0 and 1 hour`, 'Use e.g. Duration.seconds(5)');
+      throw new TriggerProblem(
+        `backoff[${i}] must be a whole number of milliseconds between 0 and 1 hour`,
+        'Use e.g. Duration.seconds(5)',
+      );
     }
     return ms;
   });

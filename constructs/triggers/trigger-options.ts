@@ -20,8 +20,7 @@ export class TriggerProblem extends Error {
 
 /** Options checked at construction: the resolved value, or the problem to report on bind. */
 export type CheckedOptions<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly problem: string; readonly fix: string };
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string; readonly fix: string };
 
 /** Runs `resolve` (which throws TriggerProblem on bad options) and keeps its outcome for `bind`. */
 export function checkOptions<T>(resolve: () => T): CheckedOptions<T> {

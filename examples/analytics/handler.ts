@@ -18,7 +18,10 @@ function redis(): Promise<Client> {
       password: process.env.REDIS_PASSWORD || undefined,
       // Fail within the function's timeout when Redis is down (a clear 500), instead of waiting
       // for reconnects until the runtime gives up with a 504.
-      socket: { connectTimeout: 2000, reconnectStrategy: (retries) => (retries >= 3 ? new Error('redis is unreachable') : 200 * (retries + 1)) },
+      socket: {
+        connectTimeout: 2000,
+        reconnectStrategy: (retries) => (retries >= 3 ? new Error('redis is unreachable') : 200 * (retries + 1)),
+      },
     });
     c.on('error', () => {
       /* reconnects on its own; each failed command still rejects and maps to a 500 */

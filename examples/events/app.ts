@@ -9,7 +9,17 @@
  */
 import * as path from 'node:path';
 import { App } from 'cdk8s';
-import { Code, CronTrigger, Duration, HttpTrigger, NodeFunction, Platform, Queue, QueueTrigger, Size } from '../../constructs';
+import {
+  Code,
+  CronTrigger,
+  Duration,
+  HttpTrigger,
+  NodeFunction,
+  Platform,
+  Queue,
+  QueueTrigger,
+  Size,
+} from '../../constructs';
 
 export function addEventExamples(platform: Platform): void {
   new NodeFunction(platform, 'order-intake', {
@@ -30,7 +40,9 @@ export function addEventExamples(platform: Platform): void {
   });
   new NodeFunction(platform, 'report', {
     code: Code.fromAsset(path.join(__dirname, 'report.ts')),
-    triggers: [new CronTrigger({ schedule: '0 * * * *', timeZone: 'UTC', name: 'hourly', data: { report: 'orders-per-hour' } })],
+    triggers: [
+      new CronTrigger({ schedule: '0 * * * *', timeZone: 'UTC', name: 'hourly', data: { report: 'orders-per-hour' } }),
+    ],
   });
 }
 

@@ -6,5 +6,5 @@ import type { FunctionEvent } from 'kubefaas';
  */
 export default function hello(event: FunctionEvent): string {
   const body = event.text();
-  return body.length > 0 ? `Yeah, ${body}` : process.env.TARGET ?? 'Yeah, it works!!!';
+  return body.length > 0 ? `Yeah, ${body}` : (process.env.TARGET ?? 'Yeah, it works!!!');
 }

@@ -13,13 +13,12 @@
 // Knobs: BENCH_SECONDS (per throughput measurement, default 4), BENCH_CONNECTIONS (default 32),
 // BENCH_ROUNDS (default 3), BENCH_ASYNC_RATE (latency run, req/s, default 300),
 // BENCH_LATENCY_SECONDS (default 3), BENCH_LOAD_GENERATOR=autocannon (skip wrk).
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, createServer, request } from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createLoadGenerator } from './http-load.mjs';
 import { cpuMs, freePort, median, num, percentile, root, spawnLogged, startNats } from './support.mjs';
 
@@ -65,7 +64,10 @@ function renderedQueueEnv(natsUrl) {
   const routerName = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name !== FUNCTION)?.metadata.name;
   const fn = envOf(FUNCTION);
   const router = envOf(routerName);
-  for (const [what, env, keys] of [['function', fn, [QueueEnv.NATS_URL, QueueEnv.QUEUE_CONFIG, QueueEnv.SUBSCRIPTIONS]], ['router', router, [QueueEnv.NATS_URL, QueueEnv.QUEUE_CONFIG]]]) {
+  for (const [what, env, keys] of [
+    ['function', fn, [QueueEnv.NATS_URL, QueueEnv.QUEUE_CONFIG, QueueEnv.SUBSCRIPTIONS]],
+    ['router', router, [QueueEnv.NATS_URL, QueueEnv.QUEUE_CONFIG]],
+  ]) {
     for (const key of keys) if (env[key] === undefined) throw new Error(`the synthesized ${what} has no ${key}`);
   }
   return { fn, router, subscriptions: JSON.parse(fn[QueueEnv.SUBSCRIPTIONS]) };
@@ -75,10 +77,20 @@ function renderedQueueEnv(natsUrl) {
 function timedPost(agent, port, path) {
   return new Promise((done, fail) => {
     const t0 = process.hrtime.bigint();
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) } }, (res) => {
-      res.resume();
-      res.on('end', () => done({ status: res.statusCode, ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => done({ status: res.statusCode, ms: Number(process.hrtime.bigint() - t0) / 1e6 }));
+      },
+    );
     req.on('error', fail);
     req.end(BODY);
   });
@@ -132,44 +144,97 @@ export async function run() {
 
     const fnPort = await freePort();
     const runtime = spawnLogged(dir, 'runtime', [runtimeBundle], {
-      PORT: String(fnPort), KUBEFAAS_FUNCTION_NAME: FUNCTION, KUBEFAAS_HANDLER: join(dir, 'handler.js'), ...env.fn,
+      PORT: String(fnPort),
+      KUBEFAAS_FUNCTION_NAME: FUNCTION,
+      KUBEFAAS_HANDLER: join(dir, 'handler.js'),
+      ...env.fn,
     });
     children.push(runtime);
-    await waitUntil('the runtime to be ready (connected to NATS)', async () => (await fetch(`http://127.0.0.1:${fnPort}/readyz`)).ok);
+    await waitUntil(
+      'the runtime to be ready (connected to NATS)',
+      async () => (await fetch(`http://127.0.0.1:${fnPort}/readyz`)).ok,
+    );
 
     const routerPort = await freePort();
     const routes = join(dir, 'routes.json');
-    writeFileSync(routes, JSON.stringify({ version: 1, functions: { [FUNCTION]: { url: `http://127.0.0.1:${fnPort}`, timeoutMs: 10_000 } }, routes: [] }));
-    const router = spawnLogged(dir, 'router', [routerBundle], { PORT: String(routerPort), KUBEFAAS_ROUTES: routes, ...env.router });
+    writeFileSync(
+      routes,
+      JSON.stringify({
+        version: 1,
+        functions: { [FUNCTION]: { url: `http://127.0.0.1:${fnPort}`, timeoutMs: 10_000 } },
+        routes: [],
+      }),
+    );
+    const router = spawnLogged(dir, 'router', [routerBundle], {
+      PORT: String(routerPort),
+      KUBEFAAS_ROUTES: routes,
+      ...env.router,
+    });
     children.push(router);
     const syncPath = `/function/${FUNCTION}`;
     const asyncPath = `/async-function/${FUNCTION}`;
     const agent = new Agent({ keepAlive: true });
-    await waitUntil('the router to accept async calls', async () => (await timedPost(agent, routerPort, asyncPath)).status === 202);
+    await waitUntil(
+      'the router to accept async calls',
+      async () => (await timedPost(agent, routerPort, asyncPath)).status === 202,
+    );
     agent.destroy();
 
     nc = await nats.connect({ servers: server.url });
-    console.log(`function: ${FUNCTION} on lib/pod/runtime.js (trivial handler), consuming ${asyncSub.subject} (durable ${asyncSub.durable}, ${asyncSub.maxInFlight} in flight)`);
-    console.log(`throughput: ${generator.describe}, POST ${Buffer.byteLength(BODY)}-byte JSON body, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds (alternating order)`);
+    console.log(
+      `function: ${FUNCTION} on lib/pod/runtime.js (trivial handler), consuming ${asyncSub.subject} (durable ${asyncSub.durable}, ${asyncSub.maxInFlight} in flight)`,
+    );
+    console.log(
+      `throughput: ${generator.describe}, POST ${Buffer.byteLength(BODY)}-byte JSON body, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds (alternating order)`,
+    );
     // CPU per request of each process (µs): unlike req/s it barely depends on what else runs on the
     // machine, so it shows where an async call costs more than a sync one.
     const pids = { router: router.pid, runtime: runtime.pid, nats: server.proc.pid };
     const load = async (path) => {
       const before = Object.values(pids).map(cpuMs);
-      const result = await generator.run(`http://127.0.0.1:${routerPort}${path}`, { seconds, connections, method: 'POST', body: BODY, headers: { 'content-type': 'application/json' } });
+      const result = await generator.run(`http://127.0.0.1:${routerPort}${path}`, {
+        seconds,
+        connections,
+        method: 'POST',
+        body: BODY,
+        headers: { 'content-type': 'application/json' },
+      });
       const after = Object.values(pids).map(cpuMs);
       const known = before.concat(after).every((v) => v !== undefined);
-      const perRequest = known ? Object.fromEntries(Object.keys(pids).map((name, i) => [name, ((after[i] - before[i]) * 1000) / result.requests])) : undefined;
-      const cpu = perRequest ? Object.entries(perRequest).map(([name, us]) => `${name} ${us.toFixed(0)}`).join(', ') : 'unknown';
+      const perRequest = known
+        ? Object.fromEntries(
+            Object.keys(pids).map((name, i) => [name, ((after[i] - before[i]) * 1000) / result.requests]),
+          )
+        : undefined;
+      const cpu = perRequest
+        ? Object.entries(perRequest)
+            .map(([name, us]) => `${name} ${us.toFixed(0)}`)
+            .join(', ')
+        : 'unknown';
       return { ...result, cpu, perRequest };
     };
     // Warm both paths (JIT, keep-alive pools, the KV bucket binding).
-    await generator.run(`http://127.0.0.1:${routerPort}${syncPath}`, { seconds: 1, connections, method: 'POST', body: BODY });
-    await generator.run(`http://127.0.0.1:${routerPort}${asyncPath}`, { seconds: 1, connections, method: 'POST', body: BODY });
+    await generator.run(`http://127.0.0.1:${routerPort}${syncPath}`, {
+      seconds: 1,
+      connections,
+      method: 'POST',
+      body: BODY,
+    });
+    await generator.run(`http://127.0.0.1:${routerPort}${asyncPath}`, {
+      seconds: 1,
+      connections,
+      method: 'POST',
+      body: BODY,
+    });
 
     // Every measurement starts from an idle queue: calls accepted in an async measurement are still
     // being run by the function afterwards, and would otherwise slow the next sync measurement.
-    const idle = () => waitUntil('the function to run the accepted calls', async () => (await backlog(nc, config.callsStream, asyncSub.durable)) === 0, 300_000);
+    const idle = () =>
+      waitUntil(
+        'the function to run the accepted calls',
+        async () => (await backlog(nc, config.callsStream, asyncSub.durable)) === 0,
+        300_000,
+      );
     const measure = async (path) => {
       await idle();
       return load(path);
@@ -184,25 +249,39 @@ export async function run() {
       const syncRun = first ?? (await measure(syncPath));
       accepted += asyncRun.requests;
       ratios.push(asyncRun.rps / syncRun.rps);
-      if (syncRun.perRequest && asyncRun.perRequest) routerCpuRatios.push(syncRun.perRequest.router / asyncRun.perRequest.router);
+      if (syncRun.perRequest && asyncRun.perRequest)
+        routerCpuRatios.push(syncRun.perRequest.router / asyncRun.perRequest.router);
       console.log(
         `  round ${round}: sync ${syncRun.rps.toFixed(0)} req/s, async ${asyncRun.rps.toFixed(0)} 202/s, ratio ${(asyncRun.rps / syncRun.rps).toFixed(2)}; ` +
           `CPU us/req sync: ${syncRun.cpu}; async (the function consuming meanwhile): ${asyncRun.cpu}`,
       );
     }
     const ratio = median(ratios);
-    console.log(`async accept / sync rate (median of rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}): ${ratio.toFixed(2)} (target >= 0.5) ${ratio >= 0.5 ? 'OK' : 'BELOW TARGET'}`);
+    console.log(
+      `async accept / sync rate (median of rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}): ${ratio.toFixed(2)} (target >= 0.5) ${ratio >= 0.5 ? 'OK' : 'BELOW TARGET'}`,
+    );
     // Here router, function and NATS share two cores; in a cluster they run in separate pods, and the
     // router's accept rate is bound by the router's own CPU per request.
     const routerCpuRatio = routerCpuRatios.length === rounds ? median(routerCpuRatios) : undefined;
-    if (routerCpuRatio !== undefined) console.log(`router CPU per request, sync / async (median): ${routerCpuRatio.toFixed(2)} (the ratio if the router's CPU were the only limit)`);
+    if (routerCpuRatio !== undefined)
+      console.log(
+        `router CPU per request, sync / async (median): ${routerCpuRatio.toFixed(2)} (the ratio if the router's CPU were the only limit)`,
+      );
 
     // The function works off the backlog of accepted calls before the latency run (which should see an idle queue).
     const drainStarted = Date.now();
-    await waitUntil('the function to run the accepted calls', async () => (await backlog(nc, config.callsStream, asyncSub.durable)) === 0, 300_000);
-    console.log(`backlog: ${accepted} calls accepted under load were run by the function within ${((Date.now() - drainStarted) / 1000).toFixed(1)} s after the last round`);
+    await waitUntil(
+      'the function to run the accepted calls',
+      async () => (await backlog(nc, config.callsStream, asyncSub.durable)) === 0,
+      300_000,
+    );
+    console.log(
+      `backlog: ${accepted} calls accepted under load were run by the function within ${((Date.now() - drainStarted) / 1000).toFixed(1)} s after the last round`,
+    );
 
-    console.log(`latency: ${rate} req/s fixed rate, ${latencySeconds} s per path, ${rounds} rounds, keep-alive open-loop client, per-request hrtime`);
+    console.log(
+      `latency: ${rate} req/s fixed rate, ${latencySeconds} s per path, ${rounds} rounds, keep-alive open-loop client, per-request hrtime`,
+    );
     const p50s = [];
     const p99s = [];
     for (let round = 1; round <= rounds; round++) {
@@ -218,7 +297,9 @@ export async function run() {
     const p50 = median(p50s);
     const p99 = median(p99s);
     console.log(`enqueue latency (median of rounds): p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`);
-    const errors = readFileSync(join(dir, 'router.log'), 'utf8').split('\n').filter((l) => l.includes('"level":"error"'));
+    const errors = readFileSync(join(dir, 'router.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"level":"error"'));
     if (errors.length > 0) console.log(`router logged ${errors.length} errors, first: ${errors[0]}`);
     return { ratio, ratios, routerCpuRatio, enqueueP50: p50, enqueueP99: p99 };
   } finally {

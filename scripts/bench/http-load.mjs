@@ -39,7 +39,8 @@ export function createLoadGenerator() {
   if (wrkOnPath()) return wrkGenerator();
   return {
     name: 'autocannon',
-    describe: 'autocannon (in the benchmark process; wrk is not on PATH, so the load generator takes a large share of the CPU: install wrk for steadier ratios)',
+    describe:
+      'autocannon (in the benchmark process; wrk is not on PATH, so the load generator takes a large share of the CPU: install wrk for steadier ratios)',
     run: runAutocannon,
     close() {},
   };
@@ -55,7 +56,8 @@ function wrkGenerator() {
     if (method === undefined && body === undefined && headers === undefined) return plain;
     const setup = [`wrk.method = ${luaString(method ?? 'GET')}`];
     if (body !== undefined) setup.push(`wrk.body = ${luaString(body)}`);
-    for (const [name, value] of Object.entries(headers ?? {})) setup.push(`wrk.headers[${luaString(name)}] = ${luaString(value)}`);
+    for (const [name, value] of Object.entries(headers ?? {}))
+      setup.push(`wrk.headers[${luaString(name)}] = ${luaString(value)}`);
     const source = `${setup.join('\n')}\n${WRK_DONE_SCRIPT}`;
     if (!scripts.has(source)) {
       const file = join(dir, `request-${scripts.size}.lua`);
@@ -88,7 +90,9 @@ function luaString(text) {
 function runWrk(script, url, { seconds, connections }) {
   const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, url];
   return new Promise((resolveRun, reject) => {
-    const child = spawn('sh', ['-c', 'wrk "$@"; status=$?; times; exit $status', 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('sh', ['-c', 'wrk "$@"; status=$?; times; exit $status', 'sh', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));
@@ -100,7 +104,11 @@ function runWrk(script, url, { seconds, connections }) {
       const r = JSON.parse(line.slice('KUBEFAAS_WRK '.length));
       const failures = r.connectErrors + r.readErrors + r.writeErrors + r.statusErrors + r.timeouts;
       if (failures > 0) {
-        return reject(new Error(`load on ${url}: ${r.statusErrors} non-2xx/3xx answers, ${failures - r.statusErrors} socket errors or timeouts`));
+        return reject(
+          new Error(
+            `load on ${url}: ${r.statusErrors} non-2xx/3xx answers, ${failures - r.statusErrors} socket errors or timeouts`,
+          ),
+        );
       }
       resolveRun({
         rps: r.requests / (r.durationUs / 1e6),
@@ -115,7 +123,11 @@ function runWrk(script, url, { seconds, connections }) {
 
 /** The second line of `times` output: children's user and system time, e.g. `0m1.230s 0m0.450s`. */
 function childrenCpuMs(output) {
-  const times = output.trim().split('\n').slice(-1)[0].match(/(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/);
+  const times = output
+    .trim()
+    .split('\n')
+    .slice(-1)[0]
+    .match(/(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s/);
   if (times === null) return undefined;
   return (Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4])) * 1000;
 }

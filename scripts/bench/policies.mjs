@@ -65,7 +65,11 @@ export async function run() {
       {
         label: 'API key + per-client limit',
         headers: { 'x-api-key': API_KEY },
-        router: await startRouter(dir, upstream.port, 1, { name: 'apikey', env, policies: { auth: { type: 'apiKeys', secret: 'bench-keys' }, rateLimits: LIMIT, trustedProxies: 0 } }),
+        router: await startRouter(dir, upstream.port, 1, {
+          name: 'apikey',
+          env,
+          policies: { auth: { type: 'apiKeys', secret: 'bench-keys' }, rateLimits: LIMIT, trustedProxies: 0 },
+        }),
       },
       {
         label: 'JWT (static key, cached) + per-client limit',
@@ -73,7 +77,14 @@ export async function run() {
         router: await startRouter(dir, upstream.port, 1, {
           name: 'jwt',
           policies: {
-            auth: { type: 'jwt', issuer: 'https://login.bench/', audience: ['fn'], publicKey: publicKey.export({ type: 'spki', format: 'pem' }), algorithms: ['ES256'], clockSkewSeconds: 30 },
+            auth: {
+              type: 'jwt',
+              issuer: 'https://login.bench/',
+              audience: ['fn'],
+              publicKey: publicKey.export({ type: 'spki', format: 'pem' }),
+              algorithms: ['ES256'],
+              clockSkewSeconds: 30,
+            },
             rateLimits: LIMIT,
             trustedProxies: 0,
           },
@@ -84,7 +95,9 @@ export async function run() {
       children.push(v.router.child);
       await until200(v.router.port, v.headers);
     }
-    console.log(`throughput: ${generator.describe}, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds (rotating order)`);
+    console.log(
+      `throughput: ${generator.describe}, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds (rotating order)`,
+    );
     for (const v of variants) await throughput(generator, v.router.port, '/hello', 1, connections, [], v.headers);
     const results = variants.map(() => ({ rps: [], cpu: [] }));
     for (let round = 0; round < rounds; round++) {
@@ -92,7 +105,15 @@ export async function run() {
       for (let k = 0; k < variants.length; k++) {
         const i = (k + round) % variants.length;
         const v = variants[i];
-        const r = await throughput(generator, v.router.port, '/hello', seconds, connections, [upstream.child.pid, v.router.child.pid], v.headers);
+        const r = await throughput(
+          generator,
+          v.router.port,
+          '/hello',
+          seconds,
+          connections,
+          [upstream.child.pid, v.router.child.pid],
+          v.headers,
+        );
         results[i].rps.push(r.rps);
         if (r.cpu) results[i].cpu.push(r.cpu[1]);
         line.push(`${v.label} ${r.rps.toFixed(0)} req/s${r.cpu ? ` (router ${r.cpu[1].toFixed(1)} us/req)` : ''}`);
@@ -105,9 +126,13 @@ export async function run() {
       const ratio = median(results[i].rps.map((rps, r) => rps / base[r]));
       const target = i === 1 ? 0.9 : 0.8;
       out[variants[i].label] = ratio;
-      console.log(`${variants[i].label} / no policies req/s (median of per-round ratios): ${ratio.toFixed(2)} (target >= ${target})`);
+      console.log(
+        `${variants[i].label} / no policies req/s (median of per-round ratios): ${ratio.toFixed(2)} (target >= ${target})`,
+      );
     }
-    for (let i = 0; i < variants.length; i++) if (results[i].cpu.length) console.log(`router CPU ${variants[i].label}: ${median(results[i].cpu).toFixed(1)} us/req (median)`);
+    for (let i = 0; i < variants.length; i++)
+      if (results[i].cpu.length)
+        console.log(`router CPU ${variants[i].label}: ${median(results[i].cpu).toFixed(1)} us/req (median)`);
     return out;
   } finally {
     generator.close();

@@ -120,7 +120,11 @@ const spread = (xs) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixe
 /** The measured configurations: each phase with Node's defaults, and with a larger young generation. */
 function configurations() {
   const configs = [{ label: 'defaults', flags: [] }];
-  if (SEMI_SPACE_MB > 0) configs.push({ label: `--max-semi-space-size=${SEMI_SPACE_MB}`, flags: [`--max-semi-space-size=${SEMI_SPACE_MB}`] });
+  if (SEMI_SPACE_MB > 0)
+    configs.push({
+      label: `--max-semi-space-size=${SEMI_SPACE_MB}`,
+      flags: [`--max-semi-space-size=${SEMI_SPACE_MB}`],
+    });
   return configs;
 }
 
@@ -151,12 +155,17 @@ export async function run() {
     const pul = row('pulumi');
     console.log(`[${config.label}]`);
     console.log(`  cdk8s synth (build + synth + write YAML): ${synth.text}, ${r.synth[0].objects} objects`);
-    console.log(`  pulumi (build + synth in memory + register all, mocks): ${pul.text}, ${r.pulumi[0].registered} resources`);
+    console.log(
+      `  pulumi (build + synth in memory + register all, mocks): ${pul.text}, ${r.pulumi[0].registered} resources`,
+    );
     const ratio = pul.ms / synth.ms;
     const verdict = ratio <= TARGET_RATIO ? 'OK' : 'OVER TARGET';
-    console.log(`  ratio pulumi/synth: wall ${ratio.toFixed(2)}x (target <= ${TARGET_RATIO}x) ${verdict}, cpu ${(pul.cpuMs / synth.cpuMs).toFixed(2)}x, peak RSS ${(pul.rssKb / synth.rssKb).toFixed(2)}x`);
+    console.log(
+      `  ratio pulumi/synth: wall ${ratio.toFixed(2)}x (target <= ${TARGET_RATIO}x) ${verdict}, cpu ${(pul.cpuMs / synth.cpuMs).toFixed(2)}x, peak RSS ${(pul.rssKb / synth.rssKb).toFixed(2)}x`,
+    );
     for (const p of r.pulumi) {
-      if (p.registered !== r.synth[0].objects) throw new Error(`registered ${p.registered} resources for ${r.synth[0].objects} objects`);
+      if (p.registered !== r.synth[0].objects)
+        throw new Error(`registered ${p.registered} resources for ${r.synth[0].objects} objects`);
     }
     objects = r.synth[0].objects;
   }

@@ -134,7 +134,8 @@ async function measure(dir, generator, kinds, { seconds, rounds, connections }, 
         const before = cpuMs(server.pid);
         const sample = await generator.run(`http://127.0.0.1:${server.port}/`, { seconds, connections });
         const after = cpuMs(server.pid);
-        sample.cpuUsPerRequest = before === undefined || after === undefined ? undefined : ((after - before) * 1000) / sample.requests;
+        sample.cpuUsPerRequest =
+          before === undefined || after === undefined ? undefined : ((after - before) * 1000) / sample.requests;
         samples[kind].push(sample);
       } finally {
         await server.stop();
@@ -149,8 +150,12 @@ export async function run(options = {}) {
     seconds: Number(options.seconds ?? process.env.BENCH_SECONDS ?? 5),
     rounds: Number(options.rounds ?? process.env.BENCH_ROUNDS ?? 3),
   };
-  const pythons = { runtime: process.env.BENCH_PYTHON || 'python3', flask: process.env.BENCH_FLASK_PYTHON || '/usr/bin/python3' };
-  if (!pythonHas(pythons.runtime, ['asyncio'])) throw new Error(`${pythons.runtime} cannot be run: install the Debian package python3 (or set BENCH_PYTHON)`);
+  const pythons = {
+    runtime: process.env.BENCH_PYTHON || 'python3',
+    flask: process.env.BENCH_FLASK_PYTHON || '/usr/bin/python3',
+  };
+  if (!pythonHas(pythons.runtime, ['asyncio']))
+    throw new Error(`${pythons.runtime} cannot be run: install the Debian package python3 (or set BENCH_PYTHON)`);
   const withFlask = pythonHas(pythons.flask, ['flask', 'waitress']);
   const dir = mkdtempSync(join(tmpdir(), 'kubefaas-bench-python-'));
   const generator = createLoadGenerator();
@@ -161,8 +166,13 @@ export async function run(options = {}) {
     writeFileSync(join(dir, 'flask_server.py'), FLASK_SERVER);
     const version = spawnSync(pythons.runtime, ['--version'], { encoding: 'utf8' }).stdout.trim();
     const kinds = ['bare', 'runtime-async', 'runtime-sync', ...(withFlask ? ['flask'] : [])];
-    console.log(`python runtime throughput (${version}; ${generator.describe}; ${settings.seconds} s x ${settings.rounds} rounds, alternating; medians):`);
-    if (!withFlask) console.log(`  (Flask + waitress not importable by ${pythons.flask}: apt-get install python3-flask python3-waitress for that comparison)`);
+    console.log(
+      `python runtime throughput (${version}; ${generator.describe}; ${settings.seconds} s x ${settings.rounds} rounds, alternating; medians):`,
+    );
+    if (!withFlask)
+      console.log(
+        `  (Flask + waitress not importable by ${pythons.flask}: apt-get install python3-flask python3-waitress for that comparison)`,
+      );
     const results = {};
     for (const connections of [1, 32]) {
       const samples = await measure(dir, generator, kinds, { ...settings, connections }, pythons);
@@ -173,25 +183,35 @@ export async function run(options = {}) {
           rps: median(list.map((s) => s.rps)),
           p50: median(list.map((s) => s.p50)),
           p99: median(list.map((s) => s.p99)),
-          cpuUsPerRequest: list.every((s) => s.cpuUsPerRequest !== undefined) ? median(list.map((s) => s.cpuUsPerRequest)) : undefined,
+          cpuUsPerRequest: list.every((s) => s.cpuUsPerRequest !== undefined)
+            ? median(list.map((s) => s.cpuUsPerRequest))
+            : undefined,
         };
       }
       console.log(`  c=${connections}:`);
       for (const kind of kinds) {
         const s = summary[kind];
-        console.log(`    ${kind.padEnd(14)} ${f(s.rps, 0).padStart(7)} req/s  p50 ${f(s.p50, 3)} ms  p99 ${f(s.p99, 3)} ms  cpu ${f(s.cpuUsPerRequest, 1)} us/req`);
+        console.log(
+          `    ${kind.padEnd(14)} ${f(s.rps, 0).padStart(7)} req/s  p50 ${f(s.p50, 3)} ms  p99 ${f(s.p99, 3)} ms  cpu ${f(s.cpuUsPerRequest, 1)} us/req`,
+        );
       }
       const ratios = (a, b) => samples[a].map((s, i) => s.rps / samples[b][i].rps);
       for (const kind of ['runtime-async', 'runtime-sync']) {
         const vsBare = ratios(kind, 'bare');
-        console.log(`    ${kind}/bare req/s: rounds ${vsBare.map((r) => f(r)).join(', ')}, median ${f(median(vsBare))} (target >= 0.70)`);
+        console.log(
+          `    ${kind}/bare req/s: rounds ${vsBare.map((r) => f(r)).join(', ')}, median ${f(median(vsBare))} (target >= 0.70)`,
+        );
         if (withFlask) {
           const vsFlask = ratios(kind, 'flask');
-          console.log(`    ${kind}/flask+waitress req/s: rounds ${vsFlask.map((r) => f(r)).join(', ')}, median ${f(median(vsFlask))} (target >= 1.50)`);
+          console.log(
+            `    ${kind}/flask+waitress req/s: rounds ${vsFlask.map((r) => f(r)).join(', ')}, median ${f(median(vsFlask))} (target >= 1.50)`,
+          );
         }
       }
       if (connections === 1) {
-        console.log(`    p50 added over bare: async ${f((summary['runtime-async'].p50 - summary.bare.p50), 3)} ms, sync ${f((summary['runtime-sync'].p50 - summary.bare.p50), 3)} ms (target <= 0.3)`);
+        console.log(
+          `    p50 added over bare: async ${f(summary['runtime-async'].p50 - summary.bare.p50, 3)} ms, sync ${f(summary['runtime-sync'].p50 - summary.bare.p50, 3)} ms (target <= 0.3)`,
+        );
       }
       results[connections] = { summary, samples };
     }
@@ -199,7 +219,9 @@ export async function run(options = {}) {
     await new Promise((r) => setTimeout(r, 500));
     const rss = rssKiB(idle.pid);
     await idle.stop();
-    console.log(`  runtime RSS at idle (after one request): ${rss === undefined ? 'n/a' : `${f(rss / 1024, 1)} MiB`} (target <= 30)`);
+    console.log(
+      `  runtime RSS at idle (after one request): ${rss === undefined ? 'n/a' : `${f(rss / 1024, 1)} MiB`} (target <= 30)`,
+    );
     return { settings, results, idleRssKiB: rss };
   } finally {
     generator.close();

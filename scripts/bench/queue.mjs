@@ -7,15 +7,13 @@
 // Standalone: `node scripts/bench/queue.mjs` (or `npm run bench -- queue`). Needs nats-server on PATH.
 // Knobs: BENCH_QUEUE_MESSAGES (per measurement, default 20000), BENCH_ROUNDS (default 3),
 // BENCH_QUEUE_IN_FLIGHT (default 64).
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { buildSync } from 'esbuild';
-import { freePort, root, startNats } from './support.mjs';
+import { root, startNats } from './support.mjs';
 
 const require = createRequire(join(root, 'package.json'));
 const MESSAGES = Number(process.env.BENCH_QUEUE_MESSAGES ?? 20000);
@@ -26,10 +24,17 @@ const IN_FLIGHT = Number(process.env.BENCH_QUEUE_IN_FLIGHT ?? 64);
 function loadQueueModule(dir) {
   const outfile = join(dir, 'queue.cjs');
   // The queue client plus the contract's queue defaults, as one module.
-  const contents = "export * from './src/queue/index.ts'; export { DEFAULT_QUEUE_CONFIG } from './src/contract/index.ts';";
+  const contents =
+    "export * from './src/queue/index.ts'; export { DEFAULT_QUEUE_CONFIG } from './src/contract/index.ts';";
   buildSync({
-    stdin: { contents, resolveDir: root, loader: 'ts', sourcefile: 'bench-queue.ts' }, outfile, bundle: true, platform: 'node',
-    target: 'node20', format: 'cjs', logLevel: 'error', nodePaths: [join(root, 'node_modules')],
+    stdin: { contents, resolveDir: root, loader: 'ts', sourcefile: 'bench-queue.ts' },
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    logLevel: 'error',
+    nodePaths: [join(root, 'node_modules')],
   });
   return require(outfile);
 }
@@ -45,8 +50,15 @@ async function fill(js, subject, count) {
 
 function subscription(config, name) {
   return {
-    kind: 'topic', subject: `${config.topicsPrefix}.${name}`, durable: `bench_${name}`, trigger: name,
-    maxInFlight: IN_FLIGHT, ackWaitMs: 30000, maxRetries: 3, backoffMs: [100], ordered: false,
+    kind: 'topic',
+    subject: `${config.topicsPrefix}.${name}`,
+    durable: `bench_${name}`,
+    trigger: name,
+    maxInFlight: IN_FLIGHT,
+    ackWaitMs: 30000,
+    maxRetries: 3,
+    backoffMs: [100],
+    ordered: false,
   };
 }
 
@@ -55,11 +67,19 @@ async function expectAllAcked(nc, config, sub) {
   const jsm = await nc.jetstreamManager();
   for (let i = 0; i < 100; i++) {
     const info = await jsm.consumers.info(config.topicsStream, sub.durable);
-    if (info.num_pending === 0 && info.num_ack_pending === 0 && info.num_redelivered === 0 && info.ack_floor.stream_seq === info.delivered.stream_seq) return;
+    if (
+      info.num_pending === 0 &&
+      info.num_ack_pending === 0 &&
+      info.num_redelivered === 0 &&
+      info.ack_floor.stream_seq === info.delivered.stream_seq
+    )
+      return;
     await new Promise((r) => setTimeout(r, 20));
   }
   const info = await jsm.consumers.info(config.topicsStream, sub.durable);
-  throw new Error(`${sub.durable}: not every message was acked once (pending ${info.num_pending}, ack pending ${info.num_ack_pending}, redelivered ${info.num_redelivered})`);
+  throw new Error(
+    `${sub.durable}: not every message was acked once (pending ${info.num_pending}, ack pending ${info.num_ack_pending}, redelivered ${info.num_redelivered})`,
+  );
 }
 
 /** Bare baseline: a durable with the same settings, drained with consume() and one ack per message. */
@@ -104,7 +124,10 @@ async function measureRaw(nc, queue, config, name) {
     if (room >= window / 2) session.pull(room);
   };
   session = new queue.PullSession({
-    nc, stream: config.topicsStream, durable: sub.durable, expiresMs: 5000,
+    nc,
+    stream: config.topicsStream,
+    durable: sub.durable,
+    expiresMs: 5000,
     onMessage: (msg) => {
       msg.ack();
       if (++n === MESSAGES) done();
@@ -152,7 +175,9 @@ export async function run() {
     const nc = await nats.connect({ servers: server.url, noAsyncTraces: true });
     const config = { ...queue.DEFAULT_QUEUE_CONFIG, topicsStream: 'BENCH', topicsPrefix: 'bench' };
     await queue.ensureQueueResources(await nc.jetstreamManager(), config);
-    console.log(`queue: ${MESSAGES} messages per measurement, ${IN_FLIGHT} in flight, ${ROUNDS} rounds (alternating order)`);
+    console.log(
+      `queue: ${MESSAGES} messages per measurement, ${IN_FLIGHT} in flight, ${ROUNDS} rounds (alternating order)`,
+    );
     const rates = { bare: [], raw: [], ours: [] };
     const measure = {
       bare: (name) => measureBare(nats, nc, queue, config, name),
@@ -171,8 +196,12 @@ export async function run() {
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const [ours, bare, raw] = [median(rates.ours), median(rates.bare), median(rates.raw)];
     const ratio = ours / bare;
-    console.log(`queue consumer throughput: ${ours.toFixed(0)} msg/s vs bare pull consumer (nats.js consume + ack) ${bare.toFixed(0)} msg/s vs raw pull + ack (our transport, no handler machinery) ${raw.toFixed(0)} msg/s`);
-    console.log(`ratio ours/bare = ${ratio.toFixed(2)} (target >= 0.7) ${ratio >= 0.7 ? 'OK' : 'BELOW TARGET'}; ours/raw = ${(ours / raw).toFixed(2)}`);
+    console.log(
+      `queue consumer throughput: ${ours.toFixed(0)} msg/s vs bare pull consumer (nats.js consume + ack) ${bare.toFixed(0)} msg/s vs raw pull + ack (our transport, no handler machinery) ${raw.toFixed(0)} msg/s`,
+    );
+    console.log(
+      `ratio ours/bare = ${ratio.toFixed(2)} (target >= 0.7) ${ratio >= 0.7 ? 'OK' : 'BELOW TARGET'}; ours/raw = ${(ours / raw).toFixed(2)}`,
+    );
     return { ours, bare, raw, ratio, rawRatio: ours / raw };
   } finally {
     server?.proc.kill('SIGKILL');

@@ -11,14 +11,23 @@
 // BENCH_ROUNDS (default 3), BENCH_RATE (latency run, req/s, default 500), BENCH_LATENCY_SECONDS
 // (default 2), BENCH_ACCESS_LOG_SAMPLE (router access-log sampling, default 1 = log every request),
 // BENCH_POD_DIR (bundles, default lib/pod), BENCH_LOAD_GENERATOR=autocannon (skip wrk).
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, createServer, get } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, get } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, relative, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createLoadGenerator } from './http-load.mjs';
-import { BARE_SERVER, TRIVIAL_HANDLER, cpuMs, freePort, median, num, percentile, root, spawnLogged } from './support.mjs';
+import {
+  BARE_SERVER,
+  TRIVIAL_HANDLER,
+  cpuMs,
+  freePort,
+  median,
+  num,
+  percentile,
+  root,
+  spawnLogged,
+} from './support.mjs';
 
 const podDir = resolve(root, process.env.BENCH_POD_DIR ?? join('lib', 'pod'));
 const runtimeBundle = join(podDir, 'runtime.js');
@@ -53,7 +62,13 @@ export async function startUpstream(dir) {
       })
     : spawnLogged(dir, 'bare', [join(dir, 'bare.js')], { PORT: String(port) });
   await waitFor200(port, '/');
-  return { port, child, kind: useRuntime ? `runtime bundle (${relative(root, runtimeBundle)}, trivial handler)` : 'bare node:http server (runtime bundle missing)' };
+  return {
+    port,
+    child,
+    kind: useRuntime
+      ? `runtime bundle (${relative(root, runtimeBundle)}, trivial handler)`
+      : 'bare node:http server (runtime bundle missing)',
+  };
 }
 
 /** `extra`: more route-table fields (`policies`) and router environment (bench/policies.mjs). */
@@ -91,7 +106,8 @@ export async function throughput(generator, port, path, seconds, connections, pi
   const before = pids.map(cpuMs);
   const result = await generator.run(`http://127.0.0.1:${port}${path}`, { seconds, connections, headers });
   const after = pids.map(cpuMs);
-  const known = before.every((v) => v !== undefined) && after.every((v) => v !== undefined) && result.generatorCpuMs !== undefined;
+  const known =
+    before.every((v) => v !== undefined) && after.every((v) => v !== undefined) && result.generatorCpuMs !== undefined;
   return {
     rps: result.rps,
     cpu: known ? pids.map((_, i) => ((after[i] - before[i]) * 1000) / result.requests) : undefined,
@@ -153,7 +169,9 @@ export async function run() {
     children.push(router.child);
     console.log(`upstream: ${upstream.kind}`);
     console.log(`router: ${relative(root, routerBundle)}, access log sample ${accessLogSample} (lines to a file)`);
-    console.log(`throughput: ${generator.describe}, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds (alternating order)`);
+    console.log(
+      `throughput: ${generator.describe}, ${connections} connections, ${seconds} s per measurement, ${rounds} rounds (alternating order)`,
+    );
 
     // Warm both paths (JIT, keep-alive pools) before measuring.
     await throughput(generator, upstream.port, '/', 1, connections);
@@ -165,7 +183,9 @@ export async function run() {
     for (let round = 1; round <= rounds; round++) {
       // Alternate which path goes first, so a slow start or end of a neighbour's burst hits both.
       const directFirst = round % 2 === 1;
-      const first = directFirst ? await throughput(generator, upstream.port, '/', seconds, connections, pids) : undefined;
+      const first = directFirst
+        ? await throughput(generator, upstream.port, '/', seconds, connections, pids)
+        : undefined;
       const routed = await throughput(generator, router.port, '/hello', seconds, connections, pids);
       const direct = first ?? (await throughput(generator, upstream.port, '/', seconds, connections, pids));
       ratios.push(routed.rps / direct.rps);
@@ -176,27 +196,45 @@ export async function run() {
         // Every process on these paths shares the same CPUs, so when CPU-bound, req/s is inversely
         // proportional to the CPU all of them spend per request (the load generator included).
         const implied = (direct.generatorCpu + fnDirect) / (routed.generatorCpu + fnRouted + routerCost);
-        cpuRounds.push({ fnDirect, fnRouted, router: routerCost, generatorDirect: direct.generatorCpu, generatorRouted: routed.generatorCpu, implied });
+        cpuRounds.push({
+          fnDirect,
+          fnRouted,
+          router: routerCost,
+          generatorDirect: direct.generatorCpu,
+          generatorRouted: routed.generatorCpu,
+          implied,
+        });
         cpuNote =
           `; CPU us/req direct: fn ${fnDirect.toFixed(1)} + gen ${direct.generatorCpu.toFixed(1)}, ` +
           `routed: fn ${fnRouted.toFixed(1)} + router ${routerCost.toFixed(1)} + gen ${routed.generatorCpu.toFixed(1)} (implied ratio ${implied.toFixed(2)})`;
       }
-      console.log(`  round ${round}: direct ${direct.rps.toFixed(0)} req/s, via router ${routed.rps.toFixed(0)} req/s, ratio ${(routed.rps / direct.rps).toFixed(2)}${cpuNote}`);
+      console.log(
+        `  round ${round}: direct ${direct.rps.toFixed(0)} req/s, via router ${routed.rps.toFixed(0)} req/s, ratio ${(routed.rps / direct.rps).toFixed(2)}${cpuNote}`,
+      );
     }
     // Median, not mean: on a shared machine one round is often wrecked by a neighbour's burst.
     const ratio = median(ratios);
-    console.log(`router/direct req/s ratio (median of rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}): ${ratio.toFixed(2)} (target >= 0.5)`);
+    console.log(
+      `router/direct req/s ratio (median of rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}): ${ratio.toFixed(2)} (target >= 0.5)`,
+    );
     let cpu;
     if (cpuRounds.length === rounds) {
       const pick = (key) => median(cpuRounds.map((c) => c[key]));
-      cpu = { fnDirect: pick('fnDirect'), fnRouted: pick('fnRouted'), router: pick('router'), implied: pick('implied') };
+      cpu = {
+        fnDirect: pick('fnDirect'),
+        fnRouted: pick('fnRouted'),
+        router: pick('router'),
+        implied: pick('implied'),
+      };
       console.log(
         `CPU per request (medians, /proc): function ${cpu.fnDirect.toFixed(1)} us direct, ${cpu.fnRouted.toFixed(1)} us routed; router ${cpu.router.toFixed(1)} us ` +
           `(router / function ${(cpu.router / cpu.fnRouted).toFixed(2)}); CPU-bound req/s ratio implied by these costs: ${cpu.implied.toFixed(2)}`,
       );
     }
 
-    console.log(`latency: ${rate} req/s fixed rate, ${latencySeconds} s per path, ${rounds} rounds (alternating), keep-alive client, per-request hrtime`);
+    console.log(
+      `latency: ${rate} req/s fixed rate, ${latencySeconds} s per path, ${rounds} rounds (alternating), keep-alive client, per-request hrtime`,
+    );
     const added50 = [];
     const added99 = [];
     for (let round = 1; round <= rounds; round++) {
@@ -208,11 +246,15 @@ export async function run() {
       const r99 = percentile(routed, 99);
       added50.push(r50 - d50);
       added99.push(r99 - d99);
-      console.log(`  round ${round}: direct p50 ${d50.toFixed(3)} / p99 ${d99.toFixed(3)} ms, via router p50 ${r50.toFixed(3)} / p99 ${r99.toFixed(3)} ms`);
+      console.log(
+        `  round ${round}: direct p50 ${d50.toFixed(3)} / p99 ${d99.toFixed(3)} ms, via router p50 ${r50.toFixed(3)} / p99 ${r99.toFixed(3)} ms`,
+      );
     }
     const addedP50 = median(added50);
     const addedP99 = median(added99);
-    console.log(`added latency (median of rounds): p50 ${addedP50.toFixed(3)} ms (target <= 1), p99 ${addedP99.toFixed(3)} ms (target <= 3)`);
+    console.log(
+      `added latency (median of rounds): p50 ${addedP50.toFixed(3)} ms (target <= 1), p99 ${addedP99.toFixed(3)} ms (target <= 3)`,
+    );
     return { ratio, ratios, addedP50, addedP99, cpu, upstream: upstream.kind };
   } finally {
     generator.close();

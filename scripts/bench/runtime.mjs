@@ -9,11 +9,11 @@
 // BENCH_ROUNDS (default 3), BENCH_COLD_STARTS (default 10), BENCH_POD_DIR (bundles, default lib/pod),
 // BENCH_LOAD_GENERATOR=autocannon (skip wrk).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { createServer, get } from 'node:http';
+import { mkdtempSync, openSync, closeSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { get } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createLoadGenerator } from './http-load.mjs';
 import { BARE_SERVER, TRIVIAL_HANDLER, cpuMs, freePort, median, root } from './support.mjs';
 
@@ -77,7 +77,10 @@ async function measureThroughput(dir, generator, { seconds, connections, rounds 
         const cpuBefore = cpuMs(server.pid);
         const sample = await load(generator, server.port, seconds, connections);
         const cpuAfter = cpuMs(server.pid);
-        sample.cpuUsPerRequest = cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) * 1000) / sample.requests;
+        sample.cpuUsPerRequest =
+          cpuBefore === undefined || cpuAfter === undefined
+            ? undefined
+            : ((cpuAfter - cpuBefore) * 1000) / sample.requests;
         samples[kind].push(sample);
       } finally {
         await server.stop();
@@ -88,7 +91,9 @@ async function measureThroughput(dir, generator, { seconds, connections, rounds 
     rps: median(list.map((s) => s.rps)),
     p50: median(list.map((s) => s.p50)),
     p99: median(list.map((s) => s.p99)),
-    cpuUsPerRequest: list.every((s) => s.cpuUsPerRequest !== undefined) ? median(list.map((s) => s.cpuUsPerRequest)) : undefined,
+    cpuUsPerRequest: list.every((s) => s.cpuUsPerRequest !== undefined)
+      ? median(list.map((s) => s.cpuUsPerRequest))
+      : undefined,
   });
   const bare = summarize(samples.bare);
   const runtime = summarize(samples.runtime);
@@ -131,10 +136,16 @@ export async function run(options = {}) {
     const throughput = await measureThroughput(dir, generator, settings);
     const coldStart = await measureColdStart(dir, settings);
     const f = (n, d = 2) => n.toFixed(d);
-    console.log(`runtime throughput (${generator.describe}, ${settings.connections} connections, ${settings.seconds} s x ${settings.rounds} rounds, alternating; medians):`);
+    console.log(
+      `runtime throughput (${generator.describe}, ${settings.connections} connections, ${settings.seconds} s x ${settings.rounds} rounds, alternating; medians):`,
+    );
     const cpu = (s) => (s.cpuUsPerRequest === undefined ? '' : `  cpu ${f(s.cpuUsPerRequest, 1)} us/req`);
-    console.log(`  bare node:http   ${f(throughput.bare.rps, 0)} req/s  p50 ${f(throughput.bare.p50)} ms  p99 ${f(throughput.bare.p99)} ms${cpu(throughput.bare)}`);
-    console.log(`  kubefaas runtime ${f(throughput.runtime.rps, 0)} req/s  p50 ${f(throughput.runtime.p50)} ms  p99 ${f(throughput.runtime.p99)} ms${cpu(throughput.runtime)}`);
+    console.log(
+      `  bare node:http   ${f(throughput.bare.rps, 0)} req/s  p50 ${f(throughput.bare.p50)} ms  p99 ${f(throughput.bare.p99)} ms${cpu(throughput.bare)}`,
+    );
+    console.log(
+      `  kubefaas runtime ${f(throughput.runtime.rps, 0)} req/s  p50 ${f(throughput.runtime.p50)} ms  p99 ${f(throughput.runtime.p99)} ms${cpu(throughput.runtime)}`,
+    );
     console.log(`  per round runtime/bare req/s: ${throughput.ratios.map((r) => f(r)).join(', ')}`);
     console.log(`  ratio runtime/bare req/s (median of rounds): ${f(throughput.ratio)} (target >= 0.80)`);
     if (throughput.cpuRatio !== undefined) {
@@ -143,7 +154,9 @@ export async function run(options = {}) {
       );
     }
     console.log(`runtime cold start (spawn -> first 200, median of ${settings.coldStarts}):`);
-    console.log(`  bare ${f(coldStart.bareMedianMs, 1)} ms, runtime ${f(coldStart.runtimeMedianMs, 1)} ms, ratio ${f(coldStart.ratio)} (target <= 1.50)`);
+    console.log(
+      `  bare ${f(coldStart.bareMedianMs, 1)} ms, runtime ${f(coldStart.runtimeMedianMs, 1)} ms, ratio ${f(coldStart.ratio)} (target <= 1.50)`,
+    );
     return { settings, throughput, coldStart };
   } finally {
     generator.close();

@@ -60,7 +60,11 @@ export function spawnLogged(dir, name, args, env) {
 export async function startNats(dir) {
   const port = await freePort();
   const monitor = await freePort();
-  const proc = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-sd', join(dir, 'store')], { stdio: 'ignore' });
+  const proc = spawn(
+    'nats-server',
+    ['-js', '-a', '127.0.0.1', '-p', String(port), '-m', String(monitor), '-sd', join(dir, 'store')],
+    { stdio: 'ignore' },
+  );
   proc.on('error', () => undefined);
   const deadline = Date.now() + 20000;
   while (Date.now() < deadline) {

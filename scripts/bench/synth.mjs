@@ -31,7 +31,10 @@ function measure(count) {
     const app = new App({ outdir });
     const platform = new Platform(app, 'platform', { namespace: 'bench' });
     for (let i = 0; i < count; i++) {
-      new NodeFunction(platform, `fn-${i}`, { code, triggers: [new HttpTrigger({ path: `/fn-${i}/:id`, methods: ['GET', 'POST'] })] });
+      new NodeFunction(platform, `fn-${i}`, {
+        code,
+        triggers: [new HttpTrigger({ path: `/fn-${i}/:id`, methods: ['GET', 'POST'] })],
+      });
     }
     const t1 = performance.now();
     app.synth();
@@ -39,14 +42,24 @@ function measure(count) {
     const cpu = process.cpuUsage(cpu0);
     const rssMb = process.resourceUsage().maxRSS / 1024; // KiB -> MiB
     // CPU time too: on a shared, loaded machine wall time mostly measures the neighbours.
-    return { count, constructMs: t1 - t0, synthMs: t2 - t1, totalMs: t2 - t0, cpuMs: (cpu.user + cpu.system) / 1000, rssMb };
+    return {
+      count,
+      constructMs: t1 - t0,
+      synthMs: t2 - t1,
+      totalMs: t2 - t0,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      rssMb,
+    };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
 }
 
 function runChild(count) {
-  const out = execFileSync(process.execPath, [here, '--child', String(count)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const out = execFileSync(process.execPath, [here, '--child', String(count)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
   return JSON.parse(out.trim().split('\n').pop());
 }
 
@@ -62,8 +75,14 @@ export async function run() {
   }
   const ratio = large.totalMs / small.totalMs;
   const cpuRatio = large.cpuMs / small.cpuMs;
-  console.log(`time ratio ${large.count}/${small.count}: ${ratio.toFixed(2)}× wall, ${cpuRatio.toFixed(2)}× CPU (target ≤ 5.5×)`);
-  console.log(`load average during the run: ${loadavg().map((l) => l.toFixed(1)).join(' ')} on ${availableParallelism()} CPUs`);
+  console.log(
+    `time ratio ${large.count}/${small.count}: ${ratio.toFixed(2)}× wall, ${cpuRatio.toFixed(2)}× CPU (target ≤ 5.5×)`,
+  );
+  console.log(
+    `load average during the run: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${availableParallelism()} CPUs`,
+  );
   const ok = small.totalMs <= 4000 && small.rssMb <= 600 && ratio <= 5.5;
   console.log(ok ? 'synth targets met' : 'synth targets NOT met (1000: ≤ 4 s, ≤ 600 MB; 5000/1000 ≤ 5.5×)');
   return { results, ratio, cpuRatio, ok };

@@ -31,7 +31,10 @@ export async function devCommand(argv: string[]): Promise<number> {
     throw new UsageError(`--port must be a port number, got ${values.port}`, DEV_USAGE);
   }
   if (values.host !== undefined && net.isIP(values.host) === 0 && values.host !== 'localhost') {
-    throw new UsageError(`--host must be an IP address (0.0.0.0 to share the router on every interface), got ${values.host}`, DEV_USAGE);
+    throw new UsageError(
+      `--host must be an IP address (0.0.0.0 to share the router on every interface), got ${values.host}`,
+      DEV_USAGE,
+    );
   }
 
   let platform: LocalPlatform;

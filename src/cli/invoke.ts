@@ -14,11 +14,19 @@ export interface InvokeRequest {
   readonly headers: Record<string, string>;
   readonly body?: Buffer;
   /** `--trigger cron/<name>`: fire one tick of the function's cron trigger instead of calling it. */
-  readonly trigger?: { readonly kind: 'cron'; readonly function: string; readonly name: string; readonly routerPort: number };
+  readonly trigger?: {
+    readonly kind: 'cron';
+    readonly function: string;
+    readonly name: string;
+    readonly routerPort: number;
+  };
 }
 
 /** Parses `kubefaas invoke` arguments into a request (throws UsageError); undefined means help was printed. */
-export function parseInvokeArgs(argv: string[], readStdin: () => Buffer = () => fs.readFileSync(0)): InvokeRequest | undefined {
+export function parseInvokeArgs(
+  argv: string[],
+  readStdin: () => Buffer = () => fs.readFileSync(0),
+): InvokeRequest | undefined {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -53,7 +61,8 @@ export function parseInvokeArgs(argv: string[], readStdin: () => Buffer = () => 
     } else body = Buffer.from(values.data, 'utf8');
   }
   const sub = values.path ?? '';
-  if (sub !== '' && !sub.startsWith('/') && !sub.startsWith('?')) throw new UsageError(`--path must start with "/", got "${sub}"`, INVOKE_USAGE);
+  if (sub !== '' && !sub.startsWith('/') && !sub.startsWith('?'))
+    throw new UsageError(`--path must start with "/", got "${sub}"`, INVOKE_USAGE);
   const router = (values.router ?? DEFAULT_ROUTER_URL).replace(/\/+$/, '');
   try {
     new URL(router);
@@ -64,12 +73,23 @@ export function parseInvokeArgs(argv: string[], readStdin: () => Buffer = () => 
   const url = `${router}/function/${name}${sub}`;
   if (values.trigger === undefined) return { url, method, headers, body };
   const m = /^cron\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(values.trigger);
-  if (!m) throw new UsageError(`--trigger must be cron/<name> (a CronTrigger of the function), got "${values.trigger}"`, INVOKE_USAGE);
-  if (body || values.method || values.path) throw new UsageError('--trigger fires the trigger as configured; it takes no --data, --method or --path', INVOKE_USAGE);
+  if (!m)
+    throw new UsageError(
+      `--trigger must be cron/<name> (a CronTrigger of the function), got "${values.trigger}"`,
+      INVOKE_USAGE,
+    );
+  if (body || values.method || values.path)
+    throw new UsageError(
+      '--trigger fires the trigger as configured; it takes no --data, --method or --path',
+      INVOKE_USAGE,
+    );
   const parsed = new URL(router);
   const routerPort = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
   if (!['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname)) {
-    throw new UsageError('--trigger works with a local runner (kubefaas dev) only; in a cluster, run `kubectl create job --from=cronjob/<function>-cron-<name>`', INVOKE_USAGE);
+    throw new UsageError(
+      '--trigger works with a local runner (kubefaas dev) only; in a cluster, run `kubectl create job --from=cronjob/<function>-cron-<name>`',
+      INVOKE_USAGE,
+    );
   }
   return { url, method, headers, body, trigger: { kind: 'cron', function: name, name: m[1], routerPort } };
 }
@@ -122,24 +142,41 @@ async function fireTrigger(t: NonNullable<InvokeRequest['trigger']>): Promise<nu
   }
   let res: Response;
   try {
-    res = await fetch(`${state.controlUrl}/cron/${encodeURIComponent(t.function)}/${encodeURIComponent(t.name)}`, { method: 'POST' });
+    res = await fetch(`${state.controlUrl}/cron/${encodeURIComponent(t.function)}/${encodeURIComponent(t.name)}`, {
+      method: 'POST',
+    });
   } catch (err) {
-    process.stderr.write(`kubefaas invoke: cannot reach the runner at ${state.controlUrl} (${(err as Error).message})\n`);
+    process.stderr.write(
+      `kubefaas invoke: cannot reach the runner at ${state.controlUrl} (${(err as Error).message})\n`,
+    );
     return 1;
   }
-  const body = (await res.json().catch(() => ({}))) as { error?: string; cronJobs?: string[]; output?: string; exitCode?: number | null; skipped?: boolean; cronJob?: string };
+  const body = (await res.json().catch(() => ({}))) as {
+    error?: string;
+    cronJobs?: string[];
+    output?: string;
+    exitCode?: number | null;
+    skipped?: boolean;
+    cronJob?: string;
+  };
   if (res.status === 404) {
-    const known = body.cronJobs?.length ? `; cron triggers: ${body.cronJobs.join(', ')}` : '; the app has no cron triggers';
+    const known = body.cronJobs?.length
+      ? `; cron triggers: ${body.cronJobs.join(', ')}`
+      : '; the app has no cron triggers';
     process.stderr.write(`kubefaas invoke: ${body.error ?? 'not found'}${known}\n`);
     return 1;
   }
   if (body.output) process.stdout.write(`${body.output}\n`);
   if (body.skipped) {
-    process.stderr.write(`kubefaas invoke: ${body.cronJob}: the previous tick is still running; skipped (concurrencyPolicy Forbid)\n`);
+    process.stderr.write(
+      `kubefaas invoke: ${body.cronJob}: the previous tick is still running; skipped (concurrencyPolicy Forbid)\n`,
+    );
     return 1;
   }
   if (res.status !== 200) {
-    process.stderr.write(`kubefaas invoke: ${body.error ?? `${body.cronJob}: tick failed (exit code ${body.exitCode})`}\n`);
+    process.stderr.write(
+      `kubefaas invoke: ${body.error ?? `${body.cronJob}: tick failed (exit code ${body.exitCode})`}\n`,
+    );
     return 1;
   }
   process.stderr.write(`kubefaas invoke: ${body.cronJob}: tick delivered\n`);

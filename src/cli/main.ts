@@ -37,7 +37,9 @@ export async function main(argv: string[]): Promise<number> {
     // parseArgs' own errors (unknown option, missing value) are usage errors too.
     const code = (err as { code?: string }).code;
     if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`kubefaas ${command}: ${(err as Error).message}\n\nRun "kubefaas ${command} --help" for usage.\n`);
+      process.stderr.write(
+        `kubefaas ${command}: ${(err as Error).message}\n\nRun "kubefaas ${command} --help" for usage.\n`,
+      );
       return 2;
     }
     process.stderr.write(`kubefaas ${command}: ${(err as Error).stack ?? err}\n`);

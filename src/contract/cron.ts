@@ -21,7 +21,12 @@ const FIELDS: readonly FieldSpec[] = [
   { name: 'minute', min: 0, max: 59 },
   { name: 'hour', min: 0, max: 23 },
   { name: 'day of month', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'] },
+  {
+    name: 'month',
+    min: 1,
+    max: 12,
+    names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
+  },
   { name: 'day of week', min: 0, max: 6, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] },
 ];
 
@@ -40,7 +45,8 @@ export const SCHEDULE_HINT =
   'Use five fields "minute hour day-of-month month day-of-week" (e.g. "*/5 * * * *" or "0 2 * * MON-FRI") or one of @hourly, @daily, @weekly, @monthly, @yearly';
 
 /** A schedule Kubernetes would accept: the croner pattern that runs it locally. */
-export type ScheduleCheck = { readonly ok: true; readonly cronerPattern: string } | { readonly ok: false; readonly problem: string };
+export type ScheduleCheck =
+  { readonly ok: true; readonly cronerPattern: string } | { readonly ok: false; readonly problem: string };
 
 /**
  * The scheduler's view of a pattern: its next run after now, null when it never fires. Throws when
@@ -53,7 +59,10 @@ export function checkSchedule(schedule: unknown, nextRun: NextRun): ScheduleChec
   if (typeof schedule !== 'string' || schedule.trim() === '') return { ok: false, problem: 'the schedule is empty' };
   const text = schedule.trim();
   if (/^(CRON_)?TZ=/i.test(text)) {
-    return { ok: false, problem: `schedule '${text}' sets a time zone inside the schedule, which Kubernetes refuses; use the timeZone option` };
+    return {
+      ok: false,
+      problem: `schedule '${text}' sets a time zone inside the schedule, which Kubernetes refuses; use the timeZone option`,
+    };
   }
   let fields: string[];
   if (text.startsWith('@')) {
@@ -108,7 +117,8 @@ function normalizeField(field: string, spec: FieldSpec): string | { problem: str
     if (extra !== undefined) return { problem: `the ${spec.name} field has more than one "/" in '${part}'` };
     let stepValue: number | undefined;
     if (step !== undefined) {
-      if (!/^\d+$/.test(step) || Number(step) === 0) return { problem: `the ${spec.name} step '${step}' must be a whole number above 0` };
+      if (!/^\d+$/.test(step) || Number(step) === 0)
+        return { problem: `the ${spec.name} step '${step}' must be a whole number above 0` };
       stepValue = Number(step);
     }
     let lo: number;
@@ -144,7 +154,9 @@ function value(token: string, spec: FieldSpec): number | { problem: string } {
   const named = spec.names?.indexOf(token.toLowerCase()) ?? -1;
   if (named >= 0) return spec.min + named;
   if (!/^\d+$/.test(token)) {
-    const allowed = spec.names ? `${spec.min}-${spec.max} or ${spec.names[0].toUpperCase()}-${spec.names[spec.names.length - 1].toUpperCase()}` : `${spec.min}-${spec.max}`;
+    const allowed = spec.names
+      ? `${spec.min}-${spec.max} or ${spec.names[0].toUpperCase()}-${spec.names[spec.names.length - 1].toUpperCase()}`
+      : `${spec.min}-${spec.max}`;
     return { problem: `'${token}' is not a valid ${spec.name} (use ${allowed})` };
   }
   const n = Number(token);

@@ -12,7 +12,18 @@ export const ROUTER_SECRETS_DIR = '/var/kubefaas/secrets';
 export const HTPASSWD_KEY = 'htpasswd';
 
 /** JWT algorithms the router accepts: asymmetric only (a shared HMAC secret would have to live in the router). */
-export const JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export const JWT_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
 export type JwtAlgorithm = (typeof JWT_ALGORITHMS)[number];
 
 /** Longest clock skew a JWT policy may tolerate (seconds). */
@@ -114,4 +125,8 @@ export interface PlatformPolicies extends RoutePolicies {
 export type AuthInfo =
   | { readonly type: 'apiKey'; readonly keyId: string }
   | { readonly type: 'basic'; readonly user: string }
-  | { readonly type: 'jwt'; readonly subject: string | undefined; readonly claims: { readonly [claim: string]: unknown } };
+  | {
+      readonly type: 'jwt';
+      readonly subject: string | undefined;
+      readonly claims: { readonly [claim: string]: unknown };
+    };

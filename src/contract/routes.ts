@@ -61,14 +61,17 @@ export interface RouteTable {
  * Paths the router serves itself: `/function/<name>`, `/async-function/<name>` and its endpoints.
  * (`@__PURE__`: a pod bundle that never checks paths drops these.)
  */
-const RESERVED_PREFIXES: readonly string[] = /* @__PURE__ */ [FUNCTION_PATH_PREFIX, ASYNC_FUNCTION_PATH_PREFIX].map((prefix) => prefix.slice(0, -1));
+const RESERVED_PREFIXES: readonly string[] = /* @__PURE__ */ [FUNCTION_PATH_PREFIX, ASYNC_FUNCTION_PATH_PREFIX].map(
+  (prefix) => prefix.slice(0, -1),
+);
 const RESERVED_EXACT: readonly string[] = /* @__PURE__ */ Object.values(Endpoints);
 
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // RFC 3986 pchar minus ':' (find-my-way reads it as a parameter) and '*' (wildcard).
 const STATIC_SEGMENT = /^(?:[A-Za-z0-9\-._~!$&'()+,;=@]|%[0-9A-Fa-f]{2})+$/;
 
-export const PATH_HINT = 'Paths start with "/", use `:name` for a whole-segment parameter and `*` only as the last segment, and contain no "?", "#", whitespace or "//"';
+export const PATH_HINT =
+  'Paths start with "/", use `:name` for a whole-segment parameter and `*` only as the last segment, and contain no "?", "#", whitespace or "//"';
 
 /**
  * Rules for route paths (find-my-way syntax, restricted to what we can check): `/users/:id`,
@@ -97,12 +100,14 @@ export function pathProblem(path: unknown): string | undefined {
     if (segment.includes('*')) return `path '${path}' uses "*" inside a segment (only a whole last segment may be "*")`;
     if (segment.startsWith(':')) {
       const name = segment.slice(1);
-      if (!PARAM_NAME.test(name)) return `path '${path}' has a malformed parameter '${segment}' (use :name with letters, digits and "_")`;
+      if (!PARAM_NAME.test(name))
+        return `path '${path}' has a malformed parameter '${segment}' (use :name with letters, digits and "_")`;
       if (params.has(name)) return `path '${path}' uses the parameter ':${name}' twice`;
       params.add(name);
       continue;
     }
-    if (!STATIC_SEGMENT.test(segment)) return `path '${path}' has an invalid segment '${segment}' (":" only starts a parameter; escape other characters with %XX)`;
+    if (!STATIC_SEGMENT.test(segment))
+      return `path '${path}' has an invalid segment '${segment}' (":" only starts a parameter; escape other characters with %XX)`;
   }
 
   for (const prefix of RESERVED_PREFIXES) {
@@ -110,7 +115,8 @@ export function pathProblem(path: unknown): string | undefined {
       return `path '${path}' is under '${prefix}/', which the router reserves for calling functions by name`;
     }
   }
-  if (RESERVED_EXACT.includes(path.replace(/\/$/, ''))) return `path '${path}' is reserved for the router's own endpoint`;
+  if (RESERVED_EXACT.includes(path.replace(/\/$/, '')))
+    return `path '${path}' is reserved for the router's own endpoint`;
   return undefined;
 }
 

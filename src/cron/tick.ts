@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { CronEnv, QueueEnv, type QueueConfig } from '../contract';
+import { CronEnv, QueueEnv } from '../contract';
 import { connectQueue } from '../queue/connection';
 import { readQueueSettings, type QueueSettings } from '../queue/config';
 import { publishEvent } from '../queue/publisher';
@@ -58,7 +58,8 @@ export async function sendTick(tick: CronTick, env: NodeJS.ProcessEnv = process.
   const queue = readQueueSettings(env);
   if (queue) return publishTick(tick, queue);
   const router = env[CronEnv.ROUTER_URL];
-  if (!router) throw new Error(`neither ${QueueEnv.NATS_URL} nor ${CronEnv.ROUTER_URL} is set: nowhere to deliver the tick`);
+  if (!router)
+    throw new Error(`neither ${QueueEnv.NATS_URL} nor ${CronEnv.ROUTER_URL} is set: nowhere to deliver the tick`);
   return postTick(tick, router);
 }
 
@@ -66,14 +67,24 @@ async function publishTick(tick: CronTick, queue: QueueSettings): Promise<string
   const { servers, config } = queue;
   // connectQueue, not QueueClient: the sender only publishes, and its bundle stays small.
   const { nc } = await withDeadline(
-    connectQueue({ servers, config, name: `cron-${tick.functionName}-${tick.trigger}`, auth: queue.auth, tls: queue.tls, updateStreams: false }),
+    connectQueue({
+      servers,
+      config,
+      name: `cron-${tick.functionName}-${tick.trigger}`,
+      auth: queue.auth,
+      tls: queue.tls,
+      updateStreams: false,
+    }),
     tick.timeoutMs,
     'connecting to NATS',
   );
   try {
     const subject = cronSubject(config, tick.functionName, tick.trigger);
     await publishEvent(nc.jetstream({ timeout: Math.min(5000, tick.timeoutMs) }), subject, tick.data, {
-      id: tick.id, source: tick.source, type: QueueEventTypes.cronTick, timeoutMs: tick.timeoutMs,
+      id: tick.id,
+      source: tick.source,
+      type: QueueEventTypes.cronTick,
+      timeoutMs: tick.timeoutMs,
     });
     return subject;
   } finally {

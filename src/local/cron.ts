@@ -94,7 +94,9 @@ export class LocalCron {
   find(name: string, functionName?: string): CronJobPlan | undefined {
     const plans = this.cronJobs;
     if (functionName === undefined) return plans.find((p) => p.name === name);
-    return plans.find((p) => (p.function === functionName && p.trigger === name) || p.name === `${functionName}-cron-${name}`);
+    return plans.find(
+      (p) => (p.function === functionName && p.trigger === name) || p.name === `${functionName}-cron-${name}`,
+    );
   }
 
   /** Runs one tick of `name` now and resolves with its outcome. */
@@ -105,7 +107,11 @@ export class LocalCron {
     const { plan } = entry;
     if (entry.running.size > 0) {
       if (plan.concurrencyPolicy === 'Forbid') {
-        runnerLog(this.log, 'warn', `${plan.name}: previous tick still running; skipping this one (concurrencyPolicy Forbid)`);
+        runnerLog(
+          this.log,
+          'warn',
+          `${plan.name}: previous tick still running; skipping this one (concurrencyPolicy Forbid)`,
+        );
         return { cronJob: name, exitCode: null, signal: null, output: '', skipped: true };
       }
       if (plan.concurrencyPolicy === 'Replace') for (const child of entry.running) signalGroup(child, 'SIGTERM');
@@ -133,7 +139,12 @@ export class LocalCron {
       });
       child.once('close', (exitCode, signal) => {
         entry.running.delete(child);
-        if (exitCode !== 0) runnerLog(this.log, 'error', `${entry.plan.name}: tick failed (${signal ? `signal ${signal}` : `exit code ${exitCode}`})`);
+        if (exitCode !== 0)
+          runnerLog(
+            this.log,
+            'error',
+            `${entry.plan.name}: tick failed (${signal ? `signal ${signal}` : `exit code ${exitCode}`})`,
+          );
         resolve({ cronJob: entry.plan.name, exitCode, signal, output: lines.join('\n'), skipped: false });
       });
     });

@@ -31,9 +31,13 @@ export function objectData(obj: KubeObject): Record<string, string> {
   const out: Record<string, string> = {};
   const data = (obj.data ?? {}) as Record<string, string>;
   const encoded = obj.kind === 'Secret';
-  for (const [k, v] of Object.entries(data)) out[k] = encoded ? Buffer.from(String(v), 'base64').toString('utf8') : String(v);
-  if (obj.kind === 'Secret') for (const [k, v] of Object.entries((obj.stringData ?? {}) as Record<string, string>)) out[k] = String(v);
-  else for (const [k, v] of Object.entries((obj.binaryData ?? {}) as Record<string, string>)) out[k] = Buffer.from(String(v), 'base64').toString('utf8');
+  for (const [k, v] of Object.entries(data))
+    out[k] = encoded ? Buffer.from(String(v), 'base64').toString('utf8') : String(v);
+  if (obj.kind === 'Secret')
+    for (const [k, v] of Object.entries((obj.stringData ?? {}) as Record<string, string>)) out[k] = String(v);
+  else
+    for (const [k, v] of Object.entries((obj.binaryData ?? {}) as Record<string, string>))
+      out[k] = Buffer.from(String(v), 'base64').toString('utf8');
   return out;
 }
 
@@ -49,7 +53,9 @@ export function resolveEnv(container: Container, ctx: EnvContext): Record<string
       if (ref.optional) continue;
       throw new LocalConfigError(
         `${ctx.workload}: envFrom ${kind} "${ref.name}" is not in the synthesized manifests` +
-          (kind === 'Secret' ? '; add it to the app, or mark it optional and set its variables in your environment' : ''),
+          (kind === 'Secret'
+            ? '; add it to the app, or mark it optional and set its variables in your environment'
+            : ''),
       );
     }
     for (const [k, v] of Object.entries(objectData(obj))) env[(source.prefix ?? '') + k] = ctx.rewrite(v);
@@ -82,7 +88,9 @@ function keyRef(kind: 'ConfigMap' | 'Secret', envName: string, ref: KeySelector,
     const data = objectData(obj);
     if (Object.prototype.hasOwnProperty.call(data, ref.key)) return ctx.rewrite(data[ref.key]);
     if (ref.optional) return undefined;
-    throw new LocalConfigError(`${ctx.workload}: env ${envName} refers to key "${ref.key}" of ${kind} "${ref.name}", which has no such key`);
+    throw new LocalConfigError(
+      `${ctx.workload}: env ${envName} refers to key "${ref.key}" of ${kind} "${ref.name}", which has no such key`,
+    );
   }
   if (kind === 'Secret') {
     // Secrets are usually created outside the app (kubectl, a secret manager): take the developer's value.
@@ -95,7 +103,9 @@ function keyRef(kind: 'ConfigMap' | 'Secret', envName: string, ref: KeySelector,
     );
   }
   if (ref.optional) return undefined;
-  throw new LocalConfigError(`${ctx.workload}: env ${envName} refers to ConfigMap "${ref.name}", which is not in the synthesized manifests`);
+  throw new LocalConfigError(
+    `${ctx.workload}: env ${envName} refers to ConfigMap "${ref.name}", which is not in the synthesized manifests`,
+  );
 }
 
 function fieldValue(fieldPath: string, ctx: EnvContext): string {

@@ -30,7 +30,11 @@ export interface KeyToPath {
 export interface Volume {
   readonly name: string;
   readonly configMap?: { readonly name?: string; readonly items?: readonly KeyToPath[]; readonly optional?: boolean };
-  readonly secret?: { readonly secretName?: string; readonly items?: readonly KeyToPath[]; readonly optional?: boolean };
+  readonly secret?: {
+    readonly secretName?: string;
+    readonly items?: readonly KeyToPath[];
+    readonly optional?: boolean;
+  };
   readonly emptyDir?: object;
   readonly [source: string]: unknown;
 }
@@ -99,14 +103,19 @@ export interface ServicePort {
 
 /** A parsed manifest set, indexed for the lookups the runner makes. */
 export class Manifests {
-  constructor(readonly objects: readonly KubeObject[], readonly defaultNamespace = 'default') {}
+  constructor(
+    readonly objects: readonly KubeObject[],
+    readonly defaultNamespace = 'default',
+  ) {}
 
   ofKind(kind: string): KubeObject[] {
     return this.objects.filter((o) => o.kind === kind);
   }
 
   find(kind: string, namespace: string, name: string): KubeObject | undefined {
-    return this.objects.find((o) => o.kind === kind && o.metadata?.name === name && namespaceOf(o, this.defaultNamespace) === namespace);
+    return this.objects.find(
+      (o) => o.kind === kind && o.metadata?.name === name && namespaceOf(o, this.defaultNamespace) === namespace,
+    );
   }
 
   namespaceOf(o: KubeObject): string {
@@ -141,7 +150,8 @@ export function parseManifests(text: string, source = 'manifest'): KubeObject[] 
     if (doc.errors.length > 0) throw new Error(`${source}: invalid YAML: ${doc.errors[0].message}`);
     const value: unknown = doc.toJS({ maxAliasCount: -1 });
     if (value === null || value === undefined) continue;
-    if (typeof value !== 'object' || Array.isArray(value)) throw new Error(`${source}: a document is not a Kubernetes object`);
+    if (typeof value !== 'object' || Array.isArray(value))
+      throw new Error(`${source}: a document is not a Kubernetes object`);
     const obj = value as KubeObject;
     if (obj.kind === 'List' && Array.isArray(obj.items)) objects.push(...(obj.items as KubeObject[]));
     else objects.push(obj);
@@ -151,7 +161,8 @@ export function parseManifests(text: string, source = 'manifest'): KubeObject[] 
 
 /** Loads every manifest under `dir`. */
 export function loadManifestDir(dir: string): Manifests {
-  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new Error(`manifest directory ${dir} does not exist`);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory())
+    throw new Error(`manifest directory ${dir} does not exist`);
   const files = listManifestFiles(dir);
   if (files.length === 0) throw new Error(`no manifest files (.yaml, .yml, .json) in ${dir}`);
   const objects = files.flatMap((f) => parseManifests(fs.readFileSync(f, 'utf8'), f));

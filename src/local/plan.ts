@@ -20,7 +20,13 @@ import { isNatsImage, planNatsServer, withoutNatsCredentials } from './nats';
 import { isPythonCommand, isPythonImage, localPython, minorVersion, pythonImageVersion } from './python';
 import { LOOPBACK } from './ports';
 import type { PlannedVolume } from './volume';
-import { expandVariables, pathRewriter, serviceAddressRewriter, type PathMapping, type ServiceAddress } from './rewrite';
+import {
+  expandVariables,
+  pathRewriter,
+  serviceAddressRewriter,
+  type PathMapping,
+  type ServiceAddress,
+} from './rewrite';
 
 /** Pod annotation with the command (JSON array of strings) a workload runs with locally. */
 export const LOCAL_COMMAND_ANNOTATION = Annotations.localCommand;
@@ -38,7 +44,8 @@ export interface Workload {
   readonly template: PodTemplate;
 }
 
-export type Readiness = { readonly kind: 'http'; readonly path: string } | { readonly kind: 'tcp' } | { readonly kind: 'none' };
+export type Readiness =
+  { readonly kind: 'http'; readonly path: string } | { readonly kind: 'tcp' } | { readonly kind: 'none' };
 
 export interface ProcessPlan {
   /** Process name: the workload's name. */
@@ -130,7 +137,11 @@ export function parseEnvOverride(text: string): EnvOverride {
   return { workload: m[1], name: m[3], value: m[4] };
 }
 
-function applyEnvOverrides(workload: string, env: Record<string, string>, overrides: readonly EnvOverride[] = []): void {
+function applyEnvOverrides(
+  workload: string,
+  env: Record<string, string>,
+  overrides: readonly EnvOverride[] = [],
+): void {
   for (const o of overrides) {
     if (o.workload === undefined ? o.name in env : o.workload === workload) env[o.name] = o.value;
   }
@@ -163,7 +174,9 @@ export function workloadNames(manifests: Manifests): string[] {
 }
 
 function sha256(value: unknown): string {
-  return createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex');
+  return createHash('sha256')
+    .update(typeof value === 'string' ? value : JSON.stringify(value))
+    .digest('hex');
 }
 
 /** The port the container listens on in its pod: its PORT env, else its first declared port, else 8080. */
@@ -180,20 +193,30 @@ function resolveTargetPort(c: Container, sp: ServicePort): number | undefined {
   return c.ports?.find((p) => p.name === sp.targetPort)?.containerPort;
 }
 
-function labelsMatch(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>> | undefined): boolean {
+function labelsMatch(
+  selector: Readonly<Record<string, string>>,
+  labels: Readonly<Record<string, string>> | undefined,
+): boolean {
   const entries = Object.entries(selector);
   return entries.length > 0 && entries.every(([k, v]) => labels?.[k] === v);
 }
 
 /** Maps every Service port that reaches a workload's main port to that workload's local port. */
-function mapServices(manifests: Manifests, workloads: readonly Workload[], portOf: (w: Workload) => number, warnings: string[]): ServiceAddress[] {
+function mapServices(
+  manifests: Manifests,
+  workloads: readonly Workload[],
+  portOf: (w: Workload) => number,
+  warnings: string[],
+): ServiceAddress[] {
   const addresses: ServiceAddress[] = [];
   for (const svc of manifests.ofKind('Service')) {
     const spec = (svc.spec ?? {}) as { selector?: Record<string, string>; ports?: ServicePort[] };
     const namespace = manifests.namespaceOf(svc);
     const name = svc.metadata?.name;
     if (!name || !spec.selector) continue;
-    const target = workloads.find((w) => w.namespace === namespace && labelsMatch(spec.selector!, w.template.metadata?.labels));
+    const target = workloads.find(
+      (w) => w.namespace === namespace && labelsMatch(spec.selector!, w.template.metadata?.labels),
+    );
     const container = target?.template.spec?.containers?.[0];
     if (!target || !container) {
       warnings.push(`Service ${name} selects no workload the local runner knows; it is not reachable locally`);
@@ -205,7 +228,9 @@ function mapServices(manifests: Manifests, workloads: readonly Workload[], portO
         addresses.push({ service: name, namespace, port: sp.port, localPort: portOf(target) });
       } else if (!isNatsImage(container.image)) {
         // (The queue's cluster and monitoring ports have no local counterpart and need none.)
-        warnings.push(`Service ${name} port ${sp.port} targets container port ${sp.targetPort}, which is not ${target.name}'s main port; not mapped locally`);
+        warnings.push(
+          `Service ${name} port ${sp.port} targets container port ${sp.targetPort}, which is not ${target.name}'s main port; not mapped locally`,
+        );
       }
     }
   }
@@ -233,7 +258,9 @@ function chooseCommand(w: Workload, c: Container): CommandChoice {
       parsed = undefined;
     }
     if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every((s) => typeof s === 'string')) {
-      throw new LocalConfigError(`${w.name}: annotation ${LOCAL_COMMAND_ANNOTATION} must be a non-empty JSON array of strings, got ${annotation}`);
+      throw new LocalConfigError(
+        `${w.name}: annotation ${LOCAL_COMMAND_ANNOTATION} must be a non-empty JSON array of strings, got ${annotation}`,
+      );
     }
     return { command: parsed as string[], fromAnnotation: true };
   }
@@ -278,7 +305,12 @@ function rewriteBuffer(buf: Buffer, rewrite: (s: string) => string): Buffer {
 }
 
 /** The files of a ConfigMap or Secret volume: key → bytes, honouring `items`. */
-function volumeFiles(w: Workload, v: Volume, manifests: Manifests, rewriteServices: (s: string) => string): Map<string, Buffer> | undefined {
+function volumeFiles(
+  w: Workload,
+  v: Volume,
+  manifests: Manifests,
+  rewriteServices: (s: string) => string,
+): Map<string, Buffer> | undefined {
   const kind = v.configMap ? 'ConfigMap' : 'Secret';
   const src = v.configMap ?? v.secret!;
   const refName = v.configMap ? v.configMap.name : v.secret?.secretName;
@@ -297,7 +329,8 @@ function volumeFiles(w: Workload, v: Volume, manifests: Manifests, rewriteServic
   const extra = kind === 'Secret' ? ((obj.stringData ?? {}) as Record<string, string>) : {};
   for (const [key, value] of Object.entries(extra)) raw.set(key, Buffer.from(String(value), 'utf8'));
   if (kind === 'ConfigMap') {
-    for (const [key, value] of Object.entries((obj.binaryData ?? {}) as Record<string, string>)) raw.set(key, Buffer.from(String(value), 'base64'));
+    for (const [key, value] of Object.entries((obj.binaryData ?? {}) as Record<string, string>))
+      raw.set(key, Buffer.from(String(value), 'base64'));
   }
   const files = new Map<string, Buffer>();
   const items = src.items ?? [...raw.keys()].map((key) => ({ key, path: key }));
@@ -305,7 +338,9 @@ function volumeFiles(w: Workload, v: Volume, manifests: Manifests, rewriteServic
     const content = raw.get(item.key);
     if (content === undefined) {
       if (src.optional) continue;
-      throw new LocalConfigError(`${w.name}: volume "${v.name}" wants key "${item.key}" of ${kind} "${refName}", which has no such key`);
+      throw new LocalConfigError(
+        `${w.name}: volume "${v.name}" wants key "${item.key}" of ${kind} "${refName}", which has no such key`,
+      );
     }
     if (path.isAbsolute(item.path) || item.path.split('/').includes('..')) {
       throw new LocalConfigError(`${w.name}: volume "${v.name}" item path ${item.path} must be relative`);
@@ -315,14 +350,20 @@ function volumeFiles(w: Workload, v: Volume, manifests: Manifests, rewriteServic
   return files;
 }
 
-function findRoutes(manifests: Manifests, rewriteServices: (s: string) => string, warnings: string[]): RouteTable | undefined {
+function findRoutes(
+  manifests: Manifests,
+  rewriteServices: (s: string) => string,
+  warnings: string[],
+): RouteTable | undefined {
   for (const cm of manifests.ofKind('ConfigMap')) {
     const text = (cm.data as Record<string, string> | undefined)?.[Paths.routesFile];
     if (text === undefined) continue;
     try {
       return JSON.parse(rewriteServices(text)) as RouteTable;
     } catch (err) {
-      warnings.push(`ConfigMap ${cm.metadata?.name}: ${Paths.routesFile} is not valid JSON (${(err as Error).message})`);
+      warnings.push(
+        `ConfigMap ${cm.metadata?.name}: ${Paths.routesFile} is not valid JSON (${(err as Error).message})`,
+      );
     }
   }
   return undefined;
@@ -342,7 +383,8 @@ export function planLocalRun(manifests: Manifests, opts: PlanOptions): LocalPlan
   const warnings: string[] = [];
   const workloads = findWorkloads(manifests);
   const routers = workloads.filter(isRouter);
-  if (routers.length > 1) warnings.push(`${routers.length} routers found; only ${routers[0].name} gets port ${opts.routerPort}`);
+  if (routers.length > 1)
+    warnings.push(`${routers.length} routers found; only ${routers[0].name} gets port ${opts.routerPort}`);
   const portOf = (w: Workload): number => {
     if (w === routers[0]) return opts.routerPort;
     const port = opts.ports.get(w.name);
@@ -357,7 +399,16 @@ export function planLocalRun(manifests: Manifests, opts: PlanOptions): LocalPlan
   const versionMismatches = new Map<string, string[]>();
   for (const w of workloads) {
     try {
-      const planned = planWorkload(w, manifests, opts, portOf(w), rewriteServices, warnings, w === routers[0], versionMismatches);
+      const planned = planWorkload(
+        w,
+        manifests,
+        opts,
+        portOf(w),
+        rewriteServices,
+        warnings,
+        w === routers[0],
+        versionMismatches,
+      );
       if ('skip' in planned) skipped.push({ name: w.name, reason: planned.skip });
       else processes.push(planned);
     } catch (err) {
@@ -367,7 +418,9 @@ export function planLocalRun(manifests: Manifests, opts: PlanOptions): LocalPlan
   }
   if (errors.length > 0) throw new LocalConfigError(errors.join('\n'));
   for (const [image, names] of versionMismatches) {
-    warnings.push(`image ${image} runs Node ${nodeImageMajor(image)} but the local node is ${process.versions.node} (${names.join(', ')}); behaviour may differ`);
+    warnings.push(
+      `image ${image} runs Node ${nodeImageMajor(image)} but the local node is ${process.versions.node} (${names.join(', ')}); behaviour may differ`,
+    );
   }
   const cronJobs = planCronJobs(manifests, opts, rewriteServices, warnings);
   for (const p of [...processes, ...cronJobs.map((c) => c.process)]) warnUnknownClusterAddresses(p, warnings);
@@ -375,7 +428,12 @@ export function planLocalRun(manifests: Manifests, opts: PlanOptions): LocalPlan
 }
 
 /** Every CronJob, planned like a workload whose pod runs once per tick. */
-function planCronJobs(manifests: Manifests, opts: PlanOptions, rewriteServices: (s: string) => string, warnings: string[]): CronJobPlan[] {
+function planCronJobs(
+  manifests: Manifests,
+  opts: PlanOptions,
+  rewriteServices: (s: string) => string,
+  warnings: string[],
+): CronJobPlan[] {
   const plans: CronJobPlan[] = [];
   const errors: string[] = [];
   for (const obj of manifests.ofKind('CronJob')) {
@@ -387,14 +445,20 @@ function planCronJobs(manifests: Manifests, opts: PlanOptions, rewriteServices: 
       jobTemplate?: { spec?: { template?: PodTemplate } };
     };
     const name = obj.metadata?.name ?? 'unnamed';
-    const w: Workload = { kind: 'CronJob', name, namespace: manifests.namespaceOf(obj), template: spec.jobTemplate?.spec?.template ?? {} };
+    const w: Workload = {
+      kind: 'CronJob',
+      name,
+      namespace: manifests.namespaceOf(obj),
+      template: spec.jobTemplate?.spec?.template ?? {},
+    };
     try {
       const planned = planWorkload(w, manifests, opts, undefined, rewriteServices, warnings, false, new Map());
       if ('skip' in planned) {
         warnings.push(`CronJob ${name} is not run locally: ${planned.skip}`);
         continue;
       }
-      const policy = spec.concurrencyPolicy === 'Forbid' || spec.concurrencyPolicy === 'Replace' ? spec.concurrencyPolicy : 'Allow';
+      const policy =
+        spec.concurrencyPolicy === 'Forbid' || spec.concurrencyPolicy === 'Replace' ? spec.concurrencyPolicy : 'Allow';
       plans.push({
         name,
         namespace: w.namespace,
@@ -430,7 +494,10 @@ function planWorkload(
   const containers = pod.containers ?? [];
   const container = containers[0];
   if (!container) return { skip: 'its pod template has no containers' };
-  if (containers.length > 1) warnings.push(`${w.name}: runs only its first container (${container.name}) locally; ${containers.length - 1} more ignored`);
+  if (containers.length > 1)
+    warnings.push(
+      `${w.name}: runs only its first container (${container.name}) locally; ${containers.length - 1} more ignored`,
+    );
   if (pod.initContainers?.length) warnings.push(`${w.name}: init containers are not run locally`);
   if (isNatsImage(container.image) && port !== undefined) return planQueue(w, container, manifests, opts, port);
   const choice = chooseCommand(w, container);
@@ -449,20 +516,32 @@ function planWorkload(
     if (v.configMap || v.secret) {
       volumes.push({ name: v.name, dir, files: volumeFiles(w, v, manifests, rewriteServices) });
     } else {
-      if (!v.emptyDir) warnings.push(`${w.name}: volume "${v.name}" is not a ConfigMap, Secret or emptyDir; it is an empty directory locally`);
+      if (!v.emptyDir)
+        warnings.push(
+          `${w.name}: volume "${v.name}" is not a ConfigMap, Secret or emptyDir; it is an empty directory locally`,
+        );
       volumes.push({ name: v.name, dir });
     }
   }
   const mappings: PathMapping[] = [];
   for (const m of container.volumeMounts ?? []) {
     const dir = volumeDirs.get(m.name);
-    if (!dir) throw new LocalConfigError(`${w.name}: volumeMount ${m.mountPath} refers to volume "${m.name}", which the pod does not define`);
+    if (!dir)
+      throw new LocalConfigError(
+        `${w.name}: volumeMount ${m.mountPath} refers to volume "${m.name}", which the pod does not define`,
+      );
     mappings.push({ containerPath: m.mountPath, localPath: m.subPath ? path.join(dir, m.subPath) : dir });
   }
   const rewritePaths = pathRewriter(mappings);
   const rewrite = (s: string): string => rewritePaths(rewriteServices(s));
 
-  const env = resolveEnv(withoutNatsCredentials(container), { manifests, namespace: w.namespace, workload: w.name, developerEnv: opts.developerEnv, rewrite });
+  const env = resolveEnv(withoutNatsCredentials(container), {
+    manifests,
+    namespace: w.namespace,
+    workload: w.name,
+    developerEnv: opts.developerEnv,
+    rewrite,
+  });
   // Loopback unless the developer shares the router: a laptop's functions are not for the LAN.
   const host = router ? (opts.routerHost ?? LOOPBACK) : LOOPBACK;
   if (port !== undefined) env[Env.BIND_HOST] = host;
@@ -478,11 +557,15 @@ function planWorkload(
   if (!choice.fromAnnotation && isPythonImage(container.image ?? '') && isPythonCommand(command[0])) {
     const python = localPython(opts.developerEnv);
     if (python.version === undefined) {
-      return { skip: `image ${container.image} runs Python, and ${python.path} cannot be run here: install the Debian package \`python3\` (or set KUBEFAAS_PYTHON)` };
+      return {
+        skip: `image ${container.image} runs Python, and ${python.path} cannot be run here: install the Debian package \`python3\` (or set KUBEFAAS_PYTHON)`,
+      };
     }
     const imageVersion = pythonImageVersion(container.image ?? '');
     if (imageVersion !== undefined && imageVersion !== minorVersion(python.version)) {
-      warnings.push(`${w.name}: image ${container.image} runs Python ${imageVersion} but the local ${python.path} is ${python.version}; behaviour may differ`);
+      warnings.push(
+        `${w.name}: image ${container.image} runs Python ${imageVersion} but the local ${python.path} is ${python.version}; behaviour may differ`,
+      );
     }
     command[0] = python.path;
   }
@@ -513,7 +596,13 @@ function planWorkload(
 }
 
 /** The local nats-server standing in for a `nats:*` workload (see nats.ts). */
-function planQueue(w: Workload, container: Container, manifests: Manifests, opts: PlanOptions, port: number): ProcessPlan {
+function planQueue(
+  w: Workload,
+  container: Container,
+  manifests: Manifests,
+  opts: PlanOptions,
+  port: number,
+): ProcessPlan {
   const processDir = path.join(opts.runDir, w.name);
   const configMaps = (w.template.spec?.volumes ?? []).flatMap((v) => (v.configMap?.name ? [v.configMap.name] : []));
   const nats = planNatsServer({ workload: w.name, namespace: w.namespace, processDir, port, manifests, configMaps });
@@ -538,13 +627,16 @@ function planQueue(w: Workload, container: Container, manifests: Manifests, opts
   };
 }
 
-const CLUSTER_ADDRESS = /\b[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[a-z0-9]([-a-z0-9]*[a-z0-9])?\.svc(\.cluster\.local)?\b(:\d+)?/g;
+const CLUSTER_ADDRESS =
+  /\b[a-z0-9]([-a-z0-9]*[a-z0-9])?\.[a-z0-9]([-a-z0-9]*[a-z0-9])?\.svc(\.cluster\.local)?\b(:\d+)?/g;
 
 /** In-cluster addresses left after rewriting name Services the manifests lack: they will not resolve on this machine. */
 function warnUnknownClusterAddresses(p: ProcessPlan, warnings: string[]): void {
   for (const [name, value] of Object.entries(p.env)) {
     for (const match of value.match(CLUSTER_ADDRESS) ?? []) {
-      warnings.push(`${p.name}: env ${name} points at ${match}, a Service that is not in the manifests; it will not resolve locally (set the value for local runs in the app)`);
+      warnings.push(
+        `${p.name}: env ${name} points at ${match}, a Service that is not in the manifests; it will not resolve locally (set the value for local runs in the app)`,
+      );
     }
   }
 }

@@ -13,7 +13,15 @@ import { consoleSink, runnerLog, type LogSink } from './log';
 import { materializeVolumes } from './materialize';
 import type { Manifests } from './manifests';
 import { requireNatsServer } from './nats';
-import { planLocalRun, workloadNames, type CronJobPlan, type EnvOverride, type LocalPlan, type ProcessPlan, type SkippedWorkload } from './plan';
+import {
+  planLocalRun,
+  workloadNames,
+  type CronJobPlan,
+  type EnvOverride,
+  type LocalPlan,
+  type ProcessPlan,
+  type SkippedWorkload,
+} from './plan';
 import { freePort, isListening, LOOPBACK } from './ports';
 import { DEFAULT_STOP_GRACE_MS, ManagedProcess, type SupervisorOptions } from './process';
 import { Reaper } from './process-group';
@@ -24,7 +32,6 @@ import { watchDirs, type Watcher } from './watch';
 
 /** Port the router listens on unless told otherwise. */
 export const DEFAULT_ROUTER_PORT = 8080;
-
 
 export interface LocalPlatformOptions {
   /** cdk8s app file (.ts or .js) or a directory of synthesized manifests. @default the `app` of ./cdk8s.yaml */
@@ -159,7 +166,8 @@ export class LocalPlatform extends EventEmitter {
   /** Runs one tick of a CronJob (by CronJob name, or by trigger name with `functionName`). */
   fireCron(name: string, functionName?: string): Promise<JobRun> {
     const plan = this.cron?.find(name, functionName);
-    if (!this.cron || !plan) return Promise.reject(new Error(`no cron trigger ${functionName ? `${functionName} cron/${name}` : name}`));
+    if (!this.cron || !plan)
+      return Promise.reject(new Error(`no cron trigger ${functionName ? `${functionName} cron/${name}` : name}`));
     return this.cron.fire(plan.name);
   }
 
@@ -199,8 +207,12 @@ export class LocalPlatform extends EventEmitter {
   private async synthAndPlan(): Promise<LocalPlan> {
     const label = this.source.kind === 'manifests' ? `loading manifests from ${this.source.dir}` : 'synthesizing';
     runnerLog(this.log, 'info', `${label}…`);
-    const { manifests, output } = await synthesize(this.source, { cwd: this.cwd, env: { ...process.env, ...this.opts.env } });
-    for (const line of output.split('\n').filter((l) => l.trim())) this.log({ source: 'synth', stream: 'stdout', level: 'info', text: line });
+    const { manifests, output } = await synthesize(this.source, {
+      cwd: this.cwd,
+      env: { ...process.env, ...this.opts.env },
+    });
+    for (const line of output.split('\n').filter((l) => l.trim()))
+      this.log({ source: 'synth', stream: 'stdout', level: 'info', text: line });
     await this.allocatePorts(manifests);
     const plan = planLocalRun(manifests, {
       runDir: this.runDir,
@@ -258,7 +270,11 @@ export class LocalPlatform extends EventEmitter {
     this.printSummary();
     if (this.opts.watch) {
       const dirs = this.opts.watchPaths?.map((d) => path.resolve(this.cwd, d)) ?? defaultWatchDirs(this.source);
-      runnerLog(this.log, 'info', `watching ${dirs.map((d) => path.relative(this.cwd, d) || '.').join(', ')} for changes`);
+      runnerLog(
+        this.log,
+        'info',
+        `watching ${dirs.map((d) => path.relative(this.cwd, d) || '.').join(', ')} for changes`,
+      );
       this.watcher = watchDirs(dirs, () => void this.reload().catch(() => undefined));
     }
   }
@@ -284,7 +300,12 @@ export class LocalPlatform extends EventEmitter {
         const host = connectHost(p.plan.host);
         const ready = await waitUntilReady(p.plan.port, p.plan.readiness, { timeoutMs, host });
         if (ready) runnerLog(this.log, 'info', `${name} ready on ${urlHost(host)}:${p.plan.port}`);
-        else runnerLog(this.log, 'warn', `${name} is not ready after ${timeoutMs} ms (probe ${describeProbe(p.plan)}); its output above may say why`);
+        else
+          runnerLog(
+            this.log,
+            'warn',
+            `${name} is not ready after ${timeoutMs} ms (probe ${describeProbe(p.plan)}); its output above may say why`,
+          );
       }),
     );
   }
@@ -294,10 +315,20 @@ export class LocalPlatform extends EventEmitter {
     if (routes) runnerLog(this.log, 'info', formatRoutes(routes, this.url));
     for (const c of this.cronJobs) {
       const what = c.function && c.trigger ? `${c.function} cron/${c.trigger}` : c.name;
-      runnerLog(this.log, 'info', `cron ${what}: "${c.schedule}"${c.timeZone ? ` (${c.timeZone})` : ''}${c.suspend ? ' (suspended)' : ''}`);
+      runnerLog(
+        this.log,
+        'info',
+        `cron ${what}: "${c.schedule}"${c.timeZone ? ` (${c.timeZone})` : ''}${c.suspend ? ' (suspended)' : ''}`,
+      );
     }
     const hasRouter = [...this.processes.values()].some((p) => p.plan.isRouter);
-    runnerLog(this.log, 'info', hasRouter ? `router listening on ${this.url}` : 'no router in the manifests (no pod labelled kubefaas.dev/component: router)');
+    runnerLog(
+      this.log,
+      'info',
+      hasRouter
+        ? `router listening on ${this.url}`
+        : 'no router in the manifests (no pod labelled kubefaas.dev/component: router)',
+    );
   }
 
   /** Re-synthesizes and applies the difference: start new, stop removed, restart changed, update files in place. */
@@ -327,7 +358,12 @@ export class LocalPlatform extends EventEmitter {
       return;
     }
     if (this.stopped) return;
-    const result = { started: [] as string[], restarted: [] as string[], stopped: [] as string[], updated: [] as string[] };
+    const result = {
+      started: [] as string[],
+      restarted: [] as string[],
+      stopped: [] as string[],
+      updated: [] as string[],
+    };
     const wanted = new Map(next.processes.map((p) => [p.name, p]));
     for (const [name, managed] of [...this.processes]) {
       if (wanted.has(name)) continue;
@@ -353,7 +389,8 @@ export class LocalPlatform extends EventEmitter {
     const routesChanged = JSON.stringify(next.routes) !== JSON.stringify(this.plan?.routes);
     this.plan = next;
     this.cron?.update(next.cronJobs);
-    for (const s of next.skipped) if (!this.processes.has(s.name)) runnerLog(this.log, 'warn', `skipping ${s.name}: ${s.reason}`);
+    for (const s of next.skipped)
+      if (!this.processes.has(s.name)) runnerLog(this.log, 'warn', `skipping ${s.name}: ${s.reason}`);
     await this.waitReady([...result.started, ...result.restarted]);
     const summary = (['started', 'restarted', 'stopped', 'updated'] as const)
       .filter((k) => result[k].length > 0)

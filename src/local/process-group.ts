@@ -50,17 +50,30 @@ export class Reaper {
     // reaper-main.ts under tsx/jest, reaper-main.js once compiled.
     const script = path.join(__dirname, `reaper-main${path.extname(__filename)}`);
     // Its own session (detached): a terminal's SIGHUP/SIGINT to the runner's group does not reach it.
-    const child = spawn(process.execPath, nodeArgsFor(script, __dirname), { stdio: ['pipe', 'ignore', 'ignore'], detached: true });
+    const child = spawn(process.execPath, nodeArgsFor(script, __dirname), {
+      stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true,
+    });
     this.child = child;
     child.unref();
     const stdin = child.stdin!;
     (stdin as unknown as { unref?: () => void }).unref?.();
     stdin.on('error', () => undefined); // EPIPE after it died: the exit handler below takes over
-    child.once('error', (err) => runnerLog(this.log, 'warn', `cannot start the reaper (${err.message}); a SIGKILL of the runner would leave its processes running`));
+    child.once('error', (err) =>
+      runnerLog(
+        this.log,
+        'warn',
+        `cannot start the reaper (${err.message}); a SIGKILL of the runner would leave its processes running`,
+      ),
+    );
     child.once('exit', () => {
       if (this.closed || this.child !== child) return;
       if (this.respawns >= MAX_REAPER_RESPAWNS) {
-        runnerLog(this.log, 'warn', 'the reaper keeps exiting; a SIGKILL of the runner would leave its processes running');
+        runnerLog(
+          this.log,
+          'warn',
+          'the reaper keeps exiting; a SIGKILL of the runner would leave its processes running',
+        );
         return;
       }
       this.respawns++;
@@ -123,7 +136,12 @@ export class Reaper {
  * stdout/stderr piped. When the group leader exits, whatever it left in its group is killed.
  */
 export function spawnGroup(cmd: GroupCommand, reaper: Reaper | undefined): ChildProcess {
-  const child = spawn(cmd.command, [...cmd.args], { cwd: cmd.cwd, env: { ...cmd.processEnv }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(cmd.command, [...cmd.args], {
+    cwd: cmd.cwd,
+    env: { ...cmd.processEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   const pgid = child.pid;
   if (pgid !== undefined) {
     reaper?.addGroup(pgid);

@@ -95,7 +95,11 @@ export class ManagedProcess {
     if (Date.now() - this.startedAt >= this.opts.healthyAfterMs) this.backoffMs = this.opts.initialBackoffMs;
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs);
-    runnerLog(this.log, 'error', `${this.name} exited (${signal ? `signal ${signal}` : `code ${code}`}); restarting in ${delay} ms`);
+    runnerLog(
+      this.log,
+      'error',
+      `${this.name} exited (${signal ? `signal ${signal}` : `code ${code}`}); restarting in ${delay} ms`,
+    );
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       if (!this.stopping) this.start();

@@ -36,7 +36,11 @@ export function localPython(env: Readonly<Record<string, string | undefined>> = 
   const file = env.KUBEFAAS_PYTHON || 'python3';
   const cached = cache.get(file);
   if (cached) return cached;
-  const run = spawnSync(file, ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])'], { encoding: 'utf8', timeout: 10_000, env: { PATH: env.PATH ?? process.env.PATH ?? '' } });
+  const run = spawnSync(file, ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+    env: { PATH: env.PATH ?? process.env.PATH ?? '' },
+  });
   const version = !run.error && run.status === 0 ? run.stdout.trim() : undefined;
   const found = { path: file, version };
   cache.set(file, found);

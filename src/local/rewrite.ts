@@ -27,7 +27,12 @@ export function serviceAddressRewriter(addresses: readonly ServiceAddress[]): (t
   const replacements = new Map<string, string>();
   for (const a of addresses) {
     const local = `127.0.0.1:${a.localPort}`;
-    const hosts = [`${a.service}.${a.namespace}.svc.cluster.local`, `${a.service}.${a.namespace}.svc`, `${a.service}.${a.namespace}`, a.service];
+    const hosts = [
+      `${a.service}.${a.namespace}.svc.cluster.local`,
+      `${a.service}.${a.namespace}.svc`,
+      `${a.service}.${a.namespace}`,
+      a.service,
+    ];
     for (const host of hosts) {
       replacements.set(`${host}:${a.port}`, local);
       if (a.port === 80) replacements.set(`http://${host}`, `http://${local}`);

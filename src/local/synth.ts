@@ -50,7 +50,9 @@ export function resolveAppSource(opts: ResolveAppOptions): AppSource {
   }
   const config = path.join(cwd, 'cdk8s.yaml');
   if (!fs.existsSync(config)) {
-    throw new Error(`no app given and no cdk8s.yaml in ${cwd}; pass an app file (kubefaas dev app.ts) or --manifests <dir>`);
+    throw new Error(
+      `no app given and no cdk8s.yaml in ${cwd}; pass an app file (kubefaas dev app.ts) or --manifests <dir>`,
+    );
   }
   const parsed = parseYaml(fs.readFileSync(config, 'utf8')) as { app?: unknown } | null;
   if (!parsed || typeof parsed.app !== 'string' || parsed.app.trim() === '') {
@@ -82,7 +84,10 @@ export function defaultWatchDirs(source: AppSource): string[] {
 
 /** A synthesis that failed: carries the app's own output so the user sees the real error. */
 export class SynthError extends Error {
-  constructor(message: string, readonly output: string) {
+  constructor(
+    message: string,
+    readonly output: string,
+  ) {
     super(output.trim() ? `${message}\n${output.trimEnd()}` : message);
     this.name = 'SynthError';
   }
@@ -109,10 +114,16 @@ export async function synthesize(source: AppSource, opts: SynthOptions = {}): Pr
   try {
     const env = { ...(opts.env ?? process.env), CDK8S_OUTDIR: outdir };
     const [file, args, shell] =
-      source.kind === 'command' ? [source.command, [] as string[], true] : [process.execPath, nodeArgsFor(source.file, cwd), false];
+      source.kind === 'command'
+        ? [source.command, [] as string[], true]
+        : [process.execPath, nodeArgsFor(source.file, cwd), false];
     const { code, signal, output } = await run(file, args, { cwd, env, shell });
     const label = source.kind === 'command' ? `"${source.command}"` : path.relative(cwd, source.file) || source.file;
-    if (code !== 0) throw new SynthError(`synthesizing ${label} failed (${signal ? `signal ${signal}` : `exit code ${code}`}):`, output);
+    if (code !== 0)
+      throw new SynthError(
+        `synthesizing ${label} failed (${signal ? `signal ${signal}` : `exit code ${code}`}):`,
+        output,
+      );
     try {
       return { manifests: loadManifestDir(outdir), output };
     } catch (err) {
@@ -147,7 +158,12 @@ function run(
   opts: { cwd: string; env: NodeJS.ProcessEnv; shell: boolean },
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, shell: opts.shell, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      shell: opts.shell,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
     child.stderr.on('data', (c: Buffer) => chunks.push(c));

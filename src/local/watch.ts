@@ -7,7 +7,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** Directory names never watched: dependencies, VCS data and build outputs. */
-export const IGNORED_DIRS: ReadonlySet<string> = new Set(['node_modules', '.git', 'dist', 'lib', 'cdk8s.out', 'coverage', '.kubefaas']);
+export const IGNORED_DIRS: ReadonlySet<string> = new Set([
+  'node_modules',
+  '.git',
+  'dist',
+  'lib',
+  'cdk8s.out',
+  'coverage',
+  '.kubefaas',
+]);
 
 export interface WatchOptions {
   /** Quiet period after the last change before `onChange` runs. @default 200 */
@@ -18,7 +26,11 @@ export interface Watcher {
   close(): void;
 }
 
-export function watchDirs(roots: readonly string[], onChange: (changed: string[]) => void, opts: WatchOptions = {}): Watcher {
+export function watchDirs(
+  roots: readonly string[],
+  onChange: (changed: string[]) => void,
+  opts: WatchOptions = {},
+): Watcher {
   const debounceMs = opts.debounceMs ?? 200;
   const watchers = new Map<string, fs.FSWatcher>();
   let pending = new Set<string>();
@@ -43,7 +55,8 @@ export function watchDirs(roots: readonly string[], onChange: (changed: string[]
     } catch {
       return; // vanished or unreadable
     }
-    for (const e of entries) if (e.isDirectory() && !IGNORED_DIRS.has(e.name) && !e.name.startsWith('.')) scan(path.join(dir, e.name));
+    for (const e of entries)
+      if (e.isDirectory() && !IGNORED_DIRS.has(e.name) && !e.name.startsWith('.')) scan(path.join(dir, e.name));
   };
 
   const flush = (): void => {

@@ -46,8 +46,16 @@ export class InvalidCallIdError extends Error {
 
 /** Headers that describe the hop, not the request; never replayed to the function. */
 const HOP_HEADERS = new Set([
-  'connection', 'keep-alive', 'transfer-encoding', 'te', 'upgrade', 'proxy-connection', 'content-length', 'host',
-  Headers.callbackUrl, Headers.callId,
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'te',
+  'upgrade',
+  'proxy-connection',
+  'content-length',
+  'host',
+  Headers.callbackUrl,
+  Headers.callId,
 ]);
 
 /**
@@ -74,7 +82,12 @@ export async function enqueueCall(
   const callId = req.callId ?? randomUUID();
   const now = new Date().toISOString();
   const state: CallState = {
-    callId, function: functionName, state: 'queued', queuedAt: now, updatedAt: now, attempts: 0,
+    callId,
+    function: functionName,
+    state: 'queued',
+    queuedAt: now,
+    updatedAt: now,
+    attempts: 0,
     ...(req.callbackUrl ? { callbackUrl: req.callbackUrl } : {}),
   };
   const recording = clientChosen ? store.create(state) : store.createNew(state);
@@ -128,7 +141,10 @@ export async function enqueueCall(
     // The call is stored, so it is accepted whatever happens to its first state: when the consumer
     // was quicker (`running` already written) the create finds the key taken, which is fine; when
     // the write failed, it is retried once, and otherwise the consumer writes the state when it runs.
-    const recorded = await recording.then(() => true, () => false);
+    const recorded = await recording.then(
+      () => true,
+      () => false,
+    );
     if (!recorded) await store.create(state).catch(() => undefined);
   }
   options.metrics?.asyncCall(functionName, 'queued');
@@ -201,7 +217,13 @@ export class AsyncCallHooks implements DeliveryHooks {
       return false;
     }
     const now = new Date().toISOString();
-    const running: CallState = { ...previous, state: 'running', attempts: attempt, startedAt: previous.startedAt ?? now, updatedAt: now };
+    const running: CallState = {
+      ...previous,
+      state: 'running',
+      attempts: attempt,
+      startedAt: previous.startedAt ?? now,
+      updatedAt: now,
+    };
     await this.store.put(running);
     this.written.set(event, running);
     this.metrics?.asyncCall(this.functionName, 'running');
@@ -212,7 +234,12 @@ export class AsyncCallHooks implements DeliveryHooks {
     const previous = await this.current(event);
     const now = new Date().toISOString();
     const done: CallState = {
-      ...previous, state: 'succeeded', attempts: attempt, updatedAt: now, finishedAt: now, error: undefined,
+      ...previous,
+      state: 'succeeded',
+      attempts: attempt,
+      updatedAt: now,
+      finishedAt: now,
+      error: undefined,
       result: toCallResult(reply.status, reply.headers, reply.body, this.maxResultBytes),
     };
     await this.store.put(done);
@@ -223,7 +250,13 @@ export class AsyncCallHooks implements DeliveryHooks {
   async retrying(event: QueueEvent, failure: AttemptFailure, attempt: number): Promise<void> {
     const previous = await this.current(event);
     const error = publicErrorOf(failure, event.id, this.exposeErrorMessages);
-    await this.store.put({ ...previous, state: 'queued', attempts: attempt, error, updatedAt: new Date().toISOString() });
+    await this.store.put({
+      ...previous,
+      state: 'queued',
+      attempts: attempt,
+      error,
+      updatedAt: new Date().toISOString(),
+    });
   }
 
   async failed(event: QueueEvent, failure: AttemptFailure, attempts: number): Promise<void> {
@@ -249,7 +282,12 @@ export class AsyncCallHooks implements DeliveryHooks {
   private fromEvent(event: QueueEvent): CallState {
     const callId = event.callId ?? event.id;
     return {
-      callId, function: this.functionName, state: 'queued', queuedAt: event.time, updatedAt: event.time, attempts: 0,
+      callId,
+      function: this.functionName,
+      state: 'queued',
+      queuedAt: event.time,
+      updatedAt: event.time,
+      attempts: 0,
       ...(event.callbackUrl ? { callbackUrl: event.callbackUrl } : {}),
     };
   }
@@ -275,7 +313,15 @@ export class AsyncCallHooks implements DeliveryHooks {
     } else {
       headers[CallbackHeaders.status] = '500';
       headers['content-type'] = 'application/json';
-      body = Buffer.from(JSON.stringify({ callId: state.callId, function: state.function, state: state.state, error: state.error, attempts: state.attempts }));
+      body = Buffer.from(
+        JSON.stringify({
+          callId: state.callId,
+          function: state.function,
+          state: state.state,
+          error: state.error,
+          attempts: state.attempts,
+        }),
+      );
     }
     if (!this.enqueueCallback) return;
     // Stored before the call is acked (a failure here NAKs the call, whose redelivery enqueues again);

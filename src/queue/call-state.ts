@@ -87,7 +87,10 @@ export class CallStateStore {
       await kv.create(state.callId, encode(state));
       return true;
     } catch (err) {
-      if (apiErrorCode(err) === JsErrorCode.wrongLastSequence || /wrong last sequence/i.test(String((err as Error).message))) {
+      if (
+        apiErrorCode(err) === JsErrorCode.wrongLastSequence ||
+        /wrong last sequence/i.test(String((err as Error).message))
+      ) {
         return false;
       }
       throw err;
@@ -104,7 +107,10 @@ export class CallStateStore {
     if (!this.acks) return this.create(state);
     try {
       // Only ids we generated (UUIDs) come here: put's key check is not needed.
-      await this.acks.inbox.publish(this.keyPrefix + state.callId, encode(state), { headers: CREATE_NEW_HEADERS, timeout: this.acks.timeoutMs });
+      await this.acks.inbox.publish(this.keyPrefix + state.callId, encode(state), {
+        headers: CREATE_NEW_HEADERS,
+        timeout: this.acks.timeoutMs,
+      });
       return true;
     } catch (err) {
       if (apiErrorCode(err) === JsErrorCode.wrongLastSequence) return false;

@@ -1,5 +1,11 @@
 import { headers as natsHeaders, type JetStreamClient } from 'nats';
-import { MessageHeaders, callbackDurable, callbackSubject, type QueueConfig, type QueueSubscription } from '../contract';
+import {
+  MessageHeaders,
+  callbackDurable,
+  callbackSubject,
+  type QueueConfig,
+  type QueueSubscription,
+} from '../contract';
 import type { DeliveryHooks } from './async-calls';
 import { postCallback, DEFAULT_CALLBACK_POLICY, type CallbackPolicy, type CallbackRequest } from './callback';
 import type { CallStateStore, CallbackOutcome } from './call-state';
@@ -47,7 +53,12 @@ export class CallbackQueue {
 }
 
 /** The subscription of a function's callback deliverer, derived from its async subscription. */
-export function callbackSubscription(config: QueueConfig, functionName: string, async: QueueSubscription, policy: CallbackPolicy = {}): QueueSubscription {
+export function callbackSubscription(
+  config: QueueConfig,
+  functionName: string,
+  async: QueueSubscription,
+  policy: CallbackPolicy = {},
+): QueueSubscription {
   const p = { ...DEFAULT_CALLBACK_POLICY, ...policy };
   const backoffMs: number[] = [];
   for (let i = 0, delay = p.initialDelayMs; i < Math.max(1, p.attempts - 1); i++, delay *= 2) backoffMs.push(delay);
@@ -79,7 +90,8 @@ export function callbackHandler(store: CallStateStore, policy: CallbackPolicy = 
   return async (event, delivery) => {
     const req = callbackRequestOf(event);
     const { final, outcome } = await postCallback(req, delivery.attempt, timeoutMs);
-    if (!final && delivery.attempt < delivery.maxAttempts) throw new RetryCallback(outcome.error ?? 'callback not delivered');
+    if (!final && delivery.attempt < delivery.maxAttempts)
+      throw new RetryCallback(outcome.error ?? 'callback not delivered');
     await recordOutcome(store, event.callId, outcome);
     return undefined;
   };
@@ -98,7 +110,12 @@ export class CallbackHooks implements DeliveryHooks {
   async retrying(): Promise<void> {}
 
   async failed(event: QueueEvent, failure: AttemptFailure, attempts: number): Promise<void> {
-    await recordOutcome(this.store, event.callId, { url: event.callbackUrl ?? '', delivered: false, attempts, error: failure.message });
+    await recordOutcome(this.store, event.callId, {
+      url: event.callbackUrl ?? '',
+      delivered: false,
+      attempts,
+      error: failure.message,
+    });
   }
 }
 
@@ -108,7 +125,11 @@ function callbackRequestOf(event: QueueEvent): CallbackRequest {
   return { url: event.callbackUrl ?? '', headers, body: event.body };
 }
 
-async function recordOutcome(store: CallStateStore, callId: string | undefined, outcome: CallbackOutcome): Promise<void> {
+async function recordOutcome(
+  store: CallStateStore,
+  callId: string | undefined,
+  outcome: CallbackOutcome,
+): Promise<void> {
   if (!callId) return;
   const state = await store.get(callId);
   if (!state) return; // expired meanwhile: nobody can read the outcome anyway

@@ -18,7 +18,12 @@ export interface CallbackPolicy {
   readonly concurrency?: number;
 }
 
-export const DEFAULT_CALLBACK_POLICY = { attempts: 5, initialDelayMs: 500, timeoutMs: 10_000, concurrency: 16 } as const;
+export const DEFAULT_CALLBACK_POLICY = {
+  attempts: 5,
+  initialDelayMs: 500,
+  timeoutMs: 10_000,
+  concurrency: 16,
+} as const;
 
 /** One POST's result: `final` when retrying cannot change it (delivered, an invalid URL, a 4xx other than 408/429). */
 export interface CallbackAttempt {
@@ -37,7 +42,10 @@ export async function postCallback(req: CallbackRequest, attempt: number, timeou
     url = new URL(req.url);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported scheme ${url.protocol}`);
   } catch (err) {
-    return { final: true, outcome: { url: req.url, delivered: false, attempts: 0, error: `invalid callback URL: ${errorMessage(err)}` } };
+    return {
+      final: true,
+      outcome: { url: req.url, delivered: false, attempts: 0, error: `invalid callback URL: ${errorMessage(err)}` },
+    };
   }
   try {
     const res = await fetch(url, {
@@ -49,9 +57,13 @@ export async function postCallback(req: CallbackRequest, attempt: number, timeou
     });
     const status = res.status;
     await res.arrayBuffer().catch(() => undefined);
-    if (status >= 200 && status < 300) return { final: true, outcome: { url: req.url, delivered: true, attempts: attempt, status } };
+    if (status >= 200 && status < 300)
+      return { final: true, outcome: { url: req.url, delivered: true, attempts: attempt, status } };
     const retryable = status === 408 || status === 429 || status >= 500;
-    return { final: !retryable, outcome: { url: req.url, delivered: false, attempts: attempt, status, error: `callback answered ${status}` } };
+    return {
+      final: !retryable,
+      outcome: { url: req.url, delivered: false, attempts: attempt, status, error: `callback answered ${status}` },
+    };
   } catch (err) {
     return { final: false, outcome: { url: req.url, delivered: false, attempts: attempt, error: errorMessage(err) } };
   }

@@ -93,7 +93,10 @@ export class QueueClient {
 
   /** `context.publish(topic, data)`: resolves once the topics stream stored the message. */
   publish(topic: string, data: unknown, options: TopicPublishOptions = {}): Promise<PubAck> {
-    return publishToTopic(this.js, this.options.config, topic, data, { timeoutMs: this.options.publishTimeoutMs, ...options });
+    return publishToTopic(this.js, this.options.config, topic, data, {
+      timeoutMs: this.options.publishTimeoutMs,
+      ...options,
+    });
   }
 
   /** `POST /async-function/<name>`: resolves once the call is durable (→ 202). */
@@ -116,9 +119,19 @@ export class QueueClient {
     handler: QueueHandler,
     options: SubscribeOptions = {},
   ): Promise<QueueConsumer> {
-    const callbacks = subscription.kind === 'async' ? new CallbackQueue(this.js, this.options.config, functionName, this.options.publishTimeoutMs) : undefined;
+    const callbacks =
+      subscription.kind === 'async'
+        ? new CallbackQueue(this.js, this.options.config, functionName, this.options.publishTimeoutMs)
+        : undefined;
     const hooks = callbacks
-      ? new AsyncCallHooks(this.calls, functionName, this.metrics, (id, req) => callbacks.enqueue(id, req), options.maxResultBytes, options.exposeErrorMessages)
+      ? new AsyncCallHooks(
+          this.calls,
+          functionName,
+          this.metrics,
+          (id, req) => callbacks.enqueue(id, req),
+          options.maxResultBytes,
+          options.exposeErrorMessages,
+        )
       : undefined;
     const consumer = new QueueConsumer(this.js, this.jsm, {
       nc: this.nc,
@@ -139,7 +152,11 @@ export class QueueClient {
   }
 
   /** The pull consumer POSTing an async function's callbacks, with its own slots (callback-queue.ts). */
-  private async startCallbackDeliverer(functionName: string, asyncSub: QueueSubscription, options: SubscribeOptions): Promise<void> {
+  private async startCallbackDeliverer(
+    functionName: string,
+    asyncSub: QueueSubscription,
+    options: SubscribeOptions,
+  ): Promise<void> {
     const deliverer = new QueueConsumer(this.js, this.jsm, {
       nc: this.nc,
       functionName,

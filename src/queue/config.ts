@@ -31,12 +31,22 @@ export interface QueueTls {
 export function readQueueSettings(env: NodeJS.ProcessEnv = process.env): QueueSettings | undefined {
   const url = env[QueueEnv.NATS_URL]?.trim();
   if (!url) return undefined;
-  const servers = url.split(',').map((s) => s.trim()).filter(Boolean);
+  const servers = url
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const rawConfig = parseJson(env, QueueEnv.QUEUE_CONFIG);
-  const config = rawConfig === undefined ? DEFAULT_QUEUE_CONFIG : checkConfig({ ...DEFAULT_QUEUE_CONFIG, ...(rawConfig as object) });
+  const config =
+    rawConfig === undefined ? DEFAULT_QUEUE_CONFIG : checkConfig({ ...DEFAULT_QUEUE_CONFIG, ...(rawConfig as object) });
   const rawSubs = parseJson(env, QueueEnv.SUBSCRIPTIONS) ?? [];
   if (!Array.isArray(rawSubs)) throw new Error(`${QueueEnv.SUBSCRIPTIONS} must be a JSON array of subscriptions`);
-  return { servers, config, subscriptions: rawSubs.map((s, i) => checkSubscription(s, i)), auth: readAuth(env), tls: readTls(env) };
+  return {
+    servers,
+    config,
+    subscriptions: rawSubs.map((s, i) => checkSubscription(s, i)),
+    auth: readAuth(env),
+    tls: readTls(env),
+  };
 }
 
 function readAuth(env: NodeJS.ProcessEnv): QueueAuth | undefined {
@@ -45,11 +55,15 @@ function readAuth(env: NodeJS.ProcessEnv): QueueAuth | undefined {
   const password = env[QueueEnv.NATS_PASSWORD];
   if (!password) {
     // The synthesized secretKeyRef names the key after the user: say which one is missing.
-    throw new Error(`${QueueEnv.NATS_USER}=${user} is set but ${QueueEnv.NATS_PASSWORD} is empty: add key "${user}" to the queue's auth Secret`);
+    throw new Error(
+      `${QueueEnv.NATS_USER}=${user} is set but ${QueueEnv.NATS_PASSWORD} is empty: add key "${user}" to the queue's auth Secret`,
+    );
   }
   if (!NATS_PASSWORD_PATTERN.test(password)) {
     // nats.conf reads it as a bare `$VARIABLE` value: anything else may parse as a number or fail.
-    throw new Error(`${QueueEnv.NATS_PASSWORD} of NATS user ${user} must start with a letter and use only letters, digits, '-' and '_' (at least 16 characters); e.g. "k$(openssl rand -hex 24)"`);
+    throw new Error(
+      `${QueueEnv.NATS_PASSWORD} of NATS user ${user} must start with a letter and use only letters, digits, '-' and '_' (at least 16 characters); e.g. "k$(openssl rand -hex 24)"`,
+    );
   }
   return { user, password };
 }
@@ -62,7 +76,8 @@ function readTls(env: NodeJS.ProcessEnv): QueueTls | undefined {
   if (!dir) return undefined;
   const caFile = `${dir.replace(/\/+$/, '')}/ca.crt`;
   // Fail at start, naming the file, rather than with a TLS handshake error on every reconnect.
-  if (!existsSync(caFile)) throw new Error(`${QueueEnv.NATS_TLS_DIR}=${dir} has no ca.crt: the queue's TLS Secret needs a ca.crt key`);
+  if (!existsSync(caFile))
+    throw new Error(`${QueueEnv.NATS_TLS_DIR}=${dir} has no ca.crt: the queue's TLS Secret needs a ca.crt key`);
   return { caFile };
 }
 
@@ -77,11 +92,20 @@ function parseJson(env: NodeJS.ProcessEnv, name: string): unknown {
 }
 
 function checkConfig(c: QueueConfig): QueueConfig {
-  for (const key of ['topicsStream', 'topicsPrefix', 'callsStream', 'asyncPrefix', 'cronPrefix', 'callsBucket'] as const) {
-    if (typeof c[key] !== 'string' || c[key] === '') throw new Error(`${QueueEnv.QUEUE_CONFIG}.${key} must be a non-empty string`);
+  for (const key of [
+    'topicsStream',
+    'topicsPrefix',
+    'callsStream',
+    'asyncPrefix',
+    'cronPrefix',
+    'callsBucket',
+  ] as const) {
+    if (typeof c[key] !== 'string' || c[key] === '')
+      throw new Error(`${QueueEnv.QUEUE_CONFIG}.${key} must be a non-empty string`);
   }
   for (const key of ['maxAgeMs', 'callStateTtlMs', 'maxBytes', 'replicas'] as const) {
-    if (typeof c[key] !== 'number' || !Number.isFinite(c[key])) throw new Error(`${QueueEnv.QUEUE_CONFIG}.${key} must be a number`);
+    if (typeof c[key] !== 'number' || !Number.isFinite(c[key]))
+      throw new Error(`${QueueEnv.QUEUE_CONFIG}.${key} must be a number`);
   }
   return c;
 }
@@ -90,13 +114,15 @@ function checkSubscription(raw: unknown, index: number): QueueSubscription {
   const where = `${QueueEnv.SUBSCRIPTIONS}[${index}]`;
   if (raw === null || typeof raw !== 'object') throw new Error(`${where} must be an object`);
   const s = raw as Partial<QueueSubscription>;
-  if (s.kind !== 'topic' && s.kind !== 'async' && s.kind !== 'cron') throw new Error(`${where}.kind must be topic, async or cron`);
+  if (s.kind !== 'topic' && s.kind !== 'async' && s.kind !== 'cron')
+    throw new Error(`${where}.kind must be topic, async or cron`);
   for (const key of ['subject', 'durable', 'trigger'] as const) {
     if (typeof s[key] !== 'string' || s[key] === '') throw new Error(`${where}.${key} must be a non-empty string`);
   }
   for (const key of ['maxInFlight', 'ackWaitMs', 'maxRetries'] as const) {
     const v = s[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`${where}.${key} must be a non-negative integer`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+      throw new Error(`${where}.${key} must be a non-negative integer`);
   }
   if (s.maxInFlight! < 1) throw new Error(`${where}.maxInFlight must be at least 1`);
   if (!Array.isArray(s.backoffMs) || s.backoffMs.some((n) => typeof n !== 'number' || n < 0)) {

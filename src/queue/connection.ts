@@ -27,7 +27,9 @@ export interface QueueConnectionOptions {
  * QueueClient so that a process that only publishes (the cron sender) bundles the connection
  * without the consumer, the call-state store and prom-client (scripts/pod-bundles.cjs).
  */
-export async function connectQueue(options: QueueConnectionOptions): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
+export async function connectQueue(
+  options: QueueConnectionOptions,
+): Promise<{ nc: NatsConnection; jsm: JetStreamManager }> {
   const nc = await connect({
     servers: [...options.servers],
     name: options.name ?? 'kubefaas',
@@ -40,12 +42,15 @@ export async function connectQueue(options: QueueConnectionOptions): Promise<{ n
     // subject and context in the message instead.
     noAsyncTraces: true,
     // Queue isolation: each user may only subscribe under its own inbox prefix (constructs/queue/nats-auth.ts).
-    ...(options.auth ? { user: options.auth.user, pass: options.auth.password, inboxPrefix: inboxPrefixFor(options.auth.user) } : {}),
+    ...(options.auth
+      ? { user: options.auth.user, pass: options.auth.password, inboxPrefix: inboxPrefixFor(options.auth.user) }
+      : {}),
     ...(options.tls ? { tls: { caFile: options.tls.caFile } } : {}),
   });
   try {
     const jsm = await nc.jetstreamManager();
-    if (options.ensureResources !== false) await ensureQueueResources(jsm, options.config, { update: options.updateStreams });
+    if (options.ensureResources !== false)
+      await ensureQueueResources(jsm, options.config, { update: options.updateStreams });
     return { nc, jsm };
   } catch (err) {
     await nc.close().catch(() => undefined);

@@ -241,7 +241,10 @@ export class QueueConsumer {
           await ensureConsumer(this.jsm, this.stream, this.sub);
           break;
         } catch (err) {
-          this.log.warn('queue consumer not available, retrying', { subject: this.sub.subject, error: errorMessage(err) });
+          this.log.warn('queue consumer not available, retrying', {
+            subject: this.sub.subject,
+            error: errorMessage(err),
+          });
         }
       }
     } finally {
@@ -260,10 +263,14 @@ export class QueueConsumer {
     try {
       event = new QueueEvent(msg, this.sub, this.options.functionName);
       // Attempts = handler runs where the hooks record them (async calls), else deliveries.
-      if (delivered > 1 && this.options.hooks?.attemptOf) attempt = await this.options.hooks.attemptOf(event, delivered);
+      if (delivered > 1 && this.options.hooks?.attemptOf)
+        attempt = await this.options.hooks.attemptOf(event, delivered);
       if (attempt > this.maxAttempts) {
         // The last attempt never reported back (process died, ack wait expired): give up now.
-        const error = this.failedErrors.get(msg.seq) ?? { message: `attempt ${attempt - 1} did not finish (process stopped or ack wait expired)`, fromHandler: false };
+        const error = this.failedErrors.get(msg.seq) ?? {
+          message: `attempt ${attempt - 1} did not finish (process stopped or ack wait expired)`,
+          fromHandler: false,
+        };
         await this.giveUp(msg, event, error, Math.min(attempt - 1, this.maxAttempts), keepAlive);
         return;
       }
@@ -278,7 +285,13 @@ export class QueueConsumer {
         const value = this.runHandler(event, attempt);
         reply = normalizeReply(isPromiseLike(value) ? await value : value);
       } catch (err) {
-        await this.failAttempt(msg, event, { message: errorMessage(err), fromHandler: !(err instanceof PlatformError) }, attempt, keepAlive);
+        await this.failAttempt(
+          msg,
+          event,
+          { message: errorMessage(err), fromHandler: !(err instanceof PlatformError) },
+          attempt,
+          keepAlive,
+        );
         return;
       }
       if (this.sub.responseSubject) await this.publishReply(event, reply);
@@ -288,7 +301,10 @@ export class QueueConsumer {
     } catch (err) {
       // Our own bookkeeping failed (reply publish, state write, DLQ publish): retry the delivery.
       this.log.warn('queue delivery bookkeeping failed, will be redelivered', {
-        subject: msg.subject, sequence: msg.seq, attempt, error: errorMessage(err),
+        subject: msg.subject,
+        sequence: msg.seq,
+        attempt,
+        error: errorMessage(err),
       });
       msg.nak(this.backoff(attempt));
       counters.retry++;
@@ -317,7 +333,13 @@ export class QueueConsumer {
     });
   }
 
-  private async failAttempt(msg: QueueMessage, event: QueueEvent, error: AttemptFailure, attempt: number, keepAlive: () => void): Promise<void> {
+  private async failAttempt(
+    msg: QueueMessage,
+    event: QueueEvent,
+    error: AttemptFailure,
+    attempt: number,
+    keepAlive: () => void,
+  ): Promise<void> {
     if (attempt < this.maxAttempts) {
       await this.options.hooks?.retrying(event, error, attempt);
       msg.nak(this.backoff(attempt));
@@ -329,7 +351,13 @@ export class QueueConsumer {
   }
 
   /** After the last attempt: dead-letter (stored before we let go of the message), record, terminate. */
-  private async giveUp(msg: QueueMessage, event: QueueEvent, error: AttemptFailure, attempts: number, keepAlive: () => void): Promise<void> {
+  private async giveUp(
+    msg: QueueMessage,
+    event: QueueEvent,
+    error: AttemptFailure,
+    attempts: number,
+    keepAlive: () => void,
+  ): Promise<void> {
     const fn = this.options.functionName;
     const dlq = this.sub.deadLetterSubject;
     if (dlq) {
@@ -348,11 +376,21 @@ export class QueueConsumer {
       h.set(MessageHeaders.originalStream, msg.info.stream);
       h.set(MessageHeaders.originalSequence, String(msg.seq));
       // Throws when the DLQ publish is not confirmed: the message is NAKed and dead-lettered on redelivery.
-      await publishDurably(this.js, { subject: dlq, data: msg.data, headers: h, msgId: `dlq-${msg.info.stream}-${msg.seq}` });
+      await publishDurably(this.js, {
+        subject: dlq,
+        data: msg.data,
+        headers: h,
+        msgId: `dlq-${msg.info.stream}-${msg.seq}`,
+      });
     }
     await this.options.hooks?.failed(event, error, attempts, keepAlive);
     this.log.error('queue message dead-lettered after the last attempt', {
-      subject: msg.subject, sequence: msg.seq, id: event.id, attempts, error: error.message, deadLetterSubject: dlq ?? null,
+      subject: msg.subject,
+      sequence: msg.seq,
+      id: event.id,
+      attempts,
+      error: error.message,
+      deadLetterSubject: dlq ?? null,
     });
     msg.term();
     this.failedErrors.delete(msg.seq);
@@ -373,7 +411,12 @@ export class QueueConsumer {
     const traceparent = event.headers.traceparent;
     if (typeof traceparent === 'string') h.set(MessageHeaders.traceparent, traceparent);
     // Stable id: a redelivered message that succeeds again does not publish a second response.
-    await publishDurably(this.js, { subject: this.sub.responseSubject!, data: reply.body, headers: h, msgId: `${event.id}-response` });
+    await publishDurably(this.js, {
+      subject: this.sub.responseSubject!,
+      data: reply.body,
+      headers: h,
+      msgId: `${event.id}-response`,
+    });
   }
 
   private backoff(attempt: number): number {
@@ -417,9 +460,15 @@ function oneLine(text: string): string {
 
 function defaultLogger(fn: string, trigger: string): FunctionLogger {
   const write = (level: string, stream: NodeJS.WriteStream) => (msg: string, fields?: Record<string, unknown>) => {
-    stream.write(`${JSON.stringify({ time: new Date().toISOString(), level, function: fn, trigger, msg, ...fields })}\n`);
+    stream.write(
+      `${JSON.stringify({ time: new Date().toISOString(), level, function: fn, trigger, msg, ...fields })}\n`,
+    );
   };
-  return { info: write('info', process.stdout), warn: write('warn', process.stderr), error: write('error', process.stderr) };
+  return {
+    info: write('info', process.stdout),
+    warn: write('warn', process.stderr),
+    error: write('error', process.stderr),
+  };
 }
 
 /** The Delivery a handler gets; its AbortController is only created if the handler asks for the signal. */
@@ -466,5 +515,9 @@ class ActiveDelivery implements Delivery {
 }
 
 function isPromiseLike<T>(value: unknown): value is PromiseLike<T> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<T>).then === 'function';
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<T>).then === 'function'
+  );
 }

@@ -81,15 +81,22 @@ export class QueueEvent implements FunctionEvent {
 
   get id(): string {
     if (this.#id === undefined) {
-      this.#id = this.header(H.ceId) ?? this.callId ?? this.header(H.msgId) ?? `${this.#msg.info.stream}:${this.#msg.seq}`;
+      this.#id =
+        this.header(H.ceId) ?? this.callId ?? this.header(H.msgId) ?? `${this.#msg.info.stream}:${this.#msg.seq}`;
     }
     return this.#id;
   }
 
   get type(): string {
     const kind = this.#sub.kind;
-    return this.header(H.ceType) ??
-      (kind === 'async' ? QueueEventTypes.asyncCall : kind === 'cron' ? QueueEventTypes.cronTick : QueueEventTypes.message);
+    return (
+      this.header(H.ceType) ??
+      (kind === 'async'
+        ? QueueEventTypes.asyncCall
+        : kind === 'cron'
+          ? QueueEventTypes.cronTick
+          : QueueEventTypes.message)
+    );
   }
 
   get source(): string {
@@ -131,7 +138,8 @@ export class QueueEvent implements FunctionEvent {
   get headers(): Readonly<HeaderMap> {
     if (!this.#headers) {
       // Async calls carry the HTTP request's headers as JSON; other messages' own headers are copied.
-      const headers = this.#sub.kind === 'async' ? httpHeadersOf(this.header(H.httpHeaders)) : messageHeadersOf(this.#msg.headers);
+      const headers =
+        this.#sub.kind === 'async' ? httpHeadersOf(this.header(H.httpHeaders)) : messageHeadersOf(this.#msg.headers);
       const callId = this.callId;
       if (callId) headers['x-call-id'] = callId;
       const traceparent = this.header(H.traceparent);

@@ -6,9 +6,29 @@ export { PullSession, type PullSessionOptions } from './pull-session';
 export { PulledMessage, type QueueMessage, type PulledInfo } from './pulled-message';
 export { normalizeReply, type QueueReply, type HandlerReturn, type NormalizedReply } from './reply';
 export { QueueMetrics, type DeliveryOutcome } from './metrics';
-export { QueueUnavailableError, publishEvent, publishToTopic, publishDurably, type TopicPublishOptions } from './publisher';
-export { enqueueCall, InvalidCallIdError, CallbackHeaders, AsyncCallHooks, type AsyncCallRequest, type EnqueuedCall } from './async-calls';
-export { CallStateStore, CALL_ID_PATTERN, type CallState, type CallStateName, type CallResult, type CallbackOutcome } from './call-state';
+export {
+  QueueUnavailableError,
+  publishEvent,
+  publishToTopic,
+  publishDurably,
+  type TopicPublishOptions,
+} from './publisher';
+export {
+  enqueueCall,
+  InvalidCallIdError,
+  CallbackHeaders,
+  AsyncCallHooks,
+  type AsyncCallRequest,
+  type EnqueuedCall,
+} from './async-calls';
+export {
+  CallStateStore,
+  CALL_ID_PATTERN,
+  type CallState,
+  type CallStateName,
+  type CallResult,
+  type CallbackOutcome,
+} from './call-state';
 export { postCallback, type CallbackPolicy } from './callback';
 export { CallbackQueue } from './callback-queue';
 export { ensureQueueResources, ensureStream, ensureConsumer, consumerConfig } from './resources';

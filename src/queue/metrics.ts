@@ -26,7 +26,10 @@ export class QueueMetrics {
   readonly registry: Registry;
   private readonly triggers = new Map<string, { fn: string; trigger: string; counts: TriggerCounters }>();
   private readonly calls = new Map<string, { fn: string; state: CallStateName; count: number }>();
-  private readonly lagReaders = new Map<string, { labels: { function: string; trigger: string }; read: () => Promise<number> }>();
+  private readonly lagReaders = new Map<
+    string,
+    { labels: { function: string; trigger: string }; read: () => Promise<number> }
+  >();
   private readonly lastLag = new Map<string, number>();
 
   /** @param registry where the metrics are registered; @default a new private Registry */
@@ -56,7 +59,8 @@ export class QueueMetrics {
       registers,
       collect() {
         this.reset();
-        for (const { fn, trigger, counts } of triggers.values()) this.inc({ function: fn, trigger }, counts.redeliveries);
+        for (const { fn, trigger, counts } of triggers.values())
+          this.inc({ function: fn, trigger }, counts.redeliveries);
       },
     });
     new Counter({
@@ -66,7 +70,8 @@ export class QueueMetrics {
       registers,
       collect() {
         this.reset();
-        for (const { fn, trigger, counts } of triggers.values()) this.inc({ function: fn, trigger }, counts.deadLetters);
+        for (const { fn, trigger, counts } of triggers.values())
+          this.inc({ function: fn, trigger }, counts.deadLetters);
       },
     });
     new Counter({

@@ -11,14 +11,22 @@ import { MessageHeaders, PLATFORM_HEADER_PREFIX } from '../contract';
 /** The headers the dead-letter step writes, lower-cased. */
 const DEAD_LETTER_HEADERS = new Set(
   [
-    MessageHeaders.error, MessageHeaders.attempts, MessageHeaders.function, MessageHeaders.trigger,
-    MessageHeaders.originalSubject, MessageHeaders.originalStream, MessageHeaders.originalSequence,
+    MessageHeaders.error,
+    MessageHeaders.attempts,
+    MessageHeaders.function,
+    MessageHeaders.trigger,
+    MessageHeaders.originalSubject,
+    MessageHeaders.originalStream,
+    MessageHeaders.originalSequence,
   ].map((name) => name.toLowerCase()),
 );
 
 /** True for a name in the platform's namespace (`Kubefaas-*`, any case). */
 export function isPlatformHeader(name: string): boolean {
-  return name.length >= PLATFORM_HEADER_PREFIX.length && name.slice(0, PLATFORM_HEADER_PREFIX.length).toLowerCase() === PLATFORM_HEADER_PREFIX;
+  return (
+    name.length >= PLATFORM_HEADER_PREFIX.length &&
+    name.slice(0, PLATFORM_HEADER_PREFIX.length).toLowerCase() === PLATFORM_HEADER_PREFIX
+  );
 }
 
 /** Names only the server or the publish path may set (`Nats-*`: de-duplication id, rollups, expected sequences). */

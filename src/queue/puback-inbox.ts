@@ -76,15 +76,29 @@ export class PubAckInbox {
 
   /** Publishes and resolves with the stream's PubAck. Same shape as `js.publish`, so publishDurably takes either. */
   publish(subject: string, data: Uint8Array, options: PubAckPublishOptions): Promise<PubAck> {
-    const headers = options.msgID === undefined ? options.headers : (options.headers ?? EMPTY_HEADERS).with(MSG_ID_HEADER, options.msgID);
+    const headers =
+      options.msgID === undefined
+        ? options.headers
+        : (options.headers ?? EMPTY_HEADERS).with(MSG_ID_HEADER, options.msgID);
     const token = (this.nextToken++).toString(36);
     return new Promise<PubAck>((resolve, reject) => {
-      this.pending.set(token, { subject, resolve, reject, deadline: performance.now() + options.timeout, timeout: options.timeout });
+      this.pending.set(token, {
+        subject,
+        resolve,
+        reject,
+        deadline: performance.now() + options.timeout,
+        timeout: options.timeout,
+      });
       if (!this.timeoutCheck) {
         this.timeoutCheck = setInterval(this.checkTimeouts, TIMEOUT_CHECK_MS);
       }
       this.out.publish(subject, data, this.prefix + token, headers?.asMsgHdrs(), (err) => {
-        this.settle(token)?.reject(new PubAckError(`cannot publish to ${subject}: ${(err as Error).message}`, String((err as NatsError).code ?? 'CONNECTION_CLOSED')));
+        this.settle(token)?.reject(
+          new PubAckError(
+            `cannot publish to ${subject}: ${(err as Error).message}`,
+            String((err as NatsError).code ?? 'CONNECTION_CLOSED'),
+          ),
+        );
       });
     });
   }
@@ -96,7 +110,12 @@ export class PubAckInbox {
     if (msg.data.length === 0) {
       // A status message: 503 = no stream captures the subject or JetStream is not up (yet).
       const code = msg.headers?.code ?? 0;
-      p.reject(new PubAckError(`publish to ${p.subject}: ${code === 503 ? 'no responders' : `status ${code} ${msg.headers?.description ?? ''}`}`, String(code)));
+      p.reject(
+        new PubAckError(
+          `publish to ${p.subject}: ${code === 503 ? 'no responders' : `status ${code} ${msg.headers?.description ?? ''}`}`,
+          String(code),
+        ),
+      );
       return;
     }
     let reply: Partial<PubAck> & { error?: { code?: number; err_code?: number; description?: string } };
@@ -107,11 +126,22 @@ export class PubAckInbox {
       return;
     }
     if (reply.error) {
-      p.reject(new PubAckError(`publish to ${p.subject}: ${reply.error.description ?? 'JetStream error'}`, String(reply.error.code ?? ''), reply.error));
+      p.reject(
+        new PubAckError(
+          `publish to ${p.subject}: ${reply.error.description ?? 'JetStream error'}`,
+          String(reply.error.code ?? ''),
+          reply.error,
+        ),
+      );
     } else if (!reply.stream) {
       p.reject(new PubAckError(`publish to ${p.subject}: invalid PubAck`, 'BAD_PUBACK'));
     } else {
-      p.resolve({ stream: reply.stream, seq: reply.seq ?? 0, duplicate: reply.duplicate === true, domain: reply.domain } as PubAck);
+      p.resolve({
+        stream: reply.stream,
+        seq: reply.seq ?? 0,
+        duplicate: reply.duplicate === true,
+        domain: reply.domain,
+      } as PubAck);
     }
   }
 

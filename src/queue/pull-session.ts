@@ -52,7 +52,9 @@ export class PullSession {
   }
 
   start(): void {
-    this.sub = this.options.nc.subscribe(this.inbox, { callback: (err, msg) => (err ? this.lost(`subscription failed: ${err.message}`, false) : this.received(msg)) });
+    this.sub = this.options.nc.subscribe(this.inbox, {
+      callback: (err, msg) => (err ? this.lost(`subscription failed: ${err.message}`, false) : this.received(msg)),
+    });
     this.monitor = setInterval(() => this.checkHeartbeat(), this.heartbeatMs);
     this.monitor.unref();
     void this.watchConnection();
@@ -68,7 +70,11 @@ export class PullSession {
     if (n <= 0 || !this.usable) return;
     if (this.pending === 0) this.lastHeard = Date.now();
     this.pending += n;
-    const request = { batch: n, expires: this.options.expiresMs * 1_000_000, idle_heartbeat: this.heartbeatMs * 1_000_000 };
+    const request = {
+      batch: n,
+      expires: this.options.expiresMs * 1_000_000,
+      idle_heartbeat: this.heartbeatMs * 1_000_000,
+    };
     try {
       this.options.nc.publish(this.subject, JSON.stringify(request), { reply: this.inbox });
     } catch (err) {

@@ -77,7 +77,8 @@ export class PulledMessage implements QueueMessage {
   }
 
   nak(delayMs = 0): void {
-    if (delayMs > 0) this.settle(new TextEncoder().encode(`-NAK ${JSON.stringify({ delay: Math.round(delayMs) * 1_000_000 })}`));
+    if (delayMs > 0)
+      this.settle(new TextEncoder().encode(`-NAK ${JSON.stringify({ delay: Math.round(delayMs) * 1_000_000 })}`));
     else this.settle(NAK);
   }
 

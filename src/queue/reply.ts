@@ -24,7 +24,11 @@ export function normalizeReply(value: HandlerReturn): NormalizedReply {
   if (value === undefined || value === null) return NO_CONTENT;
   if (typeof value === 'string') return normalizeReply({ body: value });
   if (value instanceof Uint8Array) {
-    return { status: value.byteLength === 0 ? 204 : 200, headers: { 'content-type': 'application/octet-stream' }, body: value };
+    return {
+      status: value.byteLength === 0 ? 204 : 200,
+      headers: { 'content-type': 'application/octet-stream' },
+      body: value,
+    };
   }
   const reply = value;
   const raw = reply?.body;

@@ -112,7 +112,11 @@ export interface StreamSetupOptions {
   readonly update?: boolean;
 }
 
-export async function ensureQueueResources(jsm: JetStreamManager, config: QueueConfig, options: StreamSetupOptions = {}): Promise<void> {
+export async function ensureQueueResources(
+  jsm: JetStreamManager,
+  config: QueueConfig,
+  options: StreamSetupOptions = {},
+): Promise<void> {
   await ensureStream(jsm, topicsStreamConfig(config), options);
   await ensureStream(jsm, callsStreamConfig(config), options);
   await ensureStream(jsm, callsBucketStreamConfig(config), options);

@@ -25,7 +25,13 @@ export class TurnPublisher {
   constructor(private readonly nc: NatsConnection) {}
 
   /** Queues a publish; `onError` gets what nats.js throws (connection closed, payload too large). */
-  publish(subject: string, data: Uint8Array, reply: string, headers: MsgHdrs | undefined, onError: (err: unknown) => void): void {
+  publish(
+    subject: string,
+    data: Uint8Array,
+    reply: string,
+    headers: MsgHdrs | undefined,
+    onError: (err: unknown) => void,
+  ): void {
     if (this.queued.push({ subject, data, reply, headers, onError }) === 1) setImmediate(this.flush);
   }
 

@@ -79,24 +79,37 @@ export class AsyncEndpoint {
       const callId = decodePathSegment(rest.slice(slash + 1));
       if (callId === undefined) return Promise.resolve(answer(400, errorBody('bad percent-encoding in the call id')));
       return queue.getCallState(callId).then(
-        (state) => (state && state.function === name ? answer(200, state) : answer(404, errorBody(`no call '${callId}' for ${name} (unknown or expired)`))),
+        (state) =>
+          state && state.function === name
+            ? answer(200, state)
+            : answer(404, errorBody(`no call '${callId}' for ${name} (unknown or expired)`)),
         (err: Error) => answer(503, errorBody(`queue unavailable: ${err.message}`), ['retry-after', '1']),
       );
     }
     if (req.method !== 'POST') {
       discard(req.body);
-      return Promise.resolve(answer(405, errorBody(`method ${req.method} not allowed for ${ASYNC_FUNCTION_PATH_PREFIX}${name}`), ['allow', 'POST']));
+      return Promise.resolve(
+        answer(405, errorBody(`method ${req.method} not allowed for ${ASYNC_FUNCTION_PATH_PREFIX}${name}`), [
+          'allow',
+          'POST',
+        ]),
+      );
     }
     if (!queue || !queue.isConnected()) {
       discard(req.body);
-      return Promise.resolve(answer(503, errorBody('queue unavailable: the call was not accepted, try again'), ['retry-after', '1']));
+      return Promise.resolve(
+        answer(503, errorBody('queue unavailable: the call was not accepted, try again'), ['retry-after', '1']),
+      );
     }
     const queueLimit = (queue.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM_BYTES;
     const functionLimit = info.maxBodyBytes(name);
     const limit = Math.min(queueLimit, functionLimit);
     const accept = async (body: Buffer | undefined): Promise<number> => {
       if (body === undefined) {
-        const whose = functionLimit <= queueLimit ? `the function's limit of ${limit} bytes` : `${limit} bytes (the queue's message size)`;
+        const whose =
+          functionLimit <= queueLimit
+            ? `the function's limit of ${limit} bytes`
+            : `${limit} bytes (the queue's message size)`;
         return answer(413, errorBody(`async call body exceeds ${whose}`)); // the rest of the body is read and discarded: the connection stays usable
       }
       const fnPath = (slash === -1 ? '/' : rest.slice(slash)) + (q === -1 ? '' : url.slice(q));
@@ -111,11 +124,19 @@ export class AsyncEndpoint {
           callbackUrl: single(headers[Headers.callbackUrl]),
           traceparent: info.traceparent,
         });
-        return answer(202, { callId, status: duplicate ? 'duplicate' : 'queued' }, [Headers.callId, callId, 'location', `${ASYNC_FUNCTION_PATH_PREFIX}${name}/${callId}`]);
+        return answer(202, { callId, status: duplicate ? 'duplicate' : 'queued' }, [
+          Headers.callId,
+          callId,
+          'location',
+          `${ASYNC_FUNCTION_PATH_PREFIX}${name}/${callId}`,
+        ]);
       } catch (err) {
         const e = err as Error;
         if (e.name === 'InvalidCallIdError') return answer(400, errorBody(e.message));
-        return answer(503, errorBody(`queue unavailable: the call was not accepted (${e.message})`), ['retry-after', '1']);
+        return answer(503, errorBody(`queue unavailable: the call was not accepted (${e.message})`), [
+          'retry-after',
+          '1',
+        ]);
       }
     };
     // A body the fast path read already (the common case) is enqueued in this turn, without a detour through a promise.

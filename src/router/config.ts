@@ -61,7 +61,9 @@ function readNumber(
   const value = Number(raw);
   const ok = Number.isFinite(value) && value >= min && value <= max && (!integer || Number.isInteger(value));
   if (!ok) {
-    throw new ConfigError(`${name}=${JSON.stringify(raw)} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max}`);
+    throw new ConfigError(
+      `${name}=${JSON.stringify(raw)} must be ${integer ? 'an integer' : 'a number'} between ${min} and ${max}`,
+    );
   }
   return value;
 }

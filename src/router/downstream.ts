@@ -87,7 +87,13 @@ export class NodeDownstream implements Downstream {
     setImmediate(() => this.res.destroy(err));
   }
 
-  sendJson(status: number, body: unknown, requestId: string, closeConnection: boolean, extra: readonly string[] = []): void {
+  sendJson(
+    status: number,
+    body: unknown,
+    requestId: string,
+    closeConnection: boolean,
+    extra: readonly string[] = [],
+  ): void {
     sendJson(this.res, status, body, requestId, closeConnection, extra);
   }
 

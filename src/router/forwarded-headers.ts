@@ -89,12 +89,24 @@ export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
       continue;
     }
     switch (role) {
-      case Role.Host: host ??= value; break;
-      case Role.RequestId: requestId ??= value; break;
-      case Role.Traceparent: traceparent ??= value; break;
-      case Role.ForwardedFor: forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`; break;
-      case Role.ForwardedHost: forwardedHost ??= value; break;
-      case Role.ForwardedProto: forwardedProto ??= value; break;
+      case Role.Host:
+        host ??= value;
+        break;
+      case Role.RequestId:
+        requestId ??= value;
+        break;
+      case Role.Traceparent:
+        traceparent ??= value;
+        break;
+      case Role.ForwardedFor:
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        break;
+      case Role.ForwardedHost:
+        forwardedHost ??= value;
+        break;
+      case Role.ForwardedProto:
+        forwardedProto ??= value;
+        break;
       case Role.ContentLength:
         if (value !== '0') {
           hasBody = true;
@@ -102,23 +114,49 @@ export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
         } else contentLength = 0;
         forward.push(name, value);
         break;
-      case Role.TransferEncoding: hasBody = true; break;
-      case Role.Authorization: authorization ??= value; forward.push(name, value); break;
-      case Role.ApiKey: apiKey ??= value; forward.push(name, value); break;
+      case Role.TransferEncoding:
+        hasBody = true;
+        break;
+      case Role.Authorization:
+        authorization ??= value;
+        forward.push(name, value);
+        break;
+      case Role.ApiKey:
+        apiKey ??= value;
+        forward.push(name, value);
+        break;
       case Role.Connection:
         // `keep-alive` / `close` (nearly every request) name no other header: skip the second pass.
         if (!CONNECTION_PLAIN.test(value)) connectionTokens = value;
         break;
-      default: break;
+      default:
+        break;
     }
   }
   const filtered = connectionTokens === undefined ? forward : dropConnectionNamed(forward, connectionTokens);
-  return { forward: filtered, host, requestId, traceparent, forwardedFor, forwardedHost, forwardedProto, hasBody, authorization, apiKey, contentLength };
+  return {
+    forward: filtered,
+    host,
+    requestId,
+    traceparent,
+    forwardedFor,
+    forwardedHost,
+    forwardedProto,
+    hasBody,
+    authorization,
+    apiKey,
+    contentLength,
+  };
 }
 
 /** Headers named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1). Rare, so done in a second pass. */
 function dropConnectionNamed(forward: string[], tokens: string): string[] {
-  const named = new Set(tokens.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== '' && t !== 'close' && t !== 'keep-alive'));
+  const named = new Set(
+    tokens
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter((t) => t !== '' && t !== 'close' && t !== 'keep-alive'),
+  );
   if (named.size === 0) return forward;
   const kept: string[] = [];
   for (let i = 0; i < forward.length; i += 2) {
@@ -143,16 +181,26 @@ export interface ForwardingContext {
 export function upstreamHeaders(inbound: InboundHeaders, ctx: ForwardingContext): string[] {
   const out = inbound.forward;
   const client = ctx.clientAddress === undefined ? undefined : plainAddress(ctx.clientAddress);
-  const forwardedFor = client === undefined ? inbound.forwardedFor : inbound.forwardedFor === undefined ? client : `${inbound.forwardedFor}, ${client}`;
+  const forwardedFor =
+    client === undefined
+      ? inbound.forwardedFor
+      : inbound.forwardedFor === undefined
+        ? client
+        : `${inbound.forwardedFor}, ${client}`;
   if (forwardedFor !== undefined) out.push('x-forwarded-for', forwardedFor);
   const forwardedHost = inbound.forwardedHost ?? inbound.host;
   if (forwardedHost !== undefined) out.push('x-forwarded-host', forwardedHost);
   out.push(
-    'x-forwarded-proto', inbound.forwardedProto ?? 'http',
-    Headers.requestId, ctx.requestId,
-    Headers.traceparent, ctx.traceparent,
-    Headers.functionName, ctx.functionName,
-    Headers.params, ctx.params,
+    'x-forwarded-proto',
+    inbound.forwardedProto ?? 'http',
+    Headers.requestId,
+    ctx.requestId,
+    Headers.traceparent,
+    ctx.traceparent,
+    Headers.functionName,
+    ctx.functionName,
+    Headers.params,
+    ctx.params,
   );
   if (ctx.auth !== undefined) out.push(Headers.auth, ctx.auth);
   return out;
@@ -175,7 +223,14 @@ export function hostWithoutPort(host: string | undefined): string {
 }
 
 const RESPONSE_DROP: ReadonlySet<string> = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'proxy-authenticate',
   Headers.requestId,
 ]);
 /** Lengths of the names in RESPONSE_DROP: any other name is kept without lower-casing it. */

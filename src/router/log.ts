@@ -49,6 +49,7 @@ export class AccessLog {
 }
 
 /** Characters a JSON string must escape (and the line separators some parsers choke on). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be escaped
 const NEEDS_ESCAPING = /["\\\u0000-\u001f\u2028\u2029]/;
 
 /** `JSON.stringify(value)` for a string, without the call when nothing needs escaping (the usual case). */

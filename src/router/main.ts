@@ -30,10 +30,17 @@ async function main(): Promise<void> {
       try {
         const table = parseRouteTable(text);
         state.applyTable(table);
-        log.log('info', 'route table loaded', { path: config.routesPath, functions: Object.keys(table.functions).length, routes: table.routes.length });
+        log.log('info', 'route table loaded', {
+          path: config.routesPath,
+          functions: Object.keys(table.functions).length,
+          routes: table.routes.length,
+        });
       } catch (err) {
         const reason = err instanceof RouteTableError ? err.message : String(err);
-        log.log('error', state.matcher ? 'route table rejected, keeping the previous one' : 'route table rejected', { path: config.routesPath, reason });
+        log.log('error', state.matcher ? 'route table rejected, keeping the previous one' : 'route table rejected', {
+          path: config.routesPath,
+          reason,
+        });
       }
     },
     onReadError: (err) => log.log('error', 'route table unreadable', { path: config.routesPath, reason: err.message }),
@@ -44,18 +51,39 @@ async function main(): Promise<void> {
   const queue = readQueueSettings(process.env);
   if (queue) {
     const connecting = import('../queue/client').then(({ QueueClient }) =>
-      QueueClient.connect({ servers: queue.servers, config: queue.config, name: 'router', registry: state.metrics.registry, auth: queue.auth, tls: queue.tls }),
+      QueueClient.connect({
+        servers: queue.servers,
+        config: queue.config,
+        name: 'router',
+        registry: state.metrics.registry,
+        auth: queue.auth,
+        tls: queue.tls,
+      }),
     );
-    state.asyncCalls = new AsyncEndpoint(connecting, (err) => log.log('error', 'queue connection failed', { reason: String(err) }));
-    connecting.then(() => log.log('info', 'queue connected', { servers: queue.servers }), () => undefined);
+    state.asyncCalls = new AsyncEndpoint(connecting, (err) =>
+      log.log('error', 'queue connection failed', { reason: String(err) }),
+    );
+    connecting.then(
+      () => log.log('info', 'queue connected', { servers: queue.servers }),
+      () => undefined,
+    );
   }
 
   const server = createRouterServer(state, { fastPath: config.fastPath });
   server.listen({ port: config.port, host: config.host }, () => {
     const { port, address } = server.address() as AddressInfo;
-    log.log('info', 'listening', { port, host: address, routes: config.routesPath, accessLogSample: config.accessLogSample, fastPath: state.fastPathActive });
+    log.log('info', 'listening', {
+      port,
+      host: address,
+      routes: config.routesPath,
+      accessLogSample: config.accessLogSample,
+      fastPath: state.fastPathActive,
+    });
     if (config.fastPath && !state.fastPathActive) {
-      log.log('warn', "fast path unavailable: this node version's HTTP parser cannot be used that way; node:http serves every request");
+      log.log(
+        'warn',
+        "fast path unavailable: this node version's HTTP parser cannot be used that way; node:http serves every request",
+      );
     }
   });
   server.on('error', (err) => {
@@ -64,7 +92,13 @@ async function main(): Promise<void> {
     process.exit(1);
   });
 
-  const shutdown = installRouterShutdown({ server, state, config, stopBackground: () => watcher.stop(), exit: (code) => process.exit(code) });
+  const shutdown = installRouterShutdown({
+    server,
+    state,
+    config,
+    stopBackground: () => watcher.stop(),
+    exit: (code) => process.exit(code),
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('uncaughtException', (err) => {

@@ -2,7 +2,9 @@ import { Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { MetricNames } from '../contract';
 
 /** Seconds; the router adds well under a millisecond, functions take milliseconds to seconds. */
-const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const LATENCY_BUCKETS: readonly number[] = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -88,7 +90,11 @@ export class HistogramSeries {
     let cumulative = 0;
     for (let i = 0; i < this.bounds.length; i++) {
       cumulative += this.counts[i];
-      out.push({ labels: { ...this.labels, le: String(this.bounds[i]) }, value: cumulative, metricName: `${name}_bucket` });
+      out.push({
+        labels: { ...this.labels, le: String(this.bounds[i]) },
+        value: cumulative,
+        metricName: `${name}_bucket`,
+      });
     }
     out.push({ labels: { ...this.labels, le: '+Inf' }, value: this.count, metricName: `${name}_bucket` });
     out.push({ labels: this.labels, value: this.sum, metricName: `${name}_sum` });
@@ -147,7 +153,11 @@ export class RouterMetrics {
     collectDefaultMetrics({ register: this.registry });
     // prom-client exports these gauges with a `_total` suffix, which Prometheus reserves for
     // counters (`promtool check metrics` flags them); the per-type `nodejs_active_*` gauges stay.
-    for (const misnamed of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    for (const misnamed of [
+      'nodejs_active_handles_total',
+      'nodejs_active_requests_total',
+      'nodejs_active_resources_total',
+    ]) {
       this.registry.removeSingleMetric(misnamed);
     }
     for (const metric of [this.requests, this.upstreamDuration, this.requestDuration]) {

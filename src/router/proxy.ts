@@ -65,7 +65,10 @@ export class ProxyExchange implements UpstreamHandler {
       return;
     }
     if (upstream.saturated) {
-      this.answer(503, `function "${upstream.name}" is overloaded: too many requests in flight at the router`, ['retry-after', '1']);
+      this.answer(503, `function "${upstream.name}" is overloaded: too many requests in flight at the router`, [
+        'retry-after',
+        '1',
+      ]);
       return;
     }
     upstream.inFlight++;

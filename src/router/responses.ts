@@ -9,13 +9,22 @@ export interface JsonAnswer {
 }
 
 /** `extra` is a flat `[name, value, …]` list (Allow, Retry-After). */
-export function jsonAnswer(body: unknown, requestId: string, closeConnection: boolean, extra: readonly string[] = []): JsonAnswer {
+export function jsonAnswer(
+  body: unknown,
+  requestId: string,
+  closeConnection: boolean,
+  extra: readonly string[] = [],
+): JsonAnswer {
   const payload = JSON.stringify(body);
   const headers = [
-    'content-type', 'application/json; charset=utf-8',
-    'content-length', String(Buffer.byteLength(payload)),
-    'cache-control', 'no-store',
-    Headers.requestId, requestId,
+    'content-type',
+    'application/json; charset=utf-8',
+    'content-length',
+    String(Buffer.byteLength(payload)),
+    'cache-control',
+    'no-store',
+    Headers.requestId,
+    requestId,
     ...extra,
   ];
   if (closeConnection) headers.push('connection', 'close');

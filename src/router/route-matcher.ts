@@ -51,12 +51,22 @@ export class RouteMatcher {
     };
     for (const name of Object.keys(table.functions)) {
       const label = FUNCTION_PATH_PREFIX + name;
-      this.byFunction.set(name, { upstream: upstreamOf(name), label, counter: metrics.requestCounter(label, name), routeIndex: -1 });
+      this.byFunction.set(name, {
+        upstream: upstreamOf(name),
+        label,
+        counter: metrics.requestCounter(label, name),
+        routeIndex: -1,
+      });
     }
     const implicitHeads: Array<() => void> = [];
     table.routes.forEach((route, index) => {
       const label = route.host === undefined ? route.path : route.host + route.path;
-      const entry: RouteEntry = { upstream: upstreamOf(route.function), label, counter: metrics.requestCounter(label, route.function), routeIndex: index };
+      const entry: RouteEntry = {
+        upstream: upstreamOf(route.function),
+        label,
+        counter: metrics.requestCounter(label, route.function),
+        routeIndex: index,
+      };
       const opts = route.host === undefined ? {} : { constraints: { host: route.host } };
       for (const method of route.methods) {
         try {

@@ -1,5 +1,14 @@
 import { PolicyError, checkPlatformPolicies, checkRoutePolicies } from './policies/policy-table';
-import { HTTP_METHODS, isFunctionName, isRouteHost, pathProblem, type HttpMethod, type Route, type RouteTable, type RouteTarget } from '../contract';
+import {
+  HTTP_METHODS,
+  isFunctionName,
+  isRouteHost,
+  pathProblem,
+  type HttpMethod,
+  type Route,
+  type RouteTable,
+  type RouteTarget,
+} from '../contract';
 
 /** A route table that cannot be served; the message names the offending entry. */
 export class RouteTableError extends Error {
@@ -23,7 +32,8 @@ export function parseRouteTable(text: string): RouteTable {
   }
   if (!isObject(doc)) throw new RouteTableError('must be a JSON object');
   if (doc.version !== 1) throw new RouteTableError(`unsupported version ${JSON.stringify(doc.version)} (expected 1)`);
-  if (!isObject(doc.functions)) throw new RouteTableError('"functions" must be an object of name -> { url, timeoutMs }');
+  if (!isObject(doc.functions))
+    throw new RouteTableError('"functions" must be an object of name -> { url, timeoutMs }');
   if (!Array.isArray(doc.routes)) throw new RouteTableError('"routes" must be an array');
 
   const functions: Record<string, RouteTarget> = {};
@@ -31,7 +41,8 @@ export function parseRouteTable(text: string): RouteTable {
     functions[name] = checkTarget(name, target);
   }
   const routes = doc.routes.map((route, index) => checkRoute(route, index, functions));
-  const policies = doc.policies === undefined ? undefined : withPolicyErrors('policies', () => checkPlatformPolicies(doc.policies));
+  const policies =
+    doc.policies === undefined ? undefined : withPolicyErrors('policies', () => checkPlatformPolicies(doc.policies));
   return policies === undefined ? { version: 1, functions, routes } : { version: 1, functions, routes, policies };
 }
 
@@ -58,26 +69,37 @@ function checkTarget(name: string, target: unknown): RouteTarget {
   }
   if (parsed.protocol !== 'http:') throw new RouteTableError(`${where}.url: only http:// upstreams are supported`);
   if (parsed.pathname !== '/' || parsed.search !== '' || parsed.username !== '') {
-    throw new RouteTableError(`${where}.url: must be an origin (scheme, host, port) without path, query or credentials`);
+    throw new RouteTableError(
+      `${where}.url: must be an origin (scheme, host, port) without path, query or credentials`,
+    );
   }
   if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_TIMEOUT_MS) {
     throw new RouteTableError(`${where}.timeoutMs: must be an integer between 1 and ${MAX_TIMEOUT_MS}`);
   }
-  if (maxBodyBytes !== undefined && (typeof maxBodyBytes !== 'number' || !Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0)) {
+  if (
+    maxBodyBytes !== undefined &&
+    (typeof maxBodyBytes !== 'number' || !Number.isSafeInteger(maxBodyBytes) || maxBodyBytes < 0)
+  ) {
     throw new RouteTableError(`${where}.maxBodyBytes: must be a non-negative integer`);
   }
-  return maxBodyBytes === undefined ? { url: parsed.origin, timeoutMs } : { url: parsed.origin, timeoutMs, maxBodyBytes };
+  return maxBodyBytes === undefined
+    ? { url: parsed.origin, timeoutMs }
+    : { url: parsed.origin, timeoutMs, maxBodyBytes };
 }
 
 function checkRoute(route: unknown, index: number, functions: Record<string, RouteTarget>): Route {
   const where = `routes[${index}]`;
   if (!isObject(route)) throw new RouteTableError(`${where}: must be an object { function, methods, path, host? }`);
   const { function: fn, methods, path, host } = route;
-  const policies = route.policies === undefined ? undefined : withPolicyErrors(`${where}.policies`, () => checkRoutePolicies(route.policies));
+  const policies =
+    route.policies === undefined
+      ? undefined
+      : withPolicyErrors(`${where}.policies`, () => checkRoutePolicies(route.policies));
   if (typeof fn !== 'string' || !Object.prototype.hasOwnProperty.call(functions, fn)) {
     throw new RouteTableError(`${where}.function: ${JSON.stringify(fn)} is not in "functions"`);
   }
-  if (!Array.isArray(methods) || methods.length === 0) throw new RouteTableError(`${where}.methods: must be a non-empty array`);
+  if (!Array.isArray(methods) || methods.length === 0)
+    throw new RouteTableError(`${where}.methods: must be a non-empty array`);
   for (const method of methods) {
     if (!HTTP_METHODS.includes(method as HttpMethod)) {
       throw new RouteTableError(`${where}.methods: ${JSON.stringify(method)} is not one of ${HTTP_METHODS.join(', ')}`);

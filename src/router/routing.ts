@@ -38,15 +38,29 @@ export function servedByNodePathOnly(state: RouterState, url: string): boolean {
  * queue), or a match and a proxied request, or 404 / 405. Returns false when it answered without
  * using the body (a streamed body, if any, was not read).
  */
-export function routeRequest(state: RouterState, matcher: RouteMatcher, request: RoutableRequest, client: Downstream): boolean {
+export function routeRequest(
+  state: RouterState,
+  matcher: RouteMatcher,
+  request: RoutableRequest,
+  client: Downstream,
+): boolean {
   const asyncCalls = state.asyncCalls;
   if (asyncCalls !== undefined && request.url.startsWith(ASYNC_FUNCTION_PATH_PREFIX)) {
     // Async calls are under the platform's policies (-1), like `/function/<name>`.
     const verdict = state.policies?.check(-1, request);
     if (verdict instanceof Promise) {
       verdict.then(
-        (v) => (v.granted ? callAsync(state, asyncCalls, matcher, request, client) : refuseAndDrain(state, request, client, v)),
-        (err: Error) => refuseAndDrain(state, request, client, { granted: false, status: 500, message: `policy check failed: ${err.message}`, headers: [] }),
+        (v) =>
+          v.granted
+            ? callAsync(state, asyncCalls, matcher, request, client)
+            : refuseAndDrain(state, request, client, v),
+        (err: Error) =>
+          refuseAndDrain(state, request, client, {
+            granted: false,
+            status: 500,
+            message: `policy check failed: ${err.message}`,
+            headers: [],
+          }),
       );
       return true;
     }
@@ -60,7 +74,13 @@ export function routeRequest(state: RouterState, matcher: RouteMatcher, request:
   return proxyRequest(state, matcher, request, client);
 }
 
-function callAsync(state: RouterState, asyncCalls: NonNullable<RouterState['asyncCalls']>, matcher: RouteMatcher, request: RoutableRequest, client: Downstream): void {
+function callAsync(
+  state: RouterState,
+  asyncCalls: NonNullable<RouterState['asyncCalls']>,
+  matcher: RouteMatcher,
+  request: RoutableRequest,
+  client: Downstream,
+): void {
   {
     const { method, url, requestId, receivedAt } = request;
     const traceparent = state.traceparents.keepOrCreate(request.inbound.traceparent);
@@ -73,14 +93,28 @@ function callAsync(state: RouterState, asyncCalls: NonNullable<RouterState['asyn
         maxBodyBytes: (name) => matcher.maxBodyBytes(name),
       })
       .then(
-        (status) => state.accessLog.record({ requestId, method, url, status, fn: '', durationMs: performance.now() - receivedAt }),
-        (err: Error) => rejectRequest(state, client, method, url, requestId, receivedAt, 500, `async call failed: ${err.message}`),
+        (status) =>
+          state.accessLog.record({
+            requestId,
+            method,
+            url,
+            status,
+            fn: '',
+            durationMs: performance.now() - receivedAt,
+          }),
+        (err: Error) =>
+          rejectRequest(state, client, method, url, requestId, receivedAt, 500, `async call failed: ${err.message}`),
       );
   }
 }
 
 /** Matches a request and proxies it to its function, or answers 404 / 405 (then returns false). */
-function proxyRequest(state: RouterState, matcher: RouteMatcher, request: RoutableRequest, client: Downstream): boolean {
+function proxyRequest(
+  state: RouterState,
+  matcher: RouteMatcher,
+  request: RoutableRequest,
+  client: Downstream,
+): boolean {
   const { method, url, inbound, requestId, receivedAt } = request;
   const host = hostWithoutPort(inbound.host);
   const match = matcher.match(method, url, host);
@@ -90,7 +124,17 @@ function proxyRequest(state: RouterState, matcher: RouteMatcher, request: Routab
     if (allow.length === 0) {
       rejectRequest(state, client, method, url, requestId, receivedAt, 404, `no route for ${method} ${path}`);
     } else {
-      rejectRequest(state, client, method, url, requestId, receivedAt, 405, `method ${method} not allowed for ${path}`, ['allow', allow.join(', ')]);
+      rejectRequest(
+        state,
+        client,
+        method,
+        url,
+        requestId,
+        receivedAt,
+        405,
+        `method ${method} not allowed for ${path}`,
+        ['allow', allow.join(', ')],
+      );
     }
     return false;
   }
@@ -101,7 +145,16 @@ function proxyRequest(state: RouterState, matcher: RouteMatcher, request: Routab
   // often destroys the 413 before the client reads it.
   if (inbound.contentLength > match.entry.upstream.maxBodyBytes) {
     const limit = match.entry.upstream.maxBodyBytes;
-    rejectRequest(state, client, method, url, requestId, receivedAt, 413, `request body exceeds the function's limit of ${limit} bytes`);
+    rejectRequest(
+      state,
+      client,
+      method,
+      url,
+      requestId,
+      receivedAt,
+      413,
+      `request body exceeds the function's limit of ${limit} bytes`,
+    );
     return false;
   }
   // --- end body limit
@@ -112,7 +165,13 @@ function proxyRequest(state: RouterState, matcher: RouteMatcher, request: Routab
     if (verdict instanceof Promise) {
       verdict.then(
         (v) => applyVerdict(state, request, client, match, v),
-        (err: Error) => refuse(state, request, client, { granted: false, status: 500, message: `policy check failed: ${err.message}`, headers: [] }),
+        (err: Error) =>
+          refuse(state, request, client, {
+            granted: false,
+            status: 500,
+            message: `policy check failed: ${err.message}`,
+            headers: [],
+          }),
       );
       return true;
     }
@@ -128,7 +187,13 @@ function proxyRequest(state: RouterState, matcher: RouteMatcher, request: Routab
 }
 
 /** After a policy check that had to wait (bcrypt, JWKS): forward, or refuse and drain the body. */
-function applyVerdict(state: RouterState, request: RoutableRequest, client: Downstream, match: RouteMatch, verdict: Verdict): void {
+function applyVerdict(
+  state: RouterState,
+  request: RoutableRequest,
+  client: Downstream,
+  match: RouteMatch,
+  verdict: Verdict,
+): void {
   if (client.clientGone) return;
   if (verdict.granted) {
     forward(state, request, client, match, verdict.authHeader, verdict.responseHeaders);
@@ -138,15 +203,35 @@ function applyVerdict(state: RouterState, request: RoutableRequest, client: Down
 }
 
 /** Refuses after the body was left unread: drain it so the connection can be reused. */
-function refuseAndDrain(state: RouterState, request: RoutableRequest, client: Downstream, verdict: Verdict & { granted: false }): void {
+function refuseAndDrain(
+  state: RouterState,
+  request: RoutableRequest,
+  client: Downstream,
+  verdict: Verdict & { granted: false },
+): void {
   if (client.clientGone) return;
   refuse(state, request, client, verdict);
   const body = client.body;
   if (body !== null && !Buffer.isBuffer(body)) body.resume();
 }
 
-function refuse(state: RouterState, request: RoutableRequest, client: Downstream, verdict: Verdict & { granted: false }): void {
-  rejectRequest(state, client, request.method, request.url, request.requestId, request.receivedAt, verdict.status, verdict.message, verdict.headers);
+function refuse(
+  state: RouterState,
+  request: RoutableRequest,
+  client: Downstream,
+  verdict: Verdict & { granted: false },
+): void {
+  rejectRequest(
+    state,
+    client,
+    request.method,
+    request.url,
+    request.requestId,
+    request.receivedAt,
+    verdict.status,
+    verdict.message,
+    verdict.headers,
+  );
 }
 
 function forward(
@@ -167,7 +252,10 @@ function forward(
     auth,
   });
   const methodLabel = KNOWN_METHODS.has(method) ? method : 'OTHER';
-  new ProxyExchange({ method, url, client, match, methodLabel, headers, requestId, receivedAt, responseHeaders }, state).start();
+  new ProxyExchange(
+    { method, url, client, match, methodLabel, headers, requestId, receivedAt, responseHeaders },
+    state,
+  ).start();
 }
 
 /** Answers a request the router cannot route with a JSON error, and counts and logs it. */
@@ -192,4 +280,3 @@ export function pathOf(url: string): string {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
 }
-

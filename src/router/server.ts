@@ -1,14 +1,12 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { Endpoints, HTTP_METHODS, ROUTER_KEEP_ALIVE_TIMEOUT_MS } from '../contract';
+import { Endpoints, ROUTER_KEEP_ALIVE_TIMEOUT_MS } from '../contract';
 import { NodeDownstream } from './downstream';
 import { FastPath } from './fast-path/fast-path';
 import { readInboundHeaders } from './forwarded-headers';
 import { pathOf, rejectRequest, routeRequest } from './routing';
 import { errorBody, sendJson } from './responses';
 import type { RouterState } from './state';
-
-const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
 
 export interface RouterServerOptions {
   /**
@@ -24,7 +22,9 @@ export interface RouterServerOptions {
  * requests are served on the fast path in front of node:http (see `FastPath`).
  */
 export function createRouterServer(state: RouterState, options: RouterServerOptions = {}): Server {
-  const server = createServer({ keepAliveTimeout: ROUTER_KEEP_ALIVE_TIMEOUT_MS }, (req, res) => handleRequest(state, req, res));
+  const server = createServer({ keepAliveTimeout: ROUTER_KEEP_ALIVE_TIMEOUT_MS }, (req, res) =>
+    handleRequest(state, req, res),
+  );
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerMalformed(err, socket));
   if (options.fastPath ?? true) state.fastPathActive = FastPath.install(server, state) !== undefined;
   return server;
@@ -55,7 +55,15 @@ function handleRequest(state: RouterState, req: IncomingMessage, res: ServerResp
   }
   // A request body we will not forward (no route) is drained so the connection can be reused.
   const client = new NodeDownstream(req, res, inbound.hasBody);
-  const request = { method, url, rawHeaders: req.rawHeaders, inbound, requestId, receivedAt, clientAddress: req.socket.remoteAddress };
+  const request = {
+    method,
+    url,
+    rawHeaders: req.rawHeaders,
+    inbound,
+    requestId,
+    receivedAt,
+    clientAddress: req.socket.remoteAddress,
+  };
   if (!routeRequest(state, matcher, request, client)) req.resume();
 }
 
@@ -79,7 +87,10 @@ function serveOwnEndpoint(state: RouterState, url: string, res: ServerResponse, 
       state.metrics.render().then(
         (text) => {
           if (res.destroyed) return;
-          const headers: Record<string, string> = { 'content-type': state.metrics.registry.contentType, 'cache-control': 'no-store' };
+          const headers: Record<string, string> = {
+            'content-type': state.metrics.registry.contentType,
+            'cache-control': 'no-store',
+          };
           if (state.draining) headers.connection = 'close';
           res.writeHead(200, headers);
           res.end(text);
@@ -103,7 +114,16 @@ function answerUnmatched(
 ): void {
   // A request body we will not forward: drain it so the connection can be reused.
   req.resume();
-  rejectRequest(state, new NodeDownstream(req, res, false), req.method ?? '', req.url ?? '', requestId, receivedAt, status, message);
+  rejectRequest(
+    state,
+    new NodeDownstream(req, res, false),
+    req.method ?? '',
+    req.url ?? '',
+    requestId,
+    receivedAt,
+    status,
+    message,
+  );
 }
 
 /** `http://host/path?q` (absolute form, sent to proxies) → `/path?q`; anything else is malformed. */
@@ -124,7 +144,9 @@ function answerMalformed(err: NodeJS.ErrnoException, socket: Socket): void {
     return;
   }
   const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const body = JSON.stringify(errorBody(tooLarge ? 'request head too large' : `malformed request: ${err.code ?? err.message}`));
+  const body = JSON.stringify(
+    errorBody(tooLarge ? 'request head too large' : `malformed request: ${err.code ?? err.message}`),
+  );
   socket.end(
     `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );

@@ -47,7 +47,9 @@ export class TableWatcher {
   /** Reads the file now and starts watching; returns after the first read attempt. */
   start(): Promise<void> {
     try {
-      this.watcher = watch(this.source.watchDir ?? dirname(this.path), { persistent: false }, () => this.scheduleRead());
+      this.watcher = watch(this.source.watchDir ?? dirname(this.path), { persistent: false }, () =>
+        this.scheduleRead(),
+      );
       this.watcher.on('error', () => {
         // The directory vanished or the watch broke: polling still covers us.
         this.watcher?.close();

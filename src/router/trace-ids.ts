@@ -15,7 +15,8 @@ export class RequestIds {
   constructor(private readonly prefix: string = `r${Math.random().toString(36).slice(2, 10)}-`) {}
 
   idFor(incoming: string | undefined): string {
-    if (incoming !== undefined && incoming.length <= MAX_REQUEST_ID_LENGTH && REQUEST_ID.test(incoming)) return incoming;
+    if (incoming !== undefined && incoming.length <= MAX_REQUEST_ID_LENGTH && REQUEST_ID.test(incoming))
+      return incoming;
     return this.prefix + (++this.counter).toString(36);
   }
 }

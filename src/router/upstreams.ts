@@ -77,7 +77,13 @@ export class Upstreams {
         timeouts.push([current, target.timeoutMs, target.maxBodyBytes ?? Infinity]);
         next.set(name, current);
       } else {
-        const upstream = new Upstream(name, target.url, target.timeoutMs, this.metrics, target.maxBodyBytes ?? Infinity);
+        const upstream = new Upstream(
+          name,
+          target.url,
+          target.timeoutMs,
+          this.metrics,
+          target.maxBodyBytes ?? Infinity,
+        );
         created.push(upstream);
         next.set(name, upstream);
       }

@@ -24,7 +24,11 @@ export type BodyFailure = 'too-large' | 'aborted';
  * answers 413 and closes the connection) instead of buffering the rest; a client that goes away
  * mid-body yields 'aborted'. `done` is called exactly once.
  */
-export function readBody(req: IncomingMessage, limit: number, done: (failure: BodyFailure | undefined, body: Buffer) => void): void {
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+  done: (failure: BodyFailure | undefined, body: Buffer) => void,
+): void {
   const chunks: Buffer[] = [];
   let received = 0;
   let finished = false;

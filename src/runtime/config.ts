@@ -41,7 +41,9 @@ export class ConfigError extends Error {
 export function readRuntimeConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
   const handlerPath = env[Env.HANDLER_PATH];
   if (!handlerPath) {
-    throw new ConfigError(`${Env.HANDLER_PATH} is not set: it must name the bundled handler module (e.g. /var/kubefaas/function/index.js)`);
+    throw new ConfigError(
+      `${Env.HANDLER_PATH} is not set: it must name the bundled handler module (e.g. /var/kubefaas/function/index.js)`,
+    );
   }
   return {
     port: readInteger(env, Env.PORT, RuntimeDefaults.port, 0),

@@ -8,7 +8,9 @@ export type Publisher = (topic: string, data: unknown, traceId?: string) => Prom
 /** Used when the platform has no queue: fail loudly rather than drop the message. */
 export const noQueuePublisher: Publisher = (topic) =>
   Promise.reject(
-    new Error(`context.publish('${topic}'): no queue configured for this platform; add a queue to the Platform to publish messages`),
+    new Error(
+      `context.publish('${topic}'): no queue configured for this platform; add a queue to the Platform to publish messages`,
+    ),
   );
 
 /** Why an invocation's signal was aborted; also its `reason`. */

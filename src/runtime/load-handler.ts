@@ -19,6 +19,7 @@ export function loadHandler(handlerPath: string): Handler {
   let exported: unknown;
   try {
     // The function bundle is CommonJS (esbuild output); a plain require keeps startup cheap.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loads the user's bundle at run time
     exported = require(absolute);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);

@@ -14,7 +14,9 @@ import type { Handler } from '../contract';
 
 function fatal(msg: string, err: unknown, withStack = false): never {
   const error =
-    err instanceof Error ? { name: err.name, message: err.message, stack: withStack ? err.stack : undefined } : { message: String(err) };
+    err instanceof Error
+      ? { name: err.name, message: err.message, stack: withStack ? err.stack : undefined }
+      : { message: String(err) };
   // Synchronous write: the process exits right after, and this line is the only explanation.
   writeSync(2, JSON.stringify({ level: 'fatal', time: new Date().toISOString(), msg, error }) + '\n');
   process.exit(1);
@@ -33,7 +35,9 @@ function start(): void {
   }
 
   // With a queue the pod also consumes its subscriptions and gets a working context.publish.
-  const queue = queueSettings ? new RuntimeQueue(queueSettings, config.functionName, config.timeoutMs, config.exposeErrorMessages) : undefined;
+  const queue = queueSettings
+    ? new RuntimeQueue(queueSettings, config.functionName, config.timeoutMs, config.exposeErrorMessages)
+    : undefined;
   const runtime = createRuntime({
     handler,
     publish: queue?.publish,
@@ -70,7 +74,9 @@ function installProcessHandlers(runtime: Runtime, queue: RuntimeQueue | undefine
     runtime.log.info('shutting down', { signal, inFlight: runtime.inFlight, drainDelayMs, graceMs });
     // Queue deliveries need no endpoint drain: consumers stop pulling now and running handlers get
     // the grace; HTTP keeps serving for the drain delay, then gets the same grace.
-    const queueStopped = queue ? queue.stop(graceMs).catch((err) => runtime.log.error('queue shutdown failed', { error: err })) : undefined;
+    const queueStopped = queue
+      ? queue.stop(graceMs).catch((err) => runtime.log.error('queue shutdown failed', { error: err }))
+      : undefined;
     Promise.all([runtime.shutdown(), queueStopped]).then(([finished]) => {
       runtime.log.info(finished ? 'shut down' : 'shut down with requests still in flight', { signal });
       runtime.flushLogs();

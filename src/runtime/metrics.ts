@@ -69,6 +69,7 @@ export class RuntimeMetrics {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const prom = require('prom-client') as typeof PromClient;
     const registry = new prom.Registry();
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- prom-client calls collect() with its own `this`
     const metrics = this;
     const fn = this.functionName;
 
@@ -114,6 +115,7 @@ export class RuntimeMetrics {
   private durationHistogram(): object {
     const name = MetricNames.functionDuration;
     const help = 'Time from request arrival to response, in seconds, by trigger.';
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- prom-client calls collect() with its own `this`
     const metrics = this;
     const fn = this.functionName;
     return {

@@ -54,9 +54,19 @@ export class RuntimeQueue {
       }
       this.client = client;
       runtime.metrics.extraRegistries.push(client.metrics.registry);
-      const forSubscription = queueHandlerFor(handler, this.functionName, this.timeoutMs, runtime.sink, this.publish, runtime.metrics);
+      const forSubscription = queueHandlerFor(
+        handler,
+        this.functionName,
+        this.timeoutMs,
+        runtime.sink,
+        this.publish,
+        runtime.metrics,
+      );
       for (const sub of this.settings.subscriptions) {
-        await client.subscribe(this.functionName, sub, forSubscription(sub), { handlerTimeoutMs: this.timeoutMs, exposeErrorMessages: this.exposeErrorMessages });
+        await client.subscribe(this.functionName, sub, forSubscription(sub), {
+          handlerTimeoutMs: this.timeoutMs,
+          exposeErrorMessages: this.exposeErrorMessages,
+        });
       }
       this.started = true;
       runtime.log.info('queue consumers started', { subscriptions: this.settings.subscriptions.map((s) => s.subject) });

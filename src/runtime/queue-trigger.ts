@@ -26,7 +26,15 @@ export function queueHandlerFor(
       const started = performance.now();
       const traceparent = event.traceparent;
       const traceId = typeof traceparent === 'string' ? traceparent.split('-')[1] : undefined;
-      const context = new InvocationContext(functionName, event.id, Date.now() + timeoutMs, sink, publish, traceId, undefined);
+      const context = new InvocationContext(
+        functionName,
+        event.id,
+        Date.now() + timeoutMs,
+        sink,
+        publish,
+        traceId,
+        undefined,
+      );
       // Not through delivery.signal: that would make an AbortController for every delivery.
       delivery.onAbort(() => context.abort('timed out or stopping'));
       metrics.inFlight++;
@@ -39,11 +47,17 @@ export function queueHandlerFor(
         const status = clientErrorStatus(err);
         if (status !== undefined) {
           stats.count(Outcome.success);
-          return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: (err as Error).message }) };
+          return {
+            status,
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ error: (err as Error).message }),
+          };
         }
         stats.count(delivery.signal.aborted ? Outcome.timeout : Outcome.error);
         (context.log as { error(msg: string, fields?: Record<string, unknown>): void }).error('handler failed', {
-          trigger: sub.trigger, attempt: delivery.attempt, error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
+          trigger: sub.trigger,
+          attempt: delivery.attempt,
+          error: err instanceof Error ? { name: err.name, message: err.message, stack: err.stack } : String(err),
         });
         throw err;
       } finally {
@@ -57,8 +71,10 @@ export function queueHandlerFor(
 /** Same mapping as HTTP responses: string/bytes → body, Response → as is, object → JSON, nothing → 204. */
 async function toReply(result: unknown): Promise<QueueReply | undefined> {
   if (result === undefined || result === null) return undefined;
-  if (typeof result === 'string') return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: result };
-  if (result instanceof Uint8Array) return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: result };
+  if (typeof result === 'string')
+    return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: result };
+  if (result instanceof Uint8Array)
+    return { status: 200, headers: { 'content-type': 'application/octet-stream' }, body: result };
   const candidate = result as Partial<Response>;
   if (typeof candidate.status === 'number' && typeof candidate.arrayBuffer === 'function' && candidate.headers) {
     const headers: Record<string, string> = {};

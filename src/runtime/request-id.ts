@@ -12,7 +12,8 @@ export class RequestIdSource {
   /** @param prefix distinguishes processes; @default random base-36 characters */
   constructor(prefix?: string) {
     this.prefix = prefix ?? `${Math.random().toString(36).slice(2, 10)}${Date.now().toString(36).slice(-4)}-`;
-    if (!/^[0-9a-z-]*$/.test(this.prefix)) throw new Error(`request id prefix ${JSON.stringify(prefix)} may only contain 0-9, a-z and -`);
+    if (!/^[0-9a-z-]*$/.test(this.prefix))
+      throw new Error(`request id prefix ${JSON.stringify(prefix)} may only contain 0-9, a-z and -`);
   }
 
   /** Returns `incoming` when it is a sensible id, otherwise a fresh one. */

@@ -31,12 +31,25 @@ export function sendBody(
   return status;
 }
 
-export function sendJson(res: ServerResponse, status: number, value: unknown, base: BaseHeaders, extra?: readonly string[]): number {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  base: BaseHeaders,
+  extra?: readonly string[],
+): number {
   return sendBody(res, status, ContentTypes.json, JSON.stringify(value), base, extra);
 }
 
 /** The JSON error body every runtime-generated error uses. */
-export function sendError(res: ServerResponse, status: number, message: string, requestId: string, base: BaseHeaders, extra?: readonly string[]): number {
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  requestId: string,
+  base: BaseHeaders,
+  extra?: readonly string[],
+): number {
   return sendJson(res, status, { error: message, requestId }, base, extra);
 }
 

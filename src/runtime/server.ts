@@ -173,7 +173,14 @@ class HttpRuntime implements Runtime {
     const head = readRequestHead(req.rawHeaders);
     const requestId = this.ids.idFor(head.requestId);
     if (this.maxConcurrency > 0 && this.metrics.inFlight >= this.maxConcurrency) {
-      sendError(res, 429, `too many concurrent requests (limit ${this.maxConcurrency})`, requestId, this.baseHeaders(requestId), ['retry-after', '1']);
+      sendError(
+        res,
+        429,
+        `too many concurrent requests (limit ${this.maxConcurrency})`,
+        requestId,
+        this.baseHeaders(requestId),
+        ['retry-after', '1'],
+      );
       this.record(req, head, requestId, startedAt, 429, Outcome.rejected);
       return;
     }
@@ -201,7 +208,15 @@ class HttpRuntime implements Runtime {
     const { req, requestId } = invocation;
     const arrivalMs = Date.now() - (performance.now() - invocation.startedAt);
     // `req` itself as the header source: node builds `req.headers` only if the handler reads them.
-    const event = new HttpEvent(req.method as string, req.url as string, req, body, requestId, this.functionName, arrivalMs);
+    const event = new HttpEvent(
+      req.method as string,
+      req.url as string,
+      req,
+      body,
+      requestId,
+      this.functionName,
+      arrivalMs,
+    );
     const context = new InvocationContext(
       this.functionName,
       requestId,
@@ -271,14 +286,21 @@ class HttpRuntime implements Runtime {
     const status = clientErrorStatus(err);
     if (status !== undefined) {
       // A deliberate client error: the handler rejected the request; the message is meant for the caller.
-      const message = err instanceof Error ? err.message : String((err as { message?: unknown }).message ?? 'bad request');
+      const message =
+        err instanceof Error ? err.message : String((err as { message?: unknown }).message ?? 'bad request');
       sendError(res, status, message, requestId, this.baseHeaders(requestId));
       this.complete(invocation, status, Outcome.success);
       return;
     }
     // The stack and message go to the log only: they may reveal internals to the caller.
     this.logHandlerError(invocation, 'handler failed', err);
-    sendError(res, 500, 'internal error: the function failed; see its logs for this request id', requestId, this.baseHeaders(requestId));
+    sendError(
+      res,
+      500,
+      'internal error: the function failed; see its logs for this request id',
+      requestId,
+      this.baseHeaders(requestId),
+    );
     this.complete(invocation, 500, Outcome.error);
   }
 
@@ -291,7 +313,14 @@ class HttpRuntime implements Runtime {
     if (!res.headersSent) {
       // Still reading the body: do not wait for the rest of it on this connection.
       const extra = invocation.context ? undefined : ['connection', 'close'];
-      sendError(res, 504, `function timed out after ${this.timeoutMs} ms`, requestId, this.baseHeaders(requestId), extra);
+      sendError(
+        res,
+        504,
+        `function timed out after ${this.timeoutMs} ms`,
+        requestId,
+        this.baseHeaders(requestId),
+        extra,
+      );
     }
     this.complete(invocation, 504, Outcome.timeout);
     this.abandon(invocation);
@@ -313,7 +342,10 @@ class HttpRuntime implements Runtime {
     if (!this.settle(invocation)) return;
     const { res, requestId } = invocation;
     // Closing the connection is what lets us skip the rest of the body instead of reading it.
-    sendError(res, 413, `request body exceeds ${this.maxBodyBytes} bytes`, requestId, this.baseHeaders(requestId), ['connection', 'close']);
+    sendError(res, 413, `request body exceeds ${this.maxBodyBytes} bytes`, requestId, this.baseHeaders(requestId), [
+      'connection',
+      'close',
+    ]);
     this.complete(invocation, 413, Outcome.rejected);
   }
 
@@ -386,7 +418,14 @@ class HttpRuntime implements Runtime {
       sendBody(res, 200, ContentTypes.json, '{"status":"ok"}', base);
     } else if (url === Endpoints.ready) {
       if (this.ready) sendBody(res, 200, ContentTypes.json, '{"status":"ready"}', base);
-      else sendBody(res, 503, ContentTypes.json, this.stopping ? '{"status":"shutting down"}' : '{"status":"not ready"}', base);
+      else
+        sendBody(
+          res,
+          503,
+          ContentTypes.json,
+          this.stopping ? '{"status":"shutting down"}' : '{"status":"not ready"}',
+          base,
+        );
     } else {
       this.metrics.render().then(
         ({ contentType, body }) => sendBody(res, 200, contentType, body, base),
@@ -404,7 +443,9 @@ class HttpRuntime implements Runtime {
     // for the drain delay so requests routed here before the endpoints update are still served.
     this.stopping = true;
     const drained =
-      this.drainDelayMs > 0 && this.server.listening ? new Promise<void>((r) => setTimeout(r, this.drainDelayMs)) : Promise.resolve();
+      this.drainDelayMs > 0 && this.server.listening
+        ? new Promise<void>((r) => setTimeout(r, this.drainDelayMs))
+        : Promise.resolve();
     this.shutdownResult = drained.then(() => this.closeAndWait());
     return this.shutdownResult;
   }
@@ -423,7 +464,10 @@ class HttpRuntime implements Runtime {
       // its connection turns idle only once the bytes are flushed, so keep closing idle ones.
       const sweepIdle = setInterval(() => this.server.closeIdleConnections(), 100);
       const grace = setTimeout(() => {
-        this.log.warn('shutdown grace period ended with requests in flight', { inFlight: this.inFlight, graceMs: this.shutdownGraceMs });
+        this.log.warn('shutdown grace period ended with requests in flight', {
+          inFlight: this.inFlight,
+          graceMs: this.shutdownGraceMs,
+        });
         clearInterval(sweepIdle);
         this.server.closeAllConnections();
         resolve(false);

@@ -54,14 +54,18 @@ export function readStackConfig(config: pulumi.Config = new pulumi.Config(CONFIG
     throw new Error(`${key('namespace')} is required: pulumi config set ${key('namespace')} <namespace>`);
   }
   if (!DNS_LABEL.test(namespace)) {
-    throw new Error(`${key('namespace')} must be a DNS-1123 label (lowercase letters, digits and '-', at most 63), got '${namespace}'`);
+    throw new Error(
+      `${key('namespace')} must be a DNS-1123 label (lowercase letters, digits and '-', at most 63), got '${namespace}'`,
+    );
   }
 
   const routerReplicas = readObject(config, 'routerReplicas');
   if (routerReplicas !== undefined) {
     const { min, max } = routerReplicas as { min?: unknown; max?: unknown };
     if (!isCount(min) || !isCount(max) || (min as number) > (max as number)) {
-      throw new Error(`${key('routerReplicas')} must be { min, max } with whole numbers 1 <= min <= max, got ${JSON.stringify(routerReplicas)}`);
+      throw new Error(
+        `${key('routerReplicas')} must be { min, max } with whole numbers 1 <= min <= max, got ${JSON.stringify(routerReplicas)}`,
+      );
     }
   }
 
@@ -82,7 +86,9 @@ export function readStackConfig(config: pulumi.Config = new pulumi.Config(CONFIG
 
   // A password written in plaintext into Pulumi.<stack>.yaml would end up in git; insist on --secret.
   if (pulumi.runtime.getConfig(key('redisPassword')) !== undefined && isConfigSecret(key('redisPassword')) === false) {
-    throw new Error(`${key('redisPassword')} must be a secret: pulumi config set --secret ${key('redisPassword')} <password>`);
+    throw new Error(
+      `${key('redisPassword')} must be a secret: pulumi config set --secret ${key('redisPassword')} <password>`,
+    );
   }
   const redisPassword = config.getSecret('redisPassword');
 
@@ -125,7 +131,11 @@ export function routerExposure(exposure: ExposureConfig): RouterExposure {
         hostnames: exposure.hostnames,
       });
     case 'ingress':
-      return RouterExposure.ingress({ host: exposure.host, className: exposure.className, tlsSecretName: exposure.tlsSecretName });
+      return RouterExposure.ingress({
+        host: exposure.host,
+        className: exposure.className,
+        tlsSecretName: exposure.tlsSecretName,
+      });
   }
 }
 
@@ -142,7 +152,10 @@ function readExposure(config: pulumi.Config): ExposureConfig {
     return e[field] as string | undefined;
   };
   const optionalStrings = (field: string): string[] | undefined => {
-    if (e[field] !== undefined && !(Array.isArray(e[field]) && (e[field] as unknown[]).every((v) => typeof v === 'string'))) {
+    if (
+      e[field] !== undefined &&
+      !(Array.isArray(e[field]) && (e[field] as unknown[]).every((v) => typeof v === 'string'))
+    ) {
       throw new Error(`${key}.${field} must be a list of strings`);
     }
     return e[field] as string[] | undefined;
@@ -167,7 +180,12 @@ function readExposure(config: pulumi.Config): ExposureConfig {
       };
     }
     case 'ingress':
-      return { kind: 'ingress', host: optionalString('host'), className: optionalString('className'), tlsSecretName: optionalString('tlsSecretName') };
+      return {
+        kind: 'ingress',
+        host: optionalString('host'),
+        className: optionalString('className'),
+        tlsSecretName: optionalString('tlsSecretName'),
+      };
     default:
       return { kind: 'clusterIp' };
   }
@@ -181,7 +199,9 @@ function readObject(config: pulumi.Config, name: string): object | undefined {
   try {
     value = JSON.parse(raw);
   } catch {
-    throw new Error(`${CONFIG_NAMESPACE}:${name} must be a map (YAML in Pulumi.<stack>.yaml, or pulumi config set --path), got '${raw}'`);
+    throw new Error(
+      `${CONFIG_NAMESPACE}:${name} must be a map (YAML in Pulumi.<stack>.yaml, or pulumi config set --path), got '${raw}'`,
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new Error(`${CONFIG_NAMESPACE}:${name} must be a map, got ${raw}`);
@@ -193,7 +213,8 @@ function readNumber(config: pulumi.Config, name: string): number | undefined {
   const raw = config.get(name);
   if (raw === undefined) return undefined;
   const value = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(value)) throw new Error(`${CONFIG_NAMESPACE}:${name} must be a number, got '${raw}'`);
+  if (raw.trim() === '' || !Number.isFinite(value))
+    throw new Error(`${CONFIG_NAMESPACE}:${name} must be a number, got '${raw}'`);
   return value;
 }
 

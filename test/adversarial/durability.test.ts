@@ -33,7 +33,10 @@ function recorded(file: string): string[] {
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
 }
 
-function figures(accepted: ReadonlySet<string>, lines: readonly string[]): { executed: number; lost: number; duplicated: number; unknown: number } {
+function figures(
+  accepted: ReadonlySet<string>,
+  lines: readonly string[],
+): { executed: number; lost: number; duplicated: number; unknown: number } {
   const unique = new Set(lines);
   return {
     executed: [...accepted].filter((id) => unique.has(id)).length,
@@ -44,7 +47,11 @@ function figures(accepted: ReadonlySet<string>, lines: readonly string[]): { exe
 }
 
 /** Sends `COUNT` items through `send` with `CONCURRENCY` workers, calling `fault(n)` once the n-th is sent. */
-async function drive(send: (id: string, n: number) => Promise<boolean>, prefix: string, faults: ReadonlyMap<number, () => Promise<void>>): Promise<{ counts: Counts; accepted: Set<string> }> {
+async function drive(
+  send: (id: string, n: number) => Promise<boolean>,
+  prefix: string,
+  faults: ReadonlyMap<number, () => Promise<void>>,
+): Promise<{ counts: Counts; accepted: Set<string> }> {
   const counts: Counts = { sent: 0, accepted: 0, rejected: 0, clientRetries: 0 };
   const accepted = new Set<string>();
   let next = 0;
@@ -116,7 +123,11 @@ describe(`durability under faults (${COUNT} async calls, ${COUNT} queue messages
     await within(DRAIN_WAIT_MS, () => figures(accepted, recorded(file)).lost === 0);
     const f = figures(accepted, recorded(file));
     printFigures(`async calls, tally runtime and nats-server killed -9 (${COUNT})`, { ...counts, ...f });
-    expect({ rejected: counts.rejected, lost: f.lost, unknown: f.unknown }).toEqual({ rejected: 0, lost: 0, unknown: 0 });
+    expect({ rejected: counts.rejected, lost: f.lost, unknown: f.unknown }).toEqual({
+      rejected: 0,
+      lost: 0,
+      unknown: 0,
+    });
     expect(f.executed).toBe(COUNT);
   });
 
@@ -145,8 +156,16 @@ describe(`durability under faults (${COUNT} async calls, ${COUNT} queue messages
       await within(DRAIN_WAIT_MS, () => figures(accepted, recorded(file)).lost === 0);
       const f = figures(accepted, recorded(file));
       const failedFirst = fs.readdirSync(p.tallyDir).filter((n) => n.startsWith('failed-')).length;
-      printFigures(`queue messages, qtally runtime and nats-server killed -9 (${COUNT})`, { ...counts, ...f, failedFirstAttempt: failedFirst });
-      expect({ rejected: counts.rejected, lost: f.lost, unknown: f.unknown }).toEqual({ rejected: 0, lost: 0, unknown: 0 });
+      printFigures(`queue messages, qtally runtime and nats-server killed -9 (${COUNT})`, {
+        ...counts,
+        ...f,
+        failedFirstAttempt: failedFirst,
+      });
+      expect({ rejected: counts.rejected, lost: f.lost, unknown: f.unknown }).toEqual({
+        rejected: 0,
+        lost: 0,
+        unknown: 0,
+      });
       expect(f.executed).toBe(COUNT);
       expect(failedFirst).toBe(COUNT / 5);
     } finally {

@@ -53,7 +53,10 @@ export function functionPort(p: LocalPlatform, name: string): number {
 }
 
 /** What one raw exchange produced: a status, a close without a response, or nothing in time. */
-export type Outcome = { readonly kind: 'status'; readonly status: number; readonly text: string } | { readonly kind: 'closed' } | { readonly kind: 'hang' };
+export type Outcome =
+  | { readonly kind: 'status'; readonly status: number; readonly text: string }
+  | { readonly kind: 'closed' }
+  | { readonly kind: 'hang' };
 
 export function describeOutcome(o: Outcome): string {
   return o.kind === 'status' ? String(o.status) : o.kind;

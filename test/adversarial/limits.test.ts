@@ -6,7 +6,14 @@
  * process the handler killed itself.
  */
 import * as net from 'node:net';
-import { functionPort, printFigures, SOAK, startAdversarialPlatform, within, type AdversarialPlatform } from './harness';
+import {
+  functionPort,
+  printFigures,
+  SOAK,
+  startAdversarialPlatform,
+  within,
+  type AdversarialPlatform,
+} from './harness';
 import { testUnlessPending } from './pending';
 
 jest.setTimeout(120_000);
@@ -49,7 +56,9 @@ function postBody(port: number, path: string, size: number, timeoutMs = 15_000):
       parse();
       finish({ status: got ? Number(/^HTTP\/1\.1 (\d{3})/.exec(got)?.[1] ?? 0) : 'reset', body: got });
     });
-    socket.write(`POST ${path} HTTP/1.1\r\nHost: adversarial\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`);
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nHost: adversarial\r\nContent-Type: application/json\r\nContent-Length: ${size}\r\n\r\n`,
+    );
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     let sent = 0;
     const pump = (): void => {
@@ -67,7 +76,13 @@ function postBody(port: number, path: string, size: number, timeoutMs = 15_000):
 }
 
 /** Opens a connection and trickles `bytes` one every `everyMs`; resolves with how long until the server closed it. */
-function trickle(port: number, first: string, bytes: string, everyMs: number, boundMs: number): Promise<{ closedAfterMs: number | undefined; status?: number }> {
+function trickle(
+  port: number,
+  first: string,
+  bytes: string,
+  everyMs: number,
+  boundMs: number,
+): Promise<{ closedAfterMs: number | undefined; status?: number }> {
   return new Promise((resolve) => {
     const started = Date.now();
     const socket = net.connect({ host: '127.0.0.1', port });
@@ -101,7 +116,10 @@ describe('limits and misbehaviour', () => {
   ];
 
   beforeAll(async () => {
-    [fast, node] = await Promise.all([startAdversarialPlatform({ fastPath: true }), startAdversarialPlatform({ fastPath: false })]);
+    [fast, node] = await Promise.all([
+      startAdversarialPlatform({ fastPath: true }),
+      startAdversarialPlatform({ fastPath: false }),
+    ]);
   });
   afterAll(async () => {
     await Promise.all([fast?.stop(), node?.stop()]);
@@ -118,14 +136,20 @@ describe('limits and misbehaviour', () => {
           expect({ mode, refused: a.status === 413 || a.status === 502 }).toEqual({ mode, refused: true });
         }
       });
-      testUnlessPending('2', `${label} (${path}), a little over the limit → 413 on both router paths, 10 tries each`, async () => {
-        const statuses: (number | string)[] = [];
-        for (const [, p] of modes()) for (let i = 0; i < 10; i++) statuses.push((await postBody(p.platform.port, path, ECHO_LIMIT + 1)).status);
-        expect(statuses).toEqual(Array(20).fill(413));
-      });
+      testUnlessPending(
+        '2',
+        `${label} (${path}), a little over the limit → 413 on both router paths, 10 tries each`,
+        async () => {
+          const statuses: (number | string)[] = [];
+          for (const [, p] of modes())
+            for (let i = 0; i < 10; i++) statuses.push((await postBody(p.platform.port, path, ECHO_LIMIT + 1)).status);
+          expect(statuses).toEqual(Array(20).fill(413));
+        },
+      );
       testUnlessPending('2', `${label} (${path}), 50 MB → 413 on both router paths, 5 tries each`, async () => {
         const statuses: (number | string)[] = [];
-        for (const [, p] of modes()) for (let i = 0; i < 5; i++) statuses.push((await postBody(p.platform.port, path, 50 * 1024 * 1024)).status);
+        for (const [, p] of modes())
+          for (let i = 0; i < 5; i++) statuses.push((await postBody(p.platform.port, path, 50 * 1024 * 1024)).status);
         printFigures(`50 MB through ${path}`, { statuses: statuses.join(',') });
         expect(statuses).toEqual(Array(10).fill(413));
       });
@@ -142,35 +166,75 @@ describe('limits and misbehaviour', () => {
       expect([413, 'reset']).toContain(a.status);
       expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
     });
-    testUnlessPending('N4', 'the runtime itself: 8 MB to a 64 KiB function → the 413 reaches the client, 10 tries', async () => {
-      const port = functionPort(fast.platform, 'echo');
-      const statuses: (number | string)[] = [];
-      for (let i = 0; i < 10; i++) statuses.push((await postBody(port, '/', 8 * 1024 * 1024)).status);
-      expect(statuses).toEqual(Array(10).fill(413));
-    });
+    testUnlessPending(
+      'N4',
+      'the runtime itself: 8 MB to a 64 KiB function → the 413 reaches the client, 10 tries',
+      async () => {
+        const port = functionPort(fast.platform, 'echo');
+        const statuses: (number | string)[] = [];
+        for (let i = 0; i < 10; i++) statuses.push((await postBody(port, '/', 8 * 1024 * 1024)).status);
+        expect(statuses).toEqual(Array(10).fill(413));
+      },
+    );
   });
 
   describe('slow clients', () => {
     for (const mode of ['fast path', 'node:http'] as const) {
-      testUnlessPending('4', `slowloris on the ${mode}: one header byte every 2 s is closed within ${SLOW_CLIENT_BOUND_MS / 1000} s`, async () => {
-        const p = mode === 'fast path' ? fast : node;
-        const r = await trickle(p.platform.port, 'GET /echo HTTP/1.1\r\nHost: adversarial\r\n', 'X-Slow: ' + 'a'.repeat(100), 2000, SLOW_CLIENT_BOUND_MS);
-        printFigures(`slowloris, router ${mode}`, { closedAfterMs: r.closedAfterMs ?? 'never', status: r.status ?? 'none' });
-        expect(r.closedAfterMs).toBeDefined();
-      });
-      testUnlessPending('4', `slow body on the ${mode}: one body byte every 2 s is closed within ${SLOW_CLIENT_BOUND_MS / 1000} s`, async () => {
-        const p = mode === 'fast path' ? fast : node;
-        const r = await trickle(p.platform.port, 'POST /echo HTTP/1.1\r\nHost: adversarial\r\nContent-Length: 1000\r\n\r\n', 'a'.repeat(1000), 2000, SLOW_CLIENT_BOUND_MS);
-        printFigures(`slow body, router ${mode}`, { closedAfterMs: r.closedAfterMs ?? 'never', status: r.status ?? 'none' });
-        expect(r.closedAfterMs).toBeDefined();
-      });
+      testUnlessPending(
+        '4',
+        `slowloris on the ${mode}: one header byte every 2 s is closed within ${SLOW_CLIENT_BOUND_MS / 1000} s`,
+        async () => {
+          const p = mode === 'fast path' ? fast : node;
+          const r = await trickle(
+            p.platform.port,
+            'GET /echo HTTP/1.1\r\nHost: adversarial\r\n',
+            'X-Slow: ' + 'a'.repeat(100),
+            2000,
+            SLOW_CLIENT_BOUND_MS,
+          );
+          printFigures(`slowloris, router ${mode}`, {
+            closedAfterMs: r.closedAfterMs ?? 'never',
+            status: r.status ?? 'none',
+          });
+          expect(r.closedAfterMs).toBeDefined();
+        },
+      );
+      testUnlessPending(
+        '4',
+        `slow body on the ${mode}: one body byte every 2 s is closed within ${SLOW_CLIENT_BOUND_MS / 1000} s`,
+        async () => {
+          const p = mode === 'fast path' ? fast : node;
+          const r = await trickle(
+            p.platform.port,
+            'POST /echo HTTP/1.1\r\nHost: adversarial\r\nContent-Length: 1000\r\n\r\n',
+            'a'.repeat(1000),
+            2000,
+            SLOW_CLIENT_BOUND_MS,
+          );
+          printFigures(`slow body, router ${mode}`, {
+            closedAfterMs: r.closedAfterMs ?? 'never',
+            status: r.status ?? 'none',
+          });
+          expect(r.closedAfterMs).toBeDefined();
+        },
+      );
     }
     // node:http's own headersTimeout (60 s, checked every 30 s) bounds the runtime: too slow for the default run.
-    (SOAK ? test : test.skip)('slowloris on a runtime directly is closed within 100 s (node:http headersTimeout)', async () => {
-      const r = await trickle(functionPort(fast.platform, 'echo'), 'GET / HTTP/1.1\r\nHost: adversarial\r\n', 'X-Slow: ' + 'a'.repeat(100), 2000, 100_000);
-      printFigures('slowloris, runtime', { closedAfterMs: r.closedAfterMs ?? 'never', status: r.status ?? 'none' });
-      expect(r.closedAfterMs).toBeDefined();
-    }, 110_000);
+    (SOAK ? test : test.skip)(
+      'slowloris on a runtime directly is closed within 100 s (node:http headersTimeout)',
+      async () => {
+        const r = await trickle(
+          functionPort(fast.platform, 'echo'),
+          'GET / HTTP/1.1\r\nHost: adversarial\r\n',
+          'X-Slow: ' + 'a'.repeat(100),
+          2000,
+          100_000,
+        );
+        printFigures('slowloris, runtime', { closedAfterMs: r.closedAfterMs ?? 'never', status: r.status ?? 'none' });
+        expect(r.closedAfterMs).toBeDefined();
+      },
+      110_000,
+    );
   });
 
   describe('handler misbehaviour (through the fast-path router)', () => {
@@ -230,13 +294,20 @@ describe('limits and misbehaviour', () => {
             return (await fetch(`${now.url}/readyz`).catch(() => undefined))?.status === 200;
           }),
         ).toBe(true);
-        expect({ echo: fast.platform.functions.get('echo')!.pid, router: fast.platform.routerPid }).toEqual({ echo: echoPid, router: routerPid });
+        expect({ echo: fast.platform.functions.get('echo')!.pid, router: fast.platform.routerPid }).toEqual({
+          echo: echoPid,
+          router: routerPid,
+        });
         expect((await get('/echo')).status).toBe(200);
       });
     }
 
     testUnlessPending('5', 'an async call whose handler throws reports a generic error, not the message', async () => {
-      const res = await fetch(`${fast.platform.url}/async-function/misbehave`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ what: 'secret' }) });
+      const res = await fetch(`${fast.platform.url}/async-function/misbehave`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ what: 'secret' }),
+      });
       expect(res.status).toBe(202);
       const callId = res.headers.get('x-call-id')!;
       let state: { state?: string } = {};

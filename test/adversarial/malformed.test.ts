@@ -6,7 +6,16 @@
  * get a 5xx, both router paths must answer alike, and no process may die or restart.
  */
 import fc from 'fast-check';
-import { describeOutcome, exchange, functionPort, printFigures, SOAK, startAdversarialPlatform, type AdversarialPlatform, type Outcome } from './harness';
+import {
+  describeOutcome,
+  exchange,
+  functionPort,
+  printFigures,
+  SOAK,
+  startAdversarialPlatform,
+  type AdversarialPlatform,
+  type Outcome,
+} from './harness';
 import { fixed, testUnlessPending, type PendingKey } from './pending';
 
 jest.setTimeout(120_000);
@@ -24,41 +33,156 @@ interface FixedCase {
   readonly pending?: { readonly fast?: PendingKey; readonly node?: PendingKey; readonly runtime?: PendingKey };
 }
 
-const head = (line: string, ...headers: string[]): string => `${line}\r\n${['Host: adversarial', ...headers].join('\r\n')}\r\n\r\n`;
+const head = (line: string, ...headers: string[]): string =>
+  `${line}\r\n${['Host: adversarial', ...headers].join('\r\n')}\r\n\r\n`;
 
 const FIXED: readonly FixedCase[] = [
-  { name: 'bad percent-encoding, async call', bytes: head('POST /async-function/%ZZ HTTP/1.1', 'Content-Length: 2') + '{}', router: 400, runtime: 'not5xx', pending: { fast: '1', node: '1' } },
-  { name: 'bad percent-encoding, async call, chunked', bytes: head('POST /async-function/%ZZ HTTP/1.1', 'Transfer-Encoding: chunked') + '2\r\n{}\r\n0\r\n\r\n', router: 400, runtime: 'not5xx', pending: { fast: '1', node: '1' } },
-  { name: 'bad percent-encoding, async status', bytes: head('GET /async-function/tally/%ZZ HTTP/1.1'), router: 400, runtime: 'not5xx', pending: { fast: '1', node: '1' } },
-  { name: 'bad percent-encoding, by name', bytes: head('GET /function/%ZZ HTTP/1.1'), router: '4xx', runtime: 'not5xx' },
-  { name: 'bad percent-encoding, route', bytes: head('GET /echo/%ZZ%C0%AF HTTP/1.1'), router: '4xx', runtime: 'not5xx' },
-  { name: 'bare-LF head', bytes: 'GET /echo HTTP/1.1\nHost: adversarial\n\n', router: 400, runtime: 400, pending: { fast: '4' } },
-  { name: 'HTTP/1.1 without Host', bytes: 'GET /echo HTTP/1.1\r\n\r\n', router: 400, runtime: 400, pending: { fast: 'N1' } },
-  { name: 'smuggling: Content-Length and Transfer-Encoding', bytes: head('POST /echo HTTP/1.1', 'Content-Length: 4', 'Transfer-Encoding: chunked') + '0\r\n\r\n', router: 400, runtime: 400 },
-  { name: 'smuggling: two Content-Lengths', bytes: head('POST /echo HTTP/1.1', 'Content-Length: 1', 'Content-Length: 2') + 'ab', router: 400, runtime: 400 },
-  { name: 'smuggling: chunked, identity', bytes: head('POST /echo HTTP/1.1', 'Transfer-Encoding: chunked, identity') + '0\r\n\r\n', router: 400, runtime: 400 },
-  { name: 'smuggling: xchunked', bytes: head('POST /echo HTTP/1.1', 'Transfer-Encoding: xchunked') + '0\r\n\r\n', router: 400, runtime: 400 },
+  {
+    name: 'bad percent-encoding, async call',
+    bytes: head('POST /async-function/%ZZ HTTP/1.1', 'Content-Length: 2') + '{}',
+    router: 400,
+    runtime: 'not5xx',
+    pending: { fast: '1', node: '1' },
+  },
+  {
+    name: 'bad percent-encoding, async call, chunked',
+    bytes: head('POST /async-function/%ZZ HTTP/1.1', 'Transfer-Encoding: chunked') + '2\r\n{}\r\n0\r\n\r\n',
+    router: 400,
+    runtime: 'not5xx',
+    pending: { fast: '1', node: '1' },
+  },
+  {
+    name: 'bad percent-encoding, async status',
+    bytes: head('GET /async-function/tally/%ZZ HTTP/1.1'),
+    router: 400,
+    runtime: 'not5xx',
+    pending: { fast: '1', node: '1' },
+  },
+  {
+    name: 'bad percent-encoding, by name',
+    bytes: head('GET /function/%ZZ HTTP/1.1'),
+    router: '4xx',
+    runtime: 'not5xx',
+  },
+  {
+    name: 'bad percent-encoding, route',
+    bytes: head('GET /echo/%ZZ%C0%AF HTTP/1.1'),
+    router: '4xx',
+    runtime: 'not5xx',
+  },
+  {
+    name: 'bare-LF head',
+    bytes: 'GET /echo HTTP/1.1\nHost: adversarial\n\n',
+    router: 400,
+    runtime: 400,
+    pending: { fast: '4' },
+  },
+  {
+    name: 'HTTP/1.1 without Host',
+    bytes: 'GET /echo HTTP/1.1\r\n\r\n',
+    router: 400,
+    runtime: 400,
+    pending: { fast: 'N1' },
+  },
+  {
+    name: 'smuggling: Content-Length and Transfer-Encoding',
+    bytes: head('POST /echo HTTP/1.1', 'Content-Length: 4', 'Transfer-Encoding: chunked') + '0\r\n\r\n',
+    router: 400,
+    runtime: 400,
+  },
+  {
+    name: 'smuggling: two Content-Lengths',
+    bytes: head('POST /echo HTTP/1.1', 'Content-Length: 1', 'Content-Length: 2') + 'ab',
+    router: 400,
+    runtime: 400,
+  },
+  {
+    name: 'smuggling: chunked, identity',
+    bytes: head('POST /echo HTTP/1.1', 'Transfer-Encoding: chunked, identity') + '0\r\n\r\n',
+    router: 400,
+    runtime: 400,
+  },
+  {
+    name: 'smuggling: xchunked',
+    bytes: head('POST /echo HTTP/1.1', 'Transfer-Encoding: xchunked') + '0\r\n\r\n',
+    router: 400,
+    runtime: 400,
+  },
   { name: 'smuggling: obs-fold', bytes: head('GET /echo HTTP/1.1', 'X-A: a', ' b'), router: 400, runtime: 400 },
-  { name: 'smuggling: space before colon', bytes: 'GET /echo HTTP/1.1\r\nHost : adversarial\r\n\r\n', router: 400, runtime: 400 },
-  { name: 'smuggling: bad chunk size', bytes: head('POST /echo HTTP/1.1', 'Transfer-Encoding: chunked') + 'zz\r\n\r\n', router: 400, runtime: 400 },
-  { name: 'negative Content-Length', bytes: head('POST /echo HTTP/1.1', 'Content-Length: -1'), router: 400, runtime: 400 },
-  { name: 'huge Content-Length', bytes: head('POST /echo HTTP/1.1', 'Content-Length: 99999999999999999999'), router: 400, runtime: 400 },
-  { name: '100 KB header', bytes: head('GET /echo HTTP/1.1', `X-Big: ${'a'.repeat(100 * 1024)}`), router: 431, runtime: 431 },
+  {
+    name: 'smuggling: space before colon',
+    bytes: 'GET /echo HTTP/1.1\r\nHost : adversarial\r\n\r\n',
+    router: 400,
+    runtime: 400,
+  },
+  {
+    name: 'smuggling: bad chunk size',
+    bytes: head('POST /echo HTTP/1.1', 'Transfer-Encoding: chunked') + 'zz\r\n\r\n',
+    router: 400,
+    runtime: 400,
+  },
+  {
+    name: 'negative Content-Length',
+    bytes: head('POST /echo HTTP/1.1', 'Content-Length: -1'),
+    router: 400,
+    runtime: 400,
+  },
+  {
+    name: 'huge Content-Length',
+    bytes: head('POST /echo HTTP/1.1', 'Content-Length: 99999999999999999999'),
+    router: 400,
+    runtime: 400,
+  },
+  {
+    name: '100 KB header',
+    bytes: head('GET /echo HTTP/1.1', `X-Big: ${'a'.repeat(100 * 1024)}`),
+    router: 431,
+    runtime: 431,
+  },
   { name: '20 KB path', bytes: head(`GET /echo/${'a'.repeat(20_000)} HTTP/1.1`), router: 431, runtime: 431 },
   { name: 'NUL in the path', bytes: head('GET /echo\0 HTTP/1.1'), router: 400, runtime: 400 },
   { name: 'dot segments', bytes: head('GET /../../etc/passwd HTTP/1.1'), router: 404, runtime: 'not5xx' },
   { name: 'empty segments', bytes: head('GET // HTTP/1.1'), router: 404, runtime: 'not5xx' },
   { name: 'asterisk form', bytes: head('OPTIONS * HTTP/1.1'), router: 400, runtime: 'not5xx' },
-  { name: 'encoded slash after /function/', bytes: head('GET /function/..%2fgetonly HTTP/1.1'), router: 404, runtime: 'not5xx' },
+  {
+    name: 'encoded slash after /function/',
+    bytes: head('GET /function/..%2fgetonly HTTP/1.1'),
+    router: 404,
+    runtime: 'not5xx',
+  },
   { name: 'bare /function/', bytes: head('GET /function/ HTTP/1.1'), router: 404, runtime: 'not5xx' },
   { name: 'HTTP/2 preface', bytes: 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', router: 400, runtime: 400 },
   { name: 'TLS ClientHello', bytes: '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03', router: 400, runtime: 400 },
   { name: 'invalid method token', bytes: head('G@T /echo HTTP/1.1'), router: 400, runtime: 400 },
   { name: 'HTTP/9.9', bytes: head('GET /echo HTTP/9.9'), router: 400, runtime: 400 },
-  { name: 'POST to a GET-only route', bytes: head('POST /getonly HTTP/1.1', 'Content-Length: 0'), router: 405, runtime: 'not5xx' },
-  { name: 'POST to a GET-only function by name', bytes: head('POST /function/getonly HTTP/1.1', 'Content-Length: 0'), router: '4xx', runtime: 'not5xx', pending: { fast: '9', node: '9' } },
-  { name: 'Upgrade with a malformed chunked body', bytes: head('POST /echo HTTP/1.1', 'Connection: Upgrade', 'Upgrade: websocket', 'Transfer-Encoding: chunked') + 'zz\r\n\r\n', router: 400, runtime: 400, pending: { fast: 'N2', node: 'N2', runtime: 'N2' } },
-  { name: 'forged route parameters header', bytes: head('GET /echo HTTP/1.1', 'X-Kubefaas-Params: %ZZ'), router: 200, runtime: 'not5xx' },
+  {
+    name: 'POST to a GET-only route',
+    bytes: head('POST /getonly HTTP/1.1', 'Content-Length: 0'),
+    router: 405,
+    runtime: 'not5xx',
+  },
+  {
+    name: 'POST to a GET-only function by name',
+    bytes: head('POST /function/getonly HTTP/1.1', 'Content-Length: 0'),
+    router: '4xx',
+    runtime: 'not5xx',
+    pending: { fast: '9', node: '9' },
+  },
+  {
+    name: 'Upgrade with a malformed chunked body',
+    bytes:
+      head('POST /echo HTTP/1.1', 'Connection: Upgrade', 'Upgrade: websocket', 'Transfer-Encoding: chunked') +
+      'zz\r\n\r\n',
+    router: 400,
+    runtime: 400,
+    pending: { fast: 'N2', node: 'N2', runtime: 'N2' },
+  },
+  {
+    name: 'forged route parameters header',
+    bytes: head('GET /echo HTTP/1.1', 'X-Kubefaas-Params: %ZZ'),
+    router: 200,
+    runtime: 'not5xx',
+  },
 ];
 
 function matches(o: Outcome, want: Expect): boolean {
@@ -71,10 +195,38 @@ function matches(o: Outcome, want: Expect): boolean {
 
 // --- the generated corpus -------------------------------------------------------------------
 
-const token = fc.constantFrom('a', 'echo', 'x y', '%41', '%ZZ', '%', '%C0%AF', '..', '.', '', ';', '\u00e9', '~', '%2F', '*');
+const token = fc.constantFrom(
+  'a',
+  'echo',
+  'x y',
+  '%41',
+  '%ZZ',
+  '%',
+  '%C0%AF',
+  '..',
+  '.',
+  '',
+  ';',
+  '\u00e9',
+  '~',
+  '%2F',
+  '*',
+);
 const target = fc
   .tuple(
-    fc.constantFrom('/echo', '/echo/', '/function/echo', '/function/getonly', '/getonly', '/nosuch', '/async-function/tally', '/async-function/tally/', '/metrics', '/healthz', ''),
+    fc.constantFrom(
+      '/echo',
+      '/echo/',
+      '/function/echo',
+      '/function/getonly',
+      '/getonly',
+      '/nosuch',
+      '/async-function/tally',
+      '/async-function/tally/',
+      '/metrics',
+      '/healthz',
+      '',
+    ),
     fc.array(token, { maxLength: 4 }),
     fc.option(fc.constantFrom('?a=1', '?%ZZ', '?', '?a=%', '#frag'), { nil: undefined }),
   )
@@ -117,7 +269,9 @@ type GeneratedRequest = typeof request extends fc.Arbitrary<infer T> ? T : never
 function render(r: GeneratedRequest): string {
   const [framing, body] = r.framed;
   const headers = [...(r.withHost ? ['Host: adversarial'] : []), ...r.headers, ...framing];
-  return `${r.method} ${r.target} ${r.version}`.trimEnd() + r.eol + headers.map((h) => h + r.eol).join('') + r.eol + body;
+  return (
+    `${r.method} ${r.target} ${r.version}`.trimEnd() + r.eol + headers.map((h) => h + r.eol).join('') + r.eol + body
+  );
 }
 
 function badPercentEncoding(t: string): boolean {
@@ -150,8 +304,14 @@ describe('malformed requests: fixed corpus and a generated one, both router path
   const pids = new Map<string, number | undefined>();
 
   beforeAll(async () => {
-    [fast, node] = await Promise.all([startAdversarialPlatform({ fastPath: true }), startAdversarialPlatform({ fastPath: false })]);
-    for (const [label, p] of [['fast', fast], ['node', node]] as const) {
+    [fast, node] = await Promise.all([
+      startAdversarialPlatform({ fastPath: true }),
+      startAdversarialPlatform({ fastPath: false }),
+    ]);
+    for (const [label, p] of [
+      ['fast', fast],
+      ['node', node],
+    ] as const) {
       pids.set(`${label} router`, p.platform.routerPid);
       pids.set(`${label} echo`, p.platform.functions.get('echo')?.pid);
     }
@@ -168,15 +328,27 @@ describe('malformed requests: fixed corpus and a generated one, both router path
   describe('fixed cases (issue 15 and the usual smuggling shapes)', () => {
     for (const c of FIXED) {
       for (const path of ['fast', 'node'] as const) {
-        testUnlessPending(c.pending?.[path], `router (${path === 'fast' ? 'fast path' : 'node:http'}): ${c.name} → ${c.router}`, async () => {
-          const port = (path === 'fast' ? fast : node).platform.port;
-          const outcome = await exchange(port, c.bytes);
-          expect({ case: c.name, outcome: describeOutcome(outcome), ok: matches(outcome, c.router) }).toEqual({ case: c.name, outcome: describeOutcome(outcome), ok: true });
-        });
+        testUnlessPending(
+          c.pending?.[path],
+          `router (${path === 'fast' ? 'fast path' : 'node:http'}): ${c.name} → ${c.router}`,
+          async () => {
+            const port = (path === 'fast' ? fast : node).platform.port;
+            const outcome = await exchange(port, c.bytes);
+            expect({ case: c.name, outcome: describeOutcome(outcome), ok: matches(outcome, c.router) }).toEqual({
+              case: c.name,
+              outcome: describeOutcome(outcome),
+              ok: true,
+            });
+          },
+        );
       }
       testUnlessPending(c.pending?.runtime, `runtime: ${c.name} → ${c.runtime}`, async () => {
         const outcome = await exchange(functionPort(fast.platform, 'echo'), c.bytes);
-        expect({ case: c.name, outcome: describeOutcome(outcome), ok: matches(outcome, c.runtime) }).toEqual({ case: c.name, outcome: describeOutcome(outcome), ok: true });
+        expect({ case: c.name, outcome: describeOutcome(outcome), ok: matches(outcome, c.runtime) }).toEqual({
+          case: c.name,
+          outcome: describeOutcome(outcome),
+          ok: true,
+        });
       });
     }
   });
@@ -215,7 +387,10 @@ describe('malformed requests: fixed corpus and a generated one, both router path
   });
 
   test('no process died or restarted, and they all still serve', async () => {
-    for (const [label, p] of [['fast', fast], ['node', node]] as const) {
+    for (const [label, p] of [
+      ['fast', fast],
+      ['node', node],
+    ] as const) {
       expect({ label, router: p.platform.routerPid, echo: p.platform.functions.get('echo')?.pid }).toEqual({
         label,
         router: pids.get(`${label} router`),

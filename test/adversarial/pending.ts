@@ -37,7 +37,12 @@ export function fixed(item: PendingKey | undefined): boolean {
 const announced = new Set<PendingKey>();
 
 /** `test(name, fn)`, or a skip that prints which pending fix it waits for. */
-export function testUnlessPending(item: PendingKey | undefined, name: string, fn: () => Promise<unknown>, timeoutMs?: number): void {
+export function testUnlessPending(
+  item: PendingKey | undefined,
+  name: string,
+  fn: () => Promise<unknown>,
+  timeoutMs?: number,
+): void {
   if (fixed(item)) {
     test(name, fn, timeoutMs);
     return;

@@ -32,7 +32,9 @@ beforeAll(() => {
       // A handler that never yields: a parent-death check inside this process could never run.
       { name: 'spin', code: 'module.exports = () => { for (;;) {} };' },
     ],
-    containers: [{ name: 'echo', image: 'example/echo:1.0', localCommand: ['node', path.join(fixtureDir, 'echo-server.js')] }],
+    containers: [
+      { name: 'echo', image: 'example/echo:1.0', localCommand: ['node', path.join(fixtureDir, 'echo-server.js')] },
+    ],
     extra: natsFixtureObjects(),
   });
 });
@@ -50,7 +52,11 @@ interface Dev {
 
 async function startDev(extraArgs: string[] = []): Promise<Dev> {
   const port = await freePort();
-  const proc = spawn(process.execPath, [...cliArgs, 'dev', '--manifests', manifests, '--port', String(port), '--no-watch', ...extraArgs], { cwd: repo });
+  const proc = spawn(
+    process.execPath,
+    [...cliArgs, 'dev', '--manifests', manifests, '--port', String(port), '--no-watch', ...extraArgs],
+    { cwd: repo },
+  );
   let output = '';
   proc.stderr.on('data', (c: Buffer) => (output += c.toString()));
   await new Promise<void>((resolve, reject) => {
@@ -65,7 +71,14 @@ async function startDev(extraArgs: string[] = []): Promise<Dev> {
   const ports = [...output.matchAll(/ready on [^\s]+:(\d+)/g)].map((m) => Number(m[1]));
   // A workload's working directory is <run dir>/<name>.
   const routerCwd = children.map((pid) => readCwd(pid)).find((cwd) => cwd?.endsWith(`${path.sep}kubefaas-router`));
-  const dev = { proc, port, children, ports, runDir: path.dirname(routerCwd ?? '/nonexistent/x'), output: () => output };
+  const dev = {
+    proc,
+    port,
+    children,
+    ports,
+    runDir: path.dirname(routerCwd ?? '/nonexistent/x'),
+    output: () => output,
+  };
   started.push(dev);
   return dev;
 }
@@ -81,7 +94,8 @@ function commandLine(pid: number): string {
 /** Started runners, killed after each test whatever happened. */
 const started: Dev[] = [];
 afterEach(() => {
-  for (const dev of started.splice(0)) if (dev.proc.exitCode === null && dev.proc.signalCode === null) dev.proc.kill('SIGKILL');
+  for (const dev of started.splice(0))
+    if (dev.proc.exitCode === null && dev.proc.signalCode === null) dev.proc.kill('SIGKILL');
 });
 
 function readCwd(pid: number): string | undefined {
@@ -102,7 +116,11 @@ async function waitUntil(what: string, test: () => Promise<boolean> | boolean, w
 
 async function expectAllGone(dev: Dev, title?: string): Promise<void> {
   const since = Date.now();
-  await waitUntil(`processes ${dev.children.filter(isAlive).join(', ')} gone`, () => dev.children.every((pid) => !isAlive(pid)), GONE_WITHIN_MS);
+  await waitUntil(
+    `processes ${dev.children.filter(isAlive).join(', ')} gone`,
+    () => dev.children.every((pid) => !isAlive(pid)),
+    GONE_WITHIN_MS,
+  );
   for (const port of dev.ports) expect(await isListening(port)).toBe(false);
   expect(await isListening(dev.port)).toBe(false);
   await waitUntil(`run directory ${dev.runDir} removed`, () => !fs.existsSync(dev.runDir), GONE_WITHIN_MS);
@@ -120,7 +138,9 @@ describeLinux('stopping kubefaas dev', () => {
     expect(dev.ports).toHaveLength(5);
     expect(fs.existsSync(dev.runDir)).toBe(true);
     // Put the spin runtime into its busy loop (the router times out on its own; we do not wait).
-    const spinning = fetch(`http://127.0.0.1:${dev.port}/spin`, { signal: AbortSignal.timeout(500) }).catch(() => undefined);
+    const spinning = fetch(`http://127.0.0.1:${dev.port}/spin`, { signal: AbortSignal.timeout(500) }).catch(
+      () => undefined,
+    );
     await spinning;
     dev.proc.kill('SIGKILL');
     await expectAllGone(dev, 'SIGKILL to kubefaas dev (one runtime in a busy loop)');

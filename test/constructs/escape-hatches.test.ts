@@ -28,10 +28,19 @@ test('fn.deployment and fn.service are the synthesized objects; a JSON patch on 
 test('platform.router gives the router Deployment, Service and routes ConfigMap', async () => {
   const platform = newPlatform();
   new ContainerFunction(platform, 'img', { image: 'ghcr.io/example/img:1.0.0' });
-  expect([platform.router.deployment.kind, platform.router.service.kind, platform.router.routes.kind]).toEqual(['Deployment', 'Service', 'ConfigMap']);
+  expect([platform.router.deployment.kind, platform.router.service.kind, platform.router.routes.kind]).toEqual([
+    'Deployment',
+    'Service',
+    'ConfigMap',
+  ]);
   platform.router.deployment.addJsonPatch(
     JsonPatch.add('/spec/template/spec/topologySpreadConstraints', [
-      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'kubefaas.dev/component': 'router' } } },
+      {
+        maxSkew: 1,
+        topologyKey: 'topology.kubernetes.io/zone',
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: { matchLabels: { 'kubefaas.dev/component': 'router' } },
+      },
     ]),
   );
   platform.router.service.addJsonPatch(JsonPatch.add('/spec/sessionAffinity', 'None'));

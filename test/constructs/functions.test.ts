@@ -14,7 +14,13 @@ describe('NodeFunction', () => {
     new NodeFunction(platform, 'hello', { code: INLINE, triggers: [new HttpTrigger({ path: '/hello' })] });
     const objects = synth(platform);
     expect(kinds(objects)).toEqual(
-      expect.arrayContaining([`ConfigMap/${codeMap(objects, 'hello').metadata.name}`, `ConfigMap/${codeMap(objects, 'kubefaas-runtime').metadata.name}`, 'Deployment/hello', 'NetworkPolicy/hello', 'Service/hello']),
+      expect.arrayContaining([
+        `ConfigMap/${codeMap(objects, 'hello').metadata.name}`,
+        `ConfigMap/${codeMap(objects, 'kubefaas-runtime').metadata.name}`,
+        'Deployment/hello',
+        'NetworkPolicy/hello',
+        'Service/hello',
+      ]),
     );
     expect(maybeFind(objects, 'HorizontalPodAutoscaler', 'hello')).toBeUndefined();
     expect(maybeFind(objects, 'PodDisruptionBudget', 'hello')).toBeUndefined();
@@ -54,7 +60,12 @@ describe('NodeFunction', () => {
     expect(policy.spec).toEqual({
       podSelector: { matchLabels: { [Labels.function]: 'hello' } },
       policyTypes: ['Ingress'],
-      ingress: [{ from: [{ podSelector: { matchLabels: { [Labels.platformComponent]: 'router' } } }], ports: [{ protocol: 'TCP', port: 8080 }] }],
+      ingress: [
+        {
+          from: [{ podSelector: { matchLabels: { [Labels.platformComponent]: 'router' } } }],
+          ports: [{ protocol: 'TCP', port: 8080 }],
+        },
+      ],
     });
     await expectValid(objects);
   });
@@ -89,7 +100,10 @@ describe('NodeFunction', () => {
 
   test('HPA when maxReplicas > minReplicas (no fixed replicas), PDB from 2 replicas', async () => {
     const platform = newPlatform();
-    new NodeFunction(platform, 'scaled', { code: INLINE, scaling: { minReplicas: 2, maxReplicas: 6, targetCpuUtilization: 60 } });
+    new NodeFunction(platform, 'scaled', {
+      code: INLINE,
+      scaling: { minReplicas: 2, maxReplicas: 6, targetCpuUtilization: 60 },
+    });
     new NodeFunction(platform, 'pinned', { code: INLINE, scaling: { minReplicas: 3 } });
     const objects = synth(platform);
     expect(find(objects, 'Deployment', 'scaled').spec.replicas).toBeUndefined();
@@ -98,7 +112,9 @@ describe('NodeFunction', () => {
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'scaled' },
       minReplicas: 2,
       maxReplicas: 6,
-      metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } }],
+      metrics: [
+        { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } },
+      ],
     });
     expect(find(objects, 'PodDisruptionBudget', 'scaled').spec).toEqual({
       maxUnavailable: 1,
@@ -145,7 +161,9 @@ describe('NodeFunction', () => {
     const hashOf = (source: string, env: Record<string, string> = {}) => {
       const platform = newPlatform();
       new NodeFunction(platform, 'fn', { code: Code.fromInline(source), env });
-      return find(synth(platform), 'Deployment', 'fn').spec.template.metadata.annotations[Annotations.codeHash] as string;
+      return find(synth(platform), 'Deployment', 'fn').spec.template.metadata.annotations[
+        Annotations.codeHash
+      ] as string;
     };
     const a = hashOf('module.exports = () => 1;');
     expect(a).toMatch(/^[0-9a-f]{16}$/);
@@ -164,7 +182,11 @@ describe('NodeFunction', () => {
 
   test('functionName overrides the id; user labels reach pods; custom node image', () => {
     const platform = newPlatform({ nodeImage: 'node:20.19.5-bookworm-slim' });
-    new NodeFunction(platform, 'Some Id', { code: INLINE, functionName: 'renamed', labels: { team: 'payments', 'example.com/tier': 'gold' } });
+    new NodeFunction(platform, 'Some Id', {
+      code: INLINE,
+      functionName: 'renamed',
+      labels: { team: 'payments', 'example.com/tier': 'gold' },
+    });
     const objects = synth(platform);
     const deployment = find(objects, 'Deployment', 'renamed');
     expect(deployment.spec.template.metadata.labels).toMatchObject({ team: 'payments', 'example.com/tier': 'gold' });
@@ -174,7 +196,12 @@ describe('NodeFunction', () => {
 
   test('timeout drives KUBEFAAS_TIMEOUT_MS and the termination grace period', () => {
     const platform = newPlatform();
-    new NodeFunction(platform, 'long', { code: INLINE, timeout: Duration.minutes(5), maxBodySize: Size.kibibytes(10), maxConcurrency: 4 });
+    new NodeFunction(platform, 'long', {
+      code: INLINE,
+      timeout: Duration.minutes(5),
+      maxBodySize: Size.kibibytes(10),
+      maxConcurrency: 4,
+    });
     const deployment = find(synth(platform), 'Deployment', 'long');
     expect(envOf(deployment)).toEqual(
       expect.arrayContaining([
@@ -183,7 +210,9 @@ describe('NodeFunction', () => {
         { name: 'KUBEFAAS_MAX_CONCURRENCY', value: '4' },
       ]),
     );
-    expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBe(shutdownTiming(300_000).terminationGracePeriodSeconds);
+    expect(deployment.spec.template.spec.terminationGracePeriodSeconds).toBe(
+      shutdownTiming(300_000).terminationGracePeriodSeconds,
+    );
   });
 
   test('exposeErrorMessages (unsafe, off by default) sets KUBEFAAS_EXPOSE_ERROR_MESSAGES only when true', () => {
@@ -191,8 +220,13 @@ describe('NodeFunction', () => {
     new NodeFunction(platform, 'open', { code: INLINE, exposeErrorMessages: true });
     new NodeFunction(platform, 'closed', { code: INLINE });
     const objects = synth(platform);
-    expect(envOf(find(objects, 'Deployment', 'open'))).toContainEqual({ name: 'KUBEFAAS_EXPOSE_ERROR_MESSAGES', value: 'true' });
-    expect(envOf(find(objects, 'Deployment', 'closed')).map((e) => String(e.name))).not.toContain('KUBEFAAS_EXPOSE_ERROR_MESSAGES');
+    expect(envOf(find(objects, 'Deployment', 'open'))).toContainEqual({
+      name: 'KUBEFAAS_EXPOSE_ERROR_MESSAGES',
+      value: 'true',
+    });
+    expect(envOf(find(objects, 'Deployment', 'closed')).map((e) => String(e.name))).not.toContain(
+      'KUBEFAAS_EXPOSE_ERROR_MESSAGES',
+    );
   });
 });
 
@@ -218,7 +252,9 @@ describe('Code', () => {
 
   test('fromInline accepts ESM/TypeScript and emits CommonJS', () => {
     const platform = newPlatform();
-    new NodeFunction(platform, 'esm', { code: Code.fromInline('export default async (e: unknown): Promise<string> => "typed";') });
+    new NodeFunction(platform, 'esm', {
+      code: Code.fromInline('export default async (e: unknown): Promise<string> => "typed";'),
+    });
     const source: string = codeMap(synth(platform), 'esm').data['index.js'];
     const mod = { exports: {} as any };
     new Function('module', 'exports', 'require', source)(mod, mod.exports, require);
@@ -229,7 +265,10 @@ describe('Code', () => {
 describe('ContainerFunction', () => {
   test('runs the image on $PORT with TCP probes by default, no code or runtime ConfigMaps', async () => {
     const platform = newPlatform();
-    new ContainerFunction(platform, 'clock', { image: 'python:3.13.7-alpine', triggers: [new HttpTrigger({ path: '/clock' })] });
+    new ContainerFunction(platform, 'clock', {
+      image: 'python:3.13.7-alpine',
+      triggers: [new HttpTrigger({ path: '/clock' })],
+    });
     const objects = synth(platform);
     expect(maybeFind(objects, 'ConfigMap', 'clock-code')).toBeUndefined();
     expect(maybeFind(objects, 'ConfigMap', 'kubefaas-runtime')).toBeUndefined();
@@ -267,7 +306,10 @@ describe('ContainerFunction', () => {
     expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 8080 });
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 8080 });
     expect(c.env).toContainEqual({ name: 'GREETING', value: 'hi' });
-    expect(JSON.parse(deployment.spec.template.metadata.annotations[Annotations.localCommand])).toEqual(['python3', 'server.py']);
+    expect(JSON.parse(deployment.spec.template.metadata.annotations[Annotations.localCommand])).toEqual([
+      'python3',
+      'server.py',
+    ]);
     await expectValid(objects);
   });
 });

@@ -61,8 +61,11 @@ export function errorOf(fn: () => unknown): Error {
  * its `kubefaas.dev/code-of` label, and checked to be content-named (`<base>-<10 hex>`) and immutable.
  */
 export function codeMap(objects: readonly K8sObject[], codeOf: string): K8sObject {
-  const matches = objects.filter((o) => o.kind === 'ConfigMap' && o.metadata?.labels?.['kubefaas.dev/code-of'] === codeOf);
-  if (matches.length !== 1) throw new Error(`expected exactly one code ConfigMap of ${codeOf}, found ${matches.length}`);
+  const matches = objects.filter(
+    (o) => o.kind === 'ConfigMap' && o.metadata?.labels?.['kubefaas.dev/code-of'] === codeOf,
+  );
+  if (matches.length !== 1)
+    throw new Error(`expected exactly one code ConfigMap of ${codeOf}, found ${matches.length}`);
   const cm = matches[0];
   const base = codeOf.startsWith('kubefaas-') ? codeOf : `${codeOf}-code`;
   expect(cm.metadata.name).toMatch(new RegExp(`^${base}-[0-9a-f]{10}$`));

@@ -38,7 +38,10 @@ describe('Platform', () => {
 
   test('router.fastPath: false turns the router fast path off through its env', async () => {
     const objects = synth(newPlatform({ router: { fastPath: false } }));
-    expect(container(find(objects, 'Deployment', 'kubefaas-router')).env).toContainEqual({ name: 'KUBEFAAS_ROUTER_FAST_PATH', value: 'off' });
+    expect(container(find(objects, 'Deployment', 'kubefaas-router')).env).toContainEqual({
+      name: 'KUBEFAAS_ROUTER_FAST_PATH',
+      value: 'off',
+    });
     await expectValid(objects);
   });
 
@@ -75,15 +78,24 @@ describe('Platform', () => {
 
   test('router replicas and resources: HPA when max > min, no PDB with one replica', () => {
     const objects = synth(
-      newPlatform({ router: { replicas: { min: 1, max: 4 }, resources: { cpu: Cpu.millis(250), memory: Size.mebibytes(256) } } }),
+      newPlatform({
+        router: { replicas: { min: 1, max: 4 }, resources: { cpu: Cpu.millis(250), memory: Size.mebibytes(256) } },
+      }),
     );
     const hpa = find(objects, 'HorizontalPodAutoscaler', 'kubefaas-router');
     expect(hpa.apiVersion).toBe('autoscaling/v2');
-    expect(hpa.spec).toMatchObject({ minReplicas: 1, maxReplicas: 4, scaleTargetRef: { kind: 'Deployment', name: 'kubefaas-router' } });
+    expect(hpa.spec).toMatchObject({
+      minReplicas: 1,
+      maxReplicas: 4,
+      scaleTargetRef: { kind: 'Deployment', name: 'kubefaas-router' },
+    });
     expect(maybeFind(objects, 'PodDisruptionBudget', 'kubefaas-router')).toBeUndefined();
     const deployment = find(objects, 'Deployment', 'kubefaas-router');
     expect(deployment.spec.replicas).toBeUndefined();
-    expect(container(deployment).resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '256Mi' } });
+    expect(container(deployment).resources).toEqual({
+      requests: { cpu: '250m', memory: '256Mi' },
+      limits: { memory: '256Mi' },
+    });
   });
 
   test('namespace as a string, and an existing namespace (not created)', async () => {
@@ -115,7 +127,12 @@ describe('Platform', () => {
     });
     expect(table.routes).toEqual([
       { function: 'hello', methods: ['GET', 'POST'], path: '/hello' },
-      { function: 'users', methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], path: '/users/:id', host: 'api.example.com' },
+      {
+        function: 'users',
+        methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+        path: '/users/:id',
+        host: 'api.example.com',
+      },
     ]);
     expect(platform.routeTable()).toEqual(table);
   });
@@ -133,13 +150,24 @@ describe('Platform', () => {
     const app = Testing.app();
     const platform = newPlatform({ namespace: 'shared' }, app);
     const team = new Chart(app, 'team');
-    const fn = new NodeFunction(team, 'orders', { platform, code: INLINE, triggers: [new HttpTrigger({ path: '/orders' })] });
+    const fn = new NodeFunction(team, 'orders', {
+      platform,
+      code: INLINE,
+      triggers: [new HttpTrigger({ path: '/orders' })],
+    });
     expect(fn.platform).toBe(platform);
     const teamObjects = synth(team);
-    expect(kinds(teamObjects)).toEqual([`ConfigMap/${codeMap(teamObjects, 'orders').metadata.name}`, 'Deployment/orders', 'NetworkPolicy/orders', 'Service/orders']);
+    expect(kinds(teamObjects)).toEqual([
+      `ConfigMap/${codeMap(teamObjects, 'orders').metadata.name}`,
+      'Deployment/orders',
+      'NetworkPolicy/orders',
+      'Service/orders',
+    ]);
     for (const o of teamObjects) expect(o.metadata.namespace).toBe('shared');
     const platformObjects = synth(platform);
-    expect(routesOf(platformObjects).routes).toEqual([expect.objectContaining({ function: 'orders', path: '/orders' })]);
+    expect(routesOf(platformObjects).routes).toEqual([
+      expect.objectContaining({ function: 'orders', path: '/orders' }),
+    ]);
     // the shared runtime stays with the platform
     expect(codeMap(platformObjects, 'kubefaas-runtime')).toBeDefined();
     await expectValid([...platformObjects, ...teamObjects]);
@@ -158,7 +186,12 @@ describe('Platform', () => {
       },
     });
     new NodeFunction(platform, 'a', { code: INLINE });
-    new NodeFunction(platform, 'b', { code: INLINE, memory: Size.mebibytes(512), env: { LEVEL: 'debug' }, scaling: { minReplicas: 1 } });
+    new NodeFunction(platform, 'b', {
+      code: INLINE,
+      memory: Size.mebibytes(512),
+      env: { LEVEL: 'debug' },
+      scaling: { minReplicas: 1 },
+    });
     const objects = synth(platform);
     const a = container(find(objects, 'Deployment', 'a'));
     expect(a.resources).toEqual({ requests: { cpu: '200m', memory: '256Mi' }, limits: { memory: '256Mi' } });
@@ -211,14 +244,21 @@ describe('Platform', () => {
     const service = find(objects, 'Service', 'kubefaas-router');
     expect(service.spec.type).toBe('LoadBalancer');
     expect(service.spec.loadBalancerSourceRanges).toEqual(['203.0.113.0/24']);
-    expect(service.metadata.annotations).toEqual({ 'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing' });
+    expect(service.metadata.annotations).toEqual({
+      'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing',
+    });
     await expectValid(objects);
   });
 
   test('exposure: Gateway API HTTPRoute attached to a named Gateway, timeout covers the slowest function', async () => {
     const platform = newPlatform({
       router: {
-        exposure: RouterExposure.gatewayApi({ gatewayName: 'public', gatewayNamespace: 'gateway-system', sectionName: 'https', hostnames: ['fn.example.com'] }),
+        exposure: RouterExposure.gatewayApi({
+          gatewayName: 'public',
+          gatewayNamespace: 'gateway-system',
+          sectionName: 'https',
+          hostnames: ['fn.example.com'],
+        }),
       },
     });
     new NodeFunction(platform, 'slow', { code: INLINE, timeout: Duration.minutes(2) });
@@ -226,7 +266,13 @@ describe('Platform', () => {
     const route = find(objects, 'HTTPRoute', 'kubefaas-router');
     expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
     expect(route.spec.parentRefs).toEqual([
-      { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: 'public', namespace: 'gateway-system', sectionName: 'https' },
+      {
+        group: 'gateway.networking.k8s.io',
+        kind: 'Gateway',
+        name: 'public',
+        namespace: 'gateway-system',
+        sectionName: 'https',
+      },
     ]);
     expect(route.spec.hostnames).toEqual(['fn.example.com']);
     expect(route.spec.rules).toEqual([
@@ -262,7 +308,15 @@ describe('Platform', () => {
       rules: [
         {
           host: 'fn.example.com',
-          http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'kubefaas-router', port: { number: 80 } } } }] },
+          http: {
+            paths: [
+              {
+                path: '/',
+                pathType: 'Prefix',
+                backend: { service: { name: 'kubefaas-router', port: { number: 80 } } },
+              },
+            ],
+          },
         },
       ],
     });
@@ -270,7 +324,11 @@ describe('Platform', () => {
   });
 
   test('exposure: a bare Ingress catches every host', () => {
-    const ingress = find(synth(newPlatform({ router: { exposure: RouterExposure.ingress() } })), 'Ingress', 'kubefaas-router');
+    const ingress = find(
+      synth(newPlatform({ router: { exposure: RouterExposure.ingress() } })),
+      'Ingress',
+      'kubefaas-router',
+    );
     expect(ingress.spec.rules[0].host).toBeUndefined();
     expect(ingress.spec.tls).toBeUndefined();
   });
@@ -291,13 +349,14 @@ test('the manifest validator used above does catch a weakened pod (guards agains
 
 describe('objects too large for client-side kubectl apply (issue 13, item 1)', () => {
   test('warns, naming the object and server-side apply, for every object over 256 KiB', () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { clearWarnings, recordedWarnings } = require('../../constructs/placement/warnings');
     clearWarnings();
     const objects = synth(newPlatform());
     const router = codeMap(objects, 'kubefaas-router');
     const warnings = recordedWarnings().filter((w: any) => w.rule === 'apply/last-applied-size');
-    const tooLarge = objects.filter((o) => Buffer.byteLength(JSON.stringify(o)) > 256 * 1024).map((o) => `${o.kind}/${o.metadata.name}`);
+    const tooLarge = objects
+      .filter((o) => Buffer.byteLength(JSON.stringify(o)) > 256 * 1024)
+      .map((o) => `${o.kind}/${o.metadata.name}`);
     expect(tooLarge).toContain(`ConfigMap/${router.metadata.name}`);
     expect(warnings.map((w: any) => w.message.split(' ')[0])).toEqual(tooLarge);
     expect(warnings[0].message).toMatch(/kubectl apply --server-side.*ServerSideApply=true/);

@@ -2,7 +2,16 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Testing } from 'cdk8s';
-import { Code, CronTrigger, HttpTrigger, PythonFunction, PythonRuntime, Queue, QueueTrigger, Size } from '../../constructs';
+import {
+  Code,
+  CronTrigger,
+  HttpTrigger,
+  PythonFunction,
+  PythonRuntime,
+  Queue,
+  QueueTrigger,
+  Size,
+} from '../../constructs';
 import { CONFIGMAP_DATA_LIMIT } from '../../constructs/code';
 import { checkHandlerText } from '../../constructs/python-code';
 import { PYTHON_RUNTIME_CONFIGMAP } from '../../constructs/python-runtime';
@@ -43,7 +52,9 @@ describe('PythonFunction', () => {
     const code = find(objects, 'ConfigMap', 'resize-code');
     expect(Object.keys(code.data).sort()).toEqual(['handler.py', 'util.py']); // .hidden is left out
     const runtime = find(objects, 'ConfigMap', PYTHON_RUNTIME_CONFIGMAP);
-    expect(Object.keys(runtime.data)).toEqual(expect.arrayContaining(['kubefaas.py', PythonPaths.runtimeMain, 'kubefaas_server.py']));
+    expect(Object.keys(runtime.data)).toEqual(
+      expect.arrayContaining(['kubefaas.py', PythonPaths.runtimeMain, 'kubefaas_server.py']),
+    );
 
     const deployment = find(objects, 'Deployment', 'resize');
     const c = container(deployment);
@@ -67,23 +78,40 @@ describe('PythonFunction', () => {
 
   it('shares one runtime ConfigMap between functions and rolls pods when the code changes', () => {
     const platform = newPlatform();
-    const a = new PythonFunction(platform, 'a', { code: Code.fromInline('def main(e, c):\n    return "a"\n'), handler: 'handler.main' });
-    const b = new PythonFunction(platform, 'b', { code: Code.fromInline('def main(e, c):\n    return "b"\n'), handler: 'handler.main' });
+    const a = new PythonFunction(platform, 'a', {
+      code: Code.fromInline('def main(e, c):\n    return "a"\n'),
+      handler: 'handler.main',
+    });
+    const b = new PythonFunction(platform, 'b', {
+      code: Code.fromInline('def main(e, c):\n    return "b"\n'),
+      handler: 'handler.main',
+    });
     const objects = synth(platform);
-    expect(objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name === PYTHON_RUNTIME_CONFIGMAP)).toHaveLength(1);
+    expect(objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name === PYTHON_RUNTIME_CONFIGMAP)).toHaveLength(
+      1,
+    );
     expect(find(objects, 'ConfigMap', 'a-code').data).toEqual({ 'handler.py': 'def main(e, c):\n    return "a"\n' });
     expect(a.codeHash).not.toBe(b.codeHash);
   });
 
   it('ships a single .py file and binary files as binaryData', async () => {
-    const dir = tempCode({ 'app.py': 'async def handle(event, context):\n    return b"x"\n', 'blob.bin': Buffer.from([0xff, 0x00, 0xfe]) });
+    const dir = tempCode({
+      'app.py': 'async def handle(event, context):\n    return b"x"\n',
+      'blob.bin': Buffer.from([0xff, 0x00, 0xfe]),
+    });
     const platform = newPlatform();
     new PythonFunction(platform, 'one', { code: Code.fromAsset(join(dir, 'app.py')), handler: 'app.handle' });
-    new PythonFunction(platform, 'two', { code: Code.fromAsset(dir), handler: 'app.handle', runtime: PythonRuntime.PYTHON_3_12 });
+    new PythonFunction(platform, 'two', {
+      code: Code.fromAsset(dir),
+      handler: 'app.handle',
+      runtime: PythonRuntime.PYTHON_3_12,
+    });
     const objects = synth(platform);
     await expectValid(objects);
     expect(Object.keys(find(objects, 'ConfigMap', 'one-code').data)).toEqual(['app.py']);
-    expect(find(objects, 'ConfigMap', 'two-code').binaryData).toEqual({ 'blob.bin': Buffer.from([0xff, 0x00, 0xfe]).toString('base64') });
+    expect(find(objects, 'ConfigMap', 'two-code').binaryData).toEqual({
+      'blob.bin': Buffer.from([0xff, 0x00, 0xfe]).toString('base64'),
+    });
     expect(container(find(objects, 'Deployment', 'two')).image).toBe('python:3.12.11-slim-bookworm');
   });
 
@@ -112,34 +140,52 @@ describe('PythonFunction', () => {
     });
 
     it('names the missing module file and what the code has', () => {
-      const err = errorOf(() => new PythonFunction(newPlatform(), 'f', { code: Code.fromAsset(FIXTURE), handler: 'missing.main' }));
+      const err = errorOf(
+        () => new PythonFunction(newPlatform(), 'f', { code: Code.fromAsset(FIXTURE), handler: 'missing.main' }),
+      );
       expect(err.message).toMatch(/needs missing\.py in the code, which has handler\.py, util\.py/);
     });
 
     it("parses with Python's ast: a missing function lists the ones defined", () => {
-      const err = errorOf(() => new PythonFunction(newPlatform(), 'f', { code: Code.fromAsset(FIXTURE), handler: 'handler.nope' }));
+      const err = errorOf(
+        () => new PythonFunction(newPlatform(), 'f', { code: Code.fromAsset(FIXTURE), handler: 'handler.nope' }),
+      );
       expect(err.message).toMatch(/handler\.py defines no 'nope' \(it defines main, other\)/);
     });
 
     it('accepts async functions, assignments and imports; rejects classes and syntax errors', () => {
-      const make = (source: string, handler = 'handler.main') => () => new PythonFunction(newPlatform(), 'f', { code: Code.fromInline(source), handler });
+      const make =
+        (source: string, handler = 'handler.main') =>
+        () =>
+          new PythonFunction(newPlatform(), 'f', { code: Code.fromInline(source), handler });
       expect(make('async def main(e, c):\n    return 1\n')).not.toThrow();
       expect(make('def _impl(e, c):\n    return 1\n\nmain = _impl\n')).not.toThrow();
       expect(make('from os.path import join as main\n')).not.toThrow();
-      expect(make('try:\n    import ujson as json\nexcept ImportError:\n    import json\n\ndef main(e, c):\n    return json.dumps(1)\n')).not.toThrow();
+      expect(
+        make(
+          'try:\n    import ujson as json\nexcept ImportError:\n    import json\n\ndef main(e, c):\n    return json.dumps(1)\n',
+        ),
+      ).not.toThrow();
       expect(errorOf(make('class main:\n    pass\n')).message).toMatch(/'main' in handler\.py is a class/);
       // `    def main` is nested, not top level.
-      expect(errorOf(make('def outer():\n    def main(e, c):\n        pass\n')).message).toMatch(/defines no 'main' \(it defines outer\)/);
-      expect(errorOf(make('def main(e, c)\n    return 1\n')).message).toMatch(/handler\.py is not valid Python 3\.\d+: .*line 1/);
+      expect(errorOf(make('def outer():\n    def main(e, c):\n        pass\n')).message).toMatch(
+        /defines no 'main' \(it defines outer\)/,
+      );
+      expect(errorOf(make('def main(e, c)\n    return 1\n')).message).toMatch(
+        /handler\.py is not valid Python 3\.\d+: .*line 1/,
+      );
     });
 
     it('falls back to a textual check when python3 cannot be run', () => {
       const saved = process.env.KUBEFAAS_PYTHON;
       process.env.KUBEFAAS_PYTHON = '/nonexistent/python3';
       try {
-        const make = (source: string) => () => new PythonFunction(newPlatform(), 'f', { code: Code.fromInline(source), handler: 'handler.main' });
+        const make = (source: string) => () =>
+          new PythonFunction(newPlatform(), 'f', { code: Code.fromInline(source), handler: 'handler.main' });
         expect(make('def main(e, c):\n    return 1\n')).not.toThrow();
-        expect(errorOf(make('def other(e, c):\n    return 1\n')).message).toMatch(/defines no top-level 'main' \(checked textually: no python3 was found/);
+        expect(errorOf(make('def other(e, c):\n    return 1\n')).message).toMatch(
+          /defines no top-level 'main' \(checked textually: no python3 was found/,
+        );
       } finally {
         if (saved === undefined) delete process.env.KUBEFAAS_PYTHON;
         else process.env.KUBEFAAS_PYTHON = saved;
@@ -167,25 +213,43 @@ describe('PythonFunction', () => {
 
   describe('code errors', () => {
     it('reports code over the ConfigMap limit with the sizes and a fix', () => {
-      const dir = tempCode({ 'handler.py': 'def main(e, c):\n    return 1\n', 'data.txt': 'x'.repeat(CONFIGMAP_DATA_LIMIT) });
-      const err = errorOf(() => new PythonFunction(newPlatform(), 'big', { code: Code.fromAsset(dir), handler: 'handler.main' }));
-      expect(err.message).toMatch(/platform\/big.*the code is 1(\.0)? MiB \(\d+ bytes\); a ConfigMap holds at most 1(\.0)? MiB \(1048576 bytes\)/s);
+      const dir = tempCode({
+        'handler.py': 'def main(e, c):\n    return 1\n',
+        'data.txt': 'x'.repeat(CONFIGMAP_DATA_LIMIT),
+      });
+      const err = errorOf(
+        () => new PythonFunction(newPlatform(), 'big', { code: Code.fromAsset(dir), handler: 'handler.main' }),
+      );
+      expect(err.message).toMatch(
+        /platform\/big.*the code is 1(\.0)? MiB \(\d+ bytes\); a ConfigMap holds at most 1(\.0)? MiB \(1048576 bytes\)/s,
+      );
       expect(err.message).toMatch(/ContainerFunction/);
     });
 
     it('rejects subdirectories, wheels in the code and a missing path with what to do', () => {
       const sub = tempCode({ 'handler.py': 'def main(e, c):\n    pass\n', 'pkg/__init__.py': '' });
-      expect(errorOf(() => new PythonFunction(newPlatform(), 'f', { code: Code.fromAsset(sub), handler: 'handler.main' })).message).toMatch(
-        /has a subdirectory 'pkg'; PythonFunction ships only the top-level files/,
-      );
+      expect(
+        errorOf(() => new PythonFunction(newPlatform(), 'f', { code: Code.fromAsset(sub), handler: 'handler.main' }))
+          .message,
+      ).toMatch(/has a subdirectory 'pkg'; PythonFunction ships only the top-level files/);
       const wheel = tempCode({ 'handler.py': 'def main(e, c):\n    pass\n', 'dep-1.0-py3-none-any.whl': 'PK' });
-      expect(errorOf(() => new PythonFunction(newPlatform(), 'f', { code: Code.fromAsset(wheel), handler: 'handler.main' })).message).toMatch(
-        /has a wheel 'dep-1\.0-py3-none-any\.whl'.*requirements\.txt/s,
-      );
-      expect(errorOf(() => new PythonFunction(newPlatform(), 'f', { code: Code.fromAsset('/nonexistent/dir'), handler: 'handler.main' })).message).toMatch(
-        /code path \/nonexistent\/dir does not exist/,
-      );
-      expect(errorOf(() => new PythonFunction(newPlatform(), 'f', { code: Code.fromInline('  '), handler: 'handler.main' })).message).toMatch(/empty source/);
+      expect(
+        errorOf(() => new PythonFunction(newPlatform(), 'f', { code: Code.fromAsset(wheel), handler: 'handler.main' }))
+          .message,
+      ).toMatch(/has a wheel 'dep-1\.0-py3-none-any\.whl'.*requirements\.txt/s);
+      expect(
+        errorOf(
+          () =>
+            new PythonFunction(newPlatform(), 'f', {
+              code: Code.fromAsset('/nonexistent/dir'),
+              handler: 'handler.main',
+            }),
+        ).message,
+      ).toMatch(/code path \/nonexistent\/dir does not exist/);
+      expect(
+        errorOf(() => new PythonFunction(newPlatform(), 'f', { code: Code.fromInline('  '), handler: 'handler.main' }))
+          .message,
+      ).toMatch(/empty source/);
     });
 
     it('rejects a queue trigger: the Python runtime does not consume queues yet', () => {
@@ -198,17 +262,27 @@ describe('PythonFunction', () => {
             triggers: [new QueueTrigger({ topic: 'images' })],
           }),
       );
-      expect(err.message).toMatch(/platform\/consumer.*only NodeFunctions consume queues .*the Python runtime does not consume queues yet/s);
+      expect(err.message).toMatch(
+        /platform\/consumer.*only NodeFunctions consume queues .*the Python runtime does not consume queues yet/s,
+      );
     });
 
     it('validates the runtime, threads and memory', () => {
       const code = Code.fromInline('def main(e, c):\n    pass\n');
-      const make = (props: object) => () => new PythonFunction(newPlatform(), 'f', { code, handler: 'handler.main', ...props });
+      const make = (props: object) => () =>
+        new PythonFunction(newPlatform(), 'f', { code, handler: 'handler.main', ...props });
       expect(errorOf(make({ runtime: PythonRuntime.fromImage('python', '3.13') })).message).toMatch(/no tag/);
-      expect(errorOf(make({ runtime: PythonRuntime.fromImage('python:3.13.7-slim', 'three') })).message).toMatch(/not a Python 3 major\.minor/);
+      expect(errorOf(make({ runtime: PythonRuntime.fromImage('python:3.13.7-slim', 'three') })).message).toMatch(
+        /not a Python 3 major\.minor/,
+      );
       expect(errorOf(make({ threads: 0 })).message).toMatch(/threads/);
       expect(errorOf(make({ memory: Size.mebibytes(16) })).message).toMatch(/memory/);
-      expect(make({ memory: Size.mebibytes(32), runtime: PythonRuntime.fromImage('registry.example.com/python:3.13.7-slim-bookworm', '3.13') })).not.toThrow();
+      expect(
+        make({
+          memory: Size.mebibytes(32),
+          runtime: PythonRuntime.fromImage('registry.example.com/python:3.13.7-slim-bookworm', '3.13'),
+        }),
+      ).not.toThrow();
     });
   });
 });

@@ -23,7 +23,10 @@ test('without the prop the pods keep the default account and no token (as before
 
 test('IRSA: a ServiceAccount annotated with the role, used by the pods, token not mounted', async () => {
   const platform = newPlatform();
-  const fn = new NodeFunction(platform, 'orders', { code: INLINE, serviceAccount: FunctionServiceAccount.awsIamRole(ROLE) });
+  const fn = new NodeFunction(platform, 'orders', {
+    code: INLINE,
+    serviceAccount: FunctionServiceAccount.awsIamRole(ROLE),
+  });
   expect(fn.serviceAccountName).toBe('orders');
   const objects = synth(platform);
   const account = find(objects, 'ServiceAccount', 'orders');
@@ -40,7 +43,9 @@ test('Azure Workload Identity: client id (and tenant) annotations plus the use l
   new ContainerFunction(platform, 'img', {
     image: 'ghcr.io/example/img:1.0.0',
     labels: { team: 'shop' },
-    serviceAccount: FunctionServiceAccount.azureWorkloadIdentity(CLIENT_ID, { tenantId: '55555555-6666-7777-8888-999999999999' }),
+    serviceAccount: FunctionServiceAccount.azureWorkloadIdentity(CLIENT_ID, {
+      tenantId: '55555555-6666-7777-8888-999999999999',
+    }),
   });
   const objects = synth(platform);
   expect(find(objects, 'ServiceAccount', 'img').metadata.annotations).toEqual({
@@ -57,12 +62,27 @@ test('Azure Workload Identity: client id (and tenant) annotations plus the use l
 
 test('an existing account by name: no ServiceAccount object; automountToken: true mounts the token', async () => {
   const platform = newPlatform();
-  new NodeFunction(platform, 'operator', { code: INLINE, serviceAccount: FunctionServiceAccount.fromName('cluster-reader', { automountToken: true }) });
-  new NodeFunction(platform, 'custom', { code: INLINE, serviceAccount: FunctionServiceAccount.create({ annotations: { 'example.com/owner': 'team-a' }, automountToken: true }) });
+  new NodeFunction(platform, 'operator', {
+    code: INLINE,
+    serviceAccount: FunctionServiceAccount.fromName('cluster-reader', { automountToken: true }),
+  });
+  new NodeFunction(platform, 'custom', {
+    code: INLINE,
+    serviceAccount: FunctionServiceAccount.create({
+      annotations: { 'example.com/owner': 'team-a' },
+      automountToken: true,
+    }),
+  });
   const objects = synth(platform);
   expect(maybeFind(objects, 'ServiceAccount', 'cluster-reader')).toBeUndefined();
-  expect(pod(objects, 'operator').spec).toMatchObject({ serviceAccountName: 'cluster-reader', automountServiceAccountToken: true });
-  expect(pod(objects, 'custom').spec).toMatchObject({ serviceAccountName: 'custom', automountServiceAccountToken: true });
+  expect(pod(objects, 'operator').spec).toMatchObject({
+    serviceAccountName: 'cluster-reader',
+    automountServiceAccountToken: true,
+  });
+  expect(pod(objects, 'custom').spec).toMatchObject({
+    serviceAccountName: 'custom',
+    automountServiceAccountToken: true,
+  });
   expect(find(objects, 'ServiceAccount', 'custom').automountServiceAccountToken).toBe(true);
   await expectValid(objects, { externalServiceAccounts: ['cluster-reader'] });
   // The semantic check notices a pod naming an account that exists nowhere.
@@ -70,12 +90,36 @@ test('an existing account by name: no ServiceAccount object; automountToken: tru
 });
 
 test.each([
-  ['an existing name that is not DNS-1123', FunctionServiceAccount.fromName('Not_A_Name'), /'Not_A_Name' is not a valid ServiceAccount name/],
-  ['a malformed role ARN', FunctionServiceAccount.awsIamRole('arn:aws:s3:::bucket'), /IAM role ARN 'arn:aws:s3:::bucket' is not a role ARN/],
-  ['a client id that is no GUID', FunctionServiceAccount.azureWorkloadIdentity('my-app'), /Azure client id 'my-app' is not a GUID/],
-  ['automountToken that is not a boolean', FunctionServiceAccount.fromName('x', { automountToken: 'yes' as unknown as boolean }), /automountToken must be true or false/],
-  ['an annotation in kubefaas.dev/', FunctionServiceAccount.create({ annotations: { 'kubefaas.dev/x': 'y' } }), /kubefaas\.dev\/ namespace/],
-  ['an invalid annotation key', FunctionServiceAccount.create({ annotations: { 'bad key': 'y' } }), /invalid annotation key 'bad key'/],
+  [
+    'an existing name that is not DNS-1123',
+    FunctionServiceAccount.fromName('Not_A_Name'),
+    /'Not_A_Name' is not a valid ServiceAccount name/,
+  ],
+  [
+    'a malformed role ARN',
+    FunctionServiceAccount.awsIamRole('arn:aws:s3:::bucket'),
+    /IAM role ARN 'arn:aws:s3:::bucket' is not a role ARN/,
+  ],
+  [
+    'a client id that is no GUID',
+    FunctionServiceAccount.azureWorkloadIdentity('my-app'),
+    /Azure client id 'my-app' is not a GUID/,
+  ],
+  [
+    'automountToken that is not a boolean',
+    FunctionServiceAccount.fromName('x', { automountToken: 'yes' as unknown as boolean }),
+    /automountToken must be true or false/,
+  ],
+  [
+    'an annotation in kubefaas.dev/',
+    FunctionServiceAccount.create({ annotations: { 'kubefaas.dev/x': 'y' } }),
+    /kubefaas\.dev\/ namespace/,
+  ],
+  [
+    'an invalid annotation key',
+    FunctionServiceAccount.create({ annotations: { 'bad key': 'y' } }),
+    /invalid annotation key 'bad key'/,
+  ],
 ])('%s is a ValidationError naming the function', (_what, account, message) => {
   const platform = newPlatform();
   const error = errorOf(() => new NodeFunction(platform, 'fn', { code: INLINE, serviceAccount: account }));
@@ -95,7 +139,15 @@ test('contradictions: function labels against the identity pod label; a plain ob
       }),
   );
   expect(clash).toBeInstanceOf(ValidationError);
-  expect(clash.message).toMatch(/platform\/fn.*needs pod label azure\.workload\.identity\/use: "true", but the function's labels set it to "false"/s);
-  const plain = errorOf(() => new NodeFunction(platform, 'fn2', { code: INLINE, serviceAccount: { name: 'x' } as unknown as FunctionServiceAccount }));
+  expect(clash.message).toMatch(
+    /platform\/fn.*needs pod label azure\.workload\.identity\/use: "true", but the function's labels set it to "false"/s,
+  );
+  const plain = errorOf(
+    () =>
+      new NodeFunction(platform, 'fn2', {
+        code: INLINE,
+        serviceAccount: { name: 'x' } as unknown as FunctionServiceAccount,
+      }),
+  );
   expect(plain.message).toMatch(/platform\/fn2.*must be a FunctionServiceAccount/s);
 });

@@ -16,7 +16,7 @@ import {
   ValidationError,
 } from '../../constructs';
 import { MAX_BUNDLE_BYTES } from '../../constructs/code';
-import { errorOf, find, INLINE, newPlatform, synth, codeMap } from './helpers';
+import { errorOf, INLINE, newPlatform, synth, codeMap } from './helpers';
 
 /** Builds a function under a fresh platform and returns the ValidationError it throws. */
 function nodeError(props: Record<string, unknown>, id = 'fn'): ValidationError {
@@ -66,7 +66,9 @@ describe('names', () => {
     const chart = Testing.chart();
     const error = errorOf(() => new NodeFunction(chart, 'orphan', { code: INLINE }));
     expect(error).toBeInstanceOf(ValidationError);
-    expect(error.message).toContain('orphan] the function belongs to no platform. Create it inside a Platform, or pass `platform`');
+    expect(error.message).toContain(
+      'orphan] the function belongs to no platform. Create it inside a Platform, or pass `platform`',
+    );
   });
 });
 
@@ -97,28 +99,49 @@ describe('HTTP paths and route conflicts', () => {
     expect(error.message).toContain('Paths start with "/"');
   });
 
-  test.each(['/', '/a', '/a/', '/users/:id', '/users/:id/orders/:orderId', '/files/*', '/~user/%20x', '/metrics/custom', '/functions'])(
-    'path %s is accepted',
-    (p) => {
-      const platform = newPlatform();
-      new NodeFunction(platform, 'fn', { code: INLINE, triggers: [new HttpTrigger({ path: p })] });
-      expect(() => synth(platform)).not.toThrow();
-    },
-  );
+  test.each([
+    '/',
+    '/a',
+    '/a/',
+    '/users/:id',
+    '/users/:id/orders/:orderId',
+    '/files/*',
+    '/~user/%20x',
+    '/metrics/custom',
+    '/functions',
+  ])('path %s is accepted', (p) => {
+    const platform = newPlatform();
+    new NodeFunction(platform, 'fn', { code: INLINE, triggers: [new HttpTrigger({ path: p })] });
+    expect(() => synth(platform)).not.toThrow();
+  });
 
   test('methods and hosts are checked', () => {
-    expect(nodeError({ triggers: [new HttpTrigger({ path: '/a', methods: [] })] }).message).toContain('empty method list');
-    expect(nodeError({ triggers: [new HttpTrigger({ path: '/a', methods: ['FETCH' as any] })] }).message).toContain("unsupported method 'FETCH'");
-    expect(nodeError({ triggers: [new HttpTrigger({ path: '/a', host: 'example.com:8080' })] }).message).toContain('invalid host');
+    expect(nodeError({ triggers: [new HttpTrigger({ path: '/a', methods: [] })] }).message).toContain(
+      'empty method list',
+    );
+    expect(nodeError({ triggers: [new HttpTrigger({ path: '/a', methods: ['FETCH' as any] })] }).message).toContain(
+      "unsupported method 'FETCH'",
+    );
+    expect(nodeError({ triggers: [new HttpTrigger({ path: '/a', host: 'example.com:8080' })] }).message).toContain(
+      'invalid host',
+    );
   });
 
   test('two functions claiming the same method and path (parameter names do not matter) fail at synth', () => {
     const platform = newPlatform();
-    new NodeFunction(platform, 'a', { code: INLINE, triggers: [new HttpTrigger({ path: '/items/:id', methods: ['GET', 'POST'] })] });
-    new NodeFunction(platform, 'b', { code: INLINE, triggers: [new HttpTrigger({ path: '/items/:key', methods: ['POST'] })] });
+    new NodeFunction(platform, 'a', {
+      code: INLINE,
+      triggers: [new HttpTrigger({ path: '/items/:id', methods: ['GET', 'POST'] })],
+    });
+    new NodeFunction(platform, 'b', {
+      code: INLINE,
+      triggers: [new HttpTrigger({ path: '/items/:key', methods: ['POST'] })],
+    });
     const error = errorOf(() => synth(platform));
     expect(error.message).toContain('Validation failed');
-    expect(error.message).toContain('[platform] route conflict: POST /items/:key is claimed by platform/b and already by platform/a');
+    expect(error.message).toContain(
+      '[platform] route conflict: POST /items/:key is claimed by platform/b and already by platform/a',
+    );
     expect(error.message).toContain('Change the path, method or host');
     expect(error.message).not.toContain('GET /items');
   });
@@ -127,7 +150,10 @@ describe('HTTP paths and route conflicts', () => {
     const platform = newPlatform();
     new NodeFunction(platform, 'a', { code: INLINE, triggers: [new HttpTrigger({ path: '/x', methods: ['GET'] })] });
     new NodeFunction(platform, 'b', { code: INLINE, triggers: [new HttpTrigger({ path: '/x', methods: ['POST'] })] });
-    new NodeFunction(platform, 'c', { code: INLINE, triggers: [new HttpTrigger({ path: '/x', methods: ['GET'], host: 'a.example.com' })] });
+    new NodeFunction(platform, 'c', {
+      code: INLINE,
+      triggers: [new HttpTrigger({ path: '/x', methods: ['GET'], host: 'a.example.com' })],
+    });
     expect(() => synth(platform)).not.toThrow();
     new NodeFunction(platform, 'd', { code: INLINE, triggers: [new HttpTrigger({ path: '/x/', methods: ['GET'] })] });
     expect(errorOf(() => synth(platform)).message).toContain('route conflict: GET /x/ is claimed by platform/d');
@@ -137,13 +163,18 @@ describe('HTTP paths and route conflicts', () => {
     const platform = newPlatform();
     const fn = new NodeFunction(platform, 'a', { code: INLINE, triggers: [new HttpTrigger({ path: '/x' })] });
     fn.addTrigger(new HttpTrigger({ path: '/x', methods: ['GET'] }));
-    expect(errorOf(() => synth(platform)).message).toContain('GET /x is claimed by platform/a and already by platform/a');
+    expect(errorOf(() => synth(platform)).message).toContain(
+      'GET /x is claimed by platform/a and already by platform/a',
+    );
   });
 });
 
 describe('ranges', () => {
   test.each([
-    [{ timeout: Duration.millis(500) }, 'timeout must be a whole number of milliseconds between 1 second and 15 minutes'],
+    [
+      { timeout: Duration.millis(500) },
+      'timeout must be a whole number of milliseconds between 1 second and 15 minutes',
+    ],
     [{ timeout: Duration.minutes(16) }, 'timeout must be'],
     [{ timeout: Duration.millis(1000.5) }, 'timeout must be'],
     [{ memory: Size.mebibytes(32) }, 'memory must be a whole number of bytes between 64 MiB and'],
@@ -192,16 +223,24 @@ describe('env', () => {
 
   test('accepted names include dots and dashes', () => {
     const platform = newPlatform();
-    expect(() => new NodeFunction(platform, 'fn', { code: INLINE, env: { 'my.setting-1': 'x', _X: 'y' } })).not.toThrow();
+    expect(
+      () => new NodeFunction(platform, 'fn', { code: INLINE, env: { 'my.setting-1': 'x', _X: 'y' } }),
+    ).not.toThrow();
   });
 
   test('bad references and duplicate names', () => {
-    expect(nodeError({ env: { S: EnvValue.fromSecret('Bad Name', 'k') } }).message).toContain("Secret name 'Bad Name' is not a valid DNS-1123 subdomain");
-    expect(nodeError({ env: { S: EnvValue.fromConfigMap('cm', 'bad/key') } }).message).toContain("ConfigMap key 'bad/key' is invalid");
+    expect(nodeError({ env: { S: EnvValue.fromSecret('Bad Name', 'k') } }).message).toContain(
+      "Secret name 'Bad Name' is not a valid DNS-1123 subdomain",
+    );
+    expect(nodeError({ env: { S: EnvValue.fromConfigMap('cm', 'bad/key') } }).message).toContain(
+      "ConfigMap key 'bad/key' is invalid",
+    );
     expect(nodeError({ env: { S: 42 } }).message).toContain("environment variable 'S' must be a string or an EnvValue");
     const platform = newPlatform();
     const fn = new NodeFunction(platform, 'fn', { code: INLINE, env: { A: '1' } });
-    expect(errorOf(() => fn.addEnv('A', '2')).message).toContain("[platform/fn] environment variable 'A' is already set");
+    expect(errorOf(() => fn.addEnv('A', '2')).message).toContain(
+      "[platform/fn] environment variable 'A' is already set",
+    );
   });
 });
 
@@ -226,11 +265,15 @@ describe('code', () => {
   test('syntax errors and unresolvable imports are validation errors', () => {
     const broken = path.join(tmp, 'broken.ts');
     fs.writeFileSync(broken, 'export default function handler( {\n');
-    expect(nodeError({ code: Code.fromAsset(broken) }).message).toMatch(/\[platform\/fn\] bundling .*broken\.ts failed: .*broken\.ts:\d+:\d+/);
+    expect(nodeError({ code: Code.fromAsset(broken) }).message).toMatch(
+      /\[platform\/fn\] bundling .*broken\.ts failed: .*broken\.ts:\d+:\d+/,
+    );
     const missingDep = path.join(tmp, 'missing-dep.ts');
     fs.writeFileSync(missingDep, "import x from 'kubefaas-no-such-package';\nexport default x;\n");
     expect(nodeError({ code: Code.fromAsset(missingDep) }).message).toContain('kubefaas-no-such-package');
-    expect(nodeError({ code: Code.fromInline('module.exports = (') }).message).toContain('the inline code does not compile');
+    expect(nodeError({ code: Code.fromInline('module.exports = (') }).message).toContain(
+      'the inline code does not compile',
+    );
     expect(nodeError({ code: Code.fromInline('   ') }).message).toContain('empty source');
     expect(nodeError({ code: undefined }).message).toContain('NodeFunction needs `code`');
   });
@@ -240,7 +283,9 @@ describe('code', () => {
     // incompressible for the minifier: one long string literal
     fs.writeFileSync(big, `module.exports = () => ${JSON.stringify('x'.repeat(MAX_BUNDLE_BYTES + 10))};\n`);
     const error = nodeError({ code: Code.fromAsset(big) });
-    expect(error.message).toMatch(/\[platform\/fn\] the bundle of .*big\.js is 1(\.\d+)? MiB \(\d+ bytes\); a ConfigMap holds at most .* \(1048568 bytes\)/);
+    expect(error.message).toMatch(
+      /\[platform\/fn\] the bundle of .*big\.js is 1(\.\d+)? MiB \(\d+ bytes\); a ConfigMap holds at most .* \(1048568 bytes\)/,
+    );
     expect(error.message).toContain('Trim heavy dependencies');
     expect(error.message).toContain('external');
     expect(error.message).toContain('ContainerFunction');
@@ -279,35 +324,60 @@ describe('images and exposures', () => {
 
   test('registry ports are not mistaken for tags', () => {
     const platform = newPlatform();
-    expect(() => new ContainerFunction(platform, 'c', { image: 'registry.example.com:5000/team/app:1.2.3' })).not.toThrow();
+    expect(
+      () => new ContainerFunction(platform, 'c', { image: 'registry.example.com:5000/team/app:1.2.3' }),
+    ).not.toThrow();
   });
 
   test('platform node image must be pinned', () => {
-    expect(errorOf(() => newPlatform({ nodeImage: 'node' })).message).toContain("[platform] nodeImage 'node' has no tag");
+    expect(errorOf(() => newPlatform({ nodeImage: 'node' })).message).toContain(
+      "[platform] nodeImage 'node' has no tag",
+    );
   });
 
   test('container props', () => {
     const platform = newPlatform();
-    expect(errorOf(() => new ContainerFunction(platform, 'a', { image: 'x:1', healthCheck: { path: 'healthz' } })).message).toContain('is not an HTTP path');
-    expect(errorOf(() => new ContainerFunction(platform, 'b', { image: 'x:1', local: { command: [] } })).message).toContain('local.command must be a non-empty array');
-    expect(errorOf(() => new ContainerFunction(platform, 'c', { image: 'x:1', memory: Size.mebibytes(8) })).message).toContain('memory must be');
+    expect(
+      errorOf(() => new ContainerFunction(platform, 'a', { image: 'x:1', healthCheck: { path: 'healthz' } })).message,
+    ).toContain('is not an HTTP path');
+    expect(
+      errorOf(() => new ContainerFunction(platform, 'b', { image: 'x:1', local: { command: [] } })).message,
+    ).toContain('local.command must be a non-empty array');
+    expect(
+      errorOf(() => new ContainerFunction(platform, 'c', { image: 'x:1', memory: Size.mebibytes(8) })).message,
+    ).toContain('memory must be');
   });
 
   test('exposure options', () => {
-    expect(errorOf(() => newPlatform({ router: { exposure: RouterExposure.gatewayApi({ gatewayName: 'Bad Name' }) } })).message).toContain(
-      "[platform/Router] gateway name 'Bad Name' is not a valid Kubernetes object name",
-    );
-    expect(errorOf(() => newPlatform({ router: { exposure: RouterExposure.gatewayApi({ gatewayName: 'gw', hostnames: ['a_b'] }) } })).message).toContain(
-      "hostname 'a_b' is not a valid hostname",
-    );
     expect(
-      errorOf(() => newPlatform({ router: { exposure: RouterExposure.gatewayApi({ gatewayName: 'gw', hostnames: Array.from({ length: 17 }, (_, i) => `h${i}.example.com`) }) } }))
+      errorOf(() => newPlatform({ router: { exposure: RouterExposure.gatewayApi({ gatewayName: 'Bad Name' }) } }))
         .message,
+    ).toContain("[platform/Router] gateway name 'Bad Name' is not a valid Kubernetes object name");
+    expect(
+      errorOf(() =>
+        newPlatform({ router: { exposure: RouterExposure.gatewayApi({ gatewayName: 'gw', hostnames: ['a_b'] }) } }),
+      ).message,
+    ).toContain("hostname 'a_b' is not a valid hostname");
+    expect(
+      errorOf(() =>
+        newPlatform({
+          router: {
+            exposure: RouterExposure.gatewayApi({
+              gatewayName: 'gw',
+              hostnames: Array.from({ length: 17 }, (_, i) => `h${i}.example.com`),
+            }),
+          },
+        }),
+      ).message,
     ).toContain('at most 16 hostnames');
-    expect(errorOf(() => newPlatform({ router: { exposure: RouterExposure.loadBalancer({ sourceRanges: ['10.0.0.0'] }) } })).message).toContain('is not a CIDR');
-    expect(errorOf(() => newPlatform({ router: { exposure: RouterExposure.ingress({ host: 'https://x.example.com' }) } })).message).toContain(
-      'is not a valid hostname',
-    );
+    expect(
+      errorOf(() => newPlatform({ router: { exposure: RouterExposure.loadBalancer({ sourceRanges: ['10.0.0.0'] }) } }))
+        .message,
+    ).toContain('is not a CIDR');
+    expect(
+      errorOf(() => newPlatform({ router: { exposure: RouterExposure.ingress({ host: 'https://x.example.com' }) } }))
+        .message,
+    ).toContain('is not a valid hostname');
   });
 });
 

@@ -14,7 +14,14 @@ function tableWith(route: { function?: string; path?: string; host?: string }): 
   return JSON.stringify({
     version: 1,
     functions: { [name]: { url: 'http://hello.faas.svc.cluster.local:80', timeoutMs: 1000 } },
-    routes: [{ function: name, methods: ['GET'], path: route.path ?? '/hello', ...(route.host !== undefined ? { host: route.host } : {}) }],
+    routes: [
+      {
+        function: name,
+        methods: ['GET'],
+        path: route.path ?? '/hello',
+        ...(route.host !== undefined ? { host: route.host } : {}),
+      },
+    ],
   });
 }
 
@@ -33,7 +40,9 @@ function synthAccepts(props: { functionName?: string; path?: string; host?: stri
     new ContainerFunction(platform, 'fn', {
       image: 'example/fn:1.0.0',
       functionName: props.functionName ?? 'hello',
-      triggers: [new HttpTrigger({ path: props.path ?? '/hello', ...(props.host !== undefined ? { host: props.host } : {}) })],
+      triggers: [
+        new HttpTrigger({ path: props.path ?? '/hello', ...(props.host !== undefined ? { host: props.host } : {}) }),
+      ],
     });
     synth(platform);
     return true;

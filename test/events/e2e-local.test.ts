@@ -20,7 +20,11 @@ const root = path.resolve(__dirname, '..', '..');
  * Subscribes now (flushed, so the server knows before anything is published) and resolves with the
  * next message on `subject` that satisfies `test`.
  */
-async function nextMessage(nc: NatsConnection, subject: string, test: (m: Msg) => boolean = () => true): Promise<{ readonly message: Promise<Msg> }> {
+async function nextMessage(
+  nc: NatsConnection,
+  subject: string,
+  test: (m: Msg) => boolean = () => true,
+): Promise<{ readonly message: Promise<Msg> }> {
   const sub = nc.subscribe(subject);
   await nc.flush();
   // Wrapped: an async function returning a bare promise would wait for it.
@@ -44,7 +48,13 @@ describe('events end to end (local runner + nats-server)', () => {
   let nc: NatsConnection;
 
   beforeAll(async () => {
-    platform = await LocalPlatform.start({ app: path.join(root, 'examples/events/app.ts'), cwd: root, port: 0, log: log.sink, readyTimeoutMs: 60_000 });
+    platform = await LocalPlatform.start({
+      app: path.join(root, 'examples/events/app.ts'),
+      cwd: root,
+      port: 0,
+      log: log.sink,
+      readyTimeoutMs: 60_000,
+    });
     nc = await connect({ servers: `127.0.0.1:${platform.functions.get('kubefaas-nats')!.port}` });
   });
 
@@ -55,7 +65,10 @@ describe('events end to end (local runner + nats-server)', () => {
 
   it('publish → queue-triggered function → responseTopic', async () => {
     const priced = await nextMessage(nc, 'topics.orders.priced', (m) => json(m).item === 'apple');
-    const res = await fetch(`${platform.url}/orders`, { method: 'POST', body: JSON.stringify({ item: 'apple', quantity: 3 }) });
+    const res = await fetch(`${platform.url}/orders`, {
+      method: 'POST',
+      body: JSON.stringify({ item: 'apple', quantity: 3 }),
+    });
     expect(res.status).toBe(202);
     const { id } = (await res.json()) as { id: string };
     const result = json(await priced.message);
@@ -64,7 +77,10 @@ describe('events end to end (local runner + nats-server)', () => {
 
   it('a message that keeps failing lands on the dead-letter topic with the error', async () => {
     const dead = await nextMessage(nc, 'topics.orders.failed');
-    const res = await fetch(`${platform.url}/orders`, { method: 'POST', body: JSON.stringify({ item: 'durian', quantity: 1 }) });
+    const res = await fetch(`${platform.url}/orders`, {
+      method: 'POST',
+      body: JSON.stringify({ item: 'durian', quantity: 1 }),
+    });
     expect(res.status).toBe(202);
     const m = await dead.message;
     expect(json(m)).toMatchObject({ item: 'durian' });
@@ -117,6 +133,10 @@ describe('events end to end (local runner + nats-server)', () => {
     const run = await platform.fireCron('hourly', 'report');
     expect(run).toMatchObject({ exitCode: 0, skipped: false });
     const body = json(await report.message);
-    expect(body).toMatchObject({ type: 'dev.kubefaas.cron.tick', trigger: 'hourly', data: { report: 'orders-per-hour' } });
+    expect(body).toMatchObject({
+      type: 'dev.kubefaas.cron.tick',
+      trigger: 'hourly',
+      data: { report: 'orders-per-hour' },
+    });
   });
 });

@@ -11,10 +11,14 @@ describe('events example', () => {
     await expectValidManifests(objects);
     find(objects, 'StatefulSet', 'kubefaas-nats');
     find(objects, 'CronJob', 'report-cron-hourly');
-    const subs = JSON.parse(envOf(find(objects, 'Deployment', 'pricer')).find((e) => e.name === QueueEnv.SUBSCRIPTIONS)!.value) as QueueSubscription[];
+    const subs = JSON.parse(
+      envOf(find(objects, 'Deployment', 'pricer')).find((e) => e.name === QueueEnv.SUBSCRIPTIONS)!.value,
+    ) as QueueSubscription[];
     expect(subs.map((s) => `${s.kind}:${s.subject}`)).toEqual(['async:async.pricer', 'topic:topics.orders']);
     // The router stores async calls in the queue.
-    expect(envOf(find(objects, 'Deployment', 'kubefaas-router')).map((e) => e.name)).toEqual(expect.arrayContaining([QueueEnv.NATS_URL, QueueEnv.QUEUE_CONFIG]));
+    expect(envOf(find(objects, 'Deployment', 'kubefaas-router')).map((e) => e.name)).toEqual(
+      expect.arrayContaining([QueueEnv.NATS_URL, QueueEnv.QUEUE_CONFIG]),
+    );
   });
 
   it('joins the main example app with withQueue, and stays out of it by default', async () => {

@@ -9,7 +9,10 @@ import { planLocalRun } from '../../src/local/plan';
 
 function synthQueuePlatform(replicas: 1 | 3 = 1): KubeObject[] {
   const platform = new Platform(Testing.app(), 'platform', { namespace: 'faas', queue: Queue.nats({ replicas }) });
-  new NodeFunction(platform, 'hello', { code: Code.fromInline('module.exports = async () => "hi";'), env: { BROKER: 'nats://kubefaas-nats.faas.svc.cluster.local:4222' } });
+  new NodeFunction(platform, 'hello', {
+    code: Code.fromInline('module.exports = async () => "hi";'),
+    env: { BROKER: 'nats://kubefaas-nats.faas.svc.cluster.local:4222' },
+  });
   return Testing.synth(platform) as KubeObject[];
 }
 
@@ -45,21 +48,44 @@ const cronJob: KubeObject = {
     },
   },
 };
-const cronCode: KubeObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubefaas-cron', namespace: 'faas' }, data: { 'cron.js': 'console.log(1)' } };
+const cronCode: KubeObject = {
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'kubefaas-cron', namespace: 'faas' },
+  data: { 'cron.js': 'console.log(1)' },
+};
 
 function plan(objects: KubeObject[]) {
   const ports = new Map<string, number>();
   let next = 40000;
-  for (const o of objects) if (o.kind === 'Deployment' || o.kind === 'StatefulSet') ports.set(o.metadata!.name!, next++);
-  return { ports, plan: planLocalRun(new Manifests(objects), { runDir: '/run/kf', projectDir: '/project', routerPort: 8080, ports, developerEnv: { PATH: '/usr/bin' } }) };
+  for (const o of objects)
+    if (o.kind === 'Deployment' || o.kind === 'StatefulSet') ports.set(o.metadata!.name!, next++);
+  return {
+    ports,
+    plan: planLocalRun(new Manifests(objects), {
+      runDir: '/run/kf',
+      projectDir: '/project',
+      routerPort: 8080,
+      ports,
+      developerEnv: { PATH: '/usr/bin' },
+    }),
+  };
 }
 
 describe('local plan: queue', () => {
   it.each([1, 3] as const)('runs one local nats-server for the %i-replica NATS StatefulSet', (replicas) => {
     const { ports, plan: p } = plan(synthQueuePlatform(replicas));
     const nats = p.processes.find((x) => x.name === 'kubefaas-nats')!;
-    expect(nats).toMatchObject({ isQueue: true, command: 'nats-server', args: ['-c', '/run/kf/kubefaas-nats/volumes/local-config/nats.conf'], readiness: { kind: 'tcp' } });
-    const config = nats.volumes.find((v) => v.name === 'local-config')!.files!.get('nats.conf')!.toString();
+    expect(nats).toMatchObject({
+      isQueue: true,
+      command: 'nats-server',
+      args: ['-c', '/run/kf/kubefaas-nats/volumes/local-config/nats.conf'],
+      readiness: { kind: 'tcp' },
+    });
+    const config = nats.volumes
+      .find((v) => v.name === 'local-config')!
+      .files!.get('nats.conf')!
+      .toString();
     expect(config).toContain(`listen: 127.0.0.1:${ports.get('kubefaas-nats')}`);
     expect(config).toContain('store_dir: "/run/kf/kubefaas-nats/volumes/jetstream"');
     // Taken from the app's nats.conf; the cluster routes are not.
@@ -68,7 +94,12 @@ describe('local plan: queue', () => {
     // Every NATS address in env now points at the local server.
     const hello = p.processes.find((x) => x.name === 'hello')!;
     expect(hello.env.BROKER).toBe(`nats://127.0.0.1:${ports.get('kubefaas-nats')}`);
-    expect(p.services).toContainEqual({ service: 'kubefaas-nats', namespace: 'faas', port: 4222, localPort: ports.get('kubefaas-nats') });
+    expect(p.services).toContainEqual({
+      service: 'kubefaas-nats',
+      namespace: 'faas',
+      port: 4222,
+      localPort: ports.get('kubefaas-nats'),
+    });
     expect(p.warnings.filter((w) => w.includes('kubefaas-nats'))).toEqual([]);
     expect(p.skipped).toEqual([]);
   });
@@ -89,7 +120,15 @@ describe('local plan: CronJobs', () => {
     const { ports, plan: p } = plan([...synthQueuePlatform(), cronJob, cronCode]);
     expect(p.cronJobs).toHaveLength(1);
     const c = p.cronJobs[0];
-    expect(c).toMatchObject({ name: 'hello-cron-tick', schedule: '*/5 * * * *', timeZone: 'Europe/Berlin', concurrencyPolicy: 'Replace', suspend: false, function: 'hello', trigger: 'tick' });
+    expect(c).toMatchObject({
+      name: 'hello-cron-tick',
+      schedule: '*/5 * * * *',
+      timeZone: 'Europe/Berlin',
+      concurrencyPolicy: 'Replace',
+      suspend: false,
+      function: 'hello',
+      trigger: 'tick',
+    });
     expect(c.process.command).toBe(process.execPath);
     expect(c.process.args).toEqual(['/run/kf/hello-cron-tick/volumes/code/cron.js']);
     expect(c.process.volumes[0].files!.get('cron.js')!.toString()).toBe('console.log(1)');
@@ -99,6 +138,8 @@ describe('local plan: CronJobs', () => {
   });
 
   it('reports a CronJob whose ConfigMap is missing, naming it', () => {
-    expect(() => plan([cronJob])).toThrow(/hello-cron-tick: volume "code" mounts ConfigMap "kubefaas-cron", which is not in the synthesized manifests/);
+    expect(() => plan([cronJob])).toThrow(
+      /hello-cron-tick: volume "code" mounts ConfigMap "kubefaas-cron", which is not in the synthesized manifests/,
+    );
   });
 });

@@ -37,7 +37,12 @@ function writeManifests(dir: string, tickFile: string): void {
   const objects = Testing.synth(platform);
   const podSecurity = { runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } };
   objects.push(
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'probe-cron', namespace: 'faas' }, data: { 'cron.js': PROBE_SCRIPT } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'probe-cron', namespace: 'faas' },
+      data: { 'cron.js': PROBE_SCRIPT },
+    },
     {
       apiVersion: 'batch/v1',
       kind: 'CronJob',
@@ -78,7 +83,11 @@ function writeManifests(dir: string, tickFile: string): void {
 
 function ticks(file: string): Array<{ trigger: string; jetstream: boolean; url: string }> {
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 describe('local runner: queue and cron', () => {
@@ -99,12 +108,22 @@ describe('local runner: queue and cron', () => {
     const emptyBin = path.join(work, 'empty-bin');
     fs.mkdirSync(emptyBin, { recursive: true });
     await expect(
-      LocalPlatform.start({ manifestsDir: manifests, port: 0, env: { ...process.env, PATH: emptyBin }, log: () => undefined }),
+      LocalPlatform.start({
+        manifestsDir: manifests,
+        port: 0,
+        env: { ...process.env, PATH: emptyBin },
+        log: () => undefined,
+      }),
     ).rejects.toThrow(/nats-server on PATH: install it with `apt-get install nats-server`/);
   });
 
   it('starts nats-server with JetStream for the NATS StatefulSet and points NATS URLs at it', async () => {
-    platform = await LocalPlatform.start({ manifestsDir: manifests, port: 0, log: log.sink, cronScheduleOverride: '*/1 * * * * *' });
+    platform = await LocalPlatform.start({
+      manifestsDir: manifests,
+      port: 0,
+      log: log.sink,
+      cronScheduleOverride: '*/1 * * * * *',
+    });
     const nats = platform.functions.get('kubefaas-nats');
     expect(nats?.pid).toBeGreaterThan(0);
     const nc = await connect({ servers: `127.0.0.1:${nats!.port}` });
@@ -145,7 +164,9 @@ describe('local runner: queue and cron', () => {
     // The output of the very tick the command fired.
     expect(out.join('')).toContain(`tick tick reached NATS at 127.0.0.1:${nats.port}`);
     expect(unknown).toBe(1);
-    expect(err.join('')).toContain('no cron trigger hello cron/nightly in the running app; cron triggers: hello cron/tick');
+    expect(err.join('')).toContain(
+      'no cron trigger hello cron/nightly in the running app; cron triggers: hello cron/tick',
+    );
   });
 
   it('tells the developer when no runner serves the router port', async () => {

@@ -19,7 +19,7 @@ describe('Queue.nats', () => {
     expect(config).toContain('jetstream {');
     expect(config).toContain('store_dir: "/data"');
     // 90% of 5 GiB, in whole MiB.
-    expect(config).toContain(`max_file_store: ${Math.floor((5 * 1024 * 0.9)) * 1024 * 1024}`);
+    expect(config).toContain(`max_file_store: ${Math.floor(5 * 1024 * 0.9) * 1024 * 1024}`);
     expect(config).toContain('max_memory_store: 0');
     expect(config).toContain('http_port: 8222');
     expect(config).not.toContain('cluster {');
@@ -40,7 +40,9 @@ describe('Queue.nats', () => {
       resources: { requests: { storage: '5Gi' } },
       storageClassName: 'fast-ssd',
     });
-    expect(find(objects, 'Service', 'kubefaas-nats').spec.ports).toEqual([{ name: 'client', port: 4222, targetPort: 4222, protocol: 'TCP' }]);
+    expect(find(objects, 'Service', 'kubefaas-nats').spec.ports).toEqual([
+      { name: 'client', port: 4222, targetPort: 4222, protocol: 'TCP' },
+    ]);
     const headless = find(objects, 'Service', 'kubefaas-nats-headless');
     expect(headless.spec.clusterIP).toBe('None');
     expect(headless.spec.ports.map((p: { port: number }) => p.port)).toEqual([4222, 6222, 8222]);
@@ -48,31 +50,48 @@ describe('Queue.nats', () => {
     expect(maybeFind(objects, 'PodDisruptionBudget', 'kubefaas-nats')).toBeUndefined();
     const policy = find(objects, 'NetworkPolicy', 'kubefaas-nats');
     expect(policy.spec.ingress).toHaveLength(1);
-    expect(policy.spec.ingress[0].from).toEqual([{ podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'kubefaas' } } }]);
+    expect(policy.spec.ingress[0].from).toEqual([
+      { podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'kubefaas' } } },
+    ]);
   });
 
   it('clusters three servers with routes through the headless Service and a PDB', async () => {
-    const platform = platformWithQueue({ replicas: 3, retention: Duration.days(2), callStateRetention: Duration.hours(6), maxStreamSize: Size.gibibytes(1) });
+    const platform = platformWithQueue({
+      replicas: 3,
+      retention: Duration.days(2),
+      callStateRetention: Duration.hours(6),
+      maxStreamSize: Size.gibibytes(1),
+    });
     const objects = synth(platform);
     await expectValidManifests(objects);
     const config = find(objects, 'ConfigMap', 'kubefaas-nats-config').data['nats.conf'] as string;
     expect(config).toContain('cluster {');
-    for (const i of [0, 1, 2]) expect(config).toContain(`nats://kubefaas-nats-${i}.kubefaas-nats-headless.faas.svc.cluster.local:6222`);
+    for (const i of [0, 1, 2])
+      expect(config).toContain(`nats://kubefaas-nats-${i}.kubefaas-nats-headless.faas.svc.cluster.local:6222`);
     const sts = find(objects, 'StatefulSet', 'kubefaas-nats');
     expect(sts.spec.replicas).toBe(3);
     expect(sts.spec.podManagementPolicy).toBe('Parallel');
     expect(find(objects, 'PodDisruptionBudget', 'kubefaas-nats').spec.maxUnavailable).toBe(1);
-    expect(find(objects, 'NetworkPolicy', 'kubefaas-nats').spec.ingress[1].ports).toEqual([{ protocol: 'TCP', port: 6222 }]);
+    expect(find(objects, 'NetworkPolicy', 'kubefaas-nats').spec.ingress[1].ports).toEqual([
+      { protocol: 'TCP', port: 6222 },
+    ]);
 
     const queue = platform.queue!;
     expect(queueOf(platform)).toBe(queue);
     expect(queue.url).toBe('nats://kubefaas-nats.faas.svc.cluster.local:4222');
-    expect(queue.config).toMatchObject({ replicas: 3, maxAgeMs: 2 * 86_400_000, callStateTtlMs: 6 * 3_600_000, maxBytes: 1024 ** 3 });
+    expect(queue.config).toMatchObject({
+      replicas: 3,
+      maxAgeMs: 2 * 86_400_000,
+      callStateTtlMs: 6 * 3_600_000,
+      maxBytes: 1024 ** 3,
+    });
   });
 
   it('rolls the servers when nats.conf changes', () => {
     const hash = (o: NatsQueueOptions) =>
-      find(synth(platformWithQueue(o)), 'StatefulSet', 'kubefaas-nats').spec.template.metadata.annotations['kubefaas.dev/config-hash'];
+      find(synth(platformWithQueue(o)), 'StatefulSet', 'kubefaas-nats').spec.template.metadata.annotations[
+        'kubefaas.dev/config-hash'
+      ];
     expect(hash({})).toBe(hash({}));
     expect(hash({ maxFileStore: Size.gibibytes(2) })).not.toBe(hash({}));
   });
@@ -93,6 +112,8 @@ describe('Queue.nats', () => {
 
   it('binds at most one queue per platform', () => {
     const platform = platformWithQueue();
-    expect(errorOf(() => Queue.nats().bind(platform)).message).toContain('the platform already has a queue (platform/Queue)');
+    expect(errorOf(() => Queue.nats().bind(platform)).message).toContain(
+      'the platform already has a queue (platform/Queue)',
+    );
   });
 });

@@ -44,7 +44,9 @@ describe('checkSchedule (the Kubernetes CronJob grammar)', () => {
     fc.oneof(
       fc.constant('*'),
       inRange(min, max),
-      fc.tuple(fc.integer({ min, max }), fc.integer({ min, max })).map(([a, b]) => `${Math.min(a, b)}-${Math.max(a, b)}`),
+      fc
+        .tuple(fc.integer({ min, max }), fc.integer({ min, max }))
+        .map(([a, b]) => `${Math.min(a, b)}-${Math.max(a, b)}`),
       fc.integer({ min: 1, max: max - min + 1 }).map((s) => `*/${s}`),
     );
   const validSchedule = fc
@@ -67,8 +69,19 @@ describe('checkSchedule (the Kubernetes CronJob grammar)', () => {
   });
 
   it('never throws, whatever the text: it accepts or explains', () => {
-    const token = fc.oneof(fc.constantFrom('*', '?', '/', '-', ',', 'L', 'W', '#', 'MON', 'jan', '@daily', '@every'), fc.integer({ min: -5, max: 99 }).map(String));
-    const text = fc.oneof(fc.string(), fc.array(fc.array(token, { minLength: 1, maxLength: 4 }).map((t) => t.join('')), { minLength: 0, maxLength: 8 }).map((f) => f.join(' ')));
+    const token = fc.oneof(
+      fc.constantFrom('*', '?', '/', '-', ',', 'L', 'W', '#', 'MON', 'jan', '@daily', '@every'),
+      fc.integer({ min: -5, max: 99 }).map(String),
+    );
+    const text = fc.oneof(
+      fc.string(),
+      fc
+        .array(
+          fc.array(token, { minLength: 1, maxLength: 4 }).map((t) => t.join('')),
+          { minLength: 0, maxLength: 8 },
+        )
+        .map((f) => f.join(' ')),
+    );
     fc.assert(
       fc.property(text, (schedule) => {
         const result = checkSchedule(schedule);

@@ -1,6 +1,14 @@
 import { Duration, Testing } from 'cdk8s';
 import fc from 'fast-check';
-import { ContainerFunction, CronTrigger, NodeFunction, Platform, Queue, QueueTrigger, type PlatformProps } from '../../constructs';
+import {
+  ContainerFunction,
+  CronTrigger,
+  NodeFunction,
+  Platform,
+  Queue,
+  QueueTrigger,
+  type PlatformProps,
+} from '../../constructs';
 import { QueueEnv, type QueueSubscription } from '../../src/contract';
 import { container, envOf, errorOf, find, INLINE, synth, codeMap } from '../constructs/helpers';
 import { expectValidManifests } from '../support/validate';
@@ -18,13 +26,25 @@ describe('QueueTrigger', () => {
   it('registers a durable topic subscription and renders the queue env on the function', async () => {
     const p = platform({ queue: Queue.nats() });
     const fn = new NodeFunction(p, 'pricer', { code: INLINE, timeout: Duration.seconds(20) });
-    fn.addTrigger(new QueueTrigger({ topic: 'orders.created', responseTopic: 'orders.priced', maxRetries: 2, backoff: [Duration.seconds(2), Duration.seconds(20)] }));
+    fn.addTrigger(
+      new QueueTrigger({
+        topic: 'orders.created',
+        responseTopic: 'orders.priced',
+        maxRetries: 2,
+        backoff: [Duration.seconds(2), Duration.seconds(20)],
+      }),
+    );
     const objects = synth(p);
     await expectValidManifests(objects);
 
     const env = envOf(find(objects, 'Deployment', 'pricer'));
-    expect(env.find((e) => e.name === QueueEnv.NATS_URL)?.value).toBe('nats://kubefaas-nats.faas.svc.cluster.local:4222');
-    expect(JSON.parse(env.find((e) => e.name === QueueEnv.QUEUE_CONFIG)!.value)).toMatchObject({ topicsStream: 'KUBEFAAS_TOPICS', replicas: 1 });
+    expect(env.find((e) => e.name === QueueEnv.NATS_URL)?.value).toBe(
+      'nats://kubefaas-nats.faas.svc.cluster.local:4222',
+    );
+    expect(JSON.parse(env.find((e) => e.name === QueueEnv.QUEUE_CONFIG)!.value)).toMatchObject({
+      topicsStream: 'KUBEFAAS_TOPICS',
+      replicas: 1,
+    });
     const subs = subscriptionsOf(objects, 'pricer');
     expect(subs).toEqual([
       expect.objectContaining({ kind: 'async', subject: 'async.pricer', durable: 'pricer_async', ackWaitMs: 25_000 }),
@@ -46,33 +66,59 @@ describe('QueueTrigger', () => {
 
   it('processes ordered triggers one at a time', () => {
     const p = platform({ queue: Queue.nats() });
-    new NodeFunction(p, 'ledger', { code: INLINE, triggers: [new QueueTrigger({ topic: 'payments', ordered: true, errorTopic: 'payments-failed' })] });
+    new NodeFunction(p, 'ledger', {
+      code: INLINE,
+      triggers: [new QueueTrigger({ topic: 'payments', ordered: true, errorTopic: 'payments-failed' })],
+    });
     const sub = subscriptionsOf(synth(p), 'ledger').find((s) => s.kind === 'topic')!;
-    expect(sub).toMatchObject({ ordered: true, maxInFlight: 1, deadLetterSubject: 'topics.payments-failed', maxRetries: 3, backoffMs: [1000, 5000, 30_000] });
+    expect(sub).toMatchObject({
+      ordered: true,
+      maxInFlight: 1,
+      deadLetterSubject: 'topics.payments-failed',
+      maxRetries: 3,
+      backoffMs: [1000, 5000, 30_000],
+    });
   });
 
   it('fails synth with the construct path when the platform has no queue', () => {
     const p = platform();
-    const error = errorOf(() => new NodeFunction(p, 'pricer', { code: INLINE, triggers: [new QueueTrigger({ topic: 'orders' })] }));
+    const error = errorOf(
+      () => new NodeFunction(p, 'pricer', { code: INLINE, triggers: [new QueueTrigger({ topic: 'orders' })] }),
+    );
     expect(error.message).toBe(
-      "[platform/pricer] QueueTrigger on topic 'orders' needs a queue, but platform platform has none. Give the platform a queue: new Platform(app, \"faas\", { queue: Queue.nats() })",
+      '[platform/pricer] QueueTrigger on topic \'orders\' needs a queue, but platform platform has none. Give the platform a queue: new Platform(app, "faas", { queue: Queue.nats() })',
     );
   });
 
   it('refuses ContainerFunctions (their image has no queue consumer)', () => {
     const p = platform({ queue: Queue.nats() });
-    const error = errorOf(() => new ContainerFunction(p, 'img', { image: 'ghcr.io/acme/fn:1.0.0', triggers: [new QueueTrigger({ topic: 'orders' })] }));
-    expect(error.message).toContain('[platform/img] QueueTrigger on topic \'orders\': only NodeFunctions consume queues');
+    const error = errorOf(
+      () =>
+        new ContainerFunction(p, 'img', {
+          image: 'ghcr.io/acme/fn:1.0.0',
+          triggers: [new QueueTrigger({ topic: 'orders' })],
+        }),
+    );
+    expect(error.message).toContain("[platform/img] QueueTrigger on topic 'orders': only NodeFunctions consume queues");
   });
 
   it.each([
     [{ topic: 'has space' }, "topic: invalid topic 'has space'"],
     [{ topic: 'orders.>' }, "invalid topic 'orders.>'"],
     [{ topic: 'orders', maxInFlight: 0 }, 'maxInFlight must be a whole number between 1 and 1000, got 0'],
-    [{ topic: 'orders', ordered: true, maxInFlight: 4 }, 'an ordered trigger handles one message at a time, but maxInFlight is 4'],
+    [
+      { topic: 'orders', ordered: true, maxInFlight: 4 },
+      'an ordered trigger handles one message at a time, but maxInFlight is 4',
+    ],
     [{ topic: 'orders', maxRetries: -1 }, 'maxRetries must be a whole number between 0 and 100'],
-    [{ topic: 'orders', maxRetries: 1, backoff: [Duration.seconds(1), Duration.seconds(2)] }, 'backoff has 2 delays but maxRetries is 1'],
-    [{ topic: 'orders', backoff: [Duration.hours(2)] }, 'backoff[0] must be a whole number of milliseconds between 0 and 1 hour'],
+    [
+      { topic: 'orders', maxRetries: 1, backoff: [Duration.seconds(1), Duration.seconds(2)] },
+      'backoff has 2 delays but maxRetries is 1',
+    ],
+    [
+      { topic: 'orders', backoff: [Duration.hours(2)] },
+      'backoff[0] must be a whole number of milliseconds between 0 and 1 hour',
+    ],
     [{ topic: 'orders', responseTopic: 'orders' }, 'the responseTopic is the consumed topic itself'],
     [{ topic: 'orders', errorTopic: 'orders' }, 'the errorTopic is the consumed topic itself'],
   ])('refuses %o', (props, message) => {
@@ -85,7 +131,9 @@ describe('QueueTrigger', () => {
   it('refuses the same topic twice on one function', () => {
     const p = platform({ queue: Queue.nats() });
     const fn = new NodeFunction(p, 'pricer', { code: INLINE, triggers: [new QueueTrigger({ topic: 'orders' })] });
-    expect(errorOf(() => fn.addTrigger(new QueueTrigger({ topic: 'orders' }))).message).toContain('consumes topics.orders, which the function already consumes');
+    expect(errorOf(() => fn.addTrigger(new QueueTrigger({ topic: 'orders' }))).message).toContain(
+      'consumes topics.orders, which the function already consumes',
+    );
   });
 
   it('random options either synthesize valid subscriptions or fail with a validation error', () => {
@@ -95,7 +143,10 @@ describe('QueueTrigger', () => {
         maxInFlight: fc.integer({ min: -2, max: 1200 }),
         maxRetries: fc.integer({ min: -1, max: 120 }),
         ordered: fc.boolean(),
-        backoff: fc.array(fc.oneof(fc.integer({ min: 0, max: 4_000_000 }), fc.constant(0.5)).map((ms) => Duration.millis(ms)), { maxLength: 5 }),
+        backoff: fc.array(
+          fc.oneof(fc.integer({ min: 0, max: 4_000_000 }), fc.constant(0.5)).map((ms) => Duration.millis(ms)),
+          { maxLength: 5 },
+        ),
       },
       { requiredKeys: ['topic'] },
     );
@@ -122,7 +173,15 @@ describe('CronTrigger', () => {
     const p = platform();
     new NodeFunction(p, 'report', {
       code: INLINE,
-      triggers: [new CronTrigger({ schedule: '0 2 * * MON-FRI', timeZone: 'Europe/Berlin', name: 'nightly', data: { kind: 'daily' }, startingDeadline: Duration.minutes(5) })],
+      triggers: [
+        new CronTrigger({
+          schedule: '0 2 * * MON-FRI',
+          timeZone: 'Europe/Berlin',
+          name: 'nightly',
+          data: { kind: 'daily' },
+          startingDeadline: Duration.minutes(5),
+        }),
+      ],
     });
     const objects = synth(p);
     await expectValidManifests(objects);
@@ -157,7 +216,9 @@ describe('CronTrigger', () => {
     new NodeFunction(p, 'report', { code: INLINE, triggers: [new CronTrigger({ schedule: '*/5 * * * *' })] });
     const objects = synth(p);
     await expectValidManifests(objects);
-    const c = container({ spec: { template: find(objects, 'CronJob', 'report-cron-tick').spec.jobTemplate.spec.template } });
+    const c = container({
+      spec: { template: find(objects, 'CronJob', 'report-cron-tick').spec.jobTemplate.spec.template },
+    });
     const names = c.env.map((e: { name: string }) => e.name);
     expect(names).toEqual(expect.arrayContaining([QueueEnv.NATS_URL, QueueEnv.QUEUE_CONFIG]));
     expect(names).not.toContain('KUBEFAAS_ROUTER_URL');
@@ -174,9 +235,18 @@ describe('CronTrigger', () => {
     [{ schedule: '0 2 * * 7' }, 'day of week 7 is out of range 0-6'],
     [{ schedule: '0 2 * * *', timeZone: 'Mars/Olympus' }, "invalid timeZone: time zone 'Mars/Olympus' is unknown"],
     [{ schedule: '0 2 * * *', name: 'Nightly' }, "name 'Nightly' is not a DNS-1123 label"],
-    [{ schedule: '0 2 * * *', concurrencyPolicy: 'Sometimes' as 'Allow' }, "concurrencyPolicy 'Sometimes' is not one of Forbid, Allow, Replace"],
-    [{ schedule: '0 2 * * *', startingDeadline: Duration.seconds(3) }, 'startingDeadline must be a whole number of seconds, at least 10'],
-    [{ schedule: '0 2 * * *', name: 'a-very-long-trigger-name-that-will-not-fit-here' }, "over the 52 Kubernetes allows"],
+    [
+      { schedule: '0 2 * * *', concurrencyPolicy: 'Sometimes' as 'Allow' },
+      "concurrencyPolicy 'Sometimes' is not one of Forbid, Allow, Replace",
+    ],
+    [
+      { schedule: '0 2 * * *', startingDeadline: Duration.seconds(3) },
+      'startingDeadline must be a whole number of seconds, at least 10',
+    ],
+    [
+      { schedule: '0 2 * * *', name: 'a-very-long-trigger-name-that-will-not-fit-here' },
+      'over the 52 Kubernetes allows',
+    ],
   ])('fails synth with a clear message naming the construct path: %o', (props, message) => {
     const p = platform();
     const error = errorOf(() => new NodeFunction(p, 'report', { code: INLINE, triggers: [new CronTrigger(props)] }));
@@ -188,9 +258,15 @@ describe('CronTrigger', () => {
   it('needs distinct names for several cron triggers of one function', () => {
     const p = platform();
     const fn = new NodeFunction(p, 'report', { code: INLINE, triggers: [new CronTrigger({ schedule: '@daily' })] });
-    expect(errorOf(() => fn.addTrigger(new CronTrigger({ schedule: '@hourly' }))).message).toContain("the function already has a cron trigger named 'tick'");
+    expect(errorOf(() => fn.addTrigger(new CronTrigger({ schedule: '@hourly' }))).message).toContain(
+      "the function already has a cron trigger named 'tick'",
+    );
     fn.addTrigger(new CronTrigger({ schedule: '@hourly', name: 'hourly' }));
-    expect(synth(p).filter((o) => o.kind === 'CronJob').map((o) => o.metadata.name)).toEqual(['report-cron-tick', 'report-cron-hourly']);
+    expect(
+      synth(p)
+        .filter((o) => o.kind === 'CronJob')
+        .map((o) => o.metadata.name),
+    ).toEqual(['report-cron-tick', 'report-cron-hourly']);
   });
 });
 

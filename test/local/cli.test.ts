@@ -36,8 +36,14 @@ describe('kubefaas CLI usage', () => {
 
   test('bad arguments → exit 2 with the reason', () => {
     expect(cli(['invoke'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/exactly one function name/) });
-    expect(cli(['invoke', 'hello', '--bogus'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/Unknown option '--bogus'/) });
-    expect(cli(['dev', '--port', 'x'])).toMatchObject({ status: 2, stderr: expect.stringMatching(/--port must be a port number/) });
+    expect(cli(['invoke', 'hello', '--bogus'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/Unknown option '--bogus'/),
+    });
+    expect(cli(['dev', '--port', 'x'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/--port must be a port number/),
+    });
   });
 
   test('invoke without a router says so and exits 1', async () => {
@@ -56,10 +62,17 @@ describe('kubefaas dev + invoke', () => {
 
   beforeAll(async () => {
     writeFixtureManifests(dir, {
-      functions: [{ name: 'hello', code: 'module.exports = (e) => e.text() ? { got: e.text(), method: e.method, path: e.path, h: e.headers["x-demo"] } : "Yeah, it works!!!";' }],
+      functions: [
+        {
+          name: 'hello',
+          code: 'module.exports = (e) => e.text() ? { got: e.text(), method: e.method, path: e.path, h: e.headers["x-demo"] } : "Yeah, it works!!!";',
+        },
+      ],
     });
     port = await freePort();
-    dev = spawn(process.execPath, [...cliArgs, 'dev', '--manifests', dir, '--port', String(port), '--no-watch'], { cwd: repo });
+    dev = spawn(process.execPath, [...cliArgs, 'dev', '--manifests', dir, '--port', String(port), '--no-watch'], {
+      cwd: repo,
+    });
     dev.stderr.on('data', (c: Buffer) => (output += c.toString()));
     await new Promise<void>((resolve, reject) => {
       readline.createInterface({ input: dev.stdout }).on('line', (line) => {
@@ -75,10 +88,11 @@ describe('kubefaas dev + invoke', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('dev prints the routes with the URL, and the functions\' own logs', async () => {
+  test("dev prints the routes with the URL, and the functions' own logs", async () => {
     expect(output).toMatch(new RegExp(`GET,POST\\s+http://127\\.0\\.0\\.1:${port}/hello\\s+-> hello`));
     // The function's log lines are flushed in batches (10 ms) and may trail the runner's own lines.
-    for (let i = 0; i < 100 && !/^hello\s+\| .*listening/m.test(output); i++) await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 100 && !/^hello\s+\| .*listening/m.test(output); i++)
+      await new Promise((r) => setTimeout(r, 20));
     expect(output).toMatch(/^hello\s+\| .*listening/m);
   });
 
@@ -90,9 +104,28 @@ describe('kubefaas dev + invoke', () => {
   test('invoke sends data (also from a file), method, sub-path and headers; -v shows status and headers', () => {
     const file = path.join(dir, 'body.txt');
     fs.writeFileSync(file, 'from file');
-    const r = cli(['invoke', 'hello', '--router', `http://127.0.0.1:${port}/`, '-d', `@${file}`, '-X', 'put', '--path', '/sub?q=1', '-H', 'X-Demo: yes', '-v']);
+    const r = cli([
+      'invoke',
+      'hello',
+      '--router',
+      `http://127.0.0.1:${port}/`,
+      '-d',
+      `@${file}`,
+      '-X',
+      'put',
+      '--path',
+      '/sub?q=1',
+      '-H',
+      'X-Demo: yes',
+      '-v',
+    ]);
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ got: 'from file', method: 'PUT', path: expect.stringMatching(/\/sub$/), h: 'yes' });
+    expect(JSON.parse(r.stdout)).toEqual({
+      got: 'from file',
+      method: 'PUT',
+      path: expect.stringMatching(/\/sub$/),
+      h: 'yes',
+    });
     expect(r.stderr).toMatch(/^HTTP 200 OK\n[\s\S]*content-type: application\/json/);
     const stdin = cli(['invoke', 'hello', '--router', `http://127.0.0.1:${port}`, '--data', '@-'], 'piped');
     expect(JSON.parse(stdin.stdout)).toMatchObject({ got: 'piped', method: 'POST' });

@@ -14,10 +14,16 @@ const repo = path.resolve(__dirname, '..', '..');
 
 async function startRedis(): Promise<{ url: string; process: ChildProcess }> {
   if (spawnSync('redis-server', ['--version']).error) {
-    throw new Error('redis-server is not installed; the analytics end-to-end test needs it: apt-get install -y redis-server');
+    throw new Error(
+      'redis-server is not installed; the analytics end-to-end test needs it: apt-get install -y redis-server',
+    );
   }
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   await eventually(async () => ((await isListening(port)) ? true : undefined));
   return { url: `redis://127.0.0.1:${port}`, process: child };
 }
@@ -57,14 +63,22 @@ describe('the example app run locally', () => {
 
   test('prints every example route', () => {
     const out = log.text('kubefaas');
-    for (const [methods, route, fn] of [['GET,POST', '/hello', 'hello'], ['POST', '/analytics', 'analytics'], ['GET,POST', '/clock', 'clock']]) {
+    for (const [methods, route, fn] of [
+      ['GET,POST', '/hello', 'hello'],
+      ['POST', '/analytics', 'analytics'],
+      ['GET,POST', '/clock', 'clock'],
+    ]) {
       expect(out).toMatch(new RegExp(`${methods}\\s+${platform.url}${route}\\s+-> ${fn}`));
     }
   });
 
   test('analytics stores the body and arrival time as a JSON document in redis', async () => {
     const before = Date.now();
-    const res = await fetch(`${platform.url}/analytics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"page":"/home"}' });
+    const res = await fetch(`${platform.url}/analytics`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"page":"/home"}',
+    });
     const after = Date.now();
     expect(res.status).toBe(200);
     const answer = (await res.json()) as { stored: string; arrivedAt: string };
@@ -87,7 +101,10 @@ describe('the example app run locally', () => {
     const res = await get(`${platform.url}/clock?offset=%2B02:00`);
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body).now).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+02:00$/);
-    expect(await get(`${platform.url}/clock`, { method: 'POST', body: '{"a":1,"b":2}' })).toEqual({ status: 200, body: '{"echo":{"a":1,"b":2},"keys":2}' });
+    expect(await get(`${platform.url}/clock`, { method: 'POST', body: '{"a":1,"b":2}' })).toEqual({
+      status: 200,
+      body: '{"echo":{"a":1,"b":2},"keys":2}',
+    });
     expect((await get(`${platform.url}/clock?offset=soon`)).status).toBe(400);
     expect((await get(`${platform.url}/clock`, { method: 'POST', body: '{nope' })).status).toBe(400);
   });

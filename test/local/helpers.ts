@@ -89,7 +89,10 @@ function procAddress(hex: string): string {
   }
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(bytes.readUInt16BE(i).toString(16));
-  const text = groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::').replace(/:{3,}/, '::');
+  const text = groups
+    .join(':')
+    .replace(/(^|:)0(:0)+(:|$)/, '::')
+    .replace(/:{3,}/, '::');
   return `[${text}]:${portNumber}`;
 }
 
@@ -135,7 +138,11 @@ export function natsFixtureObjects(namespace = 'kubefaas'): import('../../src/lo
         selector: { matchLabels: labels },
         template: {
           metadata: { labels },
-          spec: { containers: [{ name: 'nats', image: 'nats:2.10.29-alpine', ports: [{ name: 'client', containerPort: 4222 }] }] },
+          spec: {
+            containers: [
+              { name: 'nats', image: 'nats:2.10.29-alpine', ports: [{ name: 'client', containerPort: 4222 }] },
+            ],
+          },
         },
       },
     },

@@ -2,7 +2,13 @@ import * as path from 'node:path';
 import { Env, Paths, type RouteTable } from '../../src/contract';
 import { LocalConfigError, resolveEnv } from '../../src/local/env';
 import { Manifests, parseManifests, type KubeObject } from '../../src/local/manifests';
-import { nodeImageMajor, parseEnvOverride, planLocalRun, type PlanOptions, type ProcessPlan } from '../../src/local/plan';
+import {
+  nodeImageMajor,
+  parseEnvOverride,
+  planLocalRun,
+  type PlanOptions,
+  type ProcessPlan,
+} from '../../src/local/plan';
 import { expandVariables, pathRewriter, serviceAddressRewriter } from '../../src/local/rewrite';
 import { defaultWatchDirs, resolveAppSource } from '../../src/local/synth';
 import { fixtureObjects } from './fixtures/platform';
@@ -14,8 +20,16 @@ function plan(objects: KubeObject[], overrides: Partial<PlanOptions> = {}) {
   const manifests = new Manifests(objects);
   const ports = new Map<string, number>();
   let next = 40000;
-  for (const o of objects) if (o.kind === 'Deployment' || o.kind === 'StatefulSet') ports.set(o.metadata!.name!, next++);
-  return planLocalRun(manifests, { runDir, projectDir: '/project', routerPort: 8080, ports, developerEnv: { PATH: '/usr/bin' }, ...overrides });
+  for (const o of objects)
+    if (o.kind === 'Deployment' || o.kind === 'StatefulSet') ports.set(o.metadata!.name!, next++);
+  return planLocalRun(manifests, {
+    runDir,
+    projectDir: '/project',
+    routerPort: 8080,
+    ports,
+    developerEnv: { PATH: '/usr/bin' },
+    ...overrides,
+  });
 }
 
 function processNamed(p: { processes: readonly ProcessPlan[] }, name: string): ProcessPlan {
@@ -27,7 +41,11 @@ function processNamed(p: { processes: readonly ProcessPlan[] }, name: string): P
 describe('manifest parsing', () => {
   test('reads multi-document YAML, skips empty documents and expands Lists', () => {
     const objects = parseManifests(
-      ['apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}', '', 'kind: List\nitems:\n- kind: Service\n  metadata: {name: b}\n- kind: Secret\n  metadata: {name: c}'].join('\n---\n'),
+      [
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}',
+        '',
+        'kind: List\nitems:\n- kind: Service\n  metadata: {name: b}\n- kind: Secret\n  metadata: {name: c}',
+      ].join('\n---\n'),
     );
     expect(objects.map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual(['ConfigMap/a', 'Service/b', 'Secret/c']);
   });
@@ -50,9 +68,12 @@ describe('string rewrites', () => {
     expect(rewrite(input)).toBe(expected);
   });
 
-  test.each(['myhello:80', 'hello:8080', 'hello.other:80', 'hello.faas.svc.cluster.local.evil:80'])('leaves %s alone', (input) => {
-    expect(rewrite(input)).toBe(input);
-  });
+  test.each(['myhello:80', 'hello:8080', 'hello.other:80', 'hello.faas.svc.cluster.local.evil:80'])(
+    'leaves %s alone',
+    (input) => {
+      expect(rewrite(input)).toBe(input);
+    },
+  );
 
   test('maps mounted paths, longest mount first, and only as a prefix', () => {
     const rewritePath = pathRewriter([
@@ -86,7 +107,10 @@ describe('planLocalRun on the agreed platform shape', () => {
   test('every process listens on 127.0.0.1 (Env.BIND_HOST); routerHost moves only the router', () => {
     for (const p of result.processes) expect([p.host, p.env[Env.BIND_HOST]]).toEqual(['127.0.0.1', '127.0.0.1']);
     const shared = plan(objects, { routerHost: '0.0.0.0' });
-    expect(processNamed(shared, 'kubefaas-router')).toMatchObject({ host: '0.0.0.0', env: { [Env.BIND_HOST]: '0.0.0.0' } });
+    expect(processNamed(shared, 'kubefaas-router')).toMatchObject({
+      host: '0.0.0.0',
+      env: { [Env.BIND_HOST]: '0.0.0.0' },
+    });
     expect(processNamed(shared, 'hello')).toMatchObject({ host: '127.0.0.1', env: { [Env.BIND_HOST]: '127.0.0.1' } });
   });
 
@@ -115,8 +139,14 @@ describe('planLocalRun on the agreed platform shape', () => {
 
   test('warns when the image Node major differs from the local one', () => {
     const local = Number(process.versions.node.split('.')[0]);
-    const other = plan(fixtureObjects({ functions: [{ name: 'hello', code: handler }], nodeImage: `node:${local + 1}.0.0-alpine` }));
-    expect(other.warnings).toContainEqual(expect.stringMatching(new RegExp(`^image node:${local + 1}\\.0\\.0-alpine runs Node ${local + 1} .*\\(kubefaas-router, hello\\)`)));
+    const other = plan(
+      fixtureObjects({ functions: [{ name: 'hello', code: handler }], nodeImage: `node:${local + 1}.0.0-alpine` }),
+    );
+    expect(other.warnings).toContainEqual(
+      expect.stringMatching(
+        new RegExp(`^image node:${local + 1}\\.0\\.0-alpine runs Node ${local + 1} .*\\(kubefaas-router, hello\\)`),
+      ),
+    );
     const same = plan(fixtureObjects({ functions: [{ name: 'hello', code: handler }], nodeImage: `node:${local}` }));
     expect(same.warnings.join('\n')).not.toMatch(/runs Node/);
     expect(nodeImageMajor('docker.io/library/node:22.1-alpine@sha256:abc')).toBe(22);
@@ -137,28 +167,55 @@ describe('planLocalRun on the agreed platform shape', () => {
     expect([echo.command, ...echo.args]).toEqual([process.execPath, 'server.js', '--port', String(echo.port)]);
     expect(echo.cwd).toBe('/project');
     expect(echo.readiness).toEqual({ kind: 'tcp' });
-    expect(p.skipped).toEqual([{ name: 'clock', reason: expect.stringMatching(/python:3\.13-alpine needs a container runtime.*local: \{ command/) }]);
+    expect(p.skipped).toEqual([
+      {
+        name: 'clock',
+        reason: expect.stringMatching(/python:3\.13-alpine needs a container runtime.*local: \{ command/),
+      },
+    ]);
   });
 
   test('warns about env values that point at Services the manifests lack', () => {
-    const p = plan(fixtureObjects({ functions: [{ name: 'analytics', code: handler, env: [{ name: 'REDIS_URL', value: 'redis://redis.kubefaas.svc.cluster.local:6379' }] }] }));
-    expect(p.warnings).toContainEqual(expect.stringMatching(/^analytics: env REDIS_URL points at redis\.kubefaas\.svc\.cluster\.local:6379, a Service that is not in the manifests/));
+    const p = plan(
+      fixtureObjects({
+        functions: [
+          {
+            name: 'analytics',
+            code: handler,
+            env: [{ name: 'REDIS_URL', value: 'redis://redis.kubefaas.svc.cluster.local:6379' }],
+          },
+        ],
+      }),
+    );
+    expect(p.warnings).toContainEqual(
+      expect.stringMatching(
+        /^analytics: env REDIS_URL points at redis\.kubefaas\.svc\.cluster\.local:6379, a Service that is not in the manifests/,
+      ),
+    );
     expect(result.warnings.join('\n')).not.toMatch(/points at/);
   });
 
   test('a malformed local-command annotation is a clear error', () => {
-    expect(() => plan(fixtureObjects({ functions: [], containers: [{ name: 'bad', image: 'x', localCommand: [] }] }))).toThrow(
-      /bad: annotation kubefaas\.dev\/local-command must be a non-empty JSON array/,
-    );
+    expect(() =>
+      plan(fixtureObjects({ functions: [], containers: [{ name: 'bad', image: 'x', localCommand: [] }] })),
+    ).toThrow(/bad: annotation kubefaas\.dev\/local-command must be a non-empty JSON array/);
   });
 
   test('specHash changes with the code (through the code-hash annotation) but not with routes', () => {
     const again = plan(fixtureObjects({ namespace: 'faas', functions: [{ name: 'hello', code: handler }] }));
     expect(processNamed(again, 'hello').specHash).toBe(processNamed(result, 'hello').specHash);
-    const newCode = plan(fixtureObjects({ namespace: 'faas', functions: [{ name: 'hello', code: 'module.exports = () => "new";' }] }));
+    const newCode = plan(
+      fixtureObjects({ namespace: 'faas', functions: [{ name: 'hello', code: 'module.exports = () => "new";' }] }),
+    );
     expect(processNamed(newCode, 'hello').specHash).not.toBe(processNamed(result, 'hello').specHash);
     const moreRoutes = plan(
-      fixtureObjects({ namespace: 'faas', functions: [{ name: 'hello', code: handler }, { name: 'other', code: handler }] }),
+      fixtureObjects({
+        namespace: 'faas',
+        functions: [
+          { name: 'hello', code: handler },
+          { name: 'other', code: handler },
+        ],
+      }),
     );
     expect(processNamed(moreRoutes, 'kubefaas-router').specHash).toBe(processNamed(result, 'kubefaas-router').specHash);
   });
@@ -168,8 +225,18 @@ describe('env resolution', () => {
   const objects = fixtureObjects({
     functions: [],
     extra: [
-      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'kubefaas' }, data: { upstream: 'http://hello.kubefaas.svc.cluster.local:80' } },
-      { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'creds', namespace: 'kubefaas' }, data: { token: Buffer.from('s3cret').toString('base64') } },
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'settings', namespace: 'kubefaas' },
+        data: { upstream: 'http://hello.kubefaas.svc.cluster.local:80' },
+      },
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'creds', namespace: 'kubefaas' },
+        data: { token: Buffer.from('s3cret').toString('base64') },
+      },
     ],
   });
   const manifests = new Manifests(objects);
@@ -206,19 +273,31 @@ describe('env resolution', () => {
       error = err;
     }
     expect(error).toBeInstanceOf(LocalConfigError);
-    expect((error as Error).message).toMatch(/^analytics: env REDIS_PASSWORD needs key "password" of Secret "redis".*setting REDIS_PASSWORD in your environment/);
-    expect(resolveEnv(container([{ ...ref, valueFrom: { secretKeyRef: { ...ref.valueFrom.secretKeyRef, optional: true } } }]), ctx())).toEqual({});
+    expect((error as Error).message).toMatch(
+      /^analytics: env REDIS_PASSWORD needs key "password" of Secret "redis".*setting REDIS_PASSWORD in your environment/,
+    );
+    expect(
+      resolveEnv(
+        container([{ ...ref, valueFrom: { secretKeyRef: { ...ref.valueFrom.secretKeyRef, optional: true } } }]),
+        ctx(),
+      ),
+    ).toEqual({});
   });
 
   test('a missing ConfigMap key is an error naming the workload', () => {
-    expect(() => resolveEnv(container([{ name: 'X', valueFrom: { configMapKeyRef: { name: 'settings', key: 'nope' } } }]), ctx())).toThrow(
-      /analytics: env X refers to key "nope" of ConfigMap "settings"/,
-    );
+    expect(() =>
+      resolveEnv(container([{ name: 'X', valueFrom: { configMapKeyRef: { name: 'settings', key: 'nope' } } }]), ctx()),
+    ).toThrow(/analytics: env X refers to key "nope" of ConfigMap "settings"/);
   });
 
   test('planLocalRun reports every workload with an unresolvable env at once', () => {
     const missing = { name: 'PW', valueFrom: { secretKeyRef: { name: 'vault', key: 'pw' } } };
-    const objs = fixtureObjects({ functions: [{ name: 'one', code: handler, env: [missing] }, { name: 'two', code: handler, env: [missing] }] });
+    const objs = fixtureObjects({
+      functions: [
+        { name: 'one', code: handler, env: [missing] },
+        { name: 'two', code: handler, env: [missing] },
+      ],
+    });
     expect(() => plan(objs)).toThrow(/one: env PW[\s\S]*two: env PW/);
     expect(processNamed(plan(objs, { developerEnv: { PW: 'x' } }), 'one').env.PW).toBe('x');
   });
@@ -226,7 +305,11 @@ describe('env resolution', () => {
 
 describe('--env overrides', () => {
   test('parse [workload:]NAME=VALUE and refuse anything else', () => {
-    expect(parseEnvOverride('analytics:REDIS_URL=redis://127.0.0.1:6379')).toEqual({ workload: 'analytics', name: 'REDIS_URL', value: 'redis://127.0.0.1:6379' });
+    expect(parseEnvOverride('analytics:REDIS_URL=redis://127.0.0.1:6379')).toEqual({
+      workload: 'analytics',
+      name: 'REDIS_URL',
+      value: 'redis://127.0.0.1:6379',
+    });
     expect(parseEnvOverride('A=b=c')).toEqual({ workload: undefined, name: 'A', value: 'b=c' });
     expect(() => parseEnvOverride('no-equals')).toThrow(LocalConfigError);
     expect(() => parseEnvOverride('Bad:A=1')).toThrow(/--env expects \[workload:\]NAME=VALUE/);
@@ -242,7 +325,12 @@ describe('--env overrides', () => {
     const scoped = plan(objs, { envOverrides: [{ workload: 'one', name: 'URL', value: 'local' }] });
     expect(processNamed(scoped, 'one').env.URL).toBe('local');
     expect(processNamed(scoped, 'two').env.URL).toBe('cluster');
-    const everywhere = plan(objs, { envOverrides: [{ name: 'URL', value: 'local' }, { name: 'UNSET', value: 'x' }] });
+    const everywhere = plan(objs, {
+      envOverrides: [
+        { name: 'URL', value: 'local' },
+        { name: 'UNSET', value: 'x' },
+      ],
+    });
     expect(processNamed(everywhere, 'two').env.URL).toBe('local');
     expect(processNamed(everywhere, 'two').env.UNSET).toBeUndefined();
   });
@@ -258,8 +346,14 @@ describe('choosing what to synthesize', () => {
   });
 
   test('a file is run, a directory is loaded as manifests, anything else is refused', () => {
-    expect(resolveAppSource({ cwd: repo, app: 'examples/app.ts' })).toEqual({ kind: 'file', file: path.join(repo, 'examples', 'app.ts') });
-    expect(resolveAppSource({ cwd: repo, app: 'examples' })).toEqual({ kind: 'manifests', dir: path.join(repo, 'examples') });
+    expect(resolveAppSource({ cwd: repo, app: 'examples/app.ts' })).toEqual({
+      kind: 'file',
+      file: path.join(repo, 'examples', 'app.ts'),
+    });
+    expect(resolveAppSource({ cwd: repo, app: 'examples' })).toEqual({
+      kind: 'manifests',
+      dir: path.join(repo, 'examples'),
+    });
     expect(() => resolveAppSource({ cwd: repo, app: 'package.json' })).toThrow(/expected a \.ts or \.js cdk8s app/);
     expect(() => resolveAppSource({ cwd: repo, app: 'nope.ts' })).toThrow(/app nope\.ts does not exist/);
     expect(() => resolveAppSource({ cwd: '/' })).toThrow(/no cdk8s\.yaml in \//);

@@ -61,7 +61,10 @@ describe('local platform from a manifest directory', () => {
   });
 
   test('a container function runs its local command; one without is skipped with the reason', async () => {
-    expect(await get(`${platform.url}/echo`)).toMatchObject({ status: 200, body: expect.stringMatching(/^echo GET \//) });
+    expect(await get(`${platform.url}/echo`)).toMatchObject({
+      status: 200,
+      body: expect.stringMatching(/^echo GET \//),
+    });
     expect(platform.skipped.map((s) => s.name)).toEqual(['clock']);
     expect(log.text('kubefaas')).toMatch(/skipping clock: image python:3\.13\.7-alpine needs a container runtime/);
   });
@@ -104,7 +107,10 @@ describe('local platform from a manifest directory', () => {
     await platform.restart('echo');
     expect(platform.functions.get('echo')!.pid).not.toBe(before);
     expect(isAlive(before)).toBe(false);
-    expect(await get(`${platform.url}/echo`)).toMatchObject({ status: 200, body: expect.stringMatching(/^echo GET \//) });
+    expect(await get(`${platform.url}/echo`)).toMatchObject({
+      status: 200,
+      body: expect.stringMatching(/^echo GET \//),
+    });
   });
 
   test('stop() terminates every process and removes the run directory', async () => {
@@ -120,12 +126,18 @@ describe('startup errors', () => {
   test('a Secret the manifests lack and the environment does not provide stops startup with a clear message', async () => {
     const dir = tempDir('secret');
     writeFixtureManifests(dir, {
-      functions: [{ name: 'hello', code: helloCode, env: [{ name: 'API_KEY', valueFrom: { secretKeyRef: { name: 'api', key: 'key' } } }] }],
+      functions: [
+        {
+          name: 'hello',
+          code: helloCode,
+          env: [{ name: 'API_KEY', valueFrom: { secretKeyRef: { name: 'api', key: 'key' } } }],
+        },
+      ],
     });
     const log = new LogCapture();
-    await expect(startLocalPlatform({ manifestsDir: dir, port: 0, env: { PATH: process.env.PATH }, log: log.sink })).rejects.toThrow(
-      /hello: env API_KEY needs key "key" of Secret "api".*setting API_KEY in your environment/,
-    );
+    await expect(
+      startLocalPlatform({ manifestsDir: dir, port: 0, env: { PATH: process.env.PATH }, log: log.sink }),
+    ).rejects.toThrow(/hello: env API_KEY needs key "key" of Secret "api".*setting API_KEY in your environment/);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -135,7 +147,9 @@ describe('startup errors', () => {
     const server = require('node:http').createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = server.address().port;
-    await expect(startLocalPlatform({ manifestsDir: dir, port, log: () => undefined })).rejects.toThrow(`port ${port} is already in use`);
+    await expect(startLocalPlatform({ manifestsDir: dir, port, log: () => undefined })).rejects.toThrow(
+      `port ${port} is already in use`,
+    );
     server.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });

@@ -13,11 +13,17 @@ import { localPython, pythonImageVersion } from '../../src/local/python';
 import { testPython } from '../runtime-python/process';
 import { get, LogCapture, tempDir } from './helpers';
 
-const SOURCE = 'import sys\n\ndef main(event, context):\n    return {"python": "%d.%d" % sys.version_info[:2], "body": event.text()}\n';
+const SOURCE =
+  'import sys\n\ndef main(event, context):\n    return {"python": "%d.%d" % sys.version_info[:2], "body": event.text()}\n';
 
 function synthObjects(runtime = PythonRuntime.PYTHON_3_13): KubeObject[] {
   const platform = new Platform(Testing.app(), 'faas', { namespace: 'faas' });
-  new PythonFunction(platform, 'py', { code: Code.fromInline(SOURCE), handler: 'handler.main', runtime, triggers: [new HttpTrigger({ path: '/py', methods: ['GET', 'POST'] })] });
+  new PythonFunction(platform, 'py', {
+    code: Code.fromInline(SOURCE),
+    handler: 'handler.main',
+    runtime,
+    triggers: [new HttpTrigger({ path: '/py', methods: ['GET', 'POST'] })],
+  });
   return Testing.synth(platform) as KubeObject[];
 }
 
@@ -25,7 +31,13 @@ function planOf(objects: KubeObject[], developerEnv: Record<string, string> = { 
   const ports = new Map<string, number>();
   let next = 40000;
   for (const o of objects) if (o.kind === 'Deployment') ports.set(o.metadata!.name!, next++);
-  return planLocalRun(new Manifests(objects), { runDir: '/run/kf', projectDir: '/project', routerPort: 8080, ports, developerEnv });
+  return planLocalRun(new Manifests(objects), {
+    runDir: '/run/kf',
+    projectDir: '/project',
+    routerPort: 8080,
+    ports,
+    developerEnv,
+  });
 }
 
 beforeAll(() => testPython());
@@ -41,8 +53,12 @@ describe('planning a PythonFunction', () => {
     expect(py.env.KUBEFAAS_HANDLER).toBe('handler.main');
     expect([...py.volumes.find((v) => v.name === 'runtime')!.files!.keys()]).toContain('kubefaas_main.py');
     const mismatch = result.warnings.filter((w) => /runs Python/.test(w));
-    if (pythonImageVersion(PythonRuntime.PYTHON_3_13.image) === local.version!.split('.').slice(0, 2).join('.')) expect(mismatch).toEqual([]);
-    else expect(mismatch).toEqual([`py: image ${PythonRuntime.PYTHON_3_13.image} runs Python 3.13 but the local python3 is ${local.version}; behaviour may differ`]);
+    if (pythonImageVersion(PythonRuntime.PYTHON_3_13.image) === local.version!.split('.').slice(0, 2).join('.'))
+      expect(mismatch).toEqual([]);
+    else
+      expect(mismatch).toEqual([
+        `py: image ${PythonRuntime.PYTHON_3_13.image} runs Python 3.13 but the local python3 is ${local.version}; behaviour may differ`,
+      ]);
   });
 
   it('no warning when the versions agree; skipped with the Debian package named when python3 is missing', () => {
@@ -51,7 +67,10 @@ describe('planning a PythonFunction', () => {
     const same = planOf(synthObjects(PythonRuntime.fromImage(`python:${local.version}-slim`, minor)));
     expect(same.warnings.filter((w) => /runs Python/.test(w))).toEqual([]);
     const missing = planOf(synthObjects(), { PATH: '/nonexistent', KUBEFAAS_PYTHON: '/nonexistent/python3' });
-    expect(missing.skipped).toContainEqual({ name: 'py', reason: expect.stringMatching(/cannot be run here: install the Debian package `python3`/) });
+    expect(missing.skipped).toContainEqual({
+      name: 'py',
+      reason: expect.stringMatching(/cannot be run here: install the Debian package `python3`/),
+    });
   });
 });
 
@@ -63,8 +82,17 @@ describe('a PythonFunction through the local router', () => {
   beforeAll(async () => {
     const dir = path.join(project, 'dist');
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'app.k8s.json'), JSON.stringify({ kind: 'List', apiVersion: 'v1', items: synthObjects() }));
-    platform = await startLocalPlatform({ manifestsDir: dir, cwd: project, port: 0, env: { PATH: process.env.PATH }, log: log.sink });
+    fs.writeFileSync(
+      path.join(dir, 'app.k8s.json'),
+      JSON.stringify({ kind: 'List', apiVersion: 'v1', items: synthObjects() }),
+    );
+    platform = await startLocalPlatform({
+      manifestsDir: dir,
+      cwd: project,
+      port: 0,
+      env: { PATH: process.env.PATH },
+      log: log.sink,
+    });
   });
   afterAll(async () => {
     await platform?.stop();
@@ -73,7 +101,10 @@ describe('a PythonFunction through the local router', () => {
 
   it('answers through the router with the local interpreter', async () => {
     const local = localPython().version!.split('.').slice(0, 2).join('.');
-    expect(await get(`${platform.url}/py`, { method: 'POST', body: 'hi' })).toEqual({ status: 200, body: JSON.stringify({ python: local, body: 'hi' }) });
+    expect(await get(`${platform.url}/py`, { method: 'POST', body: 'hi' })).toEqual({
+      status: 200,
+      body: JSON.stringify({ python: local, body: 'hi' }),
+    });
     expect((await get(`${platform.url}/function/py`)).status).toBe(200);
   });
 });

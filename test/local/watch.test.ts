@@ -69,12 +69,17 @@ describe('kubefaas dev watch mode', () => {
     const routerPid = platform.routerPid;
     fs.writeFileSync(path.join(project, 'extra.js'), 'module.exports = () => "extra";');
     const reloaded = reloadWhere((r) => r.started.includes('extra'));
-    fs.writeFileSync(path.join(project, 'app.ts'), fixtureAppSource({ hello: 'hello.js', other: 'other.js', extra: 'extra.js' }));
+    fs.writeFileSync(
+      path.join(project, 'app.ts'),
+      fixtureAppSource({ hello: 'hello.js', other: 'other.js', extra: 'extra.js' }),
+    );
     const result = await reloaded;
     expect(result.updated).toContain('kubefaas-router');
     expect(platform.routerPid).toBe(routerPid);
     const routesFile = path.join(platform.runDir, 'kubefaas-router', 'volumes', 'routes', 'routes.json');
-    expect(JSON.parse(fs.readFileSync(routesFile, 'utf8')).functions.extra.url).toBe(platform.functions.get('extra')!.url);
+    expect(JSON.parse(fs.readFileSync(routesFile, 'utf8')).functions.extra.url).toBe(
+      platform.functions.get('extra')!.url,
+    );
     // The router reloads its table from the file on its own; wait for it to route the new path.
     let answer = await get(`${platform.url}/extra`);
     while (answer.status === 404) {

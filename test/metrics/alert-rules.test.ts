@@ -13,10 +13,25 @@ import { NAMESPACE, find, run, synthMetrics, tempFiles } from './support';
 
 const ns = `namespace="${NAMESPACE}"`;
 
-interface Series { readonly series: string; readonly values: string }
-interface ExpectedAlert { readonly exp_labels: Record<string, string> }
-interface AlertCheck { readonly eval_time: string; readonly alertname: string; readonly exp_alerts: ExpectedAlert[] }
-interface UnitTest { readonly name: string; readonly interval: string; readonly input_series: Series[]; readonly alert_rule_test?: AlertCheck[]; readonly promql_expr_test?: unknown[] }
+interface Series {
+  readonly series: string;
+  readonly values: string;
+}
+interface ExpectedAlert {
+  readonly exp_labels: Record<string, string>;
+}
+interface AlertCheck {
+  readonly eval_time: string;
+  readonly alertname: string;
+  readonly exp_alerts: ExpectedAlert[];
+}
+interface UnitTest {
+  readonly name: string;
+  readonly interval: string;
+  readonly input_series: Series[];
+  readonly alert_rule_test?: AlertCheck[];
+  readonly promql_expr_test?: unknown[];
+}
 
 function fnAlert(fn: string, extra: Record<string, string> = {}, severity = 'warning'): ExpectedAlert {
   return { exp_labels: { severity, namespace: NAMESPACE, function: fn, ...extra } };
@@ -24,7 +39,10 @@ function fnAlert(fn: string, extra: Record<string, string> = {}, severity = 'war
 
 /** Counter series for invocations of `fn` with outcome `outcome`, growing by `perMinute`. */
 function invocations(fn: string, outcome: string, perMinute: number, minutes = 30): Series {
-  return { series: `${MetricNames.functionInvocations}{${ns}, function="${fn}", trigger="http", outcome="${outcome}"}`, values: `0+${perMinute}x${minutes}` };
+  return {
+    series: `${MetricNames.functionInvocations}{${ns}, function="${fn}", trigger="http", outcome="${outcome}"}`,
+    values: `0+${perMinute}x${minutes}`,
+  };
 }
 
 /** Histogram buckets where every observation falls in (lower, upper]. */
@@ -41,21 +59,31 @@ const TESTS: UnitTest[] = [
     name: 'error ratio: default threshold, per-function override, catch-all for unknown functions',
     interval: '1m',
     input_series: [
-      invocations('hello', 'success', 60), invocations('hello', 'error', 10), // 14%: above the default 5%
-      invocations('resize', 'success', 60), invocations('resize', 'timeout', 10), // 14%: below resize's 20%
+      invocations('hello', 'success', 60),
+      invocations('hello', 'error', 10), // 14%: above the default 5%
+      invocations('resize', 'success', 60),
+      invocations('resize', 'timeout', 10), // 14%: below resize's 20%
       invocations('analytics', 'success', 60), // no errors
-      invocations('added-later', 'success', 10), invocations('added-later', 'error', 10), // not known at synth
-      invocations('batch', 'success', 10), invocations('batch', 'rejected', 10), // 429s are not errors
+      invocations('added-later', 'success', 10),
+      invocations('added-later', 'error', 10), // not known at synth
+      invocations('batch', 'success', 10),
+      invocations('batch', 'rejected', 10), // 429s are not errors
     ],
     alert_rule_test: [
       { eval_time: '3m', alertname: Alerts.functionErrorRatio, exp_alerts: [] }, // not yet for 5m
-      { eval_time: '15m', alertname: Alerts.functionErrorRatio, exp_alerts: [fnAlert('added-later'), fnAlert('hello')] },
+      {
+        eval_time: '15m',
+        alertname: Alerts.functionErrorRatio,
+        exp_alerts: [fnAlert('added-later'), fnAlert('hello')],
+      },
     ],
-    promql_expr_test: [{
-      expr: `${RecordingRules.functionErrorRatio}{function="analytics"}`,
-      eval_time: '15m',
-      exp_samples: [{ labels: `${RecordingRules.functionErrorRatio}{${ns}, function="analytics"}`, value: 0 }],
-    }],
+    promql_expr_test: [
+      {
+        expr: `${RecordingRules.functionErrorRatio}{function="analytics"}`,
+        eval_time: '15m',
+        exp_samples: [{ labels: `${RecordingRules.functionErrorRatio}{${ns}, function="analytics"}`, value: 0 }],
+      },
+    ],
   },
   {
     name: 'p99 latency near the function timeout',
@@ -83,7 +111,8 @@ const TESTS: UnitTest[] = [
     alert_rule_test: [
       { eval_time: '12m', alertname: Alerts.functionNoReadyReplica, exp_alerts: [] },
       {
-        eval_time: '30m', alertname: Alerts.functionNoReadyReplica,
+        eval_time: '30m',
+        alertname: Alerts.functionNoReadyReplica,
         exp_alerts: [fnAlert('hello', {}, 'critical'), fnAlert('resize', {}, 'critical')],
       },
     ],
@@ -118,21 +147,37 @@ const TESTS: UnitTest[] = [
     name: 'router 5xx ratio',
     interval: '1m',
     input_series: [
-      { series: `${MetricNames.routerRequests}{${ns}, route="/hello", method="GET", status="200", function="hello"}`, values: '0+100x30' },
-      { series: `${MetricNames.routerRequests}{${ns}, route="/hello", method="GET", status="502", function="hello"}`, values: '0+10x30' },
+      {
+        series: `${MetricNames.routerRequests}{${ns}, route="/hello", method="GET", status="200", function="hello"}`,
+        values: '0+100x30',
+      },
+      {
+        series: `${MetricNames.routerRequests}{${ns}, route="/hello", method="GET", status="502", function="hello"}`,
+        values: '0+10x30',
+      },
       { series: `${MetricNames.routerRequests}{${ns}, method="GET", status="404"}`, values: '0+50x30' },
     ],
     alert_rule_test: [
       { eval_time: '3m', alertname: Alerts.routerErrorRatio, exp_alerts: [] },
-      { eval_time: '15m', alertname: Alerts.routerErrorRatio, exp_alerts: [{ exp_labels: { severity: 'warning', namespace: NAMESPACE } }] },
+      {
+        eval_time: '15m',
+        alertname: Alerts.routerErrorRatio,
+        exp_alerts: [{ exp_labels: { severity: 'warning', namespace: NAMESPACE } }],
+      },
     ],
   },
   {
     name: 'router without 5xx stays silent',
     interval: '1m',
     input_series: [
-      { series: `${MetricNames.routerRequests}{${ns}, route="/hello", method="GET", status="200", function="hello"}`, values: '0+100x30' },
-      { series: `${MetricNames.routerRequests}{${ns}, route="/hello", method="GET", status="500", function="hello"}`, values: '0+1x30' },
+      {
+        series: `${MetricNames.routerRequests}{${ns}, route="/hello", method="GET", status="200", function="hello"}`,
+        values: '0+100x30',
+      },
+      {
+        series: `${MetricNames.routerRequests}{${ns}, route="/hello", method="GET", status="500", function="hello"}`,
+        values: '0+1x30',
+      },
     ],
     alert_rule_test: [{ eval_time: '20m', alertname: Alerts.routerErrorRatio, exp_alerts: [] }],
   },
@@ -151,7 +196,10 @@ describe('alert rules (promtool test rules)', () => {
     { name: 'resize', timeout: Duration.seconds(60) },
     { name: 'batch', timeout: Duration.seconds(10), minReplicas: 0 },
   ];
-  const objects = synthMetrics(Metrics.prometheus({ rules: { functions: { resize: { errorRatio: { threshold: 0.2 } } } } }), functions);
+  const objects = synthMetrics(
+    Metrics.prometheus({ rules: { functions: { resize: { errorRatio: { threshold: 0.2 } } } } }),
+    functions,
+  );
   const rules = find(objects, 'ConfigMap', 'kubefaas-prometheus-rules').data['kubefaas.rules.yml'];
 
   test.each(TESTS.map((t) => [t.name, t] as const))('%s', async (_name, unitTest) => {
@@ -169,7 +217,10 @@ describe('alert rules (promtool test rules)', () => {
   });
 
   test('a wrong expectation fails (the harness can fail)', async () => {
-    const wrong: UnitTest = { ...TESTS[0], alert_rule_test: [{ eval_time: '15m', alertname: Alerts.functionErrorRatio, exp_alerts: [fnAlert('analytics')] }] };
+    const wrong: UnitTest = {
+      ...TESTS[0],
+      alert_rule_test: [{ eval_time: '15m', alertname: Alerts.functionErrorRatio, exp_alerts: [fnAlert('analytics')] }],
+    };
     const files = tempFiles({
       'rules.yml': rulesWithoutAnnotations(rules),
       'test.yml': stringify({ rule_files: ['rules.yml'], evaluation_interval: '1m', tests: [wrong] }),

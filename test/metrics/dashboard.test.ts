@@ -9,7 +9,11 @@ import { NAMESPACE, find, run, synthMetrics, tempFiles } from './support';
 const STANDARD_SERIES = ['up'];
 const KNOWN = new Set([...METRIC_CATALOG.flatMap(seriesNames), ...Object.values(RecordingRules), ...STANDARD_SERIES]);
 
-interface Panel { type: string; title: string; targets?: Array<{ expr: string }> }
+interface Panel {
+  type: string;
+  title: string;
+  targets?: Array<{ expr: string }>;
+}
 
 function dashboardOf(metrics: Metrics): { json: string; labels: Record<string, string> } {
   const cm = find(synthMetrics(metrics), 'ConfigMap', 'kubefaas-dashboard');
@@ -25,7 +29,10 @@ describe('Grafana dashboard', () => {
   const { json, labels } = dashboardOf(Metrics.prometheus());
   const dashboard = JSON.parse(json);
   const panels: Panel[] = dashboard.panels.filter((p: Panel) => p.type !== 'row');
-  const queries = [...panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)), dashboard.templating.list[1].definition.replace(/^label_values\((.*), function\)$/, '$1')];
+  const queries = [
+    ...panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)),
+    dashboard.templating.list[1].definition.replace(/^label_values\((.*), function\)$/, '$1'),
+  ];
 
   test('is labelled for the Grafana sidecar and emitted in both modes', () => {
     expect(labels.grafana_dashboard).toBe('1');
@@ -36,12 +43,25 @@ describe('Grafana dashboard', () => {
     const rows = dashboard.panels.filter((p: Panel) => p.type === 'row').map((p: Panel) => p.title);
     expect(rows).toEqual(['Functions', 'Router', 'Queue']);
     const titles = panels.map((p) => p.title);
-    expect(titles).toEqual(expect.arrayContaining(['Invocations per second', 'Error ratio', 'Duration p50 / p99', '5xx ratio', 'Consumer lag', 'Retries and dead letters']));
+    expect(titles).toEqual(
+      expect.arrayContaining([
+        'Invocations per second',
+        'Error ratio',
+        'Duration p50 / p99',
+        '5xx ratio',
+        'Consumer lag',
+        'Retries and dead letters',
+      ]),
+    );
     expect(new Set(dashboard.panels.map((p: { id: number }) => p.id)).size).toBe(dashboard.panels.length);
   });
 
   test('every query names only metrics that exist', () => {
-    const unknown = queries.flatMap((q) => metricNames(q).filter((n) => !KNOWN.has(n)).map((n) => `${n} in ${q}`));
+    const unknown = queries.flatMap((q) =>
+      metricNames(q)
+        .filter((n) => !KNOWN.has(n))
+        .map((n) => `${n} in ${q}`),
+    );
     expect(unknown).toEqual([]);
     const used = new Set(queries.flatMap(metricNames));
     // Every catalog metric appears somewhere on the dashboard.
@@ -49,12 +69,23 @@ describe('Grafana dashboard', () => {
   });
 
   test('the name extractor sees through functions, matchers and grouping (and can flag unknown names)', () => {
-    expect(metricNames('sum by (function, le) (rate(foo_bucket{a="b", c=~"x|y"}[5m])) / on (x) bar')).toEqual(['foo_bucket', 'bar']);
-    expect(metricNames('histogram_quantile(0.99, sum by (le) (rate(kubefaas_nope_seconds_bucket{namespace="faas"}[$__rate_interval])))')).toEqual(['kubefaas_nope_seconds_bucket']);
+    expect(metricNames('sum by (function, le) (rate(foo_bucket{a="b", c=~"x|y"}[5m])) / on (x) bar')).toEqual([
+      'foo_bucket',
+      'bar',
+    ]);
+    expect(
+      metricNames(
+        'histogram_quantile(0.99, sum by (le) (rate(kubefaas_nope_seconds_bucket{namespace="faas"}[$__rate_interval])))',
+      ),
+    ).toEqual(['kubefaas_nope_seconds_bucket']);
   });
 
   test('every query parses (promtool check rules on them as recording rules)', async () => {
-    const rules = { groups: [{ name: 'dashboard', rules: queries.map((q, i) => ({ record: `dashboard:query_${i}`, expr: asPromQL(q) })) }] };
+    const rules = {
+      groups: [
+        { name: 'dashboard', rules: queries.map((q, i) => ({ record: `dashboard:query_${i}`, expr: asPromQL(q) })) },
+      ],
+    };
     const files = tempFiles({ 'dashboard.yml': stringify(rules) });
     try {
       const result = await run('promtool', ['check', 'rules', 'dashboard.yml'], files.dir);

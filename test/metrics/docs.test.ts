@@ -16,14 +16,17 @@ describe('docs/metrics.md', () => {
     expect(METRIC_CATALOG.map((m) => m.name).sort()).toEqual(Object.values(MetricNames).sort());
   });
 
-  test.each(METRIC_CATALOG.map((m) => [m.name, m] as const))('documents %s with its type, labels and emitter', (name, metric) => {
-    const line = row(name);
-    expect(line).toBeDefined();
-    const cells = line!.split('|').map((c) => c.trim());
-    expect(cells[2]).toBe(metric.type);
-    expect(cells[3]).toBe(metric.labels.join(', '));
-    expect(cells[4]).toBe(metric.emittedBy);
-  });
+  test.each(METRIC_CATALOG.map((m) => [m.name, m] as const))(
+    'documents %s with its type, labels and emitter',
+    (name, metric) => {
+      const line = row(name);
+      expect(line).toBeDefined();
+      const cells = line!.split('|').map((c) => c.trim());
+      expect(cells[2]).toBe(metric.type);
+      expect(cells[3]).toBe(metric.labels.join(', '));
+      expect(cells[4]).toBe(metric.emittedBy);
+    },
+  );
 
   test('documents every recording rule and alert', () => {
     const missing = [...Object.values(RecordingRules), ...Object.values(Alerts)].filter((n) => row(n) === undefined);

@@ -38,7 +38,9 @@ describe('Metrics.operator()', () => {
 
   test('same labeling as the bundled server: the relabel steps are the shared ones', () => {
     const endpoint = find(objects, 'PodMonitor', 'kubefaas').spec.podMetricsEndpoints[0];
-    const bundled = parse(find(synthMetrics(Metrics.prometheus()), 'ConfigMap', 'kubefaas-prometheus').data['prometheus.yml']);
+    const bundled = parse(
+      find(synthMetrics(Metrics.prometheus()), 'ConfigMap', 'kubefaas-prometheus').data['prometheus.yml'],
+    );
     const shared = labelingSteps().map(toPrometheusRelabel);
     expect(bundled.scrape_configs[0].relabel_configs).toEqual(expect.arrayContaining(shared));
     expect(endpoint.relabelings).toHaveLength(shared.length);
@@ -51,7 +53,9 @@ describe('Metrics.operator()', () => {
 
   test('PrometheusRule groups equal the bundled rule file and pass promtool', async () => {
     const groups = find(objects, 'PrometheusRule', 'kubefaas').spec.groups;
-    const bundled = parse(find(synthMetrics(Metrics.prometheus()), 'ConfigMap', 'kubefaas-prometheus-rules').data['kubefaas.rules.yml']);
+    const bundled = parse(
+      find(synthMetrics(Metrics.prometheus()), 'ConfigMap', 'kubefaas-prometheus-rules').data['kubefaas.rules.yml'],
+    );
     expect(groups).toEqual(bundled.groups);
     const files = tempFiles({ 'rules.yml': stringify({ groups }) });
     try {
@@ -62,10 +66,19 @@ describe('Metrics.operator()', () => {
     }
   });
 
-  test('network peers: the operator\'s Prometheus namespace and pods', () => {
+  test("network peers: the operator's Prometheus namespace and pods", () => {
     const chartObjects = Metrics.operator({ scraper: { namespace: 'observability', podLabels: { app: 'prom' } } });
-    const binding = chartObjects.bind(new Chart(Testing.app(), 'c'), { namespace: NAMESPACE, functions: () => [], commonLabels: COMMON_LABELS });
-    expect(binding.scrapers).toEqual([{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } }, podSelector: { matchLabels: { app: 'prom' } } }]);
+    const binding = chartObjects.bind(new Chart(Testing.app(), 'c'), {
+      namespace: NAMESPACE,
+      functions: () => [],
+      commonLabels: COMMON_LABELS,
+    });
+    expect(binding.scrapers).toEqual([
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } },
+        podSelector: { matchLabels: { app: 'prom' } },
+      },
+    ]);
   });
 
   test('Metrics.none() emits nothing and admits no scraper', () => {

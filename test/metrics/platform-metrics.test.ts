@@ -1,7 +1,15 @@
 /** The `metrics` option of Platform: wiring, NetworkPolicies, per-function alerts, whole-platform validity. */
 import { App, Duration, Testing } from 'cdk8s';
 import { parse } from 'yaml';
-import { Code, ContainerFunction, HttpTrigger, Metrics, NodeFunction, Platform, ValidationError } from '../../constructs';
+import {
+  Code,
+  ContainerFunction,
+  HttpTrigger,
+  Metrics,
+  NodeFunction,
+  Platform,
+  ValidationError,
+} from '../../constructs';
 import { Labels } from '../../src/contract';
 import { validateManifests, formatProblems, K8sObject } from '../support/validate';
 import { find } from './support';
@@ -20,7 +28,8 @@ function platformWith(metrics: Metrics | undefined): K8sObject[] {
   return Testing.synth(platform) as K8sObject[];
 }
 
-const hasMonitoring = (objects: K8sObject[]) => objects.some((o) => String(o.metadata?.name).startsWith('kubefaas-prometheus') || o.kind === 'PodMonitor');
+const hasMonitoring = (objects: K8sObject[]) =>
+  objects.some((o) => String(o.metadata?.name).startsWith('kubefaas-prometheus') || o.kind === 'PodMonitor');
 
 describe('Platform metrics option', () => {
   test('default is none: no monitoring objects, NetworkPolicies admit the router only', () => {
@@ -40,30 +49,46 @@ describe('Platform metrics option', () => {
 
     const ingress = find(objects, 'NetworkPolicy', 'hello').spec.ingress;
     expect(ingress).toContainEqual({
-      from: [{ podSelector: { matchLabels: { [Labels.platformComponent]: 'prometheus', [Labels.name]: 'prometheus' } } }],
+      from: [
+        { podSelector: { matchLabels: { [Labels.platformComponent]: 'prometheus', [Labels.name]: 'prometheus' } } },
+      ],
       ports: [{ protocol: 'TCP', port: 8080 }],
     });
     // The Prometheus pod carries exactly the labels the policy admits.
     const promPod = find(objects, 'StatefulSet', 'kubefaas-prometheus').spec.template.metadata.labels;
-    expect(promPod).toEqual(expect.objectContaining({ [Labels.platformComponent]: 'prometheus', [Labels.name]: 'prometheus' }));
+    expect(promPod).toEqual(
+      expect.objectContaining({ [Labels.platformComponent]: 'prometheus', [Labels.name]: 'prometheus' }),
+    );
     // A container image without /metrics is neither scraped nor opened to Prometheus.
     expect(find(objects, 'NetworkPolicy', 'legacy').spec.ingress).toHaveLength(1);
-    expect(find(objects, 'Deployment', 'legacy').spec.template.metadata.annotations['prometheus.io/scrape']).toBe('false');
+    expect(find(objects, 'Deployment', 'legacy').spec.template.metadata.annotations['prometheus.io/scrape']).toBe(
+      'false',
+    );
     expect(find(objects, 'NetworkPolicy', 'instrumented').spec.ingress).toHaveLength(2);
-    expect(find(objects, 'Deployment', 'instrumented').spec.template.metadata.annotations?.['prometheus.io/scrape']).toBeUndefined();
+    expect(
+      find(objects, 'Deployment', 'instrumented').spec.template.metadata.annotations?.['prometheus.io/scrape'],
+    ).toBeUndefined();
   });
 
   test('function and router pods carry the labels the scrape config relabels on', () => {
     const objects = platformWith(Metrics.prometheus());
     const hello = find(objects, 'Deployment', 'hello').spec.template;
-    expect(hello.metadata.labels).toEqual(expect.objectContaining({ [Labels.partOf]: 'kubefaas', [Labels.function]: 'hello' }));
-    expect(hello.spec.containers[0].ports).toContainEqual(expect.objectContaining({ name: 'http', containerPort: 8080 }));
+    expect(hello.metadata.labels).toEqual(
+      expect.objectContaining({ [Labels.partOf]: 'kubefaas', [Labels.function]: 'hello' }),
+    );
+    expect(hello.spec.containers[0].ports).toContainEqual(
+      expect.objectContaining({ name: 'http', containerPort: 8080 }),
+    );
     const router = find(objects, 'Deployment', 'kubefaas-router').spec.template;
-    expect(router.metadata.labels).toEqual(expect.objectContaining({ [Labels.partOf]: 'kubefaas', [Labels.platformComponent]: 'router' }));
+    expect(router.metadata.labels).toEqual(
+      expect.objectContaining({ [Labels.partOf]: 'kubefaas', [Labels.platformComponent]: 'router' }),
+    );
   });
 
-  test('rules use each function\'s timeout and its own alerts prop', () => {
-    const rules = parse(find(platformWith(Metrics.prometheus()), 'ConfigMap', 'kubefaas-prometheus-rules').data['kubefaas.rules.yml']);
+  test("rules use each function's timeout and its own alerts prop", () => {
+    const rules = parse(
+      find(platformWith(Metrics.prometheus()), 'ConfigMap', 'kubefaas-prometheus-rules').data['kubefaas.rules.yml'],
+    );
     const alerts = rules.groups[1].rules;
     const errorRatio = alerts.find((r: { alert: string }) => r.alert === 'KubefaasFunctionErrorRatioHigh').expr;
     expect(errorRatio).toContain('function=~"hello"} > 0.3');
@@ -73,23 +98,35 @@ describe('Platform metrics option', () => {
     expect(noReplica).toContain('function=~"hello|instrumented"'); // not "legacy": never scraped
   });
 
-  test('operator mode: PodMonitor + PrometheusRule, functions admit the operator\'s Prometheus', async () => {
+  test("operator mode: PodMonitor + PrometheusRule, functions admit the operator's Prometheus", async () => {
     const objects = platformWith(Metrics.operator({ labels: { release: 'kps' } }));
     expect(find(objects, 'PodMonitor', 'kubefaas').metadata.labels.release).toBe('kps');
     find(objects, 'PrometheusRule', 'kubefaas');
-    expect(find(objects, 'NetworkPolicy', 'hello').spec.ingress[1].from).toEqual([{
-      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
-      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
-    }]);
+    expect(find(objects, 'NetworkPolicy', 'hello').spec.ingress[1].from).toEqual([
+      {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+      },
+    ]);
     expect(formatProblems(await validateManifests(objects))).toBe(formatProblems([]));
   });
 
   test('a bad function alert setting fails at construction with the function path', () => {
     const app = new App();
     const platform = new Platform(app, 'faas', { metrics: Metrics.prometheus() });
-    expect(() => new NodeFunction(platform, 'bad', { code: Code.fromInline('module.exports = async () => 1'), alerts: { errorRatio: { threshold: 3 } } }))
-      .toThrow(ValidationError);
-    expect(() => new NodeFunction(platform, 'bad2', { code: Code.fromInline('module.exports = async () => 1'), alerts: { errorRatio: { threshold: 3 } } }))
-      .toThrow(/\[faas\/bad2\] alerts: errorRatio.threshold must be in \(0, 1\]/);
+    expect(
+      () =>
+        new NodeFunction(platform, 'bad', {
+          code: Code.fromInline('module.exports = async () => 1'),
+          alerts: { errorRatio: { threshold: 3 } },
+        }),
+    ).toThrow(ValidationError);
+    expect(
+      () =>
+        new NodeFunction(platform, 'bad2', {
+          code: Code.fromInline('module.exports = async () => 1'),
+          alerts: { errorRatio: { threshold: 3 } },
+        }),
+    ).toThrow(/\[faas\/bad2\] alerts: errorRatio.threshold must be in \(0, 1\]/);
   });
 });

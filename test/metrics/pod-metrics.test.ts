@@ -15,8 +15,12 @@ function promtoolCheckMetrics(exposition: string): Promise<{ code: number; outpu
   return new Promise((resolve) => {
     const child = spawn('promtool', ['check', 'metrics'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (c: Buffer) => { output += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { output += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      output += c.toString();
+    });
     child.on('close', (code) => resolve({ code: code ?? 1, output }));
     child.stdin.end(exposition);
   });
@@ -32,16 +36,26 @@ describe('runtime and router /metrics', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kubefaas-podmetrics-'));
-    writeFileSync(join(dir, 'handler.js'), `module.exports = async (event, context) => {
+    writeFileSync(
+      join(dir, 'handler.js'),
+      `module.exports = async (event, context) => {
       context.log.info('handling', { path: event.path });
       if (event.path === '/fail') throw new Error('boom');
       return { traceparent: event.headers.traceparent ?? null };
-    };`);
-    runtime = await startPod('runtime', { [Env.HANDLER_PATH]: join(dir, 'handler.js'), [Env.FUNCTION_NAME]: 'hello', [Env.TIMEOUT_MS]: '5000' });
+    };`,
+    );
+    runtime = await startPod('runtime', {
+      [Env.HANDLER_PATH]: join(dir, 'handler.js'),
+      [Env.FUNCTION_NAME]: 'hello',
+      [Env.TIMEOUT_MS]: '5000',
+    });
     const table: RouteTable = {
       version: 1,
       functions: { hello: { url: runtime.url, timeoutMs: 5000 } },
-      routes: [{ function: 'hello', methods: ['GET'], path: '/hello' }, { function: 'hello', methods: ['GET'], path: '/fail' }],
+      routes: [
+        { function: 'hello', methods: ['GET'], path: '/hello' },
+        { function: 'hello', methods: ['GET'], path: '/fail' },
+      ],
     };
     writeFileSync(join(dir, 'routes.json'), JSON.stringify(table));
     router = await startPod('router', { [Env.ROUTES_PATH]: join(dir, 'routes.json') });
@@ -69,24 +83,44 @@ describe('runtime and router /metrics', () => {
   });
 
   test('promtool check metrics does flag a badly named metric (the check can fail)', async () => {
-    const result = await promtoolCheckMetrics('# HELP request_latency_ms x\n# TYPE request_latency_ms counter\nrequest_latency_ms 1\n');
+    const result = await promtoolCheckMetrics(
+      '# HELP request_latency_ms x\n# TYPE request_latency_ms counter\nrequest_latency_ms 1\n',
+    );
     expect(result.output).not.toBe('');
   });
 
   test('the runtime exposes the contract metrics with the documented labels', async () => {
     const body = await (await fetch(`${runtime.url}/metrics`)).text();
-    expect(body).toMatch(new RegExp(`^${MetricNames.functionInvocations}\\{function="hello",trigger="http",outcome="success"\\} 3$`, 'm'));
-    expect(body).toMatch(new RegExp(`^${MetricNames.functionInvocations}\\{function="hello",trigger="http",outcome="error"\\} 1$`, 'm'));
-    expect(body).toMatch(new RegExp(`^${MetricNames.functionDuration}_count\\{function="hello",trigger="http"\\} 4$`, 'm'));
+    expect(body).toMatch(
+      new RegExp(`^${MetricNames.functionInvocations}\\{function="hello",trigger="http",outcome="success"\\} 3$`, 'm'),
+    );
+    expect(body).toMatch(
+      new RegExp(`^${MetricNames.functionInvocations}\\{function="hello",trigger="http",outcome="error"\\} 1$`, 'm'),
+    );
+    expect(body).toMatch(
+      new RegExp(`^${MetricNames.functionDuration}_count\\{function="hello",trigger="http"\\} 4$`, 'm'),
+    );
     expect(body).toMatch(new RegExp(`^${MetricNames.functionInFlight}\\{function="hello"\\} 0$`, 'm'));
     expect(body).toMatch(new RegExp(`^${MetricNames.functionColdStarts}\\{function="hello"\\} 1$`, 'm'));
   });
 
   test('the router exposes the contract metrics with the documented labels', async () => {
     const body = await (await fetch(`${router.url}/metrics`)).text();
-    expect(body).toMatch(new RegExp(`^${MetricNames.routerRequests}\\{route="/hello",method="GET",status="200",function="hello"\\} 2$`, 'm'));
-    expect(body).toMatch(new RegExp(`^${MetricNames.routerRequests}\\{route="/fail",method="GET",status="500",function="hello"\\} 1$`, 'm'));
-    expect(body).toMatch(new RegExp(`^${MetricNames.routerRequests}\\{route="",method="GET",status="404",function=""\\} 1$`, 'm'));
+    expect(body).toMatch(
+      new RegExp(
+        `^${MetricNames.routerRequests}\\{route="/hello",method="GET",status="200",function="hello"\\} 2$`,
+        'm',
+      ),
+    );
+    expect(body).toMatch(
+      new RegExp(
+        `^${MetricNames.routerRequests}\\{route="/fail",method="GET",status="500",function="hello"\\} 1$`,
+        'm',
+      ),
+    );
+    expect(body).toMatch(
+      new RegExp(`^${MetricNames.routerRequests}\\{route="",method="GET",status="404",function=""\\} 1$`, 'm'),
+    );
     expect(body).toMatch(new RegExp(`^${MetricNames.routerUpstreamDuration}_count\\{function="hello"\\} 4$`, 'm'));
     expect(body).toMatch(new RegExp(`^${MetricNames.routerRequestDuration}_count\\{function="hello"\\} 4$`, 'm'));
   });

@@ -22,12 +22,15 @@ export function startPod(bundle: 'runtime' | 'router', env: Record<string, strin
   let stderr = '';
   return new Promise((resolve, reject) => {
     let buffered = '';
-    const stop = (): Promise<void> => new Promise((done) => {
-      if (child.exitCode !== null || child.signalCode !== null) return done();
-      child.once('exit', () => done());
-      child.kill('SIGTERM');
+    const stop = (): Promise<void> =>
+      new Promise((done) => {
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        child.once('exit', () => done());
+        child.kill('SIGTERM');
+      });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
     });
-    child.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
     child.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       let nl: number;

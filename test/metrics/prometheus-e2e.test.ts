@@ -30,7 +30,10 @@ function freePort(): Promise<number> {
   });
 }
 
-interface Sample { metric: Record<string, string>; value: [number, string] }
+interface Sample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
 
 async function query(base: string, promql: string): Promise<Sample[]> {
   const res = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
@@ -68,15 +71,27 @@ describe('a real Prometheus scraping the local runner', () => {
     const app = new App({ outdir });
     const faas = new Platform(app, 'faas', { namespace: NS, metrics: Metrics.prometheus({ ephemeral: true }) });
     new NodeFunction(faas, 'hello', {
-      code: Code.fromInline('module.exports = async (event) => event.path === "/boom" ? (() => { throw new Error("boom"); })() : "hi";'),
-      triggers: [new HttpTrigger({ path: '/hello', methods: ['GET'] }), new HttpTrigger({ path: '/boom', methods: ['GET'] })],
+      code: Code.fromInline(
+        'module.exports = async (event) => event.path === "/boom" ? (() => { throw new Error("boom"); })() : "hi";',
+      ),
+      triggers: [
+        new HttpTrigger({ path: '/hello', methods: ['GET'] }),
+        new HttpTrigger({ path: '/boom', methods: ['GET'] }),
+      ],
     });
     app.synth();
 
-    platform = await startLocalPlatform({ manifestsDir: outdir, port: 0, env: { PATH: process.env.PATH }, log: () => undefined });
+    platform = await startLocalPlatform({
+      manifestsDir: outdir,
+      port: 0,
+      env: { PATH: process.env.PATH },
+      log: () => undefined,
+    });
 
     // The synthesized Prometheus config and rules, from the manifests.
-    const objects = readdirSync(outdir).flatMap((f) => parseAllDocuments(readFileSync(join(outdir, f), 'utf8')).map((d) => d.toJS()));
+    const objects = readdirSync(outdir).flatMap((f) =>
+      parseAllDocuments(readFileSync(join(outdir, f), 'utf8')).map((d) => d.toJS()),
+    );
     const configMap = (name: string) => objects.find((o) => o?.kind === 'ConfigMap' && o.metadata.name === name);
     const config = parse(configMap('kubefaas-prometheus').data['prometheus.yml']);
     const rules = configMap('kubefaas-prometheus-rules').data;
@@ -98,24 +113,39 @@ describe('a real Prometheus scraping the local runner', () => {
       target(`127.0.0.1:${fn.port}`, 'hello-0', { [podLabelMeta(Labels.function)]: 'hello' }),
       target(`127.0.0.1:${platform.port}`, 'router-0', { [podLabelMeta(Labels.platformComponent)]: 'router' }),
     ];
-    job.relabel_configs = job.relabel_configs.filter((r: { target_label?: string }) => r.target_label !== '__address__');
+    job.relabel_configs = job.relabel_configs.filter(
+      (r: { target_label?: string }) => r.target_label !== '__address__',
+    );
     config.global.scrape_interval = '1s';
     config.global.evaluation_interval = '1s';
     delete config.alerting;
     mkdirSync(join(dir, 'prom', 'rules'), { recursive: true });
     writeFileSync(join(dir, 'prom', 'prometheus.yml'), stringify(config));
-    for (const [file, content] of Object.entries(rules)) writeFileSync(join(dir, 'prom', 'rules', file), String(content));
+    for (const [file, content] of Object.entries(rules))
+      writeFileSync(join(dir, 'prom', 'rules', file), String(content));
 
     const port = await freePort();
     promUrl = `http://127.0.0.1:${port}`;
-    prometheus = spawn('prometheus', [
-      `--config.file=${join(dir, 'prom', 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'tsdb')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    prometheus.stdout!.on('data', (c: Buffer) => { promLog += c.toString(); });
-    prometheus.stderr!.on('data', (c: Buffer) => { promLog += c.toString(); });
-    await eventually('Prometheus to be ready', async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined), 30_000);
+    prometheus = spawn(
+      'prometheus',
+      [
+        `--config.file=${join(dir, 'prom', 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'tsdb')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    prometheus.stdout!.on('data', (c: Buffer) => {
+      promLog += c.toString();
+    });
+    prometheus.stderr!.on('data', (c: Buffer) => {
+      promLog += c.toString();
+    });
+    await eventually(
+      'Prometheus to be ready',
+      async () => ((await fetch(`${promUrl}/-/ready`)).ok ? true : undefined),
+      30_000,
+    );
   });
 
   afterAll(async () => {
@@ -133,19 +163,30 @@ describe('a real Prometheus scraping the local runner', () => {
     await (await fetch(`${platform!.url}/boom`)).text();
 
     const invocations = await eventually('invocations in Prometheus', async () => {
-      const r = await query(promUrl, `sum by (namespace, function, component) (${MetricNames.functionInvocations}{outcome="success"})`);
+      const r = await query(
+        promUrl,
+        `sum by (namespace, function, component) (${MetricNames.functionInvocations}{outcome="success"})`,
+      );
       return r.length === 1 && Number(r[0].value[1]) >= 5 ? r : undefined;
-    }).catch((err) => { throw new Error(`${err.message}\nprometheus log:\n${promLog.slice(-2000)}`); });
+    }).catch((err) => {
+      throw new Error(`${err.message}\nprometheus log:\n${promLog.slice(-2000)}`);
+    });
     expect(invocations[0].metric).toEqual({ namespace: NS, function: 'hello', component: 'function' });
 
     const routed = await eventually('router requests in Prometheus', async () => {
-      const r = await query(promUrl, `sum by (namespace, component) (${MetricNames.routerRequests}{function="hello", status="200"})`);
+      const r = await query(
+        promUrl,
+        `sum by (namespace, component) (${MetricNames.routerRequests}{function="hello", status="200"})`,
+      );
       return r.length === 1 && Number(r[0].value[1]) >= 5 ? r : undefined;
     });
     expect(routed[0].metric).toEqual({ namespace: NS, component: 'router' });
 
     const up = await query(promUrl, 'up');
-    expect(up.map((s) => [s.metric.component, s.metric.function, s.value[1]]).sort()).toEqual([['function', 'hello', '1'], ['router', undefined, '1']]);
+    expect(up.map((s) => [s.metric.component, s.metric.function, s.value[1]]).sort()).toEqual([
+      ['function', 'hello', '1'],
+      ['router', undefined, '1'],
+    ]);
   });
 
   test('the synthesized recording rules evaluate on the scraped series', async () => {

@@ -6,7 +6,7 @@ import { Duration, Size } from 'cdk8s';
 import { parse, stringify } from 'yaml';
 import { Metrics } from '../../constructs/metrics';
 import { RULES_FILE } from '../../constructs/metrics/prometheus-server';
-import { expectValidManifests, formatProblems, validateManifests } from '../support/validate';
+import { expectValidManifests } from '../support/validate';
 import { NAMESPACE, find, run, synthMetrics, tempFiles } from './support';
 
 const PROMETHEUS = 'kubefaas-prometheus';
@@ -35,7 +35,9 @@ function writeServerFiles(objects: ReturnType<typeof synthMetrics>): ReturnType<
 }
 
 describe('Metrics.prometheus()', () => {
-  const objects = synthMetrics(Metrics.prometheus({ alertmanager: { receiverSecret: { name: 'alert-receiver', key: 'url' } } }));
+  const objects = synthMetrics(
+    Metrics.prometheus({ alertmanager: { receiverSecret: { name: 'alert-receiver', key: 'url' } } }),
+  );
 
   test('promtool check config accepts the config and the rule file it references', async () => {
     const files = writeServerFiles(objects);
@@ -61,7 +63,9 @@ describe('Metrics.prometheus()', () => {
   });
 
   test('promtool rejects a broken config (the check can fail)', async () => {
-    const files = tempFiles({ 'prometheus.yml': 'scrape_configs: [{ job_name: x, relabel_configs: [{ action: keep, regex: "(" }] }]\n' });
+    const files = tempFiles({
+      'prometheus.yml': 'scrape_configs: [{ job_name: x, relabel_configs: [{ action: keep, regex: "(" }] }]\n',
+    });
     try {
       expect((await run('promtool', ['check', 'config', 'prometheus.yml'], files.dir)).code).not.toBe(0);
     } finally {
@@ -71,7 +75,15 @@ describe('Metrics.prometheus()', () => {
 
   test('objects are schema-valid, consistent and pass restricted pod security', async () => {
     const options = { externalSecrets: ['alert-receiver'], existingNamespaces: [NAMESPACE] };
-    await expectValidManifests(synthMetrics(Metrics.prometheus({ ephemeral: true, alertmanager: { receiverSecret: { name: 'alert-receiver', key: 'url' } } })), options);
+    await expectValidManifests(
+      synthMetrics(
+        Metrics.prometheus({
+          ephemeral: true,
+          alertmanager: { receiverSecret: { name: 'alert-receiver', key: 'url' } },
+        }),
+      ),
+      options,
+    );
     await expectValidManifests(objects, options);
   });
 
@@ -79,26 +91,36 @@ describe('Metrics.prometheus()', () => {
     const config = parse(find(objects, 'ConfigMap', PROMETHEUS).data['prometheus.yml']);
     const [job] = config.scrape_configs;
     expect(config.scrape_configs).toHaveLength(1);
-    expect(job.kubernetes_sd_configs).toEqual([{
-      role: 'pod',
-      namespaces: { names: [NAMESPACE] },
-      selectors: [{ role: 'pod', label: 'app.kubernetes.io/part-of=kubefaas' }],
-    }]);
+    expect(job.kubernetes_sd_configs).toEqual([
+      {
+        role: 'pod',
+        namespaces: { names: [NAMESPACE] },
+        selectors: [{ role: 'pod', label: 'app.kubernetes.io/part-of=kubefaas' }],
+      },
+    ]);
     const keeps = job.relabel_configs.filter((r: { action: string }) => r.action === 'keep');
-    expect(keeps).toContainEqual({ source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_part_of'], regex: 'kubefaas', action: 'keep' });
+    expect(keeps).toContainEqual({
+      source_labels: ['__meta_kubernetes_pod_label_app_kubernetes_io_part_of'],
+      regex: 'kubefaas',
+      action: 'keep',
+    });
     expect(keeps).toContainEqual({ source_labels: ['component'], regex: 'function|router', action: 'keep' });
   });
 
   test('RBAC: a namespaced Role allowing only reads of pods, bound to the server account', () => {
     expect(objects.some((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toBe(false);
-    expect(find(objects, 'Role', PROMETHEUS).rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }]);
+    expect(find(objects, 'Role', PROMETHEUS).rules).toEqual([
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] },
+    ]);
     const binding = find(objects, 'RoleBinding', PROMETHEUS);
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: PROMETHEUS, namespace: NAMESPACE }]);
     const pod = find(objects, 'StatefulSet', PROMETHEUS).spec.template.spec;
     expect(pod.serviceAccountName).toBe(PROMETHEUS);
     expect(pod.automountServiceAccountToken).toBe(true);
     // Alertmanager talks to nobody's API: no token.
-    expect(find(objects, 'StatefulSet', 'kubefaas-alertmanager').spec.template.spec.automountServiceAccountToken).toBe(false);
+    expect(find(objects, 'StatefulSet', 'kubefaas-alertmanager').spec.template.spec.automountServiceAccountToken).toBe(
+      false,
+    );
   });
 
   test('pinned official images, storage, retention and explicit resources', () => {
@@ -110,54 +132,84 @@ describe('Metrics.prometheus()', () => {
     expect(container.resources.limits).toEqual({ cpu: '1000m', memory: '1Gi' });
     expect(sts.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe('10Gi');
     expect(sts.spec.template.metadata.annotations['kubefaas.dev/config-hash']).toMatch(/^[0-9a-f]{16}$/);
-    expect(find(objects, 'StatefulSet', 'kubefaas-alertmanager').spec.template.spec.containers[0].image)
-      .toMatch(/^quay\.io\/prometheus\/alertmanager:v\d+\.\d+\.\d+$/);
+    expect(find(objects, 'StatefulSet', 'kubefaas-alertmanager').spec.template.spec.containers[0].image).toMatch(
+      /^quay\.io\/prometheus\/alertmanager:v\d+\.\d+\.\d+$/,
+    );
   });
 
   test('options change storage, class, retention and make storage ephemeral', () => {
-    const custom = synthMetrics(Metrics.prometheus({ storage: Size.gibibytes(50), storageClass: 'fast-ssd', retention: Duration.days(30) }));
+    const custom = synthMetrics(
+      Metrics.prometheus({ storage: Size.gibibytes(50), storageClass: 'fast-ssd', retention: Duration.days(30) }),
+    );
     const sts = find(custom, 'StatefulSet', PROMETHEUS);
-    expect(sts.spec.volumeClaimTemplates[0].spec).toEqual(expect.objectContaining({ storageClassName: 'fast-ssd', resources: { requests: { storage: '50Gi' } } }));
+    expect(sts.spec.volumeClaimTemplates[0].spec).toEqual(
+      expect.objectContaining({ storageClassName: 'fast-ssd', resources: { requests: { storage: '50Gi' } } }),
+    );
     expect(sts.spec.template.spec.containers[0].args).toContain('--storage.tsdb.retention.time=2592000s');
-    const ephemeral = find(synthMetrics(Metrics.prometheus({ ephemeral: true, storage: Size.gibibytes(2) })), 'StatefulSet', PROMETHEUS);
+    const ephemeral = find(
+      synthMetrics(Metrics.prometheus({ ephemeral: true, storage: Size.gibibytes(2) })),
+      'StatefulSet',
+      PROMETHEUS,
+    );
     expect(ephemeral.spec.volumeClaimTemplates).toEqual([]);
     expect(ephemeral.spec.template.spec.volumes).toContainEqual({ name: 'data', emptyDir: { sizeLimit: '2Gi' } });
   });
 
   test('changing an alert rule changes the pod template hash (the pod rolls)', () => {
-    const hash = (o: ReturnType<typeof synthMetrics>) => find(o, 'StatefulSet', PROMETHEUS).spec.template.metadata.annotations['kubefaas.dev/config-hash'];
+    const hash = (o: ReturnType<typeof synthMetrics>) =>
+      find(o, 'StatefulSet', PROMETHEUS).spec.template.metadata.annotations['kubefaas.dev/config-hash'];
     const changed = synthMetrics(Metrics.prometheus({ rules: { defaults: { errorRatio: { threshold: 0.1 } } } }));
     expect(hash(changed)).not.toBe(hash(synthMetrics(Metrics.prometheus())));
   });
 
   test('bad options fail at synth with the construct path', () => {
-    expect(() => synthMetrics(Metrics.prometheus({ retention: Duration.minutes(5) }))).toThrow(/\[platform\/Metrics\] metrics retention must be at least 1 hour/);
+    expect(() => synthMetrics(Metrics.prometheus({ retention: Duration.minutes(5) }))).toThrow(
+      /\[platform\/Metrics\] metrics retention must be at least 1 hour/,
+    );
     expect(() => synthMetrics(Metrics.prometheus({ storageClass: 'Not_Valid' }))).toThrow(/storageClass/);
-    expect(() => synthMetrics(Metrics.prometheus({ rules: { functions: { nope: { errorRatio: false } } } }))).toThrow(/function "nope", which is not part of this platform/);
-    expect(() => synthMetrics(Metrics.prometheus({ rules: { defaults: { errorRatio: { threshold: 2 } } } }))).toThrow(/errorRatio.threshold must be in \(0, 1\]/);
-    expect(() => synthMetrics(Metrics.prometheus({ alertmanager: { receiverSecret: { name: 'Bad Name', key: 'url' } } }))).toThrow(/receiverSecret/);
+    expect(() => synthMetrics(Metrics.prometheus({ rules: { functions: { nope: { errorRatio: false } } } }))).toThrow(
+      /function "nope", which is not part of this platform/,
+    );
+    expect(() => synthMetrics(Metrics.prometheus({ rules: { defaults: { errorRatio: { threshold: 2 } } } }))).toThrow(
+      /errorRatio.threshold must be in \(0, 1\]/,
+    );
+    expect(() =>
+      synthMetrics(Metrics.prometheus({ alertmanager: { receiverSecret: { name: 'Bad Name', key: 'url' } } })),
+    ).toThrow(/receiverSecret/);
   });
 });
 
 describe('Alertmanager config', () => {
   function alertmanagerYaml(receiverType: 'webhook' | 'slack'): string {
-    const objects = synthMetrics(Metrics.prometheus({ alertmanager: { receiverSecret: { name: 's', key: 'k' }, receiverType, slackChannel: '#alerts' } }));
+    const objects = synthMetrics(
+      Metrics.prometheus({
+        alertmanager: { receiverSecret: { name: 's', key: 'k' }, receiverType, slackChannel: '#alerts' },
+      }),
+    );
     return find(objects, 'ConfigMap', 'kubefaas-alertmanager').data['alertmanager.yml'];
   }
 
   test('the receiver URL is read from the mounted Secret, never written into the ConfigMap', () => {
-    const objects = synthMetrics(Metrics.prometheus({ alertmanager: { receiverSecret: { name: 'alert-receiver', key: 'url' } } }));
+    const objects = synthMetrics(
+      Metrics.prometheus({ alertmanager: { receiverSecret: { name: 'alert-receiver', key: 'url' } } }),
+    );
     const config = parse(find(objects, 'ConfigMap', 'kubefaas-alertmanager').data['alertmanager.yml']);
     const [receiver] = config.receivers;
     expect(receiver.webhook_configs[0].url_file).toBe('/etc/alertmanager/secrets/receiver-url');
     const pod = find(objects, 'StatefulSet', 'kubefaas-alertmanager').spec.template.spec;
-    expect(pod.volumes).toContainEqual({ name: 'receiver', secret: { secretName: 'alert-receiver', items: [{ key: 'url', path: 'receiver-url' }] } });
+    expect(pod.volumes).toContainEqual({
+      name: 'receiver',
+      secret: { secretName: 'alert-receiver', items: [{ key: 'url', path: 'receiver-url' }] },
+    });
   });
 
   // Debian's amtool (0.25) predates the webhook `url_file` field (0.26+, the pinned image is 0.34),
   // so only the Slack variant can be checked by the local tool.
   test('amtool check-config accepts the Slack receiver config', async () => {
-    const files = tempFiles({ 'alertmanager.yml': alertmanagerYaml('slack').replace('/etc/alertmanager/secrets/receiver-url', 'url') , url: 'https://hooks.example.com/x\n' });
+    const files = tempFiles({
+      'alertmanager.yml': alertmanagerYaml('slack').replace('/etc/alertmanager/secrets/receiver-url', 'url'),
+      url: 'https://hooks.example.com/x\n',
+    });
     try {
       const result = await run('amtool', ['check-config', 'alertmanager.yml'], files.dir);
       expect(result.output).toContain('SUCCESS');

@@ -3,7 +3,21 @@
  * it drops strings, label matchers `{...}`, ranges `[...]`, grouping lists `by (...)` etc., and
  * function names (identifiers followed by `(`); what remains are metric names.
  */
-const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan']);
+const KEYWORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'inf',
+  'nan',
+]);
 
 export function metricNames(expr: string): string[] {
   let rest = expr

@@ -9,8 +9,13 @@ function alertRules(groups: RuleGroup[], alert: string): AlertingRule[] {
   return groups.flatMap((g) => g.rules).filter((r): r is AlertingRule => 'alert' in r && r.alert === alert);
 }
 
-function synthRules(metrics: Metrics, functions: Parameters<typeof synthMetrics>[1]): { yaml: string; groups: RuleGroup[] } {
-  const yaml = find(synthMetrics(metrics, functions), 'ConfigMap', 'kubefaas-prometheus-rules').data['kubefaas.rules.yml'];
+function synthRules(
+  metrics: Metrics,
+  functions: Parameters<typeof synthMetrics>[1],
+): { yaml: string; groups: RuleGroup[] } {
+  const yaml = find(synthMetrics(metrics, functions), 'ConfigMap', 'kubefaas-prometheus-rules').data[
+    'kubefaas.rules.yml'
+  ];
   return { yaml, groups: parse(yaml).groups };
 }
 
@@ -35,8 +40,12 @@ describe('rule generation', () => {
     const { yaml, groups } = synthRules(Metrics.prometheus(), functions);
     const rules = alertRules(groups, Alerts.functionErrorRatio);
     expect(rules).toHaveLength(2);
-    expect(rules[0].expr).toBe('(kubefaas:function_error_ratio:rate5m{namespace="faas", function!~"c|d|e"} > 0.05) or (kubefaas:function_error_ratio:rate5m{namespace="faas", function=~"c"} > 0.5)');
-    expect(rules[1]).toEqual(expect.objectContaining({ for: '30m', labels: { severity: 'warning', kubefaas_for: '30m' } }));
+    expect(rules[0].expr).toBe(
+      '(kubefaas:function_error_ratio:rate5m{namespace="faas", function!~"c|d|e"} > 0.05) or (kubefaas:function_error_ratio:rate5m{namespace="faas", function=~"c"} > 0.5)',
+    );
+    expect(rules[1]).toEqual(
+      expect.objectContaining({ for: '30m', labels: { severity: 'warning', kubefaas_for: '30m' } }),
+    );
     expect(rules[1].expr).toContain('function=~"d"');
     const files = tempFiles({ 'rules.yml': yaml });
     try {
@@ -54,9 +63,15 @@ describe('rule generation', () => {
       { name: 'z', timeout: Duration.seconds(10), minReplicas: 0 },
       { name: 'y', timeout: Duration.seconds(10), minReplicas: 0, alerts: { noReadyReplica: {} } },
     ];
-    const { groups } = synthRules(Metrics.prometheus({
-      rules: { defaults: { latencyNearTimeout: { timeoutFraction: 0.5 } }, functions: { a: { latencyNearTimeout: { timeoutFraction: 0.7 } } } },
-    }), functions);
+    const { groups } = synthRules(
+      Metrics.prometheus({
+        rules: {
+          defaults: { latencyNearTimeout: { timeoutFraction: 0.5 } },
+          functions: { a: { latencyNearTimeout: { timeoutFraction: 0.7 } } },
+        },
+      }),
+      functions,
+    );
     const latency = alertRules(groups, Alerts.functionLatencyNearTimeout)[0].expr;
     expect(latency).toContain('function=~"a"} > 9');
     expect(latency).toContain('function!~"a"} > 5');

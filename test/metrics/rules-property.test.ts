@@ -21,13 +21,23 @@ const ratio = fc.oneof(
 const severity = fc.constantFrom('info' as const, 'warning' as const, 'critical' as const);
 const orFalse = <T>(arb: fc.Arbitrary<T>) => fc.oneof(arb, fc.constant(false as const));
 
-const overrides: fc.Arbitrary<FunctionAlertOptions> = fc.record({
-  errorRatio: orFalse(fc.record({ threshold: ratio, for: duration, severity }, { requiredKeys: [] })),
-  latencyNearTimeout: orFalse(fc.record({ timeoutFraction: ratio, for: duration }, { requiredKeys: [] })),
-  noReadyReplica: orFalse(fc.record({ for: duration, severity }, { requiredKeys: [] })),
-  deadLetters: orFalse(fc.record({ threshold: fc.integer({ min: -1, max: 50 }), window: duration }, { requiredKeys: [] })),
-  queueLag: orFalse(fc.record({ minMessages: fc.integer({ min: 0, max: 1000 }), window: duration, for: duration }, { requiredKeys: [] })),
-}, { requiredKeys: [] });
+const overrides: fc.Arbitrary<FunctionAlertOptions> = fc.record(
+  {
+    errorRatio: orFalse(fc.record({ threshold: ratio, for: duration, severity }, { requiredKeys: [] })),
+    latencyNearTimeout: orFalse(fc.record({ timeoutFraction: ratio, for: duration }, { requiredKeys: [] })),
+    noReadyReplica: orFalse(fc.record({ for: duration, severity }, { requiredKeys: [] })),
+    deadLetters: orFalse(
+      fc.record({ threshold: fc.integer({ min: -1, max: 50 }), window: duration }, { requiredKeys: [] }),
+    ),
+    queueLag: orFalse(
+      fc.record(
+        { minMessages: fc.integer({ min: 0, max: 1000 }), window: duration, for: duration },
+        { requiredKeys: [] },
+      ),
+    ),
+  },
+  { requiredKeys: [] },
+);
 
 const fnArb = fc.record({
   timeoutSeconds: fc.integer({ min: 1, max: 900 }),
@@ -36,22 +46,34 @@ const fnArb = fc.record({
 });
 
 test('random alert settings: valid rules or a ValidationError', async () => {
-  const samples = fc.sample(fc.record({
-    defaults: fc.option(overrides, { nil: undefined }),
-    byName: fc.option(overrides, { nil: undefined }),
-    functions: fc.array(fnArb, { minLength: 1, maxLength: 6 }),
-  }), { numRuns: 30, seed: 4242 });
+  const samples = fc.sample(
+    fc.record({
+      defaults: fc.option(overrides, { nil: undefined }),
+      byName: fc.option(overrides, { nil: undefined }),
+      functions: fc.array(fnArb, { minLength: 1, maxLength: 6 }),
+    }),
+    { numRuns: 30, seed: 4242 },
+  );
   let valid = 0;
   let rejected = 0;
   for (const sample of samples) {
-    const functions = sample.functions.map((f, i) => ({ name: `fn-${i}`, timeout: Duration.seconds(f.timeoutSeconds), minReplicas: f.minReplicas, alerts: f.alerts }));
+    const functions = sample.functions.map((f, i) => ({
+      name: `fn-${i}`,
+      timeout: Duration.seconds(f.timeoutSeconds),
+      minReplicas: f.minReplicas,
+      alerts: f.alerts,
+    }));
     let rules: string;
     try {
       // What a function construct does with its own `alerts` prop, at construction.
       const scope = new Construct(undefined as unknown as Construct, 'platform');
       functions.forEach((f) => validateFunctionAlerts(scope, `${f.name}.alerts`, f.alerts));
-      const metrics = Metrics.prometheus({ rules: { defaults: sample.defaults, functions: sample.byName ? { 'fn-0': sample.byName } : undefined } });
-      rules = find(synthMetrics(metrics, functions), 'ConfigMap', 'kubefaas-prometheus-rules').data['kubefaas.rules.yml'];
+      const metrics = Metrics.prometheus({
+        rules: { defaults: sample.defaults, functions: sample.byName ? { 'fn-0': sample.byName } : undefined },
+      });
+      rules = find(synthMetrics(metrics, functions), 'ConfigMap', 'kubefaas-prometheus-rules').data[
+        'kubefaas.rules.yml'
+      ];
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       rejected++;
@@ -62,7 +84,8 @@ test('random alert settings: valid rules or a ValidationError', async () => {
     const files = tempFiles({ 'rules.yml': rules });
     try {
       const result = await run('promtool', ['check', 'rules', 'rules.yml'], files.dir);
-      if (result.code !== 0) throw new Error(`promtool rejected rules for ${JSON.stringify(sample)}:\n${result.output}\n${rules}`);
+      if (result.code !== 0)
+        throw new Error(`promtool rejected rules for ${JSON.stringify(sample)}:\n${result.output}\n${rules}`);
     } finally {
       files.cleanup();
     }

@@ -17,7 +17,10 @@ export const SAMPLE_FUNCTIONS: MonitoredFunctionInfo[] = [
 ];
 
 /** Synthesizes only what a metrics setup emits for a platform of `functions`. */
-export function synthMetrics(metrics: Metrics, functions: readonly MonitoredFunctionInfo[] = SAMPLE_FUNCTIONS): K8sObject[] {
+export function synthMetrics(
+  metrics: Metrics,
+  functions: readonly MonitoredFunctionInfo[] = SAMPLE_FUNCTIONS,
+): K8sObject[] {
   const chart = new Chart(Testing.app(), 'platform');
   metrics.bind(chart, { namespace: NAMESPACE, functions: () => functions, commonLabels: COMMON_LABELS });
   return Testing.synth(chart) as K8sObject[];
@@ -25,7 +28,8 @@ export function synthMetrics(metrics: Metrics, functions: readonly MonitoredFunc
 
 export function find(objects: readonly K8sObject[], kind: string, name: string): K8sObject {
   const found = objects.find((o) => o.kind === kind && o.metadata?.name === name);
-  if (!found) throw new Error(`no ${kind} ${name} among ${objects.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}`);
+  if (!found)
+    throw new Error(`no ${kind} ${name} among ${objects.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}`);
   return found;
 }
 

@@ -35,4 +35,3 @@ export function run(file: string, args: readonly string[], opts: RunOptions): Pr
     });
   });
 }
-

@@ -13,11 +13,19 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { run } from './commands';
-import { declarationExports, ENTRY_POINTS, PUBLIC_API_FILE, PublicApi, runtimeExports, typesFile, UPDATE_HINT } from './public-api';
+import {
+  declarationExports,
+  ENTRY_POINTS,
+  PUBLIC_API_FILE,
+  PublicApi,
+  runtimeExports,
+  typesFile,
+  UPDATE_HINT,
+} from './public-api';
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+
 const { BUNDLES } = require('../../scripts/pod-bundles.cjs') as { BUNDLES: Record<string, string> };
 
 const SLOW = 5 * 60_000;
@@ -43,7 +51,11 @@ let packed: PackResult;
 
 /** The version of one of our installed packages, so the test project asks npm for what its cache has. */
 function installedVersion(name: string): string {
-  return (JSON.parse(fs.readFileSync(path.join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  return (
+    JSON.parse(fs.readFileSync(path.join(repoRoot, 'node_modules', name, 'package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version;
 }
 
 function newestMtime(dir: string, skip: (p: string) => boolean): number {
@@ -134,7 +146,7 @@ function writeProject(dir: string, tarball: string): void {
       '',
       'export default function greet(event: FunctionEvent, context: FunctionContext): string {',
       "  context.log.info('greeting', { name: event.params.name });",
-      "  return greeting(event.params.name ?? event.text());",
+      '  return greeting(event.params.name ?? event.text());',
       '}',
       '',
     ].join('\n'),
@@ -157,7 +169,11 @@ function loadManifests(dir: string): KubeObject[] {
 
 /** A code ConfigMap (content-hashed name) by its `kubefaas.dev/code-of` label. */
 function codeConfigMapOf(objects: readonly KubeObject[], codeOf: string): KubeObject {
-  const found = objects.find((o) => o.kind === 'ConfigMap' && (o.metadata as { labels?: Record<string, string> }).labels?.['kubefaas.dev/code-of'] === codeOf);
+  const found = objects.find(
+    (o) =>
+      o.kind === 'ConfigMap' &&
+      (o.metadata as { labels?: Record<string, string> }).labels?.['kubefaas.dev/code-of'] === codeOf,
+  );
   if (!found) throw new Error(`no code ConfigMap of ${codeOf} in the synthesized manifests`);
   return found;
 }
@@ -176,7 +192,9 @@ beforeAll(async () => {
   project = path.join(work, 'my-faas-app');
   await ensureLibraryCompiled();
   // --ignore-scripts: prepack would rebuild lib/ (and the pod bundles other tests are running).
-  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: repoRoot });
+  const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], {
+    cwd: repoRoot,
+  });
   [packed] = JSON.parse(stdout) as PackResult[];
   writeProject(project, path.join(work, packed.filename));
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: project });
@@ -221,47 +239,74 @@ test('the tarball holds the compiled library, its declarations and the pod bundl
   expect(unwanted).toEqual([]);
 });
 
-test('the project type-checks with node16 resolution, which reads the "exports" conditions', async () => {
-  await run(process.execPath, [tsc, '-p', 'tsconfig.json', '--noEmit', '--module', 'node16', '--moduleResolution', 'node16'], {
-    cwd: project,
-  });
-}, SLOW);
+test(
+  'the project type-checks with node16 resolution, which reads the "exports" conditions',
+  async () => {
+    await run(
+      process.execPath,
+      [tsc, '-p', 'tsconfig.json', '--noEmit', '--module', 'node16', '--moduleResolution', 'node16'],
+      {
+        cwd: project,
+      },
+    );
+  },
+  SLOW,
+);
 
-test('the project compiles and synthesizes the function, its bundled code and its routes', async () => {
-  // The project's own settings (node10 resolution, as cdk8s init generates) read "types"; tsc fails on
-  // any type error, so this is also the type check.
-  await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project });
-  const outdir = path.join(work, 'dist');
-  await run(process.execPath, [path.join('out', 'main.js')], { cwd: project, env: { ...process.env, CDK8S_OUTDIR: outdir } });
-  const objects = loadManifests(outdir);
+test(
+  'the project compiles and synthesizes the function, its bundled code and its routes',
+  async () => {
+    // The project's own settings (node10 resolution, as cdk8s init generates) read "types"; tsc fails on
+    // any type error, so this is also the type check.
+    await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: project });
+    const outdir = path.join(work, 'dist');
+    await run(process.execPath, [path.join('out', 'main.js')], {
+      cwd: project,
+      env: { ...process.env, CDK8S_OUTDIR: outdir },
+    });
+    const objects = loadManifests(outdir);
 
-  const deployment = findObject(objects, 'Deployment', 'greet');
-  expect(deployment.metadata.namespace).toBe('shop');
-  findObject(objects, 'Service', 'greet');
-  findObject(objects, 'Deployment', 'kubefaas-router');
+    const deployment = findObject(objects, 'Deployment', 'greet');
+    expect(deployment.metadata.namespace).toBe('shop');
+    findObject(objects, 'Service', 'greet');
+    findObject(objects, 'Deployment', 'kubefaas-router');
 
-  const code = Object.values(codeConfigMapOf(objects, 'greet').data ?? {}).join('\n');
-  expect(code).toContain(MARKER); // greeting.ts was bundled into the handler
-  expect(code).not.toMatch(/require\(["']\.\/greeting["']\)/);
-  const runtime = Object.values(codeConfigMapOf(objects, 'kubefaas-runtime').data ?? {}).join('\n');
-  expect(runtime).toBe(fs.readFileSync(path.join(project, 'node_modules', 'kubefaas', 'lib', 'pod', 'runtime.js'), 'utf8'));
+    const code = Object.values(codeConfigMapOf(objects, 'greet').data ?? {}).join('\n');
+    expect(code).toContain(MARKER); // greeting.ts was bundled into the handler
+    expect(code).not.toMatch(/require\(["']\.\/greeting["']\)/);
+    const runtime = Object.values(codeConfigMapOf(objects, 'kubefaas-runtime').data ?? {}).join('\n');
+    expect(runtime).toBe(
+      fs.readFileSync(path.join(project, 'node_modules', 'kubefaas', 'lib', 'pod', 'runtime.js'), 'utf8'),
+    );
 
-  // The Python runtime comes from the installed package's lib/pod/python-runtime (no src/ there).
-  const pythonRuntime = findObject(objects, 'ConfigMap', 'kubefaas-python-runtime').data ?? {};
-  expect(pythonRuntime['kubefaas_main.py']).toBe(fs.readFileSync(path.join(project, 'node_modules', 'kubefaas', 'lib', 'pod', 'python-runtime', 'kubefaas_main.py'), 'utf8'));
-  expect(fs.existsSync(path.join(project, 'node_modules', 'kubefaas', 'src'))).toBe(false);
-  expect(findObject(objects, 'ConfigMap', 'pyhello-code').data).toEqual({ 'handler.py': 'def main(event, context):\n    return "hi"\n' });
+    // The Python runtime comes from the installed package's lib/pod/python-runtime (no src/ there).
+    const pythonRuntime = findObject(objects, 'ConfigMap', 'kubefaas-python-runtime').data ?? {};
+    expect(pythonRuntime['kubefaas_main.py']).toBe(
+      fs.readFileSync(
+        path.join(project, 'node_modules', 'kubefaas', 'lib', 'pod', 'python-runtime', 'kubefaas_main.py'),
+        'utf8',
+      ),
+    );
+    expect(fs.existsSync(path.join(project, 'node_modules', 'kubefaas', 'src'))).toBe(false);
+    expect(findObject(objects, 'ConfigMap', 'pyhello-code').data).toEqual({
+      'handler.py': 'def main(event, context):\n    return "hi"\n',
+    });
 
-  const routesJson = Object.values(findObject(objects, 'ConfigMap', 'kubefaas-routes').data ?? {})[0];
-  const table = JSON.parse(routesJson) as { functions: Record<string, unknown>; routes: { function: string; path: string; methods: string[] }[] };
-  expect(Object.keys(table.functions).sort()).toEqual(['greet', 'pyhello']);
-  expect(table.routes).toEqual(
-    expect.arrayContaining([
-      expect.objectContaining({ function: 'greet', path: '/greet/:name', methods: ['GET'] }),
-      expect.objectContaining({ function: 'greet', path: '/hi', methods: ['POST'] }),
-    ]),
-  );
-}, SLOW);
+    const routesJson = Object.values(findObject(objects, 'ConfigMap', 'kubefaas-routes').data ?? {})[0];
+    const table = JSON.parse(routesJson) as {
+      functions: Record<string, unknown>;
+      routes: { function: string; path: string; methods: string[] }[];
+    };
+    expect(Object.keys(table.functions).sort()).toEqual(['greet', 'pyhello']);
+    expect(table.routes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ function: 'greet', path: '/greet/:name', methods: ['GET'] }),
+        expect.objectContaining({ function: 'greet', path: '/hi', methods: ['POST'] }),
+      ]),
+    );
+  },
+  SLOW,
+);
 
 test('the kubefaas command runs from the installed package', async () => {
   const { stdout } = await run('npx', ['--no-install', 'kubefaas', '--help'], { cwd: project });
@@ -302,38 +347,45 @@ test('a bundle missing from the installed package is reported, not rebuilt from 
   }
 });
 
-test('the public API of every entry point is the recorded one (values at run time and the .d.ts names)', async () => {
-  const installed = path.join(project, 'node_modules', 'kubefaas');
-  const values = await runtimeExports(project, path.join(repoRoot, 'node_modules'));
-  const api = {} as Record<string, { values: string[]; types: string[] }>;
-  for (const entry of ENTRY_POINTS) {
-    const declared = declarationExports(typesFile(installed, entry));
-    // Every run-time export is declared (a value missing from the .d.ts is unusable from TypeScript).
-    expect({ entry, undeclared: values[entry].filter((v) => !declared.includes(v)) }).toEqual({ entry, undeclared: [] });
-    api[entry] = { values: values[entry], types: declared.filter((d) => !values[entry].includes(d)) };
-  }
-  if (process.env.UPDATE_PUBLIC_API === '1') fs.writeFileSync(PUBLIC_API_FILE, `${JSON.stringify(api, null, 2)}\n`);
-  const recorded = JSON.parse(fs.readFileSync(PUBLIC_API_FILE, 'utf8')) as PublicApi;
-  const changes: string[] = [];
-  for (const entry of ENTRY_POINTS) {
-    for (const kind of ['values', 'types'] as const) {
-      const was = new Set(recorded[entry]?.[kind] ?? []);
-      const now = new Set(api[entry][kind]);
-      for (const name of now) if (!was.has(name)) changes.push(`+ ${entry} ${kind}: ${name}`);
-      for (const name of was) if (!now.has(name)) changes.push(`- ${entry} ${kind}: ${name}`);
+test(
+  'the public API of every entry point is the recorded one (values at run time and the .d.ts names)',
+  async () => {
+    const installed = path.join(project, 'node_modules', 'kubefaas');
+    const values = await runtimeExports(project, path.join(repoRoot, 'node_modules'));
+    const api = {} as Record<string, { values: string[]; types: string[] }>;
+    for (const entry of ENTRY_POINTS) {
+      const declared = declarationExports(typesFile(installed, entry));
+      // Every run-time export is declared (a value missing from the .d.ts is unusable from TypeScript).
+      expect({ entry, undeclared: values[entry].filter((v) => !declared.includes(v)) }).toEqual({
+        entry,
+        undeclared: [],
+      });
+      api[entry] = { values: values[entry], types: declared.filter((d) => !values[entry].includes(d)) };
     }
-  }
-  if (changes.length > 0) throw new Error(`${UPDATE_HINT}\n${changes.join('\n')}`);
-}, SLOW);
+    if (process.env.UPDATE_PUBLIC_API === '1') fs.writeFileSync(PUBLIC_API_FILE, `${JSON.stringify(api, null, 2)}\n`);
+    const recorded = JSON.parse(fs.readFileSync(PUBLIC_API_FILE, 'utf8')) as PublicApi;
+    const changes: string[] = [];
+    for (const entry of ENTRY_POINTS) {
+      for (const kind of ['values', 'types'] as const) {
+        const was = new Set(recorded[entry]?.[kind] ?? []);
+        const now = new Set(api[entry][kind]);
+        for (const name of now) if (!was.has(name)) changes.push(`+ ${entry} ${kind}: ${name}`);
+        for (const name of was) if (!now.has(name)) changes.push(`- ${entry} ${kind}: ${name}`);
+      }
+    }
+    if (changes.length > 0) throw new Error(`${UPDATE_HINT}\n${changes.join('\n')}`);
+  },
+  SLOW,
+);
 
 test('internal modules are not importable; only the documented entry points and package.json are', async () => {
   const script = [
-    "const out = {};",
+    'const out = {};',
     "for (const id of ['kubefaas/lib/constructs/env', 'kubefaas/lib/constructs/env.js', 'kubefaas/lib/src/contract.js', 'kubefaas/lib/pod/runtime.js']) {",
     "  try { require.resolve(id); out[id] = 'resolved'; } catch (e) { out[id] = e.code; }",
-    "}",
+    '}',
     "out.packageJson = require('kubefaas/package.json').name;",
-    "console.log(JSON.stringify(out));",
+    'console.log(JSON.stringify(out));',
   ].join('\n');
   const { stdout } = await run(process.execPath, ['-e', script], { cwd: project });
   expect(JSON.parse(stdout)).toEqual({

@@ -34,24 +34,37 @@ export const UPDATE_HINT =
  */
 export async function runtimeExports(project: string, nodePath: string): Promise<Record<string, string[]>> {
   const script = `console.log(JSON.stringify(Object.fromEntries(${JSON.stringify(ENTRY_POINTS)}.map((e) => [e, Object.keys(require(e)).sort()]))));`;
-  const { stdout } = await run(process.execPath, ['-e', script], { cwd: project, env: { ...process.env, NODE_PATH: nodePath } });
+  const { stdout } = await run(process.execPath, ['-e', script], {
+    cwd: project,
+    env: { ...process.env, NODE_PATH: nodePath },
+  });
   return JSON.parse(stdout) as Record<string, string[]>;
 }
 
 /** Export names of a declaration file, as the TypeScript checker sees the module. */
 export function declarationExports(dtsFile: string): string[] {
-  const program = ts.createProgram([dtsFile], { noEmit: true, skipLibCheck: true, module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10 });
+  const program = ts.createProgram([dtsFile], {
+    noEmit: true,
+    skipLibCheck: true,
+    module: ts.ModuleKind.CommonJS,
+    moduleResolution: ts.ModuleResolutionKind.Node10,
+  });
   const source = program.getSourceFile(dtsFile);
   if (!source) throw new Error(`cannot read ${dtsFile}`);
   const checker = program.getTypeChecker();
   const moduleSymbol = checker.getSymbolAtLocation(source);
   if (!moduleSymbol) throw new Error(`${dtsFile} is not a module`);
-  return checker.getExportsOfModule(moduleSymbol).map((s) => s.getName()).sort();
+  return checker
+    .getExportsOfModule(moduleSymbol)
+    .map((s) => s.getName())
+    .sort();
 }
 
 /** The declaration file an entry point's `types` condition names, in the installed package. */
 export function typesFile(installed: string, entry: (typeof ENTRY_POINTS)[number]): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')) as { exports: Record<string, { types: string }> };
+  const pkg = JSON.parse(fs.readFileSync(path.join(installed, 'package.json'), 'utf8')) as {
+    exports: Record<string, { types: string }>;
+  };
   const key = entry === 'kubefaas' ? '.' : `./${entry.slice('kubefaas/'.length)}`;
   return path.join(installed, pkg.exports[key].types);
 }

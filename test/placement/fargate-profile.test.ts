@@ -32,7 +32,11 @@ describe('ACK FargateProfile', () => {
     expect(object).toEqual({
       apiVersion: 'eks.services.k8s.aws/v1alpha1',
       kind: 'FargateProfile',
-      metadata: { name: 'fns', namespace: 'kubefaas', labels: { 'app.kubernetes.io/part-of': 'kubefaas', 'app.kubernetes.io/managed-by': 'kubefaas' } },
+      metadata: {
+        name: 'fns',
+        namespace: 'kubefaas',
+        labels: { 'app.kubernetes.io/part-of': 'kubefaas', 'app.kubernetes.io/managed-by': 'kubefaas' },
+      },
       spec: {
         name: 'fns',
         clusterName: 'prod',
@@ -51,16 +55,20 @@ describe('ACK FargateProfile', () => {
   });
 
   it('the schema check catches misspelt or missing fields', () => {
-    const object = fargateProfileManifest({ ...definition, selectors: [{ namespace: 'ns' }] }, 'kubefaas') as { spec: Record<string, unknown> };
+    const object = fargateProfileManifest({ ...definition, selectors: [{ namespace: 'ns' }] }, 'kubefaas') as {
+      spec: Record<string, unknown>;
+    };
     expect(checkAckFargateProfile(object)).toEqual([]);
     const { podExecutionRoleARN, ...withoutRole } = object.spec;
-    expect(checkAckFargateProfile({ ...object, spec: { ...withoutRole, podExecutionRoleArn: podExecutionRoleARN } })).toEqual([
-      '.spec.podExecutionRoleARN: required',
-      '.spec.podExecutionRoleArn: unknown field',
-    ]);
-    expect(checkAckFargateProfile({ ...object, spec: { ...object.spec, selectors: [{ namespace: 'ns', labels: { a: 1 } }] } })).toEqual([
-      '.spec.selectors[0].labels.a: expected string, got integer',
-    ]);
+    expect(
+      checkAckFargateProfile({ ...object, spec: { ...withoutRole, podExecutionRoleArn: podExecutionRoleARN } }),
+    ).toEqual(['.spec.podExecutionRoleARN: required', '.spec.podExecutionRoleArn: unknown field']);
+    expect(
+      checkAckFargateProfile({
+        ...object,
+        spec: { ...object.spec, selectors: [{ namespace: 'ns', labels: { a: 1 } }] },
+      }),
+    ).toEqual(['.spec.selectors[0].labels.a: expected string, got integer']);
   });
 
   it('fails synthesis with more than five selectors or none, naming the profile', () => {
@@ -76,7 +84,12 @@ describe('ACK FargateProfile', () => {
 
   it('gives the Pulumi stack the same definition as aws.eks.FargateProfile arguments', () => {
     const chart = Testing.chart();
-    const profile = new FargateProfile(chart, 'profile', { ...definition, tags: { team: 'faas' }, namespace: 'kubefaas', selectors: [{ namespace: 'kubefaas', labels: { a: 'b' } }] });
+    const profile = new FargateProfile(chart, 'profile', {
+      ...definition,
+      tags: { team: 'faas' },
+      namespace: 'kubefaas',
+      selectors: [{ namespace: 'kubefaas', labels: { a: 'b' } }],
+    });
     expect(fargateProfilePulumiArgs(profile.definition)).toEqual({
       clusterName: 'prod',
       fargateProfileName: 'fns',

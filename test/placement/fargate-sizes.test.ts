@@ -66,8 +66,14 @@ describe('Fargate size table', () => {
   });
 
   it('counts the overhead at the boundary', () => {
-    expect(fargateSizeFor({ cpuMillis: 250, memoryMiB: 2048 - FARGATE_OVERHEAD_MIB })).toEqual({ cpuMillis: 250, memoryMiB: 2048 });
-    expect(fargateSizeFor({ cpuMillis: 250, memoryMiB: 2048 - FARGATE_OVERHEAD_MIB + 1 })).toEqual({ cpuMillis: 500, memoryMiB: 3072 });
+    expect(fargateSizeFor({ cpuMillis: 250, memoryMiB: 2048 - FARGATE_OVERHEAD_MIB })).toEqual({
+      cpuMillis: 250,
+      memoryMiB: 2048,
+    });
+    expect(fargateSizeFor({ cpuMillis: 250, memoryMiB: 2048 - FARGATE_OVERHEAD_MIB + 1 })).toEqual({
+      cpuMillis: 500,
+      memoryMiB: 3072,
+    });
   });
 
   it('has no size above 16 vCPU / 120 GB', () => {
@@ -77,7 +83,12 @@ describe('Fargate size table', () => {
 
   it('takes the larger of the biggest init container and the sum of the others', () => {
     const c = (name: string, cpu: string, memory: string) => ({ name, resources: { requests: { cpu, memory } } });
-    expect(podDemand([c('a', '100m', '128Mi'), c('b', '200m', '64Mi')], [c('init', '250m', '100Mi'), c('init2', '50m', '150Mi')])).toEqual({
+    expect(
+      podDemand(
+        [c('a', '100m', '128Mi'), c('b', '200m', '64Mi')],
+        [c('init', '250m', '100Mi'), c('init2', '50m', '150Mi')],
+      ),
+    ).toEqual({
       cpuMillis: 300,
       memoryMiB: 192,
     });
@@ -87,7 +98,10 @@ describe('Fargate size table', () => {
   // The property: for any demand, the size chosen fits it, and no valid size that fits is smaller
   // in vCPU, nor equal in vCPU and smaller in memory, nor cheaper in both dimensions.
   it('always chooses the smallest valid size that fits (property)', () => {
-    const demand = fc.record({ cpuMillis: fc.integer({ min: 0, max: 17000 }), memoryMiB: fc.integer({ min: 0, max: 125 * 1024 }) });
+    const demand = fc.record({
+      cpuMillis: fc.integer({ min: 0, max: 17000 }),
+      memoryMiB: fc.integer({ min: 0, max: 125 * 1024 }),
+    });
     fc.assert(
       fc.property(demand, (d) => {
         const chosen = fargateSizeFor(d);
@@ -96,11 +110,16 @@ describe('Fargate size table', () => {
         if (!fargateSizeFits(chosen, d)) return false;
         // lexicographic minimum (vCPU first, then memory) ...
         const lexicographicallySmallest = fitting.every(
-          (s) => s.cpuMillis > chosen.cpuMillis || (s.cpuMillis === chosen.cpuMillis && s.memoryMiB >= chosen.memoryMiB),
+          (s) =>
+            s.cpuMillis > chosen.cpuMillis || (s.cpuMillis === chosen.cpuMillis && s.memoryMiB >= chosen.memoryMiB),
         );
         // ... and nothing that fits is at most as large in both dimensions (so it is also the cheapest)
         const noSmallerInBoth = !fitting.some(
-          (s) => s !== chosen && s.cpuMillis <= chosen.cpuMillis && s.memoryMiB <= chosen.memoryMiB && (s.cpuMillis < chosen.cpuMillis || s.memoryMiB < chosen.memoryMiB),
+          (s) =>
+            s !== chosen &&
+            s.cpuMillis <= chosen.cpuMillis &&
+            s.memoryMiB <= chosen.memoryMiB &&
+            (s.cpuMillis < chosen.cpuMillis || s.memoryMiB < chosen.memoryMiB),
         );
         return lexicographicallySmallest && noSmallerInBoth;
       }),
@@ -111,7 +130,9 @@ describe('Fargate size table', () => {
   it('agrees with quantities given as strings (property)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 16000 }), fc.integer({ min: 1, max: 100 * 1024 }), (millis, mib) => {
-        const fromStrings = fargateSizeFor(podDemand([{ name: 'c', resources: { requests: { cpu: `${millis}m`, memory: `${mib}Mi` } } }]));
+        const fromStrings = fargateSizeFor(
+          podDemand([{ name: 'c', resources: { requests: { cpu: `${millis}m`, memory: `${mib}Mi` } } }]),
+        );
         return JSON.stringify(fromStrings) === JSON.stringify(fargateSizeFor({ cpuMillis: millis, memoryMiB: mib }));
       }),
       { numRuns: 500 },

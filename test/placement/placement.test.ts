@@ -3,7 +3,8 @@ import { persistentStorageProblems } from '../../constructs/placement/persistent
 import { functionPod, target, withContainer } from './fixtures';
 
 const SCHEDULING_FIELDS = ['nodeSelector', 'tolerations', 'affinity'] as const;
-const schedulingOf = (spec: Record<string, unknown>) => Object.fromEntries(SCHEDULING_FIELDS.filter((f) => spec[f] !== undefined).map((f) => [f, spec[f]]));
+const schedulingOf = (spec: Record<string, unknown>) =>
+  Object.fromEntries(SCHEDULING_FIELDS.filter((f) => spec[f] !== undefined).map((f) => [f, spec[f]]));
 
 describe('scheduling fields per placement', () => {
   it('regular nodes: none', () => {
@@ -13,13 +14,19 @@ describe('scheduling fields per placement', () => {
   it('AWS Fargate: none (a profile selects pods by namespace and labels)', () => {
     const placed = Placement.awsFargate().applyTo(functionPod()).template;
     expect(schedulingOf(placed.spec)).toEqual({});
-    expect(placed.metadata?.labels).toMatchObject({ 'kubefaas.dev/compute': 'fargate', 'kubefaas.dev/function': 'hello' });
+    expect(placed.metadata?.labels).toMatchObject({
+      'kubefaas.dev/compute': 'fargate',
+      'kubefaas.dev/function': 'hello',
+    });
   });
 
   it('AKS virtual node add-on (v1): the documented node selector and tolerations', () => {
     expect(schedulingOf(Placement.azureVirtualNode({ version: 'v1' }).applyTo(functionPod()).template.spec)).toEqual({
       nodeSelector: { 'kubernetes.io/role': 'agent', 'beta.kubernetes.io/os': 'linux', type: 'virtual-kubelet' },
-      tolerations: [{ key: 'virtual-kubelet.io/provider', operator: 'Exists' }, { key: 'azure.com/aci', effect: 'NoSchedule' }],
+      tolerations: [
+        { key: 'virtual-kubelet.io/provider', operator: 'Exists' },
+        { key: 'azure.com/aci', effect: 'NoSchedule' },
+      ],
     });
   });
 
@@ -28,23 +35,32 @@ describe('scheduling fields per placement', () => {
       nodeSelector: { virtualization: 'virtualnode2', 'kubernetes.io/os': 'linux' },
       tolerations: [{ key: 'virtual-kubelet.io/provider', operator: 'Exists', effect: 'NoSchedule' }],
     };
-    expect(schedulingOf(Placement.azureVirtualNode({ version: 'v2' }).applyTo(functionPod()).template.spec)).toEqual(expected);
+    expect(schedulingOf(Placement.azureVirtualNode({ version: 'v2' }).applyTo(functionPod()).template.spec)).toEqual(
+      expected,
+    );
     expect(schedulingOf(Placement.azureVirtualNode().applyTo(functionPod()).template.spec)).toEqual(expected);
   });
 
   it.each([
     ['v1', 'type', 'virtual-kubelet'],
     ['v2', 'virtualization', 'virtualnode2'],
-  ] as const)('burst on AKS %s: tolerations plus a preference for nodes that are not virtual, no node selector', (version, key, value) => {
-    const placement = Placement.burst(Placement.azureVirtualNode({ version }));
-    const spec = placement.applyTo(functionPod()).template.spec;
-    expect(spec.nodeSelector).toBeUndefined();
-    expect(spec.tolerations).toEqual(Placement.azureVirtualNode({ version }).scheduling().tolerations);
-    expect(spec.affinity).toEqual({
-      nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, preference: { matchExpressions: [{ key, operator: 'NotIn', values: [value] }] } }] },
-    });
-    expect(placement.description).toBe(`AKS virtual nodes ${version} (burst)`);
-  });
+  ] as const)(
+    'burst on AKS %s: tolerations plus a preference for nodes that are not virtual, no node selector',
+    (version, key, value) => {
+      const placement = Placement.burst(Placement.azureVirtualNode({ version }));
+      const spec = placement.applyTo(functionPod()).template.spec;
+      expect(spec.nodeSelector).toBeUndefined();
+      expect(spec.tolerations).toEqual(Placement.azureVirtualNode({ version }).scheduling().tolerations);
+      expect(spec.affinity).toEqual({
+        nodeAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            { weight: 100, preference: { matchExpressions: [{ key, operator: 'NotIn', values: [value] }] } },
+          ],
+        },
+      });
+      expect(placement.description).toBe(`AKS virtual nodes ${version} (burst)`);
+    },
+  );
 
   it('replaces the fields of an earlier placement instead of merging them', () => {
     const onAci = Placement.azureVirtualNode({ version: 'v1' }).applyTo(functionPod()).template;
@@ -52,7 +68,9 @@ describe('scheduling fields per placement', () => {
   });
 
   it('refuses to burst to Fargate, and says what to do instead', () => {
-    expect(() => Placement.burst(Placement.awsFargate())).toThrow(/Fargate cannot take overflow.*Placement\.awsFargate\(\).*burst/s);
+    expect(() => Placement.burst(Placement.awsFargate())).toThrow(
+      /Fargate cannot take overflow.*Placement\.awsFargate\(\).*burst/s,
+    );
     expect(() => Placement.burst(Placement.regularNodes())).toThrow(/virtual-node placement/);
   });
 
@@ -70,7 +88,10 @@ describe('Fargate right-sizing', () => {
     const placed = Placement.awsFargate().applyTo(functionPod());
     expect(placed.fargateSize).toEqual({ cpuMillis: 250, memoryMiB: 512 });
     expect(placed.template.metadata?.annotations?.[FARGATE_SIZE_ANNOTATION]).toBe('0.25vCPU 0.5GB');
-    expect(placed.template.spec.containers[0].resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '250m', memory: '256Mi' } });
+    expect(placed.template.spec.containers[0].resources).toEqual({
+      requests: { cpu: '250m', memory: '256Mi' },
+      limits: { cpu: '250m', memory: '256Mi' },
+    });
   });
 
   it("reports the guide's 1 vCPU / 8 GB request as a 2 vCPU / 9 GB pod", () => {
@@ -91,14 +112,28 @@ describe('Fargate right-sizing', () => {
 
   it('splits nothing away from sidecars: only the first container grows', () => {
     const base = functionPod();
-    const pod = { ...base, spec: { ...base.spec, containers: [...base.spec.containers, { name: 'sidecar', resources: { requests: { cpu: '50m', memory: '64Mi' } } }] } };
+    const pod = {
+      ...base,
+      spec: {
+        ...base.spec,
+        containers: [
+          ...base.spec.containers,
+          { name: 'sidecar', resources: { requests: { cpu: '50m', memory: '64Mi' } } },
+        ],
+      },
+    };
     const placed = Placement.awsFargate().applyTo(pod);
-    expect(placed.template.spec.containers[1].resources).toEqual({ requests: { cpu: '50m', memory: '64Mi' }, limits: { cpu: '50m', memory: '64Mi' } });
+    expect(placed.template.spec.containers[1].resources).toEqual({
+      requests: { cpu: '50m', memory: '64Mi' },
+      limits: { cpu: '50m', memory: '64Mi' },
+    });
     expect(placed.template.spec.containers[0].resources?.requests).toEqual({ cpu: '200m', memory: '192Mi' });
   });
 
   it('with rightSize off, leaves resources alone and still reports the size', () => {
-    const pod = withContainer({ resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '128Mi' } } });
+    const pod = withContainer({
+      resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '128Mi' } },
+    });
     const placement = Placement.awsFargate({ rightSize: false });
     const placed = placement.applyTo(pod);
     expect(placed.template.spec.containers[0].resources).toEqual(pod.spec.containers[0].resources);
@@ -118,15 +153,28 @@ describe('Fargate right-sizing', () => {
 });
 
 describe('Fargate placement options', () => {
-  const profile = { name: 'fns', clusterName: 'prod', podExecutionRoleArn: 'arn:aws:iam::123456789012:role/eks-fargate-pods', subnets: ['subnet-0abc1234'] };
+  const profile = {
+    name: 'fns',
+    clusterName: 'prod',
+    podExecutionRoleArn: 'arn:aws:iam::123456789012:role/eks-fargate-pods',
+    subnets: ['subnet-0abc1234'],
+  };
 
   it('labels pods with the profile name so that profile wins when several match', () => {
-    expect(Placement.awsFargate({ profile }).podLabels()).toEqual({ 'kubefaas.dev/compute': 'fargate', [FARGATE_PROFILE_LABEL]: 'fns' });
-    expect(Placement.awsFargate({ profileName: 'shared', selectorLabels: {} }).podLabels()).toEqual({ [FARGATE_PROFILE_LABEL]: 'shared' });
+    expect(Placement.awsFargate({ profile }).podLabels()).toEqual({
+      'kubefaas.dev/compute': 'fargate',
+      [FARGATE_PROFILE_LABEL]: 'fns',
+    });
+    expect(Placement.awsFargate({ profileName: 'shared', selectorLabels: {} }).podLabels()).toEqual({
+      [FARGATE_PROFILE_LABEL]: 'shared',
+    });
   });
 
   it('derives the profile selector from the namespace and selector labels', () => {
-    expect(Placement.awsFargate({ profile, selectorLabels: { tier: 'burst' } }).fargateProfile('fns-ns')).toEqual({ ...profile, selectors: [{ namespace: 'fns-ns', labels: { tier: 'burst' } }] });
+    expect(Placement.awsFargate({ profile, selectorLabels: { tier: 'burst' } }).fargateProfile('fns-ns')).toEqual({
+      ...profile,
+      selectors: [{ namespace: 'fns-ns', labels: { tier: 'burst' } }],
+    });
     expect(Placement.awsFargate({ profile, selectorLabels: {} }).fargateSelector('ns')).toEqual({ namespace: 'ns' });
     expect(Placement.awsFargate().fargateProfile('ns')).toBeUndefined();
     expect(Placement.regularNodes().fargateSelector('ns')).toBeUndefined();
@@ -134,7 +182,9 @@ describe('Fargate placement options', () => {
 
   it('refuses bad options when the placement is created', () => {
     expect(() => Placement.awsFargate({ profile, profileName: 'other' })).toThrow(/either profile .* or profileName/);
-    expect(() => Placement.awsFargate({ profile: { ...profile, podExecutionRoleArn: 'role' } })).toThrow(/not an IAM role ARN/);
+    expect(() => Placement.awsFargate({ profile: { ...profile, podExecutionRoleArn: 'role' } })).toThrow(
+      /not an IAM role ARN/,
+    );
     expect(() => Placement.awsFargate({ profile: { ...profile, subnets: [] } })).toThrow(/at least one private subnet/);
     expect(() => Placement.awsFargate({ profile: { ...profile, name: 'Fns_1' } })).toThrow(/DNS-1123/);
     expect(() => Placement.awsFargate({ selectorLabels: { 'tier*': 'x' } })).toThrow(/not a valid Kubernetes label/);
@@ -145,12 +195,22 @@ describe('Fargate placement options', () => {
 describe('persistent storage (the queue)', () => {
   it('is refused on Fargate and AKS v1, allowed on regular nodes, and on v2 only with Azure Files', () => {
     expect(persistentStorageProblems(Placement.regularNodes(), 'platform component "queue"', 'gp3')).toEqual([]);
-    expect(persistentStorageProblems(Placement.awsFargate(), 'platform component "queue"').map((f) => f.rule)).toEqual(['fargate/persistent-storage']);
-    expect(persistentStorageProblems(Placement.azureVirtualNode({ version: 'v1' }), 'platform component "queue"', 'azurefile').map((f) => f.rule)).toEqual([
-      'aci-v1/persistent-storage',
+    expect(persistentStorageProblems(Placement.awsFargate(), 'platform component "queue"').map((f) => f.rule)).toEqual([
+      'fargate/persistent-storage',
     ]);
-    expect(persistentStorageProblems(Placement.azureVirtualNode({ version: 'v2' }), 'q', 'managed-csi')[0].message).toMatch(/q: .*Azure Files/);
+    expect(
+      persistentStorageProblems(
+        Placement.azureVirtualNode({ version: 'v1' }),
+        'platform component "queue"',
+        'azurefile',
+      ).map((f) => f.rule),
+    ).toEqual(['aci-v1/persistent-storage']);
+    expect(
+      persistentStorageProblems(Placement.azureVirtualNode({ version: 'v2' }), 'q', 'managed-csi')[0].message,
+    ).toMatch(/q: .*Azure Files/);
     expect(persistentStorageProblems(Placement.azureVirtualNode({ version: 'v2' }), 'q', 'azurefile-csi')).toEqual([]);
-    expect(persistentStorageProblems(Placement.burst(Placement.azureVirtualNode({ version: 'v1' })), 'q', 'managed-csi')).toHaveLength(1);
+    expect(
+      persistentStorageProblems(Placement.burst(Placement.azureVirtualNode({ version: 'v1' })), 'q', 'managed-csi'),
+    ).toHaveLength(1);
   });
 });

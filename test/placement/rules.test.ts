@@ -15,19 +15,29 @@ interface RuleCase {
   readonly passing: PlacementTarget;
 }
 
-const big = (cpu: string, memory: string) => withContainer({ resources: { requests: { cpu, memory }, limits: { cpu, memory } } });
+const big = (cpu: string, memory: string) =>
+  withContainer({ resources: { requests: { cpu, memory }, limits: { cpu, memory } } });
 const selector = [{ namespace: 'kubefaas', labels: { 'kubefaas.dev/compute': 'fargate' } }];
 const fargateLabels = (t: PlacementTarget) => ({
   ...t,
-  template: { ...t.template, metadata: { labels: { ...(t.template.metadata?.labels ?? {}), 'kubefaas.dev/compute': 'fargate' } } },
+  template: {
+    ...t.template,
+    metadata: { labels: { ...(t.template.metadata?.labels ?? {}), 'kubefaas.dev/compute': 'fargate' } },
+  },
 });
 
 /** A failing and a passing case for every rule id. */
 const CASES: Record<string, RuleCase> = {
   'fargate/size': { failing: target(big('16', '120Gi')), passing: target(big('16', '119Gi')) },
   'fargate/requests-equal-limits': {
-    failing: target(withContainer({ resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } })),
-    passing: target(withContainer({ resources: { requests: { cpu: '0.1', memory: '128Mi' }, limits: { cpu: '100m', memory: '128Mi' } } })),
+    failing: target(
+      withContainer({ resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } } }),
+    ),
+    passing: target(
+      withContainer({
+        resources: { requests: { cpu: '0.1', memory: '128Mi' }, limits: { cpu: '100m', memory: '128Mi' } },
+      }),
+    ),
   },
   'fargate/privileged': {
     failing: target(withContainer({ securityContext: { privileged: true } })),
@@ -37,26 +47,51 @@ const CASES: Record<string, RuleCase> = {
     failing: target(withContainer({ securityContext: { capabilities: { add: ['NET_BIND_SERVICE'], drop: ['ALL'] } } })),
     passing: target(),
   },
-  'fargate/host-network': { failing: target(functionPod({ hostNetwork: true })), passing: target(functionPod({ hostNetwork: false })) },
+  'fargate/host-network': {
+    failing: target(functionPod({ hostNetwork: true })),
+    passing: target(functionPod({ hostNetwork: false })),
+  },
   'fargate/host-port': {
     failing: target(withContainer({ ports: [{ containerPort: 8080, hostPort: 8080 }] })),
     passing: target(withContainer({ ports: [{ containerPort: 8080 }] })),
   },
-  'fargate/daemonset': { failing: target(functionPod(), { workloadKind: 'DaemonSet' }), passing: target(functionPod(), { workloadKind: 'Deployment' }) },
+  'fargate/daemonset': {
+    failing: target(functionPod(), { workloadKind: 'DaemonSet' }),
+    passing: target(functionPod(), { workloadKind: 'Deployment' }),
+  },
   'fargate/volume-types': {
     failing: target(functionPod({ volumes: [{ name: 'host', hostPath: { path: '/var/log' } }] })),
-    passing: target(functionPod({ volumes: [{ name: 'efs', persistentVolumeClaim: { claimName: 'efs-static' } }, { name: 'tmp', emptyDir: {} }] })),
+    passing: target(
+      functionPod({
+        volumes: [
+          { name: 'efs', persistentVolumeClaim: { claimName: 'efs-static' } },
+          { name: 'tmp', emptyDir: {} },
+        ],
+      }),
+    ),
   },
-  'fargate/persistent-storage': { failing: target(functionPod(), { persistentStorage: { storageClassName: 'gp3' } }), passing: target() },
+  'fargate/persistent-storage': {
+    failing: target(functionPod(), { persistentStorage: { storageClassName: 'gp3' } }),
+    passing: target(),
+  },
   'fargate/topology-spread': {
-    failing: target(functionPod({ topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' }] })),
+    failing: target(
+      functionPod({
+        topologySpreadConstraints: [
+          { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' },
+        ],
+      }),
+    ),
     passing: target(functionPod({ topologySpreadConstraints: [] })),
   },
   'fargate/profile-match': {
     failing: target(functionPod(), { fargateSelectors: selector }),
     passing: fargateLabels(target(functionPod(), { fargateSelectors: selector })),
   },
-  'fargate/network-policy': { failing: target(functionPod(), { networkPolicy: true }), passing: target(functionPod(), { networkPolicy: false }) },
+  'fargate/network-policy': {
+    failing: target(functionPod(), { networkPolicy: true }),
+    passing: target(functionPod(), { networkPolicy: false }),
+  },
   'aci-v1/init-containers': {
     failing: target(functionPod({ initContainers: [{ name: 'migrate' }] })),
     passing: target(functionPod({ initContainers: [] })),
@@ -72,11 +107,24 @@ const CASES: Record<string, RuleCase> = {
   'aci-v1/daemonset': { failing: target(functionPod(), { workloadKind: 'DaemonSet' }), passing: target() },
   'aci-v1/volume-types': {
     failing: target(functionPod({ volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }] })),
-    passing: target(functionPod({ volumes: [{ name: 'share', azureFile: { secretName: 's', shareName: 'x' } }, { name: 'tmp', emptyDir: {} }] })),
+    passing: target(
+      functionPod({
+        volumes: [
+          { name: 'share', azureFile: { secretName: 's', shareName: 'x' } },
+          { name: 'tmp', emptyDir: {} },
+        ],
+      }),
+    ),
   },
-  'aci-v1/persistent-storage': { failing: target(functionPod(), { persistentStorage: { storageClassName: 'azurefile' } }), passing: target() },
+  'aci-v1/persistent-storage': {
+    failing: target(functionPod(), { persistentStorage: { storageClassName: 'azurefile' } }),
+    passing: target(),
+  },
   'aci-v1/network-policy': { failing: target(functionPod(), { networkPolicy: true }), passing: target() },
-  'aci-v2/daemonset': { failing: target(functionPod(), { workloadKind: 'DaemonSet' }), passing: target(functionPod(), { workloadKind: 'StatefulSet' }) },
+  'aci-v2/daemonset': {
+    failing: target(functionPod(), { workloadKind: 'DaemonSet' }),
+    passing: target(functionPod(), { workloadKind: 'StatefulSet' }),
+  },
   'aci-v2/volume-types': {
     failing: target(functionPod({ volumes: [{ name: 'host', hostPath: { path: '/' } }] })),
     passing: target(functionPod({ volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'files' } }] })),
@@ -125,11 +173,15 @@ describe('placement rules', () => {
       const labelled = placement.applyTo(functionPod()).template;
       expect(placement.check(target(labelled))).toEqual([]);
     }
-    expect(Placement.regularNodes().check(target(functionPod(), { networkPolicy: true, workloadKind: 'DaemonSet' }))).toEqual([]);
+    expect(
+      Placement.regularNodes().check(target(functionPod(), { networkPolicy: true, workloadKind: 'DaemonSet' })),
+    ).toEqual([]);
   });
 
   it('applies the virtual node rules to burst placements too (pods may land there)', () => {
     const burst = Placement.burst(Placement.azureVirtualNode({ version: 'v1' }));
-    expect(burst.check(target(functionPod({ initContainers: [{ name: 'x' }] }))).map((f) => f.rule)).toEqual(['aci-v1/init-containers']);
+    expect(burst.check(target(functionPod({ initContainers: [{ name: 'x' }] }))).map((f) => f.rule)).toEqual([
+      'aci-v1/init-containers',
+    ]);
   });
 });

@@ -30,10 +30,17 @@ const PLACEMENTS: readonly [string, () => Placement][] = [
 
 const SCHEDULING_FIELDS = ['nodeSelector', 'tolerations', 'affinity'];
 const schedulingOf = (deployment: K8sObject) =>
-  Object.fromEntries(SCHEDULING_FIELDS.filter((f) => deployment.spec.template.spec[f] !== undefined).map((f) => [f, deployment.spec.template.spec[f]]));
+  Object.fromEntries(
+    SCHEDULING_FIELDS.filter((f) => deployment.spec.template.spec[f] !== undefined).map((f) => [
+      f,
+      deployment.spec.template.spec[f],
+    ]),
+  );
 
 const validate = (objects: K8sObject[]) =>
-  expectValidManifests(objects, { schemaCheckers: { 'eks.services.k8s.aws/v1alpha1/FargateProfile': checkAckFargateProfile } });
+  expectValidManifests(objects, {
+    schemaCheckers: { 'eks.services.k8s.aws/v1alpha1/FargateProfile': checkAckFargateProfile },
+  });
 
 function platformWith(props: PlatformProps): Platform {
   const platform = new Platform(Testing.app(), 'platform', props);
@@ -61,7 +68,10 @@ describe.each(PLACEMENTS)('functions placed on %s', (_name, make) => {
 
 describe('AWS Fargate', () => {
   it('synthesizes the ACK FargateProfile whose selectors match the function pods, and the pods are right-sized', async () => {
-    const platform = platformWith({ namespace: 'fns-prod', functionDefaults: { placement: Placement.awsFargate({ profile }) } });
+    const platform = platformWith({
+      namespace: 'fns-prod',
+      functionDefaults: { placement: Placement.awsFargate({ profile }) },
+    });
     new NodeFunction(platform, 'big', { code: INLINE, cpu: Cpu.millis(1000), memory: Size.gibibytes(8) });
     const objects = synth(platform);
 
@@ -71,16 +81,27 @@ describe('AWS Fargate', () => {
     expect(ack.spec.selectors).toHaveLength(1);
     for (const name of ['hello', 'big']) {
       const template = find(objects, 'Deployment', name).spec.template;
-      expect(ack.spec.selectors.some((s: { namespace: string }) => fargateSelectorMatches(s, 'fns-prod', template.metadata.labels))).toBe(true);
+      expect(
+        ack.spec.selectors.some((s: { namespace: string }) =>
+          fargateSelectorMatches(s, 'fns-prod', template.metadata.labels),
+        ),
+      ).toBe(true);
     }
     // pods that are not placed on Fargate are not selected
     const routerLabels = find(objects, 'Deployment', 'kubefaas-router').spec.template.metadata.labels;
-    expect(ack.spec.selectors.some((s: { namespace: string }) => fargateSelectorMatches(s, 'fns-prod', routerLabels))).toBe(false);
+    expect(
+      ack.spec.selectors.some((s: { namespace: string }) => fargateSelectorMatches(s, 'fns-prod', routerLabels)),
+    ).toBe(false);
 
     const hello = find(objects, 'Deployment', 'hello').spec.template;
     expect(hello.metadata.annotations[FARGATE_SIZE_ANNOTATION]).toBe('0.25vCPU 0.5GB');
-    expect(hello.spec.containers[0].resources).toEqual({ requests: { cpu: '250m', memory: '256Mi' }, limits: { cpu: '250m', memory: '256Mi' } });
-    expect(find(objects, 'Deployment', 'big').spec.template.metadata.annotations[FARGATE_SIZE_ANNOTATION]).toBe('2vCPU 9GB');
+    expect(hello.spec.containers[0].resources).toEqual({
+      requests: { cpu: '250m', memory: '256Mi' },
+      limits: { cpu: '250m', memory: '256Mi' },
+    });
+    expect(find(objects, 'Deployment', 'big').spec.template.metadata.annotations[FARGATE_SIZE_ANNOTATION]).toBe(
+      '2vCPU 9GB',
+    );
 
     // the same definition, as plain data, for the Pulumi stack
     expect(platform.fargateProfiles).toHaveLength(1);
@@ -100,7 +121,13 @@ describe('AWS Fargate', () => {
 
   it('refuses two placements that define the same profile differently', () => {
     const platform = platformWith({ functionDefaults: { placement: Placement.awsFargate({ profile }) } });
-    const error = errorOf(() => new NodeFunction(platform, 'other', { code: INLINE, placement: Placement.awsFargate({ profile: { ...profile, clusterName: 'staging' } }) }));
+    const error = errorOf(
+      () =>
+        new NodeFunction(platform, 'other', {
+          code: INLINE,
+          placement: Placement.awsFargate({ profile: { ...profile, clusterName: 'staging' } }),
+        }),
+    );
     expect(error.message).toMatch(/Fargate profile "fns" is defined twice with different settings/);
   });
 });
@@ -116,13 +143,17 @@ describe('placement per function and per component', () => {
 
   it('places the router independently of the functions', async () => {
     const objects = synth(platformWith({ router: { placement: Placement.azureVirtualNode({ version: 'v2' }) } }));
-    expect(schedulingOf(find(objects, 'Deployment', 'kubefaas-router'))).toEqual(Placement.azureVirtualNode({ version: 'v2' }).scheduling());
+    expect(schedulingOf(find(objects, 'Deployment', 'kubefaas-router'))).toEqual(
+      Placement.azureVirtualNode({ version: 'v2' }).scheduling(),
+    );
     expect(schedulingOf(find(objects, 'Deployment', 'hello'))).toEqual({});
     await validate(objects);
   });
 
   it("warns, without failing, that a function's NetworkPolicy does not apply on ACI v1", () => {
-    synth(platformWith({ functionDefaults: { placement: Placement.burst(Placement.azureVirtualNode({ version: 'v1' })) } }));
+    synth(
+      platformWith({ functionDefaults: { placement: Placement.burst(Placement.azureVirtualNode({ version: 'v1' })) } }),
+    );
     const warnings = placementWarnings();
     expect(warnings.map((w) => w.rule)).toEqual(['aci-v1/network-policy']);
     expect(warnings[0].path).toMatch(/platform\/hello/);
@@ -140,13 +171,17 @@ describe('the queue (persistent storage)', () => {
       [Placement.azureVirtualNode({ version: 'v2' }), 'aci-v2/persistent-storage'],
     ] as const) {
       const platform = platformWith({ queue: Queue.nats(), queuePlacement: placement });
-      expect(errorOf(() => synth(platform)).message).toMatch(new RegExp(`platform component "queue": it claims persistent storage.*rule ${rule}`, 's'));
+      expect(errorOf(() => synth(platform)).message).toMatch(
+        new RegExp(`platform component "queue": it claims persistent storage.*rule ${rule}`, 's'),
+      );
     }
   });
 
   it('runs on AKS virtual nodes v2 with an Azure Files storage class, with the documented scheduling fields', async () => {
     const placement = Placement.azureVirtualNode({ version: 'v2' });
-    const objects = synth(platformWith({ queue: Queue.nats({ storageClass: 'azurefile-csi' }), queuePlacement: placement }));
+    const objects = synth(
+      platformWith({ queue: Queue.nats({ storageClass: 'azurefile-csi' }), queuePlacement: placement }),
+    );
     expect(schedulingOf(queueSet(objects) as K8sObject)).toEqual(placement.scheduling());
     expect(schedulingOf(find(objects, 'Deployment', 'hello'))).toEqual({});
     await validate(objects);
@@ -161,20 +196,29 @@ describe('the bundled Prometheus (placed independently of the functions)', () =>
   const prometheusSet = (objects: K8sObject[]) => find(objects, 'StatefulSet', 'kubefaas-prometheus');
 
   it('keeps its persistent volume off providers that cannot mount it', () => {
-    const platform = platformWith({ metrics: Metrics.prometheus(), metricsPlacement: Placement.azureVirtualNode({ version: 'v1' }) });
-    expect(errorOf(() => synth(platform)).message).toMatch(/platform component "kubefaas-prometheus": it claims persistent storage.*rule aci-v1\/persistent-storage/s);
+    const platform = platformWith({
+      metrics: Metrics.prometheus(),
+      metricsPlacement: Placement.azureVirtualNode({ version: 'v1' }),
+    });
+    expect(errorOf(() => synth(platform)).message).toMatch(
+      /platform component "kubefaas-prometheus": it claims persistent storage.*rule aci-v1\/persistent-storage/s,
+    );
   });
 
   it('runs ephemeral on AKS virtual nodes v2 with exactly the provider fields, functions untouched', async () => {
     const placement = Placement.azureVirtualNode({ version: 'v2' });
-    const objects = synth(platformWith({ metrics: Metrics.prometheus({ ephemeral: true }), metricsPlacement: placement }));
+    const objects = synth(
+      platformWith({ metrics: Metrics.prometheus({ ephemeral: true }), metricsPlacement: placement }),
+    );
     expect(schedulingOf(prometheusSet(objects))).toEqual(placement.scheduling());
     expect(schedulingOf(find(objects, 'Deployment', 'hello'))).toEqual({});
     await validate(objects);
   });
 
   it('is refused for a metrics mode that runs no pods', () => {
-    expect(errorOf(() => platformWith({ metrics: Metrics.none(), metricsPlacement: Placement.awsFargate() })).message).toMatch(/metricsPlacement: this metrics mode runs no pods/);
+    expect(
+      errorOf(() => platformWith({ metrics: Metrics.none(), metricsPlacement: Placement.awsFargate() })).message,
+    ).toMatch(/metricsPlacement: this metrics mode runs no pods/);
   });
 });
 

@@ -27,15 +27,25 @@ describe('synth warnings', () => {
   it('turns placement errors into synth failures and warnings into printed notes that do not fail', () => {
     const warnOnly = Testing.chart();
     const fn = new Construct(warnOnly, 'hello');
-    addPlacementValidation(fn, () => Placement.azureVirtualNode({ version: 'v1' }), () => target(functionPod(), { networkPolicy: true }));
+    addPlacementValidation(
+      fn,
+      () => Placement.azureVirtualNode({ version: 'v1' }),
+      () => target(functionPod(), { networkPolicy: true }),
+    );
     expect(() => Testing.synth(warnOnly)).not.toThrow();
     expect(placementWarnings().map((w) => w.rule)).toEqual(['aci-v1/network-policy']);
     expect(placementWarnings()[0].message).toMatch(/function "hello": its NetworkPolicy will not apply/);
 
     const failing = Testing.chart();
     const other = new Construct(failing, 'hello');
-    addPlacementValidation(other, () => Placement.azureVirtualNode({ version: 'v1' }), () => target(functionPod({ initContainers: [{ name: 'setup' }] })));
-    expect(() => Testing.synth(failing)).toThrow(/hello.*function "hello": init container "setup" is not supported.*rule aci-v1\/init-containers/s);
+    addPlacementValidation(
+      other,
+      () => Placement.azureVirtualNode({ version: 'v1' }),
+      () => target(functionPod({ initContainers: [{ name: 'setup' }] })),
+    );
+    expect(() => Testing.synth(failing)).toThrow(
+      /hello.*function "hello": init container "setup" is not supported.*rule aci-v1\/init-containers/s,
+    );
   });
 });
 

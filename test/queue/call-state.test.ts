@@ -6,11 +6,18 @@ const config = testConfig('callstate');
 const nats = useNatsServer({ resources: config });
 
 const state = (callId: string, extra: Partial<CallState> = {}): CallState => ({
-  callId, function: 'fn', state: 'queued', queuedAt: '2024-01-01T00:00:00.000Z', updatedAt: '2024-01-01T00:00:00.000Z', attempts: 0, ...extra,
+  callId,
+  function: 'fn',
+  state: 'queued',
+  queuedAt: '2024-01-01T00:00:00.000Z',
+  updatedAt: '2024-01-01T00:00:00.000Z',
+  attempts: 0,
+  ...extra,
 });
 
 describe('CallStateStore writing through the PubAck inbox', () => {
-  const store = () => new CallStateStore(nats.nc.jetstream(), config, { inbox: new PubAckInbox(nats.nc), timeoutMs: 2000 });
+  const store = () =>
+    new CallStateStore(nats.nc.jetstream(), config, { inbox: new PubAckInbox(nats.nc), timeoutMs: 2000 });
 
   it('put overwrites what createNew wrote, readable through nats.js KV (history 1)', async () => {
     const s = store();
@@ -32,7 +39,11 @@ describe('CallStateStore writing through the PubAck inbox', () => {
   });
 
   it('rejects when the bucket is missing instead of pretending the state was stored', async () => {
-    const other = new CallStateStore(nats.nc.jetstream(), { ...config, callsBucket: 'no_such_bucket' }, { inbox: new PubAckInbox(nats.nc), timeoutMs: 1000 });
+    const other = new CallStateStore(
+      nats.nc.jetstream(),
+      { ...config, callsBucket: 'no_such_bucket' },
+      { inbox: new PubAckInbox(nats.nc), timeoutMs: 1000 },
+    );
     await expect(other.put(state('k-2'))).rejects.toThrow();
   });
 });

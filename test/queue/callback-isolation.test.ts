@@ -47,14 +47,26 @@ test('callbacks to a receiver that never answers do not delay an unrelated async
 
   const config = testConfig('cbisolation');
   const subscription: QueueSubscription = {
-    kind: 'async', subject: `${config.asyncPrefix}.slowcb`, durable: 'slowcb_async', trigger: 'async',
-    maxInFlight: 16, ackWaitMs: 30_000, maxRetries: 2, backoffMs: [100], ordered: false,
+    kind: 'async',
+    subject: `${config.asyncPrefix}.slowcb`,
+    durable: 'slowcb_async',
+    trigger: 'async',
+    maxInFlight: 16,
+    ackWaitMs: 30_000,
+    maxRetries: 2,
+    backoffMs: [100],
+    ordered: false,
   };
   const port = await freePort();
   runtime = spawn(process.execPath, [runtimeBundle], {
     env: {
-      PATH: process.env.PATH ?? '', [Env.PORT]: String(port), [Env.FUNCTION_NAME]: 'slowcb', [Env.HANDLER_PATH]: join(dir, 'handler.js'),
-      [QueueEnv.NATS_URL]: nats.url, [QueueEnv.QUEUE_CONFIG]: JSON.stringify(config), [QueueEnv.SUBSCRIPTIONS]: JSON.stringify([subscription]),
+      PATH: process.env.PATH ?? '',
+      [Env.PORT]: String(port),
+      [Env.FUNCTION_NAME]: 'slowcb',
+      [Env.HANDLER_PATH]: join(dir, 'handler.js'),
+      [QueueEnv.NATS_URL]: nats.url,
+      [QueueEnv.QUEUE_CONFIG]: JSON.stringify(config),
+      [QueueEnv.SUBSCRIPTIONS]: JSON.stringify([subscription]),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -67,10 +79,22 @@ test('callbacks to a receiver that never answers do not delay an unrelated async
   });
 
   client = await QueueClient.connect({ servers: [nats.url], config, log: quietLog });
-  const request = (body: string, callback?: string) => ({ method: 'POST', path: '/', headers: {}, body: Buffer.from(body), callbackUrl: callback });
-  const withCallbacks = await Promise.all(Array.from({ length: 16 }, (_, i) => client!.enqueueCall('slowcb', request(`cb-${i}`, callbackUrl))));
+  const request = (body: string, callback?: string) => ({
+    method: 'POST',
+    path: '/',
+    headers: {},
+    body: Buffer.from(body),
+    callbackUrl: callback,
+  });
+  const withCallbacks = await Promise.all(
+    Array.from({ length: 16 }, (_, i) => client!.enqueueCall('slowcb', request(`cb-${i}`, callbackUrl))),
+  );
   for (const { callId } of withCallbacks) {
-    await waitFor('calls with callbacks to succeed', async () => (await client!.getCallState(callId))?.state === 'succeeded', 10_000);
+    await waitFor(
+      'calls with callbacks to succeed',
+      async () => (await client!.getCallState(callId))?.state === 'succeeded',
+      10_000,
+    );
   }
   await waitFor('every callback POST to be hanging at the receiver', () => connections >= 16, 10_000);
 

@@ -1,7 +1,13 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { QueueConfig, QueueSubscription } from '../../src/contract';
-import { CallbackHeaders, InvalidCallIdError, QueueClient, QueueUnavailableError, type CallState } from '../../src/queue';
+import {
+  CallbackHeaders,
+  InvalidCallIdError,
+  QueueClient,
+  QueueUnavailableError,
+  type CallState,
+} from '../../src/queue';
 import { NatsServer, freePort } from './nats-server';
 import { testConfig, waitFor } from './support';
 
@@ -25,23 +31,41 @@ async function client(config: QueueConfig, publishTimeoutMs?: number): Promise<Q
   return c;
 }
 
-function asyncSubscription(config: QueueConfig, fn: string, overrides: Partial<QueueSubscription> = {}): QueueSubscription {
+function asyncSubscription(
+  config: QueueConfig,
+  fn: string,
+  overrides: Partial<QueueSubscription> = {},
+): QueueSubscription {
   return {
-    kind: 'async', subject: `${config.asyncPrefix}.${fn}`, durable: `${fn}_async`, trigger: 'async',
-    maxInFlight: 4, ackWaitMs: 5000, maxRetries: 2, backoffMs: [20], ordered: false, ...overrides,
+    kind: 'async',
+    subject: `${config.asyncPrefix}.${fn}`,
+    durable: `${fn}_async`,
+    trigger: 'async',
+    maxInFlight: 4,
+    ackWaitMs: 5000,
+    maxRetries: 2,
+    backoffMs: [20],
+    ordered: false,
+    ...overrides,
   };
 }
 
 const request = (body: string, extra: Partial<Parameters<QueueClient['enqueueCall']>[1]> = {}) => ({
-  method: 'POST', path: '/orders?id=7', headers: { 'content-type': 'text/plain', 'x-custom': 'yes', connection: 'keep-alive' },
-  body: Buffer.from(body), ...extra,
+  method: 'POST',
+  path: '/orders?id=7',
+  headers: { 'content-type': 'text/plain', 'x-custom': 'yes', connection: 'keep-alive' },
+  body: Buffer.from(body),
+  ...extra,
 });
 
 describe('async calls', () => {
   test('states go queued → running → succeeded with the result, visible through getCallState', async () => {
     const config = testConfig('states');
     const q = await client(config);
-    const { callId, duplicate } = await q.enqueueCall('hello', request('world', { traceparent: '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01' }));
+    const { callId, duplicate } = await q.enqueueCall(
+      'hello',
+      request('world', { traceparent: '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01' }),
+    );
     expect(duplicate).toBe(false);
     expect((await q.getCallState(callId))?.state).toBe('queued');
 
@@ -49,7 +73,15 @@ describe('async calls', () => {
     const gate = new Promise<void>((r) => (release = r));
     const seen: Record<string, unknown>[] = [];
     await q.subscribe('hello', asyncSubscription(config, 'hello'), async (event) => {
-      seen.push({ method: event.method, path: event.path, query: event.query, headers: event.headers, type: event.type, id: event.id, body: event.text() });
+      seen.push({
+        method: event.method,
+        path: event.path,
+        query: event.query,
+        headers: event.headers,
+        type: event.type,
+        id: event.id,
+        body: event.text(),
+      });
       await gate;
       return { status: 201, headers: { 'content-type': 'text/plain' }, body: `Hello, ${event.text()}` };
     });
@@ -59,11 +91,27 @@ describe('async calls', () => {
     release();
     await waitFor('succeeded', async () => (await q.getCallState(callId))?.state === 'succeeded');
     const done = (await q.getCallState(callId))!;
-    expect(done.result).toEqual({ status: 201, headers: { 'content-type': 'text/plain' }, body: 'Hello, world', bodyEncoding: 'utf8', truncated: false });
+    expect(done.result).toEqual({
+      status: 201,
+      headers: { 'content-type': 'text/plain' },
+      body: 'Hello, world',
+      bodyEncoding: 'utf8',
+      truncated: false,
+    });
     expect(done.function).toBe('hello');
     expect(seen[0]).toMatchObject({
-      method: 'POST', path: '/orders', query: { id: '7' }, type: 'dev.kubefaas.async.call', id: callId, body: 'world',
-      headers: { 'content-type': 'text/plain', 'x-custom': 'yes', 'x-call-id': callId, traceparent: '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01' },
+      method: 'POST',
+      path: '/orders',
+      query: { id: '7' },
+      type: 'dev.kubefaas.async.call',
+      id: callId,
+      body: 'world',
+      headers: {
+        'content-type': 'text/plain',
+        'x-custom': 'yes',
+        'x-call-id': callId,
+        traceparent: '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01',
+      },
     });
     expect((seen[0].headers as Record<string, unknown>).connection).toBeUndefined();
   });
@@ -72,9 +120,14 @@ describe('async calls', () => {
     const config = testConfig('failing');
     const q = await client(config);
     // Opted in (exposeErrorMessages): the message itself is reported.
-    await q.subscribe('broken', asyncSubscription(config, 'broken', { maxRetries: 2 }), () => {
-      throw new Error('database unreachable');
-    }, { exposeErrorMessages: true });
+    await q.subscribe(
+      'broken',
+      asyncSubscription(config, 'broken', { maxRetries: 2 }),
+      () => {
+        throw new Error('database unreachable');
+      },
+      { exposeErrorMessages: true },
+    );
     const { callId } = await q.enqueueCall('broken', request('x'));
     await waitFor('failed', async () => (await q.getCallState(callId))?.state === 'failed');
     const state = (await q.getCallState(callId))!;
@@ -114,10 +167,15 @@ describe('async calls', () => {
     }
   });
 
-  test('a timeout is the platform\'s own message and is reported as such', async () => {
+  test("a timeout is the platform's own message and is reported as such", async () => {
     const config = testConfig('timeoutmsg');
     const q = await client(config);
-    await q.subscribe('slow', asyncSubscription(config, 'slow', { maxRetries: 0 }), () => new Promise(() => undefined), { handlerTimeoutMs: 200 });
+    await q.subscribe(
+      'slow',
+      asyncSubscription(config, 'slow', { maxRetries: 0 }),
+      () => new Promise(() => undefined),
+      { handlerTimeoutMs: 200 },
+    );
     const { callId } = await q.enqueueCall('slow', request('x'));
     await waitFor('failed', async () => (await q.getCallState(callId))?.state === 'failed');
     expect((await q.getCallState(callId))!.error).toBe('handler timed out after 200 ms');
@@ -141,9 +199,14 @@ describe('async calls', () => {
     try {
       const config = testConfig('callback');
       const q = await client(config);
-      await q.subscribe('cb', asyncSubscription(config, 'cb'), (event) => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ got: event.text() }) }), {
-        callback: { initialDelayMs: 50 },
-      });
+      await q.subscribe(
+        'cb',
+        asyncSubscription(config, 'cb'),
+        (event) => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ got: event.text() }) }),
+        {
+          callback: { initialDelayMs: 50 },
+        },
+      );
       const { callId } = await q.enqueueCall('cb', request('ping', { callbackUrl: url }));
       await waitFor('callback recorded', async () => (await q.getCallState(callId))?.callback !== undefined);
       const state = (await q.getCallState(callId)) as CallState;
@@ -164,7 +227,9 @@ describe('async calls', () => {
     const config = testConfig('deadcb');
     const q = await client(config);
     const url = `http://127.0.0.1:${await freePort()}/nobody`;
-    await q.subscribe('cb2', asyncSubscription(config, 'cb2'), () => 'ok', { callback: { attempts: 2, initialDelayMs: 10 } });
+    await q.subscribe('cb2', asyncSubscription(config, 'cb2'), () => 'ok', {
+      callback: { attempts: 2, initialDelayMs: 10 },
+    });
     const { callId } = await q.enqueueCall('cb2', request('x', { callbackUrl: url }));
     await waitFor('callback recorded', async () => (await q.getCallState(callId))?.callback !== undefined);
     const state = (await q.getCallState(callId))!;
@@ -176,8 +241,14 @@ describe('async calls', () => {
   test('client call ids make resubmission idempotent; bad ids are refused; unknown ids have no state', async () => {
     const config = testConfig('ids');
     const q = await client(config);
-    expect(await q.enqueueCall('f', request('a', { callId: 'order-42' }))).toEqual({ callId: 'order-42', duplicate: false });
-    expect(await q.enqueueCall('f', request('a', { callId: 'order-42' }))).toEqual({ callId: 'order-42', duplicate: true });
+    expect(await q.enqueueCall('f', request('a', { callId: 'order-42' }))).toEqual({
+      callId: 'order-42',
+      duplicate: false,
+    });
+    expect(await q.enqueueCall('f', request('a', { callId: 'order-42' }))).toEqual({
+      callId: 'order-42',
+      duplicate: true,
+    });
     await expect(q.enqueueCall('f', request('a', { callId: 'bad id!' }))).rejects.toBeInstanceOf(InvalidCallIdError);
     expect(await q.getCallState('never-seen')).toBeUndefined();
     expect(await q.getCallState('../etc')).toBeUndefined();
@@ -189,21 +260,46 @@ describe('async calls', () => {
   test('the stored call carries the request and CloudEvents attributes as headers, the call id as Nats-Msg-Id', async () => {
     const config = testConfig('wire');
     const q = await client(config);
-    const { callId } = await q.enqueueCall('wired', request('payload', { callbackUrl: 'http://cb.example/x', traceparent: '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01' }));
+    const { callId } = await q.enqueueCall(
+      'wired',
+      request('payload', {
+        callbackUrl: 'http://cb.example/x',
+        traceparent: '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01',
+      }),
+    );
     const stored = await q.jsm.streams.getMessage(config.callsStream, { last_by_subj: `${config.asyncPrefix}.wired` });
     const h = stored.header;
     expect(Buffer.from(stored.data).toString()).toBe('payload');
     expect({
-      msgId: h.get('Nats-Msg-Id'), callId: h.get('Kubefaas-Call-Id'), method: h.get('Kubefaas-Method'), path: h.get('Kubefaas-Path'),
-      callback: h.get('Kubefaas-Callback-Url'), traceparent: h.get('traceparent'), spec: h.get('ce-specversion'), id: h.get('ce-id'),
-      type: h.get('ce-type'), source: h.get('ce-source'),
+      msgId: h.get('Nats-Msg-Id'),
+      callId: h.get('Kubefaas-Call-Id'),
+      method: h.get('Kubefaas-Method'),
+      path: h.get('Kubefaas-Path'),
+      callback: h.get('Kubefaas-Callback-Url'),
+      traceparent: h.get('traceparent'),
+      spec: h.get('ce-specversion'),
+      id: h.get('ce-id'),
+      type: h.get('ce-type'),
+      source: h.get('ce-source'),
     }).toEqual({
-      msgId: callId, callId, method: 'POST', path: '/orders?id=7', callback: 'http://cb.example/x',
-      traceparent: '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01', spec: '1.0', id: callId, type: 'dev.kubefaas.async.call', source: '/kubefaas/async/wired',
+      msgId: callId,
+      callId,
+      method: 'POST',
+      path: '/orders?id=7',
+      callback: 'http://cb.example/x',
+      traceparent: '00-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbbbbbbbbbbbbbb-01',
+      spec: '1.0',
+      id: callId,
+      type: 'dev.kubefaas.async.call',
+      source: '/kubefaas/async/wired',
     });
     expect(JSON.parse(h.get('Kubefaas-Http-Headers'))).toEqual({ 'content-type': 'text/plain', 'x-custom': 'yes' });
     expect(new Date(h.get('ce-time')).toString()).not.toBe('Invalid Date');
-    expect(await q.getCallState(callId)).toMatchObject({ state: 'queued', callbackUrl: 'http://cb.example/x', function: 'wired' });
+    expect(await q.getCallState(callId)).toMatchObject({
+      state: 'queued',
+      callbackUrl: 'http://cb.example/x',
+      function: 'wired',
+    });
   });
 
   test('when the server is gone, enqueueing fails with QueueUnavailableError instead of pretending success', async () => {

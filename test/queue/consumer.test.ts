@@ -20,7 +20,10 @@ async function readSubject(stream: string, subject: string, expected: number) {
   const jsm = await nats.nc.jetstreamManager();
   // An ephemeral consumer (servers before 2.10 cannot filter ordered consumers).
   const info = await jsm.consumers.add(stream, {
-    filter_subject: subject, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(30_000),
+    filter_subject: subject,
+    ack_policy: AckPolicy.None,
+    deliver_policy: DeliverPolicy.All,
+    inactive_threshold: nanos(30_000),
   });
   const consumer = await js.consumers.get(stream, info.name);
   const out: { data: string; headers: Record<string, string> }[] = [];
@@ -38,7 +41,9 @@ async function readSubject(stream: string, subject: string, expected: number) {
 describe('queue consumer against a real nats-server', () => {
   test('streams and the call bucket are created idempotently by racing processes, and updated to new limits', async () => {
     const config = testConfig('race');
-    const racers = await Promise.all([0, 1, 2, 3].map(() => QueueClient.connect({ servers: [nats.server.url], config, log: quietLog })));
+    const racers = await Promise.all(
+      [0, 1, 2, 3].map(() => QueueClient.connect({ servers: [nats.server.url], config, log: quietLog })),
+    );
     nats.clients.push(...racers);
     const jsm = await nats.nc.jetstreamManager();
     const topics = await jsm.streams.info(config.topicsStream);
@@ -59,7 +64,10 @@ describe('queue consumer against a real nats-server', () => {
     const registry = new Registry();
     const q = await client('bulk', registry);
     const sub = topicSubscription(q.config, 'orders', {
-      maxInFlight: 64, maxRetries: 8, backoffMs: [5], deadLetterSubject: `${q.config.topicsPrefix}.dead.orders`,
+      maxInFlight: 64,
+      maxRetries: 8,
+      backoffMs: [5],
+      deadLetterSubject: `${q.config.topicsPrefix}.dead.orders`,
     });
     const total = 10_000;
     const succeeded = new Set<number>();
@@ -110,7 +118,8 @@ describe('queue consumer against a real nats-server', () => {
       if (body.startsWith('poison')) throw new Error(`cannot digest ${body}\nsecond line`);
       good.add(body);
     });
-    for (const body of ['ok-1', 'poison-1', 'ok-2', 'poison-2']) await q.publish('work', body, { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+    for (const body of ['ok-1', 'poison-1', 'ok-2', 'poison-2'])
+      await q.publish('work', body, { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
     const dead = await readSubject(q.config.topicsStream, dlq, 2);
     expect(dead.map((d) => d.data).sort()).toEqual(['poison-1', 'poison-2']);
     for (const d of dead) {
@@ -133,7 +142,11 @@ describe('queue consumer against a real nats-server', () => {
       seen.push(event);
       return { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ echoed: event.json() }) };
     });
-    await q.publish('in', { hello: 'world' }, { traceparent: '00-11111111111111111111111111111111-2222222222222222-01', source: '/test' });
+    await q.publish(
+      'in',
+      { hello: 'world' },
+      { traceparent: '00-11111111111111111111111111111111-2222222222222222-01', source: '/test' },
+    );
     const [reply] = await readSubject(q.config.topicsStream, responses, 1);
     expect(JSON.parse(reply.data)).toEqual({ echoed: { hello: 'world' } });
     expect(reply.headers[MessageHeaders.status]).toBe('200');
@@ -154,18 +167,22 @@ describe('queue consumer against a real nats-server', () => {
     let running = 0;
     let maxRunning = 0;
     let failedOnce = false;
-    await q.subscribe('ordered-fn', topicSubscription(q.config, 'seq', { ordered: true, maxInFlight: 8, backoffMs: [30] }), async (event) => {
-      running++;
-      maxRunning = Math.max(maxRunning, running);
-      await new Promise((r) => setTimeout(r, 2));
-      running--;
-      const n = event.json<number>();
-      if (n === 5 && !failedOnce) {
-        failedOnce = true;
-        throw new Error('first try fails');
-      }
-      order.push(n);
-    });
+    await q.subscribe(
+      'ordered-fn',
+      topicSubscription(q.config, 'seq', { ordered: true, maxInFlight: 8, backoffMs: [30] }),
+      async (event) => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await new Promise((r) => setTimeout(r, 2));
+        running--;
+        const n = event.json<number>();
+        if (n === 5 && !failedOnce) {
+          failedOnce = true;
+          throw new Error('first try fails');
+        }
+        order.push(n);
+      },
+    );
     for (let n = 0; n < 20; n++) await q.publish('seq', n);
     await waitFor('all 20 in order', () => order.length === 20);
     expect(order).toEqual([...Array(20).keys()]);
@@ -175,14 +192,23 @@ describe('queue consumer against a real nats-server', () => {
   test('a handler longer than the ack wait keeps its message (working) and is not redelivered', async () => {
     const q = await client('long');
     const attempts: number[] = [];
-    await q.subscribe('slow', topicSubscription(q.config, 'slow', { ackWaitMs: 1000 }), async (event) => {
-      attempts.push(event.attempt);
-      await new Promise((r) => setTimeout(r, 2600));
-    }, { handlerTimeoutMs: 10_000 });
+    await q.subscribe(
+      'slow',
+      topicSubscription(q.config, 'slow', { ackWaitMs: 1000 }),
+      async (event) => {
+        attempts.push(event.attempt);
+        await new Promise((r) => setTimeout(r, 2600));
+      },
+      { handlerTimeoutMs: 10_000 },
+    );
     await q.publish('slow', 'x');
     await waitFor('the slow handler to finish', () => attempts.length >= 1);
     const jsm = await nats.nc.jetstreamManager();
-    await waitFor('the ack', async () => (await jsm.consumers.info(q.config.topicsStream, 'fn_slow')).num_ack_pending === 0, 10_000);
+    await waitFor(
+      'the ack',
+      async () => (await jsm.consumers.info(q.config.topicsStream, 'fn_slow')).num_ack_pending === 0,
+      10_000,
+    );
     expect(attempts).toEqual([1]);
   });
 
@@ -190,16 +216,21 @@ describe('queue consumer against a real nats-server', () => {
     const q = await client('abort');
     const told: string[] = [];
     const attempts: number[] = [];
-    await q.subscribe('hang', topicSubscription(q.config, 'hang', { maxRetries: 0 }), (event, delivery) => {
-      attempts.push(event.attempt);
-      delivery.onAbort((reason) => {
-        told.push(`onAbort: ${reason.message}`);
-        // Listeners registered after the abort are called at once.
-        delivery.onAbort(() => told.push('late listener'));
-        told.push(`signal aborted: ${delivery.signal.aborted}`);
-      });
-      return new Promise(() => undefined);
-    }, { handlerTimeoutMs: 300 });
+    await q.subscribe(
+      'hang',
+      topicSubscription(q.config, 'hang', { maxRetries: 0 }),
+      (event, delivery) => {
+        attempts.push(event.attempt);
+        delivery.onAbort((reason) => {
+          told.push(`onAbort: ${reason.message}`);
+          // Listeners registered after the abort are called at once.
+          delivery.onAbort(() => told.push('late listener'));
+          told.push(`signal aborted: ${delivery.signal.aborted}`);
+        });
+        return new Promise(() => undefined);
+      },
+      { handlerTimeoutMs: 300 },
+    );
     await q.publish('hang', 'x');
     await waitFor('the abort', () => told.length >= 3, 10_000);
     expect(told).toEqual(['onAbort: handler timed out after 300 ms', 'late listener', 'signal aborted: true']);

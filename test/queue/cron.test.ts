@@ -21,7 +21,15 @@ beforeAll(async () => {
   cronBundle = shipped;
   if (!existsSync(shipped)) {
     cronBundle = join(dir, 'cron.js');
-    buildSync({ entryPoints: [resolve(__dirname, '..', '..', 'src', 'cron', 'main.ts')], outfile: cronBundle, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'error' });
+    buildSync({
+      entryPoints: [resolve(__dirname, '..', '..', 'src', 'cron', 'main.ts')],
+      outfile: cronBundle,
+      bundle: true,
+      platform: 'node',
+      target: 'node20',
+      format: 'cjs',
+      logLevel: 'error',
+    });
   }
   server = await NatsServer.start();
 });
@@ -32,7 +40,12 @@ afterAll(async () => {
 });
 
 function runCron(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const base = { PATH: process.env.PATH ?? '', [CronEnv.FUNCTION]: 'report', [CronEnv.TRIGGER]: 'nightly', [CronEnv.SCHEDULE]: '0 3 * * *' };
+  const base = {
+    PATH: process.env.PATH ?? '',
+    [CronEnv.FUNCTION]: 'report',
+    [CronEnv.TRIGGER]: 'nightly',
+    [CronEnv.SCHEDULE]: '0 3 * * *',
+  };
   const child = spawn(process.execPath, [cronBundle], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
@@ -43,7 +56,12 @@ function runCron(env: Record<string, string>): Promise<{ code: number | null; ou
 describe('cron sender', () => {
   test('with a queue: publishes one CloudEvent tick to <cronPrefix>.<function>.<trigger>; a retried Job run is stored once', async () => {
     const config = testConfig('cron');
-    const env = { [QueueEnv.NATS_URL]: server.url, [QueueEnv.QUEUE_CONFIG]: JSON.stringify(config), [CronEnv.JOB_NAME]: 'report-nightly-29000000', [CronEnv.DATA]: '{"kind":"daily"}' };
+    const env = {
+      [QueueEnv.NATS_URL]: server.url,
+      [QueueEnv.QUEUE_CONFIG]: JSON.stringify(config),
+      [CronEnv.JOB_NAME]: 'report-nightly-29000000',
+      [CronEnv.DATA]: '{"kind":"daily"}',
+    };
     const first = await runCron(env);
     expect(first).toMatchObject({ code: 0 });
     expect((await runCron(env)).code).toBe(0);
@@ -52,7 +70,12 @@ describe('cron sender', () => {
     try {
       const jsm = await nc.jetstreamManager();
       const subject = `${config.cronPrefix}.report.nightly`;
-      const info = await jsm.consumers.add(config.callsStream, { filter_subject: subject, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(30_000) });
+      const info = await jsm.consumers.add(config.callsStream, {
+        filter_subject: subject,
+        ack_policy: AckPolicy.None,
+        deliver_policy: DeliverPolicy.All,
+        inactive_threshold: nanos(30_000),
+      });
       expect(info.num_pending).toBe(1);
       const consumer = await nc.jetstream().consumers.get(config.callsStream, info.name);
       const msg = await consumer.next({ expires: 2000 });
@@ -60,7 +83,12 @@ describe('cron sender', () => {
       expect(msg!.headers?.get('ce-type')).toBe('dev.kubefaas.cron.tick');
       expect(msg!.headers?.get('ce-source')).toBe('/kubefaas/cron/report/nightly');
       expect(msg!.headers?.get('ce-id')).toBe('report-nightly-29000000');
-      expect(msg!.json()).toMatchObject({ function: 'report', trigger: 'nightly', schedule: '0 3 * * *', data: { kind: 'daily' } });
+      expect(msg!.json()).toMatchObject({
+        function: 'report',
+        trigger: 'nightly',
+        schedule: '0 3 * * *',
+        data: { kind: 'daily' },
+      });
     } finally {
       await nc.close();
     }
@@ -95,7 +123,9 @@ describe('cron sender', () => {
 
   test('exits non-zero when NATS is unreachable', async () => {
     const result = await runCron({
-      [QueueEnv.NATS_URL]: `nats://127.0.0.1:${await freePort()}`, [QueueEnv.QUEUE_CONFIG]: JSON.stringify(testConfig('nocron')), [CronEnv.TIMEOUT_MS]: '1500',
+      [QueueEnv.NATS_URL]: `nats://127.0.0.1:${await freePort()}`,
+      [QueueEnv.QUEUE_CONFIG]: JSON.stringify(testConfig('nocron')),
+      [CronEnv.TIMEOUT_MS]: '1500',
     });
     expect(result.code).toBe(1);
     expect(result.output).toContain('cron tick not delivered');

@@ -19,7 +19,9 @@ describe('HeaderBlock', () => {
       block.add(k, v);
       hdrs.set(k, v);
     }
-    expect(Buffer.from(block.encode()).toString('utf8')).toBe(Buffer.from((hdrs as unknown as { encode(): Uint8Array }).encode()).toString('utf8'));
+    expect(Buffer.from(block.encode()).toString('utf8')).toBe(
+      Buffer.from((hdrs as unknown as { encode(): Uint8Array }).encode()).toString('utf8'),
+    );
     expect(Buffer.from(new HeaderBlock().encode()).toString()).toBe('NATS/1.0\r\n\r\n');
   });
 

@@ -6,7 +6,9 @@ const nats = useNatsServer();
 
 async function roundTrip(h: MsgHdrs | undefined): Promise<Msg> {
   const subject = `header.fields.${Math.random().toString(36).slice(2)}`;
-  const received = new Promise<Msg>((resolve) => nats.nc.subscribe(subject, { max: 1, callback: (_err, msg) => resolve(msg) }));
+  const received = new Promise<Msg>((resolve) =>
+    nats.nc.subscribe(subject, { max: 1, callback: (_err, msg) => resolve(msg) }),
+  );
   await nats.nc.flush();
   nats.nc.publish(subject, Buffer.from('payload'), h ? { headers: h } : undefined);
   return received;
@@ -25,7 +27,7 @@ describe('header fields of a received message', () => {
     expect(headerFieldsOf(await roundTrip(undefined)).size).toBe(0);
   });
 
-  it("gives what MsgHdrs.get(name, Match.IgnoreCase) gives, for every name", async () => {
+  it('gives what MsgHdrs.get(name, Match.IgnoreCase) gives, for every name', async () => {
     const h = headers();
     h.append('Ce-Id', 'first');
     h.append('ce-id', 'second-spelling');
@@ -38,7 +40,16 @@ describe('header fields of a received message', () => {
     const msg = await roundTrip(h);
     const fromRaw = headerFieldsOf(msg);
     const decoded = msg.headers!;
-    for (const name of ['ce-id', 'CE-ID', 'multi', 'traceparent', 'kubefaas-http-headers', 'empty', 'colon-value', 'missing']) {
+    for (const name of [
+      'ce-id',
+      'CE-ID',
+      'multi',
+      'traceparent',
+      'kubefaas-http-headers',
+      'empty',
+      'colon-value',
+      'missing',
+    ]) {
       const expected = decoded.has(name, Match.IgnoreCase) ? decoded.get(name, Match.IgnoreCase) : undefined;
       expect([name, fromRaw.get(name.toLowerCase())]).toEqual([name, expected]);
     }

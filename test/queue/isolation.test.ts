@@ -20,7 +20,6 @@ import { waitFor } from './support';
 import { expectValidManifests } from '../support/validate';
 import { Bundles, SynthesizedPods, containerOf, httpStatus, type K8sObject } from './synthesized-pods';
 
-
 const WORKER = `module.exports = async (event) => event.type === 'dev.kubefaas.queue.message' ? 'done ' + event.text() : 'async ' + event.text();`;
 const OTHER = `module.exports = async () => 'other';`;
 const WEB = `module.exports = async () => 'http only';`;
@@ -66,19 +65,39 @@ afterAll(async () => {
 
 /** A raw connection as `user` (its password from the Secret). */
 async function connectAs(user: string): Promise<NatsConnection> {
-  const nc = await connect({ servers: natsUrl, user, pass: passwordFor(user), inboxPrefix: `_INBOX_${user}`, noAsyncTraces: true });
+  const nc = await connect({
+    servers: natsUrl,
+    user,
+    pass: passwordFor(user),
+    inboxPrefix: `_INBOX_${user}`,
+    noAsyncTraces: true,
+  });
   connections.push(nc);
   return nc;
 }
 
-const queueConfig = JSON.parse(containerOf(find('Deployment', 'kubefaas-router')).env.find((e: any) => e.name === QueueEnv.QUEUE_CONFIG).value) as QueueConfig;
+const queueConfig = JSON.parse(
+  containerOf(find('Deployment', 'kubefaas-router')).env.find((e: any) => e.name === QueueEnv.QUEUE_CONFIG).value,
+) as QueueConfig;
 
 test('the synthesized users: every component its own user, passwords from the Secret only', async () => {
   await expectValidManifests(objects);
   const cronJob = objects.find((o) => o.kind === 'CronJob')!;
-  const serverEnv = containerOf(find('StatefulSet', 'kubefaas-nats')).env.filter((e: any) => e.name.startsWith('KUBEFAAS_NATS_PASSWORD_'));
-  expect(serverEnv.map((e: any) => e.valueFrom.secretKeyRef.key).sort()).toEqual(['cron', 'fn-other', 'fn-web', 'fn-worker', 'router']);
-  for (const [kind, name, user] of [['Deployment', 'kubefaas-router', 'router'], ['Deployment', 'worker', 'fn-worker'], ['CronJob', cronJob.metadata.name, 'cron']]) {
+  const serverEnv = containerOf(find('StatefulSet', 'kubefaas-nats')).env.filter((e: any) =>
+    e.name.startsWith('KUBEFAAS_NATS_PASSWORD_'),
+  );
+  expect(serverEnv.map((e: any) => e.valueFrom.secretKeyRef.key).sort()).toEqual([
+    'cron',
+    'fn-other',
+    'fn-web',
+    'fn-worker',
+    'router',
+  ]);
+  for (const [kind, name, user] of [
+    ['Deployment', 'kubefaas-router', 'router'],
+    ['Deployment', 'worker', 'fn-worker'],
+    ['CronJob', cronJob.metadata.name, 'cron'],
+  ]) {
     const env = containerOf(find(kind, name)).env;
     expect(env.find((e: any) => e.name === QueueEnv.NATS_USER)).toEqual({ name: QueueEnv.NATS_USER, value: user });
     expect(env.find((e: any) => e.name === QueueEnv.NATS_PASSWORD)).toEqual({
@@ -90,8 +109,12 @@ test('the synthesized users: every component its own user, passwords from the Se
 });
 
 test('a client without credentials, or with a wrong password, is refused', async () => {
-  await expect(connect({ servers: natsUrl, reconnect: false })).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
-  await expect(connect({ servers: natsUrl, user: 'router', pass: 'kwrongpassword0000', reconnect: false })).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+  await expect(connect({ servers: natsUrl, reconnect: false })).rejects.toMatchObject({
+    code: 'AUTHORIZATION_VIOLATION',
+  });
+  await expect(
+    connect({ servers: natsUrl, user: 'router', pass: 'kwrongpassword0000', reconnect: false }),
+  ).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
 });
 
 describe('with the worker running under its own credentials', () => {
@@ -99,7 +122,10 @@ describe('with the worker running under its own credentials', () => {
 
   beforeAll(async () => {
     worker = await startFunction('worker');
-    await waitFor('worker ready (its queue trigger consumes)', async () => (await status(`http://127.0.0.1:${worker.port}/readyz`)) === 200);
+    await waitFor(
+      'worker ready (its queue trigger consumes)',
+      async () => (await status(`http://127.0.0.1:${worker.port}/readyz`)) === 200,
+    );
   }, 40_000);
 
   test('end to end: an async call through the router, and a topic message published by another function', async () => {
@@ -108,9 +134,16 @@ describe('with the worker running under its own credentials', () => {
     table.functions.worker.url = `http://127.0.0.1:${worker.port}`;
     writeFileSync(routes, JSON.stringify(table));
     const routerPort = await freePort();
-    spawnLogged(process.execPath, [Bundles.router], envOf(find('Deployment', 'kubefaas-router'), {
-      [Env.PORT]: String(routerPort), [Env.ROUTES_PATH]: routes, [Env.DRAIN_DELAY_MS]: '0', [QueueEnv.NATS_URL]: natsUrl,
-    }));
+    spawnLogged(
+      process.execPath,
+      [Bundles.router],
+      envOf(find('Deployment', 'kubefaas-router'), {
+        [Env.PORT]: String(routerPort),
+        [Env.ROUTES_PATH]: routes,
+        [Env.DRAIN_DELAY_MS]: '0',
+        [QueueEnv.NATS_URL]: natsUrl,
+      }),
+    );
     const base = `http://127.0.0.1:${routerPort}`;
     let accepted: Response | undefined;
     await waitFor('the router to accept an async call', async () => {
@@ -129,12 +162,19 @@ describe('with the worker running under its own credentials', () => {
     const receiver = createServer((req, res) => {
       let body = '';
       req.on('data', (c) => (body += c));
-      req.on('end', () => { received.push(body); res.end(); });
+      req.on('end', () => {
+        received.push(body);
+        res.end();
+      });
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     try {
       const port = (receiver.address() as AddressInfo).port;
-      const withCallback = await fetch(`${base}/async-function/worker`, { method: 'POST', body: 'job-2', headers: { 'x-callback-url': `http://127.0.0.1:${port}/done` } });
+      const withCallback = await fetch(`${base}/async-function/worker`, {
+        method: 'POST',
+        body: 'job-2',
+        headers: { 'x-callback-url': `http://127.0.0.1:${port}/done` },
+      });
       expect(withCallback.status).toBe(202);
       await waitFor('the callback to arrive', () => received.length > 0);
       expect(received[0]).toContain('async job-2');
@@ -143,7 +183,11 @@ describe('with the worker running under its own credentials', () => {
     }
 
     // `other` publishes to the worker's topic with its own credentials (any topic: no declared graph yet).
-    const publisher = await QueueClient.connect({ servers: [natsUrl], config: queueConfig, auth: { user: 'fn-other', password: passwordFor('fn-other') } });
+    const publisher = await QueueClient.connect({
+      servers: [natsUrl],
+      config: queueConfig,
+      auth: { user: 'fn-other', password: passwordFor('fn-other') },
+    });
     try {
       await publisher.publish('orders', 'order-1');
     } finally {
@@ -160,57 +204,86 @@ describe('with the worker running under its own credentials', () => {
     const jsm = await nc.jetstreamManager();
     const violation = { code: 'PERMISSIONS_VIOLATION' };
     const consumer = `$JS.API.CONSUMER.MSG.NEXT.${queueConfig.topicsStream}.worker_topic_orders`;
-    await expect(nc.request(consumer, JSON.stringify({ batch: 1 }), { timeout: 2000 })).rejects.toMatchObject(violation);
+    await expect(nc.request(consumer, JSON.stringify({ batch: 1 }), { timeout: 2000 })).rejects.toMatchObject(
+      violation,
+    );
     await expect(jsm.consumers.info(queueConfig.topicsStream, 'worker_topic_orders')).rejects.toMatchObject(violation);
     await expect(jsm.streams.purge(queueConfig.topicsStream)).rejects.toMatchObject(violation);
     await expect(jsm.streams.delete(queueConfig.callsStream)).rejects.toMatchObject(violation);
     await expect(jsm.streams.update(queueConfig.topicsStream, { max_age: 1 })).rejects.toMatchObject(violation);
-    await expect(nc.jetstream().publish(`${queueConfig.asyncPrefix}.worker`, 'injected')).rejects.toMatchObject(violation);
-    await expect(nc.jetstream().publish(`${queueConfig.cronPrefix}.worker.tick`, 'injected')).rejects.toMatchObject(violation);
+    await expect(nc.jetstream().publish(`${queueConfig.asyncPrefix}.worker`, 'injected')).rejects.toMatchObject(
+      violation,
+    );
+    await expect(nc.jetstream().publish(`${queueConfig.cronPrefix}.worker.tick`, 'injected')).rejects.toMatchObject(
+      violation,
+    );
     const snoop = nc.subscribe('_INBOX_fn-worker.>');
     await snoop.closed; // the server refuses the subscription; nats.js closes it
     // The server says so, naming the user, in its log (what an operator would see).
     await waitFor('the violations in the server log', () =>
-      [`Publish Violation - User "fn-other", Subject "${consumer}"`, `Publish Violation - User "fn-other", Subject "$JS.API.STREAM.PURGE.${queueConfig.topicsStream}"`,
-        `Subscription Violation - User "fn-other", Subject "_INBOX_fn-worker.>"`].every((line) => pods.natsLog.includes(line)));
+      [
+        `Publish Violation - User "fn-other", Subject "${consumer}"`,
+        `Publish Violation - User "fn-other", Subject "$JS.API.STREAM.PURGE.${queueConfig.topicsStream}"`,
+        `Subscription Violation - User "fn-other", Subject "_INBOX_fn-worker.>"`,
+      ].every((line) => pods.natsLog.includes(line)),
+    );
   });
 
   test('after a retention change only the router updates the streams; a function pod meanwhile starts (it may not update them)', async () => {
     const changed = { ...queueConfig, maxAgeMs: queueConfig.maxAgeMs - 60_000 };
     const auth = { user: 'fn-other', password: passwordFor('fn-other') };
-    await expect(QueueClient.connect({ servers: [natsUrl], config: changed, auth })).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+    await expect(QueueClient.connect({ servers: [natsUrl], config: changed, auth })).rejects.toMatchObject({
+      code: 'PERMISSIONS_VIOLATION',
+    });
     const fn = await QueueClient.connect({ servers: [natsUrl], config: changed, auth, updateStreams: false });
     await fn.close(1000);
   });
 
-  test('the cron user publishes its ticks and nothing else; the router cannot consume functions\' messages', async () => {
+  test("the cron user publishes its ticks and nothing else; the router cannot consume functions' messages", async () => {
     // The cron sender bundle with the CronJob's synthesized env delivers its tick (exit 0 = PubAck received).
     const cronJob = objects.find((o) => o.kind === 'CronJob')!;
-    const sender = spawnLogged(process.execPath, [Bundles.cron], envOf(cronJob, { [QueueEnv.NATS_URL]: natsUrl, [CronEnv.JOB_NAME]: 'other-tick-1' }));
+    const sender = spawnLogged(
+      process.execPath,
+      [Bundles.cron],
+      envOf(cronJob, { [QueueEnv.NATS_URL]: natsUrl, [CronEnv.JOB_NAME]: 'other-tick-1' }),
+    );
     expect(await new Promise((r) => sender.proc.once('exit', r))).toBe(0);
     expect(sender.output()).toContain('cron tick delivered');
 
     const cron = await connectAs('cron');
-    await expect(cron.jetstream().publish(`${queueConfig.cronPrefix}.other.tick`, '{}')).resolves.toMatchObject({ stream: queueConfig.callsStream });
-    await expect(cron.jetstream().publish(`${queueConfig.topicsPrefix}.orders`, 'x')).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+    await expect(cron.jetstream().publish(`${queueConfig.cronPrefix}.other.tick`, '{}')).resolves.toMatchObject({
+      stream: queueConfig.callsStream,
+    });
+    await expect(cron.jetstream().publish(`${queueConfig.topicsPrefix}.orders`, 'x')).rejects.toMatchObject({
+      code: 'PERMISSIONS_VIOLATION',
+    });
     const router = await connectAs('router');
     const next = `$JS.API.CONSUMER.MSG.NEXT.${queueConfig.callsStream}.worker_async`;
-    await expect(router.request(next, JSON.stringify({ batch: 1 }), { timeout: 2000 })).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
-    await expect(router.jetstream().publish(`${queueConfig.topicsPrefix}.orders`, 'x')).rejects.toMatchObject({ code: 'PERMISSIONS_VIOLATION' });
+    await expect(router.request(next, JSON.stringify({ batch: 1 }), { timeout: 2000 })).rejects.toMatchObject({
+      code: 'PERMISSIONS_VIOLATION',
+    });
+    await expect(router.jetstream().publish(`${queueConfig.topicsPrefix}.orders`, 'x')).rejects.toMatchObject({
+      code: 'PERMISSIONS_VIOLATION',
+    });
   });
 });
 
 test('readiness of an HTTP-only function does not depend on NATS: 200 with the queue down', async () => {
   const deadPort = await freePort(); // nothing listens here
   const other = await startFunction('web', { [QueueEnv.NATS_URL]: `nats://127.0.0.1:${deadPort}` });
-  await waitFor('the HTTP-only function to serve', async () => (await status(`http://127.0.0.1:${other.port}/healthz`)) === 200);
+  await waitFor(
+    'the HTTP-only function to serve',
+    async () => (await status(`http://127.0.0.1:${other.port}/healthz`)) === 200,
+  );
   expect(await status(`http://127.0.0.1:${other.port}/readyz`)).toBe(200);
   expect(await (await fetch(`http://127.0.0.1:${other.port}/`)).text()).toBe('http only');
 }, 30_000);
 
 /** Every container env entry of every workload (bundled code in ConfigMaps mentions the env names too). */
 function allEnv(synthesized: K8sObject[]): K8sObject[] {
-  return synthesized.filter((o) => ['Deployment', 'StatefulSet', 'CronJob'].includes(o.kind)).flatMap((o) => containerOf(o).env ?? []);
+  return synthesized
+    .filter((o) => ['Deployment', 'StatefulSet', 'CronJob'].includes(o.kind))
+    .flatMap((o) => containerOf(o).env ?? []);
 }
 
 describe('auth options at synth', () => {
@@ -219,20 +292,26 @@ describe('auth options at synth', () => {
     const platform = new Platform(app, 'platform', { queue: Queue.nats({ auth: false }) });
     new NodeFunction(platform, 'web', { code: Code.fromInline(WEB), triggers: [new HttpTrigger({ path: '/web' })] });
     const synthesized = Testing.synth(platform) as K8sObject[];
-    const conf = String(synthesized.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'kubefaas-nats-config')!.data['nats.conf']);
+    const conf = String(
+      synthesized.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'kubefaas-nats-config')!.data['nats.conf'],
+    );
     expect(conf).not.toContain('authorization');
-    expect(allEnv(synthesized).filter((e) => e.name.startsWith('KUBEFAAS_NATS_PASSWORD') || e.name === QueueEnv.NATS_USER)).toEqual([]);
+    expect(
+      allEnv(synthesized).filter((e) => e.name.startsWith('KUBEFAAS_NATS_PASSWORD') || e.name === QueueEnv.NATS_USER),
+    ).toEqual([]);
   });
 
   test('a custom Secret name is used everywhere; an invalid one fails naming the construct', () => {
     const app = Testing.app();
     const platform = new Platform(app, 'platform', { queue: Queue.nats({ auth: { secretName: 'queue-passwords' } }) });
     new NodeFunction(platform, 'web', { code: Code.fromInline(WEB), triggers: [new HttpTrigger({ path: '/web' })] });
-    const refs = allEnv(Testing.synth(platform) as K8sObject[]).flatMap((e) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : []));
+    const refs = allEnv(Testing.synth(platform) as K8sObject[]).flatMap((e) =>
+      e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : [],
+    );
     expect(refs).toContainEqual({ name: 'queue-passwords', key: 'fn-web' });
     expect(refs.every((r) => r.name === 'queue-passwords')).toBe(true);
-    expect(() => new Platform(Testing.app(), 'bad', { queue: Queue.nats({ auth: { secretName: 'Not_A_Name' } }) })).toThrow(
-      /bad\/Queue.*auth.secretName 'Not_A_Name' is not a valid Secret name/s,
-    );
+    expect(
+      () => new Platform(Testing.app(), 'bad', { queue: Queue.nats({ auth: { secretName: 'Not_A_Name' } }) }),
+    ).toThrow(/bad\/Queue.*auth.secretName 'Not_A_Name' is not a valid Secret name/s);
   });
 });

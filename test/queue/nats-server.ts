@@ -20,16 +20,24 @@ export class NatsServer {
   }
 
   static async start(port?: number): Promise<NatsServer> {
-    const server = new NatsServer(port ?? (await freePort()), await freePort(), mkdtempSync(join(tmpdir(), 'kubefaas-nats-')));
+    const server = new NatsServer(
+      port ?? (await freePort()),
+      await freePort(),
+      mkdtempSync(join(tmpdir(), 'kubefaas-nats-')),
+    );
     await server.launch();
     return server;
   }
 
   private async launch(): Promise<void> {
     this.output = '';
-    const proc = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-m', String(this.monitorPort), '-sd', this.storeDir], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const proc = spawn(
+      'nats-server',
+      ['-js', '-a', '127.0.0.1', '-p', String(this.port), '-m', String(this.monitorPort), '-sd', this.storeDir],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.proc = proc;
     const keep = (chunk: Buffer) => {
       this.output = (this.output + chunk.toString()).slice(-20_000);

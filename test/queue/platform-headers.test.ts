@@ -10,7 +10,8 @@ const quietLog = { info() {}, warn() {}, error() {} };
 function valuesOf(event: QueueEvent, name: string): string[] {
   const raw = (event as unknown as { headers: Record<string, string | string[] | undefined> }).headers;
   const out: string[] = [];
-  for (const [k, v] of Object.entries(raw)) if (k.toLowerCase() === name.toLowerCase() && v !== undefined) out.push(...[v].flat());
+  for (const [k, v] of Object.entries(raw))
+    if (k.toLowerCase() === name.toLowerCase() && v !== undefined) out.push(...[v].flat());
   return out;
 }
 
@@ -20,9 +21,13 @@ describe('platform headers (Kubefaas-*) cannot be forged by a publisher', () => 
     const q = await QueueClient.connect({ servers: [nats.server.url], config, log: quietLog });
     nats.clients.push(q);
     const deadLetterSubject = `${config.topicsPrefix}.orders-dead`;
-    await q.subscribe('worker', topicSubscription(config, 'orders', { maxRetries: 1, backoffMs: [10], deadLetterSubject }), () => {
-      throw new Error('always fails');
-    });
+    await q.subscribe(
+      'worker',
+      topicSubscription(config, 'orders', { maxRetries: 1, backoffMs: [10], deadLetterSubject }),
+      () => {
+        throw new Error('always fails');
+      },
+    );
     const letters: QueueEvent[] = [];
     await q.subscribe('dlq', topicSubscription(config, 'orders-dead', { durable: 'dlq_reader' }), (event) => {
       letters.push(event);
@@ -47,11 +52,17 @@ describe('platform headers (Kubefaas-*) cannot be forged by a publisher', () => 
     expect(valuesOf(letter, 'x-user')).toEqual(['kept']);
     // The stored dead letter itself: one value per platform header, so a reader that takes the first
     // case-insensitive match (nats.js Match.IgnoreCase, header-fields.ts) reads the real one too.
-    const stored = await (await nats.nc.jetstreamManager()).streams.getMessage(config.topicsStream, { last_by_subj: deadLetterSubject });
+    const stored = await (
+      await nats.nc.jetstreamManager()
+    ).streams.getMessage(config.topicsStream, { last_by_subj: deadLetterSubject });
     const platformValues = [...stored.header].filter(([k]) => k.toLowerCase().startsWith('kubefaas-'));
     expect(Object.fromEntries(platformValues.map(([k, v]) => [k.toLowerCase(), v]))).toEqual({
-      'kubefaas-attempts': ['2'], 'kubefaas-error': ['always fails'], 'kubefaas-function': ['worker'], 'kubefaas-trigger': ['orders'],
-      'kubefaas-original-subject': [`${config.topicsPrefix}.orders`], 'kubefaas-original-stream': [config.topicsStream],
+      'kubefaas-attempts': ['2'],
+      'kubefaas-error': ['always fails'],
+      'kubefaas-function': ['worker'],
+      'kubefaas-trigger': ['orders'],
+      'kubefaas-original-subject': [`${config.topicsPrefix}.orders`],
+      'kubefaas-original-stream': [config.topicsStream],
       'kubefaas-original-sequence': [expect.any(String)],
     });
     expect(platformValues).toHaveLength(7);
@@ -66,7 +77,9 @@ describe('platform headers (Kubefaas-*) cannot be forged by a publisher', () => 
       seen.push(event);
       return undefined;
     });
-    await q.publish('in', 'x', { headers: { 'Kubefaas-Attempts': '7', 'kubefaas-error': 'forged', 'Nats-Expected-Stream': 'nope', 'x-ok': '1' } });
+    await q.publish('in', 'x', {
+      headers: { 'Kubefaas-Attempts': '7', 'kubefaas-error': 'forged', 'Nats-Expected-Stream': 'nope', 'x-ok': '1' },
+    });
     await waitFor('delivery', () => seen.length === 1);
     expect(valuesOf(seen[0], MessageHeaders.attempts)).toEqual([]);
     expect(valuesOf(seen[0], MessageHeaders.error)).toEqual([]);

@@ -17,14 +17,17 @@ const servers: NatsServer[] = [];
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'kubefaas-queue-pods-'));
-  writeFileSync(join(dir, 'handler.js'), `
+  writeFileSync(
+    join(dir, 'handler.js'),
+    `
 module.exports = async function handler(event, context) {
   if (event.type === 'dev.kubefaas.queue.message') {
     await context.publish('audit', { saw: event.text() });
     return 'processed ' + event.text();
   }
   return 'async ' + event.method + ' ' + event.path + ' ' + event.text();
-};`);
+};`,
+  );
 });
 
 afterEach(async () => {
@@ -35,7 +38,10 @@ afterEach(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function spawnPod(bundle: string, env: Record<string, string>): { proc: ChildProcess; output: () => string } {
-  const proc = spawn(process.execPath, [bundle], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [bundle], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   procs.push(proc);
   let out = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
@@ -56,14 +62,26 @@ async function status(url: string): Promise<number> {
 function subscriptions(config: QueueConfig): QueueSubscription[] {
   const base = { maxInFlight: 4, ackWaitMs: 10_000, maxRetries: 1, backoffMs: [50], ordered: false };
   return [
-    { ...base, kind: 'topic', subject: `${config.topicsPrefix}.orders`, durable: 'worker_orders', trigger: 'orders', responseSubject: `${config.topicsPrefix}.orders-done` },
+    {
+      ...base,
+      kind: 'topic',
+      subject: `${config.topicsPrefix}.orders`,
+      durable: 'worker_orders',
+      trigger: 'orders',
+      responseSubject: `${config.topicsPrefix}.orders-done`,
+    },
     { ...base, kind: 'async', subject: `${config.asyncPrefix}.worker`, durable: 'worker_async', trigger: 'async' },
   ];
 }
 
 async function readOne(nc: NatsConnection, stream: string, subject: string): Promise<string> {
   const jsm = await nc.jetstreamManager();
-  const info = await jsm.consumers.add(stream, { filter_subject: subject, ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All, inactive_threshold: nanos(30_000) });
+  const info = await jsm.consumers.add(stream, {
+    filter_subject: subject,
+    ack_policy: AckPolicy.None,
+    deliver_policy: DeliverPolicy.All,
+    inactive_threshold: nanos(30_000),
+  });
   const consumer = await nc.jetstream().consumers.get(stream, info.name);
   for (;;) {
     const msg = await consumer.next({ expires: 2000 });
@@ -74,8 +92,13 @@ async function readOne(nc: NatsConnection, stream: string, subject: string): Pro
 async function startRuntime(natsUrl: string, config: QueueConfig) {
   const port = await freePort();
   const pod = spawnPod(runtimeBundle, {
-    [Env.PORT]: String(port), [Env.FUNCTION_NAME]: 'worker', [Env.HANDLER_PATH]: join(dir, 'handler.js'), [Env.SHUTDOWN_GRACE_MS]: '5000',
-    [QueueEnv.NATS_URL]: natsUrl, [QueueEnv.QUEUE_CONFIG]: JSON.stringify(config), [QueueEnv.SUBSCRIPTIONS]: JSON.stringify(subscriptions(config)),
+    [Env.PORT]: String(port),
+    [Env.FUNCTION_NAME]: 'worker',
+    [Env.HANDLER_PATH]: join(dir, 'handler.js'),
+    [Env.SHUTDOWN_GRACE_MS]: '5000',
+    [QueueEnv.NATS_URL]: natsUrl,
+    [QueueEnv.QUEUE_CONFIG]: JSON.stringify(config),
+    [QueueEnv.SUBSCRIPTIONS]: JSON.stringify(subscriptions(config)),
   });
   return { ...pod, port };
 }
@@ -85,18 +108,26 @@ describe('runtime and router bundles with a queue', () => {
     const natsPort = await freePort();
     const config = testConfig('pod');
     const runtime = await startRuntime(`nats://127.0.0.1:${natsPort}`, config);
-    await waitFor('the runtime to serve health', async () => (await status(`http://127.0.0.1:${runtime.port}/healthz`)) === 200);
+    await waitFor(
+      'the runtime to serve health',
+      async () => (await status(`http://127.0.0.1:${runtime.port}/healthz`)) === 200,
+    );
     expect(await status(`http://127.0.0.1:${runtime.port}/readyz`)).toBe(503); // no NATS yet
 
     const nats = await NatsServer.start(natsPort);
     servers.push(nats);
-    await waitFor('ready once connected', async () => (await status(`http://127.0.0.1:${runtime.port}/readyz`)) === 200);
+    await waitFor(
+      'ready once connected',
+      async () => (await status(`http://127.0.0.1:${runtime.port}/readyz`)) === 200,
+    );
 
     const nc = await connect({ servers: nats.url });
     try {
       await nc.jetstream().publish(`${config.topicsPrefix}.orders`, Buffer.from('order-1'));
       expect(await readOne(nc, config.topicsStream, `${config.topicsPrefix}.orders-done`)).toBe('processed order-1');
-      expect(JSON.parse(await readOne(nc, config.topicsStream, `${config.topicsPrefix}.audit`))).toEqual({ saw: 'order-1' });
+      expect(JSON.parse(await readOne(nc, config.topicsStream, `${config.topicsPrefix}.audit`))).toEqual({
+        saw: 'order-1',
+      });
       const metrics = await (await fetch(`http://127.0.0.1:${runtime.port}/metrics`)).text();
       expect(metrics).toContain('kubefaas_queue_deliveries_total{function="worker",trigger="orders",outcome="ack"} 1');
     } finally {
@@ -116,9 +147,19 @@ describe('runtime and router bundles with a queue', () => {
 
     const routerPort = await freePort();
     const routes = join(dir, 'routes.json');
-    writeFileSync(routes, JSON.stringify({ version: 1, functions: { worker: { url: `http://127.0.0.1:${runtime.port}`, timeoutMs: 10_000 } }, routes: [] }));
+    writeFileSync(
+      routes,
+      JSON.stringify({
+        version: 1,
+        functions: { worker: { url: `http://127.0.0.1:${runtime.port}`, timeoutMs: 10_000 } },
+        routes: [],
+      }),
+    );
     const router = spawnPod(routerBundle, {
-      [Env.PORT]: String(routerPort), [Env.ROUTES_PATH]: routes, [QueueEnv.NATS_URL]: nats.url, [QueueEnv.QUEUE_CONFIG]: JSON.stringify(config),
+      [Env.PORT]: String(routerPort),
+      [Env.ROUTES_PATH]: routes,
+      [QueueEnv.NATS_URL]: nats.url,
+      [QueueEnv.QUEUE_CONFIG]: JSON.stringify(config),
     });
     const base = `http://127.0.0.1:${routerPort}`;
     await waitFor('router ready', async () => (await status(`${base}/readyz`)) === 200);
@@ -135,7 +176,9 @@ describe('runtime and router bundles with a queue', () => {
       const state = (await (await fetch(`${base}/async-function/worker/${callId}`)).json()) as { state: string };
       return state.state === 'succeeded';
     });
-    const state = (await (await fetch(`${base}/async-function/worker/${callId}`)).json()) as { result: { body: string } };
+    const state = (await (await fetch(`${base}/async-function/worker/${callId}`)).json()) as {
+      result: { body: string };
+    };
     expect(state.result.body).toBe('async POST /reports payload');
 
     expect((await fetch(`${base}/async-function/nobody`, { method: 'POST', body: 'x' })).status).toBe(404);

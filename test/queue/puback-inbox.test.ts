@@ -26,7 +26,10 @@ describe('PubAckInbox', () => {
       return inbox.publish(subject, Buffer.from('{}'), { headers: h, timeout: 2000 });
     };
     await create();
-    const err = await create().then(() => undefined, (e: unknown) => e);
+    const err = await create().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(PubAckError);
     expect(apiErrorCode(err)).toBe(JsErrorCode.wrongLastSequence);
     expect(isTransient(err)).toBe(false);
@@ -34,7 +37,10 @@ describe('PubAckInbox', () => {
 
   it('rejects (transiently) when no stream captures the subject', async () => {
     const inbox = new PubAckInbox(nats.nc);
-    const err = await inbox.publish('nobody.listens.here', Buffer.from('x'), { timeout: 2000 }).then(() => undefined, (e: unknown) => e);
+    const err = await inbox.publish('nobody.listens.here', Buffer.from('x'), { timeout: 2000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(PubAckError);
     expect((err as PubAckError).code).toBe('503');
     expect(isTransient(err)).toBe(true);
@@ -44,7 +50,10 @@ describe('PubAckInbox', () => {
     const silent = nats.nc.subscribe('silent.responder', { callback: () => undefined });
     await nats.nc.flush();
     const inbox = new PubAckInbox(nats.nc);
-    const err = await inbox.publish('silent.responder', Buffer.from('x'), { timeout: 200 }).then(() => undefined, (e: unknown) => e);
+    const err = await inbox.publish('silent.responder', Buffer.from('x'), { timeout: 200 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     silent.unsubscribe();
     expect((err as PubAckError).code).toBe('TIMEOUT');
     expect(isTransient(err)).toBe(true);
@@ -54,7 +63,10 @@ describe('PubAckInbox', () => {
     const liar = nats.nc.subscribe('liar.responder', { callback: (_e, m) => m.respond(Buffer.from('{"ok":true}')) });
     await nats.nc.flush();
     const inbox = new PubAckInbox(nats.nc);
-    const err = await inbox.publish('liar.responder', Buffer.from('x'), { timeout: 2000 }).then(() => undefined, (e: unknown) => e);
+    const err = await inbox.publish('liar.responder', Buffer.from('x'), { timeout: 2000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     liar.unsubscribe();
     expect(err).toBeInstanceOf(PubAckError);
   });
@@ -71,7 +83,9 @@ describe('PubAckInbox batching and timeouts', () => {
     });
     try {
       const subject = `${config.asyncPrefix}.batch`;
-      const acks = ['1', '2', '3'].map((d) => inbox.publish(subject, Buffer.from(d), { msgID: `batch-${d}`, timeout: 2000 }));
+      const acks = ['1', '2', '3'].map((d) =>
+        inbox.publish(subject, Buffer.from(d), { msgID: `batch-${d}`, timeout: 2000 }),
+      );
       expect(seen).toEqual([]); // nothing written during the turn that made the publishes
       await new Promise((r) => setImmediate(r));
       expect(seen).toEqual(['1', '2', '3']);
@@ -85,7 +99,10 @@ describe('PubAckInbox batching and timeouts', () => {
   it('rejects a publish nats.js refuses when it is sent (payload over max_payload)', async () => {
     const inbox = new PubAckInbox(nats.nc);
     const tooBig = Buffer.alloc((nats.nc.info?.max_payload ?? 1024 * 1024) + 1);
-    const err = await inbox.publish(`${config.asyncPrefix}.big`, tooBig, { timeout: 2000 }).then(() => undefined, (e: unknown) => e);
+    const err = await inbox.publish(`${config.asyncPrefix}.big`, tooBig, { timeout: 2000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(PubAckError);
     expect((err as PubAckError).message).toMatch(/cannot publish/);
   });
@@ -95,8 +112,14 @@ describe('PubAckInbox batching and timeouts', () => {
     await nats.nc.flush();
     const inbox = new PubAckInbox(nats.nc);
     const started = Date.now();
-    const errs = await Promise.all([150, 250, 350].map((timeout) =>
-      inbox.publish('silent.many', Buffer.from('x'), { timeout }).then(() => undefined, (e: PubAckError) => ({ code: e.code, after: Date.now() - started }))));
+    const errs = await Promise.all(
+      [150, 250, 350].map((timeout) =>
+        inbox.publish('silent.many', Buffer.from('x'), { timeout }).then(
+          () => undefined,
+          (e: PubAckError) => ({ code: e.code, after: Date.now() - started }),
+        ),
+      ),
+    );
     silent.unsubscribe();
     expect(errs.map((e) => e?.code)).toEqual(['TIMEOUT', 'TIMEOUT', 'TIMEOUT']);
     errs.forEach((e, i) => {

@@ -23,14 +23,19 @@ describe('pull loop', () => {
     const handled = new Set<number>();
     let running = 0;
     let maxRunning = 0;
-    await q.subscribe('bounded-fn', sub, async (event) => {
-      running++;
-      maxRunning = Math.max(maxRunning, running);
-      await gate;
-      await new Promise((r) => setTimeout(r, 10));
-      handled.add(event.json<number>());
-      running--;
-    }, { fetchExpiresMs: 1000 });
+    await q.subscribe(
+      'bounded-fn',
+      sub,
+      async (event) => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await gate;
+        await new Promise((r) => setTimeout(r, 10));
+        handled.add(event.json<number>());
+        running--;
+      },
+      { fetchExpiresMs: 1000 },
+    );
     const jsm = await nats.nc.jetstreamManager();
     const held = async () => (await jsm.consumers.info(q.config.topicsStream, sub.durable)).num_ack_pending;
     await waitFor('the handler slots to fill', () => running === 4);
@@ -59,9 +64,14 @@ describe('pull loop', () => {
     const q = await client('deleted');
     const sub = topicSubscription(q.config, 'jobs', { maxInFlight: 2 });
     const handled = new Set<number>();
-    await q.subscribe('deleted-fn', sub, (event) => {
-      handled.add(event.json<number>());
-    }, { fetchExpiresMs: 1000 });
+    await q.subscribe(
+      'deleted-fn',
+      sub,
+      (event) => {
+        handled.add(event.json<number>());
+      },
+      { fetchExpiresMs: 1000 },
+    );
     await q.publish('jobs', 1);
     await waitFor('the first message', () => handled.has(1));
     const jsm = await nats.nc.jetstreamManager();

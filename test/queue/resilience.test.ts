@@ -21,7 +21,12 @@ beforeAll(async () => {
   childBundle = join(dir, 'consumer-child.js');
   buildSync({
     entryPoints: [resolve(__dirname, 'fixtures', 'consumer-child.ts')],
-    outfile: childBundle, bundle: true, platform: 'node', target: 'node20', format: 'cjs', logLevel: 'error',
+    outfile: childBundle,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    logLevel: 'error',
   });
   server = await NatsServer.start();
 });
@@ -42,7 +47,10 @@ function handledNumbers(file: string): Set<number> {
 }
 
 function startChild(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [childBundle], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [childBundle], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -61,13 +69,18 @@ describe('queue resilience', () => {
     clients.push(q);
     const total = 2000;
     for (let start = 0; start < total; start += 250) {
-      await Promise.all(Array.from({ length: Math.min(250, total - start) }, (_, i) => q.publish('jobs', String(start + i))));
+      await Promise.all(
+        Array.from({ length: Math.min(250, total - start) }, (_, i) => q.publish('jobs', String(start + i))),
+      );
     }
     const sub: QueueSubscription = topicSubscription(config, 'jobs', { maxInFlight: 8, ackWaitMs: 1000 });
     const out = join(dir, 'crash.out');
     const env = {
-      CHILD_QUEUE_CONFIG: JSON.stringify(config), CHILD_SUBSCRIPTION: JSON.stringify(sub),
-      CHILD_OUTPUT: out, CHILD_NATS_URL: server.url, CHILD_DELAY_MS: '2',
+      CHILD_QUEUE_CONFIG: JSON.stringify(config),
+      CHILD_SUBSCRIPTION: JSON.stringify(sub),
+      CHILD_OUTPUT: out,
+      CHILD_NATS_URL: server.url,
+      CHILD_DELAY_MS: '2',
     };
     const first = await startChild(env);
     await waitFor('the first process to handle some messages', () => handledNumbers(out).size >= 200);
@@ -87,13 +100,24 @@ describe('queue resilience', () => {
     const q = await QueueClient.connect({ servers: [server.url], config, log: quietLog, reconnectTimeWaitMs: 100 });
     clients.push(q);
     const handled = new Set<number>();
-    await q.subscribe('restart-fn', topicSubscription(config, 'load', { maxInFlight: 16, ackWaitMs: 2000 }), (event) => {
-      handled.add(Number(event.text()));
-    });
+    await q.subscribe(
+      'restart-fn',
+      topicSubscription(config, 'load', { maxInFlight: 16, ackWaitMs: 2000 }),
+      (event) => {
+        handled.add(Number(event.text()));
+      },
+    );
     // Async calls accepted before the restart, for a function whose consumer starts only after it.
-    const calls = await Promise.all(Array.from({ length: 20 }, (_, i) => q.enqueueCall('later', {
-      method: 'POST', path: '/', headers: {}, body: Buffer.from(String(i)),
-    })));
+    const calls = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        q.enqueueCall('later', {
+          method: 'POST',
+          path: '/',
+          headers: {},
+          body: Buffer.from(String(i)),
+        }),
+      ),
+    );
 
     const confirmed = new Set<number>();
     let refused = 0;
@@ -122,10 +146,21 @@ describe('queue resilience', () => {
     expect(confirmed.size).toBeGreaterThan(total / 2); // publishers kept going after the restart
     await waitFor('every confirmed message to be handled', () => [...confirmed].every((n) => handled.has(n)), 60_000);
 
-    await q.subscribe('later', {
-      kind: 'async', subject: `${config.asyncPrefix}.later`, durable: 'later_async', trigger: 'async',
-      maxInFlight: 4, ackWaitMs: 2000, maxRetries: 1, backoffMs: [], ordered: false,
-    }, (event) => `done ${event.text()}`);
+    await q.subscribe(
+      'later',
+      {
+        kind: 'async',
+        subject: `${config.asyncPrefix}.later`,
+        durable: 'later_async',
+        trigger: 'async',
+        maxInFlight: 4,
+        ackWaitMs: 2000,
+        maxRetries: 1,
+        backoffMs: [],
+        ordered: false,
+      },
+      (event) => `done ${event.text()}`,
+    );
     for (const [i, { callId }] of calls.entries()) {
       await waitFor(`call ${callId}`, async () => (await q.getCallState(callId))?.state === 'succeeded');
       expect((await q.getCallState(callId))?.result?.body).toBe(`done ${i}`);

@@ -22,7 +22,11 @@ export function testConfig(tag: string, overrides: Partial<QueueConfig> = {}): Q
   };
 }
 
-export function topicSubscription(config: QueueConfig, topic: string, overrides: Partial<QueueSubscription> = {}): QueueSubscription {
+export function topicSubscription(
+  config: QueueConfig,
+  topic: string,
+  overrides: Partial<QueueSubscription> = {},
+): QueueSubscription {
   return {
     kind: 'topic',
     subject: `${config.topicsPrefix}.${topic}`,
@@ -37,7 +41,11 @@ export function topicSubscription(config: QueueConfig, topic: string, overrides:
   };
 }
 
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
@@ -51,7 +59,11 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
  * streams and bucket of `resources` created when given; QueueClients pushed to `nats.clients` are
  * closed after each test.
  */
-export function useNatsServer(options: { readonly resources?: QueueConfig } = {}): { server: NatsServer; nc: NatsConnection; clients: QueueClient[] } {
+export function useNatsServer(options: { readonly resources?: QueueConfig } = {}): {
+  server: NatsServer;
+  nc: NatsConnection;
+  clients: QueueClient[];
+} {
   const nats = { clients: [] as QueueClient[] } as { server: NatsServer; nc: NatsConnection; clients: QueueClient[] };
   beforeAll(async () => {
     nats.server = await NatsServer.start();

@@ -66,7 +66,8 @@ export class SynthesizedPods {
     for (const e of containerOf(o).env ?? []) {
       if (e.value !== undefined) env[e.name] = e.value;
       else if (e.valueFrom?.secretKeyRef) {
-        if (e.valueFrom.secretKeyRef.name !== this.authSecret) throw new Error(`unexpected Secret ${e.valueFrom.secretKeyRef.name}`);
+        if (e.valueFrom.secretKeyRef.name !== this.authSecret)
+          throw new Error(`unexpected Secret ${e.valueFrom.secretKeyRef.name}`);
         env[e.name] = this.passwordFor(e.valueFrom.secretKeyRef.key);
       }
     }
@@ -95,27 +96,48 @@ export class SynthesizedPods {
     );
     mkdirSync(join(this.dir, 'js'), { recursive: true });
     writeFileSync(join(this.dir, 'nats.conf'), conf);
-    const server = this.spawn('nats-server', ['-c', join(this.dir, 'nats.conf')], this.envOf(this.find('StatefulSet', 'kubefaas-nats'), { SERVER_NAME: 'test' }));
+    const server = this.spawn(
+      'nats-server',
+      ['-c', join(this.dir, 'nats.conf')],
+      this.envOf(this.find('StatefulSet', 'kubefaas-nats'), { SERVER_NAME: 'test' }),
+    );
     server.proc.stderr!.on('data', (c: Buffer) => (this.natsLog += c.toString()));
     this.natsUrl = `nats://127.0.0.1:${port}`;
     await waitFor('nats-server healthy', async () => {
       if (server.proc.exitCode !== null) throw new Error(`nats-server exited: ${server.output()}`);
-      return fetch(`http://127.0.0.1:${monitor}/healthz?js-enabled-only=true`).then((r) => r.ok, () => false);
+      return fetch(`http://127.0.0.1:${monitor}/healthz?js-enabled-only=true`).then(
+        (r) => r.ok,
+        () => false,
+      );
     });
     return this.natsUrl;
   }
 
   /** A function pod: the runtime bundle with the function's synthesized env and code. */
-  async startFunction(name: string, overrides: Record<string, string> = {}): Promise<{ port: number; output: () => string }> {
+  async startFunction(
+    name: string,
+    overrides: Record<string, string> = {},
+  ): Promise<{ port: number; output: () => string }> {
     const port = await freePort();
     const handler = join(this.dir, `${name}.js`);
     // The code ConfigMap the Deployment mounts (content-hashed name: `<fn>-code-<hash>`).
-    const volumes = this.find('Deployment', name).spec.template.spec.volumes as Array<{ name: string; configMap?: { name: string } }>;
+    const volumes = this.find('Deployment', name).spec.template.spec.volumes as Array<{
+      name: string;
+      configMap?: { name: string };
+    }>;
     const codeMap = volumes.find((v) => v.configMap?.name.startsWith(`${name}-code-`))!.configMap!.name;
     writeFileSync(handler, String(this.find('ConfigMap', codeMap).data['index.js']));
-    const pod = this.spawn(process.execPath, [Bundles.runtime], this.envOf(this.find('Deployment', name), {
-      [Env.PORT]: String(port), [Env.HANDLER_PATH]: handler, [Env.DRAIN_DELAY_MS]: '0', [QueueEnv.NATS_URL]: this.natsUrl, ...overrides,
-    }));
+    const pod = this.spawn(
+      process.execPath,
+      [Bundles.runtime],
+      this.envOf(this.find('Deployment', name), {
+        [Env.PORT]: String(port),
+        [Env.HANDLER_PATH]: handler,
+        [Env.DRAIN_DELAY_MS]: '0',
+        [QueueEnv.NATS_URL]: this.natsUrl,
+        ...overrides,
+      }),
+    );
     return { port, output: pod.output };
   }
 

@@ -33,23 +33,66 @@ afterAll(() => pods.dispose());
 function makeCertificates(dir: string): void {
   mkdirSync(dir, { recursive: true });
   const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=kubefaas test CA', '-keyout', 'ca.key', '-out', 'ca.crt');
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=kubefaas test CA',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+  );
   run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kubefaas-nats', '-keyout', 'tls.key', '-out', 'tls.csr');
   writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run('x509', '-req', '-in', 'tls.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'san.ext', '-out', 'tls.crt');
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'tls.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    'san.ext',
+    '-out',
+    'tls.crt',
+  );
 }
 
 test('synthesized: the servers mount the whole Secret, clients only ca.crt, and nats.conf requires TLS', async () => {
   await expectValidManifests(objects, { externalSecrets: ['nats-tls'] });
   const conf = String(pods.find('ConfigMap', 'kubefaas-nats-config').data['nats.conf']);
-  expect(conf).toMatch(/^tls \{\n  cert_file: "\/etc\/nats-tls\/tls.crt"\n  key_file: "\/etc\/nats-tls\/tls.key"\n  ca_file: "\/etc\/nats-tls\/ca.crt"/m);
+  expect(conf).toMatch(
+    /^tls \{\n {2}cert_file: "\/etc\/nats-tls\/tls.crt"\n {2}key_file: "\/etc\/nats-tls\/tls.key"\n {2}ca_file: "\/etc\/nats-tls\/ca.crt"/m,
+  );
   const server = pods.find('StatefulSet', 'kubefaas-nats').spec.template.spec;
   expect(server.volumes).toContainEqual({ name: 'tls', secret: { secretName: 'nats-tls' } });
-  const clientVolume = { name: 'nats-tls', secret: { secretName: 'nats-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }], optional: true } };
-  for (const o of [pods.find('Deployment', 'worker'), pods.find('Deployment', 'kubefaas-router'), objects.find((x) => x.kind === 'CronJob')!]) {
+  const clientVolume = {
+    name: 'nats-tls',
+    secret: { secretName: 'nats-tls', items: [{ key: 'ca.crt', path: 'ca.crt' }], optional: true },
+  };
+  for (const o of [
+    pods.find('Deployment', 'worker'),
+    pods.find('Deployment', 'kubefaas-router'),
+    objects.find((x) => x.kind === 'CronJob')!,
+  ]) {
     const spec = o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : o.spec.template.spec;
     expect(spec.volumes).toContainEqual(clientVolume);
-    expect(containerOf(o).volumeMounts).toContainEqual({ name: 'nats-tls', mountPath: '/var/kubefaas/nats-tls', readOnly: true });
+    expect(containerOf(o).volumeMounts).toContainEqual({
+      name: 'nats-tls',
+      mountPath: '/var/kubefaas/nats-tls',
+      readOnly: true,
+    });
     expect(containerOf(o).env).toContainEqual({ name: QueueEnv.NATS_TLS_DIR, value: '/var/kubefaas/nats-tls' });
   }
 });
@@ -64,12 +107,24 @@ test('a runtime connects over TLS with its synthesized env; a client that does n
   copyFileSync(join(serverTls, 'ca.crt'), join(clientTls, 'ca.crt'));
 
   const worker = await pods.startFunction('worker', { [QueueEnv.NATS_TLS_DIR]: clientTls });
-  await waitFor('the worker to consume over TLS', async () => (await httpStatus(`http://127.0.0.1:${worker.port}/readyz`)) === 200);
+  await waitFor(
+    'the worker to consume over TLS',
+    async () => (await httpStatus(`http://127.0.0.1:${worker.port}/readyz`)) === 200,
+  );
 
   // Right password, but the server's certificate is not trusted without the CA.
-  await expect(connect({ servers: natsUrl, user: 'fn-worker', pass: pods.passwordFor('fn-worker'), reconnect: false })).rejects.toThrow();
+  await expect(
+    connect({ servers: natsUrl, user: 'fn-worker', pass: pods.passwordFor('fn-worker'), reconnect: false }),
+  ).rejects.toThrow();
   // With the CA it works (the server requires TLS: the password never crosses the wire in clear).
-  const nc = await connect({ servers: natsUrl, user: 'fn-worker', pass: pods.passwordFor('fn-worker'), inboxPrefix: '_INBOX_fn-worker', tls: { caFile: join(clientTls, 'ca.crt') }, reconnect: false });
+  const nc = await connect({
+    servers: natsUrl,
+    user: 'fn-worker',
+    pass: pods.passwordFor('fn-worker'),
+    inboxPrefix: '_INBOX_fn-worker',
+    tls: { caFile: join(clientTls, 'ca.crt') },
+    reconnect: false,
+  });
   expect(nc.info?.tls_required).toBe(true);
   await nc.close();
 }, 40_000);

@@ -12,13 +12,37 @@ describe('router access log', () => {
 
   it('writes one JSON line per request whatever the request id and URL contain', () => {
     fc.assert(
-      fc.property(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), fc.integer({ min: 100, max: 599 }), fc.option(fc.string()), (requestId, url, status, error) => {
-        const [line] = linesFor((log) => log.record({ requestId, method: 'GET', url, status, fn: 'hello', durationMs: 1.2345, error: error ?? undefined }));
-        const parsed = JSON.parse(line);
-        expect(parsed).toMatchObject({ requestId, url, status, method: 'GET', function: 'hello', durationMs: 1.234, msg: 'request' });
-        expect(parsed.level).toBe(status >= 500 ? 'warn' : 'info');
-        if (error !== null) expect(parsed.error).toBe(error);
-      }),
+      fc.property(
+        fc.string({ unit: 'binary' }),
+        fc.string({ unit: 'binary' }),
+        fc.integer({ min: 100, max: 599 }),
+        fc.option(fc.string()),
+        (requestId, url, status, error) => {
+          const [line] = linesFor((log) =>
+            log.record({
+              requestId,
+              method: 'GET',
+              url,
+              status,
+              fn: 'hello',
+              durationMs: 1.2345,
+              error: error ?? undefined,
+            }),
+          );
+          const parsed = JSON.parse(line);
+          expect(parsed).toMatchObject({
+            requestId,
+            url,
+            status,
+            method: 'GET',
+            function: 'hello',
+            durationMs: 1.234,
+            msg: 'request',
+          });
+          expect(parsed.level).toBe(status >= 500 ? 'warn' : 'info');
+          if (error !== null) expect(parsed.error).toBe(error);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -30,6 +54,11 @@ describe('router access log', () => {
     none.record({ requestId: 'a', method: 'GET', url: '/', status: 200, fn: 'f', durationMs: 1 });
     none.record({ requestId: 'b', method: 'GET', url: '/', status: 502, fn: 'f', durationMs: 1 });
     log.flush();
-    expect(written.trim().split('\n').map((l) => JSON.parse(l).requestId)).toEqual(['b']);
+    expect(
+      written
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).requestId),
+    ).toEqual(['b']);
   });
 });

@@ -4,7 +4,16 @@
  * uncaughtException handler and the request was never answered. Both router HTTP paths.
  */
 import { QueueEnv } from '../../src/contract';
-import { ConfigMapDir, type RouterProcess, type Upstream, echoUpstream, freePort, killAllRouters, startRouter, table } from './harness';
+import {
+  ConfigMapDir,
+  type RouterProcess,
+  type Upstream,
+  echoUpstream,
+  freePort,
+  killAllRouters,
+  startRouter,
+  table,
+} from './harness';
 import { RawClient } from './raw-client';
 
 describe.each([
@@ -17,7 +26,9 @@ describe.each([
 
   beforeAll(async () => {
     echo = await echoUpstream();
-    routes = new ConfigMapDir(table({ echo: echo.url }, [{ function: 'echo', methods: ['GET', 'POST'], path: '/echo' }]));
+    routes = new ConfigMapDir(
+      table({ echo: echo.url }, [{ function: 'echo', methods: ['GET', 'POST'], path: '/echo' }]),
+    );
     // The async endpoint is on when a NATS URL is set; nothing listens there, and the name is
     // checked before the queue is, so no nats-server is needed for these cases.
     router = await startRouter(routes.file, { ...env, [QueueEnv.NATS_URL]: `nats://127.0.0.1:${await freePort()}` });

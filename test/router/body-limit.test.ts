@@ -7,7 +7,15 @@
 import { QueueEnv } from '../../src/contract';
 import { NatsServer } from '../queue/nats-server';
 import { testConfig } from '../queue/support';
-import { ConfigMapDir, type RouterProcess, type Upstream, eventually, killAllRouters, startRouter, startUpstream } from './harness';
+import {
+  ConfigMapDir,
+  type RouterProcess,
+  type Upstream,
+  eventually,
+  killAllRouters,
+  startRouter,
+  startUpstream,
+} from './harness';
 import { RawClient } from './raw-client';
 
 const LIMIT = 1000;
@@ -35,7 +43,11 @@ describe.each([
       routes: [{ function: 'small', methods: ['POST'], path: '/small' }],
     });
     const config = testConfig(`limit${Object.keys(env).length}`);
-    router = await startRouter(routes.file, { ...env, [QueueEnv.NATS_URL]: nats.url, [QueueEnv.QUEUE_CONFIG]: JSON.stringify(config) });
+    router = await startRouter(routes.file, {
+      ...env,
+      [QueueEnv.NATS_URL]: nats.url,
+      [QueueEnv.QUEUE_CONFIG]: JSON.stringify(config),
+    });
   });
 
   afterAll(async () => {

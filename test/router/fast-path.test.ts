@@ -3,7 +3,16 @@
  * and HTTP/1.0 rules, pipelining, handing a connection over to node:http mid-stream, half-close,
  * client aborts, and shutdown — each checked against the same router with the fast path off.
  */
-import { ConfigMapDir, type RouterProcess, type Upstream, echoUpstream, killAllRouters, startRouter, startUpstream, table } from './harness';
+import {
+  ConfigMapDir,
+  type RouterProcess,
+  type Upstream,
+  echoUpstream,
+  killAllRouters,
+  startRouter,
+  startUpstream,
+  table,
+} from './harness';
 import { RawClient } from './raw-client';
 
 const GET = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: fast.test\r\n${extra}\r\n`;
@@ -108,14 +117,20 @@ describe.each([
       await new Promise((r) => setTimeout(r, 5));
       client.send('x'.repeat(5000));
     }
-    expect(JSON.parse((await client.read()).body)).toMatchObject({ url: '/echo?n=2', bytes: 20000, headers: { 'content-length': '20000' } });
+    expect(JSON.parse((await client.read()).body)).toMatchObject({
+      url: '/echo?n=2',
+      bytes: 20000,
+      headers: { 'content-length': '20000' },
+    });
 
     // Larger than the fast path buffers: streamed by node:http, same answer.
     const big = 200 * 1024;
     client.send(`POST /echo?n=3 HTTP/1.1\r\nHost: fast.test\r\nContent-Length: ${big}\r\n\r\n${'y'.repeat(big)}`);
     expect(JSON.parse((await client.read()).body)).toMatchObject({ url: '/echo?n=3', bytes: big });
 
-    client.send('POST /echo?n=4 HTTP/1.1\r\nHost: fast.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n');
+    client.send(
+      'POST /echo?n=4 HTTP/1.1\r\nHost: fast.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+    );
     expect(JSON.parse((await client.read()).body)).toMatchObject({ url: '/echo?n=4', bytes: 3 });
     client.close();
   });
@@ -209,7 +224,10 @@ describe.each([
     await eventuallyTrue(() => releaseHeld.length > 0);
     client.socket.end();
     expect(await client.closedWithin(5000)).toBe(true);
-    const line = await router.waitForLog((l) => l.requestId === 'half-closed', 'access line of the half-closed request');
+    const line = await router.waitForLog(
+      (l) => l.requestId === 'half-closed',
+      'access line of the half-closed request',
+    );
     expect(line.status).toBe(499);
     releaseHeld.splice(0).forEach((release) => release());
   });

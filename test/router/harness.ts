@@ -102,7 +102,10 @@ export async function startRouter(routesPath: string, env: Record<string, string
     for (;;) {
       const found = logs.find(predicate);
       if (found) return found;
-      if (exitCode !== undefined) throw new Error(`router exited (${exitCode}) before logging ${what}; stderr: ${stderr}; logs: ${JSON.stringify(logs)}`);
+      if (exitCode !== undefined)
+        throw new Error(
+          `router exited (${exitCode}) before logging ${what}; stderr: ${stderr}; logs: ${JSON.stringify(logs)}`,
+        );
       await new Promise<void>((wake) => waiters.push(wake));
     }
   };
@@ -137,7 +140,9 @@ export interface Upstream {
 }
 
 /** A real node:http server on 127.0.0.1 running `handler`. */
-export async function startUpstream(handler: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<Upstream> {
+export async function startUpstream(
+  handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<Upstream> {
   const received: http.IncomingMessage[] = [];
   const server = http.createServer((req, res) => {
     received.push(req);
@@ -184,7 +189,7 @@ export interface Reply {
   readonly headers: http.IncomingHttpHeaders;
   readonly body: Buffer;
   text(): string;
-  json(): any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  json(): any;
 }
 
 export interface RequestOptions {
@@ -198,7 +203,14 @@ export interface RequestOptions {
 export function request(port: number, options: RequestOptions = {}): Promise<Reply> {
   return new Promise((resolveReply, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, method: options.method ?? 'GET', path: options.path ?? '/', headers: options.headers, agent: false },
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'GET',
+        path: options.path ?? '/',
+        headers: options.headers,
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

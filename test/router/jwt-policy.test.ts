@@ -7,7 +7,18 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import { createHmac, generateKeyPairSync, sign as signBytes, type KeyObject } from 'node:crypto';
-import { ConfigMapDir, type RouterProcess, type Upstream, echoUpstream, eventually, freePort, killAllRouters, request, startRouter, table } from './harness';
+import {
+  ConfigMapDir,
+  type RouterProcess,
+  type Upstream,
+  echoUpstream,
+  eventually,
+  freePort,
+  killAllRouters,
+  request,
+  startRouter,
+  table,
+} from './harness';
 
 const ISSUER = 'https://login.test/';
 
@@ -26,7 +37,10 @@ const newKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
 interface Jwks {
   readonly url: string;
   rotate(): Promise<void>;
-  sign(claims?: Record<string, unknown>, options?: { exp?: number; nbf?: number; iss?: string; aud?: string }): Promise<string>;
+  sign(
+    claims?: Record<string, unknown>,
+    options?: { exp?: number; nbf?: number; iss?: string; aud?: string },
+  ): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -49,14 +63,37 @@ async function jwksServer(): Promise<Jwks> {
     },
     async sign(claims = {}, options = {}) {
       const now = Math.floor(Date.now() / 1000);
-      const payload = { scope: 'orders:write', ...claims, iss: options.iss ?? ISSUER, aud: options.aud ?? 'fn', sub: 'user-1', iat: now, exp: options.exp ?? now + 300 };
-      return es256({ alg: 'ES256', kid }, options.nbf === undefined ? payload : { ...payload, nbf: options.nbf }, current.privateKey);
+      const payload = {
+        scope: 'orders:write',
+        ...claims,
+        iss: options.iss ?? ISSUER,
+        aud: options.aud ?? 'fn',
+        sub: 'user-1',
+        iat: now,
+        exp: options.exp ?? now + 300,
+      };
+      return es256(
+        { alg: 'ES256', kid },
+        options.nbf === undefined ? payload : { ...payload, nbf: options.nbf },
+        current.privateKey,
+      );
     },
-    close: () => new Promise<void>((done) => { server.closeAllConnections(); server.close(() => done()); }),
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
   };
 }
 
-const jwtPolicy = (jwksUri: string) => ({ type: 'jwt', issuer: ISSUER, audience: ['fn'], jwksUri, algorithms: ['ES256', 'RS256'], clockSkewSeconds: 5 });
+const jwtPolicy = (jwksUri: string) => ({
+  type: 'jwt',
+  issuer: ISSUER,
+  audience: ['fn'],
+  jwksUri,
+  algorithms: ['ES256', 'RS256'],
+  clockSkewSeconds: 5,
+});
 
 describe.each([
   ['fast path on', {}],
@@ -74,7 +111,12 @@ describe.each([
     routes = new ConfigMapDir(
       table({ echo: echo.url }, [
         { function: 'echo', methods: ['GET'], path: '/orders', policies: { auth: jwtPolicy(jwks.url) as never } },
-        { function: 'echo', methods: ['GET'], path: '/admin', policies: { auth: { ...jwtPolicy(jwks.url), requiredScopes: ['admin'] } as never } },
+        {
+          function: 'echo',
+          methods: ['GET'],
+          path: '/admin',
+          policies: { auth: { ...jwtPolicy(jwks.url), requiredScopes: ['admin'] } as never },
+        },
         { function: 'echo', methods: ['GET'], path: '/down', policies: { auth: jwtPolicy(down) as never } },
       ]),
     );
@@ -88,13 +130,18 @@ describe.each([
     routes?.remove();
   });
 
-  const call = (path: string, token: string) => request(router.port, { path, headers: { authorization: `Bearer ${token}` } });
+  const call = (path: string, token: string) =>
+    request(router.port, { path, headers: { authorization: `Bearer ${token}` } });
 
   it('admits a valid token and gives the function its subject and claims', async () => {
     const reply = await call('/orders', await jwks.sign());
     expect(reply.status).toBe(200);
     const auth = JSON.parse(Buffer.from(String(reply.json().headers['x-kubefaas-auth']), 'base64url').toString('utf8'));
-    expect(auth).toMatchObject({ type: 'jwt', subject: 'user-1', claims: { iss: ISSUER, aud: 'fn', scope: 'orders:write' } });
+    expect(auth).toMatchObject({
+      type: 'jwt',
+      subject: 'user-1',
+      claims: { iss: ISSUER, aud: 'fn', scope: 'orders:write' },
+    });
   });
 
   it('refuses a missing token with a Bearer challenge', async () => {
@@ -148,9 +195,15 @@ describe.each([
   it('answers random bearer tokens with 401 and keeps serving', async () => {
     const segment = fc.base64String({ maxLength: 200 }).map((s) => s.replace(/=/g, ''));
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.tuple(segment, segment, segment).map((p) => p.join('.')), fc.string({ maxLength: 300 }).map((s) => s.replace(/[^\x21-\x7e]/g, 'a') || 'a')), async (token) => {
-        expect((await call('/orders', token)).status).toBe(401);
-      }),
+      fc.asyncProperty(
+        fc.oneof(
+          fc.tuple(segment, segment, segment).map((p) => p.join('.')),
+          fc.string({ maxLength: 300 }).map((s) => s.replace(/[^\x21-\x7e]/g, 'a') || 'a'),
+        ),
+        async (token) => {
+          expect((await call('/orders', token)).status).toBe(401);
+        },
+      ),
       { numRuns: 40 },
     );
     expect((await call('/orders', await jwks.sign())).status).toBe(200);

@@ -1,6 +1,16 @@
 import * as http from 'node:http';
 import { MetricNames } from '../../src/contract';
-import { ConfigMapDir, type RouterProcess, type Upstream, echoUpstream, killAllRouters, request, startRouter, startUpstream, table } from './harness';
+import {
+  ConfigMapDir,
+  type RouterProcess,
+  type Upstream,
+  echoUpstream,
+  killAllRouters,
+  request,
+  startRouter,
+  startUpstream,
+  table,
+} from './harness';
 
 /** Value of one sample line of the Prometheus text format, 0 when absent. */
 function sample(text: string, name: string, labels: Record<string, string>): number {

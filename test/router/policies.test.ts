@@ -9,12 +9,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import fc from 'fast-check';
-import { ConfigMapDir, type RouterProcess, type Upstream, echoUpstream, eventually, killAllRouters, request, startRouter, table } from './harness';
+import {
+  ConfigMapDir,
+  type RouterProcess,
+  type Upstream,
+  echoUpstream,
+  eventually,
+  killAllRouters,
+  request,
+  startRouter,
+  table,
+} from './harness';
 
 /** A Secret volume laid out as kubelet does (`<key> -> ..data/<key>`, `..data` swapped atomically). */
 class SecretVolume {
   private version = 0;
-  constructor(readonly dir: string, files: Record<string, string>) {
+  constructor(
+    readonly dir: string,
+    files: Record<string, string>,
+  ) {
     mkdirSync(dir, { recursive: true });
     this.write(files);
   }
@@ -53,14 +66,26 @@ describe.each([
   beforeAll(async () => {
     secrets = mkdtempSync(join(tmpdir(), 'kubefaas-secrets-'));
     keys = new SecretVolume(join(secrets, 'partner-keys'), { alice: 'key-alice-1\n', bob: 'key-bob' });
-    new SecretVolume(join(secrets, 'staff'), { htpasswd: `carol:${bcrypt.hashSync('s3cret', 4).replace('$2b$', '$2y$')}\n` });
+    new SecretVolume(join(secrets, 'staff'), {
+      htpasswd: `carol:${bcrypt.hashSync('s3cret', 4).replace('$2b$', '$2y$')}\n`,
+    });
     echo = await echoUpstream();
     routes = new ConfigMapDir({
       ...table({ echo: echo.url }, [
         { function: 'echo', methods: ['GET', 'POST'], path: '/orders' },
         { function: 'echo', methods: ['GET'], path: '/public', policies: { auth: { type: 'none' } } },
-        { function: 'echo', methods: ['GET'], path: '/staff', policies: { auth: { type: 'basic', secret: 'staff', realm: 'staff area' } } },
-        { function: 'echo', methods: ['GET'], path: '/limited', policies: { rateLimits: [{ scope: 'client', limit: 3, periodMs: 60_000 }] } },
+        {
+          function: 'echo',
+          methods: ['GET'],
+          path: '/staff',
+          policies: { auth: { type: 'basic', secret: 'staff', realm: 'staff area' } },
+        },
+        {
+          function: 'echo',
+          methods: ['GET'],
+          path: '/limited',
+          policies: { rateLimits: [{ scope: 'client', limit: 3, periodMs: 60_000 }] },
+        },
       ]),
       policies: { auth: { type: 'apiKeys', secret: 'partner-keys' }, trustedProxies: 0 },
     });
@@ -87,28 +112,42 @@ describe.each([
 
   it('admits a valid key (either header), tells the function who called and drops a forged x-kubefaas-auth', async () => {
     const forged = Buffer.from(JSON.stringify({ type: 'apiKey', keyId: 'admin' })).toString('base64url');
-    const reply = await request(router.port, { path: '/orders', headers: { 'x-api-key': 'key-alice-1', 'x-kubefaas-auth': forged } });
+    const reply = await request(router.port, {
+      path: '/orders',
+      headers: { 'x-api-key': 'key-alice-1', 'x-kubefaas-auth': forged },
+    });
     expect(reply.status).toBe(200);
     expect(decodeAuth(reply.json().headers['x-kubefaas-auth'])).toEqual({ type: 'apiKey', keyId: 'alice' });
-    const viaAuthorization = await request(router.port, { path: '/orders', headers: { authorization: 'ApiKey key-bob' } });
+    const viaAuthorization = await request(router.port, {
+      path: '/orders',
+      headers: { authorization: 'ApiKey key-bob' },
+    });
     expect(decodeAuth(viaAuthorization.json().headers['x-kubefaas-auth'])).toEqual({ type: 'apiKey', keyId: 'bob' });
     expect((await request(router.port, { path: '/orders', headers: { 'x-api-key': 'key-bo' } })).status).toBe(401);
   });
 
   it('serves a route with auth none to anyone, and the forged header never gets through', async () => {
-    const reply = await request(router.port, { path: '/public', headers: { 'x-kubefaas-auth': 'eyJ0eXBlIjoiYXBpS2V5In0' } });
+    const reply = await request(router.port, {
+      path: '/public',
+      headers: { 'x-kubefaas-auth': 'eyJ0eXBlIjoiYXBpS2V5In0' },
+    });
     expect(reply.status).toBe(200);
     expect(reply.json().headers['x-kubefaas-auth']).toBeUndefined();
   });
 
   it('picks up rotated keys without a restart', async () => {
     keys.write({ alice: 'key-alice-2', bob: 'key-bob' });
-    await eventually(async () => (await request(router.port, { path: '/orders', headers: { 'x-api-key': 'key-alice-2' } })).status === 200);
+    await eventually(
+      async () =>
+        (await request(router.port, { path: '/orders', headers: { 'x-api-key': 'key-alice-2' } })).status === 200,
+    );
     expect((await request(router.port, { path: '/orders', headers: { 'x-api-key': 'key-alice-1' } })).status).toBe(401);
   });
 
   it('checks basic credentials against bcrypt htpasswd (cached after the first success)', async () => {
-    const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+    const basic = (user: string, password: string) => ({
+      authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+    });
     const none = await request(router.port, { path: '/staff' });
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toBe('Basic realm="staff area", charset="UTF-8"');
@@ -137,17 +176,25 @@ describe.each([
     expect(refused.headers['ratelimit-remaining']).toBe('0');
     expect(refused.json().error).toMatch(/rate limit/);
     // Another client (key) has its own bucket.
-    expect((await request(router.port, { path: '/limited', headers: { 'x-api-key': 'key-alice-2' } })).status).toBe(200);
+    expect((await request(router.port, { path: '/limited', headers: { 'x-api-key': 'key-alice-2' } })).status).toBe(
+      200,
+    );
   });
 
   it('answers arbitrary credentials with 401 and keeps serving', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'grapheme', maxLength: 100 }), fc.string({ minLength: 5000, maxLength: 6000 })),
+        fc.oneof(
+          fc.string({ maxLength: 300 }),
+          fc.string({ unit: 'grapheme', maxLength: 100 }),
+          fc.string({ minLength: 5000, maxLength: 6000 }),
+        ),
         fc.constantFrom('x-api-key', 'authorization'),
         async (value, name) => {
           // Header values must be latin1 without control characters to be sendable at all.
-          const sendable = Buffer.from(value, 'utf8').toString('latin1').replace(/[\u0000-\u001f\u007f]/g, 'x');
+          const sendable = Buffer.from(value, 'utf8')
+            .toString('latin1')
+            .replace(/[\u0000-\u001f\u007f]/g, 'x');
           const reply = await request(router.port, { path: '/orders', headers: { [name]: sendable } });
           expect(reply.status).toBe(401);
         },

@@ -116,7 +116,9 @@ describe('router: proxying', () => {
   it('streams a large request body: the upstream sees the first chunk before the client sent the rest', async () => {
     firstUploadChunk = new Promise<void>((resolve) => (onFirstUploadChunk = resolve));
     const req = http.request({ host: '127.0.0.1', port: router.port, method: 'POST', path: '/upload', agent: false });
-    const reply = new Promise<http.IncomingMessage>((resolve, reject) => req.on('response', resolve).on('error', reject));
+    const reply = new Promise<http.IncomingMessage>((resolve, reject) =>
+      req.on('response', resolve).on('error', reject),
+    );
     req.write(Buffer.alloc(256 * 1024, 3));
     // A buffering proxy would wait for the end of the body before contacting the upstream.
     await firstUploadChunk;
@@ -171,7 +173,14 @@ describe('router: proxying', () => {
     await new Promise((r) => setTimeout(r, 50));
     aborted.destroy();
     // A client that sends half a body and disappears.
-    const partial = http.request({ host: '127.0.0.1', port: router.port, method: 'POST', path: '/echo', headers: { 'content-length': '1000' }, agent: false });
+    const partial = http.request({
+      host: '127.0.0.1',
+      port: router.port,
+      method: 'POST',
+      path: '/echo',
+      headers: { 'content-length': '1000' },
+      agent: false,
+    });
     partial.on('error', () => undefined);
     partial.write('only a little');
     await new Promise((r) => setTimeout(r, 50));
@@ -206,7 +215,11 @@ describe('router: per-request timeouts on a reused upstream connection', () => {
       const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? 0);
       setTimeout(() => res.end(`after ${ms}`), ms);
     });
-    routes = new ConfigMapDir(table({ delayed: { url: delayed.url, timeoutMs: 400 } }, [{ function: 'delayed', methods: ['GET'], path: '/delayed' }]));
+    routes = new ConfigMapDir(
+      table({ delayed: { url: delayed.url, timeoutMs: 400 } }, [
+        { function: 'delayed', methods: ['GET'], path: '/delayed' },
+      ]),
+    );
     router = await startRouter(routes.file);
   });
 

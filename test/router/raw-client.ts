@@ -67,8 +67,12 @@ export class RawClient {
     for (;;) {
       const parsed = this.tryParse(options.head ?? false);
       if (parsed !== undefined) return parsed;
-      if (this.ended) throw new Error(`connection closed before a complete response; got: ${JSON.stringify(this.buffered.toString('latin1'))}`);
-      if (Date.now() > deadline) throw new Error(`no complete response in time; got: ${JSON.stringify(this.buffered.toString('latin1'))}`);
+      if (this.ended)
+        throw new Error(
+          `connection closed before a complete response; got: ${JSON.stringify(this.buffered.toString('latin1'))}`,
+        );
+      if (Date.now() > deadline)
+        throw new Error(`no complete response in time; got: ${JSON.stringify(this.buffered.toString('latin1'))}`);
       await this.waitForData(deadline - Date.now());
     }
   }

@@ -1,4 +1,14 @@
-import { ConfigMapDir, type RouterProcess, type Upstream, echoUpstream, eventually, killAllRouters, request, startRouter, table } from './harness';
+import {
+  ConfigMapDir,
+  type RouterProcess,
+  type Upstream,
+  echoUpstream,
+  eventually,
+  killAllRouters,
+  request,
+  startRouter,
+  table,
+} from './harness';
 
 describe('router: route table reload', () => {
   let alpha: Upstream;
@@ -17,7 +27,9 @@ describe('router: route table reload', () => {
     for (const d of dirs) d.remove();
   });
 
-  async function routerOn(initial?: Parameters<ConfigMapDir['write']>[0]): Promise<{ routes: ConfigMapDir; router: RouterProcess }> {
+  async function routerOn(
+    initial?: Parameters<ConfigMapDir['write']>[0],
+  ): Promise<{ routes: ConfigMapDir; router: RouterProcess }> {
     const routes = new ConfigMapDir(initial);
     dirs.push(routes);
     const router = await startRouter(routes.file);
@@ -31,7 +43,9 @@ describe('router: route table reload', () => {
   };
 
   it('picks up a table swapped in like kubelet does (..data symlink), without restarting', async () => {
-    const { routes, router } = await routerOn(table({ alpha: alpha.url }, [{ function: 'alpha', methods: ['GET'], path: '/a' }]));
+    const { routes, router } = await routerOn(
+      table({ alpha: alpha.url }, [{ function: 'alpha', methods: ['GET'], path: '/a' }]),
+    );
     expect(await fnAt(router, '/a')).toBe('alpha');
     expect(await fnAt(router, '/b')).toBe(404);
 
@@ -53,10 +67,15 @@ describe('router: route table reload', () => {
   });
 
   it('keeps serving the previous table when a new one is invalid', async () => {
-    const { routes, router } = await routerOn(table({ alpha: alpha.url }, [{ function: 'alpha', methods: ['GET'], path: '/a' }]));
+    const { routes, router } = await routerOn(
+      table({ alpha: alpha.url }, [{ function: 'alpha', methods: ['GET'], path: '/a' }]),
+    );
 
     routes.write('{"version": 1, "functions": {');
-    await router.waitForLog((l) => l.msg === 'route table rejected, keeping the previous one', 'rejection of broken JSON');
+    await router.waitForLog(
+      (l) => l.msg === 'route table rejected, keeping the previous one',
+      'rejection of broken JSON',
+    );
     expect(await fnAt(router, '/a')).toBe('alpha');
 
     // Structurally fine, but two routes claim GET /x: the matcher refuses it.
@@ -66,13 +85,19 @@ describe('router: route table reload', () => {
         { function: 'beta', methods: ['GET', 'POST'], path: '/x' },
       ]),
     );
-    const conflict = await router.waitForLog((l) => typeof l.reason === 'string' && l.reason.includes('routes[1]'), 'rejection of conflicting routes');
+    const conflict = await router.waitForLog(
+      (l) => typeof l.reason === 'string' && l.reason.includes('routes[1]'),
+      'rejection of conflicting routes',
+    );
     expect(conflict.msg).toBe('route table rejected, keeping the previous one');
     expect(await fnAt(router, '/a')).toBe('alpha');
     expect(await fnAt(router, '/x')).toBe(404);
 
     routes.write(table({ alpha: alpha.url }, [{ function: 'ghost', methods: ['GET'], path: '/g' }]));
-    const unknownFn = await router.waitForLog((l) => typeof l.reason === 'string' && l.reason.includes('"ghost" is not in "functions"'), 'rejection of unknown function');
+    const unknownFn = await router.waitForLog(
+      (l) => typeof l.reason === 'string' && l.reason.includes('"ghost" is not in "functions"'),
+      'rejection of unknown function',
+    );
     expect(unknownFn.level).toBe('error');
     expect(await fnAt(router, '/a')).toBe('alpha');
     expect((await request(router.port, { path: '/readyz' })).status).toBe(200);
@@ -93,7 +118,9 @@ describe('router: route table reload', () => {
   });
 
   it('moves a function to a new URL and drops removed functions', async () => {
-    const { routes, router } = await routerOn(table({ svc: alpha.url }, [{ function: 'svc', methods: ['GET'], path: '/svc' }]));
+    const { routes, router } = await routerOn(
+      table({ svc: alpha.url }, [{ function: 'svc', methods: ['GET'], path: '/svc' }]),
+    );
     const alphaBefore = alpha.received.length;
     expect((await request(router.port, { path: '/svc' })).status).toBe(200);
     expect(alpha.received.length).toBe(alphaBefore + 1);

@@ -4,19 +4,30 @@ import { createHeadParser, type HeadParser } from '../../src/router/fast-path/re
 const TOKEN_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!#$%&*+^`|~';
 const token = fc.string({ unit: fc.constantFrom(...TOKEN_CHARS), minLength: 1, maxLength: 20 });
 // Field values: visible ASCII and inner spaces (leading/trailing whitespace is not part of a value).
-const value = fc.string({ unit: fc.constantFrom(...'abc XYZ 0123456789-_./:;,=?"()'.split('')), maxLength: 40 }).map((v) => v.trim());
+const value = fc
+  .string({ unit: fc.constantFrom(...'abc XYZ 0123456789-_./:;,=?"()'.split('')), maxLength: 40 })
+  .map((v) => v.trim());
 const pathSegment = fc.string({ unit: fc.constantFrom(...'abcxyz0123456789-_.~%'.split('')), maxLength: 12 });
-const target = fc.tuple(fc.array(pathSegment, { maxLength: 4 }), fc.option(pathSegment)).map(([segments, query]) => `/${segments.join('/')}${query === null ? '' : `?${query}`}`);
+const target = fc
+  .tuple(fc.array(pathSegment, { maxLength: 4 }), fc.option(pathSegment))
+  .map(([segments, query]) => `/${segments.join('/')}${query === null ? '' : `?${query}`}`);
 /** Header names that would change how the message is framed or what the connection does. */
 const FRAMING = /^(content-length|transfer-encoding|connection|upgrade)$/i;
-const headerList = fc.array(fc.tuple(token.filter((n) => !FRAMING.test(n)), value), { maxLength: 40 });
+const headerList = fc.array(
+  fc.tuple(
+    token.filter((n) => !FRAMING.test(n)),
+    value,
+  ),
+  { maxLength: 40 },
+);
 
 describe('fast path: request head parser (llhttp)', () => {
   let parser: HeadParser;
 
   beforeAll(() => {
     const created = createHeadParser();
-    if (created === undefined) throw new Error('llhttp is not usable on this node version: the router fast path would be off');
+    if (created === undefined)
+      throw new Error('llhttp is not usable on this node version: the router fast path would be off');
     parser = created;
   });
 
@@ -35,7 +46,16 @@ describe('fast path: request head parser (llhttp)', () => {
           const text = `${method} ${url} HTTP/${version}\r\n${all.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`;
           const parsed = head(text);
           const keepAlive = version === '1.1' ? connection !== 'close' : connection === 'keep-alive';
-          expect(parsed).toEqual({ method, url, rawHeaders: all.flat(), http11: version === '1.1', keepAlive, bodyLength: 0, upgrade: false, http1: true });
+          expect(parsed).toEqual({
+            method,
+            url,
+            rawHeaders: all.flat(),
+            http11: version === '1.1',
+            keepAlive,
+            bodyLength: 0,
+            upgrade: false,
+            http1: true,
+          });
         },
       ),
       { numRuns: 300 },
@@ -49,7 +69,11 @@ describe('fast path: request head parser (llhttp)', () => {
     expect(head('GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')).toBeUndefined();
     expect(head('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')).toBeUndefined();
     // A zero-length body is no body.
-    expect(head('POST /a HTTP/1.1\r\nContent-Length: 0\r\n\r\n')).toMatchObject({ method: 'POST', url: '/a', bodyLength: 0 });
+    expect(head('POST /a HTTP/1.1\r\nContent-Length: 0\r\n\r\n')).toMatchObject({
+      method: 'POST',
+      url: '/a',
+      bodyLength: 0,
+    });
   });
 
   it('refuses what llhttp rejects (smuggling shapes included) and recovers for the next head', () => {

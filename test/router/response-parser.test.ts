@@ -18,7 +18,12 @@ function parse(text: string, cuts: number[] = [], head = false) {
     if (cut > from) parser.execute(bytes.subarray(from, cut));
     from = cut;
   }
-  return { ...seen, complete: parser.complete, keepAlive: parser.keepAlive, keepAliveTimeoutMs: parser.keepAliveTimeoutMs };
+  return {
+    ...seen,
+    complete: parser.complete,
+    keepAlive: parser.keepAlive,
+    keepAliveTimeoutMs: parser.keepAliveTimeoutMs,
+  };
 }
 
 describe('upstream response parser (unit)', () => {
@@ -26,26 +31,48 @@ describe('upstream response parser (unit)', () => {
     expect(parse('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n').status).toBe(200);
     expect(parse('HTTP/1.1 404\r\ncontent-length: 0\r\n\r\n').status).toBe(404);
     expect(parse('HTTP/1.0 599 Whatever it says\r\ncontent-length: 0\r\n\r\n').status).toBe(599);
-    for (const bad of ['HTTP/1.1 099 X', 'HTTP/1.1 2OO OK', 'HTTP/1.1 20 OK', 'HTTP/1.1 2000 OK', 'HTTP/2.0 200 OK', 'HTTP/1.1  200 OK', 'HTTP/1.1 20']) {
+    for (const bad of [
+      'HTTP/1.1 099 X',
+      'HTTP/1.1 2OO OK',
+      'HTTP/1.1 20 OK',
+      'HTTP/1.1 2000 OK',
+      'HTTP/2.0 200 OK',
+      'HTTP/1.1  200 OK',
+      'HTTP/1.1 20',
+    ]) {
       expect(() => parse(`${bad}\r\ncontent-length: 0\r\n\r\n`)).toThrow(/malformed status/);
     }
   });
 
   it('accepts token header names and refuses anything else', () => {
-    expect(parse("HTTP/1.1 200 OK\r\nX-A.b_c~!#$%&'*+^`|: v\r\ncontent-length: 0\r\n\r\n").headers).toEqual(["X-A.b_c~!#$%&'*+^`|", 'v', 'content-length', '0']);
+    expect(parse("HTTP/1.1 200 OK\r\nX-A.b_c~!#$%&'*+^`|: v\r\ncontent-length: 0\r\n\r\n").headers).toEqual([
+      "X-A.b_c~!#$%&'*+^`|",
+      'v',
+      'content-length',
+      '0',
+    ]);
     for (const name of ['bad name', 'bad(name)', 'bad"name', 'nämlich', 'a/b']) {
-      expect(() => parse(`HTTP/1.1 200 OK\r\n${name}: v\r\ncontent-length: 0\r\n\r\n`)).toThrow(/malformed header name/);
+      expect(() => parse(`HTTP/1.1 200 OK\r\n${name}: v\r\ncontent-length: 0\r\n\r\n`)).toThrow(
+        /malformed header name/,
+      );
     }
   });
 
   it('reads the Keep-Alive timeout hint of every response, also when it changes', () => {
-    expect(parse('HTTP/1.1 200 OK\r\nkeep-alive: timeout=5\r\ncontent-length: 0\r\n\r\n').keepAliveTimeoutMs).toBe(5000);
-    expect(parse('HTTP/1.1 200 OK\r\nKeep-Alive: max=100, timeout=65\r\ncontent-length: 0\r\n\r\n').keepAliveTimeoutMs).toBe(65000);
-    expect(parse('HTTP/1.1 200 OK\r\nkeep-alive: max=3\r\ncontent-length: 0\r\n\r\n').keepAliveTimeoutMs).toBeUndefined();
+    expect(parse('HTTP/1.1 200 OK\r\nkeep-alive: timeout=5\r\ncontent-length: 0\r\n\r\n').keepAliveTimeoutMs).toBe(
+      5000,
+    );
+    expect(
+      parse('HTTP/1.1 200 OK\r\nKeep-Alive: max=100, timeout=65\r\ncontent-length: 0\r\n\r\n').keepAliveTimeoutMs,
+    ).toBe(65000);
+    expect(
+      parse('HTTP/1.1 200 OK\r\nkeep-alive: max=3\r\ncontent-length: 0\r\n\r\n').keepAliveTimeoutMs,
+    ).toBeUndefined();
   });
 
   it('gives the same result however the bytes are split', () => {
-    const text = 'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nx-t: 1\r\n\r\n';
+    const text =
+      'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nx-t: 1\r\n\r\n';
     const whole = parse(text);
     expect(whole).toMatchObject({ status: 200, body: 'hello world', complete: true });
     fc.assert(

@@ -1,5 +1,14 @@
 import { Headers } from '../../src/contract';
-import { ConfigMapDir, type RouterProcess, type Upstream, echoUpstream, killAllRouters, request, startRouter, table } from './harness';
+import {
+  ConfigMapDir,
+  type RouterProcess,
+  type Upstream,
+  echoUpstream,
+  killAllRouters,
+  request,
+  startRouter,
+  table,
+} from './harness';
 
 describe('router: matching and forwarding', () => {
   let users: Upstream;
@@ -100,17 +109,26 @@ describe('router: matching and forwarding', () => {
 
   it('keeps an incoming request id and traceparent and returns the id', async () => {
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
-    const reply = await request(router.port, { path: '/users', headers: { 'x-request-id': 'req-abc-123', traceparent } });
+    const reply = await request(router.port, {
+      path: '/users',
+      headers: { 'x-request-id': 'req-abc-123', traceparent },
+    });
     expect(reply.headers['x-request-id']).toBe('req-abc-123');
     const seen = reply.json().headers;
     expect(seen['x-request-id']).toBe('req-abc-123');
     expect(seen.traceparent).toBe(traceparent);
-    const logged = await router.waitForLog((l) => l.msg === 'request' && l.requestId === 'req-abc-123', 'access log line');
+    const logged = await router.waitForLog(
+      (l) => l.msg === 'request' && l.requestId === 'req-abc-123',
+      'access log line',
+    );
     expect(logged).toMatchObject({ status: 200, function: 'users', method: 'GET', url: '/users' });
   });
 
   it('generates a request id and a valid traceparent when missing or invalid', async () => {
-    const reply = await request(router.port, { path: '/users', headers: { traceparent: '00-00000000000000000000000000000000-b7ad6b7169203331-01' } });
+    const reply = await request(router.port, {
+      path: '/users',
+      headers: { traceparent: '00-00000000000000000000000000000000-b7ad6b7169203331-01' },
+    });
     const seen = reply.json().headers;
     expect(seen['x-request-id']).toEqual(expect.any(String));
     expect(reply.headers['x-request-id']).toBe(seen['x-request-id']);

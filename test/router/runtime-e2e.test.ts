@@ -7,7 +7,17 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Env } from '../../src/contract';
-import { ConfigMapDir, RUNTIME_BUNDLE, type RouterProcess, eventually, freePort, killAllRouters, request, startRouter, table } from './harness';
+import {
+  ConfigMapDir,
+  RUNTIME_BUNDLE,
+  type RouterProcess,
+  eventually,
+  freePort,
+  killAllRouters,
+  request,
+  startRouter,
+  table,
+} from './harness';
 import { podNode } from '../support/pod-node';
 
 describe('router → function runtime', () => {
@@ -29,14 +39,26 @@ describe('router → function runtime', () => {
     );
     const port = await freePort();
     runtime = spawn(podNode(), [RUNTIME_BUNDLE], {
-      env: { ...process.env, [Env.PORT]: String(port), [Env.FUNCTION_NAME]: 'greeter', [Env.HANDLER_PATH]: handlerPath },
+      env: {
+        ...process.env,
+        [Env.PORT]: String(port),
+        [Env.FUNCTION_NAME]: 'greeter',
+        [Env.HANDLER_PATH]: handlerPath,
+      },
       stdio: 'ignore',
     });
-    await eventually(async () => (await request(port, { path: '/readyz' }).catch(() => ({ status: 0 }))).status === 200);
+    await eventually(
+      async () => (await request(port, { path: '/readyz' }).catch(() => ({ status: 0 }))).status === 200,
+    );
     routes = new ConfigMapDir(
       table({ greeter: `http://127.0.0.1:${port}` }, [
         { function: 'greeter', methods: ['GET', 'POST'], path: '/greet/:name' },
-        { function: 'greeter', methods: ['GET'], path: '/keyed', policies: { auth: { type: 'apiKeys', secret: 'keys' } } },
+        {
+          function: 'greeter',
+          methods: ['GET'],
+          path: '/keyed',
+          policies: { auth: { type: 'apiKeys', secret: 'keys' } },
+        },
       ]),
     );
     const keysDir = join(workDir, 'secrets', 'keys');

@@ -2,7 +2,17 @@ import { once } from 'node:events';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { ConfigMapDir, type RouterProcess, type Upstream, echoUpstream, killAllRouters, request, startRouter, startUpstream, table } from './harness';
+import {
+  ConfigMapDir,
+  type RouterProcess,
+  type Upstream,
+  echoUpstream,
+  killAllRouters,
+  request,
+  startRouter,
+  startUpstream,
+  table,
+} from './harness';
 
 /** A request as seen by the raw upstream: which connection (1, 2, …) carried it. */
 interface RawRequest {
@@ -25,16 +35,28 @@ const SCRIPTS: Record<string, Script> = {
       '5;name=value\r\nhello\r\n7 ; ext="quoted"\r\n, world\r\n0\r\nx-checksum: abc\r\n\r\n',
     bytewise: true,
   },
-  'length-bytewise': { bytes: 'HTTP/1.1 200 OK\r\ncontent-length: 11\r\nx-custom: kept\r\n\r\nhello world', bytewise: true },
+  'length-bytewise': {
+    bytes: 'HTTP/1.1 200 OK\r\ncontent-length: 11\r\nx-custom: kept\r\n\r\nhello world',
+    bytewise: true,
+  },
   'length-zero': { bytes: 'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n' },
-  'early-hints': { bytes: 'HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok' },
+  'early-hints': {
+    bytes:
+      'HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok',
+  },
   head: { bytes: 'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 5\r\n\r\n' },
   'no-content': { bytes: 'HTTP/1.1 204 No Content\r\nx-note: empty\r\n\r\n' },
   'not-modified': { bytes: 'HTTP/1.1 304 Not Modified\r\netag: "v1"\r\n\r\n' },
   'connection-close': { bytes: 'HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 4\r\n\r\nbye!', then: 'end' },
-  'until-close': { bytes: 'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nstreamed until the connection closes', bytewise: true, then: 'end' },
+  'until-close': {
+    bytes: 'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nstreamed until the connection closes',
+    bytewise: true,
+    then: 'end',
+  },
   'cut-body': { bytes: 'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part of it', then: 'destroy' },
-  'bad-chunk-size': { bytes: 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\nworld\r\n0\r\n\r\n' },
+  'bad-chunk-size': {
+    bytes: 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\nworld\r\n0\r\n\r\n',
+  },
   // Malformed heads: the router must answer 502 and never relay them.
   'bad-status': { bytes: 'HTTP/1.1 2OO OK\r\ncontent-length: 0\r\n\r\n' },
   'not-http': { bytes: 'SSH-2.0-OpenSSH_9.6\r\n\r\n' },
@@ -42,7 +64,9 @@ const SCRIPTS: Record<string, Script> = {
   'conflicting-lengths': { bytes: 'HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab' },
   'no-colon': { bytes: 'HTTP/1.1 200 OK\r\nbroken header line\r\ncontent-length: 0\r\n\r\n' },
   'folded-header': { bytes: 'HTTP/1.1 200 OK\r\nx-a: 1\r\n  folded: 2\r\ncontent-length: 0\r\n\r\n' },
-  'switching-protocols': { bytes: 'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n' },
+  'switching-protocols': {
+    bytes: 'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n',
+  },
 };
 
 /** A TCP server that reads bodiless requests and answers each with the script named by its path. */
@@ -190,16 +214,21 @@ describe('router: upstream HTTP/1.1 client', () => {
     expect(new Set([a.connection, b.connection, c.connection]).size).toBe(3);
   });
 
-  it.each(['bad-status', 'not-http', 'both-lengths', 'conflicting-lengths', 'no-colon', 'folded-header', 'switching-protocols'])(
-    'answers 502 to a malformed response head (%s) without retrying',
-    async (name) => {
-      const before = raw.requests.length;
-      const reply = await request(router.port, { path: `/raw/${name}` });
-      expect(reply.status).toBe(502);
-      expect(reply.json().error).toMatch(/^function "raw" sent an invalid response: /);
-      expect(raw.requests.length - before).toBe(1);
-    },
-  );
+  it.each([
+    'bad-status',
+    'not-http',
+    'both-lengths',
+    'conflicting-lengths',
+    'no-colon',
+    'folded-header',
+    'switching-protocols',
+  ])('answers 502 to a malformed response head (%s) without retrying', async (name) => {
+    const before = raw.requests.length;
+    const reply = await request(router.port, { path: `/raw/${name}` });
+    expect(reply.status).toBe(502);
+    expect(reply.json().error).toMatch(/^function "raw" sent an invalid response: /);
+    expect(raw.requests.length - before).toBe(1);
+  });
 
   it('cuts the client response when the body breaks after the head was relayed', async () => {
     const cut = await fetchPartial(router.port, '/raw/cut-body');
@@ -210,7 +239,9 @@ describe('router: upstream HTTP/1.1 client', () => {
 
   it('streams a request body of unknown length with chunked encoding', async () => {
     const req = http.request({ host: '127.0.0.1', port: router.port, method: 'POST', path: '/echo', agent: false });
-    const reply = new Promise<http.IncomingMessage>((resolve, reject) => req.on('response', resolve).on('error', reject));
+    const reply = new Promise<http.IncomingMessage>((resolve, reject) =>
+      req.on('response', resolve).on('error', reject),
+    );
     req.write('first part, ');
     req.write(Buffer.alloc(70_000, 'x'));
     req.end('last part');

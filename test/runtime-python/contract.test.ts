@@ -13,7 +13,17 @@ const source = readdirSync(dir)
   .join('\n');
 
 it('reads the contract environment variables', () => {
-  for (const name of [Env.PORT, Env.FUNCTION_NAME, Env.HANDLER_PATH, Env.TIMEOUT_MS, Env.MAX_CONCURRENCY, Env.MAX_BODY_BYTES, Env.SHUTDOWN_GRACE_MS, PythonEnv.CODE_DIR, PythonEnv.THREADS]) {
+  for (const name of [
+    Env.PORT,
+    Env.FUNCTION_NAME,
+    Env.HANDLER_PATH,
+    Env.TIMEOUT_MS,
+    Env.MAX_CONCURRENCY,
+    Env.MAX_BODY_BYTES,
+    Env.SHUTDOWN_GRACE_MS,
+    PythonEnv.CODE_DIR,
+    PythonEnv.THREADS,
+  ]) {
     expect(source).toContain(`"${name}"`);
   }
 });
@@ -23,7 +33,12 @@ it('serves the contract endpoints and headers and exports the contract metric na
   expect(source).toContain(`"${Headers.requestId}"`);
   expect(source).toContain(`"${Headers.traceparent}"`);
   expect(source).toContain(`"${Headers.params}"`);
-  for (const name of [MetricNames.functionInvocations, MetricNames.functionDuration, MetricNames.functionInFlight, MetricNames.functionColdStarts]) {
+  for (const name of [
+    MetricNames.functionInvocations,
+    MetricNames.functionDuration,
+    MetricNames.functionInFlight,
+    MetricNames.functionColdStarts,
+  ]) {
     expect(source).toContain(`"${name}"`);
   }
 });

@@ -54,12 +54,23 @@ beforeAll(() => {
   // A tiny package with a module and a data file in a subdirectory of the wheel.
   const src = join(work, 'src');
   mkdirSync(join(src, 'kftinydep'), { recursive: true });
-  writeFileSync(join(src, 'kftinydep', '__init__.py'), 'def greet(name):\n    return "hi " + name + " from kftinydep"\n');
+  writeFileSync(
+    join(src, 'kftinydep', '__init__.py'),
+    'def greet(name):\n    return "hi " + name + " from kftinydep"\n',
+  );
   // An in-tree PEP 517 backend (standard library only), so `pip wheel` needs neither setuptools nor wheel.
-  writeFileSync(join(src, 'pyproject.toml'), '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n');
+  writeFileSync(
+    join(src, 'pyproject.toml'),
+    '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n',
+  );
   writeFileSync(join(src, 'backend.py'), WHEEL_BACKEND);
-  const built = spawnSync(python, ['-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--no-index', '--quiet', '-w', wheels, src], { encoding: 'utf8' });
-  if (built.status !== 0) throw new Error(`pip wheel failed (the test needs pip and setuptools for ${python}): ${built.stderr}`);
+  const built = spawnSync(
+    python,
+    ['-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '--no-index', '--quiet', '-w', wheels, src],
+    { encoding: 'utf8' },
+  );
+  if (built.status !== 0)
+    throw new Error(`pip wheel failed (the test needs pip and setuptools for ${python}): ${built.stderr}`);
   wheelFile = readdirSync(wheels).find((f) => f.endsWith('.whl'))!;
   // Only the test's wheel directory: no index, and no pip configuration of this machine.
   setEnv('PIP_CONFIG_FILE', devNull);
@@ -89,7 +100,10 @@ function codeDir(requirements: string): string {
 it('packs the wheels beside the code, and the runtime imports them', async () => {
   expect(wheelFile).toBe('kftinydep-1.0-py3-none-any.whl');
   const platform = newPlatform();
-  new PythonFunction(platform, 'greeter', { code: Code.fromAsset(codeDir('kftinydep==1.0\n')), handler: 'handler.main' });
+  new PythonFunction(platform, 'greeter', {
+    code: Code.fromAsset(codeDir('kftinydep==1.0\n')),
+    handler: 'handler.main',
+  });
   const objects = synth(platform);
   await expectValid(objects);
   const cm = find(objects, 'ConfigMap', 'greeter-code');
@@ -99,8 +113,10 @@ it('packs the wheels beside the code, and the runtime imports them', async () =>
 
   // What the pod sees: the ConfigMap's keys as files in the code directory.
   const mounted = mkdtempSync(join(work, 'mounted-'));
-  for (const [name, text] of Object.entries(cm.data as Record<string, string>)) writeFileSync(join(mounted, name), text);
-  for (const [name, b64] of Object.entries(cm.binaryData as Record<string, string>)) writeFileSync(join(mounted, name), Buffer.from(b64, 'base64'));
+  for (const [name, text] of Object.entries(cm.data as Record<string, string>))
+    writeFileSync(join(mounted, name), text);
+  for (const [name, b64] of Object.entries(cm.binaryData as Record<string, string>))
+    writeFileSync(join(mounted, name), Buffer.from(b64, 'base64'));
   const tmp = mkdtempSync(join(work, 'tmp-'));
   const rt = await PythonRuntimeProcess.start({}, { KUBEFAAS_CODE_DIR: mounted, TMPDIR: tmp });
   expect((await rt.request('/', { method: 'POST', body: 'ada' })).text).toBe('hi ada from kftinydep');
@@ -108,15 +124,39 @@ it('packs the wheels beside the code, and the runtime imports them', async () =>
 });
 
 it('honours hash-pinned requirements', () => {
-  const sha = createHash('sha256').update(readFileSync(join(wheels, wheelFile))).digest('hex');
-  expect(() => new PythonFunction(newPlatform(), 'pinned', { code: Code.fromAsset(codeDir(`kftinydep==1.0 --hash=sha256:${sha}\n`)), handler: 'handler.main' })).not.toThrow();
-  const wrong = errorOf(() => new PythonFunction(newPlatform(), 'pinned', { code: Code.fromAsset(codeDir(`kftinydep==1.0 --hash=sha256:${'0'.repeat(64)}\n`)), handler: 'handler.main' }));
-  expect(wrong.message).toMatch(/platform\/pinned.*pip could not download wheels for Python 3\.13.*Expected sha256 0{64}/s);
+  const sha = createHash('sha256')
+    .update(readFileSync(join(wheels, wheelFile)))
+    .digest('hex');
+  expect(
+    () =>
+      new PythonFunction(newPlatform(), 'pinned', {
+        code: Code.fromAsset(codeDir(`kftinydep==1.0 --hash=sha256:${sha}\n`)),
+        handler: 'handler.main',
+      }),
+  ).not.toThrow();
+  const wrong = errorOf(
+    () =>
+      new PythonFunction(newPlatform(), 'pinned', {
+        code: Code.fromAsset(codeDir(`kftinydep==1.0 --hash=sha256:${'0'.repeat(64)}\n`)),
+        handler: 'handler.main',
+      }),
+  );
+  expect(wrong.message).toMatch(
+    /platform\/pinned.*pip could not download wheels for Python 3\.13.*Expected sha256 0{64}/s,
+  );
 });
 
 it('reports a requirement pip cannot resolve, with what to do', () => {
-  const err = errorOf(() => new PythonFunction(newPlatform(), 'missing', { code: Code.fromAsset(codeDir('kf-no-such-package==9.9\n')), handler: 'handler.main' }));
-  expect(err.message).toMatch(/pip could not download wheels for Python 3\.13 on manylinux2014_x86_64 from .*requirements\.txt: .*kf-no-such-package/s);
+  const err = errorOf(
+    () =>
+      new PythonFunction(newPlatform(), 'missing', {
+        code: Code.fromAsset(codeDir('kf-no-such-package==9.9\n')),
+        handler: 'handler.main',
+      }),
+  );
+  expect(err.message).toMatch(
+    /pip could not download wheels for Python 3\.13 on manylinux2014_x86_64 from .*requirements\.txt: .*kf-no-such-package/s,
+  );
   expect(err.message).toMatch(/ContainerFunction/);
 });
 

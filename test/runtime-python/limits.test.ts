@@ -53,9 +53,14 @@ describe('deadlines', () => {
     const res = await rt.request('/sleep', { headers: { 'x-request-id': 't-1' } });
     expect(Date.now() - started).toBeLessThan(5000);
     expect([res.status, res.json()]).toEqual([504, { error: 'function timed out after 300 ms', requestId: 't-1' }]);
-    expect(await rt.waitForLog((l) => l.msg === 'sync handler saw cancellation')).toMatchObject({ cancelled: true, requestId: 't-1' });
+    expect(await rt.waitForLog((l) => l.msg === 'sync handler saw cancellation')).toMatchObject({
+      cancelled: true,
+      requestId: 't-1',
+    });
     expect(await rt.requestLog('t-1')).toMatchObject({ status: 504 });
-    expect((await rt.request('/metrics')).text).toMatch(/kubefaas_function_invocations_total\{function="test-fn",trigger="http",outcome="timeout"\} 1/);
+    expect((await rt.request('/metrics')).text).toMatch(
+      /kubefaas_function_invocations_total\{function="test-fn",trigger="http",outcome="timeout"\} 1/,
+    );
     // The connection pool and the runtime carry on.
     expect((await rt.request('/fast')).text).toBe('ok 0');
   });
@@ -102,7 +107,9 @@ describe('limits', () => {
     const ok = await rt.request('/x', { method: 'POST', body: 'a'.repeat(1000) });
     expect([ok.status, ok.text]).toEqual([200, 'ok 1000']);
     // A large upload the runtime does not read: the 413 must still reach the client (no reset).
-    const res = await rt.request('/x', { method: 'POST', body: Buffer.alloc(4 * 1024 * 1024, 97), headers: { 'x-request-id': 'big-1' } }).catch((e: Error) => e);
+    const res = await rt
+      .request('/x', { method: 'POST', body: Buffer.alloc(4 * 1024 * 1024, 97), headers: { 'x-request-id': 'big-1' } })
+      .catch((e: Error) => e);
     expect(res).not.toBeInstanceOf(Error);
     const big = res as Awaited<ReturnType<typeof rt.request>>;
     expect([big.status, big.json()]).toEqual([413, { error: 'request body exceeds 1000 bytes', requestId: 'big-1' }]);
@@ -113,7 +120,9 @@ describe('limits', () => {
     const rt = await PythonRuntimeProcess.start(HANDLER, { KUBEFAAS_MAX_BODY_BYTES: '10' });
     const client = await RawClient.open(rt.port);
     try {
-      client.send('POST /x HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n');
+      client.send(
+        'POST /x HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n8\r\n12345678\r\n8\r\n12345678\r\n',
+      );
       const res = await client.read();
       expect(res.status).toBe(413);
       expect(await client.closedWithin(5000)).toBe(true);
@@ -128,7 +137,11 @@ describe('limits', () => {
     const first = rt.request('/block');
     await rt.waitForLog((l) => l.msg === 'blocked');
     const second = await rt.request('/x');
-    expect([second.status, second.headers['retry-after'], second.json().error]).toEqual([429, '1', 'too many concurrent requests (limit 1)']);
+    expect([second.status, second.headers['retry-after'], second.json().error]).toEqual([
+      429,
+      '1',
+      'too many concurrent requests (limit 1)',
+    ]);
     rt.child.kill('SIGUSR2');
     expect((await first).status).toBe(200);
   });
@@ -153,7 +166,11 @@ describe('start-up errors', () => {
     [{ 'handler.py': 'def other(e, c):\n    pass\n' }, {}, /handler module 'handler' has no function 'main'/],
     [{ 'handler.py': 'import nonexistent_module_xyz\n' }, {}, /failed to import: ModuleNotFoundError/],
     [{ 'handler.py': 'def main(e, c)\n' }, {}, /failed to import: SyntaxError/],
-    [{ 'handler.py': 'def main(e, c):\n    pass\n' }, { KUBEFAAS_TIMEOUT_MS: 'soon' }, /KUBEFAAS_TIMEOUT_MS="soon" is not an integer >= 1/],
+    [
+      { 'handler.py': 'def main(e, c):\n    pass\n' },
+      { KUBEFAAS_TIMEOUT_MS: 'soon' },
+      /KUBEFAAS_TIMEOUT_MS="soon" is not an integer >= 1/,
+    ],
     [{ 'handler.py': 'def main(e, c):\n    pass\n' }, { KUBEFAAS_HANDLER: 'main' }, /must be module\.function/],
   ])('exits 1 with one fatal JSON line on stderr (%#)', async (files, env, message) => {
     const rt = await PythonRuntimeProcess.start(files, env as Record<string, string>, { waitForListening: false });

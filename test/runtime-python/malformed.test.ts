@@ -30,14 +30,20 @@ describe.each(MALFORMED_REQUESTS.map((c) => [c.name, c] as const))('malformed re
   it('gets the same status from both runtimes, and the connection closes', async () => {
     for (const [name, port] of runtimes()) {
       const { text, closed } = await exchange(port, c.bytes);
-      expect({ runtime: name, statuses: statuses(text), closed }).toEqual({ runtime: name, statuses: [c.status], closed: true });
+      expect({ runtime: name, statuses: statuses(text), closed }).toEqual({
+        runtime: name,
+        statuses: [c.status],
+        closed: true,
+      });
     }
   });
 });
 
 it('the Python runtime answers 400 with a JSON error body and keeps serving', async () => {
   const { text } = await exchange(python.port, MALFORMED_REQUESTS[0].bytes);
-  expect(text).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*connection: close\r\n\r\n\{"error":"duplicate content-length"\}$/);
+  expect(text).toMatch(
+    /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*connection: close\r\n\r\n\{"error":"duplicate content-length"\}$/,
+  );
   expect((await python.request('/', { method: 'POST', body: 'x' })).text).toBe('ok x');
 });
 

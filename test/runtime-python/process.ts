@@ -70,10 +70,12 @@ export class PythonRuntimeProcess {
     running.add(runtime);
     if (options.waitForListening === false) return Promise.resolve(runtime);
     return Promise.race([
-      runtime.waitForLog((l) => l.msg === 'listening').then((line) => {
-        runtime.port = line.port as number;
-        return runtime;
-      }),
+      runtime
+        .waitForLog((l) => l.msg === 'listening')
+        .then((line) => {
+          runtime.port = line.port as number;
+          return runtime;
+        }),
       runtime.exited.then(({ code }) => {
         throw new Error(`python runtime exited with ${code} before listening: ${runtime.stderr}`);
       }),

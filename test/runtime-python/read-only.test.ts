@@ -32,19 +32,26 @@ def main(event, context):
 
 afterAll(stopAllPython);
 
-(canDropPrivileges ? it : it.skip)(`serves as uid ${NODE_UID} with only TMPDIR writable, and writes no bytecode`, async () => {
-  const tmp = mkdtempSync(join(tmpdir(), 'kubefaas-py-tmp-'));
-  chownSync(tmp, NODE_UID, NODE_UID);
-  try {
-    const rt = await PythonRuntimeProcess.start(HANDLER, { TMPDIR: tmp, HOME: tmp }, {
-      command: ['setpriv', `--reuid=${NODE_UID}`, `--regid=${NODE_UID}`, '--clear-groups', SYSTEM_PYTHON],
-    });
-    const res = await rt.request('/');
-    expect(res.json()).toEqual({ uid: NODE_UID, tmp, codeWritable: false });
-    expect((await rt.request('/metrics')).status).toBe(200);
-    expect(readdirSync(rt.dir)).toEqual(['handler.py']);
-    expect(readdirSync(dirname(PYTHON_RUNTIME_MAIN))).not.toContain('__pycache__');
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-});
+(canDropPrivileges ? it : it.skip)(
+  `serves as uid ${NODE_UID} with only TMPDIR writable, and writes no bytecode`,
+  async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'kubefaas-py-tmp-'));
+    chownSync(tmp, NODE_UID, NODE_UID);
+    try {
+      const rt = await PythonRuntimeProcess.start(
+        HANDLER,
+        { TMPDIR: tmp, HOME: tmp },
+        {
+          command: ['setpriv', `--reuid=${NODE_UID}`, `--regid=${NODE_UID}`, '--clear-groups', SYSTEM_PYTHON],
+        },
+      );
+      const res = await rt.request('/');
+      expect(res.json()).toEqual({ uid: NODE_UID, tmp, codeWritable: false });
+      expect((await rt.request('/metrics')).status).toBe(200);
+      expect(readdirSync(rt.dir)).toEqual(['handler.py']);
+      expect(readdirSync(dirname(PYTHON_RUNTIME_MAIN))).not.toContain('__pycache__');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  },
+);

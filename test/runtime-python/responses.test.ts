@@ -72,9 +72,17 @@ describe.each([
     const text = await rt.request('/text');
     expect([text.status, text.headers['content-type'], text.text]).toEqual([200, 'text/plain; charset=utf-8', 'héllo']);
     const bytes = await rt.request('/bytes');
-    expect([bytes.status, bytes.headers['content-type'], [...bytes.body]]).toEqual([200, 'application/octet-stream', [0, 1, 255]]);
+    expect([bytes.status, bytes.headers['content-type'], [...bytes.body]]).toEqual([
+      200,
+      'application/octet-stream',
+      [0, 1, 255],
+    ]);
     const dict = await rt.request('/dict');
-    expect([dict.status, dict.headers['content-type'], dict.text]).toEqual([200, 'application/json; charset=utf-8', '{"a":1,"ü":[1,2]}']);
+    expect([dict.status, dict.headers['content-type'], dict.text]).toEqual([
+      200,
+      'application/json; charset=utf-8',
+      '{"a":1,"ü":[1,2]}',
+    ]);
     expect((await rt.request('/list')).json()).toEqual([1, 'two', null]);
     expect((await rt.request('/number')).text).toBe('42');
     const none = await rt.request('/none');
@@ -84,7 +92,12 @@ describe.each([
 
   it('Response(...) is sent as is, with the request id unless it sets its own', async () => {
     const res = await rt.request('/response');
-    expect([res.status, res.text, res.headers['x-custom'], res.headers['content-type']]).toEqual([201, 'created', 'yes', 'text/plain; charset=utf-8']);
+    expect([res.status, res.text, res.headers['x-custom'], res.headers['content-type']]).toEqual([
+      201,
+      'created',
+      'yes',
+      'text/plain; charset=utf-8',
+    ]);
     expect(res.headers['set-cookie']).toEqual(['a=1', 'b=2']);
     expect(res.headers['x-request-id']).toBeTruthy();
     const json = await rt.request('/response-json');
@@ -95,10 +108,17 @@ describe.each([
   it('an exception → 500 JSON with the request id and no details; the stack goes to the log', async () => {
     const res = await rt.request('/boom', { headers: { 'x-request-id': 'boom-1' } });
     expect(res.status).toBe(500);
-    expect(res.json()).toEqual({ error: 'internal error: the function failed; see its logs for this request id', requestId: 'boom-1' });
+    expect(res.json()).toEqual({
+      error: 'internal error: the function failed; see its logs for this request id',
+      requestId: 'boom-1',
+    });
     expect(res.text).not.toMatch(/hunter2|Traceback/);
     const line = await rt.waitForLog((l) => l.msg === 'handler failed' && l.requestId === 'boom-1');
-    expect(line).toMatchObject({ level: 'error', function: 'test-fn', error: { name: 'RuntimeError', message: 'db password is hunter2' } });
+    expect(line).toMatchObject({
+      level: 'error',
+      function: 'test-fn',
+      error: { name: 'RuntimeError', message: 'db password is hunter2' },
+    });
     expect((line.error as { stack: string }).stack).toMatch(/Traceback[\s\S]*handler\.py/);
     expect(await rt.requestLog('boom-1')).toMatchObject({ status: 500 });
   });
@@ -148,13 +168,22 @@ describe.each([
     expect(body.requestId).toBe(res.headers['x-request-id']);
     expect(new Date(body.time).toISOString()).toBe(body.time);
     const line = await rt.requestLog(body.requestId);
-    expect(line).toMatchObject({ level: 'info', function: 'test-fn', method: 'PUT', path: '/echo', status: 200, traceId: '0af7651916cd43dd8448eb211c80319c' });
+    expect(line).toMatchObject({
+      level: 'info',
+      function: 'test-fn',
+      method: 'PUT',
+      path: '/echo',
+      status: 200,
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+    });
     expect(typeof line.durationMs).toBe('number');
     expect(new Date(line.time as string).toISOString()).toBe(line.time);
   });
 
   it('keeps a sensible incoming x-request-id and replaces an overlong one', async () => {
-    expect((await rt.request('/text', { headers: { 'x-request-id': 'abc-123' } })).headers['x-request-id']).toBe('abc-123');
+    expect((await rt.request('/text', { headers: { 'x-request-id': 'abc-123' } })).headers['x-request-id']).toBe(
+      'abc-123',
+    );
     const long = 'x'.repeat(201);
     const generated = (await rt.request('/text', { headers: { 'x-request-id': long } })).headers['x-request-id'];
     expect(generated).not.toBe(long);
@@ -164,9 +193,18 @@ describe.each([
   it('context.log writes one-line JSON with the request id and the fields given', async () => {
     const res = await rt.request('/log', { method: 'POST', body: 'abcd', headers: { 'x-request-id': 'log-1' } });
     expect(res.text).toBe('logged');
-    expect(await rt.waitForLog((l) => l.msg === 'resizing')).toMatchObject({ level: 'info', function: 'test-fn', requestId: 'log-1', size: 4, kind: 'test' });
+    expect(await rt.waitForLog((l) => l.msg === 'resizing')).toMatchObject({
+      level: 'info',
+      function: 'test-fn',
+      requestId: 'log-1',
+      size: 4,
+      kind: 'test',
+    });
     expect(await rt.waitForLog((l) => l.msg === 'careful')).toMatchObject({ level: 'warn', requestId: 'log-1' });
-    expect(await rt.waitForLog((l) => l.msg === 'caught')).toMatchObject({ level: 'error', error: { name: 'KeyError' } });
+    expect(await rt.waitForLog((l) => l.msg === 'caught')).toMatchObject({
+      level: 'error',
+      error: { name: 'KeyError' },
+    });
   });
 
   it('context.publish fails loudly (no queue support yet) → 500', async () => {
@@ -184,13 +222,35 @@ describe.each([
     expect(metrics.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = metrics.text;
     expect(text).toMatch(new RegExp(`^# TYPE ${MetricNames.functionInvocations} counter$`, 'm'));
-    expect(text).toMatch(new RegExp(`^${MetricNames.functionInvocations}\\{function="test-fn",trigger="http",outcome="success"\\} [1-9]\\d*$`, 'm'));
-    expect(text).toMatch(new RegExp(`^${MetricNames.functionInvocations}\\{function="test-fn",trigger="http",outcome="error"\\} [1-9]\\d*$`, 'm'));
+    expect(text).toMatch(
+      new RegExp(
+        `^${MetricNames.functionInvocations}\\{function="test-fn",trigger="http",outcome="success"\\} [1-9]\\d*$`,
+        'm',
+      ),
+    );
+    expect(text).toMatch(
+      new RegExp(
+        `^${MetricNames.functionInvocations}\\{function="test-fn",trigger="http",outcome="error"\\} [1-9]\\d*$`,
+        'm',
+      ),
+    );
     expect(text).toMatch(new RegExp(`^${MetricNames.functionInFlight}\\{function="test-fn"\\} 0$`, 'm'));
     expect(text).toMatch(new RegExp(`^${MetricNames.functionColdStarts}\\{function="test-fn"\\} 1$`, 'm'));
-    expect(text).toMatch(new RegExp(`^${MetricNames.functionDuration}_bucket\\{le="\\+Inf",function="test-fn",trigger="http"\\} [1-9]\\d*$`, 'm'));
-    expect(text).toMatch(new RegExp(`^${MetricNames.functionDuration}_bucket\\{le="0.0005",function="test-fn",trigger="http"\\} \\d+$`, 'm'));
-    expect(text).toMatch(new RegExp(`^${MetricNames.functionDuration}_count\\{function="test-fn",trigger="http"\\} [1-9]\\d*$`, 'm'));
+    expect(text).toMatch(
+      new RegExp(
+        `^${MetricNames.functionDuration}_bucket\\{le="\\+Inf",function="test-fn",trigger="http"\\} [1-9]\\d*$`,
+        'm',
+      ),
+    );
+    expect(text).toMatch(
+      new RegExp(
+        `^${MetricNames.functionDuration}_bucket\\{le="0.0005",function="test-fn",trigger="http"\\} \\d+$`,
+        'm',
+      ),
+    );
+    expect(text).toMatch(
+      new RegExp(`^${MetricNames.functionDuration}_count\\{function="test-fn",trigger="http"\\} [1-9]\\d*$`, 'm'),
+    );
     // The endpoints are not invocations and log no request line.
     expect(rt.logs.some((l) => l.msg === 'request' && String(l.path).startsWith('/healthz'))).toBe(false);
   });
@@ -204,13 +264,19 @@ describe.each([
       expect((await client.read()).body).toBe('42');
       client.send('HEAD /text HTTP/1.1\r\nhost: x\r\n\r\n');
       const head = await client.read({ head: true });
-      expect([head.status, head.headers['content-length'], head.body]).toEqual([200, String(Buffer.byteLength('héllo')), '']);
+      expect([head.status, head.headers['content-length'], head.body]).toEqual([
+        200,
+        String(Buffer.byteLength('héllo')),
+        '',
+      ]);
       client.send('POST /json HTTP/1.1\r\nhost: x\r\ncontent-length: 7\r\nexpect: 100-continue\r\n\r\n');
       const cont = await client.read({ head: true });
       expect(cont.status).toBe(100);
       client.send('{"a":1}');
       expect((await client.read()).body).toBe('{"got":{"a":1}}');
-      client.send('POST /json HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n3\r\n{"b\r\n4;ext=1\r\n":2}\r\n0\r\n\r\n');
+      client.send(
+        'POST /json HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n3\r\n{"b\r\n4;ext=1\r\n":2}\r\n0\r\n\r\n',
+      );
       expect((await client.read()).body).toBe('{"got":{"b":2}}');
       expect(client.closed).toBe(false);
       client.send('GET /text HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');

@@ -1,7 +1,13 @@
 import { DeadlineQueue, type DeadlineEntry } from '../../src/runtime/deadlines';
 
 function entry(name: string, deadlineAt: number, expired: string[]): DeadlineEntry {
-  return { deadlineAt, deadlinePrev: undefined, deadlineNext: undefined, deadlineQueued: false, expire: () => expired.push(name) };
+  return {
+    deadlineAt,
+    deadlinePrev: undefined,
+    deadlineNext: undefined,
+    deadlineQueued: false,
+    expire: () => expired.push(name),
+  };
 }
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -27,10 +27,12 @@ module.exports = async (event, context) => {
 
 async function hangCalls(runtime: RuntimeProcess, count: number): Promise<void> {
   const body = 'x'.repeat(1024);
-  for (let done = 0; done < count; ) {
+  for (let done = 0; done < count;) {
     const batch = Math.min(100, count - done);
     const answers = await Promise.all(
-      Array.from({ length: batch }, () => runtime.request('/work', { method: 'POST', body, headers: { 'content-type': 'text/plain' } })),
+      Array.from({ length: batch }, () =>
+        runtime.request('/work', { method: 'POST', body, headers: { 'content-type': 'text/plain' } }),
+      ),
     );
     for (const a of answers) expect(a.status).toBe(504);
     done += batch;

@@ -52,7 +52,11 @@ test('SIGTERM with work still running past the grace period: exits 1 and says so
 
 describe('handler loading', () => {
   test.each([
-    ['export default (esbuild CJS shape)', 'Object.defineProperty(exports, "__esModule", { value: true }); exports.default = () => "default export";', 'default export'],
+    [
+      'export default (esbuild CJS shape)',
+      'Object.defineProperty(exports, "__esModule", { value: true }); exports.default = () => "default export";',
+      'default export',
+    ],
     ['module.exports = fn', 'module.exports = () => "module.exports";', 'module.exports'],
     ['named handler export', 'exports.handler = async () => "named";', 'named'],
   ])('%s', async (_name, source, expected) => {
@@ -61,7 +65,11 @@ describe('handler loading', () => {
   });
 
   test('missing handler file → exit 1 with one JSON line naming the file', async () => {
-    const runtime = await RuntimeProcess.start('', { KUBEFAAS_HANDLER: '/nonexistent/kubefaas/index.js' }, { waitForListening: false });
+    const runtime = await RuntimeProcess.start(
+      '',
+      { KUBEFAAS_HANDLER: '/nonexistent/kubefaas/index.js' },
+      { waitForListening: false },
+    );
     expect((await runtime.exited).code).toBe(1);
     const lines = runtime.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -71,19 +79,31 @@ describe('handler loading', () => {
   });
 
   test('a module that exports no function → exit 1 with a clear message', async () => {
-    const runtime = await RuntimeProcess.start('module.exports = { notAFunction: 1 };', {}, { waitForListening: false });
+    const runtime = await RuntimeProcess.start(
+      'module.exports = { notAFunction: 1 };',
+      {},
+      { waitForListening: false },
+    );
     expect((await runtime.exited).code).toBe(1);
     expect(JSON.parse(runtime.stderr.trim()).msg).toMatch(/exports no function/);
   });
 
   test('a module that throws while loading → exit 1 with its message', async () => {
-    const runtime = await RuntimeProcess.start('throw new Error("bad top-level code");', {}, { waitForListening: false });
+    const runtime = await RuntimeProcess.start(
+      'throw new Error("bad top-level code");',
+      {},
+      { waitForListening: false },
+    );
     expect((await runtime.exited).code).toBe(1);
     expect(JSON.parse(runtime.stderr.trim()).msg).toMatch(/failed to load: bad top-level code/);
   });
 
   test('an unusable setting → exit 1 naming the variable', async () => {
-    const runtime = await RuntimeProcess.start('module.exports = () => 1;', { KUBEFAAS_TIMEOUT_MS: 'soon' }, { waitForListening: false });
+    const runtime = await RuntimeProcess.start(
+      'module.exports = () => 1;',
+      { KUBEFAAS_TIMEOUT_MS: 'soon' },
+      { waitForListening: false },
+    );
     expect((await runtime.exited).code).toBe(1);
     expect(JSON.parse(runtime.stderr.trim()).msg).toMatch(/KUBEFAAS_TIMEOUT_MS="soon"/);
   });

@@ -43,12 +43,20 @@ test('timeout → 504 JSON, the signal is aborted, the metrics count a timeout',
   const aborted = await runtime.waitForLog((l) => l.msg === 'aborted' && l.requestId === 'req-hang');
   expect(aborted.reason).toMatch(/timed out/);
   const metrics = parseMetrics((await runtime.request('/metrics')).text);
-  expect(metrics.get(`${MetricNames.functionInvocations}{function="test-fn",trigger="http",outcome="timeout"}`)).toBe(1);
+  expect(metrics.get(`${MetricNames.functionInvocations}{function="test-fn",trigger="http",outcome="timeout"}`)).toBe(
+    1,
+  );
 });
 
 test('client disconnect aborts the signal', async () => {
   const runtime = await RuntimeProcess.start(HANDLER);
-  const req = http.request({ host: '127.0.0.1', port: runtime.port, path: '/hang', headers: { 'x-request-id': 'req-gone' }, agent: false });
+  const req = http.request({
+    host: '127.0.0.1',
+    port: runtime.port,
+    path: '/hang',
+    headers: { 'x-request-id': 'req-gone' },
+    agent: false,
+  });
   req.on('error', () => {}); // we destroy it ourselves
   req.end();
   await runtime.waitForLog((l) => l.msg === 'hanging' && l.requestId === 'req-gone');
@@ -61,7 +69,14 @@ test('a declared body over the limit → 413 at once, without waiting for the re
   const runtime = await RuntimeProcess.start(HANDLER, { KUBEFAAS_MAX_BODY_BYTES: '1024' });
   const status = await new Promise<number>((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port: runtime.port, path: '/upload', method: 'POST', agent: false, headers: { 'content-length': String(10 * 1024 * 1024) } },
+      {
+        host: '127.0.0.1',
+        port: runtime.port,
+        path: '/upload',
+        method: 'POST',
+        agent: false,
+        headers: { 'content-length': String(10 * 1024 * 1024) },
+      },
       (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
@@ -77,11 +92,14 @@ test('a declared body over the limit → 413 at once, without waiting for the re
 test('a chunked body growing over the limit → 413; a body within the limit is served', async () => {
   const runtime = await RuntimeProcess.start(HANDLER, { KUBEFAAS_MAX_BODY_BYTES: '1024' });
   const status = await new Promise<number>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: runtime.port, path: '/upload', method: 'POST', agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-      req.destroy();
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port: runtime.port, path: '/upload', method: 'POST', agent: false },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+        req.destroy();
+      },
+    );
     req.on('error', reject);
     req.write(Buffer.alloc(600));
     req.write(Buffer.alloc(600)); // chunked (no content-length), 1200 bytes > 1024, never ended
@@ -113,7 +131,10 @@ test('over max concurrency → 429 with Retry-After; in-flight work still comple
 });
 
 test('/healthz, /readyz and /metrics with correct counts after requests', async () => {
-  const runtime = await RuntimeProcess.start(HANDLER, { KUBEFAAS_FUNCTION_NAME: 'counted', KUBEFAAS_MAX_BODY_BYTES: '10' });
+  const runtime = await RuntimeProcess.start(HANDLER, {
+    KUBEFAAS_FUNCTION_NAME: 'counted',
+    KUBEFAAS_MAX_BODY_BYTES: '10',
+  });
   expect((await runtime.request('/healthz')).status).toBe(200);
   expect((await runtime.request('/readyz')).status).toBe(200);
 
@@ -128,11 +149,14 @@ test('/healthz, /readyz and /metrics with correct counts after requests', async 
   expect(res.status).toBe(200);
   expect(res.headers['content-type']).toMatch(/^text\/plain/);
   const m = parseMetrics(res.text);
-  const inv = (outcome: string) => m.get(`${MetricNames.functionInvocations}{function="counted",trigger="http",outcome="${outcome}"}`);
+  const inv = (outcome: string) =>
+    m.get(`${MetricNames.functionInvocations}{function="counted",trigger="http",outcome="${outcome}"}`);
   expect([inv('success'), inv('error'), inv('timeout'), inv('rejected')]).toEqual([3, 1, 0, 1]);
   expect(m.get(`${MetricNames.functionDuration}_count{function="counted",trigger="http"}`)).toBe(4);
-  expect(m.get(`${MetricNames.functionDuration}_bucket{le="+Inf",function="counted",trigger="http"}`) ??
-    m.get(`${MetricNames.functionDuration}_bucket{function="counted",trigger="http",le="+Inf"}`)).toBe(4);
+  expect(
+    m.get(`${MetricNames.functionDuration}_bucket{le="+Inf",function="counted",trigger="http"}`) ??
+      m.get(`${MetricNames.functionDuration}_bucket{function="counted",trigger="http",le="+Inf"}`),
+  ).toBe(4);
   expect(m.get(`${MetricNames.functionInFlight}{function="counted"}`)).toBe(0);
   expect(m.get(`${MetricNames.functionColdStarts}{function="counted"}`)).toBe(1);
   // The default process metrics are deliberately not exported.

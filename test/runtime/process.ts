@@ -32,7 +32,11 @@ export class RuntimeProcess {
   }
 
   /** Writes `handlerSource` as index.js and starts the runtime on an ephemeral port. */
-  static start(handlerSource: string, env: Record<string, string> = {}, options: { waitForListening?: boolean } = {}): Promise<RuntimeProcess> {
+  static start(
+    handlerSource: string,
+    env: Record<string, string> = {},
+    options: { waitForListening?: boolean } = {},
+  ): Promise<RuntimeProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'kubefaas-runtime-test-'));
     const handlerPath = join(dir, 'index.js');
     writeFileSync(handlerPath, handlerSource);
@@ -50,10 +54,12 @@ export class RuntimeProcess {
     running.add(runtime);
     if (options.waitForListening === false) return Promise.resolve(runtime);
     return Promise.race([
-      runtime.waitForLog((l) => l.msg === 'listening').then((line) => {
-        runtime.port = line.port as number;
-        return runtime;
-      }),
+      runtime
+        .waitForLog((l) => l.msg === 'listening')
+        .then((line) => {
+          runtime.port = line.port as number;
+          return runtime;
+        }),
       runtime.exited.then(({ code }) => {
         throw new Error(`runtime exited with ${code} before listening: ${runtime.stderr}`);
       }),
@@ -127,7 +133,13 @@ export function request(port: number, path: string, options: RequestOptions = {}
         res.on('end', () => {
           const body = Buffer.concat(chunks);
           const text = body.toString('utf8');
-          resolveResponse({ status: res.statusCode ?? 0, headers: res.headers, body, text, json: () => JSON.parse(text) });
+          resolveResponse({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body,
+            text,
+            json: () => JSON.parse(text),
+          });
         });
         res.on('error', reject);
       },

@@ -6,7 +6,15 @@ import { queueHandlerFor } from '../../src/runtime/queue-trigger';
 import type { FunctionContext } from '../../src/contract';
 
 const sub: QueueSubscription = {
-  kind: 'async', subject: 'async.fn', durable: 'fn_async', trigger: 'async', maxInFlight: 1, ackWaitMs: 1000, maxRetries: 0, backoffMs: [], ordered: false,
+  kind: 'async',
+  subject: 'async.fn',
+  durable: 'fn_async',
+  trigger: 'async',
+  maxInFlight: 1,
+  ackWaitMs: 1000,
+  maxRetries: 0,
+  backoffMs: [],
+  ordered: false,
 };
 
 /** A Delivery whose abort the test triggers; `signal` is never created unless asked for. */
@@ -14,7 +22,11 @@ function delivery(): Delivery & { abort(reason: Error): void; signalCreated: boo
   const listeners: ((r: Error) => void)[] = [];
   let controller: AbortController | undefined;
   return {
-    attempt: 1, maxAttempts: 1, deadline: Date.now() + 1000, subscription: sub, signalCreated: false,
+    attempt: 1,
+    maxAttempts: 1,
+    deadline: Date.now() + 1000,
+    subscription: sub,
+    signalCreated: false,
     get signal() {
       this.signalCreated = true;
       controller ??= new AbortController();
@@ -28,7 +40,11 @@ function delivery(): Delivery & { abort(reason: Error): void; signalCreated: boo
   };
 }
 
-const event = { id: 'call-1', traceparent: '00-11111111111111111111111111111111-2222222222222222-01', text: () => 'x' } as unknown as QueueEvent;
+const event = {
+  id: 'call-1',
+  traceparent: '00-11111111111111111111111111111111-2222222222222222-01',
+  text: () => 'x',
+} as unknown as QueueEvent;
 
 test('a delivery abort (timeout, stop) aborts the invocation context, without the delivery making a signal', async () => {
   let context!: FunctionContext;
@@ -39,7 +55,11 @@ test('a delivery abort (timeout, stop) aborts the invocation context, without th
       await new Promise<void>((r) => (release = r));
       return 'done';
     },
-    'fn', 1000, new LogSink(() => undefined), async () => undefined, new RuntimeMetrics('fn'),
+    'fn',
+    1000,
+    new LogSink(() => undefined),
+    async () => undefined,
+    new RuntimeMetrics('fn'),
   );
   const d = delivery();
   const running = forSub(sub)(event, d);

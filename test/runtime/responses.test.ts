@@ -111,7 +111,11 @@ describe('return value mapping', () => {
   });
 
   test('event.json() on invalid JSON → 400', async () => {
-    const res = await runtime.request('/json', { method: 'POST', body: '{not json', headers: { 'content-type': 'application/json' } });
+    const res = await runtime.request('/json', {
+      method: 'POST',
+      body: '{not json',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(400);
     expect(res.json().error).toMatch(/not valid JSON/);
     const ok = await runtime.request('/json', { method: 'POST', body: '{"a":[1]}' });
@@ -172,9 +176,22 @@ describe('event and context', () => {
       headers: { 'x-request-id': 'req-log-1', traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
     });
     const handlerLine = await runtime.waitForLog((l) => l.msg === 'hello from handler');
-    expect(handlerLine).toMatchObject({ level: 'info', function: 'mapper', requestId: 'req-log-1', traceId, answer: 42 });
+    expect(handlerLine).toMatchObject({
+      level: 'info',
+      function: 'mapper',
+      requestId: 'req-log-1',
+      traceId,
+      answer: 42,
+    });
     const requestLine = await runtime.waitForLog((l) => l.msg === 'request' && l.requestId === 'req-log-1');
-    expect(requestLine).toMatchObject({ level: 'info', function: 'mapper', method: 'GET', path: '/log', status: 200, traceId });
+    expect(requestLine).toMatchObject({
+      level: 'info',
+      function: 'mapper',
+      method: 'GET',
+      path: '/log',
+      status: 200,
+      traceId,
+    });
     expect(typeof requestLine.durationMs).toBe('number');
     expect(typeof requestLine.time).toBe('string');
   });

@@ -14,7 +14,10 @@ import { RuntimeProcess, request, stopAll } from '../runtime/process';
 const TIMEOUT_MS = 5000;
 const CALL_MS = 4000;
 const timing = shutdownTiming(TIMEOUT_MS, 3000);
-const SHUTDOWN_ENV = { [Env.DRAIN_DELAY_MS]: String(timing.drainDelayMs), [Env.SHUTDOWN_GRACE_MS]: String(timing.graceMs) };
+const SHUTDOWN_ENV = {
+  [Env.DRAIN_DELAY_MS]: String(timing.drainDelayMs),
+  [Env.SHUTDOWN_GRACE_MS]: String(timing.graceMs),
+};
 
 const HANDLER = `
 module.exports = async (event, context) => {
@@ -32,12 +35,18 @@ afterEach(stopAll);
 afterAll(killAllRouters);
 
 /** One GET on `agent` (keep-alive) and whether the socket was reused. */
-function keepAliveGet(agent: http.Agent, port: number, path: string): Promise<{ status: number; text: string; connection?: string; reused: boolean }> {
+function keepAliveGet(
+  agent: http.Agent,
+  port: number,
+  path: string,
+): Promise<{ status: number; text: string; connection?: string; reused: boolean }> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path, agent }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text, connection: res.headers.connection, reused: req.reusedSocket }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, text, connection: res.headers.connection, reused: req.reusedSocket }),
+      );
     });
     req.on('error', reject);
   });
@@ -51,7 +60,12 @@ function refused(port: number): Promise<boolean> {
 }
 
 /** The checks shared by both processes: `port` serves the slow path at /slow and a quick one at /quick. */
-async function expectDrain(port: number, kill: () => void, waitShuttingDown: () => Promise<unknown>, exited: Promise<number | null>): Promise<void> {
+async function expectDrain(
+  port: number,
+  kill: () => void,
+  waitShuttingDown: () => Promise<unknown>,
+  exited: Promise<number | null>,
+): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   try {
     const warm = await keepAliveGet(agent, port, '/quick');
@@ -97,7 +111,10 @@ test('runtime: SIGTERM drains (serves, 503 readiness), then finishes calls longe
     () => runtime.waitForLog((l) => l.msg === 'shutting down'),
     runtime.exited.then(({ code }) => code),
   );
-  expect(runtime.logs.find((l) => l.msg === 'shutting down')).toMatchObject({ drainDelayMs: 3000, graceMs: TIMEOUT_MS + 1000 });
+  expect(runtime.logs.find((l) => l.msg === 'shutting down')).toMatchObject({
+    drainDelayMs: 3000,
+    graceMs: TIMEOUT_MS + 1000,
+  });
 });
 
 test('router: SIGTERM drains the same way (both HTTP paths), proxied calls finish, exit 0', async () => {

@@ -13,8 +13,16 @@ function envValue(deployment: Record<string, any>, name: string): string | undef
 
 test('a 15-minute NodeFunction: the runtime drains 10 s, waits for the call up to its timeout, and the pod allows exactly that', async () => {
   const platform = newPlatform();
-  new NodeFunction(platform, 'long', { code: INLINE, timeout: Duration.minutes(15), triggers: [new HttpTrigger({ path: '/long' })] });
-  new NodeFunction(platform, 'short', { code: INLINE, timeout: Duration.seconds(3), triggers: [new HttpTrigger({ path: '/short' })] });
+  new NodeFunction(platform, 'long', {
+    code: INLINE,
+    timeout: Duration.minutes(15),
+    triggers: [new HttpTrigger({ path: '/long' })],
+  });
+  new NodeFunction(platform, 'short', {
+    code: INLINE,
+    timeout: Duration.seconds(3),
+    triggers: [new HttpTrigger({ path: '/short' })],
+  });
   const objects = synth(platform);
 
   const long = find(objects, 'Deployment', 'long');
@@ -26,7 +34,9 @@ test('a 15-minute NodeFunction: the runtime drains 10 s, waits for the call up t
 
   const short = find(objects, 'Deployment', 'short');
   expect(envValue(short, Env.SHUTDOWN_GRACE_MS)).toBe('4000');
-  expect(short.spec.template.spec.terminationGracePeriodSeconds).toBe(shutdownTiming(3000).terminationGracePeriodSeconds);
+  expect(short.spec.template.spec.terminationGracePeriodSeconds).toBe(
+    shutdownTiming(3000).terminationGracePeriodSeconds,
+  );
 
   // The router proxies calls as long as the slowest function's (plus its upstream margin of 1 s).
   const router = find(objects, 'Deployment', 'kubefaas-router');
@@ -39,7 +49,10 @@ test('a 15-minute NodeFunction: the runtime drains 10 s, waits for the call up t
 test('a ContainerFunction gets a native preStop sleep of the drain delay (not on AKS virtual nodes v1, which rejects hooks)', async () => {
   const platform = newPlatform();
   new ContainerFunction(platform, 'img', { image: 'registry.example.com/img:1.0', timeout: Duration.seconds(40) });
-  new ContainerFunction(platform, 'aci', { image: 'registry.example.com/img:1.0', placement: Placement.azureVirtualNode({ version: 'v1' }) });
+  new ContainerFunction(platform, 'aci', {
+    image: 'registry.example.com/img:1.0',
+    placement: Placement.azureVirtualNode({ version: 'v1' }),
+  });
   const objects = synth(platform);
   const img = find(objects, 'Deployment', 'img');
   expect(container(img).lifecycle).toEqual({ preStop: { sleep: { seconds: 10 } } });

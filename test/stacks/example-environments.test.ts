@@ -30,7 +30,10 @@ const object = (d: Deployed, kind: string, name: string) => {
   if (!found) throw new Error(`no ${kind} ${name}`);
   return found;
 };
-const names = (d: Deployed, kind: string) => objects(d, kind).map((o) => o.metadata.name).sort();
+const names = (d: Deployed, kind: string) =>
+  objects(d, kind)
+    .map((o) => o.metadata.name)
+    .sort();
 
 let dev: Deployed;
 let prod: Deployed;
@@ -43,8 +46,12 @@ beforeAll(async () => {
 test('each stack deploys into its own namespace', () => {
   expect(dev.namespace).toBe('kubefaas-dev');
   expect(prod.namespace).toBe('kubefaas');
-  expect(new Set(dev.resources.filter((r) => r.inputs.metadata?.namespace).map((r) => r.inputs.metadata.namespace))).toEqual(new Set(['kubefaas-dev']));
-  expect(new Set(prod.resources.filter((r) => r.inputs.metadata?.namespace).map((r) => r.inputs.metadata.namespace))).toEqual(new Set(['kubefaas']));
+  expect(
+    new Set(dev.resources.filter((r) => r.inputs.metadata?.namespace).map((r) => r.inputs.metadata.namespace)),
+  ).toEqual(new Set(['kubefaas-dev']));
+  expect(
+    new Set(prod.resources.filter((r) => r.inputs.metadata?.namespace).map((r) => r.inputs.metadata.namespace)),
+  ).toEqual(new Set(['kubefaas']));
 });
 
 test('both stacks deploy the same functions', () => {
@@ -65,7 +72,9 @@ test('prod runs a highly available, autoscaled router; dev a single one', () => 
 test('prod exposes the router through the Gateway with its hostname; dev keeps it in-cluster', () => {
   const route = object(prod, 'HTTPRoute', 'kubefaas-router');
   expect(route.spec.hostnames).toEqual(['faas.example.com']);
-  expect(route.spec.parentRefs[0]).toEqual(expect.objectContaining({ name: 'public', namespace: 'gateway-system', sectionName: 'https' }));
+  expect(route.spec.parentRefs[0]).toEqual(
+    expect.objectContaining({ name: 'public', namespace: 'gateway-system', sectionName: 'https' }),
+  );
   expect(prod.url).toBe('https://faas.example.com');
   expect(objects(dev, 'HTTPRoute')).toEqual([]);
   expect(objects(dev, 'Ingress')).toEqual([]);

@@ -28,19 +28,26 @@ describe('the example app through Pulumi', () => {
     const written = synthesizedFiles((app) => buildExampleApp(app));
     // The example app is a full platform, not a toy: router, runtime, functions and their policies.
     const kinds = written.map((o) => o.kind);
-    for (const kind of ['Namespace', 'ConfigMap', 'Deployment', 'Service', 'NetworkPolicy']) expect(kinds).toContain(kind);
+    for (const kind of ['Namespace', 'ConfigMap', 'Deployment', 'Service', 'NetworkPolicy'])
+      expect(kinds).toContain(kind);
     expectSameObjects(registeredObjects('example'), written);
   });
 
-  test.each(['dev', 'prod'])('the %s stack deploys what cdk8s synth writes for the same options, plus its config Secret', async (stack) => {
-    useConfig({ ...stackConfig(stack), 'kubefaas:redisPassword': 'hunter2-hunter2' }, ['kubefaas:redisPassword']);
-    const config = readStackConfig();
-    const platform = deployExample(config);
-    await settled(platform);
-    const written = synthesizedFiles((app) => buildExampleApp(app, exampleAppOptions(config, REDIS_SECRET_NAME)));
-    const registered = registeredObjects('kubefaas');
-    const isConfigSecret = (o: Record<string, any>) => o.kind === 'Secret' && o.metadata.name === REDIS_SECRET_NAME;
-    expect(registered.filter(isConfigSecret)).toHaveLength(1);
-    expectSameObjects(registered.filter((o) => !isConfigSecret(o)), written);
-  });
+  test.each(['dev', 'prod'])(
+    'the %s stack deploys what cdk8s synth writes for the same options, plus its config Secret',
+    async (stack) => {
+      useConfig({ ...stackConfig(stack), 'kubefaas:redisPassword': 'hunter2-hunter2' }, ['kubefaas:redisPassword']);
+      const config = readStackConfig();
+      const platform = deployExample(config);
+      await settled(platform);
+      const written = synthesizedFiles((app) => buildExampleApp(app, exampleAppOptions(config, REDIS_SECRET_NAME)));
+      const registered = registeredObjects('kubefaas');
+      const isConfigSecret = (o: Record<string, any>) => o.kind === 'Secret' && o.metadata.name === REDIS_SECRET_NAME;
+      expect(registered.filter(isConfigSecret)).toHaveLength(1);
+      expectSameObjects(
+        registered.filter((o) => !isConfigSecret(o)),
+        written,
+      );
+    },
+  );
 });

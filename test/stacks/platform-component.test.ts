@@ -32,7 +32,12 @@ const children = (component: string): RegisteredResource[] =>
 
 function child(component: string, id: string): RegisteredResource {
   const found = children(component).find((r) => r.name === `${component}/${id}`);
-  if (!found) throw new Error(`no child ${component}/${id}; have ${children(component).map((r) => r.name).join(', ')}`);
+  if (!found)
+    throw new Error(
+      `no child ${component}/${id}; have ${children(component)
+        .map((r) => r.name)
+        .join(', ')}`,
+    );
   return found;
 }
 
@@ -55,10 +60,14 @@ describe('KubefaasPlatform', () => {
     await deploy('types', { exposure: 'gateway' });
     expect(child('types', 'Deployment/sample/web').type).toBe('kubernetes:apps/v1:Deployment');
     expect(child('types', 'ConfigMap/sample/web-code').type).toBe('kubernetes:core/v1:ConfigMap');
-    expect(child('types', 'HorizontalPodAutoscaler/sample/web').type).toBe('kubernetes:autoscaling/v2:HorizontalPodAutoscaler');
+    expect(child('types', 'HorizontalPodAutoscaler/sample/web').type).toBe(
+      'kubernetes:autoscaling/v2:HorizontalPodAutoscaler',
+    );
     expect(child('types', 'PodDisruptionBudget/sample/web').type).toBe('kubernetes:policy/v1:PodDisruptionBudget');
     expect(child('types', 'Namespace/sample').type).toBe('kubernetes:core/v1:Namespace');
-    expect(child('types', 'HTTPRoute/sample/kubefaas-router').type).toBe('kubernetes:gateway.networking.k8s.io/v1:HTTPRoute');
+    expect(child('types', 'HTTPRoute/sample/kubefaas-router').type).toBe(
+      'kubernetes:gateway.networking.k8s.io/v1:HTTPRoute',
+    );
     expect(child('types', 'Widget/sample/gizmo').type).toBe('kubernetes:example.com/v1:Widget');
   });
 
@@ -85,7 +94,12 @@ describe('KubefaasPlatform', () => {
     // The Deployment waits for the ConfigMap it mounts, the Secret it reads and its ServiceAccount,
     // and for nothing it does not use.
     expect(new Set(depsOf('Deployment/sample/web'))).toEqual(
-      new Set([urn('Namespace/sample'), urn('ConfigMap/sample/web-code'), urn('Secret/sample/web-token'), urn('ServiceAccount/sample/web')]),
+      new Set([
+        urn('Namespace/sample'),
+        urn('ConfigMap/sample/web-code'),
+        urn('Secret/sample/web-token'),
+        urn('ServiceAccount/sample/web'),
+      ]),
     );
     // Autoscaler, disruption budget and route come after what they point at.
     expect(depsOf('HorizontalPodAutoscaler/sample/web')).toContain(urn('Deployment/sample/web'));
@@ -117,8 +131,18 @@ describe('KubefaasPlatform', () => {
     const platform = new KubefaasPlatform('declared', {
       build: (app) => {
         const chart = new Chart(app, 'c', { disableResourceNameHashes: true });
-        const first = new ApiObject(chart, 'a', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a' }, data: {} });
-        const second = new ApiObject(chart, 'b', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'b' }, data: {} });
+        const first = new ApiObject(chart, 'a', {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'a' },
+          data: {},
+        });
+        const second = new ApiObject(chart, 'b', {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'b' },
+          data: {},
+        });
         second.addDependency(first);
       },
     });
@@ -141,10 +165,16 @@ describe('KubefaasPlatform', () => {
 
   test('names derive from kind/namespace/name only: re-running or nesting constructs renames nothing', async () => {
     await deploy('stable', { exposure: 'gateway' });
-    const first = children('stable').map((r) => r.urn).sort();
+    const first = children('stable')
+      .map((r) => r.urn)
+      .sort();
     recorder.reset();
     await deploy('stable', { exposure: 'gateway', nested: true });
-    expect(children('stable').map((r) => r.urn).sort()).toEqual(first);
+    expect(
+      children('stable')
+        .map((r) => r.urn)
+        .sort(),
+    ).toEqual(first);
     expect(first).toContain(
       'urn:pulumi:test::kubefaas::kubefaas:index:Platform$kubernetes:apps/v1:Deployment::stable/Deployment/sample/web',
     );
@@ -188,18 +218,32 @@ describe('KubefaasPlatform', () => {
     const platform = new KubefaasPlatform('extra', {
       build: (app) => {
         const chart = new Chart(app, 'c', { disableResourceNameHashes: true });
-        new ApiObject(chart, 'x', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { a: '1' }, extra: { b: 2 } } as never);
+        new ApiObject(chart, 'x', {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'x' },
+          data: { a: '1' },
+          extra: { b: 2 },
+        } as never);
       },
     });
     await settled(platform);
     expect(child('extra', 'ConfigMap/x').type).toBe('kubernetes:core/v1:ConfigMap');
-    expect(child('extra', 'ConfigMap/x').inputs).toEqual({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { a: '1' }, extra: { b: 2 } });
+    expect(child('extra', 'ConfigMap/x').inputs).toEqual({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'x' },
+      data: { a: '1' },
+      extra: { b: 2 },
+    });
   });
 
   test('registers with the Kubernetes provider plugin version of @pulumi/kubernetes', async () => {
     const platform = await deploy('versioned');
     const deployment = platform.resource('Deployment', 'web', 'sample')!;
-    expect((deployment as unknown as { __version?: string }).__version).toBe(require('@pulumi/kubernetes/package.json').version);
+    expect((deployment as unknown as { __version?: string }).__version).toBe(
+      require('@pulumi/kubernetes/package.json').version,
+    );
   });
 
   test('keeps stack traces on: the limit is restored after registration', async () => {
@@ -215,7 +259,12 @@ describe('KubefaasPlatform', () => {
           build: (app) => {
             const chart = new Chart(app, 'c', { disableResourceNameHashes: true });
             // The Deployment mounts the ConfigMap, and the ConfigMap was told to wait for the Deployment.
-            const config = new ApiObject(chart, 'cm', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'code' }, data: {} });
+            const config = new ApiObject(chart, 'cm', {
+              apiVersion: 'v1',
+              kind: 'ConfigMap',
+              metadata: { name: 'code' },
+              data: {},
+            });
             const deployment = new ApiObject(chart, 'd', {
               apiVersion: 'apps/v1',
               kind: 'Deployment',
@@ -225,7 +274,9 @@ describe('KubefaasPlatform', () => {
             config.addDependency(deployment);
           },
         }),
-    ).toThrow(/dependency cycle between Kubernetes objects: (Deployment\/web, ConfigMap\/code|ConfigMap\/code, Deployment\/web)$/);
+    ).toThrow(
+      /dependency cycle between Kubernetes objects: (Deployment\/web, ConfigMap\/code|ConfigMap\/code, Deployment\/web)$/,
+    );
   });
 
   test('needs an app or a build function', () => {
@@ -254,14 +305,35 @@ describe('code ConfigMaps keep their history (issue 13, item 3)', () => {
       {
         build: (app) => {
           const chart = new Chart(app, 'c', { namespace: 'h' });
-          new ApiObject(chart, 'code', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'fn-code-0123456789', labels: { 'kubefaas.dev/code-of': 'fn' } }, immutable: true, data: { 'index.js': '1' } });
-          new ApiObject(chart, 'routes', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'routes' }, data: { 'routes.json': '{}' } });
+          new ApiObject(chart, 'code', {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: 'fn-code-0123456789', labels: { 'kubefaas.dev/code-of': 'fn' } },
+            immutable: true,
+            data: { 'index.js': '1' },
+          });
+          new ApiObject(chart, 'routes', {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: 'routes' },
+            data: { 'routes.json': '{}' },
+          });
         },
       },
-      { transformations: [(args) => { options.set(args.name, args.opts as pulumi.CustomResourceOptions); return undefined; }] },
+      {
+        transformations: [
+          (args) => {
+            options.set(args.name, args.opts as pulumi.CustomResourceOptions);
+            return undefined;
+          },
+        ],
+      },
     );
     await settled(platform);
-    expect(options.get('history/ConfigMap/h/fn-code-0123456789')).toMatchObject({ retainOnDelete: true, deleteBeforeReplace: false });
+    expect(options.get('history/ConfigMap/h/fn-code-0123456789')).toMatchObject({
+      retainOnDelete: true,
+      deleteBeforeReplace: false,
+    });
     expect(options.get('history/ConfigMap/h/routes')?.retainOnDelete).toBeUndefined();
   });
 });

@@ -12,9 +12,7 @@ async function turnsAtRelease(batchSize: number, signals: number): Promise<numbe
   setImmediate(tick);
   const batches = new RegistrationBatches(batchSize);
   const released: number[] = new Array(signals);
-  await Promise.all(
-    Array.from({ length: signals }, (_, i) => batches.next().then(() => (released[i] = turns))),
-  );
+  await Promise.all(Array.from({ length: signals }, (_, i) => batches.next().then(() => (released[i] = turns))));
   counting = false;
   return released;
 }

@@ -33,7 +33,9 @@ describe('secret config values', () => {
   test('stay secret on the registered resource', async () => {
     const resource = platform.resource('Secret', REDIS_SECRET_NAME, 'kubefaas')!;
     expect(k8s.core.v1.Secret.isInstance(resource)).toBe(true);
-    expect(await pulumi.isSecret((resource as unknown as { stringData: pulumi.Output<unknown> }).stringData)).toBe(true);
+    expect(await pulumi.isSecret((resource as unknown as { stringData: pulumi.Output<unknown> }).stringData)).toBe(
+      true,
+    );
   });
 
   test('reach the function only as a reference to the Secret', () => {
@@ -71,14 +73,20 @@ describe('secrets given to the component', () => {
     await settled(p);
     const r = recorder.find('kubernetes:core/v1:Secret', 'plain/Secret/sample/api-keys');
     expect(isSecretValue(r.inputs.stringData)).toBe(true);
-    expect(r.inputs.metadata.labels).toEqual({ 'app.kubernetes.io/part-of': 'kubefaas', 'app.kubernetes.io/managed-by': 'kubefaas' });
+    expect(r.inputs.metadata.labels).toEqual({
+      'app.kubernetes.io/part-of': 'kubefaas',
+      'app.kubernetes.io/managed-by': 'kubefaas',
+    });
   });
 
   test.each([
     [{ Bad_Name: { stringData: { K: 'v' } } }, /secret 'Bad_Name': the name must be a DNS-1123 subdomain/],
     [{ ok: { stringData: {} } }, /secret 'ok': give at least one key in 'stringData'/],
     [{ ok: { stringData: { 'no spaces': 'v' } } }, /secret 'ok': key 'no spaces' may only contain/],
-    [{ 'web-token': { stringData: { K: 'v' } } }, /secret 'web-token': the cdk8s app already defines Secret sample\/web-token/],
+    [
+      { 'web-token': { stringData: { K: 'v' } } },
+      /secret 'web-token': the cdk8s app already defines Secret sample\/web-token/,
+    ],
   ])('reject invalid definitions (%j)', (secrets, message) => {
     expect(() => new KubefaasPlatform('bad', { build: (app) => buildSampleApp(app), secrets })).toThrow(message);
   });

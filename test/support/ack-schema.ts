@@ -32,7 +32,10 @@ export const ACK_FARGATE_PROFILE_SCHEMA: JsonSchema = {
       properties: {
         clientRequestToken: { type: 'string' },
         clusterName: { type: 'string' },
-        clusterRef: { type: 'object', properties: { from: { type: 'object', properties: { name: { type: 'string' } } } } },
+        clusterRef: {
+          type: 'object',
+          properties: { from: { type: 'object', properties: { name: { type: 'string' } } } },
+        },
         name: { type: 'string' },
         podExecutionRoleARN: { type: 'string' },
         selectors: {
@@ -73,7 +76,9 @@ export function checkAgainstSchema(value: unknown, schema: JsonSchema, path = ''
     }
   }
   if (schema.type === 'array' && schema.items) {
-    (value as unknown[]).forEach((item, i) => problems.push(...checkAgainstSchema(item, schema.items as JsonSchema, `${path}[${i}]`)));
+    (value as unknown[]).forEach((item, i) =>
+      problems.push(...checkAgainstSchema(item, schema.items as JsonSchema, `${path}[${i}]`)),
+    );
   }
   return problems;
 }
@@ -81,7 +86,8 @@ export function checkAgainstSchema(value: unknown, schema: JsonSchema, path = ''
 /** Problems of an ACK FargateProfile object (apiVersion/kind included). */
 export function checkAckFargateProfile(object: Record<string, unknown>): string[] {
   const problems = checkAgainstSchema(object, ACK_FARGATE_PROFILE_SCHEMA);
-  if (object.apiVersion !== 'eks.services.k8s.aws/v1alpha1') problems.push(`apiVersion: expected eks.services.k8s.aws/v1alpha1, got ${String(object.apiVersion)}`);
+  if (object.apiVersion !== 'eks.services.k8s.aws/v1alpha1')
+    problems.push(`apiVersion: expected eks.services.k8s.aws/v1alpha1, got ${String(object.apiVersion)}`);
   if (object.kind !== 'FargateProfile') problems.push(`kind: expected FargateProfile, got ${String(object.kind)}`);
   return problems;
 }

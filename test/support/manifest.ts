@@ -5,7 +5,7 @@
  */
 
 /** A synthesized Kubernetes object, as plain JSON. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+
 export type K8sObject = Record<string, any>;
 
 /** Kinds that are not namespaced (the ones a FaaS platform might plausibly synthesize). */

@@ -59,13 +59,29 @@ describe('synthesized platforms pass schema, semantic and pod-security checks', 
   const exposures: ReadonlyArray<[string, RouterExposure | undefined, string[]]> = [
     ['default (ClusterIP)', undefined, []],
     ['ClusterIP', RouterExposure.clusterIp(), []],
-    ['LoadBalancer', RouterExposure.loadBalancer({ annotations: { 'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing' }, sourceRanges: ['203.0.113.0/24'] }), []],
+    [
+      'LoadBalancer',
+      RouterExposure.loadBalancer({
+        annotations: { 'service.beta.kubernetes.io/aws-load-balancer-scheme': 'internet-facing' },
+        sourceRanges: ['203.0.113.0/24'],
+      }),
+      [],
+    ],
     [
       'Gateway API',
-      RouterExposure.gatewayApi({ gatewayName: 'public', gatewayNamespace: 'gateway-system', sectionName: 'https', hostnames: ['faas.example.com'] }),
+      RouterExposure.gatewayApi({
+        gatewayName: 'public',
+        gatewayNamespace: 'gateway-system',
+        sectionName: 'https',
+        hostnames: ['faas.example.com'],
+      }),
       ['HTTPRoute'],
     ],
-    ['Ingress', RouterExposure.ingress({ className: 'traefik', host: 'faas.example.com', tlsSecretName: 'faas-tls' }), ['Ingress']],
+    [
+      'Ingress',
+      RouterExposure.ingress({ className: 'traefik', host: 'faas.example.com', tlsSecretName: 'faas-tls' }),
+      ['Ingress'],
+    ],
   ];
 
   it.each(exposures)('%s exposure', async (_label, exposure, extraKinds) => {
@@ -73,7 +89,16 @@ describe('synthesized platforms pass schema, semantic and pod-security checks', 
     await expectValidManifests(objects, OPTIONS);
     // The checks saw what they were meant to see.
     const kinds = new Set(objects.map((o) => o.kind));
-    for (const kind of ['Namespace', 'Deployment', 'Service', 'ConfigMap', 'NetworkPolicy', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', ...extraKinds]) {
+    for (const kind of [
+      'Namespace',
+      'Deployment',
+      'Service',
+      'ConfigMap',
+      'NetworkPolicy',
+      'HorizontalPodAutoscaler',
+      'PodDisruptionBudget',
+      ...extraKinds,
+    ]) {
       expect(kinds).toContain(kind);
     }
   });

@@ -90,7 +90,9 @@ function checkTemplate(template: PodTemplate): string[] {
     const sources = Object.keys(asRecord(volume)).filter((k) => k !== 'name');
     for (const source of sources) {
       if (!ALLOWED_VOLUME_SOURCES.has(source)) {
-        out.push(`${podPath}.volumes "${volume.name}" uses ${source}, which restricted pods may not use (allowed: ${[...ALLOWED_VOLUME_SOURCES].join(', ')})`);
+        out.push(
+          `${podPath}.volumes "${volume.name}" uses ${source}, which restricted pods may not use (allowed: ${[...ALLOWED_VOLUME_SOURCES].join(', ')})`,
+        );
       }
     }
   }
@@ -103,9 +105,11 @@ function checkTemplate(template: PodTemplate): string[] {
     out.push(`${podPath}.securityContext.seccompProfile.type must be RuntimeDefault or Localhost, not ${podSeccomp}`);
   }
   out.push(...checkSeLinuxAndAppArmor(podSc, `${podPath}.securityContext`));
-  if (asRecord(podSc.windowsOptions).hostProcess === true) out.push(`${podPath}.securityContext.windowsOptions.hostProcess must not be true`);
+  if (asRecord(podSc.windowsOptions).hostProcess === true)
+    out.push(`${podPath}.securityContext.windowsOptions.hostProcess must not be true`);
   for (const sysctl of asArray(podSc.sysctls)) {
-    if (!SAFE_SYSCTLS.has(String(sysctl.name))) out.push(`${podPath}.securityContext.sysctls: "${sysctl.name}" is not a safe sysctl`);
+    if (!SAFE_SYSCTLS.has(String(sysctl.name)))
+      out.push(`${podPath}.securityContext.sysctls: "${sysctl.name}" is not a safe sysctl`);
   }
   const hostUsersOff = spec.hostUsers === false;
 
@@ -114,7 +118,12 @@ function checkTemplate(template: PodTemplate): string[] {
   return out;
 }
 
-function checkContainer(ref: ContainerRef, template: PodTemplate, podSc: Record<string, unknown>, hostUsersOff: boolean): string[] {
+function checkContainer(
+  ref: ContainerRef,
+  template: PodTemplate,
+  podSc: Record<string, unknown>,
+  hostUsersOff: boolean,
+): string[] {
   const out: string[] = [];
   const where = describeContainer(ref, template);
   const c = ref.container;
@@ -122,14 +131,18 @@ function checkContainer(ref: ContainerRef, template: PodTemplate, podSc: Record<
   const caps = asRecord(sc.capabilities);
 
   if (sc.privileged === true) out.push(`${where}: securityContext.privileged must not be true`);
-  if (sc.allowPrivilegeEscalation !== false) out.push(`${where}: securityContext.allowPrivilegeEscalation must be set to false`);
+  if (sc.allowPrivilegeEscalation !== false)
+    out.push(`${where}: securityContext.allowPrivilegeEscalation must be set to false`);
   const drop = asArray<string>(caps.drop);
   if (!drop.includes('ALL')) out.push(`${where}: securityContext.capabilities.drop must include "ALL"`);
   for (const cap of asArray<string>(caps.add)) {
-    if (!ALLOWED_ADDED_CAPABILITIES.has(cap)) out.push(`${where}: securityContext.capabilities.add may only contain NET_BIND_SERVICE, not ${cap}`);
+    if (!ALLOWED_ADDED_CAPABILITIES.has(cap))
+      out.push(`${where}: securityContext.capabilities.add may only contain NET_BIND_SERVICE, not ${cap}`);
   }
-  if (sc.procMount !== undefined && sc.procMount !== 'Default') out.push(`${where}: securityContext.procMount must be unset or Default`);
-  if (asRecord(sc.windowsOptions).hostProcess === true) out.push(`${where}: securityContext.windowsOptions.hostProcess must not be true`);
+  if (sc.procMount !== undefined && sc.procMount !== 'Default')
+    out.push(`${where}: securityContext.procMount must be unset or Default`);
+  if (asRecord(sc.windowsOptions).hostProcess === true)
+    out.push(`${where}: securityContext.windowsOptions.hostProcess must not be true`);
   out.push(...checkSeLinuxAndAppArmor(sc, `${where}: securityContext`));
 
   // Non-root: the pod or every container says so, and no level says otherwise.
@@ -146,11 +159,14 @@ function checkContainer(ref: ContainerRef, template: PodTemplate, podSc: Record<
   if (seccomp !== undefined && !SECCOMP_OK.has(String(seccomp))) {
     out.push(`${where}: securityContext.seccompProfile.type must be RuntimeDefault or Localhost, not ${seccomp}`);
   } else if (seccomp === undefined && !SECCOMP_OK.has(String(asRecord(podSc.seccompProfile).type))) {
-    out.push(`${where}: seccompProfile.type must be RuntimeDefault or Localhost (in the pod securityContext or the container's)`);
+    out.push(
+      `${where}: seccompProfile.type must be RuntimeDefault or Localhost (in the pod securityContext or the container's)`,
+    );
   }
 
   for (const port of asArray(c.ports)) {
-    if (port.hostPort !== undefined && port.hostPort !== 0) out.push(`${where}: ports must not use hostPort (${port.hostPort})`);
+    if (port.hostPort !== undefined && port.hostPort !== 0)
+      out.push(`${where}: ports must not use hostPort (${port.hostPort})`);
   }
 
   // kubefaas' own defaults (ephemeral containers are debugging tools, not ours).
@@ -161,7 +177,8 @@ function checkContainer(ref: ContainerRef, template: PodTemplate, podSc: Record<
 function checkSeLinuxAndAppArmor(sc: Record<string, unknown>, where: string): string[] {
   const out: string[] = [];
   const se = asRecord(sc.seLinuxOptions);
-  if (se.type !== undefined && !ALLOWED_SELINUX_TYPES.has(String(se.type))) out.push(`${where}.seLinuxOptions.type "${se.type}" is not allowed`);
+  if (se.type !== undefined && !ALLOWED_SELINUX_TYPES.has(String(se.type)))
+    out.push(`${where}.seLinuxOptions.type "${se.type}" is not allowed`);
   if (se.user !== undefined || se.role !== undefined) out.push(`${where}.seLinuxOptions must not set user or role`);
   const appArmor = asRecord(sc.appArmorProfile).type;
   if (appArmor === 'Unconfined') out.push(`${where}.appArmorProfile.type must not be Unconfined`);
@@ -183,9 +200,11 @@ export function imageIsPinned(image: string): boolean {
 
 function checkOwnDefaults(c: K8sObject, where: string): string[] {
   const out: string[] = [];
-  if (c.imagePullPolicy === 'Always') out.push(`${where}: imagePullPolicy must not be Always (use IfNotPresent with a pinned image)`);
+  if (c.imagePullPolicy === 'Always')
+    out.push(`${where}: imagePullPolicy must not be Always (use IfNotPresent with a pinned image)`);
   if (typeof c.image !== 'string' || c.image === '') out.push(`${where}: has no image (a non-empty string)`);
-  else if (!imageIsPinned(c.image)) out.push(`${where}: image "${c.image}" is not pinned (give a version tag other than latest, or a digest)`);
+  else if (!imageIsPinned(c.image))
+    out.push(`${where}: image "${c.image}" is not pinned (give a version tag other than latest, or a digest)`);
   const requests = asRecord(asRecord(c.resources).requests);
   for (const resource of ['cpu', 'memory']) {
     if (requests[resource] === undefined) out.push(`${where}: resources.requests.${resource} must be set`);

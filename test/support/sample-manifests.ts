@@ -16,7 +16,13 @@ function meta(name: string, extra: Record<string, string> = {}) {
 }
 
 function podSecurityContext() {
-  return { runAsNonRoot: true, runAsUser: NODE_UID, runAsGroup: NODE_UID, fsGroup: NODE_UID, seccompProfile: { type: 'RuntimeDefault' } };
+  return {
+    runAsNonRoot: true,
+    runAsUser: NODE_UID,
+    runAsGroup: NODE_UID,
+    fsGroup: NODE_UID,
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
 }
 
 function containerSecurityContext() {
@@ -48,7 +54,11 @@ function service(name: string, selector: Record<string, string>) {
     apiVersion: 'v1',
     kind: 'Service',
     metadata: meta(name),
-    spec: { type: 'ClusterIP', selector, ports: [{ name: 'http', port: SERVICE_PORT, targetPort: CONTAINER_PORT, protocol: 'TCP' }] },
+    spec: {
+      type: 'ClusterIP',
+      selector,
+      ports: [{ name: 'http', port: SERVICE_PORT, targetPort: CONTAINER_PORT, protocol: 'TCP' }],
+    },
   };
 }
 
@@ -61,10 +71,23 @@ export function sampleManifests(): K8sObject[] {
     {
       apiVersion: 'v1',
       kind: 'Namespace',
-      metadata: { name: SAMPLE_NAMESPACE, labels: { ...commonLabels, 'pod-security.kubernetes.io/enforce': 'restricted' } },
+      metadata: {
+        name: SAMPLE_NAMESPACE,
+        labels: { ...commonLabels, 'pod-security.kubernetes.io/enforce': 'restricted' },
+      },
     },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta('kubefaas-runtime'), data: { [Paths.runtimeFile]: 'module.exports = {};' } },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta('kubefaas-router'), data: { [Paths.routerFile]: 'module.exports = {};' } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: meta('kubefaas-runtime'),
+      data: { [Paths.runtimeFile]: 'module.exports = {};' },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: meta('kubefaas-router'),
+      data: { [Paths.routerFile]: 'module.exports = {};' },
+    },
     {
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -72,12 +95,19 @@ export function sampleManifests(): K8sObject[] {
       data: {
         [Paths.routesFile]: JSON.stringify({
           version: 1,
-          functions: { [fn]: { url: `http://${fn}.${SAMPLE_NAMESPACE}.svc.cluster.local:${SERVICE_PORT}`, timeoutMs: 30000 } },
+          functions: {
+            [fn]: { url: `http://${fn}.${SAMPLE_NAMESPACE}.svc.cluster.local:${SERVICE_PORT}`, timeoutMs: 30000 },
+          },
           routes: [{ function: fn, methods: ['GET'], path: '/hello' }],
         }),
       },
     },
-    { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(`${fn}-code`), data: { [Paths.functionFile]: 'module.exports = () => "hi";' } },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: meta(`${fn}-code`),
+      data: { [Paths.functionFile]: 'module.exports = () => "hi";' },
+    },
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(`${fn}-settings`), data: { GREETING: 'hello' } },
     {
       apiVersion: 'apps/v1',
@@ -122,7 +152,9 @@ export function sampleManifests(): K8sObject[] {
         scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'kubefaas-router' },
         minReplicas: 2,
         maxReplicas: 5,
-        metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
+        metrics: [
+          { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
+        ],
       },
     },
     {
@@ -137,7 +169,12 @@ export function sampleManifests(): K8sObject[] {
       metadata: meta('kubefaas-router'),
       spec: {
         parentRefs: [{ name: 'public', namespace: 'gateway-system' }],
-        rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: 'kubefaas-router', port: SERVICE_PORT }] }],
+        rules: [
+          {
+            matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+            backendRefs: [{ name: 'kubefaas-router', port: SERVICE_PORT }],
+          },
+        ],
       },
     },
     {
@@ -149,7 +186,15 @@ export function sampleManifests(): K8sObject[] {
         rules: [
           {
             host: 'faas.example.com',
-            http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'kubefaas-router', port: { name: 'http' } } } }] },
+            http: {
+              paths: [
+                {
+                  path: '/',
+                  pathType: 'Prefix',
+                  backend: { service: { name: 'kubefaas-router', port: { name: 'http' } } },
+                },
+              ],
+            },
           },
         ],
       },
@@ -162,7 +207,10 @@ export function sampleManifests(): K8sObject[] {
         replicas: 1,
         selector: { matchLabels: fnSelector },
         template: {
-          metadata: { labels: { ...commonLabels, ...fnSelector, [Labels.name]: fn }, annotations: { [Annotations.codeHash]: 'abc123' } },
+          metadata: {
+            labels: { ...commonLabels, ...fnSelector, [Labels.name]: fn },
+            annotations: { [Annotations.codeHash]: 'abc123' },
+          },
           spec: {
             automountServiceAccountToken: false,
             securityContext: podSecurityContext(),
@@ -200,7 +248,12 @@ export function sampleManifests(): K8sObject[] {
       spec: {
         podSelector: { matchLabels: fnSelector },
         policyTypes: ['Ingress'],
-        ingress: [{ from: [{ podSelector: { matchLabels: routerSelector } }], ports: [{ protocol: 'TCP', port: CONTAINER_PORT }] }],
+        ingress: [
+          {
+            from: [{ podSelector: { matchLabels: routerSelector } }],
+            ports: [{ protocol: 'TCP', port: CONTAINER_PORT }],
+          },
+        ],
       },
     },
     {

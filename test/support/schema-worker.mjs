@@ -21,7 +21,9 @@ const modules = new Map();
 
 function splitApiVersion(apiVersion) {
   const slash = apiVersion.lastIndexOf('/');
-  return slash < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+  return slash < 0
+    ? { group: '', version: apiVersion }
+    : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
 }
 
 function loadModule(specifier) {
@@ -29,7 +31,8 @@ function loadModule(specifier) {
   if (!loaded) {
     loaded = import(specifier).catch((err) => {
       // A version the package does not ship is "unknown", not a crash; anything else is a real failure.
-      if (err && (err.code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' || err.code === 'ERR_MODULE_NOT_FOUND')) return undefined;
+      if (err && (err.code === 'ERR_PACKAGE_PATH_NOT_EXPORTED' || err.code === 'ERR_MODULE_NOT_FOUND'))
+        return undefined;
       throw err;
     });
     modules.set(specifier, loaded);
@@ -45,14 +48,17 @@ async function modelClass(apiVersion, kind) {
   const { group, version } = splitApiVersion(apiVersion);
   const source = sources.find((s) => s.group === group);
   if (!source) return { reason: `unknown kind ${kind} (${apiVersion}): no schema for API group "${group}"` };
-  if (!/^v\d+((alpha|beta)\d+)?$/.test(version)) return { reason: `unknown kind ${kind}: malformed apiVersion "${apiVersion}"` };
+  if (!/^v\d+((alpha|beta)\d+)?$/.test(version))
+    return { reason: `unknown kind ${kind}: malformed apiVersion "${apiVersion}"` };
   if (!/^[A-Z][A-Za-z0-9]*$/.test(kind)) return { reason: `unknown kind "${kind}"` };
   // One module per kind rather than the version's index: the core v1 index pulls in ~250 schemas.
   const mod = await loadModule(`${source.module.replace('{version}', version)}/${kind}`);
   const cls = mod && Object.prototype.hasOwnProperty.call(mod, kind) ? mod[kind] : undefined;
   // Index modules also export nested types (Container, PodSpec...): only top-level models carry apiVersion/kind.
   if (typeof cls !== 'function' || cls.kind !== kind || cls.apiVersion !== apiVersion) {
-    return { reason: `unknown kind ${kind} (${apiVersion}): not in the ${source.module.replace('{version}', version)} schemas` };
+    return {
+      reason: `unknown kind ${kind} (${apiVersion}): not in the ${source.module.replace('{version}', version)} schemas`,
+    };
   }
   return { cls, crd: source.crd };
 }
@@ -94,7 +100,9 @@ function describeError(err) {
 
 /** Drops the noise AJV adds around nullable refs and one-of alternatives when a precise error exists. */
 function meaningfulErrors(errors) {
-  const precise = errors.filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && !(e.keyword === 'type' && e.params.type === 'null'));
+  const precise = errors.filter(
+    (e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && !(e.keyword === 'type' && e.params.type === 'null'),
+  );
   return precise.length > 0 ? precise : errors;
 }
 
@@ -120,7 +128,12 @@ function poison(value, pointer, owner, keyPaths) {
       const path = `${pointer}/${escapeSegment(key)}`;
       keyPaths.push({ path, owner });
       // defineProperty: a "__proto__" key must stay a plain property, as JSON.parse made it.
-      Object.defineProperty(out, key, { value: poison(value[key], path, path, keyPaths), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, {
+        value: poison(value[key], path, path, keyPaths),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   }
@@ -153,7 +166,12 @@ function unknownFields(cls, data) {
     if (touched.has(path)) continue;
     // Report the outermost unknown property only, not everything under it.
     if (owner && !touched.has(owner)) continue;
-    unknown.push(`${readablePath(path)}: unknown field "${path.slice(path.lastIndexOf('/') + 1).replace(/~1/g, '/').replace(/~0/g, '~')}"`);
+    unknown.push(
+      `${readablePath(path)}: unknown field "${path
+        .slice(path.lastIndexOf('/') + 1)
+        .replace(/~1/g, '/')
+        .replace(/~0/g, '~')}"`,
+    );
   }
   return unknown;
 }

@@ -82,7 +82,9 @@ class Inventory {
   /** Pod templates in a namespace whose labels a selector selects. */
   podsSelectedBy(selector: unknown, namespace: string | undefined): NamespacedTemplate[] {
     const first = Object.entries(asRecord(asRecord(selector).matchLabels))[0];
-    const candidates = first ? (this.byLabel.get(`${namespace ?? ''}|${first[0]}=${String(first[1])}`) ?? []) : this.templates;
+    const candidates = first
+      ? (this.byLabel.get(`${namespace ?? ''}|${first[0]}=${String(first[1])}`) ?? [])
+      : this.templates;
     return candidates.filter((t) => t.namespace === namespace && selectorMatches(selector, t.labels));
   }
 }
@@ -147,23 +149,37 @@ function checkDuplicates(objects: readonly K8sObject[]): SemanticProblem[] {
 /** All namespaced objects live in one namespace, which is created here or declared existing. */
 function checkNamespaces(objects: readonly K8sObject[], options: SemanticOptions): SemanticProblem[] {
   const out: SemanticProblem[] = [];
-  const declared = new Set([...(options.existingNamespaces ?? []), ...objects.filter((o) => o.kind === 'Namespace').map(nameOf)]);
+  const declared = new Set([
+    ...(options.existingNamespaces ?? []),
+    ...objects.filter((o) => o.kind === 'Namespace').map(nameOf),
+  ]);
   const counts = new Map<string, number>();
   for (const obj of objects) {
     // A cluster-scoped object may carry metadata.namespace: the API server drops it (and our
     // objects all carry the platform namespace by convention), so it is not a problem.
     if (!isNamespaced(obj)) continue;
     const ns = namespaceOf(obj);
-    if (ns === undefined) out.push({ object: describeObject(obj), message: 'has no metadata.namespace (every namespaced object must name its namespace)' });
+    if (ns === undefined)
+      out.push({
+        object: describeObject(obj),
+        message: 'has no metadata.namespace (every namespaced object must name its namespace)',
+      });
     else counts.set(ns, (counts.get(ns) ?? 0) + 1);
   }
   const primary = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
   for (const obj of objects) {
     const ns = namespaceOf(obj);
     if (!isNamespaced(obj) || ns === undefined) continue;
-    if (ns !== primary) out.push({ object: describeObject(obj), message: `is in namespace "${ns}" while the other objects are in "${primary}"` });
+    if (ns !== primary)
+      out.push({
+        object: describeObject(obj),
+        message: `is in namespace "${ns}" while the other objects are in "${primary}"`,
+      });
     else if (!declared.has(ns)) {
-      out.push({ object: describeObject(obj), message: `namespace "${ns}" is neither a Namespace object here nor declared existing (existingNamespaces)` });
+      out.push({
+        object: describeObject(obj),
+        message: `namespace "${ns}" is neither a Namespace object here nor declared existing (existingNamespaces)`,
+      });
     }
   }
   return out;
@@ -173,7 +189,11 @@ function checkNames(obj: K8sObject): string[] {
   const name = nameOf(obj);
   if (!name) return ['has no metadata.name'];
   const problem =
-    obj.kind === 'Service' ? dns1035LabelProblem(name) : obj.kind === 'Namespace' ? dns1123LabelProblem(name) : dns1123SubdomainProblem(name);
+    obj.kind === 'Service'
+      ? dns1035LabelProblem(name)
+      : obj.kind === 'Namespace'
+        ? dns1123LabelProblem(name)
+        : dns1123SubdomainProblem(name);
   return problem ? [`metadata.name ${problem}`] : [];
 }
 
@@ -211,7 +231,8 @@ function checkConfigData(obj: K8sObject): string[] {
     bytes += obj.kind === 'ConfigMap' ? Buffer.from(value, 'base64').length : Buffer.byteLength(value, 'utf8');
     const problem = configKeyProblem(key);
     if (problem) out.push(problem);
-    if (Object.prototype.hasOwnProperty.call(data, key) && obj.kind === 'ConfigMap') out.push(`key "${key}" is in both data and binaryData`);
+    if (Object.prototype.hasOwnProperty.call(data, key) && obj.kind === 'ConfigMap')
+      out.push(`key "${key}" is in both data and binaryData`);
   }
   if (bytes >= MAX_CONFIG_BYTES) {
     out.push(`data is ${bytes} bytes; a ${obj.kind} must stay under ${MAX_CONFIG_BYTES} bytes (1 MiB)`);
@@ -225,7 +246,9 @@ function checkWorkloadSelector(obj: K8sObject, template: PodTemplate): string[] 
   const selector = obj.spec?.selector;
   if (selectorIsEmpty(selector)) return ['spec.selector is empty (it must select the pod template labels)'];
   if (!selectorMatches(selector, template.labels)) {
-    return [`spec.selector ${JSON.stringify(selector)} does not match the template labels ${JSON.stringify(template.labels)}`];
+    return [
+      `spec.selector ${JSON.stringify(selector)} does not match the template labels ${JSON.stringify(template.labels)}`,
+    ];
   }
   return [];
 }
@@ -250,12 +273,23 @@ function checkContainerNames(template: PodTemplate): string[] {
 }
 
 /** ConfigMaps and Secrets a pod uses exist (with the keys it reads), volume mounts name volumes. */
-function checkPodReferences(template: PodTemplate, namespace: string | undefined, inv: Inventory, options: SemanticOptions): string[] {
+function checkPodReferences(
+  template: PodTemplate,
+  namespace: string | undefined,
+  inv: Inventory,
+  options: SemanticOptions,
+): string[] {
   const out: string[] = [];
   const externalSecrets = new Set(options.externalSecrets ?? []);
   const externalConfigMaps = new Set(options.externalConfigMaps ?? []);
 
-  const need = (kind: 'ConfigMap' | 'Secret', name: unknown, keys: readonly unknown[], where: string, optional: unknown) => {
+  const need = (
+    kind: 'ConfigMap' | 'Secret',
+    name: unknown,
+    keys: readonly unknown[],
+    where: string,
+    optional: unknown,
+  ) => {
     if (optional === true) return;
     if (typeof name !== 'string' || name === '') {
       out.push(`${where} references a ${kind} without a name`);
@@ -270,31 +304,46 @@ function checkPodReferences(template: PodTemplate, namespace: string | undefined
       }
       return;
     }
-    const available = new Set([...Object.keys(asRecord(target.data)), ...Object.keys(asRecord(target.binaryData)), ...Object.keys(asRecord(target.stringData))]);
+    const available = new Set([
+      ...Object.keys(asRecord(target.data)),
+      ...Object.keys(asRecord(target.binaryData)),
+      ...Object.keys(asRecord(target.stringData)),
+    ]);
     for (const key of keys) {
-      if (typeof key === 'string' && !available.has(key)) out.push(`${where} reads key "${key}" that ${kind} "${name}" does not have`);
+      if (typeof key === 'string' && !available.has(key))
+        out.push(`${where} reads key "${key}" that ${kind} "${name}" does not have`);
     }
   };
 
   // `default` exists in every namespace; any other ServiceAccount must be defined or declared external.
   const account = template.spec.serviceAccountName;
-  if (account !== undefined && account !== 'default' && !inv.find('ServiceAccount', namespace, String(account)) && !(options.externalServiceAccounts ?? []).includes(String(account))) {
-    out.push(`serviceAccountName references ServiceAccount "${String(account)}", which is not among the objects (declare it in externalServiceAccounts if it is created outside the platform)`);
+  if (
+    account !== undefined &&
+    account !== 'default' &&
+    !inv.find('ServiceAccount', namespace, String(account)) &&
+    !(options.externalServiceAccounts ?? []).includes(String(account))
+  ) {
+    out.push(
+      `serviceAccountName references ServiceAccount "${String(account)}", which is not among the objects (declare it in externalServiceAccounts if it is created outside the platform)`,
+    );
   }
 
   const volumeNames = new Set<string>();
   // A StatefulSet's volumeClaimTemplates are volumes of its pods too.
   if (template.owner.kind === 'StatefulSet') {
-    for (const claim of asArray(template.owner.spec?.volumeClaimTemplates)) volumeNames.add(String(claim.metadata?.name));
+    for (const claim of asArray(template.owner.spec?.volumeClaimTemplates))
+      volumeNames.add(String(claim.metadata?.name));
   }
   asArray(template.spec.volumes).forEach((volume, i) => {
     const where = `volumes[${i}] "${volume.name}"`;
     volumeNames.add(String(volume.name));
     const itemKeys = (source: K8sObject) => asArray(source.items).map((item) => item.key);
-    if (volume.configMap) need('ConfigMap', volume.configMap.name, itemKeys(volume.configMap), where, volume.configMap.optional);
+    if (volume.configMap)
+      need('ConfigMap', volume.configMap.name, itemKeys(volume.configMap), where, volume.configMap.optional);
     if (volume.secret) need('Secret', volume.secret.secretName, itemKeys(volume.secret), where, volume.secret.optional);
     for (const source of asArray(volume.projected?.sources)) {
-      if (source.configMap) need('ConfigMap', source.configMap.name, itemKeys(source.configMap), where, source.configMap.optional);
+      if (source.configMap)
+        need('ConfigMap', source.configMap.name, itemKeys(source.configMap), where, source.configMap.optional);
       if (source.secret) need('Secret', source.secret.name, itemKeys(source.secret), where, source.secret.optional);
     }
   });
@@ -303,17 +352,20 @@ function checkPodReferences(template: PodTemplate, namespace: string | undefined
     const c = ref.container;
     const where = `${ref.list}[${ref.index}]`;
     asArray(c.envFrom).forEach((from, i) => {
-      if (from.configMapRef) need('ConfigMap', from.configMapRef.name, [], `${where}.envFrom[${i}]`, from.configMapRef.optional);
+      if (from.configMapRef)
+        need('ConfigMap', from.configMapRef.name, [], `${where}.envFrom[${i}]`, from.configMapRef.optional);
       if (from.secretRef) need('Secret', from.secretRef.name, [], `${where}.envFrom[${i}]`, from.secretRef.optional);
     });
     asArray(c.env).forEach((env, i) => {
       const cmRef = env.valueFrom?.configMapKeyRef;
       const secretRef = env.valueFrom?.secretKeyRef;
       if (cmRef) need('ConfigMap', cmRef.name, [cmRef.key], `${where}.env[${i}] ${env.name}`, cmRef.optional);
-      if (secretRef) need('Secret', secretRef.name, [secretRef.key], `${where}.env[${i}] ${env.name}`, secretRef.optional);
+      if (secretRef)
+        need('Secret', secretRef.name, [secretRef.key], `${where}.env[${i}] ${env.name}`, secretRef.optional);
     });
     asArray(c.volumeMounts).forEach((mount, i) => {
-      if (!volumeNames.has(String(mount.name))) out.push(`${where}.volumeMounts[${i}] mounts volume "${mount.name}", which the pod does not define`);
+      if (!volumeNames.has(String(mount.name)))
+        out.push(`${where}.volumeMounts[${i}] mounts volume "${mount.name}", which the pod does not define`);
     });
   }
   return out;
@@ -323,7 +375,11 @@ function checkPodReferences(template: PodTemplate, namespace: string | undefined
 function containerPorts(templates: readonly PodTemplate[]) {
   return templates.map((t) =>
     asArray(t.spec.containers).flatMap((c) =>
-      asArray(c.ports).map((p) => ({ number: p.containerPort as unknown, name: p.name as unknown, protocol: (p.protocol ?? 'TCP') as unknown })),
+      asArray(c.ports).map((p) => ({
+        number: p.containerPort as unknown,
+        name: p.name as unknown,
+        protocol: (p.protocol ?? 'TCP') as unknown,
+      })),
     ),
   );
 }
@@ -348,13 +404,16 @@ function checkService(obj: K8sObject, inv: Inventory): string[] {
   const selector = { matchLabels: spec.selector };
   const pods = inv.podsSelectedBy(selector, namespaceOf(obj));
   if (Object.keys(asRecord(spec.selector)).length === 0) return [...out, 'spec.selector is empty'];
-  if (pods.length === 0) return [...out, `spec.selector ${JSON.stringify(spec.selector)} matches the pods of no workload`];
+  if (pods.length === 0)
+    return [...out, `spec.selector ${JSON.stringify(spec.selector)} matches the pods of no workload`];
   asArray(spec.ports).forEach((port, i) => {
     const target = port.targetPort ?? port.port;
     const protocol = port.protocol ?? 'TCP';
     if (!everyTemplateHasPort(pods, target, protocol)) {
       const owners = pods.map((p) => describeObject(p.owner)).join(', ');
-      out.push(`spec.ports[${i}] targetPort ${JSON.stringify(target)}/${protocol} is not a containerPort of the selected pods (${owners})`);
+      out.push(
+        `spec.ports[${i}] targetPort ${JSON.stringify(target)}/${protocol} is not a containerPort of the selected pods (${owners})`,
+      );
     }
   });
   return out;
@@ -370,7 +429,9 @@ function checkPdb(obj: K8sObject, inv: Inventory): string[] {
   for (const pod of pods) {
     const replicas = pod.owner.spec?.replicas;
     if (typeof spec.minAvailable === 'number' && typeof replicas === 'number' && spec.minAvailable >= replicas) {
-      out.push(`spec.minAvailable ${spec.minAvailable} >= the ${replicas} replicas of ${describeObject(pod.owner)}: no pod could ever be evicted`);
+      out.push(
+        `spec.minAvailable ${spec.minAvailable} >= the ${replicas} replicas of ${describeObject(pod.owner)}: no pod could ever be evicted`,
+      );
     }
   }
   return out;
@@ -381,18 +442,23 @@ function checkNetworkPolicy(obj: K8sObject, inv: Inventory): string[] {
   const ns = namespaceOf(obj);
   const out: string[] = [];
   const pods = inv.podsSelectedBy(spec.podSelector, ns);
-  if (pods.length === 0) return [`spec.podSelector ${JSON.stringify(spec.podSelector ?? {})} matches the pods of no workload`];
+  if (pods.length === 0)
+    return [`spec.podSelector ${JSON.stringify(spec.podSelector ?? {})} matches the pods of no workload`];
   asArray(spec.ingress).forEach((rule, r) => {
     asArray(rule.from).forEach((peer, p) => {
       // Pod peers without a namespace selector are pods of this namespace: they must exist here.
       if (peer.podSelector && !peer.namespaceSelector && inv.podsSelectedBy(peer.podSelector, ns).length === 0) {
-        out.push(`spec.ingress[${r}].from[${p}].podSelector ${JSON.stringify(peer.podSelector)} matches the pods of no workload`);
+        out.push(
+          `spec.ingress[${r}].from[${p}].podSelector ${JSON.stringify(peer.podSelector)} matches the pods of no workload`,
+        );
       }
     });
     asArray(rule.ports).forEach((port, p) => {
       if (port.port === undefined || port.endPort !== undefined) return;
       if (!everyTemplateHasPort(pods, port.port, port.protocol ?? 'TCP')) {
-        out.push(`spec.ingress[${r}].ports[${p}] ${JSON.stringify(port.port)}/${port.protocol ?? 'TCP'} is not a containerPort of the selected pods`);
+        out.push(
+          `spec.ingress[${r}].ports[${p}] ${JSON.stringify(port.port)}/${port.protocol ?? 'TCP'} is not a containerPort of the selected pods`,
+        );
       }
     });
   });
@@ -403,22 +469,32 @@ function checkHpa(obj: K8sObject, inv: Inventory): string[] {
   const spec = asRecord(obj.spec);
   const ref = asRecord(spec.scaleTargetRef);
   const out: string[] = [];
-  const target = typeof ref.name === 'string' && typeof ref.kind === 'string' ? inv.find(ref.kind, namespaceOf(obj), ref.name) : undefined;
+  const target =
+    typeof ref.name === 'string' && typeof ref.kind === 'string'
+      ? inv.find(ref.kind, namespaceOf(obj), ref.name)
+      : undefined;
   if (!target) return [`spec.scaleTargetRef ${ref.kind} "${ref.name}" is not among the objects`];
-  if (target.apiVersion !== ref.apiVersion) out.push(`spec.scaleTargetRef.apiVersion "${ref.apiVersion}" differs from the target's "${target.apiVersion}"`);
+  if (target.apiVersion !== ref.apiVersion)
+    out.push(`spec.scaleTargetRef.apiVersion "${ref.apiVersion}" differs from the target's "${target.apiVersion}"`);
   if (target.spec?.replicas !== undefined) {
-    out.push(`${describeObject(target)} sets spec.replicas (${target.spec.replicas}) while this HPA scales it: every apply would reset the replica count`);
+    out.push(
+      `${describeObject(target)} sets spec.replicas (${target.spec.replicas}) while this HPA scales it: every apply would reset the replica count`,
+    );
   }
   const min = typeof spec.minReplicas === 'number' ? spec.minReplicas : 1;
-  if (typeof spec.maxReplicas === 'number' && spec.maxReplicas < min) out.push(`spec.maxReplicas ${spec.maxReplicas} < minReplicas ${min}`);
+  if (typeof spec.maxReplicas === 'number' && spec.maxReplicas < min)
+    out.push(`spec.maxReplicas ${spec.maxReplicas} < minReplicas ${min}`);
   // Utilization targets are relative to requests: without them the HPA cannot compute anything.
   const template = podTemplateOf(target);
   for (const metric of asArray(spec.metrics)) {
-    const resource = metric.type === 'Resource' && metric.resource?.target?.type === 'Utilization' ? metric.resource.name : undefined;
+    const resource =
+      metric.type === 'Resource' && metric.resource?.target?.type === 'Utilization' ? metric.resource.name : undefined;
     if (!resource || !template) continue;
     for (const c of asArray(template.spec.containers)) {
       if (asRecord(asRecord(c.resources).requests)[resource] === undefined) {
-        out.push(`scales on ${resource} utilization but container "${c.name}" of ${describeObject(target)} has no ${resource} request`);
+        out.push(
+          `scales on ${resource} utilization but container "${c.name}" of ${describeObject(target)} has no ${resource} request`,
+        );
       }
     }
   }
@@ -442,7 +518,8 @@ function checkHttpRoute(obj: K8sObject, inv: Inventory): string[] {
       if ((backend.group ?? '') !== '' || (backend.kind ?? 'Service') !== 'Service') return;
       const ns = backend.namespace ?? namespaceOf(obj);
       const service = inv.find('Service', ns, String(backend.name));
-      if (!service) out.push(`${where} names Service "${backend.name}" in namespace "${ns}", which is not among the objects`);
+      if (!service)
+        out.push(`${where} names Service "${backend.name}" in namespace "${ns}", which is not among the objects`);
       else if (backend.port === undefined) out.push(`${where} needs a port for a Service backend`);
       else {
         const problem = servicePortProblem(service, backend.port);
@@ -457,8 +534,14 @@ function checkIngress(obj: K8sObject, inv: Inventory, options: SemanticOptions):
   const out: string[] = [];
   asArray(obj.spec?.tls).forEach((tls, i) => {
     const secret = tls.secretName;
-    if (typeof secret === 'string' && !inv.find('Secret', namespaceOf(obj), secret) && !(options.externalSecrets ?? []).includes(secret)) {
-      out.push(`spec.tls[${i}] names Secret "${secret}", which is not among the objects (declare it in externalSecrets if it is created outside the platform)`);
+    if (
+      typeof secret === 'string' &&
+      !inv.find('Secret', namespaceOf(obj), secret) &&
+      !(options.externalSecrets ?? []).includes(secret)
+    ) {
+      out.push(
+        `spec.tls[${i}] names Secret "${secret}", which is not among the objects (declare it in externalSecrets if it is created outside the platform)`,
+      );
     }
   });
   const checkBackend = (backend: K8sObject | undefined, where: string) => {
@@ -475,7 +558,9 @@ function checkIngress(obj: K8sObject, inv: Inventory, options: SemanticOptions):
   };
   checkBackend(obj.spec?.defaultBackend, 'spec.defaultBackend');
   asArray(obj.spec?.rules).forEach((rule, r) => {
-    asArray(rule.http?.paths).forEach((path, p) => checkBackend(path.backend, `spec.rules[${r}].http.paths[${p}].backend`));
+    asArray(rule.http?.paths).forEach((path, p) =>
+      checkBackend(path.backend, `spec.rules[${r}].http.paths[${p}].backend`),
+    );
   });
   return out;
 }

@@ -30,26 +30,38 @@ describe('valid manifests', () => {
         apiVersion: 'monitoring.coreos.com/v1',
         kind: 'PodMonitor',
         metadata: { name: 'functions', namespace: SAMPLE_NAMESPACE },
-        spec: { selector: { matchLabels: { 'app.kubernetes.io/part-of': 'kubefaas' } }, podMetricsEndpoints: [{ port: 'http', path: '/metrics' }] },
+        spec: {
+          selector: { matchLabels: { 'app.kubernetes.io/part-of': 'kubefaas' } },
+          podMetricsEndpoints: [{ port: 'http', path: '/metrics' }],
+        },
       },
       {
         apiVersion: 'monitoring.coreos.com/v1',
         kind: 'ServiceMonitor',
         metadata: { name: 'router', namespace: SAMPLE_NAMESPACE },
-        spec: { selector: { matchLabels: { 'kubefaas.dev/component': 'router' } }, endpoints: [{ port: 'http', interval: '30s' }] },
+        spec: {
+          selector: { matchLabels: { 'kubefaas.dev/component': 'router' } },
+          endpoints: [{ port: 'http', interval: '30s' }],
+        },
       },
       {
         apiVersion: 'monitoring.coreos.com/v1',
         kind: 'PrometheusRule',
         metadata: { name: 'kubefaas', namespace: SAMPLE_NAMESPACE },
-        spec: { groups: [{ name: 'kubefaas', rules: [{ alert: 'FunctionErrors', expr: 'sum(rate(x[5m])) > 0', for: '5m' }] }] },
+        spec: {
+          groups: [{ name: 'kubefaas', rules: [{ alert: 'FunctionErrors', expr: 'sum(rate(x[5m])) > 0', for: '5m' }] }],
+        },
       },
     ];
     expect(lines(await validateManifests([...sampleManifests(), ...extra]))).toEqual([]);
   });
 
   it('accept an existing namespace declared by option instead of a Namespace object', async () => {
-    const mutate = (objects: K8sObject[]) => objects.splice(objects.findIndex((o) => o.kind === 'Namespace'), 1);
+    const mutate = (objects: K8sObject[]) =>
+      objects.splice(
+        objects.findIndex((o) => o.kind === 'Namespace'),
+        1,
+      );
     expect(await problemsAfter(mutate, { existingNamespaces: [SAMPLE_NAMESPACE] })).toEqual([]);
   });
 
@@ -58,7 +70,10 @@ describe('valid manifests', () => {
       const pod = fnPod(objects);
       delete pod.securityContext.seccompProfile;
       delete pod.securityContext.runAsNonRoot;
-      Object.assign(pod.containers[0].securityContext, { runAsNonRoot: true, seccompProfile: { type: 'Localhost', localhostProfile: 'p.json' } });
+      Object.assign(pod.containers[0].securityContext, {
+        runAsNonRoot: true,
+        seccompProfile: { type: 'Localhost', localhostProfile: 'p.json' },
+      });
     });
     expect(problems).toEqual([]);
   });
@@ -102,15 +117,24 @@ describe('schema check', () => {
       delete fnContainer(o).name;
     });
     expect(problems).toContain('Deployment kubefaas/hello: spec.replicas: must be integer');
-    expect(problems).toContain('Deployment kubefaas/hello: spec.template.spec.containers[0]: missing required field "name"');
+    expect(problems).toContain(
+      'Deployment kubefaas/hello: spec.template.spec.containers[0]: missing required field "name"',
+    );
   });
 
   it('reports an unknown kind unless it is allow-listed', async () => {
-    const scaledObject = { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: 'hello', namespace: SAMPLE_NAMESPACE }, spec: {} };
+    const scaledObject = {
+      apiVersion: 'keda.sh/v1alpha1',
+      kind: 'ScaledObject',
+      metadata: { name: 'hello', namespace: SAMPLE_NAMESPACE },
+      spec: {},
+    };
     expect(await problemsAfter((o) => o.push(scaledObject))).toEqual([
       'ScaledObject kubefaas/hello: unknown kind ScaledObject (keda.sh/v1alpha1): no schema for API group "keda.sh"',
     ]);
-    expect(await problemsAfter((o) => o.push(scaledObject), { allowKinds: ['keda.sh/v1alpha1/ScaledObject'] })).toEqual([]);
+    expect(await problemsAfter((o) => o.push(scaledObject), { allowKinds: ['keda.sh/v1alpha1/ScaledObject'] })).toEqual(
+      [],
+    );
     const typo = { apiVersion: 'apps/v1', kind: 'Deploymnet', metadata: { name: 'x', namespace: SAMPLE_NAMESPACE } };
     expect(await problemsAfter((o) => o.push(typo))).toEqual([
       'Deploymnet kubefaas/x: unknown kind Deploymnet (apps/v1): not in the kubernetes-models/apps/v1 schemas',
@@ -123,16 +147,33 @@ describe('schema check', () => {
       fnContainer(objects)[field] = 'x';
       return validateManifests(objects);
     };
-    const [a, b, c] = await Promise.all([broken('imagePullPolicyy'), validateManifests(sampleManifests()), broken('workDir')]);
-    expect(lines(a)).toEqual(['Deployment kubefaas/hello: spec.template.spec.containers[0].imagePullPolicyy: unknown field "imagePullPolicyy"']);
+    const [a, b, c] = await Promise.all([
+      broken('imagePullPolicyy'),
+      validateManifests(sampleManifests()),
+      broken('workDir'),
+    ]);
+    expect(lines(a)).toEqual([
+      'Deployment kubefaas/hello: spec.template.spec.containers[0].imagePullPolicyy: unknown field "imagePullPolicyy"',
+    ]);
     expect(b).toEqual([]);
-    expect(lines(c)).toEqual(['Deployment kubefaas/hello: spec.template.spec.containers[0].workDir: unknown field "workDir"']);
+    expect(lines(c)).toEqual([
+      'Deployment kubefaas/hello: spec.template.spec.containers[0].workDir: unknown field "workDir"',
+    ]);
   });
 
   it('hands kinds without a kubernetes-models package to a given schema checker', async () => {
-    const profile = { apiVersion: 'eks.services.k8s.aws/v1alpha1', kind: 'FargateProfile', metadata: { name: 'burst', namespace: SAMPLE_NAMESPACE }, spec: {} };
-    const schemaCheckers = { 'eks.services.k8s.aws/v1alpha1/FargateProfile': (o: K8sObject) => (o.spec.name ? [] : ['spec.name: required']) };
-    expect(await problemsAfter((o) => o.push(profile), { schemaCheckers })).toEqual(['FargateProfile kubefaas/burst: spec.name: required']);
+    const profile = {
+      apiVersion: 'eks.services.k8s.aws/v1alpha1',
+      kind: 'FargateProfile',
+      metadata: { name: 'burst', namespace: SAMPLE_NAMESPACE },
+      spec: {},
+    };
+    const schemaCheckers = {
+      'eks.services.k8s.aws/v1alpha1/FargateProfile': (o: K8sObject) => (o.spec.name ? [] : ['spec.name: required']),
+    };
+    expect(await problemsAfter((o) => o.push(profile), { schemaCheckers })).toEqual([
+      'FargateProfile kubefaas/burst: spec.name: required',
+    ]);
     expect(await problemsAfter((o) => o.push({ ...profile, spec: { name: 'burst' } }), { schemaCheckers })).toEqual([]);
   });
 
@@ -140,19 +181,27 @@ describe('schema check', () => {
     const mutate = (o: K8sObject[]) => {
       pick(o, 'HTTPRoute', 'kubefaas-router').spec.rules[0].backendRefs[0].weight = 'heavy';
     };
-    expect(await problemsAfter(mutate)).toEqual(['HTTPRoute kubefaas/kubefaas-router: spec.rules[0].backendRefs[0].weight: must be integer']);
+    expect(await problemsAfter(mutate)).toEqual([
+      'HTTPRoute kubefaas/kubefaas-router: spec.rules[0].backendRefs[0].weight: must be integer',
+    ]);
     expect(await problemsAfter(mutate, { crds: false })).toEqual([]);
   });
 });
 
 describe('semantic checks', () => {
   it('reports a Deployment selector that does not match its template labels', async () => {
-    const problems = await problemsAfter((o) => (fnDeployment(o).spec.selector.matchLabels = { 'kubefaas.dev/function': 'helo' }));
-    expect(problems).toContainEqual(expect.stringMatching(/^Deployment kubefaas\/hello: spec\.selector .* does not match the template labels/));
+    const problems = await problemsAfter(
+      (o) => (fnDeployment(o).spec.selector.matchLabels = { 'kubefaas.dev/function': 'helo' }),
+    );
+    expect(problems).toContainEqual(
+      expect.stringMatching(/^Deployment kubefaas\/hello: spec\.selector .* does not match the template labels/),
+    );
   });
 
   it('reports a Service whose selector matches no pods', async () => {
-    expect(await problemsAfter((o) => (pick(o, 'Service', 'hello').spec.selector = { 'kubefaas.dev/function': 'nope' }))).toEqual([
+    expect(
+      await problemsAfter((o) => (pick(o, 'Service', 'hello').spec.selector = { 'kubefaas.dev/function': 'nope' })),
+    ).toEqual([
       'Service kubefaas/hello: spec.selector {"kubefaas.dev/function":"nope"} matches the pods of no workload',
     ]);
   });
@@ -191,7 +240,11 @@ describe('semantic checks', () => {
   });
 
   it('reports an HPA without a target, and an HPA whose target pins replicas', async () => {
-    expect(await problemsAfter((o) => (pick(o, 'HorizontalPodAutoscaler', 'kubefaas-router').spec.scaleTargetRef.name = 'router'))).toEqual([
+    expect(
+      await problemsAfter(
+        (o) => (pick(o, 'HorizontalPodAutoscaler', 'kubefaas-router').spec.scaleTargetRef.name = 'router'),
+      ),
+    ).toEqual([
       'HorizontalPodAutoscaler kubefaas/kubefaas-router: spec.scaleTargetRef Deployment "router" is not among the objects',
     ]);
     expect(await problemsAfter((o) => (routerDeployment(o).spec.replicas = 2))).toEqual([
@@ -200,15 +253,21 @@ describe('semantic checks', () => {
   });
 
   it('reports an HPA on CPU utilization when the target requests no CPU', async () => {
-    expect(await problemsAfter((o) => delete routerDeployment(o).spec.template.spec.containers[0].resources.requests.cpu)).toContain(
+    expect(
+      await problemsAfter((o) => delete routerDeployment(o).spec.template.spec.containers[0].resources.requests.cpu),
+    ).toContain(
       'HorizontalPodAutoscaler kubefaas/kubefaas-router: scales on cpu utilization but container "router" of Deployment kubefaas/kubefaas-router has no cpu request',
     );
   });
 
   it('reports a PDB and a NetworkPolicy that select nothing, and a policy port the pods do not open', async () => {
     const problems = await problemsAfter((o) => {
-      pick(o, 'PodDisruptionBudget', 'kubefaas-router').spec.selector.matchLabels = { 'kubefaas.dev/component': 'routr' };
-      pick(o, 'NetworkPolicy', 'hello').spec.ingress[0].from[0].podSelector.matchLabels = { 'kubefaas.dev/component': 'routr' };
+      pick(o, 'PodDisruptionBudget', 'kubefaas-router').spec.selector.matchLabels = {
+        'kubefaas.dev/component': 'routr',
+      };
+      pick(o, 'NetworkPolicy', 'hello').spec.ingress[0].from[0].podSelector.matchLabels = {
+        'kubefaas.dev/component': 'routr',
+      };
       pick(o, 'NetworkPolicy', 'hello').spec.ingress[0].ports[0].port = 9090;
     });
     expect(problems.sort()).toEqual(
@@ -231,13 +290,19 @@ describe('semantic checks', () => {
         'Ingress kubefaas/kubefaas-router: spec.rules[0].http.paths[0].backend names Service "router", which is not among the objects',
       ].sort(),
     );
-    expect(await problemsAfter((o) => (pick(o, 'Ingress', 'kubefaas-router').spec.rules[0].http.paths[0].backend.service.port = { name: 'https' }))).toEqual([
+    expect(
+      await problemsAfter(
+        (o) =>
+          (pick(o, 'Ingress', 'kubefaas-router').spec.rules[0].http.paths[0].backend.service.port = { name: 'https' }),
+      ),
+    ).toEqual([
       'Ingress kubefaas/kubefaas-router: spec.rules[0].http.paths[0].backend: port "https" is not a port of Service "kubefaas-router" (it has 80 (http))',
     ]);
   });
 
   it('reports an Ingress TLS Secret that does not exist unless it is declared external', async () => {
-    const addTls = (o: K8sObject[]) => (pick(o, 'Ingress', 'kubefaas-router').spec.tls = [{ hosts: ['faas.example.com'], secretName: 'faas-tls' }]);
+    const addTls = (o: K8sObject[]) =>
+      (pick(o, 'Ingress', 'kubefaas-router').spec.tls = [{ hosts: ['faas.example.com'], secretName: 'faas-tls' }]);
     expect(await problemsAfter(addTls)).toEqual([
       'Ingress kubefaas/kubefaas-router: spec.tls[0] names Secret "faas-tls", which is not among the objects (declare it in externalSecrets if it is created outside the platform)',
     ]);
@@ -260,12 +325,21 @@ describe('semantic checks', () => {
 
   it('reports namespaces that are mixed, missing or not declared', async () => {
     expect(await problemsAfter((o) => (pick(o, 'ConfigMap', 'hello-code').metadata.namespace = 'default'))).toEqual(
-      expect.arrayContaining(['ConfigMap default/hello-code: is in namespace "default" while the other objects are in "kubefaas"']),
+      expect.arrayContaining([
+        'ConfigMap default/hello-code: is in namespace "default" while the other objects are in "kubefaas"',
+      ]),
     );
     expect(await problemsAfter((o) => delete pick(o, 'ConfigMap', 'hello-code').metadata.namespace)).toEqual(
-      expect.arrayContaining(['ConfigMap hello-code: has no metadata.namespace (every namespaced object must name its namespace)']),
+      expect.arrayContaining([
+        'ConfigMap hello-code: has no metadata.namespace (every namespaced object must name its namespace)',
+      ]),
     );
-    const withoutNamespace = await problemsAfter((o) => o.splice(o.findIndex((x) => x.kind === 'Namespace'), 1));
+    const withoutNamespace = await problemsAfter((o) =>
+      o.splice(
+        o.findIndex((x) => x.kind === 'Namespace'),
+        1,
+      ),
+    );
     expect(withoutNamespace).toContain(
       'Service kubefaas/hello: namespace "kubefaas" is neither a Namespace object here nor declared existing (existingNamespaces)',
     );
@@ -377,9 +451,11 @@ describe('pod security (restricted) and pod defaults', () => {
   });
 
   it('reports a Namespace that does not enforce restricted', async () => {
-    expect(await problemsAfter((o) => delete o.find((x) => x.kind === 'Namespace')!.metadata.labels['pod-security.kubernetes.io/enforce'])).toEqual([
-      'Namespace kubefaas: metadata.labels must set pod-security.kubernetes.io/enforce: restricted',
-    ]);
+    expect(
+      await problemsAfter(
+        (o) => delete o.find((x) => x.kind === 'Namespace')!.metadata.labels['pod-security.kubernetes.io/enforce'],
+      ),
+    ).toEqual(['Namespace kubefaas: metadata.labels must set pod-security.kubernetes.io/enforce: restricted']);
   });
 });
 
@@ -393,7 +469,11 @@ describe('expectValidManifests', () => {
       (err: Error) => err,
     );
     expect(error?.message).toMatch(/^2 problems in the synthesized manifests:\n/);
-    expect(error?.message).toContain('  - Deployment kubefaas/hello: spec.template.spec.containers[0] "function": image "node" is not pinned');
-    expect(error?.message).toContain('  - Service kubefaas/hello: spec.ports[0] targetPort 9999/TCP is not a containerPort');
+    expect(error?.message).toContain(
+      '  - Deployment kubefaas/hello: spec.template.spec.containers[0] "function": image "node" is not pinned',
+    );
+    expect(error?.message).toContain(
+      '  - Service kubefaas/hello: spec.ports[0] targetPort 9999/TCP is not a containerPort',
+    );
   });
 });

@@ -72,13 +72,19 @@ export interface ValidateOptions {
 }
 
 /** Runs every check and returns all problems found (empty when the manifests are valid). */
-export async function validateManifests(objects: readonly K8sObject[], options: ValidateOptions = {}): Promise<ManifestProblem[]> {
+export async function validateManifests(
+  objects: readonly K8sObject[],
+  options: ValidateOptions = {},
+): Promise<ManifestProblem[]> {
   const problems: ManifestProblem[] = [];
   const allowed = new Set(options.allowKinds ?? []);
   const isAllowListed = (o: K8sObject) => allowed.has(String(o?.kind)) || allowed.has(`${o?.apiVersion}/${o?.kind}`);
 
   const checkers = options.schemaCheckers ?? {};
-  const customChecker = (o: K8sObject) => (Object.prototype.hasOwnProperty.call(checkers, `${o?.apiVersion}/${o?.kind}`) ? checkers[`${o.apiVersion}/${o.kind}`] : undefined);
+  const customChecker = (o: K8sObject) =>
+    Object.prototype.hasOwnProperty.call(checkers, `${o?.apiVersion}/${o?.kind}`)
+      ? checkers[`${o.apiVersion}/${o.kind}`]
+      : undefined;
 
   for (const o of objects) {
     const check = customChecker(o);
@@ -90,7 +96,10 @@ export async function validateManifests(objects: readonly K8sObject[], options: 
     for (const message of finding.messages) problems.push({ object, message, check: 'schema' });
   }
   // The queue's auth Secret is created by the user by design (never synthesized: it holds passwords).
-  const semanticOptions = { ...options, externalSecrets: [...(options.externalSecrets ?? []), NatsQueueDefaults.authSecretName] };
+  const semanticOptions = {
+    ...options,
+    externalSecrets: [...(options.externalSecrets ?? []), NatsQueueDefaults.authSecretName],
+  };
   for (const p of checkSemantics(objects, semanticOptions)) problems.push({ ...p, check: 'semantics' });
   for (const p of checkPodSecurity(objects)) problems.push({ ...p, check: 'pod-security' });
   return problems;
@@ -99,11 +108,17 @@ export async function validateManifests(objects: readonly K8sObject[], options: 
 /** One line per problem, grouped by nothing: easy to read in a failed test's output. */
 export function formatProblems(problems: readonly ManifestProblem[]): string {
   const plural = problems.length === 1 ? 'problem' : 'problems';
-  return [`${problems.length} ${plural} in the synthesized manifests:`, ...problems.map((p) => `  - ${p.object}: ${p.message} [${p.check}]`)].join('\n');
+  return [
+    `${problems.length} ${plural} in the synthesized manifests:`,
+    ...problems.map((p) => `  - ${p.object}: ${p.message} [${p.check}]`),
+  ].join('\n');
 }
 
 /** Throws one error listing every problem, or resolves when the manifests are valid. */
-export async function expectValidManifests(objects: readonly K8sObject[], options: ValidateOptions = {}): Promise<void> {
+export async function expectValidManifests(
+  objects: readonly K8sObject[],
+  options: ValidateOptions = {},
+): Promise<void> {
   const problems = await validateManifests(objects, options);
   if (problems.length > 0) throw new Error(formatProblems(problems));
 }

@@ -18,13 +18,15 @@ export const RECEIVER_NAME = 'kubefaas';
 export function alertmanagerConfig(input: AlertmanagerConfigInput): Record<string, unknown> {
   const receiver: Record<string, unknown> = { name: RECEIVER_NAME };
   if (input.receiverType === 'slack') {
-    receiver.slack_configs = [{
-      api_url_file: input.urlFile,
-      send_resolved: true,
-      ...(input.slackChannel ? { channel: input.slackChannel } : {}),
-      title: '{{ .CommonLabels.alertname }} ({{ .Status }})',
-      text: '{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}',
-    }];
+    receiver.slack_configs = [
+      {
+        api_url_file: input.urlFile,
+        send_resolved: true,
+        ...(input.slackChannel ? { channel: input.slackChannel } : {}),
+        title: '{{ .CommonLabels.alertname }} ({{ .Status }})',
+        text: '{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}',
+      },
+    ];
   } else {
     receiver.webhook_configs = [{ url_file: input.urlFile, send_resolved: true }];
   }

@@ -130,12 +130,28 @@ export function alertProblems(where: string, alerts: Partial<FunctionAlerts & Pl
   const positive = (what: string, v: number): void => {
     if (!(Number.isFinite(v) && v > 0)) problems.push(`${where}: ${what} must be a duration > 0, got ${v}s`);
   };
-  if (alerts.errorRatio) { ratio('errorRatio.threshold', alerts.errorRatio.threshold); nonNegative('errorRatio.for', alerts.errorRatio.for); }
-  if (alerts.routerErrorRatio) { ratio('routerErrorRatio.threshold', alerts.routerErrorRatio.threshold); nonNegative('routerErrorRatio.for', alerts.routerErrorRatio.for); }
-  if (alerts.latencyNearTimeout) { ratio('latencyNearTimeout.timeoutFraction', alerts.latencyNearTimeout.timeoutFraction); nonNegative('latencyNearTimeout.for', alerts.latencyNearTimeout.for); }
+  if (alerts.errorRatio) {
+    ratio('errorRatio.threshold', alerts.errorRatio.threshold);
+    nonNegative('errorRatio.for', alerts.errorRatio.for);
+  }
+  if (alerts.routerErrorRatio) {
+    ratio('routerErrorRatio.threshold', alerts.routerErrorRatio.threshold);
+    nonNegative('routerErrorRatio.for', alerts.routerErrorRatio.for);
+  }
+  if (alerts.latencyNearTimeout) {
+    ratio('latencyNearTimeout.timeoutFraction', alerts.latencyNearTimeout.timeoutFraction);
+    nonNegative('latencyNearTimeout.for', alerts.latencyNearTimeout.for);
+  }
   if (alerts.noReadyReplica) nonNegative('noReadyReplica.for', alerts.noReadyReplica.for);
-  if (alerts.deadLetters) { nonNegative('deadLetters.threshold', alerts.deadLetters.threshold); positive('deadLetters.window', alerts.deadLetters.window); }
-  if (alerts.queueLag) { nonNegative('queueLag.minMessages', alerts.queueLag.minMessages); positive('queueLag.window', alerts.queueLag.window); nonNegative('queueLag.for', alerts.queueLag.for); }
+  if (alerts.deadLetters) {
+    nonNegative('deadLetters.threshold', alerts.deadLetters.threshold);
+    positive('deadLetters.window', alerts.deadLetters.window);
+  }
+  if (alerts.queueLag) {
+    nonNegative('queueLag.minMessages', alerts.queueLag.minMessages);
+    positive('queueLag.window', alerts.queueLag.window);
+    nonNegative('queueLag.for', alerts.queueLag.for);
+  }
   return problems;
 }
 

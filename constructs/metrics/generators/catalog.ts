@@ -21,58 +21,96 @@ export const ERROR_OUTCOMES: readonly string[] = ['error', 'timeout'];
 
 export const METRIC_CATALOG: readonly MetricInfo[] = [
   {
-    name: MetricNames.functionInvocations, type: 'counter', labels: ['function', 'trigger', 'outcome'], emittedBy: 'runtime',
+    name: MetricNames.functionInvocations,
+    type: 'counter',
+    labels: ['function', 'trigger', 'outcome'],
+    emittedBy: 'runtime',
     help: 'Handler invocations. `outcome` is `success`, `error` (handler threw or answered 5xx), `timeout` (504 after the function timeout) or `rejected` (413/429 before the handler ran).',
   },
   {
-    name: MetricNames.functionDuration, type: 'histogram', labels: ['function', 'trigger'], emittedBy: 'runtime',
+    name: MetricNames.functionDuration,
+    type: 'histogram',
+    labels: ['function', 'trigger'],
+    emittedBy: 'runtime',
     help: 'Seconds from request arrival to response. Buckets up to 300 s, so the latency alert works for timeouts up to that.',
   },
   {
-    name: MetricNames.functionInFlight, type: 'gauge', labels: ['function'], emittedBy: 'runtime',
+    name: MetricNames.functionInFlight,
+    type: 'gauge',
+    labels: ['function'],
+    emittedBy: 'runtime',
     help: 'Invocations running right now in this replica.',
   },
   {
-    name: MetricNames.functionColdStarts, type: 'counter', labels: ['function'], emittedBy: 'runtime',
+    name: MetricNames.functionColdStarts,
+    type: 'counter',
+    labels: ['function'],
+    emittedBy: 'runtime',
     help: 'Invocations that were the first one handled by their process (one per replica start); a rising rate means churn or scale-from-zero.',
   },
   {
-    name: MetricNames.routerRequests, type: 'counter', labels: ['route', 'method', 'status', 'function'], emittedBy: 'router',
+    name: MetricNames.routerRequests,
+    type: 'counter',
+    labels: ['route', 'method', 'status', 'function'],
+    emittedBy: 'router',
     help: 'Requests answered by the router. `route` is the matched route pattern (`[host]/path`, or `/function/<name>`; empty when nothing matched), `status` the HTTP status code, `function` the target (empty when nothing matched).',
   },
   {
-    name: MetricNames.routerUpstreamDuration, type: 'histogram', labels: ['function'], emittedBy: 'router',
+    name: MetricNames.routerUpstreamDuration,
+    type: 'histogram',
+    labels: ['function'],
+    emittedBy: 'router',
     help: 'Seconds from sending a request to a function until its response ended (retries included).',
   },
   {
-    name: MetricNames.routerRequestDuration, type: 'histogram', labels: ['function'], emittedBy: 'router',
+    name: MetricNames.routerRequestDuration,
+    type: 'histogram',
+    labels: ['function'],
+    emittedBy: 'router',
     help: 'Seconds from receiving a request until the router finished answering it.',
   },
   {
-    name: MetricNames.queueDeliveries, type: 'counter', labels: ['function', 'trigger', 'outcome'], emittedBy: 'queue consumer',
+    name: MetricNames.queueDeliveries,
+    type: 'counter',
+    labels: ['function', 'trigger', 'outcome'],
+    emittedBy: 'queue consumer',
     help: 'Messages handed to a function by its JetStream consumer. `outcome`: `ack`, `retry` or `dead_letter`.',
   },
   {
-    name: MetricNames.queueRetries, type: 'counter', labels: ['function', 'trigger'], emittedBy: 'queue consumer',
+    name: MetricNames.queueRetries,
+    type: 'counter',
+    labels: ['function', 'trigger'],
+    emittedBy: 'queue consumer',
     help: 'Redeliveries scheduled after a failed or timed-out attempt.',
   },
   {
-    name: MetricNames.queueDeadLetters, type: 'counter', labels: ['function', 'trigger'], emittedBy: 'queue consumer',
+    name: MetricNames.queueDeadLetters,
+    type: 'counter',
+    labels: ['function', 'trigger'],
+    emittedBy: 'queue consumer',
     help: 'Messages given up on after the last retry and published to the dead-letter subject.',
   },
   {
-    name: MetricNames.queueConsumerLag, type: 'gauge', labels: ['function', 'trigger'], emittedBy: 'queue consumer',
+    name: MetricNames.queueConsumerLag,
+    type: 'gauge',
+    labels: ['function', 'trigger'],
+    emittedBy: 'queue consumer',
     help: 'Messages waiting for (pending) or being handled by (unacknowledged) the function consumer.',
   },
   {
-    name: MetricNames.asyncCalls, type: 'counter', labels: ['function', 'state'], emittedBy: 'queue consumer',
+    name: MetricNames.asyncCalls,
+    type: 'counter',
+    labels: ['function', 'state'],
+    emittedBy: 'queue consumer',
     help: 'Async calls entering a state: `queued` (accepted by the router), `running`, `succeeded`, `failed`.',
   },
 ];
 
 /** Series names a histogram exposes. */
 export function seriesNames(metric: MetricInfo): string[] {
-  return metric.type === 'histogram' ? [`${metric.name}_bucket`, `${metric.name}_sum`, `${metric.name}_count`] : [metric.name];
+  return metric.type === 'histogram'
+    ? [`${metric.name}_bucket`, `${metric.name}_sum`, `${metric.name}_count`]
+    : [metric.name];
 }
 
 /** Labels that Prometheus puts on every kubefaas series it scrapes (see scrape.ts). */

@@ -36,34 +36,58 @@ function rows(namespace: string): RowSpec[] {
       title: 'Functions',
       panels: [
         {
-          title: 'Invocations per second', unit: 'reqps', description: 'Rate of handler invocations, by function.',
+          title: 'Invocations per second',
+          unit: 'reqps',
+          description: 'Rate of handler invocations, by function.',
           targets: [{ expr: `sum by (function) (rate(${inv}{${fn}}[${RATE}]))`, legend: '{{function}}' }],
         },
         {
-          title: 'Error ratio', unit: 'percentunit', description: `Share of invocations with outcome ${ERROR_OUTCOMES.join(' or ')}.`,
-          targets: [{
-            expr: `sum by (function) (rate(${inv}{${fn}, ${errors}}[${RATE}])) / sum by (function) (rate(${inv}{${fn}}[${RATE}]))`,
-            legend: '{{function}}',
-          }],
+          title: 'Error ratio',
+          unit: 'percentunit',
+          description: `Share of invocations with outcome ${ERROR_OUTCOMES.join(' or ')}.`,
+          targets: [
+            {
+              expr: `sum by (function) (rate(${inv}{${fn}, ${errors}}[${RATE}])) / sum by (function) (rate(${inv}{${fn}}[${RATE}]))`,
+              legend: '{{function}}',
+            },
+          ],
         },
         {
-          title: 'Duration p50 / p99', unit: 's', description: 'Handler duration quantiles from the histogram.',
+          title: 'Duration p50 / p99',
+          unit: 's',
+          description: 'Handler duration quantiles from the histogram.',
           targets: [0.5, 0.99].map((q) => ({
             expr: `histogram_quantile(${q}, sum by (function, le) (rate(${MetricNames.functionDuration}_bucket{${fn}}[${RATE}])))`,
             legend: `{{function}} p${q * 100}`,
           })),
         },
         {
-          title: 'In flight', unit: 'short', description: 'Invocations running now, summed over replicas.',
+          title: 'In flight',
+          unit: 'short',
+          description: 'Invocations running now, summed over replicas.',
           targets: [{ expr: `sum by (function) (${MetricNames.functionInFlight}{${fn}})`, legend: '{{function}}' }],
         },
         {
-          title: 'Cold starts', unit: 'short', description: 'Replica starts that loaded the handler.',
-          targets: [{ expr: `sum by (function) (increase(${MetricNames.functionColdStarts}{${fn}}[${RATE}]))`, legend: '{{function}}' }],
+          title: 'Cold starts',
+          unit: 'short',
+          description: 'Replica starts that loaded the handler.',
+          targets: [
+            {
+              expr: `sum by (function) (increase(${MetricNames.functionColdStarts}{${fn}}[${RATE}]))`,
+              legend: '{{function}}',
+            },
+          ],
         },
         {
-          title: 'Replicas answering', unit: 'short', description: 'Function pods whose metrics endpoint answers (`up`).',
-          targets: [{ expr: `sum by (function) (up{${fn}, component="${ScrapedComponents.function}"})`, legend: '{{function}}' }],
+          title: 'Replicas answering',
+          unit: 'short',
+          description: 'Function pods whose metrics endpoint answers (`up`).',
+          targets: [
+            {
+              expr: `sum by (function) (up{${fn}, component="${ScrapedComponents.function}"})`,
+              legend: '{{function}}',
+            },
+          ],
         },
       ],
     },
@@ -71,29 +95,43 @@ function rows(namespace: string): RowSpec[] {
       title: 'Router',
       panels: [
         {
-          title: 'Requests per second by status', unit: 'reqps', description: 'Requests answered by the router.',
+          title: 'Requests per second by status',
+          unit: 'reqps',
+          description: 'Requests answered by the router.',
           targets: [{ expr: `sum by (status) (rate(${router}{${ns}}[${RATE}]))`, legend: '{{status}}' }],
         },
         {
-          title: '5xx ratio', unit: 'percentunit', description: 'Share of router answers with a 5xx status.',
-          targets: [{
-            expr: `sum (rate(${router}{${ns}, status=~"5.."}[${RATE}])) / sum (rate(${router}{${ns}}[${RATE}]))`,
-            legend: '5xx',
-          }],
+          title: '5xx ratio',
+          unit: 'percentunit',
+          description: 'Share of router answers with a 5xx status.',
+          targets: [
+            {
+              expr: `sum (rate(${router}{${ns}, status=~"5.."}[${RATE}])) / sum (rate(${router}{${ns}}[${RATE}]))`,
+              legend: '5xx',
+            },
+          ],
         },
         {
-          title: 'Request duration p99', unit: 's', description: 'End-to-end router time, by target function.',
-          targets: [{
-            expr: `histogram_quantile(0.99, sum by (function, le) (rate(${MetricNames.routerRequestDuration}_bucket{${fn}}[${RATE}])))`,
-            legend: '{{function}}',
-          }],
+          title: 'Request duration p99',
+          unit: 's',
+          description: 'End-to-end router time, by target function.',
+          targets: [
+            {
+              expr: `histogram_quantile(0.99, sum by (function, le) (rate(${MetricNames.routerRequestDuration}_bucket{${fn}}[${RATE}])))`,
+              legend: '{{function}}',
+            },
+          ],
         },
         {
-          title: 'Upstream duration p99', unit: 's', description: 'Time to the function\'s response headers, by function.',
-          targets: [{
-            expr: `histogram_quantile(0.99, sum by (function, le) (rate(${MetricNames.routerUpstreamDuration}_bucket{${fn}}[${RATE}])))`,
-            legend: '{{function}}',
-          }],
+          title: 'Upstream duration p99',
+          unit: 's',
+          description: "Time to the function's response headers, by function.",
+          targets: [
+            {
+              expr: `histogram_quantile(0.99, sum by (function, le) (rate(${MetricNames.routerUpstreamDuration}_bucket{${fn}}[${RATE}])))`,
+              legend: '{{function}}',
+            },
+          ],
         },
       ],
     },
@@ -101,23 +139,52 @@ function rows(namespace: string): RowSpec[] {
       title: 'Queue',
       panels: [
         {
-          title: 'Deliveries per second', unit: 'ops', description: 'Messages handed to functions, by outcome.',
-          targets: [{ expr: `sum by (function, outcome) (rate(${MetricNames.queueDeliveries}{${fn}}[${RATE}]))`, legend: '{{function}} {{outcome}}' }],
-        },
-        {
-          title: 'Retries and dead letters', unit: 'short', description: 'Redeliveries and messages given up on.',
+          title: 'Deliveries per second',
+          unit: 'ops',
+          description: 'Messages handed to functions, by outcome.',
           targets: [
-            { expr: `sum by (function) (increase(${MetricNames.queueRetries}{${fn}}[${RATE}]))`, legend: '{{function}} retries' },
-            { expr: `sum by (function) (increase(${MetricNames.queueDeadLetters}{${fn}}[${RATE}]))`, legend: '{{function}} dead letters' },
+            {
+              expr: `sum by (function, outcome) (rate(${MetricNames.queueDeliveries}{${fn}}[${RATE}]))`,
+              legend: '{{function}} {{outcome}}',
+            },
           ],
         },
         {
-          title: 'Consumer lag', unit: 'short', description: 'Messages waiting for each function consumer.',
-          targets: [{ expr: `sum by (function, trigger) (${MetricNames.queueConsumerLag}{${fn}})`, legend: '{{function}} {{trigger}}' }],
+          title: 'Retries and dead letters',
+          unit: 'short',
+          description: 'Redeliveries and messages given up on.',
+          targets: [
+            {
+              expr: `sum by (function) (increase(${MetricNames.queueRetries}{${fn}}[${RATE}]))`,
+              legend: '{{function}} retries',
+            },
+            {
+              expr: `sum by (function) (increase(${MetricNames.queueDeadLetters}{${fn}}[${RATE}]))`,
+              legend: '{{function}} dead letters',
+            },
+          ],
         },
         {
-          title: 'Async calls by state', unit: 'ops', description: 'Async calls entering each state.',
-          targets: [{ expr: `sum by (function, state) (rate(${MetricNames.asyncCalls}{${fn}}[${RATE}]))`, legend: '{{function}} {{state}}' }],
+          title: 'Consumer lag',
+          unit: 'short',
+          description: 'Messages waiting for each function consumer.',
+          targets: [
+            {
+              expr: `sum by (function, trigger) (${MetricNames.queueConsumerLag}{${fn}})`,
+              legend: '{{function}} {{trigger}}',
+            },
+          ],
+        },
+        {
+          title: 'Async calls by state',
+          unit: 'ops',
+          description: 'Async calls entering each state.',
+          targets: [
+            {
+              expr: `sum by (function, state) (rate(${MetricNames.asyncCalls}{${fn}}[${RATE}]))`,
+              legend: '{{function}} {{state}}',
+            },
+          ],
         },
       ],
     },
@@ -130,7 +197,14 @@ export function grafanaDashboard(namespace: string): Record<string, unknown> {
   let id = 1;
   let y = 0;
   for (const row of rows(namespace)) {
-    panels.push({ id: id++, type: 'row', title: row.title, collapsed: false, gridPos: { h: 1, w: 24, x: 0, y }, panels: [] });
+    panels.push({
+      id: id++,
+      type: 'row',
+      title: row.title,
+      collapsed: false,
+      gridPos: { h: 1, w: 24, x: 0, y },
+      panels: [],
+    });
     y += 1;
     row.panels.forEach((p, i) => {
       panels.push({
@@ -140,9 +214,17 @@ export function grafanaDashboard(namespace: string): Record<string, unknown> {
         description: p.description,
         datasource: DATASOURCE,
         fieldConfig: { defaults: { unit: p.unit }, overrides: [] },
-        options: { legend: { displayMode: 'list', placement: 'bottom', showLegend: true }, tooltip: { mode: 'multi', sort: 'desc' } },
+        options: {
+          legend: { displayMode: 'list', placement: 'bottom', showLegend: true },
+          tooltip: { mode: 'multi', sort: 'desc' },
+        },
         gridPos: { h: 8, w: 12, x: (i % 2) * 12, y: y + Math.floor(i / 2) * 8 },
-        targets: p.targets.map((t, j) => ({ refId: String.fromCharCode(65 + j), datasource: DATASOURCE, expr: t.expr, legendFormat: t.legend })),
+        targets: p.targets.map((t, j) => ({
+          refId: String.fromCharCode(65 + j),
+          datasource: DATASOURCE,
+          expr: t.expr,
+          legendFormat: t.legend,
+        })),
       });
     });
     y += Math.ceil(row.panels.length / 2) * 8;
@@ -161,10 +243,21 @@ export function grafanaDashboard(namespace: string): Record<string, unknown> {
       list: [
         { name: 'datasource', type: 'datasource', query: 'prometheus', label: 'Data source', current: {}, hide: 0 },
         {
-          name: 'function', type: 'query', label: 'Function', datasource: DATASOURCE,
-          query: { query: `label_values(up{namespace="${namespace}", component="${ScrapedComponents.function}"}, function)`, refId: 'functions' },
+          name: 'function',
+          type: 'query',
+          label: 'Function',
+          datasource: DATASOURCE,
+          query: {
+            query: `label_values(up{namespace="${namespace}", component="${ScrapedComponents.function}"}, function)`,
+            refId: 'functions',
+          },
           definition: `label_values(up{namespace="${namespace}", component="${ScrapedComponents.function}"}, function)`,
-          includeAll: true, multi: true, allValue: '.*', refresh: 2, current: { text: 'All', value: '$__all' }, hide: 0,
+          includeAll: true,
+          multi: true,
+          allValue: '.*',
+          refresh: 2,
+          current: { text: 'All', value: '$__all' },
+          hide: 0,
         },
       ],
     },

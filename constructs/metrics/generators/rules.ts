@@ -3,9 +3,7 @@
  * and into a PrometheusRule's `spec.groups` (their shapes are identical), so both modes alert alike.
  */
 import { MetricNames } from '../../../src/contract';
-import {
-  AlertPartition, DEFAULT_PLATFORM_ALERTS, FunctionAlerts, PlatformAlerts, partitionFunctions,
-} from './alerts';
+import { AlertPartition, DEFAULT_PLATFORM_ALERTS, FunctionAlerts, PlatformAlerts, partitionFunctions } from './alerts';
 import { ERROR_OUTCOMES } from './catalog';
 import { promDuration } from './duration';
 
@@ -90,7 +88,11 @@ function selector(metric: string, matchers: readonly string[]): string {
  * excludes the other functions instead of listing its own, so a 1000-function platform with default
  * settings gets one short rule, and functions added outside this app are still covered.
  */
-function functionMatcher(partition: AlertPartition<unknown>, index: number, all: readonly string[]): string | undefined {
+function functionMatcher(
+  partition: AlertPartition<unknown>,
+  index: number,
+  all: readonly string[],
+): string | undefined {
   if (index === 0) {
     const mine = new Set(partition.functions);
     const others = all.filter((f) => !mine.has(f));
@@ -110,26 +112,40 @@ function recordingGroup(namespace: string): RuleGroup {
   const byFn = 'sum by (namespace, function)';
   const rate = (metric: string, matchers: string[]): string => `rate(${selector(metric, matchers)}[${RATE_WINDOW}])`;
   // `(errors or total * 0) / total`: without it the ratio is absent (not 0) while nothing fails.
-  const ratio = (by: string, failing: string, all: string): string => `(${by} (${failing}) or ${by} (${all}) * 0) / ${by} (${all})`;
+  const ratio = (by: string, failing: string, all: string): string =>
+    `(${by} (${failing}) or ${by} (${all}) * 0) / ${by} (${all})`;
   return {
     name: `kubefaas.${namespace}.recording`,
     rules: [
-      { record: RecordingRules.functionInvocationRate, expr: `sum by (namespace, function, trigger, outcome) (${rate(inv, [ns])})` },
+      {
+        record: RecordingRules.functionInvocationRate,
+        expr: `sum by (namespace, function, trigger, outcome) (${rate(inv, [ns])})`,
+      },
       { record: RecordingRules.functionErrorRatio, expr: ratio(byFn, rate(inv, [ns, errors]), rate(inv, [ns])) },
       {
         record: RecordingRules.functionDurationP99,
         expr: `histogram_quantile(0.99, sum by (namespace, function, le) (${rate(`${MetricNames.functionDuration}_bucket`, [ns])}))`,
       },
-      { record: RecordingRules.routerRequestRate, expr: `sum by (namespace, function, status) (${rate(MetricNames.routerRequests, [ns])})` },
+      {
+        record: RecordingRules.routerRequestRate,
+        expr: `sum by (namespace, function, status) (${rate(MetricNames.routerRequests, [ns])})`,
+      },
       {
         record: RecordingRules.routerErrorRatio,
-        expr: ratio('sum by (namespace)', rate(MetricNames.routerRequests, [ns, 'status=~"5.."']), rate(MetricNames.routerRequests, [ns])),
+        expr: ratio(
+          'sum by (namespace)',
+          rate(MetricNames.routerRequests, [ns, 'status=~"5.."']),
+          rate(MetricNames.routerRequests, [ns]),
+        ),
       },
       {
         record: RecordingRules.routerUpstreamP99,
         expr: `histogram_quantile(0.99, sum by (namespace, function, le) (${rate(`${MetricNames.routerUpstreamDuration}_bucket`, [ns])}))`,
       },
-      { record: RecordingRules.queueDeliveryRate, expr: `sum by (namespace, function, trigger, outcome) (${rate(MetricNames.queueDeliveries, [ns])})` },
+      {
+        record: RecordingRules.queueDeliveryRate,
+        expr: `sum by (namespace, function, trigger, outcome) (${rate(MetricNames.queueDeliveries, [ns])})`,
+      },
     ],
   };
 }
@@ -173,7 +189,8 @@ function alertRules<S>(spec: AlertSpec<S>): AlertingRule[] {
     const labels: Record<string, string> = { severity: entry.severity };
     if (severitiesSeen.has(entry.severity)) labels.kubefaas_for = promDuration(entry.forSeconds ?? 0);
     severitiesSeen.add(entry.severity);
-    const expr = entry.conditions.length === 1 ? entry.conditions[0] : entry.conditions.map((c) => `(${c})`).join(' or ');
+    const expr =
+      entry.conditions.length === 1 ? entry.conditions[0] : entry.conditions.map((c) => `(${c})`).join(' or ');
     return {
       alert: spec.alert,
       expr,
@@ -192,81 +209,104 @@ function alertingGroup(input: RuleInput): RuleGroup {
   const stable = (o: object): string => JSON.stringify(o);
   const rules: AlertingRule[] = [];
 
-  rules.push(...alertRules({
-    alert: Alerts.functionErrorRatio,
-    partitions: partitionFunctions(functions, (f) => f.alerts.errorRatio, stable),
-    condition: (p, i) => `${selector(RecordingRules.functionErrorRatio, withMatchers([ns], functionMatcher(p, i, names)))} > ${p.settings.threshold}`,
-    forSeconds: (s) => s.for,
-    severity: (s) => s.severity,
-    annotations: {
-      summary: 'Function {{ $labels.function }} fails {{ $value | humanizePercentage }} of its invocations',
-      description: '{{ $value | humanizePercentage }} of invocations of {{ $labels.namespace }}/{{ $labels.function }} ended in error or timeout over the last ' + RATE_WINDOW + ', above its alert threshold.',
-    },
-  }));
+  rules.push(
+    ...alertRules({
+      alert: Alerts.functionErrorRatio,
+      partitions: partitionFunctions(functions, (f) => f.alerts.errorRatio, stable),
+      condition: (p, i) =>
+        `${selector(RecordingRules.functionErrorRatio, withMatchers([ns], functionMatcher(p, i, names)))} > ${p.settings.threshold}`,
+      forSeconds: (s) => s.for,
+      severity: (s) => s.severity,
+      annotations: {
+        summary: 'Function {{ $labels.function }} fails {{ $value | humanizePercentage }} of its invocations',
+        description:
+          '{{ $value | humanizePercentage }} of invocations of {{ $labels.namespace }}/{{ $labels.function }} ended in error or timeout over the last ' +
+          RATE_WINDOW +
+          ', above its alert threshold.',
+      },
+    }),
+  );
 
   // The threshold depends on each function's timeout, so the timeout is part of the partition key.
-  rules.push(...alertRules({
-    alert: Alerts.functionLatencyNearTimeout,
-    partitions: partitionFunctions(functions, (f) => (f.alerts.latencyNearTimeout ? { ...f.alerts.latencyNearTimeout, timeoutSeconds: f.timeoutSeconds } : false), stable),
-    condition: (p, i) => {
-      const threshold = Number((p.settings.timeoutFraction * p.settings.timeoutSeconds).toFixed(3));
-      return `${selector(RecordingRules.functionDurationP99, withMatchers([ns], functionMatcher(p, i, names)))} > ${threshold}`;
-    },
-    forSeconds: (s) => s.for,
-    severity: (s) => s.severity,
-    annotations: {
-      summary: 'Function {{ $labels.function }} p99 latency is near its timeout',
-      description: 'p99 duration of {{ $labels.namespace }}/{{ $labels.function }} is {{ $value | humanizeDuration }}, close to its timeout; requests are about to be cut off with 504.',
-    },
-  }));
+  rules.push(
+    ...alertRules({
+      alert: Alerts.functionLatencyNearTimeout,
+      partitions: partitionFunctions(
+        functions,
+        (f) =>
+          f.alerts.latencyNearTimeout ? { ...f.alerts.latencyNearTimeout, timeoutSeconds: f.timeoutSeconds } : false,
+        stable,
+      ),
+      condition: (p, i) => {
+        const threshold = Number((p.settings.timeoutFraction * p.settings.timeoutSeconds).toFixed(3));
+        return `${selector(RecordingRules.functionDurationP99, withMatchers([ns], functionMatcher(p, i, names)))} > ${threshold}`;
+      },
+      forSeconds: (s) => s.for,
+      severity: (s) => s.severity,
+      annotations: {
+        summary: 'Function {{ $labels.function }} p99 latency is near its timeout',
+        description:
+          'p99 duration of {{ $labels.namespace }}/{{ $labels.function }} is {{ $value | humanizeDuration }}, close to its timeout; requests are about to be cut off with 504.',
+      },
+    }),
+  );
 
   // `up` is the runtime answering its metrics endpoint, which it does once the handler is loaded.
   // Functions that had a target in the last hour and now have none that is up: covers crash loops,
   // failing probes that kill the pod and pods stuck Pending (they are kept as down targets), without
   // kube-state-metrics. Listed positively so removed functions stop alerting.
-  rules.push(...alertRules({
-    alert: Alerts.functionNoReadyReplica,
-    partitions: partitionFunctions(functions, (f) => f.alerts.noReadyReplica, stable),
-    condition: (p) => {
-      const up = selector('up', [ns, 'component="function"', `function=~${quote(alternatives(p.functions))}`]);
-      return `max by (namespace, function) (max_over_time(${up}[1h])) unless on (namespace, function) (${up} == 1)`;
-    },
-    forSeconds: (s) => s.for,
-    severity: (s) => s.severity,
-    annotations: {
-      summary: 'Function {{ $labels.function }} has no replica answering',
-      description: 'No pod of {{ $labels.namespace }}/{{ $labels.function }} has answered a scrape for a while: requests to it fail with 502/503.',
-    },
-  }));
+  rules.push(
+    ...alertRules({
+      alert: Alerts.functionNoReadyReplica,
+      partitions: partitionFunctions(functions, (f) => f.alerts.noReadyReplica, stable),
+      condition: (p) => {
+        const up = selector('up', [ns, 'component="function"', `function=~${quote(alternatives(p.functions))}`]);
+        return `max by (namespace, function) (max_over_time(${up}[1h])) unless on (namespace, function) (${up} == 1)`;
+      },
+      forSeconds: (s) => s.for,
+      severity: (s) => s.severity,
+      annotations: {
+        summary: 'Function {{ $labels.function }} has no replica answering',
+        description:
+          'No pod of {{ $labels.namespace }}/{{ $labels.function }} has answered a scrape for a while: requests to it fail with 502/503.',
+      },
+    }),
+  );
 
-  rules.push(...alertRules({
-    alert: Alerts.queueDeadLetters,
-    partitions: partitionFunctions(functions, (f) => f.alerts.deadLetters, stable),
-    condition: (p, i) => {
-      const counter = selector(MetricNames.queueDeadLetters, withMatchers([ns], functionMatcher(p, i, names)));
-      return `sum by (namespace, function, trigger) (increase(${counter}[${promDuration(p.settings.window)}])) > ${p.settings.threshold}`;
-    },
-    severity: (s) => s.severity,
-    annotations: {
-      summary: 'Function {{ $labels.function }} dead-letters messages of {{ $labels.trigger }}',
-      description: '{{ $value | humanize }} messages of {{ $labels.trigger }} were given up on by {{ $labels.namespace }}/{{ $labels.function }} recently.',
-    },
-  }));
+  rules.push(
+    ...alertRules({
+      alert: Alerts.queueDeadLetters,
+      partitions: partitionFunctions(functions, (f) => f.alerts.deadLetters, stable),
+      condition: (p, i) => {
+        const counter = selector(MetricNames.queueDeadLetters, withMatchers([ns], functionMatcher(p, i, names)));
+        return `sum by (namespace, function, trigger) (increase(${counter}[${promDuration(p.settings.window)}])) > ${p.settings.threshold}`;
+      },
+      severity: (s) => s.severity,
+      annotations: {
+        summary: 'Function {{ $labels.function }} dead-letters messages of {{ $labels.trigger }}',
+        description:
+          '{{ $value | humanize }} messages of {{ $labels.trigger }} were given up on by {{ $labels.namespace }}/{{ $labels.function }} recently.',
+      },
+    }),
+  );
 
-  rules.push(...alertRules({
-    alert: Alerts.queueLagGrowing,
-    partitions: partitionFunctions(functions, (f) => f.alerts.queueLag, stable),
-    condition: (p, i) => {
-      const lag = selector(MetricNames.queueConsumerLag, withMatchers([ns], functionMatcher(p, i, names)));
-      return `deriv(${lag}[${promDuration(p.settings.window)}]) > 0 and ${lag} > ${p.settings.minMessages}`;
-    },
-    forSeconds: (s) => s.for,
-    severity: (s) => s.severity,
-    annotations: {
-      summary: 'Queue lag of {{ $labels.function }} on {{ $labels.trigger }} keeps growing',
-      description: '{{ $labels.namespace }}/{{ $labels.function }} consumes {{ $labels.trigger }} slower than messages arrive and its backlog keeps growing.',
-    },
-  }));
+  rules.push(
+    ...alertRules({
+      alert: Alerts.queueLagGrowing,
+      partitions: partitionFunctions(functions, (f) => f.alerts.queueLag, stable),
+      condition: (p, i) => {
+        const lag = selector(MetricNames.queueConsumerLag, withMatchers([ns], functionMatcher(p, i, names)));
+        return `deriv(${lag}[${promDuration(p.settings.window)}]) > 0 and ${lag} > ${p.settings.minMessages}`;
+      },
+      forSeconds: (s) => s.for,
+      severity: (s) => s.severity,
+      annotations: {
+        summary: 'Queue lag of {{ $labels.function }} on {{ $labels.trigger }} keeps growing',
+        description:
+          '{{ $labels.namespace }}/{{ $labels.function }} consumes {{ $labels.trigger }} slower than messages arrive and its backlog keeps growing.',
+      },
+    }),
+  );
 
   if (platform.routerErrorRatio) {
     const s = platform.routerErrorRatio;
@@ -277,7 +317,10 @@ function alertingGroup(input: RuleInput): RuleGroup {
       labels: { severity: s.severity },
       annotations: {
         summary: `The kubefaas router answers more than ${percent(s.threshold)} of requests with 5xx`,
-        description: '{{ $value | humanizePercentage }} of requests through the router of {{ $labels.namespace }} got a 5xx answer over the last ' + RATE_WINDOW + '.',
+        description:
+          '{{ $value | humanizePercentage }} of requests through the router of {{ $labels.namespace }} got a 5xx answer over the last ' +
+          RATE_WINDOW +
+          '.',
       },
     });
   }

@@ -48,10 +48,28 @@ export function labelingSteps(): RelabelStep[] {
   return [
     // Opt-out for pods that do not serve our metrics (a ContainerFunction image, say).
     { sourceLabels: [podAnnotationMeta(SCRAPE_ANNOTATION)], regex: 'false', action: 'drop' },
-    { sourceLabels: [podLabelMeta(Labels.platformComponent)], regex: '(.+)', targetLabel: 'component', replacement: '$1', action: 'replace' },
+    {
+      sourceLabels: [podLabelMeta(Labels.platformComponent)],
+      regex: '(.+)',
+      targetLabel: 'component',
+      replacement: '$1',
+      action: 'replace',
+    },
     // A function pod carries the function label and no component label.
-    { sourceLabels: [podLabelMeta(Labels.function)], regex: '(.+)', targetLabel: 'component', replacement: ScrapedComponents.function, action: 'replace' },
-    { sourceLabels: [podLabelMeta(Labels.function)], regex: '(.+)', targetLabel: 'function', replacement: '$1', action: 'replace' },
+    {
+      sourceLabels: [podLabelMeta(Labels.function)],
+      regex: '(.+)',
+      targetLabel: 'component',
+      replacement: ScrapedComponents.function,
+      action: 'replace',
+    },
+    {
+      sourceLabels: [podLabelMeta(Labels.function)],
+      regex: '(.+)',
+      targetLabel: 'function',
+      replacement: '$1',
+      action: 'replace',
+    },
     { sourceLabels: ['component'], regex: components, action: 'keep' },
   ];
 }
@@ -68,9 +86,21 @@ function discoverySteps(): RelabelStep[] {
     { sourceLabels: ['__meta_kubernetes_pod_phase'], regex: 'Succeeded|Failed', action: 'drop' },
     // One target per container port is generated; keep the serving port (or a container declaring none).
     { sourceLabels: ['__meta_kubernetes_pod_container_port_number'], regex: `(${CONTAINER_PORT})?`, action: 'keep' },
-    { sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '(.+)', targetLabel: '__address__', replacement: `$1:${CONTAINER_PORT}`, action: 'replace' },
+    {
+      sourceLabels: ['__meta_kubernetes_pod_ip'],
+      regex: '(.+)',
+      targetLabel: '__address__',
+      replacement: `$1:${CONTAINER_PORT}`,
+      action: 'replace',
+    },
     // IPv6 pod addresses need brackets.
-    { sourceLabels: ['__meta_kubernetes_pod_ip'], regex: '(.*:.*)', targetLabel: '__address__', replacement: `[$1]:${CONTAINER_PORT}`, action: 'replace' },
+    {
+      sourceLabels: ['__meta_kubernetes_pod_ip'],
+      regex: '(.*:.*)',
+      targetLabel: '__address__',
+      replacement: `[$1]:${CONTAINER_PORT}`,
+      action: 'replace',
+    },
     { sourceLabels: ['__meta_kubernetes_namespace'], targetLabel: 'namespace', action: 'replace' },
     { sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'pod', action: 'replace' },
   ];
@@ -117,12 +147,14 @@ export function podScrapeJob(namespace: string): Record<string, unknown> {
     metrics_path: Endpoints.metrics,
     // The runtime's own `function` label equals the target's; honouring it avoids `exported_function`.
     honor_labels: true,
-    kubernetes_sd_configs: [{
-      role: 'pod',
-      namespaces: { names: [namespace] },
-      // Filtering at the API server keeps the watch small in busy namespaces.
-      selectors: [{ role: 'pod', label: `${Labels.partOf}=${PART_OF}` }],
-    }],
+    kubernetes_sd_configs: [
+      {
+        role: 'pod',
+        namespaces: { names: [namespace] },
+        // Filtering at the API server keeps the watch small in busy namespaces.
+        selectors: [{ role: 'pod', label: `${Labels.partOf}=${PART_OF}` }],
+      },
+    ],
     relabel_configs: [...discoverySteps(), ...labelingSteps()].map(toPrometheusRelabel),
   };
 }
@@ -134,7 +166,9 @@ export function prometheusConfig(input: PrometheusConfigInput): Record<string, u
     global: {
       scrape_interval: interval,
       evaluation_interval: interval,
-      ...(input.externalLabels && Object.keys(input.externalLabels).length > 0 ? { external_labels: { ...input.externalLabels } } : {}),
+      ...(input.externalLabels && Object.keys(input.externalLabels).length > 0
+        ? { external_labels: { ...input.externalLabels } }
+        : {}),
     },
     rule_files: [...input.ruleFiles],
     scrape_configs: [podScrapeJob(input.namespace)],

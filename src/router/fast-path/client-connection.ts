@@ -189,7 +189,20 @@ export class ClientConnection implements Downstream {
     this.remoteAddress ??= this.socket.remoteAddress;
     const requestId = state.requestIds.idFor(inbound.requestId);
     try {
-      routeRequest(state, matcher, { method: head.method, url: head.url, rawHeaders: head.rawHeaders, inbound, requestId, receivedAt, clientAddress: this.remoteAddress }, this);
+      routeRequest(
+        state,
+        matcher,
+        {
+          method: head.method,
+          url: head.url,
+          rawHeaders: head.rawHeaders,
+          inbound,
+          requestId,
+          receivedAt,
+          clientAddress: this.remoteAddress,
+        },
+        this,
+      );
     } catch (err) {
       // A bug must not leave the connection waiting forever: drop it, and let the process-level
       // handler log the error (as for a throwing node:http request handler).
@@ -370,7 +383,13 @@ export class ClientConnection implements Downstream {
     this.responseFinished();
   }
 
-  sendJson(status: number, body: unknown, requestId: string, closeConnection: boolean, extra?: readonly string[]): void {
+  sendJson(
+    status: number,
+    body: unknown,
+    requestId: string,
+    closeConnection: boolean,
+    extra?: readonly string[],
+  ): void {
     if (this.headWritten || this.gone) return;
     const answer = jsonAnswer(body, requestId, closeConnection, extra);
     this.writeHead(status, answer.headers);

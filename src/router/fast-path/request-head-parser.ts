@@ -92,7 +92,12 @@ class LlhttpHeadParser implements HeadParser {
       upgrade: boolean,
       shouldKeepAlive: boolean,
     ): void => {
-      const rawHeaders = headers === undefined ? this.earlyHeaders : this.earlyHeaders.length === 0 ? headers : [...this.earlyHeaders, ...headers];
+      const rawHeaders =
+        headers === undefined
+          ? this.earlyHeaders
+          : this.earlyHeaders.length === 0
+            ? headers
+            : [...this.earlyHeaders, ...headers];
       this.head = {
         method: common.methods[method],
         url: url === undefined ? this.earlyUrl : this.earlyUrl + url,
@@ -113,7 +118,12 @@ class LlhttpHeadParser implements HeadParser {
 
   parse(bytes: Buffer): RequestHead | undefined {
     if (this.reset) {
-      this.parser.initialize(this.common.HTTPParser.REQUEST, this.resource, MAX_HEAD_BYTES, this.common.HTTPParser.kLenientNone);
+      this.parser.initialize(
+        this.common.HTTPParser.REQUEST,
+        this.resource,
+        MAX_HEAD_BYTES,
+        this.common.HTTPParser.kLenientNone,
+      );
       this.reset = false;
     }
     this.head = undefined;
@@ -123,7 +133,14 @@ class LlhttpHeadParser implements HeadParser {
     const result = this.parser.execute(bytes);
     // Set by the callbacks during execute (which TypeScript cannot see).
     const head = this.head as ParsedHead | undefined;
-    if (typeof result !== 'number' || result !== bytes.length || head === undefined || head.upgrade || !head.http1 || head.method === 'CONNECT') {
+    if (
+      typeof result !== 'number' ||
+      result !== bytes.length ||
+      head === undefined ||
+      head.upgrade ||
+      !head.http1 ||
+      head.method === 'CONNECT'
+    ) {
       this.reset = true;
       return undefined;
     }
@@ -135,7 +152,9 @@ class LlhttpHeadParser implements HeadParser {
       this.reset = true;
       // `Expect: 100-continue` waits for an interim answer before sending the body: node:http's job.
       const length = contentLengthOf(head.rawHeaders);
-      return length === undefined || length === 0 || hasHeader(head.rawHeaders, 'expect') ? undefined : { ...head, bodyLength: length };
+      return length === undefined || length === 0 || hasHeader(head.rawHeaders, 'expect')
+        ? undefined
+        : { ...head, bodyLength: length };
     }
     // One complete message without a body: the parser is at a message boundary, ready for the next
     // head. After a message that ends its connection, though, llhttp refuses further data.
@@ -182,7 +201,9 @@ export function createHeadParser(): HeadParser | undefined {
 function selfTest(parser: HeadParser): boolean {
   const get = parser.parse(Buffer.from('GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\r\n', 'latin1'));
   const withBody = parser.parse(Buffer.from('POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n', 'latin1'));
-  const chunked = parser.parse(Buffer.from('POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', 'latin1'));
+  const chunked = parser.parse(
+    Buffer.from('POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', 'latin1'),
+  );
   const http10 = parser.parse(Buffer.from('HEAD / HTTP/1.0\r\n\r\n', 'latin1'));
   const bad = parser.parse(Buffer.from('GET / HTTP/1.1\r\nBad Header: x\r\n\r\n', 'latin1'));
   const again = parser.parse(Buffer.from('DELETE /x HTTP/1.1\r\nConnection: close\r\n\r\n', 'latin1'));

@@ -38,11 +38,13 @@ export class ApiKeyAuthenticator implements Authenticator {
 
   authenticate(inbound: InboundHeaders): AuthOutcome {
     const presented = inbound.apiKey ?? credentialsFor(inbound.authorization, 'ApiKey');
-    if (presented === undefined || presented === '') return unauthorized(CHALLENGE, 'an API key is required (X-Api-Key header)');
+    if (presented === undefined || presented === '')
+      return unauthorized(CHALLENGE, 'an API key is required (X-Api-Key header)');
     if (presented.length > MAX_KEY_LENGTH) return unauthorized(CHALLENGE, 'invalid API key');
     const digest = sha256(presented);
     const stored = this.keys.get(digest.toString('latin1'));
-    if (stored === undefined || !crypto.timingSafeEqual(stored.digest, digest)) return unauthorized(CHALLENGE, 'invalid API key');
+    if (stored === undefined || !crypto.timingSafeEqual(stored.digest, digest))
+      return unauthorized(CHALLENGE, 'invalid API key');
     return { ok: true, identity: stored.identity };
   }
 
@@ -58,5 +60,7 @@ export class ApiKeyAuthenticator implements Authenticator {
 const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash;
 
 function sha256(text: string): Buffer {
-  return oneShot !== undefined ? oneShot('sha256', text, 'buffer') : crypto.createHash('sha256').update(text, 'utf8').digest();
+  return oneShot !== undefined
+    ? oneShot('sha256', text, 'buffer')
+    : crypto.createHash('sha256').update(text, 'utf8').digest();
 }

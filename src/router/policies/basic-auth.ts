@@ -29,7 +29,10 @@ export class BasicAuthenticator implements Authenticator {
   private readonly verified = new BoundedCache<Identity>(VERIFIED_CAPACITY);
   private readonly challenge: string;
 
-  constructor(realm: string, private readonly onClose: () => void) {
+  constructor(
+    realm: string,
+    private readonly onClose: () => void,
+  ) {
     this.challenge = `Basic realm=${quoted(realm)}, charset="UTF-8"`;
   }
 
@@ -49,7 +52,8 @@ export class BasicAuthenticator implements Authenticator {
 
   authenticate(inbound: InboundHeaders): AuthOutcome | Promise<AuthOutcome> {
     const encoded = credentialsFor(inbound.authorization, 'Basic');
-    if (encoded === undefined || encoded === '') return unauthorized(this.challenge, 'credentials are required (HTTP basic)');
+    if (encoded === undefined || encoded === '')
+      return unauthorized(this.challenge, 'credentials are required (HTTP basic)');
     if (encoded.length > MAX_CREDENTIALS_LENGTH) return unauthorized(this.challenge, 'invalid credentials');
     const decoded = Buffer.from(encoded, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');

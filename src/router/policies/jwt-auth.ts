@@ -33,10 +33,16 @@ export class JwtAuthenticator implements Authenticator {
   constructor(private readonly policy: JwtAuthPolicy) {
     this.challenge = `Bearer realm=${quoted(policy.issuer)}`;
     if (policy.jwksUri !== undefined) {
-      this.key = createRemoteJWKSet(new URL(policy.jwksUri), { cacheMaxAge: 600_000, cooldownDuration: JWKS_COOLDOWN_MS, timeoutDuration: 5_000 });
+      this.key = createRemoteJWKSet(new URL(policy.jwksUri), {
+        cacheMaxAge: 600_000,
+        cooldownDuration: JWKS_COOLDOWN_MS,
+        timeoutDuration: 5_000,
+      });
     } else {
       const text = policy.publicKey ?? '';
-      this.key = text.trimStart().startsWith('{') ? createPublicKey({ key: JSON.parse(text), format: 'jwk' }) : createPublicKey(text);
+      this.key = text.trimStart().startsWith('{')
+        ? createPublicKey({ key: JSON.parse(text), format: 'jwk' })
+        : createPublicKey(text);
     }
   }
 
@@ -48,9 +54,22 @@ export class JwtAuthenticator implements Authenticator {
     const hit = this.verified.get(token, now);
     if (hit !== undefined) return { ok: true, identity: hit };
     const { issuer, audience, algorithms, clockSkewSeconds } = this.policy;
-    const verifying = this.key instanceof Function
-      ? jwtVerify(token, this.key, { issuer, audience: [...audience], algorithms: [...algorithms], clockTolerance: clockSkewSeconds, requiredClaims: ['exp'] })
-      : jwtVerify(token, this.key, { issuer, audience: [...audience], algorithms: [...algorithms], clockTolerance: clockSkewSeconds, requiredClaims: ['exp'] });
+    const verifying =
+      this.key instanceof Function
+        ? jwtVerify(token, this.key, {
+            issuer,
+            audience: [...audience],
+            algorithms: [...algorithms],
+            clockTolerance: clockSkewSeconds,
+            requiredClaims: ['exp'],
+          })
+        : jwtVerify(token, this.key, {
+            issuer,
+            audience: [...audience],
+            algorithms: [...algorithms],
+            clockTolerance: clockSkewSeconds,
+            requiredClaims: ['exp'],
+          });
     return verifying.then(
       ({ payload }) => this.admit(token, payload),
       (err: unknown) => this.refuse(err),
@@ -60,7 +79,12 @@ export class JwtAuthenticator implements Authenticator {
   private admit(token: string, payload: JWTPayload): AuthOutcome {
     const missing = this.missingClaims(payload);
     if (missing !== undefined) {
-      return { ok: false, status: 403, message: `token lacks ${missing}`, headers: ['www-authenticate', `${this.challenge}, error="insufficient_scope"`] };
+      return {
+        ok: false,
+        status: 403,
+        message: `token lacks ${missing}`,
+        headers: ['www-authenticate', `${this.challenge}, error="insufficient_scope"`],
+      };
     }
     const subject = typeof payload.sub === 'string' ? payload.sub : undefined;
     const identity = identityOf({ type: 'jwt', subject, claims: payload }, `jwt:${subject ?? token}`);
@@ -72,7 +96,13 @@ export class JwtAuthenticator implements Authenticator {
   private missingClaims(payload: JWTPayload): string | undefined {
     const { requiredScopes, requiredClaims } = this.policy;
     if (requiredScopes !== undefined && requiredScopes.length > 0) {
-      const granted = new Set(typeof payload.scope === 'string' ? payload.scope.split(' ') : Array.isArray(payload.scp) ? payload.scp.map(String) : []);
+      const granted = new Set(
+        typeof payload.scope === 'string'
+          ? payload.scope.split(' ')
+          : Array.isArray(payload.scp)
+            ? payload.scp.map(String)
+            : [],
+      );
       const lacking = requiredScopes.filter((s) => !granted.has(s));
       if (lacking.length > 0) return `scope ${lacking.join(' ')}`;
     }
@@ -85,17 +115,26 @@ export class JwtAuthenticator implements Authenticator {
 
   private refuse(err: unknown): AuthOutcome {
     if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid || !(err instanceof errors.JOSEError)) {
-      return { ok: false, status: 503, message: 'cannot verify the token now: the issuer keys (JWKS) are unavailable', headers: ['retry-after', '5'] };
+      return {
+        ok: false,
+        status: 503,
+        message: 'cannot verify the token now: the issuer keys (JWKS) are unavailable',
+        headers: ['retry-after', '5'],
+      };
     }
     if (err instanceof errors.JWTExpired) return this.invalid('token expired');
-    if (err instanceof errors.JWTClaimValidationFailed) return this.invalid(`token claim "${err.claim}" is not acceptable`);
+    if (err instanceof errors.JWTClaimValidationFailed)
+      return this.invalid(`token claim "${err.claim}" is not acceptable`);
     if (err instanceof errors.JOSEAlgNotAllowed) return this.invalid('token algorithm not allowed');
     if (err instanceof errors.JWKSNoMatchingKey) return this.invalid('token signed by an unknown key');
     return this.invalid('invalid token');
   }
 
   private invalid(description: string): AuthOutcome {
-    return unauthorized(`${this.challenge}, error="invalid_token", error_description=${quoted(description)}`, description);
+    return unauthorized(
+      `${this.challenge}, error="invalid_token", error_description=${quoted(description)}`,
+      description,
+    );
   }
 
   close(): void {

@@ -1,4 +1,12 @@
-import { JWT_ALGORITHMS, MAX_JWT_CLOCK_SKEW_SECONDS, type JwtAlgorithm, type AuthPolicy, PlatformPolicies, RateLimitPolicy, RoutePolicies } from '../../contract';
+import {
+  JWT_ALGORITHMS,
+  MAX_JWT_CLOCK_SKEW_SECONDS,
+  type JwtAlgorithm,
+  type AuthPolicy,
+  PlatformPolicies,
+  RateLimitPolicy,
+  RoutePolicies,
+} from '../../contract';
 
 /** Thrown for a policy the router cannot enforce; route-table.ts names the entry. */
 export class PolicyError extends Error {}
@@ -9,7 +17,12 @@ const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9
 export function checkPlatformPolicies(value: unknown): PlatformPolicies {
   if (!isObject(value)) throw new PolicyError('must be an object');
   const { trustedProxies = 0 } = value;
-  if (typeof trustedProxies !== 'number' || !Number.isInteger(trustedProxies) || trustedProxies < 0 || trustedProxies > 32) {
+  if (
+    typeof trustedProxies !== 'number' ||
+    !Number.isInteger(trustedProxies) ||
+    trustedProxies < 0 ||
+    trustedProxies > 32
+  ) {
     throw new PolicyError('trustedProxies: must be an integer between 0 and 32');
   }
   return { ...checkRoutePolicies(value), trustedProxies };
@@ -35,7 +48,8 @@ function checkAuth(auth: unknown): AuthPolicy {
     case 'apiKeys':
       return { type: 'apiKeys', secret: secretName(auth.secret) };
     case 'basic':
-      if (typeof auth.realm !== 'string' || auth.realm === '') throw new PolicyError('auth.realm: must be a non-empty string');
+      if (typeof auth.realm !== 'string' || auth.realm === '')
+        throw new PolicyError('auth.realm: must be a non-empty string');
       return { type: 'basic', secret: secretName(auth.secret), realm: auth.realm };
     case 'jwt':
       return checkJwt(auth);
@@ -47,34 +61,51 @@ function checkAuth(auth: unknown): AuthPolicy {
 function checkJwt(auth: Record<string, unknown>): AuthPolicy {
   const { issuer, audience, jwksUri, publicKey, algorithms, clockSkewSeconds, requiredScopes, requiredClaims } = auth;
   if (typeof issuer !== 'string' || issuer === '') throw new PolicyError('auth.issuer: must be a non-empty string');
-  if (!Array.isArray(audience) || audience.length === 0 || !audience.every((a) => typeof a === 'string')) throw new PolicyError('auth.audience: must be a non-empty array of strings');
-  if ((jwksUri === undefined) === (publicKey === undefined)) throw new PolicyError('auth: exactly one of jwksUri and publicKey');
-  if (jwksUri !== undefined && (typeof jwksUri !== 'string' || !/^https?:\/\//.test(jwksUri))) throw new PolicyError('auth.jwksUri: must be an http(s) URL');
-  if (publicKey !== undefined && typeof publicKey !== 'string') throw new PolicyError('auth.publicKey: must be a PEM or JWK string');
-  if (!Array.isArray(algorithms) || algorithms.length === 0 || !algorithms.every((a) => JWT_ALGORITHMS.includes(a as JwtAlgorithm))) {
+  if (!Array.isArray(audience) || audience.length === 0 || !audience.every((a) => typeof a === 'string'))
+    throw new PolicyError('auth.audience: must be a non-empty array of strings');
+  if ((jwksUri === undefined) === (publicKey === undefined))
+    throw new PolicyError('auth: exactly one of jwksUri and publicKey');
+  if (jwksUri !== undefined && (typeof jwksUri !== 'string' || !/^https?:\/\//.test(jwksUri)))
+    throw new PolicyError('auth.jwksUri: must be an http(s) URL');
+  if (publicKey !== undefined && typeof publicKey !== 'string')
+    throw new PolicyError('auth.publicKey: must be a PEM or JWK string');
+  if (
+    !Array.isArray(algorithms) ||
+    algorithms.length === 0 ||
+    !algorithms.every((a) => JWT_ALGORITHMS.includes(a as JwtAlgorithm))
+  ) {
     throw new PolicyError(`auth.algorithms: must be a non-empty list of ${JWT_ALGORITHMS.join(', ')}`);
   }
   if (typeof clockSkewSeconds !== 'number' || clockSkewSeconds < 0 || clockSkewSeconds > MAX_JWT_CLOCK_SKEW_SECONDS) {
     throw new PolicyError(`auth.clockSkewSeconds: must be between 0 and ${MAX_JWT_CLOCK_SKEW_SECONDS}`);
   }
   return {
-    type: 'jwt', issuer, audience: audience as string[], algorithms: algorithms as JwtAlgorithm[], clockSkewSeconds,
+    type: 'jwt',
+    issuer,
+    audience: audience as string[],
+    algorithms: algorithms as JwtAlgorithm[],
+    clockSkewSeconds,
     ...(jwksUri !== undefined ? { jwksUri: jwksUri as string } : { publicKey: publicKey as string }),
     ...(Array.isArray(requiredScopes) ? { requiredScopes: requiredScopes.map(String) } : {}),
-    ...(isObject(requiredClaims) ? { requiredClaims: Object.fromEntries(Object.entries(requiredClaims).map(([k, v]) => [k, String(v)])) } : {}),
+    ...(isObject(requiredClaims)
+      ? { requiredClaims: Object.fromEntries(Object.entries(requiredClaims).map(([k, v]) => [k, String(v)])) }
+      : {}),
   };
 }
 
 function secretName(name: unknown): string {
-  if (typeof name !== 'string' || name.length > 253 || !SECRET_NAME.test(name)) throw new PolicyError('auth.secret: must be a Secret name (DNS-1123 subdomain)');
+  if (typeof name !== 'string' || name.length > 253 || !SECRET_NAME.test(name))
+    throw new PolicyError('auth.secret: must be a Secret name (DNS-1123 subdomain)');
   return name;
 }
 
 function checkRateLimit(limit: unknown, where: string): RateLimitPolicy {
   if (!isObject(limit)) throw new PolicyError(`${where}: must be an object { scope, limit, periodMs }`);
   const { scope, limit: n, periodMs } = limit;
-  if (scope !== 'global' && scope !== 'route' && scope !== 'client') throw new PolicyError(`${where}.scope: must be global, route or client`);
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1e9) throw new PolicyError(`${where}.limit: must be a positive integer`);
+  if (scope !== 'global' && scope !== 'route' && scope !== 'client')
+    throw new PolicyError(`${where}.scope: must be global, route or client`);
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1e9)
+    throw new PolicyError(`${where}.limit: must be a positive integer`);
   if (typeof periodMs !== 'number' || !Number.isInteger(periodMs) || periodMs < 1 || periodMs > 86_400_000) {
     throw new PolicyError(`${where}.periodMs: must be an integer between 1 and 86400000`);
   }

@@ -54,9 +54,19 @@ export class RateLimiter {
     bucket.updatedAt = now;
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
-      return { allowed: true, limit, remaining: Math.floor(bucket.tokens), resetSeconds: Math.ceil((limit - bucket.tokens) / this.perMs / 1000) };
+      return {
+        allowed: true,
+        limit,
+        remaining: Math.floor(bucket.tokens),
+        resetSeconds: Math.ceil((limit - bucket.tokens) / this.perMs / 1000),
+      };
     }
-    return { allowed: false, limit, remaining: 0, resetSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.perMs / 1000)) };
+    return {
+      allowed: false,
+      limit,
+      remaining: 0,
+      resetSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / this.perMs / 1000)),
+    };
   }
 
   private evict(now: number): void {
@@ -72,7 +82,11 @@ export class RateLimiter {
 }
 
 /** The client's address: `trustedProxies` hops from the right of X-Forwarded-For + the socket peer. */
-export function clientAddress(socketAddress: string | undefined, forwardedFor: string | undefined, trustedProxies: number): string {
+export function clientAddress(
+  socketAddress: string | undefined,
+  forwardedFor: string | undefined,
+  trustedProxies: number,
+): string {
   const peer = socketAddress?.startsWith('::ffff:') ? socketAddress.slice(7) : (socketAddress ?? '');
   if (trustedProxies === 0 || forwardedFor === undefined) return peer;
   const hops = forwardedFor.split(',');

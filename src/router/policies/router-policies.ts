@@ -43,7 +43,12 @@ export class RouterPolicies {
   }
 
   /** Undefined when the table has no policies at all (the hot path then skips this step). */
-  static build(table: RouteTable, previous: RouterPolicies | undefined, secretsDir: string, log: RouterLog): RouterPolicies | undefined {
+  static build(
+    table: RouteTable,
+    previous: RouterPolicies | undefined,
+    secretsDir: string,
+    log: RouterLog,
+  ): RouterPolicies | undefined {
     const hasRoutePolicies = table.routes.some((r) => r.policies !== undefined);
     if (table.policies === undefined && !hasRoutePolicies) {
       previous?.parts.retain(new Set());
@@ -58,7 +63,9 @@ export class RouterPolicies {
     const routes = table.routes.map((route, index): Guard => {
       const own = route.policies;
       const auth = own?.auth !== undefined ? parts.auth(own.auth, used) : platformAuth;
-      const perRoute = platformLimits.filter((l) => l.policy.scope === 'route').map((l, i) => parts.limiter(`route/${index}/platform/${i}`, l.policy, used));
+      const perRoute = platformLimits
+        .filter((l) => l.policy.scope === 'route')
+        .map((l, i) => parts.limiter(`route/${index}/platform/${i}`, l.policy, used));
       const ownLimits = (own?.rateLimits ?? []).map((l, i) => parts.limiter(`route/${index}/${i}`, l, used));
       return { auth, limits: [...platform.limits, ...perRoute, ...ownLimits] };
     });
@@ -84,14 +91,21 @@ export class RouterPolicies {
   }
 
   private afterAuth(guard: Guard, outcome: AuthOutcome, request: PolicyRequest): Verdict {
-    if (!outcome.ok) return { granted: false, status: outcome.status, message: outcome.message, headers: outcome.headers };
+    if (!outcome.ok)
+      return { granted: false, status: outcome.status, message: outcome.message, headers: outcome.headers };
     return this.limit(guard, outcome.identity, request);
   }
 
-  private limit(guard: Guard, identity: { header: string; clientKey: string } | undefined, request: PolicyRequest): Verdict {
+  private limit(
+    guard: Guard,
+    identity: { header: string; clientKey: string } | undefined,
+    request: PolicyRequest,
+  ): Verdict {
     const authHeader = identity?.header;
     if (guard.limits.length === 0) return { granted: true, authHeader, responseHeaders: NO_HEADERS };
-    const clientKey = identity?.clientKey ?? `ip:${clientAddress(request.clientAddress, request.inbound.forwardedFor, this.settings.trustedProxies)}`;
+    const clientKey =
+      identity?.clientKey ??
+      `ip:${clientAddress(request.clientAddress, request.inbound.forwardedFor, this.settings.trustedProxies)}`;
     const now = performance.now();
     // Every limit takes its token; the answer reports the tightest one.
     let tightest: ReturnType<RateLimiter['take']> | undefined;
@@ -118,7 +132,14 @@ export class RouterPolicies {
 }
 
 function rateLimitHeaders(take: { limit: number; remaining: number; resetSeconds: number }): string[] {
-  return ['ratelimit-limit', String(take.limit), 'ratelimit-remaining', String(take.remaining), 'ratelimit-reset', String(take.resetSeconds)];
+  return [
+    'ratelimit-limit',
+    String(take.limit),
+    'ratelimit-remaining',
+    String(take.remaining),
+    'ratelimit-reset',
+    String(take.resetSeconds),
+  ];
 }
 
 /** Authenticators (by configuration) and limiters (by place and configuration), kept across tables. */
@@ -168,12 +189,14 @@ class PolicyParts {
   private create(policy: Exclude<AuthPolicy, { type: 'none' }>): Authenticator {
     switch (policy.type) {
       case 'apiKeys': {
+        // eslint-disable-next-line prefer-const -- assigned after the authenticator that closes over it
         let dir: SecretDir | undefined;
         const auth = new ApiKeyAuthenticator(() => dir?.stop());
         dir = this.watchSecret(policy.secret, (files) => auth.load(files));
         return auth;
       }
       case 'basic': {
+        // eslint-disable-next-line prefer-const -- assigned after the authenticator that closes over it
         let dir: SecretDir | undefined;
         const auth = new BasicAuthenticator(policy.realm, () => dir?.stop());
         dir = this.watchSecret(policy.secret, (files) => auth.load(files));
@@ -189,7 +212,12 @@ class PolicyParts {
     const dir = new SecretDir(
       path,
       (files) => this.log.log('info', 'secret loaded', { secret, entries: load(files) }),
-      (err) => this.log.log('error', 'secret unreadable: its auth policy refuses every request', { secret, path, reason: err.message }),
+      (err) =>
+        this.log.log('error', 'secret unreadable: its auth policy refuses every request', {
+          secret,
+          path,
+          reason: err.message,
+        }),
     );
     void dir.start();
     return dir;

@@ -3,7 +3,12 @@ import type { AuthInfo } from '../../contract';
 /** What an authenticator found out about the caller. */
 export type AuthOutcome =
   | { readonly ok: true; readonly identity: Identity }
-  | { readonly ok: false; readonly status: 401 | 403 | 503; readonly message: string; readonly headers: readonly string[] };
+  | {
+      readonly ok: false;
+      readonly status: 401 | 403 | 503;
+      readonly message: string;
+      readonly headers: readonly string[];
+    };
 
 /** A verified caller: what the function is told, and the key its per-client rate limits use. */
 export interface Identity {
@@ -42,5 +47,6 @@ export function unauthorized(challenge: string, message: string): AuthOutcome {
 
 /** A header value for `WWW-Authenticate` parameters: quotes and backslashes escaped, control characters dropped. */
 export function quoted(value: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
   return `"${value.replace(/[\u0000-\u001f\u007f-\uffff]/g, '').replace(/["\\]/g, '\\$&')}"`;
 }

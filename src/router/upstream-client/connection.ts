@@ -91,7 +91,11 @@ export class UpstreamConnection implements ResponseSink {
     // `onread` reads into one shared buffer and calls us directly: no buffer allocation and no
     // readable-stream bookkeeping per read. Safe because every read is consumed synchronously:
     // the parser copies the head into strings and `onBody` copies body bytes before passing them on.
-    this.socket = connect({ host: target.host, port: target.port, onread: { buffer: READ_BUFFER, callback: this.onSocketRead } });
+    this.socket = connect({
+      host: target.host,
+      port: target.port,
+      onread: { buffer: READ_BUFFER, callback: this.onSocketRead },
+    });
     this.socket.setNoDelay(true);
     this.socket.on('connect', this.onSocketConnect);
     this.socket.on('end', this.onSocketEnd);
@@ -365,7 +369,11 @@ export class UpstreamConnection implements ResponseSink {
       this.startTimer(Math.max(1, Math.ceil(this.timeoutMs - silentFor)));
       return;
     }
-    const code = !this.connected ? 'UPSTREAM_CONNECT_TIMEOUT' : this.parser.headReceived ? 'UPSTREAM_BODY_TIMEOUT' : 'UPSTREAM_HEADERS_TIMEOUT';
+    const code = !this.connected
+      ? 'UPSTREAM_CONNECT_TIMEOUT'
+      : this.parser.headReceived
+        ? 'UPSTREAM_BODY_TIMEOUT'
+        : 'UPSTREAM_HEADERS_TIMEOUT';
     this.fail(new UpstreamError(code, `no answer within ${this.timeoutMs} ms`));
   };
 }

@@ -31,7 +31,8 @@ const LF = 10;
 /** tchar (RFC 9110 §5.6.2) by character code: header names are checked per response, so no regex. */
 const TCHAR: Uint8Array = (() => {
   const table = new Uint8Array(128);
-  for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") table[c.charCodeAt(0)] = 1;
+  for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    table[c.charCodeAt(0)] = 1;
   return table;
 })();
 const FORBIDDEN_IN_VALUE = /[\0\r\n]/;
@@ -165,7 +166,12 @@ export class ResponseParser {
 
   private readHead(buf: Buffer, offset: number): number {
     const pending = this.pendingHead;
-    const data = pending === undefined ? (offset === 0 ? buf : buf.subarray(offset)) : Buffer.concat([pending, buf.subarray(offset)]);
+    const data =
+      pending === undefined
+        ? offset === 0
+          ? buf
+          : buf.subarray(offset)
+        : Buffer.concat([pending, buf.subarray(offset)]);
     // A split CRLFCRLF may start in the previous packet: search from 3 bytes before the new ones.
     const end = data.indexOf(CRLF_CRLF, pending === undefined ? 0 : Math.max(0, pending.length - 3));
     if (end === -1) {
@@ -213,7 +219,8 @@ export class ResponseParser {
           if (name.toLowerCase() === 'content-length') contentLength = parseContentLength(value, contentLength);
           break;
         case 17:
-          if (name.toLowerCase() === 'transfer-encoding') transferEncoding = transferEncoding === undefined ? value : `${transferEncoding},${value}`;
+          if (name.toLowerCase() === 'transfer-encoding')
+            transferEncoding = transferEncoding === undefined ? value : `${transferEncoding},${value}`;
           break;
         default:
           break;
@@ -225,7 +232,8 @@ export class ResponseParser {
       if (status === 101) throw badResponse('unexpected 101 Switching Protocols');
       return; // stays in State.Head for the final response
     }
-    if (transferEncoding !== undefined && contentLength !== undefined) throw badResponse('both Content-Length and Transfer-Encoding');
+    if (transferEncoding !== undefined && contentLength !== undefined)
+      throw badResponse('both Content-Length and Transfer-Encoding');
     this.keepAliveResponse = http10 ? hasToken(connection, 'keep-alive') : !hasToken(connection, 'close');
     if (keepAliveHint !== undefined) {
       // A function sends the same hint with every response: parse each distinct one once.
@@ -297,7 +305,11 @@ function isToken(name: string): boolean {
 
 /** `HTTP/1.1 200 OK` → 200; anything else is not a response we understand. */
 function statusOf(line: string): number {
-  if (!line.startsWith('HTTP/1.') || (line.charCodeAt(7) !== 48 && line.charCodeAt(7) !== 49) || line.charCodeAt(8) !== 32) {
+  if (
+    !line.startsWith('HTTP/1.') ||
+    (line.charCodeAt(7) !== 48 && line.charCodeAt(7) !== 49) ||
+    line.charCodeAt(8) !== 32
+  ) {
     throw badResponse('malformed status line');
   }
   if (line.length < 12 || (line.length > 12 && line.charCodeAt(12) !== 32)) throw badResponse('malformed status line');

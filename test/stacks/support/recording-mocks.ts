@@ -98,7 +98,10 @@ export function installRecordingMocks(
 }
 
 /** Resolves once every child of the component (and the component) has been registered. */
-export async function settled(component: { urn: pulumi.Output<string>; resources: readonly pulumi.Resource[] }): Promise<void> {
+export async function settled(component: {
+  urn: pulumi.Output<string>;
+  resources: readonly pulumi.Resource[];
+}): Promise<void> {
   await Promise.all([component.urn, ...component.resources.map((r) => r.urn)].map(outputValue));
 }
 

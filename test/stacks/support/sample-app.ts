@@ -30,10 +30,25 @@ export function buildSampleApp(app: App, options: SampleOptions = {}): Chart {
       versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object' } } }],
     },
   });
-  new ApiObject(scope, 'widget', { apiVersion: 'example.com/v1', kind: 'Widget', metadata: meta('gizmo'), spec: { size: 3 } });
-  new ApiObject(scope, 'code', { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta('web-code'), data: { 'index.js': 'module.exports = () => "hi";' } });
+  new ApiObject(scope, 'widget', {
+    apiVersion: 'example.com/v1',
+    kind: 'Widget',
+    metadata: meta('gizmo'),
+    spec: { size: 3 },
+  });
+  new ApiObject(scope, 'code', {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: meta('web-code'),
+    data: { 'index.js': 'module.exports = () => "hi";' },
+  });
   new ApiObject(scope, 'other', { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta('unrelated'), data: { a: '1' } });
-  new ApiObject(scope, 'token', { apiVersion: 'v1', kind: 'Secret', metadata: meta('web-token'), stringData: { TOKEN: 'not-a-real-token' } });
+  new ApiObject(scope, 'token', {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: meta('web-token'),
+    stringData: { TOKEN: 'not-a-real-token' },
+  });
   new ApiObject(scope, 'sa', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta('web') });
   new ApiObject(scope, 'router-svc', {
     apiVersion: 'v1',
@@ -78,7 +93,11 @@ export function buildSampleApp(app: App, options: SampleOptions = {}): Chart {
     apiVersion: 'autoscaling/v2',
     kind: 'HorizontalPodAutoscaler',
     metadata: meta('web'),
-    spec: { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' }, minReplicas: 2, maxReplicas: 5 },
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+      minReplicas: 2,
+      maxReplicas: 5,
+    },
   });
   new ApiObject(scope, 'pdb', {
     apiVersion: 'policy/v1',
@@ -107,10 +126,20 @@ export function buildSampleApp(app: App, options: SampleOptions = {}): Chart {
         rules: [
           {
             host: 'faas.example.org',
-            http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'kubefaas-router', port: { number: 80 } } } }] },
+            http: {
+              paths: [
+                {
+                  path: '/',
+                  pathType: 'Prefix',
+                  backend: { service: { name: 'kubefaas-router', port: { number: 80 } } },
+                },
+              ],
+            },
           },
         ],
-        ...(options.exposure === 'ingress-tls' ? { tls: [{ hosts: ['faas.example.org'], secretName: 'faas-tls' }] } : {}),
+        ...(options.exposure === 'ingress-tls'
+          ? { tls: [{ hosts: ['faas.example.org'], secretName: 'faas-tls' }] }
+          : {}),
       },
     });
   }

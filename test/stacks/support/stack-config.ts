@@ -10,7 +10,9 @@ const ROOT = path.join(__dirname, '..', '..', '..');
  * string, structured values as JSON.
  */
 export function stackConfig(stack: string): Record<string, string> {
-  const file = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), 'utf8')) as { config?: Record<string, unknown> };
+  const file = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), 'utf8')) as {
+    config?: Record<string, unknown>;
+  };
   const config: Record<string, string> = {};
   for (const [key, value] of Object.entries(file.config ?? {})) {
     config[key] = typeof value === 'string' ? value : JSON.stringify(value);
