@@ -3,11 +3,11 @@ import { Construct } from 'constructs';
 import { createHash } from 'node:crypto';
 import { Annotations, CONTAINER_PORT, Endpoints, Env, Paths } from '../src/contract';
 import { Code } from './code';
-import { Defaults, Limits } from './defaults';
+import { Limits } from './defaults';
 import { ValidationError } from './errors';
 import { FunctionBase, FunctionOptions } from './function-base';
 import { CodeConfigMap } from './code-config-map';
-import { sizeBytes, validateInteger } from './validation';
+import { resolveRequestLimits } from './request-limits';
 import { httpProbe } from './workload';
 
 export interface NodeFunctionProps extends FunctionOptions {
@@ -43,21 +43,11 @@ export class NodeFunction extends FunctionBase {
   constructor(scope: Construct, id: string, props: NodeFunctionProps) {
     super(scope, id, props, Limits.minNodeMemoryBytes);
     props = props ?? ({} as NodeFunctionProps);
-    const defaults = this.platform.functionDefaults;
-    this.maxConcurrency = validateInteger(
+    ({ maxConcurrency: this.maxConcurrency, maxBodyBytes: this.maxBodyBytes } = resolveRequestLimits(
       this,
-      'maxConcurrency',
-      props.maxConcurrency ?? defaults.maxConcurrency ?? Defaults.maxConcurrency,
-      0,
-      Limits.maxConcurrency,
-    );
-    this.maxBodyBytes = sizeBytes(
-      this,
-      'maxBodySize',
-      props.maxBodySize ?? defaults.maxBodySize ?? Defaults.maxBodySize,
-      Limits.minBodyBytes,
-      Limits.maxBodyBytes,
-    );
+      props,
+      this.platform.functionDefaults,
+    ));
     if (!(props.code instanceof Code)) {
       throw new ValidationError(
         this,

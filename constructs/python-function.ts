@@ -3,13 +3,13 @@ import { Construct } from 'constructs';
 import { createHash } from 'node:crypto';
 import { Annotations, CONTAINER_PORT, Endpoints, Env, Paths, PythonEnv, PythonPaths } from '../src/contract';
 import { Code } from './code';
-import { Defaults, Limits } from './defaults';
 import { ValidationError } from './errors';
 import { FunctionBase, FunctionOptions } from './function-base';
 import { objectMeta } from './metadata';
 import { packagePythonCode, parseHandler } from './python-code';
 import { PythonRuntime, usePythonRuntime } from './python-runtime';
-import { sizeBytes, validateInteger } from './validation';
+import { validateInteger } from './validation';
+import { resolveRequestLimits } from './request-limits';
 import { httpProbe } from './workload';
 
 /** CPython with the runtime loaded idles at ~15 MiB; leave room for the handler's own imports. */
@@ -71,21 +71,11 @@ export class PythonFunction extends FunctionBase {
   constructor(scope: Construct, id: string, props: PythonFunctionProps) {
     super(scope, id, props, MIN_PYTHON_MEMORY_BYTES);
     props = props ?? ({} as PythonFunctionProps);
-    const defaults = this.platform.functionDefaults;
-    this.maxConcurrency = validateInteger(
+    ({ maxConcurrency: this.maxConcurrency, maxBodyBytes: this.maxBodyBytes } = resolveRequestLimits(
       this,
-      'maxConcurrency',
-      props.maxConcurrency ?? defaults.maxConcurrency ?? Defaults.maxConcurrency,
-      0,
-      Limits.maxConcurrency,
-    );
-    this.maxBodyBytes = sizeBytes(
-      this,
-      'maxBodySize',
-      props.maxBodySize ?? defaults.maxBodySize ?? Defaults.maxBodySize,
-      Limits.minBodyBytes,
-      Limits.maxBodyBytes,
-    );
+      props,
+      this.platform.functionDefaults,
+    ));
     this.threads = validateInteger(this, 'threads', props.threads ?? 8, 1, MAX_THREADS);
     this.runtime = props.runtime ?? PythonRuntime.PYTHON_3_13;
     if (!(this.runtime instanceof PythonRuntime)) {
