@@ -552,7 +552,11 @@ function planWorkload(
   const tmp = mappings.find((m) => m.containerPath.replace(/\/+$/, '') === Paths.tmpDir);
   if (tmp && env.TMPDIR === undefined) env.TMPDIR = tmp.localPath;
 
-  const command = choice.command.map((arg) => rewrite(expandVariables(arg, env)));
+  // A local command (the annotation) is a command for this machine, so its paths are host paths: only
+  // variables and Service addresses are rewritten, not the pod's mount paths (a host path under /tmp
+  // would otherwise be moved into the pod's /tmp volume).
+  const rewriteArg = choice.fromAnnotation ? rewriteServices : rewrite;
+  const command = choice.command.map((arg) => rewriteArg(expandVariables(arg, env)));
   if (command[0] === 'node') command[0] = process.execPath;
   if (!choice.fromAnnotation && isPythonImage(container.image ?? '') && isPythonCommand(command[0])) {
     const python = localPython(opts.developerEnv);
