@@ -92,7 +92,13 @@ async function handle(h: ControlHandlers, req: http.IncomingMessage, res: http.S
     res.end(JSON.stringify(body));
   };
   req.resume();
-  const parts = (req.url ?? '/').split('?')[0].split('/').filter(Boolean).map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = (req.url ?? '/').split('?')[0].split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    send(400, { error: 'malformed percent-encoding in the path' });
+    return;
+  }
   if (req.method !== 'POST' || parts[0] !== 'cron' || parts.length < 2 || parts.length > 3) {
     send(404, { error: 'use POST /cron/<function>/<trigger> or POST /cron/<cronjob>' });
     return;
