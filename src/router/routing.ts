@@ -4,7 +4,7 @@ import { type InboundHeaders, hostWithoutPort, upstreamHeaders } from './forward
 import { ProxyExchange } from './proxy';
 import { errorBody } from './responses';
 import type { RouteMatch, RouteMatcher } from './route-matcher';
-import type { Verdict } from './policies/verdict';
+import type { Refusal, Verdict } from './policies/verdict';
 import type { RouterState } from './state';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
@@ -54,13 +54,7 @@ export function routeRequest(
           v.granted
             ? callAsync(state, asyncCalls, matcher, request, client)
             : refuseAndDrain(state, request, client, v),
-        (err: Error) =>
-          refuseAndDrain(state, request, client, {
-            granted: false,
-            status: 500,
-            message: `policy check failed: ${err.message}`,
-            headers: [],
-          }),
+        (err: Error) => refuseAndDrain(state, request, client, policyCheckFailed(err)),
       );
       return true;
     }
@@ -165,13 +159,7 @@ function proxyRequest(
     if (verdict instanceof Promise) {
       verdict.then(
         (v) => applyVerdict(state, request, client, match, v),
-        (err: Error) =>
-          refuse(state, request, client, {
-            granted: false,
-            status: 500,
-            message: `policy check failed: ${err.message}`,
-            headers: [],
-          }),
+        (err: Error) => refuseAndDrain(state, request, client, policyCheckFailed(err)),
       );
       return true;
     }
@@ -279,4 +267,9 @@ export function rejectRequest(
 export function pathOf(url: string): string {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
+}
+
+/** The answer when a policy check that had to wait (bcrypt, JWKS) threw: a 500, the body drained. */
+function policyCheckFailed(err: Error): Refusal {
+  return { granted: false, status: 500, message: `policy check failed: ${err.message}`, headers: [] };
 }
