@@ -11,8 +11,11 @@ export const RUNTIME_BUNDLE = resolve(__dirname, '..', '..', 'lib', 'pod', 'runt
 
 export type LogLine = Record<string, unknown> & { level: string; msg: string };
 
-/** A runtime process started from lib/pod/runtime.js with a handler written to a temp dir. */
-export class RuntimeProcess {
+/**
+ * A runtime process (Node or Python) that logs one JSON line per stdout line: its log lines, its
+ * exit, and the port it reported in its `listening` line. Subclasses say how to start one.
+ */
+export class LoggedRuntimeProcess {
   readonly logs: LogLine[] = [];
   stderr = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -20,39 +23,21 @@ export class RuntimeProcess {
   private stdoutRest = '';
   private readonly waiters: { match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
 
-  private constructor(
+  protected constructor(
     readonly child: ChildProcess,
-    private readonly dir: string,
+    readonly dir: string,
   ) {
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => this.onStdout(chunk));
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (chunk: string) => (this.stderr += chunk));
     this.exited = new Promise((resolveExit) => child.once('exit', (code, signal) => resolveExit({ code, signal })));
+    running.add(this);
   }
 
-  /** Writes `handlerSource` as index.js and starts the runtime on an ephemeral port. */
-  static start(
-    handlerSource: string,
-    env: Record<string, string> = {},
-    options: { waitForListening?: boolean } = {},
-  ): Promise<RuntimeProcess> {
-    const dir = mkdtempSync(join(tmpdir(), 'kubefaas-runtime-test-'));
-    const handlerPath = join(dir, 'index.js');
-    writeFileSync(handlerPath, handlerSource);
-    const child = spawn(podNode(), [RUNTIME_BUNDLE], {
-      env: {
-        PATH: process.env.PATH ?? '',
-        [Env.PORT]: '0',
-        [Env.FUNCTION_NAME]: 'test-fn',
-        [Env.HANDLER_PATH]: handlerPath,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const runtime = new RuntimeProcess(child, dir);
-    running.add(runtime);
-    if (options.waitForListening === false) return Promise.resolve(runtime);
+  /** Resolves with `runtime` once it logged `listening` (its port recorded), or fails if it exits first. */
+  protected static untilListening<T extends LoggedRuntimeProcess>(runtime: T, what: string, wait = true): Promise<T> {
+    if (!wait) return Promise.resolve(runtime);
     return Promise.race([
       runtime
         .waitForLog((l) => l.msg === 'listening')
@@ -61,7 +46,7 @@ export class RuntimeProcess {
           return runtime;
         }),
       runtime.exited.then(({ code }) => {
-        throw new Error(`runtime exited with ${code} before listening: ${runtime.stderr}`);
+        throw new Error(`${what} exited with ${code} before listening: ${runtime.stderr}`);
       }),
     ]);
   }
@@ -102,10 +87,44 @@ export class RuntimeProcess {
   }
 }
 
-const running = new Set<RuntimeProcess>();
-/** Call from afterAll/afterEach so no child outlives its test file. */
+/** A runtime process started from lib/pod/runtime.js with a handler written to a temp dir. */
+export class RuntimeProcess extends LoggedRuntimeProcess {
+  /** Writes `handlerSource` as index.js and starts the runtime on an ephemeral port. */
+  static start(
+    handlerSource: string,
+    env: Record<string, string> = {},
+    options: { waitForListening?: boolean } = {},
+  ): Promise<RuntimeProcess> {
+    const dir = mkdtempSync(join(tmpdir(), 'kubefaas-runtime-test-'));
+    const handlerPath = join(dir, 'index.js');
+    writeFileSync(handlerPath, handlerSource);
+    const child = spawn(podNode(), [RUNTIME_BUNDLE], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        [Env.PORT]: '0',
+        [Env.FUNCTION_NAME]: 'test-fn',
+        [Env.HANDLER_PATH]: handlerPath,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return LoggedRuntimeProcess.untilListening(
+      new RuntimeProcess(child, dir),
+      'runtime',
+      options.waitForListening !== false,
+    );
+  }
+}
+
+const running = new Set<LoggedRuntimeProcess>();
+/** Stops the running processes that `which` selects (all by default). */
+export async function stopRunning(which: (r: LoggedRuntimeProcess) => boolean = () => true): Promise<void> {
+  await Promise.all([...running].filter(which).map((r) => r.stop()));
+}
+
+/** Call from afterAll/afterEach so no Node runtime outlives its test file. */
 export async function stopAll(): Promise<void> {
-  await Promise.all([...running].map((r) => r.stop()));
+  await stopRunning((r) => r instanceof RuntimeProcess);
 }
 
 export interface RequestOptions {
