@@ -18,4 +18,5 @@ export * from './policies';
 export * from './pods';
 export * from './queue';
 export * from './routes';
+export * from './scaling';
 export * from './subjects';

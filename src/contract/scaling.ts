@@ -1,0 +1,86 @@
+/**
+ * Scale to zero (issue 10): how the router (data plane, the activator) and the scaler (control
+ * plane, src/scaler/) talk, and how the constructs wire KEDA's ScaledObjects to the scaler.
+ *
+ * The router answers both paths on its admin port (ROUTER_ADMIN_PORT), never on the public one.
+ */
+
+/** Port of the router's admin listener: /metrics, /healthz, /readyz and the scaling endpoints below. */
+export const ROUTER_ADMIN_PORT = 8081;
+
+/** Port the scaler's gRPC server (KEDA's `externalscaler.ExternalScaler` service) listens on. */
+export const SCALER_GRPC_PORT = 9090;
+/** Port of the scaler's own /healthz, /readyz and /metrics. */
+export const SCALER_ADMIN_PORT = 8081;
+
+export const ScalingPaths = {
+  /** GET on the router admin port: `RouterDemandSnapshot` JSON. */
+  counts: '/scaling/v1/counts',
+  /**
+   * GET on the router admin port: a stream of newline-delimited `RouterScalingEvent` JSON lines. An
+   * `activate` line is written the moment a request starts waiting for a function with no ready
+   * endpoint; a `heartbeat` line every `heartbeatMs`, so a reader notices a dead router.
+   */
+  watch: '/scaling/v1/watch',
+} as const;
+
+/** What one router replica sees of one function right now. */
+export interface FunctionDemand {
+  /** Requests forwarded to the function and not yet answered (sync, by-name and async enqueue excluded). */
+  readonly inFlight: number;
+  /** Requests held by the activator because the function has no ready endpoint. */
+  readonly waiting: number;
+  /** Requests routed to the function since the router started (monotonic; rate = difference over time). */
+  readonly requestsTotal: number;
+  /** Ready endpoints the router currently knows for the function. */
+  readonly readyEndpoints: number;
+}
+
+/** Body of `ScalingPaths.counts`. */
+export interface RouterDemandSnapshot {
+  /** Stable id of the router replica (its pod name in clusters, a process id locally). */
+  readonly router: string;
+  /** Milliseconds since the epoch when the snapshot was taken. */
+  readonly at: number;
+  readonly functions: { readonly [functionName: string]: FunctionDemand };
+}
+
+/** One line of `ScalingPaths.watch`. */
+export type RouterScalingEvent =
+  | { readonly type: 'activate'; readonly router: string; readonly function: string; readonly at: number }
+  | { readonly type: 'heartbeat'; readonly router: string; readonly at: number };
+
+/** Interval of the watch stream's heartbeat line. */
+export const SCALING_HEARTBEAT_MS = 5_000;
+
+/** Keys of a ScaledObject's `external` / `external-push` trigger `metadata` the scaler reads. */
+export const ScalerMetadata = {
+  /** The function the ScaledObject scales (required). */
+  function: 'function',
+  /** Target in-flight + waiting requests per replica (decimal string). */
+  targetConcurrency: 'targetConcurrency',
+  /** Target requests per second per replica (decimal string); used instead of concurrency when set. */
+  targetRps: 'targetRps',
+} as const;
+
+/** Environment of the scaler process (src/scaler/). */
+export const ScalerEnv = {
+  /** gRPC port (default SCALER_GRPC_PORT). */
+  GRPC_PORT: 'KUBEFAAS_SCALER_GRPC_PORT',
+  /** Admin port (default SCALER_ADMIN_PORT). */
+  ADMIN_PORT: 'KUBEFAAS_SCALER_ADMIN_PORT',
+  /**
+   * How the scaler finds router replicas. Either `dns:<headless-service-host>:<port>` (clusters: the
+   * name is re-resolved every few seconds, each A record is one router) or a comma-separated list of
+   * `host:port` (the local runner).
+   */
+  ROUTERS: 'KUBEFAAS_SCALER_ROUTERS',
+} as const;
+
+/** Environment the router's activator reads. */
+export const ActivatorEnv = {
+  /** Router admin port (default ROUTER_ADMIN_PORT). */
+  ADMIN_PORT: 'KUBEFAAS_ADMIN_PORT',
+  /** Stable id of this router replica in scaling snapshots (pod name via the downward API). */
+  ROUTER_ID: 'KUBEFAAS_ROUTER_ID',
+} as const;
