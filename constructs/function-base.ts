@@ -1,7 +1,7 @@
 import { ApiObject, Duration, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { CONTAINER_PORT, Labels, SERVICE_PORT, serviceHost } from '../src/contract';
+import { CONTAINER_PORT, Labels, QueueEnv, SERVICE_PORT, serviceHost } from '../src/contract';
 import { Defaults, Limits } from './defaults';
 import { EnvInput, EnvVarSource, toEnvValue } from './env';
 import { errorExposureEnv } from './error-exposure';
@@ -19,7 +19,7 @@ import {
 } from './validation';
 import { Probe, ResolvedScaling, Workload } from './workload';
 import { preStopSleep, shutdownEnv, shutdownTiming } from './shutdown';
-import { queueClientVolumes, queueEnv } from './queue/registry';
+import { queueClientVolumes, queueEnv, queueSubscriptions } from './queue/registry';
 import { Placement } from './placement/placement';
 import { FunctionAlertOptions, validateFunctionAlerts } from './metrics';
 import { FunctionServiceAccount, ServiceAccountConfig } from './service-account';
@@ -358,6 +358,7 @@ export abstract class FunctionBase extends Construct {
         ...errorExposureEnv(this.exposeErrorMessages),
         ...(this.runsKubefaasRuntime ? shutdownEnv(shutdown) : []),
         ...queueEnv(this),
+        ...callbackPolicyEnv(this),
         ...[...this.envVars].map(([name, source]) => ({ name, ...source })),
       ],
       resources: { cpuMillis: this.cpuMillis, memoryBytes: this.memoryBytes },
@@ -408,4 +409,15 @@ export abstract class FunctionBase extends Construct {
     });
     return workload;
   }
+}
+
+/**
+ * The platform's callback policy, for a runtime that delivers async calls' callbacks (it re-checks
+ * every URL and resolved address before the POST). Absent = the runtime refuses every callback.
+ */
+function callbackPolicyEnv(fn: FunctionBase): { readonly name: string; readonly value: string }[] {
+  const policy = fn.platform.callbackUrlPolicy;
+  if (policy === undefined || queueEnv(fn).length === 0) return [];
+  if (!queueSubscriptions(fn).some((s) => s.kind === 'async')) return [];
+  return [{ name: QueueEnv.CALLBACK_POLICY, value: JSON.stringify(policy) }];
 }

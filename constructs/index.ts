@@ -56,8 +56,8 @@ export { Queue } from './queue';
 export type { NatsQueueAuth, NatsQueueOptions, NatsQueueTls, QueueBinding, QueueResources } from './queue';
 
 // Router policies.
-export { RateLimit, RouterAuth } from './router-policies';
-export type { BasicAuthProps, JwtAuthProps, SecretAuthProps } from './router-policies';
+export { CallbackPolicy, RateLimit, RouterAuth } from './router-policies';
+export type { BasicAuthProps, CallbackAllowOptions, JwtAuthProps, SecretAuthProps } from './router-policies';
 
 // Placement.
 export { FargateProfile, fargateProfilePulumiArgs, Placement } from './placement';

@@ -44,9 +44,10 @@ import { Placement } from './placement/placement';
 import { placeComponent } from './placement/component';
 import { FunctionAlertOptions, Metrics, MetricsBinding, NetworkPolicyPeerSpec } from './metrics';
 import { COMMON_LABELS } from './metadata';
+import { CallbackPolicy } from './router-policies/callback-policy';
 import { RateLimit } from './router-policies/rate-limit';
 import { RouterAuth } from './router-policies/router-auth';
-import { ROUTER_SECRETS_DIR, type RoutePolicies, type PlatformPolicies } from '../src/contract';
+import { ROUTER_SECRETS_DIR, type CallbackUrlPolicy, type RoutePolicies, type PlatformPolicies } from '../src/contract';
 
 /** Platform-wide defaults; each function may override them. */
 export interface FunctionDefaults {
@@ -167,6 +168,12 @@ export interface RouterOptions {
    * @default 0
    */
   readonly trustedProxies?: number;
+  /**
+   * Where async calls' callbacks (`X-Callback-Url`) may go. Denied by default: an async call with a
+   * callback URL gets a 400 naming this setting. Function pods need egress to the allowed hosts.
+   * @default CallbackPolicy.deny()
+   */
+  readonly callbacks?: CallbackPolicy;
 }
 
 /** The namespace of a platform. */
@@ -413,6 +420,17 @@ export class Platform extends Chart {
     return this.metricsBinding.scrapers;
   }
 
+  /**
+   * `router.callbacks` in its route-table form; undefined when callbacks are denied.
+   * @internal
+   */
+  public get callbackUrlPolicy(): CallbackUrlPolicy | undefined {
+    const callbacks = this.routerOptions.callbacks;
+    if (callbacks === undefined) return undefined;
+    const policy = callbacks.policy(this.node.tryFindChild('Router') ?? this);
+    return policy.allow.length === 0 ? undefined : policy;
+  }
+
   /** The platform's queue (URL, stream config), if it has one. */
   public get queue(): QueueBinding | undefined {
     return queueOf(this);
@@ -539,6 +557,7 @@ export class Platform extends Chart {
         };
       }),
       ...this.platformPolicies(),
+      ...(this.callbackUrlPolicy !== undefined ? { callbacks: this.callbackUrlPolicy } : {}),
     };
   }
 

@@ -1,2 +1,3 @@
 export * from './router-auth';
 export * from './rate-limit';
+export * from './callback-policy';

@@ -6,10 +6,16 @@
  *   kubefaas dev examples/events/app.ts
  *   curl -XPOST localhost:8080/orders -d '{"item":"apple","quantity":3}'
  *   kubefaas invoke report --trigger cron/hourly
+ *
+ * Async calls may name a callback under EVENTS_CALLBACK_PREFIX (default `http://localhost:9000/`,
+ * a receiver on the developer's machine: `kubefaas dev` lets callbacks reach loopback, a cluster never does):
+ *
+ *   curl -XPOST localhost:8080/async-function/pricer -H 'x-callback-url: http://localhost:9000/done' -d '{"item":"pear","quantity":2}'
  */
 import * as path from 'node:path';
 import { App } from 'cdk8s';
 import {
+  CallbackPolicy,
   Code,
   CronTrigger,
   Duration,
@@ -49,7 +55,10 @@ export function addEventExamples(platform: Platform): void {
 export function buildEventsApp(app: App, namespace = 'kubefaas-events'): Platform {
   const platform = new Platform(app, 'events', {
     namespace,
-    router: { replicas: { min: 1, max: 1 } },
+    router: {
+      replicas: { min: 1, max: 1 },
+      callbacks: CallbackPolicy.allow([process.env.EVENTS_CALLBACK_PREFIX ?? 'http://localhost:9000/']),
+    },
     queue: Queue.nats({ storage: Size.gibibytes(5), retention: Duration.days(3) }),
     functionDefaults: { timeout: Duration.seconds(10) },
   });

@@ -65,6 +65,8 @@ export const QueueEnv = {
   NATS_PASSWORD: 'KUBEFAAS_NATS_PASSWORD',
   /** Directory holding `ca.crt`, the CA the NATS servers' certificate is checked against; unset = plain TCP. */
   NATS_TLS_DIR: 'KUBEFAAS_NATS_TLS_DIR',
+  /** JSON `CallbackUrlPolicy`: where this function's async-call callbacks may go; unset = nowhere. */
+  CALLBACK_POLICY: 'KUBEFAAS_CALLBACK_POLICY',
 } as const;
 
 /**

@@ -130,3 +130,64 @@ export type AuthInfo =
       readonly subject: string | undefined;
       readonly claims: { readonly [claim: string]: unknown };
     };
+
+/**
+ * Which callback URLs (`X-Callback-Url` of an async call) the platform delivers to. The router
+ * refuses an async call whose URL no prefix allows (400 naming `CALLBACK_POLICY_SETTING`); the
+ * function's runtime checks the URL again and the addresses its host resolves to before the POST
+ * (src/queue/callback-target.ts). Written into the route table (`RouteTable.callbacks`) and the
+ * runtime's `QueueEnv.CALLBACK_POLICY`; absent = every callback refused.
+ */
+export interface CallbackUrlPolicy {
+  /** URL prefixes (`https://hooks.example.com/`); a callback URL must start with one. Empty = none. */
+  readonly allow: readonly string[];
+  /** Also deliver to private addresses: 10/8, 172.16/12, 192.168/16, 100.64/10 (CGNAT), fc00::/7 (ULA). */
+  readonly allowPrivateNetworks: boolean;
+  /**
+   * Also deliver to loopback addresses. Only the local runner (`kubefaas dev`) sets it, for a
+   * receiver on the developer's machine; the constructs never do.
+   */
+  readonly allowLoopback?: boolean;
+}
+
+/** What a refused callback's message tells the caller to change. */
+export const CALLBACK_POLICY_SETTING = 'PlatformProps.router.callbacks (CallbackPolicy.allow([...url prefixes]))';
+
+/**
+ * Why `url` may not be a callback under `policy` (undefined = allowed by its scheme and prefix; the
+ * address check happens at delivery). The same answer in the router and in the runtime.
+ */
+export function callbackUrlRefusal(policy: CallbackUrlPolicy | undefined, url: string): string | undefined {
+  if (policy === undefined || policy.allow.length === 0)
+    return `callbacks are not enabled on this platform: set ${CALLBACK_POLICY_SETTING}`;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'the callback URL is not an absolute URL';
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    return `callback URLs must be http: or https:, not ${parsed.protocol}`;
+  if (parsed.username !== '' || parsed.password !== '') return 'callback URLs may not carry credentials';
+  // Compared in the URL's normalized form, so `HTTPS://Hooks.Example.com:443/a/../x` cannot slip past
+  // a prefix as text nor dodge one.
+  const normalized = parsed.href;
+  if (!policy.allow.some((prefix) => normalized.startsWith(prefix)))
+    return `the callback URL does not start with an allowed prefix (${policy.allow.join(', ')}): see ${CALLBACK_POLICY_SETTING}`;
+  return undefined;
+}
+
+/** `value` (parsed JSON) as a CallbackUrlPolicy, or a message saying what is wrong with it. */
+export function readCallbackUrlPolicy(value: unknown): CallbackUrlPolicy | string {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'must be an object';
+  const v = value as Record<string, unknown>;
+  if (!Array.isArray(v.allow) || !v.allow.every((p) => typeof p === 'string' && /^https?:\/\/[^/]+\//.test(p)))
+    return '"allow" must be an array of http(s) URL prefixes, each with a path ("https://host/")';
+  if (typeof v.allowPrivateNetworks !== 'boolean') return '"allowPrivateNetworks" must be a boolean';
+  if (v.allowLoopback !== undefined && typeof v.allowLoopback !== 'boolean') return '"allowLoopback" must be a boolean';
+  return {
+    allow: [...(v.allow as string[])],
+    allowPrivateNetworks: v.allowPrivateNetworks,
+    ...(v.allowLoopback === true ? { allowLoopback: true } : {}),
+  };
+}

@@ -1,5 +1,5 @@
 import { Endpoints, type HttpMethod } from './http';
-import type { PlatformPolicies, RoutePolicies } from './policies';
+import type { CallbackUrlPolicy, PlatformPolicies, RoutePolicies } from './policies';
 
 /**
  * The route table and its grammar: one validator for paths, function names and hosts, used by the
@@ -51,6 +51,8 @@ export interface RouteTable {
   readonly routes: readonly Route[];
   /** Platform-wide router policies; absent = none (no auth, no limits, no CORS). */
   readonly policies?: PlatformPolicies;
+  /** Callback URLs async calls may name (`X-Callback-Url`); absent = a call with one is refused (400). */
+  readonly callbacks?: CallbackUrlPolicy;
 }
 
 // ---------------------------------------------------------------------------------------------

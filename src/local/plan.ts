@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { Annotations, CONTAINER_PORT, CronEnv, Env, Labels, Paths, type RouteTable } from '../contract';
+import { Annotations, CONTAINER_PORT, CronEnv, Env, Labels, Paths, QueueEnv, type RouteTable } from '../contract';
 import { LocalConfigError, resolveEnv } from './env';
 import type { Container, Manifests, PodTemplate, ServicePort, Volume } from './manifests';
 import { isNatsImage, planNatsServer, withoutNatsCredentials } from './nats';
@@ -369,6 +369,20 @@ function findRoutes(
   return undefined;
 }
 
+/**
+ * Locally, a callback receiver runs on the developer's machine, so the platform's callback prefixes
+ * may point at loopback (in a cluster, loopback is always refused: it is the pod itself).
+ */
+function allowLoopbackCallbacks(env: Record<string, string>): void {
+  const raw = env[QueueEnv.CALLBACK_POLICY];
+  if (raw === undefined) return;
+  try {
+    env[QueueEnv.CALLBACK_POLICY] = JSON.stringify({ ...(JSON.parse(raw) as object), allowLoopback: true });
+  } catch {
+    // Left as it is: the runtime names the variable when it cannot parse it.
+  }
+}
+
 function baseEnv(developerEnv: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of BASE_ENV_NAMES) {
@@ -546,6 +560,7 @@ function planWorkload(
   const host = router ? (opts.routerHost ?? LOOPBACK) : LOOPBACK;
   if (port !== undefined) env[Env.BIND_HOST] = host;
   applyEnvOverrides(w.name, env, opts.envOverrides);
+  allowLoopbackCallbacks(env);
   if (port !== undefined) env[Env.PORT] = String(port);
   // No endpoints or load balancers to drain locally: a reload or stop closes the listener at once.
   if (env[Env.DRAIN_DELAY_MS] !== undefined) env[Env.DRAIN_DELAY_MS] = '0';

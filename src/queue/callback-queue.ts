@@ -89,7 +89,7 @@ export function callbackHandler(store: CallStateStore, policy: CallbackPolicy = 
   const timeoutMs = policy.timeoutMs ?? DEFAULT_CALLBACK_POLICY.timeoutMs;
   return async (event, delivery) => {
     const req = callbackRequestOf(event);
-    const { final, outcome } = await postCallback(req, delivery.attempt, timeoutMs);
+    const { final, outcome } = await postCallback(req, delivery.attempt, timeoutMs, policy.urls, policy.resolve);
     if (!final && delivery.attempt < delivery.maxAttempts)
       throw new RetryCallback(outcome.error ?? 'callback not delivered');
     await recordOutcome(store, event.callId, outcome);

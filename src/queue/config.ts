@@ -1,5 +1,12 @@
 import { existsSync } from 'node:fs';
-import { DEFAULT_QUEUE_CONFIG, QueueEnv, type QueueConfig, type QueueSubscription } from '../contract';
+import {
+  DEFAULT_QUEUE_CONFIG,
+  QueueEnv,
+  readCallbackUrlPolicy,
+  type CallbackUrlPolicy,
+  type QueueConfig,
+  type QueueSubscription,
+} from '../contract';
 
 /** What a component reads from QueueEnv: where NATS is, the shared config and (runtime only) its subscriptions. */
 export interface QueueSettings {
@@ -11,6 +18,8 @@ export interface QueueSettings {
   readonly auth?: QueueAuth;
   /** TLS to the servers; undefined = plain TCP. */
   readonly tls?: QueueTls;
+  /** Where async-call callbacks may go (runtime only); undefined = nowhere. */
+  readonly callbacks?: CallbackUrlPolicy;
 }
 
 export interface QueueAuth {
@@ -46,7 +55,16 @@ export function readQueueSettings(env: NodeJS.ProcessEnv = process.env): QueueSe
     subscriptions: rawSubs.map((s, i) => checkSubscription(s, i)),
     auth: readAuth(env),
     tls: readTls(env),
+    callbacks: readCallbacks(env),
   };
+}
+
+function readCallbacks(env: NodeJS.ProcessEnv): CallbackUrlPolicy | undefined {
+  const raw = parseJson(env, QueueEnv.CALLBACK_POLICY);
+  if (raw === undefined) return undefined;
+  const policy = readCallbackUrlPolicy(raw);
+  if (typeof policy === 'string') throw new Error(`${QueueEnv.CALLBACK_POLICY}: ${policy}`);
+  return policy;
 }
 
 function readAuth(env: NodeJS.ProcessEnv): QueueAuth | undefined {

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { ASYNC_FUNCTION_PATH_PREFIX, Headers } from '../contract';
+import { ASYNC_FUNCTION_PATH_PREFIX, Headers, callbackUrlRefusal, type CallbackUrlPolicy } from '../contract';
 import type { QueueClient } from '../queue/client';
 import type { Downstream } from './downstream';
 import { errorBody } from './responses';
@@ -30,6 +30,8 @@ export interface AsyncRequestInfo {
   readonly hasFunction: (name: string) => boolean;
   /** The function's own body limit (Infinity when the table does not say): the same on the async path as on the sync one. */
   readonly maxBodyBytes: (name: string) => number;
+  /** The route table's callback URL policy; undefined = no callbacks. */
+  readonly callbacks: CallbackUrlPolicy | undefined;
 }
 
 /**
@@ -100,6 +102,16 @@ export class AsyncEndpoint {
       return Promise.resolve(
         answer(503, errorBody('queue unavailable: the call was not accepted, try again'), ['retry-after', '1']),
       );
+    }
+    // Refused here, before anything is stored, so the caller learns it now rather than from a call
+    // state (the runtime checks again, with the addresses, before it POSTs: callback-target.ts).
+    const callbackUrl = callbackUrlOf(req.rawHeaders);
+    if (callbackUrl !== undefined) {
+      const refusal = callbackUrlRefusal(info.callbacks, callbackUrl);
+      if (refusal !== undefined) {
+        discard(req.body);
+        return Promise.resolve(answer(400, errorBody(`X-Callback-Url refused: ${refusal}`)));
+      }
     }
     const queueLimit = (queue.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - HEADER_ROOM_BYTES;
     const functionLimit = info.maxBodyBytes(name);
@@ -176,6 +188,14 @@ export function decodePathSegment(segment: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The first X-Callback-Url header, if any (the one the queue stores). */
+function callbackUrlOf(rawHeaders: readonly string[]): string | undefined {
+  for (let i = 0; i < rawHeaders.length; i += 2)
+    if (rawHeaders[i].length === Headers.callbackUrl.length && rawHeaders[i].toLowerCase() === Headers.callbackUrl)
+      return rawHeaders[i + 1] || undefined;
+  return undefined;
 }
 
 /** A body nobody will read: a stream is drained so the connection can carry the next request. */

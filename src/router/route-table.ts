@@ -2,6 +2,7 @@ import { PolicyError, checkPlatformPolicies, checkRoutePolicies } from './polici
 import {
   HTTP_METHODS,
   isFunctionName,
+  readCallbackUrlPolicy,
   isRouteHost,
   pathProblem,
   type HttpMethod,
@@ -43,7 +44,19 @@ export function parseRouteTable(text: string): RouteTable {
   const routes = doc.routes.map((route, index) => checkRoute(route, index, functions));
   const policies =
     doc.policies === undefined ? undefined : withPolicyErrors('policies', () => checkPlatformPolicies(doc.policies));
-  return policies === undefined ? { version: 1, functions, routes } : { version: 1, functions, routes, policies };
+  let callbacks: RouteTable['callbacks'];
+  if (doc.callbacks !== undefined) {
+    const read = readCallbackUrlPolicy(doc.callbacks);
+    if (typeof read === 'string') throw new RouteTableError(`callbacks: ${read}`);
+    callbacks = read;
+  }
+  return {
+    version: 1,
+    functions,
+    routes,
+    ...(policies !== undefined ? { policies } : {}),
+    ...(callbacks !== undefined ? { callbacks } : {}),
+  };
 }
 
 function withPolicyErrors<T>(where: string, check: () => T): T {

@@ -85,6 +85,7 @@ function callAsync(
         closeConnection: state.draining,
         hasFunction: (name) => matcher.hasFunction(name),
         maxBodyBytes: (name) => matcher.maxBodyBytes(name),
+        callbacks: state.callbacks,
       })
       .then(
         (status) =>

@@ -1,4 +1,4 @@
-import type { RouteTable } from '../contract';
+import type { CallbackUrlPolicy, RouteTable } from '../contract';
 import type { AsyncEndpoint } from './async-endpoint';
 import { AccessLog, RouterLog } from './log';
 import { RouterMetrics, type RequestCounter } from './metrics';
@@ -37,6 +37,8 @@ export class RouterState implements ProxyEnvironment {
   private matcherInstance: RouteMatcher | undefined;
   /** The table's auth / rate-limit policies; undefined when it has none. */
   policies: RouterPolicies | undefined = undefined;
+  /** The table's callback URL policy; undefined = async calls with a callback URL are refused. */
+  callbacks: CallbackUrlPolicy | undefined = undefined;
   private readonly secretsDir: string;
   private readonly upstreams: Upstreams;
   /** Counts requests that matched nothing (404/405) or hit the router's own errors. */
@@ -102,6 +104,7 @@ export class RouterState implements ProxyEnvironment {
     prepared.commit();
     this.matcherInstance = matcher;
     this.policies = policies;
+    this.callbacks = table.callbacks;
   }
 
   closeUpstreams(graceMs: number): Promise<void> {

@@ -66,6 +66,7 @@ export class RuntimeQueue {
         await client.subscribe(this.functionName, sub, forSubscription(sub), {
           handlerTimeoutMs: this.timeoutMs,
           exposeErrorMessages: this.exposeErrorMessages,
+          callback: { urls: this.settings.callbacks },
         });
       }
       this.started = true;

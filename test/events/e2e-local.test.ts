@@ -46,9 +46,23 @@ describe('events end to end (local runner + nats-server)', () => {
   const log = new LogCapture();
   let platform: LocalPlatform;
   let nc: NatsConnection;
+  let onCallback: (body: { headers: http.IncomingHttpHeaders; body: string }) => void = () => undefined;
+  // The callback receiver listens before synth: its URL is the example's allowed callback prefix.
+  const receiver = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      res.end('ok');
+      onCallback({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+    });
+  });
+  let receiverUrl: string;
 
   beforeAll(async () => {
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`;
     platform = await LocalPlatform.start({
+      env: { ...process.env, EVENTS_CALLBACK_PREFIX: receiverUrl },
       app: path.join(root, 'examples/events/app.ts'),
       cwd: root,
       port: 0,
@@ -59,6 +73,7 @@ describe('events end to end (local runner + nats-server)', () => {
   });
 
   afterAll(async () => {
+    receiver.close();
     await nc?.close();
     await platform?.stop();
   });
@@ -91,19 +106,19 @@ describe('events end to end (local runner + nats-server)', () => {
   });
 
   it('POST /async-function/<name> → 202 + call id → status → callback with the result', async () => {
-    let resolveCallback: (body: { headers: http.IncomingHttpHeaders; body: string }) => void;
-    const callback = new Promise<{ headers: http.IncomingHttpHeaders; body: string }>((r) => (resolveCallback = r));
-    const server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        res.end('ok');
-        resolveCallback({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+    const callback = new Promise<{ headers: http.IncomingHttpHeaders; body: string }>((r) => (onCallback = r));
+    {
+      // Outside the allowed prefix: refused by the router before anything is queued.
+      const refused = await fetch(`${platform.url}/async-function/pricer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-callback-url': 'http://169.254.169.254/latest/meta-data' },
+        body: '{}',
       });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      expect(refused.status).toBe(400);
+      expect(((await refused.json()) as { error: string }).error).toContain('PlatformProps.router.callbacks');
+    }
     try {
-      const callbackUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/done`;
+      const callbackUrl = `${receiverUrl}done`;
       const res = await fetch(`${platform.url}/async-function/pricer`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-callback-url': callbackUrl },
@@ -122,9 +137,13 @@ describe('events end to end (local runner + nats-server)', () => {
       expect(JSON.parse(received.body)).toMatchObject({ id: 'async-1', totalCents: 130 });
 
       const final = await fetch(`${platform.url}/async-function/pricer/${callId}`);
-      expect(await final.json()).toMatchObject({ callId, state: 'succeeded' });
+      expect(await final.json()).toMatchObject({
+        callId,
+        state: 'succeeded',
+        callback: { url: callbackUrl, delivered: true },
+      });
     } finally {
-      server.close();
+      onCallback = () => undefined;
     }
   });
 

@@ -67,6 +67,12 @@ test('callbacks to a receiver that never answers do not delay an unrelated async
       [QueueEnv.NATS_URL]: nats.url,
       [QueueEnv.QUEUE_CONFIG]: JSON.stringify(config),
       [QueueEnv.SUBSCRIPTIONS]: JSON.stringify([subscription]),
+      // The receiver is on loopback: allowed as `kubefaas dev` allows it.
+      [QueueEnv.CALLBACK_POLICY]: JSON.stringify({
+        allow: [new URL(callbackUrl).origin + '/'],
+        allowPrivateNetworks: false,
+        allowLoopback: true,
+      }),
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -13,6 +13,8 @@ import { testConfig, waitFor } from './support';
 
 let server: NatsServer;
 const clients: QueueClient[] = [];
+/** The receivers of these tests listen on loopback: allowed as `kubefaas dev` allows it. */
+const LOOPBACK_CALLBACKS = { allow: ['http://127.0.0.1/', 'http://127.0.0.1:'], allowPrivateNetworks: false, allowLoopback: true };
 const quietLog = { info() {}, warn() {}, error() {} };
 
 beforeAll(async () => {
@@ -150,9 +152,14 @@ describe('async calls', () => {
     try {
       const config = testConfig('secretleak');
       const q = await client(config);
-      await q.subscribe('leaky', asyncSubscription(config, 'leaky', { maxRetries: 1 }), () => {
-        throw new Error('cannot connect to postgres://admin:s3cr3t-value@db');
-      });
+      await q.subscribe(
+        'leaky',
+        asyncSubscription(config, 'leaky', { maxRetries: 1 }),
+        () => {
+          throw new Error('cannot connect to postgres://admin:s3cr3t-value@db');
+        },
+        { callback: { urls: LOOPBACK_CALLBACKS } },
+      );
       const { callId } = await q.enqueueCall('leaky', request('x', { callbackUrl: url }));
       await waitFor('callback', async () => (await q.getCallState(callId))?.callback !== undefined);
       const state = (await q.getCallState(callId))!;
@@ -204,7 +211,7 @@ describe('async calls', () => {
         asyncSubscription(config, 'cb'),
         (event) => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify({ got: event.text() }) }),
         {
-          callback: { initialDelayMs: 50 },
+          callback: { initialDelayMs: 50, urls: LOOPBACK_CALLBACKS },
         },
       );
       const { callId } = await q.enqueueCall('cb', request('ping', { callbackUrl: url }));
@@ -228,7 +235,7 @@ describe('async calls', () => {
     const q = await client(config);
     const url = `http://127.0.0.1:${await freePort()}/nobody`;
     await q.subscribe('cb2', asyncSubscription(config, 'cb2'), () => 'ok', {
-      callback: { attempts: 2, initialDelayMs: 10 },
+      callback: { attempts: 2, initialDelayMs: 10, urls: LOOPBACK_CALLBACKS },
     });
     const { callId } = await q.enqueueCall('cb2', request('x', { callbackUrl: url }));
     await waitFor('callback recorded', async () => (await q.getCallState(callId))?.callback !== undefined);

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Testing } from 'cdk8s';
 import { connect, type NatsConnection } from 'nats';
-import { Code, CronTrigger, HttpTrigger, NodeFunction, Platform, Queue } from '../../constructs';
+import { CallbackPolicy, Code, CronTrigger, HttpTrigger, NodeFunction, Platform, Queue } from '../../constructs';
 import { QueueTrigger } from '../../constructs/triggers/queue-trigger';
 import { CronEnv, Env, QueueEnv, type QueueConfig } from '../../src/contract';
 import { QueueClient } from '../../src/queue/client';
@@ -26,7 +26,10 @@ const WEB = `module.exports = async () => 'http only';`;
 
 function synthApp(): K8sObject[] {
   const app = Testing.app();
-  const platform = new Platform(app, 'platform', { queue: Queue.nats() });
+  const platform = new Platform(app, 'platform', {
+    queue: Queue.nats(),
+    router: { callbacks: CallbackPolicy.allow(['https://hooks.example.com/']) },
+  });
   new NodeFunction(platform, 'worker', {
     code: Code.fromInline(WORKER),
     triggers: [new QueueTrigger({ topic: 'orders', responseTopic: 'orders-done' })],
@@ -119,19 +122,45 @@ test('a client without credentials, or with a wrong password, is refused', async
 
 describe('with the worker running under its own credentials', () => {
   let worker: { port: number; output: () => string };
+  // The callback receiver is on loopback: the test lets callbacks reach it (as `kubefaas dev` does),
+  // the synthesized policy being for hooks.example.com.
+  const received: string[] = [];
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      received.push(body);
+      res.end();
+    });
+  });
+  let callbacks: { allow: string[]; allowPrivateNetworks: boolean; allowLoopback: boolean };
 
   beforeAll(async () => {
-    worker = await startFunction('worker');
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const synthesized = JSON.parse(
+      String(envOf(find('Deployment', 'worker'), {})[QueueEnv.CALLBACK_POLICY]),
+    ) as typeof callbacks;
+    expect(synthesized).toEqual({ allow: ['https://hooks.example.com/'], allowPrivateNetworks: false });
+    callbacks = {
+      allow: [`http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`],
+      allowPrivateNetworks: false,
+      allowLoopback: true,
+    };
+    worker = await startFunction('worker', { [QueueEnv.CALLBACK_POLICY]: JSON.stringify(callbacks) });
     await waitFor(
       'worker ready (its queue trigger consumes)',
       async () => (await status(`http://127.0.0.1:${worker.port}/readyz`)) === 200,
     );
   }, 40_000);
 
+  afterAll(() => receiver.close());
+
   test('end to end: an async call through the router, and a topic message published by another function', async () => {
     const routes = join(pods.dir, 'routes.json');
     const table = JSON.parse(String(find('ConfigMap', 'kubefaas-routes').data['routes.json']));
     table.functions.worker.url = `http://127.0.0.1:${worker.port}`;
+    expect(table.callbacks).toEqual({ allow: ['https://hooks.example.com/'], allowPrivateNetworks: false });
+    table.callbacks = callbacks;
     writeFileSync(routes, JSON.stringify(table));
     const routerPort = await freePort();
     spawnLogged(
@@ -158,17 +187,7 @@ describe('with the worker running under its own credentials', () => {
     });
 
     // A callback goes through the function's own callback subject and consumer: allowed for its user.
-    const received: string[] = [];
-    const receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        received.push(body);
-        res.end();
-      });
-    });
-    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-    try {
+    {
       const port = (receiver.address() as AddressInfo).port;
       const withCallback = await fetch(`${base}/async-function/worker`, {
         method: 'POST',
@@ -178,8 +197,6 @@ describe('with the worker running under its own credentials', () => {
       expect(withCallback.status).toBe(202);
       await waitFor('the callback to arrive', () => received.length > 0);
       expect(received[0]).toContain('async job-2');
-    } finally {
-      receiver.close();
     }
 
     // `other` publishes to the worker's topic with its own credentials (any topic: no declared graph yet).
