@@ -136,8 +136,14 @@ describe('events end to end (local runner + nats-server)', () => {
       expect(received.headers['x-call-id']).toBe(callId);
       expect(JSON.parse(received.body)).toMatchObject({ id: 'async-1', totalCents: 130 });
 
-      const final = await fetch(`${platform.url}/async-function/pricer/${callId}`);
-      expect(await final.json()).toMatchObject({
+      // The outcome is written once the POST was answered: poll for it (bounded).
+      let final: unknown;
+      for (let i = 0; i < 50; i++) {
+        final = await (await fetch(`${platform.url}/async-function/pricer/${callId}`)).json();
+        if ((final as { callback?: unknown }).callback !== undefined) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(final).toMatchObject({
         callId,
         state: 'succeeded',
         callback: { url: callbackUrl, delivered: true },
