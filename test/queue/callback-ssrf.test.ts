@@ -93,13 +93,17 @@ describe('address checks (no network)', () => {
 
   test('fast-check: any URL under a policy without prefixes is refused, and nothing throws', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.oneof(fc.webUrl({ withQueryParameters: true, withFragments: true }), fc.string()), async (url) => {
-        const denied = await resolveCallbackTarget({ allow: [], allowPrivateNetworks: false }, url, testResolver);
-        expect('refused' in denied).toBe(true);
-        const open = await resolveCallbackTarget(strict, url, testResolver);
-        // Accepted only with a public address (the test resolver knows no public-only name).
-        if (!('refused' in open)) expect(addressRefusal(strict, open.address.address, open.address.family)).toBeUndefined();
-      }),
+      fc.asyncProperty(
+        fc.oneof(fc.webUrl({ withQueryParameters: true, withFragments: true }), fc.string()),
+        async (url) => {
+          const denied = await resolveCallbackTarget({ allow: [], allowPrivateNetworks: false }, url, testResolver);
+          expect('refused' in denied).toBe(true);
+          const open = await resolveCallbackTarget(strict, url, testResolver);
+          // Accepted only with a public address (the test resolver knows no public-only name).
+          if (!('refused' in open))
+            expect(addressRefusal(strict, open.address.address, open.address.family)).toBeUndefined();
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -112,14 +116,19 @@ describe('address checks (no network)', () => {
       fc.tuple(fc.constant(192), fc.constant(168), fc.nat(255), fc.nat(255)),
     );
     await fc.assert(
-      fc.asyncProperty(blocked, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 65535 }), async (ip, form, port) => {
-        const dotted = ip.join('.');
-        const n = ((ip[0] << 24) >>> 0) + (ip[1] << 16) + (ip[2] << 8) + ip[3];
-        // Dotted, one decimal integer, hex, IPv4-mapped IPv6: URL parsing turns all into an address.
-        const host = [dotted, String(n), `0x${n.toString(16)}`, `[::ffff:${dotted}]`][form];
-        const result = await resolveCallbackTarget(strict, `http://${host}:${port}/x`, testResolver);
-        expect(result).toHaveProperty('refused');
-      }),
+      fc.asyncProperty(
+        blocked,
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 1, max: 65535 }),
+        async (ip, form, port) => {
+          const dotted = ip.join('.');
+          const n = ((ip[0] << 24) >>> 0) + (ip[1] << 16) + (ip[2] << 8) + ip[3];
+          // Dotted, one decimal integer, hex, IPv4-mapped IPv6: URL parsing turns all into an address.
+          const host = [dotted, String(n), `0x${n.toString(16)}`, `[::ffff:${dotted}]`][form];
+          const result = await resolveCallbackTarget(strict, `http://${host}:${port}/x`, testResolver);
+          expect(result).toHaveProperty('refused');
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -163,7 +172,10 @@ describe('delivery (nats-server)', () => {
         body: Buffer.from('x'),
         callbackUrl,
       });
-      await waitFor(`callback outcome for ${callbackUrl}`, async () => (await q.getCallState(callId))?.callback !== undefined);
+      await waitFor(
+        `callback outcome for ${callbackUrl}`,
+        async () => (await q.getCallState(callId))?.callback !== undefined,
+      );
       return (await q.getCallState(callId))!;
     };
   }

@@ -14,7 +14,11 @@ import { testConfig, waitFor } from './support';
 let server: NatsServer;
 const clients: QueueClient[] = [];
 /** The receivers of these tests listen on loopback: allowed as `kubefaas dev` allows it. */
-const LOOPBACK_CALLBACKS = { allow: ['http://127.0.0.1/', 'http://127.0.0.1:'], allowPrivateNetworks: false, allowLoopback: true };
+const LOOPBACK_CALLBACKS = {
+  allow: ['http://127.0.0.1/', 'http://127.0.0.1:'],
+  allowPrivateNetworks: false,
+  allowLoopback: true,
+};
 const quietLog = { info() {}, warn() {}, error() {} };
 
 beforeAll(async () => {

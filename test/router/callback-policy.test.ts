@@ -6,7 +6,15 @@
 import { QueueEnv } from '../../src/contract';
 import { NatsServer } from '../queue/nats-server';
 import { testConfig } from '../queue/support';
-import { ConfigMapDir, type RouterProcess, eventually, killAllRouters, startRouter, startUpstream, type Upstream } from './harness';
+import {
+  ConfigMapDir,
+  type RouterProcess,
+  eventually,
+  killAllRouters,
+  startRouter,
+  startUpstream,
+  type Upstream,
+} from './harness';
 import { RawClient } from './raw-client';
 
 describe.each([
