@@ -110,6 +110,8 @@ export async function throughput(generator, port, path, seconds, connections, pi
     before.every((v) => v !== undefined) && after.every((v) => v !== undefined) && result.generatorCpuMs !== undefined;
   return {
     rps: result.rps,
+    p50: result.p50,
+    p99: result.p99,
     cpu: known ? pids.map((_, i) => ((after[i] - before[i]) * 1000) / result.requests) : undefined,
     generatorCpu: known ? (result.generatorCpuMs * 1000) / result.requests : undefined,
   };
