@@ -1,5 +1,6 @@
 import { Duration, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
+import { ROUTER_BODY_TIMEOUT_MS, ROUTER_HEADERS_TIMEOUT_MS } from '../src/contract';
 
 /** Defaults and limits of the public props, in one place (documented in docs/constructs.md). */
 export const Defaults = {
@@ -17,6 +18,9 @@ export const Defaults = {
   routerMinReplicas: 2,
   routerCpu: Cpu.millis(100),
   routerMemory: Size.mebibytes(128),
+  /** The router's own defaults (src/contract/http.ts): the env is set only when a prop differs. */
+  routerHeadersTimeout: Duration.millis(ROUTER_HEADERS_TIMEOUT_MS),
+  routerBodyTimeout: Duration.millis(ROUTER_BODY_TIMEOUT_MS),
 } as const;
 
 export const Limits = {
@@ -34,4 +38,10 @@ export const Limits = {
   maxBodyBytes: 1024 * 1024 * 1024,
   /** The router waits this much longer than the function's timeout, so the runtime's own 504 wins. */
   routerTimeoutMarginMs: 1000,
+  /** Client timeouts of the router: below a second, real clients on slow links fail. */
+  minClientTimeout: Duration.seconds(1),
+  /** A head is a few KiB: minutes is already generous. */
+  maxHeadersTimeout: Duration.minutes(5),
+  /** Large uploads on slow links. */
+  maxBodyTimeout: Duration.hours(1),
 } as const;

@@ -47,6 +47,7 @@ import { COMMON_LABELS } from './metadata';
 import { CallbackPolicy } from './router-policies/callback-policy';
 import { RateLimit } from './router-policies/rate-limit';
 import { RouterAuth } from './router-policies/router-auth';
+import { routerClientTimeoutEnv } from './router-client-timeouts';
 import { ROUTER_SECRETS_DIR, type CallbackUrlPolicy, type RoutePolicies, type PlatformPolicies } from '../src/contract';
 
 /** Platform-wide defaults; each function may override them. */
@@ -151,6 +152,20 @@ export interface RouterOptions {
    * @default true
    */
   readonly fastPath?: boolean;
+  /**
+   * How long a client may take to send a request's head, from its first byte (from connecting, for
+   * a connection's first request). Slower clients (slowloris) get 408 and are closed, on both router
+   * paths. 1 s..5 min.
+   * @default Duration.seconds(10)
+   */
+  readonly headersTimeout?: Duration;
+  /**
+   * How long a client may take to send a request's body once its head is in. Slower clients get 408
+   * (unless the function already answered) and are closed. Raise it for large uploads over slow
+   * links: the default body limit (6 MiB) in 30 s needs about 200 KiB/s. 1 s..1 h.
+   * @default Duration.seconds(30)
+   */
+  readonly bodyTimeout?: Duration;
   /**
    * Authentication of every route, `/function/<name>` and `/async-function/<name>`; an HttpTrigger's
    * `auth` overrides it for its route (docs/security.md).
@@ -610,6 +625,7 @@ export class Platform extends Chart {
     const selector = { [Labels.platformComponent]: 'router' };
     const placement = options.placement ?? Placement.regularNodes();
     this.usePlacement(placement, router);
+    const clientTimeoutEnv = routerClientTimeoutEnv(router, options);
 
     const routerCode = new CodeConfigMap(router, 'Code', {
       baseName: ROUTER_NAME,
@@ -650,6 +666,7 @@ export class Platform extends Chart {
         { name: Env.PORT, value: String(8080) },
         { name: Env.ROUTES_PATH, value: `${Paths.routesDir}/${Paths.routesFile}` },
         ...(options.fastPath === false ? [{ name: Env.ROUTER_FAST_PATH, value: 'off' }] : []),
+        ...clientTimeoutEnv,
         // Drain, then wait for proxied calls as long as the slowest function may take.
         ...shutdownEnv(shutdownTiming(this.maxTimeoutSeconds() * 1000)),
         // The router stores async calls (`/async-function/<name>`) in the queue.

@@ -46,6 +46,16 @@ export const Env = {
   ACCESS_LOG_SAMPLE: 'KUBEFAAS_ACCESS_LOG_SAMPLE',
   /** Router: 'off' serves every request with node:http (the raw-socket fast path is on by default). */
   ROUTER_FAST_PATH: 'KUBEFAAS_ROUTER_FAST_PATH',
+  /**
+   * Router: milliseconds a client has, from a request's first byte (from connecting, for the first
+   * request), to send its complete head; then 408 and close. Unset = ROUTER_HEADERS_TIMEOUT_MS.
+   */
+  ROUTER_HEADERS_TIMEOUT_MS: 'KUBEFAAS_ROUTER_HEADERS_TIMEOUT_MS',
+  /**
+   * Router: milliseconds a client has, once a request's head is in, to send its whole body; then 408
+   * (if nothing was answered yet) and close. Unset = ROUTER_BODY_TIMEOUT_MS.
+   */
+  ROUTER_BODY_TIMEOUT_MS: 'KUBEFAAS_ROUTER_BODY_TIMEOUT_MS',
   /** Router: directory the auth policies' Secrets are mounted under (default ROUTER_SECRETS_DIR). */
   ROUTER_SECRETS_DIR: 'KUBEFAAS_ROUTER_SECRETS_DIR',
 } as const;

@@ -33,3 +33,13 @@ export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT'
  * (60 s), so the LB closes idle connections, not us.
  */
 export const ROUTER_KEEP_ALIVE_TIMEOUT_MS = 65_000;
+/**
+ * Default of `RouterOptions.headersTimeout` (Env.ROUTER_HEADERS_TIMEOUT_MS): the time from a request's
+ * first byte to its complete head. Bounds slowloris clients; a real client sends a head at once.
+ */
+export const ROUTER_HEADERS_TIMEOUT_MS = 10_000;
+/**
+ * Default of `RouterOptions.bodyTimeout` (Env.ROUTER_BODY_TIMEOUT_MS): the time from a complete head
+ * to the last byte of its body (6 MiB, the default body limit, in 30 s needs ~200 KiB/s).
+ */
+export const ROUTER_BODY_TIMEOUT_MS = 30_000;

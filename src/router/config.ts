@@ -1,4 +1,11 @@
-import { CONTAINER_PORT, Env, Paths, ROUTER_SECRETS_DIR } from '../contract';
+import {
+  CONTAINER_PORT,
+  Env,
+  Paths,
+  ROUTER_BODY_TIMEOUT_MS,
+  ROUTER_HEADERS_TIMEOUT_MS,
+  ROUTER_SECRETS_DIR,
+} from '../contract';
 
 /** Defaults applied when the Deployment does not set the corresponding variable. */
 export const RouterDefaults = {
@@ -9,7 +16,12 @@ export const RouterDefaults = {
   /** A bare process (tests, the local runner) closes its listener at once; pods get theirs from the manifest. */
   drainDelayMs: 0,
   fastPath: true,
+  headersTimeoutMs: ROUTER_HEADERS_TIMEOUT_MS,
+  bodyTimeoutMs: ROUTER_BODY_TIMEOUT_MS,
 } as const;
+
+/** Bounds of the client timeouts (the constructs allow a narrower, saner range; tests go lower). */
+const MAX_CLIENT_TIMEOUT_MS = 3_600_000;
 
 /** Everything the router process reads from its environment. */
 export interface RouterConfig {
@@ -26,6 +38,10 @@ export interface RouterConfig {
   readonly drainDelayMs: number;
   /** Serve simple requests on the raw-socket fast path (`KUBEFAAS_ROUTER_FAST_PATH=off` turns it off). */
   readonly fastPath: boolean;
+  /** From a request's first byte to its complete head; then 408 and close (slowloris). */
+  readonly headersTimeoutMs: number;
+  /** From a complete head to the end of its body; then 408 (if nothing was answered yet) and close. */
+  readonly bodyTimeoutMs: number;
   /** Where the Secrets of auth policies are mounted. */
   readonly secretsDir: string;
 }
@@ -44,6 +60,22 @@ export function readRouterConfig(env: NodeJS.ProcessEnv): RouterConfig {
     shutdownGraceMs: readNumber(env, Env.SHUTDOWN_GRACE_MS, RouterDefaults.shutdownGraceMs, 0, 3_600_000, true),
     drainDelayMs: readNumber(env, Env.DRAIN_DELAY_MS, RouterDefaults.drainDelayMs, 0, 3_600_000, true),
     fastPath: readSwitch(env, Env.ROUTER_FAST_PATH, RouterDefaults.fastPath),
+    headersTimeoutMs: readNumber(
+      env,
+      Env.ROUTER_HEADERS_TIMEOUT_MS,
+      RouterDefaults.headersTimeoutMs,
+      1,
+      MAX_CLIENT_TIMEOUT_MS,
+      true,
+    ),
+    bodyTimeoutMs: readNumber(
+      env,
+      Env.ROUTER_BODY_TIMEOUT_MS,
+      RouterDefaults.bodyTimeoutMs,
+      1,
+      MAX_CLIENT_TIMEOUT_MS,
+      true,
+    ),
     secretsDir: env[Env.ROUTER_SECRETS_DIR] || ROUTER_SECRETS_DIR,
   };
 }

@@ -69,7 +69,8 @@ async function main(): Promise<void> {
     );
   }
 
-  const server = createRouterServer(state, { fastPath: config.fastPath });
+  const timeouts = { headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs };
+  const server = createRouterServer(state, { fastPath: config.fastPath, timeouts });
   server.listen({ port: config.port, host: config.host }, () => {
     const { port, address } = server.address() as AddressInfo;
     log.log('info', 'listening', {
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
       routes: config.routesPath,
       accessLogSample: config.accessLogSample,
       fastPath: state.fastPathActive,
+      ...timeouts,
     });
     if (config.fastPath && !state.fastPathActive) {
       log.log(

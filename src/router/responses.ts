@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { Headers } from '../contract';
 
 /** A JSON answer the router makes itself (404, 405, 502, …): its header list and body. */
@@ -49,4 +50,17 @@ export function sendJson(
 /** `{"error": message}`, the body of every error the router answers itself. */
 export function errorBody(message: string): { readonly error: string } {
   return { error: message };
+}
+
+/**
+ * Ends a socket no response object owns (a malformed or timed-out request) with a complete
+ * `connection: close` JSON answer, then closes it for good once that is flushed: a client that
+ * never ends its side must not hold the connection open.
+ */
+export function endWithAnswer(socket: Socket, status: number, message: string, requestId: string): void {
+  const answer = jsonAnswer(errorBody(message), requestId, true);
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n`;
+  for (let i = 0; i < answer.headers.length; i += 2) head += `${answer.headers[i]}: ${answer.headers[i + 1]}\r\n`;
+  socket.end(`${head}\r\n${answer.payload}`);
+  socket.once('finish', () => socket.destroy());
 }

@@ -5,8 +5,15 @@ import { NodeDownstream } from './downstream';
 import { FastPath } from './fast-path/fast-path';
 import { readInboundHeaders } from './forwarded-headers';
 import { pathOf, rejectRequest, routeRequest } from './routing';
-import { errorBody, sendJson } from './responses';
+import { endWithAnswer, errorBody, sendJson } from './responses';
 import type { RouterState } from './state';
+import {
+  type ClientTimeouts,
+  DEFAULT_CLIENT_TIMEOUTS,
+  deadlineCheckIntervalMs,
+  HEAD_TIMEOUT_MESSAGE,
+  limitBodyTime,
+} from './client-timeouts';
 
 export interface RouterServerOptions {
   /**
@@ -15,6 +22,11 @@ export interface RouterServerOptions {
    * @default true
    */
   readonly fastPath?: boolean;
+  /**
+   * How long clients may take to send a request head and body (both paths).
+   * @default DEFAULT_CLIENT_TIMEOUTS
+   */
+  readonly timeouts?: ClientTimeouts;
 }
 
 /**
@@ -22,19 +34,30 @@ export interface RouterServerOptions {
  * requests are served on the fast path in front of node:http (see `FastPath`).
  */
 export function createRouterServer(state: RouterState, options: RouterServerOptions = {}): Server {
-  const server = createServer({ keepAliveTimeout: ROUTER_KEEP_ALIVE_TIMEOUT_MS }, (req, res) =>
-    handleRequest(state, req, res),
+  const timeouts = options.timeouts ?? DEFAULT_CLIENT_TIMEOUTS;
+  const server = createServer(
+    {
+      keepAliveTimeout: ROUTER_KEEP_ALIVE_TIMEOUT_MS,
+      headersTimeout: timeouts.headersTimeoutMs,
+      // node's requestTimeout counts head and body together from the first byte; the body gets its
+      // own deadline from the end of the head instead (limitBodyTime), as on the fast path.
+      requestTimeout: 0,
+      // node checks headersTimeout only this often (30 s by default).
+      connectionsCheckingInterval: deadlineCheckIntervalMs(timeouts),
+    },
+    (req, res) => handleRequest(state, timeouts, req, res),
   );
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerMalformed(err, socket));
-  if (options.fastPath ?? true) state.fastPathActive = FastPath.install(server, state) !== undefined;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerMalformed(state, err, socket));
+  if (options.fastPath ?? true) state.fastPathActive = FastPath.install(server, state, timeouts) !== undefined;
   return server;
 }
 
 /** A request node:http parsed: everything the router serves. */
-function handleRequest(state: RouterState, req: IncomingMessage, res: ServerResponse): void {
+function handleRequest(state: RouterState, timeouts: ClientTimeouts, req: IncomingMessage, res: ServerResponse): void {
   const receivedAt = performance.now();
   const inbound = readInboundHeaders(req.rawHeaders);
   const requestId = state.requestIds.idFor(inbound.requestId);
+  if (inbound.hasBody && !req.complete) limitBodyTime(req, res, timeouts.bodyTimeoutMs, requestId);
   const method = req.method ?? 'GET';
   let url = req.url ?? '/';
 
@@ -137,19 +160,29 @@ function originFormOf(target: string): string | undefined {
   }
 }
 
-/** Unparseable requests: a 400 (431 for an oversized head) JSON answer if the socket still takes it, never a crash. */
-function answerMalformed(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
+/**
+ * Unparseable requests and heads not complete in time (node:http's headersTimeout): a 400 (431 for
+ * an oversized head, 408 for a timeout) JSON answer if the socket still takes one and no response
+ * has started on it, never a crash.
+ */
+function answerMalformed(state: RouterState, err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable || responseStarted(socket)) {
     socket.destroy();
     return;
   }
-  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const body = JSON.stringify(
-    errorBody(tooLarge ? 'request head too large' : `malformed request: ${err.code ?? err.message}`),
-  );
-  socket.end(
-    `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-  );
-  // Then close for good: a client that never ends its side must not hold the server open.
-  socket.once('finish', () => socket.destroy());
+  const [status, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'request head too large']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, HEAD_TIMEOUT_MESSAGE]
+        : [400, `malformed request: ${err.code ?? err.message}`];
+  endWithAnswer(socket, status, message, state.requestIds.idFor(undefined));
+}
+
+/**
+ * A response (to an earlier, pipelined request) has its head out on this socket: bytes of ours
+ * written now would corrupt it. `_httpMessage` is node's own link from a socket to its response.
+ */
+function responseStarted(socket: Socket): boolean {
+  return (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage?.headersSent === true;
 }

@@ -11,8 +11,8 @@ const pathSegment = fc.string({ unit: fc.constantFrom(...'abcxyz0123456789-_.~%'
 const target = fc
   .tuple(fc.array(pathSegment, { maxLength: 4 }), fc.option(pathSegment))
   .map(([segments, query]) => `/${segments.join('/')}${query === null ? '' : `?${query}`}`);
-/** Header names that would change how the message is framed or what the connection does. */
-const FRAMING = /^(content-length|transfer-encoding|connection|upgrade)$/i;
+/** Header names that would change how the message is framed or what the connection does (and Host, always sent). */
+const FRAMING = /^(content-length|transfer-encoding|connection|upgrade|host)$/i;
 const headerList = fc.array(
   fc.tuple(
     token.filter((n) => !FRAMING.test(n)),
@@ -42,7 +42,9 @@ describe('fast path: request head parser (llhttp)', () => {
         fc.constantFrom('1.0', '1.1'),
         fc.constantFrom(undefined, 'close', 'keep-alive'),
         (method, url, headers, version, connection) => {
-          const all = connection === undefined ? headers : [...headers, ['Connection', connection] as [string, string]];
+          const withHost: [string, string][] = [['Host', 'x'], ...headers];
+          const all =
+            connection === undefined ? withHost : [...withHost, ['Connection', connection] as [string, string]];
           const text = `${method} ${url} HTTP/${version}\r\n${all.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`;
           const parsed = head(text);
           const keepAlive = version === '1.1' ? connection !== 'close' : connection === 'keep-alive';
@@ -63,13 +65,16 @@ describe('fast path: request head parser (llhttp)', () => {
   });
 
   it('reports a Content-Length body; refuses chunked bodies, Expect, upgrades and CONNECT: node:http serves those', () => {
-    expect(head('POST /a HTTP/1.1\r\ncontent-length: 12\r\n\r\n')).toMatchObject({ method: 'POST', bodyLength: 12 });
-    expect(head('POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n')).toBeUndefined();
-    expect(head('POST /a HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n')).toBeUndefined();
-    expect(head('GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')).toBeUndefined();
+    expect(head('POST /a HTTP/1.1\r\nHost: x\r\ncontent-length: 12\r\n\r\n')).toMatchObject({
+      method: 'POST',
+      bodyLength: 12,
+    });
+    expect(head('POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n')).toBeUndefined();
+    expect(head('POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n')).toBeUndefined();
+    expect(head('GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')).toBeUndefined();
     expect(head('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n')).toBeUndefined();
     // A zero-length body is no body.
-    expect(head('POST /a HTTP/1.1\r\nContent-Length: 0\r\n\r\n')).toMatchObject({
+    expect(head('POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n')).toMatchObject({
       method: 'POST',
       url: '/a',
       bodyLength: 0,
@@ -89,8 +94,15 @@ describe('fast path: request head parser (llhttp)', () => {
     ];
     for (const text of bad) {
       expect(head(text)).toBeUndefined();
-      expect(head('GET /next HTTP/1.1\r\n\r\n')).toMatchObject({ url: '/next' });
+      expect(head('GET /next HTTP/1.1\r\nHost: x\r\n\r\n')).toMatchObject({ url: '/next' });
     }
+  });
+
+  it('refuses HTTP/1.1 without Host (node:http answers 400); HTTP/1.0 needs none', () => {
+    expect(head('GET / HTTP/1.1\r\n\r\n')).toBeUndefined();
+    expect(head('POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n')).toBeUndefined();
+    expect(head('GET / HTTP/1.1\r\nhOsT: x\r\n\r\n')).toMatchObject({ url: '/' });
+    expect(head('GET / HTTP/1.0\r\n\r\n')).toMatchObject({ url: '/', http11: false });
   });
 
   it('never throws on arbitrary bytes, and always recovers', () => {
@@ -106,7 +118,7 @@ describe('fast path: request head parser (llhttp)', () => {
 
   it('keeps every header of a head with more than 32 of them (llhttp hands those over early)', () => {
     const headers = Array.from({ length: 80 }, (_, i) => [`X-H${i}`, `v${i}`]);
-    const parsed = head(`GET /many HTTP/1.1\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`);
+    const parsed = head(`GET /many HTTP/1.0\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`);
     expect(parsed?.rawHeaders).toEqual(headers.flat());
     expect(parsed?.url).toBe('/many');
   });

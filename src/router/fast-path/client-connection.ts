@@ -1,9 +1,10 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { ROUTER_KEEP_ALIVE_TIMEOUT_MS } from '../../contract';
+import { BODY_TIMEOUT_MESSAGE, type ClientTimeouts, HEAD_TIMEOUT_MESSAGE } from '../client-timeouts';
 import type { Downstream } from '../downstream';
 import { readInboundHeaders } from '../forwarded-headers';
-import { jsonAnswer } from '../responses';
+import { endWithAnswer, jsonAnswer } from '../responses';
 import { routeRequest, servedByNodePathOnly } from '../routing';
 import type { RouterState } from '../state';
 import { type HeadParser, MAX_HEAD_BYTES, type RequestHead } from './request-head-parser';
@@ -19,6 +20,8 @@ export interface ConnectionHost {
 }
 
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
+const CR = 13;
+const LF = 10;
 const UPPER_A = 65;
 const UPPER_Z = 90;
 const SLASH = 47;
@@ -48,7 +51,14 @@ const KEEP_ALIVE_HINT = `keep-alive: timeout=${Math.floor(ROUTER_KEEP_ALIVE_TIME
  */
 export class ClientConnection implements Downstream {
   /** Sweeps of the idle timer this connection has been idle for (see FastPath). */
-  idleSweeps = 0;
+  private idleSweeps = 0;
+  /**
+   * `performance.now()` when the head or body the connection waits for began (a head: from its first
+   * byte, or from connecting for the first request), checked by the sweep against the client
+   * timeouts; NaN when idle between requests (the keep-alive timeout applies) or serving one. The
+   * clock is read only when a head or body is split across reads, never for a request in one read.
+   */
+  private since: number;
   /** Bytes read and not yet served: a partial head, or pipelined requests. */
   private unread: Buffer | undefined = undefined;
   /** A request is being served. */
@@ -85,6 +95,7 @@ export class ClientConnection implements Downstream {
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
     socket.on('error', this.onError);
+    this.since = performance.now();
   }
 
   /** Not serving anything and holding no partial request. */
@@ -92,19 +103,33 @@ export class ClientConnection implements Downstream {
     return !this.busy && this.unread === undefined;
   }
 
-  /** No request in flight: whatever happens next depends on the client sending something. */
-  get waitingForClient(): boolean {
-    return !this.busy;
-  }
-
   /** Closes the connection if it is idle (shutdown). */
   closeIfIdle(): void {
     if (this.idle && !this.gone) this.socket.destroy();
   }
 
-  /** Closes the connection unless a request is in flight (keep-alive or headers timeout). */
-  closeIfStalled(): void {
-    if (!this.busy && !this.gone) this.socket.destroy();
+  /**
+   * One pass of the FastPath's sweep (`now` read once for all connections): a client too slow to
+   * send its head or body gets 408 and is closed; one idle past the keep-alive timeout is closed.
+   * Nothing while a request is in flight: the function's timeout bounds that.
+   */
+  sweep(now: number, timeouts: ClientTimeouts, idleSweepsAllowed: number): void {
+    if (this.busy || this.gone || this.closing) return;
+    if (Number.isNaN(this.since)) {
+      if (++this.idleSweeps > idleSweepsAllowed) this.socket.destroy();
+    } else if (this.waitingHead !== undefined) {
+      if (now - this.since >= timeouts.bodyTimeoutMs) this.timeOut(BODY_TIMEOUT_MESSAGE);
+    } else if (now - this.since >= timeouts.headersTimeoutMs) {
+      this.timeOut(HEAD_TIMEOUT_MESSAGE);
+    }
+  }
+
+  /** 408 (no response is in progress: the sweep checked) and close; bytes still arriving are ignored. */
+  private timeOut(message: string): void {
+    this.closing = true;
+    this.unread = undefined;
+    this.waitingHead = undefined;
+    endWithAnswer(this.socket, 408, message, this.host.state.requestIds.idFor(undefined));
   }
 
   private readonly onData = (chunk: Buffer): void => {
@@ -139,7 +164,9 @@ export class ClientConnection implements Downstream {
       }
       const blankLine = bytes.indexOf(HEAD_END);
       if (blankLine === -1) {
-        if (bytes.length > MAX_HEAD_BYTES) this.handOverToNode();
+        // A bare-LF head never has a CRLF blank line: node:http answers it (400), as an oversized one (431).
+        if (bytes.length > MAX_HEAD_BYTES || hasBareLf(bytes)) this.handOverToNode();
+        else if (Number.isNaN(this.since)) this.since = performance.now();
         break;
       }
       const headEnd = blankLine + HEAD_END.length;
@@ -154,7 +181,8 @@ export class ClientConnection implements Downstream {
         break;
       }
       if (bytes.length < end) {
-        // The body is still arriving: serve once it is all here.
+        // The body is still arriving: serve once it is all here (within the body timeout).
+        this.since = performance.now();
         this.waitingHead = head;
         this.waitingHeadEnd = headEnd;
         this.waitingEnd = end;
@@ -167,6 +195,7 @@ export class ClientConnection implements Downstream {
 
   /** Serves the request in `bytes[0, end)` (head up to `headEnd`, then its body); keeps the rest. */
   private serveFrom(bytes: Buffer, head: RequestHead, headEnd: number, end: number): void {
+    this.since = NaN;
     this.body = end > headEnd ? bytes.subarray(headEnd, end) : null;
     this.unread = end === bytes.length ? undefined : bytes.subarray(end);
     this.serve(head);
@@ -404,4 +433,12 @@ export class ClientConnection implements Downstream {
   offClientGone(listener: () => void): void {
     if (this.goneListener === listener) this.goneListener = undefined;
   }
+}
+
+/** Some LF in `bytes` (a partial head) is not preceded by CR. Only partial heads are scanned. */
+function hasBareLf(bytes: Buffer): boolean {
+  for (let i = bytes.indexOf(LF); i !== -1; i = bytes.indexOf(LF, i + 1)) {
+    if (i === 0 || bytes[i - 1] !== CR) return true;
+  }
+  return false;
 }

@@ -1,11 +1,9 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { type ClientTimeouts, DEFAULT_CLIENT_TIMEOUTS, deadlineCheckIntervalMs } from '../client-timeouts';
 import type { RouterState } from '../state';
 import { ClientConnection, type ConnectionHost } from './client-connection';
 import { createHeadParser, type HeadParser } from './request-head-parser';
-
-/** How often idle fast-path connections are looked at. */
-const SWEEP_MS = 5_000;
 
 /**
  * The router's fast path: takes every new connection from the node:http server before node does,
@@ -13,8 +11,10 @@ const SWEEP_MS = 5_000;
  * server's own `connection` listener, with the bytes not yet served — at the first request it does
  * not handle. Connections handed over are node's from then on, with all its limits and timeouts.
  *
- * Idle fast-path connections close after the same keep-alive timeout node uses (checked every 5 s
- * rather than with a timer per request), and at once when the router starts draining.
+ * Idle fast-path connections close after the same keep-alive timeout node uses, clients too slow to
+ * send a head or body get 408 after the same client timeouts node:http applies — all checked by one
+ * sweep over the connections (`deadlineCheckIntervalMs`) rather than with a timer per request — and
+ * idle connections close at once when the router starts draining.
  */
 export class FastPath implements ConnectionHost {
   private readonly connections = new Set<ClientConnection>();
@@ -27,9 +27,11 @@ export class FastPath implements ConnectionHost {
     readonly parser: HeadParser,
     private readonly nodeConnectionListener: (this: Server, socket: Socket) => void,
     keepAliveTimeoutMs: number,
+    private readonly timeouts: ClientTimeouts,
   ) {
-    this.idleSweepsAllowed = Math.max(1, Math.ceil(keepAliveTimeoutMs / SWEEP_MS));
-    this.sweeper = setInterval(this.sweep, SWEEP_MS);
+    const sweepMs = deadlineCheckIntervalMs(timeouts);
+    this.idleSweepsAllowed = Math.max(1, Math.ceil(keepAliveTimeoutMs / sweepMs));
+    this.sweeper = setInterval(this.sweep, sweepMs);
     this.sweeper.unref();
     server.on('connection', this.accept);
     server.on('close', () => clearInterval(this.sweeper));
@@ -42,13 +44,17 @@ export class FastPath implements ConnectionHost {
    * Puts the fast path in front of `server` (a node:http server that is not listening yet).
    * Returns undefined, leaving the server as it was, when this node's HTTP parser is not usable.
    */
-  static install(server: Server, state: RouterState): FastPath | undefined {
+  static install(
+    server: Server,
+    state: RouterState,
+    timeouts: ClientTimeouts = DEFAULT_CLIENT_TIMEOUTS,
+  ): FastPath | undefined {
     const parser = createHeadParser();
     const listeners = server.listeners('connection');
     if (parser === undefined || listeners.length !== 1) return undefined;
     const nodeConnectionListener = listeners[0] as (this: Server, socket: Socket) => void;
     server.removeListener('connection', nodeConnectionListener);
-    return new FastPath(server, state, parser, nodeConnectionListener, server.keepAliveTimeout);
+    return new FastPath(server, state, parser, nodeConnectionListener, server.keepAliveTimeout, timeouts);
   }
 
   /** Connections currently served by the fast path. */
@@ -75,11 +81,7 @@ export class FastPath implements ConnectionHost {
   }
 
   private readonly sweep = (): void => {
-    for (const connection of this.connections) {
-      // Counted while idle or holding a partial head (a stalled client, as node's headers timeout);
-      // reset by every read.
-      if (!connection.waitingForClient) continue;
-      if (++connection.idleSweeps > this.idleSweepsAllowed) connection.closeIfStalled();
-    }
+    const now = performance.now();
+    for (const connection of this.connections) connection.sweep(now, this.timeouts, this.idleSweepsAllowed);
   };
 }

@@ -28,8 +28,8 @@ export interface RequestHead {
 export interface HeadParser {
   /**
    * Returns undefined when the bytes are not one complete, valid request head whose body (if any)
-   * is framed by Content-Length — chunked bodies, upgrades, CONNECT, malformed heads: node:http
-   * must serve those.
+   * is framed by Content-Length — chunked bodies, upgrades, CONNECT, malformed heads, HTTP/1.1
+   * without Host (node:http answers 400, RFC 9112 §3.2): node:http must serve those.
    */
   parse(head: Buffer): RequestHead | undefined;
 }
@@ -139,7 +139,8 @@ class LlhttpHeadParser implements HeadParser {
       head === undefined ||
       head.upgrade ||
       !head.http1 ||
-      head.method === 'CONNECT'
+      head.method === 'CONNECT' ||
+      (head.http11 && !hasHeader(head.rawHeaders, 'host'))
     ) {
       this.reset = true;
       return undefined;
@@ -206,8 +207,9 @@ function selfTest(parser: HeadParser): boolean {
   );
   const http10 = parser.parse(Buffer.from('HEAD / HTTP/1.0\r\n\r\n', 'latin1'));
   const bad = parser.parse(Buffer.from('GET / HTTP/1.1\r\nBad Header: x\r\n\r\n', 'latin1'));
-  const again = parser.parse(Buffer.from('DELETE /x HTTP/1.1\r\nConnection: close\r\n\r\n', 'latin1'));
-  const afterClose = parser.parse(Buffer.from('GET / HTTP/1.1\r\n\r\n', 'latin1'));
+  const again = parser.parse(Buffer.from('DELETE /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 'latin1'));
+  const afterClose = parser.parse(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1'));
+  const noHost = parser.parse(Buffer.from('GET / HTTP/1.1\r\n\r\n', 'latin1'));
   return (
     get !== undefined &&
     get.method === 'GET' &&
@@ -226,6 +228,7 @@ function selfTest(parser: HeadParser): boolean {
     again !== undefined &&
     again.method === 'DELETE' &&
     !again.keepAlive &&
-    afterClose !== undefined
+    afterClose !== undefined &&
+    noHost === undefined
   );
 }

@@ -1,0 +1,40 @@
+import type { IConstruct } from 'constructs';
+import { Env } from '../src/contract';
+import { Defaults, Limits } from './defaults';
+import type { RouterOptions } from './platform';
+import { durationMillis } from './validation';
+
+/**
+ * `router.headersTimeout` and `router.bodyTimeout`, validated, as the router's env (only the ones
+ * that differ from the router's own defaults, so an unchanged platform's manifests stay as they were).
+ */
+export function routerClientTimeoutEnv(
+  scope: IConstruct,
+  options: Pick<RouterOptions, 'headersTimeout' | 'bodyTimeout'>,
+): { name: string; value: string }[] {
+  const env: { name: string; value: string }[] = [];
+  const add = (name: string, ms: number, fallback: number): void => {
+    if (ms !== fallback) env.push({ name, value: String(ms) });
+  };
+  if (options.headersTimeout !== undefined) {
+    add(
+      Env.ROUTER_HEADERS_TIMEOUT_MS,
+      durationMillis(
+        scope,
+        'router.headersTimeout',
+        options.headersTimeout,
+        Limits.minClientTimeout,
+        Limits.maxHeadersTimeout,
+      ),
+      Defaults.routerHeadersTimeout.toMilliseconds(),
+    );
+  }
+  if (options.bodyTimeout !== undefined) {
+    add(
+      Env.ROUTER_BODY_TIMEOUT_MS,
+      durationMillis(scope, 'router.bodyTimeout', options.bodyTimeout, Limits.minClientTimeout, Limits.maxBodyTimeout),
+      Defaults.routerBodyTimeout.toMilliseconds(),
+    );
+  }
+  return env;
+}
