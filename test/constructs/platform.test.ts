@@ -45,6 +45,22 @@ describe('Platform', () => {
     await expectValid(objects);
   });
 
+  test('router.headersTimeout and bodyTimeout reach the router through its env (only when not the default)', async () => {
+    const objects = synth(
+      newPlatform({ router: { headersTimeout: Duration.seconds(5), bodyTimeout: Duration.minutes(2) } }),
+    );
+    const env = container(find(objects, 'Deployment', 'kubefaas-router')).env;
+    expect(env).toContainEqual({ name: 'KUBEFAAS_ROUTER_HEADERS_TIMEOUT_MS', value: '5000' });
+    expect(env).toContainEqual({ name: 'KUBEFAAS_ROUTER_BODY_TIMEOUT_MS', value: '120000' });
+    await expectValid(objects);
+    const defaults = synth(
+      newPlatform({ router: { headersTimeout: Duration.seconds(10), bodyTimeout: Duration.seconds(30) } }),
+    );
+    const names = container(find(defaults, 'Deployment', 'kubefaas-router')).env.map((e: { name: string }) => e.name);
+    expect(names).not.toContain('KUBEFAAS_ROUTER_HEADERS_TIMEOUT_MS');
+    expect(names).not.toContain('KUBEFAAS_ROUTER_BODY_TIMEOUT_MS');
+  });
+
   test('router Deployment: command, env, mounts, probes, pod label, code hash, 2 replicas by default', () => {
     const objects = synth(newPlatform());
     const deployment = find(objects, 'Deployment', 'kubefaas-router');

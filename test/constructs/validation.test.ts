@@ -207,6 +207,19 @@ describe('ranges', () => {
     expect(errorOf(() => newPlatform({ router: { resources: { memory: Size.mebibytes(16) } } })).message).toContain(
       'router.resources.memory must be',
     );
+    for (const [router, message] of [
+      [
+        { headersTimeout: Duration.millis(500) },
+        'router.headersTimeout must be a whole number of milliseconds between',
+      ],
+      [{ headersTimeout: Duration.minutes(6) }, 'router.headersTimeout must be'],
+      [{ bodyTimeout: Duration.hours(2) }, 'router.bodyTimeout must be'],
+      [{ bodyTimeout: Duration.millis(1500.5) }, 'router.bodyTimeout must be'],
+    ] as const) {
+      const error = errorOf(() => newPlatform({ router }));
+      expect(error.message).toContain('[platform/Router]');
+      expect(error.message).toContain(message);
+    }
   });
 });
 
