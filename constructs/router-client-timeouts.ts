@@ -1,7 +1,7 @@
+import type { Duration } from 'cdk8s';
 import type { IConstruct } from 'constructs';
 import { Env } from '../src/contract';
 import { Defaults, Limits } from './defaults';
-import type { RouterOptions } from './platform';
 import { durationMillis } from './validation';
 
 /**
@@ -10,7 +10,7 @@ import { durationMillis } from './validation';
  */
 export function routerClientTimeoutEnv(
   scope: IConstruct,
-  options: Pick<RouterOptions, 'headersTimeout' | 'bodyTimeout'>,
+  options: { readonly headersTimeout?: Duration; readonly bodyTimeout?: Duration },
 ): { name: string; value: string }[] {
   const env: { name: string; value: string }[] = [];
   const add = (name: string, ms: number, fallback: number): void => {
