@@ -257,7 +257,7 @@ export abstract class FunctionBase extends Construct {
 
   /** In-cluster URL of the function's Service. */
   public get url(): string {
-    return `http://${serviceHost(this.functionName, this.platform.namespace)}:${SERVICE_PORT}`;
+    return `http://${serviceHost(this.functionName, this.platform.namespace, this.platform.clusterDomain)}:${SERVICE_PORT}`;
   }
 
   public get triggers(): readonly ITrigger[] {

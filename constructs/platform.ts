@@ -3,6 +3,7 @@ import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
 import {
   Annotations,
+  DEFAULT_CLUSTER_DOMAIN,
   Endpoints,
   Env,
   HttpMethod,
@@ -26,7 +27,14 @@ import { podBundle } from './pod-code';
 import { RouterExposure } from './exposure';
 import { ScalingOptions, resolveScaling } from './scaling';
 import { validateImage } from './image';
-import { cpuMillis, durationMillis, sizeBytes, validateInteger, validateNamespaceName } from './validation';
+import {
+  cpuMillis,
+  durationMillis,
+  sizeBytes,
+  validateClusterDomain,
+  validateInteger,
+  validateNamespaceName,
+} from './validation';
 import { shutdownEnv, shutdownTiming } from './shutdown';
 import { Workload, httpProbe } from './workload';
 import { Queue } from './queue/nats-queue';
@@ -197,6 +205,12 @@ export interface PlatformProps {
    */
   readonly namespace?: string | NamespaceOptions;
   /**
+   * DNS domain of the cluster (the kubelet's `--cluster-domain`), used in every in-cluster address the
+   * platform writes (router → function Services, NATS URLs and routes, cron and callback targets).
+   * @default 'cluster.local'
+   */
+  readonly clusterDomain?: string;
+  /**
    * Image of the router and of every NodeFunction (an official node image, pinned).
    * @default 'node:22.20.0-alpine'
    */
@@ -314,6 +328,8 @@ export class Platform extends Chart {
 
   /** Namespace of every object of the platform. */
   declare public readonly namespace: string;
+  /** DNS domain of the cluster, in every in-cluster address the platform writes. */
+  public readonly clusterDomain: string;
   public readonly nodeImage: string;
   public readonly functionDefaults: FunctionDefaults;
   /** The router's in-cluster URL. */
@@ -341,10 +357,11 @@ export class Platform extends Chart {
     super(scope, id, { disableResourceNameHashes: true, namespace: ns.name ?? Defaults.namespace });
     Object.defineProperty(this, PLATFORM_BRAND, { value: true });
     validateNamespaceName(this, this.namespace);
+    this.clusterDomain = validateClusterDomain(this, props.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN);
     this.nodeImage = validateImage(this, 'nodeImage', props.nodeImage ?? Defaults.nodeImage);
     this.functionDefaults = props.functionDefaults ?? {};
     this.checkFunctionDefaults(this.functionDefaults);
-    this.routerUrl = `http://${serviceHost(ROUTER_NAME, this.namespace)}:${SERVICE_PORT}`;
+    this.routerUrl = `http://${serviceHost(ROUTER_NAME, this.namespace, this.clusterDomain)}:${SERVICE_PORT}`;
 
     if (ns.createNamespace ?? true) {
       const namespace = new ApiObject(this, 'Namespace', {
@@ -695,7 +712,13 @@ export class Platform extends Chart {
         Defaults.routerMinReplicas,
         { min: 'router.replicas.min', max: 'router.replicas.max', target: 'router.replicas.targetCpuUtilization' },
       ),
-      service: exposure,
+      service:
+        this.clusterDomain === DEFAULT_CLUSTER_DOMAIN
+          ? exposure
+          : {
+              ...exposure,
+              annotations: { ...exposure?.annotations, [Annotations.clusterDomain]: this.clusterDomain },
+            },
       secretVolumes: () =>
         this.routerSecrets().map((secret, i) => ({
           volume: `auth-secret-${i}`,

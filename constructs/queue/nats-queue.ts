@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ApiObject, Duration, Lazy, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import { Annotations, DEFAULT_QUEUE_CONFIG, Labels, PART_OF, type QueueConfig } from '../../src/contract';
+import { Annotations, DEFAULT_QUEUE_CONFIG, Labels, PART_OF, serviceHost, type QueueConfig } from '../../src/contract';
 import { ValidationError } from '../errors';
 import { validateImage } from '../image';
 import { objectMeta, volumeClaimLabels } from '../metadata';
@@ -16,6 +16,8 @@ import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-secur
 /** The platform a queue binds to: its namespace and construct tree. */
 export interface QueueHost extends IConstruct {
   readonly namespace: string;
+  /** DNS domain of the cluster, for the NATS URLs and cluster routes. */
+  readonly clusterDomain: string;
   /** Read at synth: every function becomes a NATS user with its own permissions. */
   readonly functions: readonly QueueConsumer[];
 }
@@ -260,6 +262,7 @@ class NatsQueue extends Queue {
     const natsConf = () =>
       (rendered ??= renderNatsConfig({
         namespace,
+        clusterDomain: platform.clusterDomain,
         replicas,
         maxFileStoreBytes,
         maxMemoryStoreBytes,
@@ -383,7 +386,7 @@ class NatsQueue extends Queue {
     });
 
     const binding: QueueBinding = {
-      url: `nats://${NATS_NAME}.${namespace}.svc.cluster.local:${NatsPorts.client}`,
+      url: `nats://${serviceHost(NATS_NAME, namespace, platform.clusterDomain)}:${NatsPorts.client}`,
       config,
       podSelector: selector,
       construct: scope,
