@@ -77,6 +77,12 @@ export interface FunctionOptions {
    */
   readonly cpu?: Cpu;
   /**
+   * Size limit of the writable `/tmp` (an emptyDir, the only writable path: the root filesystem is
+   * read-only). Counts against the node's ephemeral storage; the pod is evicted when it outgrows it.
+   * @default - functionDefaults.tmpSize, else Size.mebibytes(512)
+   */
+  readonly tmpSize?: Size;
+  /**
    * Longest an invocation may take (1 s .. 15 min); the router and runtime answer 504 after it.
    * @default - functionDefaults.timeout, else Duration.seconds(30)
    */
@@ -152,6 +158,8 @@ export abstract class FunctionBase extends Construct {
   public readonly scaling: ResolvedScaling;
   /** Memory request/limit in bytes. */
   public readonly memoryBytes: number;
+  /** Size limit of the writable /tmp. */
+  public readonly tmpBytes: number;
   /** CPU request in millicores. */
   public readonly cpuMillis: number;
   /** Where the function's pods run. */
@@ -209,6 +217,13 @@ export abstract class FunctionBase extends Construct {
       props.memory ?? defaults.memory ?? Defaults.memory,
       minMemoryBytes,
       Limits.maxMemoryBytes,
+    );
+    this.tmpBytes = sizeBytes(
+      this,
+      'tmpSize',
+      props.tmpSize ?? defaults.tmpSize ?? Defaults.tmpSize,
+      Limits.minTmpBytes,
+      Limits.maxTmpBytes,
     );
     this.cpuMillis = cpuMillis(
       this,
@@ -362,6 +377,7 @@ export abstract class FunctionBase extends Construct {
         ...[...this.envVars].map(([name, source]) => ({ name, ...source })),
       ],
       resources: { cpuMillis: this.cpuMillis, memoryBytes: this.memoryBytes },
+      tmpBytes: this.tmpBytes,
       readinessProbe: container.readinessProbe,
       livenessProbe: container.livenessProbe,
       configMapVolumes: container.configMapVolumes,

@@ -82,6 +82,11 @@ export interface FunctionDefaults {
    */
   readonly maxBodySize?: Size;
   /**
+   * Size limit of each function's writable `/tmp` (an emptyDir; the pod is evicted when it outgrows it).
+   * @default Size.mebibytes(512)
+   */
+  readonly tmpSize?: Size;
+  /**
    * @default - 1 replica, no autoscaling
    */
   readonly scaling?: ScalingOptions;
@@ -611,6 +616,7 @@ export class Platform extends Chart {
       validateInteger(this, what('maxConcurrency'), d.maxConcurrency, 0, Limits.maxConcurrency);
     if (d.maxBodySize !== undefined)
       sizeBytes(this, what('maxBodySize'), d.maxBodySize, Limits.minBodyBytes, Limits.maxBodyBytes);
+    if (d.tmpSize !== undefined) sizeBytes(this, what('tmpSize'), d.tmpSize, Limits.minTmpBytes, Limits.maxTmpBytes);
     if (d.scaling !== undefined) resolveScaling(this, d.scaling, undefined);
   }
 
@@ -696,6 +702,7 @@ export class Platform extends Chart {
       },
       readinessProbe: httpProbe(Endpoints.ready, 5, 2),
       livenessProbe: httpProbe(Endpoints.health, 10, 3),
+      tmpBytes: Defaults.componentTmpBytes,
       configMapVolumes: [
         { volume: 'router-code', configMap: routerCode, mountPath: Paths.routerDir },
         { volume: 'routes', configMap: ROUTES_CONFIGMAP, mountPath: Paths.routesDir },

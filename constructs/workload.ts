@@ -18,6 +18,11 @@ import { restrictedContainerSecurity, restrictedPodSecurity } from './pod-securi
  * 2 replicas, `Always` pulls) to undo, and synthesis of thousands of functions stays cheap.
  */
 
+/** The writable /tmp every kubefaas pod mounts (the root filesystem is read-only), bounded. */
+export function tmpVolume(bytes: number): { readonly name: 'tmp'; readonly emptyDir: { readonly sizeLimit: string } } {
+  return { name: 'tmp', emptyDir: { sizeLimit: bytesQuantity(bytes) } };
+}
+
 export interface ResolvedScaling {
   readonly minReplicas: number;
   readonly maxReplicas: number;
@@ -52,6 +57,8 @@ export interface WorkloadSpec {
   readonly resources: ResourceAmounts;
   readonly readinessProbe: Probe;
   readonly livenessProbe: Probe;
+  /** Size limit of the emptyDir at /tmp (always mounted: the root filesystem is read-only). */
+  readonly tmpBytes: number;
   /** ConfigMap volumes: name → { configMap, mountPath }. An emptyDir at /tmp is always added. */
   readonly configMapVolumes: ReadonlyArray<{
     readonly volume: string;
@@ -215,7 +222,7 @@ export class Workload extends Construct {
             volumes: [
               ...spec.configMapVolumes.map((v) => ({ name: v.volume, configMap: { name: v.configMap } })),
               ...(spec.extraVolumes ?? []).map((v) => ({ name: v.volume, ...v.source })),
-              { name: 'tmp', emptyDir: {} },
+              tmpVolume(spec.tmpBytes),
             ],
           },
         }),

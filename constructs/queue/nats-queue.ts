@@ -460,7 +460,7 @@ function natsPodSpec(p: {
     ],
     volumes: [
       { name: 'config', configMap: { name: NATS_CONFIG_NAME } },
-      { name: 'pid', emptyDir: {} },
+      { name: 'pid', emptyDir: { sizeLimit: '1Mi' } },
       ...(p.tlsSecret ? [{ name: 'tls', secret: { secretName: p.tlsSecret } }] : []),
     ],
   };

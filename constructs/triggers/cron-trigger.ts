@@ -32,6 +32,8 @@ import { NatsUserNames } from '../queue/nats-auth';
 import { isDns1123Label } from '../validation';
 import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
 import { CodeConfigMap } from '../code-config-map';
+import { Defaults } from '../defaults';
+import { tmpVolume } from '../workload';
 
 export type ConcurrencyPolicy = 'Forbid' | 'Allow' | 'Replace';
 
@@ -258,7 +260,7 @@ export class CronTrigger implements ITrigger {
                 volumes: [
                   { name: 'cron-code', configMap: { name: cronCode.configMapName } },
                   ...tlsVolumes.map((v) => ({ name: v.volume, ...v.source })),
-                  { name: 'tmp', emptyDir: {} },
+                  tmpVolume(Defaults.componentTmpBytes),
                 ],
               },
             },
