@@ -519,6 +519,10 @@ export class Platform extends Chart {
       );
     }
     for (const selector of selectors) entry.profile.addSelector(selector);
+    // Fargate places a pod when it is created: a pod created before its profile is ACTIVE lands on
+    // regular nodes (or stays Pending) and never moves. So the profile comes first in the manifests and
+    // in the Pulumi graph (which waits for ACTIVE, see FargateProfile), and first in Argo CD's sync.
+    user.node.addDependency(entry.profile);
   }
 
   /** The Fargate profiles the platform synthesizes, as plain data (e.g. for the Pulumi stack). */
