@@ -115,6 +115,17 @@ export function fargateSelectorMatches(
   );
 }
 
+/**
+ * Makes deployment tools wait for the profile before the pods it places (they depend on it in the
+ * construct tree): Pulumi waits until ACK reports the profile ACTIVE (`pulumi.com/waitFor`, pulumi-kubernetes
+ * 4.18+), Argo CD syncs it in an earlier wave. `kubectl apply` has no such wait: docs/placement.md says to
+ * apply the profiles first and `kubectl wait` for them.
+ */
+export const FARGATE_PROFILE_ORDERING = {
+  'pulumi.com/waitFor': 'jsonpath={.status.status}=ACTIVE',
+  'argocd.argoproj.io/sync-wave': '-1',
+} as const;
+
 /** The ACK `FargateProfile` manifest for a definition, living in `namespace`. */
 export function fargateProfileManifest(
   definition: FargateProfileDefinition,
@@ -123,7 +134,12 @@ export function fargateProfileManifest(
   return {
     apiVersion: ACK_EKS_API_VERSION,
     kind: ACK_FARGATE_PROFILE_KIND,
-    metadata: { name: definition.name, namespace, labels: { [Labels.partOf]: PART_OF, [Labels.managedBy]: PART_OF } },
+    metadata: {
+      name: definition.name,
+      namespace,
+      labels: { [Labels.partOf]: PART_OF, [Labels.managedBy]: PART_OF },
+      annotations: { ...FARGATE_PROFILE_ORDERING },
+    },
     spec: fargateProfileSpec(definition),
   };
 }
@@ -183,17 +199,6 @@ export interface FargateProfileProps extends Omit<FargateProfileDefinition, 'sel
  * profile was created (functions added later) still land in it. The cross-checks (at most five
  * selectors, at least one, valid ARN and subnets) run at synth through `node.addValidation`.
  */
-/**
- * Makes deployment tools wait for the profile before the pods it places (they depend on it in the
- * construct tree): Pulumi waits until ACK reports the profile ACTIVE (`pulumi.com/waitFor`, pulumi-kubernetes
- * 4.18+), Argo CD syncs it in an earlier wave. `kubectl apply` has no such wait: docs/placement.md says to
- * apply the profiles first and `kubectl wait` for them.
- */
-export const FARGATE_PROFILE_ORDERING = {
-  'pulumi.com/waitFor': 'jsonpath={.status.status}=ACTIVE',
-  'argocd.argoproj.io/sync-wave': '-1',
-} as const;
-
 export class FargateProfile extends Construct {
   private readonly props: FargateProfileProps;
   private readonly selectorList: FargateProfileSelector[] = [];
