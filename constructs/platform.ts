@@ -135,6 +135,21 @@ export interface ResourceOptions {
   readonly memory?: Size;
 }
 
+/** Recycling of the router's keep-alive connections to functions. */
+export interface UpstreamConnectionOptions {
+  /**
+   * Age after which a connection takes no new request (each connection's limit is jittered ±10 %).
+   * 1 s .. 24 h.
+   * @default Duration.seconds(30)
+   */
+  readonly maxAge?: Duration;
+  /**
+   * Requests after which a connection is closed. 1 .. 100,000,000.
+   * @default 1000
+   */
+  readonly maxRequests?: number;
+}
+
 export interface RouterOptions {
   /**
    * Router replicas; a PodDisruptionBudget is created when min ≥ 2.
@@ -164,6 +179,13 @@ export interface RouterOptions {
    * @default true
    */
   readonly fastPath?: boolean;
+  /**
+   * When the router retires a keep-alive connection to a function. Kubernetes Services balance
+   * connections, not requests, so a connection kept forever keeps sending to the replica it first
+   * reached: recycling them is what lets a new replica (scale-up, rollout) get its share.
+   * @default { maxAge: Duration.seconds(30), maxRequests: 1000 }
+   */
+  readonly upstreamConnections?: UpstreamConnectionOptions;
   /**
    * Authentication of every route, `/function/<name>` and `/async-function/<name>`; an HttpTrigger's
    * `auth` overrides it for its route (docs/security.md).
@@ -638,6 +660,7 @@ export class Platform extends Chart {
     const placement = options.placement ?? Placement.regularNodes();
     this.usePlacement(placement, router);
 
+    const upstreamEnv = upstreamConnectionEnv(router, options.upstreamConnections);
     const routerCode = new CodeConfigMap(router, 'Code', {
       baseName: ROUTER_NAME,
       namespace: this.namespace,
@@ -677,6 +700,7 @@ export class Platform extends Chart {
         { name: Env.PORT, value: String(8080) },
         { name: Env.ROUTES_PATH, value: `${Paths.routesDir}/${Paths.routesFile}` },
         ...(options.fastPath === false ? [{ name: Env.ROUTER_FAST_PATH, value: 'off' }] : []),
+        ...upstreamEnv,
         // Drain, then wait for proxied calls as long as the slowest function may take.
         ...shutdownEnv(shutdownTiming(this.maxTimeoutSeconds() * 1000)),
         // The router stores async calls (`/async-function/<name>`) in the queue.
@@ -797,4 +821,28 @@ function routePolicies(
     ...(auth !== undefined ? { auth: auth.policy(scope) } : {}),
     ...(limits.length > 0 ? { rateLimits: limits.map((l) => l.policy(scope)) } : {}),
   };
+}
+
+/** The router's env for `upstreamConnections`, validated (only what differs from the router's defaults). */
+function upstreamConnectionEnv(
+  scope: IConstruct,
+  o: UpstreamConnectionOptions | undefined,
+): { name: string; value: string }[] {
+  if (o === undefined) return [];
+  const env: { name: string; value: string }[] = [];
+  if (o.maxAge !== undefined) {
+    const ms = durationMillis(
+      scope,
+      'router.upstreamConnections.maxAge',
+      o.maxAge,
+      Duration.seconds(1),
+      Duration.hours(24),
+    );
+    env.push({ name: Env.ROUTER_UPSTREAM_MAX_AGE_MS, value: String(Math.round(ms)) });
+  }
+  if (o.maxRequests !== undefined) {
+    const n = validateInteger(scope, 'router.upstreamConnections.maxRequests', o.maxRequests, 1, 100_000_000);
+    env.push({ name: Env.ROUTER_UPSTREAM_MAX_REQUESTS, value: String(n) });
+  }
+  return env;
 }

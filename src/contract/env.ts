@@ -46,6 +46,12 @@ export const Env = {
   ACCESS_LOG_SAMPLE: 'KUBEFAAS_ACCESS_LOG_SAMPLE',
   /** Router: 'off' serves every request with node:http (the raw-socket fast path is on by default). */
   ROUTER_FAST_PATH: 'KUBEFAAS_ROUTER_FAST_PATH',
+  /**
+   * Router: a keep-alive connection to a function is closed after this many ms (±10 %) or
+   * ROUTER_UPSTREAM_MAX_REQUESTS requests, so new replicas behind the Service get their share.
+   */
+  ROUTER_UPSTREAM_MAX_AGE_MS: 'KUBEFAAS_ROUTER_UPSTREAM_MAX_AGE_MS',
+  ROUTER_UPSTREAM_MAX_REQUESTS: 'KUBEFAAS_ROUTER_UPSTREAM_MAX_REQUESTS',
   /** Router: directory the auth policies' Secrets are mounted under (default ROUTER_SECRETS_DIR). */
   ROUTER_SECRETS_DIR: 'KUBEFAAS_ROUTER_SECRETS_DIR',
 } as const;

@@ -9,6 +9,10 @@ export const RouterDefaults = {
   /** A bare process (tests, the local runner) closes its listener at once; pods get theirs from the manifest. */
   drainDelayMs: 0,
   fastPath: true,
+  /** Keep-alive connections to a function are recycled after this long (±10 %)... */
+  upstreamMaxAgeMs: 30_000,
+  /** ...or this many requests: new replicas behind a Service (kube-proxy balances per connection) get traffic. */
+  upstreamMaxRequests: 1_000,
 } as const;
 
 /** Everything the router process reads from its environment. */
@@ -28,6 +32,16 @@ export interface RouterConfig {
   readonly fastPath: boolean;
   /** Where the Secrets of auth policies are mounted. */
   readonly secretsDir: string;
+  /** Upstream keep-alive connection recycling (see RouterDefaults). */
+  readonly upstreamConnections: UpstreamConnectionLimits;
+}
+
+/** When the router retires a keep-alive connection to a function. */
+export interface UpstreamConnectionLimits {
+  /** Age in ms after which a connection carries no new request (each connection's limit is jittered ±10 %). */
+  readonly maxAgeMs: number;
+  /** Requests after which a connection is closed. */
+  readonly maxRequests: number;
 }
 
 /** Thrown when an environment variable is present but unusable; main.ts turns it into a fatal log line. */
@@ -45,6 +59,24 @@ export function readRouterConfig(env: NodeJS.ProcessEnv): RouterConfig {
     drainDelayMs: readNumber(env, Env.DRAIN_DELAY_MS, RouterDefaults.drainDelayMs, 0, 3_600_000, true),
     fastPath: readSwitch(env, Env.ROUTER_FAST_PATH, RouterDefaults.fastPath),
     secretsDir: env[Env.ROUTER_SECRETS_DIR] || ROUTER_SECRETS_DIR,
+    upstreamConnections: {
+      maxAgeMs: readNumber(
+        env,
+        Env.ROUTER_UPSTREAM_MAX_AGE_MS,
+        RouterDefaults.upstreamMaxAgeMs,
+        1_000,
+        86_400_000,
+        true,
+      ),
+      maxRequests: readNumber(
+        env,
+        Env.ROUTER_UPSTREAM_MAX_REQUESTS,
+        RouterDefaults.upstreamMaxRequests,
+        1,
+        100_000_000,
+        true,
+      ),
+    },
   };
 }
 
