@@ -766,6 +766,7 @@ export class Platform extends Chart {
       }),
       placement: () => placement,
       placementSubject: 'platform component "router"',
+      spreadReplicas: true,
       fargateSelectors: () => this.fargateSelectorsFor(placement),
     });
     return { deployment: workload.deployment, service: workload.service, routes };

@@ -7,6 +7,7 @@ import type { FargateProfileSelector } from './placement/fargate-profile';
 import { Placement } from './placement/placement';
 import type { PodTemplateLike } from './placement/pod-types';
 import { addPlacementValidation } from './placement/validation';
+import { topologySpread } from './placement/topology-spread';
 import { restrictedContainerSecurity, restrictedPodSecurity } from './pod-security';
 
 /**
@@ -101,6 +102,12 @@ export interface WorkloadSpec {
    */
   readonly networkPolicy?: boolean;
   /**
+   * Spread the replicas over nodes and zones (soft; not on Fargate). For platform components whose
+   * replicas exist for availability (the router).
+   * @default false
+   */
+  readonly spreadReplicas?: boolean;
+  /**
    * Selectors of the Fargate profile kubefaas synthesizes for the placement, so a pod that would
    * match none of them (and stay Pending) fails synthesis.
    * @default - not checked
@@ -145,8 +152,10 @@ export class Workload extends Construct {
     const podTemplate = (template: unknown): PodTemplateLike => {
       const raw = template as PodTemplateLike;
       const annotations = spec.podAnnotations();
+      const spread = spec.spreadReplicas ? topologySpread(placement(), selector, 'pod-template-hash') : undefined;
       return {
         ...raw,
+        ...(spread ? { spec: { ...raw.spec, topologySpreadConstraints: spread } } : {}),
         metadata: {
           ...raw.metadata,
           annotations: Object.keys(annotations).length > 0 ? annotations : undefined,

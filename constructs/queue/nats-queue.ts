@@ -12,6 +12,7 @@ import { NATS_CONFIG_NAME, NATS_HEADLESS_NAME, NATS_NAME, NatsPorts } from './na
 import { queueOf, queueSubscriptions, registerQueue, type QueueBinding, type QueueConsumer } from './registry';
 import { natsUsers, serverPasswordEnv } from './nats-auth';
 import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
+import { spreadOverNodesAndZones } from '../placement/topology-spread';
 
 /** The platform a queue binds to: its namespace and construct tree. */
 export interface QueueHost extends IConstruct {
@@ -326,13 +327,18 @@ class NatsQueue extends Queue {
               }),
             },
           },
-          spec: natsPodSpec({
-            image,
-            cpu,
-            memoryBytes,
-            passwordEnv: () => (authSecret === undefined ? [] : serverPasswordEnv(users() ?? [], authSecret)),
-            tlsSecret,
-          }),
+          spec: {
+            ...natsPodSpec({
+              image,
+              cpu,
+              memoryBytes,
+              passwordEnv: () => (authSecret === undefined ? [] : serverPasswordEnv(users() ?? [], authSecret)),
+              tlsSecret,
+            }),
+            // Two servers of a 3-server JetStream cluster on one node lose quorum with that node. The
+            // queue never runs on Fargate (persistent storage), where the field would be refused.
+            ...(replicas > 1 ? { topologySpreadConstraints: spreadOverNodesAndZones(selector) } : {}),
+          },
         },
         volumeClaimTemplates: [
           {

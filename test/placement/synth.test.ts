@@ -279,3 +279,41 @@ describe('the bundled Prometheus (placed independently of the functions)', () =>
 function placementWarnings() {
   return recordedWarnings().filter((w) => w.rule !== 'apply/last-applied-size');
 }
+
+describe('topology spread of platform components', () => {
+  const spreadOf = (o: K8sObject) => o.spec.template.spec.topologySpreadConstraints;
+
+  it('spreads router and 3-server queue replicas over nodes and zones (soft), rollouts counted per revision', async () => {
+    const objects = synth(platformWith({ queue: Queue.nats({ replicas: 3 }) }));
+    const router = spreadOf(find(objects, 'Deployment', 'kubefaas-router'));
+    expect(router.map((c: { topologyKey: string }) => c.topologyKey)).toEqual([
+      'kubernetes.io/hostname',
+      'topology.kubernetes.io/zone',
+    ]);
+    for (const c of router) {
+      expect(c).toMatchObject({
+        maxSkew: 1,
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: { matchLabels: { 'kubefaas.dev/component': 'router' } },
+        matchLabelKeys: ['pod-template-hash'],
+      });
+    }
+    const nats = spreadOf(find(objects, 'StatefulSet', 'kubefaas-nats'));
+    expect(nats).toHaveLength(2);
+    expect(nats[0].labelSelector.matchLabels).toEqual(
+      find(objects, 'StatefulSet', 'kubefaas-nats').spec.selector.matchLabels,
+    );
+    // functions keep their own scheduling
+    expect(spreadOf(find(objects, 'Deployment', 'hello'))).toBeUndefined();
+    await validate(objects);
+  });
+
+  it('does not spread a single queue server, nor a router placed on Fargate (which refuses the field)', async () => {
+    const objects = synth(
+      platformWith({ queue: Queue.nats(), router: { placement: Placement.awsFargate({ profile }) } }),
+    );
+    expect(spreadOf(find(objects, 'StatefulSet', 'kubefaas-nats'))).toBeUndefined();
+    expect(spreadOf(find(objects, 'Deployment', 'kubefaas-router'))).toBeUndefined();
+    await validate(objects);
+  });
+});
