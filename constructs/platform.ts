@@ -573,8 +573,7 @@ export class Platform extends Chart {
         namespace: this.namespace,
         codeOf: RUNTIME_CONFIGMAP,
         labels: { [Labels.component]: 'runtime' },
-        file: Paths.runtimeFile,
-        source: bundle.source,
+        data: { [Paths.runtimeFile]: bundle.source },
         sha256: bundle.sha256,
       });
     }
@@ -666,8 +665,7 @@ export class Platform extends Chart {
       namespace: this.namespace,
       codeOf: ROUTER_NAME,
       labels,
-      file: Paths.routerFile,
-      source: bundle.source,
+      data: { [Paths.routerFile]: bundle.source },
       sha256: bundle.sha256,
     }).configMapName;
     // The route table stays a fixed-name, mutable ConfigMap: the router reloads it in place when it

@@ -298,8 +298,7 @@ function ensureCronCode(fn: FunctionBase): PodBundle & { readonly configMapName:
       namespace: platform.namespace,
       codeOf: CRON_CONFIGMAP,
       labels: { [Labels.name]: CRON_CONFIGMAP, [Labels.component]: 'cron' },
-      file: Paths.cronFile,
-      source: bundle.source,
+      data: { [Paths.cronFile]: bundle.source },
       sha256: bundle.sha256,
     });
   return { ...bundle, configMapName: configMap.configMapName };
