@@ -21,10 +21,11 @@ export interface CodeConfigMapProps {
   /** Value of the `kubefaas.dev/code-of` label: the function name, or `kubefaas-<component>`. */
   readonly codeOf: string;
   readonly labels?: Readonly<Record<string, string>>;
-  /** Key of the single file. */
-  readonly file: string;
-  readonly source: string;
-  /** sha256 (hex) of `source`. */
+  /** The files: key → text (a bundle is one file; the Python runtime and packages are several). */
+  readonly data: Readonly<Record<string, string>>;
+  /** Binary files (base64), e.g. compiled Python wheels. @default - none */
+  readonly binaryData?: Readonly<Record<string, string>>;
+  /** sha256 (hex) of the content: the name's suffix. */
   readonly sha256: string;
 }
 
@@ -47,7 +48,8 @@ export class CodeConfigMap extends ApiObject {
       kind: 'ConfigMap',
       metadata: objectMeta(name, props.namespace, { ...props.labels, [Labels.codeOf]: props.codeOf }),
       immutable: true,
-      data: { [props.file]: props.source },
+      data: { ...props.data },
+      ...(props.binaryData && Object.keys(props.binaryData).length > 0 ? { binaryData: { ...props.binaryData } } : {}),
     });
     this.configMapName = name;
   }

@@ -11,6 +11,10 @@ export const Defaults = {
   memory: Size.mebibytes(128),
   cpu: Cpu.millis(100),
   maxBodySize: Size.mebibytes(6),
+  /** Writable /tmp of a function (AWS Lambda's default): an emptyDir with this sizeLimit. */
+  tmpSize: Size.mebibytes(512),
+  /** Writable /tmp of the platform's own pods (router, scaler): they write nothing there but crash reports. */
+  componentTmpBytes: 64 * 1024 * 1024,
   /** 0 = unlimited. */
   maxConcurrency: 0,
   minReplicas: 1,
@@ -36,6 +40,8 @@ export const Limits = {
   maxConcurrency: 10_000,
   minBodyBytes: 1,
   maxBodyBytes: 1024 * 1024 * 1024,
+  minTmpBytes: 1024 * 1024,
+  maxTmpBytes: 64 * 1024 * 1024 * 1024,
   /** The router waits this much longer than the function's timeout, so the runtime's own 504 wins. */
   routerTimeoutMarginMs: 1000,
   /** Client timeouts of the router: below a second, real clients on slow links fail. */

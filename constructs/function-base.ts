@@ -77,6 +77,12 @@ export interface FunctionOptions {
    */
   readonly cpu?: Cpu;
   /**
+   * Size limit of the writable `/tmp` (an emptyDir, the only writable path: the root filesystem is
+   * read-only). Counts against the node's ephemeral storage; the pod is evicted when it outgrows it.
+   * @default - functionDefaults.tmpSize, else Size.mebibytes(512)
+   */
+  readonly tmpSize?: Size;
+  /**
    * Longest an invocation may take (1 s .. 15 min); the router and runtime answer 504 after it.
    * @default - functionDefaults.timeout, else Duration.seconds(30)
    */
@@ -152,6 +158,8 @@ export abstract class FunctionBase extends Construct {
   public readonly scaling: ResolvedScaling;
   /** Memory request/limit in bytes. */
   public readonly memoryBytes: number;
+  /** Size limit of the writable /tmp. */
+  public readonly tmpBytes: number;
   /** CPU request in millicores. */
   public readonly cpuMillis: number;
   /** Where the function's pods run. */
@@ -210,6 +218,13 @@ export abstract class FunctionBase extends Construct {
       minMemoryBytes,
       Limits.maxMemoryBytes,
     );
+    this.tmpBytes = sizeBytes(
+      this,
+      'tmpSize',
+      props.tmpSize ?? defaults.tmpSize ?? Defaults.tmpSize,
+      Limits.minTmpBytes,
+      Limits.maxTmpBytes,
+    );
     this.cpuMillis = cpuMillis(
       this,
       'cpu',
@@ -257,7 +272,7 @@ export abstract class FunctionBase extends Construct {
 
   /** In-cluster URL of the function's Service. */
   public get url(): string {
-    return `http://${serviceHost(this.functionName, this.platform.namespace)}:${SERVICE_PORT}`;
+    return `http://${serviceHost(this.functionName, this.platform.namespace, this.platform.clusterDomain)}:${SERVICE_PORT}`;
   }
 
   public get triggers(): readonly ITrigger[] {
@@ -362,6 +377,7 @@ export abstract class FunctionBase extends Construct {
         ...[...this.envVars].map(([name, source]) => ({ name, ...source })),
       ],
       resources: { cpuMillis: this.cpuMillis, memoryBytes: this.memoryBytes },
+      tmpBytes: this.tmpBytes,
       readinessProbe: container.readinessProbe,
       livenessProbe: container.livenessProbe,
       configMapVolumes: container.configMapVolumes,

@@ -65,8 +65,7 @@ export class NodeFunction extends FunctionBase {
       namespace: this.platform.namespace,
       codeOf: this.functionName,
       labels: this.objectLabels,
-      file: Paths.functionFile,
-      source: code.source,
+      data: { [Paths.functionFile]: code.source },
       sha256: code.sha256,
     }).configMapName;
 

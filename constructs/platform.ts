@@ -3,6 +3,7 @@ import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
 import {
   Annotations,
+  DEFAULT_CLUSTER_DOMAIN,
   Endpoints,
   Env,
   HttpMethod,
@@ -26,7 +27,14 @@ import { podBundle } from './pod-code';
 import { RouterExposure } from './exposure';
 import { ScalingOptions, resolveScaling } from './scaling';
 import { validateImage } from './image';
-import { cpuMillis, durationMillis, sizeBytes, validateInteger, validateNamespaceName } from './validation';
+import {
+  cpuMillis,
+  durationMillis,
+  sizeBytes,
+  validateClusterDomain,
+  validateInteger,
+  validateNamespaceName,
+} from './validation';
 import { shutdownEnv, shutdownTiming } from './shutdown';
 import { Workload, httpProbe } from './workload';
 import { Queue } from './queue/nats-queue';
@@ -74,6 +82,11 @@ export interface FunctionDefaults {
    * @default Size.mebibytes(6)
    */
   readonly maxBodySize?: Size;
+  /**
+   * Size limit of each function's writable `/tmp` (an emptyDir; the pod is evicted when it outgrows it).
+   * @default Size.mebibytes(512)
+   */
+  readonly tmpSize?: Size;
   /**
    * @default - 1 replica, no autoscaling
    */
@@ -123,6 +136,21 @@ export interface ResourceOptions {
   readonly memory?: Size;
 }
 
+/** Recycling of the router's keep-alive connections to functions. */
+export interface UpstreamConnectionOptions {
+  /**
+   * Age after which a connection takes no new request (each connection's limit is jittered ±10 %).
+   * 1 s .. 24 h.
+   * @default Duration.seconds(30)
+   */
+  readonly maxAge?: Duration;
+  /**
+   * Requests after which a connection is closed. 1 .. 100,000,000.
+   * @default 1000
+   */
+  readonly maxRequests?: number;
+}
+
 export interface RouterOptions {
   /**
    * Router replicas; a PodDisruptionBudget is created when min ≥ 2.
@@ -166,6 +194,13 @@ export interface RouterOptions {
    * @default Duration.seconds(30)
    */
   readonly bodyTimeout?: Duration;
+  /**
+   * When the router retires a keep-alive connection to a function. Kubernetes Services balance
+   * connections, not requests, so a connection kept forever keeps sending to the replica it first
+   * reached: recycling them is what lets a new replica (scale-up, rollout) get its share.
+   * @default { maxAge: Duration.seconds(30), maxRequests: 1000 }
+   */
+  readonly upstreamConnections?: UpstreamConnectionOptions;
   /**
    * Authentication of every route, `/function/<name>` and `/async-function/<name>`; an HttpTrigger's
    * `auth` overrides it for its route (docs/security.md).
@@ -211,6 +246,12 @@ export interface PlatformProps {
    * @default { name: 'kubefaas', createNamespace: true }
    */
   readonly namespace?: string | NamespaceOptions;
+  /**
+   * DNS domain of the cluster (the kubelet's `--cluster-domain`), used in every in-cluster address the
+   * platform writes (router → function Services, NATS URLs and routes, cron and callback targets).
+   * @default 'cluster.local'
+   */
+  readonly clusterDomain?: string;
   /**
    * Image of the router and of every NodeFunction (an official node image, pinned).
    * @default 'node:22.20.0-alpine'
@@ -329,6 +370,8 @@ export class Platform extends Chart {
 
   /** Namespace of every object of the platform. */
   declare public readonly namespace: string;
+  /** DNS domain of the cluster, in every in-cluster address the platform writes. */
+  public readonly clusterDomain: string;
   public readonly nodeImage: string;
   public readonly functionDefaults: FunctionDefaults;
   /** The router's in-cluster URL. */
@@ -356,10 +399,11 @@ export class Platform extends Chart {
     super(scope, id, { disableResourceNameHashes: true, namespace: ns.name ?? Defaults.namespace });
     Object.defineProperty(this, PLATFORM_BRAND, { value: true });
     validateNamespaceName(this, this.namespace);
+    this.clusterDomain = validateClusterDomain(this, props.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN);
     this.nodeImage = validateImage(this, 'nodeImage', props.nodeImage ?? Defaults.nodeImage);
     this.functionDefaults = props.functionDefaults ?? {};
     this.checkFunctionDefaults(this.functionDefaults);
-    this.routerUrl = `http://${serviceHost(ROUTER_NAME, this.namespace)}:${SERVICE_PORT}`;
+    this.routerUrl = `http://${serviceHost(ROUTER_NAME, this.namespace, this.clusterDomain)}:${SERVICE_PORT}`;
 
     if (ns.createNamespace ?? true) {
       const namespace = new ApiObject(this, 'Namespace', {
@@ -512,6 +556,10 @@ export class Platform extends Chart {
       );
     }
     for (const selector of selectors) entry.profile.addSelector(selector);
+    // Fargate places a pod when it is created: a pod created before its profile is ACTIVE lands on
+    // regular nodes (or stays Pending) and never moves. So the profile comes first in the manifests and
+    // in the Pulumi graph (which waits for ACTIVE, see FargateProfile), and first in Argo CD's sync.
+    user.node.addDependency(entry.profile);
   }
 
   /** The Fargate profiles the platform synthesizes, as plain data (e.g. for the Pulumi stack). */
@@ -540,8 +588,7 @@ export class Platform extends Chart {
         namespace: this.namespace,
         codeOf: RUNTIME_CONFIGMAP,
         labels: { [Labels.component]: 'runtime' },
-        file: Paths.runtimeFile,
-        source: bundle.source,
+        data: { [Paths.runtimeFile]: bundle.source },
         sha256: bundle.sha256,
       });
     }
@@ -609,6 +656,7 @@ export class Platform extends Chart {
       validateInteger(this, what('maxConcurrency'), d.maxConcurrency, 0, Limits.maxConcurrency);
     if (d.maxBodySize !== undefined)
       sizeBytes(this, what('maxBodySize'), d.maxBodySize, Limits.minBodyBytes, Limits.maxBodyBytes);
+    if (d.tmpSize !== undefined) sizeBytes(this, what('tmpSize'), d.tmpSize, Limits.minTmpBytes, Limits.maxTmpBytes);
     if (d.scaling !== undefined) resolveScaling(this, d.scaling, undefined);
   }
 
@@ -627,13 +675,13 @@ export class Platform extends Chart {
     this.usePlacement(placement, router);
     const clientTimeoutEnv = routerClientTimeoutEnv(router, options);
 
+    const upstreamEnv = upstreamConnectionEnv(router, options.upstreamConnections);
     const routerCode = new CodeConfigMap(router, 'Code', {
       baseName: ROUTER_NAME,
       namespace: this.namespace,
       codeOf: ROUTER_NAME,
       labels,
-      file: Paths.routerFile,
-      source: bundle.source,
+      data: { [Paths.routerFile]: bundle.source },
       sha256: bundle.sha256,
     }).configMapName;
     // The route table stays a fixed-name, mutable ConfigMap: the router reloads it in place when it
@@ -667,6 +715,7 @@ export class Platform extends Chart {
         { name: Env.ROUTES_PATH, value: `${Paths.routesDir}/${Paths.routesFile}` },
         ...(options.fastPath === false ? [{ name: Env.ROUTER_FAST_PATH, value: 'off' }] : []),
         ...clientTimeoutEnv,
+        ...upstreamEnv,
         // Drain, then wait for proxied calls as long as the slowest function may take.
         ...shutdownEnv(shutdownTiming(this.maxTimeoutSeconds() * 1000)),
         // The router stores async calls (`/async-function/<name>`) in the queue.
@@ -696,6 +745,7 @@ export class Platform extends Chart {
       },
       readinessProbe: httpProbe(Endpoints.ready, 5, 2),
       livenessProbe: httpProbe(Endpoints.health, 10, 3),
+      tmpBytes: Defaults.componentTmpBytes,
       configMapVolumes: [
         { volume: 'router-code', configMap: routerCode, mountPath: Paths.routerDir },
         { volume: 'routes', configMap: ROUTES_CONFIGMAP, mountPath: Paths.routesDir },
@@ -712,7 +762,13 @@ export class Platform extends Chart {
         Defaults.routerMinReplicas,
         { min: 'router.replicas.min', max: 'router.replicas.max', target: 'router.replicas.targetCpuUtilization' },
       ),
-      service: exposure,
+      service:
+        this.clusterDomain === DEFAULT_CLUSTER_DOMAIN
+          ? exposure
+          : {
+              ...exposure,
+              annotations: { ...exposure?.annotations, [Annotations.clusterDomain]: this.clusterDomain },
+            },
       secretVolumes: () =>
         this.routerSecrets().map((secret, i) => ({
           volume: `auth-secret-${i}`,
@@ -725,6 +781,7 @@ export class Platform extends Chart {
       }),
       placement: () => placement,
       placementSubject: 'platform component "router"',
+      spreadReplicas: true,
       fargateSelectors: () => this.fargateSelectorsFor(placement),
     });
     return { deployment: workload.deployment, service: workload.service, routes };
@@ -780,4 +837,28 @@ function routePolicies(
     ...(auth !== undefined ? { auth: auth.policy(scope) } : {}),
     ...(limits.length > 0 ? { rateLimits: limits.map((l) => l.policy(scope)) } : {}),
   };
+}
+
+/** The router's env for `upstreamConnections`, validated (only what differs from the router's defaults). */
+function upstreamConnectionEnv(
+  scope: IConstruct,
+  o: UpstreamConnectionOptions | undefined,
+): { name: string; value: string }[] {
+  if (o === undefined) return [];
+  const env: { name: string; value: string }[] = [];
+  if (o.maxAge !== undefined) {
+    const ms = durationMillis(
+      scope,
+      'router.upstreamConnections.maxAge',
+      o.maxAge,
+      Duration.seconds(1),
+      Duration.hours(24),
+    );
+    env.push({ name: Env.ROUTER_UPSTREAM_MAX_AGE_MS, value: String(Math.round(ms)) });
+  }
+  if (o.maxRequests !== undefined) {
+    const n = validateInteger(scope, 'router.upstreamConnections.maxRequests', o.maxRequests, 1, 100_000_000);
+    env.push({ name: Env.ROUTER_UPSTREAM_MAX_REQUESTS, value: String(n) });
+  }
+  return env;
 }

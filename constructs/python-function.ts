@@ -1,11 +1,11 @@
-import { ApiObject, Size } from 'cdk8s';
+import { Size } from 'cdk8s';
 import { Construct } from 'constructs';
 import { createHash } from 'node:crypto';
 import { Annotations, CONTAINER_PORT, Endpoints, Env, Paths, PythonEnv, PythonPaths } from '../src/contract';
 import { Code } from './code';
 import { ValidationError } from './errors';
 import { FunctionBase, FunctionOptions } from './function-base';
-import { objectMeta } from './metadata';
+import { CodeConfigMap } from './code-config-map';
 import { packagePythonCode, parseHandler } from './python-code';
 import { PythonRuntime, usePythonRuntime } from './python-runtime';
 import { validateInteger } from './validation';
@@ -93,14 +93,16 @@ export class PythonFunction extends FunctionBase {
     const runtime = usePythonRuntime(this.platform);
     this.codeHash = createHash('sha256').update(runtime.sha256).update(pkg.sha256).digest('hex').slice(0, 16);
 
-    const codeConfigMap = `${this.functionName}-code`;
-    new ApiObject(this, 'Code', {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: objectMeta(codeConfigMap, this.platform.namespace, this.objectLabels),
+    // Content-hashed and immutable like a NodeFunction's bundle: a rollback restores the code too.
+    const codeConfigMap = new CodeConfigMap(this, 'Code', {
+      baseName: `${this.functionName}-code`,
+      namespace: this.platform.namespace,
+      codeOf: this.functionName,
+      labels: this.objectLabels,
       data: pkg.data,
-      ...(Object.keys(pkg.binaryData).length > 0 ? { binaryData: pkg.binaryData } : {}),
-    });
+      binaryData: pkg.binaryData,
+      sha256: pkg.sha256,
+    }).configMapName;
 
     this.createWorkload({
       image: this.runtime.image,

@@ -1,10 +1,9 @@
-import { ApiObject } from 'cdk8s';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { IConstruct } from 'constructs';
 import { Labels, PythonPaths } from '../src/contract';
-import { objectMeta } from './metadata';
+import { CodeConfigMap } from './code-config-map';
 import { Platform } from './platform';
 import { packageRoot } from './pod-code';
 import { validateImage } from './image';
@@ -90,13 +89,16 @@ export function pythonRuntimeFiles(): RuntimeFiles {
 /** The platform's Python runtime ConfigMap (created on first use), like the Node runtime bundle's. */
 export function usePythonRuntime(platform: Platform): { configMap: string; sha256: string } {
   const runtime = pythonRuntimeFiles();
-  if (!platform.node.tryFindChild('PythonRuntimeCode')) {
-    new ApiObject(platform, 'PythonRuntimeCode', {
-      apiVersion: 'v1',
-      kind: 'ConfigMap',
-      metadata: objectMeta(PYTHON_RUNTIME_CONFIGMAP, platform.namespace, { [Labels.component]: 'python-runtime' }),
-      data: { ...runtime.files },
+  const existing = platform.node.tryFindChild('PythonRuntimeCode') as CodeConfigMap | undefined;
+  const configMap =
+    existing ??
+    new CodeConfigMap(platform, 'PythonRuntimeCode', {
+      baseName: PYTHON_RUNTIME_CONFIGMAP,
+      namespace: platform.namespace,
+      codeOf: PYTHON_RUNTIME_CONFIGMAP,
+      labels: { [Labels.component]: 'python-runtime' },
+      data: runtime.files,
+      sha256: runtime.sha256,
     });
-  }
-  return { configMap: PYTHON_RUNTIME_CONFIGMAP, sha256: runtime.sha256 };
+  return { configMap: configMap.configMapName, sha256: runtime.sha256 };
 }

@@ -53,6 +53,18 @@ export function validateNamespaceName(scope: IConstruct, name: unknown): string 
   return name;
 }
 
+/** A cluster DNS domain (`cluster.local`, `k8s.example.internal`): a DNS-1123 subdomain without a trailing dot. */
+export function validateClusterDomain(scope: IConstruct, domain: unknown): string {
+  if (typeof domain !== 'string' || !isDns1123Subdomain(domain)) {
+    throw new ValidationError(
+      scope,
+      `clusterDomain '${String(domain)}' is not a valid DNS domain`,
+      "Use the kubelet's --cluster-domain, e.g. 'cluster.local' (lower case, no trailing dot)",
+    );
+  }
+  return domain;
+}
+
 /** Env var names Kubernetes accepts, minus the ones our runtime owns. */
 export function validateEnvName(scope: IConstruct, name: unknown): string {
   if (typeof name !== 'string' || !ENV_NAME.test(name)) {

@@ -7,6 +7,7 @@ import type { FargateProfileSelector } from './placement/fargate-profile';
 import { Placement } from './placement/placement';
 import type { PodTemplateLike } from './placement/pod-types';
 import { addPlacementValidation } from './placement/validation';
+import { topologySpread } from './placement/topology-spread';
 import { restrictedContainerSecurity, restrictedPodSecurity } from './pod-security';
 
 /**
@@ -17,6 +18,11 @@ import { restrictedContainerSecurity, restrictedPodSecurity } from './pod-securi
  * Security Standard needs is then set directly, there are no hidden defaults (1 CPU requests,
  * 2 replicas, `Always` pulls) to undo, and synthesis of thousands of functions stays cheap.
  */
+
+/** The writable /tmp every kubefaas pod mounts (the root filesystem is read-only), bounded. */
+export function tmpVolume(bytes: number): { readonly name: 'tmp'; readonly emptyDir: { readonly sizeLimit: string } } {
+  return { name: 'tmp', emptyDir: { sizeLimit: bytesQuantity(bytes) } };
+}
 
 export interface ResolvedScaling {
   readonly minReplicas: number;
@@ -52,6 +58,8 @@ export interface WorkloadSpec {
   readonly resources: ResourceAmounts;
   readonly readinessProbe: Probe;
   readonly livenessProbe: Probe;
+  /** Size limit of the emptyDir at /tmp (always mounted: the root filesystem is read-only). */
+  readonly tmpBytes: number;
   /** ConfigMap volumes: name → { configMap, mountPath }. An emptyDir at /tmp is always added. */
   readonly configMapVolumes: ReadonlyArray<{
     readonly volume: string;
@@ -93,6 +101,12 @@ export interface WorkloadSpec {
    * @default false
    */
   readonly networkPolicy?: boolean;
+  /**
+   * Spread the replicas over nodes and zones (soft; not on Fargate). For platform components whose
+   * replicas exist for availability (the router).
+   * @default false
+   */
+  readonly spreadReplicas?: boolean;
   /**
    * Selectors of the Fargate profile kubefaas synthesizes for the placement, so a pod that would
    * match none of them (and stay Pending) fails synthesis.
@@ -138,8 +152,10 @@ export class Workload extends Construct {
     const podTemplate = (template: unknown): PodTemplateLike => {
       const raw = template as PodTemplateLike;
       const annotations = spec.podAnnotations();
+      const spread = spec.spreadReplicas ? topologySpread(placement(), selector, 'pod-template-hash') : undefined;
       return {
         ...raw,
+        ...(spread ? { spec: { ...raw.spec, topologySpreadConstraints: spread } } : {}),
         metadata: {
           ...raw.metadata,
           annotations: Object.keys(annotations).length > 0 ? annotations : undefined,
@@ -215,7 +231,7 @@ export class Workload extends Construct {
             volumes: [
               ...spec.configMapVolumes.map((v) => ({ name: v.volume, configMap: { name: v.configMap } })),
               ...(spec.extraVolumes ?? []).map((v) => ({ name: v.volume, ...v.source })),
-              { name: 'tmp', emptyDir: {} },
+              tmpVolume(spec.tmpBytes),
             ],
           },
         }),

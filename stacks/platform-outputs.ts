@@ -1,5 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import { Labels, SERVICE_PORT, serviceHost } from '../src/contract';
+import { Annotations, Labels, SERVICE_PORT, serviceHost } from '../src/contract';
 import { apiGroup } from './object-identity';
 import type { KubeManifest } from './synthesize';
 
@@ -33,7 +33,8 @@ export function findPlatformNamespace(manifests: readonly KubeManifest[]): strin
 export function clusterUrl(routerService: KubeManifest): string {
   const ports = (routerService.spec as { ports?: { port?: number }[] } | undefined)?.ports ?? [];
   const port = ports[0]?.port ?? SERVICE_PORT;
-  return `http://${serviceHost(routerService.metadata.name, routerService.metadata.namespace ?? 'default')}:${port}`;
+  const domain = routerService.metadata.annotations?.[Annotations.clusterDomain];
+  return `http://${serviceHost(routerService.metadata.name, routerService.metadata.namespace ?? 'default', domain)}:${port}`;
 }
 
 interface LoadBalancerStatus {

@@ -115,6 +115,17 @@ export function fargateSelectorMatches(
   );
 }
 
+/**
+ * Makes deployment tools wait for the profile before the pods it places (they depend on it in the
+ * construct tree): Pulumi waits until ACK reports the profile ACTIVE (`pulumi.com/waitFor`, pulumi-kubernetes
+ * 4.18+), Argo CD syncs it in an earlier wave. `kubectl apply` has no such wait: docs/placement.md says to
+ * apply the profiles first and `kubectl wait` for them.
+ */
+export const FARGATE_PROFILE_ORDERING = {
+  'pulumi.com/waitFor': 'jsonpath={.status.status}=ACTIVE',
+  'argocd.argoproj.io/sync-wave': '-1',
+} as const;
+
 /** The ACK `FargateProfile` manifest for a definition, living in `namespace`. */
 export function fargateProfileManifest(
   definition: FargateProfileDefinition,
@@ -123,7 +134,12 @@ export function fargateProfileManifest(
   return {
     apiVersion: ACK_EKS_API_VERSION,
     kind: ACK_FARGATE_PROFILE_KIND,
-    metadata: { name: definition.name, namespace, labels: { [Labels.partOf]: PART_OF, [Labels.managedBy]: PART_OF } },
+    metadata: {
+      name: definition.name,
+      namespace,
+      labels: { [Labels.partOf]: PART_OF, [Labels.managedBy]: PART_OF },
+      annotations: { ...FARGATE_PROFILE_ORDERING },
+    },
     spec: fargateProfileSpec(definition),
   };
 }
@@ -200,6 +216,7 @@ export class FargateProfile extends Construct {
         name: props.name,
         namespace: props.namespace,
         labels: { [Labels.partOf]: PART_OF, [Labels.managedBy]: PART_OF },
+        annotations: { ...FARGATE_PROFILE_ORDERING },
       },
       spec: Lazy.any({ produce: () => fargateProfileSpec(this.definition) }),
     });

@@ -53,6 +53,8 @@ export interface ContainerLike {
     readonly [field: string]: unknown;
   }[];
   readonly lifecycle?: { readonly postStart?: unknown; readonly preStop?: unknown };
+  readonly command?: readonly string[];
+  readonly args?: readonly string[];
   readonly [field: string]: unknown;
 }
 

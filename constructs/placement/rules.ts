@@ -296,6 +296,22 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
         .filter((e) => e.container.lifecycle?.postStart !== undefined || e.container.lifecycle?.preStop !== undefined)
         .map((e) => `${label(e)} has lifecycle hooks, not supported on AKS virtual nodes (v1)`),
   },
+  {
+    id: 'aci-v1/args-without-command',
+    provider: 'azure-virtual-node-v1',
+    severity: 'error',
+    summary: 'no args without command (ACI has only a command, which replaces the image ENTRYPOINT)',
+    source:
+      'Azure Container Instances API: a container has `command` and no separate arguments, so the virtual kubelet ' +
+      'passes command + args as the whole command line',
+    check: (t) =>
+      allContainers(t)
+        .filter((e) => (e.container.args ?? []).length > 0 && (e.container.command ?? []).length === 0)
+        .map(
+          (e) =>
+            `${label(e)} sets args without command: on ACI the args would run as the whole command line, without the image's ENTRYPOINT; set command (the image's ENTRYPOINT) too`,
+        ),
+  },
   daemonSetRule('azure-virtual-node-v1', AKS_V1, 'AKS virtual nodes'),
   {
     id: 'aci-v1/volume-types',

@@ -1,4 +1,5 @@
 import { renderAuthorization, type NatsUser } from './nats-auth';
+import { serviceHost } from '../../src/contract';
 import { NATS_HEADLESS_NAME, NATS_NAME, NatsPorts } from './names';
 
 /** Where the StatefulSet mounts things (and what nats.conf refers to). */
@@ -14,6 +15,7 @@ export const NatsPaths = {
 
 export interface NatsConfigInput {
   readonly namespace: string;
+  readonly clusterDomain: string;
   readonly replicas: number;
   readonly maxFileStoreBytes: number;
   readonly maxMemoryStoreBytes: number;
@@ -62,7 +64,7 @@ export function renderNatsConfig(input: NatsConfigInput): string {
     const routes = Array.from(
       { length: input.replicas },
       (_, i) =>
-        `    nats://${NATS_NAME}-${i}.${NATS_HEADLESS_NAME}.${input.namespace}.svc.cluster.local:${NatsPorts.cluster}`,
+        `    nats://${NATS_NAME}-${i}.${serviceHost(NATS_HEADLESS_NAME, input.namespace, input.clusterDomain)}:${NatsPorts.cluster}`,
     );
     lines.push(
       'cluster {',

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ApiObject, Duration, Lazy, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import { Annotations, DEFAULT_QUEUE_CONFIG, Labels, PART_OF, type QueueConfig } from '../../src/contract';
+import { Annotations, DEFAULT_QUEUE_CONFIG, Labels, PART_OF, serviceHost, type QueueConfig } from '../../src/contract';
 import { ValidationError } from '../errors';
 import { validateImage } from '../image';
 import { objectMeta, volumeClaimLabels } from '../metadata';
@@ -12,10 +12,13 @@ import { NATS_CONFIG_NAME, NATS_HEADLESS_NAME, NATS_NAME, NatsPorts } from './na
 import { queueOf, queueSubscriptions, registerQueue, type QueueBinding, type QueueConsumer } from './registry';
 import { natsUsers, serverPasswordEnv } from './nats-auth';
 import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
+import { spreadOverNodesAndZones } from '../placement/topology-spread';
 
 /** The platform a queue binds to: its namespace and construct tree. */
 export interface QueueHost extends IConstruct {
   readonly namespace: string;
+  /** DNS domain of the cluster, for the NATS URLs and cluster routes. */
+  readonly clusterDomain: string;
   /** Read at synth: every function becomes a NATS user with its own permissions. */
   readonly functions: readonly QueueConsumer[];
 }
@@ -260,6 +263,7 @@ class NatsQueue extends Queue {
     const natsConf = () =>
       (rendered ??= renderNatsConfig({
         namespace,
+        clusterDomain: platform.clusterDomain,
         replicas,
         maxFileStoreBytes,
         maxMemoryStoreBytes,
@@ -323,13 +327,18 @@ class NatsQueue extends Queue {
               }),
             },
           },
-          spec: natsPodSpec({
-            image,
-            cpu,
-            memoryBytes,
-            passwordEnv: () => (authSecret === undefined ? [] : serverPasswordEnv(users() ?? [], authSecret)),
-            tlsSecret,
-          }),
+          spec: {
+            ...natsPodSpec({
+              image,
+              cpu,
+              memoryBytes,
+              passwordEnv: () => (authSecret === undefined ? [] : serverPasswordEnv(users() ?? [], authSecret)),
+              tlsSecret,
+            }),
+            // Two servers of a 3-server JetStream cluster on one node lose quorum with that node. The
+            // queue never runs on Fargate (persistent storage), where the field would be refused.
+            ...(replicas > 1 ? { topologySpreadConstraints: spreadOverNodesAndZones(selector) } : {}),
+          },
         },
         volumeClaimTemplates: [
           {
@@ -383,7 +392,7 @@ class NatsQueue extends Queue {
     });
 
     const binding: QueueBinding = {
-      url: `nats://${NATS_NAME}.${namespace}.svc.cluster.local:${NatsPorts.client}`,
+      url: `nats://${serviceHost(NATS_NAME, namespace, platform.clusterDomain)}:${NatsPorts.client}`,
       config,
       podSelector: selector,
       construct: scope,
@@ -457,7 +466,7 @@ function natsPodSpec(p: {
     ],
     volumes: [
       { name: 'config', configMap: { name: NATS_CONFIG_NAME } },
-      { name: 'pid', emptyDir: {} },
+      { name: 'pid', emptyDir: { sizeLimit: '1Mi' } },
       ...(p.tlsSecret ? [{ name: 'tls', secret: { secretName: p.tlsSecret } }] : []),
     ],
   };

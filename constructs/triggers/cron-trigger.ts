@@ -1,4 +1,4 @@
-import { ApiObject, Duration } from 'cdk8s';
+import { ApiObject, Duration, Lazy } from 'cdk8s';
 import {
   Annotations,
   CronEnv,
@@ -32,6 +32,10 @@ import { NatsUserNames } from '../queue/nats-auth';
 import { isDns1123Label } from '../validation';
 import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
 import { CodeConfigMap } from '../code-config-map';
+import { Defaults } from '../defaults';
+import { tmpVolume } from '../workload';
+import type { PodTemplateLike } from '../placement/pod-types';
+import { addPlacementValidation } from '../placement/validation';
 
 export type ConcurrencyPolicy = 'Forbid' | 'Allow' | 'Replace';
 
@@ -208,7 +212,43 @@ export class CronTrigger implements ITrigger {
       ...objectMeta(cronJobName, platform.namespace, labels).labels,
       [Labels.platformComponent]: 'cron',
     };
-    new ApiObject(fn, id, {
+    const cronTemplate: PodTemplateLike = {
+      metadata: { labels: podLabels, annotations: { [Annotations.codeHash]: cronCode.sha256.slice(0, 16) } },
+      spec: {
+        restartPolicy: 'Never',
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        securityContext: restrictedPodSecurity(NODE_UID),
+        containers: [
+          {
+            name: 'cron',
+            image: platform.nodeImage,
+            imagePullPolicy: 'IfNotPresent',
+            command: ['node', `${Paths.cronDir}/${Paths.cronFile}`],
+            env: [...env, jobName],
+            resources: {
+              requests: {
+                cpu: `${CronTriggerDefaults.cpuMillis}m`,
+                memory: `${CronTriggerDefaults.memoryBytes / (1024 * 1024)}Mi`,
+              },
+              limits: { memory: `${CronTriggerDefaults.memoryBytes / (1024 * 1024)}Mi` },
+            },
+            securityContext: restrictedContainerSecurity(),
+            volumeMounts: [
+              { name: 'cron-code', mountPath: Paths.cronDir, readOnly: true },
+              ...tlsVolumes.map((v) => ({ name: v.volume, mountPath: v.mountPath, readOnly: true })),
+              { name: 'tmp', mountPath: Paths.tmpDir },
+            ],
+          },
+        ],
+        volumes: [
+          { name: 'cron-code', configMap: { name: cronCode.configMapName } },
+          ...tlsVolumes.map((v) => ({ name: v.volume, ...v.source })),
+          tmpVolume(Defaults.componentTmpBytes),
+        ],
+      },
+    };
+    const cronJob = new ApiObject(fn, id, {
       apiVersion: 'batch/v1',
       kind: 'CronJob',
       metadata: objectMeta(cronJobName, platform.namespace, labels),
@@ -226,46 +266,23 @@ export class CronTrigger implements ITrigger {
             ttlSecondsAfterFinished: CronTriggerDefaults.ttlSecondsAfterFinished,
             // A hung sender must not block the next ticks (Forbid) forever.
             activeDeadlineSeconds: Math.ceil(timeoutMs / 1000) * (CronTriggerDefaults.backoffLimit + 1) + 60,
-            template: {
-              metadata: { labels: podLabels, annotations: { [Annotations.codeHash]: cronCode.sha256.slice(0, 16) } },
-              spec: {
-                restartPolicy: 'Never',
-                automountServiceAccountToken: false,
-                enableServiceLinks: false,
-                securityContext: restrictedPodSecurity(NODE_UID),
-                containers: [
-                  {
-                    name: 'cron',
-                    image: platform.nodeImage,
-                    imagePullPolicy: 'IfNotPresent',
-                    command: ['node', `${Paths.cronDir}/${Paths.cronFile}`],
-                    env: [...env, jobName],
-                    resources: {
-                      requests: {
-                        cpu: `${CronTriggerDefaults.cpuMillis}m`,
-                        memory: `${CronTriggerDefaults.memoryBytes / (1024 * 1024)}Mi`,
-                      },
-                      limits: { memory: `${CronTriggerDefaults.memoryBytes / (1024 * 1024)}Mi` },
-                    },
-                    securityContext: restrictedContainerSecurity(),
-                    volumeMounts: [
-                      { name: 'cron-code', mountPath: Paths.cronDir, readOnly: true },
-                      ...tlsVolumes.map((v) => ({ name: v.volume, mountPath: v.mountPath, readOnly: true })),
-                      { name: 'tmp', mountPath: Paths.tmpDir },
-                    ],
-                  },
-                ],
-                volumes: [
-                  { name: 'cron-code', configMap: { name: cronCode.configMapName } },
-                  ...tlsVolumes.map((v) => ({ name: v.volume, ...v.source })),
-                  { name: 'tmp', emptyDir: {} },
-                ],
-              },
-            },
+            // Placed like the function: on a Fargate-only or virtual-node cluster a cron pod on
+            // regular nodes would never be scheduled, and a Fargate profile selects it by the same labels.
+            template: Lazy.any({ produce: () => fn.placement.applyTo(cronTemplate).template }),
           },
         },
       },
     });
+    addPlacementValidation(
+      cronJob,
+      () => fn.placement,
+      () => ({
+        subject: `cron job "${cronJobName}"`,
+        workloadKind: 'CronJob',
+        namespace: platform.namespace,
+        template: fn.placement.applyTo(cronTemplate).template,
+      }),
+    );
   }
 }
 
@@ -281,8 +298,7 @@ function ensureCronCode(fn: FunctionBase): PodBundle & { readonly configMapName:
       namespace: platform.namespace,
       codeOf: CRON_CONFIGMAP,
       labels: { [Labels.name]: CRON_CONFIGMAP, [Labels.component]: 'cron' },
-      file: Paths.cronFile,
-      source: bundle.source,
+      data: { [Paths.cronFile]: bundle.source },
       sha256: bundle.sha256,
     });
   return { ...bundle, configMapName: configMap.configMapName };

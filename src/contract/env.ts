@@ -56,6 +56,12 @@ export const Env = {
    * (if nothing was answered yet) and close. Unset = ROUTER_BODY_TIMEOUT_MS.
    */
   ROUTER_BODY_TIMEOUT_MS: 'KUBEFAAS_ROUTER_BODY_TIMEOUT_MS',
+  /**
+   * Router: a keep-alive connection to a function is closed after this many ms (±10 %) or
+   * ROUTER_UPSTREAM_MAX_REQUESTS requests, so new replicas behind the Service get their share.
+   */
+  ROUTER_UPSTREAM_MAX_AGE_MS: 'KUBEFAAS_ROUTER_UPSTREAM_MAX_AGE_MS',
+  ROUTER_UPSTREAM_MAX_REQUESTS: 'KUBEFAAS_ROUTER_UPSTREAM_MAX_REQUESTS',
   /** Router: directory the auth policies' Secrets are mounted under (default ROUTER_SECRETS_DIR). */
   ROUTER_SECRETS_DIR: 'KUBEFAAS_ROUTER_SECRETS_DIR',
 } as const;

@@ -35,9 +35,17 @@ export const Annotations = {
    * (a laptop has no container runtime). Ignored by Kubernetes.
    */
   localCommand: 'kubefaas.dev/local-command',
+  /**
+   * On the router Service when the platform's cluster domain is not DEFAULT_CLUSTER_DOMAIN, so tools that
+   * only see the manifests (the Pulumi outputs) build the same in-cluster URLs.
+   */
+  clusterDomain: 'kubefaas.dev/cluster-domain',
 } as const;
 
+/** The DNS domain of a cluster unless its kubelet says otherwise (`--cluster-domain`). */
+export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
+
 /** Service DNS name of a Service in the cluster. */
-export function serviceHost(name: string, namespace: string): string {
-  return `${name}.${namespace}.svc.cluster.local`;
+export function serviceHost(name: string, namespace: string, clusterDomain: string = DEFAULT_CLUSTER_DOMAIN): string {
+  return `${name}.${namespace}.svc.${clusterDomain}`;
 }

@@ -13,7 +13,17 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { Annotations, CONTAINER_PORT, CronEnv, Env, Labels, Paths, QueueEnv, type RouteTable } from '../contract';
+import {
+  Annotations,
+  CONTAINER_PORT,
+  CronEnv,
+  DEFAULT_CLUSTER_DOMAIN,
+  Env,
+  Labels,
+  Paths,
+  QueueEnv,
+  type RouteTable,
+} from '../contract';
 import { LocalConfigError, resolveEnv } from './env';
 import type { Container, Manifests, PodTemplate, ServicePort, Volume } from './manifests';
 import { isNatsImage, planNatsServer, withoutNatsCredentials } from './nats';
@@ -202,6 +212,15 @@ function labelsMatch(
 }
 
 /** Maps every Service port that reaches a workload's main port to that workload's local port. */
+/** The platform's cluster domain, as the Platform notes it on the router Service when not the default. */
+function clusterDomainOf(manifests: Manifests): string {
+  for (const svc of manifests.ofKind('Service')) {
+    const domain = svc.metadata?.annotations?.[Annotations.clusterDomain];
+    if (domain) return domain;
+  }
+  return DEFAULT_CLUSTER_DOMAIN;
+}
+
 function mapServices(
   manifests: Manifests,
   workloads: readonly Workload[],
@@ -406,7 +425,7 @@ export function planLocalRun(manifests: Manifests, opts: PlanOptions): LocalPlan
     return port;
   };
   const services = mapServices(manifests, workloads, portOf, warnings);
-  const rewriteServices = serviceAddressRewriter(services);
+  const rewriteServices = serviceAddressRewriter(services, clusterDomainOf(manifests));
   const processes: ProcessPlan[] = [];
   const skipped: SkippedWorkload[] = [];
   const errors: string[] = [];

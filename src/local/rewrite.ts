@@ -5,6 +5,8 @@
  * - Kubernetes' `$(VAR)` references in env values, command and args → the variable's value.
  */
 
+import { DEFAULT_CLUSTER_DOMAIN, serviceHost } from '../contract';
+
 /** One Service port as seen from inside the cluster, and where it lives locally. */
 export interface ServiceAddress {
   readonly service: string;
@@ -18,17 +20,20 @@ function escapeRegExp(s: string): string {
 }
 
 /**
- * Builds a function that rewrites every occurrence of `<svc>.<ns>.svc.cluster.local:<port>`,
+ * Builds a function that rewrites every occurrence of `<svc>.<ns>.svc.<clusterDomain>:<port>`,
  * `<svc>.<ns>.svc:<port>`, `<svc>.<ns>:<port>` and `<svc>:<port>` (and `http://<svc>.<ns>.svc.cluster.local`
  * without a port, for Services on port 80) to `127.0.0.1:<local port>`. Host names only match as whole
  * names: `myhello:80` is not `hello:80`.
  */
-export function serviceAddressRewriter(addresses: readonly ServiceAddress[]): (text: string) => string {
+export function serviceAddressRewriter(
+  addresses: readonly ServiceAddress[],
+  clusterDomain: string = DEFAULT_CLUSTER_DOMAIN,
+): (text: string) => string {
   const replacements = new Map<string, string>();
   for (const a of addresses) {
     const local = `127.0.0.1:${a.localPort}`;
     const hosts = [
-      `${a.service}.${a.namespace}.svc.cluster.local`,
+      serviceHost(a.service, a.namespace, clusterDomain),
       `${a.service}.${a.namespace}.svc`,
       `${a.service}.${a.namespace}`,
       a.service,

@@ -18,6 +18,10 @@ export const RouterDefaults = {
   fastPath: true,
   headersTimeoutMs: ROUTER_HEADERS_TIMEOUT_MS,
   bodyTimeoutMs: ROUTER_BODY_TIMEOUT_MS,
+  /** Keep-alive connections to a function are recycled after this long (±10 %)... */
+  upstreamMaxAgeMs: 30_000,
+  /** ...or this many requests: new replicas behind a Service (kube-proxy balances per connection) get traffic. */
+  upstreamMaxRequests: 1_000,
 } as const;
 
 /** Bounds of the client timeouts (the constructs allow a narrower, saner range; tests go lower). */
@@ -44,6 +48,16 @@ export interface RouterConfig {
   readonly bodyTimeoutMs: number;
   /** Where the Secrets of auth policies are mounted. */
   readonly secretsDir: string;
+  /** Upstream keep-alive connection recycling (see RouterDefaults). */
+  readonly upstreamConnections: UpstreamConnectionLimits;
+}
+
+/** When the router retires a keep-alive connection to a function. */
+export interface UpstreamConnectionLimits {
+  /** Age in ms after which a connection carries no new request (each connection's limit is jittered ±10 %). */
+  readonly maxAgeMs: number;
+  /** Requests after which a connection is closed. */
+  readonly maxRequests: number;
 }
 
 /** Thrown when an environment variable is present but unusable; main.ts turns it into a fatal log line. */
@@ -77,6 +91,24 @@ export function readRouterConfig(env: NodeJS.ProcessEnv): RouterConfig {
       true,
     ),
     secretsDir: env[Env.ROUTER_SECRETS_DIR] || ROUTER_SECRETS_DIR,
+    upstreamConnections: {
+      maxAgeMs: readNumber(
+        env,
+        Env.ROUTER_UPSTREAM_MAX_AGE_MS,
+        RouterDefaults.upstreamMaxAgeMs,
+        1_000,
+        86_400_000,
+        true,
+      ),
+      maxRequests: readNumber(
+        env,
+        Env.ROUTER_UPSTREAM_MAX_REQUESTS,
+        RouterDefaults.upstreamMaxRequests,
+        1,
+        100_000_000,
+        true,
+      ),
+    },
   };
 }
 

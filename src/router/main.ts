@@ -24,7 +24,12 @@ async function main(): Promise<void> {
     process.exit(1);
   }
 
-  const state = new RouterState({ accessLogSample: config.accessLogSample, log, secretsDir: config.secretsDir });
+  const state = new RouterState({
+    accessLogSample: config.accessLogSample,
+    log,
+    secretsDir: config.secretsDir,
+    upstreamConnections: config.upstreamConnections,
+  });
   const watcher = new TableWatcher(config.routesPath, {
     onText: (text) => {
       try {

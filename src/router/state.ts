@@ -1,3 +1,4 @@
+import type { UpstreamConnectionLimits } from './config';
 import type { CallbackUrlPolicy, RouteTable } from '../contract';
 import type { AsyncEndpoint } from './async-endpoint';
 import { AccessLog, RouterLog } from './log';
@@ -16,6 +17,8 @@ export interface RouterStateOptions {
   readonly log?: RouterLog;
   /** Where auth policies' Secrets are mounted. @default ROUTER_SECRETS_DIR */
   readonly secretsDir?: string;
+  /** Keep-alive connection recycling towards functions. @default - connections are kept while they work */
+  readonly upstreamConnections?: UpstreamConnectionLimits;
 }
 
 /**
@@ -47,7 +50,7 @@ export class RouterState implements ProxyEnvironment {
   constructor(options: RouterStateOptions = {}) {
     this.log = options.log ?? new RouterLog();
     this.accessLog = new AccessLog(this.log, options.accessLogSample ?? 1);
-    this.upstreams = new Upstreams(this.metrics);
+    this.upstreams = new Upstreams(this.metrics, options.upstreamConnections);
     this.secretsDir = options.secretsDir ?? ROUTER_SECRETS_DIR;
     this.unmatched = this.metrics.requestCounter('', '');
   }

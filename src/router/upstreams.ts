@@ -1,6 +1,7 @@
 import { UpstreamPool } from './upstream-client/pool';
 import type { RouteTable } from '../contract';
 import type { FunctionDurations, RouterMetrics } from './metrics';
+import type { UpstreamConnectionLimits } from './config';
 
 /** Upstream connections per function per router replica (keep-alive, reused across requests). */
 const POOL_CONNECTIONS = 256;
@@ -30,8 +31,9 @@ export class Upstream {
     metrics: RouterMetrics,
     /** The function's body limit (Infinity when the table does not say); updated in place like the timeout. */
     public maxBodyBytes: number = Infinity,
+    limits: Partial<UpstreamConnectionLimits> = {},
   ) {
-    this.pool = new UpstreamPool(origin, { connections: POOL_CONNECTIONS });
+    this.pool = new UpstreamPool(origin, { connections: POOL_CONNECTIONS, ...limits });
     this.durations = metrics.durations(name);
   }
 
@@ -60,7 +62,10 @@ export class Upstream {
 export class Upstreams {
   private readonly byName = new Map<string, Upstream>();
 
-  constructor(private readonly metrics: RouterMetrics) {}
+  constructor(
+    private readonly metrics: RouterMetrics,
+    private readonly limits: Partial<UpstreamConnectionLimits> = {},
+  ) {}
 
   /**
    * Prepares the upstreams of `table` without disturbing the current ones: unchanged functions keep
@@ -83,6 +88,7 @@ export class Upstreams {
           target.timeoutMs,
           this.metrics,
           target.maxBodyBytes ?? Infinity,
+          this.limits,
         );
         created.push(upstream);
         next.set(name, upstream);

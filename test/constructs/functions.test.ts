@@ -50,7 +50,7 @@ describe('NodeFunction', () => {
     const byPath = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, volumes[m.name]]));
     expect(byPath['/var/kubefaas/runtime'].configMap.name).toBe(codeMap(objects, 'kubefaas-runtime').metadata.name);
     expect(byPath['/var/kubefaas/function'].configMap.name).toBe(codeMap(objects, 'hello').metadata.name);
-    expect(byPath['/tmp'].emptyDir).toEqual({});
+    expect(byPath['/tmp'].emptyDir).toEqual({ sizeLimit: '512Mi' });
 
     const service = find(objects, 'Service', 'hello');
     expect(service.spec.selector).toEqual({ [Labels.function]: 'hello' });

@@ -2,7 +2,18 @@ import { Chart, Testing } from 'cdk8s';
 import { Annotations, Labels, Paths, RouteTable } from '../../src/contract';
 import { Cpu, Duration, HttpTrigger, NodeFunction, Platform, RouterExposure, Size } from '../../constructs';
 import { podBundle } from '../../constructs/pod-code';
-import { container, expectValid, find, INLINE, kinds, maybeFind, newPlatform, synth, codeMap } from './helpers';
+import {
+  container,
+  errorOf,
+  expectValid,
+  find,
+  INLINE,
+  kinds,
+  maybeFind,
+  newPlatform,
+  synth,
+  codeMap,
+} from './helpers';
 
 const COMMON = { [Labels.partOf]: 'kubefaas', [Labels.managedBy]: 'kubefaas' };
 
@@ -59,6 +70,22 @@ describe('Platform', () => {
     const names = container(find(defaults, 'Deployment', 'kubefaas-router')).env.map((e: { name: string }) => e.name);
     expect(names).not.toContain('KUBEFAAS_ROUTER_HEADERS_TIMEOUT_MS');
     expect(names).not.toContain('KUBEFAAS_ROUTER_BODY_TIMEOUT_MS');
+  });
+
+  test('router.upstreamConnections reaches the router env; bad values name the prop', async () => {
+    const objects = synth(
+      newPlatform({ router: { upstreamConnections: { maxAge: Duration.minutes(2), maxRequests: 500 } } }),
+    );
+    const env = container(find(objects, 'Deployment', 'kubefaas-router')).env;
+    expect(env).toContainEqual({ name: 'KUBEFAAS_ROUTER_UPSTREAM_MAX_AGE_MS', value: '120000' });
+    expect(env).toContainEqual({ name: 'KUBEFAAS_ROUTER_UPSTREAM_MAX_REQUESTS', value: '500' });
+    await expectValid(objects);
+    expect(
+      errorOf(() => newPlatform({ router: { upstreamConnections: { maxAge: Duration.millis(10) } } })).message,
+    ).toContain('router.upstreamConnections.maxAge');
+    expect(errorOf(() => newPlatform({ router: { upstreamConnections: { maxRequests: 0 } } })).message).toContain(
+      'router.upstreamConnections.maxRequests',
+    );
   });
 
   test('router Deployment: command, env, mounts, probes, pod label, code hash, 2 replicas by default', () => {

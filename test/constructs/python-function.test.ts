@@ -16,7 +16,7 @@ import { CONFIGMAP_DATA_LIMIT } from '../../constructs/code';
 import { checkHandlerText } from '../../constructs/python-code';
 import { PYTHON_RUNTIME_CONFIGMAP } from '../../constructs/python-runtime';
 import { Env, NODE_UID, Paths, PythonEnv, PythonPaths } from '../../src/contract';
-import { container, envOf, errorOf, expectValid, find, newPlatform, synth } from './helpers';
+import { codeMap, container, envOf, errorOf, expectValid, find, newPlatform, synth } from './helpers';
 
 const FIXTURE = join(__dirname, 'fixtures', 'python', 'ok');
 
@@ -49,9 +49,9 @@ describe('PythonFunction', () => {
     const objects = synth(platform);
     await expectValid(objects);
 
-    const code = find(objects, 'ConfigMap', 'resize-code');
+    const code = codeMap(objects, 'resize');
     expect(Object.keys(code.data).sort()).toEqual(['handler.py', 'util.py']); // .hidden is left out
-    const runtime = find(objects, 'ConfigMap', PYTHON_RUNTIME_CONFIGMAP);
+    const runtime = codeMap(objects, PYTHON_RUNTIME_CONFIGMAP);
     expect(Object.keys(runtime.data)).toEqual(
       expect.arrayContaining(['kubefaas.py', PythonPaths.runtimeMain, 'kubefaas_server.py']),
     );
@@ -87,10 +87,9 @@ describe('PythonFunction', () => {
       handler: 'handler.main',
     });
     const objects = synth(platform);
-    expect(objects.filter((o) => o.kind === 'ConfigMap' && o.metadata.name === PYTHON_RUNTIME_CONFIGMAP)).toHaveLength(
-      1,
-    );
-    expect(find(objects, 'ConfigMap', 'a-code').data).toEqual({ 'handler.py': 'def main(e, c):\n    return "a"\n' });
+    codeMap(objects, PYTHON_RUNTIME_CONFIGMAP); // exactly one, content-hashed and immutable
+    expect(codeMap(objects, 'a').metadata.name).not.toBe(codeMap(objects, 'b').metadata.name);
+    expect(codeMap(objects, 'a').data).toEqual({ 'handler.py': 'def main(e, c):\n    return "a"\n' });
     expect(a.codeHash).not.toBe(b.codeHash);
   });
 
@@ -108,8 +107,8 @@ describe('PythonFunction', () => {
     });
     const objects = synth(platform);
     await expectValid(objects);
-    expect(Object.keys(find(objects, 'ConfigMap', 'one-code').data)).toEqual(['app.py']);
-    expect(find(objects, 'ConfigMap', 'two-code').binaryData).toEqual({
+    expect(Object.keys(codeMap(objects, 'one').data)).toEqual(['app.py']);
+    expect(codeMap(objects, 'two').binaryData).toEqual({
       'blob.bin': Buffer.from([0xff, 0x00, 0xfe]).toString('base64'),
     });
     expect(container(find(objects, 'Deployment', 'two')).image).toBe('python:3.12.11-slim-bookworm');

@@ -280,7 +280,7 @@ test(
     );
 
     // The Python runtime comes from the installed package's lib/pod/python-runtime (no src/ there).
-    const pythonRuntime = findObject(objects, 'ConfigMap', 'kubefaas-python-runtime').data ?? {};
+    const pythonRuntime = codeConfigMapOf(objects, 'kubefaas-python-runtime').data ?? {};
     expect(pythonRuntime['kubefaas_main.py']).toBe(
       fs.readFileSync(
         path.join(project, 'node_modules', 'kubefaas', 'lib', 'pod', 'python-runtime', 'kubefaas_main.py'),
@@ -288,7 +288,7 @@ test(
       ),
     );
     expect(fs.existsSync(path.join(project, 'node_modules', 'kubefaas', 'src'))).toBe(false);
-    expect(findObject(objects, 'ConfigMap', 'pyhello-code').data).toEqual({
+    expect(codeConfigMapOf(objects, 'pyhello').data).toEqual({
       'handler.py': 'def main(event, context):\n    return "hi"\n',
     });
 

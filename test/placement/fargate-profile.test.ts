@@ -36,6 +36,7 @@ describe('ACK FargateProfile', () => {
         name: 'fns',
         namespace: 'kubefaas',
         labels: { 'app.kubernetes.io/part-of': 'kubefaas', 'app.kubernetes.io/managed-by': 'kubefaas' },
+        annotations: { 'pulumi.com/waitFor': 'jsonpath={.status.status}=ACTIVE', 'argocd.argoproj.io/sync-wave': '-1' },
       },
       spec: {
         name: 'fns',

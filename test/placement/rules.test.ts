@@ -104,6 +104,10 @@ const CASES: Record<string, RuleCase> = {
     failing: target(withContainer({ lifecycle: { preStop: { sleep: { seconds: 5 } } } })),
     passing: target(withContainer({ lifecycle: {} })),
   },
+  'aci-v1/args-without-command': {
+    failing: target(withContainer({ args: ['--port', '8080'] })),
+    passing: target(withContainer({ command: ['/app/server'], args: ['--port', '8080'] })),
+  },
   'aci-v1/daemonset': { failing: target(functionPod(), { workloadKind: 'DaemonSet' }), passing: target() },
   'aci-v1/volume-types': {
     failing: target(functionPod({ volumes: [{ name: 'data', persistentVolumeClaim: { claimName: 'data' } }] })),

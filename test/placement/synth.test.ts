@@ -3,12 +3,13 @@
  * manifests stay valid (schemas incl. the ACK FargateProfile, semantics, restricted PSS), that the
  * Fargate profile selects exactly the function pods, and that provider limits fail synthesis.
  */
-import { Testing } from 'cdk8s';
-import { Cpu, Metrics, NodeFunction, Platform, PlatformProps, Queue, Size } from '../../constructs';
+import { App, Testing } from 'cdk8s';
+import { Cpu, CronTrigger, Metrics, NodeFunction, Platform, PlatformProps, Queue, Size } from '../../constructs';
 import { fargateProfilePulumiArgs, fargateSelectorMatches } from '../../constructs/placement/fargate-profile';
 import { FARGATE_SIZE_ANNOTATION, Placement } from '../../constructs/placement/placement';
 import { clearWarnings, recordedWarnings } from '../../constructs/placement/warnings';
 import { checkAckFargateProfile } from '../support/ack-schema';
+import { synthesizeApp } from '../../stacks/synthesize';
 import { expectValidManifests } from '../support/validate';
 import { errorOf, find, INLINE, K8sObject, synth } from '../constructs/helpers';
 
@@ -110,6 +111,58 @@ describe('AWS Fargate', () => {
 
     expect(placementWarnings().map((w) => w.rule)).toEqual(['fargate/network-policy', 'fargate/network-policy']);
     await validate(objects);
+  });
+
+  it('orders the profile before every pod it places (manifest order, Pulumi dependencies, Argo CD wave)', async () => {
+    const platform = platformWith({ functionDefaults: { placement: Placement.awsFargate({ profile }) } });
+    const ticker = new NodeFunction(platform, 'ticker', { code: INLINE });
+    ticker.addTrigger(new CronTrigger({ schedule: '@hourly' }));
+    const synthesized = synthesizeApp(platform.node.root as App);
+    const manifests = synthesized.map((s) => s.manifest);
+    const at = (kind: string, name: string) => manifests.findIndex((m) => m.kind === kind && m.metadata.name === name);
+    const profileAt = at('FargateProfile', 'fns');
+    expect(manifests[profileAt].metadata.annotations).toMatchObject({
+      'pulumi.com/waitFor': 'jsonpath={.status.status}=ACTIVE',
+      'argocd.argoproj.io/sync-wave': '-1',
+    });
+    for (const [kind, name] of [
+      ['Deployment', 'hello'],
+      ['Deployment', 'ticker'],
+      ['CronJob', 'ticker-cron-tick'],
+    ]) {
+      const index = at(kind, name);
+      expect(index).toBeGreaterThan(profileAt);
+      expect(synthesized[index].declaredDependencies).toContain(profileAt);
+    }
+    // the router is not on Fargate and does not wait for the profile
+    expect(synthesized[at('Deployment', 'kubefaas-router')].declaredDependencies).not.toContain(profileAt);
+    await validate(manifests as unknown as K8sObject[]);
+  });
+
+  it("places a function's cron Job pods like the function, selected by the same profile", async () => {
+    const platform = platformWith({
+      namespace: 'fns-prod',
+      functionDefaults: { placement: Placement.awsFargate({ profile }) },
+    });
+    new NodeFunction(platform, 'ticker', { code: INLINE, triggers: [new CronTrigger({ schedule: '@hourly' })] });
+    const objects = synth(platform);
+    const cronPod = find(objects, 'CronJob', 'ticker-cron-tick').spec.jobTemplate.spec.template;
+    const ack = find(objects, 'FargateProfile', 'fns');
+    expect(
+      ack.spec.selectors.some((s: { namespace: string }) =>
+        fargateSelectorMatches(s, 'fns-prod', cronPod.metadata.labels),
+      ),
+    ).toBe(true);
+    expect(cronPod.metadata.annotations[FARGATE_SIZE_ANNOTATION]).toBeDefined();
+    await validate(objects);
+
+    const aci = platformWith({ functionDefaults: { placement: Placement.azureVirtualNode({ version: 'v2' }) } });
+    new NodeFunction(aci, 'ticker', { code: INLINE, triggers: [new CronTrigger({ schedule: '@hourly' })] });
+    const aciObjects = synth(aci);
+    const aciPod = find(aciObjects, 'CronJob', 'ticker-cron-tick').spec.jobTemplate.spec.template;
+    expect(schedulingOf({ spec: { template: aciPod } } as K8sObject)).toEqual(
+      JSON.parse(JSON.stringify(Placement.azureVirtualNode({ version: 'v2' }).scheduling())),
+    );
   });
 
   it('fails synthesis for a function too large for Fargate, naming the function and the rule', () => {
@@ -226,3 +279,41 @@ describe('the bundled Prometheus (placed independently of the functions)', () =>
 function placementWarnings() {
   return recordedWarnings().filter((w) => w.rule !== 'apply/last-applied-size');
 }
+
+describe('topology spread of platform components', () => {
+  const spreadOf = (o: K8sObject) => o.spec.template.spec.topologySpreadConstraints;
+
+  it('spreads router and 3-server queue replicas over nodes and zones (soft), rollouts counted per revision', async () => {
+    const objects = synth(platformWith({ queue: Queue.nats({ replicas: 3 }) }));
+    const router = spreadOf(find(objects, 'Deployment', 'kubefaas-router'));
+    expect(router.map((c: { topologyKey: string }) => c.topologyKey)).toEqual([
+      'kubernetes.io/hostname',
+      'topology.kubernetes.io/zone',
+    ]);
+    for (const c of router) {
+      expect(c).toMatchObject({
+        maxSkew: 1,
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: { matchLabels: { 'kubefaas.dev/component': 'router' } },
+        matchLabelKeys: ['pod-template-hash'],
+      });
+    }
+    const nats = spreadOf(find(objects, 'StatefulSet', 'kubefaas-nats'));
+    expect(nats).toHaveLength(2);
+    expect(nats[0].labelSelector.matchLabels).toEqual(
+      find(objects, 'StatefulSet', 'kubefaas-nats').spec.selector.matchLabels,
+    );
+    // functions keep their own scheduling
+    expect(spreadOf(find(objects, 'Deployment', 'hello'))).toBeUndefined();
+    await validate(objects);
+  });
+
+  it('does not spread a single queue server, nor a router placed on Fargate (which refuses the field)', async () => {
+    const objects = synth(
+      platformWith({ queue: Queue.nats(), router: { placement: Placement.awsFargate({ profile }) } }),
+    );
+    expect(spreadOf(find(objects, 'StatefulSet', 'kubefaas-nats'))).toBeUndefined();
+    expect(spreadOf(find(objects, 'Deployment', 'kubefaas-router'))).toBeUndefined();
+    await validate(objects);
+  });
+});

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { devNull, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Code, PythonFunction } from '../../constructs';
-import { errorOf, expectValid, find, newPlatform, synth } from '../constructs/helpers';
+import { codeMap, errorOf, expectValid, find, newPlatform, synth } from '../constructs/helpers';
 import { PythonRuntimeProcess, stopAllPython, testPython } from './process';
 
 const WHEEL_BACKEND = `
@@ -106,7 +106,7 @@ it('packs the wheels beside the code, and the runtime imports them', async () =>
   });
   const objects = synth(platform);
   await expectValid(objects);
-  const cm = find(objects, 'ConfigMap', 'greeter-code');
+  const cm = codeMap(objects, 'greeter');
   expect(Object.keys(cm.data).sort()).toEqual(['handler.py', 'requirements.txt']);
   expect(Object.keys(cm.binaryData)).toEqual([wheelFile]);
   expect(Buffer.from(cm.binaryData[wheelFile], 'base64').equals(readFileSync(join(wheels, wheelFile)))).toBe(true);
@@ -163,5 +163,5 @@ it('reports a requirement pip cannot resolve, with what to do', () => {
 it('an empty requirements.txt adds nothing', () => {
   const platform = newPlatform();
   new PythonFunction(platform, 'empty', { code: Code.fromAsset(codeDir('# nothing yet\n')), handler: 'handler.main' });
-  expect(find(synth(platform), 'ConfigMap', 'empty-code').binaryData).toBeUndefined();
+  expect(codeMap(synth(platform), 'empty').binaryData).toBeUndefined();
 });

@@ -53,6 +53,15 @@ const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
 
 /** Without a `Keep-Alive: timeout` hint, idle connections are not reused after this long (node servers close them at 5 s). */
 const DEFAULT_IDLE_MS = 4_000;
+/** When a connection stops taking requests (see the UpstreamConnection constructor). */
+export interface ConnectionLifetime {
+  /** `performance.now()` after which it carries no new request. */
+  readonly retireAt: number;
+  readonly maxRequests: number;
+}
+
+const FOREVER: ConnectionLifetime = { retireAt: Infinity, maxRequests: Infinity };
+
 /** Margin below the function's own keep-alive timeout, so it never closes a connection we are about to reuse. */
 const IDLE_MARGIN_MS = 1_000;
 
@@ -83,10 +92,17 @@ export class UpstreamConnection implements ResponseSink {
   private timeoutMs = 0;
   private lastActivity = 0;
   private idleLimitMs = DEFAULT_IDLE_MS;
+  /** Requests this connection has carried (it is retired at `lifetime.maxRequests`). */
+  private requests = 0;
 
   constructor(
     private readonly target: UpstreamTarget,
     private readonly owner: ConnectionOwner,
+    /**
+     * Kube-proxy balances connections, not requests: a connection kept forever pins the router to
+     * the pod it first reached, and a new replica gets nothing. So each connection retires.
+     */
+    private readonly lifetime: ConnectionLifetime = FOREVER,
   ) {
     // `onread` reads into one shared buffer and calls us directly: no buffer allocation and no
     // readable-stream bookkeeping per read. Safe because every read is consumed synchronously:
@@ -105,13 +121,19 @@ export class UpstreamConnection implements ResponseSink {
 
   /** Idle and still fit to carry a request at `now`. */
   reusableAt(now: number): boolean {
-    return !this.closed && this.active === undefined && now - this.idleSince < this.idleLimitMs;
+    return (
+      !this.closed &&
+      this.active === undefined &&
+      now - this.idleSince < this.idleLimitMs &&
+      now < this.lifetime.retireAt
+    );
   }
 
   /** Starts `pending` on this connection (it must be idle or still connecting with nothing assigned). */
   send(pending: PendingRequest): void {
     this.active = pending;
     pending.connection = this;
+    this.requests++;
     this.parser.expect(pending.request.method === 'HEAD');
     this.armTimer(pending.request.timeoutMs);
     if (this.connected) this.writeRequest(pending.request);
@@ -308,7 +330,13 @@ export class UpstreamConnection implements ResponseSink {
     const pending = this.active as PendingRequest;
     this.active = undefined;
     pending.finished = true;
-    const reusable = cleanEnd && this.bodyDone && this.parser.keepAlive && !this.closed;
+    const reusable =
+      cleanEnd &&
+      this.bodyDone &&
+      this.parser.keepAlive &&
+      !this.closed &&
+      this.requests < this.lifetime.maxRequests &&
+      performance.now() < this.lifetime.retireAt;
     this.detachBody();
     const hint = this.parser.keepAliveTimeoutMs;
     this.idleLimitMs = hint === undefined ? DEFAULT_IDLE_MS : Math.max(0, Math.min(hint, 600_000) - IDLE_MARGIN_MS);

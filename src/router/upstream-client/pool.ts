@@ -5,6 +5,13 @@ import type { UpstreamHandler, UpstreamRequest } from './types';
 export interface UpstreamPoolOptions {
   /** Most connections open at once for ordinary requests; more requests wait in a FIFO queue. */
   readonly connections: number;
+  /**
+   * A connection older than this (ms, jittered ±10 % per connection so they do not all reconnect at
+   * once) carries no new request. @default Infinity
+   */
+  readonly maxAgeMs?: number;
+  /** A connection is closed after this many requests. @default Infinity */
+  readonly maxRequests?: number;
 }
 
 /** How often idle connections past their keep-alive limit are closed. */
@@ -114,7 +121,11 @@ export class UpstreamPool implements ConnectionOwner {
   }
 
   private open(): UpstreamConnection {
-    const connection = new UpstreamConnection(this.target, this);
+    const maxAge = this.options.maxAgeMs ?? Infinity;
+    const connection = new UpstreamConnection(this.target, this, {
+      retireAt: performance.now() + maxAge * (0.9 + Math.random() * 0.2),
+      maxRequests: this.options.maxRequests ?? Infinity,
+    });
     this.all.add(connection);
     return connection;
   }
