@@ -11,6 +11,8 @@ import {
   mergeAlerts,
 } from './generators';
 import { ValidationError } from '../errors';
+import { FUNCTION_DURATION_BUCKETS } from '../../src/contract';
+import { warn } from '../placement/warnings';
 import { AlertRuleOptions, FunctionAlertOptions, MonitoredFunctionInfo } from './options';
 
 /** Whole seconds of a Duration (Prometheus rules and flags take whole seconds here). */
@@ -89,6 +91,20 @@ export function unknownRuleFunctions(
     );
 }
 
+/**
+ * Why a latency alert at `thresholdSeconds` cannot work with the runtimes' histogram, if it cannot:
+ * above the largest finite bucket `histogram_quantile` answers at most that bound, so it never fires.
+ */
+export function latencyAlertBucketProblem(
+  thresholdSeconds: number,
+  buckets: readonly number[] = FUNCTION_DURATION_BUCKETS,
+): string | undefined {
+  const top = buckets[buckets.length - 1];
+  return thresholdSeconds > top
+    ? `its latency alert threshold (${thresholdSeconds} s) is above the duration histogram's top bucket (${top} s): it can never fire; lower latencyNearTimeout.timeoutFraction or the timeout`
+    : undefined;
+}
+
 /** Effective alert settings of each function: defaults ← rules.defaults ← rules.functions[name] ← fn.alerts. */
 export function monitoredFunctions(
   scope: IConstruct,
@@ -112,7 +128,12 @@ export function monitoredFunctions(
       overridesInSeconds(scope, `${fn.name}.alerts`, fn.alerts),
     );
     check(scope, alertProblems(`alerts of function "${fn.name}"`, alerts));
-    return { name: fn.name, timeoutSeconds: fn.timeout.toMilliseconds() / 1000, alerts };
+    const timeoutSeconds = fn.timeout.toMilliseconds() / 1000;
+    if (alerts.latencyNearTimeout) {
+      const problem = latencyAlertBucketProblem(alerts.latencyNearTimeout.timeoutFraction * timeoutSeconds);
+      if (problem) warn(scope, 'metrics/latency-alert-above-buckets', `function "${fn.name}": ${problem}`);
+    }
+    return { name: fn.name, timeoutSeconds, alerts };
   });
 }
 

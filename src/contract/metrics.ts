@@ -1,3 +1,13 @@
+/**
+ * Upper bounds (seconds) of `kubefaas_function_duration_seconds`, the same in every runtime (Node,
+ * Python): sub-millisecond handlers up to the longest function timeout (15 min), so a latency alert
+ * at a fraction of any timeout falls inside the histogram (above its top bucket, `histogram_quantile`
+ * can only answer the top bound and the alert would never fire).
+ */
+export const FUNCTION_DURATION_BUCKETS: readonly number[] = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900,
+];
+
 /** Prometheus metric names: stable, documented in docs/metrics.md. */
 export const MetricNames = {
   functionInvocations: 'kubefaas_function_invocations_total',

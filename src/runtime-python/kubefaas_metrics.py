@@ -11,7 +11,8 @@ COLD_STARTS = "kubefaas_function_cold_starts_total"
 SUCCESS, ERROR, TIMEOUT, REJECTED = 0, 1, 2, 3
 OUTCOME_NAMES = ("success", "error", "timeout", "rejected")
 
-DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+# Must equal FUNCTION_DURATION_BUCKETS in src/contract/metrics.ts (a test compares them).
+DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 900)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

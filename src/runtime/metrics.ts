@@ -1,15 +1,13 @@
 import type * as PromClient from 'prom-client';
-import { MetricNames } from '../contract';
+import { FUNCTION_DURATION_BUCKETS, MetricNames } from '../contract';
 
 /** How an invocation ended; the `outcome` label of the invocations counter. */
 export const Outcome = { success: 0, error: 1, timeout: 2, rejected: 3 } as const;
 export type OutcomeIndex = (typeof Outcome)[keyof typeof Outcome];
 const OUTCOME_NAMES = ['success', 'error', 'timeout', 'rejected'] as const;
 
-/** Upper bounds (seconds) of the duration histogram: sub-millisecond handlers up to long timeouts. */
-export const DURATION_BUCKETS: readonly number[] = [
-  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
-];
+/** Upper bounds (seconds) of the duration histogram (the contract's, shared with the Python runtime). */
+export const DURATION_BUCKETS = FUNCTION_DURATION_BUCKETS;
 
 /**
  * Counts for one trigger kind (`http`, later `queue`…). Plain numbers on the hot path: prom-client's

@@ -32,7 +32,7 @@ export const METRIC_CATALOG: readonly MetricInfo[] = [
     type: 'histogram',
     labels: ['function', 'trigger'],
     emittedBy: 'runtime',
-    help: 'Seconds from request arrival to response. Buckets up to 300 s, so the latency alert works for timeouts up to that.',
+    help: 'Seconds from request arrival to response. Buckets up to 900 s (the longest timeout), so the latency alert works for every timeout.',
   },
   {
     name: MetricNames.functionInFlight,
