@@ -101,8 +101,9 @@ export class ContainerFunction extends FunctionBase {
       readinessProbe: health ? httpProbe(health, 5, 2) : tcpProbe(5, 2),
       livenessProbe: health ? httpProbe(health, 10, 3) : tcpProbe(10, 3),
       configMapVolumes: [],
+      // Local-only: on the Deployment, so production pods do not carry it and changing it rolls nothing.
+      ...(localCommand ? { workloadAnnotations: { [Annotations.localCommand]: JSON.stringify(localCommand) } } : {}),
       podAnnotations: {
-        ...(localCommand ? { [Annotations.localCommand]: JSON.stringify(localCommand) } : {}),
         // Only needed (and only added) when the platform runs monitoring.
         ...(this.servesMetrics || this.platform.metrics.mode === 'none' ? {} : { [SCRAPE_ANNOTATION]: 'false' }),
       },

@@ -144,6 +144,8 @@ export interface FunctionContainer {
     readonly mountPath: string;
   }>;
   readonly podAnnotations: Readonly<Record<string, string>>;
+  /** Annotations of the Deployment itself (not its pods), e.g. local-only settings. @default - none */
+  readonly workloadAnnotations?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -363,6 +365,7 @@ export abstract class FunctionBase extends Construct {
           }
         : {}),
       podAnnotations: () => ({ ...container.podAnnotations }),
+      workloadAnnotations: container.workloadAnnotations,
       containerName: 'function',
       image: container.image,
       command: container.command,

@@ -49,6 +49,8 @@ export interface WorkloadSpec {
   readonly podLabels?: Readonly<Record<string, string>>;
   /** Pod annotations, rendered lazily (code hash, local command). */
   readonly podAnnotations: () => Record<string, string>;
+  /** Annotations of the Deployment itself (not its pods). @default - none */
+  readonly workloadAnnotations?: Readonly<Record<string, string>>;
   readonly containerName: string;
   readonly image: string;
   readonly command?: readonly string[];
@@ -205,7 +207,7 @@ export class Workload extends Construct {
     this.deployment = new ApiObject(this, 'Deployment', {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: objectMeta(name, namespace, labels),
+      metadata: objectMeta(name, namespace, labels, spec.workloadAnnotations),
       spec: {
         // With an HPA the replica count belongs to it; a fixed count would fight it on every apply.
         ...(autoscaled ? {} : { replicas: scaling.minReplicas }),

@@ -31,8 +31,8 @@ export const Annotations = {
   /** Hash of a component's configuration (NATS, Prometheus, Alertmanager); a change rolls its pods. */
   configHash: 'kubefaas.dev/config-hash',
   /**
-   * ContainerFunction only: JSON array of the command the local runner starts instead of the image
-   * (a laptop has no container runtime). Ignored by Kubernetes.
+   * ContainerFunction only, on the Deployment (never on its pods): JSON array of the command the local
+   * runner starts instead of the image (a laptop has no container runtime). Ignored by Kubernetes.
    */
   localCommand: 'kubefaas.dev/local-command',
   /**

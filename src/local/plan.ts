@@ -38,7 +38,7 @@ import {
   type ServiceAddress,
 } from './rewrite';
 
-/** Pod annotation with the command (JSON array of strings) a workload runs with locally. */
+/** Workload (Deployment) annotation with the command (JSON array of strings) it runs with locally. */
 export const LOCAL_COMMAND_ANNOTATION = Annotations.localCommand;
 
 /** Workload kinds the runner starts processes for. */
@@ -52,6 +52,8 @@ export interface Workload {
   readonly name: string;
   readonly namespace: string;
   readonly template: PodTemplate;
+  /** The workload object's own annotations (not its pods'): where local-only settings live. */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 export type Readiness =
@@ -169,7 +171,13 @@ export function findWorkloads(manifests: Manifests): Workload[] {
     if (seen.has(name)) name = `${name}.${namespace}`;
     for (let i = 2; seen.has(name); i++) name = `${obj.metadata?.name}-${i}`;
     seen.add(name);
-    workloads.push({ kind: obj.kind, name, namespace, template: spec.template ?? {} });
+    workloads.push({
+      kind: obj.kind,
+      name,
+      namespace,
+      template: spec.template ?? {},
+      ...(obj.metadata?.annotations ? { annotations: obj.metadata.annotations } : {}),
+    });
   }
   return workloads;
 }
@@ -268,7 +276,9 @@ export function nodeImageMajor(image: string): number | undefined {
 }
 
 function chooseCommand(w: Workload, c: Container): CommandChoice {
-  const annotation = w.template.metadata?.annotations?.[LOCAL_COMMAND_ANNOTATION];
+  // On the Deployment, not its pod template: pods in a cluster never carry it (older manifests did).
+  const annotation =
+    w.annotations?.[LOCAL_COMMAND_ANNOTATION] ?? w.template.metadata?.annotations?.[LOCAL_COMMAND_ANNOTATION];
   if (annotation !== undefined) {
     let parsed: unknown;
     try {

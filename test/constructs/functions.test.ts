@@ -306,10 +306,9 @@ describe('ContainerFunction', () => {
     expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 8080 });
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 8080 });
     expect(c.env).toContainEqual({ name: 'GREETING', value: 'hi' });
-    expect(JSON.parse(deployment.spec.template.metadata.annotations[Annotations.localCommand])).toEqual([
-      'python3',
-      'server.py',
-    ]);
+    // Local-only: on the Deployment, never on the pods a cluster runs.
+    expect(JSON.parse(deployment.metadata.annotations[Annotations.localCommand])).toEqual(['python3', 'server.py']);
+    expect(deployment.spec.template.metadata.annotations?.[Annotations.localCommand]).toBeUndefined();
     await expectValid(objects);
   });
 });

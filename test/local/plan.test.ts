@@ -195,6 +195,20 @@ describe('planLocalRun on the agreed platform shape', () => {
     expect(result.warnings.join('\n')).not.toMatch(/points at/);
   });
 
+  test('a local-command annotation on the pod template (manifests of older kubefaas) still works', () => {
+    const objects = fixtureObjects({
+      functions: [],
+      containers: [{ name: 'echo', image: 'example/echo:1', localCommand: ['node', 'old.js'] }],
+    });
+    const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'echo')!;
+    const annotations = deployment.metadata!.annotations!;
+    delete (deployment.metadata as { annotations?: unknown }).annotations;
+    (deployment.spec as { template: { metadata: Record<string, unknown> } }).template.metadata.annotations =
+      annotations;
+    const echo = processNamed(plan(objects), 'echo');
+    expect([echo.command, ...echo.args]).toEqual([process.execPath, 'old.js']);
+  });
+
   test('a malformed local-command annotation is a clear error', () => {
     expect(() =>
       plan(fixtureObjects({ functions: [], containers: [{ name: 'bad', image: 'x', localCommand: [] }] })),

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { devNull, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Code, PythonFunction } from '../../constructs';
-import { codeMap, errorOf, expectValid, find, newPlatform, synth } from '../constructs/helpers';
+import { codeMap, errorOf, expectValid, newPlatform, synth } from '../constructs/helpers';
 import { PythonRuntimeProcess, stopAllPython, testPython } from './process';
 
 const WHEEL_BACKEND = `
