@@ -132,7 +132,8 @@ function answerPreflight(
     );
     return true;
   }
-  const headers = [...answer.headers, 'content-length', '0', Headers.requestId, requestId];
+  // No Content-Length: a 204 must not carry one (RFC 9110 §8.6).
+  const headers = [...answer.headers, Headers.requestId, requestId];
   if (state.draining) headers.push('connection', 'close');
   client.writeHead(204, headers);
   client.end();
