@@ -91,7 +91,7 @@ export function corsPolicy(
     options.exposeHeaders === undefined
       ? undefined
       : headerNames(scope, 'exposeHeaders', options.exposeHeaders, !credentials);
-  const maxAgeSeconds = (options.maxAge ?? Duration.minutes(10)).toSeconds();
+  const maxAgeSeconds = (options.maxAge ?? Duration.minutes(10)).toSeconds({ integral: false });
   if (!(Number.isInteger(maxAgeSeconds) && maxAgeSeconds >= 0 && maxAgeSeconds <= MAX_CORS_MAX_AGE_SECONDS)) {
     throw new ValidationError(
       scope,
