@@ -40,7 +40,6 @@ const open = { type: 'none' } as const;
 const sendable = (value: string): string =>
   Buffer.from(value, 'utf8')
     .toString('latin1')
-    // eslint-disable-next-line no-control-regex -- control characters are exactly what must go
     .replace(/[\u0000-\u001f\u007f]/g, 'x');
 
 describe.each([
