@@ -57,7 +57,13 @@ export type { NatsQueueAuth, NatsQueueOptions, NatsQueueTls, QueueBinding, Queue
 
 // Router policies.
 export { CallbackPolicy, RateLimit, RouterAuth } from './router-policies';
-export type { BasicAuthProps, CallbackAllowOptions, JwtAuthProps, SecretAuthProps } from './router-policies';
+export type {
+  BasicAuthProps,
+  CallbackAllowOptions,
+  CorsOptions,
+  JwtAuthProps,
+  SecretAuthProps,
+} from './router-policies';
 
 // Placement.
 export { FargateProfile, fargateProfilePulumiArgs, Placement } from './placement';

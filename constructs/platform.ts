@@ -53,6 +53,7 @@ import { placeComponent } from './placement/component';
 import { FunctionAlertOptions, Metrics, MetricsBinding, NetworkPolicyPeerSpec } from './metrics';
 import { COMMON_LABELS } from './metadata';
 import { CallbackPolicy } from './router-policies/callback-policy';
+import { type CorsOptions, corsPolicy } from './router-policies/cors';
 import { RateLimit } from './router-policies/rate-limit';
 import { RouterAuth } from './router-policies/router-auth';
 import { routerClientTimeoutEnv } from './router-client-timeouts';
@@ -213,6 +214,13 @@ export interface RouterOptions {
    */
   readonly rateLimit?: RateLimit | readonly RateLimit[];
   /**
+   * Which browser origins may call every route, `/function/<name>` and `/async-function/<name>`
+   * (an HttpTrigger's `cors` replaces it for its route). The router answers preflights itself,
+   * before auth, and adds the CORS headers to every answer, 401 and 429 included (docs/security.md).
+   * @default - no CORS: OPTIONS requests reach the functions, no CORS headers are added
+   */
+  readonly cors?: CorsOptions;
+  /**
    * Proxies in front of the router that append to X-Forwarded-For (per-client limits read the
    * client address that many hops from the right). 0..32.
    * @default 0
@@ -336,9 +344,10 @@ export interface HttpRoute {
   readonly methods: readonly HttpMethod[];
   readonly path: string;
   readonly host?: string;
-  /** The trigger's own auth / rate limits. */
+  /** The trigger's own auth / rate limits / CORS. */
   readonly auth?: RouterAuth;
   readonly rateLimit?: RateLimit | readonly RateLimit[];
+  readonly cors?: CorsOptions;
 }
 
 export const ROUTES_CONFIGMAP = 'kubefaas-routes';
@@ -609,7 +618,7 @@ export class Platform extends Chart {
       version: 1,
       functions,
       routes: this._routes.map((r) => {
-        const policies = routePolicies(r.function, r.auth, r.rateLimit);
+        const policies = routePolicies(r.function, r.auth, r.rateLimit, r.cors, r.methods);
         return {
           function: r.function.functionName,
           methods: [...r.methods],
@@ -623,12 +632,12 @@ export class Platform extends Chart {
     };
   }
 
-  /** `RouteTable.policies` from `router.auth / rateLimit / trustedProxies`; nothing when none is set. */
+  /** `RouteTable.policies` from `router.auth / rateLimit / cors / trustedProxies`; nothing when none is set. */
   private platformPolicies(): { policies?: PlatformPolicies } {
-    const { auth, rateLimit, trustedProxies } = this.routerOptions;
-    if (auth === undefined && rateLimit === undefined && trustedProxies === undefined) return {};
+    const { auth, rateLimit, cors, trustedProxies } = this.routerOptions;
+    if (auth === undefined && rateLimit === undefined && cors === undefined && trustedProxies === undefined) return {};
     const where = this.node.findChild('Router');
-    const own = routePolicies(where, auth, rateLimit) ?? {};
+    const own = routePolicies(where, auth, rateLimit, cors, undefined) ?? {};
     return {
       policies: {
         ...own,
@@ -817,8 +826,10 @@ function routePolicies(
   scope: IConstruct,
   auth: RouterAuth | undefined,
   rateLimit: RateLimit | readonly RateLimit[] | undefined,
+  cors: CorsOptions | undefined,
+  routeMethods: readonly HttpMethod[] | undefined,
 ): RoutePolicies | undefined {
-  if (auth === undefined && rateLimit === undefined) return undefined;
+  if (auth === undefined && rateLimit === undefined && cors === undefined) return undefined;
   if (auth !== undefined && !(auth instanceof RouterAuth))
     throw new ValidationError(
       scope,
@@ -836,6 +847,7 @@ function routePolicies(
   return {
     ...(auth !== undefined ? { auth: auth.policy(scope) } : {}),
     ...(limits.length > 0 ? { rateLimits: limits.map((l) => l.policy(scope)) } : {}),
+    ...(cors !== undefined ? { cors: corsPolicy(scope, cors, routeMethods) } : {}),
   };
 }
 

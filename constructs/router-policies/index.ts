@@ -1,3 +1,4 @@
 export * from './router-auth';
 export * from './rate-limit';
 export * from './callback-policy';
+export * from './cors';

@@ -1,6 +1,7 @@
 import { HTTP_METHODS, HttpMethod, PATH_HINT, isRouteHost, pathProblem } from '../../src/contract';
 import { ValidationError } from '../errors';
 import type { FunctionBase, ITrigger } from '../function-base';
+import type { CorsOptions } from '../router-policies/cors';
 import type { RateLimit } from '../router-policies/rate-limit';
 import type { RouterAuth } from '../router-policies/router-auth';
 
@@ -31,6 +32,12 @@ export interface HttpTriggerProps {
    * @default - only the platform's
    */
   readonly rateLimit?: RateLimit | readonly RateLimit[];
+  /**
+   * Browser origins allowed to call this route (replaces the platform's `router.cors` for it;
+   * `{ origins: [] }` refuses every cross-origin preflight). The router answers preflights itself.
+   * @default - the platform's
+   */
+  readonly cors?: CorsOptions;
 }
 
 /** Routes HTTP requests matching method + path (+ host) through the router to a function. */
@@ -48,6 +55,7 @@ export class HttpTrigger implements ITrigger {
       ...(props.host !== undefined ? { host: this.host(fn, props.host) } : {}),
       ...(props.auth !== undefined ? { auth: props.auth } : {}),
       ...(props.rateLimit !== undefined ? { rateLimit: props.rateLimit } : {}),
+      ...(props.cors !== undefined ? { cors: props.cors } : {}),
     });
   }
 

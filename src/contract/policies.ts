@@ -84,19 +84,86 @@ export interface RateLimitPolicy {
   readonly periodMs: number;
 }
 
-/** CORS: which browser origins may call, answered by the router (preflight) and added to responses. */
+/**
+ * CORS: which browser origins may call, answered by the router (preflight) and added to responses.
+ * The router owns CORS on a route with a policy: it answers preflights itself (before auth: they
+ * carry no credentials) and drops `Access-Control-*` headers a function sets.
+ */
 export interface CorsPolicy {
-  /** Exact origins (`https://app.example.com`), or `['*']` for any (not with credentials). */
+  /**
+   * Serialized origins (`https://app.example.com`, `http://localhost:3000`: lower-case, no path),
+   * subdomain patterns (`https://*.example.com`: any subdomain, not the domain itself), or `['*']`
+   * for any (not with credentials). Empty: no origin may call (preflights get 403).
+   */
   readonly origins: readonly string[];
-  /** Methods a preflight allows. */
+  /** Methods a preflight allows (upper-case, from HTTP_METHODS). */
   readonly methods: readonly string[];
-  /** Request headers a preflight allows (lower-case); absent = echo what the browser asks for. */
+  /**
+   * Request headers a preflight allows (lower-case; the CORS-safelisted ones always are); absent =
+   * allow whatever the browser asks for.
+   */
   readonly headers?: readonly string[];
-  /** Response headers the browser may read (`Access-Control-Expose-Headers`). */
+  /** Response headers the browser may read (`Access-Control-Expose-Headers`), lower-case; `*` = all (not with credentials). */
   readonly exposeHeaders?: readonly string[];
   readonly credentials: boolean;
-  /** `Access-Control-Max-Age` of preflight answers, seconds. */
+  /** `Access-Control-Max-Age` of preflight answers, seconds (0..MAX_CORS_MAX_AGE_SECONDS). */
   readonly maxAgeSeconds: number;
+}
+
+/** Longest `Access-Control-Max-Age` a CORS policy may set (browsers cap lower: Chrome 2 h, Firefox 24 h). */
+export const MAX_CORS_MAX_AGE_SECONDS = 86_400;
+
+/**
+ * Request headers a CORS policy with a `headers` list allows without naming them: the CORS-safelisted
+ * names (Fetch §4.3; a browser still asks for `content-type` when its value is not form/text).
+ */
+export const CORS_SAFELISTED_REQUEST_HEADERS: readonly string[] = [
+  'accept',
+  'accept-language',
+  'content-language',
+  'content-type',
+];
+
+/**
+ * Response headers the router sets itself (request id, rate limits, auth challenges, async call
+ * ids), exposed to allowed origins on every CORS route so a browser can back off and retry.
+ */
+export const CORS_ROUTER_EXPOSED_HEADERS: readonly string[] = [
+  'x-request-id',
+  'retry-after',
+  'ratelimit-limit',
+  'ratelimit-remaining',
+  'ratelimit-reset',
+  'www-authenticate',
+  'x-call-id',
+  'location',
+];
+
+const HOST_LABELS = '[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*';
+/** A serialized origin as browsers send it (ASCII: IDN hosts in punycode), or a `*.` subdomain pattern. */
+const CORS_ORIGIN = new RegExp(`^https?://(?:\\*\\.)?(?:${HOST_LABELS}|\\[[0-9a-f:.]+\\])(?::[1-9][0-9]{0,4})?$`);
+/** An HTTP header name (RFC 9110 token), lower-case. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+
+/**
+ * Why `origin` cannot be an entry of `CorsPolicy.origins` in route-table form (undefined = fine):
+ * `*`, or a lower-case serialized origin / `*.` pattern. The constructs normalize what users write
+ * into this form; the router checks it again when it loads a table.
+ */
+export function corsOriginProblem(origin: string): string | undefined {
+  if (origin === '*') return undefined;
+  if (origin === 'null')
+    return 'the "null" origin (sandboxed frames, file: pages) cannot be allowed: anyone can send it';
+  if (!CORS_ORIGIN.test(origin))
+    return 'must be scheme://host[:port] without a path, lower-case, e.g. "https://app.example.com" or "https://*.example.com"';
+  const port = /:([0-9]+)$/.exec(origin.replace(/^https?:\/\//, ''))?.[1];
+  if (port !== undefined && Number(port) > 65535) return 'port out of range';
+  return undefined;
+}
+
+/** True for a lower-case HTTP header name (CORS header lists). */
+export function isHeaderName(name: string): boolean {
+  return HEADER_NAME.test(name);
 }
 
 /** The policies of one route, or of the platform (the defaults of every route). */
@@ -130,6 +197,17 @@ export type AuthInfo =
       readonly subject: string | undefined;
       readonly claims: { readonly [claim: string]: unknown };
     };
+
+/** `Headers.auth` (base64url JSON) back to the AuthInfo; undefined when absent or unreadable. */
+export function readAuthInfo(value: unknown): AuthInfo | undefined {
+  if (typeof value !== 'string' || value === '') return undefined;
+  try {
+    const info: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
+    return typeof info === 'object' && info !== null && !Array.isArray(info) ? (info as AuthInfo) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Which callback URLs (`X-Callback-Url` of an async call) the platform delivers to. The router

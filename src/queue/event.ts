@@ -1,9 +1,9 @@
 import { parse as parseQueryString } from 'node:querystring';
 import type { MsgHdrs } from 'nats';
 import type { QueueSubscription } from '../contract';
-import type { FunctionEvent } from '../contract';
+import type { AuthInfo, FunctionEvent } from '../contract';
 import type { QueueMessage } from './pulled-message';
-import { CLOUDEVENTS_SPEC_VERSION, MessageHeaders, QueueEventTypes } from '../contract';
+import { CLOUDEVENTS_SPEC_VERSION, Headers, MessageHeaders, QueueEventTypes, readAuthInfo } from '../contract';
 
 type HeaderMap = Record<string, string | string[] | undefined>;
 
@@ -69,6 +69,15 @@ export class QueueEvent implements FunctionEvent {
   /** Async calls: where the result is POSTed. */
   get callbackUrl(): string | undefined {
     return this.#sub.kind === 'async' ? this.header(H.callbackUrl) : undefined;
+  }
+
+  /**
+   * Async calls: the caller the router's auth policy verified when it accepted the call (stored with
+   * the call's request headers, which only the router publishes; a client's own header is dropped).
+   * Undefined for topic messages and cron ticks, whatever their headers say.
+   */
+  get auth(): AuthInfo | undefined {
+    return this.#sub.kind === 'async' ? readAuthInfo(this.headers[Headers.auth]) : undefined;
   }
 
   get body(): Buffer {

@@ -32,6 +32,10 @@ export interface AsyncRequestInfo {
   readonly maxBodyBytes: (name: string) => number;
   /** The route table's callback URL policy; undefined = no callbacks. */
   readonly callbacks: CallbackUrlPolicy | undefined;
+  /** `Headers.auth` value when the platform's auth policy verified the caller: stored with the call for `event.auth`. */
+  readonly auth?: string;
+  /** Added to every answer (router policies: CORS, RateLimit-*); flat list. */
+  readonly responseHeaders?: readonly string[];
 }
 
 /**
@@ -62,8 +66,10 @@ export class AsyncEndpoint {
     const path = q === -1 ? url : url.slice(0, q);
     const rest = path.slice(ASYNC_FUNCTION_PATH_PREFIX.length);
     const slash = rest.indexOf('/');
+    const own = info.responseHeaders;
     const answer = (status: number, body: unknown, extra?: readonly string[]): number => {
-      client.sendJson(status, body, info.requestId, info.closeConnection, extra);
+      const headers = own === undefined || own.length === 0 ? extra : extra === undefined ? own : [...extra, ...own];
+      client.sendJson(status, body, info.requestId, info.closeConnection, headers);
       return status;
     };
     const name = decodePathSegment(slash === -1 ? rest : rest.slice(0, slash));
@@ -126,6 +132,8 @@ export class AsyncEndpoint {
       }
       const fnPath = (slash === -1 ? '/' : rest.slice(slash)) + (q === -1 ? '' : url.slice(q));
       const headers = headerRecord(req.rawHeaders);
+      // The verified caller travels with the call, as on the sync path (the client's own was dropped).
+      if (info.auth !== undefined) headers[Headers.auth] = info.auth;
       try {
         const { callId, duplicate } = await queue.enqueueCall(name, {
           method: 'POST',
@@ -159,14 +167,19 @@ export class AsyncEndpoint {
   }
 }
 
+/** Headers only the router sets (contract/http.ts): a client's own are never stored with a call. */
+const ROUTER_OWNED: ReadonlySet<string> = new Set([Headers.auth, Headers.functionName, Headers.params]);
+
 /**
  * Request headers as a record, as the function will see them: lower-case names, repeated headers
- * joined with ", " (`set-cookie` kept as a list). The same for both of the router's HTTP paths.
+ * joined with ", " (`set-cookie` kept as a list), without the router-owned ones a client sent. The
+ * same for both of the router's HTTP paths.
  */
 export function headerRecord(rawHeaders: readonly string[]): Record<string, string | string[]> {
   const record: Record<string, string | string[]> = {};
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i].toLowerCase();
+    if (name.startsWith('x-kubefaas-') && ROUTER_OWNED.has(name)) continue;
     const value = rawHeaders[i + 1];
     const previous = record[name];
     if (previous === undefined) record[name] = name === 'set-cookie' ? [value] : value;

@@ -16,6 +16,10 @@ const enum Role {
   /** Forwarded, and read by auth policies. */
   Authorization,
   ApiKey,
+  /** Forwarded, and read by CORS policies. */
+  Origin,
+  CorsRequestMethod,
+  CorsRequestHeaders,
 }
 
 const REQUEST_ROLES: ReadonlyMap<string, Role> = new Map<string, Role>([
@@ -34,6 +38,9 @@ const REQUEST_ROLES: ReadonlyMap<string, Role> = new Map<string, Role>([
   [Headers.auth, Role.Drop],
   ['authorization', Role.Authorization],
   ['x-api-key', Role.ApiKey],
+  ['origin', Role.Origin],
+  ['access-control-request-method', Role.CorsRequestMethod],
+  ['access-control-request-headers', Role.CorsRequestHeaders],
   ['connection', Role.Connection],
   ['transfer-encoding', Role.TransferEncoding],
   ['content-length', Role.ContentLength],
@@ -64,6 +71,12 @@ export interface InboundHeaders {
   readonly apiKey: string | undefined;
   /** The announced Content-Length, or -1 when none (no body, or chunked). */
   readonly contentLength: number;
+  /** `Origin` (the first one). */
+  readonly origin: string | undefined;
+  /** `Access-Control-Request-Method` of a CORS preflight. */
+  readonly corsRequestMethod: string | undefined;
+  /** `Access-Control-Request-Headers` of a CORS preflight (repeated headers joined with ", "). */
+  readonly corsRequestHeaders: string | undefined;
 }
 
 /** One pass over the raw header list (no lazy `req.headers` object is built). */
@@ -79,6 +92,9 @@ export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
   let authorization: string | undefined;
   let apiKey: string | undefined;
   let contentLength = -1;
+  let origin: string | undefined;
+  let corsRequestMethod: string | undefined;
+  let corsRequestHeaders: string | undefined;
   let connectionTokens: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
@@ -125,6 +141,18 @@ export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
         apiKey ??= value;
         forward.push(name, value);
         break;
+      case Role.Origin:
+        origin ??= value;
+        forward.push(name, value);
+        break;
+      case Role.CorsRequestMethod:
+        corsRequestMethod ??= value;
+        forward.push(name, value);
+        break;
+      case Role.CorsRequestHeaders:
+        corsRequestHeaders = corsRequestHeaders === undefined ? value : `${corsRequestHeaders}, ${value}`;
+        forward.push(name, value);
+        break;
       case Role.Connection:
         // `keep-alive` / `close` (nearly every request) name no other header: skip the second pass.
         if (!CONNECTION_PLAIN.test(value)) connectionTokens = value;
@@ -146,6 +174,9 @@ export function readInboundHeaders(raw: readonly string[]): InboundHeaders {
     authorization,
     apiKey,
     contentLength,
+    origin,
+    corsRequestMethod,
+    corsRequestHeaders,
   };
 }
 

@@ -32,8 +32,10 @@ export interface ProxyRequest {
   readonly requestId: string;
   /** `performance.now()` when the request arrived. */
   readonly receivedAt: number;
-  /** Added to the response head (router policies: CORS, RateLimit-*); flat list. */
+  /** Added to the response head, and to the router's own error answers (router policies: CORS, RateLimit-*); flat list. */
   readonly responseHeaders?: readonly string[];
+  /** The route has a CORS policy: the function's own `Access-Control-*` response headers are dropped. */
+  readonly ownsCors?: boolean;
 }
 
 /**
@@ -107,7 +109,9 @@ export class ProxyExchange implements UpstreamHandler {
     this.upstreamStatus = statusCode;
     this.resumeUpstream = resume;
     // Throws on header values node refuses; the pool then drops the connection and onError answers 502.
-    const headers = downstreamHeaders(rawHeaders, this.request.requestId, this.env.draining);
+    let headers = downstreamHeaders(rawHeaders, this.request.requestId, this.env.draining);
+    // Two allow-origin values would make the browser refuse the response: the router's policy wins.
+    if (this.request.ownsCors === true) headers = withoutCorsHeaders(headers);
     const extra = this.request.responseHeaders;
     if (extra !== undefined) for (let i = 0; i < extra.length; i++) headers.push(extra[i]);
     this.request.client.writeHead(statusCode, headers);
@@ -149,7 +153,13 @@ export class ProxyExchange implements UpstreamHandler {
       this.dispatch(true);
       return;
     }
-    client.sendJson(failure.status, errorBody(failure.message), this.request.requestId, this.env.draining);
+    client.sendJson(
+      failure.status,
+      errorBody(failure.message),
+      this.request.requestId,
+      this.env.draining,
+      this.request.responseHeaders,
+    );
     this.settle(failure.status, failure.message);
   }
 
@@ -161,7 +171,9 @@ export class ProxyExchange implements UpstreamHandler {
 
   /** Answers without contacting the function. */
   private answer(status: number, message: string, extra?: readonly string[]): void {
-    this.request.client.sendJson(status, errorBody(message), this.request.requestId, this.env.draining, extra);
+    const own = this.request.responseHeaders;
+    const headers = own === undefined || own.length === 0 ? extra : [...(extra ?? []), ...own];
+    this.request.client.sendJson(status, errorBody(message), this.request.requestId, this.env.draining, headers);
     this.record(status, message);
   }
 
@@ -181,4 +193,15 @@ export class ProxyExchange implements UpstreamHandler {
     match.entry.upstream.durations.request.observe(durationMs / 1000);
     this.env.accessLog.record({ requestId, method, url, status, fn: match.entry.upstream.name, durationMs, error });
   }
+}
+
+/** `headers` (flat list) without `Access-Control-*` entries. */
+function withoutCorsHeaders(headers: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i];
+    if (name.length > 15 && name.slice(0, 15).toLowerCase() === 'access-control-') continue;
+    out.push(name, headers[i + 1]);
+  }
+  return out;
 }

@@ -1,10 +1,11 @@
-import { ASYNC_FUNCTION_PATH_PREFIX, Endpoints, HTTP_METHODS } from '../contract';
+import { ASYNC_FUNCTION_PATH_PREFIX, Endpoints, HTTP_METHODS, Headers } from '../contract';
 import type { Downstream } from './downstream';
 import { type InboundHeaders, hostWithoutPort, upstreamHeaders } from './forwarded-headers';
 import { ProxyExchange } from './proxy';
 import { errorBody } from './responses';
 import type { RouteMatch, RouteMatcher } from './route-matcher';
-import type { Refusal, Verdict } from './policies/verdict';
+import type { Grant, Refusal, Verdict } from './policies/verdict';
+import type { RouterPolicies } from './policies/router-policies';
 import type { RouterState } from './state';
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(HTTP_METHODS);
@@ -45,14 +46,27 @@ export function routeRequest(
   client: Downstream,
 ): boolean {
   const asyncCalls = state.asyncCalls;
-  if (asyncCalls !== undefined && request.url.startsWith(ASYNC_FUNCTION_PATH_PREFIX)) {
+  const isAsync = asyncCalls !== undefined && request.url.startsWith(ASYNC_FUNCTION_PATH_PREFIX);
+  const policies = state.policies;
+  // CORS preflights are answered before auth: browsers send them without credentials.
+  if (
+    policies !== undefined &&
+    policies.hasCors &&
+    request.method === 'OPTIONS' &&
+    request.inbound.origin !== undefined &&
+    request.inbound.corsRequestMethod !== undefined &&
+    answerPreflight(state, policies, matcher, request, client, isAsync)
+  ) {
+    return false;
+  }
+  if (isAsync) {
     // Async calls are under the platform's policies (-1), like `/function/<name>`.
-    const verdict = state.policies?.check(-1, request);
+    const verdict = policies?.check(-1, request);
     if (verdict instanceof Promise) {
       verdict.then(
         (v) =>
           v.granted
-            ? callAsync(state, asyncCalls, matcher, request, client)
+            ? callAsync(state, asyncCalls, matcher, request, client, v)
             : refuseAndDrain(state, request, client, v),
         (err: Error) => refuseAndDrain(state, request, client, policyCheckFailed(err)),
       );
@@ -62,10 +76,77 @@ export function routeRequest(
       refuse(state, request, client, verdict);
       return false;
     }
-    callAsync(state, asyncCalls, matcher, request, client);
+    callAsync(state, asyncCalls, matcher, request, client, verdict);
     return true;
   }
   return proxyRequest(state, matcher, request, client);
+}
+
+/**
+ * Answers a CORS preflight on a route (or `/function/…`, `/async-function/…`) with a CORS policy:
+ * 204 with the allow headers, or 403. Returns false, answering nothing, when the route has no
+ * CORS policy (the OPTIONS request then goes on as any other) or nothing is routed at the path.
+ */
+function answerPreflight(
+  state: RouterState,
+  policies: RouterPolicies,
+  matcher: RouteMatcher,
+  request: RoutableRequest,
+  client: Downstream,
+  isAsync: boolean,
+): boolean {
+  const { url, inbound, requestId, receivedAt } = request;
+  const asked = inbound.corsRequestMethod!;
+  let routeIndex = -1;
+  let served: boolean;
+  let entry: RouteMatch['entry'] | undefined;
+  if (isAsync) {
+    served = asked === 'POST' || asked === 'GET';
+  } else {
+    const host = hostWithoutPort(inbound.host);
+    let match = KNOWN_METHODS.has(asked) ? matcher.match(asked, url, host) : null;
+    served = match !== null;
+    // The method is not routed here: the policy of a route that is (for the 403) decides.
+    if (match === null) {
+      const other = matcher.allowedMethods(url, host)[0];
+      if (other === undefined) return false;
+      match = matcher.match(other, url, host);
+      if (match === null) return false;
+    }
+    entry = match.entry;
+    routeIndex = entry.routeIndex;
+  }
+  const cors = policies.cors(routeIndex);
+  if (cors === undefined) return false;
+  const answer = cors.preflight(inbound.origin!, asked, inbound.corsRequestHeaders, served);
+  if (!answer.allowed) {
+    rejectRequest(
+      state,
+      client,
+      request.method,
+      url,
+      requestId,
+      receivedAt,
+      403,
+      `CORS preflight refused: ${answer.message}`,
+    );
+    return true;
+  }
+  // No Content-Length: a 204 must not carry one (RFC 9110 §8.6).
+  const headers = [...answer.headers, Headers.requestId, requestId];
+  if (state.draining) headers.push('connection', 'close');
+  client.writeHead(204, headers);
+  client.end();
+  (entry?.counter ?? state.unmatched).inc('OPTIONS', 204);
+  state.accessLog.record({
+    requestId,
+    method: request.method,
+    url,
+    status: 204,
+    fn: entry?.upstream.name ?? '',
+    durationMs: performance.now() - receivedAt,
+  });
+  return true;
 }
 
 function callAsync(
@@ -74,6 +155,7 @@ function callAsync(
   matcher: RouteMatcher,
   request: RoutableRequest,
   client: Downstream,
+  grant: Grant | undefined,
 ): void {
   {
     const { method, url, requestId, receivedAt } = request;
@@ -86,6 +168,8 @@ function callAsync(
         hasFunction: (name) => matcher.hasFunction(name),
         maxBodyBytes: (name) => matcher.maxBodyBytes(name),
         callbacks: state.callbacks,
+        auth: grant?.authHeader,
+        responseHeaders: grant?.responseHeaders,
       })
       .then(
         (status) =>
@@ -149,6 +233,7 @@ function proxyRequest(
       receivedAt,
       413,
       `request body exceeds the function's limit of ${limit} bytes`,
+      state.policies?.corsHeaders(match.entry.routeIndex, request),
     );
     return false;
   }
@@ -168,10 +253,10 @@ function proxyRequest(
       refuse(state, request, client, verdict);
       return false;
     }
-    forward(state, request, client, match, verdict.authHeader, verdict.responseHeaders);
+    forward(state, request, client, match, verdict);
     return true;
   }
-  forward(state, request, client, match, undefined, undefined);
+  forward(state, request, client, match, undefined);
   return true;
 }
 
@@ -185,7 +270,7 @@ function applyVerdict(
 ): void {
   if (client.clientGone) return;
   if (verdict.granted) {
-    forward(state, request, client, match, verdict.authHeader, verdict.responseHeaders);
+    forward(state, request, client, match, verdict);
     return;
   }
   refuseAndDrain(state, request, client, verdict);
@@ -228,8 +313,7 @@ function forward(
   request: RoutableRequest,
   client: Downstream,
   match: RouteMatch,
-  auth: string | undefined,
-  responseHeaders: readonly string[] | undefined,
+  grant: Grant | undefined,
 ): void {
   const { method, url, inbound, requestId, receivedAt } = request;
   const headers = upstreamHeaders(inbound, {
@@ -238,11 +322,22 @@ function forward(
     clientAddress: request.clientAddress,
     functionName: match.entry.upstream.name,
     params: match.params,
-    auth,
+    auth: grant?.authHeader,
   });
   const methodLabel = KNOWN_METHODS.has(method) ? method : 'OTHER';
   new ProxyExchange(
-    { method, url, client, match, methodLabel, headers, requestId, receivedAt, responseHeaders },
+    {
+      method,
+      url,
+      client,
+      match,
+      methodLabel,
+      headers,
+      requestId,
+      receivedAt,
+      responseHeaders: grant?.responseHeaders,
+      ownsCors: grant?.ownsCors ?? false,
+    },
     state,
   ).start();
 }

@@ -1,5 +1,5 @@
 import { parse as parseQueryString } from 'node:querystring';
-import { HTTP_EVENT_TYPE, Headers as HeaderNames, decodeParams } from '../contract';
+import { HTTP_EVENT_TYPE, Headers as HeaderNames, decodeParams, readAuthInfo } from '../contract';
 import { HttpError } from './errors';
 import type { AuthInfo, FunctionEvent } from '../contract';
 
@@ -53,13 +53,7 @@ export class HttpEvent implements FunctionEvent {
 
   /** The router's verified caller (`Headers.auth`, base64url JSON); undefined without one or when unreadable. */
   get auth(): AuthInfo | undefined {
-    const raw = this.headers[HeaderNames.auth];
-    if (typeof raw !== 'string' || raw === '') return undefined;
-    try {
-      return JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as AuthInfo;
-    } catch {
-      return undefined;
-    }
+    return readAuthInfo(this.headers[HeaderNames.auth]);
   }
 
   /** Read through to the request, so a handler that never looks at headers never builds the object. */

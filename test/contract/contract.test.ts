@@ -109,6 +109,69 @@ describe('one route grammar for synth and router', () => {
   });
 });
 
+describe('one CORS origin rule for synth and router', () => {
+  /** The route-table `cors` the constructs write for `origins`, or undefined when synth refuses it. */
+  function synthCors(origins: string[]): unknown {
+    const platform = newPlatform({ router: { cors: { origins } } });
+    try {
+      return JSON.parse(
+        synth(platform).find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'kubefaas-routes')!.data[
+          'routes.json'
+        ],
+      ).policies.cors;
+    } catch {
+      return undefined;
+    }
+  }
+  const routerAcceptsCors = (cors: unknown): boolean => {
+    try {
+      parseRouteTable(JSON.stringify({ version: 1, functions: {}, routes: [], policies: { cors, trustedProxies: 0 } }));
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  test('whatever origin the constructs accept (normalized), the router accepts', () => {
+    const origin = fc.oneof(
+      fc.webUrl({ withQueryParameters: false, withFragments: false }),
+      fc.webUrl().map((u) => new URL(u).origin),
+      fc.domain().map((d) => `https://*.${d}`),
+      fc.string({ maxLength: 40 }),
+      fc.constantFrom('https://bücher.example', 'HTTP://LOCALHOST:3000', 'http://[::1]:8080', 'https://a.example:443'),
+    );
+    let accepted = 0;
+    fc.assert(
+      fc.property(origin, (o) => {
+        const cors = synthCors([o]);
+        if (cors === undefined) return;
+        accepted++;
+        expect(routerAcceptsCors(cors)).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
+    expect(accepted).toBeGreaterThan(5);
+    expect(synthCors(['https://bücher.example'])).toMatchObject({ origins: ['https://xn--bcher-kva.example'] });
+  });
+
+  test('the router refuses a table whose CORS policy the constructs would never write', () => {
+    const base = { origins: ['https://a.example'], methods: ['GET'], credentials: false, maxAgeSeconds: 10 };
+    expect(routerAcceptsCors(base)).toBe(true);
+    for (const bad of [
+      { ...base, origins: ['*'], credentials: true },
+      { ...base, origins: ['*', 'https://a.example'] },
+      { ...base, origins: ['https://A.example'] },
+      { ...base, origins: ['https://a.example/'] },
+      { ...base, origins: ['null'] },
+      { ...base, methods: [] },
+      { ...base, headers: ['*'] },
+      { ...base, credentials: true, exposeHeaders: ['*'] },
+      { ...base, maxAgeSeconds: 86_401 },
+    ])
+      expect({ bad, accepted: routerAcceptsCors(bad) }).toEqual({ bad, accepted: false });
+  });
+});
+
 describe('the params header codec', () => {
   test('what the router encodes, the runtime decodes', () => {
     fc.assert(

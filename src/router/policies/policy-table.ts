@@ -1,5 +1,11 @@
 import {
+  HTTP_METHODS,
   JWT_ALGORITHMS,
+  MAX_CORS_MAX_AGE_SECONDS,
+  type CorsPolicy,
+  type HttpMethod,
+  corsOriginProblem,
+  isHeaderName,
   MAX_JWT_CLOCK_SKEW_SECONDS,
   type JwtAlgorithm,
   type AuthPolicy,
@@ -31,13 +37,58 @@ export function checkPlatformPolicies(value: unknown): PlatformPolicies {
 /** Checks a route's `policies` (the same fields as the platform's, without trustedProxies). */
 export function checkRoutePolicies(value: unknown): RoutePolicies {
   if (!isObject(value)) throw new PolicyError('must be an object');
-  const out: { auth?: AuthPolicy; rateLimits?: RateLimitPolicy[] } = {};
+  const out: { auth?: AuthPolicy; rateLimits?: RateLimitPolicy[]; cors?: CorsPolicy } = {};
   if (value.auth !== undefined) out.auth = checkAuth(value.auth);
   if (value.rateLimits !== undefined) {
     if (!Array.isArray(value.rateLimits)) throw new PolicyError('rateLimits: must be an array');
     out.rateLimits = value.rateLimits.map((l, i) => checkRateLimit(l, `rateLimits[${i}]`));
   }
+  if (value.cors !== undefined) out.cors = checkCors(value.cors);
   return out;
+}
+
+function checkCors(cors: unknown): CorsPolicy {
+  if (!isObject(cors))
+    throw new PolicyError('cors: must be an object { origins, methods, credentials, maxAgeSeconds }');
+  const { origins, methods, headers, exposeHeaders, credentials, maxAgeSeconds } = cors;
+  if (!Array.isArray(origins) || !origins.every((o) => typeof o === 'string'))
+    throw new PolicyError('cors.origins: must be an array of strings');
+  for (const origin of origins as string[]) {
+    const problem = corsOriginProblem(origin);
+    if (problem !== undefined) throw new PolicyError(`cors.origins: ${JSON.stringify(origin)}: ${problem}`);
+  }
+  if (origins.includes('*') && origins.length > 1) throw new PolicyError('cors.origins: "*" must stand alone');
+  if (typeof credentials !== 'boolean') throw new PolicyError('cors.credentials: must be a boolean');
+  if (credentials && origins.includes('*')) throw new PolicyError('cors: "*" origins cannot come with credentials');
+  if (
+    !Array.isArray(methods) ||
+    methods.length === 0 ||
+    !methods.every((m) => HTTP_METHODS.includes(m as HttpMethod))
+  ) {
+    throw new PolicyError(`cors.methods: must be a non-empty list of ${HTTP_METHODS.join(', ')}`);
+  }
+  const headerList = (list: unknown, where: string, star: boolean): string[] => {
+    if (!Array.isArray(list) || !list.every((h) => typeof h === 'string' && (h === '*' ? star : isHeaderName(h))))
+      throw new PolicyError(`cors.${where}: must be a list of lower-case header names`);
+    return [...(list as string[])];
+  };
+  const exposed = exposeHeaders === undefined ? undefined : headerList(exposeHeaders, 'exposeHeaders', !credentials);
+  if (
+    typeof maxAgeSeconds !== 'number' ||
+    !Number.isInteger(maxAgeSeconds) ||
+    maxAgeSeconds < 0 ||
+    maxAgeSeconds > MAX_CORS_MAX_AGE_SECONDS
+  ) {
+    throw new PolicyError(`cors.maxAgeSeconds: must be an integer between 0 and ${MAX_CORS_MAX_AGE_SECONDS}`);
+  }
+  return {
+    origins: [...(origins as string[])],
+    methods: [...(methods as string[])],
+    ...(headers !== undefined ? { headers: headerList(headers, 'headers', false) } : {}),
+    ...(exposed !== undefined ? { exposeHeaders: exposed } : {}),
+    credentials,
+    maxAgeSeconds,
+  };
 }
 
 function checkAuth(auth: unknown): AuthPolicy {

@@ -4,6 +4,7 @@ import type { RouterLog } from '../log';
 import { ApiKeyAuthenticator } from './api-keys';
 import type { Authenticator } from './authenticator';
 import { BasicAuthenticator } from './basic-auth';
+import { Cors } from './cors';
 import { JwtAuthenticator } from './jwt-auth';
 import { RateLimiter, clientAddress } from './rate-limiter';
 import { SecretDir } from './secret-dir';
@@ -19,18 +20,22 @@ export interface PolicyRequest {
 interface Guard {
   readonly auth: Authenticator | undefined;
   readonly limits: readonly RateLimiter[];
+  readonly cors: Cors | undefined;
 }
 
 const NO_HEADERS: readonly string[] = [];
 
 /**
- * The router's policies for one route table: authentication, then rate limits, per route. Built
+ * The router's policies for one route table: CORS preflights (answered before anything else),
+ * then authentication, then rate limits, per route; CORS headers on every answer. Built
  * when a table is applied; authenticators and limiters whose configuration did not change are kept
  * across tables (Secret watchers keep running, buckets keep their tokens).
  */
 export class RouterPolicies {
   private readonly platform: Guard;
   private readonly routes: readonly Guard[];
+  /** Some route (or the platform) has a CORS policy: preflights are looked for. */
+  readonly hasCors: boolean;
 
   private constructor(
     private readonly settings: PlatformPolicies,
@@ -40,6 +45,7 @@ export class RouterPolicies {
   ) {
     this.platform = platform;
     this.routes = routes;
+    this.hasCors = platform.cors !== undefined || routes.some((r) => r.cors !== undefined);
   }
 
   /** Undefined when the table has no policies at all (the hot path then skips this step). */
@@ -59,7 +65,12 @@ export class RouterPolicies {
     const settings = table.policies ?? { trustedProxies: 0 };
     const platformLimits = (settings.rateLimits ?? []).map((l, i) => parts.limiter(`platform/${i}`, l, used));
     const platformAuth = parts.auth(settings.auth, used);
-    const platform: Guard = { auth: platformAuth, limits: platformLimits.filter((l) => l.policy.scope !== 'route') };
+    const platformCors = settings.cors === undefined ? undefined : new Cors(settings.cors);
+    const platform: Guard = {
+      auth: platformAuth,
+      limits: platformLimits.filter((l) => l.policy.scope !== 'route'),
+      cors: platformCors,
+    };
     const routes = table.routes.map((route, index): Guard => {
       const own = route.policies;
       const auth = own?.auth !== undefined ? parts.auth(own.auth, used) : platformAuth;
@@ -67,7 +78,8 @@ export class RouterPolicies {
         .filter((l) => l.policy.scope === 'route')
         .map((l, i) => parts.limiter(`route/${index}/platform/${i}`, l.policy, used));
       const ownLimits = (own?.rateLimits ?? []).map((l, i) => parts.limiter(`route/${index}/${i}`, l, used));
-      return { auth, limits: [...platform.limits, ...perRoute, ...ownLimits] };
+      const cors = own?.cors !== undefined ? new Cors(own.cors) : platformCors;
+      return { auth, limits: [...platform.limits, ...perRoute, ...ownLimits], cors };
     });
     parts.retain(used);
     return new RouterPolicies(settings, platform, routes, parts);
@@ -83,16 +95,35 @@ export class RouterPolicies {
    * promise of one when credentials need slow work (bcrypt, a JWKS fetch).
    */
   check(routeIndex: number, request: PolicyRequest): Verdict | Promise<Verdict> {
-    const guard = routeIndex < 0 ? this.platform : this.routes[routeIndex];
+    const guard = this.guard(routeIndex);
     if (guard.auth === undefined) return this.limit(guard, undefined, request);
     const outcome = guard.auth.authenticate(request.inbound);
     if (outcome instanceof Promise) return outcome.then((o) => this.afterAuth(guard, o, request));
     return this.afterAuth(guard, outcome, request);
   }
 
+  /** The CORS policy of route `routeIndex` (-1: the platform's); undefined when it has none. */
+  cors(routeIndex: number): Cors | undefined {
+    return this.guard(routeIndex).cors;
+  }
+
+  /** CORS headers for any answer on route `routeIndex` (the router's own errors included). */
+  corsHeaders(routeIndex: number, request: PolicyRequest): readonly string[] {
+    return this.guard(routeIndex).cors?.responseHeaders(request.inbound.origin) ?? NO_HEADERS;
+  }
+
+  private guard(routeIndex: number): Guard {
+    return routeIndex < 0 ? this.platform : this.routes[routeIndex];
+  }
+
   private afterAuth(guard: Guard, outcome: AuthOutcome, request: PolicyRequest): Verdict {
-    if (!outcome.ok)
-      return { granted: false, status: outcome.status, message: outcome.message, headers: outcome.headers };
+    if (!outcome.ok) {
+      const headers =
+        guard.cors === undefined
+          ? outcome.headers
+          : [...outcome.headers, ...guard.cors.responseHeaders(request.inbound.origin)];
+      return { granted: false, status: outcome.status, message: outcome.message, headers };
+    }
     return this.limit(guard, outcome.identity, request);
   }
 
@@ -102,7 +133,9 @@ export class RouterPolicies {
     request: PolicyRequest,
   ): Verdict {
     const authHeader = identity?.header;
-    if (guard.limits.length === 0) return { granted: true, authHeader, responseHeaders: NO_HEADERS };
+    const cors = guard.cors?.responseHeaders(request.inbound.origin);
+    const ownsCors = guard.cors !== undefined;
+    if (guard.limits.length === 0) return { granted: true, authHeader, responseHeaders: cors ?? NO_HEADERS, ownsCors };
     const clientKey =
       identity?.clientKey ??
       `ip:${clientAddress(request.clientAddress, request.inbound.forwardedFor, this.settings.trustedProxies)}`;
@@ -123,11 +156,13 @@ export class RouterPolicies {
         granted: false,
         status: 429,
         message: `rate limit exceeded: ${refused.limit} requests per window, retry in ${refused.resetSeconds} s`,
-        headers: ['retry-after', String(refused.resetSeconds), ...rateLimitHeaders(refused)],
+        headers: ['retry-after', String(refused.resetSeconds), ...rateLimitHeaders(refused), ...(cors ?? NO_HEADERS)],
       };
       return refusal;
     }
-    return { granted: true, authHeader, responseHeaders: rateLimitHeaders(tightest!) };
+    const responseHeaders = rateLimitHeaders(tightest!);
+    if (cors !== undefined) for (let i = 0; i < cors.length; i++) responseHeaders.push(cors[i]);
+    return { granted: true, authHeader, responseHeaders, ownsCors };
   }
 }
 

@@ -24,6 +24,8 @@ export interface Grant {
   readonly authHeader: string | undefined;
   /** Flat `[name, value, …]` list added to the response (CORS, RateLimit-*); empty when none. */
   readonly responseHeaders: readonly string[];
+  /** The route has a CORS policy: the function's own `Access-Control-*` headers are dropped. */
+  readonly ownsCors: boolean;
 }
 
 /** The router answers the request itself with this status, JSON error and headers. */
