@@ -11,7 +11,13 @@ export const Endpoints = {
 export const Headers = {
   requestId: 'x-request-id',
   traceparent: 'traceparent',
+  /** Response of an async call: its id (server-generated, unguessable). On a request: an idempotency key. */
   callId: 'x-call-id',
+  /**
+   * An async call's idempotency key (IETF draft `Idempotency-Key`; `X-Call-Id` on the request is read the
+   * same): a resubmission with the same key for the same function (and caller) returns the first call.
+   */
+  idempotencyKey: 'idempotency-key',
   callbackUrl: 'x-callback-url',
   /** Set by the router on proxied requests: the function the route resolved to. */
   functionName: 'x-kubefaas-function',

@@ -1,4 +1,4 @@
-import { Headers, type QueueConfig } from '../contract';
+import { Headers, readAuthInfo, type QueueConfig } from '../contract';
 import { errorMessage } from './api-errors';
 import type { CallbackRequest } from './callback';
 import { CALL_ID_PATTERN, CallStateStore, toCallResult, type CallState } from './call-state';
@@ -9,7 +9,7 @@ import type { QueueMetrics } from './metrics';
 import { QueueUnavailableError, publishDurably, type DurablePublisher } from './publisher';
 import type { NormalizedReply } from './reply';
 import { CLOUDEVENTS_SPEC_VERSION, MessageHeaders, QueueEventTypes, asyncSubject } from '../contract';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 
 /** Headers of the callback POST (besides `x-call-id` and `x-kubefaas-function` from the contract). */
 export const CallbackHeaders = {
@@ -26,8 +26,13 @@ export interface AsyncCallRequest {
   readonly path: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly body: Uint8Array;
-  /** Client-chosen call id (`X-Call-Id`) making a resubmission idempotent. @default a random UUID */
-  readonly callId?: string;
+  /**
+   * Client-chosen idempotency key (`Idempotency-Key`, or `X-Call-Id` on the request): a resubmission
+   * with the same key to the same function by the same caller returns the first call. Never the call
+   * id itself, which is always generated: a guessable id would let anyone read another caller's result.
+   * @default none: every submission is a new call
+   */
+  readonly idempotencyKey?: string;
   /** Where the result is POSTed. @default none */
   readonly callbackUrl?: string;
   readonly traceparent?: string;
@@ -72,14 +77,18 @@ export async function enqueueCall(
   req: AsyncCallRequest,
   options: { readonly timeoutMs?: number; readonly metrics?: QueueMetrics } = {},
 ): Promise<EnqueuedCall> {
-  if (req.callId !== undefined && !CALL_ID_PATTERN.test(req.callId)) {
-    throw new InvalidCallIdError(`invalid call id '${req.callId}': use 1-128 letters, digits, '-' or '_'`);
+  if (req.idempotencyKey !== undefined && !CALL_ID_PATTERN.test(req.idempotencyKey)) {
+    throw new InvalidCallIdError(
+      `invalid idempotency key '${req.idempotencyKey}': use 1-128 letters, digits, '-' or '_'`,
+    );
   }
-  // A call id we generate cannot exist yet, so its `queued` state and the message are written at
-  // once (one round trip instead of two). A client-chosen id must be claimed first: that is what makes
-  // a resubmission idempotent beyond the stream's duplicate window.
-  const clientChosen = req.callId !== undefined;
-  const callId = req.callId ?? randomUUID();
+  // The call id is always ours (unguessable). Without a key its `queued` state and the message are
+  // written at once (one round trip instead of two). A key must be claimed first, scoped to the function
+  // and the verified caller: that is what makes a resubmission idempotent beyond the stream's duplicate
+  // window, and what keeps two functions (or two callers) that pick the same key apart.
+  const callId = randomUUID();
+  const keyed = req.idempotencyKey !== undefined;
+  const claim = keyed ? idempotencyRecord(functionName, req.idempotencyKey!, req.headers[Headers.auth]) : undefined;
   const now = new Date().toISOString();
   const state: CallState = {
     callId,
@@ -90,19 +99,18 @@ export async function enqueueCall(
     attempts: 0,
     ...(req.callbackUrl ? { callbackUrl: req.callbackUrl } : {}),
   };
-  const recording = clientChosen ? store.create(state) : store.createNew(state);
-  if (clientChosen) {
-    let created: boolean;
+  if (claim !== undefined) {
+    let first: string | undefined;
     try {
-      created = await recording;
+      first = await store.claimKey(claim, callId);
     } catch (err) {
-      throw new QueueUnavailableError(`cannot record call ${callId}: ${errorMessage(err)}`);
+      throw new QueueUnavailableError(`cannot record idempotency key: ${errorMessage(err)}`);
     }
-    if (!created) return { callId, duplicate: true };
-  } else {
-    // Settled below; a rejection must not go unhandled meanwhile.
-    recording.catch(() => undefined);
+    if (first !== undefined) return { callId: first, duplicate: true };
   }
+  const recording = store.createNew(state);
+  // Settled below; a rejection must not go unhandled meanwhile.
+  recording.catch(() => undefined);
 
   const httpHeaders: Record<string, string | string[]> = {};
   const given = req.headers;
@@ -134,22 +142,47 @@ export async function enqueueCall(
   } catch (err) {
     await recording.catch(() => undefined);
     await store.remove(callId).catch(() => undefined);
+    if (claim !== undefined) await store.remove(claim).catch(() => undefined);
     if (err instanceof QueueUnavailableError) throw err;
     throw new QueueUnavailableError(`call ${callId} not stored: ${errorMessage(err)}`);
   }
-  if (!clientChosen) {
-    // The call is stored, so it is accepted whatever happens to its first state: when the consumer
-    // was quicker (`running` already written) the create finds the key taken, which is fine; when
-    // the write failed, it is retried once, and otherwise the consumer writes the state when it runs.
-    const recorded = await recording.then(
-      () => true,
-      () => false,
-    );
-    if (!recorded) await store.create(state).catch(() => undefined);
-  }
+  // The call is stored, so it is accepted whatever happens to its first state: when the consumer
+  // was quicker (`running` already written) the create finds the key taken, which is fine; when
+  // the write failed, it is retried once, and otherwise the consumer writes the state when it runs.
+  const recorded = await recording.then(
+    () => true,
+    () => false,
+  );
+  if (!recorded) await store.create(state).catch(() => undefined);
   options.metrics?.asyncCall(functionName, 'queued');
   return { callId, duplicate: false };
 }
+
+/**
+ * The call-state bucket key of an idempotency key: scoped to the function and to the caller the router
+ * verified (API key id, user or JWT subject; anonymous callers share one scope), hashed so any key
+ * and caller fit the bucket's key alphabet. Lives as long as call states do (the bucket's TTL).
+ */
+export function idempotencyRecord(
+  functionName: string,
+  key: string,
+  authHeader: string | readonly string[] | undefined,
+): string {
+  const auth = readAuthInfo(typeof authHeader === 'string' ? authHeader : undefined);
+  const caller =
+    auth === undefined
+      ? ''
+      : auth.type === 'apiKey'
+        ? `key:${auth.keyId}`
+        : auth.type === 'basic'
+          ? `user:${auth.user}`
+          : `jwt:${auth.subject ?? ''}`;
+  const digest = createHash('sha256').update(caller).update('\0').update(key).digest('hex').slice(0, 40);
+  return `${IDEMPOTENCY_KEY_PREFIX}.${functionName}.${digest}`;
+}
+
+/** Prefix of idempotency records in the call-state bucket (call ids never contain a dot). */
+export const IDEMPOTENCY_KEY_PREFIX = 'idem';
 
 /** Stores a callback job (callback-queue.ts); resolves once it is durable. */
 export type CallbackEnqueue = (callId: string, req: CallbackRequest) => Promise<void>;

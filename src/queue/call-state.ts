@@ -87,12 +87,7 @@ export class CallStateStore {
       await kv.create(state.callId, encode(state));
       return true;
     } catch (err) {
-      if (
-        apiErrorCode(err) === JsErrorCode.wrongLastSequence ||
-        /wrong last sequence/i.test(String((err as Error).message))
-      ) {
-        return false;
-      }
+      if (isWrongLastSequence(err)) return false;
       throw err;
     }
   }
@@ -146,11 +141,39 @@ export class CallStateStore {
     return JSON.parse(Buffer.from(entry.value).toString('utf8')) as CallState;
   }
 
-  /** Best effort: removes a state whose call never made it into the stream. */
+  /**
+   * Claims idempotency record `key` for `callId`: undefined when claimed, else the call id that holds
+   * it (a resubmission). A key whose holder released it (a failed submission) can be claimed again.
+   */
+  async claimKey(key: string, callId: string): Promise<string | undefined> {
+    const kv = await this.bucket();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await kv.create(key, Buffer.from(callId, 'utf8'));
+        return undefined;
+      } catch (err) {
+        if (!isWrongLastSequence(err)) throw err;
+      }
+      const entry = await kv.get(key);
+      if (entry && entry.operation === 'PUT' && entry.value.length > 0)
+        return Buffer.from(entry.value).toString('utf8');
+      // Released between our create and get: try to claim it again.
+    }
+    throw new Error(`idempotency key ${key} keeps changing`);
+  }
+
+  /** Best effort: removes a state (or idempotency record) whose call never made it into the stream. */
   async remove(callId: string): Promise<void> {
     const kv = await this.bucket();
     await kv.purge(callId);
   }
+}
+
+/** The KV create of an existing key (nats.js reports it as a code or only in the message). */
+function isWrongLastSequence(err: unknown): boolean {
+  return (
+    apiErrorCode(err) === JsErrorCode.wrongLastSequence || /wrong last sequence/i.test(String((err as Error).message))
+  );
 }
 
 function encode(state: CallState): Uint8Array {

@@ -140,7 +140,7 @@ export class AsyncEndpoint {
           path: fnPath,
           headers,
           body,
-          callId: single(headers[Headers.callId]),
+          idempotencyKey: single(headers[Headers.idempotencyKey]) ?? single(headers[Headers.callId]),
           callbackUrl: single(headers[Headers.callbackUrl]),
           traceparent: info.traceparent,
         });

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { QueueConfig, QueueSubscription } from '../../src/contract';
+import { Headers, type AuthInfo, type QueueConfig, type QueueSubscription } from '../../src/contract';
 import {
   CallbackHeaders,
   InvalidCallIdError,
@@ -63,6 +63,11 @@ const request = (body: string, extra: Partial<Parameters<QueueClient['enqueueCal
   body: Buffer.from(body),
   ...extra,
 });
+
+/** The router's verified-caller header for `info` (as the async endpoint adds it). */
+function authHeader(info: AuthInfo): Record<string, string> {
+  return { [Headers.auth]: Buffer.from(JSON.stringify(info), 'utf8').toString('base64url') };
+}
 
 describe('async calls', () => {
   test('states go queued → running → succeeded with the result, visible through getCallState', async () => {
@@ -249,23 +254,37 @@ describe('async calls', () => {
     expect(state.callback?.error).toBeTruthy();
   });
 
-  test('client call ids make resubmission idempotent; bad ids are refused; unknown ids have no state', async () => {
+  test('idempotency keys: resubmission returns the first call; call ids are generated; keys are scoped per function and caller', async () => {
     const config = testConfig('ids');
     const q = await client(config);
-    expect(await q.enqueueCall('f', request('a', { callId: 'order-42' }))).toEqual({
-      callId: 'order-42',
-      duplicate: false,
-    });
-    expect(await q.enqueueCall('f', request('a', { callId: 'order-42' }))).toEqual({
-      callId: 'order-42',
+    const first = await q.enqueueCall('f', request('a', { idempotencyKey: 'order-42' }));
+    expect(first.duplicate).toBe(false);
+    expect(first.callId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(await q.enqueueCall('f', request('a', { idempotencyKey: 'order-42' }))).toEqual({
+      callId: first.callId,
       duplicate: true,
     });
-    await expect(q.enqueueCall('f', request('a', { callId: 'bad id!' }))).rejects.toBeInstanceOf(InvalidCallIdError);
+    // The key is not a call id: nobody reads a call's state by guessing the key.
+    expect(await q.getCallState('order-42')).toBeUndefined();
+    // Another function, or another verified caller, with the same key: a call of its own.
+    const other = await q.enqueueCall('g', request('a', { idempotencyKey: 'order-42' }));
+    expect(other.duplicate).toBe(false);
+    expect(other.callId).not.toBe(first.callId);
+    const asAlice = authHeader({ type: 'apiKey', keyId: 'alice' });
+    const alice = await q.enqueueCall('f', request('a', { idempotencyKey: 'order-42', headers: asAlice }));
+    expect(alice.duplicate).toBe(false);
+    expect(await q.enqueueCall('f', request('a', { idempotencyKey: 'order-42', headers: asAlice }))).toEqual({
+      callId: alice.callId,
+      duplicate: true,
+    });
+    await expect(q.enqueueCall('f', request('a', { idempotencyKey: 'bad id!' }))).rejects.toBeInstanceOf(
+      InvalidCallIdError,
+    );
     expect(await q.getCallState('never-seen')).toBeUndefined();
     expect(await q.getCallState('../etc')).toBeUndefined();
     const jsm = q.jsm;
     const info = await jsm.streams.info(config.callsStream);
-    expect(info.state.messages).toBe(1);
+    expect(info.state.messages).toBe(3);
   });
 
   test('the stored call carries the request and CloudEvents attributes as headers, the call id as Nats-Msg-Id', async () => {

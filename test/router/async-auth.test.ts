@@ -148,6 +148,30 @@ describe.each([
     expect(await callAndWait(open, { 'x-kubefaas-auth': forged })).toEqual({ auth: null, header: null });
   });
 
+  it('an Idempotency-Key (or X-Call-Id) returns the first call; the call id is generated, never the key', async () => {
+    const submit = async (headers: Record<string, string>) => {
+      let reply = await request(open.port, { method: 'POST', path: '/async-function/worker', headers, body: 'x' });
+      while (reply.status === 503) {
+        await new Promise((r) => setTimeout(r, 50));
+        reply = await request(open.port, { method: 'POST', path: '/async-function/worker', headers, body: 'x' });
+      }
+      return reply;
+    };
+    const key = `order-${Object.keys(env).length}`;
+    const first = await submit({ 'idempotency-key': key });
+    expect(first.status).toBe(202);
+    const callId = String(first.headers['x-call-id']);
+    expect(callId).toMatch(/^[0-9a-f-]{36}$/);
+    const again = await submit({ 'x-call-id': key });
+    expect([again.status, again.headers['x-call-id'], again.json()]).toEqual([
+      202,
+      callId,
+      { callId, status: 'duplicate' },
+    ]);
+    expect((await request(open.port, { path: `/async-function/worker/${key}` })).status).toBe(404);
+    expect((await submit({ 'idempotency-key': 'not a key!' })).status).toBe(400);
+  });
+
   it('answers CORS preflights for the async endpoint and exposes X-Call-Id on the 202', async () => {
     const pre = await request(guarded.port, {
       method: 'OPTIONS',
