@@ -20,7 +20,11 @@ export function decodeParams(header: string | string[] | undefined): Record<stri
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
     const params: Record<string, string> = {};
     for (const [key, value] of Object.entries(parsed)) {
-      if (typeof value === 'string') params[key] = value;
+      if (typeof value !== 'string') continue;
+      // An own `__proto__` key (a route parameter may be named so) must stay data, not set the prototype.
+      if (key === '__proto__')
+        Object.defineProperty(params, key, { value, enumerable: true, writable: true, configurable: true });
+      else params[key] = value;
     }
     return params;
   } catch {
