@@ -306,9 +306,17 @@ export abstract class FunctionBase extends Construct {
       const target = rule._targetFunction;
       if (target !== undefined) {
         if (!(target instanceof FunctionBase))
-          throw new ValidationError(this, 'Egress.toFunction needs a kubefaas function', 'Pass a NodeFunction, PythonFunction or ContainerFunction');
+          throw new ValidationError(
+            this,
+            'Egress.toFunction needs a kubefaas function',
+            'Pass a NodeFunction, PythonFunction or ContainerFunction',
+          );
         target.callerPeers.push(
-          podsPeer({ matchLabels: { [Labels.function]: this.functionName } }, this.platform.namespace, target.platform.namespace),
+          podsPeer(
+            { matchLabels: { [Labels.function]: this.functionName } },
+            this.platform.namespace,
+            target.platform.namespace,
+          ),
         );
       }
     }
@@ -450,9 +458,16 @@ export abstract class FunctionBase extends Construct {
     return [
       ...this.platform.network.dns,
       ...(usesQueue
-        ? [{ to: [{ podSelector: { matchLabels: { ...queue.podSelector } } }], ports: [{ protocol: 'TCP' as const, port: NatsPorts.client }] }]
+        ? [
+            {
+              to: [{ podSelector: { matchLabels: { ...queue.podSelector } } }],
+              ports: [{ protocol: 'TCP' as const, port: NatsPorts.client }],
+            },
+          ]
         : []),
-      ...(deliversCallbacks(this) ? callbackEgress(this, this.platform.callbackUrlPolicy!, this.egressRules.length > 0) : []),
+      ...(deliversCallbacks(this)
+        ? callbackEgress(this, this.platform.callbackUrlPolicy!, this.egressRules.length > 0)
+        : []),
       ...this.egressRules,
     ];
   }

@@ -59,6 +59,17 @@ export type { NatsQueueAuth, NatsQueueOptions, NatsQueueTls, QueueBinding, Queue
 export { CallbackPolicy, RateLimit, RouterAuth } from './router-policies';
 export type { BasicAuthProps, CallbackAllowOptions, JwtAuthProps, SecretAuthProps } from './router-policies';
 
+// Network isolation.
+export { Egress, NetworkPeer, NetworkPolicies, NetworkPort } from './network';
+export type {
+  CidrEgressOptions,
+  EgressPortOptions,
+  EgressTargetFunction,
+  NamespaceEgressOptions,
+  NamespacePeerOptions,
+  NetworkPolicyOptions,
+} from './network';
+
 // Placement.
 export { FargateProfile, fargateProfilePulumiArgs, Placement } from './placement';
 export type {

@@ -504,7 +504,11 @@ export class Platform extends Chart {
       ROUTER_PODS,
       ...(this.cronDelivery.has('queue') ? [CRON_PODS] : []),
       ...(functions.length > 0
-        ? [{ podSelector: { matchExpressions: [{ key: Labels.function, operator: 'In' as const, values: functions }] } }]
+        ? [
+            {
+              podSelector: { matchExpressions: [{ key: Labels.function, operator: 'In' as const, values: functions }] },
+            },
+          ]
         : []),
     ];
   }
@@ -525,7 +529,12 @@ export class Platform extends Chart {
         egress: () => [
           ...this.network.dns,
           ...(this.cronDelivery.has('queue') && this.queue
-            ? [{ to: [{ podSelector: { matchLabels: { ...this.queue.podSelector } } }], ports: tcpPort(NatsPorts.client) }]
+            ? [
+                {
+                  to: [{ podSelector: { matchLabels: { ...this.queue.podSelector } } }],
+                  ports: tcpPort(NatsPorts.client),
+                },
+              ]
             : []),
           ...(this.cronDelivery.has('router') ? [{ to: [ROUTER_PODS], ports: tcpPort(CONTAINER_PORT) }] : []),
         ],

@@ -278,7 +278,9 @@ export class PrometheusServer extends Construct {
         ...props.network.dns,
         ...props.network.apiServer,
         { to: [FUNCTION_PODS, ROUTER_PODS], ports: tcp(CONTAINER_PORT) },
-        ...(alertmanager ? [{ to: [{ podSelector: { matchLabels: alertmanagerPodLabels } }], ports: tcp(ALERTMANAGER_PORT) }] : []),
+        ...(alertmanager
+          ? [{ to: [{ podSelector: { matchLabels: alertmanagerPodLabels } }], ports: tcp(ALERTMANAGER_PORT) }]
+          : []),
       ],
     });
     if (alertmanager) this.addAlertmanager(props, alertmanager);

@@ -14,7 +14,11 @@ export const PRIVATE_CALLBACKS_RULE = 'network/private-callbacks';
  * (`allowPrivateNetworks`) cannot be derived from URL prefixes (a host name says nothing about its
  * address), so the user declares those receivers; without any declared egress that is warned about.
  */
-export function callbackEgress(scope: IConstruct, policy: CallbackUrlPolicy, hasDeclaredEgress: boolean): EgressRuleSpec[] {
+export function callbackEgress(
+  scope: IConstruct,
+  policy: CallbackUrlPolicy,
+  hasDeclaredEgress: boolean,
+): EgressRuleSpec[] {
   const ports = [...new Set(policy.allow.map(prefixPort))].sort((a, b) => a - b);
   if (policy.allowPrivateNetworks && !hasDeclaredEgress)
     warn(
@@ -22,7 +26,9 @@ export function callbackEgress(scope: IConstruct, policy: CallbackUrlPolicy, has
       PRIVATE_CALLBACKS_RULE,
       'router.callbacks allows private networks, but this function declares no egress to them: its NetworkPolicy lets callbacks reach public addresses only. Declare the receivers with `egress` / allowEgressTo (e.g. Egress.cidr("10.20.0.0/16", { ports: [NetworkPort.tcp(443)] }))',
     );
-  return ports.length === 0 ? [] : [Egress.internet({ ports: ports.map((p) => NetworkPort.tcp(p)) })._render(scope, '')];
+  return ports.length === 0
+    ? []
+    : [Egress.internet({ ports: ports.map((p) => NetworkPort.tcp(p)) })._render(scope, '')];
 }
 
 function prefixPort(prefix: string): number {

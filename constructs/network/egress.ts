@@ -41,7 +41,15 @@ export interface EgressTargetFunction extends IConstruct {
  * (169.254.169.254, fd00:ec2::254), which hand out the node's credentials.
  */
 export const NON_PUBLIC_RANGES = {
-  ipv4: ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.168.0.0/16'],
+  ipv4: [
+    '0.0.0.0/8',
+    '10.0.0.0/8',
+    '100.64.0.0/10',
+    '127.0.0.0/8',
+    '169.254.0.0/16',
+    '172.16.0.0/12',
+    '192.168.0.0/16',
+  ],
   ipv6: ['::1/128', '::ffff:0:0/96', 'fc00::/7', 'fe80::/10'],
 } as const;
 
@@ -112,7 +120,11 @@ export class Egress {
     const target = this._targetFunction;
     if (target !== undefined) {
       if (typeof target.functionName !== 'string' || typeof target.platform?.namespace !== 'string')
-        throw new ValidationError(scope, `${what}: the target is not a kubefaas function`, 'Pass a NodeFunction, PythonFunction or ContainerFunction');
+        throw new ValidationError(
+          scope,
+          `${what}: the target is not a kubefaas function`,
+          'Pass a NodeFunction, PythonFunction or ContainerFunction',
+        );
       const to: PeerSpec[] = [
         podsPeer({ matchLabels: { [Labels.function]: target.functionName } }, target.platform.namespace, ownNamespace),
       ];

@@ -77,10 +77,18 @@ export class NetworkPolicies {
     const peers = (what: string, value: readonly NetworkPeer[] | undefined): (PeerSpec | undefined)[] | undefined => {
       if (value === undefined) return undefined;
       if (!Array.isArray(value))
-        throw new ValidationError(scope, `networkPolicies.${what} must be an array of NetworkPeer`, 'Use e.g. [NetworkPeer.namespace("gateway")]');
+        throw new ValidationError(
+          scope,
+          `networkPolicies.${what} must be an array of NetworkPeer`,
+          'Use e.g. [NetworkPeer.namespace("gateway")]',
+        );
       return value.map((p) => {
         if (!(p instanceof NetworkPeer))
-          throw new ValidationError(scope, `networkPolicies.${what} must be NetworkPeers`, 'Use NetworkPeer.anywhere(), .cidr(), .namespace() or .pods()');
+          throw new ValidationError(
+            scope,
+            `networkPolicies.${what} must be NetworkPeers`,
+            'Use NetworkPeer.anywhere(), .cidr(), .namespace() or .pods()',
+          );
         return p._render(scope, `networkPolicies.${what}`, namespace);
       });
     };
@@ -98,9 +106,7 @@ export class NetworkPolicies {
         routerClients === undefined || routerClients.some((p) => p === undefined)
           ? undefined
           : (routerClients as PeerSpec[]),
-      prometheusClients: prometheusClients.some((p) => p === undefined)
-        ? undefined
-        : (prometheusClients as PeerSpec[]),
+      prometheusClients: prometheusClients.some((p) => p === undefined) ? undefined : (prometheusClients as PeerSpec[]),
       alertmanagerReceivers: rules('alertmanagerReceivers', o.alertmanagerReceivers, [
         Egress.internet({ ports: [NetworkPort.tcp(443)] }),
       ]),
@@ -128,10 +134,7 @@ export interface ResolvedNetwork {
 }
 
 /** An ingress rule admitting `sources` (undefined = every source; empty = none, so no rule) on `ports`. */
-export function admit(
-  sources: readonly PeerSpec[] | undefined,
-  ports: IngressRuleSpec['ports'],
-): IngressRuleSpec[] {
+export function admit(sources: readonly PeerSpec[] | undefined, ports: IngressRuleSpec['ports']): IngressRuleSpec[] {
   if (sources === undefined) return [{ ports }];
   return sources.length === 0 ? [] : [{ from: [...sources], ports }];
 }

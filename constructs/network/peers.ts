@@ -101,8 +101,7 @@ export function ipBlock(
   const parsed = parseCidr(cidr);
   if (typeof parsed === 'string')
     throw new ValidationError(scope, `${what}: '${String(cidr)}' is not a valid CIDR (${parsed})`, fix);
-  if (!Array.isArray(except))
-    throw new ValidationError(scope, `${what}: except must be an array of CIDRs`, fix);
+  if (!Array.isArray(except)) throw new ValidationError(scope, `${what}: except must be an array of CIDRs`, fix);
   const excepts = except.map((e) => {
     const inner = parseCidr(e);
     if (typeof inner === 'string')

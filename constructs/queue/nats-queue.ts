@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ApiObject, Duration, Lazy, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import { Annotations, DEFAULT_QUEUE_CONFIG, Labels, PART_OF, type QueueConfig } from '../../src/contract';
+import { Annotations, DEFAULT_QUEUE_CONFIG, Labels, type QueueConfig } from '../../src/contract';
 import { ValidationError } from '../errors';
 import { validateImage } from '../image';
 import { objectMeta, volumeClaimLabels } from '../metadata';
@@ -375,7 +375,10 @@ class NatsQueue extends Queue {
         ...(replicas > 1 ? [{ from: [servers], ports: tcp(NatsPorts.cluster) }] : []),
       ],
       // Cluster routes are dialled by name (DNS) to the other servers.
-      egress: () => [...platform.network.dns, ...(replicas > 1 ? [{ to: [servers], ports: tcp(NatsPorts.cluster) }] : [])],
+      egress: () => [
+        ...platform.network.dns,
+        ...(replicas > 1 ? [{ to: [servers], ports: tcp(NatsPorts.cluster) }] : []),
+      ],
     });
 
     const binding: QueueBinding = {

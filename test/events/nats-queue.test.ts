@@ -51,7 +51,10 @@ describe('Queue.nats', () => {
     const policy = find(objects, 'NetworkPolicy', 'kubefaas-nats');
     // Only the pods that use the queue (here: the router), on the client port.
     expect(policy.spec.ingress).toEqual([
-      { from: [{ podSelector: { matchLabels: { 'kubefaas.dev/component': 'router' } } }], ports: [{ protocol: 'TCP', port: 4222 }] },
+      {
+        from: [{ podSelector: { matchLabels: { 'kubefaas.dev/component': 'router' } } }],
+        ports: [{ protocol: 'TCP', port: 4222 }],
+      },
     ]);
   });
 

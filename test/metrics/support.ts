@@ -25,7 +25,12 @@ export function synthMetrics(
   functions: readonly MonitoredFunctionInfo[] = SAMPLE_FUNCTIONS,
 ): K8sObject[] {
   const chart = new Chart(Testing.app(), 'platform');
-  metrics.bind(chart, { namespace: NAMESPACE, functions: () => functions, commonLabels: COMMON_LABELS, network: NETWORK });
+  metrics.bind(chart, {
+    namespace: NAMESPACE,
+    functions: () => functions,
+    commonLabels: COMMON_LABELS,
+    network: NETWORK,
+  });
   return Testing.synth(chart) as K8sObject[];
 }
 

@@ -462,6 +462,16 @@ function checkNetworkPolicy(obj: K8sObject, inv: Inventory): string[] {
       }
     });
   });
+  // Egress to pods of this namespace: they must exist too (a typo'd selector silently blocks a data path).
+  asArray(spec.egress).forEach((rule, r) => {
+    asArray(rule.to).forEach((peer, p) => {
+      if (peer.podSelector && !peer.namespaceSelector && inv.podsSelectedBy(peer.podSelector, ns).length === 0) {
+        out.push(
+          `spec.egress[${r}].to[${p}].podSelector ${JSON.stringify(peer.podSelector)} matches the pods of no workload`,
+        );
+      }
+    });
+  });
   return out;
 }
 
