@@ -24,7 +24,14 @@ export type {
   RouterOptions,
 } from './platform';
 export { RouterExposure } from './exposure';
-export type { GatewayApiExposureOptions, IngressExposureOptions, LoadBalancerExposureOptions } from './exposure';
+export type {
+  GatewayApiExposureOptions,
+  IngressController,
+  IngressExposureOptions,
+  LoadBalancerExposureOptions,
+} from './exposure';
+export { RouterTls } from './router-tls';
+export type { CertManagerTlsOptions } from './router-tls';
 export type { ScalingOptions } from './scaling';
 export { ValidationError } from './errors';
 

@@ -25,6 +25,7 @@ import { CodeConfigMap } from './code-config-map';
 import { warnAboutLargeObjects } from './apply-size';
 import { podBundle } from './pod-code';
 import { RouterExposure } from './exposure';
+import { RouterTls, routerCertificate } from './router-tls';
 import { ScalingOptions, resolveScaling } from './scaling';
 import { validateImage } from './image';
 import { cpuMillis, durationMillis, sizeBytes, validateInteger, validateNamespaceName } from './validation';
@@ -193,6 +194,14 @@ export interface RouterOptions {
    * @default - none
    */
   readonly egress?: Egress | readonly Egress[];
+  /**
+   * HTTPS on the exposure, terminated by the Gateway (`gatewayApi` with `gatewayClassName`) or the
+   * Ingress controller, with plain HTTP redirected to HTTPS: `RouterTls.certManager({ issuer, hosts })`
+   * or `RouterTls.secret(name, hosts)`. Refused for `clusterIp` and `loadBalancer` exposures (the
+   * router itself speaks plain HTTP).
+   * @default - no TLS
+   */
+  readonly tls?: RouterTls;
 }
 
 /** The namespace of a platform. */
@@ -742,12 +751,17 @@ export class Platform extends Chart {
       data: { [Paths.routesFile]: Lazy.any({ produce: () => JSON.stringify(this.routeTable(), null, 2) }) },
     });
 
+    if (options.tls !== undefined && !(options.tls instanceof RouterTls))
+      throw new ValidationError(router, '`router.tls` must be a RouterTls', 'Use RouterTls.certManager(...) or RouterTls.secret(...)');
+    const tls = options.tls?._resolve(router);
     const exposure = (options.exposure ?? RouterExposure.clusterIp()).bind(router, {
       serviceName: ROUTER_NAME,
       namespace: this.namespace,
       labels,
       maxTimeoutSeconds: () => this.maxTimeoutSeconds(),
+      ...(tls ? { tls } : {}),
     });
+    if (tls) routerCertificate(router, tls, this.namespace, labels);
 
     const workload = new Workload(router, 'Workload', {
       name: ROUTER_NAME,
