@@ -752,7 +752,11 @@ export class Platform extends Chart {
     });
 
     if (options.tls !== undefined && !(options.tls instanceof RouterTls))
-      throw new ValidationError(router, '`router.tls` must be a RouterTls', 'Use RouterTls.certManager(...) or RouterTls.secret(...)');
+      throw new ValidationError(
+        router,
+        '`router.tls` must be a RouterTls',
+        'Use RouterTls.certManager(...) or RouterTls.secret(...)',
+      );
     const tls = options.tls?._resolve(router);
     const exposure = (options.exposure ?? RouterExposure.clusterIp()).bind(router, {
       serviceName: ROUTER_NAME,

@@ -52,7 +52,10 @@ export abstract class RouterTls {
           );
         const kind = o.issuerKind ?? 'Issuer';
         if (kind !== 'Issuer' && kind !== 'ClusterIssuer')
-          throw new ValidationError(scope, `router.tls: issuerKind '${String(kind)}' is neither Issuer nor ClusterIssuer`);
+          throw new ValidationError(
+            scope,
+            `router.tls: issuerKind '${String(kind)}' is neither Issuer nor ClusterIssuer`,
+          );
         return {
           secretName: checkSecretName(scope, o.secretName ?? ROUTER_TLS_SECRET),
           hosts: checkHosts(scope, o.hosts),

@@ -89,7 +89,15 @@ export function checkCertManagerCertificate(object: Record<string, any>): string
     if (value !== undefined && !allowed.includes(String(value)))
       problems.push(`${where}: must be one of ${allowed.join(', ')}, got ${String(value)}`);
   }
-  const identities = ['dnsNames', 'commonName', 'ipAddresses', 'uris', 'emailAddresses', 'otherNames', 'literalSubject'];
+  const identities = [
+    'dnsNames',
+    'commonName',
+    'ipAddresses',
+    'uris',
+    'emailAddresses',
+    'otherNames',
+    'literalSubject',
+  ];
   if (!identities.some((k) => spec[k] !== undefined && !(Array.isArray(spec[k]) && spec[k].length === 0)))
     problems.push(`spec: at least one of ${identities.join(', ')} is required`);
   return problems;

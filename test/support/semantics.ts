@@ -538,7 +538,11 @@ function checkHttpRoute(obj: K8sObject, inv: Inventory): string[] {
 function secretAvailable(inv: Inventory, ns: string | undefined, name: string, options: SemanticOptions): boolean {
   if (inv.find('Secret', ns, name) || (options.externalSecrets ?? []).includes(name)) return true;
   return inv.objects.some(
-    (o) => o.apiVersion === 'cert-manager.io/v1' && o.kind === 'Certificate' && namespaceOf(o) === ns && o.spec?.secretName === name,
+    (o) =>
+      o.apiVersion === 'cert-manager.io/v1' &&
+      o.kind === 'Certificate' &&
+      namespaceOf(o) === ns &&
+      o.spec?.secretName === name,
   );
 }
 
@@ -551,7 +555,9 @@ function checkGateway(obj: K8sObject, inv: Inventory, options: SemanticOptions):
     asArray(listener.tls?.certificateRefs).forEach((ref, r) => {
       if ((ref.kind ?? 'Secret') !== 'Secret' || (ref.group ?? '') !== '' || ref.namespace !== undefined) return;
       if (!secretAvailable(inv, namespaceOf(obj), String(ref.name), options))
-        out.push(`spec.listeners[${l}].tls.certificateRefs[${r}] names Secret "${ref.name}", which neither exists nor is written by a Certificate`);
+        out.push(
+          `spec.listeners[${l}].tls.certificateRefs[${r}] names Secret "${ref.name}", which neither exists nor is written by a Certificate`,
+        );
     });
   });
   return out;
