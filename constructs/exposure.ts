@@ -3,6 +3,8 @@ import { Construct } from 'constructs';
 import { SERVICE_PORT } from '../src/contract';
 import { ValidationError } from './errors';
 import { objectMeta } from './metadata';
+import { warn } from './placement/warnings';
+import { ResolvedTls, checkCovered, checkHostname } from './router-tls';
 import { isDns1123Subdomain } from './validation';
 
 /** What an exposure needs to know about the router it exposes. */
@@ -12,6 +14,8 @@ export interface ExposureTarget {
   readonly labels: Readonly<Record<string, string>>;
   /** Longest per-route timeout of the platform, in seconds (read at synth). */
   readonly maxTimeoutSeconds: () => number;
+  /** `router.tls`, checked. */
+  readonly tls?: ResolvedTls;
 }
 
 /** How the router's Service is rendered for a given exposure. */
@@ -35,7 +39,7 @@ export interface LoadBalancerExposureOptions {
 }
 
 export interface GatewayApiExposureOptions {
-  /** Name of the Gateway the `HTTPRoute` attaches to. */
+  /** Name of the Gateway the `HTTPRoute` attaches to (created by kubefaas when `gatewayClassName` is set). */
   readonly gatewayName: string;
   /**
    * Namespace of the Gateway (it must allow routes from the platform namespace).
@@ -43,8 +47,15 @@ export interface GatewayApiExposureOptions {
    */
   readonly gatewayNamespace?: string;
   /**
+   * Create the Gateway (in the platform namespace) with this GatewayClass: an `http` listener on
+   * port 80 and, with `router.tls`, an `https` listener on 443 terminating TLS with the
+   * certificate's Secret, plain HTTP then answering with a redirect to HTTPS.
+   * @default - use an existing Gateway (`router.tls` is then that Gateway's business)
+   */
+  readonly gatewayClassName?: string;
+  /**
    * Listener of the Gateway to attach to (`parentRefs[].sectionName`).
-   * @default - every listener that accepts the route
+   * @default - every listener that accepts the route (`https` on a Gateway kubefaas creates with TLS)
    */
   readonly sectionName?: string;
   /**
@@ -67,9 +78,17 @@ export interface IngressExposureOptions {
   readonly host?: string;
   /**
    * Secret holding the TLS certificate for `host`; enables TLS on the Ingress.
+   * @deprecated use `router.tls: RouterTls.secret(name, [host])`, which also redirects HTTP to HTTPS
    * @default - no TLS
    */
   readonly tlsSecretName?: string;
+  /**
+   * The Ingress controller, for the annotation that redirects plain HTTP to HTTPS when
+   * `router.tls` is set (docs/security.md lists what each one gets). Other controllers: put their
+   * annotation in `annotations`.
+   * @default - no controller-specific annotation (a warning with `router.tls`)
+   */
+  readonly controller?: IngressController;
   /**
    * Annotations on the Ingress (controller-specific settings).
    * @default - none
@@ -77,20 +96,30 @@ export interface IngressExposureOptions {
   readonly annotations?: Readonly<Record<string, string>>;
 }
 
-const HOSTNAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** Ingress controllers whose HTTP→HTTPS redirect annotation kubefaas knows. */
+export type IngressController = 'nginx' | 'ingress-nginx' | 'haproxy' | 'haproxy-ingress' | 'traefik';
+
+/**
+ * What each controller needs to send plain HTTP to HTTPS for a TLS Ingress. Traefik redirects per
+ * entry point, not per Ingress: the Ingress is served on `websecure` only, and the `web` entry
+ * point's redirect (`--entrypoints.web.http.redirections.entryPoint.to=websecure`) answers HTTP.
+ */
+export const HTTPS_REDIRECT_ANNOTATIONS: Readonly<Record<IngressController, Readonly<Record<string, string>>>> = {
+  nginx: { 'ingress.kubernetes.io/ssl-redirect': 'true' },
+  'ingress-nginx': { 'nginx.ingress.kubernetes.io/ssl-redirect': 'true' },
+  haproxy: { 'haproxy.org/ssl-redirect': 'true' },
+  'haproxy-ingress': { 'haproxy-ingress.github.io/ssl-redirect': 'true' },
+  traefik: {
+    'traefik.ingress.kubernetes.io/router.entrypoints': 'websecure',
+    'traefik.ingress.kubernetes.io/router.tls': 'true',
+  },
+};
+
+/** Rule name of the warning about a TLS Ingress without a known redirect. */
+export const HTTPS_REDIRECT_RULE = 'exposure/https-redirect';
+
 const SECTION_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const CIDR = /^(\d{1,3}(\.\d{1,3}){3}\/\d{1,2}|[0-9a-fA-F:]+\/\d{1,3})$/;
-
-function checkHostname(scope: Construct, what: string, host: unknown): string {
-  if (typeof host !== 'string' || host.length > 253 || !HOSTNAME.test(host)) {
-    throw new ValidationError(
-      scope,
-      `${what} '${String(host)}' is not a valid hostname`,
-      'Use a lower-case DNS name such as api.example.com (optionally starting with "*.")',
-    );
-  }
-  return host;
-}
 
 function checkObjectName(scope: Construct, what: string, name: unknown): string {
   if (typeof name !== 'string' || !isDns1123Subdomain(name)) {
@@ -157,7 +186,13 @@ class ServiceExposure extends RouterExposure {
     super();
   }
 
-  public bind(scope: Construct): RouterServiceConfig {
+  public bind(scope: Construct, target: ExposureTarget): RouterServiceConfig {
+    if (target.tls !== undefined)
+      throw new ValidationError(
+        scope,
+        `router.tls needs a TLS terminator, and RouterExposure.${this.type === 'LoadBalancer' ? 'loadBalancer' : 'clusterIp'}() has none: the router speaks plain HTTP`,
+        'Expose the router with RouterExposure.gatewayApi({ gatewayClassName, ... }) or RouterExposure.ingress(...), or terminate TLS at the cloud load balancer (its annotations) and leave router.tls unset',
+      );
     const ranges = this.options.sourceRanges;
     for (const range of ranges ?? []) {
       if (typeof range !== 'string' || !CIDR.test(range)) {
@@ -183,9 +218,26 @@ class GatewayApiExposure extends RouterExposure {
 
   public bind(scope: Construct, target: ExposureTarget): RouterServiceConfig {
     const o = this.options ?? ({} as GatewayApiExposureOptions);
+    const tls = target.tls;
     const gatewayName = checkObjectName(scope, 'gateway name', o.gatewayName);
     const gatewayNamespace =
       o.gatewayNamespace === undefined ? undefined : checkObjectName(scope, 'gateway namespace', o.gatewayNamespace);
+    const owned = o.gatewayClassName !== undefined;
+    if (owned) {
+      checkObjectName(scope, 'gatewayClassName', o.gatewayClassName);
+      if (gatewayNamespace !== undefined && gatewayNamespace !== target.namespace)
+        throw new ValidationError(
+          scope,
+          `a Gateway kubefaas creates (gatewayClassName) lives in the platform namespace, not '${gatewayNamespace}'`,
+          'Leave gatewayNamespace unset, or attach to an existing Gateway without gatewayClassName',
+        );
+    } else if (tls !== undefined) {
+      throw new ValidationError(
+        scope,
+        `router.tls with the existing Gateway '${gatewayName}': its listeners terminate TLS, and kubefaas cannot add one to them`,
+        'Set gatewayClassName so kubefaas creates the Gateway with an HTTPS listener, or configure certificateRefs on your Gateway and leave router.tls unset',
+      );
+    }
     if (
       o.sectionName !== undefined &&
       (typeof o.sectionName !== 'string' || o.sectionName.length > 253 || !SECTION_NAME.test(o.sectionName))
@@ -196,7 +248,13 @@ class GatewayApiExposure extends RouterExposure {
         'Use the name of a listener of the Gateway',
       );
     }
-    const hostnames = (o.hostnames ?? []).map((h) => checkHostname(scope, 'hostname', h));
+    if (owned && o.sectionName !== undefined && o.sectionName !== (tls ? 'https' : 'http'))
+      throw new ValidationError(
+        scope,
+        `sectionName '${o.sectionName}' is not a listener of the Gateway kubefaas creates (it has ${tls ? '"http" and "https"' : '"http"'})`,
+        'Leave sectionName unset',
+      );
+    const hostnames = (o.hostnames ?? tls?.hosts ?? []).map((h) => checkHostname(scope, 'hostname', h));
     if (hostnames.length > 16) {
       throw new ValidationError(
         scope,
@@ -204,20 +262,49 @@ class GatewayApiExposure extends RouterExposure {
         'Use a wildcard hostname or several platforms',
       );
     }
+    if (tls) checkCovered(scope, 'hostname', hostnames, tls);
+
+    if (owned) {
+      const listener = (name: string, port: number, protocol: string) => ({
+        name,
+        port,
+        protocol,
+        allowedRoutes: { namespaces: { from: 'Same' } },
+      });
+      new ApiObject(scope, 'Gateway', {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'Gateway',
+        metadata: objectMeta(gatewayName, target.namespace, target.labels),
+        spec: {
+          gatewayClassName: o.gatewayClassName,
+          listeners: [
+            listener('http', 80, 'HTTP'),
+            ...(tls
+              ? [
+                  {
+                    ...listener('https', 443, 'HTTPS'),
+                    tls: { mode: 'Terminate', certificateRefs: [{ group: '', kind: 'Secret', name: tls.secretName }] },
+                  },
+                ]
+              : []),
+          ],
+        },
+      });
+    }
+    const parentRef = (sectionName: string | undefined) => ({
+      group: 'gateway.networking.k8s.io',
+      kind: 'Gateway',
+      name: gatewayName,
+      ...(gatewayNamespace ? { namespace: gatewayNamespace } : {}),
+      ...(sectionName ? { sectionName } : {}),
+    });
+    const section = o.sectionName ?? (owned ? (tls ? 'https' : 'http') : undefined);
     new ApiObject(scope, 'HTTPRoute', {
       apiVersion: 'gateway.networking.k8s.io/v1',
       kind: 'HTTPRoute',
       metadata: objectMeta(target.serviceName, target.namespace, target.labels),
       spec: {
-        parentRefs: [
-          {
-            group: 'gateway.networking.k8s.io',
-            kind: 'Gateway',
-            name: gatewayName,
-            ...(gatewayNamespace ? { namespace: gatewayNamespace } : {}),
-            ...(o.sectionName ? { sectionName: o.sectionName } : {}),
-          },
-        ],
+        parentRefs: [parentRef(section)],
         ...(hostnames.length > 0 ? { hostnames } : {}),
         rules: [
           {
@@ -229,6 +316,19 @@ class GatewayApiExposure extends RouterExposure {
         ],
       },
     });
+    if (tls) {
+      // Plain HTTP on the `http` listener: a permanent redirect to the same URL over HTTPS, no backend.
+      new ApiObject(scope, 'HttpsRedirect', {
+        apiVersion: 'gateway.networking.k8s.io/v1',
+        kind: 'HTTPRoute',
+        metadata: objectMeta(`${target.serviceName}-https-redirect`, target.namespace, target.labels),
+        spec: {
+          parentRefs: [parentRef('http')],
+          hostnames,
+          rules: [{ filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', statusCode: 301 } }] }],
+        },
+      });
+    }
     return { type: 'ClusterIP' };
   }
 }
@@ -240,31 +340,58 @@ class IngressExposure extends RouterExposure {
 
   public bind(scope: Construct, target: ExposureTarget): RouterServiceConfig {
     const o = this.options;
+    const tls = target.tls;
     const className = o.className === undefined ? undefined : checkObjectName(scope, 'ingress class', o.className);
     const host = o.host === undefined ? undefined : checkHostname(scope, 'ingress host', o.host);
     const tlsSecretName =
       o.tlsSecretName === undefined ? undefined : checkObjectName(scope, 'TLS secret name', o.tlsSecretName);
+    if (tls && tlsSecretName)
+      throw new ValidationError(
+        scope,
+        'both router.tls and the ingress tlsSecretName are set',
+        'Use router.tls alone (RouterTls.secret(name, hosts) for an existing Secret)',
+      );
+    if (o.controller !== undefined && !Object.prototype.hasOwnProperty.call(HTTPS_REDIRECT_ANNOTATIONS, o.controller))
+      throw new ValidationError(
+        scope,
+        `ingress controller '${String(o.controller)}' is not one kubefaas knows`,
+        `Use one of ${Object.keys(HTTPS_REDIRECT_ANNOTATIONS).join(', ')}, or leave it unset and put the controller's annotations in \`annotations\``,
+      );
+    if (tls && host !== undefined) checkCovered(scope, 'ingress host', [host], tls);
+    if (tls && o.controller === undefined)
+      warn(
+        scope,
+        HTTPS_REDIRECT_RULE,
+        'router.tls on an Ingress without `controller`: whether plain HTTP is redirected to HTTPS is up to the controller. Set `controller` (nginx, ingress-nginx, haproxy, haproxy-ingress, traefik) or its redirect annotation',
+      );
+    const redirect = tls && o.controller !== undefined ? HTTPS_REDIRECT_ANNOTATIONS[o.controller] : {};
+    const annotations = { ...redirect, ...checkAnnotations(scope, o.annotations) };
+    // One rule per host the Ingress serves: its own host, or with TLS every certificate host.
+    const hosts: (string | undefined)[] = host !== undefined ? [host] : tls ? [...tls.hosts] : [undefined];
+    const tlsSpec = tls
+      ? [{ hosts: host !== undefined ? [host] : [...tls.hosts], secretName: tls.secretName }]
+      : tlsSecretName
+        ? [{ ...(host ? { hosts: [host] } : {}), secretName: tlsSecretName }]
+        : undefined;
     new ApiObject(scope, 'Ingress', {
       apiVersion: 'networking.k8s.io/v1',
       kind: 'Ingress',
-      metadata: objectMeta(target.serviceName, target.namespace, target.labels, checkAnnotations(scope, o.annotations)),
+      metadata: objectMeta(target.serviceName, target.namespace, target.labels, annotations),
       spec: {
         ...(className ? { ingressClassName: className } : {}),
-        ...(tlsSecretName ? { tls: [{ ...(host ? { hosts: [host] } : {}), secretName: tlsSecretName }] } : {}),
-        rules: [
-          {
-            ...(host ? { host } : {}),
-            http: {
-              paths: [
-                {
-                  path: '/',
-                  pathType: 'Prefix',
-                  backend: { service: { name: target.serviceName, port: { number: SERVICE_PORT } } },
-                },
-              ],
-            },
+        ...(tlsSpec ? { tls: tlsSpec } : {}),
+        rules: hosts.map((h) => ({
+          ...(h ? { host: h } : {}),
+          http: {
+            paths: [
+              {
+                path: '/',
+                pathType: 'Prefix',
+                backend: { service: { name: target.serviceName, port: { number: SERVICE_PORT } } },
+              },
+            ],
           },
-        ],
+        })),
       },
     });
     return { type: 'ClusterIP' };

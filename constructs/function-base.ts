@@ -2,6 +2,7 @@ import { ApiObject, Duration, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { CONTAINER_PORT, Labels, QueueEnv, SERVICE_PORT, serviceHost } from '../src/contract';
+import { NatsPorts } from './queue/names';
 import { Defaults, Limits } from './defaults';
 import { EnvInput, EnvVarSource, toEnvValue } from './env';
 import { errorExposureEnv } from './error-exposure';
@@ -23,6 +24,10 @@ import { queueClientVolumes, queueEnv, queueSubscriptions } from './queue/regist
 import { Placement } from './placement/placement';
 import { FunctionAlertOptions, validateFunctionAlerts } from './metrics';
 import { FunctionServiceAccount, ServiceAccountConfig } from './service-account';
+import { Egress, egressList } from './network/egress';
+import { networkPolicyObject } from './network/policy-object';
+import { EgressRuleSpec, IngressRuleSpec, PeerSpec, podsPeer } from './network/spec';
+import { callbackEgress } from './network/callback-egress';
 
 /**
  * Something that invokes a function. A trigger validates its options and, in `bind`, registers
@@ -127,6 +132,14 @@ export interface FunctionOptions {
    * @default false - a generic error with the request id; the full message is in the function's logs
    */
   readonly exposeErrorMessages?: boolean;
+  /**
+   * Where the pods may open connections besides DNS and the queue (which they may always reach
+   * when they use it): `Egress.internet()`, `Egress.cidr(...)`, `Egress.namespace(...)`,
+   * `Egress.toFunction(other)`. More with `allowEgressTo`. Callback delivery to the public hosts of
+   * `router.callbacks` is added by itself (docs/security.md, Network).
+   * @default - functionDefaults.egress, else nothing else
+   */
+  readonly egress?: Egress | readonly Egress[];
 }
 
 /** What a concrete function kind contributes to its pods. */
@@ -195,6 +208,10 @@ export abstract class FunctionBase extends Construct {
   private pendingTriggers: readonly ITrigger[] | undefined;
   private _workload?: Workload;
   private readonly serviceAccountConfig?: ServiceAccountConfig;
+  /** Declared egress (rendered and checked when declared). */
+  private readonly egressRules: EgressRuleSpec[] = [];
+  /** Sources admitted besides the router and the scrapers: functions that declared Egress.toFunction(this). */
+  private readonly callerPeers: PeerSpec[] = [];
 
   protected constructor(scope: Construct, id: string, props: FunctionOptions, minMemoryBytes: number) {
     super(scope, id);
@@ -265,6 +282,7 @@ export abstract class FunctionBase extends Construct {
 
     const env = { ...defaults.env, ...props.env };
     for (const [name, value] of Object.entries(env)) this.addEnv(name, value);
+    this.allowEgressTo(...egressList(this, '`egress`', props.egress ?? defaults.egress));
 
     platform.registerFunction(this);
     // Bound by the concrete kind once its own fields are set (bindTriggers): a trigger asks the
@@ -292,6 +310,33 @@ export abstract class FunctionBase extends Construct {
     }
     trigger.bind(this);
     this._triggers.push(trigger);
+    return this;
+  }
+
+  /**
+   * Lets the pods open connections to more destinations (NetworkPolicy egress). `Egress.toFunction(other)`
+   * also makes `other` admit this function's pods.
+   */
+  public allowEgressTo(...rules: Egress[]): this {
+    for (const rule of egressList(this, 'allowEgressTo', rules)) {
+      this.egressRules.push(rule._render(this, this.platform.namespace));
+      const target = rule._targetFunction;
+      if (target !== undefined) {
+        if (!(target instanceof FunctionBase))
+          throw new ValidationError(
+            this,
+            'Egress.toFunction needs a kubefaas function',
+            'Pass a NodeFunction, PythonFunction or ContainerFunction',
+          );
+        target.callerPeers.push(
+          podsPeer(
+            { matchLabels: { [Labels.function]: this.functionName } },
+            this.platform.namespace,
+            target.platform.namespace,
+          ),
+        );
+      }
+    }
     return this;
   }
 
@@ -402,31 +447,48 @@ export abstract class FunctionBase extends Construct {
     });
     this._workload = workload;
 
-    new ApiObject(this, 'NetworkPolicy', {
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'NetworkPolicy',
-      metadata: objectMeta(this.functionName, namespace, this.objectLabels),
-      spec: {
-        podSelector: { matchLabels: selector },
-        policyTypes: ['Ingress'],
-        ingress: [
-          {
-            from: [{ podSelector: { matchLabels: { [Labels.platformComponent]: 'router' } } }],
-            ports: [{ protocol: 'TCP', port: CONTAINER_PORT }],
-          },
-          // Prometheus scrapes /metrics on the same port.
-          ...(this.servesMetrics && this.platform.metricsScrapers.length > 0
-            ? [
-                {
-                  from: this.platform.metricsScrapers.map((peer) => ({ ...peer })),
-                  ports: [{ protocol: 'TCP', port: CONTAINER_PORT }],
-                },
-              ]
-            : []),
-        ],
-      },
+    networkPolicyObject(this, 'NetworkPolicy', {
+      name: this.functionName,
+      namespace,
+      labels: this.objectLabels,
+      podSelector: { matchLabels: selector },
+      ingress: () => this.ingressRules(),
+      egress: () => this.egressRulesAtSynth(),
     });
     return workload;
+  }
+
+  /** Who may connect: the router, the scrapers (when the pods serve metrics), declared callers. */
+  private ingressRules(): IngressRuleSpec[] {
+    const port = [{ protocol: 'TCP' as const, port: CONTAINER_PORT }];
+    const scrapers = this.servesMetrics ? this.platform.metricsScrapers.map((peer) => ({ ...peer })) : [];
+    return [
+      { from: [{ podSelector: { matchLabels: { [Labels.platformComponent]: 'router' } } }], ports: port },
+      // Prometheus scrapes /metrics on the same port.
+      ...(scrapers.length > 0 ? [{ from: scrapers, ports: port }] : []),
+      ...(this.callerPeers.length > 0 ? [{ from: [...this.callerPeers], ports: port }] : []),
+    ];
+  }
+
+  /** DNS; the queue when the pods use it; callback receivers; what was declared. */
+  private egressRulesAtSynth(): EgressRuleSpec[] {
+    const queue = this.platform.queue;
+    const usesQueue = queue !== undefined && queueEnv(this).length > 0;
+    return [
+      ...this.platform.network.dns,
+      ...(usesQueue
+        ? [
+            {
+              to: [{ podSelector: { matchLabels: { ...queue.podSelector } } }],
+              ports: [{ protocol: 'TCP' as const, port: NatsPorts.client }],
+            },
+          ]
+        : []),
+      ...(deliversCallbacks(this)
+        ? callbackEgress(this, this.platform.callbackUrlPolicy!, this.egressRules.length > 0)
+        : []),
+      ...this.egressRules,
+    ];
   }
 }
 
@@ -435,8 +497,12 @@ export abstract class FunctionBase extends Construct {
  * every URL and resolved address before the POST). Absent = the runtime refuses every callback.
  */
 function callbackPolicyEnv(fn: FunctionBase): { readonly name: string; readonly value: string }[] {
-  const policy = fn.platform.callbackUrlPolicy;
-  if (policy === undefined || queueEnv(fn).length === 0) return [];
-  if (!queueSubscriptions(fn).some((s) => s.kind === 'async')) return [];
-  return [{ name: QueueEnv.CALLBACK_POLICY, value: JSON.stringify(policy) }];
+  if (!deliversCallbacks(fn)) return [];
+  return [{ name: QueueEnv.CALLBACK_POLICY, value: JSON.stringify(fn.platform.callbackUrlPolicy) }];
+}
+
+/** Whether the function's runtime POSTs async calls' callbacks (callbacks allowed, async calls consumed). */
+function deliversCallbacks(fn: FunctionBase): boolean {
+  if (fn.platform.callbackUrlPolicy === undefined || queueEnv(fn).length === 0) return false;
+  return queueSubscriptions(fn).some((s) => s.kind === 'async');
 }

@@ -24,7 +24,14 @@ export type {
   RouterOptions,
 } from './platform';
 export { RouterExposure } from './exposure';
-export type { GatewayApiExposureOptions, IngressExposureOptions, LoadBalancerExposureOptions } from './exposure';
+export type {
+  GatewayApiExposureOptions,
+  IngressController,
+  IngressExposureOptions,
+  LoadBalancerExposureOptions,
+} from './exposure';
+export { RouterTls } from './router-tls';
+export type { CertManagerTlsOptions } from './router-tls';
 export type { ScalingOptions } from './scaling';
 export { ValidationError } from './errors';
 
@@ -64,6 +71,17 @@ export type {
   JwtAuthProps,
   SecretAuthProps,
 } from './router-policies';
+
+// Network isolation.
+export { Egress, NetworkPeer, NetworkPolicies, NetworkPort } from './network';
+export type {
+  CidrEgressOptions,
+  EgressPortOptions,
+  EgressTargetFunction,
+  NamespaceEgressOptions,
+  NamespacePeerOptions,
+  NetworkPolicyOptions,
+} from './network';
 
 // Placement.
 export { FargateProfile, fargateProfilePulumiArgs, Placement } from './placement';

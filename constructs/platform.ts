@@ -4,6 +4,7 @@ import { Construct, IConstruct } from 'constructs';
 import {
   Annotations,
   DEFAULT_CLUSTER_DOMAIN,
+  CONTAINER_PORT,
   Endpoints,
   Env,
   HttpMethod,
@@ -25,6 +26,7 @@ import { CodeConfigMap } from './code-config-map';
 import { warnAboutLargeObjects } from './apply-size';
 import { podBundle } from './pod-code';
 import { RouterExposure } from './exposure';
+import { RouterTls, routerCertificate } from './router-tls';
 import { ScalingOptions, resolveScaling } from './scaling';
 import { validateImage } from './image';
 import {
@@ -42,11 +44,13 @@ import {
   queueAuthEnv,
   queueClientVolumes,
   queueConfigJson,
+  queueEnv,
   queueOf,
   type QueueBinding,
   type QueueConsumer,
 } from './queue/registry';
 import { NatsUserNames } from './queue/nats-auth';
+import { NatsPorts } from './queue/names';
 import { FargateProfile, FargateProfileDefinition, FargateProfileSelector } from './placement/fargate-profile';
 import { Placement } from './placement/placement';
 import { placeComponent } from './placement/component';
@@ -58,6 +62,11 @@ import { RateLimit } from './router-policies/rate-limit';
 import { RouterAuth } from './router-policies/router-auth';
 import { routerClientTimeoutEnv } from './router-client-timeouts';
 import { ROUTER_SECRETS_DIR, type CallbackUrlPolicy, type RoutePolicies, type PlatformPolicies } from '../src/contract';
+import { Egress, egressList } from './network/egress';
+import { NetworkPolicies, type ResolvedNetwork } from './network/network-policies';
+import { networkPolicyObject } from './network/policy-object';
+import { ROUTER_PODS, routerNetworkPolicy } from './network/router-policy';
+import type { PeerSpec } from './network/spec';
 
 /** Platform-wide defaults; each function may override them. */
 export interface FunctionDefaults {
@@ -102,6 +111,11 @@ export interface FunctionDefaults {
    * @default Placement.regularNodes()
    */
   readonly placement?: Placement;
+  /**
+   * Egress of every function (a function's own `egress` replaces it).
+   * @default - none: DNS and the queue only
+   */
+  readonly egress?: Egress | readonly Egress[];
 }
 
 /** Replica bounds: an HPA is created when max > min. */
@@ -232,6 +246,20 @@ export interface RouterOptions {
    * @default CallbackPolicy.deny()
    */
   readonly callbacks?: CallbackPolicy;
+  /**
+   * More destinations for the router besides DNS, the functions, the queue and public JWKS hosts
+   * (e.g. an in-cluster JWKS: `Egress.namespace('auth', { ports: [NetworkPort.tcp(8080)] })`).
+   * @default - none
+   */
+  readonly egress?: Egress | readonly Egress[];
+  /**
+   * HTTPS on the exposure, terminated by the Gateway (`gatewayApi` with `gatewayClassName`) or the
+   * Ingress controller, with plain HTTP redirected to HTTPS: `RouterTls.certManager({ issuer, hosts })`
+   * or `RouterTls.secret(name, hosts)`. Refused for `clusterIp` and `loadBalancer` exposures (the
+   * router itself speaks plain HTTP).
+   * @default - no TLS
+   */
+  readonly tls?: RouterTls;
 }
 
 /** The namespace of a platform. */
@@ -300,6 +328,14 @@ export interface PlatformProps {
    * @default Placement.regularNodes()
    */
   readonly metricsPlacement?: Placement;
+  /**
+   * NetworkPolicies: every component always gets one for ingress and egress (the data paths of
+   * docs/architecture.md, nothing else); `NetworkPolicies.defaultDeny()` also denies all traffic to
+   * and from every other pod of the namespace. Options say where DNS and the API server are and
+   * who may reach the router and Prometheus (docs/security.md, Network).
+   * @default NetworkPolicies.perComponent()
+   */
+  readonly networkPolicies?: NetworkPolicies;
 }
 
 /** One HTTP route claimed by a function; the platform turns all of them into the route table. */
@@ -351,6 +387,13 @@ export interface HttpRoute {
 }
 
 export const ROUTES_CONFIGMAP = 'kubefaas-routes';
+/** NetworkPolicy isolating every pod of the namespace (`NetworkPolicies.defaultDeny()`). */
+export const DEFAULT_DENY_POLICY = 'kubefaas-default-deny';
+/** NetworkPolicy of the cron senders' pods. */
+export const CRON_POLICY = 'kubefaas-cron';
+/** Pods of the cron senders (CronJob pods). */
+const CRON_PODS: PeerSpec = { podSelector: { matchLabels: { [Labels.platformComponent]: 'cron' } } };
+const tcpPort = (port: number) => [{ protocol: 'TCP' as const, port }];
 export const RUNTIME_CONFIGMAP = 'kubefaas-runtime';
 
 /**
@@ -396,6 +439,13 @@ export class Platform extends Chart {
   private readonly _routes: HttpRoute[] = [];
   private runtimeConfigMap?: CodeConfigMap;
   private routerOptions: RouterOptions = {};
+  /**
+   * The NetworkPolicies options in rendered form.
+   * @internal
+   */
+  public readonly network: ResolvedNetwork;
+  /** How the platform's cron senders deliver ticks (their NetworkPolicy follows). */
+  private readonly cronDelivery = new Set<'queue' | 'router'>();
   private readonly _fargateProfiles = new Map<
     string,
     { readonly profile: FargateProfile; readonly settings: string }
@@ -429,6 +479,23 @@ export class Platform extends Chart {
       // cdk8s gives every object of a chart the chart's namespace; a Namespace is cluster-scoped.
       namespace.addJsonPatch(JsonPatch.remove('/metadata/namespace'));
     }
+    const networkPolicies = props.networkPolicies ?? NetworkPolicies.perComponent();
+    if (!(networkPolicies instanceof NetworkPolicies))
+      throw new ValidationError(
+        this,
+        '`networkPolicies` must be NetworkPolicies',
+        'Use NetworkPolicies.perComponent() or NetworkPolicies.defaultDeny()',
+      );
+    this.network = networkPolicies._resolve(this, this.namespace);
+    if (this.network.defaultDeny) {
+      networkPolicyObject(this, 'DefaultDenyNetworkPolicy', {
+        name: DEFAULT_DENY_POLICY,
+        namespace: this.namespace,
+        podSelector: {},
+        ingress: () => [],
+        egress: () => [],
+      });
+    }
     if (props.queue !== undefined) {
       if (!(props.queue instanceof Queue))
         throw new ValidationError(this, '`queue` must be a Queue', 'Use e.g. Queue.nats()');
@@ -452,6 +519,7 @@ export class Platform extends Chart {
     this.metricsBinding = this.metrics.bind(this, {
       namespace: this.namespace,
       commonLabels: { ...COMMON_LABELS, [Labels.instance]: this.namespace },
+      network: this.network,
       functions: () =>
         this._functions.map((f) => ({
           name: f.functionName,
@@ -497,6 +565,59 @@ export class Platform extends Chart {
     if (callbacks === undefined) return undefined;
     const policy = callbacks.policy(this.node.tryFindChild('Router') ?? this);
     return policy.allow.length === 0 ? undefined : policy;
+  }
+
+  /**
+   * Pods that connect to the queue (its NetworkPolicy admits them): the router, the cron senders
+   * that deliver through it, and the functions that use it.
+   * @internal
+   */
+  public queueClients(): PeerSpec[] {
+    const functions = this._functions
+      .filter((f) => queueEnv(f).length > 0)
+      .map((f) => f.functionName)
+      .sort();
+    return [
+      ROUTER_PODS,
+      ...(this.cronDelivery.has('queue') ? [CRON_PODS] : []),
+      ...(functions.length > 0
+        ? [
+            {
+              podSelector: { matchExpressions: [{ key: Labels.function, operator: 'In' as const, values: functions }] },
+            },
+          ]
+        : []),
+    ];
+  }
+
+  /**
+   * Called by CronTrigger.bind: how its sender delivers ticks. The first call creates the cron
+   * senders' NetworkPolicy (no ingress; DNS and the queue or the router out).
+   * @internal
+   */
+  public useCronDelivery(via: 'queue' | 'router'): void {
+    if (this.cronDelivery.size === 0) {
+      networkPolicyObject(this, 'CronNetworkPolicy', {
+        name: CRON_POLICY,
+        namespace: this.namespace,
+        labels: { [Labels.component]: 'cron' },
+        podSelector: { matchLabels: { [Labels.platformComponent]: 'cron' } },
+        ingress: () => [],
+        egress: () => [
+          ...this.network.dns,
+          ...(this.cronDelivery.has('queue') && this.queue
+            ? [
+                {
+                  to: [{ podSelector: { matchLabels: { ...this.queue.podSelector } } }],
+                  ports: tcpPort(NatsPorts.client),
+                },
+              ]
+            : []),
+          ...(this.cronDelivery.has('router') ? [{ to: [ROUTER_PODS], ports: tcpPort(CONTAINER_PORT) }] : []),
+        ],
+      });
+    }
+    this.cronDelivery.add(via);
   }
 
   /** The platform's queue (URL, stream config), if it has one. */
@@ -703,12 +824,21 @@ export class Platform extends Chart {
       data: { [Paths.routesFile]: Lazy.any({ produce: () => JSON.stringify(this.routeTable(), null, 2) }) },
     });
 
+    if (options.tls !== undefined && !(options.tls instanceof RouterTls))
+      throw new ValidationError(
+        router,
+        '`router.tls` must be a RouterTls',
+        'Use RouterTls.certManager(...) or RouterTls.secret(...)',
+      );
+    const tls = options.tls?._resolve(router);
     const exposure = (options.exposure ?? RouterExposure.clusterIp()).bind(router, {
       serviceName: ROUTER_NAME,
       namespace: this.namespace,
       labels,
       maxTimeoutSeconds: () => this.maxTimeoutSeconds(),
+      ...(tls ? { tls } : {}),
     });
+    if (tls) routerCertificate(router, tls, this.namespace, labels);
 
     const workload = new Workload(router, 'Workload', {
       name: ROUTER_NAME,
@@ -793,7 +923,29 @@ export class Platform extends Chart {
       spreadReplicas: true,
       fargateSelectors: () => this.fargateSelectorsFor(placement),
     });
+    routerNetworkPolicy(router, {
+      name: ROUTER_NAME,
+      namespace: this.namespace,
+      labels,
+      network: this.network,
+      scrapers: () => this.metricsScrapers,
+      internalClients: () => (this.cronDelivery.has('router') ? [CRON_PODS] : []),
+      queuePods: () => this.queue?.podSelector,
+      jwksUris: () => this.jwksUris(),
+      egress: egressList(router, 'router.egress', options.egress).map((e) => e._render(router, this.namespace)),
+    });
     return { deployment: workload.deployment, service: workload.service, routes };
+  }
+
+  /** JWKS URLs of the platform's and the routes' JWT policies (the router fetches them). */
+  private jwksUris(): string[] {
+    const table = this.routeTable();
+    const uris: string[] = [];
+    for (const policies of [table.policies, ...table.routes.map((r) => r.policies)]) {
+      const auth = policies?.auth;
+      if (auth?.type === 'jwt' && auth.jwksUri !== undefined) uris.push(auth.jwksUri);
+    }
+    return uris;
   }
 
   /** Two functions (or one twice) claiming the same method + path shape (+ host). */

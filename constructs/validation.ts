@@ -104,6 +104,25 @@ export function validateKeyReference(scope: IConstruct, what: string, name: unkn
 
 /** User labels: Kubernetes syntax, and nothing in our own `kubefaas.dev/` namespace. */
 export function validateLabels(scope: IConstruct, labels: Readonly<Record<string, string>>): Record<string, string> {
+  return checkLabels(scope, labels, true);
+}
+
+/**
+ * A label selector's labels: the same syntax as labels we set, but any key, because it selects
+ * someone else's pods (`app.kubernetes.io/name: grafana`) or ours (`kubefaas.dev/component`).
+ */
+export function validateSelectorLabels(
+  scope: IConstruct,
+  labels: Readonly<Record<string, string>>,
+): Record<string, string> {
+  return checkLabels(scope, labels, false);
+}
+
+function checkLabels(
+  scope: IConstruct,
+  labels: Readonly<Record<string, string>>,
+  refuseOwnKeys: boolean,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(labels)) {
     const slash = key.lastIndexOf('/');
@@ -118,10 +137,11 @@ export function validateLabels(scope: IConstruct, labels: Readonly<Record<string
       );
     }
     if (
-      prefix === 'kubefaas.dev' ||
-      key === 'app.kubernetes.io/name' ||
-      key === 'app.kubernetes.io/part-of' ||
-      key === 'app.kubernetes.io/managed-by'
+      refuseOwnKeys &&
+      (prefix === 'kubefaas.dev' ||
+        key === 'app.kubernetes.io/name' ||
+        key === 'app.kubernetes.io/part-of' ||
+        key === 'app.kubernetes.io/managed-by')
     ) {
       throw new ValidationError(
         scope,

@@ -61,9 +61,17 @@ export function externalUrl(
   for (const m of manifests) {
     if (m.metadata.namespace !== ns) continue;
     if (apiGroup(m.apiVersion) === 'gateway.networking.k8s.io' && m.kind === 'HTTPRoute') {
-      const spec = m.spec as { hostnames?: string[]; rules?: { backendRefs?: { name?: string }[] }[] };
+      const spec = m.spec as {
+        hostnames?: string[];
+        parentRefs?: { name?: string; sectionName?: string }[];
+        rules?: { backendRefs?: { name?: string }[] }[];
+      };
       const toRouter = (spec.rules ?? []).some((r) => (r.backendRefs ?? []).some((b) => b.name === name));
-      if (toRouter && spec.hostnames?.length) return pulumi.output(`${gatewayScheme}://${spec.hostnames[0]}`);
+      if (toRouter && spec.hostnames?.length) {
+        // A Gateway of the app (router.tls with gatewayClassName): its listener says the scheme.
+        const scheme = ownedListenerProtocol(manifests, ns, spec.parentRefs?.[0]) === 'HTTPS' ? 'https' : gatewayScheme;
+        return pulumi.output(`${scheme}://${spec.hostnames[0]}`);
+      }
     }
     if (m.kind === 'Ingress') {
       const spec = m.spec as {
@@ -83,6 +91,19 @@ export function externalUrl(
     return addressUrl(resourceOf(routerService));
   }
   return pulumi.output(undefined);
+}
+
+/** Protocol of the listener a route attaches to, when the Gateway is one of the app's manifests. */
+function ownedListenerProtocol(
+  manifests: readonly KubeManifest[],
+  namespace: string | undefined,
+  parent: { name?: string; sectionName?: string } | undefined,
+): string | undefined {
+  const gateway = manifests.find(
+    (g) => g.kind === 'Gateway' && g.metadata.name === parent?.name && g.metadata.namespace === namespace,
+  );
+  const listeners = (gateway?.spec as { listeners?: { name?: string; protocol?: string }[] } | undefined)?.listeners;
+  return listeners?.find((l) => l.name === parent?.sectionName)?.protocol;
 }
 
 /** `http://<ip or hostname>` from a live object's `status.loadBalancer`, once the cloud assigned it. */

@@ -1,4 +1,5 @@
 import type { ApiObject } from 'cdk8s';
+import type { ResolvedNetwork } from '../network/network-policies';
 import { Duration, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import {
@@ -137,6 +138,8 @@ export interface MetricsBindOptions {
   readonly functions: () => readonly MonitoredFunctionInfo[];
   /** Labels every object gets (part-of, managed-by). */
   readonly commonLabels: { readonly [name: string]: string };
+  /** DNS, API server, clients and receivers for the NetworkPolicies of the pods a mode runs. */
+  readonly network: ResolvedNetwork;
 }
 
 /** A NetworkPolicy peer, in the shape of the Kubernetes API. */

@@ -2,7 +2,10 @@ import { ApiObject, Lazy, Size, Duration } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
-import { Annotations, Labels } from '../../src/contract';
+import { Annotations, CONTAINER_PORT, Labels } from '../../src/contract';
+import { admit } from '../network/network-policies';
+import { networkPolicyObject } from '../network/policy-object';
+import { FUNCTION_PODS, ROUTER_PODS } from '../network/router-policy';
 import { alertmanagerConfig, prometheusConfig, ruleGroups } from './generators';
 import { ValidationError } from '../errors';
 import { volumeClaimLabels } from '../metadata';
@@ -26,6 +29,11 @@ const DATA_DIR = '/prometheus';
 const AM_CONFIG_DIR = '/etc/alertmanager';
 const AM_SECRET_DIR = '/etc/alertmanager/secrets';
 const AM_URL_FILE = 'receiver-url';
+const alertmanagerPodLabels = {
+  [Labels.platformComponent]: MonitoringComponents.alertmanager,
+  [Labels.name]: MonitoringComponents.alertmanager,
+};
+const tcp = (port: number) => [{ protocol: 'TCP' as const, port }];
 /** No line folding: PromQL stays on one line, readable in `kubectl get cm -o yaml`. */
 const YAML_OPTIONS = { lineWidth: 0 } as const;
 
@@ -258,6 +266,23 @@ export class PrometheusServer extends Construct {
       }),
     );
 
+    // In: the configured clients (nobody by default). Out: DNS, the API server (pod discovery), the
+    // pods it scrapes (functions and router, /metrics on the container port), Alertmanager.
+    networkPolicyObject(this, 'NetworkPolicy', {
+      name,
+      namespace,
+      labels,
+      podSelector: { matchLabels: this.podLabels },
+      ingress: () => admit(props.network.prometheusClients, tcp(PROMETHEUS_PORT)),
+      egress: () => [
+        ...props.network.dns,
+        ...props.network.apiServer,
+        { to: [FUNCTION_PODS, ROUTER_PODS], ports: tcp(CONTAINER_PORT) },
+        ...(alertmanager
+          ? [{ to: [{ podSelector: { matchLabels: alertmanagerPodLabels } }], ports: tcp(ALERTMANAGER_PORT) }]
+          : []),
+      ],
+    });
     if (alertmanager) this.addAlertmanager(props, alertmanager);
     if (props.dashboard !== false) new GrafanaDashboard(this, 'Dashboard', { namespace, labels: props.commonLabels });
   }
@@ -269,10 +294,16 @@ export class PrometheusServer extends Construct {
     const { namespace } = props;
     const name = MonitoringNames.alertmanager;
     const labels = componentLabels(props.commonLabels, MonitoringComponents.alertmanager);
-    const podLabels = {
-      [Labels.platformComponent]: MonitoringComponents.alertmanager,
-      [Labels.name]: MonitoringComponents.alertmanager,
-    };
+    const podLabels = alertmanagerPodLabels;
+    // In: Prometheus sending alerts. Out: DNS and the receivers (the webhook URL is in a Secret).
+    networkPolicyObject(this, 'AlertmanagerNetworkPolicy', {
+      name,
+      namespace,
+      labels,
+      podSelector: { matchLabels: podLabels },
+      ingress: () => [{ from: [{ podSelector: { matchLabels: this.podLabels } }], ports: tcp(ALERTMANAGER_PORT) }],
+      egress: () => [...props.network.dns, ...props.network.alertmanagerReceivers],
+    });
     const meta = { namespace, labels };
     const config = stringify(
       alertmanagerConfig({

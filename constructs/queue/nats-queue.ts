@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { ApiObject, Duration, Lazy, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import { Annotations, DEFAULT_QUEUE_CONFIG, Labels, PART_OF, serviceHost, type QueueConfig } from '../../src/contract';
+import { Annotations, DEFAULT_QUEUE_CONFIG, Labels, serviceHost, type QueueConfig } from '../../src/contract';
 import { ValidationError } from '../errors';
 import { validateImage } from '../image';
 import { objectMeta, volumeClaimLabels } from '../metadata';
@@ -13,6 +13,9 @@ import { queueOf, queueSubscriptions, registerQueue, type QueueBinding, type Que
 import { natsUsers, serverPasswordEnv } from './nats-auth';
 import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
 import { spreadOverNodesAndZones } from '../placement/topology-spread';
+import type { ResolvedNetwork } from '../network/network-policies';
+import { networkPolicyObject } from '../network/policy-object';
+import type { PeerSpec } from '../network/spec';
 
 /** The platform a queue binds to: its namespace and construct tree. */
 export interface QueueHost extends IConstruct {
@@ -21,6 +24,10 @@ export interface QueueHost extends IConstruct {
   readonly clusterDomain: string;
   /** Read at synth: every function becomes a NATS user with its own permissions. */
   readonly functions: readonly QueueConsumer[];
+  /** Where DNS is (the servers' egress). */
+  readonly network: Pick<ResolvedNetwork, 'dns'>;
+  /** Read at synth: the pods that connect to the queue (its NetworkPolicy admits them and no one else). */
+  queueClients(): readonly PeerSpec[];
 }
 
 /** Queue isolation: per-component NATS users whose passwords come from one Secret (constructs/queue/nats-auth.ts). */
@@ -363,32 +370,24 @@ class NatsQueue extends Queue {
       });
     }
 
-    new ApiObject(scope, 'NetworkPolicy', {
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'NetworkPolicy',
-      metadata: objectMeta(NATS_NAME, namespace, labels),
-      spec: {
-        podSelector: { matchLabels: { ...selector } },
-        policyTypes: ['Ingress'],
-        ingress: [
-          {
-            // Clients (functions, router, cron jobs) and monitoring: every pod the platform runs.
-            from: [{ podSelector: { matchLabels: { [Labels.partOf]: PART_OF } } }],
-            ports: [
-              { protocol: 'TCP', port: NatsPorts.client },
-              { protocol: 'TCP', port: NatsPorts.monitor },
-            ],
-          },
-          ...(replicas > 1
-            ? [
-                {
-                  from: [{ podSelector: { matchLabels: { ...selector } } }],
-                  ports: [{ protocol: 'TCP', port: NatsPorts.cluster }],
-                },
-              ]
-            : []),
-        ],
-      },
+    const tcp = (port: number) => [{ protocol: 'TCP' as const, port }];
+    const servers = { podSelector: { matchLabels: { ...selector } } };
+    networkPolicyObject(scope, 'NetworkPolicy', {
+      name: NATS_NAME,
+      namespace,
+      labels,
+      podSelector: { matchLabels: { ...selector } },
+      // Clients: the pods that use the queue (router, cron senders, functions), no one else. The
+      // monitoring port is read by the kubelet's probes only (a KEDA nats-jetstream scaler would need admitting).
+      ingress: () => [
+        { from: platform.queueClients(), ports: tcp(NatsPorts.client) },
+        ...(replicas > 1 ? [{ from: [servers], ports: tcp(NatsPorts.cluster) }] : []),
+      ],
+      // Cluster routes are dialled by name (DNS) to the other servers.
+      egress: () => [
+        ...platform.network.dns,
+        ...(replicas > 1 ? [{ to: [servers], ports: tcp(NatsPorts.cluster) }] : []),
+      ],
     });
 
     const binding: QueueBinding = {

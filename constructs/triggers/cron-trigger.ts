@@ -204,6 +204,7 @@ export class CronTrigger implements ITrigger {
       env.push({ name: CronEnv.ROUTER_URL, value: platform.routerUrl });
     }
 
+    platform.useCronDelivery(viaQueue ? 'queue' : 'router');
     const cronCode = ensureCronCode(fn);
     const tlsVolumes = viaQueue ? queueClientVolumes(queue) : [];
     const labels = { [Labels.name]: cronJobName, [Labels.component]: 'cron' };

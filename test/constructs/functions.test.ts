@@ -59,11 +59,26 @@ describe('NodeFunction', () => {
     const policy = find(objects, 'NetworkPolicy', 'hello');
     expect(policy.spec).toEqual({
       podSelector: { matchLabels: { [Labels.function]: 'hello' } },
-      policyTypes: ['Ingress'],
+      policyTypes: ['Ingress', 'Egress'],
       ingress: [
         {
           from: [{ podSelector: { matchLabels: { [Labels.platformComponent]: 'router' } } }],
           ports: [{ protocol: 'TCP', port: 8080 }],
+        },
+      ],
+      // DNS only: no queue, no declared egress.
+      egress: [
+        {
+          to: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+              podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+            },
+          ],
+          ports: [
+            { protocol: 'UDP', port: 53 },
+            { protocol: 'TCP', port: 53 },
+          ],
         },
       ],
     });

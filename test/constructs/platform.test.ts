@@ -30,6 +30,7 @@ describe('Platform', () => {
         'ConfigMap/kubefaas-routes',
         'Deployment/kubefaas-router',
         'Namespace/kubefaas',
+        'NetworkPolicy/kubefaas-router',
         'PodDisruptionBudget/kubefaas-router',
         'Service/kubefaas-router',
       ].sort(),

@@ -49,9 +49,12 @@ describe('Queue.nats', () => {
     // One server: no disruption budget to keep (it could only block node drains).
     expect(maybeFind(objects, 'PodDisruptionBudget', 'kubefaas-nats')).toBeUndefined();
     const policy = find(objects, 'NetworkPolicy', 'kubefaas-nats');
-    expect(policy.spec.ingress).toHaveLength(1);
-    expect(policy.spec.ingress[0].from).toEqual([
-      { podSelector: { matchLabels: { 'app.kubernetes.io/part-of': 'kubefaas' } } },
+    // Only the pods that use the queue (here: the router), on the client port.
+    expect(policy.spec.ingress).toEqual([
+      {
+        from: [{ podSelector: { matchLabels: { 'kubefaas.dev/component': 'router' } } }],
+        ports: [{ protocol: 'TCP', port: 4222 }],
+      },
     ]);
   });
 

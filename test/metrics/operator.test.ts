@@ -4,7 +4,7 @@ import { parse, stringify } from 'yaml';
 import { Metrics } from '../../constructs/metrics';
 import { labelingSteps, toPrometheusRelabel } from '../../constructs/metrics/generators';
 import { expectValidManifests, validateManifests } from '../support/validate';
-import { COMMON_LABELS, NAMESPACE, find, run, synthMetrics, tempFiles } from './support';
+import { COMMON_LABELS, NAMESPACE, NETWORK, find, run, synthMetrics, tempFiles } from './support';
 
 describe('Metrics.operator()', () => {
   const objects = synthMetrics(Metrics.operator({ labels: { release: 'kps' } }));
@@ -72,6 +72,7 @@ describe('Metrics.operator()', () => {
       namespace: NAMESPACE,
       functions: () => [],
       commonLabels: COMMON_LABELS,
+      network: NETWORK,
     });
     expect(binding.scrapers).toEqual([
       {

@@ -4,10 +4,13 @@ import { tmpdir } from 'os';
 import { dirname, join } from 'path';
 import { Chart, Duration, Testing } from 'cdk8s';
 import { Metrics, MonitoredFunctionInfo } from '../../constructs/metrics';
+import { NetworkPolicies } from '../../constructs/network/network-policies';
 import { K8sObject } from '../support/validate';
 
 export const NAMESPACE = 'faas';
 export const COMMON_LABELS = { 'app.kubernetes.io/part-of': 'kubefaas', 'app.kubernetes.io/managed-by': 'kubefaas' };
+/** The default NetworkPolicies options, rendered (what a Platform passes to its metrics). */
+export const NETWORK = NetworkPolicies.perComponent()._resolve(new Chart(Testing.app(), 'network'), NAMESPACE);
 
 export const SAMPLE_FUNCTIONS: MonitoredFunctionInfo[] = [
   { name: 'hello', timeout: Duration.seconds(10) },
@@ -22,7 +25,12 @@ export function synthMetrics(
   functions: readonly MonitoredFunctionInfo[] = SAMPLE_FUNCTIONS,
 ): K8sObject[] {
   const chart = new Chart(Testing.app(), 'platform');
-  metrics.bind(chart, { namespace: NAMESPACE, functions: () => functions, commonLabels: COMMON_LABELS });
+  metrics.bind(chart, {
+    namespace: NAMESPACE,
+    functions: () => functions,
+    commonLabels: COMMON_LABELS,
+    network: NETWORK,
+  });
   return Testing.synth(chart) as K8sObject[];
 }
 

@@ -190,6 +190,7 @@ describe('KubefaasPlatform', () => {
 
   test.each([
     ['gateway', 'http://faas.example.com'],
+    ['gateway-tls', 'https://faas.example.com'],
     ['ingress', 'http://faas.example.org'],
     ['ingress-tls', 'https://faas.example.org'],
     ['loadBalancer', 'http://203.0.113.7'],

@@ -120,6 +120,10 @@ export function checkSemantics(objects: readonly K8sObject[], options: SemanticO
         break;
       case 'HTTPRoute':
         report(obj, checkHttpRoute(obj, inv));
+        report(obj, checkParentRefs(obj, inv));
+        break;
+      case 'Gateway':
+        report(obj, checkGateway(obj, inv, options));
         break;
       case 'Ingress':
         report(obj, checkIngress(obj, inv, options));
@@ -530,15 +534,52 @@ function checkHttpRoute(obj: K8sObject, inv: Inventory): string[] {
   return out;
 }
 
+/** A Secret that exists: among the objects, written by a cert-manager Certificate among them, or declared external. */
+function secretAvailable(inv: Inventory, ns: string | undefined, name: string, options: SemanticOptions): boolean {
+  if (inv.find('Secret', ns, name) || (options.externalSecrets ?? []).includes(name)) return true;
+  return inv.objects.some(
+    (o) =>
+      o.apiVersion === 'cert-manager.io/v1' &&
+      o.kind === 'Certificate' &&
+      namespaceOf(o) === ns &&
+      o.spec?.secretName === name,
+  );
+}
+
+/** A Gateway's TLS certificates must exist (same-namespace Secrets; cross-namespace refs need a ReferenceGrant). */
+function checkGateway(obj: K8sObject, inv: Inventory, options: SemanticOptions): string[] {
+  const out: string[] = [];
+  asArray(obj.spec?.listeners).forEach((listener, l) => {
+    if (listener.protocol === 'HTTPS' && asArray(listener.tls?.certificateRefs).length === 0)
+      out.push(`spec.listeners[${l}] is HTTPS without tls.certificateRefs`);
+    asArray(listener.tls?.certificateRefs).forEach((ref, r) => {
+      if ((ref.kind ?? 'Secret') !== 'Secret' || (ref.group ?? '') !== '' || ref.namespace !== undefined) return;
+      if (!secretAvailable(inv, namespaceOf(obj), String(ref.name), options))
+        out.push(
+          `spec.listeners[${l}].tls.certificateRefs[${r}] names Secret "${ref.name}", which neither exists nor is written by a Certificate`,
+        );
+    });
+  });
+  return out;
+}
+
+/** Parent refs to a Gateway among the objects must name one of its listeners. */
+function checkParentRefs(obj: K8sObject, inv: Inventory): string[] {
+  const out: string[] = [];
+  asArray(obj.spec?.parentRefs).forEach((ref, i) => {
+    if ((ref.kind ?? 'Gateway') !== 'Gateway' || ref.sectionName === undefined) return;
+    const gateway = inv.find('Gateway', ref.namespace ?? namespaceOf(obj), String(ref.name));
+    if (gateway && !asArray(gateway.spec?.listeners).some((l) => l.name === ref.sectionName))
+      out.push(`spec.parentRefs[${i}].sectionName "${ref.sectionName}" is not a listener of Gateway "${ref.name}"`);
+  });
+  return out;
+}
+
 function checkIngress(obj: K8sObject, inv: Inventory, options: SemanticOptions): string[] {
   const out: string[] = [];
   asArray(obj.spec?.tls).forEach((tls, i) => {
     const secret = tls.secretName;
-    if (
-      typeof secret === 'string' &&
-      !inv.find('Secret', namespaceOf(obj), secret) &&
-      !(options.externalSecrets ?? []).includes(secret)
-    ) {
+    if (typeof secret === 'string' && !secretAvailable(inv, namespaceOf(obj), secret, options)) {
       out.push(
         `spec.tls[${i}] names Secret "${secret}", which is not among the objects (declare it in externalSecrets if it is created outside the platform)`,
       );

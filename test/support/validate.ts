@@ -14,6 +14,7 @@
  */
 import { NatsQueueDefaults } from '../../constructs/queue/nats-queue';
 import { describeObject, K8sObject } from './manifest';
+import { checkCertManagerCertificate } from './cert-manager-schema';
 import { checkPodSecurity } from './pod-security';
 import { checkSchemas } from './schema';
 import { checkSemantics } from './semantics';
@@ -65,11 +66,17 @@ export interface ValidateOptions {
   /**
    * In-process schema checks for kinds no kubernetes-models package covers, keyed by
    * `apiVersion/Kind` (e.g. `eks.services.k8s.aws/v1alpha1/FargateProfile`); each returns its
-   * problems as messages. Such objects skip the kubernetes-models check.
+   * problems as messages. Such objects skip the kubernetes-models check. The cert-manager
+   * Certificate is always checked (test/support/cert-manager-schema.ts).
    * @default {}
    */
   readonly schemaCheckers?: Readonly<Record<string, (object: K8sObject) => readonly string[]>>;
 }
+
+/** In-process schema checks of CRDs no kubernetes-models package covers, applied to every check. */
+const DEFAULT_SCHEMA_CHECKERS: Readonly<Record<string, (object: K8sObject) => readonly string[]>> = {
+  'cert-manager.io/v1/Certificate': checkCertManagerCertificate,
+};
 
 /** Runs every check and returns all problems found (empty when the manifests are valid). */
 export async function validateManifests(
@@ -80,7 +87,7 @@ export async function validateManifests(
   const allowed = new Set(options.allowKinds ?? []);
   const isAllowListed = (o: K8sObject) => allowed.has(String(o?.kind)) || allowed.has(`${o?.apiVersion}/${o?.kind}`);
 
-  const checkers = options.schemaCheckers ?? {};
+  const checkers = { ...DEFAULT_SCHEMA_CHECKERS, ...options.schemaCheckers };
   const customChecker = (o: K8sObject) =>
     Object.prototype.hasOwnProperty.call(checkers, `${o?.apiVersion}/${o?.kind}`)
       ? checkers[`${o.apiVersion}/${o.kind}`]

@@ -9,7 +9,7 @@ export interface SampleOptions {
   readonly namespace?: string;
   /** Nest the objects one construct level deeper (object names unchanged). */
   readonly nested?: boolean;
-  readonly exposure?: 'clusterIp' | 'gateway' | 'ingress' | 'ingress-tls' | 'loadBalancer';
+  readonly exposure?: 'clusterIp' | 'gateway' | 'gateway-tls' | 'ingress' | 'ingress-tls' | 'loadBalancer';
 }
 
 export function buildSampleApp(app: App, options: SampleOptions = {}): Chart {
@@ -112,6 +112,31 @@ export function buildSampleApp(app: App, options: SampleOptions = {}): Chart {
       metadata: meta('kubefaas-router'),
       spec: {
         parentRefs: [{ name: 'public', namespace: 'gateways' }],
+        hostnames: ['faas.example.com'],
+        rules: [{ backendRefs: [{ name: 'kubefaas-router', port: 80 }] }],
+      },
+    });
+  }
+  if (options.exposure === 'gateway-tls') {
+    // The app's own Gateway (router.tls with gatewayClassName): the route's listener is HTTPS.
+    new ApiObject(scope, 'gateway', {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: meta('public'),
+      spec: {
+        gatewayClassName: 'eg',
+        listeners: [
+          { name: 'http', port: 80, protocol: 'HTTP' },
+          { name: 'https', port: 443, protocol: 'HTTPS', tls: { certificateRefs: [{ name: 'tls' }] } },
+        ],
+      },
+    });
+    new ApiObject(scope, 'route', {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'HTTPRoute',
+      metadata: meta('kubefaas-router'),
+      spec: {
+        parentRefs: [{ name: 'public', sectionName: 'https' }],
         hostnames: ['faas.example.com'],
         rules: [{ backendRefs: [{ name: 'kubefaas-router', port: 80 }] }],
       },

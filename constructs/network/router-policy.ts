@@ -1,0 +1,106 @@
+import { isIP } from 'node:net';
+import type { Construct } from 'constructs';
+import { CONTAINER_PORT, Labels } from '../../src/contract';
+import { NatsPorts } from '../queue/names';
+import { warn } from '../placement/warnings';
+import { Egress } from './egress';
+import { admit, ResolvedNetwork } from './network-policies';
+import { networkPolicyObject } from './policy-object';
+import { NetworkPort } from './ports';
+import { EgressRuleSpec, IngressRuleSpec, PeerSpec } from './spec';
+
+/** Rule name of the warning about a JWKS URL on an in-cluster host. */
+export const IN_CLUSTER_JWKS_RULE = 'network/in-cluster-jwks';
+
+/** Pods of the router (what other policies admit or reach). */
+export const ROUTER_PODS: PeerSpec = { podSelector: { matchLabels: { [Labels.platformComponent]: 'router' } } };
+
+/** Every function pod of the namespace (the router proxies to all of them). */
+export const FUNCTION_PODS: PeerSpec = {
+  podSelector: { matchExpressions: [{ key: Labels.function, operator: 'Exists' }] },
+};
+
+const tcp = (port: number) => [{ protocol: 'TCP' as const, port }];
+
+export interface RouterPolicyProps {
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly network: ResolvedNetwork;
+  /** Read at synth: who scrapes the router's /metrics. */
+  readonly scrapers: () => readonly PeerSpec[];
+  /** Read at synth: kubefaas pods that call the public port (cron senders without a queue). */
+  readonly internalClients: () => readonly PeerSpec[];
+  /** Read at synth: the queue's pod labels, when the router stores async calls there. */
+  readonly queuePods: () => Readonly<Record<string, string>> | undefined;
+  /** Read at synth: the JWKS URLs of the platform's and the routes' JWT policies. */
+  readonly jwksUris: () => readonly string[];
+  /** Declared egress (`router.egress`), already rendered. */
+  readonly egress: readonly EgressRuleSpec[];
+}
+
+/**
+ * The router's NetworkPolicy. In: the public port from `routerClients` (anywhere by default) and
+ * kubefaas' own callers, /metrics from the scrapers. Out: DNS, every function pod's container port,
+ * the queue's client port, JWKS hosts, and what `router.egress` declares.
+ */
+export function routerNetworkPolicy(scope: Construct, props: RouterPolicyProps): void {
+  const ingress = (): IngressRuleSpec[] => {
+    const clients = props.network.routerClients;
+    const internal = props.internalClients();
+    const scrapers = props.scrapers();
+    return [
+      ...admit(clients, tcp(CONTAINER_PORT)),
+      // Redundant when anyone may call: only listed when the clients are restricted.
+      ...(clients !== undefined && internal.length > 0 ? admit(internal, tcp(CONTAINER_PORT)) : []),
+      // /metrics is served on the public port today; scrapers are admitted there explicitly.
+      ...(scrapers.length > 0 ? admit(scrapers, tcp(CONTAINER_PORT)) : []),
+    ];
+  };
+  const egress = (): EgressRuleSpec[] => {
+    const queue = props.queuePods();
+    return [
+      ...props.network.dns,
+      { to: [FUNCTION_PODS], ports: tcp(CONTAINER_PORT) },
+      ...(queue ? [{ to: [{ podSelector: { matchLabels: { ...queue } } }], ports: tcp(NatsPorts.client) }] : []),
+      ...jwksEgress(scope, props.jwksUris(), props.egress.length > 0),
+      ...props.egress,
+    ];
+  };
+  networkPolicyObject(scope, 'NetworkPolicy', {
+    name: props.name,
+    namespace: props.namespace,
+    labels: props.labels,
+    podSelector: { matchLabels: { [Labels.platformComponent]: 'router' } },
+    ingress,
+    egress,
+  });
+}
+
+/**
+ * Egress to the JWKS hosts: an address literal as itself, a public name as the internet on the
+ * URL's port. A cluster-internal name (`*.svc`, `*.cluster.local`, no dot) resolves to a Service
+ * whose pods' port is unknown here: the user declares it in `router.egress` (warned otherwise).
+ */
+function jwksEgress(scope: Construct, uris: readonly string[], hasDeclared: boolean): EgressRuleSpec[] {
+  const rules: EgressRuleSpec[] = [];
+  for (const uri of [...new Set(uris)].sort()) {
+    const url = new URL(uri);
+    const port = url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    const ports = [NetworkPort.tcp(port)];
+    if (isIP(host) !== 0) {
+      rules.push(Egress.cidr(`${host}/${isIP(host) === 4 ? 32 : 128}`, { ports })._render(scope, ''));
+    } else if (!host.includes('.') || /\.(svc|cluster\.local|local)$/.test(host)) {
+      if (!hasDeclared)
+        warn(
+          scope,
+          IN_CLUSTER_JWKS_RULE,
+          `the JWKS URL ${uri} names an in-cluster host: declare the router's egress to its pods with router.egress (e.g. Egress.namespace("auth", { ports: [NetworkPort.tcp(8080)] })), or the router cannot fetch the keys`,
+        );
+    } else {
+      rules.push(Egress.internet({ ports })._render(scope, ''));
+    }
+  }
+  return rules;
+}
