@@ -79,14 +79,24 @@ function callAsync(
     const { method, url, requestId, receivedAt } = request;
     const traceparent = state.traceparents.keepOrCreate(request.inbound.traceparent);
     asyncCalls
-      .handle({ method, url, rawHeaders: request.rawHeaders, body: client.body }, client, {
-        requestId,
-        traceparent,
-        closeConnection: state.draining,
-        hasFunction: (name) => matcher.hasFunction(name),
-        maxBodyBytes: (name) => matcher.maxBodyBytes(name),
-        callbacks: state.callbacks,
-      })
+      .handle(
+        {
+          method,
+          url,
+          rawHeaders: request.rawHeaders,
+          body: client.body,
+          contentLength: request.inbound.contentLength,
+        },
+        client,
+        {
+          requestId,
+          traceparent,
+          closeConnection: state.draining,
+          hasFunction: (name) => matcher.hasFunction(name),
+          maxBodyBytes: (name) => matcher.maxBodyBytes(name),
+          callbacks: state.callbacks,
+        },
+      )
       .then(
         (status) =>
           state.accessLog.record({

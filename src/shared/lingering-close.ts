@@ -1,0 +1,66 @@
+/**
+ * Lingering close, shared by the function runtime and the router's node:http path.
+ *
+ * A server that answers before it has read the request body (413, a timeout, an early answer of a
+ * function) and then closes the connection leaves the client's unread bytes in its socket. The
+ * kernel answers them, and every segment the client still sends, with a reset, and a reset often
+ * destroys the answer in the client's receive buffer before the client has read it: the client sees
+ * "connection reset" instead of the 413. So, as Apache and nginx do, close lingeringly: send the
+ * answer, half-close (FIN), keep reading and throwing away what the client still sends, and close
+ * for good when it stops — bounded in bytes and in time, after which the connection is cut anyway
+ * (by then a client that reads while it sends has read the answer).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** Most request-body bytes read and thrown away after an early answer. */
+export const LINGER_MAX_BYTES = 16 * 1024 * 1024;
+/** Longest a connection stays open after an early answer while the client goes on sending. */
+export const LINGER_MAX_MS = 5_000;
+
+export interface LingerBounds {
+  /** @default LINGER_MAX_BYTES */
+  readonly maxBytes?: number;
+  /** @default LINGER_MAX_MS */
+  readonly maxMs?: number;
+}
+
+/** Sockets closing lingeringly: what arrives on them is thrown away, never served. */
+const lingering = new WeakSet<object>();
+
+/** True while `socket` closes lingeringly: a request parsed from it now must not be served. */
+export function isLingering(socket: Socket | null | undefined): boolean {
+  return socket != null && lingering.has(socket);
+}
+
+/**
+ * Closes `req`'s connection lingeringly once its response is finished. Call before the response is
+ * finished; the response must carry `connection: close` (node ends the connection after such a
+ * response, and that is where the lingering starts).
+ *
+ * The rest of `req`'s body is read (through node's parser, which keeps reading the socket) and
+ * discarded; the connection closes when the client closes its side, or after `maxBytes` more body
+ * bytes or `maxMs`, whichever comes first.
+ */
+export function closeLingering(req: IncomingMessage, bounds: LingerBounds = {}): void {
+  const socket = req.socket as (Socket & { destroySoon?: () => void }) | null;
+  if (socket === null || socket.destroyed || lingering.has(socket)) return;
+  const maxBytes = bounds.maxBytes ?? LINGER_MAX_BYTES;
+  const maxMs = bounds.maxMs ?? LINGER_MAX_MS;
+  lingering.add(socket);
+  // node:http calls `socket.destroySoon()` (when the socket has one; else `end()`) once the last
+  // response is finished: end our side, and destroy as soon as that is written. The destroy is what
+  // resets the connection, so this socket does the first half only and destroys later.
+  socket.destroySoon = () => {
+    if (socket.writable) socket.end();
+    const timer = setTimeout(() => socket.destroy(), maxMs);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+    let discarded = 0;
+    req.on('data', (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > maxBytes) socket.destroy();
+    });
+    req.resume();
+  };
+}
