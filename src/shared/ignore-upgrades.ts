@@ -10,17 +10,34 @@
  * give the connection back to node with the request's head rewritten without the upgrade, followed
  * by the bytes that came after the head: node parses the request again, now as an ordinary one.
  */
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 /** Serves upgrade requests on `server` as ordinary requests (its connection listener parses them again). */
 export function ignoreUpgrades(server: Server): void {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, rest: Buffer) => {
     socket.unshift(rest.length === 0 ? withoutUpgrade(req) : Buffer.concat([withoutUpgrade(req), rest]));
-    // Whatever listens for connections now (node's own listener, or the router's fast path in front
-    // of it) starts on this socket as on a new one; it reads the rewritten head first.
-    server.emit('connection', socket);
+    // Whatever listens for connections (node's own listener, or the router's fast path in front of
+    // it) starts on this socket as on a new one and reads the rewritten head first: once the
+    // responses to requests pipelined before this one are out, which node's old state still writes.
+    afterResponses(socket, () => server.emit('connection', socket));
   });
+}
+
+/**
+ * Calls `then` once no response is in progress on `socket`. node:http keeps the response being
+ * written on the socket's `_httpMessage` (and assigns the next pipelined one there when it
+ * finishes); undocumented but what its own HTTP client and server have used for a decade.
+ */
+function afterResponses(socket: Duplex, then: () => void): void {
+  if (socket.destroyed) return;
+  const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (current == null) {
+    then();
+    return;
+  }
+  // 'close' follows a finished response too (after node moved the socket on to the next one).
+  current.once('close', () => afterResponses(socket, then));
 }
 
 /** The request's head, as received (latin1: the bytes), minus `Upgrade` and the `upgrade` token of `Connection`. */
