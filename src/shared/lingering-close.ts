@@ -48,19 +48,24 @@ export function closeLingering(req: IncomingMessage, bounds: LingerBounds = {}):
   const maxBytes = bounds.maxBytes ?? LINGER_MAX_BYTES;
   const maxMs = bounds.maxMs ?? LINGER_MAX_MS;
   lingering.add(socket);
+  // Read from now on, so node does not dump the body at the end of the response (a dumped body's
+  // bytes are dropped by the parser where nothing could count them); counted once the answer is out.
+  let started = false;
+  let discarded = 0;
+  req.on('data', (chunk: Buffer) => {
+    if (!started) return;
+    discarded += chunk.length;
+    if (discarded > maxBytes) socket.destroy();
+  });
   // node:http calls `socket.destroySoon()` (when the socket has one; else `end()`) once the last
   // response is finished: end our side, and destroy as soon as that is written. The destroy is what
   // resets the connection, so this socket does the first half only and destroys later.
   socket.destroySoon = () => {
+    started = true;
     if (socket.writable) socket.end();
     const timer = setTimeout(() => socket.destroy(), maxMs);
     timer.unref();
     socket.once('close', () => clearTimeout(timer));
-    let discarded = 0;
-    req.on('data', (chunk: Buffer) => {
-      discarded += chunk.length;
-      if (discarded > maxBytes) socket.destroy();
-    });
     req.resume();
   };
 }

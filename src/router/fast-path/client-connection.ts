@@ -4,7 +4,7 @@ import { ROUTER_KEEP_ALIVE_TIMEOUT_MS } from '../../contract';
 import type { Downstream } from '../downstream';
 import { readInboundHeaders } from '../forwarded-headers';
 import { jsonAnswer } from '../responses';
-import { routeRequest, servedByNodePathOnly } from '../routing';
+import { declaredBodyOverLimit, routeRequest, servedByNodePathOnly } from '../routing';
 import type { RouterState } from '../state';
 import { type HeadParser, MAX_HEAD_BYTES, type RequestHead } from './request-head-parser';
 
@@ -154,6 +154,11 @@ export class ClientConnection implements Downstream {
         break;
       }
       if (bytes.length < end) {
+        // Refused whatever it holds: node:http answers at once, and reads through or lingers.
+        if (declaredBodyOverLimit(this.host.state, head.method, head.url, head.rawHeaders, head.bodyLength)) {
+          this.handOverToNode();
+          break;
+        }
         // The body is still arriving: serve once it is all here.
         this.waitingHead = head;
         this.waitingHeadEnd = headEnd;
