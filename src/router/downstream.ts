@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { closeLingering, LINGER_MAX_BYTES } from '../shared/lingering-close';
+import { closeLingering, discardBody, LINGER_MAX_BYTES } from '../shared/lingering-close';
 import { sendJson } from './responses';
 import type { RequestBody } from './upstream-client/types';
 
@@ -40,9 +40,10 @@ export interface Downstream {
  *
  * A response that completes before the request body was read to its end (a refusal, an error, a
  * function that answered early) leaves the rest of the body to be disposed of, so the client gets
- * the response and not a reset: a body of a declared length up to LINGER_MAX_BYTES is read and
- * discarded and the connection kept; any other (chunked, or longer) the connection closes after the
- * response, lingering (`closeLingering`).
+ * the response and not a reset: a body declared longer than LINGER_MAX_BYTES closes the connection
+ * after the response, lingering (`closeLingering`); any other is read through and discarded and the
+ * connection kept, unless it goes on past LINGER_MAX_BYTES (chunked), which closes it lingering from
+ * there (`discardBody`).
  */
 export class NodeDownstream implements Downstream {
   readonly body: IncomingMessage | null;
@@ -69,22 +70,19 @@ export class NodeDownstream implements Downstream {
 
   /**
    * Before a response head: whether the connection closes after the response (`closing`: it does
-   * anyway). One whose body is still arriving closes unless the rest is short enough to read
-   * through, and closes lingering.
+   * anyway). One whose body is still arriving and declared too long to read through closes too;
+   * either closes lingering.
    */
   private closesAfter(closing: boolean): boolean {
     if (!this.bodyUnread) return closing;
-    const close = closing || this.declaredLength < 0 || this.declaredLength > LINGER_MAX_BYTES;
+    const close = closing || this.declaredLength > LINGER_MAX_BYTES;
     if (close) closeLingering(this.req);
     return close;
   }
 
-  /**
-   * After a response: what is left of the body is read and thrown away (bounded: see the class).
-   * Also when all of it has arrived: a body paused with bytes still buffered holds the connection.
-   */
+  /** After a response: what is left of the body is read and thrown away (bounded: see the class). */
   private discardUnreadBody(): void {
-    if (this.body !== null) this.req.resume();
+    if (this.body !== null) discardBody(this.req);
   }
 
   bodyConsumed(): boolean {

@@ -45,27 +45,75 @@ export function isLingering(socket: Socket | null | undefined): boolean {
 export function closeLingering(req: IncomingMessage, bounds: LingerBounds = {}): void {
   const socket = req.socket as (Socket & { destroySoon?: () => void }) | null;
   if (socket === null || socket.destroyed || lingering.has(socket)) return;
-  const maxBytes = bounds.maxBytes ?? LINGER_MAX_BYTES;
-  const maxMs = bounds.maxMs ?? LINGER_MAX_MS;
   lingering.add(socket);
-  // Read from now on, so node does not dump the body at the end of the response (a dumped body's
-  // bytes are dropped by the parser where nothing could count them); counted once the answer is out.
-  let started = false;
-  let discarded = 0;
-  req.on('data', (chunk: Buffer) => {
-    if (!started) return;
-    discarded += chunk.length;
-    if (discarded > maxBytes) socket.destroy();
-  });
+  const discard = discarding(req, socket, bounds.maxBytes ?? LINGER_MAX_BYTES);
   // node:http calls `socket.destroySoon()` (when the socket has one; else `end()`) once the last
   // response is finished: end our side, and destroy as soon as that is written. The destroy is what
   // resets the connection, so this socket does the first half only and destroys later.
   socket.destroySoon = () => {
-    started = true;
-    if (socket.writable) socket.end();
-    const timer = setTimeout(() => socket.destroy(), maxMs);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
-    req.resume();
+    discard.start();
+    linger(socket, bounds.maxMs ?? LINGER_MAX_MS);
   };
+}
+
+/**
+ * After a response that keeps the connection (`req`'s body still arriving): reads the rest of the
+ * body through and discards it, so the connection can carry the next request. A body that goes on
+ * for more than `maxBytes` is not worth it: the connection then closes lingeringly from there.
+ */
+export function discardBody(req: IncomingMessage, bounds: LingerBounds = {}): void {
+  const socket = req.socket as Socket | null;
+  if (socket === null || socket.destroyed || req.complete) {
+    req.resume(); // a paused body with bytes still buffered holds the connection
+    return;
+  }
+  if (lingering.has(socket)) return;
+  const maxMs = bounds.maxMs ?? LINGER_MAX_MS;
+  discarding(req, socket, bounds.maxBytes ?? LINGER_MAX_BYTES, () => {
+    // The answer is out and said keep-alive; a server may close any connection between requests.
+    lingering.add(socket);
+    linger(socket, maxMs);
+    return bounds.maxBytes ?? LINGER_MAX_BYTES;
+  }).start();
+}
+
+/**
+ * Reads `req`'s body from now on (so node does not dump it at the end of the response: a dumped
+ * body's bytes are dropped by the parser where nothing could count them) and throws it away once
+ * `start`ed. Past `maxBytes`: `over()` gives more room (returns how much), else the socket is cut.
+ */
+function discarding(
+  req: IncomingMessage,
+  socket: Socket,
+  maxBytes: number,
+  over?: () => number,
+): { start(): void } {
+  let started = false;
+  let room = maxBytes;
+  let extended = false;
+  req.on('data', (chunk: Buffer) => {
+    if (!started) return;
+    room -= chunk.length;
+    if (room >= 0) return;
+    if (over !== undefined && !extended) {
+      extended = true;
+      room += over();
+      if (room >= 0) return;
+    }
+    socket.destroy();
+  });
+  return {
+    start() {
+      started = true;
+      req.resume();
+    },
+  };
+}
+
+/** Half-closes `socket` (FIN) and destroys it after `maxMs` unless the client closed first. */
+function linger(socket: Socket, maxMs: number): void {
+  if (socket.writable) socket.end();
+  const timer = setTimeout(() => socket.destroy(), maxMs);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }

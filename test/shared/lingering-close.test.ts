@@ -1,12 +1,13 @@
 /**
  * The lingering close's bounds, on a real node:http server and raw sockets: after an early answer
  * the rest of a body is read and thrown away up to `maxBytes`, for at most `maxMs`; past either, the
- * connection is cut.
+ * connection is cut. And `discardBody`, for an answer that keeps the connection: a body is read
+ * through (the connection serves on), one that goes on past `maxBytes` closes it lingering.
  */
 import { once } from 'node:events';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { closeLingering, isLingering } from '../../src/shared/lingering-close';
+import { closeLingering, discardBody, isLingering } from '../../src/shared/lingering-close';
 import { RawClient } from '../router/raw-client';
 
 /** Polls `test` every 50 ms until true or `ms` passed. */
@@ -83,5 +84,55 @@ describe('closeLingering', () => {
     client.end();
     await once(client.socket, 'close');
     expect(client.error).toBeUndefined();
+  });
+});
+
+describe('discardBody', () => {
+  let server: http.Server;
+  let port: number;
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      if (req.url === '/next') {
+        res.end('next');
+        return;
+      }
+      // Answers at once, keeping the connection, then disposes of the body.
+      res.writeHead(400, { 'content-length': '0' });
+      res.end();
+      discardBody(req, BOUNDS);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(async () => {
+    server.closeAllConnections();
+    server.close();
+    await once(server, 'close');
+  });
+
+  test('a chunked body within maxBytes is read through: the connection serves the next request', async () => {
+    const client = await RawClient.open(port);
+    client.send('POST / HTTP/1.1\r\nHost: linger\r\nTransfer-Encoding: chunked\r\n\r\n');
+    expect((await client.read({ timeoutMs: 3000 })).status).toBe(400);
+    client.send(`80000\r\n`);
+    expect(await client.sendBody(0x80000)).toBe(0x80000);
+    client.send('\r\n0\r\n\r\nGET /next HTTP/1.1\r\nHost: linger\r\n\r\n');
+    expect((await client.read({ timeoutMs: 3000 })).body).toBe('next');
+    client.close();
+  });
+
+  test('a chunked body going on past maxBytes: the connection closes (FIN), lingering, then is cut', async () => {
+    const client = await RawClient.open(port);
+    client.send('POST / HTTP/1.1\r\nHost: linger\r\nTransfer-Encoding: chunked\r\n\r\n');
+    expect((await client.read({ timeoutMs: 3000 })).status).toBe(400);
+    client.send(`${(64 * 1024 * 1024).toString(16)}\r\n`);
+    const sent = await client.sendBody(32 * 1024 * 1024);
+    expect(await client.closedWithin(3000)).toBe(true);
+    // Discarded for maxBytes, then lingering for up to maxBytes more, then cut.
+    expect(sent).toBeGreaterThanOrEqual(BOUNDS.maxBytes);
+    expect(sent).toBeLessThan(24 * 1024 * 1024);
+    client.close();
   });
 });
