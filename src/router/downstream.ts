@@ -102,8 +102,10 @@ export class NodeDownstream implements Downstream {
   }
 
   writeHead(status: number, headers: string[]): void {
-    const closing = hasConnectionClose(headers);
-    if (this.closesAfter(closing) && !closing) headers.push('connection', 'close');
+    if (this.bodyUnread) {
+      const closing = hasConnectionClose(headers);
+      if (this.closesAfter(closing) && !closing) headers.push('connection', 'close');
+    }
     this.res.writeHead(status, headers);
   }
 

@@ -62,6 +62,7 @@ export function closeLingering(req: IncomingMessage, bounds: LingerBounds = {}):
  * for more than `maxBytes` is not worth it: the connection then closes lingeringly from there.
  */
 export function discardBody(req: IncomingMessage, bounds: LingerBounds = {}): void {
+  if (req.readableEnded) return; // read to its end already (the common case)
   const socket = req.socket as Socket | null;
   if (socket === null || socket.destroyed || req.complete) {
     req.resume(); // a paused body with bytes still buffered holds the connection
@@ -82,12 +83,7 @@ export function discardBody(req: IncomingMessage, bounds: LingerBounds = {}): vo
  * body's bytes are dropped by the parser where nothing could count them) and throws it away once
  * `start`ed. Past `maxBytes`: `over()` gives more room (returns how much), else the socket is cut.
  */
-function discarding(
-  req: IncomingMessage,
-  socket: Socket,
-  maxBytes: number,
-  over?: () => number,
-): { start(): void } {
+function discarding(req: IncomingMessage, socket: Socket, maxBytes: number, over?: () => number): { start(): void } {
   let started = false;
   let room = maxBytes;
   let extended = false;
