@@ -9,6 +9,7 @@ import {
   SCHEDULE_HINT,
   TIME_ZONE_HINT,
   cronSubject,
+  cronTickBody,
   timeZoneProblem,
   type QueueSubscription,
 } from '../../src/contract';
@@ -164,6 +165,8 @@ export class CronTrigger implements ITrigger {
       );
     }
 
+    checkTickFits(fn, what, r);
+
     const platform = fn.platform;
     const queue = queueOf(platform);
     const viaQueue = queue !== undefined && runsKubefaasRuntime(fn);
@@ -283,6 +286,33 @@ export class CronTrigger implements ITrigger {
         namespace: platform.namespace,
         template: fn.placement.applyTo(cronTemplate).template,
       }),
+    );
+  }
+}
+
+/**
+ * A tick is a request into the function like any other, so it must fit the function's body limit
+ * (`maxBodySize`): checked here, where the body is known to the byte (only the time it fired varies,
+ * and its length does not), rather than refused by the function at every tick.
+ */
+function checkTickFits(fn: FunctionBase, what: string, r: Resolved): void {
+  // NodeFunction and PythonFunction know their limit; a ContainerFunction's is its own business.
+  const limit = (fn as { readonly maxBodyBytes?: number }).maxBodyBytes;
+  if (limit === undefined) return;
+  const body = cronTickBody({
+    functionName: fn.functionName,
+    trigger: r.name,
+    schedule: r.schedule,
+    timeZone: r.timeZone ?? null,
+    firedAt: new Date(0).toISOString(),
+    data: r.data === undefined ? undefined : JSON.parse(r.data),
+  });
+  const size = Buffer.byteLength(JSON.stringify(body));
+  if (size > limit) {
+    throw new ValidationError(
+      fn,
+      `${what}: its tick event is ${size} bytes, over the function's maxBodySize of ${limit} bytes`,
+      "Raise the function's `maxBodySize`, or make the trigger's `data` smaller",
     );
   }
 }

@@ -181,3 +181,31 @@ export function timeZoneProblem(zone: unknown): string | undefined {
 }
 
 export const TIME_ZONE_HINT = 'Use an IANA name such as "Europe/Berlin", "America/New_York" or "UTC"';
+
+/** What a tick is for and when it fired: the fields of its event body. */
+export interface CronTickFields {
+  readonly functionName: string;
+  readonly trigger: string;
+  readonly schedule: string | null;
+  readonly timeZone: string | null;
+  /** ISO 8601 time the tick fired (always 24 characters: `2026-01-01T00:00:00.000Z`). */
+  readonly firedAt: string;
+  /** The trigger's `data`, if it has any. */
+  readonly data?: unknown;
+}
+
+/**
+ * The body of a cron tick event, as the cron sender delivers it (JSON). One definition, so the
+ * constructs can check at synth that every tick fits the function's body limit, like any other
+ * request into the function.
+ */
+export function cronTickBody(f: CronTickFields): Record<string, unknown> {
+  return {
+    function: f.functionName,
+    trigger: f.trigger,
+    schedule: f.schedule,
+    timeZone: f.timeZone,
+    firedAt: f.firedAt,
+    ...(f.data !== undefined ? { data: f.data } : {}),
+  };
+}

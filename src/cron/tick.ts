@@ -3,7 +3,7 @@ import { CronEnv, QueueEnv } from '../contract';
 import { connectQueue } from '../queue/connection';
 import { readQueueSettings, type QueueSettings } from '../queue/config';
 import { publishEvent } from '../queue/publisher';
-import { CLOUDEVENTS_SPEC_VERSION, QueueEventTypes, cronSubject } from '../contract';
+import { CLOUDEVENTS_SPEC_VERSION, QueueEventTypes, cronSubject, cronTickBody } from '../contract';
 
 /** One cron tick, as the CronJob's pod sees it. */
 export interface CronTick {
@@ -41,14 +41,14 @@ export function readCronTick(env: NodeJS.ProcessEnv = process.env, now = new Dat
     id: env[CronEnv.JOB_NAME] || randomUUID(),
     time: now.toISOString(),
     source: `/kubefaas/cron/${functionName}/${trigger}`,
-    data: {
-      function: functionName,
+    data: cronTickBody({
+      functionName,
       trigger,
       schedule: env[CronEnv.SCHEDULE] ?? null,
       timeZone: env[CronEnv.TIME_ZONE] ?? null,
       firedAt: now.toISOString(),
-      ...(payload !== undefined ? { data: payload } : {}),
-    },
+      data: payload,
+    }),
     timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : DEFAULT_CRON_TIMEOUT_MS,
   };
 }

@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { ASYNC_FUNCTION_PATH_PREFIX, Headers, callbackUrlRefusal, type CallbackUrlPolicy } from '../contract';
 import type { QueueClient } from '../queue/client';
+import { isPlatformHeader } from '../queue/platform-headers';
 import type { Downstream } from './downstream';
+import { isRouterOwnedHeader } from './forwarded-headers';
 import { errorBody } from './responses';
 import type { RequestBody } from './upstream-client/types';
 
@@ -20,6 +22,8 @@ export interface AsyncRequest {
   readonly rawHeaders: readonly string[];
   /** The body: still to be read (node:http), already read (fast path), or none. */
   readonly body: RequestBody;
+  /** The announced Content-Length, -1 when none (no body, or chunked). */
+  readonly contentLength: number;
 }
 
 export interface AsyncRequestInfo {
@@ -128,7 +132,8 @@ export class AsyncEndpoint {
           functionLimit <= queueLimit
             ? `the function's limit of ${limit} bytes`
             : `${limit} bytes (the queue's message size)`;
-        return answer(413, errorBody(`async call body exceeds ${whose}`)); // the rest of the body is read and discarded: the connection stays usable
+        // The downstream disposes of the rest of the body (read through, or a lingering close).
+        return answer(413, errorBody(`async call body exceeds ${whose}`));
       }
       const fnPath = (slash === -1 ? '/' : rest.slice(slash)) + (q === -1 ? '' : url.slice(q));
       const headers = headerRecord(req.rawHeaders);
@@ -163,23 +168,24 @@ export class AsyncEndpoint {
     const body = req.body;
     if (body === null) return accept(EMPTY_BODY);
     if (Buffer.isBuffer(body)) return accept(body.length > limit ? undefined : body);
+    // Refused at once when it says it is too large; a chunked one, once it grows past the limit.
+    if (req.contentLength > limit) return accept(undefined);
     return readStream(body, limit).then(accept);
   }
 }
 
-/** Headers only the router sets (contract/http.ts): a client's own are never stored with a call. */
-const ROUTER_OWNED: ReadonlySet<string> = new Set([Headers.auth, Headers.functionName, Headers.params]);
-
 /**
  * Request headers as a record, as the function will see them: lower-case names, repeated headers
- * joined with ", " (`set-cookie` kept as a list), without the router-owned ones a client sent. The
- * same for both of the router's HTTP paths.
+ * joined with ", " (`set-cookie` kept as a list). The same for both of the router's HTTP paths.
+ * Headers only the platform sets are dropped, as on the sync path: the router's own
+ * (`x-kubefaas-auth` and the like) and the queue's message-header namespace (`kubefaas-*`), so that
+ * a caller can pose as neither in the call the function receives.
  */
 export function headerRecord(rawHeaders: readonly string[]): Record<string, string | string[]> {
   const record: Record<string, string | string[]> = {};
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i].toLowerCase();
-    if (name.startsWith('x-kubefaas-') && ROUTER_OWNED.has(name)) continue;
+    if (isRouterOwnedHeader(name) || isPlatformHeader(name)) continue;
     const value = rawHeaders[i + 1];
     const previous = record[name];
     if (previous === undefined) record[name] = name === 'set-cookie' ? [value] : value;
@@ -229,7 +235,7 @@ function readStream(req: IncomingMessage, limit: number): Promise<Buffer | undef
       size += chunk.length;
       if (size > limit) {
         req.removeAllListeners('data');
-        req.resume();
+        req.pause();
         resolve(undefined);
         return;
       }

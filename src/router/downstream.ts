@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { closeLingering, discardBody, LINGER_MAX_BYTES } from '../shared/lingering-close';
 import { sendJson } from './responses';
 import type { RequestBody } from './upstream-client/types';
 
@@ -34,19 +35,54 @@ export interface Downstream {
   offClientGone(listener: () => void): void;
 }
 
-/** The downstream of a request node:http parsed. */
+/**
+ * The downstream of a request node:http parsed.
+ *
+ * A response that completes before the request body was read to its end (a refusal, an error, a
+ * function that answered early) leaves the rest of the body to be disposed of, so the client gets
+ * the response and not a reset: a body declared longer than LINGER_MAX_BYTES closes the connection
+ * after the response, lingering (`closeLingering`); any other is read through and discarded and the
+ * connection kept, unless it goes on past LINGER_MAX_BYTES (chunked), which closes it lingering from
+ * there (`discardBody`).
+ */
 export class NodeDownstream implements Downstream {
   readonly body: IncomingMessage | null;
   /** Kept because node drops `req.socket` once the request body has been consumed. */
   private readonly socket: IncomingMessage['socket'];
 
+  /**
+   * @param declaredLength the request's Content-Length, -1 when it has none (chunked or no body)
+   */
   constructor(
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     hasBody: boolean,
+    private readonly declaredLength = -1,
   ) {
     this.body = hasBody ? req : null;
     this.socket = req.socket;
+  }
+
+  /** Part of the request body has not arrived yet. */
+  private get bodyUnread(): boolean {
+    return this.body !== null && !this.req.complete;
+  }
+
+  /**
+   * Before a response head: whether the connection closes after the response (`closing`: it does
+   * anyway). One whose body is still arriving and declared too long to read through closes too;
+   * either closes lingering.
+   */
+  private closesAfter(closing: boolean): boolean {
+    if (!this.bodyUnread) return closing;
+    const close = closing || this.declaredLength > LINGER_MAX_BYTES;
+    if (close) closeLingering(this.req);
+    return close;
+  }
+
+  /** After a response: what is left of the body is read and thrown away (bounded: see the class). */
+  private discardUnreadBody(): void {
+    if (this.body !== null) discardBody(this.req);
   }
 
   bodyConsumed(): boolean {
@@ -66,6 +102,10 @@ export class NodeDownstream implements Downstream {
   }
 
   writeHead(status: number, headers: string[]): void {
+    if (this.bodyUnread) {
+      const closing = hasConnectionClose(headers);
+      if (this.closesAfter(closing) && !closing) headers.push('connection', 'close');
+    }
     this.res.writeHead(status, headers);
   }
 
@@ -79,6 +119,7 @@ export class NodeDownstream implements Downstream {
 
   end(): void {
     this.res.end();
+    this.discardUnreadBody();
   }
 
   destroy(err: Error): void {
@@ -94,7 +135,9 @@ export class NodeDownstream implements Downstream {
     closeConnection: boolean,
     extra: readonly string[] = [],
   ): void {
-    sendJson(this.res, status, body, requestId, closeConnection, extra);
+    if (this.res.headersSent || this.res.destroyed) return;
+    sendJson(this.res, status, body, requestId, this.closesAfter(closeConnection), extra);
+    this.discardUnreadBody();
   }
 
   onClientGone(listener: () => void): void {
@@ -104,4 +147,10 @@ export class NodeDownstream implements Downstream {
   offClientGone(listener: () => void): void {
     this.res.off('close', listener);
   }
+}
+
+function hasConnectionClose(headers: readonly string[]): boolean {
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i].toLowerCase() === 'connection' && headers[i + 1].toLowerCase() === 'close') return true;
+  return false;
 }

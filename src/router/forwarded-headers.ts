@@ -22,6 +22,14 @@ const enum Role {
   CorsRequestHeaders,
 }
 
+/** Request headers only the router sets (names lower-case): a client's are dropped on every path into a function. */
+const ROUTER_OWNED: readonly string[] = [Headers.functionName, Headers.params, Headers.auth];
+
+/** True for a header only the router may set on a request to a function (`lowerName` lower-cased). */
+export function isRouterOwnedHeader(lowerName: string): boolean {
+  return ROUTER_OWNED.includes(lowerName);
+}
+
 const REQUEST_ROLES: ReadonlyMap<string, Role> = new Map<string, Role>([
   // Hop-by-hop (RFC 9110 §7.6.1) and headers the client must not be able to set for us.
   ['keep-alive', Role.Drop],
@@ -32,10 +40,8 @@ const REQUEST_ROLES: ReadonlyMap<string, Role> = new Map<string, Role>([
   ['upgrade', Role.Drop],
   // The router answers `Expect: 100-continue` itself (node does); the function then never sends 100.
   ['expect', Role.Drop],
-  [Headers.functionName, Role.Drop],
-  [Headers.params, Role.Drop],
-  // Only the router vouches for a caller.
-  [Headers.auth, Role.Drop],
+  // Only the router names the function, its parameters and (after an auth policy) the caller.
+  ...ROUTER_OWNED.map((name): [string, Role] => [name, Role.Drop]),
   ['authorization', Role.Authorization],
   ['x-api-key', Role.ApiKey],
   ['origin', Role.Origin],

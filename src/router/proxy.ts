@@ -83,7 +83,14 @@ export class ProxyExchange implements UpstreamHandler {
     const { method, client, match, headers } = this.request;
     const upstream = match.entry.upstream;
     upstream.pool.dispatch(
-      { path: match.forwardPath, method, headers, body: client.body, timeoutMs: upstream.timeoutMs },
+      {
+        path: match.forwardPath,
+        method,
+        headers,
+        body: client.body,
+        timeoutMs: upstream.timeoutMs,
+        maxBodyBytes: upstream.maxBodyBytes,
+      },
       this,
       freshConnection,
     );

@@ -1,4 +1,5 @@
 import { ASYNC_FUNCTION_PATH_PREFIX, Endpoints, HTTP_METHODS, Headers } from '../contract';
+import { decodePathSegment } from './async-endpoint';
 import type { Downstream } from './downstream';
 import { type InboundHeaders, hostWithoutPort, upstreamHeaders } from './forwarded-headers';
 import { ProxyExchange } from './proxy';
@@ -32,6 +33,33 @@ export function servedByNodePathOnly(state: RouterState, url: string): boolean {
   if (state.matcher === undefined) return true;
   const path = pathOf(url);
   return path === Endpoints.health || path === Endpoints.ready || path === Endpoints.metrics;
+}
+
+/**
+ * True when a request declares a body longer than its function accepts, so it is refused (413)
+ * whatever the body holds. The fast path, which reads a small body whole before serving, hands such
+ * a request to node:http instead, which answers at once rather than after the body.
+ */
+export function declaredBodyOverLimit(
+  state: RouterState,
+  method: string,
+  url: string,
+  rawHeaders: readonly string[],
+  length: number,
+): boolean {
+  const matcher = state.matcher;
+  if (matcher === undefined) return false;
+  if (state.asyncCalls !== undefined && url.startsWith(ASYNC_FUNCTION_PATH_PREFIX)) {
+    const rest = pathOf(url).slice(ASYNC_FUNCTION_PATH_PREFIX.length);
+    const slash = rest.indexOf('/');
+    const name = decodePathSegment(slash === -1 ? rest : rest.slice(0, slash));
+    return name !== undefined && length > matcher.maxBodyBytes(name);
+  }
+  let host: string | undefined;
+  for (let i = 0; i < rawHeaders.length && host === undefined; i += 2)
+    if (rawHeaders[i].length === 4 && rawHeaders[i].toLowerCase() === 'host') host = rawHeaders[i + 1];
+  const match = matcher.match(method, url, hostWithoutPort(host));
+  return match !== null && length > match.entry.upstream.maxBodyBytes;
 }
 
 /**
@@ -161,16 +189,26 @@ function callAsync(
     const { method, url, requestId, receivedAt } = request;
     const traceparent = state.traceparents.keepOrCreate(request.inbound.traceparent);
     asyncCalls
-      .handle({ method, url, rawHeaders: request.rawHeaders, body: client.body }, client, {
-        requestId,
-        traceparent,
-        closeConnection: state.draining,
-        hasFunction: (name) => matcher.hasFunction(name),
-        maxBodyBytes: (name) => matcher.maxBodyBytes(name),
-        callbacks: state.callbacks,
-        auth: grant?.authHeader,
-        responseHeaders: grant?.responseHeaders,
-      })
+      .handle(
+        {
+          method,
+          url,
+          rawHeaders: request.rawHeaders,
+          body: client.body,
+          contentLength: request.inbound.contentLength,
+        },
+        client,
+        {
+          requestId,
+          traceparent,
+          closeConnection: state.draining,
+          hasFunction: (name) => matcher.hasFunction(name),
+          maxBodyBytes: (name) => matcher.maxBodyBytes(name),
+          callbacks: state.callbacks,
+          auth: grant?.authHeader,
+          responseHeaders: grant?.responseHeaders,
+        },
+      )
       .then(
         (status) =>
           state.accessLog.record({

@@ -5,6 +5,8 @@ import { NodeDownstream } from './downstream';
 import { FastPath } from './fast-path/fast-path';
 import { readInboundHeaders } from './forwarded-headers';
 import { pathOf, rejectRequest, routeRequest } from './routing';
+import { ignoreUpgrades } from '../shared/ignore-upgrades';
+import { isLingering } from '../shared/lingering-close';
 import { endWithAnswer, errorBody, sendJson } from './responses';
 import type { RouterState } from './state';
 import {
@@ -48,12 +50,16 @@ export function createRouterServer(state: RouterState, options: RouterServerOpti
     (req, res) => handleRequest(state, timeouts, req, res),
   );
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerMalformed(state, err, socket));
+  // No route serves an upgraded protocol: an upgrade request is served as the plain request it also is.
+  ignoreUpgrades(server);
   if (options.fastPath ?? true) state.fastPathActive = FastPath.install(server, state, timeouts) !== undefined;
   return server;
 }
 
 /** A request node:http parsed: everything the router serves. */
 function handleRequest(state: RouterState, timeouts: ClientTimeouts, req: IncomingMessage, res: ServerResponse): void {
+  // Pipelined after a body the router refused, on a connection closing: thrown away, never served.
+  if (isLingering(req.socket)) return;
   const receivedAt = performance.now();
   const inbound = readInboundHeaders(req.rawHeaders);
   const requestId = state.requestIds.idFor(inbound.requestId);
@@ -61,10 +67,12 @@ function handleRequest(state: RouterState, timeouts: ClientTimeouts, req: Incomi
   const method = req.method ?? 'GET';
   let url = req.url ?? '/';
 
+  // A request body the router does not forward (a refusal) is disposed of by the downstream.
+  const client = new NodeDownstream(req, res, inbound.hasBody, inbound.contentLength);
   if (url.charCodeAt(0) !== 47 /* / */) {
     const path = originFormOf(url);
     if (path === undefined) {
-      answerUnmatched(state, req, res, requestId, receivedAt, 400, 'malformed request target');
+      rejectRequest(state, client, method, url, requestId, receivedAt, 400, 'malformed request target');
       return;
     }
     url = path;
@@ -73,11 +81,9 @@ function handleRequest(state: RouterState, timeouts: ClientTimeouts, req: Incomi
 
   const matcher = state.matcher;
   if (matcher === undefined) {
-    answerUnmatched(state, req, res, requestId, receivedAt, 503, 'route table not loaded yet');
+    rejectRequest(state, client, method, url, requestId, receivedAt, 503, 'route table not loaded yet');
     return;
   }
-  // A request body we will not forward (no route) is drained so the connection can be reused.
-  const client = new NodeDownstream(req, res, inbound.hasBody);
   const request = {
     method,
     url,
@@ -87,7 +93,7 @@ function handleRequest(state: RouterState, timeouts: ClientTimeouts, req: Incomi
     receivedAt,
     clientAddress: req.socket.remoteAddress,
   };
-  if (!routeRequest(state, matcher, request, client)) req.resume();
+  routeRequest(state, matcher, request, client);
 }
 
 /** /healthz, /readyz, /metrics (with or without a query string). Returns true when it answered. */
@@ -124,29 +130,6 @@ function serveOwnEndpoint(state: RouterState, url: string, res: ServerResponse, 
     default:
       return false;
   }
-}
-
-function answerUnmatched(
-  state: RouterState,
-  req: IncomingMessage,
-  res: ServerResponse,
-  requestId: string,
-  receivedAt: number,
-  status: number,
-  message: string,
-): void {
-  // A request body we will not forward: drain it so the connection can be reused.
-  req.resume();
-  rejectRequest(
-    state,
-    new NodeDownstream(req, res, false),
-    req.method ?? '',
-    req.url ?? '',
-    requestId,
-    receivedAt,
-    status,
-    message,
-  );
 }
 
 /** `http://host/path?q` (absolute form, sent to proxies) → `/path?q`; anything else is malformed. */

@@ -34,6 +34,8 @@ export function classifyUpstreamError(err: Error & { code?: string }, fn: string
       return { status: 504, message: `function "${fn}" did not respond within ${timeoutMs} ms`, connection: false };
     case 'UPSTREAM_POOL_CLOSED':
       return { status: 503, message: `function "${fn}" is being removed`, connection: false };
+    case 'REQUEST_BODY_TOO_LARGE':
+      return { status: 413, message: err.message, connection: false };
     default:
       return { status: 502, message: `function "${fn}" sent an invalid response: ${err.message}`, connection: false };
   }

@@ -1,6 +1,8 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Endpoints } from '../contract';
+import { ignoreUpgrades } from '../shared/ignore-upgrades';
+import { closeLingering, isLingering } from '../shared/lingering-close';
 import { declaredLength, hasBody, readBody } from './body';
 import { RuntimeDefaults } from './config';
 import { InvocationContext, noQueuePublisher, type Publisher } from './context';
@@ -138,6 +140,7 @@ class HttpRuntime implements Runtime {
     this.metrics = new RuntimeMetrics(options.functionName);
     this.http = this.metrics.trigger('http');
     this.server = http.createServer(this.onRequest);
+    ignoreUpgrades(this.server);
   }
 
   /** The metrics' gauge is the one in-flight counter (the 429 check and shutdown read it too). */
@@ -164,6 +167,8 @@ class HttpRuntime implements Runtime {
   }
 
   private readonly onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    // Pipelined after a body we refused, on a connection closing: thrown away, never served.
+    if (isLingering(req.socket)) return;
     const url = req.url as string;
     if (url === Endpoints.health || url === Endpoints.ready || url === Endpoints.metrics) {
       this.serveEndpoint(url, res);
@@ -253,7 +258,7 @@ class HttpRuntime implements Runtime {
   }
 
   private succeeded(invocation: HttpInvocation, result: unknown): void {
-    if (!this.settle(invocation)) return;
+    if (this.late(invocation) || !this.settle(invocation)) return;
     let sent: number | Promise<number>;
     try {
       sent = sendResult(invocation.res, result, this.baseHeaders(invocation.requestId));
@@ -277,7 +282,7 @@ class HttpRuntime implements Runtime {
   }
 
   private failed(invocation: HttpInvocation, err: unknown): void {
-    if (!this.settle(invocation)) return;
+    if (this.late(invocation) || !this.settle(invocation)) return;
     this.respondToError(invocation, err);
   }
 
@@ -304,15 +309,30 @@ class HttpRuntime implements Runtime {
     this.complete(invocation, 500, Outcome.error);
   }
 
+  /**
+   * A result that comes after the deadline is answered as the timeout it is (true: done). The
+   * deadline timer cannot always come first: a handler that blocks the event loop past its timeout
+   * (a busy loop, a huge synchronous parse) settles its promise in the same turn it unblocks, and
+   * promise reactions run before timers.
+   */
+  private late(invocation: HttpInvocation): boolean {
+    if (invocation.settled || performance.now() < invocation.deadlineAt) return false;
+    if (invocation.deadlineQueued) this.deadlines.remove(invocation);
+    this.timedOut(invocation);
+    return true;
+  }
+
   /** Called by the deadline queue. */
   timedOut(invocation: HttpInvocation): void {
     if (invocation.settled) return;
     invocation.settled = true;
     invocation.context?.abort(`timed out after ${this.timeoutMs} ms`);
-    const { res, requestId } = invocation;
+    const { req, res, requestId } = invocation;
     if (!res.headersSent) {
       // Still reading the body: do not wait for the rest of it on this connection.
-      const extra = invocation.context ? undefined : ['connection', 'close'];
+      const reading = invocation.context === undefined;
+      if (reading) closeLingering(req);
+      const extra = reading ? ['connection', 'close'] : undefined;
       sendError(
         res,
         504,
@@ -340,8 +360,10 @@ class HttpRuntime implements Runtime {
 
   private bodyTooLarge(invocation: HttpInvocation): void {
     if (!this.settle(invocation)) return;
-    const { res, requestId } = invocation;
-    // Closing the connection is what lets us skip the rest of the body instead of reading it.
+    const { req, res, requestId } = invocation;
+    // The rest of the body is not worth reading: the connection closes after the answer, lingering
+    // (reading and discarding, bounded) so that the client gets the 413 rather than a reset.
+    closeLingering(req);
     sendError(res, 413, `request body exceeds ${this.maxBodyBytes} bytes`, requestId, this.baseHeaders(requestId), [
       'connection',
       'close',

@@ -11,13 +11,6 @@ export type PendingKey = '1' | '2' | '3' | '4' | '5' | '6' | '9' | '10' | 'N1' |
 
 export const PENDING_FIXES: Readonly<Partial<Record<PendingKey, string>>> = {
   '9': 'router: /function/<name> answers every method for a GET-only function',
-  N2:
-    'router (both paths) and runtime: after Connection: Upgrade the body is no longer parsed (node:http upgrade mode), so a ' +
-    'malformed chunked body is never rejected: 504 after the function timeout instead of 400',
-  N3: 'runtime: a handler that blocks the event loop past its timeout has its late result answered 200 (in some runs), not 504',
-  N4:
-    'runtime: answers 413 with connection: close and stops reading while the client still sends, so the client often ' +
-    'sees a reset instead of the 413 (no lingering close; the cause of item 2 on the router side)',
 };
 
 const enabled = new Set(

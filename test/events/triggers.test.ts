@@ -7,8 +7,10 @@ import {
   Platform,
   Queue,
   QueueTrigger,
+  Size,
   type PlatformProps,
 } from '../../constructs';
+import { readCronTick } from '../../src/cron/tick';
 import { QueueEnv, type QueueSubscription } from '../../src/contract';
 import { container, envOf, errorOf, find, INLINE, synth, codeMap } from '../constructs/helpers';
 import { expectValidManifests } from '../support/validate';
@@ -253,6 +255,38 @@ describe('CronTrigger', () => {
     expect(error.name).toBe('ValidationError');
     expect(error.message).toContain('[platform/report]');
     expect(error.message).toContain(message);
+  });
+
+  it("checks at synth that every tick fits the function's body limit, to the byte the sender delivers", () => {
+    const trigger = (n: number): CronTrigger =>
+      new CronTrigger({ schedule: '0 2 * * *', timeZone: 'Europe/Berlin', data: { text: 'x'.repeat(n) } });
+    /** The body the cron sender builds from the synthesized CronJob's env (at any time: `firedAt` has a fixed length). */
+    const tickSize = (n: number): number => {
+      const p = platform();
+      new NodeFunction(p, 'report', { code: INLINE, triggers: [trigger(n)] });
+      const env = Object.fromEntries(
+        container({ spec: { template: find(synth(p), 'CronJob', 'report-cron-tick').spec.jobTemplate.spec.template } })
+          .env.filter((e: { value?: string }) => e.value !== undefined)
+          .map((e: { name: string; value: string }) => [e.name, e.value]),
+      );
+      return Buffer.byteLength(JSON.stringify(readCronTick(env, new Date('2031-07-04T12:34:56.789Z')).data));
+    };
+    // Data that makes the tick exactly 1 KiB, the function's limit.
+    const n = 1024 - tickSize(0);
+    expect(tickSize(n)).toBe(1024);
+
+    const fits = platform();
+    new NodeFunction(fits, 'report', { code: INLINE, maxBodySize: Size.kibibytes(1), triggers: [trigger(n)] });
+    expect(synth(fits).some((o) => o.kind === 'CronJob')).toBe(true);
+    const over = platform();
+    const error = errorOf(
+      () =>
+        new NodeFunction(over, 'report', { code: INLINE, maxBodySize: Size.kibibytes(1), triggers: [trigger(n + 1)] }),
+    );
+    expect(error.message).toContain('[platform/report]');
+    expect(error.message).toContain(
+      "CronTrigger 'tick': its tick event is 1025 bytes, over the function's maxBodySize of 1024 bytes",
+    );
   });
 
   it('needs distinct names for several cron triggers of one function', () => {

@@ -1,8 +1,9 @@
 /**
  * The router enforces each function's body limit itself (issue 15 items 2 and 3), from the route
- * table's `maxBodyBytes`: a Content-Length over it gets 413 before anything is forwarded, and the
- * async path (`/async-function/<fn>`) refuses the same bodies instead of answering 202. Both router
- * HTTP paths, a real nats-server for the async endpoint.
+ * table's `maxBodyBytes`: a Content-Length over it gets 413 at once, before anything is forwarded
+ * and without waiting for the body; a chunked body gets 413 as soon as it grows past the limit (the
+ * function never gets a complete one); the async path (`/async-function/<fn>`) refuses the same
+ * bodies instead of answering 202. Both router HTTP paths, a real nats-server for the async endpoint.
  */
 import { QueueEnv } from '../../src/contract';
 import { NatsServer } from '../queue/nats-server';
@@ -29,13 +30,18 @@ describe.each([
   let router: RouterProcess;
   let upstream: Upstream;
   let forwarded = 0;
+  /** Requests whose body the upstream received to its end. */
+  let completeBodies = 0;
 
   beforeAll(async () => {
     nats = await NatsServer.start();
     upstream = await startUpstream((req, res) => {
       forwarded++;
       req.resume();
-      req.on('end', () => res.end('ok'));
+      req.on('end', () => {
+        completeBodies++;
+        res.end('ok');
+      });
     });
     routes = new ConfigMapDir({
       version: 1,
@@ -79,6 +85,72 @@ describe.each([
     expect(await post('/small', LIMIT + 1)).toEqual({ status: 413, next: 200 });
     expect(await post('/function/small', LIMIT * 50)).toEqual({ status: 413, next: 200 });
     expect(forwarded).toBe(before + 2); // only the two follow-up requests
+  });
+
+  /** Sends a head declaring `size` bytes and only 100 of them: only an answer that does not wait for the body arrives. */
+  const declared = async (target: string, size: number): Promise<number> => {
+    const client = await RawClient.open(router.port);
+    try {
+      client.send(`POST ${target} HTTP/1.1\r\nHost: limit.test\r\nContent-Length: ${size}\r\n\r\n`);
+      client.send(Buffer.alloc(100, 'x'));
+      return (await client.read({ timeoutMs: 5000 })).status;
+    } finally {
+      client.close();
+    }
+  };
+
+  /**
+   * A chunked body of `size` bytes in 100-byte chunks, the answer read as soon as it comes; then the
+   * rest of the body is sent anyway and the connection ended: it must close without a reset.
+   */
+  const chunked = async (target: string, size: number): Promise<{ status: number; reset: string | undefined }> => {
+    const client = await RawClient.open(router.port);
+    try {
+      client.send(`POST ${target} HTTP/1.1\r\nHost: limit.test\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      const chunk = `64\r\n${'x'.repeat(100)}\r\n`;
+      let sent = 0;
+      const answer = client.read({ timeoutMs: 5000 });
+      while (sent < Math.min(size, LIMIT * 2)) {
+        client.send(chunk);
+        sent += 100;
+        await new Promise((r) => setImmediate(r));
+      }
+      if (sent >= size) client.send('0\r\n\r\n');
+      const reply = await answer;
+      if (sent < size) {
+        for (; sent < size; sent += 100) client.send(chunk);
+        client.send('0\r\n\r\n');
+      }
+      client.end();
+      await client.closedWithin(5000);
+      await new Promise((r) => setTimeout(r, 50));
+      return { status: reply.status, reset: client.error };
+    } finally {
+      client.close();
+    }
+  };
+
+  it('answers 413 for a declared length over the limit at once, without waiting for the body (sync and async)', async () => {
+    expect(await declared('/small', LIMIT * 1000)).toBe(413);
+    expect(await declared('/function/small', LIMIT + 1)).toBe(413);
+    await eventually(async () => (await post('/async-function/small', 10)).status === 202);
+    expect(await declared('/async-function/small', LIMIT * 1000)).toBe(413);
+  });
+
+  it('answers 413 for a chunked body once it grows past the limit; the function never gets it whole', async () => {
+    const before = completeBodies;
+    expect(await chunked('/small', LIMIT * 20)).toEqual({ status: 413, reset: undefined });
+    expect(await chunked('/function/small', LIMIT * 20)).toEqual({ status: 413, reset: undefined });
+    expect(completeBodies).toBe(before);
+    // Within the limit, chunked bodies are forwarded.
+    expect((await chunked('/small', LIMIT)).status).toBe(200);
+    expect(completeBodies).toBe(before + 1);
+  });
+
+  it('answers 413 for a chunked async call once it grows past the limit', async () => {
+    await eventually(async () => (await post('/async-function/small', 10)).status === 202);
+    expect(await chunked('/async-function/small', LIMIT * 20)).toEqual({ status: 413, reset: undefined });
+    expect((await chunked('/async-function/small', LIMIT)).status).toBe(202);
   });
 
   it('applies the same limit on the async path: 413, not 202', async () => {

@@ -15,6 +15,8 @@ export interface RawResponse {
 
 export class RawClient {
   readonly socket: Socket;
+  /** The code of the first socket error (`ECONNRESET`, `EPIPE`): the peer reset the connection. */
+  error: string | undefined = undefined;
   private buffered = Buffer.alloc(0);
   private ended = false;
   private wake: (() => void) | undefined;
@@ -36,7 +38,7 @@ export class RawClient {
     };
     this.socket.on('end', onEnd);
     this.socket.on('close', onEnd);
-    this.socket.on('error', () => undefined);
+    this.socket.on('error', (err: NodeJS.ErrnoException) => (this.error ??= err.code ?? err.message));
   }
 
   static async open(port: number): Promise<RawClient> {
@@ -47,6 +49,29 @@ export class RawClient {
 
   send(bytes: string | Buffer): void {
     this.socket.write(bytes);
+  }
+
+  /**
+   * Sends `total` bytes (`x`) in 64 KiB writes with backpressure; resolves with how many were
+   * written before the connection failed or closed (`total` when all of it went out).
+   */
+  async sendBody(total: number): Promise<number> {
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    let sent = 0;
+    while (sent < total && this.error === undefined && !this.socket.destroyed) {
+      const n = Math.min(chunk.length, total - sent);
+      const ok = await new Promise<boolean>((done) =>
+        this.socket.write(n === chunk.length ? chunk : chunk.subarray(0, n), (err) => done(!err)),
+      );
+      if (!ok) break;
+      sent += n;
+    }
+    return sent;
+  }
+
+  /** Ends our side (FIN); the connection stays readable. */
+  end(): void {
+    this.socket.end();
   }
 
   /** True once the router closed (or reset) the connection. */

@@ -48,6 +48,32 @@ test('timeout → 504 JSON, the signal is aborted, the metrics count a timeout',
   );
 });
 
+test('a handler that blocks the event loop past its timeout → 504, never its late result (async or not)', async () => {
+  // The busy loop outlasts the timeout; its result settles in the turn it unblocks, before the
+  // deadline timer can fire: only a check of the deadline at the result turns it into the 504.
+  const runtime = await RuntimeProcess.start(
+    `module.exports = (event) => {
+      const end = Date.now() + 400;
+      while (Date.now() < end) {}
+      if (event.path === '/throw') throw new Error('late failure');
+      return event.path === '/sync' ? 'late' : Promise.resolve('late');
+    };`,
+    { KUBEFAAS_TIMEOUT_MS: '100' },
+  );
+  for (const path of ['/async', '/sync', '/throw']) {
+    const res = await runtime.request(path);
+    expect({ path, status: res.status, body: res.json() }).toEqual({
+      path,
+      status: 504,
+      body: { error: 'function timed out after 100 ms', requestId: expect.any(String) },
+    });
+  }
+  const metrics = parseMetrics((await runtime.request('/metrics')).text);
+  expect(metrics.get(`${MetricNames.functionInvocations}{function="test-fn",trigger="http",outcome="timeout"}`)).toBe(
+    3,
+  );
+});
+
 test('client disconnect aborts the signal', async () => {
   const runtime = await RuntimeProcess.start(HANDLER);
   const req = http.request({

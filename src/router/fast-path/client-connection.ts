@@ -5,7 +5,7 @@ import { BODY_TIMEOUT_MESSAGE, type ClientTimeouts, HEAD_TIMEOUT_MESSAGE } from 
 import type { Downstream } from '../downstream';
 import { readInboundHeaders } from '../forwarded-headers';
 import { endWithAnswer, jsonAnswer } from '../responses';
-import { routeRequest, servedByNodePathOnly } from '../routing';
+import { declaredBodyOverLimit, routeRequest, servedByNodePathOnly } from '../routing';
 import type { RouterState } from '../state';
 import { type HeadParser, MAX_HEAD_BYTES, type RequestHead } from './request-head-parser';
 
@@ -181,6 +181,11 @@ export class ClientConnection implements Downstream {
         break;
       }
       if (bytes.length < end) {
+        // Refused whatever it holds: node:http answers at once, and reads through or lingers.
+        if (declaredBodyOverLimit(this.host.state, head.method, head.url, head.rawHeaders, head.bodyLength)) {
+          this.handOverToNode();
+          break;
+        }
         // The body is still arriving: serve once it is all here (within the body timeout).
         this.since = performance.now();
         this.waitingHead = head;

@@ -82,6 +82,8 @@ export class UpstreamConnection implements ResponseSink {
   /** Reading paused because the client is not taking the body as fast as the function sends it. */
   private paused = false;
   private body: IncomingMessage | null = null;
+  /** Bytes of `body` still allowed (UpstreamRequest.maxBodyBytes). */
+  private bodyRoom = Infinity;
   private bodyChunked = false;
   private bodyDone = true;
   private bodyPaused = false;
@@ -209,6 +211,7 @@ export class UpstreamConnection implements ResponseSink {
       return;
     }
     this.body = body;
+    this.bodyRoom = request.maxBodyBytes ?? Infinity;
     this.bodyDone = false;
     body.on('data', this.onBodyData);
     body.on('end', this.onBodyEnd);
@@ -217,6 +220,16 @@ export class UpstreamConnection implements ResponseSink {
 
   private readonly onBodyData = (chunk: Buffer): void => {
     this.lastActivity = performance.now();
+    this.bodyRoom -= chunk.length;
+    if (this.bodyRoom < 0) {
+      const limit = this.active?.request.maxBodyBytes;
+      // The function gets a cut body (its read fails, it never runs the handler on it); the caller
+      // answers the client (413).
+      this.fail(
+        new UpstreamError('REQUEST_BODY_TOO_LARGE', `request body exceeds the function's limit of ${limit} bytes`),
+      );
+      return;
+    }
     let flushed: boolean;
     if (this.bodyChunked) {
       if (chunk.length === 0) return;

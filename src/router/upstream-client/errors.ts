@@ -10,7 +10,9 @@ export type UpstreamErrorCode =
   /** The pool was destroyed (function removed from the table, or shutdown). */
   | 'UPSTREAM_POOL_CLOSED'
   /** Bytes that are not an HTTP/1.x response we accept. */
-  | 'UPSTREAM_BAD_RESPONSE';
+  | 'UPSTREAM_BAD_RESPONSE'
+  /** The request body grew past `UpstreamRequest.maxBodyBytes`: the request was cut before the excess was sent. */
+  | 'REQUEST_BODY_TOO_LARGE';
 
 /** An error raised by the upstream client itself. */
 export class UpstreamError extends Error {

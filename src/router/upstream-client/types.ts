@@ -17,6 +17,12 @@ export interface UpstreamRequest {
   readonly body: RequestBody;
   /** Longest wait for the response head, and longest silence inside a response body. */
   readonly timeoutMs: number;
+  /**
+   * Most body bytes sent: a streamed body (chunked, or longer than it said) growing past this fails
+   * the request with `REQUEST_BODY_TOO_LARGE` at the first byte over, before that byte is sent.
+   * @default no limit
+   */
+  readonly maxBodyBytes?: number;
 }
 
 /**
