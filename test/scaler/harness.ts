@@ -112,7 +112,10 @@ export class StandInRouter {
     });
     this.server = server;
     this.port = (server.address() as AddressInfo).port;
-    this.heartbeat = setInterval(() => this.writeAll({ type: 'heartbeat', router: this.id, at: Date.now() }), SCALING_HEARTBEAT_MS);
+    this.heartbeat = setInterval(
+      () => this.writeAll({ type: 'heartbeat', router: this.id, at: Date.now() }),
+      SCALING_HEARTBEAT_MS,
+    );
     return this;
   }
 
@@ -274,7 +277,11 @@ export class ActivityStream {
   }
 
   /** The first message at index ≥ `from` that matches, waiting for it at most `timeoutMs`. */
-  async next(from: number, match: (result: boolean) => boolean, timeoutMs = 10_000): Promise<{ result: boolean; at: number }> {
+  async next(
+    from: number,
+    match: (result: boolean) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<{ result: boolean; at: number }> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const found = this.messages.slice(from).find((m) => match(m.result));
@@ -331,5 +338,9 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 10_000,
 }
 
 export function ref(fn: string, extra: Record<string, string> = {}): Ref {
-  return { name: `so-${fn}`, namespace: 'faas', scalerMetadata: { scalerAddress: 'scaler:9090', function: fn, ...extra } };
+  return {
+    name: `so-${fn}`,
+    namespace: 'faas',
+    scalerMetadata: { scalerAddress: 'scaler:9090', function: fn, ...extra },
+  };
 }

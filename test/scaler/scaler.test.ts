@@ -5,14 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { ScalerEnv } from '../../src/contract';
-import {
-  type ScalerClient,
-  ScalerProcess,
-  StandInRouter,
-  eventually,
-  ref,
-  stopScalers,
-} from './harness';
+import { type ScalerClient, ScalerProcess, StandInRouter, eventually, ref, stopScalers } from './harness';
 
 /** Fast polls so tests do not wait long; stale after 3 polls. */
 const POLL_MS = 200;
@@ -266,9 +259,7 @@ describe('router replicas coming and going', () => {
 
     // Every router gone: UNAVAILABLE, not "no demand" (KEDA's fallback applies, nothing scales to zero blindly).
     await Promise.all([a.kill(), b.kill()]);
-    await eventually(async () =>
-      expect(await codeOf(client.metrics(ref('fn'), ''))).toBe(grpc.status.UNAVAILABLE),
-    );
+    await eventually(async () => expect(await codeOf(client.metrics(ref('fn'), ''))).toBe(grpc.status.UNAVAILABLE));
     expect(await codeOf(client.isActive(ref('fn')))).toBe(grpc.status.UNAVAILABLE);
     expect(await codeOf(client.metricSpec(ref('fn')))).toBe(grpc.status.OK); // needs no router
     client.close();
