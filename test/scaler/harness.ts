@@ -193,8 +193,8 @@ export function loadProto(): protoLoader.PackageDefinition {
 }
 
 export interface Ref {
-  name?: string;
-  namespace?: string;
+  name: string;
+  namespace: string;
   scalerMetadata: Record<string, string>;
 }
 

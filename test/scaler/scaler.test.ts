@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { ScalerEnv } from '../../src/contract';
+import { ExternalScalerClient } from '../../src/scaler/client';
 import { type ScalerClient, ScalerProcess, StandInRouter, eventually, ref, stopScalers } from './harness';
 
 /** Fast polls so tests do not wait long; stale after 3 polls. */
@@ -198,6 +199,38 @@ describe('three router replicas', () => {
     expect(await send(Buffer.from([0x08, 0x01]))).toBe(grpc.status.INVALID_ARGUMENT); // wrong wire type
     raw.close();
     expect(await client.isActive(ref('sum'))).toBe(true);
+  });
+
+  test("ExternalScalerClient (the local runner's KEDA side, our codec both ways) speaks the same protocol", async () => {
+    const ours = new ExternalScalerClient(`127.0.0.1:${scaler.grpcPort}`);
+    try {
+      routers[0].set('ours', { inFlight: 1 });
+      routers[1].set('ours', { waiting: 2 });
+      expect(await ours.getMetricSpec(ref('ours'))).toEqual([
+        { metricName: 'kubefaas-ours-concurrency', targetSize: 100, targetSizeFloat: 100 },
+      ]);
+      await eventually(async () =>
+        expect(await ours.getMetrics(ref('ours'), 'kubefaas-ours-concurrency')).toEqual([
+          { metricName: 'kubefaas-ours-concurrency', metricValue: 3, metricValueFloat: 3 },
+        ]),
+      );
+      expect(await ours.isActive(ref('ours'))).toBe(true);
+      await expect(ours.isActive(ref('Bad'))).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+      const pushed: boolean[] = [];
+      let ended: unknown = 'open';
+      const cancel = ours.streamIsActive(
+        ref('via-ours'),
+        (active) => pushed.push(active),
+        (err) => (ended = err),
+      );
+      await eventually(async () => expect(pushed).toEqual([false]));
+      routers[0].activate('via-ours');
+      await eventually(async () => expect(pushed).toEqual([false, true]));
+      cancel();
+      await eventually(async () => expect(ended).toMatchObject({ code: grpc.status.CANCELLED }));
+    } finally {
+      ours.close();
+    }
   });
 
   test('admin port: health, readiness, metrics that promtool accepts', async () => {
