@@ -152,7 +152,9 @@ export function parseSnapshot(body: string): RouterDemandSnapshot {
   for (const [fn, demand] of Object.entries(functions as Record<string, unknown>)) {
     if (!isFunctionName(fn) || typeof demand !== 'object' || demand === null) continue;
     const { inFlight, waiting, requestsTotal, readyEndpoints } = demand as Record<string, unknown>;
-    if (!isCount(inFlight) || !isCount(waiting) || !isCount(requestsTotal) || !isCount(readyEndpoints)) continue;
+    // readyEndpoints is informational here (-1: the router knows nothing about them yet).
+    if (!isCount(inFlight) || !isCount(waiting) || !isCount(requestsTotal)) continue;
+    if (typeof readyEndpoints !== 'number' || !Number.isFinite(readyEndpoints)) continue;
     checked[fn] = { inFlight, waiting, requestsTotal, readyEndpoints };
   }
   return { router, at, functions: checked };

@@ -69,7 +69,7 @@ describe('three router replicas', () => {
   test('GetMetrics: in-flight + waiting summed over every router replica', async () => {
     routers[0].set('sum', { inFlight: 3, waiting: 1 });
     routers[1].set('sum', { inFlight: 2 });
-    routers[2].set('sum', { waiting: 4, readyEndpoints: 0 });
+    routers[2].set('sum', { waiting: 4, readyEndpoints: -1 }); // -1: the router knows no endpoints yet
     await eventually(async () => expect(await concurrencyOf(client, 'sum')).toBe(10));
     const [value] = await client.metrics(ref('sum', { targetConcurrency: '5' }), 'kubefaas-sum-concurrency');
     expect(value).toEqual({ metricName: 'kubefaas-sum-concurrency', metricValue: 10, metricValueFloat: 10 });
