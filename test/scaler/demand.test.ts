@@ -93,8 +93,8 @@ describe('parseSnapshot', () => {
       at: 5,
       functions: {
         ok: { inFlight: 1, waiting: 2, requestsTotal: 3, readyEndpoints: 0 },
-        unknownEndpoints: { inFlight: 0, waiting: 5, requestsTotal: 5, readyEndpoints: -1 },
-        noEndpoints: { inFlight: 0, waiting: 5, requestsTotal: 5, readyEndpoints: null },
+        'unknown-endpoints': { inFlight: 0, waiting: 5, requestsTotal: 5, readyEndpoints: -1 },
+        'no-endpoints': { inFlight: 0, waiting: 5, requestsTotal: 5, readyEndpoints: null },
         Bad: { inFlight: 1, waiting: 2, requestsTotal: 3, readyEndpoints: 0 },
         neg: { inFlight: -1, waiting: 0, requestsTotal: 0, readyEndpoints: 0 },
         missing: { inFlight: 1 },
@@ -104,7 +104,7 @@ describe('parseSnapshot', () => {
     expect(parseSnapshot(body)).toEqual(
       snap('r', 5, {
         ok: { inFlight: 1, waiting: 2, requestsTotal: 3 },
-        unknownEndpoints: { waiting: 5, requestsTotal: 5, readyEndpoints: -1 },
+        'unknown-endpoints': { waiting: 5, requestsTotal: 5, readyEndpoints: -1 },
       }),
     );
   });
