@@ -57,8 +57,7 @@ function writeScaledObjectRef(w: ProtoWriter, ref: ScaledObjectRef): void {
 function readScaledObjectRef(r: ProtoReader): ScaledObjectRef {
   let name = '';
   let namespace = '';
-  // No prototype: a key such as `__proto__` is just a key.
-  const scalerMetadata: Record<string, string> = Object.create(null) as Record<string, string>;
+  const scalerMetadata: Record<string, string> = {};
   while (r.next()) {
     switch (r.field) {
       case 1:
@@ -68,7 +67,7 @@ function readScaledObjectRef(r: ProtoReader): ScaledObjectRef {
         namespace = r.expect(WireType.bytes).string();
         break;
       case 3: {
-        const entry = new ProtoReader(r.expect(WireType.bytes).bytes());
+        const entry = r.expect(WireType.bytes).message();
         let key = '';
         let value = '';
         while (entry.next()) {
@@ -76,7 +75,13 @@ function readScaledObjectRef(r: ProtoReader): ScaledObjectRef {
           else if (entry.field === 2) value = entry.expect(WireType.bytes).string();
           else entry.skip();
         }
-        scalerMetadata[key] = value; // a repeated key: the last one wins, as protobuf maps do
+        // A repeated key: the last one wins, as protobuf maps do. `__proto__` is a key like any other
+        // (plain assignment would call the prototype setter and drop it).
+        if (key === '__proto__') {
+          Object.defineProperty(scalerMetadata, key, { value, enumerable: true, writable: true, configurable: true });
+        } else {
+          scalerMetadata[key] = value;
+        }
         break;
       }
       default:
@@ -131,7 +136,7 @@ export function decodeGetMetricSpecResponse(bytes: Uint8Array): GetMetricSpecRes
       r.skip();
       continue;
     }
-    const m = new ProtoReader(r.expect(WireType.bytes).bytes());
+    const m = r.expect(WireType.bytes).message();
     let metricName = '';
     let targetSize = 0;
     let targetSizeFloat = 0;
@@ -160,7 +165,7 @@ export function decodeGetMetricsRequest(bytes: Uint8Array): GetMetricsRequest {
   let scaledObjectRef: ScaledObjectRef | undefined;
   let metricName = '';
   while (r.next()) {
-    if (r.field === 1) scaledObjectRef = readScaledObjectRef(new ProtoReader(r.expect(WireType.bytes).bytes()));
+    if (r.field === 1) scaledObjectRef = readScaledObjectRef(r.expect(WireType.bytes).message());
     else if (r.field === 2) metricName = r.expect(WireType.bytes).string();
     else r.skip();
   }
@@ -186,7 +191,7 @@ export function decodeGetMetricsResponse(bytes: Uint8Array): GetMetricsResponse 
       r.skip();
       continue;
     }
-    const m = new ProtoReader(r.expect(WireType.bytes).bytes());
+    const m = r.expect(WireType.bytes).message();
     let metricName = '';
     let metricValue = 0;
     let metricValueFloat = 0;
