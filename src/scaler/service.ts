@@ -168,18 +168,19 @@ export class ScalerService {
 
   private unary<Req, Res>(method: ExternalScalerMethod, answer: (request: Req) => Res) {
     const { metrics } = this.options;
+    // Label children resolved once: the success path does no label hashing.
     const duration = metrics.grpcDuration.labels({ method });
+    const ok = metrics.grpcRequests.labels({ method, code: 'OK' });
     return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       const started = performance.now();
-      let code = 'OK';
       try {
         callback(null, answer(call.request));
+        ok.inc();
       } catch (err) {
         const failure = this.failure(method, err);
-        code = status[failure.code];
         callback(failure);
+        metrics.grpcRequests.inc({ method, code: status[failure.code] });
       }
-      metrics.grpcRequests.inc({ method, code });
       duration.observe((performance.now() - started) / 1000);
     };
   }
