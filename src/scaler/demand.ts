@@ -3,7 +3,7 @@
  * history of each (for request rates), summed over the replicas that answered recently. Answers are
  * computed from memory on every call (a few routers, one map lookup each), never fetched on demand.
  */
-import { type FunctionDemand, type RouterDemandSnapshot, isFunctionName } from '../contract';
+import { type FunctionDemand, isFunctionName } from '../contract';
 
 /** What the scaler tells KEDA about one function. */
 export interface DemandReading {
@@ -15,7 +15,9 @@ export interface DemandReading {
   readonly active: boolean;
 }
 
-interface Sample {
+/** A router's counts as the scaler keeps them (a checked `RouterDemandSnapshot`). */
+export interface Counts {
+  readonly router: string;
   /** The router's own clock (snapshot `at`): rates do not depend on when the poll happened to run. */
   readonly at: number;
   readonly functions: ReadonlyMap<string, FunctionDemand>;
@@ -29,17 +31,17 @@ export class RouterCounts {
   id: string | undefined;
   /** performance.now() of the last successful read; -Infinity before the first. */
   lastOkAt = -Infinity;
-  private samples: Sample[] = [];
+  private samples: Counts[] = [];
 
   constructor(private readonly windowMs: number) {}
 
-  record(snapshot: RouterDemandSnapshot, receivedAt: number): void {
+  record(snapshot: Counts, receivedAt: number): void {
     const last = this.samples[this.samples.length - 1];
     // A new id is a restarted router whose counters started over; a clock that went back, too.
     if (snapshot.router !== this.id || (last !== undefined && snapshot.at < last.at)) this.samples = [];
     this.id = snapshot.router;
     this.lastOkAt = receivedAt;
-    this.samples.push({ at: snapshot.at, functions: new Map(Object.entries(snapshot.functions)) });
+    this.samples.push(snapshot);
     // Keep the newest sample at or before the window's start, so rates span the whole window.
     const windowStart = snapshot.at - this.windowMs;
     while (this.samples.length > 2 && this.samples[1].at <= windowStart) this.samples.shift();
@@ -131,10 +133,12 @@ export class SnapshotError extends Error {
 }
 
 /**
- * A counts body, checked: a router that answers something else is treated as not answering. Entries
- * that are not a function's counts (bad name, negative or non-numeric fields) are left out.
+ * A counts body (`RouterDemandSnapshot` JSON), checked: a router that answers something else is
+ * treated as not answering. Entries that are not a function's counts (bad name, negative or
+ * non-numeric fields) are left out. One pass, keeping the parsed entries (this runs for every
+ * router every poll: ~1 ms for 1,000 functions).
  */
-export function parseSnapshot(body: string): RouterDemandSnapshot {
+export function parseSnapshot(body: string): Counts {
   let value: unknown;
   try {
     value = JSON.parse(body);
@@ -148,14 +152,15 @@ export function parseSnapshot(body: string): RouterDemandSnapshot {
   if (typeof functions !== 'object' || functions === null || Array.isArray(functions)) {
     throw new SnapshotError('counts have no `functions` object');
   }
-  const checked: Record<string, FunctionDemand> = {};
-  for (const [fn, demand] of Object.entries(functions as Record<string, unknown>)) {
-    if (!isFunctionName(fn) || typeof demand !== 'object' || demand === null) continue;
-    const { inFlight, waiting, requestsTotal, readyEndpoints } = demand as Record<string, unknown>;
+  const checked = new Map<string, FunctionDemand>();
+  for (const fn in functions) {
+    const demand = (functions as Record<string, unknown>)[fn] as Record<string, unknown> | null;
+    if (typeof demand !== 'object' || demand === null || !isFunctionName(fn)) continue;
     // readyEndpoints is informational here (-1: the router knows nothing about them yet).
+    const { inFlight, waiting, requestsTotal, readyEndpoints } = demand;
     if (!isCount(inFlight) || !isCount(waiting) || !isCount(requestsTotal)) continue;
     if (typeof readyEndpoints !== 'number' || !Number.isFinite(readyEndpoints)) continue;
-    checked[fn] = { inFlight, waiting, requestsTotal, readyEndpoints };
+    checked.set(fn, demand as unknown as FunctionDemand);
   }
   return { router, at, functions: checked };
 }

@@ -1,13 +1,13 @@
 /** Aggregation rules of the scaler (demand.ts), its metadata reading (targets.ts) and ROUTERS parsing. */
-import type { FunctionDemand, RouterDemandSnapshot } from '../../src/contract';
+import type { FunctionDemand } from '../../src/contract';
 import { ConfigError, parseRouterSource } from '../../src/scaler/config';
-import { DemandBook, SnapshotError, parseSnapshot } from '../../src/scaler/demand';
+import { type Counts, DemandBook, SnapshotError, parseSnapshot } from '../../src/scaler/demand';
 import { TargetError, kindOfMetric, readTarget } from '../../src/scaler/targets';
 
-function snap(router: string, at: number, functions: Record<string, Partial<FunctionDemand>>): RouterDemandSnapshot {
-  const full: Record<string, FunctionDemand> = {};
+function snap(router: string, at: number, functions: Record<string, Partial<FunctionDemand>>): Counts {
+  const full = new Map<string, FunctionDemand>();
   for (const [fn, d] of Object.entries(functions)) {
-    full[fn] = { inFlight: 0, waiting: 0, requestsTotal: 0, readyEndpoints: 0, ...d };
+    full.set(fn, { inFlight: 0, waiting: 0, requestsTotal: 0, readyEndpoints: 0, ...d });
   }
   return { router, at, functions: full };
 }
