@@ -197,8 +197,10 @@ describe('three router replicas', () => {
     expect(await send(Buffer.from([0x0a, 0x20, 0x01]))).toBe(grpc.status.INVALID_ARGUMENT); // truncated
     expect(await send(Buffer.from([0x0b, 0x00]))).toBe(grpc.status.INVALID_ARGUMENT); // a group
     expect(await send(Buffer.from([0x08, 0x01]))).toBe(grpc.status.INVALID_ARGUMENT); // wrong wire type
+    expect(await send(Buffer.alloc(300 * 1024, 0x78))).toBe(grpc.status.RESOURCE_EXHAUSTED); // over 256 KiB
     raw.close();
-    expect(await client.isActive(ref('sum'))).toBe(true);
+    routers[0].set('alive', { inFlight: 1 });
+    await eventually(async () => expect(await client.isActive(ref('alive'))).toBe(true));
   });
 
   test("ExternalScalerClient (the local runner's KEDA side, our codec both ways) speaks the same protocol", async () => {
@@ -234,6 +236,12 @@ describe('three router replicas', () => {
   });
 
   test('admin port: health, readiness, metrics that promtool accepts', async () => {
+    const stream = client.stream(ref('admin-fn'));
+    await stream.next(0, (active) => !active);
+    routers[0].activate('admin-fn');
+    await stream.next(1, (active) => active);
+    stream.cancel();
+    await client.metrics(ref('admin-fn'), '');
     expect((await scaler.request('/healthz')).status).toBe(200);
     const ready = await scaler.request('/readyz');
     expect(ready.status).toBe(200);
@@ -243,7 +251,7 @@ describe('three router replicas', () => {
     expect(metrics.text).toMatch(/^kubefaas_scaler_routers 3$/m);
     expect(metrics.text).toMatch(/^kubefaas_scaler_router_polls_total\{outcome="ok"\} \d+/m);
     expect(metrics.text).toMatch(/^kubefaas_scaler_grpc_requests_total\{method="GetMetrics",code="OK"\} \d+/m);
-    expect(metrics.text).toMatch(/^kubefaas_scaler_activations_total\{function="cold-0"\} 1$/m);
+    expect(metrics.text).toMatch(/^kubefaas_scaler_activations_total\{function="admin-fn"\} 1$/m);
     expect(metrics.text).toMatch(/^kubefaas_scaler_pushes_total\{result="true"\} \d+/m);
     expect(metrics.text).toMatch(/^kubefaas_scaler_grpc_duration_seconds_bucket\{le="0.001",method="GetMetrics"\}/m);
     execFileSync('promtool', ['check', 'metrics'], { input: metrics.text });
