@@ -29,4 +29,19 @@ export const MetricNames = {
   queueConsumerLag: 'kubefaas_queue_consumer_lag_messages',
   /** Counter {function, state}: async calls (`/async-function/<name>`) entering each state (queued/running/succeeded/failed). */
   asyncCalls: 'kubefaas_async_calls_total',
+  // Emitted by the scaler (src/scaler/, issue 10).
+  /** Gauge: router replicas whose counts the scaler currently uses. */
+  scalerRouters: 'kubefaas_scaler_routers',
+  /** Counter {outcome=ok|error}: polls of a router's counts endpoint. */
+  scalerRouterPolls: 'kubefaas_scaler_router_polls_total',
+  /** Counter {method, code}: gRPC calls from KEDA, by method and gRPC status name (`OK`, `INVALID_ARGUMENT`, …). */
+  scalerGrpcRequests: 'kubefaas_scaler_grpc_requests_total',
+  /** Histogram {method}: seconds to answer a unary gRPC call. */
+  scalerGrpcDuration: 'kubefaas_scaler_grpc_duration_seconds',
+  /** Counter {function}: activate events received from routers (a request waited for a function at zero). */
+  scalerActivations: 'kubefaas_scaler_activations_total',
+  /** Gauge: open StreamIsActive streams. */
+  scalerStreams: 'kubefaas_scaler_active_streams',
+  /** Counter {result=true|false}: IsActiveResponse messages pushed on StreamIsActive streams. */
+  scalerPushes: 'kubefaas_scaler_pushes_total',
 } as const;

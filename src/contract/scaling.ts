@@ -75,7 +75,19 @@ export const ScalerEnv = {
    * `host:port` (the local runner).
    */
   ROUTERS: 'KUBEFAAS_SCALER_ROUTERS',
+  /**
+   * Milliseconds between two polls of each router's counts (default 1000). A router whose counts
+   * could not be read for three intervals is left out of every answer.
+   */
+  POLL_INTERVAL_MS: 'KUBEFAAS_SCALER_POLL_INTERVAL_MS',
+  /** Milliseconds between two resolutions of a `dns:` router name (default 5000). */
+  DISCOVERY_INTERVAL_MS: 'KUBEFAAS_SCALER_DISCOVERY_INTERVAL_MS',
+  /** Window of the request rate (`targetRps`) and of "had requests recently" (activity), ms (default 10000). */
+  RATE_WINDOW_MS: 'KUBEFAAS_SCALER_RATE_WINDOW_MS',
 } as const;
+
+/** Target in-flight + waiting requests per replica when a ScaledObject names neither target. */
+export const DEFAULT_TARGET_CONCURRENCY = 100;
 
 /** Environment the router's activator reads. */
 export const ActivatorEnv = {
