@@ -32,6 +32,8 @@ export interface AsyncRequestInfo {
   readonly maxBodyBytes: (name: string) => number;
   /** The route table's callback URL policy; undefined = no callbacks. */
   readonly callbacks: CallbackUrlPolicy | undefined;
+  /** Called once a call for function `name` is durable (the activator wakes a function at zero). */
+  readonly queued?: (name: string) => void;
 }
 
 /**
@@ -136,6 +138,7 @@ export class AsyncEndpoint {
           callbackUrl: single(headers[Headers.callbackUrl]),
           traceparent: info.traceparent,
         });
+        info.queued?.(name);
         return answer(202, { callId, status: duplicate ? 'duplicate' : 'queued' }, [
           Headers.callId,
           callId,

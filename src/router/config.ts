@@ -1,4 +1,13 @@
-import { CONTAINER_PORT, Env, Paths, ROUTER_SECRETS_DIR } from '../contract';
+import { hostname } from 'node:os';
+import {
+  ActivatorEnv,
+  CONTAINER_PORT,
+  EndpointSources,
+  Env,
+  Paths,
+  ROUTER_SECRETS_DIR,
+  type EndpointSource,
+} from '../contract';
 
 /** Defaults applied when the Deployment does not set the corresponding variable. */
 export const RouterDefaults = {
@@ -9,6 +18,7 @@ export const RouterDefaults = {
   /** A bare process (tests, the local runner) closes its listener at once; pods get theirs from the manifest. */
   drainDelayMs: 0,
   fastPath: true,
+  serviceAccountDir: '/var/run/secrets/kubernetes.io/serviceaccount',
 } as const;
 
 /** Everything the router process reads from its environment. */
@@ -28,6 +38,16 @@ export interface RouterConfig {
   readonly fastPath: boolean;
   /** Where the Secrets of auth policies are mounted. */
   readonly secretsDir: string;
+  /** Port of the admin listener (scaling endpoints, health, metrics); undefined = none. */
+  readonly adminPort?: number;
+  /** This replica's id in scaling snapshots and events. */
+  readonly routerId: string;
+  /** Where ready endpoints come from; undefined = nowhere (nothing is held). */
+  readonly endpointSource?: EndpointSource;
+  /** Service-account token, CA and namespace (endpoint source `kubernetes`). */
+  readonly serviceAccountDir: string;
+  /** Namespace the router runs in, when the environment says (else the service-account's). */
+  readonly namespace?: string;
 }
 
 /** Thrown when an environment variable is present but unusable; main.ts turns it into a fatal log line. */
@@ -45,7 +65,25 @@ export function readRouterConfig(env: NodeJS.ProcessEnv): RouterConfig {
     drainDelayMs: readNumber(env, Env.DRAIN_DELAY_MS, RouterDefaults.drainDelayMs, 0, 3_600_000, true),
     fastPath: readSwitch(env, Env.ROUTER_FAST_PATH, RouterDefaults.fastPath),
     secretsDir: env[Env.ROUTER_SECRETS_DIR] || ROUTER_SECRETS_DIR,
+    adminPort:
+      env[ActivatorEnv.ADMIN_PORT] === undefined || env[ActivatorEnv.ADMIN_PORT] === ''
+        ? undefined
+        : readNumber(env, ActivatorEnv.ADMIN_PORT, 0, 0, 65535, true),
+    routerId: env[ActivatorEnv.ROUTER_ID] || `${hostname()}-${process.pid}`,
+    endpointSource: readEndpointSource(env),
+    serviceAccountDir: env[ActivatorEnv.SERVICE_ACCOUNT_DIR] || RouterDefaults.serviceAccountDir,
+    namespace: env[Env.NAMESPACE] || undefined,
   };
+}
+
+function readEndpointSource(env: NodeJS.ProcessEnv): EndpointSource | undefined {
+  const raw = env[ActivatorEnv.ENDPOINTS];
+  if (raw === undefined || raw === '') return undefined;
+  const sources: readonly string[] = Object.values(EndpointSources);
+  if (!sources.includes(raw)) {
+    throw new ConfigError(`${ActivatorEnv.ENDPOINTS}=${JSON.stringify(raw)} must be one of ${sources.join(', ')}`);
+  }
+  return raw as EndpointSource;
 }
 
 function readNumber(

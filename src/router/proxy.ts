@@ -5,6 +5,7 @@ import { errorBody } from './responses';
 import type { RouteMatch } from './route-matcher';
 import type { UpstreamHandler } from './upstream-client/types';
 import { classifyUpstreamError } from './upstream-errors';
+import type { Holdable } from './activator/function-activity';
 
 /** Methods whose requests may be sent twice (RFC 9110 §9.2.2): retried once on connection errors. */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
@@ -39,9 +40,10 @@ export interface ProxyRequest {
 /**
  * Proxies one request through the function's upstream pool: the response head and chunks are
  * written straight to the client response as they arrive (no intermediate stream objects), with
- * backpressure both ways.
+ * backpressure both ways. A request for a function that is at zero (no ready endpoint, see
+ * `FunctionActivity`) is held first and sent when an endpoint is ready.
  */
-export class ProxyExchange implements UpstreamHandler {
+export class ProxyExchange implements UpstreamHandler, Holdable {
   private abortUpstream: ((err: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
   private drainHooked = false;
@@ -50,18 +52,32 @@ export class ProxyExchange implements UpstreamHandler {
   private clientClosed = false;
   private upstreamStatus = 0;
   private dispatchedAt = 0;
+  /** `onClientClose` is registered with the client. */
+  private watchingClient = false;
+  // Holdable: owned by the function's hold queue while `holding`.
+  heldAt = 0;
+  holdDeadline = 0;
+  holding = false;
 
   constructor(
     private readonly request: ProxyRequest,
     private readonly env: ProxyEnvironment,
   ) {}
 
-  /** Sends the request unless the function is retired or saturated (then answers 503 itself). */
+  /**
+   * Sends the request, or holds it while the function is cold, unless the function is retired or
+   * saturated (then answers 503 itself).
+   */
   start(): void {
-    const { client, match } = this.request;
-    const upstream = match.entry.upstream;
+    const upstream = this.request.match.entry.upstream;
+    const activity = upstream.activity;
+    activity.requestsTotal++;
     if (upstream.retired) {
       this.answer(503, `function "${upstream.name}" is being removed`);
+      return;
+    }
+    if (activity.cold) {
+      this.hold();
       return;
     }
     if (upstream.saturated) {
@@ -71,10 +87,59 @@ export class ProxyExchange implements UpstreamHandler {
       ]);
       return;
     }
-    upstream.inFlight++;
-    client.onClientGone(this.onClientClose);
+    this.send();
+  }
+
+  private send(): void {
+    this.request.match.entry.upstream.activity.inFlight++;
+    if (!this.watchingClient) {
+      this.watchingClient = true;
+      this.request.client.onClientGone(this.onClientClose);
+    }
     this.dispatchedAt = performance.now();
     this.dispatch(false);
+  }
+
+  /** Waits in the function's hold queue; a full queue is answered 503 at once. */
+  private hold(): void {
+    const upstream = this.request.match.entry.upstream;
+    if (!upstream.activity.hold(this)) {
+      this.unwatchClient();
+      this.answer(
+        503,
+        `function "${upstream.name}" is starting and too many requests are already waiting for it`,
+        ['retry-after', '1'],
+      );
+      return;
+    }
+    if (!this.watchingClient) {
+      this.watchingClient = true;
+      this.request.client.onClientGone(this.onClientClose);
+    }
+  }
+
+  /** Holdable: an endpoint is ready. Held requests are sent whatever the in-flight count: they were accepted. */
+  released(): void {
+    if (this.request.client.clientGone) {
+      // Gone before its close event reached us: nothing to send the answer to.
+      this.clientClosed = true;
+      this.unwatchClient();
+      this.record(CLIENT_CLOSED, 'client closed the connection while the request was held');
+      return;
+    }
+    this.send();
+  }
+
+  /** Holdable: waited too long, or the function left the table. */
+  holdFailed(status: number, message: string, extra?: readonly string[]): void {
+    this.unwatchClient();
+    this.answer(status, message, extra);
+  }
+
+  private unwatchClient(): void {
+    if (!this.watchingClient) return;
+    this.watchingClient = false;
+    this.request.client.offClientGone(this.onClientClose);
   }
 
   private dispatch(freshConnection: boolean): void {
@@ -90,6 +155,12 @@ export class ProxyExchange implements UpstreamHandler {
   private readonly onClientClose = (): void => {
     if (this.settled || this.request.client.finished) return;
     this.clientClosed = true;
+    if (this.holding) {
+      this.request.match.entry.upstream.activity.cancel(this);
+      this.unwatchClient();
+      this.record(CLIENT_CLOSED, 'client closed the connection while the request was held');
+      return;
+    }
     this.abortUpstream?.(new Error('client closed the connection'));
   };
 
@@ -142,6 +213,14 @@ export class ProxyExchange implements UpstreamHandler {
       this.settle(this.upstreamStatus, `response from function "${upstream.name}" interrupted: ${err.message}`);
       return;
     }
+    // Refused: nothing was delivered. If the function has gone cold meanwhile (it scaled to zero, or
+    // crashed, as the request left), wait for it again rather than fail — any method is safe.
+    if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' && upstream.activity.cold) {
+      upstream.activity.inFlight--;
+      this.abortUpstream = undefined;
+      this.hold();
+      return;
+    }
     const failure = classifyUpstreamError(err, upstream.name, upstream.timeoutMs);
     if (failure.connection && !this.retried && this.canResend()) {
       this.retried = true;
@@ -168,8 +247,8 @@ export class ProxyExchange implements UpstreamHandler {
   private settle(status: number, error: string | undefined): void {
     this.settled = true;
     const upstream = this.request.match.entry.upstream;
-    upstream.inFlight--;
-    this.request.client.offClientGone(this.onClientClose);
+    upstream.activity.inFlight--;
+    this.unwatchClient();
     upstream.durations.upstream.observe((performance.now() - this.dispatchedAt) / 1000);
     this.record(status, error);
   }

@@ -86,6 +86,7 @@ function callAsync(
         hasFunction: (name) => matcher.hasFunction(name),
         maxBodyBytes: (name) => matcher.maxBodyBytes(name),
         callbacks: state.callbacks,
+        queued: (name) => state.activator.activityOf(name).asyncCallQueued(),
       })
       .then(
         (status) =>

@@ -67,8 +67,11 @@ function handleRequest(state: RouterState, req: IncomingMessage, res: ServerResp
   if (!routeRequest(state, matcher, request, client)) req.resume();
 }
 
-/** /healthz, /readyz, /metrics (with or without a query string). Returns true when it answered. */
-function serveOwnEndpoint(state: RouterState, url: string, res: ServerResponse, requestId: string): boolean {
+/**
+ * /healthz, /readyz, /metrics (with or without a query string). Returns true when it answered.
+ * The admin listener serves them too (main.ts).
+ */
+export function serveOwnEndpoint(state: RouterState, url: string, res: ServerResponse, requestId: string): boolean {
   const path = pathOf(url);
   switch (path) {
     case Endpoints.health:

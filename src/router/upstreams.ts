@@ -1,6 +1,7 @@
 import { UpstreamPool } from './upstream-client/pool';
 import type { RouteTable } from '../contract';
 import type { FunctionDurations, RouterMetrics } from './metrics';
+import type { FunctionActivity } from './activator/function-activity';
 
 /** Upstream connections per function per router replica (keep-alive, reused across requests). */
 const POOL_CONNECTIONS = 256;
@@ -16,8 +17,6 @@ const RETIRE_GRACE_MS = 60_000;
 export class Upstream {
   /** Keep-alive connections to the function (retries ask it for a fresh one). */
   readonly pool: UpstreamPool;
-  /** Requests currently sent to or queued for this function. */
-  inFlight = 0;
   /** Set when the function left the route table; requests that still reach it get 503. */
   retired = false;
   readonly durations: FunctionDurations;
@@ -29,14 +28,20 @@ export class Upstream {
     public timeoutMs: number,
     metrics: RouterMetrics,
     /** The function's body limit (Infinity when the table does not say); updated in place like the timeout. */
-    public maxBodyBytes: number = Infinity,
+    public maxBodyBytes: number,
+    /**
+     * The function's demand counters and hold queue (the activator's), shared by every upstream
+     * the function has had: in-flight counts stay right while a moved function's old pool drains.
+     */
+    readonly activity: FunctionActivity,
   ) {
     this.pool = new UpstreamPool(origin, { connections: POOL_CONNECTIONS });
     this.durations = metrics.durations(name);
   }
 
+  /** Requests in flight at the limit: new ones are refused rather than queued. */
   get saturated(): boolean {
-    return this.inFlight >= MAX_IN_FLIGHT_PER_FUNCTION;
+    return this.activity.inFlight >= MAX_IN_FLIGHT_PER_FUNCTION;
   }
 
   /** Lets in-flight requests finish (up to `graceMs`), then destroys the pool. */
@@ -60,7 +65,10 @@ export class Upstream {
 export class Upstreams {
   private readonly byName = new Map<string, Upstream>();
 
-  constructor(private readonly metrics: RouterMetrics) {}
+  constructor(
+    private readonly metrics: RouterMetrics,
+    private readonly activityOf: (name: string) => FunctionActivity,
+  ) {}
 
   /**
    * Prepares the upstreams of `table` without disturbing the current ones: unchanged functions keep
@@ -83,6 +91,7 @@ export class Upstreams {
           target.timeoutMs,
           this.metrics,
           target.maxBodyBytes ?? Infinity,
+          this.activityOf(name),
         );
         created.push(upstream);
         next.set(name, upstream);
