@@ -48,10 +48,14 @@ async function main(): Promise<void> {
           routes: table.routes.length,
         });
         if (unsourced.length > 0) {
-          log.log('warn', 'functions scale to zero but the router has no endpoint source: their requests are not held', {
-            functions: unsourced,
-            fix: `set ${ActivatorEnv.ENDPOINTS} to ${Object.values(EndpointSources).join(' or ')}`,
-          });
+          log.log(
+            'warn',
+            'functions scale to zero but the router has no endpoint source: their requests are not held',
+            {
+              functions: unsourced,
+              fix: `set ${ActivatorEnv.ENDPOINTS} to ${Object.values(EndpointSources).join(' or ')}`,
+            },
+          );
         }
       } catch (err) {
         const reason = err instanceof RouteTableError ? err.message : String(err);

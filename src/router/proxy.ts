@@ -105,11 +105,10 @@ export class ProxyExchange implements UpstreamHandler, Holdable {
     const upstream = this.request.match.entry.upstream;
     if (!upstream.activity.hold(this)) {
       this.unwatchClient();
-      this.answer(
-        503,
-        `function "${upstream.name}" is starting and too many requests are already waiting for it`,
-        ['retry-after', '1'],
-      );
+      this.answer(503, `function "${upstream.name}" is starting and too many requests are already waiting for it`, [
+        'retry-after',
+        '1',
+      ]);
       return;
     }
     if (!this.watchingClient) {

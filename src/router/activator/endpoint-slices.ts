@@ -65,7 +65,11 @@ interface WatchEvent {
   readonly object?: {
     readonly code?: number;
     readonly message?: string;
-    readonly metadata?: { readonly name?: string; readonly resourceVersion?: string; readonly labels?: Record<string, string> };
+    readonly metadata?: {
+      readonly name?: string;
+      readonly resourceVersion?: string;
+      readonly labels?: Record<string, string>;
+    };
     readonly endpoints?: ReadonlyArray<{
       readonly addresses?: readonly string[];
       readonly conditions?: { readonly ready?: boolean | null };
@@ -188,7 +192,11 @@ export class EndpointSliceWatch {
     const object = event.object;
     if (event.type === 'ERROR') {
       // 410 Gone: our version is too old to resume from; anything else: start over too.
-      this.retry('EndpointSlice watch error, listing again', { code: object?.code, reason: object?.message }, object?.code === 410);
+      this.retry(
+        'EndpointSlice watch error, listing again',
+        { code: object?.code, reason: object?.message },
+        object?.code === 410,
+      );
       return false;
     }
     const version = object?.metadata?.resourceVersion;
