@@ -42,7 +42,7 @@ export class Activator implements ActivationListener {
     this.metrics = options.metrics;
     options.metrics.readHeldRequestsFrom(() => {
       const held = new Map<string, number>();
-      for (const activity of this.current) held.set(activity.name, activity.waiting);
+      for (const activity of this.current) if (activity.holds) held.set(activity.name, activity.waiting);
       return held;
     });
   }
@@ -51,7 +51,7 @@ export class Activator implements ActivationListener {
   activityOf(name: string): FunctionActivity {
     let activity = this.byName.get(name);
     if (activity === undefined) {
-      activity = new FunctionActivity(name, this.metrics.activation(name), this);
+      activity = new FunctionActivity(name, () => this.metrics.activation(name), this);
       activity.setReadyEndpoints(this.readyOf(name));
       this.byName.set(name, activity);
     }

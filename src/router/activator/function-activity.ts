@@ -48,11 +48,24 @@ export class FunctionActivity {
   /** `performance.now()` of the last activation asked for while cold; undefined = none pending. */
   private activationAskedAt: number | undefined = undefined;
 
+  private seriesInstance: ActivationSeries | undefined = undefined;
+
   constructor(
     readonly name: string,
-    private readonly series: ActivationSeries,
+    /** Creates the activator's metric series, on first need: functions that never scale to zero get none. */
+    private readonly createSeries: () => ActivationSeries,
     private readonly listener: ActivationListener,
   ) {}
+
+  private get series(): ActivationSeries {
+    this.seriesInstance ??= this.createSeries();
+    return this.seriesInstance;
+  }
+
+  /** The function may be held for: it scales to zero here (the held-requests gauge lists these). */
+  get holds(): boolean {
+    return this.sourced && this.scaling !== undefined && this.scaling.minReplicas === 0;
+  }
 
   /** Requests held right now. */
   get waiting(): number {
@@ -137,7 +150,9 @@ export class FunctionActivity {
   }
 
   private update(): void {
-    const holds = this.sourced && this.scaling !== undefined && this.scaling.minReplicas === 0;
+    const holds = this.holds;
+    // Series at 0 from the start for what can be held, so `increase()` in alerts sees the first one.
+    if (holds) void this.series;
     const cold = holds && this.ready <= 0;
     this.cold = cold;
     if (cold) return;
