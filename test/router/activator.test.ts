@@ -5,7 +5,9 @@
  * over the admin port as the local runner pushes them.
  */
 import * as http from 'node:http';
-import { MetricNames } from '../../src/contract';
+import { MetricNames, QueueEnv } from '../../src/contract';
+import { NatsServer } from '../queue/nats-server';
+import { testConfig } from '../queue/support';
 import {
   closeServer,
   coldTable,
@@ -328,5 +330,44 @@ describe('router activator: admin endpoints and table changes', () => {
     // A function that does not scale to zero is never held, whatever the endpoints say.
     expect((await counts(r.adminPort)).functions.other).toMatchObject({ readyEndpoints: -1 });
     expect(statusOf(await get(r.port, '/function/other'))).toBe(502);
+  });
+});
+
+describe('router activator: async calls to a function at zero', () => {
+  let nats: NatsServer;
+  let dir: ConfigMapDir;
+  let r: ActivatorRouter;
+
+  beforeAll(async () => {
+    nats = await NatsServer.start();
+    dir = new ConfigMapDir(coldTable(`http://127.0.0.1:${await freePort()}`));
+    r = await startActivatorRouter(dir.file, {
+      [QueueEnv.NATS_URL]: nats.url,
+      [QueueEnv.QUEUE_CONFIG]: JSON.stringify(testConfig('activator')),
+    });
+    await r.router.waitForLog((l) => l.msg === 'queue connected', 'queue connected');
+  });
+  afterAll(async () => {
+    await r?.router.stop();
+    killAllRouters();
+    await nats?.dispose();
+    dir?.remove();
+  });
+
+  it('stores the call at once (202, nothing held) and asks for the function to be woken', async () => {
+    const watch = await WatchStream.open(r.adminPort);
+    try {
+      await watch.next((e) => e.type === 'heartbeat');
+      const reply = await request(r.port, { method: 'POST', path: '/async-function/cold', body: 'job' });
+      expect(reply.status).toBe(202);
+      expect(await watch.next((e) => e.type === 'activate')).toMatchObject({ function: 'cold', router: 'router-a' });
+      expect((await counts(r.adminPort)).functions.cold).toMatchObject({ waiting: 0, inFlight: 0 });
+      // A second call while the activation is pending asks for nothing more.
+      expect((await request(r.port, { method: 'POST', path: '/async-function/cold', body: 'job' })).status).toBe(202);
+      const metrics = (await request(r.adminPort, { path: '/metrics' })).text();
+      expect(metrics).toContain(`${MetricNames.routerColdStarts}{function="cold"} 1`);
+    } finally {
+      watch.close();
+    }
   });
 });
