@@ -43,7 +43,7 @@ export interface ProxyRequest {
  * backpressure both ways. A request for a function that is at zero (no ready endpoint, see
  * `FunctionActivity`) is held first and sent when an endpoint is ready.
  */
-export class ProxyExchange implements UpstreamHandler, Holdable {
+export class ProxyExchange implements UpstreamHandler {
   private abortUpstream: ((err: Error) => void) | undefined;
   private resumeUpstream: (() => void) | undefined;
   private drainHooked = false;
@@ -54,10 +54,8 @@ export class ProxyExchange implements UpstreamHandler, Holdable {
   private dispatchedAt = 0;
   /** `onClientClose` is registered with the client. */
   private watchingClient = false;
-  // Holdable: owned by the function's hold queue while `holding`.
-  heldAt = 0;
-  holdDeadline = 0;
-  holding = false;
+  /** Its place in the function's hold queue; created only for a request that is held. */
+  private held: HeldExchange | undefined = undefined;
 
   constructor(
     private readonly request: ProxyRequest,
@@ -103,7 +101,8 @@ export class ProxyExchange implements UpstreamHandler, Holdable {
   /** Waits in the function's hold queue; a full queue is answered 503 at once. */
   private hold(): void {
     const upstream = this.request.match.entry.upstream;
-    if (!upstream.activity.hold(this)) {
+    this.held ??= new HeldExchange(this);
+    if (!upstream.activity.hold(this.held)) {
       this.unwatchClient();
       this.answer(503, `function "${upstream.name}" is starting and too many requests are already waiting for it`, [
         'retry-after',
@@ -117,8 +116,8 @@ export class ProxyExchange implements UpstreamHandler, Holdable {
     }
   }
 
-  /** Holdable: an endpoint is ready. Held requests are sent whatever the in-flight count: they were accepted. */
-  released(): void {
+  /** An endpoint is ready. Held requests are sent whatever the in-flight count: they were accepted. */
+  onReleased(): void {
     if (this.request.client.clientGone) {
       // Gone before its close event reached us: nothing to send the answer to.
       this.clientClosed = true;
@@ -129,8 +128,8 @@ export class ProxyExchange implements UpstreamHandler, Holdable {
     this.send();
   }
 
-  /** Holdable: waited too long, or the function left the table. */
-  holdFailed(status: number, message: string, extra?: readonly string[]): void {
+  /** Not sent: waited too long, or the function left the table. */
+  onHoldFailed(status: number, message: string, extra?: readonly string[]): void {
     this.unwatchClient();
     this.answer(status, message, extra);
   }
@@ -154,8 +153,8 @@ export class ProxyExchange implements UpstreamHandler, Holdable {
   private readonly onClientClose = (): void => {
     if (this.settled || this.request.client.finished) return;
     this.clientClosed = true;
-    if (this.holding) {
-      this.request.match.entry.upstream.activity.cancel(this);
+    if (this.held?.holding) {
+      this.request.match.entry.upstream.activity.cancel(this.held);
       this.unwatchClient();
       this.record(CLIENT_CLOSED, 'client closed the connection while the request was held');
       return;
@@ -258,5 +257,26 @@ export class ProxyExchange implements UpstreamHandler, Holdable {
     match.entry.counter.inc(methodLabel, status);
     match.entry.upstream.durations.request.observe(durationMs / 1000);
     this.env.accessLog.record({ requestId, method, url, status, fn: match.entry.upstream.name, durationMs, error });
+  }
+}
+
+/**
+ * A proxied request's entry in its function's hold queue. A separate object so that the warm path's
+ * `ProxyExchange` carries one pointer for holding, not the queue's timing fields (doubles, which V8
+ * would box on every exchange once any request had been held).
+ */
+class HeldExchange implements Holdable {
+  heldAt = 0;
+  holdDeadline = 0;
+  holding = false;
+
+  constructor(private readonly exchange: ProxyExchange) {}
+
+  released(): void {
+    this.exchange.onReleased();
+  }
+
+  holdFailed(status: number, message: string, extra?: readonly string[]): void {
+    this.exchange.onHoldFailed(status, message, extra);
   }
 }
