@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as http from 'node:http';
-import { MetricNames, QueueEnv } from '../../src/contract';
+import { MetricNames, QueueEnv, SCALING_HEARTBEAT_MS } from '../../src/contract';
 import { NatsServer } from '../queue/nats-server';
 import { testConfig } from '../queue/support';
 import {
@@ -332,6 +332,18 @@ describe('router activator: admin endpoints and table changes', () => {
     expect((await request(r.adminPort, { path: '/nothing' })).status).toBe(404);
     expect((await request(r.adminPort, { path: '/healthz' })).status).toBe(200);
     expect((await request(r.adminPort, { path: '/readyz' })).status).toBe(200);
+  });
+
+  it('writes a heartbeat on the watch stream every SCALING_HEARTBEAT_MS', async () => {
+    const watch = await WatchStream.open(r.adminPort);
+    try {
+      const first = await watch.next((e) => e.type === 'heartbeat');
+      const second = await watch.next((e) => e.type === 'heartbeat', watch.events.indexOf(first) + 1);
+      expect(second.receivedAt - first.receivedAt).toBeGreaterThanOrEqual(SCALING_HEARTBEAT_MS - 50);
+      expect(second).toMatchObject({ type: 'heartbeat', router: 'router-a' });
+    } finally {
+      watch.close();
+    }
   });
 
   it('answers held requests 503 at once when their function leaves the route table', async () => {

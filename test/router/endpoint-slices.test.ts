@@ -266,6 +266,20 @@ describe('router activator: EndpointSlice watch (endpoint source `kubernetes`)',
     expect(new URL(last.path, 'https://x').searchParams.get('resourceVersion')).toBe(String(version));
   });
 
+  it('retries a refused watch with a backoff, keeping the last counts, and recovers once allowed again', async () => {
+    const before = (await counts(r.adminPort)).functions.cold.readyEndpoints;
+    api.token = 'revoked';
+    const lists = api.lists();
+    api.endWatches();
+    await r.router.waitForLog((l) => l.msg === 'EndpointSlice request refused' && l.status === 401, 'a refusal');
+    expect((await counts(r.adminPort)).functions.cold.readyEndpoints).toBe(before);
+    api.token = 'token-2';
+    await api.waitForWatch();
+    expect(api.lists()).toBeGreaterThan(lists);
+    const refusals = r.router.logs.filter((l) => l.msg === 'EndpointSlice request refused');
+    expect(refusals[0]).toMatchObject({ level: 'warn', retryInMs: 200 });
+  });
+
   it('lists again after 410 Gone, and catches up with what changed meanwhile', async () => {
     api.slices = [{ name: 'cold-abc', service: 'cold', endpoints: [{ ip: '10.0.0.9' }, { ip: '10.0.0.8' }] }];
     api.version = 500;
@@ -277,5 +291,38 @@ describe('router activator: EndpointSlice watch (endpoint source `kubernetes`)',
     await api.waitForWatch();
     const last = api.requests[api.requests.length - 1];
     expect(new URL(last.path, 'https://x').searchParams.get('resourceVersion')).toBe('500');
+  });
+});
+
+describe('router activator: endpoint source misconfigured', () => {
+  let routes: ConfigMapDir;
+  beforeAll(async () => {
+    routes = new ConfigMapDir(coldTable(`http://127.0.0.1:${await freePort()}`));
+  });
+  afterAll(() => {
+    killAllRouters();
+    routes.remove();
+  });
+
+  it('exits with a message naming the fix when the service-account token is missing', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'kubefaas-no-sa-'));
+    try {
+      await expect(
+        startActivatorRouter(routes.file, {
+          [ActivatorEnv.ENDPOINTS]: EndpointSources.kubernetes,
+          [ActivatorEnv.SERVICE_ACCOUNT_DIR]: empty,
+          KUBERNETES_SERVICE_HOST: '127.0.0.1',
+          KUBERNETES_SERVICE_PORT: '6443',
+        }),
+      ).rejects.toThrow(/router exited \(1\).*cannot watch EndpointSlices.*automountServiceAccountToken/s);
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('exits on an unknown endpoint source', async () => {
+    await expect(startActivatorRouter(routes.file, { [ActivatorEnv.ENDPOINTS]: 'dns' })).rejects.toThrow(
+      /KUBEFAAS_ENDPOINTS=\\"dns\\" must be one of kubernetes, push/,
+    );
   });
 });
