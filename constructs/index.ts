@@ -118,4 +118,4 @@ export type {
 
 // Handler and route-table types (the contract with the code running in the pods).
 export type { AuthInfo, FunctionContext, FunctionEvent, FunctionLogger, Handler, HandlerResult } from '../src/contract';
-export type { HttpMethod, Route, RouteTable, RouteTarget } from '../src/contract';
+export type { HttpMethod, Route, RouteScaling, RouteTable, RouteTarget } from '../src/contract';

@@ -17,6 +17,15 @@ export const MetricNames = {
   routerRequests: 'kubefaas_router_requests_total',
   routerUpstreamDuration: 'kubefaas_router_upstream_duration_seconds',
   routerRequestDuration: 'kubefaas_router_request_duration_seconds',
+  // The activator (issue 10): requests held for a function with no ready endpoint.
+  /** Counter {function}: activations, i.e. times a request started waiting for a function at zero. */
+  routerColdStarts: 'kubefaas_router_cold_starts_total',
+  /** Histogram {function, outcome}: seconds a request was held; outcome forwarded, timeout, client_closed, removed. */
+  routerHoldDuration: 'kubefaas_router_hold_duration_seconds',
+  /** Counter {function}: requests answered 503 because the function's hold queue was full. */
+  routerHoldRejections: 'kubefaas_router_hold_rejections_total',
+  /** Gauge {function}: requests held right now. */
+  routerHeldRequests: 'kubefaas_router_held_requests',
   // Emitted by the queue consumer (events issue); named here now so alert rules and dashboards can
   // reference them. Labels are documented in docs/metrics.md and constructs/metrics/generators/catalog.ts.
   /** Counter {function, trigger, outcome}: messages handed to a function by the queue consumer. */
