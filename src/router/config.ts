@@ -1,8 +1,9 @@
-import { CONTAINER_PORT, Env, Paths, ROUTER_SECRETS_DIR } from '../contract';
+import { ActivatorEnv, CONTAINER_PORT, Env, Paths, ROUTER_ADMIN_PORT, ROUTER_SECRETS_DIR } from '../contract';
 
 /** Defaults applied when the Deployment does not set the corresponding variable. */
 export const RouterDefaults = {
   port: CONTAINER_PORT,
+  adminPort: ROUTER_ADMIN_PORT,
   routesPath: `${Paths.routesDir}/${Paths.routesFile}`,
   accessLogSample: 1,
   shutdownGraceMs: 25_000,
@@ -15,7 +16,12 @@ export const RouterDefaults = {
 export interface RouterConfig {
   /** 0 picks a free port (tests); the bound port is logged in the `listening` line. */
   readonly port: number;
-  /** Address to listen on; undefined = every interface (pods). */
+  /**
+   * Port of the admin listener (health, metrics, the internal by-name/async path; admin-server.ts);
+   * 0 picks a free port, logged in the `admin listening` line.
+   */
+  readonly adminPort: number;
+  /** Address both listeners listen on; undefined = every interface (pods). */
   readonly host?: string;
   readonly routesPath: string;
   /** Share of successful requests that get an access-log line (errors are always logged). */
@@ -38,6 +44,7 @@ export class ConfigError extends Error {
 export function readRouterConfig(env: NodeJS.ProcessEnv): RouterConfig {
   return {
     port: readNumber(env, Env.PORT, RouterDefaults.port, 0, 65535, true),
+    adminPort: readNumber(env, ActivatorEnv.ADMIN_PORT, RouterDefaults.adminPort, 0, 65535, true),
     host: env[Env.BIND_HOST] || undefined,
     routesPath: env[Env.ROUTES_PATH] || RouterDefaults.routesPath,
     accessLogSample: readNumber(env, Env.ACCESS_LOG_SAMPLE, RouterDefaults.accessLogSample, 0, 1, false),

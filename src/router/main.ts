@@ -7,6 +7,7 @@ import { ConfigError, readRouterConfig, type RouterConfig } from './config';
 import { RouterLog } from './log';
 import { RouteTableError, parseRouteTable } from './route-table';
 import { createRouterServer } from './server';
+import { createAdminServer, routerAdminHandlers } from './admin-server';
 import { RouterState } from './state';
 import { TableWatcher } from './table-watcher';
 import { readQueueSettings } from '../queue/config';
@@ -70,6 +71,14 @@ async function main(): Promise<void> {
   }
 
   const server = createRouterServer(state, { fastPath: config.fastPath });
+  const adminServer = createAdminServer(state, routerAdminHandlers(state));
+  for (const s of [server, adminServer]) {
+    s.on('error', (err) => {
+      log.log('error', 'server error', { reason: err.message, admin: s === adminServer });
+      log.flush();
+      process.exit(1);
+    });
+  }
   server.listen({ port: config.port, host: config.host }, () => {
     const { port, address } = server.address() as AddressInfo;
     log.log('info', 'listening', {
@@ -85,15 +94,16 @@ async function main(): Promise<void> {
         "fast path unavailable: this node version's HTTP parser cannot be used that way; node:http serves every request",
       );
     }
-  });
-  server.on('error', (err) => {
-    log.log('error', 'server error', { reason: err.message });
-    log.flush();
-    process.exit(1);
+    // After the public listener: readiness (served here) then implies the public port is open.
+    adminServer.listen({ port: config.adminPort, host: config.host }, () => {
+      const admin = adminServer.address() as AddressInfo;
+      log.log('info', 'admin listening', { port: admin.port, host: admin.address });
+    });
   });
 
   const shutdown = installRouterShutdown({
     server,
+    adminServer,
     state,
     config,
     stopBackground: () => watcher.stop(),

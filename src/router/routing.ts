@@ -1,9 +1,9 @@
-import { ASYNC_FUNCTION_PATH_PREFIX, Endpoints, HTTP_METHODS } from '../contract';
+import { ASYNC_FUNCTION_PATH_PREFIX, HTTP_METHODS } from '../contract';
 import type { Downstream } from './downstream';
 import { type InboundHeaders, hostWithoutPort, upstreamHeaders } from './forwarded-headers';
 import { ProxyExchange } from './proxy';
 import { errorBody } from './responses';
-import type { RouteMatch, RouteMatcher } from './route-matcher';
+import { isOwnEndpoint, type Listener, type RouteMatch, type RouteMatcher } from './route-matcher';
 import type { Refusal, Verdict } from './policies/verdict';
 import type { RouterState } from './state';
 
@@ -21,16 +21,16 @@ export interface RoutableRequest {
   /** `performance.now()` when the request arrived. */
   readonly receivedAt: number;
   readonly clientAddress: string | undefined;
+  /**
+   * The listener it came in on: `public` serves declared routes and opted-in by-name/async calls
+   * under the router's policies; `admin` (internal callers) every function, without policies.
+   */
+  readonly listener: Listener;
 }
 
-/**
- * True when only the node:http path serves `url` (the router's own endpoints) or the router cannot
- * route yet: the raw fast path hands such requests over.
- */
-export function servedByNodePathOnly(state: RouterState, url: string): boolean {
-  if (state.matcher === undefined) return true;
-  const path = pathOf(url);
-  return path === Endpoints.health || path === Endpoints.ready || path === Endpoints.metrics;
+/** True when the router cannot route yet: the raw fast path hands the request to node:http (503). */
+export function servedByNodePathOnly(state: RouterState): boolean {
+  return state.matcher === undefined;
 }
 
 /**
@@ -46,6 +46,11 @@ export function routeRequest(
 ): boolean {
   const asyncCalls = state.asyncCalls;
   if (asyncCalls !== undefined && request.url.startsWith(ASYNC_FUNCTION_PATH_PREFIX)) {
+    // The admin listener's callers are internal (cron, `kubefaas invoke`): no policies there.
+    if (request.listener === 'admin') {
+      callAsync(state, asyncCalls, matcher, request, client);
+      return true;
+    }
     // Async calls are under the platform's policies (-1), like `/function/<name>`.
     const verdict = state.policies?.check(-1, request);
     if (verdict instanceof Promise) {
@@ -65,6 +70,11 @@ export function routeRequest(
     callAsync(state, asyncCalls, matcher, request, client);
     return true;
   }
+  if (request.listener === 'public' && isOwnEndpoint(request.url)) {
+    const { method, url, requestId, receivedAt } = request;
+    rejectRequest(state, client, method, url, requestId, receivedAt, 404, `no route for ${method} ${pathOf(url)}`);
+    return false;
+  }
   return proxyRequest(state, matcher, request, client);
 }
 
@@ -83,7 +93,7 @@ function callAsync(
         requestId,
         traceparent,
         closeConnection: state.draining,
-        hasFunction: (name) => matcher.hasFunction(name),
+        hasFunction: (name) => matcher.acceptsAsync(name, request.listener),
         maxBodyBytes: (name) => matcher.maxBodyBytes(name),
         callbacks: state.callbacks,
       })
@@ -110,12 +120,12 @@ function proxyRequest(
   request: RoutableRequest,
   client: Downstream,
 ): boolean {
-  const { method, url, inbound, requestId, receivedAt } = request;
+  const { method, url, inbound, requestId, receivedAt, listener } = request;
   const host = hostWithoutPort(inbound.host);
-  const match = matcher.match(method, url, host);
+  const match = matcher.match(method, url, host, listener);
   if (match === null) {
     const path = pathOf(url);
-    const allow = matcher.allowedMethods(url, host);
+    const allow = matcher.allowedMethods(url, host, listener);
     if (allow.length === 0) {
       rejectRequest(state, client, method, url, requestId, receivedAt, 404, `no route for ${method} ${path}`);
     } else {
@@ -153,8 +163,9 @@ function proxyRequest(
     return false;
   }
   // --- end body limit
-  // Router policies (auth, rate limits): one step, skipped when the table has none.
-  const policies = state.policies;
+  // Router policies (auth, rate limits): one step, skipped when the table has none, and on the
+  // admin listener, whose callers are internal (never exposed; docs/security.md).
+  const policies = listener === 'admin' ? undefined : state.policies;
   if (policies !== undefined) {
     const verdict = policies.check(match.entry.routeIndex, request);
     if (verdict instanceof Promise) {

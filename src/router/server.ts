@@ -1,11 +1,12 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { Endpoints, ROUTER_KEEP_ALIVE_TIMEOUT_MS } from '../contract';
+import { ROUTER_KEEP_ALIVE_TIMEOUT_MS } from '../contract';
 import { NodeDownstream } from './downstream';
 import { FastPath } from './fast-path/fast-path';
 import { readInboundHeaders } from './forwarded-headers';
-import { pathOf, rejectRequest, routeRequest } from './routing';
-import { errorBody, sendJson } from './responses';
+import type { Listener } from './route-matcher';
+import { rejectRequest, routeRequest } from './routing';
+import { errorBody } from './responses';
 import type { RouterState } from './state';
 
 export interface RouterServerOptions {
@@ -18,20 +19,22 @@ export interface RouterServerOptions {
 }
 
 /**
- * The HTTP server: health endpoints, matching, and proxying through the active table. Simple
- * requests are served on the fast path in front of node:http (see `FastPath`).
+ * The public HTTP server (behind the exposure): matching and proxying through the active table —
+ * declared routes and the by-name/async calls functions opted in to; nothing of the router's own
+ * (health and metrics are on the admin listener, admin-server.ts). Simple requests are served on
+ * the fast path in front of node:http (see `FastPath`).
  */
 export function createRouterServer(state: RouterState, options: RouterServerOptions = {}): Server {
   const server = createServer({ keepAliveTimeout: ROUTER_KEEP_ALIVE_TIMEOUT_MS }, (req, res) =>
-    handleRequest(state, req, res),
+    handleRequest(state, req, res, 'public'),
   );
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerMalformed(err, socket));
   if (options.fastPath ?? true) state.fastPathActive = FastPath.install(server, state) !== undefined;
   return server;
 }
 
-/** A request node:http parsed: everything the router serves. */
-function handleRequest(state: RouterState, req: IncomingMessage, res: ServerResponse): void {
+/** A request node:http parsed, on either listener: routed and proxied (or refused). */
+export function handleRequest(state: RouterState, req: IncomingMessage, res: ServerResponse, listener: Listener): void {
   const receivedAt = performance.now();
   const inbound = readInboundHeaders(req.rawHeaders);
   const requestId = state.requestIds.idFor(inbound.requestId);
@@ -46,7 +49,6 @@ function handleRequest(state: RouterState, req: IncomingMessage, res: ServerResp
     }
     url = path;
   }
-  if (serveOwnEndpoint(state, url, res, requestId)) return;
 
   const matcher = state.matcher;
   if (matcher === undefined) {
@@ -63,44 +65,9 @@ function handleRequest(state: RouterState, req: IncomingMessage, res: ServerResp
     requestId,
     receivedAt,
     clientAddress: req.socket.remoteAddress,
+    listener,
   };
   if (!routeRequest(state, matcher, request, client)) req.resume();
-}
-
-/** /healthz, /readyz, /metrics (with or without a query string). Returns true when it answered. */
-function serveOwnEndpoint(state: RouterState, url: string, res: ServerResponse, requestId: string): boolean {
-  const path = pathOf(url);
-  switch (path) {
-    case Endpoints.health:
-      sendJson(res, 200, { status: 'ok' }, requestId, state.draining);
-      return true;
-    case Endpoints.ready:
-      sendJson(
-        res,
-        state.ready ? 200 : 503,
-        { status: state.ready ? 'ready' : state.draining ? 'shutting down' : 'route table not loaded' },
-        requestId,
-        state.draining,
-      );
-      return true;
-    case Endpoints.metrics:
-      state.metrics.render().then(
-        (text) => {
-          if (res.destroyed) return;
-          const headers: Record<string, string> = {
-            'content-type': state.metrics.registry.contentType,
-            'cache-control': 'no-store',
-          };
-          if (state.draining) headers.connection = 'close';
-          res.writeHead(200, headers);
-          res.end(text);
-        },
-        (err: Error) => sendJson(res, 500, errorBody(`metrics unavailable: ${err.message}`), requestId, state.draining),
-      );
-      return true;
-    default:
-      return false;
-  }
 }
 
 function answerUnmatched(
@@ -138,7 +105,7 @@ function originFormOf(target: string): string | undefined {
 }
 
 /** Unparseable requests: a 400 (431 for an oversized head) JSON answer if the socket still takes it, never a crash. */
-function answerMalformed(err: NodeJS.ErrnoException, socket: Socket): void {
+export function answerMalformed(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
     return;

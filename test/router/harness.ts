@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { RouteTable } from '../../src/contract';
+import { ActivatorEnv, type RouteTable } from '../../src/contract';
 import { podNode } from '../support/pod-node';
 
 export const ROUTER_BUNDLE = resolve(__dirname, '../../lib/pod/router.js');
@@ -52,7 +52,10 @@ export class ConfigMapDir {
 
 export interface RouterProcess {
   readonly proc: ChildProcess;
+  /** The public listener. */
   readonly port: number;
+  /** The admin listener: /healthz, /readyz, /metrics, and every function by name and async. */
+  readonly adminPort: number;
   /** Every JSON line the router printed so far. */
   readonly logs: Array<Record<string, unknown>>;
   waitForLog(predicate: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
@@ -62,10 +65,17 @@ export interface RouterProcess {
 
 const running = new Set<ChildProcess>();
 
-/** Starts `node lib/pod/router.js` on a free port and waits for its `listening` line. */
+/** Starts `node lib/pod/router.js` on free ports and waits for its `listening` and `admin listening` lines. */
 export async function startRouter(routesPath: string, env: Record<string, string> = {}): Promise<RouterProcess> {
   const proc = spawn(podNode(), [ROUTER_BUNDLE], {
-    env: { ...process.env, PORT: '0', KUBEFAAS_ROUTES: routesPath, KUBEFAAS_SHUTDOWN_GRACE_MS: '10000', ...env },
+    env: {
+      ...process.env,
+      PORT: '0',
+      [ActivatorEnv.ADMIN_PORT]: '0',
+      KUBEFAAS_ROUTES: routesPath,
+      KUBEFAAS_SHUTDOWN_GRACE_MS: '10000',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(proc);
@@ -110,9 +120,11 @@ export async function startRouter(routesPath: string, env: Record<string, string
     }
   };
   const listening = await waitForLog((l) => l.msg === 'listening', 'listening');
+  const adminListening = await waitForLog((l) => l.msg === 'admin listening', 'admin listening');
   return {
     proc,
     port: listening.port as number,
+    adminPort: adminListening.port as number,
     logs,
     waitForLog,
     exited: () => exit,
