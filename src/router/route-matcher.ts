@@ -157,8 +157,7 @@ export class RouteMatcher {
     const entry = this.byFunction.get(name);
     if (entry === undefined) return null;
     const forwardPath = forwardPathOf(url, end);
-    if (listener === 'public' && (!this.publicByName.get(name)?.has(method) || isOwnEndpoint(forwardPath)))
-      return null;
+    if (listener === 'public' && (!this.publicByName.get(name)?.has(method) || isOwnEndpoint(forwardPath))) return null;
     return { entry, params: EMPTY_PARAMS_HEADER, forwardPath };
   }
 

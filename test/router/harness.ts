@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ActivatorEnv, type RouteTable } from '../../src/contract';
+import { ActivatorEnv, type RouteTable, type RouteTarget } from '../../src/contract';
 import { podNode } from '../support/pod-node';
 
 export const ROUTER_BUNDLE = resolve(__dirname, '../../lib/pod/router.js');
@@ -244,14 +244,14 @@ export function request(port: number, options: RequestOptions = {}): Promise<Rep
   });
 }
 
-/** Route table helper: functions by name → url (timeout default 5 s). */
+/** Route table helper: functions by name → url, or a target whose timeout defaults to 5 s. */
 export function table(
-  functions: Record<string, string | { url: string; timeoutMs: number }>,
+  functions: Record<string, string | (Omit<RouteTarget, 'timeoutMs'> & { timeoutMs?: number })>,
   routes: RouteTable['routes'],
 ): RouteTable {
-  const fns: Record<string, { url: string; timeoutMs: number }> = {};
+  const fns: Record<string, RouteTarget> = {};
   for (const [name, target] of Object.entries(functions)) {
-    fns[name] = typeof target === 'string' ? { url: target, timeoutMs: 5000 } : target;
+    fns[name] = typeof target === 'string' ? { url: target, timeoutMs: 5000 } : { timeoutMs: 5000, ...target };
   }
   return { version: 1, functions: fns, routes };
 }
