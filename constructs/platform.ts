@@ -2,13 +2,18 @@ import { ApiObject, Chart, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
 import {
+  ADMIN_PORT_NAME,
+  ActivatorEnv,
   Annotations,
+  CONTAINER_PORT,
   Endpoints,
   Env,
   HttpMethod,
   Labels,
   Paths,
   QueueEnv,
+  ROUTER_ADMIN_PORT,
+  ROUTER_ADMIN_SERVICE,
   ROUTER_NAME,
   RouteTable,
   RouteTarget,
@@ -24,6 +29,7 @@ import { CodeConfigMap } from './code-config-map';
 import { warnAboutLargeObjects } from './apply-size';
 import { podBundle } from './pod-code';
 import { RouterExposure } from './exposure';
+import { publicPaths } from './public-paths';
 import { ScalingOptions, resolveScaling } from './scaling';
 import { validateImage } from './image';
 import { cpuMillis, durationMillis, sizeBytes, validateInteger, validateNamespaceName } from './validation';
@@ -47,7 +53,13 @@ import { COMMON_LABELS } from './metadata';
 import { CallbackPolicy } from './router-policies/callback-policy';
 import { RateLimit } from './router-policies/rate-limit';
 import { RouterAuth } from './router-policies/router-auth';
-import { ROUTER_SECRETS_DIR, type CallbackUrlPolicy, type RoutePolicies, type PlatformPolicies } from '../src/contract';
+import {
+  ROUTER_SECRETS_DIR,
+  type CallbackUrlPolicy,
+  type PublicInvocation,
+  type RoutePolicies,
+  type PlatformPolicies,
+} from '../src/contract';
 
 /** Platform-wide defaults; each function may override them. */
 export interface FunctionDefaults {
@@ -249,7 +261,13 @@ export interface HttpRoute {
 /** Escape hatches to the router's objects (`platform.router`), for `addJsonPatch`. */
 export interface RouterObjects {
   readonly deployment: ApiObject;
+  /** The Service of the public port (what the exposure points at). */
   readonly service: ApiObject;
+  /**
+   * The ClusterIP Service `kubefaas-router-admin` of the admin port: health, metrics and the
+   * internal by-name/async path. Never exposed.
+   */
+  readonly adminService: ApiObject;
   /** The `kubefaas-routes` ConfigMap (the route table, rendered at synth). */
   readonly routes: ApiObject;
 }
@@ -272,6 +290,8 @@ export interface PlatformFunction extends QueueConsumer {
   readonly servesMetrics: boolean;
   /** The request body limit the function's runtime enforces (bytes); the router enforces it too. Absent: no limit known (a container). */
   readonly maxBodyBytes?: number;
+  /** Public by-name / async invocation (read at synth); undefined = only the function's routes are public. */
+  readonly publicInvocation?: PublicInvocation;
 }
 
 /** One HTTP route claimed by a function; the platform turns all of them into the route table. */
@@ -316,8 +336,13 @@ export class Platform extends Chart {
   declare public readonly namespace: string;
   public readonly nodeImage: string;
   public readonly functionDefaults: FunctionDefaults;
-  /** The router's in-cluster URL. */
+  /** The router's in-cluster URL (its public port). */
   public readonly routerUrl: string;
+  /**
+   * The router's admin URL (`kubefaas-router-admin`): where internal callers reach every function
+   * by name and async, whatever its public `invocation` (the cron sender of a platform without a queue).
+   */
+  public readonly routerAdminUrl: string;
   /** Escape hatch: the router's Deployment, Service and route-table ConfigMap. */
   public readonly router: RouterObjects;
 
@@ -345,6 +370,7 @@ export class Platform extends Chart {
     this.functionDefaults = props.functionDefaults ?? {};
     this.checkFunctionDefaults(this.functionDefaults);
     this.routerUrl = `http://${serviceHost(ROUTER_NAME, this.namespace)}:${SERVICE_PORT}`;
+    this.routerAdminUrl = `http://${serviceHost(ROUTER_ADMIN_SERVICE, this.namespace)}:${ROUTER_ADMIN_PORT}`;
 
     if (ns.createNamespace ?? true) {
       const namespace = new ApiObject(this, 'Namespace', {
@@ -538,10 +564,13 @@ export class Platform extends Chart {
     const functions: Record<string, RouteTarget> = {};
     for (const fn of this._functions) {
       const timeoutMs = fn.timeoutMillis + Limits.routerTimeoutMarginMs;
-      functions[fn.functionName] =
-        fn.maxBodyBytes === undefined
-          ? { url: fn.url, timeoutMs }
-          : { url: fn.url, timeoutMs, maxBodyBytes: fn.maxBodyBytes };
+      const invocation = fn.publicInvocation;
+      functions[fn.functionName] = {
+        url: fn.url,
+        timeoutMs,
+        ...(fn.maxBodyBytes !== undefined ? { maxBodyBytes: fn.maxBodyBytes } : {}),
+        ...(invocation !== undefined ? { invocation } : {}),
+      };
     }
     return {
       version: 1,
@@ -635,6 +664,12 @@ export class Platform extends Chart {
       namespace: this.namespace,
       labels,
       maxTimeoutSeconds: () => this.maxTimeoutSeconds(),
+      publicPaths: () =>
+        publicPaths({
+          routePaths: this._routes.map((r) => r.path),
+          byName: this._functions.some((f) => f.publicInvocation?.byName !== undefined),
+          async: this._functions.some((f) => f.publicInvocation?.async === true),
+        }),
     });
 
     const workload = new Workload(router, 'Workload', {
@@ -647,7 +682,8 @@ export class Platform extends Chart {
       image: this.nodeImage,
       command: ['node', `${Paths.routerDir}/${Paths.routerFile}`],
       env: () => [
-        { name: Env.PORT, value: String(8080) },
+        { name: Env.PORT, value: String(CONTAINER_PORT) },
+        { name: ActivatorEnv.ADMIN_PORT, value: String(ROUTER_ADMIN_PORT) },
         { name: Env.ROUTES_PATH, value: `${Paths.routesDir}/${Paths.routesFile}` },
         ...(options.fastPath === false ? [{ name: Env.ROUTER_FAST_PATH, value: 'off' }] : []),
         // Drain, then wait for proxied calls as long as the slowest function may take.
@@ -677,8 +713,10 @@ export class Platform extends Chart {
           Limits.maxMemoryBytes,
         ),
       },
-      readinessProbe: httpProbe(Endpoints.ready, 5, 2),
-      livenessProbe: httpProbe(Endpoints.health, 10, 3),
+      // Health is served on the admin port only (the public one answers 404 there).
+      readinessProbe: httpProbe(Endpoints.ready, 5, 2, ROUTER_ADMIN_PORT),
+      livenessProbe: httpProbe(Endpoints.health, 10, 3, ROUTER_ADMIN_PORT),
+      extraPorts: [{ name: ADMIN_PORT_NAME, containerPort: ROUTER_ADMIN_PORT }],
       configMapVolumes: [
         { volume: 'router-code', configMap: routerCode, mountPath: Paths.routerDir },
         { volume: 'routes', configMap: ROUTES_CONFIGMAP, mountPath: Paths.routesDir },
@@ -710,7 +748,18 @@ export class Platform extends Chart {
       placementSubject: 'platform component "router"',
       fargateSelectors: () => this.fargateSelectorsFor(placement),
     });
-    return { deployment: workload.deployment, service: workload.service, routes };
+    // The admin port gets a ClusterIP Service of its own: the exposure only ever sees `service`
+    // (a LoadBalancer Service would publish every port it lists).
+    const adminService = new ApiObject(router, 'AdminService', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: objectMeta(ROUTER_ADMIN_SERVICE, this.namespace, labels),
+      spec: {
+        selector: { ...selector },
+        ports: [{ name: ADMIN_PORT_NAME, port: ROUTER_ADMIN_PORT, targetPort: ADMIN_PORT_NAME, protocol: 'TCP' }],
+      },
+    });
+    return { deployment: workload.deployment, service: workload.service, adminService, routes };
   }
 
   /** Two functions (or one twice) claiming the same method + path shape (+ host). */
