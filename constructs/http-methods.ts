@@ -14,7 +14,11 @@ export function normalizeMethods(scope: Construct, what: string, methods: unknow
   for (const m of methods) {
     const upper = typeof m === 'string' ? (m.toUpperCase() as HttpMethod) : undefined;
     if (!upper || !HTTP_METHODS.includes(upper)) {
-      throw new ValidationError(scope, `${what} has an unsupported method '${String(m)}'`, `Use ${HTTP_METHODS.join(', ')}`);
+      throw new ValidationError(
+        scope,
+        `${what} has an unsupported method '${String(m)}'`,
+        `Use ${HTTP_METHODS.join(', ')}`,
+      );
     }
     if (!out.includes(upper)) out.push(upper);
   }

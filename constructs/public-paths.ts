@@ -77,5 +77,7 @@ function minimal(paths: readonly PublicPath[]): PublicPath[] {
     const coveredBy = prefixes.some((q) => covers(q, p.value) && !(p.type === 'PathPrefix' && q === p.value));
     if (!coveredBy) kept.set(`${p.type} ${p.value}`, p);
   }
-  return [...kept.values()].sort((a, b) => (a.value === b.value ? a.type.localeCompare(b.type) : a.value < b.value ? -1 : 1));
+  return [...kept.values()].sort((a, b) =>
+    a.value === b.value ? a.type.localeCompare(b.type) : a.value < b.value ? -1 : 1,
+  );
 }

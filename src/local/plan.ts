@@ -13,7 +13,18 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { Annotations, CONTAINER_PORT, CronEnv, Env, Labels, Paths, QueueEnv, type RouteTable } from '../contract';
+import {
+  ADMIN_PORT_NAME,
+  ActivatorEnv,
+  Annotations,
+  CONTAINER_PORT,
+  CronEnv,
+  Env,
+  Labels,
+  Paths,
+  QueueEnv,
+  type RouteTable,
+} from '../contract';
 import { LocalConfigError, resolveEnv } from './env';
 import type { Container, Manifests, PodTemplate, ServicePort, Volume } from './manifests';
 import { isNatsImage, planNatsServer, withoutNatsCredentials } from './nats';
@@ -45,7 +56,10 @@ export interface Workload {
 }
 
 export type Readiness =
-  { readonly kind: 'http'; readonly path: string } | { readonly kind: 'tcp' } | { readonly kind: 'none' };
+  /** `port`: the local port to probe when it is not the process's main one (the router's admin port). */
+  | { readonly kind: 'http'; readonly path: string; readonly port?: number }
+  | { readonly kind: 'tcp' }
+  | { readonly kind: 'none' };
 
 export interface ProcessPlan {
   /** Process name: the workload's name. */
@@ -62,6 +76,8 @@ export interface ProcessPlan {
   /** Full environment of the process. */
   readonly processEnv: Readonly<Record<string, string>>;
   readonly port: number;
+  /** Local port of its admin listener (the router's: health, metrics, every function by name), if it has one. */
+  readonly adminPort?: number;
   /** Address it listens on (Env.BIND_HOST; nats-server's `listen`). */
   readonly host: string;
   readonly readiness: Readiness;
@@ -113,6 +129,11 @@ export interface PlanOptions {
   readonly projectDir: string;
   /** Port of the router (pods labelled `kubefaas.dev/component: router`). */
   readonly routerPort: number;
+  /**
+   * Local port of the router's admin listener (its container port named `admin`): health, metrics
+   * and the internal by-name path the cron sender and `kubefaas invoke` use. Needed when the router declares one.
+   */
+  readonly routerAdminPort?: number;
   /** Address the router listens on; every other process listens on 127.0.0.1. @default '127.0.0.1' */
   readonly routerHost?: string;
   /** Local port of every other workload, by name (see `workloadNames`). */
@@ -186,6 +207,11 @@ function containerMainPort(c: Container): number {
   return c.ports?.[0]?.containerPort ?? CONTAINER_PORT;
 }
 
+/** The container's admin port (a port named `admin`: the router's), if it declares one. */
+function containerAdminPort(c: Container): number | undefined {
+  return c.ports?.find((p) => p.name === ADMIN_PORT_NAME)?.containerPort;
+}
+
 function resolveTargetPort(c: Container, sp: ServicePort): number | undefined {
   if (sp.targetPort === undefined) return sp.port;
   if (typeof sp.targetPort === 'number') return sp.targetPort;
@@ -201,11 +227,15 @@ function labelsMatch(
   return entries.length > 0 && entries.every(([k, v]) => labels?.[k] === v);
 }
 
-/** Maps every Service port that reaches a workload's main port to that workload's local port. */
+/**
+ * Maps every Service port that reaches a workload's main port to that workload's local port, and
+ * one that reaches its admin port (the router's) to its local admin port.
+ */
 function mapServices(
   manifests: Manifests,
   workloads: readonly Workload[],
   portOf: (w: Workload) => number,
+  adminPortOf: (w: Workload) => number | undefined,
   warnings: string[],
 ): ServiceAddress[] {
   const addresses: ServiceAddress[] = [];
@@ -224,8 +254,11 @@ function mapServices(
     }
     for (const sp of spec.ports ?? []) {
       const targetPort = resolveTargetPort(container, sp);
+      const adminPort = targetPort === containerAdminPort(container) ? adminPortOf(target) : undefined;
       if (targetPort === containerMainPort(container)) {
         addresses.push({ service: name, namespace, port: sp.port, localPort: portOf(target) });
+      } else if (targetPort !== undefined && adminPort !== undefined) {
+        addresses.push({ service: name, namespace, port: sp.port, localPort: adminPort });
       } else if (!isNatsImage(container.image)) {
         // (The queue's cluster and monitoring ports have no local counterpart and need none.)
         warnings.push(
@@ -283,9 +316,17 @@ function chooseCommand(w: Workload, c: Container): CommandChoice {
   };
 }
 
-function readinessOf(c: Container): Readiness {
+/** The readiness probe, on the local admin port when the pod probes its admin port (the router). */
+function readinessOf(c: Container, localAdminPort: number | undefined): Readiness {
   const probe = c.readinessProbe;
-  if (probe?.httpGet) return { kind: 'http', path: probe.httpGet.path ?? '/' };
+  if (probe?.httpGet) {
+    const path = probe.httpGet.path ?? '/';
+    const port = probe.httpGet.port;
+    const onAdmin =
+      localAdminPort !== undefined &&
+      (port === ADMIN_PORT_NAME || (port !== undefined && Number(port) === containerAdminPort(c)));
+    return onAdmin ? { kind: 'http', path, port: localAdminPort } : { kind: 'http', path };
+  }
   if (probe?.tcpSocket) return { kind: 'tcp' };
   return { kind: 'none' };
 }
@@ -405,7 +446,14 @@ export function planLocalRun(manifests: Manifests, opts: PlanOptions): LocalPlan
     if (port === undefined) throw new Error(`no local port allocated for ${w.name}`);
     return port;
   };
-  const services = mapServices(manifests, workloads, portOf, warnings);
+  const adminPortOf = (w: Workload): number | undefined => {
+    const container = w.template.spec?.containers?.[0];
+    if (w !== routers[0] || container === undefined || containerAdminPort(container) === undefined) return undefined;
+    if (opts.routerAdminPort === undefined)
+      throw new Error(`${w.name} declares an admin port (${ADMIN_PORT_NAME}) but no local port was given for it`);
+    return opts.routerAdminPort;
+  };
+  const services = mapServices(manifests, workloads, portOf, adminPortOf, warnings);
   const rewriteServices = serviceAddressRewriter(services);
   const processes: ProcessPlan[] = [];
   const skipped: SkippedWorkload[] = [];
@@ -417,7 +465,7 @@ export function planLocalRun(manifests: Manifests, opts: PlanOptions): LocalPlan
         w,
         manifests,
         opts,
-        portOf(w),
+        { main: portOf(w), admin: adminPortOf(w) },
         rewriteServices,
         warnings,
         w === routers[0],
@@ -466,7 +514,7 @@ function planCronJobs(
       template: spec.jobTemplate?.spec?.template ?? {},
     };
     try {
-      const planned = planWorkload(w, manifests, opts, undefined, rewriteServices, warnings, false, new Map());
+      const planned = planWorkload(w, manifests, opts, {}, rewriteServices, warnings, false, new Map());
       if ('skip' in planned) {
         warnings.push(`CronJob ${name} is not run locally: ${planned.skip}`);
         continue;
@@ -497,8 +545,8 @@ function planWorkload(
   w: Workload,
   manifests: Manifests,
   opts: PlanOptions,
-  /** Undefined for a job (CronJob pod): it serves nothing, so it gets no PORT. */
-  port: number | undefined,
+  /** Local ports; none for a job (CronJob pod): it serves nothing, so it gets no PORT. */
+  ports: { readonly main?: number; readonly admin?: number },
   rewriteServices: (s: string) => string,
   warnings: string[],
   router: boolean,
@@ -513,6 +561,7 @@ function planWorkload(
       `${w.name}: runs only its first container (${container.name}) locally; ${containers.length - 1} more ignored`,
     );
   if (pod.initContainers?.length) warnings.push(`${w.name}: init containers are not run locally`);
+  const port = ports.main;
   if (isNatsImage(container.image) && port !== undefined) return planQueue(w, container, manifests, opts, port);
   const choice = chooseCommand(w, container);
   if ('skip' in choice) return choice;
@@ -562,6 +611,7 @@ function planWorkload(
   applyEnvOverrides(w.name, env, opts.envOverrides);
   allowLoopbackCallbacks(env);
   if (port !== undefined) env[Env.PORT] = String(port);
+  if (ports.admin !== undefined) env[ActivatorEnv.ADMIN_PORT] = String(ports.admin);
   // No endpoints or load balancers to drain locally: a reload or stop closes the listener at once.
   if (env[Env.DRAIN_DELAY_MS] !== undefined) env[Env.DRAIN_DELAY_MS] = '0';
   const tmp = mappings.find((m) => m.containerPath.replace(/\/+$/, '') === Paths.tmpDir);
@@ -606,8 +656,9 @@ function planWorkload(
     env,
     processEnv: { ...baseEnv(opts.developerEnv), ...env },
     port: port ?? 0,
+    ...(ports.admin !== undefined ? { adminPort: ports.admin } : {}),
     host,
-    readiness: readinessOf(container),
+    readiness: readinessOf(container, ports.admin),
     volumes,
     specHash: sha256({ file, args, cwd, env, templateHash }),
     labels: { ...(w.template.metadata?.labels ?? {}) },
