@@ -130,10 +130,10 @@ export interface PlanOptions {
   /** Port of the router (pods labelled `kubefaas.dev/component: router`). */
   readonly routerPort: number;
   /**
-   * Local port of the router's admin listener (its container port named `admin`): health, metrics
-   * and the internal by-name path the cron sender and `kubefaas invoke` use. Needed when the router declares one.
+   * Local port of the router's admin listener (ActivatorEnv.ADMIN_PORT; its container port named
+   * `admin`): health, metrics and the internal by-name path the cron sender and `kubefaas invoke` use.
    */
-  readonly routerAdminPort?: number;
+  readonly routerAdminPort: number;
   /** Address the router listens on; every other process listens on 127.0.0.1. @default '127.0.0.1' */
   readonly routerHost?: string;
   /** Local port of every other workload, by name (see `workloadNames`). */
@@ -446,13 +446,9 @@ export function planLocalRun(manifests: Manifests, opts: PlanOptions): LocalPlan
     if (port === undefined) throw new Error(`no local port allocated for ${w.name}`);
     return port;
   };
-  const adminPortOf = (w: Workload): number | undefined => {
-    const container = w.template.spec?.containers?.[0];
-    if (w !== routers[0] || container === undefined || containerAdminPort(container) === undefined) return undefined;
-    if (opts.routerAdminPort === undefined)
-      throw new Error(`${w.name} declares an admin port (${ADMIN_PORT_NAME}) but no local port was given for it`);
-    return opts.routerAdminPort;
-  };
+  // The router always opens its admin listener, declared or not: locally it must never bind its
+  // default port, which a second runner (or anything else) may hold.
+  const adminPortOf = (w: Workload): number | undefined => (w === routers[0] ? opts.routerAdminPort : undefined);
   const services = mapServices(manifests, workloads, portOf, adminPortOf, warnings);
   const rewriteServices = serviceAddressRewriter(services);
   const processes: ProcessPlan[] = [];

@@ -7,11 +7,10 @@
  * `npm test`), or try them first with `KUBEFAAS_PENDING=1,4 npm run test:adversarial`
  * (`KUBEFAAS_PENDING=all` runs every pending case).
  */
-export type PendingKey = '1' | '2' | '3' | '4' | '5' | '6' | '9' | '10' | 'N1' | 'N2' | 'N3' | 'N4';
+export type PendingKey = '1' | '2' | '3' | '4' | '5' | '6' | '10' | 'N1' | 'N2' | 'N3' | 'N4';
 
 export const PENDING_FIXES: Readonly<Partial<Record<PendingKey, string>>> = {
   '4': 'router: no headers/request-body timeout (slowloris, slow body); the fast path hangs on bare-LF heads',
-  '9': 'router: /function/<name> answers every method for a GET-only function',
   N1: 'router fast path: answers an HTTP/1.1 request without Host (node:http, and so the other path and the runtime, answer 400)',
   N2:
     'router (both paths) and runtime: after Connection: Upgrade the body is no longer parsed (node:http upgrade mode), so a ' +

@@ -26,6 +26,7 @@ function plan(objects: KubeObject[], overrides: Partial<PlanOptions> = {}) {
     runDir,
     projectDir: '/project',
     routerPort: 8080,
+    routerAdminPort: 8081,
     ports,
     developerEnv: { PATH: '/usr/bin' },
     ...overrides,
