@@ -113,7 +113,10 @@ describe('a real Prometheus scraping the local runner', () => {
     const portLabel = (n: number) => ({ __meta_kubernetes_pod_container_port_number: String(n) });
     const router = { [podLabelMeta(Labels.platformComponent)]: 'router' };
     job.static_configs = [
-      target(`127.0.0.1:${fn.port}`, 'hello-0', { [podLabelMeta(Labels.function)]: 'hello', ...portLabel(CONTAINER_PORT) }),
+      target(`127.0.0.1:${fn.port}`, 'hello-0', {
+        [podLabelMeta(Labels.function)]: 'hello',
+        ...portLabel(CONTAINER_PORT),
+      }),
       // The router pod's two container ports, as discovery lists them: only the admin one is scraped.
       target(`127.0.0.1:${platform.port}`, 'router-0', { ...router, ...portLabel(CONTAINER_PORT) }),
       target(`127.0.0.1:${platform.adminPort}`, 'router-0', { ...router, ...portLabel(ROUTER_ADMIN_PORT) }),
