@@ -9,6 +9,12 @@ export const Env = {
    * Unset in pods = every interface; the local runner sets 127.0.0.1 (the router: `kubefaas dev --host`).
    */
   BIND_HOST: 'KUBEFAAS_BIND_HOST',
+  /**
+   * Address the router's admin listener (ROUTER_ADMIN_PORT) binds; unset = BIND_HOST. The local
+   * runner sets 127.0.0.1, so `kubefaas dev --host` shares the public listener only, never the
+   * admin one (every function by name, without router policies).
+   */
+  ADMIN_BIND_HOST: 'KUBEFAAS_ADMIN_BIND_HOST',
   /** Function name, used in logs, metrics and events. */
   FUNCTION_NAME: 'KUBEFAAS_FUNCTION_NAME',
   /** Absolute path of the bundled handler module (CommonJS, default export or `handler`). */

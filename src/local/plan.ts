@@ -56,8 +56,11 @@ export interface Workload {
 }
 
 export type Readiness =
-  /** `port`: the local port to probe when it is not the process's main one (the router's admin port). */
-  | { readonly kind: 'http'; readonly path: string; readonly port?: number }
+  /**
+   * `port` and `host`: where to probe when it is not the process's main listener (the router's admin
+   * port, always on loopback).
+   */
+  | { readonly kind: 'http'; readonly path: string; readonly port?: number; readonly host?: string }
   | { readonly kind: 'tcp' }
   | { readonly kind: 'none' };
 
@@ -325,7 +328,7 @@ function readinessOf(c: Container, localAdminPort: number | undefined): Readines
     const onAdmin =
       localAdminPort !== undefined &&
       (port === ADMIN_PORT_NAME || (port !== undefined && Number(port) === containerAdminPort(c)));
-    return onAdmin ? { kind: 'http', path, port: localAdminPort } : { kind: 'http', path };
+    return onAdmin ? { kind: 'http', path, port: localAdminPort, host: LOOPBACK } : { kind: 'http', path };
   }
   if (probe?.tcpSocket) return { kind: 'tcp' };
   return { kind: 'none' };
@@ -607,7 +610,11 @@ function planWorkload(
   applyEnvOverrides(w.name, env, opts.envOverrides);
   allowLoopbackCallbacks(env);
   if (port !== undefined) env[Env.PORT] = String(port);
-  if (ports.admin !== undefined) env[ActivatorEnv.ADMIN_PORT] = String(ports.admin);
+  if (ports.admin !== undefined) {
+    env[ActivatorEnv.ADMIN_PORT] = String(ports.admin);
+    // Sharing the router (--host) shares its public listener only.
+    env[Env.ADMIN_BIND_HOST] = LOOPBACK;
+  }
   // No endpoints or load balancers to drain locally: a reload or stop closes the listener at once.
   if (env[Env.DRAIN_DELAY_MS] !== undefined) env[Env.DRAIN_DELAY_MS] = '0';
   const tmp = mappings.find((m) => m.containerPath.replace(/\/+$/, '') === Paths.tmpDir);

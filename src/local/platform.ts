@@ -133,9 +133,12 @@ export class LocalPlatform extends EventEmitter {
     return `http://${urlHost(connectHost(this.host))}:${this.port}`;
   }
 
-  /** The router's admin URL: `/healthz`, `/metrics`, and `/function/<name>` for every function. */
+  /**
+   * The router's admin URL: `/healthz`, `/metrics`, and `/function/<name>` for every function.
+   * Always on loopback (`--host` shares the public listener only).
+   */
   get adminUrl(): string {
-    return `http://${urlHost(connectHost(this.host))}:${this.adminPort}`;
+    return `http://${LOOPBACK}:${this.adminPort}`;
   }
 
   /** Pid of the reaper process, which ends every process if the runner dies without stopping them. */

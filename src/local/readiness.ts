@@ -22,7 +22,7 @@ function httpReady(host: string, port: number, path: string): Promise<boolean> {
 }
 
 export function probeOnce(port: number, readiness: Readiness, host = '127.0.0.1'): Promise<boolean> {
-  if (readiness.kind === 'http') return httpReady(host, readiness.port ?? port, readiness.path);
+  if (readiness.kind === 'http') return httpReady(readiness.host ?? host, readiness.port ?? port, readiness.path);
   if (readiness.kind === 'tcp') return isListening(port, 1000, host);
   return Promise.resolve(true);
 }

@@ -21,8 +21,10 @@ export interface RouterConfig {
    * 0 picks a free port, logged in the `admin listening` line.
    */
   readonly adminPort: number;
-  /** Address both listeners listen on; undefined = every interface (pods). */
+  /** Address the public listener listens on; undefined = every interface (pods). */
   readonly host?: string;
+  /** Address the admin listener listens on; undefined = `host`. */
+  readonly adminHost?: string;
   readonly routesPath: string;
   /** Share of successful requests that get an access-log line (errors are always logged). */
   readonly accessLogSample: number;
@@ -46,6 +48,7 @@ export function readRouterConfig(env: NodeJS.ProcessEnv): RouterConfig {
     port: readNumber(env, Env.PORT, RouterDefaults.port, 0, 65535, true),
     adminPort: readNumber(env, ActivatorEnv.ADMIN_PORT, RouterDefaults.adminPort, 0, 65535, true),
     host: env[Env.BIND_HOST] || undefined,
+    adminHost: env[Env.ADMIN_BIND_HOST] || env[Env.BIND_HOST] || undefined,
     routesPath: env[Env.ROUTES_PATH] || RouterDefaults.routesPath,
     accessLogSample: readNumber(env, Env.ACCESS_LOG_SAMPLE, RouterDefaults.accessLogSample, 0, 1, false),
     shutdownGraceMs: readNumber(env, Env.SHUTDOWN_GRACE_MS, RouterDefaults.shutdownGraceMs, 0, 3_600_000, true),

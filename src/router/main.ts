@@ -95,7 +95,7 @@ async function main(): Promise<void> {
       );
     }
     // After the public listener: readiness (served here) then implies the public port is open.
-    adminServer.listen({ port: config.adminPort, host: config.host }, () => {
+    adminServer.listen({ port: config.adminPort, host: config.adminHost }, () => {
       const admin = adminServer.address() as AddressInfo;
       log.log('info', 'admin listening', { port: admin.port, host: admin.address });
     });
