@@ -12,7 +12,7 @@ export { Cpu } from 'cdk8s-plus-27';
 
 // The platform.
 export { Platform, ROUTES_CONFIGMAP, RUNTIME_CONFIGMAP } from './platform';
-export { ROUTER_NAME } from '../src/contract';
+export { ROUTER_ADMIN_SERVICE, ROUTER_NAME } from '../src/contract';
 export type {
   FunctionDefaults,
   HttpRoute,
@@ -31,6 +31,7 @@ export { ValidationError } from './errors';
 // Functions.
 export { FunctionBase } from './function-base';
 export type { FunctionOptions, ITrigger } from './function-base';
+export type { InvocationOptions } from './invocation';
 export { NodeFunction } from './node-function';
 export type { NodeFunctionProps } from './node-function';
 export { PythonFunction } from './python-function';
@@ -94,4 +95,4 @@ export type {
 
 // Handler and route-table types (the contract with the code running in the pods).
 export type { AuthInfo, FunctionContext, FunctionEvent, FunctionLogger, Handler, HandlerResult } from '../src/contract';
-export type { HttpMethod, Route, RouteTable, RouteTarget } from '../src/contract';
+export type { HttpMethod, PublicInvocation, Route, RouteTable, RouteTarget } from '../src/contract';
