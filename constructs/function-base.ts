@@ -1,7 +1,7 @@
 import { ApiObject, Duration, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { CONTAINER_PORT, Labels, QueueEnv, SERVICE_PORT, serviceHost } from '../src/contract';
+import { CONTAINER_PORT, Labels, QueueEnv, SERVICE_PORT, serviceHost, type PublicInvocation } from '../src/contract';
 import { NatsPorts } from './queue/names';
 import { Defaults, Limits } from './defaults';
 import { EnvInput, EnvVarSource, toEnvValue } from './env';
@@ -28,6 +28,14 @@ import { Egress, egressList } from './network/egress';
 import { networkPolicyObject } from './network/policy-object';
 import { EgressRuleSpec, IngressRuleSpec, PeerSpec, podsPeer } from './network/spec';
 import { callbackEgress } from './network/callback-egress';
+import {
+  type InvocationContext,
+  type InvocationOptions,
+  type ResolvedInvocation,
+  invocationProblems,
+  publicInvocation,
+  resolveInvocation,
+} from './invocation';
 
 /**
  * Something that invokes a function. A trigger validates its options and, in `bind`, registers
@@ -103,9 +111,17 @@ export interface FunctionOptions {
   readonly labels?: Readonly<Record<string, string>>;
   /**
    * Triggers bound at construction (more with `addTrigger`).
-   * @default - none: the function is reachable at `/function/<name>` only
+   * @default - none: nothing of the function is public; internal callers reach it on the router's
+   * admin port (`/function/<name>`), and `invocation` can make it public
    */
   readonly triggers?: readonly ITrigger[];
+  /**
+   * Public by-name (`/function/<name>`) and async (`/async-function/<name>`) invocation on the
+   * router's public port, besides the routes of the HttpTriggers. Internal callers (the cron sender,
+   * `kubefaas invoke`) reach every function on the router's admin port regardless (docs/security.md).
+   * @default - neither: only the function's HttpTrigger routes are public
+   */
+  readonly invocation?: InvocationOptions;
   /**
    * Where the function's pods run: regular nodes, AWS Fargate, AKS virtual nodes, or burst (see
    * docs/placement.md). The provider's limits are checked at synth.
@@ -201,6 +217,7 @@ export abstract class FunctionBase extends Construct {
   public abstract readonly servesMetrics: boolean;
 
   private readonly exposeErrorMessages: boolean; // issue 15 item 5
+  private readonly invocation: ResolvedInvocation;
   private readonly userLabels: Record<string, string>;
   private readonly envVars = new Map<string, EnvVarSource>();
   private readonly _triggers: ITrigger[] = [];
@@ -256,6 +273,8 @@ export abstract class FunctionBase extends Construct {
     validateFunctionAlerts(this, 'alerts', props.alerts);
     this.alerts = props.alerts;
     this.exposeErrorMessages = props.exposeErrorMessages === true; // issue 15 item 5
+    this.invocation = resolveInvocation(this, props.invocation);
+    this.node.addValidation({ validate: () => invocationProblems(this.invocation, this.invocationContext()) });
     if (props.serviceAccount !== undefined) {
       if (!(props.serviceAccount instanceof FunctionServiceAccount)) {
         throw new ValidationError(
@@ -288,6 +307,22 @@ export abstract class FunctionBase extends Construct {
     // Bound by the concrete kind once its own fields are set (bindTriggers): a trigger asks the
     // function what it is (runsKubefaasRuntime, timeout, …), which the kind knows only then.
     this.pendingTriggers = props.triggers ?? [];
+  }
+
+  /**
+   * What of the function the router's public port serves besides its routes (the route table's
+   * `invocation`), read at synth when every trigger is bound; undefined = nothing more.
+   */
+  public get publicInvocation(): PublicInvocation | undefined {
+    return publicInvocation(this.invocation, this.invocationContext());
+  }
+
+  private invocationContext(): InvocationContext {
+    return {
+      routeMethods: this.platform.httpRoutes.filter((r) => r.function === this).flatMap((r) => r.methods),
+      hasQueue: this.platform.queue !== undefined,
+      runsKubefaasRuntime: this.runsKubefaasRuntime,
+    };
   }
 
   /** In-cluster URL of the function's Service. */

@@ -12,7 +12,7 @@ export { Cpu } from 'cdk8s-plus-27';
 
 // The platform.
 export { Platform, ROUTES_CONFIGMAP, RUNTIME_CONFIGMAP } from './platform';
-export { ROUTER_NAME } from '../src/contract';
+export { ROUTER_ADMIN_SERVICE, ROUTER_NAME } from '../src/contract';
 export type {
   FunctionDefaults,
   HttpRoute,
@@ -38,6 +38,7 @@ export { ValidationError } from './errors';
 // Functions.
 export { FunctionBase } from './function-base';
 export type { FunctionOptions, ITrigger } from './function-base';
+export type { InvocationOptions } from './invocation';
 export { NodeFunction } from './node-function';
 export type { NodeFunctionProps } from './node-function';
 export { PythonFunction } from './python-function';
@@ -118,4 +119,4 @@ export type {
 
 // Handler and route-table types (the contract with the code running in the pods).
 export type { AuthInfo, FunctionContext, FunctionEvent, FunctionLogger, Handler, HandlerResult } from '../src/contract';
-export type { HttpMethod, Route, RouteScaling, RouteTable, RouteTarget } from '../src/contract';
+export type { HttpMethod, PublicInvocation, Route, RouteScaling, RouteTable, RouteTarget } from '../src/contract';

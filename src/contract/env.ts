@@ -9,6 +9,12 @@ export const Env = {
    * Unset in pods = every interface; the local runner sets 127.0.0.1 (the router: `kubefaas dev --host`).
    */
   BIND_HOST: 'KUBEFAAS_BIND_HOST',
+  /**
+   * Address the router's admin listener (ROUTER_ADMIN_PORT) binds; unset = BIND_HOST. The local
+   * runner sets 127.0.0.1, so `kubefaas dev --host` shares the public listener only, never the
+   * admin one (every function by name, without router policies).
+   */
+  ADMIN_BIND_HOST: 'KUBEFAAS_ADMIN_BIND_HOST',
   /** Function name, used in logs, metrics and events. */
   FUNCTION_NAME: 'KUBEFAAS_FUNCTION_NAME',
   /** Absolute path of the bundled handler module (CommonJS, default export or `handler`). */
@@ -89,7 +95,8 @@ export const QueueEnv = {
  * Environment of the cron sender (lib/pod/cron.js) that a CronTrigger's CronJob runs once per tick.
  * With a queue it also gets QueueEnv.NATS_URL and QueueEnv.QUEUE_CONFIG and publishes the tick to
  * `cronSubject(config, FUNCTION, TRIGGER)`; without one it gets ROUTER_URL and POSTs the tick to
- * `<ROUTER_URL>/function/<FUNCTION>`.
+ * `<ROUTER_URL>/function/<FUNCTION>` — the router's admin port, whose by-name path serves every
+ * function whatever its public `invocation`.
  */
 export const CronEnv = {
   /** Name of the function the tick is for. */
@@ -102,7 +109,7 @@ export const CronEnv = {
   TIME_ZONE: 'KUBEFAAS_CRON_TIME_ZONE',
   /** Body of the tick event (JSON text), when the trigger has `data`. */
   DATA: 'KUBEFAAS_CRON_DATA',
-  /** Router base URL (platform without a queue), e.g. `http://kubefaas-router.faas.svc.cluster.local:80`. */
+  /** Router admin base URL (platform without a queue), e.g. `http://kubefaas-router-admin.faas.svc.cluster.local:8081`. */
   ROUTER_URL: 'KUBEFAAS_ROUTER_URL',
   /** Milliseconds the sender waits for the function (router delivery) or for the publish ack. */
   TIMEOUT_MS: 'KUBEFAAS_CRON_TIMEOUT_MS',
