@@ -638,7 +638,8 @@ export class Platform extends Chart {
                 },
               ]
             : []),
-          ...(this.cronDelivery.has('router') ? [{ to: [ROUTER_PODS], ports: tcpPort(CONTAINER_PORT) }] : []),
+          // Without a queue, ticks go to the router's admin listener (the internal by-name path).
+          ...(this.cronDelivery.has('router') ? [{ to: [ROUTER_PODS], ports: tcpPort(ROUTER_ADMIN_PORT) }] : []),
         ],
       });
     }
