@@ -65,6 +65,7 @@ export interface FunctionContext {
    * idempotent calls are retried. A non-2xx answer rejects with an `InvokeError` carrying the
    * callee's status and body. The target must be declared in the function's `invokes`.
    */
+  invoke<Out>(target: FunctionRef<void, Out>, input?: undefined, options?: InvokeOptions): Promise<Out>;
   invoke<In, Out>(target: FunctionRef<In, Out>, input: NoInfer<In>, options?: InvokeOptions): Promise<Out>;
   invoke(target: string, input?: unknown, options?: InvokeOptions): Promise<unknown>;
   /**
@@ -72,6 +73,7 @@ export interface FunctionContext {
    * resolves with its call id once the queue stored it; its state is at
    * `GET /async-function/<name>/<call id>`. Needs the platform queue and the target in `invokes`.
    */
+  invokeAsync(target: FunctionRef<void, unknown>, input?: undefined, options?: InvokeAsyncOptions): Promise<string>;
   invokeAsync<In>(target: FunctionRef<In, unknown>, input: NoInfer<In>, options?: InvokeAsyncOptions): Promise<string>;
   invokeAsync(target: string, input?: unknown, options?: InvokeAsyncOptions): Promise<string>;
 }

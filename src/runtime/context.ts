@@ -119,12 +119,14 @@ export class InvocationContext implements FunctionContext {
     return this.#publish(typeof topic === 'string' ? topic : topicNameOf(topic), data, this.#traceId);
   }
 
+  invoke<Out>(target: FunctionRef<void, Out>, input?: undefined, options?: InvokeOptions): Promise<Out>;
   invoke<In, Out>(target: FunctionRef<In, Out>, input: NoInfer<In>, options?: InvokeOptions): Promise<Out>;
   invoke(target: string, input?: unknown, options?: InvokeOptions): Promise<unknown>;
   async invoke(target: FunctionRef | string, input?: unknown, options?: InvokeOptions): Promise<unknown> {
     return this.#calls.invoke(functionNameOf(target), input, options, this.caller());
   }
 
+  invokeAsync(target: FunctionRef<void, unknown>, input?: undefined, options?: InvokeAsyncOptions): Promise<string>;
   invokeAsync<In>(target: FunctionRef<In, unknown>, input: NoInfer<In>, options?: InvokeAsyncOptions): Promise<string>;
   invokeAsync(target: string, input?: unknown, options?: InvokeAsyncOptions): Promise<string>;
   async invokeAsync(target: FunctionRef | string, input?: unknown, options?: InvokeAsyncOptions): Promise<string> {
