@@ -97,7 +97,8 @@ export class HttpFunctionCalls implements FunctionCalls {
       }
       let answer: Answer;
       try {
-        answer = await this.send(new URL(path, base), method, headers, payload?.bytes, remaining, caller.signal);
+        // Appended, not resolved against the base: `//other.host/x` must stay a path on the callee.
+        answer = await this.send(new URL(base + path), method, headers, payload?.bytes, remaining, caller.signal);
       } catch (err) {
         if (err === TIMED_OUT) throw timedOut(target, caller, attempt);
         if (caller.signal?.aborted) throw caller.signal.reason;

@@ -40,6 +40,7 @@ module.exports = async (event, context) => {
       return {
         input: event.body.length ? event.json() : null,
         method: event.method,
+        path: event.path,
         contentType: event.headers['content-type'] ?? null,
         traceparent: event.headers.traceparent ?? null,
         timeoutHeader: event.headers['${INVOKE_TIMEOUT_HEADER}'] ?? null,
@@ -96,6 +97,8 @@ export default defineHandler(http(), async (event, ctx) => {
         return await ctx.invoke(gone, undefined);
       case '/count':
         return await ctx.invoke(quote, undefined as never, { method: 'GET', path: '/count' });
+      case '/odd-path':
+        return await ctx.invoke(quote, { sku: 'p' }, { path: '//elsewhere.example/x?key=1' });
       case '/undeclared':
         return await ctx.invoke('nobody', {});
       case '/async':
@@ -144,6 +147,12 @@ test('a typed call answers with the callee’s JSON; the trace continues with a 
   expect({ version, traceId, flags }).toEqual({ version: '00', traceId: TRACE_ID, flags: '01' });
   expect(spanId).toMatch(/^[0-9a-f]{16}$/);
   expect(spanId).not.toBe('00f067aa0ba902b7');
+});
+
+test('options.path is a path on the callee, even one that looks like another host', async () => {
+  const res = await post('/odd-path');
+  expect(res.status).toBe(200);
+  expect(res.json()).toMatchObject({ path: '//elsewhere.example/x', input: { sku: 'p' } });
 });
 
 test('the deadline is propagated: the callee is told the caller’s remaining time, and its deadline is no later', async () => {
