@@ -1,12 +1,24 @@
 import { ApiObject, Duration, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { CONTAINER_PORT, Labels, QueueEnv, SERVICE_PORT, serviceHost, type PublicInvocation } from '../src/contract';
+import {
+  CONTAINER_PORT,
+  Env,
+  Labels,
+  QueueEnv,
+  SERVICE_PORT,
+  functionNameOf,
+  serviceHost,
+  topicNameOf,
+  type FunctionRef,
+  type PublicInvocation,
+  type TopicRef,
+} from '../src/contract';
 import { NatsPorts } from './queue/names';
 import { Defaults, Limits } from './defaults';
 import { EnvInput, EnvVarSource, toEnvValue } from './env';
 import { errorExposureEnv } from './error-exposure';
-import { ValidationError } from './errors';
+import { ValidationError, validationMessage } from './errors';
 import { objectMeta } from './metadata';
 import { Platform } from './platform';
 import { ScalingOptions, resolveScaling } from './scaling';
@@ -36,17 +48,6 @@ import {
   publicInvocation,
   resolveInvocation,
 } from './invocation';
-
-/**
- * Something that invokes a function. A trigger validates its options and, in `bind`, registers
- * whatever plumbing it needs with the function's platform (HTTP routes; queue consumers or
- * schedules in other trigger kinds), so new kinds never need changes to existing ones.
- * Declared beside FunctionBase (not with the triggers) so that the function does not import the
- * trigger modules, which import it.
- */
-export interface ITrigger {
-  bind(fn: FunctionBase): void;
-}
 
 /**
  * Something that invokes a function. A trigger validates its options and, in `bind`, registers
@@ -156,6 +157,21 @@ export interface FunctionOptions {
    * @default - functionDefaults.egress, else nothing else
    */
   readonly egress?: Egress | readonly Egress[];
+  /**
+   * Topics the handler publishes to with `context.publish`: `topic<T>()` references from
+   * `kubefaas/refs`, or topic names. A declaration of the platform's graph (docs/composition.md).
+   * @default - none declared
+   */
+  readonly publishes?: ReadonlyArray<TopicRef | string>;
+  /**
+   * Functions of the same platform the handler calls with `context.invoke` (straight to their
+   * Service) or `context.invokeAsync` (through the queue): `fn<In, Out>()` references from
+   * `kubefaas/refs`, or function names. The runtime calls only these (their URLs are rendered into
+   * `KUBEFAAS_INVOKE_TARGETS`), the NetworkPolicies let this function's pods reach theirs, and with
+   * queue isolation its NATS user may queue async calls to them.
+   * @default - none: `context.invoke` and `invokeAsync` refuse every call
+   */
+  readonly invokes?: ReadonlyArray<FunctionRef | string>;
 }
 
 /** What a concrete function kind contributes to its pods. */
@@ -218,6 +234,8 @@ export abstract class FunctionBase extends Construct {
 
   private readonly exposeErrorMessages: boolean; // issue 15 item 5
   private readonly invocation: ResolvedInvocation;
+  private readonly _publishes: string[];
+  private readonly _invokes: string[];
   private readonly userLabels: Record<string, string>;
   private readonly envVars = new Map<string, EnvVarSource>();
   private readonly _triggers: ITrigger[] = [];
@@ -299,6 +317,10 @@ export abstract class FunctionBase extends Construct {
     this.placement = props.placement ?? defaults.placement ?? Placement.regularNodes();
     platform.usePlacement(this.placement, this);
 
+    this._publishes = declaredNames(this, 'publishes', props.publishes, topicNameOf);
+    this._invokes = declaredNames(this, 'invokes', props.invokes, functionNameOf);
+    this.node.addValidation({ validate: () => this.undeclaredTargets() });
+
     const env = { ...defaults.env, ...props.env };
     for (const [name, value] of Object.entries(env)) this.addEnv(name, value);
     this.allowEgressTo(...egressList(this, '`egress`', props.egress ?? defaults.egress));
@@ -332,6 +354,16 @@ export abstract class FunctionBase extends Construct {
 
   public get triggers(): readonly ITrigger[] {
     return [...this._triggers];
+  }
+
+  /** Names of the topics the function declared it publishes to (`publishes`). */
+  public get publishes(): readonly string[] {
+    return [...this._publishes];
+  }
+
+  /** Names of the functions the function declared it calls (`invokes`). */
+  public get invokes(): readonly string[] {
+    return [...this._invokes];
   }
 
   /** Binds a trigger (e.g. `new HttpTrigger({ path: '/hello' })`) to this function. */
@@ -457,6 +489,7 @@ export abstract class FunctionBase extends Construct {
         ...(this.runsKubefaasRuntime ? shutdownEnv(shutdown) : []),
         ...queueEnv(this),
         ...callbackPolicyEnv(this),
+        ...this.invokeTargetsEnv(),
         ...[...this.envVars].map(([name, source]) => ({ name, ...source })),
       ],
       resources: { cpuMillis: this.cpuMillis, memoryBytes: this.memoryBytes },
@@ -493,15 +526,56 @@ export abstract class FunctionBase extends Construct {
     return workload;
   }
 
+  /** `Env.INVOKE_TARGETS`: name → Service URL of every function in `invokes` (same platform, so same namespace). */
+  private invokeTargetsEnv(): { readonly name: string; readonly value: string }[] {
+    if (this._invokes.length === 0) return [];
+    const { namespace, clusterDomain } = this.platform;
+    const targets = Object.fromEntries(
+      this._invokes.map((name) => [name, `http://${serviceHost(name, namespace, clusterDomain)}:${SERVICE_PORT}`]),
+    );
+    return [{ name: Env.INVOKE_TARGETS, value: JSON.stringify(targets) }];
+  }
+
+  /** The functions of the platform this one invokes (every name resolves: see undeclaredTargets). */
+  private invokedFunctions(): FunctionBase[] {
+    return this.platform.functions.filter(
+      (f): f is FunctionBase => f instanceof FunctionBase && this._invokes.includes(f.functionName),
+    );
+  }
+
+  /** `invokes` names functions of this platform (checked at synth, when every function exists). */
+  private undeclaredTargets(): string[] {
+    const known = new Set(this.platform.functions.map((f) => f.functionName));
+    return this._invokes
+      .filter((name) => !known.has(name))
+      .map((name) =>
+        validationMessage(
+          `\`invokes\` names function '${name}', but platform ${this.platform.node.path} has no function of that name`,
+          `Add the function to the platform, or fix the name (known: ${[...known].sort().join(', ') || 'none'})`,
+        ),
+      );
+  }
+
   /** Who may connect: the router, the scrapers (when the pods serve metrics), declared callers. */
   private ingressRules(): IngressRuleSpec[] {
     const port = [{ protocol: 'TCP' as const, port: CONTAINER_PORT }];
     const scrapers = this.servesMetrics ? this.platform.metricsScrapers.map((peer) => ({ ...peer })) : [];
+    // Functions that declared `invokes` of this one call its pods directly (context.invoke).
+    const invokers = this.platform.functions
+      .filter((f): f is FunctionBase => f instanceof FunctionBase && f._invokes.includes(this.functionName))
+      .map((f) =>
+        podsPeer(
+          { matchLabels: { [Labels.function]: f.functionName } },
+          this.platform.namespace,
+          this.platform.namespace,
+        ),
+      );
+    const callers = [...this.callerPeers, ...invokers];
     return [
       { from: [{ podSelector: { matchLabels: { [Labels.platformComponent]: 'router' } } }], ports: port },
       // Prometheus scrapes /metrics on the same port.
       ...(scrapers.length > 0 ? [{ from: scrapers, ports: port }] : []),
-      ...(this.callerPeers.length > 0 ? [{ from: [...this.callerPeers], ports: port }] : []),
+      ...(callers.length > 0 ? [{ from: callers, ports: port }] : []),
     ];
   }
 
@@ -523,8 +597,39 @@ export abstract class FunctionBase extends Construct {
         ? callbackEgress(this, this.platform.callbackUrlPolicy!, this.egressRules.length > 0)
         : []),
       ...this.egressRules,
+      // context.invoke: straight to the pods of the functions in `invokes`.
+      ...this.invokedFunctions().map((target) => Egress.toFunction(target)._render(this, this.platform.namespace)),
     ];
   }
+}
+
+/** Names of a `publishes` / `invokes` list (references or strings), checked, without repeats. */
+function declaredNames<T>(
+  scope: FunctionBase,
+  prop: string,
+  list: ReadonlyArray<T> | undefined,
+  nameOf: (value: T) => string,
+): string[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list))
+    throw new ValidationError(scope, `\`${prop}\` must be an array`, `Pass e.g. ${prop}: [ref] (a list, even of one)`);
+  const names: string[] = [];
+  list.forEach((value, i) => {
+    let name: string;
+    try {
+      name = nameOf(value);
+    } catch (err) {
+      throw new ValidationError(
+        scope,
+        `\`${prop}[${i}]\`: ${(err as Error).message}`,
+        prop === 'invokes'
+          ? 'Give fn("name") references from kubefaas/refs or function names'
+          : 'Give topic("name") references from kubefaas/refs or topic names',
+      );
+    }
+    if (!names.includes(name)) names.push(name);
+  });
+  return names;
 }
 
 /**

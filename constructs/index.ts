@@ -120,3 +120,5 @@ export type {
 // Handler and route-table types (the contract with the code running in the pods).
 export type { AuthInfo, FunctionContext, FunctionEvent, FunctionLogger, Handler, HandlerResult } from '../src/contract';
 export type { HttpMethod, PublicInvocation, Route, RouteScaling, RouteTable, RouteTarget } from '../src/contract';
+// Typed references (made by `kubefaas/refs`; the constructs take them in QueueTrigger, publishes, invokes).
+export type { CronTick, FunctionRef, InvokeAsyncOptions, InvokeOptions, TopicRef } from '../src/contract';

@@ -1,6 +1,13 @@
 import type { QueueConfig, QueueSubscription } from '../../src/contract';
 import { QueueEnv } from '../../src/contract';
-import { bucketStreamName, callbackDurable, callbackSubject, inboxPrefixFor, streamOf } from '../../src/contract';
+import {
+  asyncSubject,
+  bucketStreamName,
+  callbackDurable,
+  callbackSubject,
+  inboxPrefixFor,
+  streamOf,
+} from '../../src/contract';
 
 /**
  * Queue isolation (issue 13): every component connects as its own NATS user whose permissions name
@@ -36,6 +43,8 @@ export const NatsUserNames = {
 export interface QueueClientFunction {
   readonly functionName: string;
   readonly subscriptions: readonly QueueSubscription[];
+  /** The functions it declared in `invokes` (context.invokeAsync queues calls to them). @default none */
+  readonly invokes?: readonly string[];
 }
 
 /** Every user of the queue, in a stable order (router, cron if any cron tick goes through the queue, functions by name). */
@@ -71,6 +80,8 @@ export function natsUsers(config: QueueConfig, functions: readonly QueueClientFu
         // context.publish, response and dead-letter topics all live under the topics prefix. There is
         // no declared-publishes graph yet, so a function may publish to any topic (not to async/cron).
         `${config.topicsPrefix}.>`,
+        // context.invokeAsync: calls to the functions it declared in `invokes`, and no other.
+        ...(f.invokes ?? []).map((target) => asyncSubject(config, target)),
         // Async calls: the runtime records running/succeeded/failed in the call-state bucket.
         ...callStateAccess(config),
         ...streamManagement(config, false),

@@ -58,6 +58,8 @@ export interface QueueConsumer extends IConstruct {
   readonly runsKubefaasRuntime: boolean;
   /** The platform the function belongs to (the key of its queue). */
   readonly platform: IConstruct;
+  /** Functions it calls (`invokes`): its NATS user may queue async calls to them. */
+  readonly invokes?: readonly string[];
 }
 
 const queues = new WeakMap<IConstruct, QueueBinding>();

@@ -41,6 +41,11 @@ export const Env = {
    * Unset = 0 (a bare process, the local runner).
    */
   DRAIN_DELAY_MS: 'KUBEFAAS_DRAIN_DELAY_MS',
+  /**
+   * JSON `InvokeTargets` (refs.ts): the functions this one declared in `invokes`, name → base URL of
+   * their Service. `context.invoke` / `invokeAsync` accept only these. Unset = none.
+   */
+  INVOKE_TARGETS: 'KUBEFAAS_INVOKE_TARGETS',
   /** Absolute path of the route table JSON the router serves (watched for changes). */
   ROUTES_PATH: 'KUBEFAAS_ROUTES',
   /** Namespace the component runs in (informational; from the downward API in clusters). */

@@ -2,6 +2,9 @@
 
 export const PART_OF = 'kubefaas';
 
+/** Names of the platform's own components start with this; no function may. */
+export const RESERVED_NAME_PREFIX = 'kubefaas-';
+
 /** Name of the router's Deployment, Service and code ConfigMap. */
 export const ROUTER_NAME = 'kubefaas-router';
 
