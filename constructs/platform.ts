@@ -221,6 +221,13 @@ export interface RouterOptions {
    */
   readonly bodyTimeout?: Duration;
   /**
+   * Largest request head (request line and headers) the router reads, on both of its paths; a larger
+   * one is answered 431. 1 KiB..16 KiB (whole bytes): the runtimes read at most 16 KiB (node's default),
+   * so a larger router limit would only move the 431 to the function.
+   * @default Size.kibibytes(16)
+   */
+  readonly maxHeaderSize?: Size;
+  /**
    * When the router retires a keep-alive connection to a function. Kubernetes Services balance
    * connections, not requests, so a connection kept forever keeps sending to the replica it first
    * reached: recycling them is what lets a new replica (scale-up, rollout) get its share.

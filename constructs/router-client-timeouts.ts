@@ -1,16 +1,17 @@
-import type { Duration } from 'cdk8s';
+import type { Duration, Size } from 'cdk8s';
 import type { IConstruct } from 'constructs';
-import { Env } from '../src/contract';
+import { Env, ROUTER_MAX_HEADER_BYTES } from '../src/contract';
 import { Defaults, Limits } from './defaults';
-import { durationMillis } from './validation';
+import { durationMillis, sizeBytes } from './validation';
 
 /**
- * `router.headersTimeout` and `router.bodyTimeout`, validated, as the router's env (only the ones
- * that differ from the router's own defaults, so an unchanged platform's manifests stay as they were).
+ * The router's limits on clients — `router.headersTimeout`, `router.bodyTimeout`, `router.maxHeaderSize` —
+ * validated, as the router's env (only the ones that differ from the router's own defaults, so an
+ * unchanged platform's manifests stay as they were).
  */
 export function routerClientTimeoutEnv(
   scope: IConstruct,
-  options: { readonly headersTimeout?: Duration; readonly bodyTimeout?: Duration },
+  options: { readonly headersTimeout?: Duration; readonly bodyTimeout?: Duration; readonly maxHeaderSize?: Size },
 ): { name: string; value: string }[] {
   const env: { name: string; value: string }[] = [];
   const add = (name: string, ms: number, fallback: number): void => {
@@ -34,6 +35,13 @@ export function routerClientTimeoutEnv(
       Env.ROUTER_BODY_TIMEOUT_MS,
       durationMillis(scope, 'router.bodyTimeout', options.bodyTimeout, Limits.minClientTimeout, Limits.maxBodyTimeout),
       Defaults.routerBodyTimeout.toMilliseconds(),
+    );
+  }
+  if (options.maxHeaderSize !== undefined) {
+    add(
+      Env.ROUTER_MAX_HEADER_BYTES,
+      sizeBytes(scope, 'router.maxHeaderSize', options.maxHeaderSize, 1024, ROUTER_MAX_HEADER_BYTES),
+      ROUTER_MAX_HEADER_BYTES,
     );
   }
   return env;

@@ -67,6 +67,8 @@ export const Env = {
    * (if nothing was answered yet) and close. Unset = ROUTER_BODY_TIMEOUT_MS.
    */
   ROUTER_BODY_TIMEOUT_MS: 'KUBEFAAS_ROUTER_BODY_TIMEOUT_MS',
+  /** Router: largest request head in bytes (else 431), on both paths. Unset = ROUTER_MAX_HEADER_BYTES. */
+  ROUTER_MAX_HEADER_BYTES: 'KUBEFAAS_ROUTER_MAX_HEADER_BYTES',
   /**
    * Router: a keep-alive connection to a function is closed after this many ms (±10 %) or
    * ROUTER_UPSTREAM_MAX_REQUESTS requests, so new replicas behind the Service get their share.

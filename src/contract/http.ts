@@ -48,6 +48,11 @@ export const ROUTER_KEEP_ALIVE_TIMEOUT_MS = 65_000;
  */
 export const ROUTER_HEADERS_TIMEOUT_MS = 10_000;
 /**
+ * Default of `RouterOptions.maxHeaderSize` (Env.ROUTER_MAX_HEADER_BYTES): the largest request head (request
+ * line and headers) the router reads; a larger one is answered 431. node:http's own default.
+ */
+export const ROUTER_MAX_HEADER_BYTES = 16 * 1024;
+/**
  * Default of `RouterOptions.bodyTimeout` (Env.ROUTER_BODY_TIMEOUT_MS): the time from a complete head
  * to the last byte of its body (6 MiB, the default body limit, in 30 s needs ~200 KiB/s).
  */

@@ -8,6 +8,7 @@ import {
   ROUTER_ADMIN_PORT,
   ROUTER_BODY_TIMEOUT_MS,
   ROUTER_HEADERS_TIMEOUT_MS,
+  ROUTER_MAX_HEADER_BYTES,
   ROUTER_SECRETS_DIR,
   type EndpointSource,
 } from '../contract';
@@ -24,6 +25,7 @@ export const RouterDefaults = {
   fastPath: true,
   headersTimeoutMs: ROUTER_HEADERS_TIMEOUT_MS,
   bodyTimeoutMs: ROUTER_BODY_TIMEOUT_MS,
+  maxHeaderBytes: ROUTER_MAX_HEADER_BYTES,
   /** Keep-alive connections to a function are recycled after this long (±10 %)... */
   upstreamMaxAgeMs: 30_000,
   /** ...or this many requests: new replicas behind a Service (kube-proxy balances per connection) get traffic. */
@@ -61,6 +63,8 @@ export interface RouterConfig {
   readonly headersTimeoutMs: number;
   /** From a complete head to the end of its body; then 408 (if nothing was answered yet) and close. */
   readonly bodyTimeoutMs: number;
+  /** Largest request head (request line + headers) in bytes; a larger one gets 431. */
+  readonly maxHeaderBytes: number;
   /** Where the Secrets of auth policies are mounted. */
   readonly secretsDir: string;
   /** Upstream keep-alive connection recycling (see RouterDefaults). */
@@ -113,6 +117,14 @@ export function readRouterConfig(env: NodeJS.ProcessEnv): RouterConfig {
       RouterDefaults.bodyTimeoutMs,
       1,
       MAX_CLIENT_TIMEOUT_MS,
+      true,
+    ),
+    maxHeaderBytes: readNumber(
+      env,
+      Env.ROUTER_MAX_HEADER_BYTES,
+      RouterDefaults.maxHeaderBytes,
+      1024,
+      ROUTER_MAX_HEADER_BYTES,
       true,
     ),
     secretsDir: env[Env.ROUTER_SECRETS_DIR] || ROUTER_SECRETS_DIR,

@@ -92,7 +92,11 @@ async function main(): Promise<void> {
   }
 
   const timeouts = { headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs };
-  const server = createRouterServer(state, { fastPath: config.fastPath, timeouts });
+  const server = createRouterServer(state, {
+    fastPath: config.fastPath,
+    timeouts,
+    maxHeaderBytes: config.maxHeaderBytes,
+  });
   const adminServer = createAdminServer(
     state,
     combineAdminHandlers(routerAdminHandlers(state, timeouts), scalingHandlers(state.activator)),

@@ -1,6 +1,6 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { ROUTER_KEEP_ALIVE_TIMEOUT_MS } from '../contract';
+import { ROUTER_KEEP_ALIVE_TIMEOUT_MS, ROUTER_MAX_HEADER_BYTES } from '../contract';
 import { NodeDownstream } from './downstream';
 import { FastPath } from './fast-path/fast-path';
 import { readInboundHeaders } from './forwarded-headers';
@@ -30,6 +30,11 @@ export interface RouterServerOptions {
    * @default DEFAULT_CLIENT_TIMEOUTS
    */
   readonly timeouts?: ClientTimeouts;
+  /**
+   * Largest request head in bytes (431 above), on both paths.
+   * @default ROUTER_MAX_HEADER_BYTES
+   */
+  readonly maxHeaderBytes?: number;
 }
 
 /**
@@ -43,6 +48,7 @@ export function createRouterServer(state: RouterState, options: RouterServerOpti
   const server = createServer(
     {
       keepAliveTimeout: ROUTER_KEEP_ALIVE_TIMEOUT_MS,
+      maxHeaderSize: options.maxHeaderBytes ?? ROUTER_MAX_HEADER_BYTES,
       headersTimeout: timeouts.headersTimeoutMs,
       // node's requestTimeout counts head and body together from the first byte; the body gets its
       // own deadline from the end of the head instead (limitBodyTime), as on the fast path.
@@ -55,7 +61,9 @@ export function createRouterServer(state: RouterState, options: RouterServerOpti
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerMalformed(state, err, socket));
   // No route serves an upgraded protocol: an upgrade request is served as the plain request it also is.
   ignoreUpgrades(server);
-  if (options.fastPath ?? true) state.fastPathActive = FastPath.install(server, state, timeouts) !== undefined;
+  if (options.fastPath ?? true)
+    state.fastPathActive =
+      FastPath.install(server, state, timeouts, options.maxHeaderBytes ?? ROUTER_MAX_HEADER_BYTES) !== undefined;
   return server;
 }
 

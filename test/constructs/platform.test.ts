@@ -74,6 +74,18 @@ describe('Platform', () => {
     expect(names).not.toContain('KUBEFAAS_ROUTER_BODY_TIMEOUT_MS');
   });
 
+  test('router.maxHeaderSize reaches the router env; above 16 KiB (the runtimes\' limit) it is refused', async () => {
+    const objects = synth(newPlatform({ router: { maxHeaderSize: Size.kibibytes(8) } }));
+    expect(container(find(objects, 'Deployment', 'kubefaas-router')).env).toContainEqual({
+      name: 'KUBEFAAS_ROUTER_MAX_HEADER_BYTES',
+      value: '8192',
+    });
+    await expectValid(objects);
+    expect(errorOf(() => newPlatform({ router: { maxHeaderSize: Size.kibibytes(32) } })).message).toMatch(
+      /router\.maxHeaderSize must be a whole number of bytes between 1 KiB and 16 KiB/,
+    );
+  });
+
   test('router.upstreamConnections reaches the router env; bad values name the prop', async () => {
     const objects = synth(
       newPlatform({ router: { upstreamConnections: { maxAge: Duration.minutes(2), maxRequests: 500 } } }),

@@ -7,12 +7,14 @@ import { readInboundHeaders } from '../forwarded-headers';
 import { endWithAnswer, jsonAnswer } from '../responses';
 import { declaredBodyOverLimit, routeRequest, servedByNodePathOnly } from '../routing';
 import type { RouterState } from '../state';
-import { type HeadParser, MAX_HEAD_BYTES, type RequestHead } from './request-head-parser';
+import { type HeadParser, type RequestHead } from './request-head-parser';
 
 /** What a connection needs from the fast path around it. */
 export interface ConnectionHost {
   readonly state: RouterState;
   readonly parser: HeadParser;
+  /** Longest head served here (the router's limit, at most the parser's): longer ones go to node:http. */
+  readonly maxHeadBytes: number;
   /** Gives the socket to node:http, with the bytes read but not yet served. */
   handOver(socket: Socket, unread: Buffer | undefined): void;
   /** The connection is closed or handed over: forget it. */
@@ -165,11 +167,16 @@ export class ClientConnection implements Downstream {
       const blankLine = bytes.indexOf(HEAD_END);
       if (blankLine === -1) {
         // A bare-LF head never has a CRLF blank line: node:http answers it (400), as an oversized one (431).
-        if (bytes.length > MAX_HEAD_BYTES || hasBareLf(bytes)) this.handOverToNode();
+        if (bytes.length > this.host.maxHeadBytes || hasBareLf(bytes)) this.handOverToNode();
         else if (Number.isNaN(this.since)) this.since = performance.now();
         break;
       }
       const headEnd = blankLine + HEAD_END.length;
+      // Over the router's limit (router.maxHeaderSize): node:http answers 431, as for a head still arriving.
+      if (headEnd > this.host.maxHeadBytes) {
+        this.handOverToNode();
+        break;
+      }
       const head = this.host.parser.parse(headEnd === bytes.length ? bytes : bytes.subarray(0, headEnd));
       if (head === undefined || head.url.charCodeAt(0) !== SLASH || servedByNodePathOnly(this.host.state)) {
         this.handOverToNode();

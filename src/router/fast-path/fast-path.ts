@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { type ClientTimeouts, DEFAULT_CLIENT_TIMEOUTS, deadlineCheckIntervalMs } from '../client-timeouts';
 import type { RouterState } from '../state';
 import { ClientConnection, type ConnectionHost } from './client-connection';
-import { createHeadParser, type HeadParser } from './request-head-parser';
+import { MAX_HEAD_BYTES, createHeadParser, type HeadParser } from './request-head-parser';
 
 /**
  * The router's fast path: takes every new connection from the node:http server before node does,
@@ -28,6 +28,8 @@ export class FastPath implements ConnectionHost {
     private readonly nodeConnectionListener: (this: Server, socket: Socket) => void,
     keepAliveTimeoutMs: number,
     private readonly timeouts: ClientTimeouts,
+    /** Heads longer than this go to node:http (which answers 431 above the router's limit). */
+    readonly maxHeadBytes: number,
   ) {
     const sweepMs = deadlineCheckIntervalMs(timeouts);
     this.idleSweepsAllowed = Math.max(1, Math.ceil(keepAliveTimeoutMs / sweepMs));
@@ -48,13 +50,15 @@ export class FastPath implements ConnectionHost {
     server: Server,
     state: RouterState,
     timeouts: ClientTimeouts = DEFAULT_CLIENT_TIMEOUTS,
+    maxHeaderBytes: number = MAX_HEAD_BYTES,
   ): FastPath | undefined {
     const parser = createHeadParser();
     const listeners = server.listeners('connection');
     if (parser === undefined || listeners.length !== 1) return undefined;
     const nodeConnectionListener = listeners[0] as (this: Server, socket: Socket) => void;
     server.removeListener('connection', nodeConnectionListener);
-    return new FastPath(server, state, parser, nodeConnectionListener, server.keepAliveTimeout, timeouts);
+    const maxHeadBytes = Math.min(MAX_HEAD_BYTES, maxHeaderBytes);
+    return new FastPath(server, state, parser, nodeConnectionListener, server.keepAliveTimeout, timeouts, maxHeadBytes);
   }
 
   /** Connections currently served by the fast path. */
