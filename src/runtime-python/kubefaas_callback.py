@@ -15,7 +15,6 @@ fragments, unusual characters) are refused rather than guessed at.
 
 import asyncio
 import ipaddress
-import json
 import re
 import socket
 import ssl
@@ -50,20 +49,6 @@ def callback_subscription(config, function_name, async_sub):
         "backoffMs": backoff,
         "ordered": False,
     }
-
-
-def read_policy(value):
-    """Parsed CALLBACK_POLICY JSON as a dict, or a message saying what is wrong (readCallbackUrlPolicy)."""
-    if not isinstance(value, dict):
-        return "must be an object"
-    allow = value.get("allow")
-    if not isinstance(allow, list) or not all(isinstance(p, str) and re.match(r"https?://[^/]+/", p) for p in allow):
-        return '"allow" must be an array of http(s) URL prefixes, each with a path ("https://host/")'
-    if not isinstance(value.get("allowPrivateNetworks"), bool):
-        return '"allowPrivateNetworks" must be a boolean'
-    if value.get("allowLoopback") is not None and not isinstance(value.get("allowLoopback"), bool):
-        return '"allowLoopback" must be a boolean'
-    return {"allow": list(allow), "allowPrivateNetworks": value["allowPrivateNetworks"], "allowLoopback": value.get("allowLoopback") is True}
 
 
 # -- the URL -----------------------------------------------------------------------------------
@@ -326,17 +311,3 @@ async def record_outcome(store, call_id, outcome):
     if state is None:
         return  # expired meanwhile: nobody can read the outcome anyway
     await store.put({**state, "callback": outcome, "updatedAt": iso_now()})
-
-
-def policy_from_env(raw):
-    """QueueEnv.CALLBACK_POLICY: None when unset (every callback refused); raises ValueError when malformed."""
-    if raw is None or not raw.strip():
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError as err:
-        raise ValueError(f"KUBEFAAS_CALLBACK_POLICY is not valid JSON: {err}") from None
-    policy = read_policy(value)
-    if isinstance(policy, str):
-        raise ValueError(f"KUBEFAAS_CALLBACK_POLICY: {policy}")
-    return policy

@@ -17,7 +17,7 @@ import tempfile
 import zipfile
 
 from kubefaas_log import LogSink, iso_now
-from kubefaas_queue import RuntimeQueue, read_queue_settings
+from kubefaas_queue_settings import read_queue_settings
 from kubefaas_server import Runtime
 
 # Defaults applied when the Deployment does not set the corresponding variable (as src/runtime/config.ts).
@@ -151,9 +151,13 @@ async def serve(config, handler, sink, queue_settings):
         handler, config["function_name"], config["timeout_ms"], config["max_concurrency"],
         config["max_body_bytes"], config["shutdown_grace_ms"], config["threads"], sink,
     )
-    # With a queue the pod also consumes its subscriptions and gets a working context.publish.
-    queue = RuntimeQueue(queue_settings, runtime) if queue_settings is not None else None
-    if queue is not None:
+    # With a queue the pod also consumes its subscriptions and gets a working context.publish
+    # (imported only then: a pod without a queue does not load the client).
+    queue = None
+    if queue_settings is not None:
+        from kubefaas_queue import RuntimeQueue
+
+        queue = RuntimeQueue(queue_settings, runtime)
         runtime.publisher = queue.publisher
         runtime.metrics.extra.append(queue.metrics.render)
         # Readiness gates HTTP only: a function whose one subscription is its implicit async-call

@@ -16,7 +16,8 @@ const RUNTIME_DIR = join(__dirname, '..', '..', 'src', 'runtime-python');
 
 const SCRIPT = String.raw`
 import json, sys
-from kubefaas_callback import address_refusal, read_policy, url_refusal
+from kubefaas_callback import address_refusal, url_refusal
+from kubefaas_queue_settings import read_policy
 cases = json.load(sys.stdin)
 out = {"urls": [], "addresses": []}
 for policy, url in cases["urls"]:
