@@ -15,14 +15,7 @@ import { CallbackPolicy, Code, CronTrigger, Platform, PythonFunction, Queue, Que
 import { Env, PythonEnv, QueueEnv } from '../../src/contract';
 import { freePort } from '../queue/nats-server';
 import { waitFor } from '../queue/support';
-import {
-  Bundles,
-  SynthesizedPods,
-  containerOf,
-  httpStatus,
-  makeCertificates,
-  type K8sObject,
-} from '../queue/synthesized-pods';
+import { Bundles, SynthesizedPods, containerOf, makeCertificates, type K8sObject } from '../queue/synthesized-pods';
 import { expectValidManifests } from '../support/validate';
 import { PythonRuntimeProcess, stopAllPython } from './process';
 
