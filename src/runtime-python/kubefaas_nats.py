@@ -30,6 +30,8 @@ RECONNECT_MAX_DELAY = 2.0
 MAX_PENDING_BYTES = 8 * 1024 * 1024
 MAX_CONTROL_LINE = 64 * 1024
 FLUSH_AT = 64 * 1024
+# Consecutive authorization refusals before the first connection gives up (as nats.js does).
+MAX_AUTH_REFUSALS = 2
 
 _HEADER_NAME = re.compile(r"[!-9;-~]+")  # printable ASCII without ':' (what nats.js accepts)
 
@@ -173,12 +175,18 @@ class NatsClient:
         index = 0
         ever = False
         last_error_log = 0.0
+        refused = 0
         while not self.closed:
             tls, host, port = self.servers[index % len(self.servers)]
             index += 1
             try:
                 reader, writer = await self._open(tls, host, port)
             except (OSError, asyncio.TimeoutError, NatsError, ValueError, ssl.SSLError) as err:
+                refused = refused + 1 if isinstance(err, NatsError) and err.code == "AUTH" else 0
+                if not ever and refused >= MAX_AUTH_REFUSALS:
+                    # Wrong credentials do not fix themselves: fail the start (the pod restarts, visibly).
+                    self._first.set_exception(err)
+                    return
                 now = self._loop.time()
                 if now - last_error_log > 30 or attempt == 0:
                     last_error_log = now

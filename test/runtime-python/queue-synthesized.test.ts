@@ -188,3 +188,21 @@ test('over TLS with auth: a topic message, a cron tick and an async call with it
   expect(pods.natsLog).not.toMatch(/Violation.*fn-pyworker|fn-pyworker.*Violation/);
   expect(worker.logs.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
 }, 60_000);
+
+test('wrong NATS credentials stop the start with one fatal line (the pod restarts, visibly)', async () => {
+  const deployment = pods.find('Deployment', 'pyworker');
+  const volumes = deployment.spec.template.spec.volumes as Array<{ configMap?: { name: string } }>;
+  const codeMap = volumes.find((v) => v.configMap?.name.startsWith('pyworker-code-'))!.configMap!.name;
+  const env = pods.envOf(deployment, {
+    [Env.PORT]: '0',
+    [QueueEnv.NATS_URL]: pods.natsUrl,
+    [QueueEnv.NATS_TLS_DIR]: clientTls,
+    [QueueEnv.NATS_PASSWORD]: 'kwrongpassword0000000000',
+  });
+  delete env[PythonEnv.CODE_DIR];
+  const rt = await PythonRuntimeProcess.start(pods.find('ConfigMap', codeMap).data as Record<string, string>, env);
+  expect((await rt.exited).code).toBe(1);
+  const fatal = JSON.parse(rt.stderr.trim().split('\n').pop()!);
+  expect(fatal).toMatchObject({ level: 'fatal', msg: 'cannot start the queue consumers' });
+  expect(fatal.error.message).toMatch(/Authorization Violation/i);
+});

@@ -288,6 +288,34 @@ test('context.publish from sync and async handlers is consumed by a Node functio
   expect((refused.error as { message: string }).message).toMatch(/invalid topic 'no spaces allowed'/);
 });
 
+const SLOW = String.raw`
+import time
+
+def main(event, context):
+    context.log.info("started", body=event.text())
+    time.sleep(1.0)
+    return "done " + event.text()
+`;
+
+test('SIGTERM: the running delivery finishes and is acked, the ones not started go back to the queue, exit 0', async () => {
+  const { q, config } = await client('py_drain');
+  const done = await readTopic(q, config, 'drain-done');
+  const sub = pyTopic(config, 'drain', { maxInFlight: 1, responseSubject: `${config.topicsPrefix}.drain-done` });
+  const first = await startPythonConsumer(SLOW, nats.server.url, config, [sub]);
+  for (const n of [1, 2, 3]) await q.publish('drain', `m${n}`);
+  await first.waitForLog((l) => l.msg === 'started');
+  first.child.kill('SIGTERM');
+  expect(await first.exited).toEqual({ code: 0, signal: null });
+  expect(first.logs.filter((l) => l.msg === 'started')).toHaveLength(1);
+  expect(first.logs.some((l) => l.msg === 'shut down')).toBe(true);
+  await waitFor('the running one acked with its response', () => done.length === 1);
+  // The rest were handed back (NAK), not left to their ack wait: another replica takes them at once.
+  const second = await startPythonConsumer(SLOW, nats.server.url, config, [sub]);
+  await waitFor('the others handled by the next replica', () => done.length === 3, 15_000);
+  expect(done.map((d) => d.text()).sort()).toEqual(['done m1', 'done m2', 'done m3']);
+  expect(second.logs.filter((l) => l.msg === 'started')).toHaveLength(2);
+});
+
 const TICKS = String.raw`
 def main(event, context):
     context.log.info("tick", type=event.type, source=event.source, id=event.id, at=event.time, tick=event.json())
