@@ -150,7 +150,11 @@ class NatsClient:
         self._ping_handle = None
         self._first = None
         self._runner = None
-        self._loop = None
+        try:
+            # Made on the loop (the runtime's serve()): writes and requests may come before connect().
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
 
     # -- connection ------------------------------------------------------------------------------
 
