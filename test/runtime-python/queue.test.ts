@@ -288,6 +288,38 @@ test('context.publish from sync and async handlers is consumed by a Node functio
   expect((refused.error as { message: string }).message).toMatch(/invalid topic 'no spaces allowed'/);
 });
 
+const BUSY = String.raw`
+import threading, time
+lock = threading.Lock()
+running = [0]
+
+def main(event, context):
+    with lock:
+        running[0] += 1
+        now = running[0]
+    context.log.info("started", body=event.text(), running=now)
+    time.sleep(1.5)
+    with lock:
+        running[0] -= 1
+    return "ok"
+`;
+
+test('at most maxInFlight handlers at once; a handler longer than the ack wait is kept in progress, not redelivered', async () => {
+  const { q, config } = await client('py_busy');
+  const rt = await startPythonConsumer(BUSY, nats.server.url, config, [
+    pyTopic(config, 'busy', { maxInFlight: 2, ackWaitMs: 1000 }),
+  ]);
+  for (const n of [1, 2, 3, 4]) await q.publish('busy', `b${n}`);
+  const series = (outcome: string) =>
+    `${MetricNames.queueDeliveries}{function="${FUNCTION}",trigger="busy",outcome="${outcome}"}`;
+  await waitFor('four acks', async () => (await metricValue(rt, series('ack'))) === 4, 20_000);
+  const started = rt.logs.filter((l) => l.msg === 'started');
+  // Each message ran once although it took longer than its ack wait (+WPI every third of it).
+  expect(started.map((l) => l.body).sort()).toEqual(['b1', 'b2', 'b3', 'b4']);
+  expect(Math.max(...started.map((l) => l.running as number))).toBe(2);
+  expect(await metricValue(rt, `${MetricNames.queueRetries}{function="${FUNCTION}",trigger="busy"}`)).toBe(0);
+});
+
 const SLOW = String.raw`
 import time
 
