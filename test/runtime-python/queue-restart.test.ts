@@ -106,3 +106,52 @@ test('kill -9 of nats-server mid-stream, restarted on the same port and store: n
     await q.close(2000);
   }
 }, 120_000);
+
+const STUCK = String.raw`
+import time
+
+def main(event, context):
+    if event.text() == "stuck":
+        context.log.info("stuck")
+        time.sleep(60)
+    return "ran " + event.text()
+`;
+
+test('kill -9 of the Python runtime mid-call: the run counts as an attempt, the last one is recorded as lost', async () => {
+  const config = testConfig('py_crash');
+  const sub = pyAsync(config, { maxRetries: 0, ackWaitMs: 1500 });
+  const first = await startPythonConsumer(STUCK, server.url, config, [sub]);
+  const q = await QueueClient.connect({ servers: [server.url], config, log: quiet });
+  try {
+    const { callId } = await q.enqueueCall('test-fn', {
+      method: 'POST',
+      path: '/',
+      headers: {},
+      body: Buffer.from('stuck'),
+    });
+    await first.waitForLog((l) => l.msg === 'stuck');
+    expect((await q.getCallState(callId))?.state).toBe('running');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // The next replica gets the call again after its ack wait: its one attempt is used up, so it is not run again.
+    const second = await startPythonConsumer(STUCK, server.url, config, [sub]);
+    await waitFor('the call to fail', async () => (await q.getCallState(callId))?.state === 'failed', 20_000);
+    expect(await q.getCallState(callId)).toMatchObject({
+      state: 'failed',
+      attempts: 1,
+      error: 'attempt 1 did not finish (process stopped or ack wait expired)',
+    });
+    expect(second.logs.some((l) => l.msg === 'stuck')).toBe(false);
+    // The new replica serves the next call as usual.
+    const { callId: next } = await q.enqueueCall('test-fn', {
+      method: 'POST',
+      path: '/',
+      headers: {},
+      body: Buffer.from('ok'),
+    });
+    await waitFor('the next call', async () => (await q.getCallState(next))?.state === 'succeeded');
+    expect((await q.getCallState(next))?.result?.body).toBe('ran ok');
+  } finally {
+    await q.close(2000);
+  }
+}, 60_000);
