@@ -16,7 +16,8 @@ import math
 import time
 
 import kubefaas_headers as H
-from kubefaas_jetstream import PullSession, ensure_consumer, publish_durably, api, stream_of
+from kubefaas_jetstream import api, ensure_consumer, publish_durably, stream_of
+from kubefaas_pull import PullSession
 from kubefaas_log import iso_now
 from kubefaas_queue_event import QueueEvent
 
