@@ -66,8 +66,10 @@ function checkArgv(scope: Construct, what: string, argv: unknown, required: bool
 /** A function packaged as an image of your own that serves HTTP on `$PORT`. */
 export class ContainerFunction extends FunctionBase {
   public readonly image: string;
-  /** The user's image knows nothing of the queue: queue triggers need a NodeFunction. */
+  /** The user's image knows nothing of the queue: queue triggers need a NodeFunction or PythonFunction. */
   public readonly runsKubefaasRuntime = false;
+  /** The user's image gets the drain as a preStop sleep. */
+  public readonly drainsInProcess = false;
   public readonly servesMetrics: boolean;
 
   constructor(scope: Construct, id: string, props: ContainerFunctionProps) {

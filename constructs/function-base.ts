@@ -224,10 +224,16 @@ export abstract class FunctionBase extends Construct {
   public readonly serviceAccountName?: string;
 
   /**
-   * Whether the function's pods run the kubefaas Node runtime, which consumes the queue
+   * Whether the function's pods run a kubefaas runtime (Node or Python), which consumes the queue
    * (QueueTriggers, async calls, cron ticks).
    */
   public abstract readonly runsKubefaasRuntime: boolean;
+
+  /**
+   * Whether the pods drain in-process on SIGTERM (`KUBEFAAS_DRAIN_DELAY_MS`, the Node runtime);
+   * otherwise they get the drain as a `preStop` sleep.
+   */
+  public abstract readonly drainsInProcess: boolean;
 
   /** Whether the pods serve kubefaas metrics on `/metrics` (Prometheus skips them otherwise). */
   public abstract readonly servesMetrics: boolean;
@@ -486,7 +492,7 @@ export abstract class FunctionBase extends Construct {
       env: () => [
         ...container.systemEnv,
         ...errorExposureEnv(this.exposeErrorMessages),
-        ...(this.runsKubefaasRuntime ? shutdownEnv(shutdown) : []),
+        ...(this.drainsInProcess ? shutdownEnv(shutdown) : []),
         ...queueEnv(this),
         ...callbackPolicyEnv(this),
         ...this.invokeTargetsEnv(),
@@ -502,9 +508,9 @@ export abstract class FunctionBase extends Construct {
       scaling: this.scaling,
       // Drain, then let in-flight invocations finish (constructs/shutdown.ts).
       terminationGracePeriodSeconds: shutdown.terminationGracePeriodSeconds,
-      // Our runtime drains in-process (KUBEFAAS_DRAIN_DELAY_MS); a user image gets the drain as a
+      // The Node runtime drains in-process (KUBEFAAS_DRAIN_DELAY_MS); other pods get the drain as a
       // preStop sleep, except where hooks are rejected (AKS virtual nodes v1).
-      lifecycle: this.runsKubefaasRuntime
+      lifecycle: this.drainsInProcess
         ? undefined
         : (placement) =>
             placement.ruleProviders.includes('azure-virtual-node-v1') ? undefined : preStopSleep(shutdown),

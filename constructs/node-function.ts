@@ -37,6 +37,8 @@ export class NodeFunction extends FunctionBase {
 
   /** NodeFunctions run the kubefaas runtime, which consumes queue triggers, async calls and cron ticks. */
   public readonly runsKubefaasRuntime = true;
+  /** The Node runtime drains in-process on SIGTERM (KUBEFAAS_DRAIN_DELAY_MS). */
+  public readonly drainsInProcess = true;
   /** The kubefaas runtime serves `/metrics`. */
   public readonly servesMetrics = true;
 

@@ -50,8 +50,8 @@ export interface PythonFunctionProps extends FunctionOptions {
 /**
  * A function written in Python: its files travel in a ConfigMap and run in the kubefaas Python
  * runtime (standard library only) on the official `python` image — no image to build or push.
- * It speaks the same contract as a NodeFunction (health, deadlines, logs, metrics, drain).
- * Queue triggers, async calls and `context.publish` are not supported yet (docs/python.md).
+ * It speaks the same contract as a NodeFunction (health, deadlines, logs, metrics, drain, queue
+ * triggers, async calls, cron ticks through the queue and `context.publish`; docs/python.md).
  */
 export class PythonFunction extends FunctionBase {
   public readonly runtime: PythonRuntime;
@@ -63,8 +63,10 @@ export class PythonFunction extends FunctionBase {
   /** sha256 (short) of runtime + function code, on the pod template: new code rolls the Deployment. */
   public readonly codeHash: string;
 
-  /** The Python runtime does not consume the queue (yet): no queue triggers, async calls or queued cron ticks. */
-  public readonly runsKubefaasRuntime = false;
+  /** The Python runtime consumes queue triggers, async calls and cron ticks (src/runtime-python/kubefaas_queue.py). */
+  public readonly runsKubefaasRuntime = true;
+  /** The Python runtime does not read KUBEFAAS_DRAIN_DELAY_MS: the drain is a preStop sleep. */
+  public readonly drainsInProcess = false;
   /** The Python runtime serves `/metrics` with the Node runtime's names and labels. */
   public readonly servesMetrics = true;
 

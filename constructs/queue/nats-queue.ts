@@ -36,7 +36,7 @@ export interface NatsQueueAuth {
    * Secret (in the platform namespace, created by you, never synthesized) with one key per NATS
    * user, whose value is that user's password: `router`, `cron` (when a CronTrigger delivers
    * through the queue) and `fn-<function>` for every function with queue subscriptions (every
-   * NodeFunction on a platform with a queue). Use long random alphanumeric values.
+   * NodeFunction and PythonFunction on a platform with a queue). Use long random alphanumeric values.
    * @default 'kubefaas-nats-auth'
    */
   readonly secretName?: string;

@@ -54,7 +54,7 @@ export function queueClientVolumes(
 export interface QueueConsumer extends IConstruct {
   readonly functionName: string;
   readonly timeoutMillis: number;
-  /** Whether the pods run the kubefaas Node runtime (the only thing that consumes JetStream). */
+  /** Whether the pods run a kubefaas runtime, Node or Python (the only things that consume JetStream). */
   readonly runsKubefaasRuntime: boolean;
   /** The platform the function belongs to (the key of its queue). */
   readonly platform: IConstruct;
@@ -84,7 +84,7 @@ export function queueOf(platform: IConstruct): QueueBinding | undefined {
 }
 
 /**
- * Whether the function's pods run the kubefaas Node runtime, which is what consumes JetStream.
+ * Whether the function's pods run a kubefaas runtime (Node or Python), which is what consumes JetStream.
  * A ContainerFunction runs the user's own image, which knows nothing about our subscriptions.
  */
 export function runsKubefaasRuntime(fn: QueueConsumer): boolean {

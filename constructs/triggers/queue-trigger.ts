@@ -98,8 +98,8 @@ export class QueueTrigger implements ITrigger {
     if (!runsKubefaasRuntime(fn)) {
       throw new ValidationError(
         fn,
-        `${what}: only NodeFunctions consume queues (the kubefaas Node runtime runs the consumer; the Python runtime does not consume queues yet)`,
-        'Use a NodeFunction for this trigger',
+        `${what}: only NodeFunctions and PythonFunctions consume queues (the kubefaas runtimes run the consumer; a ContainerFunction's image does not)`,
+        'Use a NodeFunction or a PythonFunction for this trigger',
       );
     }
     const errorTopic = r.errorTopic ?? QueueTriggerDefaults.deadLetterTopic(fn.functionName);

@@ -149,9 +149,9 @@ class Context:
     sync handlers to poll. Async handlers are also cancelled (CancelledError at their next await).
     """
 
-    __slots__ = ("function_name", "request_id", "deadline", "_cancelled", "_is_cancelled", "_sink", "_trace_id", "_log")
+    __slots__ = ("function_name", "request_id", "deadline", "_cancelled", "_is_cancelled", "_sink", "_trace_id", "_log", "_publish")
 
-    def __init__(self, function_name, request_id, deadline, sink, trace_id):
+    def __init__(self, function_name, request_id, deadline, sink, trace_id, publish=None):
         self.function_name = function_name
         self.request_id = request_id
         self.deadline = deadline
@@ -161,6 +161,7 @@ class Context:
         self._sink = sink
         self._trace_id = trace_id
         self._log = None
+        self._publish = publish
 
     @property
     def cancelled(self):
@@ -196,8 +197,13 @@ class Context:
         """Seconds left before the deadline (negative once it passed)."""
         return self.deadline - time.time()
 
-    def publish(self, topic, data):
-        raise RuntimeError(
-            f"context.publish({topic!r}): publishing to the queue is not supported by the Python runtime yet; "
-            "use a NodeFunction to publish messages"
-        )
+    def publish(self, topic, data=None):
+        """Publishes `data` to queue topic `topic` durably (the stream's PubAck awaited): bytes as they
+        are, str as text/plain, None as an empty body, anything else as JSON. From a sync handler it
+        blocks until stored; from an async handler it returns an awaitable (`await context.publish(...)`).
+        Raises (the call fails) when the queue does not confirm within 10 s or the platform has none."""
+        if self._publish is None:
+            raise RuntimeError(
+                f"context.publish({topic!r}): no queue configured for this platform; add a queue to the Platform to publish messages"
+            )
+        return self._publish(topic, data, self._trace_id)

@@ -29,7 +29,11 @@ def iso_now():
 
 
 def iso_of(epoch_seconds):
-    seconds, millis = divmod(int(epoch_seconds * 1000), 1000)
+    return iso_of_ms(int(epoch_seconds * 1000))
+
+
+def iso_of_ms(epoch_ms):
+    seconds, millis = divmod(epoch_ms, 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + ".%03dZ" % millis
 
 

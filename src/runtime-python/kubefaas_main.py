@@ -17,6 +17,7 @@ import tempfile
 import zipfile
 
 from kubefaas_log import LogSink, iso_now
+from kubefaas_queue_settings import read_queue_settings
 from kubefaas_server import Runtime
 
 # Defaults applied when the Deployment does not set the corresponding variable (as src/runtime/config.ts).
@@ -143,13 +144,26 @@ def listening_socket(port, host=None):
     return sock
 
 
-async def serve(config, handler, sink):
+async def serve(config, handler, sink, queue_settings):
     loop = asyncio.get_running_loop()
     sink.attach(loop)
     runtime = Runtime(
         handler, config["function_name"], config["timeout_ms"], config["max_concurrency"],
         config["max_body_bytes"], config["shutdown_grace_ms"], config["threads"], sink,
     )
+    # With a queue the pod also consumes its subscriptions and gets a working context.publish
+    # (imported only then: a pod without a queue does not load the client).
+    queue = None
+    if queue_settings is not None:
+        from kubefaas_queue import RuntimeQueue
+
+        queue = RuntimeQueue(queue_settings, runtime)
+        runtime.publisher = queue.publisher
+        runtime.metrics.extra.append(queue.metrics.render)
+        # Readiness gates HTTP only: a function whose one subscription is its implicit async-call
+        # consumer stays Ready through a NATS outage; one with queue or cron triggers waits for them.
+        if any(s["kind"] != "async" for s in queue_settings.subscriptions):
+            runtime.ready_check = queue.ready
     try:
         sock = listening_socket(config["port"], config["bind_host"])
     except OSError as err:
@@ -170,10 +184,24 @@ async def serve(config, handler, sink):
         runtime.log.error("unhandled error in function code", error=err if err is not None else ctx.get("message"))
 
     loop.set_exception_handler(on_loop_error)
+    if queue is not None:
+        def queue_started(task):
+            if not task.cancelled() and task.exception() is not None:
+                sink.flush()
+                fatal("cannot start the queue consumers", task.exception())
+
+        loop.create_task(queue.start()).add_done_callback(queue_started)
     sig = await stop
     name = signal.Signals(sig).name
     runtime.log.info("shutting down", signal=name, inFlight=runtime.metrics.in_flight)
+    # Queue deliveries need no endpoint drain: consumers stop pulling now, running handlers get the grace.
+    queue_stopped = loop.create_task(queue.stop(runtime.shutdown_grace)) if queue is not None else None
     finished = await runtime.shutdown()
+    if queue_stopped is not None:
+        try:
+            await asyncio.wait_for(queue_stopped, runtime.shutdown_grace + 5)
+        except Exception as err:  # noqa: BLE001 - the exit must not hang on the queue
+            runtime.log.error("queue shutdown failed", error=err)
     runtime.log.info("shut down" if finished else "shut down with requests still in flight", signal=name)
     return 0 if finished else 1
 
@@ -183,10 +211,11 @@ def main():
     try:
         config = read_config(os.environ)
         handler = load_handler(config["handler"], config["code_dir"])
-    except ConfigError as err:
+        queue_settings = read_queue_settings(os.environ)
+    except (ConfigError, ValueError) as err:
         fatal(f"cannot start the function runtime: {err}", err)
     try:
-        code = asyncio.run(serve(config, handler, sink))
+        code = asyncio.run(serve(config, handler, sink, queue_settings))
     except Exception as err:  # noqa: BLE001
         sink.flush()
         fatal("the function runtime failed", err)

@@ -36,7 +36,7 @@ class TriggerStats:
         self.duration_count += 1
 
 
-def _label(value):
+def label_value(value):
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
@@ -52,6 +52,8 @@ class RuntimeMetrics:
         self.in_flight = 0
         self.cold_starts = 0
         self._triggers = {}
+        #: render() of other parts of the process (the queue consumers), appended to ours
+        self.extra = []
 
     def trigger(self, name):
         stats = self._triggers.get(name)
@@ -60,13 +62,13 @@ class RuntimeMetrics:
         return stats
 
     def render(self):
-        fn = _label(self.function_name)
+        fn = label_value(self.function_name)
         out = [
             f"# HELP {INVOCATIONS} Invocations of the function by trigger and outcome (success, error, timeout, rejected).",
             f"# TYPE {INVOCATIONS} counter",
         ]
         for trigger, stats in self._triggers.items():
-            t = _label(trigger)
+            t = label_value(trigger)
             for i, outcome in enumerate(OUTCOME_NAMES):
                 out.append(f'{INVOCATIONS}{{function="{fn}",trigger="{t}",outcome="{outcome}"}} {stats.outcomes[i]}')
         out += [
@@ -83,11 +85,11 @@ class RuntimeMetrics:
             f"# TYPE {DURATION} histogram",
         ]
         for trigger, stats in self._triggers.items():
-            t = _label(trigger)
+            t = label_value(trigger)
             cumulative = 0
             for i, bound in enumerate(DURATION_BUCKETS + ("+Inf",)):
                 cumulative += stats.buckets[i]
                 out.append(f'{DURATION}_bucket{{le="{_number(bound) if bound != "+Inf" else bound}",function="{fn}",trigger="{t}"}} {cumulative}')
             out.append(f'{DURATION}_sum{{function="{fn}",trigger="{t}"}} {_number(stats.duration_sum)}')
             out.append(f'{DURATION}_count{{function="{fn}",trigger="{t}"}} {stats.duration_count}')
-        return "\n".join(out) + "\n"
+        return "\n".join(out) + "\n" + "".join(render() for render in self.extra)

@@ -269,6 +269,10 @@ class Runtime:
         self._drained = None
         self._sweeper = None
         self.deadlines = None
+        #: `context.publish`: the queue's when the platform has one (kubefaas_queue.py)
+        self.publisher = None
+        #: what readiness also waits for (the queue consumers, when the function has queue triggers)
+        self.ready_check = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -314,7 +318,21 @@ class Runtime:
 
     @property
     def ready(self):
-        return not self.stopping
+        return not self.stopping and (self.ready_check is None or self.ready_check())
+
+    def begin_work(self):
+        """An invocation that is not an HTTP request (a queue delivery) starts: counted in flight."""
+        self.metrics.in_flight += 1
+        if self.metrics.cold_starts == 0:
+            self.metrics.cold_starts = 1
+
+    def end_work(self):
+        self.metrics.in_flight -= 1
+        self._maybe_drained()
+
+    def _maybe_drained(self):
+        if self.stopping and self.metrics.in_flight == 0 and self._drained is not None and not self._drained.done():
+            self._drained.set_result(True)
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -383,7 +401,7 @@ class Runtime:
     def invoke(self, inv, body):
         head = inv.head
         event = HttpEvent(head.method, head.target, head.headers, body, inv.request_id, self.function_name, inv.arrival)
-        context = Context(self.function_name, inv.request_id, inv.arrival + self.timeout, self.sink, trace_id_of(head.traceparent))
+        context = Context(self.function_name, inv.request_id, inv.arrival + self.timeout, self.sink, trace_id_of(head.traceparent), self.publisher)
         inv.context = context
         if self.metrics.cold_starts == 0:
             self.metrics.cold_starts = 1
@@ -505,8 +523,7 @@ class Runtime:
         self.metrics.in_flight -= 1
         self.record(inv, status, outcome)
         inv.conn.finished(close)
-        if self.stopping and self.metrics.in_flight == 0 and self._drained is not None and not self._drained.done():
-            self._drained.set_result(True)
+        self._maybe_drained()
 
     def record(self, inv, status, outcome):
         duration = time.monotonic() - inv.started
@@ -596,7 +613,7 @@ def to_response(result):
         elif isinstance(body, (bytes, bytearray, memoryview)):
             content_type, data = BYTES, bytes(body)
         else:
-            content_type, data = JSON_TYPE, _json_body(body).encode("utf-8")
+            content_type, data = JSON_TYPE, json_body(body).encode("utf-8")
         headers = []
         for name, value in result.headers.items():
             values = value if isinstance(value, (list, tuple)) else [value]
@@ -606,10 +623,10 @@ def to_response(result):
                     raise ValueError(f"Response header {name!r} has an invalid name or value")
                 headers.append((name.lower(), v))
         return result.status, content_type, data, headers
-    return 200, JSON_TYPE, _json_body(result).encode("utf-8"), None
+    return 200, JSON_TYPE, json_body(result).encode("utf-8"), None
 
 
-_json_body = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+json_body = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 _DIGITS36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 

@@ -15,7 +15,7 @@ import {
 import { CONFIGMAP_DATA_LIMIT } from '../../constructs/code';
 import { checkHandlerText } from '../../constructs/python-code';
 import { PYTHON_RUNTIME_CONFIGMAP } from '../../constructs/python-runtime';
-import { Env, NODE_UID, Paths, PythonEnv, PythonPaths } from '../../src/contract';
+import { CronEnv, Env, NODE_UID, Paths, PythonEnv, PythonPaths, QueueEnv } from '../../src/contract';
 import { codeMap, container, envOf, errorOf, expectValid, find, newPlatform, synth } from './helpers';
 
 const FIXTURE = join(__dirname, 'fixtures', 'python', 'ok');
@@ -114,14 +114,64 @@ describe('PythonFunction', () => {
     expect(container(find(objects, 'Deployment', 'two')).image).toBe('python:3.12.11-slim-bookworm');
   });
 
-  it('is valid with a cron trigger (delivered through the router) on a platform with a queue', async () => {
+  it('consumes queue triggers, async calls and cron ticks through the queue, like a NodeFunction', async () => {
     const platform = newPlatform({ queue: Queue.nats() });
+    new PythonFunction(platform, 'consumer', {
+      code: Code.fromInline('def main(event, context):\n    return None\n'),
+      handler: 'handler.main',
+      triggers: [
+        new QueueTrigger({ topic: 'images', responseTopic: 'images.done' }),
+        new CronTrigger({ name: 'nightly', schedule: '0 2 * * *' }),
+      ],
+    });
+    const objects = synth(platform);
+    await expectValid(objects);
+    const e = env(objects, 'consumer');
+    expect(e[QueueEnv.NATS_URL]).toBe('nats://kubefaas-nats.kubefaas.svc.cluster.local:4222');
+    expect(e[QueueEnv.NATS_USER]).toBe('fn-consumer');
+    const subs = JSON.parse(e[QueueEnv.SUBSCRIPTIONS]) as Array<Record<string, unknown>>;
+    expect(subs.map((s) => [s.kind, s.subject, s.durable])).toEqual([
+      ['async', 'async.consumer', 'consumer_async'],
+      ['topic', 'topics.images', 'consumer_topic_images'],
+      ['cron', 'cron.consumer.nightly', 'consumer_cron_nightly'],
+    ]);
+    expect(subs[1]).toMatchObject({
+      responseSubject: 'topics.images.done',
+      deadLetterSubject: 'topics.dead-letter.consumer',
+    });
+    // The tick goes through the queue (the function consumes it), not through the router.
+    const cron = find(objects, 'CronJob', 'consumer-cron-nightly').spec.jobTemplate.spec.template.spec.containers[0];
+    const cronEnv = Object.fromEntries(
+      (cron.env as Array<{ name: string; value?: string }>).map((v) => [v.name, v.value]),
+    );
+    expect(cronEnv[QueueEnv.NATS_URL]).toBeDefined();
+    expect(cronEnv[CronEnv.ROUTER_URL]).toBeUndefined();
+    // The NATS user of the function may pull and ack its own consumers.
+    const conf = String(find(objects, 'ConfigMap', 'kubefaas-nats-config').data['nats.conf']);
+    expect(conf).toContain('user: "fn-consumer"');
+    expect(conf).toContain('"$JS.API.CONSUMER.MSG.NEXT.KUBEFAAS_TOPICS.consumer_topic_images"');
+    // It reaches the queue; it drains with a preStop sleep (the Python runtime has no in-process drain delay).
+    const policy = find(objects, 'NetworkPolicy', 'consumer');
+    expect(JSON.stringify(policy.spec.egress)).toContain('"port":4222');
+    expect(e[Env.DRAIN_DELAY_MS]).toBeUndefined();
+    expect(container(find(objects, 'Deployment', 'consumer')).lifecycle).toEqual({
+      preStop: { sleep: { seconds: 10 } },
+    });
+  });
+
+  it('gets no queue env on a platform without a queue; a cron tick then goes through the router', async () => {
+    const platform = newPlatform();
     new PythonFunction(platform, 'ticker', {
       code: Code.fromInline('def main(event, context):\n    return None\n'),
       handler: 'handler.main',
       triggers: [new CronTrigger({ schedule: '*/5 * * * *' })],
     });
-    await expectValid(synth(platform));
+    const objects = synth(platform);
+    await expectValid(objects);
+    expect(env(objects, 'ticker')[QueueEnv.NATS_URL]).toBeUndefined();
+    const job = objects.find((o) => o.kind === 'CronJob')!;
+    const cron = job.spec.jobTemplate.spec.template.spec.containers[0];
+    expect((cron.env as Array<{ name: string }>).map((v) => v.name)).toContain(CronEnv.ROUTER_URL);
   });
 
   describe('handler checks', () => {
@@ -249,21 +299,6 @@ describe('PythonFunction', () => {
         errorOf(() => new PythonFunction(newPlatform(), 'f', { code: Code.fromInline('  '), handler: 'handler.main' }))
           .message,
       ).toMatch(/empty source/);
-    });
-
-    it('rejects a queue trigger: the Python runtime does not consume queues yet', () => {
-      const platform = newPlatform({ queue: Queue.nats() });
-      const err = errorOf(
-        () =>
-          new PythonFunction(platform, 'consumer', {
-            code: Code.fromInline('def main(e, c):\n    pass\n'),
-            handler: 'handler.main',
-            triggers: [new QueueTrigger({ topic: 'images' })],
-          }),
-      );
-      expect(err.message).toMatch(
-        /platform\/consumer.*only NodeFunctions consume queues .*the Python runtime does not consume queues yet/s,
-      );
     });
 
     it('validates the runtime, threads and memory', () => {

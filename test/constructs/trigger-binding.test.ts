@@ -90,5 +90,5 @@ test('a queue trigger on a ContainerFunction fails with the function path (the k
         image: 'ghcr.io/example/img:1.0.0',
         triggers: [new QueueTrigger({ topic: 'orders' })],
       }),
-  ).toThrow(/platform\/img2.*only NodeFunctions consume queues/);
+  ).toThrow(/platform\/img2.*only NodeFunctions and PythonFunctions consume queues/);
 });

@@ -101,7 +101,9 @@ describe('QueueTrigger', () => {
           triggers: [new QueueTrigger({ topic: 'orders' })],
         }),
     );
-    expect(error.message).toContain("[platform/img] QueueTrigger on topic 'orders': only NodeFunctions consume queues");
+    expect(error.message).toContain(
+      "[platform/img] QueueTrigger on topic 'orders': only NodeFunctions and PythonFunctions consume queues",
+    );
   });
 
   it.each([

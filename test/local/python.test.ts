@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Testing } from 'cdk8s';
-import { Code, HttpTrigger, Platform, PythonFunction, PythonRuntime } from '../../constructs';
+import { connect } from 'nats';
+import { Code, HttpTrigger, Platform, PythonFunction, PythonRuntime, Queue, QueueTrigger } from '../../constructs';
 import { startLocalPlatform, type LocalPlatform } from '../../src/local';
 import { Manifests, type KubeObject } from '../../src/local/manifests';
 import { planLocalRun } from '../../src/local/plan';
@@ -108,5 +109,74 @@ describe('a PythonFunction through the local router', () => {
       body: JSON.stringify({ python: local, body: 'hi' }),
     });
     expect((await get(`${platform.url}/function/py`)).status).toBe(200);
+  });
+});
+
+const QUEUE_SOURCE = String.raw`
+def main(event, context):
+    if event.type == "dev.kubefaas.http.request":
+        context.publish("orders", {"item": event.text()})
+        return "published"
+    if event.type == "dev.kubefaas.queue.message":
+        return {"priced": event.json()["item"]}
+    return "async " + event.text()
+`;
+
+describe('a PythonFunction on the local queue (kubefaas dev starts nats-server)', () => {
+  const project = tempDir('python-local-queue');
+  const log = new LogCapture();
+  let platform: LocalPlatform;
+
+  beforeAll(async () => {
+    const p = new Platform(Testing.app(), 'faas', { namespace: 'faas', queue: Queue.nats() });
+    new PythonFunction(p, 'pyq', {
+      code: Code.fromInline(QUEUE_SOURCE),
+      handler: 'handler.main',
+      triggers: [
+        new HttpTrigger({ path: '/order', methods: ['POST'] }),
+        new QueueTrigger({ topic: 'orders', responseTopic: 'orders.done' }),
+      ],
+    });
+    const dir = path.join(project, 'dist');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, 'app.k8s.json'),
+      JSON.stringify({ kind: 'List', apiVersion: 'v1', items: Testing.synth(p) }),
+    );
+    platform = await startLocalPlatform({
+      manifestsDir: dir,
+      cwd: project,
+      port: 0,
+      env: { PATH: process.env.PATH },
+      log: log.sink,
+    });
+  }, 90_000);
+  afterAll(async () => {
+    await platform?.stop();
+    fs.rmSync(project, { recursive: true, force: true });
+  });
+
+  it('publishes, consumes its topic and answers async calls, with the synthesized env on the local queue', async () => {
+    const nc = await connect({ servers: `127.0.0.1:${platform.functions.get('kubefaas-nats')!.port}` });
+    try {
+      const sub = nc.subscribe('topics.orders.done', { max: 1 });
+      await nc.flush();
+      expect(await get(`${platform.url}/order`, { method: 'POST', body: 'pear' })).toEqual({
+        status: 200,
+        body: 'published',
+      });
+      for await (const m of sub) expect(JSON.parse(Buffer.from(m.data).toString())).toEqual({ priced: 'pear' });
+    } finally {
+      await nc.close();
+    }
+    const accepted = await fetch(`${platform.url}/async-function/pyq`, { method: 'POST', body: 'job' });
+    expect(accepted.status).toBe(202);
+    const callId = accepted.headers.get('x-call-id')!;
+    let state: Record<string, any> = {};
+    for (let i = 0; i < 200 && state.state !== 'succeeded'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      state = (await (await fetch(`${platform.url}/async-function/pyq/${callId}`)).json()) as Record<string, any>;
+    }
+    expect(state).toMatchObject({ state: 'succeeded', result: { body: 'async job' } });
   });
 });

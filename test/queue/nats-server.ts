@@ -72,8 +72,9 @@ export class NatsServer {
     await exited;
   }
 
-  async restart(downMs = 0): Promise<void> {
-    await this.stop();
+  /** Stops (SIGTERM by default; SIGKILL for a crash) and starts again on the same ports and store. */
+  async restart(downMs = 0, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await this.stop(signal);
     if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
     await this.launch();
   }

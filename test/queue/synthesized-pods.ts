@@ -4,7 +4,7 @@
  * synthesized nats.conf on a real nats-server (only ports and paths a laptop lacks rewritten), and
  * the runtime/router/cron bundles.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -145,4 +145,44 @@ export class SynthesizedPods {
     for (const p of this.procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A CA and a server certificate for 127.0.0.1, as cert-manager would put them in the Secret. */
+export function makeCertificates(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=kubefaas test CA',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+  );
+  run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kubefaas-nats', '-keyout', 'tls.key', '-out', 'tls.csr');
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run(
+    'x509',
+    '-req',
+    '-in',
+    'tls.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    'san.ext',
+    '-out',
+    'tls.crt',
+  );
 }

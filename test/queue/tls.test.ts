@@ -4,15 +4,14 @@
  * nats-server runs that nats.conf with certificates made by openssl, and the worker runtime connects
  * with its synthesized env over TLS (and auth); a client that does not trust the CA is refused.
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Testing } from 'cdk8s';
 import { connect } from 'nats';
 import { Code, CronTrigger, NodeFunction, Platform, Queue } from '../../constructs';
 import { QueueTrigger } from '../../constructs/triggers/queue-trigger';
 import { QueueEnv } from '../../src/contract';
-import { SynthesizedPods, containerOf, httpStatus, type K8sObject } from './synthesized-pods';
+import { SynthesizedPods, containerOf, httpStatus, makeCertificates, type K8sObject } from './synthesized-pods';
 import { waitFor } from './support';
 import { expectValidManifests } from '../support/validate';
 
@@ -28,46 +27,6 @@ function synthApp(): K8sObject[] {
 const objects = synthApp();
 const pods = new SynthesizedPods(objects);
 afterAll(() => pods.dispose());
-
-/** A CA and a server certificate for 127.0.0.1, as cert-manager would put them in the Secret. */
-function makeCertificates(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=kubefaas test CA',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-  );
-  run('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=kubefaas-nats', '-keyout', 'tls.key', '-out', 'tls.csr');
-  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run(
-    'x509',
-    '-req',
-    '-in',
-    'tls.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-extfile',
-    'san.ext',
-    '-out',
-    'tls.crt',
-  );
-}
 
 test('synthesized: the servers mount the whole Secret, clients only ca.crt, and nats.conf requires TLS', async () => {
   await expectValidManifests(objects, { externalSecrets: ['nats-tls'] });

@@ -218,11 +218,13 @@ describe.each([
     });
   });
 
-  it('context.publish fails loudly (no queue support yet) → 500', async () => {
+  it('context.publish without a queue fails loudly → 500', async () => {
     const res = await rt.request('/publish', { headers: { 'x-request-id': 'pub-1' } });
     expect(res.status).toBe(500);
     const line = await rt.waitForLog((l) => l.msg === 'handler failed' && l.requestId === 'pub-1');
-    expect((line.error as { message: string }).message).toMatch(/not supported by the Python runtime yet/);
+    expect((line.error as { message: string }).message).toMatch(
+      /context\.publish\('t'\): no queue configured for this platform; add a queue to the Platform/,
+    );
   });
 
   it('serves /healthz, /readyz and /metrics with the Node runtime metric names and labels', async () => {
