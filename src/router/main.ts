@@ -12,6 +12,7 @@ import { TableWatcher } from './table-watcher';
 import { readQueueSettings } from '../queue/config';
 import { AsyncEndpoint } from './async-endpoint';
 import { installRouterShutdown } from './shutdown';
+import { routeTableDigest } from '../shared/route-table-digest';
 
 async function main(): Promise<void> {
   const log = new RouterLog();
@@ -39,12 +40,14 @@ async function main(): Promise<void> {
           path: config.routesPath,
           functions: Object.keys(table.functions).length,
           routes: table.routes.length,
+          digest: routeTableDigest(text),
         });
       } catch (err) {
         const reason = err instanceof RouteTableError ? err.message : String(err);
         log.log('error', state.matcher ? 'route table rejected, keeping the previous one' : 'route table rejected', {
           path: config.routesPath,
           reason,
+          digest: routeTableDigest(text),
         });
       }
     },

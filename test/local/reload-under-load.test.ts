@@ -55,7 +55,9 @@ describe('kubefaas dev hot reload under load', () => {
           if (res.status !== 200) failures.push(`${res.status} ${body}`);
           else answers.set(body, (answers.get(body) ?? 0) + 1);
         })
-        .catch((err: Error) => failures.push(`fetch failed: ${String(err.cause ?? err.message)}`))
+        .catch((err: Error) => {
+          failures.push(`fetch failed: ${String(err.cause ?? err.message)}`);
+        })
         .finally(() => inFlight.delete(p));
       inFlight.add(p);
     };
@@ -76,6 +78,8 @@ describe('kubefaas dev hot reload under load', () => {
       await Promise.all(inFlight);
     }
     expect(failures).toEqual([]);
+    // The switch waited for the router to serve the new table (not for a timeout).
+    expect(log.text('kubefaas')).not.toMatch(/did not confirm|exited before it was ready/);
     expect(sent).toBeGreaterThanOrEqual(200);
     for (let v = 0; v <= EDITS; v++) expect(answers.get(`v${v}`) ?? 0).toBeGreaterThan(0);
     // After the last reload only the last version answers.
