@@ -42,10 +42,12 @@ Exits with 1 when the response status is 400 or more.
   -X, --method <method> HTTP method (default GET, or POST with --data)
   --path <path>         sub-path (and query) after the function, e.g. /users/42?full=1
   -H, --header <k:v>    request header (repeatable)
-  --router <url>        router base URL (default http://127.0.0.1:8080)
+  -p, --port <port>     port of a local router: http://127.0.0.1:<port>
+  --router <url>        router base URL. Without --port or --router: the router of the running
+                        kubefaas dev (whatever its --port), else http://127.0.0.1:8080
   -t, --trigger cron/<name>
                         fire one tick of the function's CronTrigger <name> in the running
-                        kubefaas dev (found by its router port) instead of calling the function
+                        kubefaas dev instead of calling the function
   -v, --verbose         also print the status line and response headers (to stderr)
   -h, --help            show this help
 `;

@@ -214,6 +214,8 @@ test('the tarball holds the compiled library, its declarations and the pod bundl
     'lib/constructs/index.d.ts',
     'lib/src/contract/index.d.ts',
     'lib/src/contract/handler.d.ts',
+    // The bin: runs lib/src/cli/main.js (src/ through tsx only in a checkout that was not built).
+    'bin/kubefaas.js',
     'lib/src/cli/main.js',
     'lib/src/local/index.js',
     'lib/src/local/index.d.ts',
