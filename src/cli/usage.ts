@@ -4,6 +4,7 @@ export const MAIN_USAGE = `Usage: kubefaas <command> [options]
 Commands:
   dev [app]            synthesize a cdk8s app and run the platform locally (router, functions)
   invoke <function>    call a function through a router
+  init [dir]           write a new project (app, one function, cdk8s.yaml, package.json) to dir
 
 Run "kubefaas <command> --help" for the options of a command.
 `;
@@ -49,5 +50,19 @@ Exits with 1 when the response status is 400 or more.
                         fire one tick of the function's CronTrigger <name> in the running
                         kubefaas dev instead of calling the function
   -v, --verbose         also print the status line and response headers (to stderr)
+  -h, --help            show this help
+`;
+
+export const INIT_USAGE = `Usage: kubefaas init [dir] [options]
+
+Writes a new kubefaas project into dir (default: the current directory; created when missing):
+app.ts (a Platform with one NodeFunction), functions/hello.ts, cdk8s.yaml, tsconfig.json,
+.gitignore and a package.json with the scripts dev (kubefaas dev), synth (manifests into dist/)
+and typecheck. Refuses to overwrite a file that exists. Then: npm install && npm run dev.
+
+  --kubefaas <spec>     how the project depends on kubefaas: an npm version or spec (default
+                        ^<this version>), or the path of a tarball from \`npm pack\` (or of a
+                        directory), written as file: relative to the project
+  --name <name>         the package name (default: the directory's name)
   -h, --help            show this help
 `;
