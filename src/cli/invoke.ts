@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isFunctionName } from '../contract';
-import { controlStateFile, readControlState } from '../local/control';
+import { controlStateFile, liveRunners, readControlState, type LiveRunner } from '../local/control';
 import { DEFAULT_ROUTER_PORT } from '../local/platform';
 import { UsageError } from './dev';
 import { INVOKE_USAGE } from './usage';
@@ -31,6 +31,8 @@ export interface InvokeRequest {
 export function parseInvokeArgs(
   argv: string[],
   readStdin: () => Buffer = () => fs.readFileSync(0),
+  /** The running `kubefaas dev` runners, for when neither --router nor --port says which router. */
+  runners: () => readonly LiveRunner[] = liveRunners,
 ): InvokeRequest | undefined {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -41,6 +43,7 @@ export function parseInvokeArgs(
       path: { type: 'string' },
       header: { type: 'string', short: 'H', multiple: true },
       router: { type: 'string' },
+      port: { type: 'string', short: 'p' },
       trigger: { type: 'string', short: 't' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
@@ -68,12 +71,7 @@ export function parseInvokeArgs(
   const sub = values.path ?? '';
   if (sub !== '' && !sub.startsWith('/') && !sub.startsWith('?'))
     throw new UsageError(`--path must start with "/", got "${sub}"`, INVOKE_USAGE);
-  const router = (values.router ?? DEFAULT_ROUTER_URL).replace(/\/+$/, '');
-  try {
-    new URL(router);
-  } catch {
-    throw new UsageError(`--router must be a URL, got "${values.router}"`, INVOKE_USAGE);
-  }
+  const router = routerUrl(values.router, values.port, runners);
   const method = (values.method ?? (body ? 'POST' : 'GET')).toUpperCase();
   const functionPath = `/function/${name}${sub}`;
   const url = `${router}${functionPath}`;
@@ -111,6 +109,37 @@ export function parseInvokeArgs(
 export function invocationUrl(request: InvokeRequest): string {
   const state = request.localRouterPort === undefined ? undefined : readControlState(request.localRouterPort);
   return state?.routerAdminUrl ? `${state.routerAdminUrl}${request.functionPath}` : request.url;
+}
+
+/**
+ * The router to call: --router, else --port on loopback, else the one running `kubefaas dev` (found
+ * by its state file, whatever its port), else the default port.
+ */
+function routerUrl(router: string | undefined, port: string | undefined, runners: () => readonly LiveRunner[]): string {
+  if (router !== undefined && port !== undefined)
+    throw new UsageError('--router and --port both name the router; give one', INVOKE_USAGE);
+  if (router !== undefined) {
+    try {
+      new URL(router);
+    } catch {
+      throw new UsageError(`--router must be a URL, got "${router}"`, INVOKE_USAGE);
+    }
+    return router.replace(/\/+$/, '');
+  }
+  if (port !== undefined) {
+    const n = Number(port);
+    if (!/^\d+$/.test(port) || n < 1 || n > 65535)
+      throw new UsageError(`--port must be a port number, got ${port}`, INVOKE_USAGE);
+    return `http://127.0.0.1:${n}`;
+  }
+  const live = runners();
+  if (live.length === 1) return live[0].routerUrl.replace(/\/+$/, '');
+  if (live.length > 1)
+    throw new UsageError(
+      `${live.length} kubefaas dev runners are running (router ports ${live.map((r) => r.routerPort).join(', ')}); pick one with --port`,
+      INVOKE_USAGE,
+    );
+  return DEFAULT_ROUTER_URL;
 }
 
 /** `kubefaas invoke`: returns the process exit code. */

@@ -4,12 +4,14 @@
  * Arguments are parsed with node:util parseArgs; no CLI framework.
  */
 import { devCommand, UsageError } from './dev';
+import { initCommand } from './init';
 import { invokeCommand } from './invoke';
 import { MAIN_USAGE } from './usage';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   dev: devCommand,
   invoke: invokeCommand,
+  init: initCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

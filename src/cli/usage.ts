@@ -4,6 +4,7 @@ export const MAIN_USAGE = `Usage: kubefaas <command> [options]
 Commands:
   dev [app]            synthesize a cdk8s app and run the platform locally (router, functions)
   invoke <function>    call a function by name through a router
+  init [dir]           write a new project (app, one function, cdk8s.yaml, package.json) to dir
 
 Run "kubefaas <command> --help" for the options of a command.
 `;
@@ -44,10 +45,26 @@ router for functions that opted in (invocation.byName). Exits with 1 when the st
   -X, --method <method> HTTP method (default GET, or POST with --data)
   --path <path>         sub-path (and query) after the function, e.g. /users/42?full=1
   -H, --header <k:v>    request header (repeatable)
-  --router <url>        router base URL (default http://127.0.0.1:8080)
+  -p, --port <port>     port of a local router: http://127.0.0.1:<port>
+  --router <url>        router base URL. Without --port or --router: the router of the running
+                        kubefaas dev (whatever its --port), else http://127.0.0.1:8080
   -t, --trigger cron/<name>
                         fire one tick of the function's CronTrigger <name> in the running
-                        kubefaas dev (found by its router port) instead of calling the function
+                        kubefaas dev instead of calling the function
   -v, --verbose         also print the status line and response headers (to stderr)
+  -h, --help            show this help
+`;
+
+export const INIT_USAGE = `Usage: kubefaas init [dir] [options]
+
+Writes a new kubefaas project into dir (default: the current directory; created when missing):
+app.ts (a Platform with one NodeFunction), functions/hello.ts, cdk8s.yaml, tsconfig.json,
+.gitignore and a package.json with the scripts dev (kubefaas dev), synth (manifests into dist/)
+and typecheck. Refuses to overwrite a file that exists. Then: npm install && npm run dev.
+
+  --kubefaas <spec>     how the project depends on kubefaas: an npm version or spec (default
+                        ^<this version>), or the path of a tarball from \`npm pack\` (or of a
+                        directory), written as file: relative to the project
+  --name <name>         the package name (default: the directory's name)
   -h, --help            show this help
 `;

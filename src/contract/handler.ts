@@ -79,8 +79,10 @@ export interface FunctionContext {
 }
 
 /**
- * string | Buffer → 200; plain object/array → 200 JSON; a Fetch API `Response` → sent as is
- * (status, headers, body); undefined → 204. Throwing → 500 with a JSON error.
+ * string | Buffer → 200; plain object/array → 200 JSON (data, whatever its fields: an object
+ * `{ status, headers, body }` too); a Fetch API `Response` → sent as is (status, headers, body) — the
+ * only way to set them; undefined → 204. Throwing → 500 with a JSON error. The same for HTTP, async
+ * calls and queue triggers (README, "What a handler returns").
  */
 export type HandlerResult = string | Buffer | Uint8Array | object | null | undefined | Response;
 

@@ -57,6 +57,30 @@ export function readControlState(routerPort: number): ControlState | undefined {
   return state;
 }
 
+/** A running `kubefaas dev`, found by its state file. */
+export interface LiveRunner extends ControlState {
+  readonly routerPort: number;
+}
+
+const STATE_FILE = /^kubefaas-dev-(\d+)\.json$/;
+
+/** Every live runner that recorded itself in the temp directory (so a CLI can find the only one). */
+export function liveRunners(): LiveRunner[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(os.tmpdir());
+  } catch {
+    return [];
+  }
+  const runners: LiveRunner[] = [];
+  for (const name of names) {
+    const m = STATE_FILE.exec(name);
+    const state = m ? readControlState(Number(m[1])) : undefined;
+    if (state) runners.push({ ...state, routerPort: Number(m![1]) });
+  }
+  return runners.sort((a, b) => a.routerPort - b.routerPort);
+}
+
 function describe(p: CronJobPlan): string {
   return p.function && p.trigger ? `${p.function} cron/${p.trigger}` : p.name;
 }

@@ -131,6 +131,11 @@ export interface LocalPlan {
 export interface PlanOptions {
   /** Directory under which each process gets `<name>/` with its volumes. */
   readonly runDir: string;
+  /**
+   * A workload's own directory, when not `<runDir>/<name>`: a reload starts a function's new process
+   * next to the old one, each with its own files. @default `<runDir>/<name>` for every workload
+   */
+  readonly processDirs?: ReadonlyMap<string, string>;
   /** Working directory of processes started from a local-command annotation (the project root). */
   readonly projectDir: string;
   /** Port of the router (pods labelled `kubefaas.dev/component: router`). */
@@ -589,7 +594,7 @@ function planWorkload(
     versionMismatches.set(container.image!, [...(versionMismatches.get(container.image!) ?? []), w.name]);
   }
 
-  const processDir = path.join(opts.runDir, w.name);
+  const processDir = processDirOf(w, opts);
   const volumes: PlannedVolume[] = [];
   const volumeDirs = new Map<string, string>();
   for (const v of pod.volumes ?? []) {
@@ -688,6 +693,10 @@ function planWorkload(
   };
 }
 
+function processDirOf(w: Workload, opts: PlanOptions): string {
+  return opts.processDirs?.get(w.name) ?? path.join(opts.runDir, w.name);
+}
+
 /** The local nats-server standing in for a `nats:*` workload (see nats.ts). */
 function planQueue(
   w: Workload,
@@ -696,7 +705,7 @@ function planQueue(
   opts: PlanOptions,
   port: number,
 ): ProcessPlan {
-  const processDir = path.join(opts.runDir, w.name);
+  const processDir = processDirOf(w, opts);
   const configMaps = (w.template.spec?.volumes ?? []).flatMap((v) => (v.configMap?.name ? [v.configMap.name] : []));
   const nats = planNatsServer({ workload: w.name, namespace: w.namespace, processDir, port, manifests, configMaps });
   return {

@@ -26,6 +26,7 @@ import { freePort, isListening, LOOPBACK } from './ports';
 import { DEFAULT_STOP_GRACE_MS, ManagedProcess, type SupervisorOptions } from './process';
 import { Reaper } from './process-group';
 import { waitUntilReady } from './readiness';
+import { hearRouterTable, planReplacements, routeTableFile } from './rollout';
 import { formatRoutes } from './routes';
 import { defaultWatchDirs, resolveAppSource, synthesize, type AppSource } from './synth';
 import { watchDirs, type Watcher } from './watch';
@@ -94,9 +95,17 @@ export interface ReloadResult {
  */
 export class LocalPlatform extends EventEmitter {
   private readonly processes = new Map<string, ManagedProcess>();
+  /**
+   * Processes running next to a workload's current one during a reload: its new process until the
+   * route switches to it, then the old one until it has drained.
+   */
+  private readonly sideBySide = new Set<ManagedProcess>();
   private cron?: LocalCron;
   private control?: ControlServer;
   private readonly ports = new Map<string, number>();
+  /** Workloads whose files are not in `<runDir>/<name>` (replaced on a reload: `<name>~<n>`). */
+  private readonly dirs = new Map<string, string>();
+  private replacements = 0;
   private readonly printedWarnings = new Set<string>();
   private plan?: LocalPlan;
   private watcher?: Watcher;
@@ -106,7 +115,7 @@ export class LocalPlatform extends EventEmitter {
   private reaper?: Reaper;
   /** The runner exits without stop() (a second Ctrl-C): kill everything and still remove the run directory. */
   private readonly exitHandler = (): void => {
-    for (const p of this.processes.values()) p.killNow();
+    for (const p of [...this.processes.values(), ...this.sideBySide]) p.killNow();
     this.cron?.stop();
     fs.rmSync(this.runDir, { recursive: true, force: true });
   };
@@ -218,7 +227,7 @@ export class LocalPlatform extends EventEmitter {
     return this.opts.cwd ?? process.cwd();
   }
 
-  private async synthAndPlan(): Promise<LocalPlan> {
+  private async synthesizeManifests(): Promise<Manifests> {
     const label = this.source.kind === 'manifests' ? `loading manifests from ${this.source.dir}` : 'synthesizing';
     runnerLog(this.log, 'info', `${label}…`);
     const { manifests, output } = await synthesize(this.source, {
@@ -228,23 +237,35 @@ export class LocalPlatform extends EventEmitter {
     for (const line of output.split('\n').filter((l) => l.trim()))
       this.log({ source: 'synth', stream: 'stdout', level: 'info', text: line });
     await this.allocatePorts(manifests);
-    const plan = planLocalRun(manifests, {
+    return manifests;
+  }
+
+  private planFor(
+    manifests: Manifests,
+    ports: ReadonlyMap<string, number> = this.ports,
+    dirs: ReadonlyMap<string, string> = this.dirs,
+  ): LocalPlan {
+    return planLocalRun(manifests, {
       runDir: this.runDir,
+      processDirs: dirs,
       projectDir: this.cwd,
       routerPort: this.port,
       routerAdminPort: this.adminPort,
       routerHost: this.host,
-      ports: this.ports,
+      ports,
       developerEnv: this.opts.env ?? process.env,
       envOverrides: this.opts.envOverrides,
     });
+  }
+
+  /** Prints what a plan found (each warning once per run). */
+  private report(plan: LocalPlan): void {
     this.padLog(plan);
     for (const w of plan.warnings) {
       if (this.printedWarnings.has(w)) continue;
       this.printedWarnings.add(w);
       runnerLog(this.log, 'warn', `warning: ${w}`);
     }
-    return plan;
   }
 
   /** Stable ports: a workload keeps its port across re-syntheses, so other processes' addresses stay valid. */
@@ -260,17 +281,16 @@ export class LocalPlatform extends EventEmitter {
     this.reaper = Reaper.start(this.log, this.opts.supervisor?.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
     this.reaper.addPath(this.runDir);
     this.reaper.addPath(controlStateFile(this.port));
-    const plan = await this.synthAndPlan();
+    const plan = this.planFor(await this.synthesizeManifests());
+    this.report(plan);
     this.plan = plan;
     for (const s of plan.skipped) runnerLog(this.log, 'warn', `skipping ${s.name}: ${s.reason}`);
     // The queue first: functions and the router connect to it as they start.
     const queues = plan.processes.filter((p) => p.isQueue);
     if (queues.length > 0) requireNatsServer(this.opts.env?.PATH ?? process.env.PATH);
-    for (const p of queues) this.launch(p);
-    await this.waitReady(queues.map((p) => p.name));
+    await this.waitReady(queues.map((p) => this.launch(p)));
     const rest = plan.processes.filter((p) => !p.isQueue);
-    for (const p of rest) this.launch(p);
-    await this.waitReady(rest.map((p) => p.name));
+    await this.waitReady(rest.map((p) => this.launch(p)));
     this.cron = new LocalCron(this.log, { scheduleOverride: this.opts.cronScheduleOverride, reaper: this.reaper });
     this.cron.update(plan.cronJobs);
     this.control = await ControlServer.start(
@@ -299,27 +319,45 @@ export class LocalPlatform extends EventEmitter {
     pad?.call(this.log, [...plan.processes.map((p) => p.name), 'synth']);
   }
 
-  private launch(p: ProcessPlan): void {
-    materializeVolumes(p);
-    const managed = new ManagedProcess(p, this.log, this.opts.supervisor, this.reaper);
+  /** Starts a workload's process as its current one. */
+  private launch(p: ProcessPlan): ManagedProcess {
+    const managed = this.spawn(p);
     this.processes.set(p.name, managed);
-    managed.start();
+    return managed;
   }
 
-  private async waitReady(names: readonly string[]): Promise<void> {
+  private spawn(p: ProcessPlan): ManagedProcess {
+    materializeVolumes(p);
+    const managed = new ManagedProcess(p, this.log, this.opts.supervisor, this.reaper);
+    managed.start();
+    return managed;
+  }
+
+  /**
+   * Waits for each process's readiness probe. `untilCrash`: stop waiting for one that exits first (a
+   * reload's new process that crashes at start would otherwise hold the old version for the whole timeout).
+   */
+  private async waitReady(procs: readonly ManagedProcess[], untilCrash = false): Promise<void> {
     const timeoutMs = this.opts.readyTimeoutMs ?? 30_000;
     await Promise.all(
-      names.map(async (name) => {
-        const p = this.processes.get(name);
-        if (!p) return;
+      procs.map(async (p) => {
         const host = connectHost(p.plan.host);
-        const ready = await waitUntilReady(p.plan.port, p.plan.readiness, { timeoutMs, host });
-        if (ready) runnerLog(this.log, 'info', `${name} ready on ${urlHost(host)}:${p.plan.port}`);
+        const crashed = new AbortController();
+        const onCrash = (): void => crashed.abort();
+        if (untilCrash) p.once('crash', onCrash);
+        const ready = await waitUntilReady(p.plan.port, p.plan.readiness, {
+          timeoutMs,
+          host,
+          signal: crashed.signal,
+        }).finally(() => p.off('crash', onCrash));
+        if (ready) runnerLog(this.log, 'info', `${p.name} ready on ${urlHost(host)}:${p.plan.port}`);
+        else if (crashed.signal.aborted)
+          runnerLog(this.log, 'warn', `${p.name} exited before it was ready; its output above may say why`);
         else
           runnerLog(
             this.log,
             'warn',
-            `${name} is not ready after ${timeoutMs} ms (probe ${describeProbe(p.plan)}); its output above may say why`,
+            `${p.name} is not ready after ${timeoutMs} ms (probe ${describeProbe(p.plan)}); its output above may say why`,
           );
       }),
     );
@@ -365,14 +403,35 @@ export class LocalPlatform extends EventEmitter {
   private async applyReload(): Promise<void> {
     if (this.stopped) return;
     let next: LocalPlan;
+    let replaced: ReadonlySet<string>;
+    /** Directories of the processes being replaced, removed once they have drained. */
+    const oldDirs = new Map<string, string>();
     try {
-      next = await this.synthAndPlan();
+      const manifests = await this.synthesizeManifests();
+      const planned = await planReplacements({
+        planWith: (ports, dirs) => this.planFor(manifests, ports, dirs),
+        current: new Map([...this.processes].map(([name, p]) => [name, p.plan])),
+        ports: this.ports,
+        dirs: this.dirs,
+        newPort: async (taken) => {
+          for (;;) {
+            const port = await freePort();
+            if (!taken.has(port)) return port;
+          }
+        },
+        newDir: (name) => path.join(this.runDir, `${name}~${++this.replacements}`),
+      });
+      ({ plan: next, replaced } = planned);
+      for (const name of replaced) oldDirs.set(name, this.dirOf(name));
+      for (const [name, port] of planned.ports) this.ports.set(name, port);
+      for (const [name, dir] of planned.dirs) this.dirs.set(name, dir);
     } catch (err) {
       runnerLog(this.log, 'error', `${(err as Error).message}\nkeeping the previous version running`);
       this.emit('reloadError', err);
       return;
     }
     if (this.stopped) return;
+    this.report(next);
     const result = {
       started: [] as string[],
       restarted: [] as string[],
@@ -384,29 +443,60 @@ export class LocalPlatform extends EventEmitter {
       if (wanted.has(name)) continue;
       await managed.stop();
       this.processes.delete(name);
-      fs.rmSync(path.join(this.runDir, name), { recursive: true, force: true });
+      fs.rmSync(this.dirOf(name), { recursive: true, force: true });
+      this.dirs.delete(name);
       result.stopped.push(name);
     }
+    // New workloads, and the new processes of replaced ones next to the old: ready before any route leads there.
+    const fresh: ManagedProcess[] = [];
+    const successors = new Map<string, ManagedProcess>();
     for (const p of next.processes) {
-      const current = this.processes.get(p.name);
-      if (!current) {
-        this.launch(p);
+      if (!this.processes.has(p.name)) {
+        fresh.push(this.launch(p));
         result.started.push(p.name);
-      } else if (current.plan.specHash !== p.specHash) {
-        await current.stop();
-        materializeVolumes(p);
-        await current.restart(p);
+      } else if (replaced.has(p.name)) {
+        const successor = this.spawn(p);
+        this.sideBySide.add(successor);
+        successors.set(p.name, successor);
+        fresh.push(successor);
         result.restarted.push(p.name);
-      } else if (materializeVolumes(p).length > 0) {
-        result.updated.push(p.name);
       }
     }
+    await this.waitReady(fresh, true);
+    // The router and the queue keep their ports: they restart in place.
+    const inPlace: ManagedProcess[] = [];
+    for (const p of next.processes) {
+      const current = this.processes.get(p.name);
+      if (!current || replaced.has(p.name) || current.plan.specHash === p.specHash) continue;
+      await current.stop();
+      materializeVolumes(p);
+      await current.restart(p);
+      inPlace.push(current);
+      result.restarted.push(p.name);
+    }
+    // The switch: the new processes become current, then the new route table goes to the router.
+    const predecessors: Array<[string, ManagedProcess]> = [];
+    for (const [name, successor] of successors) {
+      predecessors.push([name, this.processes.get(name)!]);
+      this.sideBySide.delete(successor);
+      this.processes.set(name, successor);
+    }
+    for (const [, old] of predecessors) this.sideBySide.add(old);
+    await this.updateInPlace(next, result.updated);
+    // Drain: the old processes finish what they have (the router no longer sends them anything).
+    await Promise.all(
+      predecessors.map(async ([name, old]) => {
+        await old.stop();
+        this.sideBySide.delete(old);
+        fs.rmSync(oldDirs.get(name)!, { recursive: true, force: true });
+      }),
+    );
     const routesChanged = JSON.stringify(next.routes) !== JSON.stringify(this.plan?.routes);
     this.plan = next;
     this.cron?.update(next.cronJobs);
     for (const s of next.skipped)
       if (!this.processes.has(s.name)) runnerLog(this.log, 'warn', `skipping ${s.name}: ${s.reason}`);
-    await this.waitReady([...result.started, ...result.restarted]);
+    await this.waitReady(inPlace);
     const summary = (['started', 'restarted', 'stopped', 'updated'] as const)
       .filter((k) => result[k].length > 0)
       .map((k) => `${k} ${result[k].join(', ')}`);
@@ -415,12 +505,43 @@ export class LocalPlatform extends EventEmitter {
     this.emit('reload', result);
   }
 
+  /**
+   * Writes new volume contents of unchanged processes in place (a router's new route table) and,
+   * when the router's table changed, waits until the router serves it.
+   */
+  private async updateInPlace(next: LocalPlan, updated: string[]): Promise<void> {
+    for (const p of next.processes) {
+      const current = this.processes.get(p.name);
+      if (!current || current.plan.specHash !== p.specHash) continue;
+      const table = p.isRouter ? routeTableFile(p) : undefined;
+      const heard = table ? hearRouterTable(current, table) : undefined;
+      if (materializeVolumes(p).length === 0) {
+        heard?.cancel();
+        continue;
+      }
+      updated.push(p.name);
+      const outcome = await heard?.outcome;
+      if (outcome === 'rejected')
+        runnerLog(
+          this.log,
+          'warn',
+          `${p.name} rejected the new route table (its log says why) and keeps the previous one`,
+        );
+      else if (outcome === 'timeout')
+        runnerLog(this.log, 'warn', `${p.name} did not confirm the new route table; going on without it`);
+    }
+  }
+
+  private dirOf(name: string): string {
+    return this.dirs.get(name) ?? path.join(this.runDir, name);
+  }
+
   /** Restarts one process (with its current plan). */
   async restart(name: string): Promise<void> {
     const p = this.processes.get(name);
     if (!p) throw new Error(`no local process named ${name}`);
     await p.restart();
-    await this.waitReady([name]);
+    await this.waitReady([p]);
   }
 
   /** Stops every process (SIGTERM, then SIGKILL after the grace period) and removes the run directory. */
@@ -431,8 +552,9 @@ export class LocalPlatform extends EventEmitter {
     await this.reloading?.catch(() => undefined);
     this.cron?.stop();
     await this.control?.stop();
-    await Promise.all([...this.processes.values()].map((p) => p.stop()));
+    await Promise.all([...this.processes.values(), ...this.sideBySide].map((p) => p.stop()));
     this.processes.clear();
+    this.sideBySide.clear();
     process.removeListener('exit', this.exitHandler);
     fs.rmSync(this.runDir, { recursive: true, force: true });
     await this.reaper?.close();

@@ -4,6 +4,7 @@
  * restarted with exponential backoff when it exits on its own, stopped with SIGTERM then SIGKILL.
  */
 import type { ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import * as readline from 'node:readline';
 import type { LogSink } from './log';
 import { runnerLog } from './log';
@@ -24,7 +25,12 @@ export interface SupervisorOptions {
   readonly stopGraceMs?: number;
 }
 
-export class ManagedProcess {
+/**
+ * Events: `line` (text, stream) for every output line, `crash` (code, signal) when it exited on its
+ * own. The runner uses them to hear the router confirm a route table and to stop waiting for a
+ * process that died before it was ready.
+ */
+export class ManagedProcess extends EventEmitter {
   private child?: ChildProcess;
   private exited?: Promise<void>;
   private stopping = false;
@@ -40,6 +46,7 @@ export class ManagedProcess {
     opts: SupervisorOptions = {},
     private readonly reaper?: Reaper,
   ) {
+    super();
     this.opts = {
       initialBackoffMs: opts.initialBackoffMs ?? 250,
       maxBackoffMs: opts.maxBackoffMs ?? 10_000,
@@ -76,6 +83,7 @@ export class ManagedProcess {
     for (const stream of ['stdout', 'stderr'] as const) {
       readline.createInterface({ input: child[stream]!, crlfDelay: Infinity }).on('line', (text) => {
         this.log({ source: p.name, stream, level: stream === 'stderr' ? 'warn' : 'info', text });
+        this.emit('line', text, stream);
       });
     }
     this.exited = new Promise((resolve) => {
@@ -92,6 +100,7 @@ export class ManagedProcess {
 
   private onCrash(code: number | null, signal: NodeJS.Signals | null): void {
     this.crashCount++;
+    this.emit('crash', code, signal);
     if (Date.now() - this.startedAt >= this.opts.healthyAfterMs) this.backoffMs = this.opts.initialBackoffMs;
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs);

@@ -15,6 +15,7 @@ import { AsyncEndpoint } from './async-endpoint';
 import { installRouterShutdown } from './shutdown';
 import { scalingHandlers } from './activator/scaling-endpoints';
 import { ActivatorEnv, EndpointSources } from '../contract';
+import { routeTableDigest } from '../shared/route-table-digest';
 
 async function main(): Promise<void> {
   const log = new RouterLog();
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
           path: config.routesPath,
           functions: Object.keys(table.functions).length,
           routes: table.routes.length,
+          digest: routeTableDigest(text),
         });
         if (unsourced.length > 0) {
           log.log(
@@ -62,6 +64,7 @@ async function main(): Promise<void> {
         log.log('error', state.matcher ? 'route table rejected, keeping the previous one' : 'route table rejected', {
           path: config.routesPath,
           reason,
+          digest: routeTableDigest(text),
         });
       }
     },

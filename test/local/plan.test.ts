@@ -370,6 +370,14 @@ describe('--env overrides', () => {
     });
     expect(processNamed(everywhere, 'two').env.URL).toBe('local');
     expect(processNamed(everywhere, 'two').env.UNSET).toBeUndefined();
+    // The last one wins: `npm start -- --env analytics:REDIS_URL=…` overrides the script's own --env.
+    const twice = plan(objs, {
+      envOverrides: [
+        { workload: 'one', name: 'URL', value: 'from-the-script' },
+        { workload: 'one', name: 'URL', value: 'from-the-developer' },
+      ],
+    });
+    expect(processNamed(twice, 'one').env.URL).toBe('from-the-developer');
   });
 });
 

@@ -8,10 +8,12 @@
  * installs with --prefer-offline, so a warm npm cache (CI installs the same versions first) means
  * no network at all; a cold one needs only the npm registry.
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { freePort } from '../../src/local/ports';
 import { run } from './commands';
 import {
   declarationExports,
@@ -214,6 +216,10 @@ test('the tarball holds the compiled library, its declarations and the pod bundl
     'lib/constructs/index.d.ts',
     'lib/src/contract/index.d.ts',
     'lib/src/contract/handler.d.ts',
+    // The bin: runs lib/src/cli/main.js (src/ through tsx only in a checkout that was not built).
+    'bin/kubefaas.js',
+    // The bin: runs lib/src/cli/main.js (src/ through tsx only in a checkout that was not built).
+    'bin/kubefaas.js',
     'lib/src/cli/main.js',
     'lib/src/local/index.js',
     'lib/src/local/index.d.ts',
@@ -395,4 +401,80 @@ test('internal modules are not importable; only the documented entry points and 
     'kubefaas/lib/pod/runtime.js': 'ERR_PACKAGE_PATH_NOT_EXPORTED',
     packageJson: 'kubefaas',
   });
+});
+
+describe('kubefaas init: a new project that runs at once', () => {
+  let app: string;
+
+  beforeAll(async () => {
+    app = path.join(work, 'init-app');
+    // The installed package's own bin, as a user runs it after `npm install kubefaas`.
+    await run('npx', ['--no-install', 'kubefaas', 'init', app, '--kubefaas', path.join(work, packed.filename)], {
+      cwd: project,
+    });
+    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: app });
+  }, SLOW);
+
+  test('writes the app, the handler, cdk8s.yaml, tsconfig and package.json; kubefaas from the tarball', () => {
+    for (const f of ['app.ts', 'functions/hello.ts', 'cdk8s.yaml', 'tsconfig.json', '.gitignore'])
+      expect(fs.existsSync(path.join(app, f))).toBe(true);
+    const pkg = JSON.parse(fs.readFileSync(path.join(app, 'package.json'), 'utf8')) as {
+      name: string;
+      scripts: Record<string, string>;
+      dependencies: Record<string, string>;
+    };
+    expect(pkg.name).toBe('init-app');
+    expect(pkg.dependencies.kubefaas).toBe(`file:../${packed.filename}`);
+    expect(Object.keys(pkg.scripts).sort()).toEqual(['dev', 'synth', 'typecheck']);
+  });
+
+  test(
+    'npm run typecheck and npm run synth: the function, its route and its bundled handler',
+    async () => {
+      await run('npm', ['run', 'typecheck'], { cwd: app });
+      await run('npm', ['run', 'synth'], { cwd: app });
+      const objects = loadManifests(path.join(app, 'dist'));
+      findObject(objects, 'Deployment', 'hello');
+      findObject(objects, 'Deployment', 'kubefaas-router');
+      expect(Object.values(codeConfigMapOf(objects, 'hello').data ?? {}).join('\n')).toContain('Hello, ');
+      const table = JSON.parse(Object.values(findObject(objects, 'ConfigMap', 'kubefaas-routes').data ?? {})[0]) as {
+        routes: { function: string; path: string }[];
+      };
+      expect(table.routes).toEqual([expect.objectContaining({ function: 'hello', path: '/hello' })]);
+    },
+    SLOW,
+  );
+
+  test(
+    'npm run dev serves /hello',
+    async () => {
+      const port = await freePort();
+      // Its own process group, so the test can stop npm, the shell and the runner together.
+      const dev = spawn('npm', ['run', 'dev', '--', '--port', String(port), '--no-watch'], {
+        cwd: app,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      dev.stderr.on('data', (c: Buffer) => (output += c.toString()));
+      const exited = new Promise<number | null>((resolve) => dev.once('exit', resolve));
+      try {
+        await new Promise<void>((resolve, reject) => {
+          dev.stdout.on('data', (c: Buffer) => {
+            output += c.toString();
+            if (output.includes('router listening on')) resolve();
+          });
+          void exited.then((code) => reject(new Error(`npm run dev exited with ${code}:\n${output}`)));
+        });
+        const get = await fetch(`http://127.0.0.1:${port}/hello`);
+        expect([get.status, await get.text()]).toEqual([200, 'Hello, world!']);
+        const post = await fetch(`http://127.0.0.1:${port}/hello`, { method: 'POST', body: 'kubefaas' });
+        expect([post.status, await post.text()]).toEqual([200, 'Hello, kubefaas!']);
+      } finally {
+        process.kill(-dev.pid!, 'SIGTERM');
+        await exited;
+      }
+    },
+    SLOW,
+  );
 });
