@@ -74,7 +74,7 @@ describe('Platform', () => {
     expect(names).not.toContain('KUBEFAAS_ROUTER_BODY_TIMEOUT_MS');
   });
 
-  test('router.maxHeaderSize reaches the router env; above 16 KiB (the runtimes\' limit) it is refused', async () => {
+  test("router.maxHeaderSize reaches the router env; above 16 KiB (the runtimes' limit) it is refused", async () => {
     const objects = synth(newPlatform({ router: { maxHeaderSize: Size.kibibytes(8) } }));
     expect(container(find(objects, 'Deployment', 'kubefaas-router')).env).toContainEqual({
       name: 'KUBEFAAS_ROUTER_MAX_HEADER_BYTES',
