@@ -17,13 +17,13 @@ export interface RequirementsInfo {
   readonly urls: readonly string[];
   /** `--no-index` appears in a file. */
   readonly noIndex: boolean;
-  /** Requirements (`name…` lines), with whether each carries a `--hash`. */
+  /** Requirements (`name…` lines, not those of constraint files), with whether each carries a `--hash`. */
   readonly requirements: readonly { readonly text: string; readonly hashed: boolean; readonly file: string }[];
   /** Some requirement carries `--hash`: pip then needs every one hash-pinned (`--require-hashes`). */
   readonly hashPinned: boolean;
 }
 
-const INCLUDE = /^(?:-r|--requirement|-c|--constraint)(?:\s+|=)(\S+)$/;
+const INCLUDE = /^(-r|--requirement|-c|--constraint)(?:\s+|=)(\S+)$/;
 const URL_OPTION = /^(?:-i|--index-url|--extra-index-url|-f|--find-links)(?:\s+|=)(\S+)$/;
 const URL = /\b[a-z][a-z0-9+.-]*:\/\/[^\s;]+/gi;
 
@@ -59,7 +59,7 @@ export function readRequirements(
   const urls: string[] = [];
   const requirements: { text: string; hashed: boolean; file: string }[] = [];
   let noIndex = false;
-  const visit = (name: string, from?: string): void => {
+  const visit = (name: string, from?: string, constraints = false): void => {
     if (order.includes(name)) return;
     const content = files.get(name);
     if (content === undefined || name.includes('/') || name.includes('\\')) {
@@ -73,7 +73,7 @@ export function readRequirements(
     for (const line of logicalLines(content.toString('utf8'))) {
       const include = INCLUDE.exec(line);
       if (include) {
-        visit(include[1], name);
+        visit(include[2], name, constraints || include[1].startsWith('-c') || include[1] === '--constraint');
         continue;
       }
       const option = URL_OPTION.exec(line);
@@ -108,6 +108,8 @@ export function readRequirements(
         );
       }
       for (const url of line.match(URL) ?? []) urls.push(url);
+      // A constraint only narrows versions; pip's hash checking covers what is installed.
+      if (constraints) continue;
       requirements.push({
         text: line.split(/\s+--hash/)[0].trim(),
         hashed: /(?:^|\s)--hash[=\s]/.test(line),
