@@ -59,17 +59,16 @@ export function sha256File(file: string): string {
 
 /** Serves `dir` over HTTP on 127.0.0.1: `/` lists its wheels as links, `/<file>` is the file. Counts requests. */
 export class WheelServer {
-  requests = 0;
-
   private constructor(
     private readonly server: Server,
     readonly url: string,
+    private readonly counter: { requests: number },
   ) {}
 
   static async start(dir: string): Promise<WheelServer> {
-    let self: WheelServer | undefined;
+    const counter = { requests: 0 };
     const server = createServer((req, res) => {
-      if (self) self.requests++;
+      counter.requests++;
       const name = decodeURIComponent((req.url ?? '/').split('?')[0].replace(/^\/+/, ''));
       const wheels = readdirSync(dir).filter((f) => f.endsWith('.whl'));
       if (name === '') {
@@ -83,8 +82,12 @@ export class WheelServer {
       }
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    self = new WheelServer(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-    return self;
+    return new WheelServer(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, counter);
+  }
+
+  /** Requests served so far. */
+  get requests(): number {
+    return this.counter.requests;
   }
 
   close(): Promise<void> {
