@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { ProcessPlan } from './plan';
 
 /** Writes every volume of `plan`; returns the files whose content changed (relative to the run). */
-export function materializeVolumes(plan: ProcessPlan): string[] {
+export function materializeVolumes(plan: Pick<ProcessPlan, 'volumes'>): string[] {
   const changed: string[] = [];
   for (const v of plan.volumes) {
     fs.mkdirSync(v.dir, { recursive: true });

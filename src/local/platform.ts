@@ -25,6 +25,7 @@ import {
 import { freePort, isListening, LOOPBACK } from './ports';
 import { DEFAULT_STOP_GRACE_MS, ManagedProcess, type SupervisorOptions } from './process';
 import { Reaper } from './process-group';
+import { ensureInstalled } from './python-install';
 import { waitUntilReady } from './readiness';
 import { formatRoutes } from './routes';
 import { defaultWatchDirs, resolveAppSource, synthesize, type AppSource } from './synth';
@@ -254,8 +255,10 @@ export class LocalPlatform extends EventEmitter {
     for (const p of queues) this.launch(p);
     await this.waitReady(queues.map((p) => p.name));
     const rest = plan.processes.filter((p) => !p.isQueue);
-    for (const p of rest) this.launch(p);
-    await this.waitReady(rest.map((p) => p.name));
+    const installed = await Promise.all(rest.map((p) => this.installDependencies(p)));
+    const starting = rest.filter((_, i) => installed[i]);
+    for (const p of starting) this.launch(p);
+    await this.waitReady(starting.map((p) => p.name));
     this.cron = new LocalCron(this.log, { scheduleOverride: this.opts.cronScheduleOverride, reaper: this.reaper });
     this.cron.update(plan.cronJobs);
     this.control = await ControlServer.start(
@@ -282,6 +285,25 @@ export class LocalPlatform extends EventEmitter {
   private padLog(plan: LocalPlan): void {
     const pad = (this.log as { pad?: (names: readonly string[]) => void }).pad;
     pad?.call(this.log, [...plan.processes.map((p) => p.name), 'synth']);
+  }
+
+  /**
+   * Runs the process's dependency install (an init container's work) unless its cache is complete;
+   * false when it failed (logged): the process is then not started, or keeps its previous version.
+   */
+  private async installDependencies(p: ProcessPlan): Promise<boolean> {
+    if (!p.install) return true;
+    try {
+      await ensureInstalled(p.install, p.name, this.log, this.reaper);
+      return true;
+    } catch (err) {
+      runnerLog(
+        this.log,
+        'error',
+        `${(err as Error).message}\n${p.name} is not (re)started; fix requirements.txt or the index settings and save again`,
+      );
+      return false;
+    }
   }
 
   private launch(p: ProcessPlan): void {
@@ -372,8 +394,15 @@ export class LocalPlatform extends EventEmitter {
       fs.rmSync(path.join(this.runDir, name), { recursive: true, force: true });
       result.stopped.push(name);
     }
+    // Installs first, while the previous versions still serve: only a process whose install
+    // succeeded is (re)started.
+    const changed = next.processes.filter((p) => this.processes.get(p.name)?.plan.specHash !== p.specHash);
+    const installed = await Promise.all(changed.map((p) => this.installDependencies(p)));
+    const failed = new Set(changed.filter((_, i) => !installed[i]).map((p) => p.name));
+    if (this.stopped) return;
     for (const p of next.processes) {
       const current = this.processes.get(p.name);
+      if (failed.has(p.name)) continue;
       if (!current) {
         this.launch(p);
         result.started.push(p.name);
