@@ -1,36 +1,18 @@
 /**
- * Wheels for the dependency tests, built here (no package index is reachable): a pure-Python wheel is
- * a zip with the package's files, `<dist-info>/METADATA`, `WHEEL` and `RECORD`, which Python's own
- * zipfile writes. Also a tiny "index": an HTTP server listing a wheel directory, which pip reads as a
+ * Wheels for the dependency tests, built here (no package index is reachable) by scripts/build_wheel.py
+ * (standard library only). Also a tiny "index": an HTTP server listing a wheel directory, which pip reads as a
  * `--find-links` page, the way a private index or a wheel mirror is reached from a pod.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 
-const BUILD = String.raw`
-import base64, hashlib, json, sys, zipfile
-spec = json.load(sys.stdin)
-name, version = spec["name"], spec["version"]
-dist = f"{name}-{version}.dist-info"
-files = {path: base64.b64decode(data) for path, data in spec["files"].items()}
-files[f"{dist}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
-files[f"{dist}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: kubefaas-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-def record(path, data):
-    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-    return f"{path},sha256={digest},{len(data)}"
-lines = [record(p, d) for p, d in files.items()] + [f"{dist}/RECORD,,"]
-out = f"{spec['dir']}/{name}-{version}-py3-none-any.whl"
-# ZIP_STORED: the wheel is as large as its files (a test that needs a big wheel gets one).
-with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
-    for p, d in files.items():
-        zf.writestr(p, d)
-    zf.writestr(f"{dist}/RECORD", "\n".join(lines) + "\n")
-print(out)
-`;
+/** The wheel builder the example's vendored wheel is made with (standard library only). */
+export const BUILD_WHEEL = resolve(__dirname, '..', '..', 'scripts', 'build_wheel.py');
 
 /** Writes `<name>-<version>-py3-none-any.whl` with `files` (path in the wheel → content) into `dir`; returns its path. */
 export function buildWheel(
@@ -40,16 +22,18 @@ export function buildWheel(
   version: string,
   files: Readonly<Record<string, string | Buffer>>,
 ): string {
-  mkdirSync(dir, { recursive: true });
-  const spec = {
-    name,
-    version,
-    dir,
-    files: Object.fromEntries(Object.entries(files).map(([p, c]) => [p, Buffer.from(c).toString('base64')])),
-  };
-  const run = spawnSync(python, ['-I', '-c', BUILD], { input: JSON.stringify(spec), encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`building the ${name} wheel failed: ${run.stderr || run.error?.message}`);
-  return run.stdout.trim();
+  const src = mkdtempSync(join(tmpdir(), 'kubefaas-wheel-src-'));
+  try {
+    for (const [file, content] of Object.entries(files)) {
+      mkdirSync(dirname(join(src, file)), { recursive: true });
+      writeFileSync(join(src, file), content);
+    }
+    const run = spawnSync(python, ['-I', BUILD_WHEEL, name, version, dir, src], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`building the ${name} wheel failed: ${run.stderr || run.error?.message}`);
+    return run.stdout.trim();
+  } finally {
+    rmSync(src, { recursive: true, force: true });
+  }
 }
 
 /** sha256 of a file, hex (what `--hash=sha256:` pins). */
