@@ -10,6 +10,7 @@ _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 def slugify(text, max_length=80):
     """'Grüße aus Köln!' -> 'grusse-aus-koln': ASCII letters and digits joined by single dashes."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = _NOT_WORD.sub("-", ascii_text.lower()).strip("-")
+    # casefold first: "ß" becomes "ss"; NFKD then splits "ö" into "o" and a mark, which is dropped.
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    slug = _NOT_WORD.sub("-", folded.encode("ascii", "ignore").decode("ascii")).strip("-")
     return slug[:max_length].rstrip("-")
