@@ -148,7 +148,7 @@ async function runInstall(
   log: LogSink,
   reaper?: Reaper,
 ): Promise<'installed'> {
-  for (const v of install.volumes) materializeVolumes({ volumes: [v] });
+  materializeVolumes(install);
   fs.rmSync(install.stagingDir, { recursive: true, force: true });
   fs.mkdirSync(install.stagingDir, { recursive: true });
   runnerLog(
