@@ -30,7 +30,7 @@ import {
   validateFunctionName,
   validateLabels,
 } from './validation';
-import { Probe, ResolvedScaling, Workload } from './workload';
+import { Probe, ResolvedScaling, Workload, WorkloadSpec } from './workload';
 import { preStopSleep, shutdownEnv, shutdownTiming } from './shutdown';
 import { queueClientVolumes, queueEnv, queueSubscriptions } from './queue/registry';
 import { Placement } from './placement/placement';
@@ -191,6 +191,12 @@ export interface FunctionContainer {
   readonly podAnnotations: Readonly<Record<string, string>>;
   /** Annotations of the Deployment itself (not its pods), e.g. local-only settings. @default - none */
   readonly workloadAnnotations?: Readonly<Record<string, string>>;
+  /** Init containers (complete Container objects), run before the function container in every pod. @default - none */
+  readonly initContainers?: WorkloadSpec['initContainers'];
+  /** Volumes only the init containers mount. @default - none */
+  readonly initVolumes?: WorkloadSpec['initVolumes'];
+  /** More volumes mounted read-only in the function container. @default - none */
+  readonly extraVolumes?: WorkloadSpec['extraVolumes'];
 }
 
 /**
@@ -504,7 +510,12 @@ export abstract class FunctionBase extends Construct {
       livenessProbe: container.livenessProbe,
       configMapVolumes: container.configMapVolumes,
       // With queue TLS: the CA certificate, for pods that connect to the queue.
-      extraVolumes: queueEnv(this).length > 0 ? queueClientVolumes(this.platform.queue) : [],
+      extraVolumes: [
+        ...(container.extraVolumes ?? []),
+        ...(queueEnv(this).length > 0 ? queueClientVolumes(this.platform.queue) : []),
+      ],
+      initContainers: container.initContainers,
+      initVolumes: container.initVolumes,
       scaling: this.scaling,
       // Drain, then let in-flight invocations finish (constructs/shutdown.ts).
       terminationGracePeriodSeconds: shutdown.terminationGracePeriodSeconds,

@@ -44,6 +44,8 @@ export type { NodeFunctionProps } from './node-function';
 export { PythonFunction } from './python-function';
 export type { PythonFunctionProps } from './python-function';
 export { PythonRuntime } from './python-runtime';
+export { PythonDependencies } from './python-dependencies';
+export type { InstallAtStartOptions } from './python-dependencies';
 export { ContainerFunction } from './container-function';
 export type { ContainerFunctionProps, HealthCheckOptions, LocalRunOptions } from './container-function';
 export { Code, CONFIGMAP_DATA_LIMIT, MAX_BUNDLE_BYTES } from './code';

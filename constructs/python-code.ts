@@ -6,6 +6,7 @@ import { IConstruct } from 'constructs';
 import { CONFIGMAP_DATA_LIMIT, Code } from './code';
 import { ValidationError } from './errors';
 import { resolveRequirements } from './python-deps';
+import { REQUIREMENTS_FILE as REQUIREMENTS } from './python-requirements';
 import { formatBytes } from './validation';
 
 /**
@@ -24,6 +25,8 @@ export interface PythonPackage {
   readonly sha256: string;
   /** Bytes the ConfigMap's data takes (keys + values, binary values base64-encoded). */
   readonly bytes: number;
+  /** Every file by name (what the pod sees in the code directory). */
+  readonly files: ReadonlyMap<string, Buffer>;
 }
 
 export interface ParsedHandler {
@@ -61,12 +64,17 @@ export function parseHandler(scope: IConstruct, handler: unknown): ParsedHandler
   return { module: parts[0], function: parts[1] };
 }
 
-/** Reads the code into ConfigMap data and checks the handler and the size. */
+/**
+ * Reads the code into ConfigMap data and checks the handler and the size. With `bundleDependencies`
+ * the wheels of requirements.txt are resolved and packed too; without (an install at start) the file
+ * ships alone.
+ */
 export function packagePythonCode(
   scope: IConstruct,
   code: Code,
   handler: ParsedHandler,
   pythonVersion: string,
+  bundleDependencies = true,
 ): PythonPackage {
   if (!(code instanceof Code)) {
     throw new ValidationError(
@@ -75,7 +83,7 @@ export function packagePythonCode(
       "Pass Code.fromAsset('functions/resize') (a directory with handler.py) or Code.fromInline(source)",
     );
   }
-  const files = codeFiles(scope, code, handler, pythonVersion);
+  const files = codeFiles(scope, code, handler, pythonVersion, bundleDependencies);
   const moduleFile = `${handler.module}.py`;
   const source = files.get(moduleFile);
   if (source === undefined) {
@@ -91,6 +99,7 @@ export function packagePythonCode(
   const binaryData: Record<string, string> = {};
   const hash = createHash('sha256');
   let bytes = 0;
+  let wheelBytes = 0;
   for (const [name, content] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     hash.update(name).update('\0').update(content).update('\0');
     const text = utf8(content);
@@ -100,16 +109,25 @@ export function packagePythonCode(
     } else {
       binaryData[name] = content.toString('base64');
       bytes += Buffer.byteLength(name) + binaryData[name].length;
+      if (name.endsWith('.whl')) wheelBytes += Buffer.byteLength(name) + binaryData[name].length;
     }
   }
   if (bytes > CONFIGMAP_DATA_LIMIT) {
+    const limit = `a ConfigMap holds at most ${formatBytes(CONFIGMAP_DATA_LIMIT)} (${CONFIGMAP_DATA_LIMIT} bytes)`;
+    if (wheelBytes > 0) {
+      throw new ValidationError(
+        scope,
+        `the code is ${formatBytes(bytes)} (${bytes} bytes), ${formatBytes(wheelBytes)} of it the wheels of requirements.txt; ${limit}`,
+        'Install the dependencies when the pod starts instead: dependencies: PythonDependencies.installAtStart() (an init container runs pip install; the pods need egress to the index, and every cold start waits for the install: docs/python.md), or package the function as an image and use a ContainerFunction',
+      );
+    }
     throw new ValidationError(
       scope,
-      `the code is ${formatBytes(bytes)} (${bytes} bytes); a ConfigMap holds at most ${formatBytes(CONFIGMAP_DATA_LIMIT)} (${CONFIGMAP_DATA_LIMIT} bytes)`,
-      'Leave data files out of the code directory (load them from object storage at start), trim requirements.txt (its wheels count), or package the function as an image and use a ContainerFunction',
+      `the code is ${formatBytes(bytes)} (${bytes} bytes); ${limit}`,
+      'Leave data files out of the code directory (load them from object storage at start), or package the function as an image and use a ContainerFunction',
     );
   }
-  return { data, binaryData, sha256: hash.digest('hex'), bytes };
+  return { data, binaryData, sha256: hash.digest('hex'), bytes, files };
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -122,7 +140,13 @@ function utf8(content: Buffer): string | undefined {
   }
 }
 
-function codeFiles(scope: IConstruct, code: Code, handler: ParsedHandler, pythonVersion: string): Map<string, Buffer> {
+function codeFiles(
+  scope: IConstruct,
+  code: Code,
+  handler: ParsedHandler,
+  pythonVersion: string,
+  bundleDependencies: boolean,
+): Map<string, Buffer> {
   const origin = code.origin;
   if (origin.kind === 'inline') {
     if (typeof origin.source !== 'string' || origin.source.trim() === '') {
@@ -187,7 +211,9 @@ function codeFiles(scope: IConstruct, code: Code, handler: ParsedHandler, python
     }
     files.set(name, fs.readFileSync(full));
   }
-  if (files.has(REQUIREMENTS)) {
+  // Resolved into wheels at synth (python-deps.ts); the file itself ships too (for reference, and
+  // for an install at start, which reads it in the pod).
+  if (bundleDependencies && files.has(REQUIREMENTS)) {
     for (const [wheel, content] of resolveRequirements(
       scope,
       path.join(location, REQUIREMENTS),
@@ -206,9 +232,6 @@ function codeFiles(scope: IConstruct, code: Code, handler: ParsedHandler, python
   }
   return files;
 }
-
-/** Resolved into wheels at synth (python-deps.ts); the file itself ships too, for reference. */
-const REQUIREMENTS = 'requirements.txt';
 
 // ---------------------------------------------------------------------------------------------
 // Handler check: Python's own parser when python3 is on the PATH, else a textual check.

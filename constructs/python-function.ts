@@ -7,6 +7,7 @@ import { ValidationError } from './errors';
 import { FunctionBase, FunctionOptions } from './function-base';
 import { CodeConfigMap } from './code-config-map';
 import { packagePythonCode, parseHandler } from './python-code';
+import { installAtStartPod, PythonDependencies } from './python-dependencies';
 import { PythonRuntime, usePythonRuntime } from './python-runtime';
 import { validateInteger } from './validation';
 import { resolveRequestLimits } from './request-limits';
@@ -45,6 +46,14 @@ export interface PythonFunctionProps extends FunctionOptions {
    * @default 8
    */
   readonly threads?: number;
+  /**
+   * How the packages of `requirements.txt` reach the pods: `PythonDependencies.bundled()` resolves
+   * them into wheels at synth and ships them in the code ConfigMap (1 MiB in all);
+   * `PythonDependencies.installAtStart()` runs `pip install` in an init container at every pod start
+   * (no size limit; costs cold-start time and egress to the index).
+   * @default PythonDependencies.bundled()
+   */
+  readonly dependencies?: PythonDependencies;
 }
 
 /**
@@ -60,6 +69,8 @@ export class PythonFunction extends FunctionBase {
   public readonly maxConcurrency: number;
   public readonly maxBodyBytes: number;
   public readonly threads: number;
+  /** How requirements.txt is installed. */
+  public readonly dependencies: PythonDependencies;
   /** sha256 (short) of runtime + function code, on the pod template: new code rolls the Deployment. */
   public readonly codeHash: string;
 
@@ -91,7 +102,15 @@ export class PythonFunction extends FunctionBase {
     this.bindTriggers();
     const handler = parseHandler(this, props.handler);
     this.handler = props.handler;
-    const pkg = packagePythonCode(this, props.code, handler, this.runtime.version);
+    this.dependencies = props.dependencies ?? PythonDependencies.bundled();
+    if (!(this.dependencies instanceof PythonDependencies)) {
+      throw new ValidationError(
+        this,
+        '`dependencies` is not a PythonDependencies',
+        'Pass PythonDependencies.bundled() or PythonDependencies.installAtStart({ ... })',
+      );
+    }
+    const pkg = packagePythonCode(this, props.code, handler, this.runtime.version, this.dependencies.bundled);
     const runtime = usePythonRuntime(this.platform);
     this.codeHash = createHash('sha256').update(runtime.sha256).update(pkg.sha256).digest('hex').slice(0, 16);
 
@@ -105,6 +124,10 @@ export class PythonFunction extends FunctionBase {
       binaryData: pkg.binaryData,
       sha256: pkg.sha256,
     }).configMapName;
+    const install = this.dependencies._install
+      ? installAtStartPod(this, this.dependencies._install, pkg.files, codeConfigMap, this.runtime.image)
+      : undefined;
+    if (install) this.allowEgressTo(...install.egress);
 
     this.createWorkload({
       image: this.runtime.image,
@@ -123,6 +146,7 @@ export class PythonFunction extends FunctionBase {
         { name: 'PYTHONDONTWRITEBYTECODE', value: '1' },
         { name: 'PYTHONUNBUFFERED', value: '1' },
         { name: 'HOME', value: Paths.tmpDir },
+        ...(install?.env ?? []),
       ],
       readinessProbe: httpProbe(Endpoints.ready, 5, 2),
       livenessProbe: httpProbe(Endpoints.health, 10, 3),
@@ -131,6 +155,13 @@ export class PythonFunction extends FunctionBase {
         { volume: 'function', configMap: codeConfigMap, mountPath: Paths.functionDir },
       ],
       podAnnotations: { [Annotations.codeHash]: this.codeHash },
+      ...(install
+        ? {
+            initContainers: [install.initContainer],
+            initVolumes: [install.requirementsVolume],
+            extraVolumes: [install.depsVolume],
+          }
+        : {}),
     });
   }
 }

@@ -80,6 +80,14 @@ export interface WorkloadSpec {
     readonly source: Record<string, unknown>;
     readonly mountPath: string;
   }>;
+  /**
+   * Init containers, complete (image, resources, securityContext, mounts of `initVolumes` and of the
+   * pod's other volumes), run in order before the main container.
+   * @default - none
+   */
+  readonly initContainers?: ReadonlyArray<Record<string, unknown>>;
+  /** Pod volumes only the init containers mount (complete Volume objects). @default - none */
+  readonly initVolumes?: ReadonlyArray<Record<string, unknown>>;
   /** Secret volumes (read at synth): mounted read-only; the Secrets are referenced, never copied. @default - none */
   readonly secretVolumes?: () => ReadonlyArray<{
     readonly volume: string;
@@ -239,10 +247,12 @@ export class Workload extends Construct {
             enableServiceLinks: false,
             terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds,
             securityContext: restrictedPodSecurity(NODE_UID),
+            ...(spec.initContainers?.length ? { initContainers: spec.initContainers.map((c) => ({ ...c })) } : {}),
             containers: [container],
             volumes: [
               ...spec.configMapVolumes.map((v) => ({ name: v.volume, configMap: { name: v.configMap } })),
               ...(spec.extraVolumes ?? []).map((v) => ({ name: v.volume, ...v.source })),
+              ...(spec.initVolumes ?? []).map((v) => ({ ...v })),
               tmpVolume(spec.tmpBytes),
             ],
           },

@@ -90,6 +90,16 @@ export function buildExampleApp(app: App, options: ExampleAppOptions = {}): Plat
     triggers: [new HttpTrigger({ path: '/clock', methods: ['GET', 'POST'] })],
   });
 
+  // A Python function with a dependency: requirements.txt is resolved into wheels at synth and
+  // shipped beside handler.py (PythonDependencies.bundled(), the default). Its one package is the
+  // example's own, vendored as a wheel (examples/wheels), so no package index is needed.
+  new PythonFunction(platform, 'slug', {
+    code: Code.fromAsset(path.join(__dirname, 'slug')),
+    handler: 'handler.main',
+    scaling: { minReplicas: 1, maxReplicas },
+    triggers: [new HttpTrigger({ path: '/slug', methods: ['GET', 'POST'] })],
+  });
+
   return platform;
 }
 

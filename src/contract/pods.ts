@@ -36,4 +36,14 @@ export const PythonPaths = {
   runtimeMain: 'kubefaas_main.py',
   /** Prefix of the directory in the pod's /tmp the dependency wheels (`*.whl` in the code) are unpacked into, on `sys.path`. */
   depsDir: 'kubefaas-deps',
+  /**
+   * `PythonDependencies.installAtStart()`: the emptyDir the init container `pip install --target`s
+   * requirements.txt into, mounted read-only in the function container, which has it on `PYTHONPATH`
+   * (so the runtime needs nothing of its own: the code directory still comes first on `sys.path`).
+   */
+  installDir: '/var/kubefaas/python-deps',
+  /** Name of that init container (the local runner runs it once per requirements, cached). */
+  installContainer: 'install-dependencies',
+  /** Where the init container finds requirements.txt (and the files it includes): the code ConfigMap, those keys only. */
+  requirementsDir: '/var/kubefaas/requirements',
 } as const;

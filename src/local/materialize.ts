@@ -5,10 +5,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ProcessPlan } from './plan';
+import type { PlannedVolume } from './volume';
 
-/** Writes every volume of `plan`; returns the files whose content changed (relative to the run). */
-export function materializeVolumes(plan: ProcessPlan): string[] {
+/** Writes every volume of `plan` (a process's, or an install's); returns the files whose content changed. */
+export function materializeVolumes(plan: { readonly volumes: readonly PlannedVolume[] }): string[] {
   const changed: string[] = [];
   for (const v of plan.volumes) {
     fs.mkdirSync(v.dir, { recursive: true });

@@ -23,6 +23,7 @@ import {
   Env,
   Labels,
   Paths,
+  PythonPaths,
   QueueEnv,
   type RouteTable,
 } from '../contract';
@@ -30,6 +31,7 @@ import { LocalConfigError, resolveEnv } from './env';
 import type { Container, Manifests, PodTemplate, ServicePort, Volume } from './manifests';
 import { isNatsImage, planNatsServer, withoutNatsCredentials } from './nats';
 import { isPythonCommand, isPythonImage, localPython, minorVersion, pythonImageVersion } from './python';
+import { findInstallContainer, planInstall, type DependencyInstall } from './python-install';
 import { LOOPBACK } from './ports';
 import type { PlannedVolume } from './volume';
 import {
@@ -94,6 +96,8 @@ export interface ProcessPlan {
   readonly labels: Readonly<Record<string, string>>;
   /** The local nats-server standing in for the queue: started, and ready, before everything else. */
   readonly isQueue?: boolean;
+  /** Dependencies to install (PythonDependencies.installAtStart) before the process starts; see python-install.ts. */
+  readonly install?: DependencyInstall;
 }
 
 /** A CronJob, run locally as a one-shot process on its schedule (see cron.ts). */
@@ -584,7 +588,12 @@ function planWorkload(
     warnings.push(
       `${w.name}: runs only its first container (${container.name}) locally; ${containers.length - 1} more ignored`,
     );
-  if (pod.initContainers?.length) warnings.push(`${w.name}: init containers are not run locally`);
+  const installer = findInstallContainer(pod.initContainers);
+  const otherInits = (pod.initContainers ?? []).filter((c) => c !== installer);
+  if (otherInits.length > 0)
+    warnings.push(
+      `${w.name}: init containers are not run locally (${otherInits.map((c) => c.name ?? 'unnamed').join(', ')})`,
+    );
   const port = ports.main;
   if (isNatsImage(container.image) && port !== undefined) return planQueue(w, container, manifests, opts, port);
   const choice = chooseCommand(w, container);
@@ -608,6 +617,29 @@ function planWorkload(
           `${w.name}: volume "${v.name}" is not a ConfigMap, Secret or emptyDir; it is an empty directory locally`,
         );
       volumes.push({ name: v.name, dir });
+    }
+  }
+  let install: DependencyInstall | undefined;
+  if (installer) {
+    const python = localPython(opts.developerEnv);
+    if (python.version !== undefined) {
+      install = planInstall(installer, {
+        workload: w.name,
+        namespace: w.namespace,
+        manifests,
+        volumes,
+        processDir,
+        developerEnv: opts.developerEnv,
+        python,
+        overrideEnv: (env) => applyEnvOverrides(w.name, env, opts.envOverrides),
+        rewriteServices,
+        baseEnv: baseEnv(opts.developerEnv),
+      });
+      // The deps volume is the install's cache directory, not an empty directory of this run.
+      const deps = installer.volumeMounts!.find((m) => m.mountPath === PythonPaths.installDir)!.name;
+      volumeDirs.set(deps, install.dir);
+      const at = volumes.findIndex((v) => v.name === deps);
+      if (at >= 0) volumes[at] = { name: deps, dir: install.dir };
     }
   }
   const mappings: PathMapping[] = [];
@@ -688,8 +720,9 @@ function planWorkload(
     host,
     readiness: readinessOf(container, ports.admin),
     volumes,
-    specHash: sha256({ file, args, cwd, env, templateHash }),
+    specHash: sha256({ file, args, cwd, env, templateHash, install: install?.key }),
     labels: { ...(w.template.metadata?.labels ?? {}) },
+    ...(install ? { install } : {}),
   };
 }
 

@@ -25,6 +25,7 @@ import {
 import { freePort, isListening, LOOPBACK } from './ports';
 import { DEFAULT_STOP_GRACE_MS, ManagedProcess, type SupervisorOptions } from './process';
 import { Reaper } from './process-group';
+import { ensureInstalled } from './python-install';
 import { waitUntilReady } from './readiness';
 import { hearRouterTable, planReplacements, routeTableFile } from './rollout';
 import { formatRoutes } from './routes';
@@ -290,7 +291,8 @@ export class LocalPlatform extends EventEmitter {
     if (queues.length > 0) requireNatsServer(this.opts.env?.PATH ?? process.env.PATH);
     await this.waitReady(queues.map((p) => this.launch(p)));
     const rest = plan.processes.filter((p) => !p.isQueue);
-    await this.waitReady(rest.map((p) => this.launch(p)));
+    const installed = await Promise.all(rest.map((p) => this.installDependencies(p)));
+    await this.waitReady(rest.filter((_, i) => installed[i]).map((p) => this.launch(p)));
     this.cron = new LocalCron(this.log, { scheduleOverride: this.opts.cronScheduleOverride, reaper: this.reaper });
     this.cron.update(plan.cronJobs);
     this.control = await ControlServer.start(
@@ -317,6 +319,25 @@ export class LocalPlatform extends EventEmitter {
   private padLog(plan: LocalPlan): void {
     const pad = (this.log as { pad?: (names: readonly string[]) => void }).pad;
     pad?.call(this.log, [...plan.processes.map((p) => p.name), 'synth']);
+  }
+
+  /**
+   * Runs the process's dependency install (an init container's work) unless its cache is complete;
+   * false when it failed (logged): the process is then not started, or keeps its previous version.
+   */
+  private async installDependencies(p: ProcessPlan): Promise<boolean> {
+    if (!p.install) return true;
+    try {
+      await ensureInstalled(p.install, p.name, this.log, this.reaper);
+      return true;
+    } catch (err) {
+      runnerLog(
+        this.log,
+        'error',
+        `${(err as Error).message}\n${p.name} is not (re)started; fix requirements.txt or the index settings and save again`,
+      );
+      return false;
+    }
   }
 
   /** Starts a workload's process as its current one. */
@@ -447,10 +468,17 @@ export class LocalPlatform extends EventEmitter {
       this.dirs.delete(name);
       result.stopped.push(name);
     }
+    // Installs first, while the previous versions still serve: only a process whose install
+    // succeeded is (re)started.
+    const changed = next.processes.filter((p) => this.processes.get(p.name)?.plan.specHash !== p.specHash);
+    const installed = await Promise.all(changed.map((p) => this.installDependencies(p)));
+    const failed = new Set(changed.filter((_, i) => !installed[i]).map((p) => p.name));
+    if (this.stopped) return;
     // New workloads, and the new processes of replaced ones next to the old: ready before any route leads there.
     const fresh: ManagedProcess[] = [];
     const successors = new Map<string, ManagedProcess>();
     for (const p of next.processes) {
+      if (failed.has(p.name)) continue;
       if (!this.processes.has(p.name)) {
         fresh.push(this.launch(p));
         result.started.push(p.name);
@@ -467,7 +495,7 @@ export class LocalPlatform extends EventEmitter {
     const inPlace: ManagedProcess[] = [];
     for (const p of next.processes) {
       const current = this.processes.get(p.name);
-      if (!current || replaced.has(p.name) || current.plan.specHash === p.specHash) continue;
+      if (!current || replaced.has(p.name) || failed.has(p.name) || current.plan.specHash === p.specHash) continue;
       await current.stop();
       materializeVolumes(p);
       await current.restart(p);

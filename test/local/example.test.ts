@@ -67,6 +67,7 @@ describe('the example app run locally', () => {
       ['GET,POST', '/hello', 'hello'],
       ['POST', '/analytics', 'analytics'],
       ['GET,POST', '/clock', 'clock'],
+      ['GET,POST', '/slug', 'slug'],
     ]) {
       expect(out).toMatch(new RegExp(`${methods}\\s+${platform.url}${route}\\s+-> ${fn}`));
     }
@@ -107,5 +108,17 @@ describe('the example app run locally', () => {
     });
     expect((await get(`${platform.url}/clock?offset=soon`)).status).toBe(400);
     expect((await get(`${platform.url}/clock`, { method: 'POST', body: '{nope' })).status).toBe(400);
+  });
+
+  test('the Python example with a dependency (slug) imports the wheel resolved from requirements.txt', async () => {
+    expect(await get(`${platform.url}/slug?title=${encodeURIComponent('Grüße aus Köln!')}`)).toEqual({
+      status: 200,
+      body: '{"slug":"grusse-aus-koln"}',
+    });
+    expect(await get(`${platform.url}/slug`, { method: 'POST', body: '  Hello, World  ' })).toEqual({
+      status: 200,
+      body: '{"slug":"hello-world"}',
+    });
+    expect((await get(`${platform.url}/slug`)).status).toBe(400);
   });
 });
