@@ -1,12 +1,20 @@
 import { ApiObject, Duration, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { CONTAINER_PORT, Labels, QueueEnv, SERVICE_PORT, serviceHost } from '../src/contract';
+import {
+  CONTAINER_PORT,
+  Labels,
+  QueueEnv,
+  SERVICE_PORT,
+  assertTopicName,
+  isFunctionName,
+  serviceHost,
+} from '../src/contract';
 import { NatsPorts } from './queue/names';
 import { Defaults, Limits } from './defaults';
 import { EnvInput, EnvVarSource, toEnvValue } from './env';
 import { errorExposureEnv } from './error-exposure';
-import { ValidationError } from './errors';
+import { ValidationError, validationMessage } from './errors';
 import { objectMeta } from './metadata';
 import { Platform } from './platform';
 import { ScalingOptions, resolveScaling } from './scaling';
@@ -28,17 +36,6 @@ import { Egress, egressList } from './network/egress';
 import { networkPolicyObject } from './network/policy-object';
 import { EgressRuleSpec, IngressRuleSpec, PeerSpec, podsPeer } from './network/spec';
 import { callbackEgress } from './network/callback-egress';
-
-/**
- * Something that invokes a function. A trigger validates its options and, in `bind`, registers
- * whatever plumbing it needs with the function's platform (HTTP routes; queue consumers or
- * schedules in other trigger kinds), so new kinds never need changes to existing ones.
- * Declared beside FunctionBase (not with the triggers) so that the function does not import the
- * trigger modules, which import it.
- */
-export interface ITrigger {
-  bind(fn: FunctionBase): void;
-}
 
 /**
  * Something that invokes a function. A trigger validates its options and, in `bind`, registers
@@ -140,6 +137,26 @@ export interface FunctionOptions {
    * @default - functionDefaults.egress, else nothing else
    */
   readonly egress?: Egress | readonly Egress[];
+  /**
+   * Topics the handler publishes to with `context.publish(topic, data)`. The function's queue user
+   * may publish to these (and to its QueueTriggers' response and dead-letter topics) and nothing
+   * else; the runtime refuses `context.publish` to any other topic with an error naming this prop.
+   * They are edges of the platform graph (docs/composition.md). More with `addPublishes`.
+   * @default - none: the handler cannot publish
+   */
+  readonly publishes?: readonly string[];
+  /**
+   * Functions of the same platform the handler calls directly at their Service (`fn.url`): names or
+   * the function constructs. Each gets the egress of `Egress.toFunction(target)`, and the target
+   * admits this function's pods. They are edges of the platform graph. More with `addInvokes`.
+   * @default - none
+   */
+  readonly invokes?: readonly (string | InvokeTarget)[];
+}
+
+/** A function named in `invokes` by its construct (every kubefaas function is one). */
+export interface InvokeTarget {
+  readonly functionName: string;
 }
 
 /** What a concrete function kind contributes to its pods. */
@@ -212,6 +229,9 @@ export abstract class FunctionBase extends Construct {
   private readonly egressRules: EgressRuleSpec[] = [];
   /** Sources admitted besides the router and the scrapers: functions that declared Egress.toFunction(this). */
   private readonly callerPeers: PeerSpec[] = [];
+  /** Declared edges of the platform graph (`publishes`, `invokes`). */
+  private readonly _publishes: string[] = [];
+  private readonly _invokes: string[] = [];
 
   protected constructor(scope: Construct, id: string, props: FunctionOptions, minMemoryBytes: number) {
     super(scope, id);
@@ -283,6 +303,9 @@ export abstract class FunctionBase extends Construct {
     const env = { ...defaults.env, ...props.env };
     for (const [name, value] of Object.entries(env)) this.addEnv(name, value);
     this.allowEgressTo(...egressList(this, '`egress`', props.egress ?? defaults.egress));
+    if (props.publishes !== undefined) this.addPublishes(...listProp(this, 'publishes', props.publishes));
+    if (props.invokes !== undefined) this.addInvokes(...listProp(this, 'invokes', props.invokes));
+    this.node.addValidation({ validate: () => this.checkPublishes() });
 
     platform.registerFunction(this);
     // Bound by the concrete kind once its own fields are set (bindTriggers): a trigger asks the
@@ -336,6 +359,58 @@ export abstract class FunctionBase extends Construct {
           ),
         );
       }
+    }
+    return this;
+  }
+
+  /** Topics the handler may publish to (`publishes`), in declaration order. */
+  public get publishes(): readonly string[] {
+    return [...this._publishes];
+  }
+
+  /** Names of the functions the handler calls directly (`invokes`), in declaration order. */
+  public get invokes(): readonly string[] {
+    return [...this._invokes];
+  }
+
+  /** Declares more topics the handler publishes to (see `publishes`). */
+  public addPublishes(...topics: string[]): this {
+    for (const topic of topics) {
+      if (typeof topic !== 'string')
+        throw new ValidationError(this, '`publishes` must list topic names', 'Give names such as "orders.created"');
+      try {
+        assertTopicName(topic);
+      } catch (err) {
+        throw new ValidationError(
+          this,
+          `\`publishes\`: ${(err as Error).message}`,
+          'Give names such as "orders.created"',
+        );
+      }
+      if (!this._publishes.includes(topic)) this._publishes.push(topic);
+    }
+    return this;
+  }
+
+  /** Declares more functions the handler calls directly (see `invokes`). */
+  public addInvokes(...targets: (string | InvokeTarget)[]): this {
+    for (const target of targets) {
+      const name = typeof target === 'string' ? target : (target as InvokeTarget | undefined)?.functionName;
+      if (typeof name !== 'string' || !isFunctionName(name))
+        throw new ValidationError(
+          this,
+          `\`invokes\`: ${JSON.stringify(typeof target === 'string' ? target : String(name))} is not a function name`,
+          'Name a function of the platform, or pass the function construct',
+        );
+      if (typeof target !== 'string' && target instanceof FunctionBase && target.platform !== this.platform)
+        throw new ValidationError(
+          this,
+          `\`invokes\`: function '${name}' belongs to another platform (${target.platform.node.path})`,
+          'Invoke functions of the same platform, or reach the other one with `egress: Egress.toFunction(fn)`',
+        );
+      if (name === this.functionName)
+        throw new ValidationError(this, '`invokes` names the function itself', 'A handler calls its own code directly');
+      if (!this._invokes.includes(name)) this._invokes.push(name);
     }
     return this;
   }
@@ -462,12 +537,47 @@ export abstract class FunctionBase extends Construct {
   private ingressRules(): IngressRuleSpec[] {
     const port = [{ protocol: 'TCP' as const, port: CONTAINER_PORT }];
     const scrapers = this.servesMetrics ? this.platform.metricsScrapers.map((peer) => ({ ...peer })) : [];
+    // Functions that declared `invokes: [this]`, like those that declared Egress.toFunction(this).
+    const invokers = this.platform.functions
+      .filter((f): f is FunctionBase => f instanceof FunctionBase && f._invokes.includes(this.functionName))
+      .map((f) =>
+        podsPeer({ matchLabels: { [Labels.function]: f.functionName } }, f.platform.namespace, this.platform.namespace),
+      );
+    const callers = uniqueByJson([...this.callerPeers, ...invokers]);
     return [
       { from: [{ podSelector: { matchLabels: { [Labels.platformComponent]: 'router' } } }], ports: port },
       // Prometheus scrapes /metrics on the same port.
       ...(scrapers.length > 0 ? [{ from: scrapers, ports: port }] : []),
-      ...(this.callerPeers.length > 0 ? [{ from: [...this.callerPeers], ports: port }] : []),
+      ...(callers.length > 0 ? [{ from: callers, ports: port }] : []),
     ];
+  }
+
+  /** The functions named in `invokes` that the platform has (an unknown name fails the platform's graph check). */
+  private invokedFunctions(): FunctionBase[] {
+    return this.platform.functions.filter(
+      (f): f is FunctionBase => f instanceof FunctionBase && this._invokes.includes(f.functionName),
+    );
+  }
+
+  /** `publishes` needs a queue, and a runtime that publishes (the kubefaas Node runtime). */
+  private checkPublishes(): string[] {
+    if (this._publishes.length === 0) return [];
+    const topics = this._publishes.map((t) => `'${t}'`).join(', ');
+    if (this.platform.queue === undefined)
+      return [
+        validationMessage(
+          `the function publishes to ${topics} but platform ${this.platform.node.path} has no queue`,
+          'Give the platform a queue: new Platform(app, "faas", { queue: Queue.nats() })',
+        ),
+      ];
+    if (!this.runsKubefaasRuntime)
+      return [
+        validationMessage(
+          `the function publishes to ${topics}, but only NodeFunctions publish to the queue (other runtimes get no queue credentials)`,
+          'Publish from a NodeFunction, or drop `publishes`',
+        ),
+      ];
+    return [];
   }
 
   /** DNS; the queue when the pods use it; callback receivers; what was declared. */
@@ -487,7 +597,11 @@ export abstract class FunctionBase extends Construct {
       ...(deliversCallbacks(this)
         ? callbackEgress(this, this.platform.callbackUrlPolicy!, this.egressRules.length > 0)
         : []),
-      ...this.egressRules,
+      ...uniqueByJson([
+        ...this.egressRules,
+        // `invokes`: the same rule Egress.toFunction(target) renders.
+        ...this.invokedFunctions().map((target) => Egress.toFunction(target)._render(this, this.platform.namespace)),
+      ]),
     ];
   }
 }
@@ -505,4 +619,22 @@ function callbackPolicyEnv(fn: FunctionBase): { readonly name: string; readonly 
 function deliversCallbacks(fn: FunctionBase): boolean {
   if (fn.platform.callbackUrlPolicy === undefined || queueEnv(fn).length === 0) return false;
   return queueSubscriptions(fn).some((s) => s.kind === 'async');
+}
+
+/** `publishes` / `invokes` props as a list, checked to be an array. */
+function listProp<T>(scope: FunctionBase, what: string, value: readonly T[]): T[] {
+  if (!Array.isArray(value))
+    throw new ValidationError(scope, `\`${what}\` must be an array`, `Give e.g. ${what}: ['orders']`);
+  return [...value];
+}
+
+/** The items in order, without repeats (by their JSON). */
+function uniqueByJson<T>(items: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    const key = JSON.stringify(item);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }

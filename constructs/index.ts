@@ -37,7 +37,7 @@ export { ValidationError } from './errors';
 
 // Functions.
 export { FunctionBase } from './function-base';
-export type { FunctionOptions, ITrigger } from './function-base';
+export type { FunctionOptions, InvokeTarget, ITrigger } from './function-base';
 export { NodeFunction } from './node-function';
 export type { NodeFunctionProps } from './node-function';
 export { PythonFunction } from './python-function';
@@ -59,6 +59,8 @@ export type {
 // Triggers and the queue.
 export { CronTrigger, HttpTrigger, QueueTrigger } from './triggers';
 export type { ConcurrencyPolicy, CronTriggerProps, HttpTriggerProps, QueueTriggerProps } from './triggers';
+export { Topic } from './topic';
+export type { TopicProps } from './topic';
 export { Queue } from './queue';
 export type { NatsQueueAuth, NatsQueueOptions, NatsQueueTls, QueueBinding, QueueResources } from './queue';
 
@@ -119,3 +121,17 @@ export type {
 // Handler and route-table types (the contract with the code running in the pods).
 export type { AuthInfo, FunctionContext, FunctionEvent, FunctionLogger, Handler, HandlerResult } from '../src/contract';
 export type { HttpMethod, Route, RouteTable, RouteTarget } from '../src/contract';
+
+// The platform graph (`platform.graph()`, written at synth, `kubefaas graph`).
+export type {
+  AsyncNode,
+  CronNode,
+  FunctionNode,
+  GraphEdge,
+  GraphEdgeKind,
+  GraphFile,
+  GraphNode,
+  PlatformGraph,
+  RouteNode,
+  TopicNode,
+} from '../src/contract';

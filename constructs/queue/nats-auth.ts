@@ -1,6 +1,13 @@
 import type { QueueConfig, QueueSubscription } from '../../src/contract';
 import { QueueEnv } from '../../src/contract';
-import { bucketStreamName, callbackDurable, callbackSubject, inboxPrefixFor, streamOf } from '../../src/contract';
+import {
+  bucketStreamName,
+  callbackDurable,
+  callbackSubject,
+  inboxPrefixFor,
+  streamOf,
+  topicSubject,
+} from '../../src/contract';
 
 /**
  * Queue isolation (issue 13): every component connects as its own NATS user whose permissions name
@@ -32,10 +39,11 @@ export const NatsUserNames = {
   fn: (functionName: string): string => `fn-${functionName}`,
 } as const;
 
-/** A function whose pods consume the queue, with what they consume. */
+/** A function whose pods consume the queue, with what they consume and the topics it declared it publishes to. */
 export interface QueueClientFunction {
   readonly functionName: string;
   readonly subscriptions: readonly QueueSubscription[];
+  readonly publishes: readonly string[];
 }
 
 /** Every user of the queue, in a stable order (router, cron if any cron tick goes through the queue, functions by name). */
@@ -68,9 +76,9 @@ export function natsUsers(config: QueueConfig, functions: readonly QueueClientFu
             callbackSubject(config, f.functionName),
             ...consumerAccess(config, { ...s, durable: callbackDurable(s.durable) }),
           ]),
-        // context.publish, response and dead-letter topics all live under the topics prefix. There is
-        // no declared-publishes graph yet, so a function may publish to any topic (not to async/cron).
-        `${config.topicsPrefix}.>`,
+        // Least privilege from the platform graph: the topics the function declared in `publishes`
+        // (context.publish) and its triggers' response and dead-letter topics, nothing else.
+        ...publishedSubjects(config, f),
         // Async calls: the runtime records running/succeeded/failed in the call-state bucket.
         ...callStateAccess(config),
         ...streamManagement(config, false),
@@ -78,6 +86,14 @@ export function natsUsers(config: QueueConfig, functions: readonly QueueClientFu
     );
   }
   return users;
+}
+
+/** Topic subjects a function's pods publish to: declared `publishes`, then responses and dead letters. */
+function publishedSubjects(config: QueueConfig, f: QueueClientFunction): string[] {
+  return [
+    ...f.publishes.map((topic) => topicSubject(config, topic)),
+    ...f.subscriptions.flatMap((s) => [s.responseSubject, s.deadLetterSubject]).filter((s): s is string => !!s),
+  ];
 }
 
 function user(name: string, publish: readonly string[]): NatsUser {

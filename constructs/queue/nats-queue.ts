@@ -264,7 +264,11 @@ class NatsQueue extends Queue {
         ? undefined
         : natsUsers(
             config,
-            platform.functions.map((fn) => ({ functionName: fn.functionName, subscriptions: queueSubscriptions(fn) })),
+            platform.functions.map((fn) => ({
+              functionName: fn.functionName,
+              subscriptions: queueSubscriptions(fn),
+              publishes: fn.publishes,
+            })),
           );
     let rendered: string | undefined;
     const natsConf = () =>

@@ -1,0 +1,73 @@
+import { Construct } from 'constructs';
+import { assertTopicName } from '../src/contract';
+import { ValidationError } from './errors';
+import { declareTopic } from './graph/registry';
+import { Platform } from './platform';
+
+export interface TopicProps {
+  /**
+   * The platform the topic belongs to. Needed only when the topic is not created inside the
+   * platform's construct tree.
+   * @default - the nearest Platform above the scope
+   */
+  readonly platform?: Platform;
+  /**
+   * Programs outside the platform publish to the topic or consume it (a bridge, a job reading
+   * `topics.<name>` with its own NATS client): synth does not warn that no function of the platform
+   * consumes it, or that none publishes to it.
+   * @default false
+   */
+  readonly external?: boolean;
+  /**
+   * A cycle of the platform graph through this topic is intended (it ends by itself, e.g. the
+   * message carries a hop counter). Without it, a cycle through topics fails synth.
+   * @default false
+   */
+  readonly allowCycle?: boolean;
+}
+
+/**
+ * Declares a topic of the platform's queue and what synth should know about it. Topics need no
+ * declaration to be used (a QueueTrigger or a function's `publishes` names them); declare one to
+ * mark it `external` or `allowCycle`. It creates no Kubernetes object: every topic lives in the
+ * platform's topics stream.
+ *
+ * ```ts
+ * new Topic(platform, 'orders.priced', { external: true }); // read by the billing system
+ * ```
+ */
+export class Topic extends Construct {
+  /** The topic's name (`orders.priced`), published on the NATS subject `topics.<name>`. */
+  public readonly topicName: string;
+  public readonly platform: Platform;
+  public readonly external: boolean;
+  public readonly allowCycle: boolean;
+
+  constructor(scope: Construct, topicName: string, props: TopicProps = {}) {
+    super(scope, `topic-${String(topicName)}`);
+    props = props ?? {};
+    const platform = props.platform ?? Platform.find(scope);
+    if (!(platform instanceof Platform)) {
+      throw new ValidationError(
+        this,
+        'the topic belongs to no platform',
+        'Create it inside a Platform, or pass `platform` in its props',
+      );
+    }
+    if (typeof topicName !== 'string')
+      throw new ValidationError(this, 'the topic name must be a string', 'Give a name such as "orders.created"');
+    try {
+      assertTopicName(topicName);
+    } catch (err) {
+      throw new ValidationError(this, (err as Error).message, 'Give a name such as "orders.created"');
+    }
+    for (const key of ['external', 'allowCycle'] as const)
+      if (props[key] !== undefined && typeof props[key] !== 'boolean')
+        throw new ValidationError(this, `\`${key}\` must be true or false`, `Set ${key}: true, or leave it out`);
+    this.platform = platform;
+    this.topicName = topicName;
+    this.external = props.external === true;
+    this.allowCycle = props.allowCycle === true;
+    declareTopic(platform, { scope: this, name: topicName, external: this.external, allowCycle: this.allowCycle });
+  }
+}
