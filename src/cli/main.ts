@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 /**
- * The `kubefaas` command line: `dev` (local runner) and `invoke` (call a function through a router).
+ * The `kubefaas` command line: `dev` (local runner), `invoke` (call a function through a router) and
+ * `graph` (the platform graph of an app).
  * Arguments are parsed with node:util parseArgs; no CLI framework.
  */
 import { devCommand, UsageError } from './dev';
+import { graphCommand } from './graph';
 import { invokeCommand } from './invoke';
 import { MAIN_USAGE } from './usage';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   dev: devCommand,
+  graph: graphCommand,
   invoke: invokeCommand,
 };
 

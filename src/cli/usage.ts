@@ -4,6 +4,7 @@ export const MAIN_USAGE = `Usage: kubefaas <command> [options]
 Commands:
   dev [app]            synthesize a cdk8s app and run the platform locally (router, functions)
   invoke <function>    call a function through a router
+  graph [app]          print the platform graph (routes, functions, topics) as Mermaid, JSON or DOT
 
 Run "kubefaas <command> --help" for the options of a command.
 `;
@@ -47,5 +48,20 @@ Exits with 1 when the response status is 400 or more.
                         fire one tick of the function's CronTrigger <name> in the running
                         kubefaas dev (found by its router port) instead of calling the function
   -v, --verbose         also print the status line and response headers (to stderr)
+  -h, --help            show this help
+`;
+
+export const GRAPH_USAGE = `Usage: kubefaas graph [app] [options]
+
+Synthesizes the cdk8s app (as kubefaas dev does) and prints its platform graph: HTTP routes, cron
+triggers and async calls into functions, the topics between them (QueueTriggers, declared
+\`publishes\`, response and dead-letter topics) and declared \`invokes\`. cdk8s synth writes the same
+graph next to the manifests (platform.graph.jsonc, platform.md).
+
+  app                   cdk8s app file (.ts via tsx, .js via node) or a directory synthesized before
+                        (default: the "app" command of ./cdk8s.yaml)
+  --manifests <dir>     read the graph a synth wrote into <dir> instead of synthesizing
+  -f, --format <fmt>    mermaid (default), json, dot (Graphviz: dot -Tsvg draws it), markdown
+  -o, --out <file>      write to <file> instead of stdout
   -h, --help            show this help
 `;
