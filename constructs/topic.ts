@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { assertTopicName } from '../src/contract';
 import { ValidationError } from './errors';
-import { declareTopic } from './graph/registry';
+import { declareTopic, topicDeclaration } from './graph/registry';
 import { Platform } from './platform';
 
 export interface TopicProps {
@@ -44,6 +44,15 @@ export class Topic extends Construct {
   public readonly allowCycle: boolean;
 
   constructor(scope: Construct, topicName: string, props: TopicProps = {}) {
+    // Before the construct exists: a second declaration in the same scope would otherwise fail on
+    // the construct id, without saying where the first one is.
+    const existing = topicDeclaration(props?.platform ?? Platform.find(scope), topicName);
+    if (existing)
+      throw new ValidationError(
+        `${scope.node.path}/topic-${String(topicName)}`,
+        `topic '${topicName}' is already declared by ${existing.scope.node.path}`,
+        'Declare each topic once per platform and share the construct',
+      );
     super(scope, `topic-${String(topicName)}`);
     props = props ?? {};
     const platform = props.platform ?? Platform.find(scope);

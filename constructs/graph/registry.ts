@@ -77,6 +77,11 @@ export function declareTopic(platform: IConstruct, declaration: TopicDeclaration
   topics.set(declaration.name, declaration);
 }
 
+/** The declaration of `name` in `platform`, if there is one. */
+export function topicDeclaration(platform: IConstruct | undefined, name: string): TopicDeclaration | undefined {
+  return platform === undefined ? undefined : registry.get(platform)?.topics.get(name);
+}
+
 /** Everything recorded for `platform`, in recording order (topics by name). */
 export function graphEntries(platform: IConstruct): {
   readonly cron: readonly CronEntry[];
