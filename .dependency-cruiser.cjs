@@ -54,8 +54,8 @@ module.exports = {
       name: 'pod-programs-without-dev-tools',
       severity: 'error',
       comment:
-        'The in-pod programs (runtime, router, cron sender, queue client) are bundled into ConfigMaps; the local runner and CLI must not end up in them.',
-      from: { path: '^src/(runtime|router|cron|queue|shared)/' },
+        'The in-pod programs (runtime, router, cron sender, queue client, scaler) are bundled into ConfigMaps; the local runner and CLI must not end up in them.',
+      from: { path: '^src/(runtime|router|cron|queue|scaler|shared)/' },
       to: { path: '^src/(local|cli)/' },
     },
     {

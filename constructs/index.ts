@@ -120,7 +120,7 @@ export type {
 
 // Handler and route-table types (the contract with the code running in the pods).
 export type { AuthInfo, FunctionContext, FunctionEvent, FunctionLogger, Handler, HandlerResult } from '../src/contract';
-export type { HttpMethod, Route, RouteTable, RouteTarget } from '../src/contract';
+export type { HttpMethod, Route, RouteScaling, RouteTable, RouteTarget } from '../src/contract';
 
 // The platform graph (`platform.graph()`, written at synth, `kubefaas graph`).
 export type {

@@ -3,14 +3,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /**
- * The in-pod code shipped inside the library: lib/pod/runtime.js, lib/pod/router.js and lib/pod/cron.js.
+ * The in-pod code shipped inside the library: lib/pod/runtime.js, router.js, cron.js and scaler.js.
  *
  * Found by walking up from this file to the package root, so it works from the TypeScript sources
  * (tsx, jest), from the compiled lib/constructs/*.js and from an npm-installed copy. In a fresh
  * checkout where nothing is built yet, the bundles are built synchronously with the same esbuild
  * options as `npm run build` (scripts/pod-bundles.cjs is the one definition of those options).
  */
-export type PodBundleName = 'runtime' | 'router' | 'cron';
+export type PodBundleName = 'runtime' | 'router' | 'cron' | 'scaler';
 
 export interface PodBundle {
   readonly source: string;

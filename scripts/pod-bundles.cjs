@@ -12,6 +12,7 @@ const BUNDLES = {
   runtime: 'src/runtime/main.ts',
   router: 'src/router/main.ts',
   cron: 'src/cron/main.ts',
+  scaler: 'src/scaler/main.ts',
 };
 
 /**
@@ -48,6 +49,32 @@ const leaveOutUnusedNatsModules = {
   },
 };
 
+/**
+ * Packages a dependency requires only on paths kubefaas never takes, replaced like the nats modules
+ * above. @grpc/proto-loader (with protobufjs, ~145 KiB minified) is loaded by grpc-js only for its
+ * channelz and ORCA admin services, which the scaler does not register; the scaler encodes KEDA's
+ * messages itself (src/scaler/protocol.ts).
+ */
+const UNUSED_PACKAGES = ['@grpc/proto-loader'];
+
+const leaveOutUnusedPackages = {
+  name: 'kubefaas-unused-packages',
+  setup(build) {
+    const names = UNUSED_PACKAGES.map((p) => p.replace(/[/.]/g, '\\$&')).join('|');
+    build.onResolve({ filter: new RegExp(`^(?:${names})$`) }, (args) => ({
+      path: args.path,
+      namespace: 'kubefaas-left-out-package',
+    }));
+    build.onLoad({ filter: /.*/, namespace: 'kubefaas-left-out-package' }, (args) => ({
+      loader: 'js',
+      contents: `module.exports = new Proxy({}, { get(_, key) {
+        if (typeof key !== 'string' || key === '__esModule') return undefined;
+        throw new Error('kubefaas: ${args.path} (' + key + ') is left out of the pod bundles; see scripts/pod-bundles.cjs');
+      } });`,
+    }));
+  },
+};
+
 /** The esbuild options of one in-pod bundle. */
 function bundleOptions(name) {
   return {
@@ -61,7 +88,7 @@ function bundleOptions(name) {
     legalComments: 'none',
     // Nothing in pod code is debugged with a `debugger` statement; drop any a dependency ships.
     drop: ['debugger'],
-    plugins: [leaveOutUnusedNatsModules],
+    plugins: [leaveOutUnusedNatsModules, leaveOutUnusedPackages],
     logLevel: 'error',
   };
 }

@@ -30,7 +30,40 @@ export interface RouteTarget {
    * Absent in tables written before the field existed: then only the runtime enforces it.
    */
   readonly maxBodyBytes?: number;
+  /**
+   * How the function scales (issue 10). Absent = it always has a replica: the router forwards
+   * every request at once, as before the field existed.
+   */
+  readonly scaling?: RouteScaling;
 }
+
+/**
+ * What the router's activator needs to know about a function that KEDA scales. Only
+ * `minReplicas: 0` changes what the router does: while the function has no ready endpoint, its
+ * requests wait in a bounded per-function FIFO (per router replica) and are forwarded in arrival
+ * order once an endpoint is ready.
+ */
+export interface RouteScaling {
+  /** The function's fewest replicas; 0 = it may be scaled to zero. */
+  readonly minReplicas: number;
+  /**
+   * Longest a request waits for a ready endpoint, in milliseconds; then the router answers 504
+   * with a JSON body saying the function did not become ready. Below the function's timeout.
+   */
+  readonly activationTimeoutMs: number;
+  /**
+   * Most requests one router replica holds for the function at once; more are answered 503 with
+   * `Retry-After` (a burst against one cold function must not exhaust the router for the others).
+   */
+  readonly holdQueueLimit: number;
+}
+
+/** `RouteScaling.activationTimeoutMs` when the constructs are not told otherwise. */
+export const DEFAULT_ACTIVATION_TIMEOUT_MS = 30_000;
+/** `RouteScaling.holdQueueLimit` when the constructs are not told otherwise. */
+export const DEFAULT_HOLD_QUEUE_LIMIT = 1_000;
+/** Largest `RouteScaling.holdQueueLimit` a route table may ask for (held requests cost router memory). */
+export const MAX_HOLD_QUEUE_LIMIT = 10_000;
 
 /** One HTTP trigger: requests matching method + path (+ host) go to `function`. */
 export interface Route {

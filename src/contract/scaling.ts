@@ -22,7 +22,38 @@ export const ScalingPaths = {
    * endpoint; a `heartbeat` line every `heartbeatMs`, so a reader notices a dead router.
    */
   watch: '/scaling/v1/watch',
+  /**
+   * PUT `<endpoints>/<function>` on the router admin port, body `PushedEndpoints`: the function's
+   * ready endpoints right now. Served only when the router's endpoint source is `push`
+   * (`ActivatorEnv.ENDPOINTS`): the local runner reports its processes' readiness this way, the
+   * moment a process passes its readiness probe or exits, so a cold start waits for no poll.
+   * Answers 204; 400 for a bad body, 404 when the source is not `push`.
+   */
+  endpoints: '/scaling/v1/endpoints',
 } as const;
+
+/** Body of a PUT to `ScalingPaths.endpoints`. */
+export interface PushedEndpoints {
+  /**
+   * `host:port` of every ready endpoint of the function (empty: none is ready). The router counts
+   * them as the function's ready endpoints; it still sends requests to the function's URL in the
+   * route table.
+   */
+  readonly ready: readonly string[];
+}
+
+/** Where the router learns which functions have ready endpoints (`ActivatorEnv.ENDPOINTS`). */
+export const EndpointSources = {
+  /**
+   * Watch the EndpointSlices of the router's namespace through the Kubernetes API (the pod's
+   * service-account token and CA; RBAC: get, list, watch on `discovery.k8s.io` endpointslices).
+   * A function's endpoints are those of the Service named like it.
+   */
+  kubernetes: 'kubernetes',
+  /** Endpoints are PUT to `ScalingPaths.endpoints` (the local runner). */
+  push: 'push',
+} as const;
+export type EndpointSource = (typeof EndpointSources)[keyof typeof EndpointSources];
 
 /** What one router replica sees of one function right now. */
 export interface FunctionDemand {
@@ -32,7 +63,10 @@ export interface FunctionDemand {
   readonly waiting: number;
   /** Requests routed to the function since the router started (monotonic; rate = difference over time). */
   readonly requestsTotal: number;
-  /** Ready endpoints the router currently knows for the function. */
+  /**
+   * Ready endpoints the router currently knows for the function; -1 when it knows nothing about
+   * them (no endpoint source configured, or nothing heard for the function yet).
+   */
   readonly readyEndpoints: number;
 }
 
@@ -75,12 +109,38 @@ export const ScalerEnv = {
    * `host:port` (the local runner).
    */
   ROUTERS: 'KUBEFAAS_SCALER_ROUTERS',
+  /**
+   * Milliseconds between two polls of each router's counts (default 1000). A router whose counts
+   * could not be read for three intervals is left out of every answer.
+   */
+  POLL_INTERVAL_MS: 'KUBEFAAS_SCALER_POLL_INTERVAL_MS',
+  /** Milliseconds between two resolutions of a `dns:` router name (default 5000). */
+  DISCOVERY_INTERVAL_MS: 'KUBEFAAS_SCALER_DISCOVERY_INTERVAL_MS',
+  /** Window of the request rate (`targetRps`) and of "had requests recently" (activity), ms (default 10000). */
+  RATE_WINDOW_MS: 'KUBEFAAS_SCALER_RATE_WINDOW_MS',
 } as const;
+
+/** Target in-flight + waiting requests per replica when a ScaledObject names neither target. */
+export const DEFAULT_TARGET_CONCURRENCY = 100;
 
 /** Environment the router's activator reads. */
 export const ActivatorEnv = {
-  /** Router admin port (default ROUTER_ADMIN_PORT). */
+  /**
+   * Router admin port. The constructs set ROUTER_ADMIN_PORT; unset = no admin listener (a bare
+   * process, e.g. in tests); 0 = a free port, logged in the `admin listening` line.
+   */
   ADMIN_PORT: 'KUBEFAAS_ADMIN_PORT',
-  /** Stable id of this router replica in scaling snapshots (pod name via the downward API). */
+  /** Stable id of this router replica in scaling snapshots (pod name via the downward API). Default: `<hostname>-<pid>`. */
   ROUTER_ID: 'KUBEFAAS_ROUTER_ID',
+  /**
+   * Where ready endpoints come from: an `EndpointSource`. Unset = nowhere: every function counts
+   * as ready and no request is held (a `minReplicas: 0` function then gets a warning at table load).
+   */
+  ENDPOINTS: 'KUBEFAAS_ENDPOINTS',
+  /**
+   * Directory of the service-account token, `ca.crt` and `namespace` (source `kubernetes`).
+   * Default: /var/run/secrets/kubernetes.io/serviceaccount. The API server address comes from the
+   * standard KUBERNETES_SERVICE_HOST / KUBERNETES_SERVICE_PORT.
+   */
+  SERVICE_ACCOUNT_DIR: 'KUBEFAAS_SERVICE_ACCOUNT_DIR',
 } as const;

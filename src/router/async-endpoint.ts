@@ -40,6 +40,8 @@ export interface AsyncRequestInfo {
   readonly auth?: string;
   /** Added to every answer (router policies: CORS, RateLimit-*); flat list. */
   readonly responseHeaders?: readonly string[];
+  /** Called once a call for function `name` is durable (the activator wakes a function at zero). */
+  readonly queued?: (name: string) => void;
 }
 
 /**
@@ -149,6 +151,7 @@ export class AsyncEndpoint {
           callbackUrl: single(headers[Headers.callbackUrl]),
           traceparent: info.traceparent,
         });
+        info.queued?.(name);
         return answer(202, { callId, status: duplicate ? 'duplicate' : 'queued' }, [
           Headers.callId,
           callId,

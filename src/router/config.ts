@@ -1,10 +1,14 @@
+import { hostname } from 'node:os';
 import {
+  ActivatorEnv,
   CONTAINER_PORT,
+  EndpointSources,
   Env,
   Paths,
   ROUTER_BODY_TIMEOUT_MS,
   ROUTER_HEADERS_TIMEOUT_MS,
   ROUTER_SECRETS_DIR,
+  type EndpointSource,
 } from '../contract';
 
 /** Defaults applied when the Deployment does not set the corresponding variable. */
@@ -22,6 +26,7 @@ export const RouterDefaults = {
   upstreamMaxAgeMs: 30_000,
   /** ...or this many requests: new replicas behind a Service (kube-proxy balances per connection) get traffic. */
   upstreamMaxRequests: 1_000,
+  serviceAccountDir: '/var/run/secrets/kubernetes.io/serviceaccount',
 } as const;
 
 /** Bounds of the client timeouts (the constructs allow a narrower, saner range; tests go lower). */
@@ -50,6 +55,16 @@ export interface RouterConfig {
   readonly secretsDir: string;
   /** Upstream keep-alive connection recycling (see RouterDefaults). */
   readonly upstreamConnections: UpstreamConnectionLimits;
+  /** Port of the admin listener (scaling endpoints, health, metrics); undefined = none. */
+  readonly adminPort?: number;
+  /** This replica's id in scaling snapshots and events. */
+  readonly routerId: string;
+  /** Where ready endpoints come from; undefined = nowhere (nothing is held). */
+  readonly endpointSource?: EndpointSource;
+  /** Service-account token, CA and namespace (endpoint source `kubernetes`). */
+  readonly serviceAccountDir: string;
+  /** Namespace the router runs in, when the environment says (else the service-account's). */
+  readonly namespace?: string;
 }
 
 /** When the router retires a keep-alive connection to a function. */
@@ -109,7 +124,25 @@ export function readRouterConfig(env: NodeJS.ProcessEnv): RouterConfig {
         true,
       ),
     },
+    adminPort:
+      env[ActivatorEnv.ADMIN_PORT] === undefined || env[ActivatorEnv.ADMIN_PORT] === ''
+        ? undefined
+        : readNumber(env, ActivatorEnv.ADMIN_PORT, 0, 0, 65535, true),
+    routerId: env[ActivatorEnv.ROUTER_ID] || `${hostname()}-${process.pid}`,
+    endpointSource: readEndpointSource(env),
+    serviceAccountDir: env[ActivatorEnv.SERVICE_ACCOUNT_DIR] || RouterDefaults.serviceAccountDir,
+    namespace: env[Env.NAMESPACE] || undefined,
   };
+}
+
+function readEndpointSource(env: NodeJS.ProcessEnv): EndpointSource | undefined {
+  const raw = env[ActivatorEnv.ENDPOINTS];
+  if (raw === undefined || raw === '') return undefined;
+  const sources: readonly string[] = Object.values(EndpointSources);
+  if (!sources.includes(raw)) {
+    throw new ConfigError(`${ActivatorEnv.ENDPOINTS}=${JSON.stringify(raw)} must be one of ${sources.join(', ')}`);
+  }
+  return raw as EndpointSource;
 }
 
 function readNumber(

@@ -12,6 +12,10 @@ import { TableWatcher } from './table-watcher';
 import { readQueueSettings } from '../queue/config';
 import { AsyncEndpoint } from './async-endpoint';
 import { installRouterShutdown } from './shutdown';
+import { type AdminRoute, createAdminServer } from './admin-server';
+import { scalingRoutes } from './activator/scaling-endpoints';
+import { serveOwnEndpoint } from './server';
+import { ActivatorEnv, EndpointSources, Endpoints } from '../contract';
 
 async function main(): Promise<void> {
   const log = new RouterLog();
@@ -29,17 +33,31 @@ async function main(): Promise<void> {
     log,
     secretsDir: config.secretsDir,
     upstreamConnections: config.upstreamConnections,
+    routerId: config.routerId,
+    endpointSource: config.endpointSource,
   });
+  // Endpoints first: a table naming functions at zero holds their requests until the source spoke.
+  const stopEndpoints = await startEndpointSource(config, state, log);
   const watcher = new TableWatcher(config.routesPath, {
     onText: (text) => {
       try {
         const table = parseRouteTable(text);
-        state.applyTable(table);
+        const unsourced = state.applyTable(table);
         log.log('info', 'route table loaded', {
           path: config.routesPath,
           functions: Object.keys(table.functions).length,
           routes: table.routes.length,
         });
+        if (unsourced.length > 0) {
+          log.log(
+            'warn',
+            'functions scale to zero but the router has no endpoint source: their requests are not held',
+            {
+              functions: unsourced,
+              fix: `set ${ActivatorEnv.ENDPOINTS} to ${Object.values(EndpointSources).join(' or ')}`,
+            },
+          );
+        }
       } catch (err) {
         const reason = err instanceof RouteTableError ? err.message : String(err);
         log.log('error', state.matcher ? 'route table rejected, keeping the previous one' : 'route table rejected', {
@@ -74,6 +92,8 @@ async function main(): Promise<void> {
     );
   }
 
+  if (config.adminPort !== undefined) startAdmin(config, state, log);
+
   const timeouts = { headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs };
   const server = createRouterServer(state, { fastPath: config.fastPath, timeouts });
   server.listen({ port: config.port, host: config.host }, () => {
@@ -103,7 +123,10 @@ async function main(): Promise<void> {
     server,
     state,
     config,
-    stopBackground: () => watcher.stop(),
+    stopBackground: () => {
+      watcher.stop();
+      stopEndpoints();
+    },
     exit: (code) => process.exit(code),
   });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
@@ -112,6 +135,54 @@ async function main(): Promise<void> {
     // One bad request must not take the replica down; log it and carry on.
     log.log('error', 'uncaught exception', { reason: err.stack ?? String(err) });
   });
+}
+
+/** The admin listener: scaling endpoints for the scaler, health and metrics for kubelet and Prometheus. */
+function startAdmin(config: RouterConfig, state: RouterState, log: RouterLog): void {
+  const own: AdminRoute[] = [Endpoints.health, Endpoints.ready, Endpoints.metrics].map((path) => ({
+    path,
+    handler: (req, res) => {
+      req.resume();
+      serveOwnEndpoint(state, path, res, state.requestIds.idFor(undefined));
+    },
+  }));
+  const admin = createAdminServer([...scalingRoutes(state.activator), ...own]);
+  admin.listen({ port: config.adminPort, host: config.host }, () => {
+    const { port, address } = admin.address() as AddressInfo;
+    log.log('info', 'admin listening', { port, host: address, endpoints: config.endpointSource ?? 'none' });
+  });
+  admin.on('error', (err) => {
+    log.log('error', 'admin server error', { reason: err.message });
+    log.flush();
+    process.exit(1);
+  });
+}
+
+/** Starts the configured endpoint source; returns how to stop it. Exits when it cannot start. */
+async function startEndpointSource(config: RouterConfig, state: RouterState, log: RouterLog): Promise<() => void> {
+  if (config.endpointSource !== EndpointSources.kubernetes) return () => undefined;
+  const { EndpointSliceWatch, inClusterAccess } = await import('./activator/endpoint-slices');
+  let watch: InstanceType<typeof EndpointSliceWatch>;
+  try {
+    const access = inClusterAccess(process.env, config.serviceAccountDir, config.namespace);
+    watch = new EndpointSliceWatch(access, {
+      onReady: (service, ready) => state.activator.setReadyEndpoints(service, ready),
+      onSynced: () => {
+        state.activator.markSynced();
+        log.log('info', 'endpoints synced', { namespace: access.namespace });
+      },
+      onProblem: (message, fields) => log.log('warn', message, fields),
+    });
+  } catch (err) {
+    log.log('error', 'cannot watch EndpointSlices', {
+      reason: (err as Error).message,
+      fix: 'mount the service-account token (automountServiceAccountToken) and grant get/list/watch on endpointslices',
+    });
+    log.flush();
+    process.exit(1);
+  }
+  watch.start();
+  return () => watch.stop();
 }
 
 void main();

@@ -6,6 +6,13 @@ const LATENCY_BUCKETS: readonly number[] = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 ];
 
+/** Seconds a request is held for a function at zero: a cold start takes from tens of ms to minutes. */
+const HOLD_BUCKETS: readonly number[] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+
+/** How a held request left the hold queue (the `outcome` label of the hold-duration histogram). */
+export type HoldOutcome = 'forwarded' | 'timeout' | 'client_closed' | 'removed';
+const HOLD_OUTCOMES: readonly HoldOutcome[] = ['forwarded', 'timeout', 'client_closed', 'removed'];
+
 type Labels = Readonly<Record<string, string>>;
 
 /** One series as prom-client's registry serializes it. */
@@ -27,7 +34,7 @@ abstract class CollectedMetric {
   constructor(
     readonly name: string,
     readonly help: string,
-    readonly type: 'counter' | 'histogram',
+    readonly type: 'counter' | 'gauge' | 'histogram',
   ) {}
 
   protected abstract values(): SeriesValue[];
@@ -59,6 +66,21 @@ class CounterMetric extends CollectedMetric {
 
   protected values(): SeriesValue[] {
     return this.series.map((s) => ({ labels: s.labels, value: s.value }));
+  }
+}
+
+/** A gauge whose series are read from live state when scraped (no work between scrapes). */
+class GaugeMetric extends CollectedMetric {
+  constructor(
+    name: string,
+    help: string,
+    private readonly collect: () => SeriesValue[],
+  ) {
+    super(name, help, 'gauge');
+  }
+
+  protected values(): SeriesValue[] {
+    return this.collect();
   }
 }
 
@@ -149,6 +171,27 @@ export class RouterMetrics {
     LATENCY_BUCKETS,
   );
 
+  private readonly coldStarts = new CounterMetric(
+    MetricNames.routerColdStarts,
+    'Activations: times a request started waiting for a function with no ready endpoint while none was waiting.',
+  );
+  private readonly holdRejections = new CounterMetric(
+    MetricNames.routerHoldRejections,
+    "Requests answered 503 because the function's hold queue was full.",
+  );
+  private readonly holdDuration = new HistogramMetric(
+    MetricNames.routerHoldDuration,
+    'Seconds a request waited for a ready endpoint of its function, by how the wait ended.',
+    HOLD_BUCKETS,
+  );
+  private readonly activations = new Map<string, ActivationSeries>();
+  private heldNow: () => ReadonlyMap<string, number> = () => new Map();
+  private readonly heldRequests = new GaugeMetric(
+    MetricNames.routerHeldRequests,
+    'Requests held right now for a function with no ready endpoint.',
+    () => [...this.heldNow()].map(([fn, value]) => ({ labels: { function: fn }, value })),
+  );
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
     // prom-client exports these gauges with a `_total` suffix, which Prometheus reserves for
@@ -160,7 +203,15 @@ export class RouterMetrics {
     ]) {
       this.registry.removeSingleMetric(misnamed);
     }
-    for (const metric of [this.requests, this.upstreamDuration, this.requestDuration]) {
+    for (const metric of [
+      this.requests,
+      this.upstreamDuration,
+      this.requestDuration,
+      this.coldStarts,
+      this.holdRejections,
+      this.holdDuration,
+      this.heldRequests,
+    ]) {
       // The registry only reads `name` and calls `get()`; see CollectedMetric.
       this.registry.registerMetric(metric as unknown as Metric);
     }
@@ -185,9 +236,38 @@ export class RouterMetrics {
     };
   }
 
+  /** The activator's series of one function (created once per name, kept across table reloads). */
+  activation(fn: string): ActivationSeries {
+    let series = this.activations.get(fn);
+    if (series === undefined) {
+      const held = {} as Record<HoldOutcome, HistogramSeries>;
+      for (const outcome of HOLD_OUTCOMES) held[outcome] = this.holdDuration.seriesFor({ function: fn, outcome });
+      series = {
+        coldStarts: this.coldStarts.createSeries({ function: fn }),
+        rejections: this.holdRejections.createSeries({ function: fn }),
+        held,
+      };
+      this.activations.set(fn, series);
+    }
+    return series;
+  }
+
+  /** Where the held-requests gauge reads its values at scrape time. */
+  readHeldRequestsFrom(source: () => ReadonlyMap<string, number>): void {
+    this.heldNow = source;
+  }
+
   render(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** The activator's metric series of one function. */
+export interface ActivationSeries {
+  readonly coldStarts: CounterSeries;
+  readonly rejections: CounterSeries;
+  /** Hold-duration histogram by outcome. */
+  readonly held: Readonly<Record<HoldOutcome, HistogramSeries>>;
 }
 
 export interface FunctionDurations {

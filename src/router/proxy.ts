@@ -5,6 +5,7 @@ import { errorBody } from './responses';
 import type { RouteMatch } from './route-matcher';
 import type { UpstreamHandler } from './upstream-client/types';
 import { classifyUpstreamError } from './upstream-errors';
+import type { Holdable } from './activator/function-activity';
 
 /** Methods whose requests may be sent twice (RFC 9110 §9.2.2): retried once on connection errors. */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
@@ -41,7 +42,8 @@ export interface ProxyRequest {
 /**
  * Proxies one request through the function's upstream pool: the response head and chunks are
  * written straight to the client response as they arrive (no intermediate stream objects), with
- * backpressure both ways.
+ * backpressure both ways. A request for a function that is at zero (no ready endpoint, see
+ * `FunctionActivity`) is held first and sent when an endpoint is ready.
  */
 export class ProxyExchange implements UpstreamHandler {
   private abortUpstream: ((err: Error) => void) | undefined;
@@ -52,18 +54,30 @@ export class ProxyExchange implements UpstreamHandler {
   private clientClosed = false;
   private upstreamStatus = 0;
   private dispatchedAt = 0;
+  /** `onClientClose` is registered with the client. */
+  private watchingClient = false;
+  /** Its place in the function's hold queue; created only for a request that is held. */
+  private held: HeldExchange | undefined = undefined;
 
   constructor(
     private readonly request: ProxyRequest,
     private readonly env: ProxyEnvironment,
   ) {}
 
-  /** Sends the request unless the function is retired or saturated (then answers 503 itself). */
+  /**
+   * Sends the request, or holds it while the function is cold, unless the function is retired or
+   * saturated (then answers 503 itself).
+   */
   start(): void {
-    const { client, match } = this.request;
-    const upstream = match.entry.upstream;
+    const upstream = this.request.match.entry.upstream;
+    const activity = upstream.activity;
+    activity.requestsTotal++;
     if (upstream.retired) {
       this.answer(503, `function "${upstream.name}" is being removed`);
+      return;
+    }
+    if (activity.cold) {
+      this.hold();
       return;
     }
     if (upstream.saturated) {
@@ -73,10 +87,59 @@ export class ProxyExchange implements UpstreamHandler {
       ]);
       return;
     }
-    upstream.inFlight++;
-    client.onClientGone(this.onClientClose);
+    this.send();
+  }
+
+  private send(): void {
+    this.request.match.entry.upstream.activity.inFlight++;
+    if (!this.watchingClient) {
+      this.watchingClient = true;
+      this.request.client.onClientGone(this.onClientClose);
+    }
     this.dispatchedAt = performance.now();
     this.dispatch(false);
+  }
+
+  /** Waits in the function's hold queue; a full queue is answered 503 at once. */
+  private hold(): void {
+    const upstream = this.request.match.entry.upstream;
+    this.held ??= new HeldExchange(this);
+    if (!upstream.activity.hold(this.held)) {
+      this.unwatchClient();
+      this.answer(503, `function "${upstream.name}" is starting and too many requests are already waiting for it`, [
+        'retry-after',
+        '1',
+      ]);
+      return;
+    }
+    if (!this.watchingClient) {
+      this.watchingClient = true;
+      this.request.client.onClientGone(this.onClientClose);
+    }
+  }
+
+  /** An endpoint is ready. Held requests are sent whatever the in-flight count: they were accepted. */
+  onReleased(): void {
+    if (this.request.client.clientGone) {
+      // Gone before its close event reached us: nothing to send the answer to.
+      this.clientClosed = true;
+      this.unwatchClient();
+      this.record(CLIENT_CLOSED, 'client closed the connection while the request was held');
+      return;
+    }
+    this.send();
+  }
+
+  /** Not sent: waited too long, or the function left the table. */
+  onHoldFailed(status: number, message: string, extra?: readonly string[]): void {
+    this.unwatchClient();
+    this.answer(status, message, extra);
+  }
+
+  private unwatchClient(): void {
+    if (!this.watchingClient) return;
+    this.watchingClient = false;
+    this.request.client.offClientGone(this.onClientClose);
   }
 
   private dispatch(freshConnection: boolean): void {
@@ -99,6 +162,12 @@ export class ProxyExchange implements UpstreamHandler {
   private readonly onClientClose = (): void => {
     if (this.settled || this.request.client.finished) return;
     this.clientClosed = true;
+    if (this.held?.holding) {
+      this.request.match.entry.upstream.activity.cancel(this.held);
+      this.unwatchClient();
+      this.record(CLIENT_CLOSED, 'client closed the connection while the request was held');
+      return;
+    }
     this.abortUpstream?.(new Error('client closed the connection'));
   };
 
@@ -153,6 +222,14 @@ export class ProxyExchange implements UpstreamHandler {
       this.settle(this.upstreamStatus, `response from function "${upstream.name}" interrupted: ${err.message}`);
       return;
     }
+    // Refused: nothing was delivered. If the function has gone cold meanwhile (it scaled to zero, or
+    // crashed, as the request left), wait for it again rather than fail — any method is safe.
+    if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' && upstream.activity.cold) {
+      upstream.activity.inFlight--;
+      this.abortUpstream = undefined;
+      this.hold();
+      return;
+    }
     const failure = classifyUpstreamError(err, upstream.name, upstream.timeoutMs);
     if (failure.connection && !this.retried && this.canResend()) {
       this.retried = true;
@@ -187,8 +264,8 @@ export class ProxyExchange implements UpstreamHandler {
   private settle(status: number, error: string | undefined): void {
     this.settled = true;
     const upstream = this.request.match.entry.upstream;
-    upstream.inFlight--;
-    this.request.client.offClientGone(this.onClientClose);
+    upstream.activity.inFlight--;
+    this.unwatchClient();
     upstream.durations.upstream.observe((performance.now() - this.dispatchedAt) / 1000);
     this.record(status, error);
   }
@@ -211,4 +288,25 @@ function withoutCorsHeaders(headers: string[]): string[] {
     out.push(name, headers[i + 1]);
   }
   return out;
+}
+
+/**
+ * A proxied request's entry in its function's hold queue. A separate object so that the warm path's
+ * `ProxyExchange` carries one pointer for holding, not the queue's timing fields (doubles, which V8
+ * would box on every exchange once any request had been held).
+ */
+class HeldExchange implements Holdable {
+  heldAt = 0;
+  holdDeadline = 0;
+  holding = false;
+
+  constructor(private readonly exchange: ProxyExchange) {}
+
+  released(): void {
+    this.exchange.onReleased();
+  }
+
+  holdFailed(status: number, message: string, extra?: readonly string[]): void {
+    this.exchange.onHoldFailed(status, message, extra);
+  }
 }

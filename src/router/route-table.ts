@@ -1,12 +1,14 @@
 import { PolicyError, checkPlatformPolicies, checkRoutePolicies } from './policies/policy-table';
 import {
   HTTP_METHODS,
+  MAX_HOLD_QUEUE_LIMIT,
   isFunctionName,
   readCallbackUrlPolicy,
   isRouteHost,
   pathProblem,
   type HttpMethod,
   type Route,
+  type RouteScaling,
   type RouteTable,
   type RouteTarget,
 } from '../contract';
@@ -72,7 +74,7 @@ function checkTarget(name: string, target: unknown): RouteTarget {
   const where = `functions.${name}`;
   if (!isFunctionName(name)) throw new RouteTableError(`${where}: name must be a DNS-1035 label (a Service name)`);
   if (!isObject(target)) throw new RouteTableError(`${where}: must be an object { url, timeoutMs }`);
-  const { url, timeoutMs, maxBodyBytes } = target;
+  const { url, timeoutMs, maxBodyBytes, scaling } = target;
   if (typeof url !== 'string') throw new RouteTableError(`${where}.url: must be a string`);
   let parsed: URL;
   try {
@@ -95,9 +97,29 @@ function checkTarget(name: string, target: unknown): RouteTarget {
   ) {
     throw new RouteTableError(`${where}.maxBodyBytes: must be a non-negative integer`);
   }
-  return maxBodyBytes === undefined
-    ? { url: parsed.origin, timeoutMs }
-    : { url: parsed.origin, timeoutMs, maxBodyBytes };
+  return {
+    url: parsed.origin,
+    timeoutMs,
+    ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
+    ...(scaling !== undefined ? { scaling: checkScaling(`${where}.scaling`, scaling) } : {}),
+  };
+}
+
+function checkScaling(where: string, scaling: unknown): RouteScaling {
+  if (!isObject(scaling))
+    throw new RouteTableError(`${where}: must be an object { minReplicas, activationTimeoutMs, holdQueueLimit }`);
+  const { minReplicas, activationTimeoutMs, holdQueueLimit } = scaling;
+  if (!isIntegerIn(minReplicas, 0, Number.MAX_SAFE_INTEGER))
+    throw new RouteTableError(`${where}.minReplicas: must be a non-negative integer`);
+  if (!isIntegerIn(activationTimeoutMs, 1, MAX_TIMEOUT_MS))
+    throw new RouteTableError(`${where}.activationTimeoutMs: must be an integer between 1 and ${MAX_TIMEOUT_MS}`);
+  if (!isIntegerIn(holdQueueLimit, 1, MAX_HOLD_QUEUE_LIMIT))
+    throw new RouteTableError(`${where}.holdQueueLimit: must be an integer between 1 and ${MAX_HOLD_QUEUE_LIMIT}`);
+  return { minReplicas, activationTimeoutMs, holdQueueLimit };
+}
+
+function isIntegerIn(value: unknown, min: number, max: number): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
 function checkRoute(route: unknown, index: number, functions: Record<string, RouteTarget>): Route {

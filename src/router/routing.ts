@@ -207,6 +207,7 @@ function callAsync(
           callbacks: state.callbacks,
           auth: grant?.authHeader,
           responseHeaders: grant?.responseHeaders,
+          queued: (name) => state.activator.activityOf(name).asyncCallQueued(),
         },
       )
       .then(

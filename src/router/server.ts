@@ -96,8 +96,11 @@ function handleRequest(state: RouterState, timeouts: ClientTimeouts, req: Incomi
   routeRequest(state, matcher, request, client);
 }
 
-/** /healthz, /readyz, /metrics (with or without a query string). Returns true when it answered. */
-function serveOwnEndpoint(state: RouterState, url: string, res: ServerResponse, requestId: string): boolean {
+/**
+ * /healthz, /readyz, /metrics (with or without a query string). Returns true when it answered.
+ * The admin listener serves them too (main.ts).
+ */
+export function serveOwnEndpoint(state: RouterState, url: string, res: ServerResponse, requestId: string): boolean {
   const path = pathOf(url);
   switch (path) {
     case Endpoints.health:

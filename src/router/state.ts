@@ -9,6 +9,8 @@ import { RouterPolicies } from './policies/router-policies';
 import { ROUTER_SECRETS_DIR } from '../contract';
 import { RequestIds, TraceparentSource } from './trace-ids';
 import { Upstreams } from './upstreams';
+import { Activator } from './activator/activator';
+import type { EndpointSource } from '../contract';
 
 export interface RouterStateOptions {
   /** Share of successful requests that get an access-log line. @default 1 */
@@ -19,6 +21,10 @@ export interface RouterStateOptions {
   readonly secretsDir?: string;
   /** Keep-alive connection recycling towards functions. @default - connections are kept while they work */
   readonly upstreamConnections?: UpstreamConnectionLimits;
+  /** This replica's id in scaling snapshots. @default `router` */
+  readonly routerId?: string;
+  /** Where ready endpoints come from (the activator holds requests only with one). @default none */
+  readonly endpointSource?: EndpointSource;
 }
 
 /**
@@ -31,6 +37,8 @@ export class RouterState implements ProxyEnvironment {
   readonly accessLog: AccessLog;
   readonly requestIds = new RequestIds();
   readonly traceparents = new TraceparentSource();
+  /** Demand counters, ready endpoints and hold queues per function (issue 10). */
+  readonly activator: Activator;
   private drainingFlag = false;
   private readonly drainListeners: Array<() => void> = [];
   /** The raw-socket fast path serves new connections (see createRouterServer). */
@@ -50,7 +58,16 @@ export class RouterState implements ProxyEnvironment {
   constructor(options: RouterStateOptions = {}) {
     this.log = options.log ?? new RouterLog();
     this.accessLog = new AccessLog(this.log, options.accessLogSample ?? 1);
-    this.upstreams = new Upstreams(this.metrics, options.upstreamConnections);
+    this.activator = new Activator({
+      routerId: options.routerId ?? 'router',
+      source: options.endpointSource,
+      metrics: this.metrics,
+    });
+    this.upstreams = new Upstreams(
+      this.metrics,
+      (name) => this.activator.activityOf(name),
+      options.upstreamConnections,
+    );
     this.secretsDir = options.secretsDir ?? ROUTER_SECRETS_DIR;
     this.unmatched = this.metrics.requestCounter('', '');
   }
@@ -90,9 +107,10 @@ export class RouterState implements ProxyEnvironment {
 
   /**
    * Switches to a new, already validated table. The matcher is built first, so a table whose routes
-   * conflict throws here and the current table stays in effect.
+   * conflict throws here and the current table stays in effect. Returns the functions that scale
+   * to zero but cannot be held for (no endpoint source): the caller warns.
    */
-  applyTable(table: RouteTable): void {
+  applyTable(table: RouteTable): string[] {
     const prepared = this.upstreams.prepare(table);
     let matcher: RouteMatcher;
     let policies: RouterPolicies | undefined;
@@ -108,6 +126,7 @@ export class RouterState implements ProxyEnvironment {
     this.matcherInstance = matcher;
     this.policies = policies;
     this.callbacks = table.callbacks;
+    return this.activator.applyTable(table);
   }
 
   closeUpstreams(graceMs: number): Promise<void> {

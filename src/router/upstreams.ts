@@ -2,6 +2,7 @@ import { UpstreamPool } from './upstream-client/pool';
 import type { RouteTable } from '../contract';
 import type { FunctionDurations, RouterMetrics } from './metrics';
 import type { UpstreamConnectionLimits } from './config';
+import type { FunctionActivity } from './activator/function-activity';
 
 /** Upstream connections per function per router replica (keep-alive, reused across requests). */
 const POOL_CONNECTIONS = 256;
@@ -17,8 +18,6 @@ const RETIRE_GRACE_MS = 60_000;
 export class Upstream {
   /** Keep-alive connections to the function (retries ask it for a fresh one). */
   readonly pool: UpstreamPool;
-  /** Requests currently sent to or queued for this function. */
-  inFlight = 0;
   /** Set when the function left the route table; requests that still reach it get 503. */
   retired = false;
   readonly durations: FunctionDurations;
@@ -30,15 +29,21 @@ export class Upstream {
     public timeoutMs: number,
     metrics: RouterMetrics,
     /** The function's body limit (Infinity when the table does not say); updated in place like the timeout. */
-    public maxBodyBytes: number = Infinity,
+    public maxBodyBytes: number,
+    /**
+     * The function's demand counters and hold queue (the activator's), shared by every upstream
+     * the function has had: in-flight counts stay right while a moved function's old pool drains.
+     */
+    readonly activity: FunctionActivity,
     limits: Partial<UpstreamConnectionLimits> = {},
   ) {
     this.pool = new UpstreamPool(origin, { connections: POOL_CONNECTIONS, ...limits });
     this.durations = metrics.durations(name);
   }
 
+  /** Requests in flight at the limit: new ones are refused rather than queued. */
   get saturated(): boolean {
-    return this.inFlight >= MAX_IN_FLIGHT_PER_FUNCTION;
+    return this.activity.inFlight >= MAX_IN_FLIGHT_PER_FUNCTION;
   }
 
   /** Lets in-flight requests finish (up to `graceMs`), then destroys the pool. */
@@ -64,6 +69,7 @@ export class Upstreams {
 
   constructor(
     private readonly metrics: RouterMetrics,
+    private readonly activityOf: (name: string) => FunctionActivity,
     private readonly limits: Partial<UpstreamConnectionLimits> = {},
   ) {}
 
@@ -88,6 +94,7 @@ export class Upstreams {
           target.timeoutMs,
           this.metrics,
           target.maxBodyBytes ?? Infinity,
+          this.activityOf(name),
           this.limits,
         );
         created.push(upstream);

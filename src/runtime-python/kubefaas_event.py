@@ -1,5 +1,7 @@
 """`event` and `context`: what a Python handler receives (docs/python.md)."""
 
+import base64
+import binascii
 import json
 import threading
 import time
@@ -13,6 +15,8 @@ HTTP_EVENT_TYPE = "dev.kubefaas.http.request"
 # Guards the lazy creation of Context.cancelled against the runtime cancelling at the same moment.
 _cancel_lock = threading.Lock()
 PARAMS_HEADER = "x-kubefaas-params"
+# Set by the router when an auth policy verified the caller (base64url JSON; src/contract/http.ts Headers.auth).
+AUTH_HEADER = "x-kubefaas-auth"
 
 
 class HttpEvent:
@@ -87,6 +91,13 @@ class HttpEvent:
             self._params = _parse_params(self.headers.get(PARAMS_HEADER))
         return self._params
 
+    @property
+    def auth(self):
+        """The caller the router verified (`{"type": "apiKey", "keyId": ...}`, `basic` with `user`, or `jwt`
+        with `subject` and `claims`), or None without an auth policy. Never the client's own header: the
+        router drops that."""
+        return _parse_auth(self.headers.get(AUTH_HEADER))
+
     def text(self):
         return self.body.decode("utf-8", "replace")
 
@@ -101,11 +112,21 @@ class HttpEvent:
         return {
             "id": self.id, "source": self.source, "type": self.type, "time": self.time,
             "method": self.method, "path": self.path, "headers": self.headers,
-            "query": self.query, "params": self.params, "body": self.text(),
+            "query": self.query, "params": self.params, "auth": self.auth, "body": self.text(),
         }
 
     def __repr__(self):
         return f"HttpEvent({self.method} {self.path})"
+
+
+def _parse_auth(header):
+    if not header:
+        return None
+    try:
+        info = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    return info if isinstance(info, dict) else None
 
 
 def _parse_params(header):

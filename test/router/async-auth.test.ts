@@ -108,13 +108,19 @@ describe.each([
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Submits an async call (retrying while the router connects to NATS) and returns what the handler saw. */
-  async function callAndWait(router: RouterProcess, headers: Record<string, string>): Promise<unknown> {
-    let accepted = await request(router.port, { method: 'POST', path: '/async-function/worker', headers, body: 'x' });
-    while (accepted.status === 503) {
+  /** Submits an async call, retrying (bounded) while the router is still connecting to NATS (503). */
+  async function submitAsync(router: RouterProcess, headers: Record<string, string>) {
+    const submit = () => request(router.port, { method: 'POST', path: '/async-function/worker', headers, body: 'x' });
+    let reply = await submit();
+    for (let i = 0; reply.status === 503 && i < 200; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      accepted = await request(router.port, { method: 'POST', path: '/async-function/worker', headers, body: 'x' });
+      reply = await submit();
     }
+    return reply;
+  }
+
+  async function callAndWait(router: RouterProcess, headers: Record<string, string>): Promise<unknown> {
+    const accepted = await submitAsync(router, headers);
     expect(accepted.status).toBe(202);
     const callId = String(accepted.headers['x-call-id']);
     let state: { state: string; result?: { body: string } } = { state: 'queued' };
@@ -149,14 +155,7 @@ describe.each([
   });
 
   it('an Idempotency-Key (or X-Call-Id) returns the first call; the call id is generated, never the key', async () => {
-    const submit = async (headers: Record<string, string>) => {
-      let reply = await request(open.port, { method: 'POST', path: '/async-function/worker', headers, body: 'x' });
-      while (reply.status === 503) {
-        await new Promise((r) => setTimeout(r, 50));
-        reply = await request(open.port, { method: 'POST', path: '/async-function/worker', headers, body: 'x' });
-      }
-      return reply;
-    };
+    const submit = (headers: Record<string, string>) => submitAsync(open, headers);
     const key = `order-${Object.keys(env).length}`;
     const first = await submit({ 'idempotency-key': key });
     expect(first.status).toBe(202);

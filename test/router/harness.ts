@@ -88,15 +88,16 @@ export async function startRouter(routesPath: string, env: Record<string, string
     for (const wake of waiters.splice(0)) wake();
   });
   proc.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  let exitCode: number | null | undefined;
+  // 'close' (not 'exit'): every line the process printed has been read by then.
   const exit = new Promise<number | null>((resolveExit) => {
-    proc.on('exit', (code) => {
+    proc.on('close', (code) => {
       running.delete(proc);
+      exitCode = code;
       for (const wake of waiters.splice(0)) wake();
       resolveExit(code);
     });
   });
-  let exitCode: number | null | undefined;
-  void exit.then((code) => (exitCode = code));
 
   const waitForLog = async (predicate: (line: Record<string, unknown>) => boolean, what: string) => {
     for (;;) {

@@ -33,6 +33,7 @@ it('serves the contract endpoints and headers and exports the contract metric na
   expect(source).toContain(`"${Headers.requestId}"`);
   expect(source).toContain(`"${Headers.traceparent}"`);
   expect(source).toContain(`"${Headers.params}"`);
+  expect(source).toContain(`"${Headers.auth}"`);
   for (const name of [
     MetricNames.functionInvocations,
     MetricNames.functionDuration,

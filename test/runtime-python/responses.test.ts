@@ -36,6 +36,7 @@ def respond(event, context):
             "time": event.time, "requestId": context.request_id, "function": context.function_name,
             "remaining": context.remaining() > 0, "traceId": context.trace_id,
         }
+    if p == "/auth": return {"auth": event.auth}
     if p == "/log":
         context.log.info("resizing", extra={"size": len(event.body)}, kind="test")
         context.log.warn("careful")
@@ -137,6 +138,16 @@ describe.each([
     const notJson = await rt.request('/json', { method: 'POST', body: '{nope' });
     expect([notJson.status, notJson.json().error]).toEqual([400, 'request body is not valid JSON']);
     expect((await rt.request('/json', { method: 'POST', body: '{"a":[1]}' })).json()).toEqual({ got: { a: [1] } });
+  });
+
+  it("event.auth is the router's verified caller (x-kubefaas-auth), None without one or when unreadable", async () => {
+    const jwt = { type: 'jwt', subject: 'u-1', claims: { sub: 'u-1', scope: 'orders' } };
+    const header = Buffer.from(JSON.stringify(jwt), 'utf8').toString('base64url');
+    expect((await rt.request('/auth', { headers: { 'x-kubefaas-auth': header } })).json()).toEqual({ auth: jwt });
+    expect((await rt.request('/auth')).json()).toEqual({ auth: null });
+    expect((await rt.request('/auth', { headers: { 'x-kubefaas-auth': '%%%not-base64' } })).json()).toEqual({
+      auth: null,
+    });
   });
 
   it('builds the event: method, path, query, params, headers, body and CloudEvents fields', async () => {

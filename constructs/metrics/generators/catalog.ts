@@ -6,7 +6,7 @@
 import { MetricNames } from '../../../src/contract';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
-export type MetricEmitter = 'runtime' | 'router' | 'queue consumer';
+export type MetricEmitter = 'runtime' | 'router' | 'queue consumer' | 'scaler';
 
 export interface MetricInfo {
   readonly name: string;
@@ -70,6 +70,34 @@ export const METRIC_CATALOG: readonly MetricInfo[] = [
     help: 'Seconds from receiving a request until the router finished answering it.',
   },
   {
+    name: MetricNames.routerColdStarts,
+    type: 'counter',
+    labels: ['function'],
+    emittedBy: 'router',
+    help: 'Activations: times a request started waiting for a function with no ready endpoint (scale from zero), or an async call was queued for one.',
+  },
+  {
+    name: MetricNames.routerHoldDuration,
+    type: 'histogram',
+    labels: ['function', 'outcome'],
+    emittedBy: 'router',
+    help: 'Seconds a request was held for a function with no ready endpoint. `outcome`: `forwarded`, `timeout` (answered 504 after the activation timeout), `client_closed`, `removed` (the function left the route table). Buckets up to 300 s.',
+  },
+  {
+    name: MetricNames.routerHoldRejections,
+    type: 'counter',
+    labels: ['function'],
+    emittedBy: 'router',
+    help: "Requests answered 503 because the function's hold queue was full.",
+  },
+  {
+    name: MetricNames.routerHeldRequests,
+    type: 'gauge',
+    labels: ['function'],
+    emittedBy: 'router',
+    help: 'Requests held right now for a function with no ready endpoint.',
+  },
+  {
     name: MetricNames.queueDeliveries,
     type: 'counter',
     labels: ['function', 'trigger', 'outcome'],
@@ -103,6 +131,55 @@ export const METRIC_CATALOG: readonly MetricInfo[] = [
     labels: ['function', 'state'],
     emittedBy: 'queue consumer',
     help: 'Async calls entering a state: `queued` (accepted by the router), `running`, `succeeded`, `failed`.',
+  },
+  {
+    name: MetricNames.scalerRouters,
+    type: 'gauge',
+    labels: [],
+    emittedBy: 'scaler',
+    help: 'Router replicas whose counts the scaler uses right now (answered a poll within the last three intervals).',
+  },
+  {
+    name: MetricNames.scalerRouterPolls,
+    type: 'counter',
+    labels: ['outcome'],
+    emittedBy: 'scaler',
+    help: "Polls of a router replica's counts endpoint. `outcome`: `ok` or `error` (unreachable, timeout, malformed answer).",
+  },
+  {
+    name: MetricNames.scalerGrpcRequests,
+    type: 'counter',
+    labels: ['method', 'code'],
+    emittedBy: 'scaler',
+    help: 'External-scaler gRPC calls from KEDA. `method`: `IsActive`, `StreamIsActive`, `GetMetricSpec`, `GetMetrics`; `code`: the gRPC status (`OK`, `INVALID_ARGUMENT`, `UNAVAILABLE`, …).',
+  },
+  {
+    name: MetricNames.scalerGrpcDuration,
+    type: 'histogram',
+    labels: ['method'],
+    emittedBy: 'scaler',
+    help: 'Seconds the scaler took to answer a unary gRPC call (answers come from memory; the routers are polled in the background).',
+  },
+  {
+    name: MetricNames.scalerActivations,
+    type: 'counter',
+    labels: ['function'],
+    emittedBy: 'scaler',
+    help: 'Activate events received from routers: a request started waiting for a function with no ready replica.',
+  },
+  {
+    name: MetricNames.scalerStreams,
+    type: 'gauge',
+    labels: [],
+    emittedBy: 'scaler',
+    help: 'Open StreamIsActive streams (about one per ScaledObject per KEDA operator).',
+  },
+  {
+    name: MetricNames.scalerPushes,
+    type: 'counter',
+    labels: ['result'],
+    emittedBy: 'scaler',
+    help: 'Activity pushed to KEDA on StreamIsActive streams. `result`: `true` (scale from zero / stay up) or `false`.',
   },
 ];
 

@@ -1,0 +1,9 @@
+// Scaling benchmarks (issue 10): `npm run bench -- scaling`. Each part lives in a module of its own
+// (no run() there, so bench.mjs does not run it twice); results go in docs/benchmarks.md.
+import { benchScalerGetMetrics } from './scaler-metrics.mjs';
+
+export async function run() {
+  await benchScalerGetMetrics();
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
