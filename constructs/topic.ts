@@ -70,6 +70,12 @@ export class Topic extends Construct {
     } catch (err) {
       throw new ValidationError(this, (err as Error).message, 'Give a name such as "orders.created"');
     }
+    if (platform.queue === undefined)
+      throw new ValidationError(
+        this,
+        `platform ${platform.node.path} has no queue for topic '${topicName}'`,
+        'Give the platform a queue: new Platform(app, "faas", { queue: Queue.nats() })',
+      );
     for (const key of ['external', 'allowCycle'] as const)
       if (props[key] !== undefined && typeof props[key] !== 'boolean')
         throw new ValidationError(this, `\`${key}\` must be true or false`, `Set ${key}: true, or leave it out`);

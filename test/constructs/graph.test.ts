@@ -291,6 +291,12 @@ describe('graph checks at synth', () => {
     );
     expect(errorOf(() => new Topic(platform, 'a b')).message).toMatch(/\[p\/topic-a b\] invalid topic 'a b'/);
     expect(errorOf(() => new Topic(Testing.chart(), 'lonely')).message).toMatch(/the topic belongs to no platform/);
+    expect(errorOf(() => new Topic(new Platform(Testing.app(), 'q'), 'orders')).message).toMatch(
+      /\[q\/topic-orders\] platform q has no queue for topic 'orders'\. Give the platform a queue/,
+    );
+    expect(errorOf(() => new Topic(platform, 'flag', { external: 'yes' as never })).message).toMatch(
+      /`external` must be true or false/,
+    );
   });
 
   test('unknown invokes, publishing without a queue, and publishing from a container fail synth', () => {
