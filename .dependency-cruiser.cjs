@@ -5,6 +5,7 @@
  *   constructs/   synth time: may import src/contract/ and nothing else under src/
  *   src/          run time (pods, local runner, CLI): never imports constructs/ or stacks/
  *   src/contract/ the bridge: imports nothing outside itself, not even npm packages or node built-ins
+ *   src/refs/     `kubefaas/refs`, bundled into handlers: imports the contract only
  *   stacks/       Pulumi: may import constructs/ and src/contract/
  *   pod programs  (src/runtime, src/router, src/cron, src/queue) never import the dev tools (src/local, src/cli)
  *   and no import cycles anywhere, type-only imports included.
@@ -42,6 +43,14 @@ module.exports = {
         'src/contract/ is imported by both sides and bundled into every pod: no npm packages, no node built-ins, nothing else from the repository.',
       from: { path: '^src/contract/' },
       to: { pathNot: '^src/contract/' },
+    },
+    {
+      name: 'refs-are-bundled-into-handlers',
+      severity: 'error',
+      comment:
+        'src/refs/ (`kubefaas/refs`) is imported by handler code and bundled into every function that uses it: it may use the contract and nothing else.',
+      from: { path: '^src/refs/' },
+      to: { pathNot: '^src/(refs|contract)/' },
     },
     {
       name: 'stacks-use-constructs-and-the-contract',

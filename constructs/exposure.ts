@@ -1,10 +1,11 @@
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { SERVICE_PORT } from '../src/contract';
-import { ValidationError } from './errors';
+import { ValidationError, validationMessage } from './errors';
 import { objectMeta } from './metadata';
 import { warn } from './placement/warnings';
 import { ResolvedTls, checkCovered, checkHostname } from './router-tls';
+import { type PublicPath, coarsePublicPaths } from './public-paths';
 import { isDns1123Subdomain } from './validation';
 
 /** What an exposure needs to know about the router it exposes. */
@@ -16,6 +17,45 @@ export interface ExposureTarget {
   readonly maxTimeoutSeconds: () => number;
   /** `router.tls`, checked. */
   readonly tls?: ResolvedTls;
+  /**
+   * What the router's public listener serves, as path matches (read at synth; public-paths.ts):
+   * an HTTPRoute or Ingress routes these and nothing else.
+   */
+  readonly publicPaths: () => readonly PublicPath[];
+}
+
+/** Rule name of the warning for an exposure that routes nothing. */
+export const NOTHING_PUBLIC_RULE = 'exposure/nothing-public';
+
+/** An HTTPRoute holds at most this many matches per rule and rules per route (Gateway API v1 schema). */
+const HTTPROUTE_MATCHES_PER_RULE = 8;
+const HTTPROUTE_RULES = 16;
+
+/** Public paths at synth, warning once when there are none (the exposure then routes nothing). */
+function publicPathsOf(scope: Construct, target: ExposureTarget, kind: string): readonly PublicPath[] {
+  const paths = target.publicPaths();
+  if (paths.length === 0) {
+    warn(
+      scope,
+      NOTHING_PUBLIC_RULE,
+      `the ${kind} routes nothing: no function has an HttpTrigger or opts in to public by-name or async invocation (FunctionOptions.invocation)`,
+    );
+  }
+  return paths;
+}
+
+/**
+ * The HTTPRoute's matches, grouped into rules of at most 8. Widened to first path segments
+ * (`coarsePublicPaths`) when they would need more than 16 rules; undefined when even that does not fit.
+ */
+function httpRouteMatchGroups(paths: readonly PublicPath[]): PublicPath[][] | undefined {
+  const capacity = HTTPROUTE_MATCHES_PER_RULE * HTTPROUTE_RULES;
+  const fitting = paths.length <= capacity ? paths : coarsePublicPaths(paths);
+  if (fitting.length > capacity) return undefined;
+  const groups: PublicPath[][] = [];
+  for (let i = 0; i < fitting.length; i += HTTPROUTE_MATCHES_PER_RULE)
+    groups.push(fitting.slice(i, i + HTTPROUTE_MATCHES_PER_RULE));
+  return groups;
 }
 
 /** How the router's Service is rendered for a given exposure. */
@@ -164,12 +204,18 @@ export abstract class RouterExposure {
     return new ServiceExposure('LoadBalancer', options);
   }
 
-  /** A Gateway API `HTTPRoute` (gateway.networking.k8s.io/v1) sends all traffic of a Gateway to the router. */
+  /**
+   * A Gateway API `HTTPRoute` (gateway.networking.k8s.io/v1) sends what the router serves publicly
+   * (the routes, and `/function/` `/async-function/` when a function opted in) to the router.
+   */
   public static gatewayApi(options: GatewayApiExposureOptions): RouterExposure {
     return new GatewayApiExposure(options);
   }
 
-  /** A `networking.k8s.io/v1` Ingress sends all traffic of a host (or every host) to the router. */
+  /**
+   * A `networking.k8s.io/v1` Ingress sends what the router serves publicly (the routes, and
+   * `/function/` `/async-function/` when a function opted in) on a host (or every host) to the router.
+   */
   public static ingress(options: IngressExposureOptions = {}): RouterExposure {
     return new IngressExposure(options);
   }
@@ -306,14 +352,17 @@ class GatewayApiExposure extends RouterExposure {
       spec: {
         parentRefs: [parentRef(section)],
         ...(hostnames.length > 0 ? { hostnames } : {}),
-        rules: [
-          {
-            matches: [{ path: { type: 'PathPrefix', value: '/' } }],
-            backendRefs: [{ name: target.serviceName, port: SERVICE_PORT }],
-            // Gateways often default to ~15 s; the slowest function must not be cut short.
-            timeouts: { request: Lazy.any({ produce: () => `${target.maxTimeoutSeconds()}s` }) },
-          },
-        ],
+        // Only what the router serves publicly; an empty list (nothing public) routes nothing,
+        // where an absent one would default to everything.
+        rules: Lazy.any({
+          produce: () =>
+            (httpRouteMatchGroups(publicPathsOf(scope, target, 'HTTPRoute')) ?? []).map((group) => ({
+              matches: group.map((p) => ({ path: { type: p.type, value: p.value } })),
+              backendRefs: [{ name: target.serviceName, port: SERVICE_PORT }],
+              // Gateways often default to ~15 s; the slowest function must not be cut short.
+              timeouts: { request: `${target.maxTimeoutSeconds()}s` },
+            })),
+        }),
       },
     });
     if (tls) {
@@ -329,6 +378,17 @@ class GatewayApiExposure extends RouterExposure {
         },
       });
     }
+    scope.node.addValidation({
+      validate: () =>
+        httpRouteMatchGroups(target.publicPaths()) === undefined
+          ? [
+              validationMessage(
+                `the HTTPRoute cannot hold the platform's public paths: more than ${HTTPROUTE_MATCHES_PER_RULE * HTTPROUTE_RULES} distinct first path segments`,
+                'Group routes under fewer top-level path segments, or use RouterExposure.ingress()',
+              ),
+            ]
+          : [],
+    });
     return { type: 'ClusterIP' };
   }
 }
@@ -380,18 +440,24 @@ class IngressExposure extends RouterExposure {
       spec: {
         ...(className ? { ingressClassName: className } : {}),
         ...(tlsSpec ? { tls: tlsSpec } : {}),
-        rules: hosts.map((h) => ({
-          ...(h ? { host: h } : {}),
-          http: {
-            paths: [
-              {
-                path: '/',
-                pathType: 'Prefix',
-                backend: { service: { name: target.serviceName, port: { number: SERVICE_PORT } } },
+        // Only what the router serves publicly, on each host the Ingress serves (its own host, or with
+        // TLS every certificate host); with nothing public, no rule (an Ingress rule needs a path).
+        rules: Lazy.any({
+          produce: () => {
+            const paths = publicPathsOf(scope, target, 'Ingress');
+            if (paths.length === 0) return undefined;
+            return hosts.map((h) => ({
+              ...(h ? { host: h } : {}),
+              http: {
+                paths: paths.map((p) => ({
+                  path: p.value,
+                  pathType: p.type === 'Exact' ? 'Exact' : 'Prefix',
+                  backend: { service: { name: target.serviceName, port: { number: SERVICE_PORT } } },
+                })),
               },
-            ],
+            }));
           },
-        })),
+        }),
       },
     });
     return { type: 'ClusterIP' };

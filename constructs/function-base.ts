@@ -3,12 +3,16 @@ import { Cpu } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
   CONTAINER_PORT,
+  Env,
   Labels,
   QueueEnv,
   SERVICE_PORT,
-  assertTopicName,
-  isFunctionName,
+  functionNameOf,
   serviceHost,
+  topicNameOf,
+  type FunctionRef,
+  type PublicInvocation,
+  type TopicRef,
 } from '../src/contract';
 import { NatsPorts } from './queue/names';
 import { Defaults, Limits } from './defaults';
@@ -36,6 +40,14 @@ import { Egress, egressList } from './network/egress';
 import { networkPolicyObject } from './network/policy-object';
 import { EgressRuleSpec, IngressRuleSpec, PeerSpec, podsPeer } from './network/spec';
 import { callbackEgress } from './network/callback-egress';
+import {
+  type InvocationContext,
+  type InvocationOptions,
+  type ResolvedInvocation,
+  invocationProblems,
+  publicInvocation,
+  resolveInvocation,
+} from './invocation';
 
 /**
  * Something that invokes a function. A trigger validates its options and, in `bind`, registers
@@ -100,9 +112,17 @@ export interface FunctionOptions {
   readonly labels?: Readonly<Record<string, string>>;
   /**
    * Triggers bound at construction (more with `addTrigger`).
-   * @default - none: the function is reachable at `/function/<name>` only
+   * @default - none: nothing of the function is public; internal callers reach it on the router's
+   * admin port (`/function/<name>`), and `invocation` can make it public
    */
   readonly triggers?: readonly ITrigger[];
+  /**
+   * Public by-name (`/function/<name>`) and async (`/async-function/<name>`) invocation on the
+   * router's public port, besides the routes of the HttpTriggers. Internal callers (the cron sender,
+   * `kubefaas invoke`) reach every function on the router's admin port regardless (docs/security.md).
+   * @default - neither: only the function's HttpTrigger routes are public
+   */
+  readonly invocation?: InvocationOptions;
   /**
    * Where the function's pods run: regular nodes, AWS Fargate, AKS virtual nodes, or burst (see
    * docs/placement.md). The provider's limits are checked at synth.
@@ -138,25 +158,23 @@ export interface FunctionOptions {
    */
   readonly egress?: Egress | readonly Egress[];
   /**
-   * Topics the handler publishes to with `context.publish(topic, data)`. The function's queue user
-   * may publish to these (and to its QueueTriggers' response and dead-letter topics) and nothing
-   * else; the runtime refuses `context.publish` to any other topic with an error naming this prop.
-   * They are edges of the platform graph (docs/composition.md). More with `addPublishes`.
-   * @default - none: the handler cannot publish
+   * Topics the handler publishes to with `context.publish`: `topic<T>()` references from
+   * `kubefaas/refs`, or topic names. A declaration of the platform's graph (docs/composition.md):
+   * the function's NATS user may publish to these (and to its QueueTriggers' response and
+   * dead-letter topics) and nowhere else, and the runtime refuses `context.publish` to any other
+   * topic with an error naming this prop. Needs a platform queue and a NodeFunction.
+   * @default - none declared: the handler cannot publish
    */
-  readonly publishes?: readonly string[];
+  readonly publishes?: ReadonlyArray<TopicRef | string>;
   /**
-   * Functions of the same platform the handler calls directly at their Service (`fn.url`): names or
-   * the function constructs. Each gets the egress of `Egress.toFunction(target)`, and the target
-   * admits this function's pods. They are edges of the platform graph. More with `addInvokes`.
-   * @default - none
+   * Functions of the same platform the handler calls with `context.invoke` (straight to their
+   * Service) or `context.invokeAsync` (through the queue): `fn<In, Out>()` references from
+   * `kubefaas/refs`, or function names. The runtime calls only these (their URLs are rendered into
+   * `KUBEFAAS_INVOKE_TARGETS`), the NetworkPolicies let this function's pods reach theirs, and with
+   * queue isolation its NATS user may queue async calls to them.
+   * @default - none: `context.invoke` and `invokeAsync` refuse every call
    */
-  readonly invokes?: readonly (string | InvokeTarget)[];
-}
-
-/** A function named in `invokes` by its construct (every kubefaas function is one). */
-export interface InvokeTarget {
-  readonly functionName: string;
+  readonly invokes?: ReadonlyArray<FunctionRef | string>;
 }
 
 /** What a concrete function kind contributes to its pods. */
@@ -218,6 +236,9 @@ export abstract class FunctionBase extends Construct {
   public abstract readonly servesMetrics: boolean;
 
   private readonly exposeErrorMessages: boolean; // issue 15 item 5
+  private readonly invocation: ResolvedInvocation;
+  private readonly _publishes: string[];
+  private readonly _invokes: string[];
   private readonly userLabels: Record<string, string>;
   private readonly envVars = new Map<string, EnvVarSource>();
   private readonly _triggers: ITrigger[] = [];
@@ -229,9 +250,6 @@ export abstract class FunctionBase extends Construct {
   private readonly egressRules: EgressRuleSpec[] = [];
   /** Sources admitted besides the router and the scrapers: functions that declared Egress.toFunction(this). */
   private readonly callerPeers: PeerSpec[] = [];
-  /** Declared edges of the platform graph (`publishes`, `invokes`). */
-  private readonly _publishes: string[] = [];
-  private readonly _invokes: string[] = [];
 
   protected constructor(scope: Construct, id: string, props: FunctionOptions, minMemoryBytes: number) {
     super(scope, id);
@@ -276,6 +294,8 @@ export abstract class FunctionBase extends Construct {
     validateFunctionAlerts(this, 'alerts', props.alerts);
     this.alerts = props.alerts;
     this.exposeErrorMessages = props.exposeErrorMessages === true; // issue 15 item 5
+    this.invocation = resolveInvocation(this, props.invocation);
+    this.node.addValidation({ validate: () => invocationProblems(this.invocation, this.invocationContext()) });
     if (props.serviceAccount !== undefined) {
       if (!(props.serviceAccount instanceof FunctionServiceAccount)) {
         throw new ValidationError(
@@ -300,17 +320,35 @@ export abstract class FunctionBase extends Construct {
     this.placement = props.placement ?? defaults.placement ?? Placement.regularNodes();
     platform.usePlacement(this.placement, this);
 
+    this._publishes = declaredNames(this, 'publishes', props.publishes, topicNameOf);
+    this._invokes = declaredNames(this, 'invokes', props.invokes, functionNameOf);
+    this.node.addValidation({ validate: () => this.undeclaredTargets() });
+    this.node.addValidation({ validate: () => this.checkPublishes() });
+
     const env = { ...defaults.env, ...props.env };
     for (const [name, value] of Object.entries(env)) this.addEnv(name, value);
     this.allowEgressTo(...egressList(this, '`egress`', props.egress ?? defaults.egress));
-    if (props.publishes !== undefined) this.addPublishes(...listProp(this, 'publishes', props.publishes));
-    if (props.invokes !== undefined) this.addInvokes(...listProp(this, 'invokes', props.invokes));
-    this.node.addValidation({ validate: () => this.checkPublishes() });
 
     platform.registerFunction(this);
     // Bound by the concrete kind once its own fields are set (bindTriggers): a trigger asks the
     // function what it is (runsKubefaasRuntime, timeout, …), which the kind knows only then.
     this.pendingTriggers = props.triggers ?? [];
+  }
+
+  /**
+   * What of the function the router's public port serves besides its routes (the route table's
+   * `invocation`), read at synth when every trigger is bound; undefined = nothing more.
+   */
+  public get publicInvocation(): PublicInvocation | undefined {
+    return publicInvocation(this.invocation, this.invocationContext());
+  }
+
+  private invocationContext(): InvocationContext {
+    return {
+      routeMethods: this.platform.httpRoutes.filter((r) => r.function === this).flatMap((r) => r.methods),
+      hasQueue: this.platform.queue !== undefined,
+      runsKubefaasRuntime: this.runsKubefaasRuntime,
+    };
   }
 
   /** In-cluster URL of the function's Service. */
@@ -320,6 +358,16 @@ export abstract class FunctionBase extends Construct {
 
   public get triggers(): readonly ITrigger[] {
     return [...this._triggers];
+  }
+
+  /** Names of the topics the function declared it publishes to (`publishes`). */
+  public get publishes(): readonly string[] {
+    return [...this._publishes];
+  }
+
+  /** Names of the functions the function declared it calls (`invokes`). */
+  public get invokes(): readonly string[] {
+    return [...this._invokes];
   }
 
   /** Binds a trigger (e.g. `new HttpTrigger({ path: '/hello' })`) to this function. */
@@ -359,58 +407,6 @@ export abstract class FunctionBase extends Construct {
           ),
         );
       }
-    }
-    return this;
-  }
-
-  /** Topics the handler may publish to (`publishes`), in declaration order. */
-  public get publishes(): readonly string[] {
-    return [...this._publishes];
-  }
-
-  /** Names of the functions the handler calls directly (`invokes`), in declaration order. */
-  public get invokes(): readonly string[] {
-    return [...this._invokes];
-  }
-
-  /** Declares more topics the handler publishes to (see `publishes`). */
-  public addPublishes(...topics: string[]): this {
-    for (const topic of topics) {
-      if (typeof topic !== 'string')
-        throw new ValidationError(this, '`publishes` must list topic names', 'Give names such as "orders.created"');
-      try {
-        assertTopicName(topic);
-      } catch (err) {
-        throw new ValidationError(
-          this,
-          `\`publishes\`: ${(err as Error).message}`,
-          'Give names such as "orders.created"',
-        );
-      }
-      if (!this._publishes.includes(topic)) this._publishes.push(topic);
-    }
-    return this;
-  }
-
-  /** Declares more functions the handler calls directly (see `invokes`). */
-  public addInvokes(...targets: (string | InvokeTarget)[]): this {
-    for (const target of targets) {
-      const name = typeof target === 'string' ? target : (target as InvokeTarget | undefined)?.functionName;
-      if (typeof name !== 'string' || !isFunctionName(name))
-        throw new ValidationError(
-          this,
-          `\`invokes\`: ${JSON.stringify(typeof target === 'string' ? target : String(name))} is not a function name`,
-          'Name a function of the platform, or pass the function construct',
-        );
-      if (typeof target !== 'string' && target instanceof FunctionBase && target.platform !== this.platform)
-        throw new ValidationError(
-          this,
-          `\`invokes\`: function '${name}' belongs to another platform (${target.platform.node.path})`,
-          'Invoke functions of the same platform, or reach the other one with `egress: Egress.toFunction(fn)`',
-        );
-      if (name === this.functionName)
-        throw new ValidationError(this, '`invokes` names the function itself', 'A handler calls its own code directly');
-      if (!this._invokes.includes(name)) this._invokes.push(name);
     }
     return this;
   }
@@ -497,6 +493,7 @@ export abstract class FunctionBase extends Construct {
         ...(this.runsKubefaasRuntime ? shutdownEnv(shutdown) : []),
         ...queueEnv(this),
         ...callbackPolicyEnv(this),
+        ...this.invokeTargetsEnv(),
         ...[...this.envVars].map(([name, source]) => ({ name, ...source })),
       ],
       resources: { cpuMillis: this.cpuMillis, memoryBytes: this.memoryBytes },
@@ -533,26 +530,17 @@ export abstract class FunctionBase extends Construct {
     return workload;
   }
 
-  /** Who may connect: the router, the scrapers (when the pods serve metrics), declared callers. */
-  private ingressRules(): IngressRuleSpec[] {
-    const port = [{ protocol: 'TCP' as const, port: CONTAINER_PORT }];
-    const scrapers = this.servesMetrics ? this.platform.metricsScrapers.map((peer) => ({ ...peer })) : [];
-    // Functions that declared `invokes: [this]`, like those that declared Egress.toFunction(this).
-    const invokers = this.platform.functions
-      .filter((f): f is FunctionBase => f instanceof FunctionBase && f._invokes.includes(this.functionName))
-      .map((f) =>
-        podsPeer({ matchLabels: { [Labels.function]: f.functionName } }, f.platform.namespace, this.platform.namespace),
-      );
-    const callers = uniqueByJson([...this.callerPeers, ...invokers]);
-    return [
-      { from: [{ podSelector: { matchLabels: { [Labels.platformComponent]: 'router' } } }], ports: port },
-      // Prometheus scrapes /metrics on the same port.
-      ...(scrapers.length > 0 ? [{ from: scrapers, ports: port }] : []),
-      ...(callers.length > 0 ? [{ from: callers, ports: port }] : []),
-    ];
+  /** `Env.INVOKE_TARGETS`: name → Service URL of every function in `invokes` (same platform, so same namespace). */
+  private invokeTargetsEnv(): { readonly name: string; readonly value: string }[] {
+    if (this._invokes.length === 0) return [];
+    const { namespace, clusterDomain } = this.platform;
+    const targets = Object.fromEntries(
+      this._invokes.map((name) => [name, `http://${serviceHost(name, namespace, clusterDomain)}:${SERVICE_PORT}`]),
+    );
+    return [{ name: Env.INVOKE_TARGETS, value: JSON.stringify(targets) }];
   }
 
-  /** The functions named in `invokes` that the platform has (an unknown name fails the platform's graph check). */
+  /** The functions of the platform this one invokes (every name resolves: see undeclaredTargets). */
   private invokedFunctions(): FunctionBase[] {
     return this.platform.functions.filter(
       (f): f is FunctionBase => f instanceof FunctionBase && this._invokes.includes(f.functionName),
@@ -580,6 +568,42 @@ export abstract class FunctionBase extends Construct {
     return [];
   }
 
+  /** `invokes` names functions of this platform (checked at synth, when every function exists). */
+  private undeclaredTargets(): string[] {
+    const known = new Set(this.platform.functions.map((f) => f.functionName));
+    return this._invokes
+      .filter((name) => !known.has(name))
+      .map((name) =>
+        validationMessage(
+          `\`invokes\` names function '${name}', but platform ${this.platform.node.path} has no function of that name`,
+          `Add the function to the platform, or fix the name (known: ${[...known].sort().join(', ') || 'none'})`,
+        ),
+      );
+  }
+
+  /** Who may connect: the router, the scrapers (when the pods serve metrics), declared callers. */
+  private ingressRules(): IngressRuleSpec[] {
+    const port = [{ protocol: 'TCP' as const, port: CONTAINER_PORT }];
+    const scrapers = this.servesMetrics ? this.platform.metricsScrapers.map((peer) => ({ ...peer })) : [];
+    // Functions that declared `invokes` of this one call its pods directly (context.invoke).
+    const invokers = this.platform.functions
+      .filter((f): f is FunctionBase => f instanceof FunctionBase && f._invokes.includes(this.functionName))
+      .map((f) =>
+        podsPeer(
+          { matchLabels: { [Labels.function]: f.functionName } },
+          this.platform.namespace,
+          this.platform.namespace,
+        ),
+      );
+    const callers = [...this.callerPeers, ...invokers];
+    return [
+      { from: [{ podSelector: { matchLabels: { [Labels.platformComponent]: 'router' } } }], ports: port },
+      // Prometheus scrapes /metrics on the same port.
+      ...(scrapers.length > 0 ? [{ from: scrapers, ports: port }] : []),
+      ...(callers.length > 0 ? [{ from: callers, ports: port }] : []),
+    ];
+  }
+
   /** DNS; the queue when the pods use it; callback receivers; what was declared. */
   private egressRulesAtSynth(): EgressRuleSpec[] {
     const queue = this.platform.queue;
@@ -597,13 +621,40 @@ export abstract class FunctionBase extends Construct {
       ...(deliversCallbacks(this)
         ? callbackEgress(this, this.platform.callbackUrlPolicy!, this.egressRules.length > 0)
         : []),
-      ...uniqueByJson([
-        ...this.egressRules,
-        // `invokes`: the same rule Egress.toFunction(target) renders.
-        ...this.invokedFunctions().map((target) => Egress.toFunction(target)._render(this, this.platform.namespace)),
-      ]),
+      ...this.egressRules,
+      // context.invoke: straight to the pods of the functions in `invokes`.
+      ...this.invokedFunctions().map((target) => Egress.toFunction(target)._render(this, this.platform.namespace)),
     ];
   }
+}
+
+/** Names of a `publishes` / `invokes` list (references or strings), checked, without repeats. */
+function declaredNames<T>(
+  scope: FunctionBase,
+  prop: string,
+  list: ReadonlyArray<T> | undefined,
+  nameOf: (value: T) => string,
+): string[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list))
+    throw new ValidationError(scope, `\`${prop}\` must be an array`, `Pass e.g. ${prop}: [ref] (a list, even of one)`);
+  const names: string[] = [];
+  list.forEach((value, i) => {
+    let name: string;
+    try {
+      name = nameOf(value);
+    } catch (err) {
+      throw new ValidationError(
+        scope,
+        `\`${prop}[${i}]\`: ${(err as Error).message}`,
+        prop === 'invokes'
+          ? 'Give fn("name") references from kubefaas/refs or function names'
+          : 'Give topic("name") references from kubefaas/refs or topic names',
+      );
+    }
+    if (!names.includes(name)) names.push(name);
+  });
+  return names;
 }
 
 /**
@@ -619,22 +670,4 @@ function callbackPolicyEnv(fn: FunctionBase): { readonly name: string; readonly 
 function deliversCallbacks(fn: FunctionBase): boolean {
   if (fn.platform.callbackUrlPolicy === undefined || queueEnv(fn).length === 0) return false;
   return queueSubscriptions(fn).some((s) => s.kind === 'async');
-}
-
-/** `publishes` / `invokes` props as a list, checked to be an array. */
-function listProp<T>(scope: FunctionBase, what: string, value: readonly T[]): T[] {
-  if (!Array.isArray(value))
-    throw new ValidationError(scope, `\`${what}\` must be an array`, `Give e.g. ${what}: ['orders']`);
-  return [...value];
-}
-
-/** The items in order, without repeats (by their JSON). */
-function uniqueByJson<T>(items: readonly T[]): T[] {
-  const seen = new Set<string>();
-  return items.filter((item) => {
-    const key = JSON.stringify(item);
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
 }

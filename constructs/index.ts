@@ -12,7 +12,7 @@ export { Cpu } from 'cdk8s-plus-27';
 
 // The platform.
 export { Platform, ROUTES_CONFIGMAP, RUNTIME_CONFIGMAP } from './platform';
-export { ROUTER_NAME } from '../src/contract';
+export { ROUTER_ADMIN_SERVICE, ROUTER_NAME } from '../src/contract';
 export type {
   FunctionDefaults,
   HttpRoute,
@@ -37,7 +37,8 @@ export { ValidationError } from './errors';
 
 // Functions.
 export { FunctionBase } from './function-base';
-export type { FunctionOptions, InvokeTarget, ITrigger } from './function-base';
+export type { FunctionOptions, ITrigger } from './function-base';
+export type { InvocationOptions } from './invocation';
 export { NodeFunction } from './node-function';
 export type { NodeFunctionProps } from './node-function';
 export { PythonFunction } from './python-function';
@@ -120,7 +121,9 @@ export type {
 
 // Handler and route-table types (the contract with the code running in the pods).
 export type { AuthInfo, FunctionContext, FunctionEvent, FunctionLogger, Handler, HandlerResult } from '../src/contract';
-export type { HttpMethod, Route, RouteScaling, RouteTable, RouteTarget } from '../src/contract';
+export type { HttpMethod, PublicInvocation, Route, RouteScaling, RouteTable, RouteTarget } from '../src/contract';
+// Typed references (made by `kubefaas/refs`; the constructs take them in QueueTrigger, publishes, invokes).
+export type { CronTick, FunctionRef, InvokeAsyncOptions, InvokeOptions, TopicRef } from '../src/contract';
 
 // The platform graph (`platform.graph()`, written at synth, `kubefaas graph`).
 export type {

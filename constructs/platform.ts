@@ -2,6 +2,8 @@ import { ApiObject, Chart, Duration, JsonPatch, Lazy, Size } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
 import {
+  ADMIN_PORT_NAME,
+  ActivatorEnv,
   Annotations,
   DEFAULT_CLUSTER_DOMAIN,
   CONTAINER_PORT,
@@ -11,6 +13,8 @@ import {
   Labels,
   Paths,
   QueueEnv,
+  ROUTER_ADMIN_PORT,
+  ROUTER_ADMIN_SERVICE,
   ROUTER_NAME,
   RouteTable,
   RouteTarget,
@@ -27,6 +31,7 @@ import { warnAboutLargeObjects } from './apply-size';
 import { podBundle } from './pod-code';
 import { RouterExposure } from './exposure';
 import { RouterTls, routerCertificate } from './router-tls';
+import { publicPaths } from './public-paths';
 import { ScalingOptions, resolveScaling } from './scaling';
 import { validateImage } from './image';
 import {
@@ -46,7 +51,6 @@ import {
   queueConfigJson,
   queueEnv,
   queueOf,
-  queueSubscriptions,
   type QueueBinding,
   type QueueConsumer,
 } from './queue/registry';
@@ -62,7 +66,13 @@ import { type CorsOptions, corsPolicy } from './router-policies/cors';
 import { RateLimit } from './router-policies/rate-limit';
 import { RouterAuth } from './router-policies/router-auth';
 import { routerClientTimeoutEnv } from './router-client-timeouts';
-import { ROUTER_SECRETS_DIR, type CallbackUrlPolicy, type RoutePolicies, type PlatformPolicies } from '../src/contract';
+import {
+  ROUTER_SECRETS_DIR,
+  type CallbackUrlPolicy,
+  type PublicInvocation,
+  type RoutePolicies,
+  type PlatformPolicies,
+} from '../src/contract';
 import { Egress, egressList } from './network/egress';
 import { NetworkPolicies, type ResolvedNetwork } from './network/network-policies';
 import { networkPolicyObject } from './network/policy-object';
@@ -361,7 +371,13 @@ export interface HttpRoute {
 /** Escape hatches to the router's objects (`platform.router`), for `addJsonPatch`. */
 export interface RouterObjects {
   readonly deployment: ApiObject;
+  /** The Service of the public port (what the exposure points at). */
   readonly service: ApiObject;
+  /**
+   * The ClusterIP Service `kubefaas-router-admin` of the admin port: health, metrics and the
+   * internal by-name/async path. Never exposed.
+   */
+  readonly adminService: ApiObject;
   /** The `kubefaas-routes` ConfigMap (the route table, rendered at synth). */
   readonly routes: ApiObject;
 }
@@ -386,6 +402,8 @@ export interface PlatformFunction extends QueueConsumer {
   readonly maxBodyBytes?: number;
   /** Names of the functions it declared in `invokes`. */
   readonly invokes: readonly string[];
+  /** Public by-name / async invocation (read at synth); undefined = only the function's routes are public. */
+  readonly publicInvocation?: PublicInvocation;
 }
 
 /** One HTTP route claimed by a function; the platform turns all of them into the route table. */
@@ -440,8 +458,13 @@ export class Platform extends Chart {
   public readonly clusterDomain: string;
   public readonly nodeImage: string;
   public readonly functionDefaults: FunctionDefaults;
-  /** The router's in-cluster URL. */
+  /** The router's in-cluster URL (its public port). */
   public readonly routerUrl: string;
+  /**
+   * The router's admin URL (`kubefaas-router-admin`): where internal callers reach every function
+   * by name and async, whatever its public `invocation` (the cron sender of a platform without a queue).
+   */
+  public readonly routerAdminUrl: string;
   /** Escape hatch: the router's Deployment, Service and route-table ConfigMap. */
   public readonly router: RouterObjects;
 
@@ -477,6 +500,7 @@ export class Platform extends Chart {
     this.functionDefaults = props.functionDefaults ?? {};
     this.checkFunctionDefaults(this.functionDefaults);
     this.routerUrl = `http://${serviceHost(ROUTER_NAME, this.namespace, this.clusterDomain)}:${SERVICE_PORT}`;
+    this.routerAdminUrl = `http://${serviceHost(ROUTER_ADMIN_SERVICE, this.namespace, this.clusterDomain)}:${ROUTER_ADMIN_PORT}`;
 
     if (ns.createNamespace ?? true) {
       const namespace = new ApiObject(this, 'Namespace', {
@@ -628,7 +652,8 @@ export class Platform extends Chart {
                 },
               ]
             : []),
-          ...(this.cronDelivery.has('router') ? [{ to: [ROUTER_PODS], ports: tcpPort(CONTAINER_PORT) }] : []),
+          // Without a queue, ticks go to the router's admin listener (the internal by-name path).
+          ...(this.cronDelivery.has('router') ? [{ to: [ROUTER_PODS], ports: tcpPort(ROUTER_ADMIN_PORT) }] : []),
         ],
       });
     }
@@ -662,7 +687,7 @@ export class Platform extends Chart {
       functions: this._functions.map((f) => ({
         scope: f,
         name: f.functionName,
-        consumesAsync: queueSubscriptions(f).some((s) => s.kind === 'async'),
+        ...(f.publicInvocation !== undefined ? { publicInvocation: f.publicInvocation } : {}),
         publishes: [...f.publishes],
         invokes: [...f.invokes],
       })),
@@ -793,10 +818,13 @@ export class Platform extends Chart {
     const functions: Record<string, RouteTarget> = {};
     for (const fn of this._functions) {
       const timeoutMs = fn.timeoutMillis + Limits.routerTimeoutMarginMs;
-      functions[fn.functionName] =
-        fn.maxBodyBytes === undefined
-          ? { url: fn.url, timeoutMs }
-          : { url: fn.url, timeoutMs, maxBodyBytes: fn.maxBodyBytes };
+      const invocation = fn.publicInvocation;
+      functions[fn.functionName] = {
+        url: fn.url,
+        timeoutMs,
+        ...(fn.maxBodyBytes !== undefined ? { maxBodyBytes: fn.maxBodyBytes } : {}),
+        ...(invocation !== undefined ? { invocation } : {}),
+      };
     }
     return {
       version: 1,
@@ -900,6 +928,12 @@ export class Platform extends Chart {
       labels,
       maxTimeoutSeconds: () => this.maxTimeoutSeconds(),
       ...(tls ? { tls } : {}),
+      publicPaths: () =>
+        publicPaths({
+          routePaths: this._routes.map((r) => r.path),
+          byName: this._functions.some((f) => f.publicInvocation?.byName !== undefined),
+          async: this._functions.some((f) => f.publicInvocation?.async === true),
+        }),
     });
     if (tls) routerCertificate(router, tls, this.namespace, labels);
 
@@ -913,7 +947,8 @@ export class Platform extends Chart {
       image: this.nodeImage,
       command: ['node', `${Paths.routerDir}/${Paths.routerFile}`],
       env: () => [
-        { name: Env.PORT, value: String(8080) },
+        { name: Env.PORT, value: String(CONTAINER_PORT) },
+        { name: ActivatorEnv.ADMIN_PORT, value: String(ROUTER_ADMIN_PORT) },
         { name: Env.ROUTES_PATH, value: `${Paths.routesDir}/${Paths.routesFile}` },
         ...(options.fastPath === false ? [{ name: Env.ROUTER_FAST_PATH, value: 'off' }] : []),
         ...clientTimeoutEnv,
@@ -945,8 +980,10 @@ export class Platform extends Chart {
           Limits.maxMemoryBytes,
         ),
       },
-      readinessProbe: httpProbe(Endpoints.ready, 5, 2),
-      livenessProbe: httpProbe(Endpoints.health, 10, 3),
+      // Health is served on the admin port only (the public one answers 404 there).
+      readinessProbe: httpProbe(Endpoints.ready, 5, 2, ROUTER_ADMIN_PORT),
+      livenessProbe: httpProbe(Endpoints.health, 10, 3, ROUTER_ADMIN_PORT),
+      extraPorts: [{ name: ADMIN_PORT_NAME, containerPort: ROUTER_ADMIN_PORT }],
       tmpBytes: Defaults.componentTmpBytes,
       configMapVolumes: [
         { volume: 'router-code', configMap: routerCode, mountPath: Paths.routerDir },
@@ -997,7 +1034,18 @@ export class Platform extends Chart {
       jwksUris: () => this.jwksUris(),
       egress: egressList(router, 'router.egress', options.egress).map((e) => e._render(router, this.namespace)),
     });
-    return { deployment: workload.deployment, service: workload.service, routes };
+    // The admin port gets a ClusterIP Service of its own: the exposure only ever sees `service`
+    // (a LoadBalancer Service would publish every port it lists).
+    const adminService = new ApiObject(router, 'AdminService', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: objectMeta(ROUTER_ADMIN_SERVICE, this.namespace, labels),
+      spec: {
+        selector: { ...selector },
+        ports: [{ name: ADMIN_PORT_NAME, port: ROUTER_ADMIN_PORT, targetPort: ADMIN_PORT_NAME, protocol: 'TCP' }],
+      },
+    });
+    return { deployment: workload.deployment, service: workload.service, adminService, routes };
   }
 
   /** JWKS URLs of the platform's and the routes' JWT policies (the router fetches them). */

@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { assertTopicName } from '../src/contract';
+import { isTopicRef, topicNameOf, type TopicRef } from '../src/contract';
 import { ValidationError } from './errors';
 import { declareTopic, topicDeclaration } from './graph/registry';
 import { Platform } from './platform';
@@ -33,7 +33,7 @@ export interface TopicProps {
  * platform's topics stream.
  *
  * ```ts
- * new Topic(platform, 'orders.priced', { external: true }); // read by the billing system
+ * new Topic(platform, pricedOrders, { external: true }); // a topic() reference (or its name), read by billing
  * ```
  */
 export class Topic extends Construct {
@@ -43,17 +43,18 @@ export class Topic extends Construct {
   public readonly external: boolean;
   public readonly allowCycle: boolean;
 
-  constructor(scope: Construct, topicName: string, props: TopicProps = {}) {
+  constructor(scope: Construct, topic: TopicRef | string, props: TopicProps = {}) {
+    const given = typeof topic === 'string' ? topic : isTopicRef(topic) ? topic.name : String(topic);
     // Before the construct exists: a second declaration in the same scope would otherwise fail on
     // the construct id, without saying where the first one is.
-    const existing = topicDeclaration(props?.platform ?? Platform.find(scope), topicName);
+    const existing = topicDeclaration(props?.platform ?? Platform.find(scope), given);
     if (existing)
       throw new ValidationError(
-        `${scope.node.path}/topic-${String(topicName)}`,
-        `topic '${topicName}' is already declared by ${existing.scope.node.path}`,
+        `${scope.node.path}/topic-${given}`,
+        `topic '${given}' is already declared by ${existing.scope.node.path}`,
         'Declare each topic once per platform and share the construct',
       );
-    super(scope, `topic-${String(topicName)}`);
+    super(scope, `topic-${given}`);
     props = props ?? {};
     const platform = props.platform ?? Platform.find(scope);
     if (!(platform instanceof Platform)) {
@@ -63,12 +64,15 @@ export class Topic extends Construct {
         'Create it inside a Platform, or pass `platform` in its props',
       );
     }
-    if (typeof topicName !== 'string')
-      throw new ValidationError(this, 'the topic name must be a string', 'Give a name such as "orders.created"');
+    let topicName: string;
     try {
-      assertTopicName(topicName);
+      topicName = topicNameOf(topic);
     } catch (err) {
-      throw new ValidationError(this, (err as Error).message, 'Give a name such as "orders.created"');
+      throw new ValidationError(
+        this,
+        (err as Error).message,
+        'Give a topic("orders.created") reference from kubefaas/refs, or a name such as "orders.created"',
+      );
     }
     if (platform.queue === undefined)
       throw new ValidationError(

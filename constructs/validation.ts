@@ -1,7 +1,7 @@
 import { Duration, Size, SizeRoundingBehavior } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { IConstruct } from 'constructs';
-import { Env, FUNCTION_NAME_HINT, isFunctionName } from '../src/contract';
+import { Env, FUNCTION_NAME_HINT, RESERVED_NAME_PREFIX, isFunctionName } from '../src/contract';
 import { ValidationError } from './errors';
 
 // Syntax rules of Kubernetes names, in one place (k8s.io/apimachinery/pkg/util/validation).
@@ -10,7 +10,7 @@ const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[
 const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
 const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const RESERVED_PREFIX = 'kubefaas-';
+const RESERVED_PREFIX = RESERVED_NAME_PREFIX;
 
 export function isDns1123Label(value: string): boolean {
   return value.length <= 63 && DNS1123_LABEL.test(value);

@@ -1,6 +1,6 @@
 import { ApiObject, JsonPatch, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
-import { CONTAINER_PORT, Labels, NODE_UID, SERVICE_PORT } from '../src/contract';
+import { CONTAINER_PORT, HTTP_PORT_NAME, Labels, NODE_UID, SERVICE_PORT } from '../src/contract';
 import { COMMON_LABELS, objectMeta } from './metadata';
 import { bytesQuantity } from './validation';
 import type { FargateProfileSelector } from './placement/fargate-profile';
@@ -62,6 +62,12 @@ export interface WorkloadSpec {
   readonly livenessProbe: Probe;
   /** Size limit of the emptyDir at /tmp (always mounted: the root filesystem is read-only). */
   readonly tmpBytes: number;
+  /**
+   * Container ports besides `http` (CONTAINER_PORT), e.g. the router's admin port. Not on the
+   * workload's Service: a Service of their own exposes them where needed.
+   * @default - none
+   */
+  readonly extraPorts?: ReadonlyArray<{ readonly name: string; readonly containerPort: number }>;
   /** ConfigMap volumes: name → { configMap, mountPath }. An emptyDir at /tmp is always added. */
   readonly configMapVolumes: ReadonlyArray<{
     readonly volume: string;
@@ -131,8 +137,9 @@ export interface WorkloadSpec {
   };
 }
 
-export function httpProbe(path: string, periodSeconds: number, failureThreshold: number): Probe {
-  return { httpGet: { path, port: CONTAINER_PORT }, periodSeconds, timeoutSeconds: 2, failureThreshold };
+/** An HTTP GET probe on `port` (the serving port unless told otherwise, e.g. the router's admin port). */
+export function httpProbe(path: string, periodSeconds: number, failureThreshold: number, port = CONTAINER_PORT): Probe {
+  return { httpGet: { path, port }, periodSeconds, timeoutSeconds: 2, failureThreshold };
 }
 
 export function tcpProbe(periodSeconds: number, failureThreshold: number): Probe {
@@ -184,7 +191,10 @@ export class Workload extends Construct {
       imagePullPolicy: 'IfNotPresent',
       ...(spec.command ? { command: [...spec.command] } : {}),
       ...(spec.args ? { args: [...spec.args] } : {}),
-      ports: [{ name: 'http', containerPort: CONTAINER_PORT, protocol: 'TCP' }],
+      ports: [
+        { name: HTTP_PORT_NAME, containerPort: CONTAINER_PORT, protocol: 'TCP' },
+        ...(spec.extraPorts ?? []).map((p) => ({ name: p.name, containerPort: p.containerPort, protocol: 'TCP' })),
+      ],
       env: Lazy.any({ produce: () => spec.env() }),
       // CPU: a request only; a CPU limit throttles latency-sensitive handlers without protecting
       // neighbours the request does not already protect. Memory: request = limit, predictable OOMs.
@@ -273,7 +283,7 @@ export class Workload extends Construct {
           ? { loadBalancerSourceRanges: [...spec.service.loadBalancerSourceRanges] }
           : {}),
         selector: { ...selector },
-        ports: [{ name: 'http', port: SERVICE_PORT, targetPort: CONTAINER_PORT, protocol: 'TCP' }],
+        ports: [{ name: HTTP_PORT_NAME, port: SERVICE_PORT, targetPort: CONTAINER_PORT, protocol: 'TCP' }],
       },
     });
 

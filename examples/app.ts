@@ -61,6 +61,9 @@ export function buildExampleApp(app: App, options: ExampleAppOptions = {}): Plat
     code: Code.fromAsset(path.join(__dirname, 'hello', 'handler.ts')),
     env: { TARGET: 'Yeah, it works!!!' },
     scaling: { minReplicas: 1, maxReplicas },
+    // Also public by name: /function/hello (GET and POST, the methods of its route). The other
+    // functions are public only at their routes; `kubefaas invoke <name>` reaches every one.
+    invocation: { byName: true },
     triggers: [new HttpTrigger({ path: '/hello', methods: ['GET', 'POST'] })],
   });
 

@@ -6,6 +6,7 @@ import {
   type GraphNode,
   type HttpMethod,
   type PlatformGraph,
+  type PublicInvocation,
 } from '../../src/contract';
 import type { CronEntry, QueueTriggerEntry, TopicDeclaration } from './registry';
 
@@ -13,8 +14,8 @@ import type { CronEntry, QueueTriggerEntry, TopicDeclaration } from './registry'
 export interface GraphFunction {
   readonly scope: IConstruct;
   readonly name: string;
-  /** Whether `POST /async-function/<name>` reaches it (its runtime consumes async calls). */
-  readonly consumesAsync: boolean;
+  /** What the router's public port serves of it besides its routes (`invocation`); undefined = nothing. */
+  readonly publicInvocation?: PublicInvocation;
   /** Topics named in `publishes`. */
   readonly publishes: readonly string[];
   /** Function names in `invokes`. */
@@ -43,7 +44,7 @@ export interface GraphInput {
 /**
  * The graph of one platform. Node order is stable (routes, cron triggers and async entries in
  * declaration order, then functions in creation order, then topics by name) so the JSON and the
- * diagrams diff well. Edges to functions the platform does not have are left out (checkGraph reports them).
+ * diagrams diff well. Edges to functions the platform does not have are left out (the function reports them).
  */
 export function buildGraph(input: GraphInput): PlatformGraph {
   const nodes: GraphNode[] = [];
@@ -82,10 +83,19 @@ export function buildGraph(input: GraphInput): PlatformGraph {
     addEdge(id, fn(c.function.functionName), 'cron');
   }
   for (const f of input.functions) {
-    if (!f.consumesAsync) continue;
-    const id = GraphIds.async(f.name);
-    addNode({ id, kind: 'async', function: f.name, path: `/async-function/${f.name}` });
-    addEdge(id, fn(f.name), 'async');
+    // Public by-name calls are an HTTP entry like a route; internal ones (the admin port) are not drawn.
+    const byName = f.publicInvocation?.byName;
+    if (byName !== undefined && byName.length > 0) {
+      const path = `/function/${f.name}`;
+      const id = GraphIds.route(byName, path);
+      addNode({ id, kind: 'route', methods: [...byName], path });
+      addEdge(id, fn(f.name), 'http');
+    }
+    if (f.publicInvocation?.async === true) {
+      const id = GraphIds.async(f.name);
+      addNode({ id, kind: 'async', function: f.name, path: `/async-function/${f.name}` });
+      addEdge(id, fn(f.name), 'async');
+    }
   }
   for (const f of input.functions) {
     addNode({ id: fn(f.name), kind: 'function', name: f.name, constructPath: f.scope.node.path });
@@ -145,8 +155,8 @@ export interface GraphProblems {
 const PRODUCING: ReadonlySet<GraphEdgeKind> = new Set(['publishes', 'response', 'dead-letter']);
 
 /**
- * The synth checks of the graph:
- * - an `invokes` naming a function the platform does not have is an error;
+ * The synth checks of the graph (an `invokes` naming no function of the platform is the function's
+ * own error):
  * - a topic with producers and no consumer, or consumers and no producer, is a warning naming both
  *   ends, unless it is declared `external` (dead-letter topics need no consumer: their messages are
  *   kept for inspection and replay);
@@ -158,13 +168,6 @@ export function checkGraph(graph: PlatformGraph, input: GraphInput): GraphProble
   const byName = new Map(input.functions.map((f) => [f.name, f]));
   const scopeOf = (id: string): IConstruct | string => byName.get(nameOf(id))?.scope ?? input.platform;
   const declared = new Map(input.topics.map((t) => [t.name, t]));
-
-  for (const f of input.functions)
-    for (const target of f.invokes)
-      if (!byName.has(target))
-        errors.push(
-          `function '${f.name}' (${f.scope.node.path}) invokes '${target}', but platform ${input.platform} has no function of that name. Fix the name in \`invokes\`, or create the function in this platform`,
-        );
 
   for (const topic of graph.nodes) {
     if (topic.kind !== 'topic' || topic.external) continue;

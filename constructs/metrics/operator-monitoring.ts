@@ -1,7 +1,14 @@
 import { Duration, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { Endpoints, Labels, PART_OF } from '../../src/contract';
-import { METRICS_PORT_NAME, labelingSteps, ruleGroups, toOperatorRelabel } from './generators';
+import {
+  METRICS_PORTS,
+  ScrapedComponents,
+  componentOnlyStep,
+  labelingSteps,
+  ruleGroups,
+  toOperatorRelabel,
+} from './generators';
 import { ValidationError } from '../errors';
 import { validateLabels } from '../validation';
 import { GrafanaDashboard } from './dashboard';
@@ -31,13 +38,15 @@ export class OperatorMonitoring extends Construct {
       );
     validateRuleOptions(this, props.rules);
     this.node.addValidation({ validate: () => unknownRuleFunctions(props.functions(), props.rules) });
-    const endpoint = {
-      port: METRICS_PORT_NAME,
+    // One endpoint per metrics port: functions on `http`, the router on `admin` (container port
+    // names for a PodMonitor, the same Service port names for a ServiceMonitor).
+    const endpoints = Object.values(ScrapedComponents).map((component) => ({
+      port: METRICS_PORTS[component].name,
       path: Endpoints.metrics,
       interval: `${interval}s`,
       honorLabels: true,
-      relabelings: labelingSteps().map(toOperatorRelabel),
-    };
+      relabelings: [...labelingSteps(), componentOnlyStep(component)].map(toOperatorRelabel),
+    }));
     const selector = { matchLabels: { [Labels.partOf]: PART_OF } };
     const namespaceSelector = { matchNames: [namespace] };
     if ((props.monitor ?? 'PodMonitor') === 'PodMonitor') {
@@ -47,7 +56,7 @@ export class OperatorMonitoring extends Construct {
         name: MonitoringNames.monitor,
         namespace,
         labels: objectLabels,
-        body: { spec: { selector, namespaceSelector, podMetricsEndpoints: [endpoint] } },
+        body: { spec: { selector, namespaceSelector, podMetricsEndpoints: endpoints } },
       });
     } else {
       apiObject(this, 'ServiceMonitor', {
@@ -56,7 +65,7 @@ export class OperatorMonitoring extends Construct {
         name: MonitoringNames.monitor,
         namespace,
         labels: objectLabels,
-        body: { spec: { selector, namespaceSelector, endpoints: [endpoint] } },
+        body: { spec: { selector, namespaceSelector, endpoints } },
       });
     }
     apiObject(this, 'PrometheusRule', {

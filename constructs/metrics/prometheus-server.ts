@@ -2,7 +2,7 @@ import { ApiObject, Lazy, Size, Duration } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
-import { Annotations, CONTAINER_PORT, Labels } from '../../src/contract';
+import { Annotations, CONTAINER_PORT, Labels, ROUTER_ADMIN_PORT } from '../../src/contract';
 import { admit } from '../network/network-policies';
 import { networkPolicyObject } from '../network/policy-object';
 import { FUNCTION_PODS, ROUTER_PODS } from '../network/router-policy';
@@ -267,7 +267,7 @@ export class PrometheusServer extends Construct {
     );
 
     // In: the configured clients (nobody by default). Out: DNS, the API server (pod discovery), the
-    // pods it scrapes (functions and router, /metrics on the container port), Alertmanager.
+    // pods it scrapes (functions on the container port, the router on its admin port), Alertmanager.
     networkPolicyObject(this, 'NetworkPolicy', {
       name,
       namespace,
@@ -277,7 +277,8 @@ export class PrometheusServer extends Construct {
       egress: () => [
         ...props.network.dns,
         ...props.network.apiServer,
-        { to: [FUNCTION_PODS, ROUTER_PODS], ports: tcp(CONTAINER_PORT) },
+        { to: [FUNCTION_PODS], ports: tcp(CONTAINER_PORT) },
+        { to: [ROUTER_PODS], ports: tcp(ROUTER_ADMIN_PORT) },
         ...(alertmanager
           ? [{ to: [{ podSelector: { matchLabels: alertmanagerPodLabels } }], ports: tcp(ALERTMANAGER_PORT) }]
           : []),

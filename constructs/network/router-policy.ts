@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { Construct } from 'constructs';
-import { CONTAINER_PORT, Labels } from '../../src/contract';
+import { CONTAINER_PORT, Labels, ROUTER_ADMIN_PORT } from '../../src/contract';
 import { NatsPorts } from '../queue/names';
 import { warn } from '../placement/warnings';
 import { Egress } from './egress';
@@ -29,7 +29,7 @@ export interface RouterPolicyProps {
   readonly network: ResolvedNetwork;
   /** Read at synth: who scrapes the router's /metrics. */
   readonly scrapers: () => readonly PeerSpec[];
-  /** Read at synth: kubefaas pods that call the public port (cron senders without a queue). */
+  /** Read at synth: kubefaas pods that call the admin port's internal path (cron senders without a queue). */
   readonly internalClients: () => readonly PeerSpec[];
   /** Read at synth: the queue's pod labels, when the router stores async calls there. */
   readonly queuePods: () => Readonly<Record<string, string>> | undefined;
@@ -40,8 +40,8 @@ export interface RouterPolicyProps {
 }
 
 /**
- * The router's NetworkPolicy. In: the public port from `routerClients` (anywhere by default) and
- * kubefaas' own callers, /metrics from the scrapers. Out: DNS, every function pod's container port,
+ * The router's NetworkPolicy. In: the public port from `routerClients` (anywhere by default); the
+ * admin port from kubefaas' own callers and the scrapers. Out: DNS, every function pod's container port,
  * the queue's client port, JWKS hosts, and what `router.egress` declares.
  */
 export function routerNetworkPolicy(scope: Construct, props: RouterPolicyProps): void {
@@ -51,10 +51,10 @@ export function routerNetworkPolicy(scope: Construct, props: RouterPolicyProps):
     const scrapers = props.scrapers();
     return [
       ...admit(clients, tcp(CONTAINER_PORT)),
-      // Redundant when anyone may call: only listed when the clients are restricted.
-      ...(clients !== undefined && internal.length > 0 ? admit(internal, tcp(CONTAINER_PORT)) : []),
-      // /metrics is served on the public port today; scrapers are admitted there explicitly.
-      ...(scrapers.length > 0 ? admit(scrapers, tcp(CONTAINER_PORT)) : []),
+      // The admin port serves every function without policies (and health, /metrics): only kubefaas'
+      // own callers and the scrapers reach it, never the router's clients.
+      ...(internal.length > 0 ? admit(internal, tcp(ROUTER_ADMIN_PORT)) : []),
+      ...(scrapers.length > 0 ? admit(scrapers, tcp(ROUTER_ADMIN_PORT)) : []),
     ];
   };
   const egress = (): EgressRuleSpec[] => {

@@ -1,6 +1,7 @@
 import type { QueueConfig, QueueSubscription } from '../../src/contract';
 import { QueueEnv } from '../../src/contract';
 import {
+  asyncSubject,
   bucketStreamName,
   callbackDurable,
   callbackSubject,
@@ -44,6 +45,8 @@ export interface QueueClientFunction {
   readonly functionName: string;
   readonly subscriptions: readonly QueueSubscription[];
   readonly publishes: readonly string[];
+  /** The functions it declared in `invokes` (context.invokeAsync queues calls to them). @default none */
+  readonly invokes?: readonly string[];
 }
 
 /** Every user of the queue, in a stable order (router, cron if any cron tick goes through the queue, functions by name). */
@@ -79,6 +82,8 @@ export function natsUsers(config: QueueConfig, functions: readonly QueueClientFu
         // Least privilege from the platform graph: the topics the function declared in `publishes`
         // (context.publish) and its triggers' response and dead-letter topics, nothing else.
         ...publishedSubjects(config, f),
+        // context.invokeAsync: calls to the functions it declared in `invokes`, and no other.
+        ...(f.invokes ?? []).map((target) => asyncSubject(config, target)),
         // Async calls: the runtime records running/succeeded/failed in the call-state bucket.
         ...callStateAccess(config),
         ...streamManagement(config, false),

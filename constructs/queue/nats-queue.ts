@@ -268,6 +268,7 @@ class NatsQueue extends Queue {
               functionName: fn.functionName,
               subscriptions: queueSubscriptions(fn),
               publishes: fn.publishes,
+              invokes: fn.invokes ?? [],
             })),
           );
     let rendered: string | undefined;

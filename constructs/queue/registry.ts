@@ -60,6 +60,8 @@ export interface QueueConsumer extends IConstruct {
   readonly platform: IConstruct;
   /** Topics the function declared in `publishes` (its NATS user may publish there). */
   readonly publishes: readonly string[];
+  /** Functions it calls (`invokes`): its NATS user may queue async calls to them. */
+  readonly invokes?: readonly string[];
 }
 
 const queues = new WeakMap<IConstruct, QueueBinding>();

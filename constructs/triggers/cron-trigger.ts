@@ -205,7 +205,8 @@ export class CronTrigger implements ITrigger {
       };
       addQueueSubscription(fn, subscription, what);
     } else {
-      env.push({ name: CronEnv.ROUTER_URL, value: platform.routerUrl });
+      // The admin port's by-name path: every function, whatever its public `invocation`.
+      env.push({ name: CronEnv.ROUTER_URL, value: platform.routerAdminUrl });
     }
 
     platform.useCronDelivery(viaQueue ? 'queue' : 'router');

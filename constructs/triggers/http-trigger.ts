@@ -1,5 +1,6 @@
 import { HTTP_METHODS, HttpMethod, PATH_HINT, isRouteHost, pathProblem } from '../../src/contract';
 import { ValidationError } from '../errors';
+import { normalizeMethods } from '../http-methods';
 import type { FunctionBase, ITrigger } from '../function-base';
 import type { CorsOptions } from '../router-policies/cors';
 import type { RateLimit } from '../router-policies/rate-limit';
@@ -61,26 +62,7 @@ export class HttpTrigger implements ITrigger {
 
   private methods(fn: FunctionBase, methods: HttpTriggerProps['methods']): HttpMethod[] {
     if (methods === undefined) return [...HTTP_METHODS];
-    if (!Array.isArray(methods) || methods.length === 0) {
-      throw new ValidationError(
-        fn,
-        `HTTP trigger on '${this.props.path}' has an empty method list`,
-        'Omit `methods` for all methods, or list some',
-      );
-    }
-    const out: HttpMethod[] = [];
-    for (const m of methods) {
-      const upper = typeof m === 'string' ? (m.toUpperCase() as HttpMethod) : undefined;
-      if (!upper || !HTTP_METHODS.includes(upper)) {
-        throw new ValidationError(
-          fn,
-          `HTTP trigger on '${this.props.path}' has an unsupported method '${String(m)}'`,
-          `Use ${HTTP_METHODS.join(', ')}`,
-        );
-      }
-      if (!out.includes(upper)) out.push(upper);
-    }
-    return out;
+    return normalizeMethods(fn, `HTTP trigger on '${this.props.path}'`, methods);
   }
 
   private host(fn: FunctionBase, host: unknown): string {

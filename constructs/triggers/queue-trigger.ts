@@ -1,5 +1,5 @@
 import { Duration } from 'cdk8s';
-import { assertTopicName, topicSubject, type QueueSubscription } from '../../src/contract';
+import { topicNameOf, topicSubject, type QueueSubscription, type TopicRef } from '../../src/contract';
 import { ValidationError } from '../errors';
 import type { FunctionBase, ITrigger } from '../function-base';
 import { checkOptions, integerOption, resolvedOptions, TriggerProblem, type CheckedOptions } from './trigger-options';
@@ -9,11 +9,12 @@ import { ackWaitFor, addQueueSubscription, queueOf, runsKubefaasRuntime } from '
 
 export interface QueueTriggerProps {
   /**
-   * Topic the function consumes: letters, digits, `-` and `_`, with `.` between tokens
-   * (`orders`, `orders.created`). Published with `context.publish(topic, data)` or to the NATS
-   * subject `topics.<topic>`.
+   * Topic the function consumes: a `topic<T>()` reference from `kubefaas/refs` (the same value the
+   * handlers publish to and `defineHandler` takes), or its name: letters, digits, `-` and `_`, with
+   * `.` between tokens (`orders`, `orders.created`). Published with `context.publish(topic, data)` or
+   * to the NATS subject `topics.<topic>`.
    */
-  readonly topic: string;
+  readonly topic: TopicRef | string;
   /**
    * Messages handled at once per replica (1..1000).
    * @default 16 (1 when ordered)
@@ -31,16 +32,17 @@ export interface QueueTriggerProps {
    */
   readonly backoff?: readonly Duration[];
   /**
-   * Topic the handler's result is published to (a pipeline's next stage).
+   * Topic the handler's result is published to (a pipeline's next stage): a reference or a name.
    * @default - results are not published
    */
-  readonly responseTopic?: string;
+  readonly responseTopic?: TopicRef | string;
   /**
    * Dead-letter topic: after the last retry the message goes there with the error, the attempt
    * count and the function name (headers `Kubefaas-Error`, `Kubefaas-Attempts`, `Kubefaas-Function`).
+   * A reference or a name.
    * @default 'dead-letter.<function name>'
    */
-  readonly errorTopic?: string;
+  readonly errorTopic?: TopicRef | string;
   /**
    * Handle one message at a time, in publish order (maxInFlight becomes 1).
    * @default false
@@ -84,7 +86,7 @@ export class QueueTrigger implements ITrigger {
   }
 
   public bind(fn: FunctionBase): void {
-    const what = `QueueTrigger on topic '${String(this.props?.topic)}'`;
+    const what = `QueueTrigger on topic '${describeTopic(this.props?.topic)}'`;
     const r = resolvedOptions(fn, what, this.checked);
     const queue = queueOf(fn.platform);
     if (!queue) {
@@ -132,21 +134,20 @@ export class QueueTrigger implements ITrigger {
   }
 }
 
+/** The topic's name for messages, whatever was passed. */
+function describeTopic(value: unknown): string {
+  return typeof value === 'object' && value !== null ? String((value as { name?: unknown }).name) : String(value);
+}
+
 function topic(what: string, value: unknown): string {
-  if (typeof value !== 'string')
-    throw new TriggerProblem(
-      `${what} must be a string, got ${typeof value}`,
-      'Give a topic name such as "orders" or "orders.created"',
-    );
   try {
-    assertTopicName(value);
+    return topicNameOf(value as TopicRef | string);
   } catch (err) {
     throw new TriggerProblem(
       `${what}: ${(err as Error).message}`,
-      'Give a topic name such as "orders" or "orders.created"',
+      'Give a topic("orders") reference from kubefaas/refs or a topic name such as "orders" or "orders.created"',
     );
   }
-  return value;
 }
 
 function resolve(p: QueueTriggerProps): Resolved {

@@ -7,8 +7,9 @@
  *   curl -XPOST localhost:8080/orders -d '{"item":"apple","quantity":3}'
  *   kubefaas invoke report --trigger cron/hourly
  *
- * Async calls may name a callback under EVENTS_CALLBACK_PREFIX (default `http://localhost:9000/`,
- * a receiver on the developer's machine: `kubefaas dev` lets callbacks reach loopback, a cluster never does):
+ * `pricer` opts in to public async calls (`invocation: { async: true }`). They may name a callback
+ * under EVENTS_CALLBACK_PREFIX (default `http://localhost:9000/`, a receiver on the developer's
+ * machine: `kubefaas dev` lets callbacks reach loopback, a cluster never does):
  *
  *   curl -XPOST localhost:8080/async-function/pricer -H 'x-callback-url: http://localhost:9000/done' -d '{"item":"pear","quantity":2}'
  */
@@ -37,6 +38,8 @@ export function addEventExamples(platform: Platform): void {
   });
   new NodeFunction(platform, 'pricer', {
     code: Code.fromAsset(path.join(__dirname, 'pricer.ts')),
+    // Public async calls (POST /async-function/pricer); nothing else of it is public (it has no route).
+    invocation: { async: true },
     triggers: [
       new QueueTrigger({
         topic: 'orders',

@@ -161,12 +161,20 @@ export async function run() {
       routes,
       JSON.stringify({
         version: 1,
-        functions: { [FUNCTION]: { url: `http://127.0.0.1:${fnPort}`, timeoutMs: 10_000 } },
+        // Public by name and async: the benchmark loads both on the router's public listener.
+        functions: {
+          [FUNCTION]: {
+            url: `http://127.0.0.1:${fnPort}`,
+            timeoutMs: 10_000,
+            invocation: { byName: ['POST'], async: true },
+          },
+        },
         routes: [],
       }),
     );
     const router = spawnLogged(dir, 'router', [routerBundle], {
       PORT: String(routerPort),
+      KUBEFAAS_ADMIN_PORT: '0',
       KUBEFAAS_ROUTES: routes,
       ...env.router,
     });

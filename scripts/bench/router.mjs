@@ -89,6 +89,8 @@ export async function startRouter(dir, upstreamPort, accessLogSample, extra = {}
   const child = spawnLogged(dir, extra.name ?? 'router', [routerBundle], {
     ...extra.env,
     PORT: String(port),
+    // A free admin port (health, metrics): several routers run side by side (bench/policies.mjs).
+    KUBEFAAS_ADMIN_PORT: '0',
     KUBEFAAS_ROUTES: routesFile,
     KUBEFAAS_ACCESS_LOG_SAMPLE: String(accessLogSample),
   });

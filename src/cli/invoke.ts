@@ -9,7 +9,12 @@ import { INVOKE_USAGE } from './usage';
 const DEFAULT_ROUTER_URL = `http://127.0.0.1:${DEFAULT_ROUTER_PORT}`;
 
 export interface InvokeRequest {
+  /** The URL as given: `--router` + `/function/<name><path>`. */
   readonly url: string;
+  /** `/function/<name><path>`, for the runner's admin listener when `--router` is a local runner's. */
+  readonly functionPath: string;
+  /** Port of `--router` when it is a loopback address: a local runner serving it is looked up by it. */
+  readonly localRouterPort?: number;
   readonly method: string;
   readonly headers: Record<string, string>;
   readonly body?: Buffer;
@@ -70,8 +75,13 @@ export function parseInvokeArgs(
     throw new UsageError(`--router must be a URL, got "${values.router}"`, INVOKE_USAGE);
   }
   const method = (values.method ?? (body ? 'POST' : 'GET')).toUpperCase();
-  const url = `${router}/function/${name}${sub}`;
-  if (values.trigger === undefined) return { url, method, headers, body };
+  const functionPath = `/function/${name}${sub}`;
+  const url = `${router}${functionPath}`;
+  const parsed = new URL(router);
+  const port = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
+  const local = ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
+  const target = { url, functionPath, ...(local ? { localRouterPort: port } : {}), method, headers, body };
+  if (values.trigger === undefined) return target;
   const m = /^cron\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)$/.exec(values.trigger);
   if (!m)
     throw new UsageError(
@@ -83,15 +93,24 @@ export function parseInvokeArgs(
       '--trigger fires the trigger as configured; it takes no --data, --method or --path',
       INVOKE_USAGE,
     );
-  const parsed = new URL(router);
-  const routerPort = Number(parsed.port || (parsed.protocol === 'https:' ? 443 : 80));
-  if (!['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname)) {
+  if (!local) {
     throw new UsageError(
       '--trigger works with a local runner (kubefaas dev) only; in a cluster, run `kubectl create job --from=cronjob/<function>-cron-<name>`',
       INVOKE_USAGE,
     );
   }
-  return { url, method, headers, body, trigger: { kind: 'cron', function: name, name: m[1], routerPort } };
+  return { ...target, trigger: { kind: 'cron', function: name, name: m[1], routerPort: port } };
+}
+
+/**
+ * Where to send the call: a local runner's router admin listener, which serves every function by
+ * name whatever its public `invocation` (found by the router port through the runner's state
+ * file); otherwise `--router` as given (a port-forwarded `kubefaas-router-admin`, or a public router
+ * for functions that opted in to by-name calls).
+ */
+export function invocationUrl(request: InvokeRequest): string {
+  const state = request.localRouterPort === undefined ? undefined : readControlState(request.localRouterPort);
+  return state?.routerAdminUrl ? `${state.routerAdminUrl}${request.functionPath}` : request.url;
 }
 
 /** `kubefaas invoke`: returns the process exit code. */
@@ -103,9 +122,10 @@ export async function invokeCommand(argv: string[]): Promise<number> {
   }
   const verbose = argv.includes('-v') || argv.includes('--verbose');
   if (request.trigger) return fireTrigger(request.trigger);
+  const url = invocationUrl(request);
   let res: Response;
   try {
-    res = await fetch(request.url, {
+    res = await fetch(url, {
       method: request.method,
       headers: request.headers,
       body: request.body && request.method !== 'GET' && request.method !== 'HEAD' ? request.body : undefined,
@@ -113,7 +133,7 @@ export async function invokeCommand(argv: string[]): Promise<number> {
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     process.stderr.write(
-      `kubefaas invoke: cannot reach ${request.url} (${cause?.code ?? cause?.message ?? (err as Error).message}); is the router running (kubefaas dev)?\n`,
+      `kubefaas invoke: cannot reach ${url} (${cause?.code ?? cause?.message ?? (err as Error).message}); is the router running (kubefaas dev)?\n`,
     );
     return 1;
   }

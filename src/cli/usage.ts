@@ -3,7 +3,7 @@ export const MAIN_USAGE = `Usage: kubefaas <command> [options]
 
 Commands:
   dev [app]            synthesize a cdk8s app and run the platform locally (router, functions)
-  invoke <function>    call a function through a router
+  invoke <function>    call a function by name through a router
   graph [app]          print the platform graph (routes, functions, topics) as Mermaid, JSON or DOT
 
 Run "kubefaas <command> --help" for the options of a command.
@@ -36,8 +36,10 @@ outright (SIGKILL), a watchdog it started stops every process and removes the ru
 
 export const INVOKE_USAGE = `Usage: kubefaas invoke <function> [options]
 
-Calls <router>/function/<function><path> and prints the response body.
-Exits with 1 when the response status is 400 or more.
+Calls /function/<function><path> and prints the response body. With a local runner (kubefaas dev)
+on --router, the call goes to its router's admin listener, where every function is callable by
+name; otherwise to <router> itself: a port-forwarded kubefaas-router-admin Service, or a public
+router for functions that opted in (invocation.byName). Exits with 1 when the status is 400 or more.
 
   -d, --data <data>     request body; @file reads a file, @- reads stdin (default method becomes POST)
   -X, --method <method> HTTP method (default GET, or POST with --data)

@@ -194,12 +194,26 @@ export interface CronTickFields {
   readonly data?: unknown;
 }
 
+/** The body of a cron tick event (JSON), as a handler reads it (`defineHandler(cron<Data>(), …)`). */
+export interface CronTick<Data = unknown> {
+  /** The function the tick is for. */
+  readonly function: string;
+  /** The CronTrigger's name. */
+  readonly trigger: string;
+  readonly schedule: string | null;
+  readonly timeZone: string | null;
+  /** ISO 8601 time the tick fired. */
+  readonly firedAt: string;
+  /** The trigger's `data`; absent when it has none. */
+  readonly data?: Data;
+}
+
 /**
  * The body of a cron tick event, as the cron sender delivers it (JSON). One definition, so the
  * constructs can check at synth that every tick fits the function's body limit, like any other
  * request into the function.
  */
-export function cronTickBody(f: CronTickFields): Record<string, unknown> {
+export function cronTickBody(f: CronTickFields): CronTick {
   return {
     function: f.functionName,
     trigger: f.trigger,

@@ -9,6 +9,12 @@ export const Env = {
    * Unset in pods = every interface; the local runner sets 127.0.0.1 (the router: `kubefaas dev --host`).
    */
   BIND_HOST: 'KUBEFAAS_BIND_HOST',
+  /**
+   * Address the router's admin listener (ROUTER_ADMIN_PORT) binds; unset = BIND_HOST. The local
+   * runner sets 127.0.0.1, so `kubefaas dev --host` shares the public listener only, never the
+   * admin one (every function by name, without router policies).
+   */
+  ADMIN_BIND_HOST: 'KUBEFAAS_ADMIN_BIND_HOST',
   /** Function name, used in logs, metrics and events. */
   FUNCTION_NAME: 'KUBEFAAS_FUNCTION_NAME',
   /** Absolute path of the bundled handler module (CommonJS, default export or `handler`). */
@@ -35,6 +41,11 @@ export const Env = {
    * Unset = 0 (a bare process, the local runner).
    */
   DRAIN_DELAY_MS: 'KUBEFAAS_DRAIN_DELAY_MS',
+  /**
+   * JSON `InvokeTargets` (refs.ts): the functions this one declared in `invokes`, name → base URL of
+   * their Service. `context.invoke` / `invokeAsync` accept only these. Unset = none.
+   */
+  INVOKE_TARGETS: 'KUBEFAAS_INVOKE_TARGETS',
   /** Absolute path of the route table JSON the router serves (watched for changes). */
   ROUTES_PATH: 'KUBEFAAS_ROUTES',
   /** Namespace the component runs in (informational; from the downward API in clusters). */
@@ -95,7 +106,8 @@ export const QueueEnv = {
  * Environment of the cron sender (lib/pod/cron.js) that a CronTrigger's CronJob runs once per tick.
  * With a queue it also gets QueueEnv.NATS_URL and QueueEnv.QUEUE_CONFIG and publishes the tick to
  * `cronSubject(config, FUNCTION, TRIGGER)`; without one it gets ROUTER_URL and POSTs the tick to
- * `<ROUTER_URL>/function/<FUNCTION>`.
+ * `<ROUTER_URL>/function/<FUNCTION>` — the router's admin port, whose by-name path serves every
+ * function whatever its public `invocation`.
  */
 export const CronEnv = {
   /** Name of the function the tick is for. */
@@ -108,7 +120,7 @@ export const CronEnv = {
   TIME_ZONE: 'KUBEFAAS_CRON_TIME_ZONE',
   /** Body of the tick event (JSON text), when the trigger has `data`. */
   DATA: 'KUBEFAAS_CRON_DATA',
-  /** Router base URL (platform without a queue), e.g. `http://kubefaas-router.faas.svc.cluster.local:80`. */
+  /** Router admin base URL (platform without a queue), e.g. `http://kubefaas-router-admin.faas.svc.cluster.local:8081`. */
   ROUTER_URL: 'KUBEFAAS_ROUTER_URL',
   /** Milliseconds the sender waits for the function (router delivery) or for the publish ack. */
   TIMEOUT_MS: 'KUBEFAAS_CRON_TIMEOUT_MS',

@@ -36,7 +36,10 @@ export interface PlatformGraph {
   readonly edges: readonly GraphEdge[];
 }
 
-/** An HTTP route of the router (an HttpTrigger). `/function/<name>` exists for every function and is not drawn. */
+/**
+ * A public HTTP entry of the router: an HttpTrigger's route, or `/function/<name>` when the function's
+ * `invocation.byName` makes it public (the admin port's by-name path, for internal callers, is not drawn).
+ */
 export interface RouteNode {
   readonly id: string;
   readonly kind: 'route';
@@ -55,7 +58,7 @@ export interface CronNode {
   readonly timeZone?: string;
 }
 
-/** `POST /async-function/<function>` (functions that consume async calls: NodeFunctions on a platform with a queue). */
+/** Public `POST /async-function/<function>` (the function's `invocation.async`). */
 export interface AsyncNode {
   readonly id: string;
   readonly kind: 'async';
@@ -199,7 +202,7 @@ export function renderGraphMarkdown(file: GraphFile): string {
     '',
     'Routes, cron triggers and async calls invoke functions; functions publish to topics (declared',
     '`publishes`, a QueueTrigger response topic, dead letters) and invoke functions (declared `invokes`);',
-    "topics' QueueTriggers run functions. `/function/<name>` reaches every function and is not drawn.",
+    "topics' QueueTriggers run functions. Only public entry points are drawn (not the router's admin port).",
   ];
   for (const graph of file.platforms) {
     parts.push('', `## ${graph.platform} (namespace \`${graph.namespace}\`)`, '', '```mermaid');

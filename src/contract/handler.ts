@@ -4,6 +4,7 @@
  * `import type { Handler } from 'kubefaas'`.
  */
 import type { AuthInfo } from './policies';
+import type { FunctionRef, InvokeAsyncOptions, InvokeOptions, TopicRef } from './refs';
 
 /** A CloudEvents 1.0-shaped event with the HTTP request (or message) that caused it. */
 export interface FunctionEvent {
@@ -51,8 +52,30 @@ export interface FunctionContext {
   readonly signal: AbortSignal;
   /** One-line JSON logger that carries the request id. */
   readonly log: FunctionLogger;
-  /** Publishes a message to a queue topic (needs the platform queue). */
+  /**
+   * Publishes a message to a queue topic (needs the platform queue); resolves once the stream stored
+   * it. With a `topic<T>()` reference the data must be a `T` (checked at compile time).
+   */
+  publish<T>(topic: TopicRef<T>, data: NoInfer<T>): Promise<void>;
   publish(topic: string, data: unknown): Promise<void>;
+  /**
+   * Calls another function synchronously, straight to its Service (not through the router), and
+   * resolves with its answer: parsed JSON, text, bytes, or undefined for an empty one. The callee
+   * is told the caller's remaining time (it times out no later), the trace continues, and only
+   * idempotent calls are retried. A non-2xx answer rejects with an `InvokeError` carrying the
+   * callee's status and body. The target must be declared in the function's `invokes`.
+   */
+  invoke<Out>(target: FunctionRef<void, Out>, input?: undefined, options?: InvokeOptions): Promise<Out>;
+  invoke<In, Out>(target: FunctionRef<In, Out>, input: NoInfer<In>, options?: InvokeOptions): Promise<Out>;
+  invoke(target: string, input?: unknown, options?: InvokeOptions): Promise<unknown>;
+  /**
+   * Queues an asynchronous call of another function (as `POST /async-function/<name>` does) and
+   * resolves with its call id once the queue stored it; its state is at
+   * `GET /async-function/<name>/<call id>`. Needs the platform queue and the target in `invokes`.
+   */
+  invokeAsync(target: FunctionRef<void, unknown>, input?: undefined, options?: InvokeAsyncOptions): Promise<string>;
+  invokeAsync<In>(target: FunctionRef<In, unknown>, input: NoInfer<In>, options?: InvokeAsyncOptions): Promise<string>;
+  invokeAsync(target: string, input?: unknown, options?: InvokeAsyncOptions): Promise<string>;
 }
 
 /**

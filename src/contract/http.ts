@@ -1,6 +1,9 @@
 /** HTTP names and constants the router, the runtime and the constructs share. */
 
-/** HTTP endpoints served by every runtime and router process (never routed to handlers). */
+/**
+ * HTTP endpoints every runtime serves on its port, and the router on its admin port only
+ * (ROUTER_ADMIN_PORT): its public port answers 404 there. Never routed to handlers.
+ */
 export const Endpoints = {
   health: '/healthz',
   ready: '/readyz',

@@ -18,6 +18,7 @@ export * from './params';
 export * from './policies';
 export * from './pods';
 export * from './queue';
+export * from './refs';
 export * from './routes';
 export * from './scaling';
 export * from './subjects';

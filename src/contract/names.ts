@@ -2,8 +2,18 @@
 
 export const PART_OF = 'kubefaas';
 
+/** Names of the platform's own components start with this; no function may. */
+export const RESERVED_NAME_PREFIX = 'kubefaas-';
+
 /** Name of the router's Deployment, Service and code ConfigMap. */
 export const ROUTER_NAME = 'kubefaas-router';
+
+/**
+ * The ClusterIP Service of the router's admin port (ROUTER_ADMIN_PORT): health, metrics and the
+ * internal by-name/async path. A Service of its own so that no exposure (a LoadBalancer router
+ * Service in particular) ever carries the admin port.
+ */
+export const ROUTER_ADMIN_SERVICE = 'kubefaas-router-admin';
 
 /** Labels and annotations kubefaas puts on the objects it synthesizes. */
 export const Labels = {

@@ -4,6 +4,13 @@
 export const CONTAINER_PORT = 8080;
 /** Port the function and router Services expose. */
 export const SERVICE_PORT = 80;
+/** Name of the container port the pods serve on (CONTAINER_PORT) and of the Service port in front of it. */
+export const HTTP_PORT_NAME = 'http';
+/**
+ * Name of the router's admin container port (ROUTER_ADMIN_PORT, src/contract/scaling.ts) and of its
+ * Service port: the local runner maps it to a local port, the monitors scrape the router there.
+ */
+export const ADMIN_PORT_NAME = 'admin';
 /** Numeric uid/gid of the `node` user in the official node image (restricted PSS needs a number). */
 export const NODE_UID = 1000;
 

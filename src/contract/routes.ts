@@ -7,16 +7,36 @@ import type { CallbackUrlPolicy, PlatformPolicies, RoutePolicies } from './polic
  */
 
 /**
- * The router serves every function at `/function/<name>` and `/function/<name>/<rest>` (any method).
+ * Calling a function by name: `/function/<name>` and `/function/<name>/<rest>`.
+ * - On the router's admin port (`ROUTER_ADMIN_PORT`, never exposed): every function, any method,
+ *   no router policies. The internal path of the cron sender, `kubefaas invoke` and tests.
+ * - On the public port: only functions whose `invocation.byName` lists methods, with those methods
+ *   (405 otherwise) and the platform's policies; every other name is 404.
  * Routes under this prefix, or on the `Endpoints` paths, would be shadowed, so the route table rejects them.
  */
 export const FUNCTION_PATH_PREFIX = '/function/';
 
 /**
  * With a queue, the router accepts async calls at `POST /async-function/<name>[/<rest>]` (202 +
- * `X-Call-Id`) and reports them at `GET /async-function/<name>/<call-id>`.
+ * `X-Call-Id`) and reports them at `GET /async-function/<name>/<call-id>`: on the admin port for
+ * every function, on the public port only for functions with `invocation.async`.
  */
 export const ASYNC_FUNCTION_PATH_PREFIX = '/async-function/';
+
+/**
+ * What of a function the router's public port serves besides its routes (issue 15 item 9). Absent
+ * (or an empty object) = only its declared routes: by-name and async calls then exist on the admin
+ * port alone.
+ */
+export interface PublicInvocation {
+  /**
+   * Methods `/function/<name>[/<rest>]` accepts on the public port (GET also admits HEAD, as a route
+   * does); absent = by-name calls are not public (404).
+   */
+  readonly byName?: readonly HttpMethod[];
+  /** `POST /async-function/<name>` and its status reads are public; absent/false = 404. */
+  readonly async?: boolean;
+}
 
 /** One function the router can reach. */
 export interface RouteTarget {
@@ -35,6 +55,8 @@ export interface RouteTarget {
    * every request at once, as before the field existed.
    */
   readonly scaling?: RouteScaling;
+  /** By-name and async invocation on the public port; absent = neither (routes only). */
+  readonly invocation?: PublicInvocation;
 }
 
 /**
@@ -93,7 +115,8 @@ export interface RouteTable {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Paths the router serves itself: `/function/<name>`, `/async-function/<name>` and its endpoints.
+ * Paths the router serves itself: `/function/<name>`, `/async-function/<name>` and its endpoints
+ * (on its admin port; the public port answers 404 there, so no route may claim them).
  * (`@__PURE__`: a pod bundle that never checks paths drops these.)
  */
 const RESERVED_PREFIXES: readonly string[] = /* @__PURE__ */ [FUNCTION_PATH_PREFIX, ASYNC_FUNCTION_PATH_PREFIX].map(

@@ -5,7 +5,11 @@
  * The router answers both paths on its admin port (ROUTER_ADMIN_PORT), never on the public one.
  */
 
-/** Port of the router's admin listener: /metrics, /healthz, /readyz and the scaling endpoints below. */
+/**
+ * Port of the router's admin listener: /metrics, /healthz, /readyz, the scaling endpoints below and
+ * the internal by-name/async path (`/function/<name>`, `/async-function/<name>` for every function:
+ * routes.ts). Never behind an exposure; in clusters the `kubefaas-router-admin` Service.
+ */
 export const ROUTER_ADMIN_PORT = 8081;
 
 /** Port the scaler's gRPC server (KEDA's `externalscaler.ExternalScaler` service) listens on. */

@@ -21,11 +21,18 @@ export interface ControlHandlers {
   readonly fireCron: (cronJob: string) => Promise<JobRun>;
 }
 
+/** The router's two listeners, as the runner serves them. */
+export interface RouterUrls {
+  /** Public listener: declared routes and the by-name/async calls functions opted in to. */
+  readonly routerUrl: string;
+  /** Admin listener: health, metrics, and every function by name and async (`kubefaas invoke` calls here). */
+  readonly routerAdminUrl: string;
+}
+
 /** What the state file records. */
-export interface ControlState {
+export interface ControlState extends RouterUrls {
   readonly pid: number;
   readonly controlUrl: string;
-  readonly routerUrl: string;
 }
 
 /** Where the runner serving `routerPort` records its control endpoint. */
@@ -61,7 +68,7 @@ export class ControlServer {
     private readonly stateFile: string,
   ) {}
 
-  static async start(handlers: ControlHandlers, routerUrl: string, routerPort: number): Promise<ControlServer> {
+  static async start(handlers: ControlHandlers, router: RouterUrls, routerPort: number): Promise<ControlServer> {
     const server = http.createServer((req, res) => void handle(handlers, req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -70,7 +77,7 @@ export class ControlServer {
     server.unref();
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const stateFile = controlStateFile(routerPort);
-    const state: ControlState = { pid: process.pid, controlUrl: url, routerUrl };
+    const state: ControlState = { pid: process.pid, controlUrl: url, ...router };
     fs.writeFileSync(stateFile, JSON.stringify(state));
     return new ControlServer(server, url, stateFile);
   }

@@ -14,6 +14,8 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import {
+  ADMIN_PORT_NAME,
+  ActivatorEnv,
   Annotations,
   CONTAINER_PORT,
   CronEnv,
@@ -57,7 +59,13 @@ export interface Workload {
 }
 
 export type Readiness =
-  { readonly kind: 'http'; readonly path: string } | { readonly kind: 'tcp' } | { readonly kind: 'none' };
+  /**
+   * `port` and `host`: where to probe when it is not the process's main listener (the router's admin
+   * port, always on loopback).
+   */
+  | { readonly kind: 'http'; readonly path: string; readonly port?: number; readonly host?: string }
+  | { readonly kind: 'tcp' }
+  | { readonly kind: 'none' };
 
 export interface ProcessPlan {
   /** Process name: the workload's name. */
@@ -74,6 +82,8 @@ export interface ProcessPlan {
   /** Full environment of the process. */
   readonly processEnv: Readonly<Record<string, string>>;
   readonly port: number;
+  /** Local port of its admin listener (the router's: health, metrics, every function by name), if it has one. */
+  readonly adminPort?: number;
   /** Address it listens on (Env.BIND_HOST; nats-server's `listen`). */
   readonly host: string;
   readonly readiness: Readiness;
@@ -125,6 +135,11 @@ export interface PlanOptions {
   readonly projectDir: string;
   /** Port of the router (pods labelled `kubefaas.dev/component: router`). */
   readonly routerPort: number;
+  /**
+   * Local port of the router's admin listener (ActivatorEnv.ADMIN_PORT; its container port named
+   * `admin`): health, metrics and the internal by-name path the cron sender and `kubefaas invoke` use.
+   */
+  readonly routerAdminPort: number;
   /** Address the router listens on; every other process listens on 127.0.0.1. @default '127.0.0.1' */
   readonly routerHost?: string;
   /** Local port of every other workload, by name (see `workloadNames`). */
@@ -204,6 +219,11 @@ function containerMainPort(c: Container): number {
   return c.ports?.[0]?.containerPort ?? CONTAINER_PORT;
 }
 
+/** The container's admin port (a port named `admin`: the router's), if it declares one. */
+function containerAdminPort(c: Container): number | undefined {
+  return c.ports?.find((p) => p.name === ADMIN_PORT_NAME)?.containerPort;
+}
+
 function resolveTargetPort(c: Container, sp: ServicePort): number | undefined {
   if (sp.targetPort === undefined) return sp.port;
   if (typeof sp.targetPort === 'number') return sp.targetPort;
@@ -219,7 +239,6 @@ function labelsMatch(
   return entries.length > 0 && entries.every(([k, v]) => labels?.[k] === v);
 }
 
-/** Maps every Service port that reaches a workload's main port to that workload's local port. */
 /** The platform's cluster domain, as the Platform notes it on the router Service when not the default. */
 function clusterDomainOf(manifests: Manifests): string {
   for (const svc of manifests.ofKind('Service')) {
@@ -229,10 +248,15 @@ function clusterDomainOf(manifests: Manifests): string {
   return DEFAULT_CLUSTER_DOMAIN;
 }
 
+/**
+ * Maps every Service port that reaches a workload's main port to that workload's local port, and
+ * one that reaches its admin port (the router's) to its local admin port.
+ */
 function mapServices(
   manifests: Manifests,
   workloads: readonly Workload[],
   portOf: (w: Workload) => number,
+  adminPortOf: (w: Workload) => number | undefined,
   warnings: string[],
 ): ServiceAddress[] {
   const addresses: ServiceAddress[] = [];
@@ -251,8 +275,11 @@ function mapServices(
     }
     for (const sp of spec.ports ?? []) {
       const targetPort = resolveTargetPort(container, sp);
+      const adminPort = targetPort === containerAdminPort(container) ? adminPortOf(target) : undefined;
       if (targetPort === containerMainPort(container)) {
         addresses.push({ service: name, namespace, port: sp.port, localPort: portOf(target) });
+      } else if (targetPort !== undefined && adminPort !== undefined) {
+        addresses.push({ service: name, namespace, port: sp.port, localPort: adminPort });
       } else if (!isNatsImage(container.image)) {
         // (The queue's cluster and monitoring ports have no local counterpart and need none.)
         warnings.push(
@@ -312,9 +339,17 @@ function chooseCommand(w: Workload, c: Container): CommandChoice {
   };
 }
 
-function readinessOf(c: Container): Readiness {
+/** The readiness probe, on the local admin port when the pod probes its admin port (the router). */
+function readinessOf(c: Container, localAdminPort: number | undefined): Readiness {
   const probe = c.readinessProbe;
-  if (probe?.httpGet) return { kind: 'http', path: probe.httpGet.path ?? '/' };
+  if (probe?.httpGet) {
+    const path = probe.httpGet.path ?? '/';
+    const port = probe.httpGet.port;
+    const onAdmin =
+      localAdminPort !== undefined &&
+      (port === ADMIN_PORT_NAME || (port !== undefined && Number(port) === containerAdminPort(c)));
+    return onAdmin ? { kind: 'http', path, port: localAdminPort, host: LOOPBACK } : { kind: 'http', path };
+  }
   if (probe?.tcpSocket) return { kind: 'tcp' };
   return { kind: 'none' };
 }
@@ -434,7 +469,10 @@ export function planLocalRun(manifests: Manifests, opts: PlanOptions): LocalPlan
     if (port === undefined) throw new Error(`no local port allocated for ${w.name}`);
     return port;
   };
-  const services = mapServices(manifests, workloads, portOf, warnings);
+  // The router always opens its admin listener, declared or not: locally it must never bind its
+  // default port, which a second runner (or anything else) may hold.
+  const adminPortOf = (w: Workload): number | undefined => (w === routers[0] ? opts.routerAdminPort : undefined);
+  const services = mapServices(manifests, workloads, portOf, adminPortOf, warnings);
   const rewriteServices = serviceAddressRewriter(services, clusterDomainOf(manifests));
   const processes: ProcessPlan[] = [];
   const skipped: SkippedWorkload[] = [];
@@ -446,7 +484,7 @@ export function planLocalRun(manifests: Manifests, opts: PlanOptions): LocalPlan
         w,
         manifests,
         opts,
-        portOf(w),
+        { main: portOf(w), admin: adminPortOf(w) },
         rewriteServices,
         warnings,
         w === routers[0],
@@ -495,7 +533,7 @@ function planCronJobs(
       template: spec.jobTemplate?.spec?.template ?? {},
     };
     try {
-      const planned = planWorkload(w, manifests, opts, undefined, rewriteServices, warnings, false, new Map());
+      const planned = planWorkload(w, manifests, opts, {}, rewriteServices, warnings, false, new Map());
       if ('skip' in planned) {
         warnings.push(`CronJob ${name} is not run locally: ${planned.skip}`);
         continue;
@@ -526,8 +564,8 @@ function planWorkload(
   w: Workload,
   manifests: Manifests,
   opts: PlanOptions,
-  /** Undefined for a job (CronJob pod): it serves nothing, so it gets no PORT. */
-  port: number | undefined,
+  /** Local ports; none for a job (CronJob pod): it serves nothing, so it gets no PORT. */
+  ports: { readonly main?: number; readonly admin?: number },
   rewriteServices: (s: string) => string,
   warnings: string[],
   router: boolean,
@@ -542,6 +580,7 @@ function planWorkload(
       `${w.name}: runs only its first container (${container.name}) locally; ${containers.length - 1} more ignored`,
     );
   if (pod.initContainers?.length) warnings.push(`${w.name}: init containers are not run locally`);
+  const port = ports.main;
   if (isNatsImage(container.image) && port !== undefined) return planQueue(w, container, manifests, opts, port);
   const choice = chooseCommand(w, container);
   if ('skip' in choice) return choice;
@@ -591,6 +630,11 @@ function planWorkload(
   applyEnvOverrides(w.name, env, opts.envOverrides);
   allowLoopbackCallbacks(env);
   if (port !== undefined) env[Env.PORT] = String(port);
+  if (ports.admin !== undefined) {
+    env[ActivatorEnv.ADMIN_PORT] = String(ports.admin);
+    // Sharing the router (--host) shares its public listener only.
+    env[Env.ADMIN_BIND_HOST] = LOOPBACK;
+  }
   // No endpoints or load balancers to drain locally: a reload or stop closes the listener at once.
   if (env[Env.DRAIN_DELAY_MS] !== undefined) env[Env.DRAIN_DELAY_MS] = '0';
   const tmp = mappings.find((m) => m.containerPath.replace(/\/+$/, '') === Paths.tmpDir);
@@ -635,8 +679,9 @@ function planWorkload(
     env,
     processEnv: { ...baseEnv(opts.developerEnv), ...env },
     port: port ?? 0,
+    ...(ports.admin !== undefined ? { adminPort: ports.admin } : {}),
     host,
-    readiness: readinessOf(container),
+    readiness: readinessOf(container, ports.admin),
     volumes,
     specHash: sha256({ file, args, cwd, env, templateHash }),
     labels: { ...(w.template.metadata?.labels ?? {}) },

@@ -116,6 +116,11 @@ export class LocalPlatform extends EventEmitter {
     private readonly opts: LocalPlatformOptions,
     private readonly log: LogSink,
     readonly port: number,
+    /**
+     * The router's admin port (health, metrics, and every function by name and async: the path
+     * `kubefaas invoke` and the cron sender use). Picked free at start, stable across reloads.
+     */
+    readonly adminPort: number,
     readonly runDir: string,
     /** Address the router listens on. */
     readonly host: string,
@@ -123,9 +128,17 @@ export class LocalPlatform extends EventEmitter {
     super();
   }
 
-  /** The router's base URL. */
+  /** The router's base URL (its public listener: declared routes and opted-in by-name/async calls). */
   get url(): string {
     return `http://${urlHost(connectHost(this.host))}:${this.port}`;
+  }
+
+  /**
+   * The router's admin URL: `/healthz`, `/metrics`, and `/function/<name>` for every function.
+   * Always on loopback (`--host` shares the public listener only).
+   */
+  get adminUrl(): string {
+    return `http://${LOOPBACK}:${this.adminPort}`;
   }
 
   /** Pid of the reaper process, which ends every process if the runner dies without stopping them. */
@@ -189,8 +202,9 @@ export class LocalPlatform extends EventEmitter {
       throw new Error(`port ${requested} is already in use; stop what listens there or pick another port (--port)`);
     }
     const port = requested === 0 ? await freePort() : requested;
+    const adminPort = await freePort();
     const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubefaas-run-'));
-    const platform = new LocalPlatform(source, { ...opts, cwd }, log, port, runDir, opts.host ?? LOOPBACK);
+    const platform = new LocalPlatform(source, { ...opts, cwd }, log, port, adminPort, runDir, opts.host ?? LOOPBACK);
     try {
       await platform.boot();
     } catch (err) {
@@ -218,6 +232,7 @@ export class LocalPlatform extends EventEmitter {
       runDir: this.runDir,
       projectDir: this.cwd,
       routerPort: this.port,
+      routerAdminPort: this.adminPort,
       routerHost: this.host,
       ports: this.ports,
       developerEnv: this.opts.env ?? process.env,
@@ -264,7 +279,7 @@ export class LocalPlatform extends EventEmitter {
         cronJobs: () => this.cronJobs,
         fireCron: (name) => this.fireCron(name),
       },
-      this.url,
+      { routerUrl: this.url, routerAdminUrl: this.adminUrl },
       this.port,
     );
     this.printSummary();
@@ -312,7 +327,7 @@ export class LocalPlatform extends EventEmitter {
 
   private printSummary(): void {
     const routes = this.plan?.routes;
-    if (routes) runnerLog(this.log, 'info', formatRoutes(routes, this.url));
+    if (routes) runnerLog(this.log, 'info', formatRoutes(routes, this.url, this.adminUrl));
     for (const c of this.cronJobs) {
       const what = c.function && c.trigger ? `${c.function} cron/${c.trigger}` : c.name;
       runnerLog(
@@ -326,7 +341,7 @@ export class LocalPlatform extends EventEmitter {
       this.log,
       'info',
       hasRouter
-        ? `router listening on ${this.url}`
+        ? `router listening on ${this.url} (admin: ${this.adminUrl}, where every function is callable by name)`
         : 'no router in the manifests (no pod labelled kubefaas.dev/component: router)',
     );
   }
@@ -396,7 +411,7 @@ export class LocalPlatform extends EventEmitter {
       .filter((k) => result[k].length > 0)
       .map((k) => `${k} ${result[k].join(', ')}`);
     runnerLog(this.log, 'info', summary.length > 0 ? `reloaded: ${summary.join('; ')}` : 'reloaded: nothing changed');
-    if (routesChanged && next.routes) runnerLog(this.log, 'info', formatRoutes(next.routes, this.url));
+    if (routesChanged && next.routes) runnerLog(this.log, 'info', formatRoutes(next.routes, this.url, this.adminUrl));
     this.emit('reload', result);
   }
 

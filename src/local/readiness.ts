@@ -1,6 +1,7 @@
 /**
  * Waiting for a local process to become ready, using the container's own readiness probe: an HTTP GET
- * of the probe path (2xx/3xx = ready) or a TCP connect on the process's local port.
+ * of the probe path (2xx/3xx = ready; on the probe's own local port when it has one, e.g. the
+ * router's admin port) or a TCP connect on the process's local port.
  */
 import * as http from 'node:http';
 import type { Readiness } from './plan';
@@ -21,7 +22,7 @@ function httpReady(host: string, port: number, path: string): Promise<boolean> {
 }
 
 export function probeOnce(port: number, readiness: Readiness, host = '127.0.0.1'): Promise<boolean> {
-  if (readiness.kind === 'http') return httpReady(host, port, readiness.path);
+  if (readiness.kind === 'http') return httpReady(readiness.host ?? host, readiness.port ?? port, readiness.path);
   if (readiness.kind === 'tcp') return isListening(port, 1000, host);
   return Promise.resolve(true);
 }

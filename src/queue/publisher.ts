@@ -3,6 +3,7 @@ import { headers as natsHeaders, type JetStreamClient, type MsgHdrs, type PubAck
 import type { QueueConfig } from '../contract';
 import { errorMessage, isTransient } from './api-errors';
 import { isUserHeader } from './platform-headers';
+import { encodeData } from '../shared/payload';
 import { CLOUDEVENTS_SPEC_VERSION, MessageHeaders, QueueEventTypes, topicSubject } from '../contract';
 
 /** The queue did not confirm a publish in time (server down or restarting): callers answer 503. */
@@ -53,14 +54,6 @@ export async function publishDurably<H>(js: DurablePublisher<H>, p: DurablePubli
     }
   }
   throw new QueueUnavailableError(`publish to ${p.subject} not confirmed: ${errorMessage(lastError ?? 'timed out')}`);
-}
-
-/** Bytes and content type of a value given to `publish(topic, data)`. */
-export function encodeData(data: unknown): { bytes: Uint8Array; contentType: string } {
-  if (data instanceof Uint8Array) return { bytes: data, contentType: 'application/octet-stream' };
-  if (typeof data === 'string') return { bytes: Buffer.from(data, 'utf8'), contentType: 'text/plain; charset=utf-8' };
-  if (data === undefined) return { bytes: new Uint8Array(0), contentType: 'application/octet-stream' };
-  return { bytes: Buffer.from(JSON.stringify(data), 'utf8'), contentType: 'application/json' };
 }
 
 export interface TopicPublishOptions {

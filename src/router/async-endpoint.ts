@@ -30,7 +30,7 @@ export interface AsyncRequestInfo {
   readonly requestId: string;
   readonly traceparent: string;
   readonly closeConnection: boolean;
-  /** True when the route table knows the function. */
+  /** True when the listener the call came in on accepts async calls for the function (404 otherwise). */
   readonly hasFunction: (name: string) => boolean;
   /** The function's own body limit (Infinity when the table does not say): the same on the async path as on the sync one. */
   readonly maxBodyBytes: (name: string) => number;

@@ -5,6 +5,7 @@ import {
   EndpointSources,
   Env,
   Paths,
+  ROUTER_ADMIN_PORT,
   ROUTER_BODY_TIMEOUT_MS,
   ROUTER_HEADERS_TIMEOUT_MS,
   ROUTER_SECRETS_DIR,
@@ -14,6 +15,7 @@ import {
 /** Defaults applied when the Deployment does not set the corresponding variable. */
 export const RouterDefaults = {
   port: CONTAINER_PORT,
+  adminPort: ROUTER_ADMIN_PORT,
   routesPath: `${Paths.routesDir}/${Paths.routesFile}`,
   accessLogSample: 1,
   shutdownGraceMs: 25_000,
@@ -36,8 +38,16 @@ const MAX_CLIENT_TIMEOUT_MS = 3_600_000;
 export interface RouterConfig {
   /** 0 picks a free port (tests); the bound port is logged in the `listening` line. */
   readonly port: number;
-  /** Address to listen on; undefined = every interface (pods). */
+  /**
+   * Port of the admin listener (health, metrics, the internal by-name/async path, the scaling
+   * endpoints; admin-server.ts);
+   * 0 picks a free port, logged in the `admin listening` line.
+   */
+  readonly adminPort: number;
+  /** Address the public listener listens on; undefined = every interface (pods). */
   readonly host?: string;
+  /** Address the admin listener listens on; undefined = `host`. */
+  readonly adminHost?: string;
   readonly routesPath: string;
   /** Share of successful requests that get an access-log line (errors are always logged). */
   readonly accessLogSample: number;
@@ -55,8 +65,6 @@ export interface RouterConfig {
   readonly secretsDir: string;
   /** Upstream keep-alive connection recycling (see RouterDefaults). */
   readonly upstreamConnections: UpstreamConnectionLimits;
-  /** Port of the admin listener (scaling endpoints, health, metrics); undefined = none. */
-  readonly adminPort?: number;
   /** This replica's id in scaling snapshots and events. */
   readonly routerId: string;
   /** Where ready endpoints come from; undefined = nowhere (nothing is held). */
@@ -83,7 +91,9 @@ export class ConfigError extends Error {
 export function readRouterConfig(env: NodeJS.ProcessEnv): RouterConfig {
   return {
     port: readNumber(env, Env.PORT, RouterDefaults.port, 0, 65535, true),
+    adminPort: readNumber(env, ActivatorEnv.ADMIN_PORT, RouterDefaults.adminPort, 0, 65535, true),
     host: env[Env.BIND_HOST] || undefined,
+    adminHost: env[Env.ADMIN_BIND_HOST] || env[Env.BIND_HOST] || undefined,
     routesPath: env[Env.ROUTES_PATH] || RouterDefaults.routesPath,
     accessLogSample: readNumber(env, Env.ACCESS_LOG_SAMPLE, RouterDefaults.accessLogSample, 0, 1, false),
     shutdownGraceMs: readNumber(env, Env.SHUTDOWN_GRACE_MS, RouterDefaults.shutdownGraceMs, 0, 3_600_000, true),
@@ -124,10 +134,6 @@ export function readRouterConfig(env: NodeJS.ProcessEnv): RouterConfig {
         true,
       ),
     },
-    adminPort:
-      env[ActivatorEnv.ADMIN_PORT] === undefined || env[ActivatorEnv.ADMIN_PORT] === ''
-        ? undefined
-        : readNumber(env, ActivatorEnv.ADMIN_PORT, 0, 0, 65535, true),
     routerId: env[ActivatorEnv.ROUTER_ID] || `${hostname()}-${process.pid}`,
     endpointSource: readEndpointSource(env),
     serviceAccountDir: env[ActivatorEnv.SERVICE_ACCOUNT_DIR] || RouterDefaults.serviceAccountDir,

@@ -1,4 +1,4 @@
-import { Headers } from '../contract';
+import { Headers, INVOKE_TIMEOUT_HEADER } from '../contract';
 
 /** What the router does with an incoming request header. */
 const enum Role {
@@ -22,8 +22,12 @@ const enum Role {
   CorsRequestHeaders,
 }
 
-/** Request headers only the router sets (names lower-case): a client's are dropped on every path into a function. */
-const ROUTER_OWNED: readonly string[] = [Headers.functionName, Headers.params, Headers.auth];
+/**
+ * Request headers only the platform sets (names lower-case): a client's are dropped on every path into
+ * a function. The router sets the first three; the caller's remaining time comes only from a function
+ * calling another one directly (context.invoke), so a client cannot shorten a function's timeout.
+ */
+const ROUTER_OWNED: readonly string[] = [Headers.functionName, Headers.params, Headers.auth, INVOKE_TIMEOUT_HEADER];
 
 /** True for a header only the router may set on a request to a function (`lowerName` lower-cased). */
 export function isRouterOwnedHeader(lowerName: string): boolean {

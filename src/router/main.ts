@@ -7,15 +7,14 @@ import { ConfigError, readRouterConfig, type RouterConfig } from './config';
 import { RouterLog } from './log';
 import { RouteTableError, parseRouteTable } from './route-table';
 import { createRouterServer } from './server';
+import { combineAdminHandlers, createAdminServer, routerAdminHandlers } from './admin-server';
 import { RouterState } from './state';
 import { TableWatcher } from './table-watcher';
 import { readQueueSettings } from '../queue/config';
 import { AsyncEndpoint } from './async-endpoint';
 import { installRouterShutdown } from './shutdown';
-import { type AdminRoute, createAdminServer } from './admin-server';
-import { scalingRoutes } from './activator/scaling-endpoints';
-import { serveOwnEndpoint } from './server';
-import { ActivatorEnv, EndpointSources, Endpoints } from '../contract';
+import { scalingHandlers } from './activator/scaling-endpoints';
+import { ActivatorEnv, EndpointSources } from '../contract';
 
 async function main(): Promise<void> {
   const log = new RouterLog();
@@ -92,10 +91,19 @@ async function main(): Promise<void> {
     );
   }
 
-  if (config.adminPort !== undefined) startAdmin(config, state, log);
-
   const timeouts = { headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs };
   const server = createRouterServer(state, { fastPath: config.fastPath, timeouts });
+  const adminServer = createAdminServer(
+    state,
+    combineAdminHandlers(routerAdminHandlers(state, timeouts), scalingHandlers(state.activator)),
+  );
+  for (const s of [server, adminServer]) {
+    s.on('error', (err) => {
+      log.log('error', 'server error', { reason: err.message, admin: s === adminServer });
+      log.flush();
+      process.exit(1);
+    });
+  }
   server.listen({ port: config.port, host: config.host }, () => {
     const { port, address } = server.address() as AddressInfo;
     log.log('info', 'listening', {
@@ -112,15 +120,20 @@ async function main(): Promise<void> {
         "fast path unavailable: this node version's HTTP parser cannot be used that way; node:http serves every request",
       );
     }
-  });
-  server.on('error', (err) => {
-    log.log('error', 'server error', { reason: err.message });
-    log.flush();
-    process.exit(1);
+    // After the public listener: readiness (served here) then implies the public port is open.
+    adminServer.listen({ port: config.adminPort, host: config.adminHost }, () => {
+      const admin = adminServer.address() as AddressInfo;
+      log.log('info', 'admin listening', {
+        port: admin.port,
+        host: admin.address,
+        endpoints: config.endpointSource ?? 'none',
+      });
+    });
   });
 
   const shutdown = installRouterShutdown({
     server,
+    adminServer,
     state,
     config,
     stopBackground: () => {
@@ -134,27 +147,6 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (err) => {
     // One bad request must not take the replica down; log it and carry on.
     log.log('error', 'uncaught exception', { reason: err.stack ?? String(err) });
-  });
-}
-
-/** The admin listener: scaling endpoints for the scaler, health and metrics for kubelet and Prometheus. */
-function startAdmin(config: RouterConfig, state: RouterState, log: RouterLog): void {
-  const own: AdminRoute[] = [Endpoints.health, Endpoints.ready, Endpoints.metrics].map((path) => ({
-    path,
-    handler: (req, res) => {
-      req.resume();
-      serveOwnEndpoint(state, path, res, state.requestIds.idFor(undefined));
-    },
-  }));
-  const admin = createAdminServer([...scalingRoutes(state.activator), ...own]);
-  admin.listen({ port: config.adminPort, host: config.host }, () => {
-    const { port, address } = admin.address() as AddressInfo;
-    log.log('info', 'admin listening', { port, host: address, endpoints: config.endpointSource ?? 'none' });
-  });
-  admin.on('error', (err) => {
-    log.log('error', 'admin server error', { reason: err.message });
-    log.flush();
-    process.exit(1);
   });
 }
 

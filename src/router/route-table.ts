@@ -7,6 +7,7 @@ import {
   isRouteHost,
   pathProblem,
   type HttpMethod,
+  type PublicInvocation,
   type Route,
   type RouteScaling,
   type RouteTable,
@@ -74,7 +75,7 @@ function checkTarget(name: string, target: unknown): RouteTarget {
   const where = `functions.${name}`;
   if (!isFunctionName(name)) throw new RouteTableError(`${where}: name must be a DNS-1035 label (a Service name)`);
   if (!isObject(target)) throw new RouteTableError(`${where}: must be an object { url, timeoutMs }`);
-  const { url, timeoutMs, maxBodyBytes, scaling } = target;
+  const { url, timeoutMs, maxBodyBytes, scaling, invocation } = target;
   if (typeof url !== 'string') throw new RouteTableError(`${where}.url: must be a string`);
   let parsed: URL;
   try {
@@ -97,11 +98,13 @@ function checkTarget(name: string, target: unknown): RouteTarget {
   ) {
     throw new RouteTableError(`${where}.maxBodyBytes: must be a non-negative integer`);
   }
+  const checkedInvocation = invocation === undefined ? undefined : checkInvocation(`${where}.invocation`, invocation);
   return {
     url: parsed.origin,
     timeoutMs,
     ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
     ...(scaling !== undefined ? { scaling: checkScaling(`${where}.scaling`, scaling) } : {}),
+    ...(checkedInvocation !== undefined ? { invocation: checkedInvocation } : {}),
   };
 }
 
@@ -122,6 +125,29 @@ function isIntegerIn(value: unknown, min: number, max: number): value is number 
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
 }
 
+/** `functions.<name>.invocation`: what of the function the public port serves besides its routes. */
+function checkInvocation(where: string, invocation: unknown): PublicInvocation {
+  if (!isObject(invocation)) throw new RouteTableError(`${where}: must be an object { byName?, async? }`);
+  const { byName, async } = invocation;
+  if (async !== undefined && typeof async !== 'boolean') throw new RouteTableError(`${where}.async: must be a boolean`);
+  if (byName !== undefined) checkMethods(`${where}.byName`, byName);
+  return {
+    ...(byName !== undefined ? { byName: byName as HttpMethod[] } : {}),
+    ...(async === true ? { async } : {}),
+  };
+}
+
+/** A non-empty list of distinct known methods (a route's, or a function's by-name ones). */
+function checkMethods(where: string, methods: unknown): void {
+  if (!Array.isArray(methods) || methods.length === 0) throw new RouteTableError(`${where}: must be a non-empty array`);
+  for (const method of methods) {
+    if (!HTTP_METHODS.includes(method as HttpMethod)) {
+      throw new RouteTableError(`${where}: ${JSON.stringify(method)} is not one of ${HTTP_METHODS.join(', ')}`);
+    }
+  }
+  if (new Set(methods).size !== methods.length) throw new RouteTableError(`${where}: contains duplicates`);
+}
+
 function checkRoute(route: unknown, index: number, functions: Record<string, RouteTarget>): Route {
   const where = `routes[${index}]`;
   if (!isObject(route)) throw new RouteTableError(`${where}: must be an object { function, methods, path, host? }`);
@@ -133,14 +159,7 @@ function checkRoute(route: unknown, index: number, functions: Record<string, Rou
   if (typeof fn !== 'string' || !Object.prototype.hasOwnProperty.call(functions, fn)) {
     throw new RouteTableError(`${where}.function: ${JSON.stringify(fn)} is not in "functions"`);
   }
-  if (!Array.isArray(methods) || methods.length === 0)
-    throw new RouteTableError(`${where}.methods: must be a non-empty array`);
-  for (const method of methods) {
-    if (!HTTP_METHODS.includes(method as HttpMethod)) {
-      throw new RouteTableError(`${where}.methods: ${JSON.stringify(method)} is not one of ${HTTP_METHODS.join(', ')}`);
-    }
-  }
-  if (new Set(methods).size !== methods.length) throw new RouteTableError(`${where}.methods: contains duplicates`);
+  checkMethods(`${where}.methods`, methods);
   const problem = pathProblem(path);
   if (problem !== undefined) throw new RouteTableError(`${where}.path: ${problem}`);
   if (host !== undefined && !isRouteHost(host)) {

@@ -1,10 +1,10 @@
-import { ASYNC_FUNCTION_PATH_PREFIX, Endpoints, HTTP_METHODS, Headers } from '../contract';
+import { ASYNC_FUNCTION_PATH_PREFIX, HTTP_METHODS, Headers } from '../contract';
 import { decodePathSegment } from './async-endpoint';
 import type { Downstream } from './downstream';
 import { type InboundHeaders, hostWithoutPort, upstreamHeaders } from './forwarded-headers';
 import { ProxyExchange } from './proxy';
 import { errorBody } from './responses';
-import type { RouteMatch, RouteMatcher } from './route-matcher';
+import { isOwnEndpoint, type Listener, type RouteMatch, type RouteMatcher } from './route-matcher';
 import type { Grant, Refusal, Verdict } from './policies/verdict';
 import type { RouterPolicies } from './policies/router-policies';
 import type { RouterState } from './state';
@@ -23,16 +23,16 @@ export interface RoutableRequest {
   /** `performance.now()` when the request arrived. */
   readonly receivedAt: number;
   readonly clientAddress: string | undefined;
+  /**
+   * The listener it came in on: `public` serves declared routes and opted-in by-name/async calls
+   * under the router's policies; `admin` (internal callers) every function, without policies.
+   */
+  readonly listener: Listener;
 }
 
-/**
- * True when only the node:http path serves `url` (the router's own endpoints) or the router cannot
- * route yet: the raw fast path hands such requests over.
- */
-export function servedByNodePathOnly(state: RouterState, url: string): boolean {
-  if (state.matcher === undefined) return true;
-  const path = pathOf(url);
-  return path === Endpoints.health || path === Endpoints.ready || path === Endpoints.metrics;
+/** True when the router cannot route yet: the raw fast path hands the request to node:http (503). */
+export function servedByNodePathOnly(state: RouterState): boolean {
+  return state.matcher === undefined;
 }
 
 /**
@@ -58,7 +58,7 @@ export function declaredBodyOverLimit(
   let host: string | undefined;
   for (let i = 0; i < rawHeaders.length && host === undefined; i += 2)
     if (rawHeaders[i].length === 4 && rawHeaders[i].toLowerCase() === 'host') host = rawHeaders[i + 1];
-  const match = matcher.match(method, url, hostWithoutPort(host));
+  const match = matcher.match(method, url, hostWithoutPort(host), 'public');
   return match !== null && length > match.entry.upstream.maxBodyBytes;
 }
 
@@ -75,9 +75,15 @@ export function routeRequest(
 ): boolean {
   const asyncCalls = state.asyncCalls;
   const isAsync = asyncCalls !== undefined && request.url.startsWith(ASYNC_FUNCTION_PATH_PREFIX);
+  // The admin listener's callers are internal (cron, `kubefaas invoke`): no policies there, no CORS.
+  if (isAsync && request.listener === 'admin') {
+    callAsync(state, asyncCalls, matcher, request, client, undefined);
+    return true;
+  }
   const policies = state.policies;
   // CORS preflights are answered before auth: browsers send them without credentials.
   if (
+    request.listener === 'public' &&
     policies !== undefined &&
     policies.hasCors &&
     request.method === 'OPTIONS' &&
@@ -107,6 +113,11 @@ export function routeRequest(
     callAsync(state, asyncCalls, matcher, request, client, verdict);
     return true;
   }
+  if (request.listener === 'public' && isOwnEndpoint(request.url)) {
+    const { method, url, requestId, receivedAt } = request;
+    rejectRequest(state, client, method, url, requestId, receivedAt, 404, `no route for ${method} ${pathOf(url)}`);
+    return false;
+  }
   return proxyRequest(state, matcher, request, client);
 }
 
@@ -132,13 +143,13 @@ function answerPreflight(
     served = asked === 'POST' || asked === 'GET';
   } else {
     const host = hostWithoutPort(inbound.host);
-    let match = KNOWN_METHODS.has(asked) ? matcher.match(asked, url, host) : null;
+    let match = KNOWN_METHODS.has(asked) ? matcher.match(asked, url, host, request.listener) : null;
     served = match !== null;
     // The method is not routed here: the policy of a route that is (for the 403) decides.
     if (match === null) {
-      const other = matcher.allowedMethods(url, host)[0];
+      const other = matcher.allowedMethods(url, host, request.listener)[0];
       if (other === undefined) return false;
-      match = matcher.match(other, url, host);
+      match = matcher.match(other, url, host, request.listener);
       if (match === null) return false;
     }
     entry = match.entry;
@@ -202,7 +213,7 @@ function callAsync(
           requestId,
           traceparent,
           closeConnection: state.draining,
-          hasFunction: (name) => matcher.hasFunction(name),
+          hasFunction: (name) => matcher.acceptsAsync(name, request.listener),
           maxBodyBytes: (name) => matcher.maxBodyBytes(name),
           callbacks: state.callbacks,
           auth: grant?.authHeader,
@@ -233,12 +244,12 @@ function proxyRequest(
   request: RoutableRequest,
   client: Downstream,
 ): boolean {
-  const { method, url, inbound, requestId, receivedAt } = request;
+  const { method, url, inbound, requestId, receivedAt, listener } = request;
   const host = hostWithoutPort(inbound.host);
-  const match = matcher.match(method, url, host);
+  const match = matcher.match(method, url, host, listener);
   if (match === null) {
     const path = pathOf(url);
-    const allow = matcher.allowedMethods(url, host);
+    const allow = matcher.allowedMethods(url, host, listener);
     if (allow.length === 0) {
       rejectRequest(state, client, method, url, requestId, receivedAt, 404, `no route for ${method} ${path}`);
     } else {
@@ -277,8 +288,9 @@ function proxyRequest(
     return false;
   }
   // --- end body limit
-  // Router policies (auth, rate limits): one step, skipped when the table has none.
-  const policies = state.policies;
+  // Router policies (auth, rate limits): one step, skipped when the table has none, and on the
+  // admin listener, whose callers are internal (never exposed; docs/security.md).
+  const policies = listener === 'admin' ? undefined : state.policies;
   if (policies !== undefined) {
     const verdict = policies.check(match.entry.routeIndex, request);
     if (verdict instanceof Promise) {

@@ -1,13 +1,14 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { Endpoints, ROUTER_KEEP_ALIVE_TIMEOUT_MS } from '../contract';
+import { ROUTER_KEEP_ALIVE_TIMEOUT_MS } from '../contract';
 import { NodeDownstream } from './downstream';
 import { FastPath } from './fast-path/fast-path';
 import { readInboundHeaders } from './forwarded-headers';
-import { pathOf, rejectRequest, routeRequest } from './routing';
+import type { Listener } from './route-matcher';
+import { rejectRequest, routeRequest } from './routing';
 import { ignoreUpgrades } from '../shared/ignore-upgrades';
 import { isLingering } from '../shared/lingering-close';
-import { endWithAnswer, errorBody, sendJson } from './responses';
+import { endWithAnswer } from './responses';
 import type { RouterState } from './state';
 import {
   type ClientTimeouts,
@@ -32,8 +33,10 @@ export interface RouterServerOptions {
 }
 
 /**
- * The HTTP server: health endpoints, matching, and proxying through the active table. Simple
- * requests are served on the fast path in front of node:http (see `FastPath`).
+ * The public HTTP server (behind the exposure): matching and proxying through the active table —
+ * declared routes and the by-name/async calls functions opted in to; nothing of the router's own
+ * (health and metrics are on the admin listener, admin-server.ts). Simple requests are served on
+ * the fast path in front of node:http (see `FastPath`).
  */
 export function createRouterServer(state: RouterState, options: RouterServerOptions = {}): Server {
   const timeouts = options.timeouts ?? DEFAULT_CLIENT_TIMEOUTS;
@@ -47,7 +50,7 @@ export function createRouterServer(state: RouterState, options: RouterServerOpti
       // node checks headersTimeout only this often (30 s by default).
       connectionsCheckingInterval: deadlineCheckIntervalMs(timeouts),
     },
-    (req, res) => handleRequest(state, timeouts, req, res),
+    (req, res) => handleRequest(state, timeouts, req, res, 'public'),
   );
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerMalformed(state, err, socket));
   // No route serves an upgraded protocol: an upgrade request is served as the plain request it also is.
@@ -56,8 +59,14 @@ export function createRouterServer(state: RouterState, options: RouterServerOpti
   return server;
 }
 
-/** A request node:http parsed: everything the router serves. */
-function handleRequest(state: RouterState, timeouts: ClientTimeouts, req: IncomingMessage, res: ServerResponse): void {
+/** A request node:http parsed, on either listener: routed and proxied (or refused). */
+export function handleRequest(
+  state: RouterState,
+  timeouts: ClientTimeouts,
+  req: IncomingMessage,
+  res: ServerResponse,
+  listener: Listener,
+): void {
   // Pipelined after a body the router refused, on a connection closing: thrown away, never served.
   if (isLingering(req.socket)) return;
   const receivedAt = performance.now();
@@ -77,7 +86,6 @@ function handleRequest(state: RouterState, timeouts: ClientTimeouts, req: Incomi
     }
     url = path;
   }
-  if (serveOwnEndpoint(state, url, res, requestId)) return;
 
   const matcher = state.matcher;
   if (matcher === undefined) {
@@ -92,47 +100,9 @@ function handleRequest(state: RouterState, timeouts: ClientTimeouts, req: Incomi
     requestId,
     receivedAt,
     clientAddress: req.socket.remoteAddress,
+    listener,
   };
   routeRequest(state, matcher, request, client);
-}
-
-/**
- * /healthz, /readyz, /metrics (with or without a query string). Returns true when it answered.
- * The admin listener serves them too (main.ts).
- */
-export function serveOwnEndpoint(state: RouterState, url: string, res: ServerResponse, requestId: string): boolean {
-  const path = pathOf(url);
-  switch (path) {
-    case Endpoints.health:
-      sendJson(res, 200, { status: 'ok' }, requestId, state.draining);
-      return true;
-    case Endpoints.ready:
-      sendJson(
-        res,
-        state.ready ? 200 : 503,
-        { status: state.ready ? 'ready' : state.draining ? 'shutting down' : 'route table not loaded' },
-        requestId,
-        state.draining,
-      );
-      return true;
-    case Endpoints.metrics:
-      state.metrics.render().then(
-        (text) => {
-          if (res.destroyed) return;
-          const headers: Record<string, string> = {
-            'content-type': state.metrics.registry.contentType,
-            'cache-control': 'no-store',
-          };
-          if (state.draining) headers.connection = 'close';
-          res.writeHead(200, headers);
-          res.end(text);
-        },
-        (err: Error) => sendJson(res, 500, errorBody(`metrics unavailable: ${err.message}`), requestId, state.draining),
-      );
-      return true;
-    default:
-      return false;
-  }
 }
 
 /** `http://host/path?q` (absolute form, sent to proxies) → `/path?q`; anything else is malformed. */
@@ -151,7 +121,7 @@ function originFormOf(target: string): string | undefined {
  * an oversized head, 408 for a timeout) JSON answer if the socket still takes one and no response
  * has started on it, never a crash.
  */
-function answerMalformed(state: RouterState, err: NodeJS.ErrnoException, socket: Socket): void {
+export function answerMalformed(state: RouterState, err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || !socket.writable || responseStarted(socket)) {
     socket.destroy();
     return;

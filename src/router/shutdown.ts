@@ -3,7 +3,10 @@ import type { RouterConfig } from './config';
 import type { RouterState } from './state';
 
 export interface RouterShutdownParts {
+  /** The public listener's server. */
   readonly server: Server;
+  /** The admin listener's: it keeps answering readiness (503) during the drain and closes with the public one. */
+  readonly adminServer?: Server;
   readonly state: RouterState;
   readonly config: Pick<RouterConfig, 'drainDelayMs' | 'shutdownGraceMs'>;
   /** Stops whatever else runs (the route-table watcher). */
@@ -33,15 +36,16 @@ export function installRouterShutdown(parts: RouterShutdownParts): (signal: stri
     force.unref();
     parts.stopBackground();
     state.stopListening();
-    server.close(() => {
-      void Promise.all([state.closeUpstreams(1000), state.asyncCalls?.close(1000)]).then(() => {
+    const servers = parts.adminServer ? [server, parts.adminServer] : [server];
+    void Promise.all(servers.map((s) => new Promise<void>((closed) => s.close(() => closed())))).then(() =>
+      Promise.all([state.closeUpstreams(1000), state.asyncCalls?.close(1000)]).then(() => {
         log.log('info', 'stopped');
         log.flush();
         parts.exit(0);
-      });
-    });
+      }),
+    );
     // Idle keep-alive connections would hold close() open; busy ones close after their response.
-    server.closeIdleConnections();
+    for (const s of servers) s.closeIdleConnections();
   };
 
   const shutdown = (signal: string): void => {

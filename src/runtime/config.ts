@@ -1,4 +1,4 @@
-import { Env } from '../contract';
+import { Env, readInvokeTargets, type InvokeTargets } from '../contract';
 
 /** Defaults applied when the Deployment does not set the corresponding variable. */
 export const RuntimeDefaults = {
@@ -26,6 +26,8 @@ export interface RuntimeConfig {
   readonly drainDelayMs: number;
   /** Async calls' states and callbacks carry handlers' exception messages (unsafe; see Env.EXPOSE_ERROR_MESSAGES). */
   readonly exposeErrorMessages: boolean;
+  /** The functions `context.invoke` may call (Env.INVOKE_TARGETS); empty = none declared. */
+  readonly invokeTargets: InvokeTargets;
 }
 
 /** Thrown when an environment variable is present but unusable; main.ts turns it into a fatal log line. */
@@ -56,7 +58,16 @@ export function readRuntimeConfig(env: NodeJS.ProcessEnv): RuntimeConfig {
     shutdownGraceMs: readInteger(env, Env.SHUTDOWN_GRACE_MS, RuntimeDefaults.shutdownGraceMs, 0),
     drainDelayMs: readInteger(env, Env.DRAIN_DELAY_MS, RuntimeDefaults.drainDelayMs, 0),
     exposeErrorMessages: readFlag(env, Env.EXPOSE_ERROR_MESSAGES),
+    invokeTargets: readTargets(env),
   };
+}
+
+function readTargets(env: NodeJS.ProcessEnv): InvokeTargets {
+  const raw = env[Env.INVOKE_TARGETS];
+  if (raw === undefined || raw === '') return {};
+  const targets = readInvokeTargets(raw);
+  if (typeof targets === 'string') throw new ConfigError(`${Env.INVOKE_TARGETS}: ${targets}`);
+  return targets;
 }
 
 function readFlag(env: NodeJS.ProcessEnv, name: string): boolean {

@@ -1,6 +1,16 @@
 import type { ServerResponse } from 'node:http';
 import { JsonLogger, LogSink, jsonFragment } from './log';
-import type { FunctionContext, FunctionLogger } from '../contract';
+import {
+  functionNameOf,
+  topicNameOf,
+  type FunctionContext,
+  type FunctionLogger,
+  type FunctionRef,
+  type InvokeAsyncOptions,
+  type InvokeOptions,
+  type TopicRef,
+} from '../contract';
+import type { Caller, FunctionCalls } from './invoke';
 
 /** What `context.publish()` does; the platform queue plugs in here. `traceId` continues the caller's trace. */
 export type Publisher = (topic: string, data: unknown, traceId?: string) => Promise<void>;
@@ -12,6 +22,19 @@ export const noQueuePublisher: Publisher = (topic) =>
       `context.publish('${topic}'): no queue configured for this platform; add a queue to the Platform to publish messages`,
     ),
   );
+
+/** Used when the function declares no `invokes`: every call names the declaration to add. */
+export const noCalls: FunctionCalls = {
+  invoke: (target, _input, _options, caller) => Promise.reject(undeclared('invoke', target, caller.functionName)),
+  invokeAsync: (target, _input, _options, caller) =>
+    Promise.reject(undeclared('invokeAsync', target, caller.functionName)),
+};
+
+function undeclared(method: string, target: string, functionName: string): Error {
+  return new Error(
+    `context.${method}('${target}'): function '${functionName}' does not declare it; add it to the function's \`invokes\` (e.g. invokes: [fn('${target}')])`,
+  );
+}
 
 /** Why an invocation's signal was aborted; also its `reason`. */
 export class InvocationAbortedError extends Error {
@@ -41,6 +64,7 @@ export class InvocationContext implements FunctionContext {
   #res: ServerResponse | undefined;
   readonly #traceId: string | undefined;
   readonly #publish: Publisher;
+  readonly #calls: FunctionCalls;
   #controller?: AbortController;
   #abortReason?: InvocationAbortedError;
   #log?: FunctionLogger;
@@ -53,9 +77,11 @@ export class InvocationContext implements FunctionContext {
     publish: Publisher,
     traceId: string | undefined,
     res: ServerResponse | undefined,
+    calls: FunctionCalls = noCalls,
   ) {
     this.#sink = sink;
     this.#publish = publish;
+    this.#calls = calls;
     this.#traceId = traceId;
     this.#res = res;
   }
@@ -86,8 +112,31 @@ export class InvocationContext implements FunctionContext {
     return this.#log;
   }
 
-  publish(topic: string, data: unknown): Promise<void> {
-    return this.#publish(topic, data, this.#traceId);
+  publish<T>(topic: TopicRef<T>, data: NoInfer<T>): Promise<void>;
+  publish(topic: string, data: unknown): Promise<void>;
+  async publish(topic: TopicRef | string, data: unknown): Promise<void> {
+    // A reference travels as its name; a bad one is refused here, naming what was passed.
+    return this.#publish(typeof topic === 'string' ? topic : topicNameOf(topic), data, this.#traceId);
+  }
+
+  invoke<Out>(target: FunctionRef<void, Out>, input?: undefined, options?: InvokeOptions): Promise<Out>;
+  invoke<In, Out>(target: FunctionRef<In, Out>, input: NoInfer<In>, options?: InvokeOptions): Promise<Out>;
+  invoke(target: string, input?: unknown, options?: InvokeOptions): Promise<unknown>;
+  async invoke(target: FunctionRef | string, input?: unknown, options?: InvokeOptions): Promise<unknown> {
+    return this.#calls.invoke(functionNameOf(target), input, options, this.caller());
+  }
+
+  invokeAsync(target: FunctionRef<void, unknown>, input?: undefined, options?: InvokeAsyncOptions): Promise<string>;
+  invokeAsync<In>(target: FunctionRef<In, unknown>, input: NoInfer<In>, options?: InvokeAsyncOptions): Promise<string>;
+  invokeAsync(target: string, input?: unknown, options?: InvokeAsyncOptions): Promise<string>;
+  async invokeAsync(target: FunctionRef | string, input?: unknown, options?: InvokeAsyncOptions): Promise<string> {
+    return this.#calls.invokeAsync(functionNameOf(target), input, options, this.caller());
+  }
+
+  private caller(): Caller {
+    // The signal (made now if the handler has not asked for it) aborts a call when the invocation
+    // times out or its client goes away.
+    return { functionName: this.functionName, deadline: this.deadline, traceId: this.#traceId, signal: this.signal };
   }
 
   /** After a timeout (the response is sent): no more reference to the response, nor through it to the request. */

@@ -7,6 +7,7 @@
 import { writeSync } from 'node:fs';
 import { readRuntimeConfig, type RuntimeConfig } from './config';
 import { readQueueSettings, type QueueSettings } from '../queue/config';
+import { HttpFunctionCalls } from './invoke';
 import { loadHandler } from './load-handler';
 import { RuntimeQueue } from './queue-startup';
 import { createRuntime, type Runtime } from './server';
@@ -38,9 +39,12 @@ function start(): void {
   const queue = queueSettings
     ? new RuntimeQueue(queueSettings, config.functionName, config.timeoutMs, config.exposeErrorMessages)
     : undefined;
+  // context.invoke goes straight to the declared functions' Services; invokeAsync through the queue.
+  const calls = new HttpFunctionCalls(config.invokeTargets, queue?.enqueue);
   const runtime = createRuntime({
     handler,
     publish: queue?.publish,
+    calls,
     // Readiness gates HTTP endpoints only: a function whose one queue subscription is its implicit
     // async-call consumer stays Ready through a NATS outage; one with queue triggers waits for them.
     isReady: queue && queueSettings!.subscriptions.some((s) => s.kind !== 'async') ? () => queue.ready() : undefined,
@@ -64,7 +68,7 @@ function start(): void {
     (err) => fatal(`cannot listen on ${config.host ?? '*'}:${config.port}`, err),
   );
 
-  queue?.start(runtime, handler).catch((err) => fatal('cannot start the queue consumers', err));
+  queue?.start(runtime, handler, calls).catch((err) => fatal('cannot start the queue consumers', err));
   installProcessHandlers(runtime, queue, config);
 }
 

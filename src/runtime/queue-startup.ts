@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { QueueSettings } from '../queue/config';
 import type { QueueClient } from '../queue/client';
 import type { Publisher } from './context';
+import type { CallEnqueuer, FunctionCalls } from './invoke';
 import { queueHandlerFor } from './queue-trigger';
 import type { Runtime } from './server';
 import type { Handler } from '../contract';
@@ -37,10 +38,18 @@ export class RuntimeQueue {
     await client.publish(topic, data, { traceparent, source: `/kubefaas/function/${this.functionName}` });
   };
 
+  /** `context.invokeAsync(target, …)`: stores the call (its `queued` state and message), resolves with its id. */
+  readonly enqueue: CallEnqueuer = async (target, call) => {
+    const client = this.client ?? (await this.connecting);
+    if (!client) throw new Error(`context.invokeAsync('${target}'): the queue is shutting down`);
+    const { callId } = await client.enqueueCall(target, call);
+    return callId;
+  };
+
   private connecting?: Promise<QueueClient | undefined>;
 
   /** Connects (retrying until NATS answers) and starts one consumer per subscription. */
-  start(runtime: Runtime, handler: Handler): Promise<void> {
+  start(runtime: Runtime, handler: Handler, calls?: FunctionCalls): Promise<void> {
     this.connecting = (async () => {
       const { QueueClient } = await import('../queue/client');
       const client = await QueueClient.connect({
@@ -65,6 +74,7 @@ export class RuntimeQueue {
         runtime.sink,
         this.publish,
         runtime.metrics,
+        calls,
       );
       for (const sub of this.settings.subscriptions) {
         await client.subscribe(this.functionName, sub, forSubscription(sub), {

@@ -1,6 +1,7 @@
 import type { QueueSubscription } from '../contract';
 import type { Delivery, QueueEvent, QueueReply } from '../queue';
-import { InvocationContext, type Publisher } from './context';
+import { InvocationContext, noCalls, type Publisher } from './context';
+import type { FunctionCalls } from './invoke';
 import { clientErrorStatus } from './errors';
 import type { LogSink } from './log';
 import { Outcome, type RuntimeMetrics } from './metrics';
@@ -19,6 +20,7 @@ export function queueHandlerFor(
   sink: LogSink,
   publish: Publisher,
   metrics: RuntimeMetrics,
+  calls: FunctionCalls = noCalls,
 ): (sub: QueueSubscription) => (event: QueueEvent, delivery: Delivery) => Promise<QueueReply | undefined> {
   return (sub) => {
     const stats = metrics.trigger(sub.kind === 'topic' ? 'queue' : sub.kind);
@@ -34,6 +36,7 @@ export function queueHandlerFor(
         publish,
         traceId,
         undefined,
+        calls,
       );
       // Not through delivery.signal: that would make an AbortController for every delivery.
       delivery.onAbort(() => context.abort('timed out or stopping'));

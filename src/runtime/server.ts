@@ -5,7 +5,8 @@ import { ignoreUpgrades } from '../shared/ignore-upgrades';
 import { closeLingering, isLingering } from '../shared/lingering-close';
 import { declaredLength, hasBody, readBody } from './body';
 import { RuntimeDefaults } from './config';
-import { InvocationContext, noQueuePublisher, type Publisher } from './context';
+import { InvocationContext, noCalls, noQueuePublisher, type Publisher } from './context';
+import type { FunctionCalls } from './invoke';
 import { DeadlineQueue, type DeadlineEntry } from './deadlines';
 import { clientErrorStatus } from './errors';
 import { EMPTY_BODY, HttpEvent } from './event';
@@ -38,6 +39,8 @@ export interface RuntimeOptions {
   readonly logWrite?: LogWrite;
   /** Implementation of `context.publish()`. @default rejects: no queue configured */
   readonly publish?: Publisher;
+  /** Implementation of `context.invoke()` / `invokeAsync()`. @default rejects: nothing declared in `invokes` */
+  readonly calls?: FunctionCalls;
   /** Prefix of generated request ids. @default random per process */
   readonly requestIdPrefix?: string;
   /** Extra readiness condition (e.g. the queue consumers are connected). @default always ready */
@@ -90,8 +93,13 @@ class HttpInvocation implements DeadlineEntry {
     readonly head: RequestHead,
     readonly requestId: string,
     readonly startedAt: number,
-    readonly deadlineAt: number,
-  ) {}
+    /** This invocation's timeout: the function's, or less when a calling function has less time left. */
+    readonly timeoutMs: number,
+  ) {
+    this.deadlineAt = startedAt + timeoutMs;
+  }
+
+  readonly deadlineAt: number;
 
   expire(): void {
     this.runtime.timedOut(this);
@@ -114,6 +122,7 @@ class HttpRuntime implements Runtime {
   private readonly shutdownGraceMs: number;
   private readonly drainDelayMs: number;
   private readonly publish: Publisher;
+  private readonly calls: FunctionCalls;
   readonly sink: LogSink;
   private readonly isReady?: () => boolean;
   private readonly ids: RequestIdSource;
@@ -133,6 +142,7 @@ class HttpRuntime implements Runtime {
     this.shutdownGraceMs = options.shutdownGraceMs ?? RuntimeDefaults.shutdownGraceMs;
     this.drainDelayMs = options.drainDelayMs ?? RuntimeDefaults.drainDelayMs;
     this.publish = options.publish ?? noQueuePublisher;
+    this.calls = options.calls ?? noCalls;
     this.sink = new LogSink(options.logWrite);
     this.isReady = options.isReady;
     this.log = new JsonLogger(this.sink, jsonFragment({ function: options.functionName }));
@@ -190,7 +200,10 @@ class HttpRuntime implements Runtime {
       return;
     }
     this.metrics.inFlight++;
-    const invocation = new HttpInvocation(this, req, res, head, requestId, startedAt, startedAt + this.timeoutMs);
+    // A calling function's remaining time (context.invoke) shortens the timeout, never lengthens it.
+    const caller = head.callerTimeoutMs;
+    const timeoutMs = caller !== undefined && caller < this.timeoutMs ? caller : this.timeoutMs;
+    const invocation = new HttpInvocation(this, req, res, head, requestId, startedAt, timeoutMs);
     if (!hasBody(head)) {
       this.invoke(invocation, EMPTY_BODY);
       return;
@@ -225,11 +238,12 @@ class HttpRuntime implements Runtime {
     const context = new InvocationContext(
       this.functionName,
       requestId,
-      arrivalMs + this.timeoutMs,
+      arrivalMs + invocation.timeoutMs,
       this.sink,
       this.publish,
       traceIdOf(invocation.head.traceparent),
       invocation.res,
+      this.calls,
     );
     invocation.context = context;
     invocation.event = event;
@@ -326,21 +340,18 @@ class HttpRuntime implements Runtime {
   timedOut(invocation: HttpInvocation): void {
     if (invocation.settled) return;
     invocation.settled = true;
-    invocation.context?.abort(`timed out after ${this.timeoutMs} ms`);
+    const timeout =
+      invocation.timeoutMs === this.timeoutMs
+        ? `${this.timeoutMs} ms`
+        : `${invocation.timeoutMs} ms (the time its calling function had left)`;
+    invocation.context?.abort(`timed out after ${timeout}`);
     const { req, res, requestId } = invocation;
     if (!res.headersSent) {
       // Still reading the body: do not wait for the rest of it on this connection.
       const reading = invocation.context === undefined;
       if (reading) closeLingering(req);
       const extra = reading ? ['connection', 'close'] : undefined;
-      sendError(
-        res,
-        504,
-        `function timed out after ${this.timeoutMs} ms`,
-        requestId,
-        this.baseHeaders(requestId),
-        extra,
-      );
+      sendError(res, 504, `function timed out after ${timeout}`, requestId, this.baseHeaders(requestId), extra);
     }
     this.complete(invocation, 504, Outcome.timeout);
     this.abandon(invocation);

@@ -164,9 +164,30 @@ const FIXED: readonly FixedCase[] = [
   {
     name: 'POST to a GET-only function by name',
     bytes: head('POST /function/getonly HTTP/1.1', 'Content-Length: 0'),
-    router: '4xx',
+    router: 405,
     runtime: 'not5xx',
-    pending: { fast: '9', node: '9' },
+  },
+  // What is callable from outside (issue 15 item 9): nothing of a function that did not opt in.
+  { name: 'queue-only function by name', bytes: head('GET /function/qtally HTTP/1.1'), router: 404, runtime: 'not5xx' },
+  {
+    name: 'DELETE to a queue-only function by name',
+    bytes: head('DELETE /function/qtally/x HTTP/1.1'),
+    router: 404,
+    runtime: 'not5xx',
+  },
+  {
+    name: 'async call to a function that did not opt in',
+    bytes: head('POST /async-function/getonly HTTP/1.1', 'Content-Length: 2') + '{}',
+    router: 404,
+    runtime: 'not5xx',
+  },
+  { name: "the router's /metrics", bytes: head('GET /metrics HTTP/1.1'), router: 404, runtime: 'not5xx' },
+  { name: "the router's /healthz", bytes: head('GET /healthz HTTP/1.1'), router: 404, runtime: 'not5xx' },
+  {
+    name: "a function's /metrics through its by-name path",
+    bytes: head('GET /function/echo/metrics HTTP/1.1'),
+    router: 404,
+    runtime: 'not5xx',
   },
   {
     name: 'Upgrade with a malformed chunked body',
@@ -288,7 +309,6 @@ function pendingItemOf(r: GeneratedRequest): PendingKey | undefined {
   if (r.target.startsWith('/async-function/') && badPercentEncoding(r.target)) return '1';
   if (r.eol === '\n') return '4';
   if (!r.withHost) return 'N1';
-  if (r.target.startsWith('/function/getonly')) return '9';
   if (r.headers.some((h) => h.startsWith('Upgrade:'))) return 'N2';
   return undefined;
 }

@@ -7,11 +7,9 @@
  * `npm test`), or try them first with `KUBEFAAS_PENDING=1,4 npm run test:adversarial`
  * (`KUBEFAAS_PENDING=all` runs every pending case).
  */
-export type PendingKey = '1' | '2' | '3' | '4' | '5' | '6' | '9' | '10' | 'N1' | 'N2' | 'N3' | 'N4';
+export type PendingKey = '1' | '2' | '3' | '4' | '5' | '6' | '10' | 'N1' | 'N2' | 'N3' | 'N4';
 
-export const PENDING_FIXES: Readonly<Partial<Record<PendingKey, string>>> = {
-  '9': 'router: /function/<name> answers every method for a GET-only function',
-};
+export const PENDING_FIXES: Readonly<Partial<Record<PendingKey, string>>> = {};
 
 const enabled = new Set(
   (process.env.KUBEFAAS_PENDING ?? '')

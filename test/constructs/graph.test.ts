@@ -33,7 +33,10 @@ import { INLINE, envOf, errorOf, expectValid, find, synth, type K8sObject } from
 
 beforeEach(() => clearWarnings());
 
-/** Every edge kind: an HTTP route, a cron trigger, async calls, a consumed topic, declared publishes, a response and a dead-letter topic, an invoke. */
+/**
+ * Every edge kind: an HTTP route and a public by-name path, a cron trigger, public async calls, a
+ * consumed topic, declared publishes, a response and a dead-letter topic, an invoke.
+ */
 function pipeline(app: App = Testing.app()): Platform {
   const platform = new Platform(app, 'shop', { namespace: 'shop', queue: Queue.nats() });
   new NodeFunction(platform, 'intake', {
@@ -44,10 +47,12 @@ function pipeline(app: App = Testing.app()): Platform {
   });
   new NodeFunction(platform, 'pricer', {
     code: INLINE,
+    invocation: { async: true },
     triggers: [new QueueTrigger({ topic: 'orders', responseTopic: 'orders.priced', errorTopic: 'orders.failed' })],
   });
   new NodeFunction(platform, 'report', {
     code: INLINE,
+    invocation: { byName: true, byNameMethods: ['GET'] },
     triggers: [new CronTrigger({ name: 'hourly', schedule: '0 * * * *', timeZone: 'UTC' })],
     publishes: ['reports'],
   });
@@ -79,9 +84,8 @@ describe('the graph of a platform', () => {
     expect(graph.nodes.map((n) => n.id)).toEqual([
       'route:POST /orders',
       'cron:report/hourly',
-      'async:intake',
       'async:pricer',
-      'async:report',
+      'route:GET /function/report',
       'function:intake',
       'function:pricer',
       'function:report',
@@ -109,9 +113,8 @@ describe('the graph of a platform', () => {
     expect(graph.edges.map((e) => `${e.from} -${e.kind}-> ${e.to}`)).toEqual([
       'route:POST /orders -http-> function:intake',
       'cron:report/hourly -cron-> function:report',
-      'async:intake -async-> function:intake',
       'async:pricer -async-> function:pricer',
-      'async:report -async-> function:report',
+      'route:GET /function/report -http-> function:report',
       'topic:orders -consumes-> function:pricer',
       'function:pricer -response-> topic:orders.priced',
       'function:pricer -dead-letter-> topic:orders.failed',
@@ -123,7 +126,7 @@ describe('the graph of a platform', () => {
     expect(recordedWarnings().filter((w) => w.rule.startsWith('graph/'))).toEqual([]);
   });
 
-  test('a platform without a queue has no async entries; cron ticks go to the function all the same', () => {
+  test('only public entry points are drawn; cron ticks go to the function with or without a queue', () => {
     const platform = new Platform(Testing.app(), 'p');
     new NodeFunction(platform, 'tick', { code: INLINE, triggers: [new CronTrigger({ schedule: '*/5 * * * *' })] });
     new ContainerFunction(platform, 'img', { image: 'ghcr.io/example/img:1.0.0', invokes: ['tick'] });
@@ -140,13 +143,14 @@ describe('the graph of a platform', () => {
     expect(mermaid.startsWith('flowchart LR\n')).toBe(true);
     expect(mermaid).toContain('n0["POST /orders"]:::route');
     expect(mermaid).toContain('n1{{"cron hourly: 0 * * * * (UTC)"}}:::cron');
-    expect(mermaid).toContain('n2[/"POST /async-function/intake"/]:::async');
-    expect(mermaid).toContain('n5(["intake"]):::function');
-    expect(mermaid).toContain('n8[("orders")]:::topic');
-    expect(mermaid).toContain('n11[("reports (external)")]:::external');
-    expect(mermaid).toContain('n6 -.->|dead letter| n9');
-    expect(mermaid).toContain('n5 -->|publishes| n8');
-    expect(mermaid).toContain('n5 ==>|invokes| n6');
+    expect(mermaid).toContain('n2[/"POST /async-function/pricer"/]:::async');
+    expect(mermaid).toContain('n3["GET /function/report"]:::route');
+    expect(mermaid).toContain('n4(["intake"]):::function');
+    expect(mermaid).toContain('n7[("orders")]:::topic');
+    expect(mermaid).toContain('n10[("reports (external)")]:::external');
+    expect(mermaid).toContain('n5 -.->|dead letter| n8');
+    expect(mermaid).toContain('n4 -->|publishes| n7');
+    expect(mermaid).toContain('n4 ==>|invokes| n5');
     // One line per node and per edge, each in a form Mermaid reads.
     const body = mermaid.split('\n').filter((l) => /^ {2}n\d/.test(l));
     expect(body).toHaveLength(graph.nodes.length + graph.edges.length);
@@ -156,9 +160,9 @@ describe('the graph of a platform', () => {
     const dot = renderDot([graph]);
     expect(dot.startsWith('digraph platform {\n')).toBe(true);
     expect(dot.trimEnd().endsWith('}')).toBe(true);
-    expect(dot).toContain('n8 [label="orders", shape=cylinder];');
-    expect(dot).toContain('n6 -> n9 [label="dead letter", style=dashed];');
-    expect(dot).toContain('n5 -> n6 [label="invokes", style=bold];');
+    expect(dot).toContain('n7 [label="orders", shape=cylinder];');
+    expect(dot).toContain('n5 -> n8 [label="dead letter", style=dashed];');
+    expect(dot).toContain('n4 -> n5 [label="invokes", style=bold];');
     expect(dot.split('\n').filter((l) => / -> /.test(l))).toHaveLength(graph.edges.length);
   });
 
@@ -269,22 +273,11 @@ describe('graph checks at synth', () => {
   test('bad declarations fail with the construct path and the fix', () => {
     const platform = new Platform(Testing.app(), 'p', { queue: Queue.nats() });
     expect(errorOf(() => new NodeFunction(platform, 'x', { code: INLINE, publishes: ['bad topic'] })).message).toMatch(
-      /\[p\/x\] `publishes`: invalid topic 'bad topic'/,
+      /\[p\/x\] `publishes\[0\]`: invalid topic 'bad topic'/,
     );
     expect(
       errorOf(() => new NodeFunction(platform, 'y', { code: INLINE, publishes: 'orders' as never })).message,
     ).toMatch(/\[p\/y\] `publishes` must be an array/);
-    expect(errorOf(() => new NodeFunction(platform, 'z', { code: INLINE, invokes: ['Not_A_Name'] })).message).toMatch(
-      /\[p\/z\] `invokes`: "Not_A_Name" is not a function name/,
-    );
-    expect(errorOf(() => new NodeFunction(platform, 'self', { code: INLINE, invokes: ['self'] })).message).toMatch(
-      /`invokes` names the function itself/,
-    );
-    const other = new Platform(Testing.app(), 'other');
-    const elsewhere = new NodeFunction(other, 'far', { code: INLINE });
-    expect(errorOf(() => new NodeFunction(platform, 'w', { code: INLINE, invokes: [elsewhere] })).message).toMatch(
-      /\[p\/w\] `invokes`: function 'far' belongs to another platform \(other\).*Egress\.toFunction/,
-    );
     new Topic(platform, 'orders');
     expect(errorOf(() => new Topic(platform, 'orders', { external: true })).message).toMatch(
       /topic 'orders' is already declared by p\/topic-orders/,
@@ -305,7 +298,7 @@ describe('graph checks at synth', () => {
     new ContainerFunction(a, 'img', { image: 'ghcr.io/example/img:1.0.0', publishes: ['x'] });
     const message = errorOf(() => synth(a)).message;
     expect(message).toMatch(
-      /\[a\] function 'caller' \(a\/caller\) invokes 'nobody', but platform a has no function of that name\. Fix the name in `invokes`/,
+      /\[a\/caller\] `invokes` names function 'nobody', but platform a has no function of that name/,
     );
     expect(message).toMatch(/\[a\/img\] the function publishes to 'x', but only NodeFunctions publish to the queue/);
     const b = new Platform(Testing.app(), 'b');

@@ -126,11 +126,14 @@ function expectedPaths(routerClients: 'gateway' | 'anyone'): Record<string, stri
     // One policy for every cron sender: the one without a queue user may still open the port (NATS auth refuses it).
     'cron sender → queue, or → router without a queue': [
       ...arrow(CRON, NATS, '4222/TCP'),
-      ...arrow(CRON, ROUTER, '8080/TCP'),
+      ...arrow(CRON, ROUTER, '8081/TCP'), // the admin listener's internal by-name path
     ],
     'NATS cluster routes': arrow(NATS, NATS, '6222/TCP'),
     'every pod → cluster DNS': arrow(PODS, 'kube-dns', '53/UDP', '53/TCP'),
-    'Prometheus → /metrics of router and runtimes': arrow(PROMETHEUS, [ROUTER, ...QUEUE_FUNCTIONS], '8080/TCP'),
+    'Prometheus → /metrics of router (admin port) and runtimes': [
+      ...arrow(PROMETHEUS, ROUTER, '8081/TCP'),
+      ...arrow(PROMETHEUS, QUEUE_FUNCTIONS, '8080/TCP'),
+    ],
     // The API server's address is unknown at synth: any address on its ports.
     'Prometheus → API server (pod discovery)': arrow(
       PROMETHEUS,

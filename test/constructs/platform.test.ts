@@ -33,6 +33,7 @@ describe('Platform', () => {
         'NetworkPolicy/kubefaas-router',
         'PodDisruptionBudget/kubefaas-router',
         'Service/kubefaas-router',
+        'Service/kubefaas-router-admin',
       ].sort(),
     );
     const ns = find(objects, 'Namespace', 'kubefaas');
@@ -103,6 +104,7 @@ describe('Platform', () => {
     expect(c.command).toEqual(['node', '/var/kubefaas/router/router.js']);
     expect(c.env).toEqual([
       { name: 'PORT', value: '8080' },
+      { name: 'KUBEFAAS_ADMIN_PORT', value: '8081' },
       { name: 'KUBEFAAS_ROUTES', value: '/var/kubefaas/routes/routes.json' },
       { name: 'KUBEFAAS_DRAIN_DELAY_MS', value: '10000' },
       { name: 'KUBEFAAS_SHUTDOWN_GRACE_MS', value: '32000' },
@@ -112,11 +114,21 @@ describe('Platform', () => {
     expect(volumes[mounts[Paths.routerDir]]).toBe(codeMap(objects, 'kubefaas-router').metadata.name);
     expect(volumes[mounts[Paths.routesDir]]).toBe('kubefaas-routes');
     expect(volumes[mounts['/tmp']]).toBe('emptyDir');
-    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 8080 });
-    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 8080 });
+    // Health is on the admin port only; the public Service does not carry it, a ClusterIP Service of its own does.
+    expect(c.ports).toEqual([
+      { name: 'http', containerPort: 8080, protocol: 'TCP' },
+      { name: 'admin', containerPort: 8081, protocol: 'TCP' },
+    ]);
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 8081 });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 8081 });
     const service = find(objects, 'Service', 'kubefaas-router');
     expect(service.spec.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }]);
     expect(service.spec.type).toBeUndefined();
+    const admin = find(objects, 'Service', 'kubefaas-router-admin');
+    expect(admin.spec).toEqual({
+      selector: { [Labels.platformComponent]: 'router' },
+      ports: [{ name: 'admin', port: 8081, targetPort: 'admin', protocol: 'TCP' }],
+    });
     expect(find(objects, 'PodDisruptionBudget', 'kubefaas-router').spec.maxUnavailable).toBe(1);
   });
 
@@ -305,7 +317,11 @@ describe('Platform', () => {
         }),
       },
     });
-    new NodeFunction(platform, 'slow', { code: INLINE, timeout: Duration.minutes(2) });
+    new NodeFunction(platform, 'slow', {
+      code: INLINE,
+      timeout: Duration.minutes(2),
+      triggers: [new HttpTrigger({ path: '/slow' })],
+    });
     const objects = synth(platform);
     const route = find(objects, 'HTTPRoute', 'kubefaas-router');
     expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
@@ -319,9 +335,10 @@ describe('Platform', () => {
       },
     ]);
     expect(route.spec.hostnames).toEqual(['fn.example.com']);
+    // Only what the router serves publicly (more in exposure.test.ts).
     expect(route.spec.rules).toEqual([
       {
-        matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+        matches: [{ path: { type: 'Exact', value: '/slow' } }],
         backendRefs: [{ name: 'kubefaas-router', port: 80 }],
         timeouts: { request: '121s' },
       },
@@ -331,18 +348,18 @@ describe('Platform', () => {
   });
 
   test('exposure: Ingress with class, host, TLS and annotations', async () => {
-    const objects = synth(
-      newPlatform({
-        router: {
-          exposure: RouterExposure.ingress({
-            className: 'traefik',
-            host: 'fn.example.com',
-            tlsSecretName: 'fn-tls',
-            annotations: { 'traefik.ingress.kubernetes.io/router.entrypoints': 'websecure' },
-          }),
-        },
-      }),
-    );
+    const platform = newPlatform({
+      router: {
+        exposure: RouterExposure.ingress({
+          className: 'traefik',
+          host: 'fn.example.com',
+          tlsSecretName: 'fn-tls',
+          annotations: { 'traefik.ingress.kubernetes.io/router.entrypoints': 'websecure' },
+        }),
+      },
+    });
+    new NodeFunction(platform, 'files', { code: INLINE, triggers: [new HttpTrigger({ path: '/files/*' })] });
+    const objects = synth(platform);
     const ingress = find(objects, 'Ingress', 'kubefaas-router');
     expect(ingress.apiVersion).toBe('networking.k8s.io/v1');
     expect(ingress.metadata.annotations).toEqual({ 'traefik.ingress.kubernetes.io/router.entrypoints': 'websecure' });
@@ -355,7 +372,7 @@ describe('Platform', () => {
           http: {
             paths: [
               {
-                path: '/',
+                path: '/files',
                 pathType: 'Prefix',
                 backend: { service: { name: 'kubefaas-router', port: { number: 80 } } },
               },
@@ -368,11 +385,9 @@ describe('Platform', () => {
   });
 
   test('exposure: a bare Ingress catches every host', () => {
-    const ingress = find(
-      synth(newPlatform({ router: { exposure: RouterExposure.ingress() } })),
-      'Ingress',
-      'kubefaas-router',
-    );
+    const platform = newPlatform({ router: { exposure: RouterExposure.ingress() } });
+    new NodeFunction(platform, 'hello', { code: INLINE, triggers: [new HttpTrigger({ path: '/hello' })] });
+    const ingress = find(synth(platform), 'Ingress', 'kubefaas-router');
     expect(ingress.spec.rules[0].host).toBeUndefined();
     expect(ingress.spec.tls).toBeUndefined();
   });

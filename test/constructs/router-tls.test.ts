@@ -1,9 +1,9 @@
 /** router.tls (issue 11, TLS): Gateway API listeners, cert-manager Certificate, Ingress tls, HTTP→HTTPS redirects, validation. */
-import { RouterExposure, RouterTls } from '../../constructs';
+import { HttpTrigger, NodeFunction, RouterExposure, RouterTls } from '../../constructs';
 import { clearWarnings, recordedWarnings } from '../../constructs/placement/warnings';
 import { checkCertManagerCertificate } from '../support/cert-manager-schema';
 import { validateManifests } from '../support/validate';
-import { errorOf, expectValid, find, maybeFind, newPlatform, synth } from './helpers';
+import { errorOf, expectValid, find, INLINE, maybeFind, newPlatform, synth } from './helpers';
 
 const letsencrypt = (hosts: string[] = ['api.example.com', '*.fn.example.com']) =>
   RouterTls.certManager({ issuer: 'letsencrypt', issuerKind: 'ClusterIssuer', hosts });
@@ -85,14 +85,14 @@ describe('router.tls', () => {
   });
 
   test('Ingress: tls with the certificate hosts, one rule per host, the controller redirect annotation', async () => {
-    const objects = synth(
-      newPlatform({
-        router: {
-          exposure: RouterExposure.ingress({ className: 'nginx', controller: 'nginx', annotations: { 'x/y': 'z' } }),
-          tls: letsencrypt(['api.example.com', 'www.example.com']),
-        },
-      }),
-    );
+    const platform = newPlatform({
+      router: {
+        exposure: RouterExposure.ingress({ className: 'nginx', controller: 'nginx', annotations: { 'x/y': 'z' } }),
+        tls: letsencrypt(['api.example.com', 'www.example.com']),
+      },
+    });
+    new NodeFunction(platform, 'hello', { code: INLINE, triggers: [new HttpTrigger({ path: '/hello' })] });
+    const objects = synth(platform);
     await expectValid(objects);
     const ingress = find(objects, 'Ingress', 'kubefaas-router');
     expect(ingress.metadata.annotations).toEqual({ 'ingress.kubernetes.io/ssl-redirect': 'true', 'x/y': 'z' });
@@ -100,6 +100,9 @@ describe('router.tls', () => {
       { hosts: ['api.example.com', 'www.example.com'], secretName: 'kubefaas-router-tls' },
     ]);
     expect(ingress.spec.rules.map((r: { host: string }) => r.host)).toEqual(['api.example.com', 'www.example.com']);
+    // Each host routes only the public paths.
+    for (const rule of ingress.spec.rules)
+      expect(rule.http.paths.map((p: { path: string }) => p.path)).toEqual(['/hello']);
     expect(find(objects, 'Certificate', 'kubefaas-router-tls').spec.dnsNames).toEqual([
       'api.example.com',
       'www.example.com',

@@ -188,3 +188,56 @@ describe('the params header codec', () => {
     expect(decodeParams(encodeURIComponent(JSON.stringify({ id: '42', n: 7 })))).toEqual({ id: '42' });
   });
 });
+
+describe('public invocation in the route table: what synth writes, the router reads', () => {
+  const withInvocation = (invocation: unknown): string =>
+    JSON.stringify({
+      version: 1,
+      functions: { hello: { url: 'http://hello.faas.svc.cluster.local:80', timeoutMs: 1000, invocation } },
+      routes: [],
+    });
+
+  test('a synthesized table with opt-ins parses to the same table', () => {
+    const platform = newPlatform();
+    new ContainerFunction(platform, 'web', {
+      image: 'example/fn:1.0.0',
+      invocation: { byName: true },
+      triggers: [new HttpTrigger({ path: '/web', methods: ['GET', 'PUT'] })],
+    });
+    new ContainerFunction(platform, 'closed', {
+      image: 'example/fn:1.0.0',
+      triggers: [new HttpTrigger({ path: '/closed' })],
+    });
+    const table = platform.routeTable();
+    expect(table.functions.web.invocation).toEqual({ byName: ['GET', 'PUT'] });
+    expect(table.functions.closed.invocation).toBeUndefined();
+    const parsed = parseRouteTable(JSON.stringify(table));
+    expect(parsed.functions.web.invocation).toEqual(table.functions.web.invocation);
+    expect(parsed.functions.closed.invocation).toBeUndefined();
+    expect(parsed.routes).toEqual(table.routes);
+  });
+
+  test.each([
+    [
+      { byName: ['GET'], async: true },
+      { byName: ['GET'], async: true },
+    ],
+    [{ async: false }, {}],
+    [{}, {}],
+  ])('accepts %j', (invocation, expected) => {
+    expect(parseRouteTable(withInvocation(invocation)).functions.hello.invocation).toEqual(expected);
+  });
+
+  test.each([
+    [[], 'must be an object'],
+    ['all', 'must be an object'],
+    [{ byName: 'GET' }, 'byName: must be a non-empty array'],
+    [{ byName: [] }, 'byName: must be a non-empty array'],
+    [{ byName: ['FETCH'] }, 'is not one of'],
+    [{ byName: ['GET', 'GET'] }, 'contains duplicates'],
+    [{ async: 'yes' }, 'async: must be a boolean'],
+  ])('refuses %j, naming the field', (invocation, message) => {
+    expect(() => parseRouteTable(withInvocation(invocation))).toThrow(message);
+    expect(() => parseRouteTable(withInvocation(invocation))).toThrow('functions.hello.invocation');
+  });
+});

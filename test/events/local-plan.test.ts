@@ -66,6 +66,7 @@ function plan(objects: KubeObject[]) {
       runDir: '/run/kf',
       projectDir: '/project',
       routerPort: 8080,
+      routerAdminPort: 8081,
       ports,
       developerEnv: { PATH: '/usr/bin' },
     }),

@@ -205,7 +205,8 @@ describe('CronTrigger', () => {
       KUBEFAAS_CRON_FUNCTION: 'report',
       KUBEFAAS_CRON_TRIGGER: 'nightly',
       KUBEFAAS_CRON_DATA: '{"kind":"daily"}',
-      KUBEFAAS_ROUTER_URL: 'http://kubefaas-router.faas.svc.cluster.local:80',
+      // The router's admin listener: every function by name, whatever its public invocation.
+      KUBEFAAS_ROUTER_URL: 'http://kubefaas-router-admin.faas.svc.cluster.local:8081',
     });
     expect(env[QueueEnv.NATS_URL]).toBeUndefined();
     expect(codeMap(objects, 'kubefaas-cron').data['cron.js'].length).toBeGreaterThan(100);

@@ -7,7 +7,7 @@ import { ControlServer } from '../../src/local/control';
 test('a malformed path gets 400 and the endpoint keeps answering', async () => {
   const control = await ControlServer.start(
     { findCron: () => undefined, cronJobs: () => [], fireCron: () => Promise.reject(new Error('not here')) },
-    'http://127.0.0.1:1',
+    { routerUrl: 'http://127.0.0.1:1', routerAdminUrl: 'http://127.0.0.1:2' },
     0,
   );
   try {

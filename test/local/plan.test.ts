@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Env, Paths, type RouteTable } from '../../src/contract';
+import { ActivatorEnv, Env, Paths, type RouteTable } from '../../src/contract';
 import { LocalConfigError, resolveEnv } from '../../src/local/env';
 import { Manifests, parseManifests, type KubeObject } from '../../src/local/manifests';
 import {
@@ -26,6 +26,7 @@ function plan(objects: KubeObject[], overrides: Partial<PlanOptions> = {}) {
     runDir,
     projectDir: '/project',
     routerPort: 8080,
+    routerAdminPort: 8081,
     ports,
     developerEnv: { PATH: '/usr/bin' },
     ...overrides,
@@ -112,6 +113,28 @@ describe('planLocalRun on the agreed platform shape', () => {
       env: { [Env.BIND_HOST]: '0.0.0.0' },
     });
     expect(processNamed(shared, 'hello')).toMatchObject({ host: '127.0.0.1', env: { [Env.BIND_HOST]: '127.0.0.1' } });
+  });
+
+  test('the router gets its admin port: env, readiness there on loopback, the admin Service mapped; --host shares the public port only', () => {
+    const shared = plan(objects, { routerHost: '0.0.0.0', routerAdminPort: 9191 });
+    const router = processNamed(shared, 'kubefaas-router');
+    expect(router.adminPort).toBe(9191);
+    expect(router.env).toMatchObject({
+      [ActivatorEnv.ADMIN_PORT]: '9191',
+      [Env.ADMIN_BIND_HOST]: '127.0.0.1',
+      [Env.BIND_HOST]: '0.0.0.0',
+    });
+    expect(router.readiness).toEqual({ kind: 'http', path: '/readyz', port: 9191, host: '127.0.0.1' });
+    expect(shared.services).toContainEqual({
+      service: 'kubefaas-router-admin',
+      namespace: 'faas',
+      port: 8081,
+      localPort: 9191,
+    });
+    expect(shared.warnings.filter((w) => w.includes('not mapped locally'))).toEqual([]);
+    // Functions have no admin port.
+    expect(processNamed(shared, 'hello').adminPort).toBeUndefined();
+    expect(processNamed(shared, 'hello').env[ActivatorEnv.ADMIN_PORT]).toBeUndefined();
   });
 
   test('node:* image with command node runs the local node on the materialized runtime', () => {

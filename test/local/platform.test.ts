@@ -35,7 +35,7 @@ describe('local platform from a manifest directory', () => {
         },
       ],
       containers: [
-        { name: 'echo', image: 'example/echo:1.0', localCommand: ['node', 'echo-server.js'] },
+        { name: 'echo', image: 'example/echo:1.0', localCommand: ['node', 'echo-server.js'], byName: ['GET'] },
         { name: 'clock', image: 'python:3.13.7-alpine' },
       ],
     });
@@ -57,7 +57,11 @@ describe('local platform from a manifest directory', () => {
   test('routes a GET and a POST through the router to the function', async () => {
     expect(await get(`${platform.url}/hello`)).toEqual({ status: 200, body: 'Yeah, it works!!! token=from-dev-env' });
     expect(await get(`${platform.url}/hello`, { method: 'POST', body: 'x' })).toEqual({ status: 200, body: 'Yeah, x' });
-    expect(await get(`${platform.url}/function/hello`)).toMatchObject({ status: 200 });
+    // hello did not opt in to public by-name calls: only the admin listener serves them.
+    expect(await get(`${platform.url}/function/hello`)).toMatchObject({ status: 404 });
+    expect(await get(`${platform.adminUrl}/function/hello`)).toMatchObject({ status: 200 });
+    expect(await get(`${platform.adminUrl}/readyz`)).toMatchObject({ status: 200 });
+    expect(await get(`${platform.url}/readyz`)).toMatchObject({ status: 404 });
   });
 
   test('a container function runs its local command; one without is skipped with the reason', async () => {
@@ -72,7 +76,9 @@ describe('local platform from a manifest directory', () => {
   test('prints the routes, the URL, and the functions with their local addresses', () => {
     const out = log.text('kubefaas');
     expect(out).toMatch(new RegExp(`GET,POST\\s+${platform.url}/hello\\s+-> hello`));
-    expect(out).toMatch(new RegExp(`ANY\\s+${platform.url}/function/echo\\s+-> echo`));
+    expect(out).toMatch(new RegExp(`GET\\s+${platform.url}/function/echo\\s+-> echo`));
+    expect(out).not.toContain(`${platform.url}/function/hello`);
+    expect(out).toContain(`${platform.adminUrl}/function/<name>`);
     expect(out).toContain(`router listening on ${platform.url}`);
     const hello = platform.functions.get('hello')!;
     expect(out).toContain(`hello ready on 127.0.0.1:${hello.port}`);

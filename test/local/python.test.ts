@@ -22,6 +22,7 @@ function synthObjects(runtime = PythonRuntime.PYTHON_3_13): KubeObject[] {
     code: Code.fromInline(SOURCE),
     handler: 'handler.main',
     runtime,
+    invocation: { byName: true },
     triggers: [new HttpTrigger({ path: '/py', methods: ['GET', 'POST'] })],
   });
   return Testing.synth(platform) as KubeObject[];
@@ -35,6 +36,7 @@ function planOf(objects: KubeObject[], developerEnv: Record<string, string> = { 
     runDir: '/run/kf',
     projectDir: '/project',
     routerPort: 8080,
+    routerAdminPort: 8081,
     ports,
     developerEnv,
   });

@@ -39,9 +39,9 @@ describe('Grafana dashboard', () => {
     expect(dashboardOf(Metrics.operator()).json).toBe(json);
   });
 
-  test('has RED panels for functions, the router and the queue', () => {
+  test('has RED panels for functions, the router and the queue, and a scaling row', () => {
     const rows = dashboard.panels.filter((p: Panel) => p.type === 'row').map((p: Panel) => p.title);
-    expect(rows).toEqual(['Functions', 'Router', 'Queue']);
+    expect(rows).toEqual(['Functions', 'Router', 'Queue', 'Scaling']);
     const titles = panels.map((p) => p.title);
     expect(titles).toEqual(
       expect.arrayContaining([

@@ -17,7 +17,8 @@ describe('Metrics.operator()', () => {
   test('ServiceMonitor variant validates too', async () => {
     const services = synthMetrics(Metrics.operator({ monitor: 'ServiceMonitor' }));
     const monitor = find(services, 'ServiceMonitor', 'kubefaas');
-    expect(monitor.spec.endpoints[0].port).toBe('http');
+    // Service port names: functions' `http`, the router's `admin` (kubefaas-router-admin).
+    expect(monitor.spec.endpoints.map((e: { port: string }) => e.port)).toEqual(['http', 'admin']);
     await expectValidManifests(services, { existingNamespaces: [NAMESPACE] });
   });
 
@@ -36,19 +37,32 @@ describe('Metrics.operator()', () => {
     expect(find(objects, 'PrometheusRule', 'kubefaas').metadata.labels.release).toBe('kps');
   });
 
-  test('same labeling as the bundled server: the relabel steps are the shared ones', () => {
-    const endpoint = find(objects, 'PodMonitor', 'kubefaas').spec.podMetricsEndpoints[0];
+  test('same labeling as the bundled server: the relabel steps are the shared ones, then the component of the port', () => {
+    const endpoints = find(objects, 'PodMonitor', 'kubefaas').spec.podMetricsEndpoints;
+    // Functions serve /metrics on `http`, the router on its admin port only.
+    expect(endpoints.map((e: { port: string }) => e.port)).toEqual(['http', 'admin']);
     const bundled = parse(
       find(synthMetrics(Metrics.prometheus()), 'ConfigMap', 'kubefaas-prometheus').data['prometheus.yml'],
     );
     const shared = labelingSteps().map(toPrometheusRelabel);
     expect(bundled.scrape_configs[0].relabel_configs).toEqual(expect.arrayContaining(shared));
-    expect(endpoint.relabelings).toHaveLength(shared.length);
-    endpoint.relabelings.forEach((r: Record<string, unknown>, i: number) => {
-      expect(r.sourceLabels).toEqual(shared[i].source_labels);
-      expect(r.targetLabel).toEqual(shared[i].target_label);
-      expect(r.action).toEqual(shared[i].action);
-    });
+    for (const [endpoint, component] of [
+      [endpoints[0], 'function'],
+      [endpoints[1], 'router'],
+    ] as const) {
+      expect(endpoint.relabelings).toHaveLength(shared.length + 1);
+      shared.forEach((step, i) => {
+        const r = endpoint.relabelings[i] as Record<string, unknown>;
+        expect(r.sourceLabels).toEqual(step.source_labels);
+        expect(r.targetLabel).toEqual(step.target_label);
+        expect(r.action).toEqual(step.action);
+      });
+      expect(endpoint.relabelings[shared.length]).toEqual({
+        sourceLabels: ['component'],
+        regex: component,
+        action: 'keep',
+      });
+    }
   });
 
   test('PrometheusRule groups equal the bundled rule file and pass promtool', async () => {

@@ -60,8 +60,15 @@ describe('runtime and router /metrics', () => {
     writeFileSync(join(dir, 'routes.json'), JSON.stringify(table));
     router = await startPod('router', { [Env.ROUTES_PATH]: join(dir, 'routes.json') });
     // Traffic of every kind, so every series family has samples.
-    for (const path of ['/hello', '/hello', '/fail', '/function/hello', '/nowhere']) {
-      const res = await fetch(`${router.url}${path}`);
+    for (const url of [
+      `${router.url}/hello`,
+      `${router.url}/hello`,
+      `${router.url}/fail`,
+      // By name on the admin listener (the function did not opt in to public by-name calls).
+      `${router.adminUrl}/function/hello`,
+      `${router.url}/nowhere`,
+    ]) {
+      const res = await fetch(url);
       await res.arrayBuffer();
     }
   });
@@ -73,7 +80,7 @@ describe('runtime and router /metrics', () => {
 
   test.each(['runtime', 'router'] as const)('%s: promtool check metrics finds no problem', async (which) => {
     const pod = which === 'runtime' ? runtime : router;
-    const res = await fetch(`${pod.url}/metrics`);
+    const res = await fetch(`${pod.metricsUrl}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const body = await res.text();
@@ -90,7 +97,7 @@ describe('runtime and router /metrics', () => {
   });
 
   test('the runtime exposes the contract metrics with the documented labels', async () => {
-    const body = await (await fetch(`${runtime.url}/metrics`)).text();
+    const body = await (await fetch(`${runtime.metricsUrl}/metrics`)).text();
     expect(body).toMatch(
       new RegExp(`^${MetricNames.functionInvocations}\\{function="hello",trigger="http",outcome="success"\\} 3$`, 'm'),
     );
@@ -105,7 +112,7 @@ describe('runtime and router /metrics', () => {
   });
 
   test('the router exposes the contract metrics with the documented labels', async () => {
-    const body = await (await fetch(`${router.url}/metrics`)).text();
+    const body = await (await fetch(`${router.metricsUrl}/metrics`)).text();
     expect(body).toMatch(
       new RegExp(
         `^${MetricNames.routerRequests}\\{route="/hello",method="GET",status="200",function="hello"\\} 2$`,
@@ -123,6 +130,8 @@ describe('runtime and router /metrics', () => {
     );
     expect(body).toMatch(new RegExp(`^${MetricNames.routerUpstreamDuration}_count\\{function="hello"\\} 4$`, 'm'));
     expect(body).toMatch(new RegExp(`^${MetricNames.routerRequestDuration}_count\\{function="hello"\\} 4$`, 'm'));
+    // Only on the admin listener: the public one answers 404.
+    expect((await fetch(`${router.url}/metrics`)).status).toBe(404);
   });
 
   test('traceparent flows router -> function -> function logs', async () => {

@@ -2,8 +2,9 @@
  * A real Prometheus (Debian's binary) scrapes a platform run by the local runner and evaluates the
  * synthesized rules. The config is the synthesized one with two local substitutions: Kubernetes
  * discovery becomes static targets that carry the pod metadata labels discovery would attach (so
- * the shipped relabeling derives `component`/`function` for real), and the steps that rewrite the
- * address to the pod IP's port 8080 are dropped (locally every process has its own port).
+ * the shipped relabeling derives `component`/`function` for real, and keeps each component's
+ * metrics port: the router is offered on both its ports and scraped on its admin one only), and the
+ * steps that rewrite the address to the pod IP's port are dropped (locally every process has its own port).
  */
 import { ChildProcess, spawn } from 'child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'fs';
@@ -13,7 +14,7 @@ import { join } from 'path';
 import { App } from 'cdk8s';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { Code, HttpTrigger, Metrics, NodeFunction, Platform } from '../../constructs';
-import { Labels, MetricNames, PART_OF } from '../../src/contract';
+import { CONTAINER_PORT, Labels, MetricNames, PART_OF, ROUTER_ADMIN_PORT } from '../../src/contract';
 import { RecordingRules, podLabelMeta } from '../../constructs/metrics/generators';
 import { startLocalPlatform, type LocalPlatform } from '../../src/local';
 
@@ -109,9 +110,16 @@ describe('a real Prometheus scraping the local runner', () => {
     });
     const [job] = config.scrape_configs;
     delete job.kubernetes_sd_configs;
+    const portLabel = (n: number) => ({ __meta_kubernetes_pod_container_port_number: String(n) });
+    const router = { [podLabelMeta(Labels.platformComponent)]: 'router' };
     job.static_configs = [
-      target(`127.0.0.1:${fn.port}`, 'hello-0', { [podLabelMeta(Labels.function)]: 'hello' }),
-      target(`127.0.0.1:${platform.port}`, 'router-0', { [podLabelMeta(Labels.platformComponent)]: 'router' }),
+      target(`127.0.0.1:${fn.port}`, 'hello-0', {
+        [podLabelMeta(Labels.function)]: 'hello',
+        ...portLabel(CONTAINER_PORT),
+      }),
+      // The router pod's two container ports, as discovery lists them: only the admin one is scraped.
+      target(`127.0.0.1:${platform.port}`, 'router-0', { ...router, ...portLabel(CONTAINER_PORT) }),
+      target(`127.0.0.1:${platform.adminPort}`, 'router-0', { ...router, ...portLabel(ROUTER_ADMIN_PORT) }),
     ];
     job.relabel_configs = job.relabel_configs.filter(
       (r: { target_label?: string }) => r.target_label !== '__address__',
@@ -187,6 +195,8 @@ describe('a real Prometheus scraping the local runner', () => {
       ['function', 'hello', '1'],
       ['router', undefined, '1'],
     ]);
+    // The router target that is up is its admin listener.
+    expect(up.find((s) => s.metric.component === 'router')?.metric.instance).toBe(`127.0.0.1:${platform!.adminPort}`);
   });
 
   test('the synthesized recording rules evaluate on the scraped series', async () => {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as ts from 'typescript';
 import { run } from './commands';
 
-export const ENTRY_POINTS = ['kubefaas', 'kubefaas/pulumi', 'kubefaas/local'] as const;
+export const ENTRY_POINTS = ['kubefaas', 'kubefaas/pulumi', 'kubefaas/local', 'kubefaas/refs'] as const;
 
 export interface EntryPointApi {
   /** Names of the run-time exports (Object.keys of the module), sorted. */

@@ -13,7 +13,7 @@ import { Testing } from 'cdk8s';
 import { connect, type NatsConnection } from 'nats';
 import { CallbackPolicy, Code, CronTrigger, HttpTrigger, NodeFunction, Platform, Queue } from '../../constructs';
 import { QueueTrigger } from '../../constructs/triggers/queue-trigger';
-import { CronEnv, Env, QueueEnv, type QueueConfig } from '../../src/contract';
+import { ActivatorEnv, CronEnv, Env, QueueEnv, type QueueConfig } from '../../src/contract';
 import { QueueClient } from '../../src/queue/client';
 import { freePort } from './nats-server';
 import { waitFor } from './support';
@@ -32,6 +32,7 @@ function synthApp(): K8sObject[] {
   });
   new NodeFunction(platform, 'worker', {
     code: Code.fromInline(WORKER),
+    invocation: { async: true },
     triggers: [new QueueTrigger({ topic: 'orders', responseTopic: 'orders-done' })],
   });
   new NodeFunction(platform, 'other', {
@@ -163,12 +164,13 @@ describe('with the worker running under its own credentials', () => {
     expect(table.callbacks).toEqual({ allow: ['https://hooks.example.com/'], allowPrivateNetworks: false });
     table.callbacks = callbacks;
     writeFileSync(routes, JSON.stringify(table));
-    const routerPort = await freePort();
+    const [routerPort, adminPort] = [await freePort(), await freePort()];
     spawnLogged(
       process.execPath,
       [Bundles.router],
       envOf(find('Deployment', 'kubefaas-router'), {
         [Env.PORT]: String(routerPort),
+        [ActivatorEnv.ADMIN_PORT]: String(adminPort),
         [Env.ROUTES_PATH]: routes,
         [Env.DRAIN_DELAY_MS]: '0',
         [QueueEnv.NATS_URL]: natsUrl,

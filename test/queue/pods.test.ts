@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { AckPolicy, DeliverPolicy, connect, nanos, type NatsConnection } from 'nats';
-import { Env, QueueEnv, type QueueConfig, type QueueSubscription } from '../../src/contract';
+import { ActivatorEnv, Env, QueueEnv, type QueueConfig, type QueueSubscription } from '../../src/contract';
 import { NatsServer, freePort } from './nats-server';
 import { testConfig, waitFor } from './support';
 
@@ -145,24 +145,29 @@ describe('runtime and router bundles with a queue', () => {
     const runtime = await startRuntime(nats.url, config);
     await waitFor('runtime ready', async () => (await status(`http://127.0.0.1:${runtime.port}/readyz`)) === 200);
 
-    const routerPort = await freePort();
+    const [routerPort, adminPort] = [await freePort(), await freePort()];
     const routes = join(dir, 'routes.json');
     writeFileSync(
       routes,
       JSON.stringify({
         version: 1,
-        functions: { worker: { url: `http://127.0.0.1:${runtime.port}`, timeoutMs: 10_000 } },
+        functions: {
+          worker: { url: `http://127.0.0.1:${runtime.port}`, timeoutMs: 10_000, invocation: { async: true } },
+          internal: { url: `http://127.0.0.1:${runtime.port}`, timeoutMs: 10_000 },
+        },
         routes: [],
       }),
     );
     const router = spawnPod(routerBundle, {
       [Env.PORT]: String(routerPort),
+      [ActivatorEnv.ADMIN_PORT]: String(adminPort),
       [Env.ROUTES_PATH]: routes,
       [QueueEnv.NATS_URL]: nats.url,
       [QueueEnv.QUEUE_CONFIG]: JSON.stringify(config),
     });
     const base = `http://127.0.0.1:${routerPort}`;
-    await waitFor('router ready', async () => (await status(`${base}/readyz`)) === 200);
+    const admin = `http://127.0.0.1:${adminPort}`;
+    await waitFor('router ready', async () => (await status(`${admin}/readyz`)) === 200);
 
     let accepted: Response | undefined;
     await waitFor('the router to accept an async call', async () => {
@@ -183,6 +188,9 @@ describe('runtime and router bundles with a queue', () => {
 
     expect((await fetch(`${base}/async-function/nobody`, { method: 'POST', body: 'x' })).status).toBe(404);
     expect((await fetch(`${base}/async-function/worker/not-a-call`)).status).toBe(404);
+    // A function that did not opt in: 404 on the public listener, accepted on the admin one.
+    expect((await fetch(`${base}/async-function/internal`, { method: 'POST', body: 'x' })).status).toBe(404);
+    expect((await fetch(`${admin}/async-function/internal`, { method: 'POST', body: 'x' })).status).toBe(202);
 
     await nats.stop();
     const refused = await fetch(`${base}/async-function/worker`, { method: 'POST', body: 'lost?' });

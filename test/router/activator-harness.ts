@@ -36,7 +36,7 @@ export async function startActivatorRouter(
   return { router, port: router.port, adminPort: admin.port as number };
 }
 
-/** A one-function table whose function scales to zero. */
+/** A one-function table whose function scales to zero (public by name and async too: the tests call both). */
 export function coldTable(url: string, scaling: Partial<RouteScaling> = {}, timeoutMs = 10_000): RouteTable {
   return {
     version: 1,
@@ -45,6 +45,7 @@ export function coldTable(url: string, scaling: Partial<RouteScaling> = {}, time
         url,
         timeoutMs,
         scaling: { minReplicas: 0, activationTimeoutMs: 8_000, holdQueueLimit: 1_000, ...scaling },
+        invocation: { byName: ['GET', 'POST'], async: true },
       },
     },
     routes: [{ function: 'cold', methods: ['GET', 'POST'], path: '/cold' }],

@@ -350,7 +350,11 @@ describe('router activator: admin endpoints and table changes', () => {
     const held = get(r.port, '/function/cold');
     await waitForWaiting(r.adminPort, 'cold', 1);
     const other = await freePort();
-    dir.write({ version: 1, functions: { other: { url: `http://127.0.0.1:${other}`, timeoutMs: 1000 } }, routes: [] });
+    dir.write({
+      version: 1,
+      functions: { other: { url: `http://127.0.0.1:${other}`, timeoutMs: 1000, invocation: { byName: ['GET'] } } },
+      routes: [],
+    });
     const reply = await held;
     expect(statusOf(reply)).toBe(503);
     expect((reply as Reply).json().error).toBe('function "cold" is being removed');

@@ -75,7 +75,8 @@ describe.each([
     await eventually(
       async () => (await request(port, { path: '/readyz' }).catch(() => ({ status: 0 }))).status === 200,
     );
-    const functions = { worker: { url: `http://127.0.0.1:${port}`, timeoutMs: 10_000 } };
+    // Async calls from outside are an opt-in of the function (issue 15 item 9).
+    const functions = { worker: { url: `http://127.0.0.1:${port}`, timeoutMs: 10_000, invocation: { async: true } } };
     const queueEnv = { [QueueEnv.NATS_URL]: nats.url, [QueueEnv.QUEUE_CONFIG]: JSON.stringify(config) };
     const guardedTable = new ConfigMapDir({
       version: 1,

@@ -1,7 +1,7 @@
 /**
  * What of a caller's headers an async call carries to the function (issue 15 item 10): the same as
  * the sync path forwards, minus the headers only the platform sets — the router's own
- * (`x-kubefaas-auth`, `-function`, `-params`) and the queue's message-header namespace
+ * (`x-kubefaas-auth`, `-function`, `-params`, `-timeout-ms`) and the queue's message-header namespace
  * (`kubefaas-*`, any case) — so a caller can pose as neither.
  */
 import { headerRecord } from '../../src/router/async-endpoint';
@@ -14,6 +14,8 @@ test('platform and router-owned headers from the caller are dropped; the rest is
     'other',
     'X-Kubefaas-Params',
     '%7B%7D',
+    'X-Kubefaas-Timeout-Ms',
+    '1',
     'Kubefaas-Attempts',
     '1',
     'kubefaas-error',

@@ -45,7 +45,14 @@ describe.each([
     });
     routes = new ConfigMapDir({
       version: 1,
-      functions: { small: { url: upstream.url, timeoutMs: 5000, maxBodyBytes: LIMIT } },
+      functions: {
+        small: {
+          url: upstream.url,
+          timeoutMs: 5000,
+          maxBodyBytes: LIMIT,
+          invocation: { byName: ['POST'], async: true },
+        },
+      },
       routes: [{ function: 'small', methods: ['POST'], path: '/small' }],
     });
     const config = testConfig(`limit${Object.keys(env).length}`);
@@ -65,13 +72,14 @@ describe.each([
   });
 
   /** One POST of `size` bytes; then, on the same connection, a small one (the refused body was skipped). */
-  const post = async (target: string, size: number): Promise<{ status: number; next: number }> => {
-    const client = await RawClient.open(router.port);
+  const post = async (target: string, size: number, port = router.port): Promise<{ status: number; next: number }> => {
+    const client = await RawClient.open(port);
     try {
       client.send(`POST ${target} HTTP/1.1\r\nHost: limit.test\r\nContent-Length: ${size}\r\n\r\n`);
       client.send(Buffer.alloc(size, 'x'));
       const reply = await client.read({ timeoutMs: 5000 });
-      client.send(`POST /small HTTP/1.1\r\nHost: limit.test\r\nContent-Length: 2\r\n\r\nok`);
+      // By name: served on both listeners (the admin one has no routes).
+      client.send(`POST /function/small HTTP/1.1\r\nHost: limit.test\r\nContent-Length: 2\r\n\r\nok`);
       const next = await client.read({ timeoutMs: 5000 });
       return { status: reply.status, next: next.status };
     } finally {
@@ -84,7 +92,9 @@ describe.each([
     const before = forwarded;
     expect(await post('/small', LIMIT + 1)).toEqual({ status: 413, next: 200 });
     expect(await post('/function/small', LIMIT * 50)).toEqual({ status: 413, next: 200 });
-    expect(forwarded).toBe(before + 2); // only the two follow-up requests
+    // The admin listener's internal path has the same limit.
+    expect(await post('/function/small', LIMIT + 1, router.adminPort)).toEqual({ status: 413, next: 200 });
+    expect(forwarded).toBe(before + 3); // only the three follow-up requests
   });
 
   /** Sends a head declaring `size` bytes and only 100 of them: only an answer that does not wait for the body arrives. */
@@ -158,5 +168,6 @@ describe.each([
     await eventually(async () => (await post('/async-function/small', 10)).status === 202);
     expect((await post('/async-function/small', LIMIT + 1)).status).toBe(413);
     expect((await post('/async-function/small', LIMIT)).status).toBe(202);
+    expect((await post('/async-function/small', LIMIT + 1, router.adminPort)).status).toBe(413);
   });
 });

@@ -27,7 +27,7 @@ describe.each([
   let upstream: Upstream;
   const table = (callbacks?: object) => ({
     version: 1,
-    functions: { work: { url: upstream.url, timeoutMs: 5000 } },
+    functions: { work: { url: upstream.url, timeoutMs: 5000, invocation: { async: true } } },
     routes: [],
     ...(callbacks ? { callbacks } : {}),
   });

@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { RouteTable } from '../../src/contract';
+import { ActivatorEnv, type RouteTable, type RouteTarget } from '../../src/contract';
 import { podNode } from '../support/pod-node';
 
 export const ROUTER_BUNDLE = resolve(__dirname, '../../lib/pod/router.js');
@@ -52,7 +52,10 @@ export class ConfigMapDir {
 
 export interface RouterProcess {
   readonly proc: ChildProcess;
+  /** The public listener. */
   readonly port: number;
+  /** The admin listener: /healthz, /readyz, /metrics, and every function by name and async. */
+  readonly adminPort: number;
   /** Every JSON line the router printed so far. */
   readonly logs: Array<Record<string, unknown>>;
   waitForLog(predicate: (line: Record<string, unknown>) => boolean, what: string): Promise<Record<string, unknown>>;
@@ -62,10 +65,17 @@ export interface RouterProcess {
 
 const running = new Set<ChildProcess>();
 
-/** Starts `node lib/pod/router.js` on a free port and waits for its `listening` line. */
+/** Starts `node lib/pod/router.js` on free ports and waits for its `listening` and `admin listening` lines. */
 export async function startRouter(routesPath: string, env: Record<string, string> = {}): Promise<RouterProcess> {
   const proc = spawn(podNode(), [ROUTER_BUNDLE], {
-    env: { ...process.env, PORT: '0', KUBEFAAS_ROUTES: routesPath, KUBEFAAS_SHUTDOWN_GRACE_MS: '10000', ...env },
+    env: {
+      ...process.env,
+      PORT: '0',
+      [ActivatorEnv.ADMIN_PORT]: '0',
+      KUBEFAAS_ROUTES: routesPath,
+      KUBEFAAS_SHUTDOWN_GRACE_MS: '10000',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(proc);
@@ -111,9 +121,11 @@ export async function startRouter(routesPath: string, env: Record<string, string
     }
   };
   const listening = await waitForLog((l) => l.msg === 'listening', 'listening');
+  const adminListening = await waitForLog((l) => l.msg === 'admin listening', 'admin listening');
   return {
     proc,
     port: listening.port as number,
+    adminPort: adminListening.port as number,
     logs,
     waitForLog,
     exited: () => exit,
@@ -233,14 +245,14 @@ export function request(port: number, options: RequestOptions = {}): Promise<Rep
   });
 }
 
-/** Route table helper: functions by name → url (timeout default 5 s). */
+/** Route table helper: functions by name → url, or a target whose timeout defaults to 5 s. */
 export function table(
-  functions: Record<string, string | { url: string; timeoutMs: number }>,
+  functions: Record<string, string | (Omit<RouteTarget, 'timeoutMs'> & { timeoutMs?: number })>,
   routes: RouteTable['routes'],
 ): RouteTable {
-  const fns: Record<string, { url: string; timeoutMs: number }> = {};
+  const fns: Record<string, RouteTarget> = {};
   for (const [name, target] of Object.entries(functions)) {
-    fns[name] = typeof target === 'string' ? { url: target, timeoutMs: 5000 } : target;
+    fns[name] = typeof target === 'string' ? { url: target, timeoutMs: 5000 } : { timeoutMs: 5000, ...target };
   }
   return { version: 1, functions: fns, routes };
 }

@@ -66,11 +66,11 @@ describe('router: metrics and shutdown', () => {
     const router = await newRouter();
     for (let i = 0; i < 3; i++) expect((await request(router.port, { path: `/items/${i}` })).status).toBe(200);
     await request(router.port, { method: 'POST', path: '/items/9', body: '{}' });
-    await request(router.port, { path: '/function/echo/x' });
+    await request(router.adminPort, { path: '/function/echo/x' });
     await request(router.port, { path: '/missing' });
     await request(router.port, { method: 'DELETE', path: '/items/1' });
 
-    const reply = await request(router.port, { path: '/metrics' });
+    const reply = await request(router.adminPort, { path: '/metrics' });
     expect(reply.status).toBe(200);
     expect(reply.headers['content-type']).toMatch(/^text\/plain/);
     const text = reply.text();

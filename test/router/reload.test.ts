@@ -37,8 +37,8 @@ describe('router: route table reload', () => {
     return { routes, router };
   }
 
-  const fnAt = async (router: RouterProcess, path: string): Promise<string | number> => {
-    const reply = await request(router.port, { path });
+  const fnAt = async (router: RouterProcess, path: string, port = router.port): Promise<string | number> => {
+    const reply = await request(port, { path });
     return reply.status === 200 ? reply.json().headers['x-kubefaas-function'] : reply.status;
   };
 
@@ -58,7 +58,7 @@ describe('router: route table reload', () => {
     await eventually(async () => (await fnAt(router, '/b')) === 'beta');
     expect(await fnAt(router, '/a')).toBe(404);
     expect(await fnAt(router, '/a2')).toBe('alpha');
-    expect(await fnAt(router, '/function/beta')).toBe('beta');
+    expect(await fnAt(router, '/function/beta', router.adminPort)).toBe('beta');
     expect(router.proc.exitCode).toBeNull();
     // Log lines are flushed in batches (every 10 ms): wait for the second load's line, not just its effect.
     await router.waitForLog((l) => l.msg === 'route table loaded' && l.functions === 2, 'second route table loaded');
@@ -100,20 +100,20 @@ describe('router: route table reload', () => {
     );
     expect(unknownFn.level).toBe('error');
     expect(await fnAt(router, '/a')).toBe('alpha');
-    expect((await request(router.port, { path: '/readyz' })).status).toBe(200);
+    expect((await request(router.adminPort, { path: '/readyz' })).status).toBe(200);
   });
 
   it('is not ready until a table exists, then becomes ready when one appears', async () => {
     const { routes, router } = await routerOn();
-    const notReady = await request(router.port, { path: '/readyz' });
+    const notReady = await request(router.adminPort, { path: '/readyz' });
     expect(notReady.status).toBe(503);
-    expect((await request(router.port, { path: '/healthz' })).status).toBe(200);
+    expect((await request(router.adminPort, { path: '/healthz' })).status).toBe(200);
     const early = await request(router.port, { path: '/a' });
     expect(early.status).toBe(503);
     expect(early.json()).toEqual({ error: 'route table not loaded yet' });
 
     routes.write(table({ alpha: alpha.url }, [{ function: 'alpha', methods: ['GET'], path: '/a' }]));
-    await eventually(async () => (await request(router.port, { path: '/readyz' })).status === 200);
+    await eventually(async () => (await request(router.adminPort, { path: '/readyz' })).status === 200);
     expect(await fnAt(router, '/a')).toBe('alpha');
   });
 
@@ -134,6 +134,6 @@ describe('router: route table reload', () => {
 
     routes.write(table({ other: beta.url }, [{ function: 'other', methods: ['GET'], path: '/other' }]));
     await eventually(async () => (await request(router.port, { path: '/svc' })).status === 404);
-    expect((await request(router.port, { path: '/function/svc' })).status).toBe(404);
+    expect((await request(router.adminPort, { path: '/function/svc' })).status).toBe(404);
   });
 });

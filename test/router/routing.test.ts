@@ -72,15 +72,25 @@ describe('router: matching and forwarding', () => {
     expect(otherHost.json().headers[Headers.functionName]).toBe('users');
   });
 
-  it('serves /function/<name> and /function/<name>/<rest> for any method', async () => {
-    const root = await request(router.port, { method: 'PATCH', path: '/function/files' });
+  it('serves /function/<name> and /function/<name>/<rest> for any method on the admin listener', async () => {
+    const root = await request(router.adminPort, { method: 'PATCH', path: '/function/files' });
     expect(root.status).toBe(200);
     expect(root.json()).toMatchObject({ method: 'PATCH', url: '/' });
-    const rest = await request(router.port, { method: 'POST', path: '/function/users/deep/path?x=1', body: 'abc' });
+    const rest = await request(router.adminPort, {
+      method: 'POST',
+      path: '/function/users/deep/path?x=1',
+      body: 'abc',
+    });
     expect(rest.json()).toMatchObject({ method: 'POST', url: '/deep/path?x=1', bytes: 3 });
     expect(rest.json().headers[Headers.functionName]).toBe('users');
-    const queryOnly = await request(router.port, { path: '/function/users?x=1' });
+    const queryOnly = await request(router.adminPort, { path: '/function/users?x=1' });
     expect(queryOnly.json().url).toBe('/?x=1');
+  });
+
+  it('does not serve by-name calls on the public listener for functions that did not opt in', async () => {
+    const reply = await request(router.port, { method: 'PATCH', path: '/function/files' });
+    expect(reply.status).toBe(404);
+    expect(reply.json()).toEqual({ error: 'no route for PATCH /function/files' });
   });
 
   it('answers 404 with a JSON body for unknown paths and functions', async () => {
@@ -164,11 +174,13 @@ describe('router: matching and forwarding', () => {
     expect(JSON.parse(decodeURIComponent(seen[Headers.params]))).toEqual({ id: '9' });
   });
 
-  it('serves health and readiness without routing them', async () => {
-    expect((await request(router.port, { path: '/healthz' })).status).toBe(200);
-    const ready = await request(router.port, { path: '/readyz' });
+  it('serves health and readiness on the admin listener only', async () => {
+    expect((await request(router.adminPort, { path: '/healthz' })).status).toBe(200);
+    const ready = await request(router.adminPort, { path: '/readyz' });
     expect(ready.status).toBe(200);
     expect(ready.json()).toEqual({ status: 'ready' });
+    for (const path of ['/healthz', '/readyz', '/metrics'])
+      expect({ path, status: (await request(router.port, { path })).status }).toEqual({ path, status: 404 });
   });
 
   it('logged no uncaught exceptions while doing all of the above', () => {

@@ -51,7 +51,7 @@ describe('router → function runtime', () => {
       async () => (await request(port, { path: '/readyz' }).catch(() => ({ status: 0 }))).status === 200,
     );
     routes = new ConfigMapDir(
-      table({ greeter: `http://127.0.0.1:${port}` }, [
+      table({ greeter: { url: `http://127.0.0.1:${port}`, invocation: { byName: ['GET'] } } }, [
         { function: 'greeter', methods: ['GET', 'POST'], path: '/greet/:name' },
         {
           function: 'greeter',
@@ -106,9 +106,21 @@ describe('router → function runtime', () => {
     });
   });
 
-  it('reaches the same function through /function/<name>/<rest>', async () => {
+  it('reaches the same function through /function/<name>/<rest> (opted in, GET only)', async () => {
     const reply = await request(router.port, { path: '/function/greeter/any/where' });
     expect(reply.status).toBe(200);
     expect(reply.json()).toMatchObject({ params: {}, path: '/any/where', method: 'GET' });
+    const post = await request(router.port, { method: 'POST', path: '/function/greeter/any/where', body: 'x' });
+    expect(post.status).toBe(405);
+    expect(post.headers.allow).toBe('GET, HEAD');
+  });
+
+  it("never publishes the runtime's own endpoints through a by-name path; the admin listener reaches them", async () => {
+    for (const path of ['/function/greeter/metrics', '/function/greeter/healthz', '/function/greeter/readyz?x=1']) {
+      expect({ path, status: (await request(router.port, { path })).status }).toEqual({ path, status: 404 });
+    }
+    const metrics = await request(router.adminPort, { path: '/function/greeter/metrics' });
+    expect(metrics.status).toBe(200);
+    expect(metrics.text()).toContain('kubefaas_');
   });
 });

@@ -59,9 +59,13 @@ function refused(port: number): Promise<boolean> {
   );
 }
 
-/** The checks shared by both processes: `port` serves the slow path at /slow and a quick one at /quick. */
+/**
+ * The checks shared by both processes: `port` serves the slow path at /slow and a quick one at
+ * /quick, `readyPort` the readiness (the runtime's own port, the router's admin one).
+ */
 async function expectDrain(
   port: number,
+  readyPort: number,
   kill: () => void,
   waitShuttingDown: () => Promise<unknown>,
   exited: Promise<number | null>,
@@ -79,7 +83,7 @@ async function expectDrain(
     const sigtermAt = Date.now();
 
     // Draining: not ready, but still serving new connections and keep-alive ones (which are told to close).
-    expect((await request(port, '/readyz')).status).toBe(503);
+    expect((await request(readyPort, '/readyz')).status).toBe(503);
     const fresh = await request(port, '/quick');
     expect(fresh.status).toBe(200);
     expect(fresh.headers.connection).toBe('close');
@@ -107,6 +111,7 @@ test('runtime: SIGTERM drains (serves, 503 readiness), then finishes calls longe
   const runtime = await RuntimeProcess.start(HANDLER, { [Env.TIMEOUT_MS]: String(TIMEOUT_MS), ...SHUTDOWN_ENV });
   await expectDrain(
     runtime.port,
+    runtime.port,
     () => runtime.child.kill('SIGTERM'),
     () => runtime.waitForLog((l) => l.msg === 'shutting down'),
     runtime.exited.then(({ code }) => code),
@@ -131,6 +136,7 @@ test('router: SIGTERM drains the same way (both HTTP paths), proxied calls finis
     const router = await startRouter(routes.file, SHUTDOWN_ENV);
     await expectDrain(
       router.port,
+      router.adminPort,
       () => router.proc.kill('SIGTERM'),
       () => router.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('shutting down'), 'shutdown line'),
       router.exited(),

@@ -1,6 +1,6 @@
 /**
- * A Grafana dashboard for one platform: RED (rate, errors, duration) per function, the router and
- * the queue. Queries use raw metrics, not recording rules, so the dashboard also works against a
+ * A Grafana dashboard for one platform: RED (rate, errors, duration) per function, the router,
+ * the queue and scaling (activator and scaler). Queries use raw metrics, not recording rules, so the dashboard also works against a
  * Prometheus that does not load our rules.
  */
 import { MetricNames } from '../../../src/contract';
@@ -183,6 +183,74 @@ function rows(namespace: string): RowSpec[] {
             {
               expr: `sum by (function, state) (rate(${MetricNames.asyncCalls}{${fn}}[${RATE}]))`,
               legend: '{{function}} {{state}}',
+            },
+          ],
+        },
+      ],
+    },
+    {
+      // Scale to zero (docs/scaling.md): what the routers hold, and what the scaler tells KEDA.
+      title: 'Scaling',
+      panels: [
+        {
+          title: 'Cold starts and held requests',
+          unit: 'short',
+          description: 'Activations (a request waited for a function at zero) per second, and requests held right now.',
+          targets: [
+            {
+              expr: `sum by (function) (rate(${MetricNames.routerColdStarts}{${fn}}[${RATE}]))`,
+              legend: '{{function}} activations/s',
+            },
+            { expr: `sum by (function) (${MetricNames.routerHeldRequests}{${fn}})`, legend: '{{function}} held' },
+          ],
+        },
+        {
+          title: 'Time held p99 and hold-queue rejections',
+          unit: 's',
+          description:
+            'How long requests waited for a function to become ready (p99, by outcome), and 503s of full hold queues.',
+          targets: [
+            {
+              expr: `histogram_quantile(0.99, sum by (function, outcome, le) (rate(${MetricNames.routerHoldDuration}_bucket{${fn}}[${RATE}])))`,
+              legend: '{{function}} {{outcome}}',
+            },
+            {
+              expr: `sum by (function) (rate(${MetricNames.routerHoldRejections}{${fn}}[${RATE}]))`,
+              legend: '{{function}} rejected/s',
+            },
+          ],
+        },
+        {
+          title: 'Scaler: routers seen, activations, pushes',
+          unit: 'short',
+          description:
+            'Router replicas whose counts the scaler uses, router polls by outcome, activations received and StreamIsActive pushes.',
+          targets: [
+            { expr: `sum (${MetricNames.scalerRouters}{${ns}})`, legend: 'routers' },
+            {
+              expr: `sum by (outcome) (rate(${MetricNames.scalerRouterPolls}{${ns}}[${RATE}]))`,
+              legend: 'polls {{outcome}}',
+            },
+            { expr: `sum (rate(${MetricNames.scalerActivations}{${ns}}[${RATE}]))`, legend: 'activations/s' },
+            {
+              expr: `sum by (result) (rate(${MetricNames.scalerPushes}{${ns}}[${RATE}]))`,
+              legend: 'pushes {{result}}',
+            },
+            { expr: `sum (${MetricNames.scalerStreams}{${ns}})`, legend: 'open streams' },
+          ],
+        },
+        {
+          title: 'Scaler: KEDA calls',
+          unit: 's',
+          description: 'gRPC calls from KEDA by method and status, and their p99 answer time.',
+          targets: [
+            {
+              expr: `sum by (method, code) (rate(${MetricNames.scalerGrpcRequests}{${ns}}[${RATE}]))`,
+              legend: '{{method}} {{code}}',
+            },
+            {
+              expr: `histogram_quantile(0.99, sum by (method, le) (rate(${MetricNames.scalerGrpcDuration}_bucket{${ns}}[${RATE}])))`,
+              legend: '{{method}} p99',
             },
           ],
         },

@@ -4,7 +4,15 @@
  * camelCase for a prometheus-operator PodMonitor/ServiceMonitor, so both modes label series alike
  * and the same rules work on either.
  */
-import { CONTAINER_PORT, Endpoints, Labels, PART_OF } from '../../../src/contract';
+import {
+  ADMIN_PORT_NAME,
+  CONTAINER_PORT,
+  Endpoints,
+  HTTP_PORT_NAME,
+  Labels,
+  PART_OF,
+  ROUTER_ADMIN_PORT,
+} from '../../../src/contract';
 
 /** Pod components Prometheus scrapes (the `component` target label). */
 export const ScrapedComponents = {
@@ -12,8 +20,19 @@ export const ScrapedComponents = {
   router: 'router',
 } as const;
 
-/** Container port name of functions and the router; PodMonitors select the endpoint by it. */
-export const METRICS_PORT_NAME = 'http';
+/**
+ * Where each scraped component serves `/metrics`: functions on their serving port, the router on
+ * its admin port (its public port answers 404 there). Port names for the operator's monitors
+ * (container ports for a PodMonitor, Service ports for a ServiceMonitor: the same names), numbers
+ * for the bundled server's pod discovery.
+ */
+export const METRICS_PORTS = {
+  [ScrapedComponents.function]: { name: HTTP_PORT_NAME, number: CONTAINER_PORT },
+  [ScrapedComponents.router]: { name: ADMIN_PORT_NAME, number: ROUTER_ADMIN_PORT },
+} as const;
+
+/** Temporary label holding the port a pod target is scraped on (discovery steps). */
+const PORT_LABEL = '__tmp_kubefaas_port';
 
 /** Pod annotation that opts a pod out of scraping (value `"false"`), the community convention. */
 export const SCRAPE_ANNOTATION = 'prometheus.io/scrape';
@@ -75,35 +94,63 @@ export function labelingSteps(): RelabelStep[] {
 }
 
 /**
+ * For a monitor endpoint on `component`'s metrics port: keep only that component's targets (the
+ * router's pods also declare the functions' port name `http`, where nothing answers /metrics).
+ */
+export function componentOnlyStep(component: keyof typeof METRICS_PORTS): RelabelStep {
+  return { sourceLabels: ['component'], regex: component, action: 'keep' };
+}
+
+/**
  * Steps only the plain `kubernetes_sd_configs` job needs (the operator generates its own for the
  * namespace, pod and port selection).
  */
 function discoverySteps(): RelabelStep[] {
+  const ports = Object.values(METRICS_PORTS).map((p) => p.number);
   return [
     { sourceLabels: [podLabelMeta(Labels.partOf)], regex: PART_OF, action: 'keep' },
     { sourceLabels: ['__meta_kubernetes_pod_container_init'], regex: 'true', action: 'drop' },
     // Pending pods stay (as down targets) so "no ready replica" sees a pod that cannot start.
     { sourceLabels: ['__meta_kubernetes_pod_phase'], regex: 'Succeeded|Failed', action: 'drop' },
-    // One target per container port is generated; keep the serving port (or a container declaring none).
-    { sourceLabels: ['__meta_kubernetes_pod_container_port_number'], regex: `(${CONTAINER_PORT})?`, action: 'keep' },
+    // One target per container port is generated; keep the metrics ports (or a container declaring
+    // none, scraped on the serving port); `portStep` then keeps each component's own.
     {
-      sourceLabels: ['__meta_kubernetes_pod_ip'],
-      regex: '(.+)',
+      sourceLabels: ['__meta_kubernetes_pod_container_port_number'],
+      regex: `(${ports.join('|')})?`,
+      action: 'keep',
+    },
+    { targetLabel: PORT_LABEL, replacement: String(CONTAINER_PORT), action: 'replace' },
+    {
+      sourceLabels: ['__meta_kubernetes_pod_container_port_number'],
+      regex: '(\\d+)',
+      targetLabel: PORT_LABEL,
+      replacement: '$1',
+      action: 'replace',
+    },
+    {
+      sourceLabels: ['__meta_kubernetes_pod_ip', PORT_LABEL],
+      regex: '(.+);(.+)',
       targetLabel: '__address__',
-      replacement: `$1:${CONTAINER_PORT}`,
+      replacement: '$1:$2',
       action: 'replace',
     },
     // IPv6 pod addresses need brackets.
     {
-      sourceLabels: ['__meta_kubernetes_pod_ip'],
-      regex: '(.*:.*)',
+      sourceLabels: ['__meta_kubernetes_pod_ip', PORT_LABEL],
+      regex: '(.*:.*);(.+)',
       targetLabel: '__address__',
-      replacement: `[$1]:${CONTAINER_PORT}`,
+      replacement: '[$1]:$2',
       action: 'replace',
     },
     { sourceLabels: ['__meta_kubernetes_namespace'], targetLabel: 'namespace', action: 'replace' },
     { sourceLabels: ['__meta_kubernetes_pod_name'], targetLabel: 'pod', action: 'replace' },
   ];
+}
+
+/** After `labelingSteps`: each component on its own metrics port (the router's admin port, not `http`). */
+function portStep(): RelabelStep {
+  const pairs = Object.entries(METRICS_PORTS).map(([component, port]) => `${component};${port.number}`);
+  return { sourceLabels: ['component', PORT_LABEL], regex: pairs.join('|'), action: 'keep' };
 }
 
 /** A relabel step in prometheus.yml's snake_case. */
@@ -155,7 +202,7 @@ export function podScrapeJob(namespace: string): Record<string, unknown> {
         selectors: [{ role: 'pod', label: `${Labels.partOf}=${PART_OF}` }],
       },
     ],
-    relabel_configs: [...discoverySteps(), ...labelingSteps()].map(toPrometheusRelabel),
+    relabel_configs: [...discoverySteps(), ...labelingSteps(), portStep()].map(toPrometheusRelabel),
   };
 }
 

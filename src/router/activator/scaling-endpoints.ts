@@ -7,7 +7,7 @@ import {
   type PushedEndpoints,
   type RouterScalingEvent,
 } from '../../contract';
-import type { AdminRoute } from '../admin-server';
+import type { AdminHandler, AdminServerHandlers } from '../admin-server';
 import { errorBody, sendJson } from '../responses';
 import type { Activator } from './activator';
 
@@ -23,19 +23,17 @@ const HOST_PORT = /^[^\s/]{1,253}:\d{1,5}$/;
  * The admin routes of the activator: the demand snapshot and the event stream the scaler reads,
  * and, with the `push` endpoint source, the endpoints PUT the local runner sends.
  */
-export function scalingRoutes(activator: Activator, heartbeatMs = SCALING_HEARTBEAT_MS): AdminRoute[] {
-  const routes: AdminRoute[] = [
-    { path: ScalingPaths.counts, handler: (req, res) => serveCounts(activator, req, res) },
-    { path: ScalingPaths.watch, handler: (req, res) => serveWatch(activator, req, res, heartbeatMs) },
-  ];
-  if (activator.source === EndpointSources.push) {
-    routes.push({
-      path: ScalingPaths.endpoints,
-      prefix: true,
-      handler: (req, res, fn) => receiveEndpoints(activator, req, res, fn),
-    });
-  }
-  return routes;
+export function scalingHandlers(activator: Activator, heartbeatMs = SCALING_HEARTBEAT_MS): AdminServerHandlers {
+  const endpointsPrefix = `${ScalingPaths.endpoints}/`;
+  const pushed: AdminHandler = (req, res, path) =>
+    receiveEndpoints(activator, req, res, path.slice(endpointsPrefix.length));
+  return {
+    paths: {
+      [ScalingPaths.counts]: (req, res) => serveCounts(activator, req, res),
+      [ScalingPaths.watch]: (req, res) => serveWatch(activator, req, res, heartbeatMs),
+    },
+    prefixes: activator.source === EndpointSources.push ? [[endpointsPrefix, pushed]] : [],
+  };
 }
 
 function onlyGet(req: IncomingMessage, res: ServerResponse): boolean {

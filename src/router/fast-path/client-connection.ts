@@ -44,8 +44,8 @@ const KEEP_ALIVE_HINT = `keep-alive: timeout=${Math.floor(ROUTER_KEEP_ALIVE_TIME
  * machinery per request, which is most of what a proxy hop costs in node.
  *
  * Requests are served one at a time, in order (pipelined ones wait in `unread`). The first request
- * the fast path does not serve — chunked or large bodies, `Expect: 100-continue`, upgrades, the
- * router's own endpoints, anything llhttp rejects — and everything after it on the connection go
+ * the fast path does not serve — chunked or large bodies, `Expect: 100-continue`, upgrades,
+ * requests before the route table is loaded, anything llhttp rejects — and everything after it on the connection go
  * to node:http (`ConnectionHost.handOver`), which then owns the socket for good: rare cases keep
  * node's complete HTTP implementation.
  */
@@ -171,7 +171,7 @@ export class ClientConnection implements Downstream {
       }
       const headEnd = blankLine + HEAD_END.length;
       const head = this.host.parser.parse(headEnd === bytes.length ? bytes : bytes.subarray(0, headEnd));
-      if (head === undefined || head.url.charCodeAt(0) !== SLASH || servedByNodePathOnly(this.host.state, head.url)) {
+      if (head === undefined || head.url.charCodeAt(0) !== SLASH || servedByNodePathOnly(this.host.state)) {
         this.handOverToNode();
         break;
       }
@@ -234,6 +234,8 @@ export class ClientConnection implements Downstream {
           requestId,
           receivedAt,
           clientAddress: this.remoteAddress,
+          // The fast path runs on the public listener only (the admin one is plain node:http).
+          listener: 'public',
         },
         this,
       );
