@@ -159,8 +159,11 @@ export interface FunctionOptions {
   readonly egress?: Egress | readonly Egress[];
   /**
    * Topics the handler publishes to with `context.publish`: `topic<T>()` references from
-   * `kubefaas/refs`, or topic names. A declaration of the platform's graph (docs/composition.md).
-   * @default - none declared
+   * `kubefaas/refs`, or topic names. A declaration of the platform's graph (docs/composition.md):
+   * the function's NATS user may publish to these (and to its QueueTriggers' response and
+   * dead-letter topics) and nowhere else, and the runtime refuses `context.publish` to any other
+   * topic with an error naming this prop. Needs a platform queue and a NodeFunction.
+   * @default - none declared: the handler cannot publish
    */
   readonly publishes?: ReadonlyArray<TopicRef | string>;
   /**
@@ -332,6 +335,7 @@ export abstract class FunctionBase extends Construct {
     this._publishes = declaredNames(this, 'publishes', props.publishes, topicNameOf);
     this._invokes = declaredNames(this, 'invokes', props.invokes, functionNameOf);
     this.node.addValidation({ validate: () => this.undeclaredTargets() });
+    this.node.addValidation({ validate: () => this.checkPublishes() });
 
     const env = { ...defaults.env, ...props.env };
     for (const [name, value] of Object.entries(env)) this.addEnv(name, value);
@@ -558,6 +562,27 @@ export abstract class FunctionBase extends Construct {
     return this.platform.functions.filter(
       (f): f is FunctionBase => f instanceof FunctionBase && this._invokes.includes(f.functionName),
     );
+  }
+
+  /** `publishes` needs a queue, and a runtime that publishes (the kubefaas Node runtime). */
+  private checkPublishes(): string[] {
+    if (this._publishes.length === 0) return [];
+    const topics = this._publishes.map((t) => `'${t}'`).join(', ');
+    if (this.platform.queue === undefined)
+      return [
+        validationMessage(
+          `the function publishes to ${topics} but platform ${this.platform.node.path} has no queue`,
+          'Give the platform a queue: new Platform(app, "faas", { queue: Queue.nats() })',
+        ),
+      ];
+    if (!this.runsKubefaasRuntime)
+      return [
+        validationMessage(
+          `the function publishes to ${topics}, but only NodeFunctions publish to the queue (other runtimes get no queue credentials)`,
+          'Publish from a NodeFunction, or drop `publishes`',
+        ),
+      ];
+    return [];
   }
 
   /** `invokes` names functions of this platform (checked at synth, when every function exists). */

@@ -62,6 +62,8 @@ export type {
 // Triggers and the queue.
 export { CronTrigger, HttpTrigger, QueueTrigger } from './triggers';
 export type { ConcurrencyPolicy, CronTriggerProps, HttpTriggerProps, QueueTriggerProps } from './triggers';
+export { Topic } from './topic';
+export type { TopicProps } from './topic';
 export { Queue } from './queue';
 export type { NatsQueueAuth, NatsQueueOptions, NatsQueueTls, QueueBinding, QueueResources } from './queue';
 
@@ -124,3 +126,17 @@ export type { AuthInfo, FunctionContext, FunctionEvent, FunctionLogger, Handler,
 export type { HttpMethod, PublicInvocation, Route, RouteScaling, RouteTable, RouteTarget } from '../src/contract';
 // Typed references (made by `kubefaas/refs`; the constructs take them in QueueTrigger, publishes, invokes).
 export type { CronTick, FunctionRef, InvokeAsyncOptions, InvokeOptions, TopicRef } from '../src/contract';
+
+// The platform graph (`platform.graph()`, written at synth, `kubefaas graph`).
+export type {
+  AsyncNode,
+  CronNode,
+  FunctionNode,
+  GraphEdge,
+  GraphEdgeKind,
+  GraphFile,
+  GraphNode,
+  PlatformGraph,
+  RouteNode,
+  TopicNode,
+} from '../src/contract';

@@ -78,6 +78,17 @@ import { NetworkPolicies, type ResolvedNetwork } from './network/network-policie
 import { networkPolicyObject } from './network/policy-object';
 import { ROUTER_PODS, routerNetworkPolicy } from './network/router-policy';
 import type { PeerSpec } from './network/spec';
+import {
+  appOutdir,
+  buildGraph,
+  checkGraph as checkGraphProblems,
+  graphEntries,
+  graphFile,
+  writeGraphFiles,
+} from './graph';
+import type { GraphInput } from './graph';
+import { warn } from './placement/warnings';
+import type { PlatformGraph } from '../src/contract';
 
 /** Platform-wide defaults; each function may override them. */
 export interface FunctionDefaults {
@@ -396,6 +407,8 @@ export interface PlatformFunction extends QueueConsumer {
   readonly servesMetrics: boolean;
   /** The request body limit the function's runtime enforces (bytes); the router enforces it too. Absent: no limit known (a container). */
   readonly maxBodyBytes?: number;
+  /** Names of the functions it declared in `invokes`. */
+  readonly invokes: readonly string[];
   /** Public by-name / async invocation (read at synth); undefined = only the function's routes are public. */
   readonly publicInvocation?: PublicInvocation;
 }
@@ -577,6 +590,7 @@ export class Platform extends Chart {
       }
     }
     this.node.addValidation({ validate: () => this.routeConflicts() });
+    this.node.addValidation({ validate: () => this.checkGraph() });
     this.node.addValidation({ validate: () => warnAboutLargeObjects(this) });
   }
 
@@ -661,6 +675,54 @@ export class Platform extends Chart {
   /** Functions added to this platform, in the order they were created. */
   public get functions(): readonly PlatformFunction[] {
     return [...this._functions];
+  }
+
+  /**
+   * The platform graph: routes, cron triggers and async calls into functions, topics between them,
+   * declared `publishes` and `invokes` (docs/composition.md). Built from the constructs as they are
+   * now; synth writes it next to the manifests.
+   */
+  public graph(): PlatformGraph {
+    return buildGraph(this.graphInput());
+  }
+
+  private graphInput(): GraphInput {
+    const entries = graphEntries(this);
+    return {
+      platform: this.node.path,
+      namespace: this.namespace,
+      functions: this._functions.map((f) => ({
+        scope: f,
+        name: f.functionName,
+        ...(f.publicInvocation !== undefined ? { publicInvocation: f.publicInvocation } : {}),
+        publishes: [...f.publishes],
+        invokes: [...f.invokes],
+      })),
+      routes: this._routes.map((r) => ({
+        function: r.function.functionName,
+        methods: r.methods,
+        path: r.path,
+        ...(r.host !== undefined ? { host: r.host } : {}),
+      })),
+      ...entries,
+    };
+  }
+
+  /**
+   * At synth: the graph's errors (unknown `invokes`, cycles through topics) fail it, its warnings
+   * (topics without a producer or consumer) are printed, and the first platform of the app writes
+   * the graph files of every platform into the app's output directory.
+   */
+  private checkGraph(): string[] {
+    const input = this.graphInput();
+    const graph = buildGraph(input);
+    const problems = checkGraphProblems(graph, input);
+    for (const w of problems.warnings) warn(w.scope, w.rule, w.message);
+    const platforms = this.node.root.node.findAll().filter((c): c is Platform => Platform.isPlatform(c));
+    const outdir = appOutdir(this);
+    if (platforms[0] === this && outdir !== undefined)
+      writeGraphFiles(outdir, graphFile(platforms.map((p) => (p === this ? graph : p.graph()))));
+    return [...problems.errors];
   }
 
   /** HTTP routes registered by triggers, in registration order. */

@@ -1,7 +1,10 @@
 import * as pulumi from '@pulumi/pulumi';
 import type * as k8s from '@pulumi/kubernetes';
 import { App } from 'cdk8s';
+import { graphFile } from '../constructs/graph';
 import { COMMON_LABELS } from '../constructs/metadata';
+import { Platform } from '../constructs/platform';
+import type { GraphFile } from '../src/contract';
 import { inferDependencies, registrationOrder } from './dependencies';
 import { logicalName, manifestKey, objectKey } from './object-identity';
 import { clusterUrl, externalUrl, findPlatformNamespace, findRouterService } from './platform-outputs';
@@ -68,6 +71,11 @@ export class KubefaasPlatform extends pulumi.ComponentResource {
   public readonly clusterUrl: pulumi.Output<string | undefined>;
   /** The router's external URL when it is exposed (Gateway/Ingress host, LoadBalancer address). */
   public readonly url: pulumi.Output<string | undefined>;
+  /**
+   * The platform graph of every Platform in the app (what `cdk8s synth` writes to
+   * `platform.graph.jsonc`): routes, functions, topics and declared edges, as plain JSON.
+   */
+  public readonly graph: pulumi.Output<GraphFile>;
   /** Every registered child, in registration order. */
   public readonly resources: readonly KubernetesObject[];
 
@@ -122,7 +130,12 @@ export class KubefaasPlatform extends pulumi.ComponentResource {
       ? externalUrl(manifests, router, (m) => byKey.get(manifestKey(m)), args.gatewayUrlScheme ?? 'http')
       : pulumi.output(undefined);
 
+    // Built after synthesizeApp: every construct is complete and validated by then.
+    const platforms = app.node.findAll().filter((c): c is Platform => Platform.isPlatform(c));
+    this.graph = pulumi.output(graphFile(platforms.map((p) => p.graph())));
+
     this.registerOutputs({
+      graph: this.graph,
       namespace: this.namespace,
       routerServiceName: this.routerServiceName,
       clusterUrl: this.clusterUrl,

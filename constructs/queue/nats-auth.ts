@@ -7,6 +7,7 @@ import {
   callbackSubject,
   inboxPrefixFor,
   streamOf,
+  topicSubject,
 } from '../../src/contract';
 
 /**
@@ -39,10 +40,11 @@ export const NatsUserNames = {
   fn: (functionName: string): string => `fn-${functionName}`,
 } as const;
 
-/** A function whose pods consume the queue, with what they consume. */
+/** A function whose pods consume the queue, with what they consume and the topics it declared it publishes to. */
 export interface QueueClientFunction {
   readonly functionName: string;
   readonly subscriptions: readonly QueueSubscription[];
+  readonly publishes: readonly string[];
   /** The functions it declared in `invokes` (context.invokeAsync queues calls to them). @default none */
   readonly invokes?: readonly string[];
 }
@@ -77,9 +79,9 @@ export function natsUsers(config: QueueConfig, functions: readonly QueueClientFu
             callbackSubject(config, f.functionName),
             ...consumerAccess(config, { ...s, durable: callbackDurable(s.durable) }),
           ]),
-        // context.publish, response and dead-letter topics all live under the topics prefix. There is
-        // no declared-publishes graph yet, so a function may publish to any topic (not to async/cron).
-        `${config.topicsPrefix}.>`,
+        // Least privilege from the platform graph: the topics the function declared in `publishes`
+        // (context.publish) and its triggers' response and dead-letter topics, nothing else.
+        ...publishedSubjects(config, f),
         // context.invokeAsync: calls to the functions it declared in `invokes`, and no other.
         ...(f.invokes ?? []).map((target) => asyncSubject(config, target)),
         // Async calls: the runtime records running/succeeded/failed in the call-state bucket.
@@ -89,6 +91,14 @@ export function natsUsers(config: QueueConfig, functions: readonly QueueClientFu
     );
   }
   return users;
+}
+
+/** Topic subjects a function's pods publish to: declared `publishes`, then responses and dead letters. */
+function publishedSubjects(config: QueueConfig, f: QueueClientFunction): string[] {
+  return [
+    ...f.publishes.map((topic) => topicSubject(config, topic)),
+    ...f.subscriptions.flatMap((s) => [s.responseSubject, s.deadLetterSubject]).filter((s): s is string => !!s),
+  ];
 }
 
 function user(name: string, publish: readonly string[]): NatsUser {

@@ -267,6 +267,7 @@ class NatsQueue extends Queue {
             platform.functions.map((fn) => ({
               functionName: fn.functionName,
               subscriptions: queueSubscriptions(fn),
+              publishes: fn.publishes,
               invokes: fn.invokes ?? [],
             })),
           );

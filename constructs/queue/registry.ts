@@ -58,6 +58,8 @@ export interface QueueConsumer extends IConstruct {
   readonly runsKubefaasRuntime: boolean;
   /** The platform the function belongs to (the key of its queue). */
   readonly platform: IConstruct;
+  /** Topics the function declared in `publishes` (its NATS user may publish there). */
+  readonly publishes: readonly string[];
   /** Functions it calls (`invokes`): its NATS user may queue async calls to them. */
   readonly invokes?: readonly string[];
 }
@@ -154,6 +156,8 @@ export function queueEnv(fn: QueueConsumer): Array<Record<string, unknown>> {
     { name: QueueEnv.NATS_URL, value: queue.url },
     { name: QueueEnv.QUEUE_CONFIG, value: queueConfigJson(queue.config) },
     { name: QueueEnv.SUBSCRIPTIONS, value: JSON.stringify(subs) },
+    // What `context.publish` may reach; the runtime refuses the rest, naming the declaration to add.
+    { name: QueueEnv.PUBLISHES, value: JSON.stringify(fn.publishes) },
     ...queueAuthEnv(queue, NatsUserNames.fn(fn.functionName)),
   ];
 }

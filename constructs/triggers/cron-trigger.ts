@@ -30,6 +30,7 @@ import {
   runsKubefaasRuntime,
 } from '../queue/registry';
 import { NatsUserNames } from '../queue/nats-auth';
+import { recordCronTrigger } from '../graph/registry';
 import { isDns1123Label } from '../validation';
 import { restrictedContainerSecurity, restrictedPodSecurity } from '../pod-security';
 import { CodeConfigMap } from '../code-config-map';
@@ -209,6 +210,12 @@ export class CronTrigger implements ITrigger {
     }
 
     platform.useCronDelivery(viaQueue ? 'queue' : 'router');
+    recordCronTrigger(platform, {
+      function: fn,
+      trigger: r.name,
+      schedule: r.schedule,
+      ...(r.timeZone !== undefined ? { timeZone: r.timeZone } : {}),
+    });
     const cronCode = ensureCronCode(fn);
     const tlsVolumes = viaQueue ? queueClientVolumes(queue) : [];
     const labels = { [Labels.name]: cronJobName, [Labels.component]: 'cron' };

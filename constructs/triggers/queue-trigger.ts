@@ -4,6 +4,7 @@ import { ValidationError } from '../errors';
 import type { FunctionBase, ITrigger } from '../function-base';
 import { checkOptions, integerOption, resolvedOptions, TriggerProblem, type CheckedOptions } from './trigger-options';
 import { durableNames } from '../queue/names';
+import { recordQueueTrigger } from '../graph/registry';
 import { ackWaitFor, addQueueSubscription, queueOf, runsKubefaasRuntime } from '../queue/registry';
 
 export interface QueueTriggerProps {
@@ -124,6 +125,12 @@ export class QueueTrigger implements ITrigger {
       ordered: r.ordered,
     };
     addQueueSubscription(fn, subscription, what);
+    recordQueueTrigger(fn.platform, {
+      function: fn,
+      topic: r.topic,
+      ...(r.responseTopic !== undefined ? { responseTopic: r.responseTopic } : {}),
+      errorTopic,
+    });
   }
 }
 

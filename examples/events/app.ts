@@ -26,12 +26,15 @@ import {
   Queue,
   QueueTrigger,
   Size,
+  Topic,
 } from '../../constructs';
 
 export function addEventExamples(platform: Platform): void {
   new NodeFunction(platform, 'order-intake', {
     code: Code.fromAsset(path.join(__dirname, 'intake.ts')),
     triggers: [new HttpTrigger({ path: '/orders', methods: ['POST'] })],
+    // Declared edges of the platform graph: its queue user may publish here and nowhere else.
+    publishes: ['orders'],
   });
   new NodeFunction(platform, 'pricer', {
     code: Code.fromAsset(path.join(__dirname, 'pricer.ts')),
@@ -52,7 +55,11 @@ export function addEventExamples(platform: Platform): void {
     triggers: [
       new CronTrigger({ schedule: '0 * * * *', timeZone: 'UTC', name: 'hourly', data: { report: 'orders-per-hour' } }),
     ],
+    publishes: ['reports'],
   });
+  // Read outside the platform (a billing system, a dashboard): no consumer here, on purpose.
+  new Topic(platform, 'orders.priced', { external: true });
+  new Topic(platform, 'reports', { external: true });
 }
 
 export function buildEventsApp(app: App, namespace = 'kubefaas-events'): Platform {

@@ -9,7 +9,17 @@
  */
 import * as path from 'node:path';
 import { App } from 'cdk8s';
-import { Code, Duration, HttpTrigger, NodeFunction, Platform, Queue, QueueTrigger, Size } from '../../constructs';
+import {
+  Code,
+  Duration,
+  HttpTrigger,
+  NodeFunction,
+  Platform,
+  Queue,
+  QueueTrigger,
+  Size,
+  Topic,
+} from '../../constructs';
 import { celsius, converter, rawReadings } from './model';
 
 const code = (name: string) => Code.fromAsset(path.join(__dirname, `${name}.ts`));
@@ -32,6 +42,8 @@ export function addWeatherExample(platform: Platform): void {
     triggers: [new HttpTrigger({ path: '/convert/:city', methods: ['GET'] })],
     invokes: [converter],
   });
+  // Read outside the platform (dashboards): no function here consumes it, on purpose.
+  new Topic(platform, celsius, { external: true });
 }
 
 export function buildWeatherApp(app: App, namespace = 'kubefaas-weather'): Platform {

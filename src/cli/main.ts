@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 /**
- * The `kubefaas` command line: `dev` (local runner) and `invoke` (call a function through a router).
+ * The `kubefaas` command line: `dev` (local runner), `invoke` (call a function through a router) and
+ * `graph` (the platform graph of an app).
  * Arguments are parsed with node:util parseArgs; no CLI framework.
  */
 import { devCommand, UsageError } from './dev';
 import { initCommand } from './init';
+import { graphCommand } from './graph';
 import { invokeCommand } from './invoke';
 import { MAIN_USAGE } from './usage';
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   dev: devCommand,
+  graph: graphCommand,
   invoke: invokeCommand,
   init: initCommand,
 };

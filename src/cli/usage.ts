@@ -5,6 +5,7 @@ Commands:
   dev [app]            synthesize a cdk8s app and run the platform locally (router, functions)
   invoke <function>    call a function by name through a router
   init [dir]           write a new project (app, one function, cdk8s.yaml, package.json) to dir
+  graph [app]          print the platform graph (routes, functions, topics) as Mermaid, JSON or DOT
 
 Run "kubefaas <command> --help" for the options of a command.
 `;
@@ -66,5 +67,20 @@ and typecheck. Refuses to overwrite a file that exists. Then: npm install && npm
                         ^<this version>), or the path of a tarball from \`npm pack\` (or of a
                         directory), written as file: relative to the project
   --name <name>         the package name (default: the directory's name)
+  -h, --help            show this help
+`;
+
+export const GRAPH_USAGE = `Usage: kubefaas graph [app] [options]
+
+Synthesizes the cdk8s app (as kubefaas dev does) and prints its platform graph: HTTP routes, cron
+triggers and async calls into functions, the topics between them (QueueTriggers, declared
+\`publishes\`, response and dead-letter topics) and declared \`invokes\`. cdk8s synth writes the same
+graph next to the manifests (platform.graph.jsonc, platform.md).
+
+  app                   cdk8s app file (.ts via tsx, .js via node) or a directory synthesized before
+                        (default: the "app" command of ./cdk8s.yaml)
+  --manifests <dir>     read the graph a synth wrote into <dir> instead of synthesizing
+  -f, --format <fmt>    mermaid (default), json, dot (Graphviz: dot -Tsvg draws it), markdown
+  -o, --out <file>      write to <file> instead of stdout
   -h, --help            show this help
 `;

@@ -96,6 +96,12 @@ export const QueueEnv = {
   NATS_TLS_DIR: 'KUBEFAAS_NATS_TLS_DIR',
   /** JSON `CallbackUrlPolicy`: where this function's async-call callbacks may go; unset = nowhere. */
   CALLBACK_POLICY: 'KUBEFAAS_CALLBACK_POLICY',
+  /**
+   * JSON array of the topic names the function declared in `publishes`: `context.publish` to any
+   * other topic is refused with an error naming the declaration to add (the queue's permissions
+   * refuse it in a cluster too). Unset = no check (a runtime started by hand).
+   */
+  PUBLISHES: 'KUBEFAAS_PUBLISHES',
 } as const;
 
 /**

@@ -9,6 +9,7 @@
 export * from './cron';
 export * from './env';
 export * from './events';
+export * from './graph';
 export * from './handler';
 export * from './http';
 export * from './metrics';

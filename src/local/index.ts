@@ -17,7 +17,7 @@ export { controlStateFile, readControlState } from './control';
 export type { ControlState } from './control';
 export { NATS_INSTALL_HINT, isNatsImage } from './nats';
 export { LocalConfigError } from './env';
-export { resolveAppSource, synthesize, SynthError } from './synth';
+export { readGraphFile, resolveAppSource, synthesize, SynthError } from './synth';
 export type { AppSource } from './synth';
 export { formatRoutes } from './routes';
 

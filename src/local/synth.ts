@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { GRAPH_FILES, GRAPH_VERSION, type GraphFile } from '../contract';
 import { loadManifestDir, Manifests } from './manifests';
 
 /** Where the manifests come from. */
@@ -104,11 +105,14 @@ export interface SynthResult {
   readonly manifests: Manifests;
   /** Whatever the app printed while synthesizing (warnings, logs). */
   readonly output: string;
+  /** The platform graph the app wrote next to its manifests (GRAPH_FILES.json); undefined when there is none. */
+  readonly graph?: GraphFile;
 }
 
 /** Synthesizes `source` (or just loads it, for a manifest directory). */
 export async function synthesize(source: AppSource, opts: SynthOptions = {}): Promise<SynthResult> {
-  if (source.kind === 'manifests') return { manifests: loadManifestDir(source.dir), output: '' };
+  if (source.kind === 'manifests')
+    return { manifests: loadManifestDir(source.dir), output: '', ...graphIn(source.dir) };
   const cwd = source.kind === 'command' ? source.cwd : (opts.cwd ?? process.cwd());
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubefaas-synth-'));
   try {
@@ -125,13 +129,32 @@ export async function synthesize(source: AppSource, opts: SynthOptions = {}): Pr
         output,
       );
     try {
-      return { manifests: loadManifestDir(outdir), output };
+      return { manifests: loadManifestDir(outdir), output, ...graphIn(outdir) };
     } catch (err) {
       throw new SynthError(`synthesizing ${label} produced no usable manifests: ${(err as Error).message}`, output);
     }
   } finally {
     fs.rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+/** `{ graph }` from the graph file in `dir`, or nothing when there is none. */
+function graphIn(dir: string): { graph?: GraphFile } {
+  const graph = readGraphFile(dir);
+  return graph === undefined ? {} : { graph };
+}
+
+/**
+ * The platform graph a synth wrote into `dir` (GRAPH_FILES.json); undefined when the file is not
+ * there (an app synthesized by an older kubefaas, or with no Platform).
+ */
+export function readGraphFile(dir: string): GraphFile | undefined {
+  const file = path.join(dir, GRAPH_FILES.json);
+  if (!fs.existsSync(file)) return undefined;
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<GraphFile> | null;
+  if (!parsed || parsed.version !== GRAPH_VERSION || !Array.isArray(parsed.platforms))
+    throw new Error(`${file} is not a version ${GRAPH_VERSION} platform graph; synthesize the app again`);
+  return parsed as GraphFile;
 }
 
 /** Node arguments that run `file`: directly for JavaScript, through tsx for TypeScript. */

@@ -20,6 +20,8 @@ export interface QueueSettings {
   readonly tls?: QueueTls;
   /** Where async-call callbacks may go (runtime only); undefined = nowhere. */
   readonly callbacks?: CallbackUrlPolicy;
+  /** Topics `context.publish` may reach (runtime only, QueueEnv.PUBLISHES); undefined = no check. */
+  readonly publishes?: readonly string[];
 }
 
 export interface QueueAuth {
@@ -56,7 +58,16 @@ export function readQueueSettings(env: NodeJS.ProcessEnv = process.env): QueueSe
     auth: readAuth(env),
     tls: readTls(env),
     callbacks: readCallbacks(env),
+    publishes: readPublishes(env),
   };
+}
+
+function readPublishes(env: NodeJS.ProcessEnv): readonly string[] | undefined {
+  const raw = parseJson(env, QueueEnv.PUBLISHES);
+  if (raw === undefined) return undefined;
+  if (!Array.isArray(raw) || raw.some((t) => typeof t !== 'string'))
+    throw new Error(`${QueueEnv.PUBLISHES} must be a JSON array of topic names`);
+  return raw as string[];
 }
 
 function readCallbacks(env: NodeJS.ProcessEnv): CallbackUrlPolicy | undefined {

@@ -27,6 +27,10 @@ export class RuntimeQueue {
 
   /** `context.publish(topic, data)`: waits for the connection, then for the stream's PubAck. */
   readonly publish: Publisher = async (topic, data, traceId) => {
+    // Before waiting for the connection: an undeclared topic is a bug in the code, not an outage.
+    const declared = this.settings.publishes;
+    if (declared !== undefined && !declared.includes(topic))
+      throw new UndeclaredTopicError(this.functionName, topic, declared);
     const client = this.client ?? (await this.connecting);
     if (!client) throw new Error(`context.publish('${topic}'): the queue is shutting down`);
     // A new span of the caller's trace (W3C trace context).
@@ -90,5 +94,25 @@ export class RuntimeQueue {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     await this.client?.close(graceMs);
+  }
+}
+
+/**
+ * `context.publish` to a topic the function did not declare in `publishes`. In a cluster the queue's
+ * permissions refuse it too; the runtime says first, and what to change.
+ */
+export class UndeclaredTopicError extends Error {
+  override readonly name = 'UndeclaredTopicError';
+
+  constructor(
+    readonly functionName: string,
+    readonly topic: string,
+    declared: readonly string[],
+  ) {
+    super(
+      `context.publish('${topic}'): function '${functionName}' does not declare topic '${topic}' ` +
+        `(it declares ${declared.length === 0 ? 'none' : declared.map((t) => `'${t}'`).join(', ')}); ` +
+        `add it to the function's props: publishes: [${[...declared, topic].map((t) => `'${t}'`).join(', ')}]`,
+    );
   }
 }

@@ -7,3 +7,4 @@ export const namespace = platform.namespace;
 export const routerService = platform.routerServiceName;
 export const clusterUrl = platform.clusterUrl;
 export const url = platform.url;
+export const graph = platform.graph;

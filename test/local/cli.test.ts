@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
+import { renderDot, renderMermaid, type GraphFile } from '../../src/contract';
 import { freePort, isListening } from '../../src/local/ports';
 import { writeFixtureManifests } from './fixtures/platform';
 import { childPids, isAlive, tempDir } from './helpers';
@@ -34,7 +35,7 @@ describe('kubefaas CLI usage', () => {
   test('--help prints the commands; per-command help', () => {
     const main = cli(['--help']);
     expect(main.status).toBe(0);
-    expect(main.stdout).toMatch(/dev \[app\][\s\S]*invoke <function>/);
+    expect(main.stdout).toMatch(/dev \[app\][\s\S]*invoke <function>[\s\S]*graph \[app\]/);
     const invoke = cli(['invoke', '--help']);
     expect(invoke.status).toBe(0);
     expect(invoke.stdout).toMatch(/--data <data>/);
@@ -170,5 +171,66 @@ describe('kubefaas dev + invoke', () => {
     expect(await exited).toBe(0);
     expect(children.filter(isAlive)).toEqual([]);
     expect(await isListening(port)).toBe(false);
+  });
+});
+
+describe('kubefaas graph', () => {
+  const app = path.join(repo, 'test', 'events', 'fixtures', 'graph-app.ts');
+
+  test('prints the Mermaid diagram of an app by default, JSON and DOT on request, the same graph each time', () => {
+    const mermaid = cli(['graph', app]);
+    expect(mermaid.status).toBe(0);
+    expect(mermaid.stdout).toMatch(/^flowchart LR\n/);
+    expect(mermaid.stdout).toContain('(["sender"]):::function');
+    expect(mermaid.stdout).toContain('[("checked")]:::topic');
+    expect(mermaid.stdout).toMatch(/n\d+ -->\|publishes\| n\d+/);
+
+    const json = cli(['graph', app, '--format', 'json']);
+    expect(json.status).toBe(0);
+    const file = JSON.parse(json.stdout) as GraphFile;
+    expect(file.version).toBe(1);
+    expect(file.platforms.map((p) => p.platform)).toEqual(['graph']);
+    expect(file.platforms[0].edges).toContainEqual({ from: 'function:sender', to: 'topic:checked', kind: 'publishes' });
+    expect(file.platforms[0].edges).toContainEqual({ from: 'topic:checked', to: 'function:sink', kind: 'consumes' });
+    expect(renderMermaid(file.platforms)).toBe(mermaid.stdout);
+
+    const dot = cli(['graph', app, '-f', 'dot']);
+    expect(dot.status).toBe(0);
+    expect(dot.stdout).toBe(renderDot(file.platforms));
+  });
+
+  test('--out writes a file; --manifests reads the graph a synth wrote', () => {
+    const dir = tempDir('graph');
+    const out = path.join(dir, 'nested', 'graph.md');
+    const written = cli(['graph', app, '-f', 'markdown', '-o', out]);
+    expect(written.status).toBe(0);
+    expect(written.stderr).toContain(`wrote ${out}`);
+    expect(fs.readFileSync(out, 'utf8')).toMatch(/^# Platform graph\n[\s\S]*```mermaid\nflowchart LR\n/);
+
+    // What cdk8s synth does: the app writes its manifests and the graph files into CDK8S_OUTDIR.
+    const dist = path.join(dir, 'dist');
+    fs.mkdirSync(dist);
+    const synth = spawnSync(process.execPath, ['--import', 'tsx', app], {
+      cwd: repo,
+      env: { ...process.env, CDK8S_OUTDIR: dist, KUBEFAAS_QUIET_WARNINGS: '1' },
+      encoding: 'utf8',
+    });
+    expect(synth.status).toBe(0);
+    expect(fs.readdirSync(dist).sort()).toEqual(['graph.k8s.yaml', 'platform.graph.jsonc', 'platform.md']);
+    const fromDir = cli(['graph', '--manifests', dist, '-f', 'json']);
+    expect(fromDir.status).toBe(0);
+    expect(fromDir.stdout).toBe(fs.readFileSync(path.join(dist, 'platform.graph.jsonc'), 'utf8'));
+  });
+
+  test('bad format → exit 2; a directory without a graph → exit 1 naming the file', () => {
+    expect(cli(['graph', app, '--format', 'png'])).toMatchObject({
+      status: 2,
+      stderr: expect.stringMatching(/--format must be one of mermaid, json, dot, markdown, got png/),
+    });
+    const empty = tempDir('graph-empty');
+    expect(cli(['graph', '--manifests', empty])).toMatchObject({
+      status: 1,
+      stderr: expect.stringMatching(/has no platform\.graph\.jsonc: synthesize the app again/),
+    });
   });
 });

@@ -38,6 +38,7 @@ function synthApp(): K8sObject[] {
   new NodeFunction(platform, 'other', {
     code: Code.fromInline(OTHER),
     triggers: [new HttpTrigger({ path: '/other' }), new CronTrigger({ name: 'tick', schedule: '*/5 * * * *' })],
+    publishes: ['orders'],
   });
   // HTTP triggers only (its one queue subscription is the implicit async-call consumer).
   new NodeFunction(platform, 'web', { code: Code.fromInline(WEB), triggers: [new HttpTrigger({ path: '/web' })] });
@@ -201,7 +202,7 @@ describe('with the worker running under its own credentials', () => {
       expect(received[0]).toContain('async job-2');
     }
 
-    // `other` publishes to the worker's topic with its own credentials (any topic: no declared graph yet).
+    // `other` publishes to the worker's topic with its own credentials (it declared `publishes: ['orders']`).
     const publisher = await QueueClient.connect({
       servers: [natsUrl],
       config: queueConfig,
@@ -245,6 +246,27 @@ describe('with the worker running under its own credentials', () => {
         `Publish Violation - User "fn-other", Subject "$JS.API.STREAM.PURGE.${queueConfig.topicsStream}"`,
         `Subscription Violation - User "fn-other", Subject "_INBOX_fn-worker.>"`,
       ].every((line) => pods.natsLog.includes(line)),
+    );
+  });
+
+  test('publish permissions follow the declared graph: `publishes`, then response and dead-letter topics, nothing else', async () => {
+    const violation = { code: 'PERMISSIONS_VIOLATION' };
+    const stored = { stream: queueConfig.topicsStream };
+    const topic = (name: string) => `${queueConfig.topicsPrefix}.${name}`;
+    const other = (await connectAs('fn-other')).jetstream();
+    await expect(other.publish(topic('orders'), 'declared')).resolves.toMatchObject(stored);
+    await expect(other.publish(topic('orders-done'), 'not declared')).rejects.toMatchObject(violation);
+    await expect(other.publish(topic('audit'), 'not declared')).rejects.toMatchObject(violation);
+    // The worker publishes its results and its dead letters, and cannot feed its own topic.
+    const worker = (await connectAs('fn-worker')).jetstream();
+    await expect(worker.publish(topic('orders-done'), 'result')).resolves.toMatchObject(stored);
+    await expect(worker.publish(topic('dead-letter.worker'), 'failed')).resolves.toMatchObject(stored);
+    await expect(worker.publish(topic('orders'), 'loop')).rejects.toMatchObject(violation);
+    // A function that declared nothing publishes nowhere.
+    const web = (await connectAs('fn-web')).jetstream();
+    await expect(web.publish(topic('orders'), 'x')).rejects.toMatchObject(violation);
+    await waitFor('the violation in the server log', () =>
+      pods.natsLog.includes(`Publish Violation - User "fn-web", Subject "${topic('orders')}"`),
     );
   });
 
