@@ -578,8 +578,8 @@ export abstract class FunctionBase extends Construct {
     if (!this.runsKubefaasRuntime)
       return [
         validationMessage(
-          `the function publishes to ${topics}, but only NodeFunctions publish to the queue (other runtimes get no queue credentials)`,
-          'Publish from a NodeFunction, or drop `publishes`',
+          `the function publishes to ${topics}, but only NodeFunctions and PythonFunctions publish to the queue (other images get no queue credentials)`,
+          'Publish from a NodeFunction or PythonFunction, or drop `publishes`',
         ),
       ];
     return [];

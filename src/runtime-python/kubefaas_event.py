@@ -3,6 +3,7 @@
 import base64
 import binascii
 import json
+import os
 import threading
 import time
 from urllib.parse import parse_qs, unquote
@@ -141,6 +142,34 @@ def _parse_params(header):
     return {k: v for k, v in parsed.items() if isinstance(v, str)}
 
 
+def _declared_topics():
+    """The topics the function declared in `publishes` (KUBEFAAS_PUBLISHES, JSON); None = no check."""
+    raw = os.environ.get("KUBEFAAS_PUBLISHES")
+    if not raw:
+        return None
+    try:
+        topics = json.loads(raw)
+    except ValueError:
+        return None
+    return [t for t in topics if isinstance(t, str)] if isinstance(topics, list) else None
+
+
+DECLARED_TOPICS = _declared_topics()
+
+
+class UndeclaredTopicError(Exception):
+    """`context.publish` to a topic the function did not declare in `publishes` (the queue's
+    permissions refuse it in a cluster too); the message names the declaration to add."""
+
+    def __init__(self, function_name, topic, declared):
+        listed = ", ".join(repr(t) for t in declared) or "none"
+        wanted = ", ".join(repr(t) for t in [*declared, topic])
+        super().__init__(
+            f"context.publish({topic!r}): function {function_name!r} does not declare topic {topic!r} "
+            f"(it declares {listed}); add it to the function's props: publishes: [{wanted}]"
+        )
+
+
 class Context:
     """The context of one invocation.
 
@@ -202,6 +231,9 @@ class Context:
         are, str as text/plain, None as an empty body, anything else as JSON. From a sync handler it
         blocks until stored; from an async handler it returns an awaitable (`await context.publish(...)`).
         Raises (the call fails) when the queue does not confirm within 10 s or the platform has none."""
+        # Before the queue: an undeclared topic is a bug in the code, not an outage (as in Node).
+        if DECLARED_TOPICS is not None and topic not in DECLARED_TOPICS:
+            raise UndeclaredTopicError(self.function_name, topic, DECLARED_TOPICS)
         if self._publish is None:
             raise RuntimeError(
                 f"context.publish({topic!r}): no queue configured for this platform; add a queue to the Platform to publish messages"

@@ -448,3 +448,16 @@ test('bad queue settings stop the runtime at start with one fatal line naming th
   }
   rmSync(dir, { recursive: true, force: true });
 });
+
+test('context.publish to a topic the function did not declare (KUBEFAAS_PUBLISHES) is refused, naming the fix', async () => {
+  const { config } = await client('py_declared');
+  const rt = await startPythonConsumer(PUBLISHER, nats.server.url, config, [], {
+    [QueueEnv.PUBLISHES]: JSON.stringify(['orders']),
+  });
+  expect((await rt.request('/sync', { method: 'POST', body: 'hi' })).status).toBe(500);
+  const refused = await rt.waitForLog((l) => l.msg === 'handler failed');
+  expect(refused.error).toMatchObject({ name: 'UndeclaredTopicError' });
+  expect((refused.error as { message: string }).message).toContain(
+    "function 'test-fn' does not declare topic 'audit' (it declares 'orders'); add it to the function's props: publishes: ['orders', 'audit']",
+  );
+});
