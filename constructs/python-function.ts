@@ -122,6 +122,7 @@ export class PythonFunction extends FunctionBase {
         { name: 'PYTHONUNBUFFERED', value: '1' },
         { name: 'HOME', value: Paths.tmpDir },
       ],
+      maxConcurrency: this.maxConcurrency,
       readinessProbe: httpProbe(Endpoints.ready, 5, 2),
       livenessProbe: httpProbe(Endpoints.health, 10, 3),
       configMapVolumes: [
