@@ -35,7 +35,7 @@ import { RouterExposure } from './exposure';
 import { RouterTls, routerCertificate } from './router-tls';
 import { publicPaths } from './public-paths';
 import { ScalingOptions, resolveFunctionScaling, resolveScaling } from './scaling';
-import { Autoscaling, KedaScaler, RouterScalingAccess, SCALER_PODS, kedaPods, type ResolvedKeda } from './autoscaling';
+import { Autoscaling, KedaScaler, RouterScalingAccess, kedaPods, type ResolvedKeda } from './autoscaling';
 import { validateImage } from './image';
 import {
   cpuMillis,
@@ -79,7 +79,7 @@ import {
 import { Egress, egressList } from './network/egress';
 import { NetworkPolicies, type ResolvedNetwork } from './network/network-policies';
 import { networkPolicyObject } from './network/policy-object';
-import { ROUTER_PODS, routerNetworkPolicy } from './network/router-policy';
+import { ROUTER_PODS, SCALER_PODS, routerNetworkPolicy } from './network/router-policy';
 import type { PeerSpec } from './network/spec';
 
 /** Platform-wide defaults; each function may override them. */
@@ -583,6 +583,7 @@ export class Platform extends Chart {
         nodeImage: this.nodeImage,
         keda,
         network: this.network,
+        scrapers: () => this.metricsScrapers,
         fargateSelectors: () => this.fargateSelectorsFor(keda.scaler.placement),
       });
       this.usePlacement(keda.scaler.placement, this.scaler);
@@ -592,6 +593,7 @@ export class Platform extends Chart {
       namespace: this.namespace,
       commonLabels: { ...COMMON_LABELS, [Labels.instance]: this.namespace },
       network: this.network,
+      scaler: this.scaler !== undefined,
       functions: () =>
         this._functions.map((f) => ({
           name: f.functionName,

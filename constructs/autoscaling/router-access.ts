@@ -3,6 +3,9 @@ import { Construct } from 'constructs';
 import { ADMIN_PORT_NAME, ROUTER_ADMIN_PORT, ROUTER_NAME, ROUTER_PEERS_SERVICE } from '../../src/contract';
 import { objectMeta } from '../metadata';
 
+/** Port name of the peers Service (the scaler resolves its DNS name and uses the port number). */
+const PEERS_PORT_NAME = 'scaling';
+
 export interface RouterScalingAccessProps {
   readonly namespace: string;
   readonly labels: Readonly<Record<string, string>>;
@@ -54,7 +57,9 @@ export class RouterScalingAccess extends Construct {
         clusterIP: 'None',
         publishNotReadyAddresses: true,
         selector: { ...props.selector },
-        ports: [{ name: ADMIN_PORT_NAME, port: ROUTER_ADMIN_PORT, targetPort: ADMIN_PORT_NAME, protocol: 'TCP' }],
+        // Not named `admin`: a ServiceMonitor selects Service ports by that name and would scrape
+        // the routers twice (here and on kubefaas-router-admin).
+        ports: [{ name: PEERS_PORT_NAME, port: ROUTER_ADMIN_PORT, targetPort: ADMIN_PORT_NAME, protocol: 'TCP' }],
       },
     });
   }

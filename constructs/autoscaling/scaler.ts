@@ -19,16 +19,13 @@ import { CodeConfigMap } from '../code-config-map';
 import { Defaults } from '../defaults';
 import { objectMeta } from '../metadata';
 import { podBundle } from '../pod-code';
-import type { ResolvedNetwork } from '../network/network-policies';
+import { admit, type ResolvedNetwork } from '../network/network-policies';
 import { networkPolicyObject } from '../network/policy-object';
 import { ROUTER_PODS } from '../network/router-policy';
 import type { PeerSpec } from '../network/spec';
 import type { FargateProfileSelector } from '../placement/fargate-profile';
 import { Workload, httpProbe } from '../workload';
 import { kedaPods, type ResolvedKeda } from './autoscaling';
-
-/** Pods of the scaler (what the router's policy admits on its admin port). */
-export const SCALER_PODS: PeerSpec = { podSelector: { matchLabels: { [Labels.platformComponent]: 'scaler' } } };
 
 /** The scaler finishes open gRPC calls within 5 s of SIGTERM (src/scaler/config.ts); a margin on top. */
 const SCALER_TERMINATION_GRACE_SECONDS = 10;
@@ -39,6 +36,8 @@ export interface KedaScalerProps {
   readonly nodeImage: string;
   readonly keda: ResolvedKeda;
   readonly network: ResolvedNetwork;
+  /** Read at synth: who scrapes the scaler's /metrics (on its admin port). */
+  readonly scrapers: () => readonly PeerSpec[];
   /** Read at synth: selectors of the Fargate profile the placement uses, if kubefaas manages it. */
   readonly fargateSelectors: () => readonly FargateProfileSelector[] | undefined;
 }
@@ -47,7 +46,8 @@ export interface KedaScalerProps {
  * The platform's scaler (src/scaler/, bundled like the router): KEDA's external scaler that the
  * functions' ScaledObjects name. Deployment + Service (gRPC and admin ports) + ServiceAccount
  * without an API token (it finds the routers through DNS, so it needs no RBAC at all) +
- * NetworkPolicy: in, the gRPC port from KEDA's namespace only; out, DNS and the routers' admin port.
+ * NetworkPolicy: in, the gRPC port from KEDA's namespace only (and the admin port from the
+ * scrapers); out, DNS and the routers' admin port.
  */
 export class KedaScaler extends Construct {
   /** `host:port` ScaledObjects put in `scalerAddress`. */
@@ -103,7 +103,11 @@ export class KedaScaler extends Construct {
         { name: SCALER_GRPC_PORT_NAME, containerPort: SCALER_GRPC_PORT },
         { name: ADMIN_PORT_NAME, containerPort: SCALER_ADMIN_PORT },
       ],
-      servicePorts: [{ name: SCALER_GRPC_PORT_NAME, port: SCALER_GRPC_PORT }],
+      // The admin port too, for a ServiceMonitor (the NetworkPolicy admits only the scrapers there).
+      servicePorts: [
+        { name: SCALER_GRPC_PORT_NAME, port: SCALER_GRPC_PORT },
+        { name: ADMIN_PORT_NAME, port: SCALER_ADMIN_PORT },
+      ],
       tmpBytes: Defaults.componentTmpBytes,
       configMapVolumes: [{ volume: 'scaler-code', configMap: code, mountPath: Paths.scalerDir }],
       scaling: { minReplicas: keda.scaler.replicas, maxReplicas: keda.scaler.replicas },
@@ -124,8 +128,12 @@ export class KedaScaler extends Construct {
       namespace,
       labels,
       podSelector: { matchLabels: selector },
-      // KEDA's operator is the only caller; probes come from the kubelet, which policies do not see.
-      ingress: () => [{ from: [kedaPods(keda)], ports: tcp(SCALER_GRPC_PORT) }],
+      // KEDA's operator is the only caller of the gRPC port; the scrapers read /metrics on the admin
+      // port; probes come from the kubelet, which policies do not see.
+      ingress: () => [
+        { from: [kedaPods(keda)], ports: tcp(SCALER_GRPC_PORT) },
+        ...admit(props.scrapers(), tcp(SCALER_ADMIN_PORT)),
+      ],
       egress: () => [...props.network.dns, { to: [ROUTER_PODS], ports: tcp(ROUTER_ADMIN_PORT) }],
     });
   }

@@ -15,6 +15,9 @@ export const IN_CLUSTER_JWKS_RULE = 'network/in-cluster-jwks';
 /** Pods of the router (what other policies admit or reach). */
 export const ROUTER_PODS: PeerSpec = { podSelector: { matchLabels: { [Labels.platformComponent]: 'router' } } };
 
+/** Pods of the KEDA scaler (`Autoscaling.keda()`): the router admits them on its admin port, Prometheus scrapes them. */
+export const SCALER_PODS: PeerSpec = { podSelector: { matchLabels: { [Labels.platformComponent]: 'scaler' } } };
+
 /** Every function pod of the namespace (the router proxies to all of them). */
 export const FUNCTION_PODS: PeerSpec = {
   podSelector: { matchExpressions: [{ key: Labels.function, operator: 'Exists' }] },

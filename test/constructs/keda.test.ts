@@ -14,6 +14,7 @@ import {
   ContainerFunction,
   CronTrigger,
   HttpTrigger,
+  Metrics,
   NodeFunction,
   Placement,
   Platform,
@@ -323,6 +324,7 @@ describe('Autoscaling.keda()', () => {
     expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '192Mi' }, limits: { memory: '192Mi' } });
     expect(find(objects, 'Service', 'kubefaas-scaler').spec.ports).toEqual([
       { name: 'grpc', port: SCALER_GRPC_PORT, targetPort: 'grpc', protocol: 'TCP' },
+      { name: 'admin', port: SCALER_ADMIN_PORT, targetPort: 'admin', protocol: 'TCP' },
     ]);
     expect(find(objects, 'PodDisruptionBudget', 'kubefaas-scaler').spec.maxUnavailable).toBe(1);
     // It finds the routers by DNS: nothing binds it to any role.
@@ -375,7 +377,7 @@ describe('Autoscaling.keda()', () => {
       clusterIP: 'None',
       publishNotReadyAddresses: true,
       selector: { 'kubefaas.dev/component': 'router' },
-      ports: [{ name: 'admin', port: ROUTER_ADMIN_PORT, targetPort: 'admin', protocol: 'TCP' }],
+      ports: [{ name: 'scaling', port: ROUTER_ADMIN_PORT, targetPort: 'admin', protocol: 'TCP' }],
     });
     // The admin Service keeps its ClusterIP for the cron sender's balanced address.
     expect(find(objects, 'Service', 'kubefaas-router-admin').spec.clusterIP).toBeUndefined();
@@ -482,6 +484,39 @@ describe('KEDA NetworkPolicies', () => {
     expect(hpa('Deployment/kubefaas-router', 'api-server', 443)).toBe(false);
     expect(hpa('keda-operator', 'StatefulSet/kubefaas-nats', 8222)).toBe(false);
   });
+});
+
+test('monitoring scrapes the scaler on its admin port, and only the scrapers reach it there', () => {
+  const platform = kedaPlatform({ metrics: Metrics.prometheus({ ephemeral: true }) });
+  new NodeFunction(platform, 'fn', { code: INLINE, scaling: { minReplicas: 0 } });
+  const objects = synth(platform);
+  const pods = podEndpoints(objects);
+  const by = (id: string) => pods.find((p) => p.id === id)!;
+  const evaluator = new NetworkPolicyEvaluator(objects);
+  expect(
+    evaluator.allows(by('StatefulSet/kubefaas-prometheus'), by('Deployment/kubefaas-scaler'), SCALER_ADMIN_PORT),
+  ).toBe(true);
+  expect(evaluator.allows(by('Deployment/fn'), by('Deployment/kubefaas-scaler'), SCALER_ADMIN_PORT)).toBe(false);
+  expect(
+    evaluator.allows(by('StatefulSet/kubefaas-prometheus'), by('Deployment/kubefaas-scaler'), SCALER_GRPC_PORT),
+  ).toBe(false);
+  const config = find(objects, 'ConfigMap', 'kubefaas-prometheus').data['prometheus.yml'];
+  expect(config).toContain('function;8080|router;8081|scaler;8081');
+
+  for (const monitor of ['PodMonitor', 'ServiceMonitor'] as const) {
+    const operator = kedaPlatform({ metrics: Metrics.operator({ monitor }) });
+    new NodeFunction(operator, 'fn', { code: INLINE, scaling: { minReplicas: 0 } });
+    const spec = find(synth(operator), monitor, 'kubefaas').spec;
+    const endpoints = spec.podMetricsEndpoints ?? spec.endpoints;
+    expect(endpoints.map((e: any) => [e.port, e.relabelings.at(-1).regex])).toEqual([
+      ['http', 'function'],
+      ['admin', 'router'],
+      ['admin', 'scaler'],
+    ]);
+  }
+  // A ServiceMonitor selects Service ports named `admin`: the routers' peers Service has none.
+  const services = objects.filter((o) => o.kind === 'Service' && o.spec.ports.some((p: any) => p.name === 'admin'));
+  expect(services.map((o) => o.metadata.name).sort()).toEqual(['kubefaas-router-admin', 'kubefaas-scaler']);
 });
 
 describe('KEDA validation', () => {
