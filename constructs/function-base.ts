@@ -207,11 +207,6 @@ export abstract class FunctionBase extends Construct {
   public readonly timeout: Duration;
   public readonly timeoutMillis: number;
   public readonly scaling: FunctionScaling;
-  /**
-   * Escape hatch: the function's KEDA ScaledObject (`Autoscaling.keda()` and maxReplicas >
-   * minReplicas); undefined otherwise.
-   */
-  public scaledObject?: ApiObject;
   /** Memory request/limit in bytes. */
   public readonly memoryBytes: number;
   /** Size limit of the writable /tmp. */
@@ -249,6 +244,7 @@ export abstract class FunctionBase extends Construct {
   /** `props.triggers`, until the concrete kind's constructor calls bindTriggers(). */
   private pendingTriggers: readonly ITrigger[] | undefined;
   private _workload?: Workload;
+  private _scaledObject?: ApiObject;
   private readonly serviceAccountConfig?: ServiceAccountConfig;
   /** Declared egress (rendered and checked when declared). */
   private readonly egressRules: EgressRuleSpec[] = [];
@@ -438,6 +434,14 @@ export abstract class FunctionBase extends Construct {
     return this.workloadCreated().deployment;
   }
 
+  /**
+   * Escape hatch: the function's KEDA ScaledObject (`Autoscaling.keda()` and maxReplicas >
+   * minReplicas); undefined otherwise.
+   */
+  public get scaledObject(): ApiObject | undefined {
+    return this._scaledObject;
+  }
+
   /** Escape hatch: the function's Service. */
   public get service(): ApiObject {
     return this.workloadCreated().service;
@@ -519,7 +523,7 @@ export abstract class FunctionBase extends Construct {
     const keda = this.platform._keda;
     const scaler = this.platform.scaler;
     if (keda && scaler && this.scaling.maxReplicas > this.scaling.minReplicas) {
-      this.scaledObject = functionScaledObject(this, 'ScaledObject', {
+      this._scaledObject = functionScaledObject(this, 'ScaledObject', {
         name: this.functionName,
         namespace,
         labels: this.objectLabels,
