@@ -191,8 +191,10 @@ export function resolveFunctionScaling(
   const scaleDownDelaySeconds =
     delay === undefined ? undefined : wholeSeconds(scope, 'scaling.scaleDownDelay', delay, Duration.seconds(0));
 
-  const targetConcurrency = requestTarget(scope, 'targetConcurrency', pick('targetConcurrency'));
-  const targetRps = requestTarget(scope, 'targetRps', pick('targetRps'));
+  // The two request targets are one choice: a function naming either replaces the default's.
+  const targets = own?.targetConcurrency !== undefined || own?.targetRps !== undefined ? own : fallback;
+  const targetConcurrency = requestTarget(scope, 'targetConcurrency', targets?.targetConcurrency);
+  const targetRps = requestTarget(scope, 'targetRps', targets?.targetRps);
   if (targetConcurrency !== undefined && targetRps !== undefined)
     throw new ValidationError(
       scope,

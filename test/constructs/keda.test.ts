@@ -288,6 +288,17 @@ describe('Autoscaling.keda()', () => {
     });
   });
 
+  test("a function's own request target replaces the platform default's", () => {
+    const platform = kedaPlatform({ functionDefaults: { scaling: { minReplicas: 0, targetRps: 5 } } });
+    new NodeFunction(platform, 'rps', { code: INLINE });
+    new NodeFunction(platform, 'conc', { code: INLINE, scaling: { targetConcurrency: 3 } });
+    const objects = synth(platform);
+    expect(find(objects, 'ScaledObject', 'rps').spec.triggers[0].metadata.targetRps).toBe('5');
+    const conc = find(objects, 'ScaledObject', 'conc').spec.triggers[0].metadata;
+    expect(conc.targetConcurrency).toBe('3');
+    expect(conc.targetRps).toBeUndefined();
+  });
+
   test('the default concurrency target follows maxConcurrency', () => {
     const platform = kedaPlatform();
     new NodeFunction(platform, 'capped', { code: INLINE, maxConcurrency: 8, scaling: { minReplicas: 0 } });
