@@ -88,6 +88,12 @@ export class ContainerFunction extends FunctionBase {
         'Use a path such as /healthz',
       );
     }
+    if (this.scaling.minReplicas === 0 && health === undefined)
+      throw new ValidationError(
+        this,
+        'scaling.minReplicas is 0 but the function has no healthCheck: a TCP probe marks a replica ready as soon as its port accepts, so the router would send the requests it held to a server that may not serve yet',
+        'Set healthCheck: { path } to an endpoint that answers 2xx once the image serves, or keep minReplicas at 1 or more',
+      );
     const localCommand =
       props.local === undefined ? undefined : checkArgv(this, 'local.command', props.local?.command, true);
     this.bindTriggers();

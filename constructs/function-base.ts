@@ -7,21 +7,24 @@ import {
   Labels,
   QueueEnv,
   SERVICE_PORT,
+  callbackDurable,
   functionNameOf,
   serviceHost,
+  streamOf,
   topicNameOf,
   type FunctionRef,
   type PublicInvocation,
   type TopicRef,
 } from '../src/contract';
-import { NatsPorts } from './queue/names';
+import { NATS_HEADLESS_NAME, NatsPorts } from './queue/names';
 import { Defaults, Limits } from './defaults';
 import { EnvInput, EnvVarSource, toEnvValue } from './env';
 import { errorExposureEnv } from './error-exposure';
 import { ValidationError, validationMessage } from './errors';
 import { objectMeta } from './metadata';
 import { Platform } from './platform';
-import { ScalingOptions, resolveScaling } from './scaling';
+import { FunctionScaling, ScalingOptions, concurrencyTarget, resolveFunctionScaling } from './scaling';
+import { functionScaledObject, type JetStreamConsumer } from './autoscaling';
 import {
   cpuMillis,
   durationMillis,
@@ -30,7 +33,7 @@ import {
   validateFunctionName,
   validateLabels,
 } from './validation';
-import { Probe, ResolvedScaling, Workload, WorkloadSpec } from './workload';
+import { Probe, Workload, WorkloadSpec } from './workload';
 import { preStopSleep, shutdownEnv, shutdownTiming } from './shutdown';
 import { queueClientVolumes, queueEnv, queueSubscriptions } from './queue/registry';
 import { Placement } from './placement/placement';
@@ -102,6 +105,10 @@ export interface FunctionOptions {
    */
   readonly timeout?: Duration;
   /**
+   * Replicas and what scales them: with the platform's `Autoscaling.hpa()` an HPA on CPU/memory;
+   * with `Autoscaling.keda()` a ScaledObject on requests and queue lag, and `minReplicas: 0`
+   * scales the function to zero when idle (docs/scaling.md). Each prop falls back to
+   * functionDefaults.scaling.
    * @default - functionDefaults.scaling, else 1 replica and no autoscaling
    */
   readonly scaling?: ScalingOptions;
@@ -200,6 +207,12 @@ export interface FunctionContainer {
   readonly initVolumes?: WorkloadSpec['initVolumes'];
   /** More volumes mounted read-only in the function container. @default - none */
   readonly extraVolumes?: WorkloadSpec['extraVolumes'];
+  /**
+   * Concurrent invocations one replica accepts before answering 429 (0 = unlimited): a KEDA
+   * concurrency target above it could never be reached.
+   * @default 0
+   */
+  readonly maxConcurrency?: number;
 }
 
 /**
@@ -211,7 +224,7 @@ export abstract class FunctionBase extends Construct {
   public readonly platform: Platform;
   public readonly timeout: Duration;
   public readonly timeoutMillis: number;
-  public readonly scaling: ResolvedScaling;
+  public readonly scaling: FunctionScaling;
   /** Memory request/limit in bytes. */
   public readonly memoryBytes: number;
   /** Size limit of the writable /tmp. */
@@ -257,6 +270,7 @@ export abstract class FunctionBase extends Construct {
   /** `props.triggers`, until the concrete kind's constructor calls bindTriggers(). */
   private pendingTriggers: readonly ITrigger[] | undefined;
   private _workload?: Workload;
+  private _scaledObject?: ApiObject;
   private readonly serviceAccountConfig?: ServiceAccountConfig;
   /** Declared egress (rendered and checked when declared). */
   private readonly egressRules: EgressRuleSpec[] = [];
@@ -301,7 +315,10 @@ export abstract class FunctionBase extends Construct {
       Limits.minCpuMillis,
       Limits.maxCpuMillis,
     );
-    this.scaling = resolveScaling(this, props.scaling, defaults.scaling);
+    this.scaling = resolveFunctionScaling(this, props.scaling, defaults.scaling, {
+      keda: platform._keda !== undefined,
+      timeoutMs: this.timeoutMillis,
+    });
     this.userLabels = validateLabels(this, props.labels ?? {});
     validateFunctionAlerts(this, 'alerts', props.alerts);
     this.alerts = props.alerts;
@@ -331,6 +348,12 @@ export abstract class FunctionBase extends Construct {
     }
     this.placement = props.placement ?? defaults.placement ?? Placement.regularNodes();
     platform.usePlacement(this.placement, this);
+    checkScaleToZeroPlacement(
+      this,
+      this.scaling,
+      this.placement,
+      (props.scaling?.activationTimeout ?? defaults.scaling?.activationTimeout) !== undefined,
+    );
 
     this._publishes = declaredNames(this, 'publishes', props.publishes, topicNameOf);
     this._invokes = declaredNames(this, 'invokes', props.invokes, functionNameOf);
@@ -452,6 +475,14 @@ export abstract class FunctionBase extends Construct {
     return this.workloadCreated().deployment;
   }
 
+  /**
+   * Escape hatch: the function's KEDA ScaledObject (`Autoscaling.keda()` and maxReplicas >
+   * minReplicas); undefined otherwise.
+   */
+  public get scaledObject(): ApiObject | undefined {
+    return this._scaledObject;
+  }
+
   /** Escape hatch: the function's Service. */
   public get service(): ApiObject {
     return this.workloadCreated().service;
@@ -521,6 +552,7 @@ export abstract class FunctionBase extends Construct {
       initContainers: container.initContainers,
       initVolumes: container.initVolumes,
       scaling: this.scaling,
+      autoscaler: this.scaling.autoscaler === 'keda' ? 'external' : 'hpa',
       // Drain, then let in-flight invocations finish (constructs/shutdown.ts).
       terminationGracePeriodSeconds: shutdown.terminationGracePeriodSeconds,
       // The Node runtime drains in-process (KUBEFAAS_DRAIN_DELAY_MS); other pods get the drain as a
@@ -535,6 +567,20 @@ export abstract class FunctionBase extends Construct {
       fargateSelectors: () => this.platform.fargateSelectorsFor(this.placement),
     });
     this._workload = workload;
+    const keda = this.platform._keda;
+    const scaler = this.platform.scaler;
+    if (keda && scaler && this.scaling.maxReplicas > this.scaling.minReplicas) {
+      this._scaledObject = functionScaledObject(this, 'ScaledObject', {
+        name: this.functionName,
+        namespace,
+        labels: this.objectLabels,
+        scaling: this.scaling,
+        keda,
+        scalerAddress: scaler.address,
+        targetConcurrency: concurrencyTarget(this, this.scaling, container.maxConcurrency ?? 0),
+        queue: () => this.jetStreamConsumers(),
+      });
+    }
 
     networkPolicyObject(this, 'NetworkPolicy', {
       name: this.functionName,
@@ -596,6 +642,36 @@ export abstract class FunctionBase extends Construct {
           `Add the function to the platform, or fix the name (known: ${[...known].sort().join(', ') || 'none'})`,
         ),
       );
+  }
+
+  /**
+   * The JetStream consumers of the function's runtime (KEDA's `nats-jetstream` triggers read their
+   * lag): its subscriptions and, when it delivers callbacks, the callback jobs. Read at synth.
+   */
+  private jetStreamConsumers(): { monitoringEndpoint: string; consumers: JetStreamConsumer[] } | undefined {
+    const queue = this.platform.queue;
+    if (queue === undefined || queueEnv(this).length === 0) return undefined;
+    const subs = queueSubscriptions(this);
+    const consumers: JetStreamConsumer[] = subs.map((sub) => ({
+      stream: streamOf(queue.config, sub.kind),
+      durable: sub.durable,
+      maxInFlight: sub.maxInFlight,
+      ordered: sub.ordered,
+    }));
+    const async = subs.find((sub) => sub.kind === 'async');
+    if (async !== undefined && deliversCallbacks(this))
+      consumers.push({
+        stream: queue.config.callsStream,
+        durable: callbackDurable(async.durable),
+        maxInFlight: async.maxInFlight,
+        ordered: false,
+      });
+    return {
+      // The headless Service: in a cluster of servers KEDA asks `<server-name>.<this host>` for the
+      // consumer's leader, and the server names are the pod names (nats-config.ts).
+      monitoringEndpoint: `${serviceHost(NATS_HEADLESS_NAME, this.platform.namespace, this.platform.clusterDomain)}:${NatsPorts.monitor}`,
+      consumers,
+    };
   }
 
   /** Who may connect: the router, the scrapers (when the pods serve metrics), declared callers. */
@@ -687,4 +763,25 @@ function callbackPolicyEnv(fn: FunctionBase): { readonly name: string; readonly 
 function deliversCallbacks(fn: FunctionBase): boolean {
   if (fn.platform.callbackUrlPolicy === undefined || queueEnv(fn).length === 0) return false;
   return queueSubscriptions(fn).some((s) => s.kind === 'async');
+}
+
+/**
+ * Scale to zero on serverless capacity: a pod there starts only after the provider provisions a
+ * micro-VM (Fargate) or a container group (ACI) for it, so the first request waits for that too,
+ * which the default hold time (30 s) was not sized for (docs/placement.md). Burst placements start
+ * on regular nodes and are fine. The hold time must then be chosen, not defaulted.
+ */
+function checkScaleToZeroPlacement(
+  fn: FunctionBase,
+  scaling: FunctionScaling,
+  placement: Placement,
+  activationTimeoutSet: boolean,
+): void {
+  if (scaling.minReplicas !== 0 || placement.mode !== 'only' || placement.provider === 'regular') return;
+  if (activationTimeoutSet) return;
+  throw new ValidationError(
+    fn,
+    `scaling.minReplicas is 0 on ${placement.description}: every cold start there waits for the provider to provision capacity for the pod, and the default activation timeout (30 s) would answer 504 first`,
+    'Set scaling.activationTimeout (and a timeout above it) to what a cold start on that capacity takes, keep minReplicas at 1 or more, or (on AKS) use Placement.burst(...) so pods start on regular nodes',
+  );
 }

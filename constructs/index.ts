@@ -12,7 +12,7 @@ export { Cpu } from 'cdk8s-plus-27';
 
 // The platform.
 export { Platform, ROUTES_CONFIGMAP, RUNTIME_CONFIGMAP } from './platform';
-export { ROUTER_ADMIN_SERVICE, ROUTER_NAME } from '../src/contract';
+export { ROUTER_ADMIN_SERVICE, ROUTER_NAME, ROUTER_PEERS_SERVICE, SCALER_NAME } from '../src/contract';
 export type {
   FunctionDefaults,
   HttpRoute,
@@ -32,7 +32,9 @@ export type {
 } from './exposure';
 export { RouterTls } from './router-tls';
 export type { CertManagerTlsOptions } from './router-tls';
-export type { ScalingOptions } from './scaling';
+export type { FunctionScaling, ScalingOptions } from './scaling';
+export { Autoscaling } from './autoscaling';
+export type { AutoscalingMode, KedaOptions, KedaScaler, ScalerOptions, ScalerResources } from './autoscaling';
 export { ValidationError } from './errors';
 
 // Functions.

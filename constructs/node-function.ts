@@ -82,6 +82,7 @@ export class NodeFunction extends FunctionBase {
         { name: Env.MAX_CONCURRENCY, value: String(this.maxConcurrency) },
         { name: Env.MAX_BODY_BYTES, value: String(this.maxBodyBytes) },
       ],
+      maxConcurrency: this.maxConcurrency,
       readinessProbe: httpProbe(Endpoints.ready, 5, 2),
       livenessProbe: httpProbe(Endpoints.health, 10, 3),
       configMapVolumes: [

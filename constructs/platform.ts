@@ -16,6 +16,8 @@ import {
   ROUTER_ADMIN_PORT,
   ROUTER_ADMIN_SERVICE,
   ROUTER_NAME,
+  EndpointSources,
+  RouteScaling,
   RouteTable,
   RouteTarget,
   SERVICE_PORT,
@@ -32,7 +34,8 @@ import { podBundle } from './pod-code';
 import { RouterExposure } from './exposure';
 import { RouterTls, routerCertificate } from './router-tls';
 import { publicPaths } from './public-paths';
-import { ScalingOptions, resolveScaling } from './scaling';
+import { ScalingOptions, resolveFunctionScaling, resolveScaling } from './scaling';
+import { Autoscaling, KedaScaler, RouterScalingAccess, kedaPods, type ResolvedKeda } from './autoscaling';
 import { validateImage } from './image';
 import {
   cpuMillis,
@@ -76,7 +79,7 @@ import {
 import { Egress, egressList } from './network/egress';
 import { NetworkPolicies, type ResolvedNetwork } from './network/network-policies';
 import { networkPolicyObject } from './network/policy-object';
-import { ROUTER_PODS, routerNetworkPolicy } from './network/router-policy';
+import { ROUTER_PODS, SCALER_PODS, routerNetworkPolicy } from './network/router-policy';
 import type { PeerSpec } from './network/spec';
 import {
   appOutdir,
@@ -358,6 +361,15 @@ export interface PlatformProps {
    */
   readonly metricsPlacement?: Placement;
   /**
+   * What scales the functions: an HPA per autoscaled function on CPU (`Autoscaling.hpa()`), or
+   * KEDA (`Autoscaling.keda()`, installed in the cluster beforehand), which scales on the requests
+   * the routers see and on queue lag, down to zero for functions with `minReplicas: 0`
+   * (docs/scaling.md). KEDA adds the scaler Deployment, and the router then watches the
+   * namespace's EndpointSlices (its own ServiceAccount and Role).
+   * @default Autoscaling.hpa()
+   */
+  readonly autoscaling?: Autoscaling;
+  /**
    * NetworkPolicies: every component always gets one for ingress and egress (the data paths of
    * docs/architecture.md, nothing else); `NetworkPolicies.defaultDeny()` also denies all traffic to
    * and from every other pod of the namespace. Options say where DNS and the API server are and
@@ -401,7 +413,12 @@ export interface PlatformFunction extends QueueConsumer {
   readonly url: string;
   readonly timeout: Duration;
   readonly timeoutMillis: number;
-  readonly scaling: { readonly minReplicas: number };
+  /** Replica bounds; with KEDA also what the router's activator needs (the route table's `scaling`). */
+  readonly scaling: {
+    readonly minReplicas: number;
+    readonly activationTimeoutMs?: number;
+    readonly holdQueueLimit?: number;
+  };
   readonly alerts?: FunctionAlertOptions;
   /** Whether the pods serve kubefaas metrics on `/metrics`. */
   readonly servesMetrics: boolean;
@@ -474,6 +491,15 @@ export class Platform extends Chart {
   public readonly routerAdminUrl: string;
   /** Escape hatch: the router's Deployment, Service and route-table ConfigMap. */
   public readonly router: RouterObjects;
+  /** What scales the functions (`autoscaling` prop). */
+  public readonly autoscaling: Autoscaling;
+  /** With `Autoscaling.keda()`: the scaler's objects (Deployment, Service), for escape hatches. */
+  public readonly scaler?: KedaScaler;
+  /**
+   * `Autoscaling.keda()` in checked form; undefined with HPAs.
+   * @internal
+   */
+  public readonly _keda?: ResolvedKeda;
 
   private readonly _functions: PlatformFunction[] = [];
   /** How the platform is monitored. */
@@ -504,6 +530,15 @@ export class Platform extends Chart {
     validateNamespaceName(this, this.namespace);
     this.clusterDomain = validateClusterDomain(this, props.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN);
     this.nodeImage = validateImage(this, 'nodeImage', props.nodeImage ?? Defaults.nodeImage);
+    const autoscaling = props.autoscaling ?? Autoscaling.hpa();
+    if (!(autoscaling instanceof Autoscaling))
+      throw new ValidationError(
+        this,
+        '`autoscaling` must be an Autoscaling',
+        'Use Autoscaling.hpa() or Autoscaling.keda()',
+      );
+    this.autoscaling = autoscaling;
+    this._keda = autoscaling._resolve(this);
     this.functionDefaults = props.functionDefaults ?? {};
     this.checkFunctionDefaults(this.functionDefaults);
     this.routerUrl = `http://${serviceHost(ROUTER_NAME, this.namespace, this.clusterDomain)}:${SERVICE_PORT}`;
@@ -560,11 +595,25 @@ export class Platform extends Chart {
       }
     }
     this.router = this.createRouter(props.router ?? {});
+    if (this._keda) {
+      const keda = this._keda;
+      this.scaler = new KedaScaler(this, 'Scaler', {
+        namespace: this.namespace,
+        clusterDomain: this.clusterDomain,
+        nodeImage: this.nodeImage,
+        keda,
+        network: this.network,
+        scrapers: () => this.metricsScrapers,
+        fargateSelectors: () => this.fargateSelectorsFor(keda.scaler.placement),
+      });
+      this.usePlacement(keda.scaler.placement, this.scaler);
+    }
     this.metrics = props.metrics ?? Metrics.none();
     this.metricsBinding = this.metrics.bind(this, {
       namespace: this.namespace,
       commonLabels: { ...COMMON_LABELS, [Labels.instance]: this.namespace },
       network: this.network,
+      scaler: this.scaler !== undefined,
       functions: () =>
         this._functions.map((f) => ({
           name: f.functionName,
@@ -634,6 +683,15 @@ export class Platform extends Chart {
           ]
         : []),
     ];
+  }
+
+  /**
+   * Pods that read the queue's monitoring port (its NetworkPolicy admits them there): KEDA's, for
+   * the `nats-jetstream` triggers of the functions' ScaledObjects.
+   * @internal
+   */
+  public queueMonitorClients(): PeerSpec[] {
+    return this._keda ? [kedaPods(this._keda)] : [];
   }
 
   /**
@@ -826,10 +884,12 @@ export class Platform extends Chart {
     for (const fn of this._functions) {
       const timeoutMs = fn.timeoutMillis + Limits.routerTimeoutMarginMs;
       const invocation = fn.publicInvocation;
+      const scaling = this.routeScaling(fn);
       functions[fn.functionName] = {
         url: fn.url,
         timeoutMs,
         ...(fn.maxBodyBytes !== undefined ? { maxBodyBytes: fn.maxBodyBytes } : {}),
+        ...(scaling !== undefined ? { scaling } : {}),
         ...(invocation !== undefined ? { invocation } : {}),
       };
     }
@@ -849,6 +909,16 @@ export class Platform extends Chart {
       ...this.platformPolicies(),
       ...(this.callbackUrlPolicy !== undefined ? { callbacks: this.callbackUrlPolicy } : {}),
     };
+  }
+
+  /**
+   * What the router's activator needs of a function that KEDA scales (the route table's `scaling`);
+   * undefined with HPAs, where every function always has a replica.
+   */
+  private routeScaling(fn: PlatformFunction): RouteScaling | undefined {
+    const { minReplicas, activationTimeoutMs, holdQueueLimit } = fn.scaling;
+    if (!this._keda || activationTimeoutMs === undefined || holdQueueLimit === undefined) return undefined;
+    return { minReplicas, activationTimeoutMs, holdQueueLimit };
   }
 
   /** `RouteTable.policies` from `router.auth / rateLimit / cors / trustedProxies`; nothing when none is set. */
@@ -885,7 +955,9 @@ export class Platform extends Chart {
     if (d.maxBodySize !== undefined)
       sizeBytes(this, what('maxBodySize'), d.maxBodySize, Limits.minBodyBytes, Limits.maxBodyBytes);
     if (d.tmpSize !== undefined) sizeBytes(this, what('tmpSize'), d.tmpSize, Limits.minTmpBytes, Limits.maxTmpBytes);
-    if (d.scaling !== undefined) resolveScaling(this, d.scaling, undefined);
+    // Checked without a function: its own timeout is unknown here (Infinity skips the hold-time check).
+    if (d.scaling !== undefined)
+      resolveFunctionScaling(this, d.scaling, undefined, { keda: this._keda !== undefined, timeoutMs: Infinity });
   }
 
   private maxTimeoutSeconds(): number {
@@ -904,6 +976,10 @@ export class Platform extends Chart {
     const clientTimeoutEnv = routerClientTimeoutEnv(router, options);
 
     const upstreamEnv = upstreamConnectionEnv(router, options.upstreamConnections);
+    // With KEDA the router is the activator: it learns readiness from the EndpointSlices (watched).
+    const scalingAccess = this._keda
+      ? new RouterScalingAccess(router, 'ScalingAccess', { namespace: this.namespace, labels, selector })
+      : undefined;
     const routerCode = new CodeConfigMap(router, 'Code', {
       baseName: ROUTER_NAME,
       namespace: this.namespace,
@@ -956,6 +1032,13 @@ export class Platform extends Chart {
       env: () => [
         { name: Env.PORT, value: String(CONTAINER_PORT) },
         { name: ActivatorEnv.ADMIN_PORT, value: String(ROUTER_ADMIN_PORT) },
+        ...(scalingAccess
+          ? [
+              { name: ActivatorEnv.ENDPOINTS, value: EndpointSources.kubernetes },
+              // The pod name: the scaler tells replicas apart (and restarts) by it.
+              { name: ActivatorEnv.ROUTER_ID, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+            ]
+          : []),
         { name: Env.ROUTES_PATH, value: `${Paths.routesDir}/${Paths.routesFile}` },
         ...(options.fastPath === false ? [{ name: Env.ROUTER_FAST_PATH, value: 'off' }] : []),
         ...clientTimeoutEnv,
@@ -1025,6 +1108,7 @@ export class Platform extends Chart {
       terminationGracePeriodSeconds: Lazy.any({
         produce: () => shutdownTiming(this.maxTimeoutSeconds() * 1000).terminationGracePeriodSeconds,
       }),
+      ...(scalingAccess ? { serviceAccount: { name: scalingAccess.serviceAccountName, automountToken: true } } : {}),
       placement: () => placement,
       placementSubject: 'platform component "router"',
       spreadReplicas: true,
@@ -1036,7 +1120,12 @@ export class Platform extends Chart {
       labels,
       network: this.network,
       scrapers: () => this.metricsScrapers,
-      internalClients: () => (this.cronDelivery.has('router') ? [CRON_PODS] : []),
+      // The cron senders without a queue call the internal path; the scaler reads the counts.
+      internalClients: () => [
+        ...(this.cronDelivery.has('router') ? [CRON_PODS] : []),
+        ...(scalingAccess ? [SCALER_PODS] : []),
+      ],
+      apiServer: scalingAccess ? this.network.apiServer : [],
       queuePods: () => this.queue?.podSelector,
       jwksUris: () => this.jwksUris(),
       egress: egressList(router, 'router.egress', options.egress).map((e) => e._render(router, this.namespace)),

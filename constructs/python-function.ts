@@ -148,6 +148,7 @@ export class PythonFunction extends FunctionBase {
         { name: 'HOME', value: Paths.tmpDir },
         ...(install?.env ?? []),
       ],
+      maxConcurrency: this.maxConcurrency,
       readinessProbe: httpProbe(Endpoints.ready, 5, 2),
       livenessProbe: httpProbe(Endpoints.health, 10, 3),
       configMapVolumes: [

@@ -1,6 +1,7 @@
 import { ApiObject, JsonPatch, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { CONTAINER_PORT, HTTP_PORT_NAME, Labels, NODE_UID, SERVICE_PORT } from '../src/contract';
+import { Defaults } from './defaults';
 import { COMMON_LABELS, objectMeta } from './metadata';
 import { bytesQuantity } from './validation';
 import type { FargateProfileSelector } from './placement/fargate-profile';
@@ -27,7 +28,18 @@ export function tmpVolume(bytes: number): { readonly name: 'tmp'; readonly empty
 export interface ResolvedScaling {
   readonly minReplicas: number;
   readonly maxReplicas: number;
-  readonly targetCpuUtilization: number;
+  /** Average CPU utilization target, percent of the request; unset = none (the HPA then aims for 80 % unless memory is set). */
+  readonly targetCpuUtilization?: number;
+  /** Average memory utilization target, percent of the request; unset = none. */
+  readonly targetMemoryUtilization?: number;
+  /** The autoscaler's scale-down stabilization window; unset = the HPA's default (300 s). */
+  readonly scaleDownDelaySeconds?: number;
+}
+
+/** A container port besides (or instead of) `http`. */
+export interface ContainerPortSpec {
+  readonly name: string;
+  readonly containerPort: number;
 }
 
 export interface ResourceAmounts {
@@ -67,7 +79,18 @@ export interface WorkloadSpec {
    * workload's Service: a Service of their own exposes them where needed.
    * @default - none
    */
-  readonly extraPorts?: ReadonlyArray<{ readonly name: string; readonly containerPort: number }>;
+  readonly extraPorts?: readonly ContainerPortSpec[];
+  /**
+   * The container's ports instead of `http` on CONTAINER_PORT (and `extraPorts`), for a workload
+   * that does not serve HTTP there (the scaler).
+   * @default - `http` on CONTAINER_PORT, then extraPorts
+   */
+  readonly containerPorts?: readonly ContainerPortSpec[];
+  /**
+   * The Service's ports, each to the container port of the same name.
+   * @default - `http` SERVICE_PORT → CONTAINER_PORT
+   */
+  readonly servicePorts?: ReadonlyArray<{ readonly name: string; readonly port: number }>;
   /** ConfigMap volumes: name → { configMap, mountPath }. An emptyDir at /tmp is always added. */
   readonly configMapVolumes: ReadonlyArray<{
     readonly volume: string;
@@ -95,6 +118,12 @@ export interface WorkloadSpec {
     readonly mountPath: string;
   }>;
   readonly scaling: ResolvedScaling;
+  /**
+   * Who owns the replica count when maxReplicas > minReplicas: an HPA of the workload's own, or an
+   * external autoscaler (a KEDA ScaledObject the owner creates, which creates its own HPA).
+   * @default 'hpa'
+   */
+  readonly autoscaler?: 'hpa' | 'external';
   readonly terminationGracePeriodSeconds: number;
   /**
    * The container's `lifecycle` (a preStop drain for images that do not drain themselves), read at
@@ -199,10 +228,9 @@ export class Workload extends Construct {
       imagePullPolicy: 'IfNotPresent',
       ...(spec.command ? { command: [...spec.command] } : {}),
       ...(spec.args ? { args: [...spec.args] } : {}),
-      ports: [
-        { name: HTTP_PORT_NAME, containerPort: CONTAINER_PORT, protocol: 'TCP' },
-        ...(spec.extraPorts ?? []).map((p) => ({ name: p.name, containerPort: p.containerPort, protocol: 'TCP' })),
-      ],
+      ports: (
+        spec.containerPorts ?? [{ name: HTTP_PORT_NAME, containerPort: CONTAINER_PORT }, ...(spec.extraPorts ?? [])]
+      ).map((p) => ({ name: p.name, containerPort: p.containerPort, protocol: 'TCP' })),
       env: Lazy.any({ produce: () => spec.env() }),
       // CPU: a request only; a CPU limit throttles latency-sensitive handlers without protecting
       // neighbours the request does not already protect. Memory: request = limit, predictable OOMs.
@@ -293,11 +321,13 @@ export class Workload extends Construct {
           ? { loadBalancerSourceRanges: [...spec.service.loadBalancerSourceRanges] }
           : {}),
         selector: { ...selector },
-        ports: [{ name: HTTP_PORT_NAME, port: SERVICE_PORT, targetPort: CONTAINER_PORT, protocol: 'TCP' }],
+        ports: spec.servicePorts
+          ? spec.servicePorts.map((p) => ({ name: p.name, port: p.port, targetPort: p.name, protocol: 'TCP' }))
+          : [{ name: HTTP_PORT_NAME, port: SERVICE_PORT, targetPort: CONTAINER_PORT, protocol: 'TCP' }],
       },
     });
 
-    if (autoscaled) {
+    if (autoscaled && (spec.autoscaler ?? 'hpa') === 'hpa') {
       new ApiObject(this, 'HorizontalPodAutoscaler', {
         apiVersion: 'autoscaling/v2',
         kind: 'HorizontalPodAutoscaler',
@@ -306,15 +336,10 @@ export class Workload extends Construct {
           scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
           minReplicas: scaling.minReplicas,
           maxReplicas: scaling.maxReplicas,
-          metrics: [
-            {
-              type: 'Resource',
-              resource: {
-                name: 'cpu',
-                target: { type: 'Utilization', averageUtilization: scaling.targetCpuUtilization },
-              },
-            },
-          ],
+          metrics: utilizationMetrics(scaling),
+          ...(scaling.scaleDownDelaySeconds !== undefined
+            ? { behavior: scaleDownBehavior(scaling.scaleDownDelaySeconds) }
+            : {}),
         },
       });
     }
@@ -333,4 +358,27 @@ export class Workload extends Construct {
       });
     }
   }
+}
+
+/**
+ * The HPA's resource metrics: the CPU and memory targets that are set, or 80 % CPU when neither is
+ * (what an HPA without metrics does anyway, written out).
+ */
+function utilizationMetrics(scaling: ResolvedScaling): Record<string, unknown>[] {
+  const cpu =
+    scaling.targetCpuUtilization ??
+    (scaling.targetMemoryUtilization === undefined ? Defaults.targetCpuUtilization : undefined);
+  const metric = (resource: 'cpu' | 'memory', averageUtilization: number) => ({
+    type: 'Resource',
+    resource: { name: resource, target: { type: 'Utilization', averageUtilization } },
+  });
+  return [
+    ...(cpu !== undefined ? [metric('cpu', cpu)] : []),
+    ...(scaling.targetMemoryUtilization !== undefined ? [metric('memory', scaling.targetMemoryUtilization)] : []),
+  ];
+}
+
+/** `behavior` of an HPA (or of the one KEDA creates) whose scale-down waits `seconds`. */
+export function scaleDownBehavior(seconds: number): Record<string, unknown> {
+  return { scaleDown: { stabilizationWindowSeconds: seconds } };
 }

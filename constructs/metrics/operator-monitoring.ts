@@ -40,7 +40,9 @@ export class OperatorMonitoring extends Construct {
     this.node.addValidation({ validate: () => unknownRuleFunctions(props.functions(), props.rules) });
     // One endpoint per metrics port: functions on `http`, the router on `admin` (container port
     // names for a PodMonitor, the same Service port names for a ServiceMonitor).
-    const endpoints = Object.values(ScrapedComponents).map((component) => ({
+    // The scaler only exists with KEDA; an endpoint for it otherwise would select nothing.
+    const components = Object.values(ScrapedComponents).filter((c) => c !== ScrapedComponents.scaler || props.scaler);
+    const endpoints = components.map((component) => ({
       port: METRICS_PORTS[component].name,
       path: Endpoints.metrics,
       interval: `${interval}s`,

@@ -140,6 +140,11 @@ export interface MetricsBindOptions {
   readonly commonLabels: { readonly [name: string]: string };
   /** DNS, API server, clients and receivers for the NetworkPolicies of the pods a mode runs. */
   readonly network: ResolvedNetwork;
+  /**
+   * The platform runs the KEDA scaler (`Autoscaling.keda()`), which is scraped on its admin port.
+   * @default false
+   */
+  readonly scaler?: boolean;
 }
 
 /** A NetworkPolicy peer, in the shape of the Kubernetes API. */

@@ -2,10 +2,10 @@ import { ApiObject, Lazy, Size, Duration } from 'cdk8s';
 import { Cpu } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
-import { Annotations, CONTAINER_PORT, Labels, ROUTER_ADMIN_PORT } from '../../src/contract';
+import { Annotations, CONTAINER_PORT, Labels, ROUTER_ADMIN_PORT, SCALER_ADMIN_PORT } from '../../src/contract';
 import { admit } from '../network/network-policies';
 import { networkPolicyObject } from '../network/policy-object';
-import { FUNCTION_PODS, ROUTER_PODS } from '../network/router-policy';
+import { FUNCTION_PODS, ROUTER_PODS, SCALER_PODS } from '../network/router-policy';
 import { alertmanagerConfig, prometheusConfig, ruleGroups } from './generators';
 import { ValidationError } from '../errors';
 import { volumeClaimLabels } from '../metadata';
@@ -279,6 +279,7 @@ export class PrometheusServer extends Construct {
         ...props.network.apiServer,
         { to: [FUNCTION_PODS], ports: tcp(CONTAINER_PORT) },
         { to: [ROUTER_PODS], ports: tcp(ROUTER_ADMIN_PORT) },
+        ...(props.scaler ? [{ to: [SCALER_PODS], ports: tcp(SCALER_ADMIN_PORT) }] : []),
         ...(alertmanager
           ? [{ to: [{ podSelector: { matchLabels: alertmanagerPodLabels } }], ports: tcp(ALERTMANAGER_PORT) }]
           : []),

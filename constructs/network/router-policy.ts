@@ -15,6 +15,9 @@ export const IN_CLUSTER_JWKS_RULE = 'network/in-cluster-jwks';
 /** Pods of the router (what other policies admit or reach). */
 export const ROUTER_PODS: PeerSpec = { podSelector: { matchLabels: { [Labels.platformComponent]: 'router' } } };
 
+/** Pods of the KEDA scaler (`Autoscaling.keda()`): the router admits them on its admin port, Prometheus scrapes them. */
+export const SCALER_PODS: PeerSpec = { podSelector: { matchLabels: { [Labels.platformComponent]: 'scaler' } } };
+
 /** Every function pod of the namespace (the router proxies to all of them). */
 export const FUNCTION_PODS: PeerSpec = {
   podSelector: { matchExpressions: [{ key: Labels.function, operator: 'Exists' }] },
@@ -29,8 +32,13 @@ export interface RouterPolicyProps {
   readonly network: ResolvedNetwork;
   /** Read at synth: who scrapes the router's /metrics. */
   readonly scrapers: () => readonly PeerSpec[];
-  /** Read at synth: kubefaas pods that call the admin port's internal path (cron senders without a queue). */
+  /**
+   * Read at synth: kubefaas pods that call the admin port (cron senders without a queue on the
+   * internal path, the scaler on the scaling endpoints).
+   */
   readonly internalClients: () => readonly PeerSpec[];
+  /** Where the API server is, when the router calls it (the activator's EndpointSlice watch); empty otherwise. */
+  readonly apiServer: readonly EgressRuleSpec[];
   /** Read at synth: the queue's pod labels, when the router stores async calls there. */
   readonly queuePods: () => Readonly<Record<string, string>> | undefined;
   /** Read at synth: the JWKS URLs of the platform's and the routes' JWT policies. */
@@ -41,8 +49,9 @@ export interface RouterPolicyProps {
 
 /**
  * The router's NetworkPolicy. In: the public port from `routerClients` (anywhere by default); the
- * admin port from kubefaas' own callers and the scrapers. Out: DNS, every function pod's container port,
- * the queue's client port, JWKS hosts, and what `router.egress` declares.
+ * admin port from kubefaas' own callers and the scrapers. Out: DNS, the API server (with KEDA: the
+ * EndpointSlice watch), every function pod's container port, the queue's client port, JWKS hosts,
+ * and what `router.egress` declares.
  */
 export function routerNetworkPolicy(scope: Construct, props: RouterPolicyProps): void {
   const ingress = (): IngressRuleSpec[] => {
@@ -51,8 +60,8 @@ export function routerNetworkPolicy(scope: Construct, props: RouterPolicyProps):
     const scrapers = props.scrapers();
     return [
       ...admit(clients, tcp(CONTAINER_PORT)),
-      // The admin port serves every function without policies (and health, /metrics): only kubefaas'
-      // own callers and the scrapers reach it, never the router's clients.
+      // The admin port serves every function without policies (and health, /metrics, the scaling
+      // counts): only kubefaas' own callers and the scrapers reach it, never the router's clients.
       ...(internal.length > 0 ? admit(internal, tcp(ROUTER_ADMIN_PORT)) : []),
       ...(scrapers.length > 0 ? admit(scrapers, tcp(ROUTER_ADMIN_PORT)) : []),
     ];
@@ -61,6 +70,7 @@ export function routerNetworkPolicy(scope: Construct, props: RouterPolicyProps):
     const queue = props.queuePods();
     return [
       ...props.network.dns,
+      ...props.apiServer,
       { to: [FUNCTION_PODS], ports: tcp(CONTAINER_PORT) },
       ...(queue ? [{ to: [{ podSelector: { matchLabels: { ...queue } } }], ports: tcp(NatsPorts.client) }] : []),
       ...jwksEgress(scope, props.jwksUris(), props.egress.length > 0),

@@ -28,6 +28,8 @@ export interface QueueHost extends IConstruct {
   readonly network: Pick<ResolvedNetwork, 'dns'>;
   /** Read at synth: the pods that connect to the queue (its NetworkPolicy admits them and no one else). */
   queueClients(): readonly PeerSpec[];
+  /** Read at synth: the pods that read the monitoring port (KEDA's `nats-jetstream` triggers); empty = none. */
+  queueMonitorClients(): readonly PeerSpec[];
 }
 
 /** Queue isolation: per-component NATS users whose passwords come from one Secret (constructs/queue/nats-auth.ts). */
@@ -383,11 +385,16 @@ class NatsQueue extends Queue {
       labels,
       podSelector: { matchLabels: { ...selector } },
       // Clients: the pods that use the queue (router, cron senders, functions), no one else. The
-      // monitoring port is read by the kubelet's probes only (a KEDA nats-jetstream scaler would need admitting).
-      ingress: () => [
-        { from: platform.queueClients(), ports: tcp(NatsPorts.client) },
-        ...(replicas > 1 ? [{ from: [servers], ports: tcp(NatsPorts.cluster) }] : []),
-      ],
+      // monitoring port is read by the kubelet's probes and, with KEDA, by KEDA's operator (the
+      // functions' nats-jetstream triggers read consumer lag there).
+      ingress: () => {
+        const monitors = platform.queueMonitorClients();
+        return [
+          { from: platform.queueClients(), ports: tcp(NatsPorts.client) },
+          ...(replicas > 1 ? [{ from: [servers], ports: tcp(NatsPorts.cluster) }] : []),
+          ...(monitors.length > 0 ? [{ from: [...monitors], ports: tcp(NatsPorts.monitor) }] : []),
+        ];
+      },
       // Cluster routes are dialled by name (DNS) to the other servers.
       egress: () => [
         ...platform.network.dns,

@@ -15,6 +15,16 @@ export const ROUTER_NAME = 'kubefaas-router';
  */
 export const ROUTER_ADMIN_SERVICE = 'kubefaas-router-admin';
 
+/**
+ * With KEDA (issue 10): the headless Service of the router's admin port, whose DNS name resolves to
+ * every router pod (not-ready ones included: a draining router still holds requests). The scaler
+ * finds the router replicas through it (`ScalerEnv.ROUTERS` = `dns:<host>:<ROUTER_ADMIN_PORT>`).
+ */
+export const ROUTER_PEERS_SERVICE = 'kubefaas-router-peers';
+
+/** With KEDA: the scaler's Deployment, Service (its gRPC port, what ScaledObjects name), ServiceAccount and code ConfigMap. */
+export const SCALER_NAME = 'kubefaas-scaler';
+
 /** Labels and annotations kubefaas puts on the objects it synthesizes. */
 export const Labels = {
   partOf: 'app.kubernetes.io/part-of',

@@ -16,6 +16,11 @@ export const ROUTER_ADMIN_PORT = 8081;
 export const SCALER_GRPC_PORT = 9090;
 /** Port of the scaler's own /healthz, /readyz and /metrics. */
 export const SCALER_ADMIN_PORT = 8081;
+/**
+ * Name of the scaler's gRPC container port and Service port (its admin port is named
+ * ADMIN_PORT_NAME, like the router's): the local runner maps them by name.
+ */
+export const SCALER_GRPC_PORT_NAME = 'grpc';
 
 export const ScalingPaths = {
   /** GET on the router admin port: `RouterDemandSnapshot` JSON. */

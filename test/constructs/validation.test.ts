@@ -186,7 +186,7 @@ describe('ranges', () => {
     [{ maxConcurrency: 10001 }, 'maxConcurrency must be'],
     [{ maxConcurrency: 2.5 }, 'maxConcurrency must be'],
     [{ maxBodySize: Size.gibibytes(2) }, 'maxBodySize must be'],
-    [{ scaling: { minReplicas: 0 } }, 'scaling.minReplicas must be a whole number between 1 and 1000'],
+    [{ scaling: { minReplicas: -1 } }, 'scaling.minReplicas must be a whole number between 1 and 1000'],
     [{ scaling: { minReplicas: 3, maxReplicas: 2 } }, 'scaling.maxReplicas (2) is below scaling.minReplicas (3)'],
     [{ scaling: { maxReplicas: 1001 } }, 'scaling.maxReplicas must be'],
     [{ scaling: { targetCpuUtilization: 0 } }, 'scaling.targetCpuUtilization must be'],

@@ -104,7 +104,7 @@ describe('Metrics.prometheus()', () => {
       regex: 'kubefaas',
       action: 'keep',
     });
-    expect(keeps).toContainEqual({ source_labels: ['component'], regex: 'function|router', action: 'keep' });
+    expect(keeps).toContainEqual({ source_labels: ['component'], regex: 'function|router|scaler', action: 'keep' });
   });
 
   test('RBAC: a namespaced Role allowing only reads of pods, bound to the server account', () => {

@@ -118,6 +118,9 @@ export function checkSemantics(objects: readonly K8sObject[], options: SemanticO
       case 'HorizontalPodAutoscaler':
         report(obj, checkHpa(obj, inv));
         break;
+      case 'ScaledObject':
+        report(obj, checkScaledObject(obj, inv));
+        break;
       case 'HTTPRoute':
         report(obj, checkHttpRoute(obj, inv));
         report(obj, checkParentRefs(obj, inv));
@@ -503,6 +506,63 @@ function checkHpa(obj: K8sObject, inv: Inventory): string[] {
     }
   }
   return out;
+}
+
+/**
+ * A KEDA ScaledObject: its target exists and leaves the replica count to it, no HPA of ours scales
+ * the same target (KEDA's webhook refuses that), utilization triggers have requests to divide by,
+ * and the in-cluster addresses its triggers name (`<svc>.<ns>.svc.<domain>:<port>`) are Services
+ * of the manifests with that port.
+ */
+function checkScaledObject(obj: K8sObject, inv: Inventory): string[] {
+  const spec = asRecord(obj.spec);
+  const ref = asRecord(spec.scaleTargetRef);
+  const namespace = namespaceOf(obj);
+  const kind = typeof ref.kind === 'string' ? ref.kind : 'Deployment';
+  const target = typeof ref.name === 'string' ? inv.find(kind, namespace, ref.name) : undefined;
+  if (!target) return [`spec.scaleTargetRef ${kind} "${String(ref.name)}" is not among the objects`];
+  const out: string[] = [];
+  if ((ref.apiVersion ?? 'apps/v1') !== target.apiVersion)
+    out.push(
+      `spec.scaleTargetRef.apiVersion "${String(ref.apiVersion)}" differs from the target's "${target.apiVersion}"`,
+    );
+  if (target.spec?.replicas !== undefined)
+    out.push(
+      `${describeObject(target)} sets spec.replicas (${target.spec.replicas}) while this ScaledObject scales it: every apply would reset the replica count`,
+    );
+  for (const other of inv.objects) {
+    const otherRef = asRecord(asRecord(other.spec).scaleTargetRef);
+    if (other.kind === 'HorizontalPodAutoscaler' && namespaceOf(other) === namespace && otherRef.name === ref.name)
+      out.push(`${describeObject(other)} scales the same ${kind}: KEDA refuses a target another HPA owns`);
+  }
+  const template = podTemplateOf(target);
+  asArray(spec.triggers).forEach((trigger, i) => {
+    const metadata = asRecord(trigger.metadata);
+    if ((trigger.type === 'cpu' || trigger.type === 'memory') && template) {
+      for (const c of asArray(template.spec.containers))
+        if (asRecord(asRecord(c.resources).requests)[trigger.type] === undefined)
+          out.push(
+            `spec.triggers[${i}] scales on ${trigger.type} utilization but container "${c.name}" of ${describeObject(target)} has no ${trigger.type} request`,
+          );
+    }
+    for (const key of ['scalerAddress', 'natsServerMonitoringEndpoint']) {
+      const address = metadata[key];
+      if (typeof address !== 'string') continue;
+      const problem = inClusterAddressProblem(address, inv);
+      if (problem) out.push(`spec.triggers[${i}].metadata.${key} ${problem}`);
+    }
+  });
+  return out;
+}
+
+/** `<service>.<namespace>.svc.<domain>:<port>` names a Service of the manifests with that port. */
+function inClusterAddressProblem(address: string, inv: Inventory): string | undefined {
+  const match = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.[a-z0-9.-]+)?:(\d+)$/.exec(address);
+  if (!match) return `"${address}" is not <service>.<namespace>.svc.<cluster domain>:<port>`;
+  const [, name, namespace, port] = match;
+  const service = inv.find('Service', namespace, name);
+  if (!service) return `"${address}" names Service ${namespace}/${name}, which is not among the objects`;
+  return servicePortProblem(service, Number(port));
 }
 
 /** A Service port reference (number or name) exists on the Service. */

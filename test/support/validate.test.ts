@@ -123,18 +123,16 @@ describe('schema check', () => {
   });
 
   it('reports an unknown kind unless it is allow-listed', async () => {
-    const scaledObject = {
+    const scaledJob = {
       apiVersion: 'keda.sh/v1alpha1',
-      kind: 'ScaledObject',
+      kind: 'ScaledJob',
       metadata: { name: 'hello', namespace: SAMPLE_NAMESPACE },
       spec: {},
     };
-    expect(await problemsAfter((o) => o.push(scaledObject))).toEqual([
-      'ScaledObject kubefaas/hello: unknown kind ScaledObject (keda.sh/v1alpha1): no schema for API group "keda.sh"',
+    expect(await problemsAfter((o) => o.push(scaledJob))).toEqual([
+      'ScaledJob kubefaas/hello: unknown kind ScaledJob (keda.sh/v1alpha1): no schema for API group "keda.sh"',
     ]);
-    expect(await problemsAfter((o) => o.push(scaledObject), { allowKinds: ['keda.sh/v1alpha1/ScaledObject'] })).toEqual(
-      [],
-    );
+    expect(await problemsAfter((o) => o.push(scaledJob), { allowKinds: ['keda.sh/v1alpha1/ScaledJob'] })).toEqual([]);
     const typo = { apiVersion: 'apps/v1', kind: 'Deploymnet', metadata: { name: 'x', namespace: SAMPLE_NAMESPACE } };
     expect(await problemsAfter((o) => o.push(typo))).toEqual([
       'Deploymnet kubefaas/x: unknown kind Deploymnet (apps/v1): not in the kubernetes-models/apps/v1 schemas',

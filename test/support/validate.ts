@@ -15,6 +15,7 @@
 import { NatsQueueDefaults } from '../../constructs/queue/nats-queue';
 import { describeObject, K8sObject } from './manifest';
 import { checkCertManagerCertificate } from './cert-manager-schema';
+import { checkScaledObject } from './keda-schema';
 import { checkPodSecurity } from './pod-security';
 import { checkSchemas } from './schema';
 import { checkSemantics } from './semantics';
@@ -59,7 +60,7 @@ export interface ValidateOptions {
    */
   readonly existingNamespaces?: readonly string[];
   /**
-   * Kinds accepted without a schema, as `Kind` or `apiVersion/Kind` (e.g. `keda.sh/v1alpha1/ScaledObject`).
+   * Kinds accepted without a schema, as `Kind` or `apiVersion/Kind` (e.g. `keda.sh/v1alpha1/ScaledJob`).
    * @default []
    */
   readonly allowKinds?: readonly string[];
@@ -67,7 +68,8 @@ export interface ValidateOptions {
    * In-process schema checks for kinds no kubernetes-models package covers, keyed by
    * `apiVersion/Kind` (e.g. `eks.services.k8s.aws/v1alpha1/FargateProfile`); each returns its
    * problems as messages. Such objects skip the kubernetes-models check. The cert-manager
-   * Certificate is always checked (test/support/cert-manager-schema.ts).
+   * Certificate and the KEDA ScaledObject are always checked (test/support/cert-manager-schema.ts,
+   * keda-schema.ts).
    * @default {}
    */
   readonly schemaCheckers?: Readonly<Record<string, (object: K8sObject) => readonly string[]>>;
@@ -76,6 +78,7 @@ export interface ValidateOptions {
 /** In-process schema checks of CRDs no kubernetes-models package covers, applied to every check. */
 const DEFAULT_SCHEMA_CHECKERS: Readonly<Record<string, (object: K8sObject) => readonly string[]>> = {
   'cert-manager.io/v1/Certificate': checkCertManagerCertificate,
+  'keda.sh/v1alpha1/ScaledObject': checkScaledObject,
 };
 
 /** Runs every check and returns all problems found (empty when the manifests are valid). */

@@ -12,23 +12,27 @@ import {
   Labels,
   PART_OF,
   ROUTER_ADMIN_PORT,
+  SCALER_ADMIN_PORT,
 } from '../../../src/contract';
 
 /** Pod components Prometheus scrapes (the `component` target label). */
 export const ScrapedComponents = {
   function: 'function',
   router: 'router',
+  /** With `Autoscaling.keda()`: the KEDA external scaler (`kubefaas_scaler_*`). */
+  scaler: 'scaler',
 } as const;
 
 /**
- * Where each scraped component serves `/metrics`: functions on their serving port, the router on
- * its admin port (its public port answers 404 there). Port names for the operator's monitors
+ * Where each scraped component serves `/metrics`: functions on their serving port, the router and
+ * the scaler on their admin ports (the router's public port answers 404 there). Port names for the operator's monitors
  * (container ports for a PodMonitor, Service ports for a ServiceMonitor: the same names), numbers
  * for the bundled server's pod discovery.
  */
 export const METRICS_PORTS = {
   [ScrapedComponents.function]: { name: HTTP_PORT_NAME, number: CONTAINER_PORT },
   [ScrapedComponents.router]: { name: ADMIN_PORT_NAME, number: ROUTER_ADMIN_PORT },
+  [ScrapedComponents.scaler]: { name: ADMIN_PORT_NAME, number: SCALER_ADMIN_PORT },
 } as const;
 
 /** Temporary label holding the port a pod target is scraped on (discovery steps). */
