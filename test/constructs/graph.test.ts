@@ -300,7 +300,9 @@ describe('graph checks at synth', () => {
     expect(message).toMatch(
       /\[a\/caller\] `invokes` names function 'nobody', but platform a has no function of that name/,
     );
-    expect(message).toMatch(/\[a\/img\] the function publishes to 'x', but only NodeFunctions and PythonFunctions publish to the queue/);
+    expect(message).toMatch(
+      /\[a\/img\] the function publishes to 'x', but only NodeFunctions and PythonFunctions publish to the queue/,
+    );
     const b = new Platform(Testing.app(), 'b');
     new NodeFunction(b, 'p', { code: INLINE, publishes: ['x'] });
     expect(() => synth(b)).toThrow(
