@@ -442,6 +442,15 @@ export class LocalPlatform extends EventEmitter {
         },
         newDir: (name) => path.join(this.runDir, `${name}~${++this.replacements}`),
       });
+      // Installs first, while the previous versions still serve and before the new plan's ports and
+      // route table are taken: a failed install leaves the whole previous version running.
+      const changed = planned.plan.processes.filter((p) => this.processes.get(p.name)?.plan.specHash !== p.specHash);
+      const installed = await Promise.all(changed.map((p) => this.installDependencies(p)));
+      if (this.stopped) return;
+      if (installed.includes(false)) {
+        this.emit('reloadError', new Error('a dependency install failed'));
+        return;
+      }
       ({ plan: next, replaced } = planned);
       for (const name of replaced) oldDirs.set(name, this.dirOf(name));
       for (const [name, port] of planned.ports) this.ports.set(name, port);
@@ -468,17 +477,10 @@ export class LocalPlatform extends EventEmitter {
       this.dirs.delete(name);
       result.stopped.push(name);
     }
-    // Installs first, while the previous versions still serve: only a process whose install
-    // succeeded is (re)started.
-    const changed = next.processes.filter((p) => this.processes.get(p.name)?.plan.specHash !== p.specHash);
-    const installed = await Promise.all(changed.map((p) => this.installDependencies(p)));
-    const failed = new Set(changed.filter((_, i) => !installed[i]).map((p) => p.name));
-    if (this.stopped) return;
     // New workloads, and the new processes of replaced ones next to the old: ready before any route leads there.
     const fresh: ManagedProcess[] = [];
     const successors = new Map<string, ManagedProcess>();
     for (const p of next.processes) {
-      if (failed.has(p.name)) continue;
       if (!this.processes.has(p.name)) {
         fresh.push(this.launch(p));
         result.started.push(p.name);
@@ -495,7 +497,7 @@ export class LocalPlatform extends EventEmitter {
     const inPlace: ManagedProcess[] = [];
     for (const p of next.processes) {
       const current = this.processes.get(p.name);
-      if (!current || replaced.has(p.name) || failed.has(p.name) || current.plan.specHash === p.specHash) continue;
+      if (!current || replaced.has(p.name) || current.plan.specHash === p.specHash) continue;
       await current.stop();
       materializeVolumes(p);
       await current.restart(p);

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, unquote
 
 from kubefaas import HttpError
 from kubefaas_log import JsonLogger, iso_of, json_fragment
+from kubefaas_queue_settings import PUBLISHES
 
 HTTP_EVENT_TYPE = "dev.kubefaas.http.request"
 
@@ -144,7 +145,7 @@ def _parse_params(header):
 
 def _declared_topics():
     """The topics the function declared in `publishes` (KUBEFAAS_PUBLISHES, JSON); None = no check."""
-    raw = os.environ.get("KUBEFAAS_PUBLISHES")
+    raw = os.environ.get(PUBLISHES)
     if not raw:
         return None
     try:

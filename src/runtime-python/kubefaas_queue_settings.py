@@ -18,6 +18,8 @@ NATS_PASSWORD = "KUBEFAAS_NATS_PASSWORD"
 NATS_TLS_DIR = "KUBEFAAS_NATS_TLS_DIR"
 CALLBACK_POLICY = "KUBEFAAS_CALLBACK_POLICY"
 EXPOSE_ERROR_MESSAGES = "KUBEFAAS_EXPOSE_ERROR_MESSAGES"
+# The topics the function declared in `publishes` (JSON array); context.publish refuses any other.
+PUBLISHES = "KUBEFAAS_PUBLISHES"
 
 # DEFAULT_QUEUE_CONFIG of src/contract/queue.ts (the local runner and tests may omit the variable).
 DEFAULT_QUEUE_CONFIG = {

@@ -27,6 +27,7 @@ const platform = new k.Platform(app, 'rules', {
 });
 new k.NodeFunction(platform, 'node', {
   code: k.Code.fromAsset('node.js'),
+  invocation: { async: true },
   triggers: [
     new k.HttpTrigger({ path: '/node', methods: ['GET'] }),
     new k.QueueTrigger({ topic: 'rules-in', responseTopic: 'rules-out' }),

@@ -75,6 +75,8 @@ describe('kubefaas dev + invoke', () => {
   let dev: ChildProcessWithoutNullStreams;
   let port: number;
   let output = '';
+  // The runner's state file (its admin URL) is what `invoke` reads: every call here sees it.
+  const devCli = (args: string[], input?: string) => cli(args, input, runnerEnv);
 
   beforeAll(async () => {
     writeFixtureManifests(dir, {
@@ -115,20 +117,20 @@ describe('kubefaas dev + invoke', () => {
   });
 
   test('invoke prints the body', () => {
-    const r = cli(['invoke', 'hello', '--router', `http://127.0.0.1:${port}`]);
+    const r = devCli(['invoke', 'hello', '--router', `http://127.0.0.1:${port}`]);
     expect(r).toMatchObject({ status: 0, stdout: 'Yeah, it works!!!\n' });
   });
 
   test('invoke finds the running kubefaas dev by itself, on whatever port it runs (or takes --port)', () => {
     expect(port).not.toBe(8080);
-    expect(cli(['invoke', 'hello'], undefined, runnerEnv)).toMatchObject({ status: 0, stdout: 'Yeah, it works!!!\n' });
-    expect(cli(['invoke', 'hello', '-p', String(port)])).toMatchObject({ status: 0, stdout: 'Yeah, it works!!!\n' });
+    expect(devCli(['invoke', 'hello'])).toMatchObject({ status: 0, stdout: 'Yeah, it works!!!\n' });
+    expect(devCli(['invoke', 'hello', '-p', String(port)])).toMatchObject({ status: 0, stdout: 'Yeah, it works!!!\n' });
   });
 
   test('invoke sends data (also from a file), method, sub-path and headers; -v shows status and headers', () => {
     const file = path.join(dir, 'body.txt');
     fs.writeFileSync(file, 'from file');
-    const r = cli([
+    const r = devCli([
       'invoke',
       'hello',
       '--router',
@@ -151,12 +153,12 @@ describe('kubefaas dev + invoke', () => {
       h: 'yes',
     });
     expect(r.stderr).toMatch(/^HTTP 200 OK\n[\s\S]*content-type: application\/json/);
-    const stdin = cli(['invoke', 'hello', '--router', `http://127.0.0.1:${port}`, '--data', '@-'], 'piped');
+    const stdin = devCli(['invoke', 'hello', '--router', `http://127.0.0.1:${port}`, '--data', '@-'], 'piped');
     expect(JSON.parse(stdin.stdout)).toMatchObject({ got: 'piped', method: 'POST' });
   });
 
   test('invoke exits 1 on an error status and shows the JSON error', () => {
-    const r = cli(['invoke', 'nosuchfn', '--router', `http://127.0.0.1:${port}`]);
+    const r = devCli(['invoke', 'nosuchfn', '--router', `http://127.0.0.1:${port}`]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/HTTP 404[\s\S]*\{.*"error"/);
   });

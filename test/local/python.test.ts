@@ -6,7 +6,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Testing } from 'cdk8s';
 import { connect } from 'nats';
-import { Code, HttpTrigger, Platform, PythonFunction, PythonRuntime, Queue, QueueTrigger } from '../../constructs';
+import {
+  Code,
+  HttpTrigger,
+  Platform,
+  PythonFunction,
+  PythonRuntime,
+  Queue,
+  QueueTrigger,
+  Topic,
+} from '../../constructs';
 import { startLocalPlatform, type LocalPlatform } from '../../src/local';
 import { Manifests, type KubeObject } from '../../src/local/manifests';
 import { planLocalRun } from '../../src/local/plan';
@@ -132,6 +141,8 @@ describe('a PythonFunction on the local queue (kubefaas dev starts nats-server)'
     new PythonFunction(p, 'pyq', {
       code: Code.fromInline(QUEUE_SOURCE),
       handler: 'handler.main',
+      publishes: ['orders'],
+      invocation: { async: true },
       triggers: [
         new HttpTrigger({ path: '/order', methods: ['POST'] }),
         new QueueTrigger({ topic: 'orders', responseTopic: 'orders.done' }),
@@ -139,6 +150,9 @@ describe('a PythonFunction on the local queue (kubefaas dev starts nats-server)'
     });
     const dir = path.join(project, 'dist');
     fs.mkdirSync(dir, { recursive: true });
+    // Its HTTP route publishes what its queue trigger consumes: a loop in the (per-function) graph that
+    // ends after one hop.
+    new Topic(p, 'orders', { allowCycle: true });
     fs.writeFileSync(
       path.join(dir, 'app.k8s.json'),
       JSON.stringify({ kind: 'List', apiVersion: 'v1', items: Testing.synth(p) }),

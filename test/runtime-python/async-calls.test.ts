@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Env, MetricNames, QueueEnv } from '../../src/contract';
+import { Env, MetricNames, QueueEnv, ActivatorEnv } from '../../src/contract';
 import { freePort } from '../queue/nats-server';
 import { testConfig, useNatsServer, waitFor } from '../queue/support';
 import { podNode } from '../support/pod-node';
@@ -83,17 +83,20 @@ beforeAll(async () => {
     routes,
     JSON.stringify({
       version: 1,
-      functions: { [FUNCTION]: { url: `http://127.0.0.1:${rt.port}`, timeoutMs: 10_000 } },
+      // Async calls from outside are the function's opt-in (issue 15 item 9).
+      functions: { [FUNCTION]: { url: `http://127.0.0.1:${rt.port}`, timeoutMs: 10_000, invocation: { async: true } } },
       routes: [],
       callbacks: policy,
     }),
   );
   const port = await freePort();
+  const adminPort = await freePort();
   routerUrl = `http://127.0.0.1:${port}`;
   router = spawn(podNode(), [ROUTER_BUNDLE], {
     env: {
       PATH: process.env.PATH ?? '',
       [Env.PORT]: String(port),
+      [ActivatorEnv.ADMIN_PORT]: String(adminPort),
       [Env.BIND_HOST]: '127.0.0.1',
       [Env.ROUTES_PATH]: routes,
       [QueueEnv.NATS_URL]: nats.server.url,
@@ -105,7 +108,8 @@ beforeAll(async () => {
   router.stderr!.on('data', (c: Buffer) => (routerOutput += c.toString()));
   await waitFor('the router', async () => {
     if (router.exitCode !== null) throw new Error(`router exited: ${routerOutput}`);
-    return fetch(`${routerUrl}/readyz`).then(
+    // Health is on the admin listener.
+    return fetch(`http://127.0.0.1:${adminPort}/readyz`).then(
       (r) => r.ok,
       () => false,
     );

@@ -81,7 +81,7 @@ import kubefaas_headers as H, kubefaas_queue_settings as Q, kubefaas_queue_metri
 headers = {k: getattr(H, k) for k in dir(H) if k.isupper() and isinstance(getattr(H, k), str)}
 print(json.dumps({
   "headers": headers, "defaultConfig": Q.DEFAULT_QUEUE_CONFIG,
-  "env": [Q.NATS_URL, Q.QUEUE_CONFIG, Q.SUBSCRIPTIONS, Q.NATS_USER, Q.NATS_PASSWORD, Q.NATS_TLS_DIR, Q.CALLBACK_POLICY, Q.EXPOSE_ERROR_MESSAGES],
+  "env": [Q.NATS_URL, Q.QUEUE_CONFIG, Q.SUBSCRIPTIONS, Q.NATS_USER, Q.NATS_PASSWORD, Q.NATS_TLS_DIR, Q.CALLBACK_POLICY, Q.EXPOSE_ERROR_MESSAGES, Q.PUBLISHES],
   "metrics": [M.DELIVERIES, M.RETRIES, M.DEAD_LETTERS, M.CONSUMER_LAG, M.ASYNC_CALLS],
 }))
 `;

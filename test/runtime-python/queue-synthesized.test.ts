@@ -11,7 +11,16 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Testing } from 'cdk8s';
 import { connect } from 'nats';
-import { CallbackPolicy, Code, CronTrigger, Platform, PythonFunction, Queue, QueueTrigger } from '../../constructs';
+import {
+  CallbackPolicy,
+  Code,
+  CronTrigger,
+  Platform,
+  PythonFunction,
+  Queue,
+  QueueTrigger,
+  Topic,
+} from '../../constructs';
 import { Env, PythonEnv, QueueEnv } from '../../src/contract';
 import { freePort } from '../queue/nats-server';
 import { waitFor } from '../queue/support';
@@ -33,11 +42,15 @@ function synthApp(): K8sObject[] {
   new PythonFunction(platform, 'pyworker', {
     code: Code.fromInline(SOURCE),
     handler: 'handler.main',
+    // The test publishes the topic message as this function's NATS user: it must declare the topic
+    // (a loop through 'orders' in the graph, allowed below: the test publishes once).
+    publishes: ['orders'],
     triggers: [
       new QueueTrigger({ topic: 'orders', responseTopic: 'orders-done' }),
       new CronTrigger({ name: 'tick', schedule: '*/5 * * * *' }),
     ],
   });
+  new Topic(platform, 'orders', { allowCycle: true });
   return Testing.synth(platform) as K8sObject[];
 }
 
