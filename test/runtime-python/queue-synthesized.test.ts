@@ -45,6 +45,7 @@ function synthApp(): K8sObject[] {
     // The test publishes the topic message as this function's NATS user: it must declare the topic
     // (a loop through 'orders' in the graph, allowed below: the test publishes once).
     publishes: ['orders'],
+    invocation: { async: true },
     triggers: [
       new QueueTrigger({ topic: 'orders', responseTopic: 'orders-done' }),
       new CronTrigger({ name: 'tick', schedule: '*/5 * * * *' }),
