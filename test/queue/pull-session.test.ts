@@ -37,7 +37,12 @@ describe('pull loop', () => {
       { fetchExpiresMs: 1000 },
     );
     const jsm = await nats.nc.jetstreamManager();
-    const held = async () => (await jsm.consumers.info(q.config.topicsStream, sub.durable)).num_ack_pending;
+    // The acks the client sent before the flush are processed by the server after it (NATS keeps a
+    // connection's order): what the server reports is then what the consumer holds, not acks in flight.
+    const held = async () => {
+      await q.nc.flush();
+      return (await jsm.consumers.info(q.config.topicsStream, sub.durable)).num_ack_pending;
+    };
     await waitFor('the handler slots to fill', () => running === 4);
     // Several 1-second pull requests expire and are renewed while every handler is blocked.
     const samples: number[] = [];
