@@ -120,35 +120,49 @@ export function decodeIsActiveResponse(bytes: Uint8Array): IsActiveResponse {
 // --- GetMetricSpecResponse { repeated MetricSpec metricSpecs = 1; }
 // --- MetricSpec { string metricName = 1; int64 targetSize = 2; double targetSizeFloat = 3; }
 
-export function encodeGetMetricSpecResponse(response: GetMetricSpecResponse): Buffer {
+/**
+ * MetricSpec and MetricValue have the same shape on the wire (string 1, int64 2, double 3): one
+ * writer and reader for both repeated fields, each message naming its own fields.
+ */
+function encodeNamedNumbers(items: readonly (readonly [string, number, number])[]): Buffer {
   const w = new ProtoWriter();
-  for (const spec of response.metricSpecs) {
-    w.message(1, (m) => m.string(1, spec.metricName).int64(2, spec.targetSize).double(3, spec.targetSizeFloat));
-  }
+  for (const [name, int, float] of items) w.message(1, (m) => m.string(1, name).int64(2, int).double(3, float));
   return w.finish();
 }
 
-export function decodeGetMetricSpecResponse(bytes: Uint8Array): GetMetricSpecResponse {
+function decodeNamedNumbers(bytes: Uint8Array): [string, number, number][] {
   const r = new ProtoReader(bytes);
-  const metricSpecs: MetricSpec[] = [];
+  const items: [string, number, number][] = [];
   while (r.next()) {
     if (r.field !== 1) {
       r.skip();
       continue;
     }
     const m = r.expect(WireType.bytes).message();
-    let metricName = '';
-    let targetSize = 0;
-    let targetSizeFloat = 0;
+    const item: [string, number, number] = ['', 0, 0];
     while (m.next()) {
-      if (m.field === 1) metricName = m.expect(WireType.bytes).string();
-      else if (m.field === 2) targetSize = m.expect(WireType.varint).int64();
-      else if (m.field === 3) targetSizeFloat = m.expect(WireType.fixed64).double();
+      if (m.field === 1) item[0] = m.expect(WireType.bytes).string();
+      else if (m.field === 2) item[1] = m.expect(WireType.varint).int64();
+      else if (m.field === 3) item[2] = m.expect(WireType.fixed64).double();
       else m.skip();
     }
-    metricSpecs.push({ metricName, targetSize, targetSizeFloat });
+    items.push(item);
   }
-  return { metricSpecs };
+  return items;
+}
+
+export function encodeGetMetricSpecResponse(response: GetMetricSpecResponse): Buffer {
+  return encodeNamedNumbers(response.metricSpecs.map((s) => [s.metricName, s.targetSize, s.targetSizeFloat] as const));
+}
+
+export function decodeGetMetricSpecResponse(bytes: Uint8Array): GetMetricSpecResponse {
+  return {
+    metricSpecs: decodeNamedNumbers(bytes).map(([metricName, targetSize, targetSizeFloat]): MetricSpec => ({
+      metricName,
+      targetSize,
+      targetSizeFloat,
+    })),
+  };
 }
 
 // --- GetMetricsRequest { ScaledObjectRef scaledObjectRef = 1; string metricName = 2; }
@@ -176,34 +190,19 @@ export function decodeGetMetricsRequest(bytes: Uint8Array): GetMetricsRequest {
 // --- MetricValue { string metricName = 1; int64 metricValue = 2; double metricValueFloat = 3; }
 
 export function encodeGetMetricsResponse(response: GetMetricsResponse): Buffer {
-  const w = new ProtoWriter();
-  for (const value of response.metricValues) {
-    w.message(1, (m) => m.string(1, value.metricName).int64(2, value.metricValue).double(3, value.metricValueFloat));
-  }
-  return w.finish();
+  return encodeNamedNumbers(
+    response.metricValues.map((v) => [v.metricName, v.metricValue, v.metricValueFloat] as const),
+  );
 }
 
 export function decodeGetMetricsResponse(bytes: Uint8Array): GetMetricsResponse {
-  const r = new ProtoReader(bytes);
-  const metricValues: MetricValue[] = [];
-  while (r.next()) {
-    if (r.field !== 1) {
-      r.skip();
-      continue;
-    }
-    const m = r.expect(WireType.bytes).message();
-    let metricName = '';
-    let metricValue = 0;
-    let metricValueFloat = 0;
-    while (m.next()) {
-      if (m.field === 1) metricName = m.expect(WireType.bytes).string();
-      else if (m.field === 2) metricValue = m.expect(WireType.varint).int64();
-      else if (m.field === 3) metricValueFloat = m.expect(WireType.fixed64).double();
-      else m.skip();
-    }
-    metricValues.push({ metricName, metricValue, metricValueFloat });
-  }
-  return { metricValues };
+  return {
+    metricValues: decodeNamedNumbers(bytes).map(([metricName, metricValue, metricValueFloat]): MetricValue => ({
+      metricName,
+      metricValue,
+      metricValueFloat,
+    })),
+  };
 }
 
 /** `/<package>.<service>/<method>`, the HTTP/2 path of each call. */
