@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LogEntry } from '../../src/local/log';
+import type { LocalPlatform, ReloadResult } from '../../src/local';
 
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `kubefaas-test-${prefix}-`));
@@ -153,4 +154,16 @@ export function natsFixtureObjects(namespace = 'kubefaas'): import('../../src/lo
       spec: { selector: labels, ports: [{ name: 'client', port: 4222, targetPort: 'client' }] },
     },
   ];
+}
+
+/** Resolves on the first reload of `platform` (from now on) matching `test`; editors may cause extra reloads first. */
+export function reloadWhere(platform: LocalPlatform, test: (r: ReloadResult) => boolean): Promise<ReloadResult> {
+  return new Promise((resolve) => {
+    const onReload = (r: ReloadResult): void => {
+      if (!test(r)) return;
+      platform.off('reload', onReload);
+      resolve(r);
+    };
+    platform.on('reload', onReload);
+  });
 }

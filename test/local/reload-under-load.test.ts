@@ -6,9 +6,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startLocalPlatform, type LocalPlatform, type ReloadResult } from '../../src/local';
+import { startLocalPlatform, type LocalPlatform } from '../../src/local';
 import { fixtureAppSource } from './fixtures/platform';
-import { LogCapture, tempDir } from './helpers';
+import { LogCapture, reloadWhere, tempDir } from './helpers';
 
 const INTERVAL_MS = 10;
 const EDITS = 3;
@@ -19,17 +19,6 @@ describe('kubefaas dev hot reload under load', () => {
   const project = tempDir('reload-load');
   const log = new LogCapture();
   let platform: LocalPlatform;
-
-  function reloadWhere(test: (r: ReloadResult) => boolean): Promise<ReloadResult> {
-    return new Promise((resolve) => {
-      const onReload = (r: ReloadResult): void => {
-        if (!test(r)) return;
-        platform.off('reload', onReload);
-        resolve(r);
-      };
-      platform.on('reload', onReload);
-    });
-  }
 
   beforeAll(async () => {
     fs.writeFileSync(path.join(project, 'app.ts'), fixtureAppSource({ hello: 'hello.js' }));
@@ -64,7 +53,7 @@ describe('kubefaas dev hot reload under load', () => {
     const timer = setInterval(call, INTERVAL_MS);
     try {
       for (let v = 1; v <= EDITS; v++) {
-        const reloaded = reloadWhere((r) => r.restarted.includes('hello'));
+        const reloaded = reloadWhere(platform, (r) => r.restarted.includes('hello'));
         fs.writeFileSync(path.join(project, 'hello.js'), `module.exports = () => "v${v}";`);
         await reloaded;
         // The reload is complete (old process drained): the new version answers from now on.

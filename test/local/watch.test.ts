@@ -5,26 +5,14 @@
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startLocalPlatform, type LocalPlatform, type ReloadResult } from '../../src/local';
+import { startLocalPlatform, type LocalPlatform } from '../../src/local';
 import { fixtureAppSource } from './fixtures/platform';
-import { get, LogCapture, tempDir } from './helpers';
+import { get, LogCapture, reloadWhere, tempDir } from './helpers';
 
 describe('kubefaas dev watch mode', () => {
   const project = tempDir('watch');
   const log = new LogCapture();
   let platform: LocalPlatform;
-
-  /** Resolves on the first reload (from now on) matching `test`; editors may cause extra reloads first. */
-  function reloadWhere(test: (r: ReloadResult) => boolean): Promise<ReloadResult> {
-    return new Promise((resolve) => {
-      const onReload = (r: ReloadResult): void => {
-        if (!test(r)) return;
-        platform.off('reload', onReload);
-        resolve(r);
-      };
-      platform.on('reload', onReload);
-    });
-  }
 
   beforeAll(async () => {
     fs.writeFileSync(path.join(project, 'app.ts'), fixtureAppSource({ hello: 'hello.js', other: 'other.js' }));
@@ -46,7 +34,7 @@ describe('kubefaas dev watch mode', () => {
   test('a changed handler restarts only its function', async () => {
     const routerPid = platform.routerPid;
     const otherPid = platform.functions.get('other')!.pid;
-    const reloaded = reloadWhere((r) => r.restarted.includes('hello'));
+    const reloaded = reloadWhere(platform, (r) => r.restarted.includes('hello'));
     fs.writeFileSync(path.join(project, 'hello.js'), 'module.exports = () => "v2";');
     const result = await reloaded;
     expect(result.restarted).toEqual(['hello']);
@@ -68,7 +56,7 @@ describe('kubefaas dev watch mode', () => {
   test('a new function is started and the router picks up the new routes without restarting', async () => {
     const routerPid = platform.routerPid;
     fs.writeFileSync(path.join(project, 'extra.js'), 'module.exports = () => "extra";');
-    const reloaded = reloadWhere((r) => r.started.includes('extra'));
+    const reloaded = reloadWhere(platform, (r) => r.started.includes('extra'));
     fs.writeFileSync(
       path.join(project, 'app.ts'),
       fixtureAppSource({ hello: 'hello.js', other: 'other.js', extra: 'extra.js' }),
