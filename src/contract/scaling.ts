@@ -40,8 +40,9 @@ export const ScalingPaths = {
 export interface PushedEndpoints {
   /**
    * `host:port` of every ready endpoint of the function (empty: none is ready). The router counts
-   * them as the function's ready endpoints; it still sends requests to the function's URL in the
-   * route table.
+   * them as the function's ready endpoints and sends the function's requests to them in turn (round
+   * robin; an endpoint left out gets no new request). With none pushed (or an empty list), requests
+   * go to the function's URL in the route table.
    */
   readonly ready: readonly string[];
 }

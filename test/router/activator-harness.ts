@@ -36,7 +36,10 @@ export async function startActivatorRouter(
   return { router, port: router.port, adminPort: admin.port as number };
 }
 
-/** A one-function table whose function scales to zero. */
+/**
+ * A one-function table whose function scales to zero, callable by name and async on the public
+ * port too (so the tests hold requests on both of the router's HTTP paths).
+ */
 export function coldTable(url: string, scaling: Partial<RouteScaling> = {}, timeoutMs = 10_000): RouteTable {
   return {
     version: 1,
@@ -45,6 +48,7 @@ export function coldTable(url: string, scaling: Partial<RouteScaling> = {}, time
         url,
         timeoutMs,
         scaling: { minReplicas: 0, activationTimeoutMs: 8_000, holdQueueLimit: 1_000, ...scaling },
+        invocation: { byName: ['GET', 'POST'], async: true },
       },
     },
     routes: [{ function: 'cold', methods: ['GET', 'POST'], path: '/cold' }],
