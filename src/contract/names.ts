@@ -12,6 +12,18 @@ export const ROUTER_NAME = 'kubefaas-router';
  */
 export const ROUTER_ADMIN_SERVICE = 'kubefaas-router-admin';
 
+/**
+ * Name of the scaler's Deployment, Service and code ConfigMap (with KEDA: the external scaler KEDA's
+ * ScaledObjects point at, src/scaler/). Its pods carry `Labels.platformComponent: scaler`.
+ */
+export const SCALER_NAME = 'kubefaas-scaler';
+
+/** Values of `Labels.platformComponent` that tools reading the manifests (the local runner) look for. */
+export const PlatformComponents = {
+  router: 'router',
+  scaler: 'scaler',
+} as const;
+
 /** Labels and annotations kubefaas puts on the objects it synthesizes. */
 export const Labels = {
   partOf: 'app.kubernetes.io/part-of',

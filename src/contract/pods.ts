@@ -27,6 +27,9 @@ export const Paths = {
   /** The cron sender (lib/pod/cron.js) a CronTrigger's CronJob runs, from the `kubefaas-cron` ConfigMap. */
   cronDir: '/var/kubefaas/cron',
   cronFile: 'cron.js',
+  /** The scaler (lib/pod/scaler.js, KEDA's external scaler) from the `kubefaas-scaler` ConfigMap. */
+  scalerDir: '/var/kubefaas/scaler',
+  scalerFile: 'scaler.js',
   tmpDir: '/tmp',
 } as const;
 

@@ -6,14 +6,17 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { RouteTable } from '../contract';
+import { QueueEnv, type RouteTable } from '../contract';
+import { DEFAULT_SCALE_INTERVAL_MS, LocalAutoscaler } from './autoscaler';
 import { ControlServer, controlStateFile } from './control';
 import { LocalCron, type JobRun } from './cron';
+import { EndpointPusher } from './endpoint-push';
 import { consoleSink, runnerLog, type LogSink } from './log';
 import { materializeVolumes } from './materialize';
 import type { Manifests } from './manifests';
 import { requireNatsServer } from './nats';
 import {
+  baseEnv,
   planLocalRun,
   workloadNames,
   type CronJobPlan,
@@ -25,8 +28,12 @@ import {
 import { freePort, isListening, LOOPBACK } from './ports';
 import { DEFAULT_STOP_GRACE_MS, ManagedProcess, type SupervisorOptions } from './process';
 import { Reaper } from './process-group';
+import { QueueWatch } from './queue-watch';
 import { waitUntilReady } from './readiness';
+import { FunctionReplicas, type ReplicaInfo } from './replicas';
 import { formatRoutes } from './routes';
+import { bundledScalerPlan } from './scaler';
+import { formatDelay, planScaling, type LocalScaling, type ScalingPlan } from './scaling';
 import { defaultWatchDirs, resolveAppSource, synthesize, type AppSource } from './synth';
 import { watchDirs, type Watcher } from './watch';
 
@@ -70,13 +77,20 @@ export interface LocalPlatformOptions {
    * own schedule. Not on the command line. @default each CronJob's schedule
    */
   readonly cronScheduleOverride?: string;
+  /**
+   * Most replicas of one function (`--max-replicas`): the runner starts more processes of a function
+   * when the scaler asks for them, up to its ScaledObject's `maxReplicaCount` and this. @default 3
+   */
+  readonly maxReplicas?: number;
+  /** How often the runner asks the scaler about every function it scales (KEDA's polling). @default 1000 */
+  readonly scaleIntervalMs?: number;
 }
 
 export interface LocalFunction {
   readonly name: string;
   readonly url: string;
   readonly port: number;
-  /** Pid of the current process (changes on restart); undefined while it is down. */
+  /** Pid of the current process (changes on restart); undefined while it is down (or at zero). */
   readonly pid: number | undefined;
 }
 
@@ -94,6 +108,13 @@ export interface ReloadResult {
  */
 export class LocalPlatform extends EventEmitter {
   private readonly processes = new Map<string, ManagedProcess>();
+  /** Functions the runner scales (0..max processes each), by workload name. */
+  private readonly scaled = new Map<string, FunctionReplicas>();
+  private autoscaler?: LocalAutoscaler;
+  private queueWatch?: QueueWatch;
+  private pusher?: EndpointPusher;
+  /** gRPC port of the bundled scaler, when the manifests have no scaler (scaler.ts). */
+  private bundledScalerPort = 0;
   private cron?: LocalCron;
   private control?: ControlServer;
   private readonly ports = new Map<string, number>();
@@ -107,6 +128,7 @@ export class LocalPlatform extends EventEmitter {
   /** The runner exits without stop() (a second Ctrl-C): kill everything and still remove the run directory. */
   private readonly exitHandler = (): void => {
     for (const p of this.processes.values()) p.killNow();
+    for (const r of this.scaled.values()) r.killNow();
     this.cron?.stop();
     fs.rmSync(this.runDir, { recursive: true, force: true });
   };
@@ -121,6 +143,8 @@ export class LocalPlatform extends EventEmitter {
      * `kubefaas invoke` and the cron sender use). Picked free at start, stable across reloads.
      */
     readonly adminPort: number,
+    /** The scaler's admin port (its health and metrics), when it runs. */
+    readonly scalerAdminPort: number,
     readonly runDir: string,
     /** Address the router listens on. */
     readonly host: string,
@@ -146,14 +170,28 @@ export class LocalPlatform extends EventEmitter {
     return this.reaper?.pid;
   }
 
-  /** Every running workload except the router, by name. */
+  /**
+   * Every workload except the router, by name. A function the runner scales is listed with its first
+   * replica's port (where its Service maps) and pid (undefined while it is at zero).
+   */
   get functions(): ReadonlyMap<string, LocalFunction> {
     const out = new Map<string, LocalFunction>();
-    for (const [name, p] of this.processes) {
-      if (p.plan.isRouter) continue;
-      out.set(name, { name, port: p.plan.port, url: `http://127.0.0.1:${p.plan.port}`, pid: p.pid });
-    }
+    const add = (name: string, port: number, pid: number | undefined): void => {
+      out.set(name, { name, port, url: `http://${LOOPBACK}:${port}`, pid });
+    };
+    for (const [name, p] of this.processes) if (!p.plan.isRouter) add(name, p.plan.port, p.pid);
+    for (const [name, r] of this.scaled) add(name, r.plan.port, r.info[0]?.pid);
     return out;
+  }
+
+  /** The replicas of a function the runner scales (empty while it is at zero, or when it is not scaled). */
+  replicas(name: string): readonly ReplicaInfo[] {
+    return this.scaled.get(name)?.info ?? [];
+  }
+
+  /** Pid of the scaler process, when the runner plays KEDA against one. */
+  get scalerPid(): number | undefined {
+    return [...this.processes.values()].find((p) => p.plan.isScaler)?.pid;
   }
 
   /** Pid of the router process. */
@@ -203,8 +241,18 @@ export class LocalPlatform extends EventEmitter {
     }
     const port = requested === 0 ? await freePort() : requested;
     const adminPort = await freePort();
+    const scalerAdminPort = await freePort();
     const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubefaas-run-'));
-    const platform = new LocalPlatform(source, { ...opts, cwd }, log, port, adminPort, runDir, opts.host ?? LOOPBACK);
+    const platform = new LocalPlatform(
+      source,
+      { ...opts, cwd },
+      log,
+      port,
+      adminPort,
+      scalerAdminPort,
+      runDir,
+      opts.host ?? LOOPBACK,
+    );
     try {
       await platform.boot();
     } catch (err) {
@@ -218,7 +266,7 @@ export class LocalPlatform extends EventEmitter {
     return this.opts.cwd ?? process.cwd();
   }
 
-  private async synthAndPlan(): Promise<LocalPlan> {
+  private async synthAndPlan(): Promise<{ plan: LocalPlan; scaling: ScalingPlan }> {
     const label = this.source.kind === 'manifests' ? `loading manifests from ${this.source.dir}` : 'synthesizing';
     runnerLog(this.log, 'info', `${label}…`);
     const { manifests, output } = await synthesize(this.source, {
@@ -233,18 +281,37 @@ export class LocalPlatform extends EventEmitter {
       projectDir: this.cwd,
       routerPort: this.port,
       routerAdminPort: this.adminPort,
+      scalerAdminPort: this.scalerAdminPort,
       routerHost: this.host,
       ports: this.ports,
       developerEnv: this.opts.env ?? process.env,
       envOverrides: this.opts.envOverrides,
     });
-    this.padLog(plan);
-    for (const w of plan.warnings) {
+    const scaling = planScaling(manifests, plan.routes, plan.processes, { maxReplicas: this.opts.maxReplicas });
+    const withScaler = this.withScaler(plan, scaling);
+    this.padLog(withScaler);
+    for (const w of [...withScaler.warnings, ...scaling.warnings]) {
       if (this.printedWarnings.has(w)) continue;
       this.printedWarnings.add(w);
       runnerLog(this.log, 'warn', `warning: ${w}`);
     }
-    return plan;
+    return { plan: withScaler, scaling };
+  }
+
+  /** Functions to scale but no scaler in the manifests: the bundled scaler plays its part. */
+  private withScaler(plan: LocalPlan, scaling: ScalingPlan): LocalPlan {
+    if (scaling.functions.size === 0 || plan.processes.some((p) => p.isScaler)) return plan;
+    const router = plan.processes.find((p) => p.isRouter);
+    if (router === undefined) return plan;
+    const scaler = bundledScalerPlan({
+      runDir: this.runDir,
+      grpcPort: this.bundledScalerPort,
+      adminPort: this.scalerAdminPort,
+      routerAdminPort: this.adminPort,
+      namespace: router.namespace,
+      baseEnv: baseEnv(this.opts.env ?? process.env),
+    });
+    return { ...plan, processes: [...plan.processes, scaler] };
   }
 
   /** Stable ports: a workload keeps its port across re-syntheses, so other processes' addresses stay valid. */
@@ -252,6 +319,7 @@ export class LocalPlatform extends EventEmitter {
     for (const name of workloadNames(manifests)) {
       if (!this.ports.has(name)) this.ports.set(name, await freePort());
     }
+    if (this.bundledScalerPort === 0) this.bundledScalerPort = await freePort();
   }
 
   private async boot(): Promise<void> {
@@ -260,17 +328,23 @@ export class LocalPlatform extends EventEmitter {
     this.reaper = Reaper.start(this.log, this.opts.supervisor?.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
     this.reaper.addPath(this.runDir);
     this.reaper.addPath(controlStateFile(this.port));
-    const plan = await this.synthAndPlan();
+    const { plan, scaling } = await this.synthAndPlan();
     this.plan = plan;
+    this.pusher = new EndpointPusher(LOOPBACK, this.adminPort, this.log);
     for (const s of plan.skipped) runnerLog(this.log, 'warn', `skipping ${s.name}: ${s.reason}`);
     // The queue first: functions and the router connect to it as they start.
     const queues = plan.processes.filter((p) => p.isQueue);
     if (queues.length > 0) requireNatsServer(this.opts.env?.PATH ?? process.env.PATH);
     for (const p of queues) this.launch(p);
     await this.waitReady(queues.map((p) => p.name));
-    const rest = plan.processes.filter((p) => !p.isQueue);
+    const rest = plan.processes.filter((p) => !p.isQueue && !scaling.functions.has(p.name));
     for (const p of rest) this.launch(p);
-    await this.waitReady(rest.map((p) => p.name));
+    const scaledReady = plan.processes.flatMap((p) => {
+      const s = scaling.functions.get(p.name);
+      return s === undefined ? [] : [this.launchScaled(p, s)];
+    });
+    await Promise.all([this.waitReady(rest.map((p) => p.name)), ...scaledReady]);
+    await this.startAutoscaler();
     this.cron = new LocalCron(this.log, { scheduleOverride: this.opts.cronScheduleOverride, reaper: this.reaper });
     this.cron.update(plan.cronJobs);
     this.control = await ControlServer.start(
@@ -301,9 +375,78 @@ export class LocalPlatform extends EventEmitter {
 
   private launch(p: ProcessPlan): void {
     materializeVolumes(p);
-    const managed = new ManagedProcess(p, this.log, this.opts.supervisor, this.reaper);
+    // The router forgets pushed endpoints when it restarts: it is told them again once it is ready.
+    const hooks = p.isRouter ? { started: () => void this.routerStarted() } : {};
+    const managed = new ManagedProcess(p, this.log, this.opts.supervisor, this.reaper, hooks);
     this.processes.set(p.name, managed);
     managed.start();
+  }
+
+  private async routerStarted(): Promise<void> {
+    const router = [...this.processes.values()].find((p) => p.plan.isRouter);
+    if (router === undefined) return;
+    const { port, readiness, host } = router.plan;
+    const ready = await waitUntilReady(port, readiness, {
+      timeoutMs: this.opts.readyTimeoutMs ?? 30_000,
+      host: connectHost(host),
+      fastPollMs: 10,
+      fastForMs: 5_000,
+    });
+    if (ready && !this.stopped) await this.pusher?.resendAll();
+  }
+
+  /** A function the runner scales: its volumes now (a start on demand only spawns), its minimum replicas. */
+  private launchScaled(p: ProcessPlan, scaling: LocalScaling): Promise<void> {
+    materializeVolumes(p);
+    const replicas = new FunctionReplicas(p, scaling, {
+      log: this.log,
+      pusher: this.pusher!,
+      readyTimeoutMs: this.opts.readyTimeoutMs ?? 30_000,
+      supervisor: this.opts.supervisor,
+      reaper: this.reaper,
+    });
+    this.scaled.set(p.name, replicas);
+    this.autoscaler?.add(replicas);
+    return replicas.resize(scaling.minReplicas, undefined);
+  }
+
+  /**
+   * Plays KEDA for the scaled functions once the scaler is ready (started at boot, or by the first
+   * reload that brings a function to scale).
+   */
+  private async startAutoscaler(): Promise<void> {
+    if (this.autoscaler !== undefined || this.scaled.size === 0) return;
+    const scaler = [...this.processes.values()].find((p) => p.plan.isScaler);
+    if (scaler === undefined) {
+      runnerLog(
+        this.log,
+        'warn',
+        'functions scale, but there is no router to hold their requests; they run at their minimum',
+      );
+      return;
+    }
+    const natsUrl = [...this.scaled.values()]
+      .filter((r) => r.scaling.queue.length > 0)
+      .map((r) => r.plan.env[QueueEnv.NATS_URL])
+      .find((url) => url !== undefined);
+    if (natsUrl !== undefined) {
+      try {
+        this.queueWatch = await QueueWatch.connect(natsUrl);
+      } catch (err) {
+        runnerLog(
+          this.log,
+          'warn',
+          `cannot watch the queue (${(err as Error).message}); queued messages will not wake functions at zero`,
+        );
+      }
+    }
+    this.autoscaler = new LocalAutoscaler({
+      scalerAddress: `${LOOPBACK}:${scaler.plan.port}`,
+      log: this.log,
+      intervalMs: this.opts.scaleIntervalMs ?? DEFAULT_SCALE_INTERVAL_MS,
+      queue: this.queueWatch,
+    });
+    for (const replicas of this.scaled.values()) this.autoscaler.add(replicas);
   }
 
   private async waitReady(names: readonly string[]): Promise<void> {
@@ -336,6 +479,14 @@ export class LocalPlatform extends EventEmitter {
         `cron ${what}: "${c.schedule}"${c.timeZone ? ` (${c.timeZone})` : ''}${c.suspend ? ' (suspended)' : ''}`,
       );
     }
+    for (const r of this.scaled.values()) {
+      const { minReplicas, maxReplicas, cooldownMs } = r.scaling;
+      const zero =
+        minReplicas === 0
+          ? `; at zero until a request or message arrives, stopped after ${formatDelay(cooldownMs)} idle`
+          : '';
+      runnerLog(this.log, 'info', `${r.function}: ${minReplicas}..${maxReplicas} replicas${zero}`);
+    }
     const hasRouter = [...this.processes.values()].some((p) => p.plan.isRouter);
     runnerLog(
       this.log,
@@ -365,8 +516,9 @@ export class LocalPlatform extends EventEmitter {
   private async applyReload(): Promise<void> {
     if (this.stopped) return;
     let next: LocalPlan;
+    let scaling: ScalingPlan;
     try {
-      next = await this.synthAndPlan();
+      ({ plan: next, scaling } = await this.synthAndPlan());
     } catch (err) {
       runnerLog(this.log, 'error', `${(err as Error).message}\nkeeping the previous version running`);
       this.emit('reloadError', err);
@@ -380,14 +532,40 @@ export class LocalPlatform extends EventEmitter {
       updated: [] as string[],
     };
     const wanted = new Map(next.processes.map((p) => [p.name, p]));
+    // A workload that moved between "one process" and "scaled" stops as the one and starts as the other.
     for (const [name, managed] of [...this.processes]) {
-      if (wanted.has(name)) continue;
+      if (wanted.has(name) && !scaling.functions.has(name)) continue;
       await managed.stop();
       this.processes.delete(name);
-      fs.rmSync(path.join(this.runDir, name), { recursive: true, force: true });
+      if (!wanted.has(name)) fs.rmSync(path.join(this.runDir, name), { recursive: true, force: true });
       result.stopped.push(name);
     }
+    for (const [name, replicas] of [...this.scaled]) {
+      if (scaling.functions.has(name)) continue;
+      this.autoscaler?.remove(name);
+      await replicas.stop();
+      this.scaled.delete(name);
+      if (!wanted.has(name)) fs.rmSync(path.join(this.runDir, name), { recursive: true, force: true });
+      result.stopped.push(name);
+    }
+    const scaledReady: Promise<void>[] = [];
     for (const p of next.processes) {
+      const s = scaling.functions.get(p.name);
+      const replicas = this.scaled.get(p.name);
+      if (s !== undefined && replicas === undefined) {
+        scaledReady.push(this.launchScaled(p, s));
+        result.started.push(p.name);
+        continue;
+      }
+      if (s !== undefined && replicas !== undefined) {
+        const restarted = replicas.plan.specHash !== p.specHash;
+        const changedFiles = materializeVolumes(p).length > 0;
+        scaledReady.push(replicas.update(p, s));
+        this.autoscaler?.add(replicas);
+        if (restarted) result.restarted.push(p.name);
+        else if (changedFiles) result.updated.push(p.name);
+        continue;
+      }
       const current = this.processes.get(p.name);
       if (!current) {
         this.launch(p);
@@ -406,7 +584,11 @@ export class LocalPlatform extends EventEmitter {
     this.cron?.update(next.cronJobs);
     for (const s of next.skipped)
       if (!this.processes.has(s.name)) runnerLog(this.log, 'warn', `skipping ${s.name}: ${s.reason}`);
-    await this.waitReady([...result.started, ...result.restarted]);
+    await Promise.all([
+      this.waitReady([...result.started, ...result.restarted].filter((n) => this.processes.has(n))),
+      ...scaledReady,
+    ]);
+    await this.startAutoscaler();
     const summary = (['started', 'restarted', 'stopped', 'updated'] as const)
       .filter((k) => result[k].length > 0)
       .map((k) => `${k} ${result[k].join(', ')}`);
@@ -415,8 +597,10 @@ export class LocalPlatform extends EventEmitter {
     this.emit('reload', result);
   }
 
-  /** Restarts one process (with its current plan). */
+  /** Restarts one process (with its current plan); every running replica of a function the runner scales. */
   async restart(name: string): Promise<void> {
+    const replicas = this.scaled.get(name);
+    if (replicas !== undefined) return replicas.restartAll();
     const p = this.processes.get(name);
     if (!p) throw new Error(`no local process named ${name}`);
     await p.restart();
@@ -430,9 +614,17 @@ export class LocalPlatform extends EventEmitter {
     this.watcher?.close();
     await this.reloading?.catch(() => undefined);
     this.cron?.stop();
+    // Nothing starts any more; replicas drain like every other process.
+    this.autoscaler?.stop();
     await this.control?.stop();
-    await Promise.all([...this.processes.values()].map((p) => p.stop()));
+    await Promise.all([
+      ...[...this.scaled.values()].map((r) => r.stop()),
+      ...[...this.processes.values()].map((p) => p.stop()),
+    ]);
     this.processes.clear();
+    this.scaled.clear();
+    this.pusher?.close();
+    await this.queueWatch?.close();
     process.removeListener('exit', this.exitHandler);
     fs.rmSync(this.runDir, { recursive: true, force: true });
     await this.reaper?.close();

@@ -24,6 +24,12 @@ export interface SupervisorOptions {
   readonly stopGraceMs?: number;
 }
 
+/** Told when the process starts (also after a crash restart) and when it exits (also when stopped). */
+export interface ProcessHooks {
+  readonly started?: () => void;
+  readonly exited?: () => void;
+}
+
 export class ManagedProcess {
   private child?: ChildProcess;
   private exited?: Promise<void>;
@@ -39,6 +45,7 @@ export class ManagedProcess {
     private readonly log: LogSink,
     opts: SupervisorOptions = {},
     private readonly reaper?: Reaper,
+    private readonly hooks: ProcessHooks = {},
   ) {
     this.opts = {
       initialBackoffMs: opts.initialBackoffMs ?? 250,
@@ -73,6 +80,7 @@ export class ManagedProcess {
     const child = spawnGroup(p, this.reaper);
     this.child = child;
     this.startedAt = Date.now();
+    this.hooks.started?.();
     for (const stream of ['stdout', 'stderr'] as const) {
       readline.createInterface({ input: child[stream]!, crlfDelay: Infinity }).on('line', (text) => {
         this.log({ source: p.name, stream, level: stream === 'stderr' ? 'warn' : 'info', text });
@@ -85,6 +93,7 @@ export class ManagedProcess {
       child.once('close', (code, signal) => {
         resolve();
         if (this.child === child) this.child = undefined;
+        this.hooks.exited?.();
         if (!this.stopping) this.onCrash(code, signal);
       });
     });
