@@ -172,7 +172,8 @@ export function parseEnvOverride(text: string): EnvOverride {
   return { workload: m[1], name: m[3], value: m[4] };
 }
 
-function applyEnvOverrides(
+/** Applies `--env` overrides to `env` (in place) for `workload`. */
+export function applyEnvOverrides(
   workload: string,
   env: Record<string, string>,
   overrides: readonly EnvOverride[] = [],

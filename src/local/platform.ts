@@ -310,6 +310,7 @@ export class LocalPlatform extends EventEmitter {
       routerAdminPort: this.adminPort,
       namespace: router.namespace,
       baseEnv: baseEnv(this.opts.env ?? process.env),
+      envOverrides: this.opts.envOverrides,
     });
     return { ...plan, processes: [...plan.processes, scaler] };
   }

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Env, PlatformComponents, SCALER_NAME, ScalerEnv, Labels } from '../contract';
 import { LOOPBACK } from './ports';
-import type { ProcessPlan } from './plan';
+import { applyEnvOverrides, type EnvOverride, type ProcessPlan } from './plan';
 
 export interface BundledScalerOptions {
   readonly runDir: string;
@@ -17,15 +17,23 @@ export interface BundledScalerOptions {
   readonly namespace: string;
   /** Base variables of every process (PATH, HOME, …). */
   readonly baseEnv: Readonly<Record<string, string>>;
+  /** `kubefaas dev --env` values; `kubefaas-scaler:NAME=VALUE` ones apply here (e.g. the rate window). */
+  readonly envOverrides?: readonly EnvOverride[];
 }
 
 export function bundledScalerPlan(o: BundledScalerOptions): ProcessPlan {
-  const env = {
+  const env: Record<string, string> = {
     [ScalerEnv.ROUTERS]: `${LOOPBACK}:${o.routerAdminPort}`,
     [ScalerEnv.GRPC_PORT]: String(o.grpcPort),
     [ScalerEnv.ADMIN_PORT]: String(o.adminPort),
     [Env.BIND_HOST]: LOOPBACK,
   };
+  // Only those naming the scaler: a bare NAME=VALUE is for workloads whose manifests have NAME.
+  applyEnvOverrides(
+    SCALER_NAME,
+    env,
+    o.envOverrides?.filter((e) => e.workload === SCALER_NAME),
+  );
   const file = podBundleFile('scaler');
   return {
     name: SCALER_NAME,
@@ -43,7 +51,7 @@ export function bundledScalerPlan(o: BundledScalerOptions): ProcessPlan {
     host: LOOPBACK,
     readiness: { kind: 'http', path: '/readyz', port: o.adminPort, host: LOOPBACK },
     volumes: [],
-    specHash: `bundled-scaler:${file}`,
+    specHash: `bundled-scaler:${file}:${JSON.stringify(env)}`,
     labels: { [Labels.platformComponent]: PlatformComponents.scaler },
   };
 }
