@@ -4,18 +4,43 @@
  * replica cap under load, with the router balancing over the replicas. The runner plays KEDA against
  * the real scaler process, started from the manifests' scaler Deployment. Real processes, real sockets.
  */
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as readline from 'node:readline';
 import { ScalerEnv } from '../../src/contract';
 import { LocalPlatform } from '../../src/local';
 import { fixtureObjects } from './fixtures/platform';
 import { withScaling } from './fixtures/scaling';
 import { stringify } from 'yaml';
-import { LogCapture, eventually, get, isAlive, tempDir } from './helpers';
+import { freePort } from '../../src/local/ports';
+import { LogCapture, childPids, eventually, get, isAlive, tempDir } from './helpers';
 
 jest.setTimeout(120_000);
 
 const sleepy = `module.exports = async () => { await new Promise((r) => setTimeout(r, 250)); return String(process.pid); };`;
+
+/** The fixture of this file: `lazy` at zero, `busy` from 1 with a target of 2, `steady` not scaled. */
+function writeManifests(dir: string): void {
+  const objects = withScaling(
+    fixtureObjects({
+      functions: [
+        { name: 'lazy', code: 'module.exports = () => String(process.pid);' },
+        { name: 'busy', code: sleepy },
+        { name: 'steady', code: 'module.exports = () => "always on";' },
+      ],
+    }),
+    {
+      functions: {
+        lazy: { cooldownSeconds: 2 },
+        busy: { minReplicas: 1, maxReplicas: 10, targetConcurrency: 2, cooldownSeconds: 60, scaleDownSeconds: 2 },
+      },
+      // A short rate window: "had requests recently" ends a second after the last one.
+      scalerEnv: { [ScalerEnv.RATE_WINDOW_MS]: '1000', [ScalerEnv.POLL_INTERVAL_MS]: '200' },
+    },
+  );
+  fs.writeFileSync(path.join(dir, 'platform.k8s.yaml'), objects.map((o) => stringify(o)).join('---\n'));
+}
 
 describe('local runner: scale to zero and up to the local cap', () => {
   const work = tempDir('scale');
@@ -23,24 +48,7 @@ describe('local runner: scale to zero and up to the local cap', () => {
   let platform: LocalPlatform;
 
   beforeAll(async () => {
-    const objects = withScaling(
-      fixtureObjects({
-        functions: [
-          { name: 'lazy', code: 'module.exports = () => String(process.pid);' },
-          { name: 'busy', code: sleepy },
-          { name: 'steady', code: 'module.exports = () => "always on";' },
-        ],
-      }),
-      {
-        functions: {
-          lazy: { cooldownSeconds: 2 },
-          busy: { minReplicas: 1, maxReplicas: 10, targetConcurrency: 2, cooldownSeconds: 60, scaleDownSeconds: 2 },
-        },
-        // A short rate window: "had requests recently" ends a second after the last one.
-        scalerEnv: { [ScalerEnv.RATE_WINDOW_MS]: '1000', [ScalerEnv.POLL_INTERVAL_MS]: '200' },
-      },
-    );
-    fs.writeFileSync(path.join(work, 'platform.k8s.yaml'), objects.map((o) => stringify(o)).join('---\n'));
+    writeManifests(work);
     platform = await LocalPlatform.start({ manifestsDir: work, port: 0, log: log.sink, scaleIntervalMs: 200 });
   });
 
@@ -119,5 +127,56 @@ describe('local runner: scale to zero and up to the local cap', () => {
     expect(pids.every(isAlive)).toBe(true);
     await platform.stop();
     expect(pids.filter(isAlive)).toEqual([]);
+  });
+});
+
+describe('kubefaas dev with functions it scales', () => {
+  const work = tempDir('scale-cli');
+  const repo = path.resolve(__dirname, '..', '..');
+
+  afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  test('--max-replicas is checked, and Ctrl-C stops the scaler and every replica too', async () => {
+    writeManifests(work);
+    const port = await freePort();
+    const cli = [
+      path.join(repo, 'src', 'cli', 'main.ts'),
+      'dev',
+      '--manifests',
+      work,
+      '--port',
+      String(port),
+      '--no-watch',
+    ];
+    const bad = spawn(process.execPath, ['--import', 'tsx', ...cli, '--max-replicas', '0'], { cwd: repo });
+    let badOutput = '';
+    bad.stderr.on('data', (c: Buffer) => (badOutput += c.toString()));
+    expect(await new Promise((resolve) => bad.once('exit', resolve))).toBe(2);
+    expect(badOutput).toContain('--max-replicas must be a whole number from 1 to 100, got 0');
+
+    const dev = spawn(process.execPath, ['--import', 'tsx', ...cli, '--max-replicas', '2'], { cwd: repo });
+    let output = '';
+    dev.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        readline.createInterface({ input: dev.stdout }).on('line', (line) => {
+          output += `${line}\n`;
+          if (line.includes('router listening on')) resolve();
+        });
+        dev.once('exit', (code) => reject(new Error(`dev exited with ${code}:\n${output}`)));
+      });
+      expect(output).toContain('busy: 1..2 replicas');
+      expect((await get(`http://127.0.0.1:${port}/lazy`)).status).toBe(200);
+      expect(output).toContain('lazy: 0 → 1 (first request)');
+      // Router, steady, busy, lazy (woken), the scaler and the reaper.
+      const children = childPids(dev.pid!);
+      expect(children.length).toBe(6);
+      const exited = new Promise<number | null>((resolve) => dev.once('exit', resolve));
+      dev.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(children.filter(isAlive)).toEqual([]);
+    } finally {
+      if (dev.exitCode === null) dev.kill('SIGKILL');
+    }
   });
 });
