@@ -625,7 +625,7 @@ export class LocalPlatform extends EventEmitter {
     this.processes.clear();
     this.scaled.clear();
     this.pusher?.close();
-    await this.queueWatch?.close();
+    this.queueWatch?.close();
     process.removeListener('exit', this.exitHandler);
     fs.rmSync(this.runDir, { recursive: true, force: true });
     await this.reaper?.close();

@@ -2,29 +2,32 @@
  * The runner's view of the local queue for functions at zero (KEDA's `nats-jetstream` trigger's
  * part): a message published to a function's subject wakes it at once (a core NATS subscription on
  * the same subject JetStream stores), and each scale tick reads how many messages its durable
- * consumer still has to deliver or see acknowledged, so a function with work left is not stopped
- * and one whose messages arrived before the runner looked is started.
+ * consumer still has to deliver or see acknowledged (the JetStream API), so a function with work
+ * left is not stopped and one whose messages arrived before the runner looked is started.
  */
-import { connect, type JetStreamManager, type NatsConnection } from 'nats';
-import { isNotFound } from '../queue/api-errors';
+import { JsErrorCode } from '../queue/api-errors';
+import { NatsLite } from './nats-client';
 import type { QueueWake } from './scaling';
 
+/** What the JetStream API answers (only the fields read here). */
+interface ApiReply {
+  readonly error?: { readonly code?: number; readonly err_code?: number; readonly description?: string };
+  readonly num_pending?: number;
+  readonly num_ack_pending?: number;
+  readonly state?: { readonly subjects?: Readonly<Record<string, number>> };
+}
+
 export class QueueWatch {
-  private constructor(
-    private readonly nc: NatsConnection,
-    private readonly jsm: JetStreamManager,
-  ) {}
+  private constructor(private readonly nc: NatsLite) {}
 
   /** Connects to the local nats-server (no auth and no TLS locally). */
   static async connect(servers: string): Promise<QueueWatch> {
-    const nc = await connect({ servers: servers.split(','), name: 'kubefaas-dev', maxReconnectAttempts: -1 });
-    return new QueueWatch(nc, await nc.jetstreamManager());
+    return new QueueWatch(await NatsLite.connect(servers));
   }
 
   /** Calls `onMessage` for every message published to `subject`; returns how to stop. */
   subscribe(subject: string, onMessage: () => void): () => void {
-    const sub = this.nc.subscribe(subject, { callback: (err) => err === null && onMessage() });
-    return () => sub.unsubscribe();
+    return this.nc.subscribe(subject, () => onMessage());
   }
 
   /**
@@ -33,22 +36,31 @@ export class QueueWatch {
    * not exist and every message on the subject is pending (the consumer delivers from the start).
    */
   async pending(wake: QueueWake): Promise<number> {
-    try {
-      const info = await this.jsm.consumers.info(wake.stream, wake.durable);
-      return info.num_pending + info.num_ack_pending;
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    try {
-      const info = await this.jsm.streams.info(wake.stream, { subjects_filter: wake.subject });
-      return info.state.subjects?.[wake.subject] ?? 0;
-    } catch (err) {
-      if (isNotFound(err)) return 0; // the router creates the streams when it starts
-      throw err;
-    }
+    const consumer = await this.api(`CONSUMER.INFO.${wake.stream}.${wake.durable}`, '');
+    if (consumer.error === undefined) return (consumer.num_pending ?? 0) + (consumer.num_ack_pending ?? 0);
+    if (!notFound(consumer)) throw apiError(consumer);
+    const stream = await this.api(`STREAM.INFO.${wake.stream}`, JSON.stringify({ subjects_filter: wake.subject }));
+    if (stream.error === undefined) return stream.state?.subjects?.[wake.subject] ?? 0;
+    if (notFound(stream)) return 0; // the router creates the streams when it starts
+    throw apiError(stream);
   }
 
-  async close(): Promise<void> {
-    await this.nc.close().catch(() => undefined);
+  close(): void {
+    this.nc.close();
   }
+
+  private async api(call: string, body: string): Promise<ApiReply> {
+    return JSON.parse((await this.nc.request(`$JS.API.${call}`, body)).toString('utf8')) as ApiReply;
+  }
+}
+
+function notFound(reply: ApiReply): boolean {
+  const code = reply.error?.err_code;
+  return code === JsErrorCode.consumerNotFound || code === JsErrorCode.streamNotFound;
+}
+
+function apiError(reply: ApiReply): Error {
+  return new Error(
+    `JetStream API: ${reply.error?.description ?? 'error'} (${reply.error?.err_code ?? reply.error?.code})`,
+  );
 }
