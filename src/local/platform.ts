@@ -289,7 +289,7 @@ export class LocalPlatform extends EventEmitter {
     });
     const scaling = planScaling(manifests, plan.routes, plan.processes, { maxReplicas: this.opts.maxReplicas });
     const withScaler = this.withScaler(plan, scaling);
-    this.padLog(withScaler);
+    this.padLog(withScaler, scaling);
     for (const w of [...withScaler.warnings, ...scaling.warnings]) {
       if (this.printedWarnings.has(w)) continue;
       this.printedWarnings.add(w);
@@ -369,9 +369,11 @@ export class LocalPlatform extends EventEmitter {
     }
   }
 
-  private padLog(plan: LocalPlan): void {
+  private padLog(plan: LocalPlan, scaling: ScalingPlan): void {
     const pad = (this.log as { pad?: (names: readonly string[]) => void }).pad;
-    pad?.call(this.log, [...plan.processes.map((p) => p.name), 'synth']);
+    // Replicas beyond the first print as `<name>#<n>`.
+    const replicas = [...scaling.functions.values()].map((s) => `${s.workload}#${s.maxReplicas}`);
+    pad?.call(this.log, [...plan.processes.map((p) => p.name), ...replicas, 'synth']);
   }
 
   private launch(p: ProcessPlan): void {
