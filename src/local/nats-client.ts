@@ -59,6 +59,14 @@ export class NatsLite {
     };
   }
 
+  /** Resolves once the server has processed everything sent before (a PING answered). */
+  flush(): Promise<void> {
+    return new Promise((resolve) => {
+      this.pongs.push(resolve);
+      this.write(`PING${CRLF}`);
+    });
+  }
+
   /** Publishes `body` to `subject` and resolves with the first reply. */
   request(subject: string, body: string): Promise<Buffer> {
     const token = String(this.nextRequest++);
@@ -91,10 +99,13 @@ export class NatsLite {
       this.socket = socket;
       this.buffered = Buffer.alloc(0);
       let connected = false;
-      this.onPong = () => {
-        connected = true;
-        resolve();
-      };
+      // The connection's first PONG answers its CONNECT's PING; earlier waiters went with the old one.
+      this.pongs = [
+        () => {
+          connected = true;
+          resolve();
+        },
+      ];
       socket.on('connect', () => {
         const options = { verbose: false, pedantic: false, name: 'kubefaas-dev', lang: 'node', protocol: 1 };
         socket.write(`CONNECT ${JSON.stringify(options)}${CRLF}PING${CRLF}`);
@@ -115,7 +126,8 @@ export class NatsLite {
     });
   }
 
-  private onPong: () => void = () => undefined;
+  /** Waiting for PONGs, in the order their PINGs went out. */
+  private pongs: Array<() => void> = [];
 
   private scheduleReconnect(): void {
     this.reconnectTimer = setTimeout(() => {
@@ -152,7 +164,7 @@ export class NatsLite {
       }
       this.buffered = this.buffered.subarray(end + 2);
       if (line === 'PING') this.write(`PONG${CRLF}`);
-      else if (line === 'PONG') this.onPong();
+      else if (line === 'PONG') this.pongs.shift()?.();
     }
   }
 

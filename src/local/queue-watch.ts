@@ -30,6 +30,11 @@ export class QueueWatch {
     return this.nc.subscribe(subject, () => onMessage());
   }
 
+  /** Resolves once the server has every subscription made so far (a message published after that is seen). */
+  flush(): Promise<void> {
+    return this.nc.flush();
+  }
+
   /**
    * Messages the function still has to handle on `wake`: not delivered yet plus delivered and not
    * acknowledged (a retry waiting for its backoff). Before its runtime ever ran, the consumer does

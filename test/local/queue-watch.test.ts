@@ -59,6 +59,7 @@ describe('local queue watch', () => {
   test('a subscription sees every publish at once, also after the server restarted', async () => {
     const seen: string[] = [];
     const off = watch.subscribe(wake.subject, () => seen.push('x'));
+    await watch.flush(); // two connections: the SUB must be in before the other one publishes
     await nc.jetstream().publish(wake.subject, 'a');
     await eventually(async () => (seen.length === 1 ? true : undefined), 10);
     await server.restart();
