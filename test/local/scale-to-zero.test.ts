@@ -116,9 +116,23 @@ describe('local runner: scale to zero and up to the local cap', () => {
     expect(statuses).toEqual(new Set([200]));
     expect(new Set(platform.replicas('busy').map((r) => String(r.pid)))).toEqual(pids);
     expect(log.text()).toMatch(/busy: [12] → 3 \(load: \d+(\.\d)? in flight or waiting, target 2 per replica\)/);
-    // Load gone: back to its minimum after the scale-down window, never below.
-    await log.waitFor((e) => /^busy: 3 → 1 \(load fell/.test(e.text) || /^busy: 2 → 1 \(load fell/.test(e.text));
-    await eventually(async () => (platform.replicas('busy').length === 1 ? true : undefined));
+    // Load down to one client: back to its minimum after the scale-down window, never below, and the
+    // replicas leaving are drained first: every request of the remaining client is answered.
+    let light = true;
+    const lightStatuses: number[] = [];
+    const client = (async () => {
+      while (light) lightStatuses.push((await get(`${platform.url}/busy`)).status);
+    })();
+    try {
+      await log.waitFor((e) => /^busy: [32] → 1 \(load fell/.test(e.text));
+      await eventually(async () => (platform.replicas('busy').length === 1 ? true : undefined));
+      const after = lightStatuses.length;
+      await eventually(async () => (lightStatuses.length >= after + 3 ? true : undefined));
+    } finally {
+      light = false;
+      await client;
+    }
+    expect(new Set(lightStatuses)).toEqual(new Set([200]));
   });
 
   test('stopping the runner stops the scaler and every replica', async () => {
