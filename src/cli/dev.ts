@@ -40,7 +40,10 @@ export async function devCommand(argv: string[]): Promise<number> {
 
   const maxReplicas = values['max-replicas'] === undefined ? undefined : Number(values['max-replicas']);
   if (maxReplicas !== undefined && (!Number.isInteger(maxReplicas) || maxReplicas < 1 || maxReplicas > 100)) {
-    throw new UsageError(`--max-replicas must be a whole number from 1 to 100, got ${values['max-replicas']}`, DEV_USAGE);
+    throw new UsageError(
+      `--max-replicas must be a whole number from 1 to 100, got ${values['max-replicas']}`,
+      DEV_USAGE,
+    );
   }
 
   let platform: LocalPlatform;
