@@ -144,6 +144,46 @@ describe('local runner: scale to zero and up to the local cap', () => {
   });
 });
 
+describe('local runner: a reload with functions it scales', () => {
+  const work = tempDir('scale-reload');
+  let platform: LocalPlatform | undefined;
+
+  function write(version: string): void {
+    const code = `module.exports = () => ${JSON.stringify(version)};`;
+    const objects = withScaling(
+      fixtureObjects({
+        functions: [
+          { name: 'lazy', code },
+          { name: 'busy', code },
+        ],
+      }),
+      { functions: { lazy: {}, busy: { minReplicas: 1 } } },
+    );
+    fs.writeFileSync(path.join(work, 'platform.k8s.yaml'), objects.map((o) => stringify(o)).join('---\n'));
+  }
+
+  afterAll(async () => {
+    await platform?.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  test('new code restarts the running replicas and leaves a function at zero at zero', async () => {
+    write('v1');
+    platform = await LocalPlatform.start({ manifestsDir: work, port: 0, log: () => undefined, scaleIntervalMs: 200 });
+    expect((await get(`${platform.url}/busy`)).body).toBe('v1');
+    const before = platform.replicas('busy')[0].pid;
+    write('v2');
+    const reloaded = new Promise<{ restarted: readonly string[] }>((resolve) => platform!.once('reload', resolve));
+    await platform.reload();
+    expect((await reloaded).restarted).toEqual(expect.arrayContaining(['busy']));
+    expect(platform.replicas('busy')).toHaveLength(1);
+    expect(platform.replicas('busy')[0].pid).not.toBe(before);
+    expect((await get(`${platform.url}/busy`)).body).toBe('v2');
+    expect(platform.replicas('lazy')).toEqual([]);
+    expect((await get(`${platform.url}/lazy`)).body).toBe('v2');
+  });
+});
+
 describe('kubefaas dev with functions it scales', () => {
   const work = tempDir('scale-cli');
   const repo = path.resolve(__dirname, '..', '..');
