@@ -140,7 +140,7 @@ export class LocalPlatform extends EventEmitter {
     for (const p of [...this.processes.values(), ...this.sideBySide]) p.killNow();
     for (const r of this.scaled.values()) r.killNow();
     this.cron?.stop();
-    fs.rmSync(this.runDir, { recursive: true, force: true });
+    fs.rmSync(this.runDir, rmOptions);
   };
 
   private constructor(
@@ -612,13 +612,12 @@ export class LocalPlatform extends EventEmitter {
     const oldDirs = new Map<string, string>();
     try {
       const manifests = await this.synthesizeManifests();
-      // Functions the runner scales roll their replicas themselves (replicas.ts); the others side by side.
-      const scaledNext = new Set(this.scalingFor(manifests, this.planFor(manifests)).functions.keys());
       const planned = await planReplacements({
         planWith: (ports, dirs) => this.planFor(manifests, ports, dirs),
-        current: new Map(
-          [...this.processes].filter(([name]) => !scaledNext.has(name)).map(([name, p]) => [name, p.plan]),
-        ),
+        current: new Map([
+          ...[...this.processes].map(([name, p]) => [name, p.plan] as const),
+          ...[...this.scaled].map(([name, r]) => [name, r.plan] as const),
+        ]),
         ports: this.ports,
         dirs: this.dirs,
         newPort: async (taken) => {
@@ -663,7 +662,7 @@ export class LocalPlatform extends EventEmitter {
       await managed.stop();
       this.processes.delete(name);
       if (!wanted.has(name)) {
-        fs.rmSync(this.dirOf(name), { recursive: true, force: true });
+        fs.rmSync(this.dirOf(name), rmOptions);
         this.dirs.delete(name);
       }
       result.stopped.push(name);
@@ -674,7 +673,7 @@ export class LocalPlatform extends EventEmitter {
       await replicas.stop();
       this.scaled.delete(name);
       if (!wanted.has(name)) {
-        fs.rmSync(this.dirOf(name), { recursive: true, force: true });
+        fs.rmSync(this.dirOf(name), rmOptions);
         this.dirs.delete(name);
       }
       result.stopped.push(name);
@@ -686,7 +685,10 @@ export class LocalPlatform extends EventEmitter {
     for (const p of next.processes) {
       const s = scaling.functions.get(p.name);
       if (s !== undefined) {
-        scaledReady.push(this.applyScaled(p, s, result));
+        // A replaced function's replica set rolls itself (replicas.ts); its old files go once it has.
+        const oldDir = oldDirs.get(p.name);
+        const applied = this.applyScaled(p, s, result);
+        scaledReady.push(oldDir === undefined ? applied : applied.then(() => fs.rmSync(oldDir, rmOptions)));
         continue;
       }
       if (!this.processes.has(p.name)) {
@@ -726,7 +728,7 @@ export class LocalPlatform extends EventEmitter {
       predecessors.map(async ([name, old]) => {
         await old.stop();
         this.sideBySide.delete(old);
-        fs.rmSync(oldDirs.get(name)!, { recursive: true, force: true });
+        fs.rmSync(oldDirs.get(name)!, rmOptions);
       }),
     );
     const routesChanged = JSON.stringify(next.routes) !== JSON.stringify(this.plan?.routes);
@@ -810,10 +812,12 @@ export class LocalPlatform extends EventEmitter {
     this.pusher?.close();
     this.queueWatch?.close();
     process.removeListener('exit', this.exitHandler);
-    fs.rmSync(this.runDir, { recursive: true, force: true });
+    fs.rmSync(this.runDir, rmOptions);
     await this.reaper?.close();
   }
 }
+
+const rmOptions = { recursive: true, force: true } as const;
 
 /** Where a client reaches a server listening on `host`: a wildcard address is reached on loopback. */
 export function connectHost(host: string): string {

@@ -162,18 +162,19 @@ export class FunctionReplicas {
     return this.enqueue(() => this.apply());
   }
 
-  /** A reload: new plan (processes restart when it changed beyond volume contents) and bounds. */
+  /**
+   * A reload: new plan (processes restart when it changed beyond volume contents) and bounds. A
+   * new plan on a new port (the runner gives a changed function one) replaces the replicas side by
+   * side (`replaceAll`); on the same port they can only stop first and start again.
+   */
   update(plan: ProcessPlan, scaling: LocalScaling): Promise<void> {
     const restart = plan.specHash !== this.currentPlan.specHash;
+    const moved = plan.port !== this.currentPlan.port;
     this.currentPlan = plan;
     this.currentScaling = scaling;
-    this.ports[0] = plan.port;
     return this.enqueue(async () => {
-      if (restart) {
-        const running = this.replicas.length;
-        await this.shrinkTo(0);
-        await this.growTo(running);
-      }
+      if (restart && moved) await this.replaceAll();
+      else if (restart) await this.restartRunning();
       await this.apply();
     });
   }
@@ -187,11 +188,29 @@ export class FunctionReplicas {
 
   /** Stops and starts every running replica (same plan). */
   restartAll(): Promise<void> {
-    return this.enqueue(async () => {
-      const running = this.replicas.length;
-      await this.shrinkTo(0);
-      await this.growTo(running);
-    });
+    return this.enqueue(() => this.restartRunning());
+  }
+
+  private async restartRunning(): Promise<void> {
+    const running = this.replicas.length;
+    await this.shrinkTo(0);
+    await this.growTo(running);
+  }
+
+  /**
+   * A rolling update with surge, like a Deployment with `maxUnavailable: 0`: as many new replicas as
+   * run start on new ports while the old ones serve; each one ready joins the router's endpoint set
+   * in place of the old ones (the set pushed is the new replicas'), then the old ones drain and stop.
+   * A function at zero stays at zero.
+   */
+  private async replaceAll(): Promise<void> {
+    const old = this.replicas;
+    this.replicas = [];
+    this.ports.length = 0;
+    this.ports.push(this.currentPlan.port);
+    await this.growTo(old.length);
+    await this.readinessChanged();
+    await Promise.all(old.map((r) => r.stop()));
   }
 
   /** Last-resort synchronous kill (the runner's `exit` handler). */

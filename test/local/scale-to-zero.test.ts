@@ -167,14 +167,36 @@ describe('local runner: a reload with functions it scales', () => {
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  test('new code restarts the running replicas and leaves a function at zero at zero', async () => {
+  test('new code replaces the running replicas side by side (no call fails) and leaves a function at zero at zero', async () => {
     write('v1');
     platform = await LocalPlatform.start({ manifestsDir: work, port: 0, log: () => undefined, scaleIntervalMs: 200 });
     expect((await get(`${platform.url}/busy`)).body).toBe('v1');
     const before = platform.replicas('busy')[0].pid;
+    // Called every 10 ms through the router while the reload replaces the replica.
+    const failures: string[] = [];
+    const answers = new Set<string>();
+    const calls: Promise<void>[] = [];
+    const url = `${platform.url}/busy`;
+    const timer = setInterval(() => {
+      calls.push(
+        fetch(url)
+          .then(async (res) => {
+            const body = await res.text();
+            if (res.status === 200) answers.add(body);
+            else failures.push(`${res.status} ${body}`);
+          })
+          .catch((err: Error) => void failures.push(String(err.cause ?? err.message))),
+      );
+    }, 10);
     write('v2');
     const reloaded = new Promise<{ restarted: readonly string[] }>((resolve) => platform!.once('reload', resolve));
     await platform.reload();
+    await new Promise((r) => setTimeout(r, 200));
+    clearInterval(timer);
+    await Promise.all(calls);
+    expect(failures).toEqual([]);
+    expect(calls.length).toBeGreaterThan(20);
+    expect([...answers].sort()).toEqual(['v1', 'v2']);
     expect((await reloaded).restarted).toEqual(expect.arrayContaining(['busy']));
     expect(platform.replicas('busy')).toHaveLength(1);
     expect(platform.replicas('busy')[0].pid).not.toBe(before);
