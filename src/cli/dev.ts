@@ -18,6 +18,7 @@ export async function devCommand(argv: string[]): Promise<number> {
       'no-watch': { type: 'boolean' },
       'watch-path': { type: 'string', multiple: true },
       env: { type: 'string', short: 'e', multiple: true },
+      'max-replicas': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -37,6 +38,14 @@ export async function devCommand(argv: string[]): Promise<number> {
     );
   }
 
+  const maxReplicas = values['max-replicas'] === undefined ? undefined : Number(values['max-replicas']);
+  if (maxReplicas !== undefined && (!Number.isInteger(maxReplicas) || maxReplicas < 1 || maxReplicas > 100)) {
+    throw new UsageError(
+      `--max-replicas must be a whole number from 1 to 100, got ${values['max-replicas']}`,
+      DEV_USAGE,
+    );
+  }
+
   let platform: LocalPlatform;
   try {
     const envOverrides = (values.env ?? []).map(parseEnvOverride);
@@ -48,6 +57,7 @@ export async function devCommand(argv: string[]): Promise<number> {
       host: values.host,
       watch: !values['no-watch'],
       watchPaths: values['watch-path'],
+      maxReplicas,
     });
   } catch (err) {
     process.stderr.write(`kubefaas dev: ${(err as Error).message}\n`);

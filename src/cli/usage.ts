@@ -26,6 +26,8 @@ Restarts what changed when files under the app's directory change.
   --watch-path <dir>    directory to watch (repeatable; default: the app file's directory)
   -e, --env <[fn:]K=V>  set env var K of workload fn (or of every workload that has K) locally,
                         e.g. --env analytics:REDIS_URL=redis://127.0.0.1:6379 (repeatable)
+  --max-replicas <n>    most processes of one function the runner starts when the scaler asks
+                        for more (default 3); functions with minReplicas 0 start on demand
   -h, --help            show this help
 
 Secrets the app references but does not define are read from your environment: a container env

@@ -22,8 +22,17 @@ export const ROUTER_ADMIN_SERVICE = 'kubefaas-router-admin';
  */
 export const ROUTER_PEERS_SERVICE = 'kubefaas-router-peers';
 
-/** With KEDA: the scaler's Deployment, Service (its gRPC port, what ScaledObjects name), ServiceAccount and code ConfigMap. */
+/**
+ * With KEDA: the scaler's Deployment, Service (its gRPC port, what ScaledObjects name), ServiceAccount
+ * and code ConfigMap. Its pods carry `Labels.platformComponent: scaler`.
+ */
 export const SCALER_NAME = 'kubefaas-scaler';
+
+/** Values of `Labels.platformComponent` that tools reading the manifests (the local runner) look for. */
+export const PlatformComponents = {
+  router: 'router',
+  scaler: 'scaler',
+} as const;
 
 /** Labels and annotations kubefaas puts on the objects it synthesizes. */
 export const Labels = {

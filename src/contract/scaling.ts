@@ -45,8 +45,9 @@ export const ScalingPaths = {
 export interface PushedEndpoints {
   /**
    * `host:port` of every ready endpoint of the function (empty: none is ready). The router counts
-   * them as the function's ready endpoints; it still sends requests to the function's URL in the
-   * route table.
+   * them as the function's ready endpoints and sends the function's requests to them in turn (round
+   * robin; an endpoint left out gets no new request). With none pushed (or an empty list), requests
+   * go to the function's URL in the route table.
    */
   readonly ready: readonly string[];
 }
@@ -95,6 +96,35 @@ export type RouterScalingEvent =
 
 /** Interval of the watch stream's heartbeat line. */
 export const SCALING_HEARTBEAT_MS = 5_000;
+
+/**
+ * KEDA trigger types of a function's ScaledObject (`keda.sh/v1alpha1`). The scaler answers the
+ * `external-push` (and `external`) triggers; `nats-jetstream` is KEDA's own (a QueueTrigger's lag).
+ * The local runner reads the same ScaledObjects and plays KEDA's part (docs/local-runner.md).
+ */
+export const KedaTriggerTypes = {
+  externalPush: 'external-push',
+  external: 'external',
+  natsJetStream: 'nats-jetstream',
+} as const;
+
+/** KEDA's `nats-jetstream` trigger metadata keys the local runner reads (KEDA's names). */
+export const NatsJetStreamMetadata = {
+  stream: 'stream',
+  consumer: 'consumer',
+  /** Pending messages per replica (decimal string; KEDA's default 10). */
+  lagThreshold: 'lagThreshold',
+} as const;
+
+/** KEDA's defaults for a ScaledObject that leaves them out. */
+export const KedaDefaults = {
+  /** `spec.cooldownPeriod`: seconds without activity before the last replica is removed (scale to zero). */
+  cooldownPeriodSeconds: 300,
+  /** `nats-jetstream` `lagThreshold`. */
+  lagThreshold: 10,
+  /** The HPA's scale-down stabilization window (`behavior.scaleDown.stabilizationWindowSeconds`). */
+  scaleDownStabilizationSeconds: 300,
+} as const;
 
 /** Keys of a ScaledObject's `external` / `external-push` trigger `metadata` the scaler reads. */
 export const ScalerMetadata = {

@@ -20,6 +20,8 @@ export { LocalConfigError } from './env';
 export { readGraphFile, resolveAppSource, synthesize, SynthError } from './synth';
 export type { AppSource } from './synth';
 export { formatRoutes } from './routes';
+export type { ReplicaInfo } from './replicas';
+export { DEFAULT_LOCAL_MAX_REPLICAS } from './scaling';
 
 /** Synthesizes the app (or loads the manifests), starts every process, waits for readiness. */
 export function startLocalPlatform(opts: LocalPlatformOptions = {}): Promise<LocalPlatform> {

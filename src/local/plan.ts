@@ -20,11 +20,15 @@ import {
   CONTAINER_PORT,
   CronEnv,
   DEFAULT_CLUSTER_DOMAIN,
+  EndpointSources,
   Env,
   Labels,
   Paths,
   PythonPaths,
+  PlatformComponents,
   QueueEnv,
+  SCALER_GRPC_PORT,
+  ScalerEnv,
   type RouteTable,
 } from '../contract';
 import { LocalConfigError, resolveEnv } from './env';
@@ -76,6 +80,8 @@ export interface ProcessPlan {
   readonly workload: string;
   readonly namespace: string;
   readonly isRouter: boolean;
+  /** The scaler (KEDA's external scaler): the runner plays KEDA against it (autoscaler.ts). */
+  readonly isScaler?: boolean;
   readonly command: string;
   readonly args: readonly string[];
   readonly cwd: string;
@@ -149,6 +155,8 @@ export interface PlanOptions {
    * `admin`): health, metrics and the internal by-name path the cron sender and `kubefaas invoke` use.
    */
   readonly routerAdminPort: number;
+  /** Local port of the scaler's admin listener (health, metrics), when the manifests have a scaler. @default none */
+  readonly scalerAdminPort?: number;
   /** Address the router listens on; every other process listens on 127.0.0.1. @default '127.0.0.1' */
   readonly routerHost?: string;
   /** Local port of every other workload, by name (see `workloadNames`). */
@@ -173,7 +181,8 @@ export function parseEnvOverride(text: string): EnvOverride {
   return { workload: m[1], name: m[3], value: m[4] };
 }
 
-function applyEnvOverrides(
+/** Applies `--env` overrides to `env` (in place) for `workload`. */
+export function applyEnvOverrides(
   workload: string,
   env: Record<string, string>,
   overrides: readonly EnvOverride[] = [],
@@ -207,7 +216,11 @@ export function findWorkloads(manifests: Manifests): Workload[] {
 }
 
 export function isRouter(w: Workload): boolean {
-  return w.template.metadata?.labels?.[Labels.platformComponent] === 'router';
+  return w.template.metadata?.labels?.[Labels.platformComponent] === PlatformComponents.router;
+}
+
+export function isScaler(w: Workload): boolean {
+  return w.template.metadata?.labels?.[Labels.platformComponent] === PlatformComponents.scaler;
 }
 
 /** Names of all workloads; each needs a local port (the router's allocated one goes unused). */
@@ -221,9 +234,13 @@ function sha256(value: unknown): string {
     .digest('hex');
 }
 
-/** The port the container listens on in its pod: its PORT env, else its first declared port, else 8080. */
-function containerMainPort(c: Container): number {
-  const portEnv = c.env?.find((e) => e.name === Env.PORT)?.value;
+/**
+ * The port the container listens on in its pod: its PORT env, else its first declared port, else
+ * 8080. The scaler's is its gRPC port (the one KEDA, and locally the runner, calls).
+ */
+function containerMainPort(c: Container, scaler = false): number {
+  const portEnv = c.env?.find((e) => e.name === (scaler ? ScalerEnv.GRPC_PORT : Env.PORT))?.value;
+  if (scaler) return portEnv !== undefined && /^\d+$/.test(String(portEnv)) ? Number(portEnv) : SCALER_GRPC_PORT;
   if (portEnv !== undefined && /^\d+$/.test(String(portEnv))) return Number(portEnv);
   return c.ports?.[0]?.containerPort ?? CONTAINER_PORT;
 }
@@ -285,7 +302,7 @@ function mapServices(
     for (const sp of spec.ports ?? []) {
       const targetPort = resolveTargetPort(container, sp);
       const adminPort = targetPort === containerAdminPort(container) ? adminPortOf(target) : undefined;
-      if (targetPort === containerMainPort(container)) {
+      if (targetPort === containerMainPort(container, isScaler(target))) {
         addresses.push({ service: name, namespace, port: sp.port, localPort: portOf(target) });
       } else if (targetPort !== undefined && adminPort !== undefined) {
         addresses.push({ service: name, namespace, port: sp.port, localPort: adminPort });
@@ -456,7 +473,7 @@ function allowLoopbackCallbacks(env: Record<string, string>): void {
   }
 }
 
-function baseEnv(developerEnv: Readonly<Record<string, string | undefined>>): Record<string, string> {
+export function baseEnv(developerEnv: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const name of BASE_ENV_NAMES) {
     const v = developerEnv[name];
@@ -479,8 +496,10 @@ export function planLocalRun(manifests: Manifests, opts: PlanOptions): LocalPlan
     return port;
   };
   // The router always opens its admin listener, declared or not: locally it must never bind its
-  // default port, which a second runner (or anything else) may hold.
-  const adminPortOf = (w: Workload): number | undefined => (w === routers[0] ? opts.routerAdminPort : undefined);
+  // default port, which a second runner (or anything else) may hold. So does the scaler.
+  const scalers = workloads.filter(isScaler);
+  const adminPortOf = (w: Workload): number | undefined =>
+    w === routers[0] ? opts.routerAdminPort : w === scalers[0] ? opts.scalerAdminPort : undefined;
   const services = mapServices(manifests, workloads, portOf, adminPortOf, warnings);
   const rewriteServices = serviceAddressRewriter(services, clusterDomainOf(manifests));
   const processes: ProcessPlan[] = [];
@@ -664,10 +683,18 @@ function planWorkload(
   // Loopback unless the developer shares the router: a laptop's functions are not for the LAN.
   const host = router ? (opts.routerHost ?? LOOPBACK) : LOOPBACK;
   if (port !== undefined) env[Env.BIND_HOST] = host;
+  // The runner pushes the functions' ready endpoints to the router (no EndpointSlices on a laptop).
+  if (router) env[ActivatorEnv.ENDPOINTS] = EndpointSources.push;
+  const scaler = isScaler(w) && port !== undefined && ports.admin !== undefined;
+  if (scaler) {
+    env[ScalerEnv.ROUTERS] = `${LOOPBACK}:${opts.routerAdminPort}`;
+    env[ScalerEnv.GRPC_PORT] = String(port);
+    env[ScalerEnv.ADMIN_PORT] = String(ports.admin);
+  }
   applyEnvOverrides(w.name, env, opts.envOverrides);
   allowLoopbackCallbacks(env);
   if (port !== undefined) env[Env.PORT] = String(port);
-  if (ports.admin !== undefined) {
+  if (router && ports.admin !== undefined) {
     env[ActivatorEnv.ADMIN_PORT] = String(ports.admin);
     // Sharing the router (--host) shares its public listener only.
     env[Env.ADMIN_BIND_HOST] = LOOPBACK;
@@ -710,6 +737,7 @@ function planWorkload(
     workload: `${w.kind}/${w.namespace}/${w.name}`,
     namespace: w.namespace,
     isRouter: router,
+    ...(scaler ? { isScaler: true } : {}),
     command: file,
     args,
     cwd,

@@ -6,14 +6,17 @@ import { EventEmitter } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { RouteTable } from '../contract';
+import { QueueEnv, type RouteTable } from '../contract';
+import { DEFAULT_SCALE_INTERVAL_MS, LocalAutoscaler } from './autoscaler';
 import { ControlServer, controlStateFile } from './control';
 import { LocalCron, type JobRun } from './cron';
+import { EndpointPusher } from './endpoint-push';
 import { consoleSink, runnerLog, type LogSink } from './log';
 import { materializeVolumes } from './materialize';
 import type { Manifests } from './manifests';
 import { requireNatsServer } from './nats';
 import {
+  baseEnv,
   planLocalRun,
   workloadNames,
   type CronJobPlan,
@@ -26,9 +29,13 @@ import { freePort, isListening, LOOPBACK } from './ports';
 import { DEFAULT_STOP_GRACE_MS, ManagedProcess, type SupervisorOptions } from './process';
 import { Reaper } from './process-group';
 import { ensureInstalled } from './python-install';
+import { QueueWatch } from './queue-watch';
 import { waitUntilReady } from './readiness';
+import { FunctionReplicas, type ReplicaInfo } from './replicas';
 import { hearRouterTable, planReplacements, routeTableFile } from './rollout';
 import { formatRoutes } from './routes';
+import { bundledScalerPlan } from './scaler';
+import { formatDelay, planScaling, type LocalScaling, type ScalingPlan } from './scaling';
 import { defaultWatchDirs, resolveAppSource, synthesize, type AppSource } from './synth';
 import { watchDirs, type Watcher } from './watch';
 
@@ -72,13 +79,20 @@ export interface LocalPlatformOptions {
    * own schedule. Not on the command line. @default each CronJob's schedule
    */
   readonly cronScheduleOverride?: string;
+  /**
+   * Most replicas of one function (`--max-replicas`): the runner starts more processes of a function
+   * when the scaler asks for them, up to its ScaledObject's `maxReplicaCount` and this. @default 3
+   */
+  readonly maxReplicas?: number;
+  /** How often the runner asks the scaler about every function it scales (KEDA's polling). @default 1000 */
+  readonly scaleIntervalMs?: number;
 }
 
 export interface LocalFunction {
   readonly name: string;
   readonly url: string;
   readonly port: number;
-  /** Pid of the current process (changes on restart); undefined while it is down. */
+  /** Pid of the current process (changes on restart); undefined while it is down (or at zero). */
   readonly pid: number | undefined;
 }
 
@@ -101,6 +115,13 @@ export class LocalPlatform extends EventEmitter {
    * route switches to it, then the old one until it has drained.
    */
   private readonly sideBySide = new Set<ManagedProcess>();
+  /** Functions the runner scales (0..max processes each), by workload name. */
+  private readonly scaled = new Map<string, FunctionReplicas>();
+  private autoscaler?: LocalAutoscaler;
+  private queueWatch?: QueueWatch;
+  private pusher?: EndpointPusher;
+  /** gRPC port of the bundled scaler, when the manifests have no scaler (scaler.ts). */
+  private bundledScalerPort = 0;
   private cron?: LocalCron;
   private control?: ControlServer;
   private readonly ports = new Map<string, number>();
@@ -117,8 +138,9 @@ export class LocalPlatform extends EventEmitter {
   /** The runner exits without stop() (a second Ctrl-C): kill everything and still remove the run directory. */
   private readonly exitHandler = (): void => {
     for (const p of [...this.processes.values(), ...this.sideBySide]) p.killNow();
+    for (const r of this.scaled.values()) r.killNow();
     this.cron?.stop();
-    fs.rmSync(this.runDir, { recursive: true, force: true });
+    fs.rmSync(this.runDir, rmOptions);
   };
 
   private constructor(
@@ -131,6 +153,8 @@ export class LocalPlatform extends EventEmitter {
      * `kubefaas invoke` and the cron sender use). Picked free at start, stable across reloads.
      */
     readonly adminPort: number,
+    /** The scaler's admin port (its health and metrics), when it runs. */
+    readonly scalerAdminPort: number,
     readonly runDir: string,
     /** Address the router listens on. */
     readonly host: string,
@@ -156,14 +180,28 @@ export class LocalPlatform extends EventEmitter {
     return this.reaper?.pid;
   }
 
-  /** Every running workload except the router, by name. */
+  /**
+   * Every workload except the router, by name. A function the runner scales is listed with its first
+   * replica's port (where its Service maps) and pid (undefined while it is at zero).
+   */
   get functions(): ReadonlyMap<string, LocalFunction> {
     const out = new Map<string, LocalFunction>();
-    for (const [name, p] of this.processes) {
-      if (p.plan.isRouter) continue;
-      out.set(name, { name, port: p.plan.port, url: `http://127.0.0.1:${p.plan.port}`, pid: p.pid });
-    }
+    const add = (name: string, port: number, pid: number | undefined): void => {
+      out.set(name, { name, port, url: `http://${LOOPBACK}:${port}`, pid });
+    };
+    for (const [name, p] of this.processes) if (!p.plan.isRouter) add(name, p.plan.port, p.pid);
+    for (const [name, r] of this.scaled) add(name, r.plan.port, r.info[0]?.pid);
     return out;
+  }
+
+  /** The replicas of a function the runner scales (empty while it is at zero, or when it is not scaled). */
+  replicas(name: string): readonly ReplicaInfo[] {
+    return this.scaled.get(name)?.info ?? [];
+  }
+
+  /** Pid of the scaler process, when the runner plays KEDA against one. */
+  get scalerPid(): number | undefined {
+    return [...this.processes.values()].find((p) => p.plan.isScaler)?.pid;
   }
 
   /** Pid of the router process. */
@@ -213,8 +251,18 @@ export class LocalPlatform extends EventEmitter {
     }
     const port = requested === 0 ? await freePort() : requested;
     const adminPort = await freePort();
+    const scalerAdminPort = await freePort();
     const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kubefaas-run-'));
-    const platform = new LocalPlatform(source, { ...opts, cwd }, log, port, adminPort, runDir, opts.host ?? LOOPBACK);
+    const platform = new LocalPlatform(
+      source,
+      { ...opts, cwd },
+      log,
+      port,
+      adminPort,
+      scalerAdminPort,
+      runDir,
+      opts.host ?? LOOPBACK,
+    );
     try {
       await platform.boot();
     } catch (err) {
@@ -246,23 +294,47 @@ export class LocalPlatform extends EventEmitter {
     ports: ReadonlyMap<string, number> = this.ports,
     dirs: ReadonlyMap<string, string> = this.dirs,
   ): LocalPlan {
-    return planLocalRun(manifests, {
+    const plan = planLocalRun(manifests, {
       runDir: this.runDir,
       processDirs: dirs,
       projectDir: this.cwd,
       routerPort: this.port,
       routerAdminPort: this.adminPort,
+      scalerAdminPort: this.scalerAdminPort,
       routerHost: this.host,
       ports,
       developerEnv: this.opts.env ?? process.env,
       envOverrides: this.opts.envOverrides,
     });
+    return this.withScaler(plan, this.scalingFor(manifests, plan));
+  }
+
+  /** Which functions the runner scales, and how (read from their ScaledObjects). */
+  private scalingFor(manifests: Manifests, plan: LocalPlan): ScalingPlan {
+    return planScaling(manifests, plan.routes, plan.processes, { maxReplicas: this.opts.maxReplicas });
+  }
+
+  /** Functions to scale but no scaler in the manifests: the bundled scaler plays its part. */
+  private withScaler(plan: LocalPlan, scaling: ScalingPlan): LocalPlan {
+    if (scaling.functions.size === 0 || plan.processes.some((p) => p.isScaler)) return plan;
+    const router = plan.processes.find((p) => p.isRouter);
+    if (router === undefined) return plan;
+    const scaler = bundledScalerPlan({
+      runDir: this.runDir,
+      grpcPort: this.bundledScalerPort,
+      adminPort: this.scalerAdminPort,
+      routerAdminPort: this.adminPort,
+      namespace: router.namespace,
+      baseEnv: baseEnv(this.opts.env ?? process.env),
+      envOverrides: this.opts.envOverrides,
+    });
+    return { ...plan, processes: [...plan.processes, scaler] };
   }
 
   /** Prints what a plan found (each warning once per run). */
-  private report(plan: LocalPlan): void {
-    this.padLog(plan);
-    for (const w of plan.warnings) {
+  private report(plan: LocalPlan, scaling: ScalingPlan): void {
+    this.padLog(plan, scaling);
+    for (const w of [...plan.warnings, ...scaling.warnings]) {
       if (this.printedWarnings.has(w)) continue;
       this.printedWarnings.add(w);
       runnerLog(this.log, 'warn', `warning: ${w}`);
@@ -274,6 +346,7 @@ export class LocalPlatform extends EventEmitter {
     for (const name of workloadNames(manifests)) {
       if (!this.ports.has(name)) this.ports.set(name, await freePort());
     }
+    if (this.bundledScalerPort === 0) this.bundledScalerPort = await freePort();
   }
 
   private async boot(): Promise<void> {
@@ -282,9 +355,12 @@ export class LocalPlatform extends EventEmitter {
     this.reaper = Reaper.start(this.log, this.opts.supervisor?.stopGraceMs ?? DEFAULT_STOP_GRACE_MS);
     this.reaper.addPath(this.runDir);
     this.reaper.addPath(controlStateFile(this.port));
-    const plan = this.planFor(await this.synthesizeManifests());
-    this.report(plan);
+    const manifests = await this.synthesizeManifests();
+    const plan = this.planFor(manifests);
+    const scaling = this.scalingFor(manifests, plan);
+    this.report(plan, scaling);
     this.plan = plan;
+    this.pusher = new EndpointPusher(LOOPBACK, this.adminPort, this.log);
     for (const s of plan.skipped) runnerLog(this.log, 'warn', `skipping ${s.name}: ${s.reason}`);
     // The queue first: functions and the router connect to it as they start.
     const queues = plan.processes.filter((p) => p.isQueue);
@@ -292,7 +368,15 @@ export class LocalPlatform extends EventEmitter {
     await this.waitReady(queues.map((p) => this.launch(p)));
     const rest = plan.processes.filter((p) => !p.isQueue);
     const installed = await Promise.all(rest.map((p) => this.installDependencies(p)));
-    await this.waitReady(rest.filter((_, i) => installed[i]).map((p) => this.launch(p)));
+    const starting = rest.filter((_, i) => installed[i]);
+    // Functions the runner scales start at their minimum (maybe zero) through their replica sets.
+    const scaledReady = starting.flatMap((p) => {
+      const s = scaling.functions.get(p.name);
+      return s === undefined ? [] : [this.launchScaled(p, s)];
+    });
+    const single = starting.filter((p) => !scaling.functions.has(p.name));
+    await Promise.all([this.waitReady(single.map((p) => this.launch(p))), ...scaledReady]);
+    await this.startAutoscaler();
     this.cron = new LocalCron(this.log, { scheduleOverride: this.opts.cronScheduleOverride, reaper: this.reaper });
     this.cron.update(plan.cronJobs);
     this.control = await ControlServer.start(
@@ -316,9 +400,11 @@ export class LocalPlatform extends EventEmitter {
     }
   }
 
-  private padLog(plan: LocalPlan): void {
+  private padLog(plan: LocalPlan, scaling: ScalingPlan): void {
     const pad = (this.log as { pad?: (names: readonly string[]) => void }).pad;
-    pad?.call(this.log, [...plan.processes.map((p) => p.name), 'synth']);
+    // Replicas beyond the first print as `<name>#<n>`.
+    const replicas = [...scaling.functions.values()].map((s) => `${s.workload}#${s.maxReplicas}`);
+    pad?.call(this.log, [...plan.processes.map((p) => p.name), ...replicas, 'synth']);
   }
 
   /**
@@ -349,9 +435,97 @@ export class LocalPlatform extends EventEmitter {
 
   private spawn(p: ProcessPlan): ManagedProcess {
     materializeVolumes(p);
-    const managed = new ManagedProcess(p, this.log, this.opts.supervisor, this.reaper);
+    // The router forgets pushed endpoints when it restarts: it is told them again once it is ready.
+    const hooks = p.isRouter ? { started: () => void this.routerStarted() } : {};
+    const managed = new ManagedProcess(p, this.log, this.opts.supervisor, this.reaper, hooks);
     managed.start();
     return managed;
+  }
+
+  private async routerStarted(): Promise<void> {
+    const router = [...this.processes.values()].find((p) => p.plan.isRouter);
+    if (router === undefined) return;
+    const { port, readiness, host } = router.plan;
+    const ready = await waitUntilReady(port, readiness, {
+      timeoutMs: this.opts.readyTimeoutMs ?? 30_000,
+      host: connectHost(host),
+      fastPollMs: 10,
+      fastForMs: 5_000,
+    });
+    if (ready && !this.stopped) await this.pusher?.resendAll();
+  }
+
+  /** A function the runner scales: its volumes now (a start on demand only spawns), its minimum replicas. */
+  private launchScaled(p: ProcessPlan, scaling: LocalScaling): Promise<void> {
+    materializeVolumes(p);
+    const replicas = new FunctionReplicas(p, scaling, {
+      log: this.log,
+      pusher: this.pusher!,
+      readyTimeoutMs: this.opts.readyTimeoutMs ?? 30_000,
+      supervisor: this.opts.supervisor,
+      reaper: this.reaper,
+    });
+    this.scaled.set(p.name, replicas);
+    this.autoscaler?.add(replicas);
+    return replicas.resize(scaling.minReplicas, undefined);
+  }
+
+  /**
+   * Plays KEDA for the scaled functions once the scaler is ready (started at boot, or by the first
+   * reload that brings a function to scale).
+   */
+  private async startAutoscaler(): Promise<void> {
+    if (this.autoscaler !== undefined || this.scaled.size === 0) return;
+    const scaler = [...this.processes.values()].find((p) => p.plan.isScaler);
+    if (scaler === undefined) {
+      runnerLog(
+        this.log,
+        'warn',
+        'functions scale, but there is no router to hold their requests; they run at their minimum',
+      );
+      return;
+    }
+    const natsUrl = [...this.scaled.values()]
+      .filter((r) => r.scaling.queue.length > 0)
+      .map((r) => r.plan.env[QueueEnv.NATS_URL])
+      .find((url) => url !== undefined);
+    if (natsUrl !== undefined) {
+      try {
+        this.queueWatch = await QueueWatch.connect(natsUrl);
+      } catch (err) {
+        runnerLog(
+          this.log,
+          'warn',
+          `cannot watch the queue (${(err as Error).message}); queued messages will not wake functions at zero`,
+        );
+      }
+    }
+    this.autoscaler = new LocalAutoscaler({
+      scalerAddress: `${LOOPBACK}:${scaler.plan.port}`,
+      log: this.log,
+      intervalMs: this.opts.scaleIntervalMs ?? DEFAULT_SCALE_INTERVAL_MS,
+      queue: this.queueWatch,
+    });
+    for (const replicas of this.scaled.values()) this.autoscaler.add(replicas);
+  }
+
+  /**
+   * A reload of a function the runner scales: new, or its replicas updated (restarted one by one's
+   * set when its spec changed, files rewritten when only they changed).
+   */
+  private applyScaled(p: ProcessPlan, s: LocalScaling, result: Record<keyof ReloadResult, string[]>): Promise<void> {
+    const replicas = this.scaled.get(p.name);
+    if (replicas === undefined) {
+      result.started.push(p.name);
+      return this.launchScaled(p, s);
+    }
+    const restarted = replicas.plan.specHash !== p.specHash;
+    const changedFiles = materializeVolumes(p).length > 0;
+    const applied = replicas.update(p, s);
+    this.autoscaler?.add(replicas);
+    if (restarted) result.restarted.push(p.name);
+    else if (changedFiles) result.updated.push(p.name);
+    return applied;
   }
 
   /**
@@ -395,6 +569,14 @@ export class LocalPlatform extends EventEmitter {
         `cron ${what}: "${c.schedule}"${c.timeZone ? ` (${c.timeZone})` : ''}${c.suspend ? ' (suspended)' : ''}`,
       );
     }
+    for (const r of this.scaled.values()) {
+      const { minReplicas, maxReplicas, cooldownMs } = r.scaling;
+      const zero =
+        minReplicas === 0
+          ? `; at zero until a request or message arrives, stopped after ${formatDelay(cooldownMs)} idle`
+          : '';
+      runnerLog(this.log, 'info', `${r.function}: ${minReplicas}..${maxReplicas} replicas${zero}`);
+    }
     const hasRouter = [...this.processes.values()].some((p) => p.plan.isRouter);
     runnerLog(
       this.log,
@@ -425,13 +607,17 @@ export class LocalPlatform extends EventEmitter {
     if (this.stopped) return;
     let next: LocalPlan;
     let replaced: ReadonlySet<string>;
+    let scaling: ScalingPlan;
     /** Directories of the processes being replaced, removed once they have drained. */
     const oldDirs = new Map<string, string>();
     try {
       const manifests = await this.synthesizeManifests();
       const planned = await planReplacements({
         planWith: (ports, dirs) => this.planFor(manifests, ports, dirs),
-        current: new Map([...this.processes].map(([name, p]) => [name, p.plan])),
+        current: new Map([
+          ...[...this.processes].map(([name, p]) => [name, p.plan] as const),
+          ...[...this.scaled].map(([name, r]) => [name, r.plan] as const),
+        ]),
         ports: this.ports,
         dirs: this.dirs,
         newPort: async (taken) => {
@@ -444,7 +630,7 @@ export class LocalPlatform extends EventEmitter {
       });
       // Installs first, while the previous versions still serve and before the new plan's ports and
       // route table are taken: a failed install leaves the whole previous version running.
-      const changed = planned.plan.processes.filter((p) => this.processes.get(p.name)?.plan.specHash !== p.specHash);
+      const changed = planned.plan.processes.filter((p) => this.currentPlan(p.name)?.specHash !== p.specHash);
       const installed = await Promise.all(changed.map((p) => this.installDependencies(p)));
       if (this.stopped) return;
       if (installed.includes(false)) {
@@ -452,6 +638,7 @@ export class LocalPlatform extends EventEmitter {
         return;
       }
       ({ plan: next, replaced } = planned);
+      scaling = this.scalingFor(manifests, next);
       for (const name of replaced) oldDirs.set(name, this.dirOf(name));
       for (const [name, port] of planned.ports) this.ports.set(name, port);
       for (const [name, dir] of planned.dirs) this.dirs.set(name, dir);
@@ -461,26 +648,49 @@ export class LocalPlatform extends EventEmitter {
       return;
     }
     if (this.stopped) return;
-    this.report(next);
-    const result = {
-      started: [] as string[],
-      restarted: [] as string[],
-      stopped: [] as string[],
-      updated: [] as string[],
+    this.report(next, scaling);
+    const result: Record<keyof ReloadResult, string[]> = {
+      started: [],
+      restarted: [],
+      stopped: [],
+      updated: [],
     };
     const wanted = new Map(next.processes.map((p) => [p.name, p]));
+    // A workload that moved between "one process" and "scaled" stops as the one and starts as the other.
     for (const [name, managed] of [...this.processes]) {
-      if (wanted.has(name)) continue;
+      if (wanted.has(name) && !scaling.functions.has(name)) continue;
       await managed.stop();
       this.processes.delete(name);
-      fs.rmSync(this.dirOf(name), { recursive: true, force: true });
-      this.dirs.delete(name);
+      if (!wanted.has(name)) {
+        fs.rmSync(this.dirOf(name), rmOptions);
+        this.dirs.delete(name);
+      }
+      result.stopped.push(name);
+    }
+    for (const [name, replicas] of [...this.scaled]) {
+      if (scaling.functions.has(name)) continue;
+      this.autoscaler?.remove(name);
+      await replicas.stop();
+      this.scaled.delete(name);
+      if (!wanted.has(name)) {
+        fs.rmSync(this.dirOf(name), rmOptions);
+        this.dirs.delete(name);
+      }
       result.stopped.push(name);
     }
     // New workloads, and the new processes of replaced ones next to the old: ready before any route leads there.
     const fresh: ManagedProcess[] = [];
     const successors = new Map<string, ManagedProcess>();
+    const scaledReady: Promise<void>[] = [];
     for (const p of next.processes) {
+      const s = scaling.functions.get(p.name);
+      if (s !== undefined) {
+        // A replaced function's replica set rolls itself (replicas.ts); its old files go once it has.
+        const oldDir = oldDirs.get(p.name);
+        const applied = this.applyScaled(p, s, result);
+        scaledReady.push(oldDir === undefined ? applied : applied.then(() => fs.rmSync(oldDir, rmOptions)));
+        continue;
+      }
       if (!this.processes.has(p.name)) {
         fresh.push(this.launch(p));
         result.started.push(p.name);
@@ -518,7 +728,7 @@ export class LocalPlatform extends EventEmitter {
       predecessors.map(async ([name, old]) => {
         await old.stop();
         this.sideBySide.delete(old);
-        fs.rmSync(oldDirs.get(name)!, { recursive: true, force: true });
+        fs.rmSync(oldDirs.get(name)!, rmOptions);
       }),
     );
     const routesChanged = JSON.stringify(next.routes) !== JSON.stringify(this.plan?.routes);
@@ -526,7 +736,8 @@ export class LocalPlatform extends EventEmitter {
     this.cron?.update(next.cronJobs);
     for (const s of next.skipped)
       if (!this.processes.has(s.name)) runnerLog(this.log, 'warn', `skipping ${s.name}: ${s.reason}`);
-    await this.waitReady(inPlace);
+    await Promise.all([this.waitReady(inPlace), ...scaledReady]);
+    await this.startAutoscaler();
     const summary = (['started', 'restarted', 'stopped', 'updated'] as const)
       .filter((k) => result[k].length > 0)
       .map((k) => `${k} ${result[k].join(', ')}`);
@@ -566,8 +777,15 @@ export class LocalPlatform extends EventEmitter {
     return this.dirs.get(name) ?? path.join(this.runDir, name);
   }
 
-  /** Restarts one process (with its current plan). */
+  /** The plan a workload runs now (its single process's, or its replica set's). */
+  private currentPlan(name: string): ProcessPlan | undefined {
+    return this.processes.get(name)?.plan ?? this.scaled.get(name)?.plan;
+  }
+
+  /** Restarts one process (with its current plan); every running replica of a function the runner scales. */
   async restart(name: string): Promise<void> {
+    const replicas = this.scaled.get(name);
+    if (replicas !== undefined) return replicas.restartAll();
     const p = this.processes.get(name);
     if (!p) throw new Error(`no local process named ${name}`);
     await p.restart();
@@ -581,15 +799,25 @@ export class LocalPlatform extends EventEmitter {
     this.watcher?.close();
     await this.reloading?.catch(() => undefined);
     this.cron?.stop();
+    // Nothing starts any more; replicas drain like every other process.
+    this.autoscaler?.stop();
     await this.control?.stop();
-    await Promise.all([...this.processes.values(), ...this.sideBySide].map((p) => p.stop()));
+    await Promise.all([
+      ...[...this.scaled.values()].map((r) => r.stop()),
+      ...[...this.processes.values(), ...this.sideBySide].map((p) => p.stop()),
+    ]);
     this.processes.clear();
     this.sideBySide.clear();
+    this.scaled.clear();
+    this.pusher?.close();
+    this.queueWatch?.close();
     process.removeListener('exit', this.exitHandler);
-    fs.rmSync(this.runDir, { recursive: true, force: true });
+    fs.rmSync(this.runDir, rmOptions);
     await this.reaper?.close();
   }
 }
+
+const rmOptions = { recursive: true, force: true } as const;
 
 /** Where a client reaches a server listening on `host`: a wildcard address is reached on loopback. */
 export function connectHost(host: string): string {

@@ -25,6 +25,12 @@ export interface SupervisorOptions {
   readonly stopGraceMs?: number;
 }
 
+/** Told when the process starts (also after a crash restart) and when it exits (also when stopped). */
+export interface ProcessHooks {
+  readonly started?: () => void;
+  readonly exited?: () => void;
+}
+
 /**
  * Events: `line` (text, stream) for every output line, `crash` (code, signal) when it exited on its
  * own. The runner uses them to hear the router confirm a route table and to stop waiting for a
@@ -45,6 +51,7 @@ export class ManagedProcess extends EventEmitter {
     private readonly log: LogSink,
     opts: SupervisorOptions = {},
     private readonly reaper?: Reaper,
+    private readonly hooks: ProcessHooks = {},
   ) {
     super();
     this.opts = {
@@ -80,6 +87,7 @@ export class ManagedProcess extends EventEmitter {
     const child = spawnGroup(p, this.reaper);
     this.child = child;
     this.startedAt = Date.now();
+    this.hooks.started?.();
     for (const stream of ['stdout', 'stderr'] as const) {
       readline.createInterface({ input: child[stream]!, crlfDelay: Infinity }).on('line', (text) => {
         this.log({ source: p.name, stream, level: stream === 'stderr' ? 'warn' : 'info', text });
@@ -93,6 +101,7 @@ export class ManagedProcess extends EventEmitter {
       child.once('close', (code, signal) => {
         resolve();
         if (this.child === child) this.child = undefined;
+        this.hooks.exited?.();
         if (!this.stopping) this.onCrash(code, signal);
       });
     });

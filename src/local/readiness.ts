@@ -27,17 +27,28 @@ export function probeOnce(port: number, readiness: Readiness, host = '127.0.0.1'
   return Promise.resolve(true);
 }
 
+export interface ReadyWaitOptions {
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+  readonly host?: string;
+  /**
+   * Probe every `fastPollMs` for the first `fastForMs` (a replica started for a waiting request:
+   * the request should not wait for a probe interval), then every 100 ms. @default no fast phase
+   */
+  readonly fastPollMs?: number;
+  readonly fastForMs?: number;
+}
+
 /** Resolves true once ready, false when `timeoutMs` passes or `signal` aborts first. */
-export async function waitUntilReady(
-  port: number,
-  readiness: Readiness,
-  opts: { timeoutMs: number; signal?: AbortSignal; host?: string },
-): Promise<boolean> {
-  const deadline = Date.now() + opts.timeoutMs;
+export async function waitUntilReady(port: number, readiness: Readiness, opts: ReadyWaitOptions): Promise<boolean> {
+  const start = Date.now();
+  const deadline = start + opts.timeoutMs;
+  const fastUntil = start + (opts.fastPollMs === undefined ? 0 : (opts.fastForMs ?? 0));
   while (!opts.signal?.aborted) {
     if (await probeOnce(port, readiness, opts.host)) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    const now = Date.now();
+    if (now >= deadline) return false;
+    await new Promise((r) => setTimeout(r, now < fastUntil ? opts.fastPollMs : POLL_MS));
   }
   return false;
 }

@@ -145,7 +145,7 @@ export class ProxyExchange implements UpstreamHandler {
   private dispatch(freshConnection: boolean): void {
     const { method, client, match, headers } = this.request;
     const upstream = match.entry.upstream;
-    upstream.pool.dispatch(
+    upstream.pick().dispatch(
       {
         path: match.forwardPath,
         method,

@@ -8,7 +8,7 @@ import { RouteMatcher } from './route-matcher';
 import { RouterPolicies } from './policies/router-policies';
 import { ROUTER_SECRETS_DIR } from '../contract';
 import { RequestIds, TraceparentSource } from './trace-ids';
-import { Upstreams } from './upstreams';
+import { Upstreams, upstreamPoolOptions } from './upstreams';
 import { Activator } from './activator/activator';
 import type { EndpointSource } from '../contract';
 
@@ -62,6 +62,7 @@ export class RouterState implements ProxyEnvironment {
       routerId: options.routerId ?? 'router',
       source: options.endpointSource,
       metrics: this.metrics,
+      poolOptions: upstreamPoolOptions(options.upstreamConnections),
     });
     this.upstreams = new Upstreams(
       this.metrics,
@@ -129,7 +130,7 @@ export class RouterState implements ProxyEnvironment {
     return this.activator.applyTable(table);
   }
 
-  closeUpstreams(graceMs: number): Promise<void> {
-    return this.upstreams.closeAll(graceMs);
+  async closeUpstreams(graceMs: number): Promise<void> {
+    await Promise.all([this.upstreams.closeAll(graceMs), this.activator.closeEndpointPools(graceMs)]);
   }
 }

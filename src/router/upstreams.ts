@@ -1,4 +1,4 @@
-import { UpstreamPool } from './upstream-client/pool';
+import { UpstreamPool, type UpstreamPoolOptions } from './upstream-client/pool';
 import type { RouteTable } from '../contract';
 import type { FunctionDurations, RouterMetrics } from './metrics';
 import type { UpstreamConnectionLimits } from './config';
@@ -13,6 +13,11 @@ const POOL_CONNECTIONS = 256;
 export const MAX_IN_FLIGHT_PER_FUNCTION = 2048;
 /** How long a removed function's pool may finish in-flight requests before it is torn down. */
 const RETIRE_GRACE_MS = 60_000;
+
+/** Options of every pool to a function (its Service, or one of its pushed endpoints). */
+export function upstreamPoolOptions(limits: Partial<UpstreamConnectionLimits> = {}): UpstreamPoolOptions {
+  return { connections: POOL_CONNECTIONS, ...limits };
+}
 
 /** One function the router proxies to: its keep-alive pool, limits and metric children. */
 export class Upstream {
@@ -37,7 +42,7 @@ export class Upstream {
     readonly activity: FunctionActivity,
     limits: Partial<UpstreamConnectionLimits> = {},
   ) {
-    this.pool = new UpstreamPool(origin, { connections: POOL_CONNECTIONS, ...limits });
+    this.pool = new UpstreamPool(origin, upstreamPoolOptions(limits));
     this.durations = metrics.durations(name);
   }
 
@@ -46,17 +51,18 @@ export class Upstream {
     return this.activity.inFlight >= MAX_IN_FLIGHT_PER_FUNCTION;
   }
 
+  /**
+   * The pool the next request goes to: one of the function's pushed endpoints in turn when it has
+   * any (the local runner's replicas), else its Service.
+   */
+  pick(): UpstreamPool {
+    return this.activity.endpoints?.pick() ?? this.pool;
+  }
+
   /** Lets in-flight requests finish (up to `graceMs`), then destroys the pool. */
-  async close(graceMs: number): Promise<void> {
+  close(graceMs: number): Promise<void> {
     this.retired = true;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, graceMs);
-      timer.unref();
-    });
-    await Promise.race([this.pool.close(), deadline]);
-    clearTimeout(timer);
-    await this.pool.destroy();
+    return this.pool.closeWithin(graceMs);
   }
 }
 

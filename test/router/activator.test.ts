@@ -362,7 +362,7 @@ describe('router activator: admin endpoints and table changes', () => {
     expect((await counts(r.adminPort)).functions.cold).toBeUndefined();
     // A function that does not scale to zero is never held, whatever the endpoints say.
     expect((await counts(r.adminPort)).functions.other).toMatchObject({ readyEndpoints: -1 });
-    expect(statusOf(await get(r.port, '/function/other'))).toBe(502);
+    expect(statusOf(await get(r.adminPort, '/function/other'))).toBe(502);
   });
 });
 

@@ -6,6 +6,8 @@ import type {
   RouterScalingEvent,
 } from '../../contract';
 import type { RouterMetrics } from '../metrics';
+import type { UpstreamPoolOptions } from '../upstream-client/pool';
+import { EndpointPools } from './endpoint-pools';
 import { type ActivationListener, FunctionActivity } from './function-activity';
 
 export interface ActivatorOptions {
@@ -14,6 +16,8 @@ export interface ActivatorOptions {
   /** Where ready endpoints come from; undefined = nowhere (nothing is held). */
   readonly source: EndpointSource | undefined;
   readonly metrics: RouterMetrics;
+  /** Options of the pools to pushed endpoints (the same as a function's Service pool). */
+  readonly poolOptions: UpstreamPoolOptions;
 }
 
 export type ScalingEventListener = (event: RouterScalingEvent) => void;
@@ -27,6 +31,7 @@ export class Activator implements ActivationListener {
   readonly routerId: string;
   readonly source: EndpointSource | undefined;
   private readonly metrics: RouterMetrics;
+  private readonly poolOptions: UpstreamPoolOptions;
   private readonly byName = new Map<string, FunctionActivity>();
   /** Functions of the current table (the snapshot lists these). */
   private current: readonly FunctionActivity[] = [];
@@ -40,6 +45,7 @@ export class Activator implements ActivationListener {
     this.routerId = options.routerId;
     this.source = options.source;
     this.metrics = options.metrics;
+    this.poolOptions = options.poolOptions;
     options.metrics.readHeldRequestsFrom(() => {
       const held = new Map<string, number>();
       for (const activity of this.current) if (activity.holds) held.set(activity.name, activity.waiting);
@@ -83,6 +89,22 @@ export class Activator implements ActivationListener {
     if (count < 0) this.ready.delete(service);
     else this.ready.set(service, count);
     this.byName.get(service)?.setReadyEndpoints(this.readyOf(service));
+  }
+
+  /**
+   * The `push` source: `addresses` are the function's ready endpoints now. Requests go to them in
+   * turn (pools are updated before the count, so requests released by it already use them).
+   */
+  setPushedEndpoints(fn: string, addresses: readonly string[]): void {
+    const activity = this.activityOf(fn);
+    activity.endpoints ??= new EndpointPools(this.poolOptions);
+    activity.endpoints.set(addresses);
+    this.setReadyEndpoints(fn, addresses.length);
+  }
+
+  /** Closes the pools to pushed endpoints (shutdown), giving in-flight requests up to `graceMs`. */
+  async closeEndpointPools(graceMs: number): Promise<void> {
+    await Promise.all([...this.byName.values()].map((a) => a.endpoints?.closeAll(graceMs)));
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { RouteScaling } from '../../contract';
 import type { ActivationSeries, HoldOutcome } from '../metrics';
+import type { EndpointPools } from './endpoint-pools';
 import { type HeldRequest, HoldQueue } from './hold-queue';
 
 /** A request the activator can hold: it is forwarded, or answered, when it leaves the queue. */
@@ -27,8 +28,8 @@ const TIMER_SLACK_MS = 5;
  * count an endpoint source reports, and — for a function that may be at zero — the FIFO of
  * requests held while it has no ready endpoint.
  *
- * The warm path touches only `requestsTotal`, `cold` and `inFlight` (plain fields); everything
- * else runs when a function is cold.
+ * The warm path touches only `requestsTotal`, `cold`, `inFlight` and `endpoints` (plain fields);
+ * everything else runs when a function is cold.
  */
 export class FunctionActivity {
   /** Requests sent to (or queued in the pool for) the function and not yet answered. */
@@ -37,6 +38,11 @@ export class FunctionActivity {
   requestsTotal = 0;
   /** True while new requests must be held: the function may be at zero and has no known ready endpoint. */
   cold = false;
+  /**
+   * Pools to the endpoints pushed for the function (the `push` source), which requests go to in turn;
+   * undefined while none was ever pushed (then requests go to the route table's URL).
+   */
+  endpoints: EndpointPools | undefined = undefined;
   /** Ready endpoints reported by the endpoint source; -1 = nothing heard. */
   private ready = -1;
   private scaling: RouteScaling | undefined = undefined;

@@ -103,7 +103,7 @@ function receiveEndpoints(activator: Activator, req: IncomingMessage, res: Serve
       sendJson(res, 400, errorBody(pushed), '', false);
       return;
     }
-    activator.setReadyEndpoints(fn, pushed.ready.length);
+    activator.setPushedEndpoints(fn, pushed.ready);
     res.writeHead(204, { 'cache-control': 'no-store' });
     res.end();
   });

@@ -108,6 +108,21 @@ export class UpstreamPool implements ConnectionOwner {
     });
   }
 
+  /**
+   * Retires the pool: in-flight and queued requests get up to `graceMs` to finish, then whatever is
+   * left is failed and the connections closed.
+   */
+  async closeWithin(graceMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+      timer.unref();
+    });
+    await Promise.race([this.close(), deadline]);
+    clearTimeout(timer);
+    await this.destroy();
+  }
+
   /** Fails every queued and in-flight request and closes every connection. */
   destroy(): Promise<void> {
     this.closing = true;
